@@ -1,0 +1,34 @@
+//! [`ChatError`]: why the hub refused a command. Each is a reply to the
+//! user (rendered by their door), never a reason to end a task.
+
+use crate::names::{Nick, RoomName};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChatError {
+    #[error("choose a name first")]
+    NotLoggedIn,
+    #[error("you already have a name; use /nick to change it")]
+    AlreadyLoggedIn,
+    #[error("the name {0} is taken; choose another")]
+    NickInUse(Nick),
+    #[error("there is no user called {0}")]
+    NoSuchUser(Nick),
+    #[error("there is no room called {0}")]
+    NoSuchRoom(RoomName),
+    #[error("you are not in {0}")]
+    NotInRoom(RoomName),
+    #[error("you are in no room and talk to nobody: /join #room or /start @nick first")]
+    NoTarget,
+    #[error("you are not in any room")]
+    NoRoom,
+    #[error("you are sending too fast; that was dropped, wait a moment")]
+    TooFast,
+    #[error("you cannot ignore yourself")]
+    IgnoreSelf,
+    #[error("you are not ignoring {0}")]
+    NotIgnoring(Nick),
+    #[error("you are in {0} rooms, the most allowed; /part one first")]
+    TooManyRooms(usize),
+    #[error("{0} is away and has too many messages waiting; try later")]
+    OfflineQueueFull(Nick),
+}

@@ -1,0 +1,33 @@
+//! confab's transport-agnostic core.
+//!
+//! # Layout
+//!
+//! - [`names`] and [`text`]: validated newtypes ([`Nick`], [`RoomName`],
+//!   [`Text`]). Doors parse user input through them, so nothing malformed
+//!   reaches the hub.
+//! - [`command`]: [`Command`], what a session asks for.
+//! - [`event`]: [`Event`], what a session is told, in a shared
+//!   [`Envelope`] that caches each door's rendering (fan-out renders once
+//!   per door, not once per recipient).
+//! - [`hub`]: [`Hub`], the state machine holding every chat rule.
+//!
+//! This crate knows nothing of sockets, bytes on the wire, async runtimes or
+//! the clock: time is an argument, output goes to an [`Outbox`].
+
+pub mod command;
+pub mod error;
+pub mod event;
+pub mod hub;
+pub mod names;
+pub mod rate;
+pub mod text;
+
+pub use command::Command;
+pub use error::ChatError;
+pub use event::{
+    Delivery, Envelope, Event, Message, MsgId, MsgKind, RoomInfo, Target, Timestamp, Topic,
+    UserInfo,
+};
+pub use hub::{Hub, HubConfig, Outbox, QueueFull, SessionId};
+pub use names::{NameError, Nick, NickKey, RoomKey, RoomName};
+pub use text::{Text, TextError};

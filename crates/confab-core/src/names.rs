@@ -1,0 +1,182 @@
+//! Validated names: [`Nick`] for people and [`RoomName`] for rooms.
+//!
+//! Every door parses names through these types, so a malformed name can
+//! never reach the hub. Both compare case-insensitively (ASCII case folding,
+//! like IRC's `CASEMAPPING=ascii`) through their [`NickKey`] / [`RoomKey`],
+//! while keeping the spelling the user chose for display.
+
+use std::fmt;
+
+/// Why a name was refused. The `Display` text is shown to the user as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("a name cannot be empty")]
+    Empty,
+    #[error("a name may be at most {max} characters long")]
+    TooLong { max: usize },
+    #[error("a name may not contain {0:?}; use letters, digits and - _ [ ] {{ }} \\ ` ^ |")]
+    BadChar(char),
+    #[error("a name must start with a letter or one of _ [ ] {{ }} \\ ` ^ |")]
+    BadStart,
+    #[error("room names start with # and may not contain spaces, commas or control characters")]
+    BadRoom,
+}
+
+/// A user's nickname: 1..=max ASCII characters, the RFC 2812 nick alphabet
+/// (letters, digits, `-` and `[]\`^{}|_`), not starting with a digit or `-`.
+/// The alphabet is IRC's so that every name is valid on every door.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Nick(Box<str>);
+
+/// The case-folded form of a [`Nick`]: the identity used for uniqueness.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NickKey(Box<str>);
+
+fn is_special(c: char) -> bool {
+    matches!(c, '[' | ']' | '\\' | '`' | '^' | '{' | '}' | '|' | '_')
+}
+
+impl Nick {
+    /// Parses `s` as a nickname of at most `max_len` characters.
+    pub fn parse(s: &str, max_len: usize) -> Result<Nick, NameError> {
+        let first = s.chars().next().ok_or(NameError::Empty)?;
+        if s.len() > max_len {
+            return Err(NameError::TooLong { max: max_len });
+        }
+        if let Some(bad) = s
+            .chars()
+            .find(|&c| !(c.is_ascii_alphanumeric() || c == '-' || is_special(c)))
+        {
+            return Err(NameError::BadChar(bad));
+        }
+        if !(first.is_ascii_alphabetic() || is_special(first)) {
+            return Err(NameError::BadStart);
+        }
+        Ok(Nick(s.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn key(&self) -> NickKey {
+        NickKey(self.0.to_ascii_lowercase().into())
+    }
+}
+
+impl fmt::Display for Nick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Nick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Nick({})", self.0)
+    }
+}
+
+/// A room name: `#` followed by 1..max-1 characters that are not spaces,
+/// commas, colons or control characters (what IRC channel names allow, so
+/// that IRC users can join the same rooms). Non-ASCII letters are allowed.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomName(Box<str>);
+
+/// The case-folded form of a [`RoomName`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomKey(Box<str>);
+
+impl RoomName {
+    /// Parses `s` as a room name of at most `max_len` bytes (including the
+    /// `#`). A missing `#` is added, so `/join rust` means `#rust`.
+    pub fn parse(s: &str, max_len: usize) -> Result<RoomName, NameError> {
+        let body = s.strip_prefix('#').unwrap_or(s);
+        if body.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if body.len() + 1 > max_len {
+            return Err(NameError::TooLong { max: max_len });
+        }
+        if body
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ':' | '\u{7}'))
+        {
+            return Err(NameError::BadRoom);
+        }
+        Ok(RoomName(format!("#{body}").into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn key(&self) -> RoomKey {
+        RoomKey(self.0.to_lowercase().into())
+    }
+}
+
+impl fmt::Display for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RoomName({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicks() {
+        let ok = ["alice", "Bob", "a", "x-1", "[away]", "_x_", "c3po", "a|b"];
+        for n in ok {
+            assert_eq!(Nick::parse(n, 20).unwrap().as_str(), n);
+        }
+        let bad = [
+            ("", NameError::Empty),
+            ("1abc", NameError::BadStart),
+            ("-abc", NameError::BadStart),
+            ("al ice", NameError::BadChar(' ')),
+            ("al!ce", NameError::BadChar('!')),
+            ("ålice", NameError::BadChar('å')),
+            ("al\u{1b}ce", NameError::BadChar('\u{1b}')),
+            ("abcdefghijklmnopqrstu", NameError::TooLong { max: 20 }),
+        ];
+        for (n, e) in bad {
+            assert_eq!(Nick::parse(n, 20), Err(e), "{n:?}");
+        }
+    }
+
+    #[test]
+    fn nick_keys_fold_case() {
+        let a = Nick::parse("Alice", 20).unwrap();
+        let b = Nick::parse("aLICE", 20).unwrap();
+        assert_eq!(a.key(), b.key());
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn rooms() {
+        assert_eq!(RoomName::parse("#rust", 50).unwrap().as_str(), "#rust");
+        assert_eq!(RoomName::parse("rust", 50).unwrap().as_str(), "#rust");
+        assert_eq!(RoomName::parse("#café", 50).unwrap().as_str(), "#café");
+        assert_eq!(RoomName::parse("#", 50), Err(NameError::Empty));
+        assert_eq!(RoomName::parse("", 50), Err(NameError::Empty));
+        for bad in ["#a b", "#a,b", "#a\u{7}", "#a:b", "#a\tb"] {
+            assert_eq!(RoomName::parse(bad, 50), Err(NameError::BadRoom), "{bad:?}");
+        }
+        assert_eq!(
+            RoomName::parse("#abcdef", 5),
+            Err(NameError::TooLong { max: 5 })
+        );
+        assert_eq!(
+            RoomName::parse("#Rust", 50).unwrap().key(),
+            RoomName::parse("#rUST", 50).unwrap().key()
+        );
+    }
+}
