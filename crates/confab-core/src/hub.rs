@@ -278,7 +278,14 @@ impl<O: Outbox> Hub<O> {
                 }
                 self.users.get_mut(&uid).expect("live").ignores.insert(tid);
                 let nick = self.users[&tid].nick.clone();
-                self.reply(sid, now, Event::IgnoreChanged { nick, ignoring: true });
+                self.reply(
+                    sid,
+                    now,
+                    Event::IgnoreChanged {
+                        nick,
+                        ignoring: true,
+                    },
+                );
                 Ok(())
             }
             Command::Unignore(nick) => {
@@ -351,7 +358,11 @@ impl<O: Outbox> Hub<O> {
         };
         self.users.get_mut(&uid).expect("live").sessions.push(sid);
         self.sessions.get_mut(&sid).expect("live").user = Some(uid);
-        let online = self.users.values().filter(|u| !u.sessions.is_empty()).count();
+        let online = self
+            .users
+            .values()
+            .filter(|u| !u.sessions.is_empty())
+            .count();
         self.reply(sid, now, Event::Welcome { nick, online });
         self.deliver_pending(uid, now);
         if let Some(room) = self.config.default_room.clone() {
@@ -467,7 +478,12 @@ impl<O: Outbox> Hub<O> {
             },
         );
         for id in &room.members {
-            push_user(&self.sessions, &mut self.overflowed, &self.users[id], &joined);
+            push_user(
+                &self.sessions,
+                &mut self.overflowed,
+                &self.users[id],
+                &joined,
+            );
         }
         if room.topic.is_some() {
             let ev = Event::TopicIs {
@@ -500,7 +516,12 @@ impl<O: Outbox> Hub<O> {
             },
         );
         for id in &room.members {
-            push_user(&self.sessions, &mut self.overflowed, &self.users[id], &parted);
+            push_user(
+                &self.sessions,
+                &mut self.overflowed,
+                &self.users[id],
+                &parted,
+            );
         }
         room.members.retain(|&m| m != uid);
         if room.members.is_empty() {
@@ -607,7 +628,13 @@ impl<O: Outbox> Hub<O> {
                     kind,
                     text,
                 };
-                let d = Envelope::new(now, Event::Message { msg, offline: false });
+                let d = Envelope::new(
+                    now,
+                    Event::Message {
+                        msg,
+                        offline: false,
+                    },
+                );
                 for mid in &room.members {
                     let member = &self.users[mid];
                     if !member.ignores.contains(&uid) {

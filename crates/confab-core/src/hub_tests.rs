@@ -1,0 +1,1894 @@
+//! Unit tests for the hub's chat rules.
+//!
+//! Every test drives a [`Hub`] through a [`World`]: a fake clock, a set of
+//! sessions whose [`TestOutbox`]es record what they were sent, and helpers
+//! to log users in and run commands. Tests assert on the exact events each
+//! session received, in order, and on who received nothing.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::*;
+
+// ---------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------
+
+/// An [`Outbox`] that queues deliveries in memory, up to `capacity`, and
+/// records the reasons it was closed with. Clones share the same queue.
+#[derive(Clone)]
+struct TestOutbox {
+    queue: Rc<RefCell<Vec<Delivery>>>,
+    capacity: usize,
+    closed: Rc<RefCell<Vec<String>>>,
+}
+
+impl TestOutbox {
+    fn with_capacity(capacity: usize) -> TestOutbox {
+        TestOutbox {
+            queue: Rc::default(),
+            capacity,
+            closed: Rc::default(),
+        }
+    }
+
+    /// Drains the queued deliveries (freeing capacity, as a door would).
+    fn take_deliveries(&self) -> Vec<Delivery> {
+        std::mem::take(&mut *self.queue.borrow_mut())
+    }
+
+    /// Drains the queued events.
+    fn take(&self) -> Vec<Event> {
+        self.take_deliveries()
+            .iter()
+            .map(|d| d.event.clone())
+            .collect()
+    }
+
+    fn closed(&self) -> Vec<String> {
+        self.closed.borrow().clone()
+    }
+}
+
+impl Outbox for TestOutbox {
+    fn push(&self, delivery: Delivery) -> Result<(), QueueFull> {
+        let mut queue = self.queue.borrow_mut();
+        if queue.len() >= self.capacity {
+            return Err(QueueFull);
+        }
+        queue.push(delivery);
+        Ok(())
+    }
+
+    fn close(&self, reason: &str) {
+        self.closed.borrow_mut().push(reason.to_owned());
+    }
+}
+
+/// Outbox capacity of an ordinary (fast) session.
+const ROOMY: usize = 10_000;
+
+/// A config with no default room and no practical rate limit, so that
+/// tests only see the events they cause.
+fn quiet_config() -> HubConfig {
+    HubConfig {
+        default_room: None,
+        rate_per_sec: 1_000.0,
+        rate_burst: 1_000,
+        flood_strikes: 0,
+        offline_queue: 100,
+        max_rooms_per_user: 50,
+    }
+}
+
+/// A hub, a fake clock and the outboxes of every session ever connected.
+struct World {
+    hub: Hub<TestOutbox>,
+    now: Timestamp,
+    next_sid: u64,
+    outboxes: HashMap<SessionId, TestOutbox>,
+}
+
+impl World {
+    fn new() -> World {
+        World::with_config(quiet_config())
+    }
+
+    fn with_config(config: HubConfig) -> World {
+        World {
+            hub: Hub::new(config),
+            now: Timestamp(1_700_000_000_000),
+            next_sid: 1,
+            outboxes: HashMap::new(),
+        }
+    }
+
+    /// Moves the clock forward.
+    fn advance(&mut self, ms: i64) {
+        self.now = Timestamp(self.now.0 + ms);
+    }
+
+    /// Opens a session that has not logged in yet.
+    fn connect(&mut self) -> SessionId {
+        self.connect_with_capacity(ROOMY)
+    }
+
+    fn connect_with_capacity(&mut self, capacity: usize) -> SessionId {
+        let sid = SessionId(self.next_sid);
+        self.next_sid += 1;
+        let outbox = TestOutbox::with_capacity(capacity);
+        self.outboxes.insert(sid, outbox.clone());
+        self.hub.connect(sid, outbox, self.now);
+        sid
+    }
+
+    /// Connects and logs in as `name`, checks the welcome and drains the
+    /// session's events.
+    fn login(&mut self, name: &str) -> SessionId {
+        let sid = self.connect();
+        self.login_as(sid, name);
+        sid
+    }
+
+    fn login_as(&mut self, sid: SessionId, name: &str) {
+        self.cmd(sid, Command::Login(nick(name)));
+        let events = self.events(sid);
+        assert!(
+            matches!(events.first(), Some(Event::Welcome { nick, .. }) if nick.as_str() == name),
+            "login as {name} failed: {events:?}"
+        );
+    }
+
+    fn cmd(&mut self, sid: SessionId, cmd: Command) {
+        self.hub.handle(sid, cmd, self.now);
+    }
+
+    fn disconnect(&mut self, sid: SessionId, reason: &str) {
+        self.hub.disconnect(sid, reason, self.now);
+    }
+
+    /// Drains the events `sid` received.
+    fn events(&self, sid: SessionId) -> Vec<Event> {
+        self.outboxes[&sid].take()
+    }
+
+    /// Drains the deliveries `sid` received (to check envelope times).
+    fn deliveries(&self, sid: SessionId) -> Vec<Delivery> {
+        self.outboxes[&sid].take_deliveries()
+    }
+
+    /// The reasons `sid`'s outbox was closed with.
+    fn closed(&self, sid: SessionId) -> Vec<String> {
+        self.outboxes[&sid].closed()
+    }
+
+    /// Drains every session's events.
+    fn clear(&self) {
+        for outbox in self.outboxes.values() {
+            outbox.take();
+        }
+    }
+
+    /// Makes each of `sids` join `room`, then drains everyone's events.
+    fn in_room(&mut self, name: &str, sids: &[SessionId]) {
+        for &sid in sids {
+            self.cmd(sid, Command::Join(room(name)));
+        }
+        self.clear();
+    }
+
+    /// Asserts that `sid` received nothing.
+    #[track_caller]
+    fn assert_silent(&self, sid: SessionId) {
+        assert_eq!(self.events(sid), vec![]);
+    }
+
+    /// Runs `cmd` for `sid` and returns what `sid` received.
+    fn ask(&mut self, sid: SessionId, cmd: Command) -> Vec<Event> {
+        self.cmd(sid, cmd);
+        self.events(sid)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Builders
+// ---------------------------------------------------------------------------
+
+fn nick(s: &str) -> Nick {
+    Nick::parse(s, 30).expect("valid nick")
+}
+
+fn room(s: &str) -> RoomName {
+    RoomName::parse(s, 50).expect("valid room")
+}
+
+fn text(s: &str) -> Text {
+    Text::parse(s, 500).expect("valid text")
+}
+
+fn to_room(s: &str) -> Target {
+    Target::Room(room(s))
+}
+
+fn to_user(s: &str) -> Target {
+    Target::User(nick(s))
+}
+
+fn join(r: &str) -> Command {
+    Command::Join(room(r))
+}
+
+fn part(r: Option<&str>, reason: Option<&str>) -> Command {
+    Command::Part {
+        room: r.map(room),
+        reason: reason.map(text),
+    }
+}
+
+/// Says `t` to the session's current target.
+fn say(t: &str) -> Command {
+    Command::Send {
+        to: None,
+        kind: MsgKind::Say,
+        text: text(t),
+    }
+}
+
+/// Says `t` to `target`.
+fn say_to(target: Target, t: &str) -> Command {
+    Command::Send {
+        to: Some(target),
+        kind: MsgKind::Say,
+        text: text(t),
+    }
+}
+
+fn message(id: u64, time: Timestamp, from: &str, to: Target, kind: MsgKind, t: &str) -> Message {
+    Message {
+        id: MsgId(id),
+        time,
+        from: nick(from),
+        to,
+        kind,
+        text: text(t),
+    }
+}
+
+/// The event of a live (not kept-for-offline) plain message.
+fn said(id: u64, time: Timestamp, from: &str, to: Target, t: &str) -> Event {
+    Event::Message {
+        msg: message(id, time, from, to, MsgKind::Say, t),
+        offline: false,
+    }
+}
+
+/// The event of a plain message kept while the recipient was away.
+fn said_offline(id: u64, time: Timestamp, from: &str, to: Target, t: &str) -> Event {
+    Event::Message {
+        msg: message(id, time, from, to, MsgKind::Say, t),
+        offline: true,
+    }
+}
+
+fn joined(r: &str, n: &str) -> Event {
+    Event::Joined {
+        room: room(r),
+        nick: nick(n),
+    }
+}
+
+fn parted(r: &str, n: &str, reason: Option<&str>) -> Event {
+    Event::Parted {
+        room: room(r),
+        nick: nick(n),
+        reason: reason.map(text),
+    }
+}
+
+fn members(r: &str, nicks: &[&str]) -> Event {
+    Event::Members {
+        room: room(r),
+        nicks: nicks.iter().map(|n| nick(n)).collect(),
+    }
+}
+
+fn quit(n: &str, reason: &str) -> Event {
+    Event::Quit {
+        nick: nick(n),
+        reason: reason.to_owned(),
+    }
+}
+
+fn bye(reason: &str) -> Event {
+    Event::Bye {
+        reason: reason.to_owned(),
+    }
+}
+
+fn error(e: ChatError) -> Event {
+    Event::Error(e)
+}
+
+fn target_changed(t: Option<Target>) -> Event {
+    Event::TargetChanged(t)
+}
+
+fn room_info(r: &str, count: usize, topic: Option<&str>) -> RoomInfo {
+    RoomInfo {
+        name: room(r),
+        members: count,
+        topic: topic.map(text),
+    }
+}
+
+fn online(n: &str) -> UserInfo {
+    UserInfo {
+        nick: nick(n),
+        online: true,
+        last_seen: None,
+    }
+}
+
+fn offline(n: &str, last_seen: Timestamp) -> UserInfo {
+    UserInfo {
+        nick: nick(n),
+        online: false,
+        last_seen: Some(last_seen),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. Login
+// ---------------------------------------------------------------------------
+
+#[test]
+fn login_welcomes_with_the_number_of_users_online() {
+    let mut w = World::new();
+    let alice = w.connect();
+    assert_eq!(
+        w.ask(alice, Command::Login(nick("alice"))),
+        vec![Event::Welcome {
+            nick: nick("alice"),
+            online: 1
+        }]
+    );
+
+    let bob = w.connect();
+    assert_eq!(
+        w.ask(bob, Command::Login(nick("bob"))),
+        vec![Event::Welcome {
+            nick: nick("bob"),
+            online: 2
+        }]
+    );
+    // Without a shared room, nobody else hears of the login.
+    w.assert_silent(alice);
+}
+
+#[test]
+fn login_with_a_name_in_use_is_refused_case_insensitively_and_can_be_retried() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+
+    let s = w.connect();
+    assert_eq!(
+        w.ask(s, Command::Login(nick("ALICE"))),
+        vec![error(ChatError::NickInUse(nick("ALICE")))]
+    );
+    // The session stays unnamed…
+    assert_eq!(
+        w.ask(s, Command::Users),
+        vec![error(ChatError::NotLoggedIn)]
+    );
+    // …and may try another name.
+    assert_eq!(
+        w.ask(s, Command::Login(nick("bob"))),
+        vec![Event::Welcome {
+            nick: nick("bob"),
+            online: 2
+        }]
+    );
+    assert_eq!(
+        w.ask(alice, Command::Users),
+        vec![Event::Users(vec![online("alice"), online("bob")])]
+    );
+}
+
+#[test]
+fn commands_before_login_are_refused() {
+    let mut w = World::new();
+    let bob = w.login("bob");
+    w.in_room("#a", &[bob]);
+    let s = w.connect();
+
+    let commands = [
+        Command::ChangeNick(nick("x")),
+        join("#a"),
+        part(Some("#a"), None),
+        Command::Rooms,
+        Command::Members(Some(room("#a"))),
+        Command::Users,
+        say_to(to_room("#a"), "hi"),
+        say_to(to_user("bob"), "hi"),
+        Command::Start(nick("bob")),
+        Command::Stop,
+        Command::GetTopic(Some(room("#a"))),
+        Command::SetTopic {
+            room: Some(room("#a")),
+            topic: Some(text("t")),
+        },
+        Command::Ignore(nick("bob")),
+        Command::Unignore(nick("bob")),
+        Command::Ignores,
+        Command::Quit(None),
+    ];
+    for cmd in commands {
+        let name = cmd.name();
+        assert_eq!(w.ask(s, cmd), vec![error(ChatError::NotLoggedIn)], "{name}");
+    }
+    // Nothing reached anyone, and the session is still open.
+    w.assert_silent(bob);
+    assert_eq!(w.hub.session_count(), 2);
+}
+
+#[test]
+fn second_login_is_refused_and_keeps_the_name() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    assert_eq!(
+        w.ask(alice, Command::Login(nick("other"))),
+        vec![error(ChatError::AlreadyLoggedIn)]
+    );
+    assert_eq!(
+        w.ask(alice, Command::Users),
+        vec![Event::Users(vec![online("alice")])]
+    );
+}
+
+#[test]
+fn login_joins_the_default_room() {
+    let mut w = World::with_config(HubConfig {
+        default_room: Some(room("#general")),
+        ..quiet_config()
+    });
+    let alice = w.connect();
+    assert_eq!(
+        w.ask(alice, Command::Login(nick("alice"))),
+        vec![
+            Event::Welcome {
+                nick: nick("alice"),
+                online: 1
+            },
+            joined("#general", "alice"),
+            members("#general", &["alice"]),
+        ]
+    );
+
+    let bob = w.connect();
+    assert_eq!(
+        w.ask(bob, Command::Login(nick("bob"))),
+        vec![
+            Event::Welcome {
+                nick: nick("bob"),
+                online: 2
+            },
+            joined("#general", "bob"),
+            members("#general", &["alice", "bob"]),
+        ]
+    );
+    assert_eq!(w.events(alice), vec![joined("#general", "bob")]);
+
+    // The default room is the current target.
+    w.cmd(bob, say("hello"));
+    let hello = said(1, w.now, "bob", to_room("#general"), "hello");
+    assert_eq!(w.events(alice), vec![hello.clone()]);
+    assert_eq!(w.events(bob), vec![hello]);
+}
+
+// ---------------------------------------------------------------------------
+// 2. Nick changes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn nick_change_is_announced_once_to_everyone_sharing_a_room() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    let dave = w.login("dave");
+    w.in_room("#a", &[alice, bob, carol]);
+    w.in_room("#b", &[alice, bob]);
+    w.in_room("#c", &[dave]);
+
+    w.cmd(alice, Command::ChangeNick(nick("alicia")));
+    let changed = Event::NickChanged {
+        old: nick("alice"),
+        new: nick("alicia"),
+    };
+    // Bob shares two rooms with her but hears it once.
+    assert_eq!(w.events(alice), vec![changed.clone()]);
+    assert_eq!(w.events(bob), vec![changed.clone()]);
+    assert_eq!(w.events(carol), vec![changed]);
+    w.assert_silent(dave);
+
+    assert_eq!(
+        w.ask(bob, Command::Members(Some(room("#b")))),
+        vec![members("#b", &["alicia", "bob"])]
+    );
+}
+
+#[test]
+fn nick_change_is_announced_to_the_user_even_in_no_room() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    assert_eq!(
+        w.ask(alice, Command::ChangeNick(nick("alicia"))),
+        vec![Event::NickChanged {
+            old: nick("alice"),
+            new: nick("alicia")
+        }]
+    );
+    w.assert_silent(bob);
+}
+
+#[test]
+fn nick_change_to_a_name_in_use_is_refused() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+
+    assert_eq!(
+        w.ask(alice, Command::ChangeNick(nick("BOB"))),
+        vec![error(ChatError::NickInUse(nick("BOB")))]
+    );
+    w.assert_silent(bob);
+    assert_eq!(
+        w.ask(alice, Command::Members(None)),
+        vec![members("#a", &["alice", "bob"])]
+    );
+}
+
+#[test]
+fn nick_change_of_case_only_is_allowed_and_keeps_the_name_taken() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+
+    w.cmd(alice, Command::ChangeNick(nick("Alice")));
+    let changed = Event::NickChanged {
+        old: nick("alice"),
+        new: nick("Alice"),
+    };
+    assert_eq!(w.events(alice), vec![changed.clone()]);
+    assert_eq!(w.events(bob), vec![changed]);
+
+    let s = w.connect();
+    assert_eq!(
+        w.ask(s, Command::Login(nick("alice"))),
+        vec![error(ChatError::NickInUse(nick("alice")))]
+    );
+}
+
+#[test]
+fn nick_change_to_the_same_name_does_nothing() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    assert_eq!(w.ask(alice, Command::ChangeNick(nick("alice"))), vec![]);
+    w.assert_silent(bob);
+}
+
+#[test]
+fn nick_change_frees_the_old_name() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.cmd(alice, Command::ChangeNick(nick("alicia")));
+    w.clear();
+
+    let s = w.connect();
+    assert_eq!(
+        w.ask(s, Command::Login(nick("alice"))),
+        vec![Event::Welcome {
+            nick: nick("alice"),
+            online: 2
+        }]
+    );
+    assert_eq!(
+        w.ask(s, Command::Users),
+        vec![Event::Users(vec![online("alice"), online("alicia")])]
+    );
+}
+
+#[test]
+fn nick_change_to_an_offline_name_takes_it_with_its_kept_messages() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.disconnect(bob, "gone");
+    let t = w.now;
+    w.cmd(alice, say_to(to_user("bob"), "psst"));
+    w.clear();
+
+    w.advance(1_000);
+    assert_eq!(
+        w.ask(carol, Command::ChangeNick(nick("bob"))),
+        vec![
+            Event::NickChanged {
+                old: nick("carol"),
+                new: nick("bob")
+            },
+            Event::OfflineMessages { count: 1 },
+            said_offline(1, t, "alice", to_user("bob"), "psst"),
+        ]
+    );
+    // The offline user is gone; carol's old name is free.
+    assert_eq!(
+        w.ask(alice, Command::Users),
+        vec![Event::Users(vec![online("alice"), online("bob")])]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 3. Join and part
+// ---------------------------------------------------------------------------
+
+#[test]
+fn join_announces_to_every_member_and_replies_with_the_members() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+
+    assert_eq!(
+        w.ask(alice, join("#a")),
+        vec![joined("#a", "alice"), members("#a", &["alice"])]
+    );
+    assert_eq!(
+        w.ask(bob, join("#a")),
+        vec![joined("#a", "bob"), members("#a", &["alice", "bob"])]
+    );
+    assert_eq!(w.events(alice), vec![joined("#a", "bob")]);
+    w.assert_silent(carol);
+}
+
+#[test]
+fn join_matches_room_names_case_insensitively() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#Rust", &[alice]);
+
+    // The room keeps the spelling of its creator.
+    assert_eq!(
+        w.ask(bob, join("#rUST")),
+        vec![joined("#Rust", "bob"), members("#Rust", &["alice", "bob"])]
+    );
+    assert_eq!(w.events(alice), vec![joined("#Rust", "bob")]);
+    assert_eq!(
+        w.ask(bob, Command::Rooms),
+        vec![Event::Rooms(vec![room_info("#Rust", 2, None)])]
+    );
+}
+
+#[test]
+fn last_joined_room_is_the_current_target() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[bob]);
+    w.in_room("#b", &[carol]);
+    w.in_room("#a", &[alice]);
+    w.in_room("#b", &[alice]);
+
+    w.cmd(alice, say("hi"));
+    let hi = said(1, w.now, "alice", to_room("#b"), "hi");
+    assert_eq!(w.events(alice), vec![hi.clone()]);
+    assert_eq!(w.events(carol), vec![hi]);
+    w.assert_silent(bob);
+}
+
+#[test]
+fn joining_a_room_again_makes_it_current_without_announcing() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    w.in_room("#b", &[alice]);
+
+    assert_eq!(
+        w.ask(alice, join("#a")),
+        vec![target_changed(Some(to_room("#a")))]
+    );
+    w.assert_silent(bob);
+
+    w.cmd(alice, say("back"));
+    assert_eq!(
+        w.events(bob),
+        vec![said(1, w.now, "alice", to_room("#a"), "back")]
+    );
+}
+
+#[test]
+fn part_of_the_current_room_announces_and_falls_back_to_the_previous_room() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob]);
+    w.in_room("#b", &[alice, carol]);
+
+    let left = parted("#b", "alice", Some("later"));
+    assert_eq!(
+        w.ask(alice, part(None, Some("later"))),
+        vec![left.clone(), target_changed(Some(to_room("#a")))]
+    );
+    assert_eq!(w.events(carol), vec![left]);
+    w.assert_silent(bob);
+
+    w.cmd(alice, say("hi"));
+    assert_eq!(
+        w.events(bob),
+        vec![said(1, w.now, "alice", to_room("#a"), "hi")]
+    );
+    w.assert_silent(carol);
+}
+
+#[test]
+fn part_of_another_room_keeps_the_current_target() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob]);
+    w.in_room("#b", &[alice, carol]);
+
+    let left = parted("#a", "alice", None);
+    assert_eq!(w.ask(alice, part(Some("#a"), None)), vec![left.clone()]);
+    assert_eq!(w.events(bob), vec![left]);
+
+    w.cmd(alice, say("still here"));
+    assert_eq!(
+        w.events(carol),
+        vec![said(1, w.now, "alice", to_room("#b"), "still here")]
+    );
+    w.assert_silent(bob);
+}
+
+#[test]
+fn part_of_the_last_room_leaves_no_target() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+
+    assert_eq!(
+        w.ask(alice, part(None, None)),
+        vec![parted("#a", "alice", None), target_changed(None)]
+    );
+    assert_eq!(
+        w.ask(alice, say("anyone?")),
+        vec![error(ChatError::NoTarget)]
+    );
+}
+
+#[test]
+fn part_of_a_room_one_is_not_in_is_refused() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#b", &[bob]);
+
+    assert_eq!(
+        w.ask(alice, part(Some("#b"), None)),
+        vec![error(ChatError::NotInRoom(room("#b")))]
+    );
+    assert_eq!(
+        w.ask(alice, part(Some("#nowhere"), None)),
+        vec![error(ChatError::NoSuchRoom(room("#nowhere")))]
+    );
+    assert_eq!(
+        w.ask(alice, part(None, None)),
+        vec![error(ChatError::NoRoom)]
+    );
+    w.assert_silent(bob);
+}
+
+#[test]
+fn room_disappears_when_its_last_member_parts() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice]);
+    w.in_room("#b", &[alice, bob]);
+
+    assert_eq!(
+        w.ask(bob, Command::Rooms),
+        vec![Event::Rooms(vec![
+            room_info("#a", 1, None),
+            room_info("#b", 2, None),
+        ])]
+    );
+    w.cmd(alice, part(Some("#a"), None));
+    w.cmd(alice, part(Some("#b"), None));
+    w.clear();
+    assert_eq!(
+        w.ask(bob, Command::Rooms),
+        vec![Event::Rooms(vec![room_info("#b", 1, None)])]
+    );
+    assert_eq!(
+        w.ask(bob, Command::Members(Some(room("#a")))),
+        vec![error(ChatError::NoSuchRoom(room("#a")))]
+    );
+}
+
+#[test]
+fn joining_more_than_max_rooms_is_refused() {
+    let mut w = World::with_config(HubConfig {
+        max_rooms_per_user: 2,
+        ..quiet_config()
+    });
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    w.in_room("#b", &[alice]);
+
+    assert_eq!(
+        w.ask(alice, join("#c")),
+        vec![error(ChatError::TooManyRooms(2))]
+    );
+    // The room was not created.
+    assert_eq!(
+        w.ask(alice, Command::Rooms),
+        vec![Event::Rooms(vec![
+            room_info("#a", 1, None),
+            room_info("#b", 1, None),
+        ])]
+    );
+    // Rejoining a room one is in is not a new room.
+    assert_eq!(
+        w.ask(alice, join("#a")),
+        vec![target_changed(Some(to_room("#a")))]
+    );
+    // After parting one, there is room for another.
+    w.cmd(alice, part(Some("#a"), None));
+    w.clear();
+    assert_eq!(
+        w.ask(alice, join("#c")),
+        vec![joined("#c", "alice"), members("#c", &["alice"])]
+    );
+}
+
+#[test]
+fn members_lists_any_existing_room_sorted() {
+    let mut w = World::new();
+    let carol = w.login("carol");
+    let alice = w.login("Alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[carol, alice, bob]);
+    let dave = w.login("dave");
+
+    // Sorted case-insensitively; listing a room does not need membership.
+    assert_eq!(
+        w.ask(dave, Command::Members(Some(room("#a")))),
+        vec![members("#a", &["Alice", "bob", "carol"])]
+    );
+    assert_eq!(
+        w.ask(dave, Command::Members(None)),
+        vec![error(ChatError::NoRoom)]
+    );
+    assert_eq!(
+        w.ask(dave, Command::Members(Some(room("#zz")))),
+        vec![error(ChatError::NoSuchRoom(room("#zz")))]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 4. Room messages
+// ---------------------------------------------------------------------------
+
+#[test]
+fn room_message_reaches_only_that_rooms_members_and_echoes_to_the_sender() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob]);
+    w.in_room("#b", &[bob, carol]);
+
+    w.cmd(alice, say_to(to_room("#a"), "hello a"));
+    let to_a = said(1, w.now, "alice", to_room("#a"), "hello a");
+    assert_eq!(w.events(alice), vec![to_a.clone()]);
+    assert_eq!(w.events(bob), vec![to_a]);
+    w.assert_silent(carol);
+
+    w.cmd(carol, say_to(to_room("#b"), "hello b"));
+    let to_b = said(2, w.now, "carol", to_room("#b"), "hello b");
+    assert_eq!(w.events(bob), vec![to_b.clone()]);
+    assert_eq!(w.events(carol), vec![to_b]);
+    w.assert_silent(alice);
+}
+
+#[test]
+fn room_message_keeps_its_kind_and_is_stamped_with_now() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    w.advance(42);
+
+    w.cmd(
+        alice,
+        Command::Send {
+            to: None,
+            kind: MsgKind::Action,
+            text: text("waves"),
+        },
+    );
+    let delivered = w.deliveries(bob);
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].time, w.now);
+    assert_eq!(
+        delivered[0].event,
+        Event::Message {
+            msg: message(1, w.now, "alice", to_room("#a"), MsgKind::Action, "waves"),
+            offline: false,
+        }
+    );
+}
+
+#[test]
+fn sending_to_a_room_one_is_not_in_is_refused() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice]);
+    w.in_room("#b", &[bob]);
+
+    assert_eq!(
+        w.ask(alice, say_to(to_room("#b"), "let me in")),
+        vec![error(ChatError::NotInRoom(room("#b")))]
+    );
+    assert_eq!(
+        w.ask(alice, say_to(to_room("#nowhere"), "hello?")),
+        vec![error(ChatError::NoSuchRoom(room("#nowhere")))]
+    );
+    w.assert_silent(bob);
+
+    // Refused messages do not use up message ids.
+    w.cmd(bob, say("first"));
+    assert_eq!(
+        w.events(bob),
+        vec![said(1, w.now, "bob", to_room("#b"), "first")]
+    );
+}
+
+#[test]
+fn sending_with_no_room_and_no_conversation_is_refused() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    assert_eq!(
+        w.ask(alice, say("hello?")),
+        vec![error(ChatError::NoTarget)]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 5. Private messages
+// ---------------------------------------------------------------------------
+
+#[test]
+fn private_message_reaches_only_the_recipient_and_echoes_to_the_sender() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob, carol]);
+
+    // Addressed in any case, the message names the recipient as they spell it.
+    w.cmd(alice, say_to(to_user("BOB"), "psst"));
+    let psst = said(1, w.now, "alice", to_user("bob"), "psst");
+    assert_eq!(w.events(alice), vec![psst.clone()]);
+    assert_eq!(w.events(bob), vec![psst]);
+    w.assert_silent(carol);
+}
+
+#[test]
+fn private_message_to_an_unknown_user_is_refused() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    assert_eq!(
+        w.ask(alice, say_to(to_user("nobody"), "hi")),
+        vec![error(ChatError::NoSuchUser(nick("nobody")))]
+    );
+    assert_eq!(
+        w.ask(alice, Command::Start(nick("nobody"))),
+        vec![error(ChatError::NoSuchUser(nick("nobody")))]
+    );
+}
+
+#[test]
+fn start_makes_the_private_conversation_current_and_stop_reverts_to_the_room() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob, carol]);
+
+    assert_eq!(
+        w.ask(alice, Command::Start(nick("bob"))),
+        vec![target_changed(Some(to_user("bob")))]
+    );
+    w.cmd(alice, say("just us"));
+    let private = said(1, w.now, "alice", to_user("bob"), "just us");
+    assert_eq!(w.events(alice), vec![private.clone()]);
+    assert_eq!(w.events(bob), vec![private]);
+    w.assert_silent(carol);
+
+    assert_eq!(
+        w.ask(alice, Command::Stop),
+        vec![target_changed(Some(to_room("#a")))]
+    );
+    w.cmd(alice, say("everyone"));
+    let public = said(2, w.now, "alice", to_room("#a"), "everyone");
+    assert_eq!(w.events(alice), vec![public.clone()]);
+    assert_eq!(w.events(bob), vec![public.clone()]);
+    assert_eq!(w.events(carol), vec![public]);
+}
+
+#[test]
+fn private_conversation_survives_parting_the_room() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice]);
+    w.cmd(alice, Command::Start(nick("bob")));
+    w.clear();
+
+    // The target stays the conversation, so no TargetChanged.
+    assert_eq!(
+        w.ask(alice, part(None, None)),
+        vec![parted("#a", "alice", None)]
+    );
+    w.cmd(alice, say("still talking"));
+    assert_eq!(
+        w.events(bob),
+        vec![said(1, w.now, "alice", to_user("bob"), "still talking")]
+    );
+    assert_eq!(w.ask(alice, Command::Stop), vec![target_changed(None)]);
+}
+
+#[test]
+fn joining_a_room_ends_the_private_conversation() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.cmd(alice, Command::Start(nick("bob")));
+    w.clear();
+
+    w.cmd(alice, join("#a"));
+    w.clear();
+    w.cmd(alice, say("hi room"));
+    assert_eq!(
+        w.events(alice),
+        vec![said(1, w.now, "alice", to_room("#a"), "hi room")]
+    );
+    w.assert_silent(bob);
+}
+
+// ---------------------------------------------------------------------------
+// 6. Offline users
+// ---------------------------------------------------------------------------
+
+#[test]
+fn users_lists_offline_users_with_when_they_were_last_seen() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.advance(5_000);
+    let left_at = w.now;
+    w.disconnect(bob, "Connection reset");
+    w.advance(5_000);
+
+    assert_eq!(
+        w.ask(alice, Command::Users),
+        vec![Event::Users(vec![online("alice"), offline("bob", left_at)])]
+    );
+    // Back online, last_seen is hidden again.
+    w.login("bob");
+    assert_eq!(
+        w.ask(alice, Command::Users),
+        vec![Event::Users(vec![online("alice"), online("bob")])]
+    );
+}
+
+#[test]
+fn private_messages_to_an_offline_user_are_kept_and_delivered_in_order_on_login() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.disconnect(bob, "gone");
+
+    let t1 = w.now;
+    assert_eq!(
+        w.ask(alice, say_to(to_user("bob"), "one")),
+        vec![
+            said(1, t1, "alice", to_user("bob"), "one"),
+            Event::KeptForOffline { nick: nick("bob") },
+        ]
+    );
+    w.advance(1_000);
+    let t2 = w.now;
+    assert_eq!(
+        w.ask(alice, say_to(to_user("bob"), "two")),
+        vec![
+            said(2, t2, "alice", to_user("bob"), "two"),
+            Event::KeptForOffline { nick: nick("bob") },
+        ]
+    );
+
+    w.advance(60_000);
+    let bob = w.connect();
+    w.cmd(bob, Command::Login(nick("bob")));
+    let delivered = w.deliveries(bob);
+    let events: Vec<Event> = delivered.iter().map(|d| d.event.clone()).collect();
+    assert_eq!(
+        events,
+        vec![
+            Event::Welcome {
+                nick: nick("bob"),
+                online: 2
+            },
+            Event::OfflineMessages { count: 2 },
+            said_offline(1, t1, "alice", to_user("bob"), "one"),
+            said_offline(2, t2, "alice", to_user("bob"), "two"),
+        ]
+    );
+    // Kept messages carry the time they were sent.
+    assert_eq!(delivered[2].time, t1);
+    assert_eq!(delivered[3].time, t2);
+
+    // They are delivered once.
+    w.disconnect(bob, "gone again");
+    let bob = w.connect();
+    assert_eq!(
+        w.ask(bob, Command::Login(nick("bob"))),
+        vec![Event::Welcome {
+            nick: nick("bob"),
+            online: 2
+        }]
+    );
+}
+
+#[test]
+fn offline_user_may_come_back_in_another_spelling() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.disconnect(bob, "gone");
+    let t = w.now;
+    w.cmd(alice, say_to(to_user("bob"), "hi"));
+    w.clear();
+
+    let bob = w.connect();
+    assert_eq!(
+        w.ask(bob, Command::Login(nick("Bob"))),
+        vec![
+            Event::Welcome {
+                nick: nick("Bob"),
+                online: 2
+            },
+            Event::OfflineMessages { count: 1 },
+            said_offline(1, t, "alice", to_user("bob"), "hi"),
+        ]
+    );
+    assert_eq!(
+        w.ask(alice, Command::Users),
+        vec![Event::Users(vec![online("alice"), online("Bob")])]
+    );
+}
+
+#[test]
+fn offline_queue_limit_refuses_further_private_messages() {
+    let mut w = World::with_config(HubConfig {
+        offline_queue: 2,
+        ..quiet_config()
+    });
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.disconnect(bob, "gone");
+    let t = w.now;
+    w.cmd(alice, say_to(to_user("bob"), "one"));
+    w.cmd(alice, say_to(to_user("bob"), "two"));
+    w.clear();
+
+    // Refused outright: no echo, nothing kept.
+    assert_eq!(
+        w.ask(alice, say_to(to_user("bob"), "three")),
+        vec![error(ChatError::OfflineQueueFull(nick("bob")))]
+    );
+
+    let bob = w.connect();
+    assert_eq!(
+        w.ask(bob, Command::Login(nick("bob"))),
+        vec![
+            Event::Welcome {
+                nick: nick("bob"),
+                online: 2
+            },
+            Event::OfflineMessages { count: 2 },
+            said_offline(1, t, "alice", to_user("bob"), "one"),
+            said_offline(2, t, "alice", to_user("bob"), "two"),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 7. Ignore
+// ---------------------------------------------------------------------------
+
+#[test]
+fn ignored_users_room_messages_are_not_delivered_and_the_sender_is_not_told() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob, carol]);
+
+    assert_eq!(
+        w.ask(bob, Command::Ignore(nick("ALICE"))),
+        vec![Event::IgnoreChanged {
+            nick: nick("alice"),
+            ignoring: true
+        }]
+    );
+    w.cmd(alice, say("hello all"));
+    let hello = said(1, w.now, "alice", to_room("#a"), "hello all");
+    assert_eq!(w.events(alice), vec![hello.clone()]);
+    assert_eq!(w.events(carol), vec![hello]);
+    w.assert_silent(bob);
+
+    // Ignoring is one way: alice still hears bob.
+    w.cmd(bob, say("hi"));
+    assert_eq!(
+        w.events(alice),
+        vec![said(2, w.now, "bob", to_room("#a"), "hi")]
+    );
+}
+
+#[test]
+fn ignored_users_private_messages_are_not_delivered_and_the_sender_is_not_told() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.cmd(bob, Command::Ignore(nick("alice")));
+    w.clear();
+
+    assert_eq!(
+        w.ask(alice, say_to(to_user("bob"), "psst")),
+        vec![said(1, w.now, "alice", to_user("bob"), "psst")]
+    );
+    w.assert_silent(bob);
+}
+
+#[test]
+fn ignored_users_private_messages_are_not_kept_while_offline() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.cmd(bob, Command::Ignore(nick("alice")));
+    w.disconnect(bob, "gone");
+    w.clear();
+
+    // The sender sees the same as for a kept message.
+    assert_eq!(
+        w.ask(alice, say_to(to_user("bob"), "psst")),
+        vec![
+            said(1, w.now, "alice", to_user("bob"), "psst"),
+            Event::KeptForOffline { nick: nick("bob") },
+        ]
+    );
+    let bob = w.connect();
+    assert_eq!(
+        w.ask(bob, Command::Login(nick("bob"))),
+        vec![Event::Welcome {
+            nick: nick("bob"),
+            online: 2
+        }]
+    );
+}
+
+#[test]
+fn ignore_refuses_self_unknown_users_and_unignoring_non_ignored_users() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.login("bob");
+
+    assert_eq!(
+        w.ask(alice, Command::Ignore(nick("Alice"))),
+        vec![error(ChatError::IgnoreSelf)]
+    );
+    assert_eq!(
+        w.ask(alice, Command::Ignore(nick("nobody"))),
+        vec![error(ChatError::NoSuchUser(nick("nobody")))]
+    );
+    assert_eq!(
+        w.ask(alice, Command::Unignore(nick("nobody"))),
+        vec![error(ChatError::NoSuchUser(nick("nobody")))]
+    );
+    assert_eq!(
+        w.ask(alice, Command::Unignore(nick("bob"))),
+        vec![error(ChatError::NotIgnoring(nick("bob")))]
+    );
+    assert_eq!(w.ask(alice, Command::Ignores), vec![Event::Ignores(vec![])]);
+}
+
+#[test]
+fn ignores_lists_ignored_users_sorted() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.login("dave");
+    w.login("Carol");
+    w.login("bob");
+    for n in ["dave", "Carol", "bob"] {
+        w.cmd(alice, Command::Ignore(nick(n)));
+    }
+    w.clear();
+
+    assert_eq!(
+        w.ask(alice, Command::Ignores),
+        vec![Event::Ignores(vec![
+            nick("bob"),
+            nick("Carol"),
+            nick("dave")
+        ])]
+    );
+}
+
+#[test]
+fn unignore_restores_delivery() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    w.cmd(bob, Command::Ignore(nick("alice")));
+    w.clear();
+
+    assert_eq!(
+        w.ask(bob, Command::Unignore(nick("alice"))),
+        vec![Event::IgnoreChanged {
+            nick: nick("alice"),
+            ignoring: false
+        }]
+    );
+    assert_eq!(w.ask(bob, Command::Ignores), vec![Event::Ignores(vec![])]);
+
+    w.cmd(alice, say("can you hear me?"));
+    w.cmd(alice, say_to(to_user("bob"), "and now?"));
+    assert_eq!(
+        w.events(bob),
+        vec![
+            said(1, w.now, "alice", to_room("#a"), "can you hear me?"),
+            said(2, w.now, "alice", to_user("bob"), "and now?"),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 8. Topics
+// ---------------------------------------------------------------------------
+
+#[test]
+fn set_topic_is_announced_to_the_rooms_members() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob]);
+    w.in_room("#b", &[carol]);
+
+    w.cmd(
+        alice,
+        Command::SetTopic {
+            room: None,
+            topic: Some(text("all about rust")),
+        },
+    );
+    let changed = Event::TopicChanged {
+        room: room("#a"),
+        by: nick("alice"),
+        topic: Some(text("all about rust")),
+    };
+    assert_eq!(w.events(alice), vec![changed.clone()]);
+    assert_eq!(w.events(bob), vec![changed]);
+    w.assert_silent(carol);
+
+    assert_eq!(
+        w.ask(carol, Command::Rooms),
+        vec![Event::Rooms(vec![
+            room_info("#a", 2, Some("all about rust")),
+            room_info("#b", 1, None),
+        ])]
+    );
+}
+
+#[test]
+fn set_topic_of_a_room_one_is_not_in_is_refused() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#b", &[bob]);
+
+    assert_eq!(
+        w.ask(
+            alice,
+            Command::SetTopic {
+                room: Some(room("#b")),
+                topic: Some(text("hijack")),
+            }
+        ),
+        vec![error(ChatError::NotInRoom(room("#b")))]
+    );
+    assert_eq!(
+        w.ask(
+            alice,
+            Command::SetTopic {
+                room: None,
+                topic: Some(text("anything")),
+            }
+        ),
+        vec![error(ChatError::NoRoom)]
+    );
+    w.assert_silent(bob);
+    assert_eq!(
+        w.ask(bob, Command::GetTopic(None)),
+        vec![Event::TopicIs {
+            room: room("#b"),
+            topic: None
+        }]
+    );
+}
+
+#[test]
+fn get_topic_tells_the_text_who_set_it_and_when() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice]);
+    w.advance(1_234);
+    let set_at = w.now;
+    w.cmd(
+        alice,
+        Command::SetTopic {
+            room: None,
+            topic: Some(text("rust")),
+        },
+    );
+    w.clear();
+    w.advance(10_000);
+
+    let topic_is = Event::TopicIs {
+        room: room("#a"),
+        topic: Some(Topic {
+            text: text("rust"),
+            by: nick("alice"),
+            time: set_at,
+        }),
+    };
+    assert_eq!(
+        w.ask(alice, Command::GetTopic(None)),
+        vec![topic_is.clone()]
+    );
+    // Anyone may read the topic of an existing room.
+    assert_eq!(
+        w.ask(carol, Command::GetTopic(Some(room("#A")))),
+        vec![topic_is]
+    );
+    assert_eq!(
+        w.ask(carol, Command::GetTopic(None)),
+        vec![error(ChatError::NoRoom)]
+    );
+    assert_eq!(
+        w.ask(carol, Command::GetTopic(Some(room("#nope")))),
+        vec![error(ChatError::NoSuchRoom(room("#nope")))]
+    );
+}
+
+#[test]
+fn joining_a_room_with_a_topic_shows_it() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice]);
+    let set_at = w.now;
+    w.cmd(
+        alice,
+        Command::SetTopic {
+            room: None,
+            topic: Some(text("rust")),
+        },
+    );
+    w.clear();
+    w.advance(500);
+
+    assert_eq!(
+        w.ask(bob, join("#a")),
+        vec![
+            joined("#a", "bob"),
+            Event::TopicIs {
+                room: room("#a"),
+                topic: Some(Topic {
+                    text: text("rust"),
+                    by: nick("alice"),
+                    time: set_at,
+                }),
+            },
+            members("#a", &["alice", "bob"]),
+        ]
+    );
+}
+
+#[test]
+fn clearing_the_topic_is_announced_and_joiners_no_longer_see_one() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob]);
+    w.cmd(
+        alice,
+        Command::SetTopic {
+            room: None,
+            topic: Some(text("rust")),
+        },
+    );
+    w.clear();
+
+    w.cmd(
+        bob,
+        Command::SetTopic {
+            room: Some(room("#a")),
+            topic: None,
+        },
+    );
+    let cleared = Event::TopicChanged {
+        room: room("#a"),
+        by: nick("bob"),
+        topic: None,
+    };
+    assert_eq!(w.events(alice), vec![cleared.clone()]);
+    assert_eq!(w.events(bob), vec![cleared]);
+
+    assert_eq!(
+        w.ask(alice, Command::GetTopic(None)),
+        vec![Event::TopicIs {
+            room: room("#a"),
+            topic: None
+        }]
+    );
+    assert_eq!(
+        w.ask(carol, join("#a")),
+        vec![
+            joined("#a", "carol"),
+            members("#a", &["alice", "bob", "carol"])
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 9. Flood control
+// ---------------------------------------------------------------------------
+
+/// Bursts of 3 commands, one more per second.
+fn flood_config(flood_strikes: u32) -> HubConfig {
+    HubConfig {
+        rate_per_sec: 1.0,
+        rate_burst: 3,
+        flood_strikes,
+        ..quiet_config()
+    }
+}
+
+#[test]
+fn exceeding_the_burst_is_refused_and_the_command_dropped() {
+    let mut w = World::with_config(flood_config(0));
+    let alice = w.login("alice"); // 1st command
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]); // 2nd
+
+    w.cmd(alice, say("one")); // 3rd: the last of the burst
+    assert_eq!(
+        w.events(bob),
+        vec![said(1, w.now, "alice", to_room("#a"), "one")]
+    );
+    w.clear();
+
+    assert_eq!(w.ask(alice, say("two")), vec![error(ChatError::TooFast)]);
+    assert_eq!(
+        w.ask(alice, Command::Users),
+        vec![error(ChatError::TooFast)]
+    );
+    w.assert_silent(bob);
+    // With flood_strikes 0, flooding never disconnects.
+    assert_eq!(w.hub.session_count(), 2);
+}
+
+#[test]
+fn commands_work_again_after_the_bucket_refills() {
+    let mut w = World::with_config(flood_config(0));
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    w.cmd(alice, say("one"));
+    w.cmd(alice, say("dropped"));
+    w.clear();
+
+    // Half a second refills half a token: still too fast.
+    w.advance(500);
+    assert_eq!(w.ask(alice, say("early")), vec![error(ChatError::TooFast)]);
+    w.assert_silent(bob);
+
+    w.advance(1_000);
+    w.cmd(alice, say("two"));
+    let two = said(2, w.now, "alice", to_room("#a"), "two");
+    assert_eq!(w.events(alice), vec![two.clone()]);
+    assert_eq!(w.events(bob), vec![two]);
+}
+
+#[test]
+fn rate_limit_applies_before_login() {
+    let mut w = World::with_config(flood_config(0));
+    let s = w.connect();
+    for _ in 0..3 {
+        w.cmd(s, Command::Users);
+    }
+    assert_eq!(w.events(s), vec![error(ChatError::NotLoggedIn); 3]);
+    assert_eq!(
+        w.ask(s, Command::Login(nick("alice"))),
+        vec![error(ChatError::TooFast)]
+    );
+}
+
+#[test]
+fn flood_strikes_in_a_row_disconnect_with_excess_flood() {
+    let mut w = World::with_config(flood_config(3));
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob]);
+    w.cmd(alice, say("one")); // the burst is used up
+    w.clear();
+
+    w.cmd(alice, say("x"));
+    w.cmd(alice, say("y"));
+    w.cmd(alice, say("z"));
+    assert_eq!(
+        w.events(alice),
+        vec![
+            error(ChatError::TooFast),
+            error(ChatError::TooFast),
+            bye("Excess flood"),
+        ]
+    );
+    assert_eq!(w.events(bob), vec![quit("alice", "Excess flood")]);
+    w.assert_silent(carol);
+    assert_eq!(w.hub.session_count(), 2);
+
+    // The session is gone: further commands do nothing.
+    w.cmd(alice, say("hello?"));
+    w.assert_silent(alice);
+    assert_eq!(
+        w.ask(bob, Command::Members(None)),
+        vec![members("#a", &["bob"])]
+    );
+}
+
+#[test]
+fn flood_strikes_reset_after_an_accepted_command() {
+    let mut w = World::with_config(flood_config(3));
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    w.cmd(alice, say("one"));
+    w.clear();
+
+    w.cmd(alice, say("x"));
+    w.cmd(alice, say("y"));
+    w.advance(1_000);
+    w.cmd(alice, say("two"));
+    w.cmd(alice, say("x"));
+    w.cmd(alice, say("y"));
+    assert_eq!(
+        w.events(alice),
+        vec![
+            error(ChatError::TooFast),
+            error(ChatError::TooFast),
+            said(2, w.now, "alice", to_room("#a"), "two"),
+            error(ChatError::TooFast),
+            error(ChatError::TooFast),
+        ]
+    );
+    assert_eq!(w.hub.session_count(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// 10. Slow consumers
+// ---------------------------------------------------------------------------
+
+#[test]
+fn slow_consumer_is_closed_when_its_outbox_overflows() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.connect_with_capacity(3);
+    w.login_as(carol, "carol");
+    let dave = w.login("dave");
+    w.in_room("#a", &[alice, bob, carol]);
+
+    // Carol does not read: her queue takes three messages, not a fourth.
+    let t = w.now;
+    for body in ["m1", "m2", "m3", "m4"] {
+        w.cmd(alice, say(body));
+    }
+    let m = |id: u64, s: &str| said(id, t, "alice", to_room("#a"), s);
+
+    assert_eq!(w.closed(carol), vec!["SendQ exceeded".to_owned()]);
+    assert_eq!(w.events(carol), vec![m(1, "m1"), m(2, "m2"), m(3, "m3")]);
+    assert_eq!(w.hub.session_count(), 3);
+    // The others got every message, then the quit.
+    let expected = vec![
+        m(1, "m1"),
+        m(2, "m2"),
+        m(3, "m3"),
+        m(4, "m4"),
+        quit("carol", "SendQ exceeded"),
+    ];
+    assert_eq!(w.events(alice), expected);
+    assert_eq!(w.events(bob), expected);
+    w.assert_silent(dave);
+
+    assert_eq!(
+        w.ask(bob, Command::Members(None)),
+        vec![members("#a", &["alice", "bob"])]
+    );
+    assert_eq!(
+        w.ask(bob, Command::Users),
+        vec![Event::Users(vec![
+            online("alice"),
+            online("bob"),
+            offline("carol", t),
+            online("dave"),
+        ])]
+    );
+}
+
+#[test]
+fn slow_consumer_overflowing_on_a_reply_is_closed_too() {
+    let mut w = World::new();
+    let alice = w.connect_with_capacity(2);
+    w.login_as(alice, "alice");
+    let bob = w.login("bob");
+    // Joined one at a time, draining alice's two-slot queue in between.
+    w.in_room("#a", &[alice]);
+    w.in_room("#a", &[bob]);
+
+    w.cmd(alice, Command::Users);
+    w.cmd(alice, Command::Rooms);
+    assert_eq!(w.closed(alice), vec![]);
+    w.cmd(alice, Command::Ignores);
+    assert_eq!(w.closed(alice), vec!["SendQ exceeded".to_owned()]);
+    assert_eq!(w.events(bob), vec![quit("alice", "SendQ exceeded")]);
+    assert_eq!(w.hub.session_count(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// 11. Quit and disconnect
+// ---------------------------------------------------------------------------
+
+#[test]
+fn quit_says_bye_and_tells_room_mates_once() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    let dave = w.login("dave");
+    w.in_room("#a", &[alice, bob, carol]);
+    w.in_room("#b", &[alice, bob]);
+    w.in_room("#c", &[dave]);
+
+    assert_eq!(
+        w.ask(alice, Command::Quit(Some(text("see you")))),
+        vec![bye("Quit: see you")]
+    );
+    let q = quit("alice", "Quit: see you");
+    assert_eq!(w.events(bob), vec![q.clone()]);
+    assert_eq!(w.events(carol), vec![q]);
+    w.assert_silent(dave);
+    assert_eq!(w.hub.session_count(), 3);
+    assert_eq!(
+        w.ask(bob, Command::Rooms),
+        vec![Event::Rooms(vec![
+            room_info("#a", 2, None),
+            room_info("#b", 1, None),
+            room_info("#c", 1, None),
+        ])]
+    );
+}
+
+#[test]
+fn quit_without_a_reason_says_quit() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+
+    assert_eq!(w.ask(alice, Command::Quit(None)), vec![bye("Quit")]);
+    assert_eq!(w.events(bob), vec![quit("alice", "Quit")]);
+}
+
+#[test]
+fn disconnect_tells_room_mates_the_reason_and_empties_rooms() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob]);
+    w.in_room("#solo", &[alice]);
+
+    w.disconnect(alice, "Connection reset by peer");
+    assert_eq!(
+        w.events(bob),
+        vec![quit("alice", "Connection reset by peer")]
+    );
+    w.assert_silent(carol);
+    // The disconnected session is not told anything.
+    w.assert_silent(alice);
+    assert_eq!(w.hub.session_count(), 2);
+    assert_eq!(
+        w.ask(bob, Command::Rooms),
+        vec![Event::Rooms(vec![room_info("#a", 1, None)])]
+    );
+}
+
+#[test]
+fn disconnect_of_an_unnamed_session_is_silent() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    let s = w.connect();
+
+    w.disconnect(s, "EOF");
+    w.assert_silent(alice);
+    assert_eq!(w.hub.session_count(), 1);
+    // Disconnecting twice, or commands from a closed session, do nothing.
+    w.disconnect(s, "EOF");
+    w.cmd(s, Command::Login(nick("ghost")));
+    w.assert_silent(s);
+    assert_eq!(
+        w.ask(alice, Command::Users),
+        vec![Event::Users(vec![online("alice")])]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 12. Shutdown
+// ---------------------------------------------------------------------------
+
+#[test]
+fn shutdown_says_bye_to_every_session() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    let unnamed = w.connect();
+
+    let now = w.now;
+    w.hub.shutdown("Server shutting down", now);
+    for sid in [alice, bob, unnamed] {
+        assert_eq!(w.events(sid), vec![bye("Server shutting down")], "{sid:?}");
+    }
+    assert_eq!(w.hub.session_count(), 0);
+}

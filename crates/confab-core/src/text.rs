@@ -77,13 +77,22 @@ mod tests {
     #[test]
     fn texts() {
         assert_eq!(Text::parse("hi there  ", 100).unwrap().as_str(), "hi there");
-        assert_eq!(Text::parse("  indented", 100).unwrap().as_str(), "  indented");
+        assert_eq!(
+            Text::parse("  indented", 100).unwrap().as_str(),
+            "  indented"
+        );
         assert_eq!(Text::parse("a\tb", 100).unwrap().as_str(), "a b");
-        assert_eq!(Text::parse("\x02bold\x02", 100).unwrap().as_str(), "\x02bold\x02");
+        assert_eq!(
+            Text::parse("\x02bold\x02", 100).unwrap().as_str(),
+            "\x02bold\x02"
+        );
         assert_eq!(Text::parse("héllo ✓", 100).unwrap().as_str(), "héllo ✓");
         assert_eq!(Text::parse("   ", 100), Err(TextError::Empty));
         assert_eq!(Text::parse("", 100), Err(TextError::Empty));
-        assert_eq!(Text::parse("abcdef", 5), Err(TextError::TooLong { len: 6, max: 5 }));
+        assert_eq!(
+            Text::parse("abcdef", 5),
+            Err(TextError::TooLong { len: 6, max: 5 })
+        );
         assert_eq!(Text::parse("a\x1b[2Jb", 100), Err(TextError::Control(0x1b)));
         assert_eq!(Text::parse("a\rb", 100), Err(TextError::Control(0x0d)));
         assert_eq!(Text::parse("a\u{85}b", 100), Err(TextError::Control(0x85)));

@@ -1,1 +1,17 @@
-//! placeholder
+//! confab's runtime: the hub task, the listeners and the doors.
+//!
+//! # Layout
+//!
+//! - [`config`]: every setting, with its default and its checks.
+//! - [`hub_task`]: the task that owns the core's `Hub`, the handle doors
+//!   use to reach it, and the bounded per-connection outbound queue.
+//! - [`server`]: listeners, connection limits, protocol detection, shutdown.
+//! - [`line`]: the line door (telnet, `nc`).
+
+pub mod config;
+pub mod hub_task;
+pub mod line;
+pub mod server;
+
+pub use config::Config;
+pub use server::{Server, StartError};

@@ -1,0 +1,277 @@
+//! [`Config`]: every setting of the server, with embedded defaults.
+//!
+//! The binary layers a TOML file, `CONFAB_*` environment variables and
+//! command-line flags over [`Config::default`]; this module only knows the
+//! shape, the defaults and what makes a config invalid.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use confab_core::{HubConfig, RoomName};
+use serde::{Deserialize, Serialize};
+
+/// The default port: not one that browsers refuse (6665–6669 are), and the
+/// same for every door, since each listener detects the protocol.
+pub const DEFAULT_PORT: u16 = 7777;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Addresses to listen on. The default binds every interface so that
+    /// other computers can join. A string of comma-separated addresses is
+    /// accepted too (handy in `CONFAB_LISTEN`).
+    #[serde(deserialize_with = "addrs")]
+    pub listen: Vec<SocketAddr>,
+    /// Where the server keeps its state; created on start.
+    pub data_dir: PathBuf,
+    pub chat: ChatConfig,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatConfig {
+    /// The room every user joins on arrival; empty for none.
+    pub default_room: String,
+}
+
+/// Every limit, by name. Bad input past a limit gets a clear error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest input line the line door accepts, in bytes.
+    pub max_line_bytes: usize,
+    /// Longest message body, topic or quit reason, in bytes.
+    pub max_message_bytes: usize,
+    /// Longest user name, in characters.
+    pub max_nick_len: usize,
+    /// Longest room name, `#` included.
+    pub max_room_len: usize,
+    /// Events queued for one connection before it counts as too slow and
+    /// is disconnected ("SendQ exceeded").
+    pub send_queue: usize,
+    /// Commands per second one connection may send on average…
+    pub rate_per_sec: f64,
+    /// …and in one burst.
+    pub rate_burst: u32,
+    /// Rate-limit hits in a row before a connection is dropped for
+    /// flooding; 0 never drops.
+    pub flood_strikes: u32,
+    /// Private messages kept for a user who is away.
+    pub offline_queue: usize,
+    /// Rooms one user may be in at once.
+    pub max_rooms_per_user: usize,
+    /// Open connections, in all.
+    pub max_connections: usize,
+    /// Open connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Time a new connection has to choose a name, in milliseconds.
+    pub login_timeout_ms: u64,
+    /// How long a new connection may stay silent before the server decides
+    /// it is a human on telnet and greets it, in milliseconds.
+    pub sniff_timeout_ms: u64,
+    /// How long shutdown waits for queues to drain, in milliseconds.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))],
+            data_dir: default_data_dir(),
+            chat: ChatConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            default_room: "#general".to_owned(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line_bytes: 4096,
+            max_message_bytes: 1024,
+            max_nick_len: 20,
+            max_room_len: 50,
+            send_queue: 1024,
+            rate_per_sec: 5.0,
+            rate_burst: 20,
+            flood_strikes: 30,
+            offline_queue: 100,
+            max_rooms_per_user: 50,
+            max_connections: 10_000,
+            max_connections_per_ip: 50,
+            login_timeout_ms: 60_000,
+            sniff_timeout_ms: 300,
+            shutdown_grace_ms: 5_000,
+        }
+    }
+}
+
+fn addrs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<SocketAddr>),
+        Text(String),
+    }
+    match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => Ok(v),
+        OneOrMany::Text(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    serde::de::Error::custom(format!("{a:?} is not an address like 0.0.0.0:7777"))
+                })
+            })
+            .collect(),
+    }
+}
+
+/// `$XDG_DATA_HOME/confab`, else `~/.local/share/confab`, else
+/// `./confab-data`.
+pub fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        });
+    match base {
+        Some(b) => b.join("confab"),
+        None => PathBuf::from("confab-data"),
+    }
+}
+
+/// A setting that makes no sense, named by its config key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid config: {key}: {why}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub why: String,
+}
+
+fn bad(key: &'static str, why: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key,
+        why: why.into(),
+    }
+}
+
+impl Config {
+    /// Checks what serde cannot: ranges and names.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        if self.listen.is_empty() {
+            return Err(bad("listen", "give at least one address"));
+        }
+        let positive: [(&'static str, u64); 11] = [
+            ("limits.max_line_bytes", l.max_line_bytes as u64),
+            ("limits.max_message_bytes", l.max_message_bytes as u64),
+            ("limits.max_nick_len", l.max_nick_len as u64),
+            ("limits.send_queue", l.send_queue as u64),
+            ("limits.rate_burst", u64::from(l.rate_burst)),
+            ("limits.max_rooms_per_user", l.max_rooms_per_user as u64),
+            ("limits.max_connections", l.max_connections as u64),
+            (
+                "limits.max_connections_per_ip",
+                l.max_connections_per_ip as u64,
+            ),
+            ("limits.login_timeout_ms", l.login_timeout_ms),
+            ("limits.sniff_timeout_ms", l.sniff_timeout_ms),
+            ("limits.offline_queue", l.offline_queue as u64),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(bad(key, "must be greater than 0"));
+        }
+        if !(l.rate_per_sec.is_finite() && l.rate_per_sec > 0.0) {
+            return Err(bad("limits.rate_per_sec", "must be a number above 0"));
+        }
+        if l.max_room_len < 2 {
+            return Err(bad("limits.max_room_len", "must be at least 2"));
+        }
+        if l.max_line_bytes < l.max_message_bytes {
+            return Err(bad(
+                "limits.max_line_bytes",
+                "must be at least limits.max_message_bytes",
+            ));
+        }
+        self.default_room()?;
+        Ok(())
+    }
+
+    /// The default room, parsed; `None` when the setting is empty.
+    pub fn default_room(&self) -> Result<Option<RoomName>, ConfigError> {
+        let name = self.chat.default_room.trim();
+        if name.is_empty() {
+            return Ok(None);
+        }
+        RoomName::parse(name, self.limits.max_room_len)
+            .map(Some)
+            .map_err(|e| bad("chat.default_room", e.to_string()))
+    }
+
+    /// The hub's share of the settings.
+    pub fn hub_config(&self) -> Result<HubConfig, ConfigError> {
+        let l = &self.limits;
+        Ok(HubConfig {
+            default_room: self.default_room()?,
+            rate_per_sec: l.rate_per_sec,
+            rate_burst: l.rate_burst,
+            flood_strikes: l.flood_strikes,
+            offline_queue: l.offline_queue,
+            max_rooms_per_user: l.max_rooms_per_user,
+        })
+    }
+}
+
+impl Limits {
+    pub fn login_timeout(&self) -> Duration {
+        Duration::from_millis(self.login_timeout_ms)
+    }
+
+    pub fn sniff_timeout(&self) -> Duration {
+        Duration::from_millis(self.sniff_timeout_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+        let hub = Config::default().hub_config().unwrap();
+        assert_eq!(hub.default_room.unwrap().as_str(), "#general");
+    }
+
+    #[test]
+    fn zero_limits_and_bad_rooms_are_named() {
+        let mut c = Config::default();
+        c.limits.send_queue = 0;
+        assert_eq!(c.validate().unwrap_err().key, "limits.send_queue");
+        let mut c = Config::default();
+        c.chat.default_room = "#bad room".into();
+        assert_eq!(c.validate().unwrap_err().key, "chat.default_room");
+        let mut c = Config::default();
+        c.chat.default_room = String::new();
+        assert_eq!(c.default_room().unwrap(), None);
+    }
+}

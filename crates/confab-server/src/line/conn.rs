@@ -1,0 +1,369 @@
+//! One line-protocol connection: a reader loop and a writer task.
+//!
+//! The reader decodes lines, asks for a name until it has one, then parses
+//! commands and sends them to the hub. The writer drains the connection's
+//! bounded queue, renders events (once per event for all line clients, via
+//! the envelope cache) and writes them in batches. The hub never waits for
+//! either: when the queue is full it fires the kill switch and the writer
+//! drops the connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Local;
+use confab_core::{Command, Event, Nick, SessionId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until, timeout};
+use tracing::{Instrument, debug, info, warn};
+
+use super::codec::{Decoded, LineDecoder};
+use super::parse::{Input, ParseLimits, parse};
+use super::render;
+use crate::config::Limits;
+use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Out, now};
+
+/// Deliveries the writer takes off the queue per write.
+const WRITE_BATCH: usize = 256;
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 4096;
+
+/// How the writer ended.
+#[derive(Debug)]
+enum WriterEnd {
+    /// The hub said goodbye (quit, flood, shutdown) and it was written.
+    Bye,
+    /// Every sender is gone: the connection is closing from our side.
+    Drained,
+    /// The hub closed the connection at once (its queue was full).
+    Killed(Arc<str>),
+    /// Writing failed (the client went away).
+    Failed(std::io::Error),
+}
+
+/// Serves one connection in the line protocol. `initial` holds what the
+/// client sent before the protocol was decided.
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    initial: Bytes,
+    hub: HubHandle,
+    limits: Limits,
+) {
+    let sid = hub.new_session();
+    let span = tracing::info_span!("line", sid = sid.0, %peer);
+    run(stream, sid, initial, hub, limits)
+        .instrument(span)
+        .await;
+}
+
+async fn run(stream: TcpStream, sid: SessionId, initial: Bytes, hub: HubHandle, limits: Limits) {
+    info!("connected");
+    let (mut reader, writer) = stream.into_split();
+    let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue);
+    let local = outbox.local();
+    let (login_tx, login_rx) = watch::channel(None);
+    let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx));
+    let t = now();
+    let greeting = [
+        render::notice(t, &Local, "Welcome to confab. Type /help for help."),
+        name_prompt(&limits),
+    ]
+    .concat();
+    if local.send(Out::Raw(greeting.into())).await.is_err()
+        || hub.connect(sid, outbox).await.is_err()
+    {
+        writer.abort();
+        return;
+    }
+    let mut conn = Conn {
+        sid,
+        hub: hub.clone(),
+        local,
+        login: login_rx,
+        nick: None,
+        parse_limits: ParseLimits {
+            max_nick_len: limits.max_nick_len,
+            max_room_len: limits.max_room_len,
+            max_message_bytes: limits.max_message_bytes,
+        },
+        limits: limits.clone(),
+    };
+    let mut decoder = LineDecoder::new(limits.max_line_bytes);
+    let mut items = Vec::new();
+    decoder.feed(&initial, &mut items);
+    let login_deadline = Instant::now() + limits.login_timeout();
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut writer_end = None;
+    let reason: String = 'conn: loop {
+        for item in items.drain(..) {
+            match conn.item(item).await {
+                Flow::Go => {}
+                Flow::Stop(reason) => break 'conn reason,
+            }
+        }
+        tokio::select! {
+            biased;
+            end = &mut writer => {
+                let reason = match &end {
+                    Ok(WriterEnd::Bye) => "closed by the server".to_owned(),
+                    Ok(WriterEnd::Killed(why)) => why.to_string(),
+                    Ok(WriterEnd::Failed(e)) => format!("Write error: {e}"),
+                    Ok(WriterEnd::Drained) | Err(_) => "closed".to_owned(),
+                };
+                writer_end = Some(end);
+                break reason;
+            }
+            () = sleep_until(login_deadline), if conn.nick.is_none() => {
+                let secs = limits.login_timeout().as_secs_f64();
+                let text = format!("no name chosen within {secs} seconds; goodbye");
+                conn.say(render::error(now(), &Local, &text)).await;
+                break "login timeout".to_owned();
+            }
+            read = reader.read(&mut buf) => match read {
+                Ok(0) => break "Connection closed".to_owned(),
+                Ok(n) => decoder.feed(&buf[..n], &mut items),
+                Err(e) => break format!("Read error: {e}"),
+            },
+        }
+    };
+    let Conn { hub, local, .. } = conn;
+    // The hub drops its end of the queue; with ours dropped too, the writer
+    // drains what is left and ends.
+    let _ = hub.disconnect(sid, reason.clone()).await;
+    drop(local);
+    let end = match writer_end {
+        Some(end) => end,
+        None => match timeout(limits.shutdown_grace(), &mut writer).await {
+            Ok(end) => end,
+            Err(_) => {
+                writer.abort();
+                info!(reason, "disconnected; output not flushed in time");
+                return;
+            }
+        },
+    };
+    match end {
+        Ok(WriterEnd::Killed(why)) => warn!(reason = %why, "disconnected: client too slow"),
+        Ok(WriterEnd::Failed(e)) => info!(error = %e, "disconnected: write failed"),
+        Ok(WriterEnd::Bye | WriterEnd::Drained) => info!(reason, "disconnected"),
+        Err(e) => warn!(error = %e, "writer task failed"),
+    }
+}
+
+fn name_prompt(limits: &Limits) -> Bytes {
+    let text = format!(
+        "Choose a name (up to {} letters, digits and - _ [ ] {{ }} \\ ` ^ |):",
+        limits.max_nick_len
+    );
+    render::notice(now(), &Local, &text)
+}
+
+enum Flow {
+    Go,
+    Stop(String),
+}
+
+/// The reader side's state.
+struct Conn {
+    sid: SessionId,
+    hub: HubHandle,
+    local: mpsc::Sender<Out>,
+    /// Set by the writer: `Some(true)` once logged in, `Some(false)` when a
+    /// name was refused.
+    login: watch::Receiver<Option<bool>>,
+    nick: Option<Nick>,
+    parse_limits: ParseLimits,
+    limits: Limits,
+}
+
+impl Conn {
+    async fn item(&mut self, item: Decoded) -> Flow {
+        let line = match item {
+            Decoded::Line(line) => line,
+            Decoded::TooLong => {
+                let text = format!(
+                    "that line was longer than {} bytes and was dropped",
+                    self.limits.max_line_bytes
+                );
+                return self.error(&text).await;
+            }
+            Decoded::InvalidUtf8 => {
+                return self
+                    .error("that line was not valid UTF-8 and was dropped")
+                    .await;
+            }
+        };
+        let parsed = parse(&line, &self.parse_limits);
+        if self.nick.is_none() {
+            return self.naming(&line, parsed).await;
+        }
+        match parsed {
+            Ok(Input::Nothing) => Flow::Go,
+            Ok(Input::Hub(cmd)) => self.command(cmd).await,
+            Ok(local) => self.local(local).await,
+            Err(e) => {
+                debug!(error = %e, "bad input");
+                self.error(&e.to_string()).await
+            }
+        }
+    }
+
+    /// A line before the user has a name: the name, or one of the commands
+    /// that make sense without one.
+    async fn naming(
+        &mut self,
+        line: &str,
+        parsed: Result<Input, super::parse::ParseError>,
+    ) -> Flow {
+        let candidate = if line.trim_start().starts_with('/') {
+            match parsed {
+                Ok(Input::Hub(Command::ChangeNick(nick))) => Ok(nick),
+                Ok(Input::Hub(Command::Quit(_))) => {
+                    self.say(render::notice(now(), &Local, "Goodbye.")).await;
+                    return Flow::Stop("Quit".to_owned());
+                }
+                Ok(Input::Nothing) => return Flow::Go,
+                Ok(Input::Hub(_)) => Err("choose a name first".to_owned()),
+                Ok(local) => return self.local(local).await,
+                Err(e) => Err(e.to_string()),
+            }
+        } else if line.trim().is_empty() {
+            return self.prompt().await;
+        } else {
+            Nick::parse(line.trim(), self.limits.max_nick_len).map_err(|e| e.to_string())
+        };
+        let nick = match candidate {
+            Ok(nick) => nick,
+            Err(e) => {
+                self.say(render::error(now(), &Local, &e)).await;
+                return self.prompt().await;
+            }
+        };
+        self.login.borrow_and_update();
+        if let Flow::Stop(r) = self.command(Command::Login(nick.clone())).await {
+            return Flow::Stop(r);
+        }
+        // The writer sees the hub's answer first; wait for its verdict so
+        // that the next line is read in the right state.
+        if self.login.changed().await.is_err() {
+            return Flow::Stop("closed while logging in".to_owned());
+        }
+        if *self.login.borrow() == Some(true) {
+            info!(nick = %nick, "logged in");
+            self.nick = Some(nick);
+        }
+        Flow::Go
+    }
+
+    async fn prompt(&mut self) -> Flow {
+        let p = name_prompt(&self.limits);
+        self.say(p).await
+    }
+
+    async fn command(&mut self, cmd: Command) -> Flow {
+        match self.hub.command(self.sid, cmd).await {
+            Ok(()) => Flow::Go,
+            Err(_) => Flow::Stop("server shutting down".to_owned()),
+        }
+    }
+
+    async fn local(&mut self, input: Input) -> Flow {
+        let t = now();
+        let out = match input {
+            Input::Help(cmd) => render::help(t, &Local, cmd),
+            Input::Commands => render::commands(t, &Local),
+            Input::Time => render::time(t, &Local),
+            Input::Nothing | Input::Hub(_) => return Flow::Go,
+        };
+        self.say(out).await
+    }
+
+    async fn error(&mut self, text: &str) -> Flow {
+        self.say(render::error(now(), &Local, text)).await
+    }
+
+    /// Queues the door's own output. Once logged in, it goes by way of the
+    /// hub task, so that it comes after the replies to earlier commands.
+    /// Before that, straight into the queue, waiting when it is full: that
+    /// slows this client's own input, nobody else's.
+    async fn say(&mut self, bytes: Bytes) -> Flow {
+        let sent = if self.nick.is_some() {
+            self.hub.echo(&self.local, bytes).await.is_ok()
+        } else {
+            self.local.send(Out::Raw(bytes)).await.is_ok()
+        };
+        if sent {
+            Flow::Go
+        } else {
+            Flow::Stop("closed".to_owned())
+        }
+    }
+}
+
+/// Drains the queue into the socket until goodbye, the kill switch or an
+/// error.
+async fn write_loop(
+    mut w: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Out>,
+    mut kill: KillSwitch,
+    login: watch::Sender<Option<bool>>,
+) -> WriterEnd {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut buf = Vec::with_capacity(8 * 1024);
+    let mut logged_in = false;
+    loop {
+        let n = tokio::select! {
+            biased;
+            why = kill.fired() => return WriterEnd::Killed(why),
+            n = rx.recv_many(&mut batch, WRITE_BATCH) => n,
+        };
+        if n == 0 {
+            let _ = w.shutdown().await;
+            return WriterEnd::Drained;
+        }
+        buf.clear();
+        let mut bye = false;
+        for item in batch.drain(..) {
+            let d = match item {
+                Out::Raw(b) => {
+                    buf.extend_from_slice(&b);
+                    continue;
+                }
+                Out::Event(d) => d,
+            };
+            buf.extend_from_slice(&d.rendered(render::SLOT, |e| render::render(e, &Local)));
+            match &d.event {
+                Event::Welcome { .. } => {
+                    logged_in = true;
+                    login.send_replace(Some(true));
+                }
+                // Before a name is taken, an error answers the login.
+                Event::Error(_) if !logged_in => {
+                    buf.extend_from_slice(&render::notice(now(), &Local, "Choose another name:"));
+                    login.send_replace(Some(false));
+                }
+                Event::Bye { .. } => {
+                    bye = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let written = tokio::select! {
+            biased;
+            why = kill.fired() => return WriterEnd::Killed(why),
+            r = w.write_all(&buf) => r,
+        };
+        if let Err(e) = written {
+            return WriterEnd::Failed(e);
+        }
+        if bye {
+            let _ = w.shutdown().await;
+            return WriterEnd::Bye;
+        }
+    }
+}

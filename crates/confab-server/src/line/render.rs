@@ -1,0 +1,498 @@
+//! The line protocol's output: core events as readable, timestamped lines.
+//!
+//! Pure: the time zone is an argument. A rendering depends only on the
+//! event, never on who receives it, so the writer caches it in the event's
+//! envelope (slot [`SLOT`]) and a room of a thousand telnet users costs one
+//! rendering per message.
+
+use std::fmt::{Display, Write};
+
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone};
+use confab_core::text::is_format_code;
+use confab_core::{Envelope, Event, Message, MsgKind, Target, Timestamp};
+
+use super::parse::{COMMANDS, CommandHelp};
+
+/// The line door's slot in [`Envelope`]'s rendering cache.
+pub const SLOT: usize = 0;
+
+/// Renders an envelope as one or more CRLF-terminated lines.
+pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
+    let mut out = String::new();
+    let stamp = clock(env.time, tz);
+    let mut line = |s: &str| {
+        let _ = write!(out, "[{stamp}] {s}\r\n");
+    };
+    match &env.event {
+        Event::Welcome { nick, online } => {
+            let others = online.saturating_sub(1);
+            let people = match others {
+                0 => "nobody else is online yet".to_owned(),
+                1 => "1 other person is online".to_owned(),
+                n => format!("{n} other people are online"),
+            };
+            line(&format!(
+                "*** Welcome, {nick}! {people}. Type /help for help."
+            ));
+        }
+        Event::Message { msg, offline } => line(&message(msg, *offline, tz)),
+        Event::Joined { room, nick } => line(&format!("*** {nick} joined {room}")),
+        Event::Parted { room, nick, reason } => match reason {
+            Some(r) => line(&format!("*** {nick} left {room} ({})", plain(r.as_str()))),
+            None => line(&format!("*** {nick} left {room}")),
+        },
+        Event::Quit { nick, reason } => line(&format!("*** {nick} quit ({})", plain(reason))),
+        Event::NickChanged { old, new } => line(&format!("*** {old} is now known as {new}")),
+        Event::TopicChanged { room, by, topic } => match topic {
+            Some(t) => line(&format!(
+                "*** {by} set the topic of {room}: {}",
+                plain(t.as_str())
+            )),
+            None => line(&format!("*** {by} cleared the topic of {room}")),
+        },
+        Event::TopicIs { room, topic } => match topic {
+            Some(t) => line(&format!(
+                "*** Topic of {room}: {} (set by {} on {})",
+                plain(t.text.as_str()),
+                t.by,
+                date_time(t.time, tz)
+            )),
+            None => line(&format!("*** {room} has no topic; /topic TEXT sets one")),
+        },
+        Event::Rooms(rooms) => {
+            if rooms.is_empty() {
+                line("*** There are no rooms; /join #name creates one");
+            } else {
+                line(&format!("*** {}:", count(rooms.len(), "room", "rooms")));
+                for r in rooms {
+                    let members = count(r.members, "member", "members");
+                    match &r.topic {
+                        Some(t) => line(&format!(
+                            "***   {} ({members}): {}",
+                            r.name,
+                            plain(t.as_str())
+                        )),
+                        None => line(&format!("***   {} ({members})", r.name)),
+                    }
+                }
+            }
+        }
+        Event::Members { room, nicks } => {
+            let names: Vec<&str> = nicks.iter().map(|n| n.as_str()).collect();
+            line(&format!(
+                "*** In {room} ({}): {}",
+                nicks.len(),
+                names.join(", ")
+            ));
+        }
+        Event::Users(users) => {
+            let online = users.iter().filter(|u| u.online).count();
+            line(&format!(
+                "*** {}, {online} online:",
+                count(users.len(), "user", "users")
+            ));
+            for u in users {
+                match u.last_seen {
+                    Some(seen) if !u.online => line(&format!(
+                        "***   {} (offline, last seen {})",
+                        u.nick,
+                        date_time(seen, tz)
+                    )),
+                    _ => line(&format!("***   {} (online)", u.nick)),
+                }
+            }
+        }
+        Event::TargetChanged(target) => match target {
+            Some(Target::Room(r)) => line(&format!("*** You are now talking in {r}")),
+            Some(Target::User(n)) => line(&format!(
+                "*** You are now talking privately with {n}; /stop ends it"
+            )),
+            None => line("*** You are in no room now; /join #room to talk"),
+        },
+        Event::IgnoreChanged { nick, ignoring } => {
+            if *ignoring {
+                line(&format!("*** You are now ignoring {nick}"));
+            } else {
+                line(&format!("*** You are no longer ignoring {nick}"));
+            }
+        }
+        Event::Ignores(nicks) => {
+            if nicks.is_empty() {
+                line("*** You are ignoring nobody");
+            } else {
+                let names: Vec<&str> = nicks.iter().map(|n| n.as_str()).collect();
+                line(&format!("*** You are ignoring: {}", names.join(", ")));
+            }
+        }
+        Event::KeptForOffline { nick } => line(&format!(
+            "*** {nick} is offline; your message will be delivered when they return"
+        )),
+        Event::OfflineMessages { count: n } => line(&format!(
+            "*** {} arrived while you were away:",
+            count(*n, "private message", "private messages")
+        )),
+        Event::Error(e) => line(&format!("*** Error: {e}")),
+        Event::ServerNotice(s) => line(&format!("*** Notice: {}", plain(s))),
+        Event::Bye { reason } => line(&format!("*** Disconnected: {}", plain(reason))),
+    }
+    Bytes::from(out)
+}
+
+/// A line the door itself says (help, a usage error), stamped `time`.
+pub fn notice<Tz: TimeZone<Offset: Display>>(time: Timestamp, tz: &Tz, text: &str) -> Bytes {
+    Bytes::from(format!("[{}] *** {text}\r\n", clock(time, tz)))
+}
+
+/// A door-side error line.
+pub fn error<Tz: TimeZone<Offset: Display>>(time: Timestamp, tz: &Tz, text: &str) -> Bytes {
+    notice(time, tz, &format!("Error: {text}"))
+}
+
+/// The answer to `/time`.
+pub fn time<Tz: TimeZone<Offset: Display>>(time: Timestamp, tz: &Tz) -> Bytes {
+    let dt = at(time, tz);
+    let text = format!("Server time: {}", dt.format("%Y-%m-%d %H:%M:%S %Z"));
+    notice(time, tz, &text)
+}
+
+/// The answer to `/help`.
+pub fn help<Tz: TimeZone<Offset: Display>>(
+    now: Timestamp,
+    tz: &Tz,
+    cmd: Option<&CommandHelp>,
+) -> Bytes {
+    match cmd {
+        Some(c) => notice(now, tz, &format!("{}: {}", c.usage, c.summary)),
+        None => {
+            let mut out = String::new();
+            for l in [
+                "Type a message and press Enter to send it to your current room.",
+                "Commands start with /; start a message with // to begin it with a slash.",
+                "Rooms: /join #room, /part, /rooms, /list. People: /users, /msg @nick TEXT.",
+                "Private talk: /start @nick ... /stop. More: /commands, /help COMMAND.",
+            ] {
+                out.push_str(&String::from_utf8_lossy(&notice(now, tz, l)));
+            }
+            Bytes::from(out)
+        }
+    }
+}
+
+/// The answer to `/commands`.
+pub fn commands<Tz: TimeZone<Offset: Display>>(now: Timestamp, tz: &Tz) -> Bytes {
+    let width = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for c in COMMANDS {
+        let l = format!("{:width$}  {}", c.usage, c.summary);
+        out.push_str(&String::from_utf8_lossy(&notice(now, tz, &l)));
+    }
+    Bytes::from(out)
+}
+
+fn message<Tz: TimeZone<Offset: Display>>(msg: &Message, offline: bool, tz: &Tz) -> String {
+    let text = plain(msg.text.as_str());
+    let from = &msg.from;
+    let body = match msg.kind {
+        MsgKind::Say => text,
+        MsgKind::Action => format!("* {from} {text}"),
+        MsgKind::Notice => format!("-{from}- {text}"),
+    };
+    match &msg.to {
+        Target::Room(room) => match msg.kind {
+            MsgKind::Say => format!("{room} <{from}> {body}"),
+            _ => format!("{room} {body}"),
+        },
+        Target::User(to) => {
+            let mark = if offline {
+                format!("[private, sent {}]", date_time(msg.time, tz))
+            } else {
+                "[private]".to_owned()
+            };
+            format!("{mark} {from} -> {to}: {body}")
+        }
+    }
+}
+
+/// Text as a terminal shows it safely: IRC formatting codes removed (with
+/// a colour code's digits).
+pub fn plain(s: &str) -> String {
+    if !s.chars().any(is_format_code) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x03' => {
+                // \x03[fg[,bg]] with one or two digits each.
+                let fg = skip_digits(&mut chars);
+                let mut ahead = chars.clone();
+                if fg && ahead.next() == Some(',') && ahead.peek().is_some_and(char::is_ascii_digit)
+                {
+                    chars.next();
+                    skip_digits(&mut chars);
+                }
+            }
+            '\x04' => {
+                // \x04[RRGGBB[,RRGGBB]]
+                for _ in 0..6 {
+                    chars.next_if(char::is_ascii_hexdigit);
+                }
+                let mut ahead = chars.clone();
+                if ahead.next() == Some(',') && ahead.peek().is_some_and(char::is_ascii_hexdigit) {
+                    chars.next();
+                    for _ in 0..6 {
+                        chars.next_if(char::is_ascii_hexdigit);
+                    }
+                }
+            }
+            c if is_format_code(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Skips up to two digits; whether there was one.
+fn skip_digits(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> bool {
+    let first = chars.next_if(char::is_ascii_digit).is_some();
+    if first {
+        chars.next_if(char::is_ascii_digit);
+    }
+    first
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+fn at<Tz: TimeZone<Offset: Display>>(t: Timestamp, tz: &Tz) -> DateTime<Tz> {
+    tz.timestamp_millis_opt(t.0)
+        .earliest()
+        .unwrap_or_else(|| tz.timestamp_millis_opt(0).earliest().expect("epoch exists"))
+}
+
+fn clock<Tz: TimeZone<Offset: Display>>(t: Timestamp, tz: &Tz) -> String {
+    at(t, tz).format("%H:%M").to_string()
+}
+
+fn date_time<Tz: TimeZone<Offset: Display>>(t: Timestamp, tz: &Tz) -> String {
+    at(t, tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use confab_core::{ChatError, MsgId, Nick, RoomInfo, RoomName, Text, Topic, UserInfo};
+
+    use super::*;
+
+    /// 2026-11-23 14:02:05 UTC.
+    const T: Timestamp = Timestamp(1_795_442_525_000);
+
+    fn r(event: Event) -> String {
+        let b = render(&Envelope::new(T, event), &Utc);
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    fn nick(s: &str) -> Nick {
+        Nick::parse(s, 20).unwrap()
+    }
+
+    fn room(s: &str) -> RoomName {
+        RoomName::parse(s, 20).unwrap()
+    }
+
+    fn msg(to: Target, kind: MsgKind, text: &str) -> Event {
+        Event::Message {
+            msg: Message {
+                id: MsgId(1),
+                time: T,
+                from: nick("alice"),
+                to,
+                kind,
+                text: Text::parse(text, 100).unwrap(),
+            },
+            offline: false,
+        }
+    }
+
+    #[test]
+    fn room_messages() {
+        let general = || Target::Room(room("#general"));
+        assert_eq!(
+            r(msg(general(), MsgKind::Say, "hi")),
+            "[14:02] #general <alice> hi\r\n"
+        );
+        assert_eq!(
+            r(msg(general(), MsgKind::Action, "waves")),
+            "[14:02] #general * alice waves\r\n"
+        );
+        assert_eq!(
+            r(msg(general(), MsgKind::Notice, "psst")),
+            "[14:02] #general -alice- psst\r\n"
+        );
+    }
+
+    #[test]
+    fn private_messages_are_marked() {
+        let bob = || Target::User(nick("bob"));
+        assert_eq!(
+            r(msg(bob(), MsgKind::Say, "hi")),
+            "[14:02] [private] alice -> bob: hi\r\n"
+        );
+        assert_eq!(
+            r(msg(bob(), MsgKind::Action, "waves")),
+            "[14:02] [private] alice -> bob: * alice waves\r\n"
+        );
+        let Event::Message { msg, .. } = msg(bob(), MsgKind::Say, "late") else {
+            unreachable!()
+        };
+        assert_eq!(
+            r(Event::Message { msg, offline: true }),
+            "[14:02] [private, sent 2026-11-23 14:02] alice -> bob: late\r\n"
+        );
+    }
+
+    #[test]
+    fn announcements() {
+        assert_eq!(
+            r(Event::Joined {
+                room: room("#rust"),
+                nick: nick("bob")
+            }),
+            "[14:02] *** bob joined #rust\r\n"
+        );
+        assert_eq!(
+            r(Event::Parted {
+                room: room("#rust"),
+                nick: nick("bob"),
+                reason: Some(Text::parse("lunch", 10).unwrap())
+            }),
+            "[14:02] *** bob left #rust (lunch)\r\n"
+        );
+        assert_eq!(
+            r(Event::Quit {
+                nick: nick("bob"),
+                reason: "SendQ exceeded".into()
+            }),
+            "[14:02] *** bob quit (SendQ exceeded)\r\n"
+        );
+        assert_eq!(
+            r(Event::NickChanged {
+                old: nick("bob"),
+                new: nick("rob")
+            }),
+            "[14:02] *** bob is now known as rob\r\n"
+        );
+        assert_eq!(
+            r(Event::TopicChanged {
+                room: room("#rust"),
+                by: nick("bob"),
+                topic: Some(Text::parse("crabs", 10).unwrap())
+            }),
+            "[14:02] *** bob set the topic of #rust: crabs\r\n"
+        );
+    }
+
+    #[test]
+    fn listings() {
+        let rooms = vec![
+            RoomInfo {
+                name: room("#a"),
+                members: 1,
+                topic: None,
+            },
+            RoomInfo {
+                name: room("#b"),
+                members: 3,
+                topic: Some(Text::parse("bees", 10).unwrap()),
+            },
+        ];
+        assert_eq!(
+            r(Event::Rooms(rooms)),
+            "[14:02] *** 2 rooms:\r\n[14:02] ***   #a (1 member)\r\n[14:02] ***   #b (3 members): bees\r\n"
+        );
+        assert_eq!(
+            r(Event::Members {
+                room: room("#a"),
+                nicks: vec![nick("alice"), nick("bob")]
+            }),
+            "[14:02] *** In #a (2): alice, bob\r\n"
+        );
+        let users = vec![
+            UserInfo {
+                nick: nick("alice"),
+                online: true,
+                last_seen: None,
+            },
+            UserInfo {
+                nick: nick("bob"),
+                online: false,
+                last_seen: Some(T),
+            },
+        ];
+        assert_eq!(
+            r(Event::Users(users)),
+            "[14:02] *** 2 users, 1 online:\r\n[14:02] ***   alice (online)\r\n[14:02] ***   bob (offline, last seen 2026-11-23 14:02)\r\n"
+        );
+        let topic = Topic {
+            text: Text::parse("crabs", 10).unwrap(),
+            by: nick("bob"),
+            time: T,
+        };
+        assert_eq!(
+            r(Event::TopicIs {
+                room: room("#rust"),
+                topic: Some(topic)
+            }),
+            "[14:02] *** Topic of #rust: crabs (set by bob on 2026-11-23 14:02)\r\n"
+        );
+    }
+
+    #[test]
+    fn errors_and_goodbyes() {
+        assert_eq!(
+            r(Event::Error(ChatError::NoSuchUser(nick("zed")))),
+            "[14:02] *** Error: there is no user called zed\r\n"
+        );
+        assert_eq!(
+            r(Event::Bye {
+                reason: "server shutting down".into()
+            }),
+            "[14:02] *** Disconnected: server shutting down\r\n"
+        );
+        assert_eq!(
+            String::from_utf8(error(T, &Utc, "bad").to_vec()).unwrap(),
+            "[14:02] *** Error: bad\r\n"
+        );
+    }
+
+    #[test]
+    fn help_lists_every_command() {
+        let all = String::from_utf8(commands(T, &Utc).to_vec()).unwrap();
+        assert_eq!(all.lines().count(), COMMANDS.len());
+        for c in COMMANDS {
+            assert!(all.contains(c.usage), "{}", c.name);
+        }
+        let t = String::from_utf8(time(T, &Utc).to_vec()).unwrap();
+        assert_eq!(t, "[14:02] *** Server time: 2026-11-23 14:02:05 UTC\r\n");
+    }
+
+    #[test]
+    fn formatting_codes_are_stripped() {
+        assert_eq!(
+            plain("\x02bold\x02 \x0304,12red\x03 \x0312blue"),
+            "bold red blue"
+        );
+        assert_eq!(plain("\x03,5 not a colour"), ",5 not a colour");
+        assert_eq!(plain("\x04FF00FFhex\x0f!"), "hex!");
+        assert_eq!(plain("no codes"), "no codes");
+        assert_eq!(plain("\x0399,99x \x031,2"), "x ");
+    }
+}

@@ -1,0 +1,241 @@
+//! [`Server`]: binds the listeners, accepts connections, enforces the
+//! connection limits, hands each connection to its door, and shuts down
+//! gracefully.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+use tracing::{info, warn};
+
+use crate::config::{Config, ConfigError};
+use crate::hub_task::{HubHandle, spawn_hub};
+use crate::line;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot use data dir {path}: {source}")]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+/// A server with its listeners bound, ready to [`Server::run`].
+pub struct Server {
+    config: Arc<Config>,
+    listeners: Vec<TcpListener>,
+}
+
+impl Server {
+    /// Checks the config, prepares the data dir and binds every listener,
+    /// so that any mistake shows before the server claims to be up.
+    pub async fn bind(config: Config) -> Result<Server, StartError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let mut listeners = Vec::new();
+        for &addr in &config.listen {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            listeners.push(l);
+        }
+        Ok(Server {
+            config: Arc::new(config),
+            listeners,
+        })
+    }
+
+    /// The addresses actually bound (port 0 resolved).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until `shutdown` resolves, then tells every user, flushes
+    /// their queues (up to the grace period) and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let config = self.config;
+        let hub_config = config.hub_config().expect("validated in bind");
+        let (hub, hub_task) = spawn_hub(hub_config);
+        let limiter = Arc::new(Limiter::new(
+            config.limits.max_connections,
+            config.limits.max_connections_per_ip,
+        ));
+        // Every connection task holds a clone of `alive`; when they have
+        // all ended, `all_done` yields `None`.
+        let (alive, mut all_done) = mpsc::channel::<()>(1);
+        let mut accepting = JoinSet::new();
+        for listener in self.listeners {
+            let ctx = AcceptCtx {
+                config: config.clone(),
+                hub: hub.clone(),
+                limiter: limiter.clone(),
+                alive: alive.clone(),
+            };
+            accepting.spawn(accept_loop(listener, ctx));
+        }
+        drop(alive);
+        shutdown.await;
+        info!("shutting down");
+        accepting.abort_all();
+        while accepting.join_next().await.is_some() {}
+        let _ = hub.shutdown("the server is shutting down".to_owned()).await;
+        drop(hub);
+        let grace = config.limits.shutdown_grace();
+        if timeout(grace, all_done.recv()).await.is_err() {
+            warn!(?grace, "some connections did not close in time");
+        }
+        let _ = hub_task.await;
+        info!("stopped");
+    }
+}
+
+#[derive(Clone)]
+struct AcceptCtx {
+    config: Arc<Config>,
+    hub: HubHandle,
+    limiter: Arc<Limiter>,
+    alive: mpsc::Sender<()>,
+}
+
+async fn accept_loop(listener: TcpListener, ctx: AcceptCtx) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of file descriptors and the like: say so, back off a
+                // little and go on; the listener itself is fine.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let _alive = ctx.alive.clone();
+            handle(stream, peer, ctx).await;
+        });
+    }
+}
+
+async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: AcceptCtx) {
+    let _guard = match ctx.limiter.admit(peer.ip()) {
+        Ok(guard) => guard,
+        Err(why) => {
+            info!(%peer, why, "connection refused");
+            let line = format!("*** Error: {why}; try again later\r\n");
+            let _ = timeout(ctx.config.limits.sniff_timeout(), async {
+                let _ = stream.write_all(line.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            })
+            .await;
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    // Protocol detection: a client that speaks first shows what it is; one
+    // that stays silent is a human at a telnet prompt. The line protocol is
+    // the only door so far, so whatever arrives goes to it.
+    let mut first = vec![0u8; 1024];
+    let initial = match timeout(ctx.config.limits.sniff_timeout(), stream.read(&mut first)).await {
+        Ok(Ok(0)) => return,
+        Ok(Ok(n)) => {
+            first.truncate(n);
+            Bytes::from(first)
+        }
+        Ok(Err(_)) => return,
+        Err(_) => Bytes::new(),
+    };
+    line::conn::serve(stream, peer, initial, ctx.hub, ctx.config.limits.clone()).await;
+}
+
+/// Counts open connections, in all and per address.
+struct Limiter {
+    max: usize,
+    per_ip: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+struct Admitted<'a> {
+    limiter: &'a Limiter,
+    ip: IpAddr,
+}
+
+impl Limiter {
+    fn new(max: usize, per_ip: usize) -> Limiter {
+        Limiter {
+            max,
+            per_ip,
+            open: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    fn admit(&self, ip: IpAddr) -> Result<Admitted<'_>, &'static str> {
+        let mut open = self.open.lock().expect("not poisoned");
+        let (total, by_ip) = &mut *open;
+        if *total >= self.max {
+            return Err("the server is full");
+        }
+        let n = by_ip.entry(ip).or_insert(0);
+        if *n >= self.per_ip {
+            return Err("too many connections from your address");
+        }
+        *n += 1;
+        *total += 1;
+        Ok(Admitted { limiter: self, ip })
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        let mut open = self.limiter.open.lock().expect("not poisoned");
+        let (total, by_ip) = &mut *open;
+        *total -= 1;
+        if let Some(n) = by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                by_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_counts_per_address_and_in_all() {
+        let l = Limiter::new(3, 2);
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
+        let a1 = l.admit(a).unwrap();
+        let _a2 = l.admit(a).unwrap();
+        assert_eq!(
+            l.admit(a).err(),
+            Some("too many connections from your address")
+        );
+        let _b1 = l.admit(b).unwrap();
+        assert_eq!(l.admit(b).err(), Some("the server is full"));
+        drop(a1);
+        let _b2 = l.admit(b).unwrap();
+        assert_eq!(l.open.lock().unwrap().1.len(), 2);
+    }
+}
