@@ -194,9 +194,10 @@ impl<O: Outbox> Hub<O> {
             },
         );
         for (_, s) in self.sessions.drain() {
-            // A full queue cannot take the goodbye; the door closes anyway
-            // once the outbox is dropped.
-            let _ = s.outbox.push(bye.clone());
+            // A full queue cannot take the goodbye: close it at once.
+            if s.outbox.push(bye.clone()).is_err() {
+                s.outbox.close(reason);
+            }
             if let Some(uid) = s.user
                 && let Some(u) = self.users.get_mut(&uid)
             {
@@ -784,10 +785,19 @@ impl<O: Outbox> Hub<O> {
 
     /// Says goodbye to `sid` and removes it.
     fn kick(&mut self, sid: SessionId, reason: &str, now: Timestamp) {
-        let bye = Event::Bye {
-            reason: reason.to_owned(),
-        };
-        self.reply(sid, now, bye);
+        let bye = Envelope::new(
+            now,
+            Event::Bye {
+                reason: reason.to_owned(),
+            },
+        );
+        // A full queue cannot take the goodbye, and `settle` will not find
+        // the session once it is removed: close it here instead.
+        if let Some(s) = self.sessions.get(&sid)
+            && s.outbox.push(bye).is_err()
+        {
+            s.outbox.close(reason);
+        }
         self.remove_session(sid, reason, now);
     }
 

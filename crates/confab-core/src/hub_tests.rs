@@ -1055,10 +1055,10 @@ fn private_conversation_survives_parting_the_room() {
         vec![parted("#a", "alice", None)]
     );
     w.cmd(alice, say("still talking"));
-    assert_eq!(
-        w.events(bob),
-        vec![said(1, w.now, "alice", to_user("bob"), "still talking")]
-    );
+    let private = said(1, w.now, "alice", to_user("bob"), "still talking");
+    assert_eq!(w.events(alice), vec![private.clone()]);
+    assert_eq!(w.events(bob), vec![private]);
+    // Ending it leaves no target: the room was parted.
     assert_eq!(w.ask(alice, Command::Stop), vec![target_changed(None)]);
 }
 
@@ -1777,11 +1777,90 @@ fn slow_consumer_overflowing_on_a_reply_is_closed_too() {
 
     w.cmd(alice, Command::Users);
     w.cmd(alice, Command::Rooms);
-    assert_eq!(w.closed(alice), vec![]);
+    assert_eq!(w.closed(alice), Vec::<String>::new());
     w.cmd(alice, Command::Ignores);
     assert_eq!(w.closed(alice), vec!["SendQ exceeded".to_owned()]);
     assert_eq!(w.events(bob), vec![quit("alice", "SendQ exceeded")]);
     assert_eq!(w.hub.session_count(), 1);
+}
+
+#[test]
+fn quits_that_overflow_other_slow_consumers_close_them_too() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let carol = w.connect_with_capacity(2);
+    w.login_as(carol, "carol");
+    let dave = w.connect_with_capacity(2);
+    w.login_as(dave, "dave");
+    // Joined one at a time, draining the small queues in between.
+    for sid in [alice, carol, dave] {
+        w.in_room("#a", &[sid]);
+    }
+    w.cmd(carol, Command::Ignores); // leaves carol one free slot
+
+    // m2 overflows carol; her quit then overflows dave.
+    let t = w.now;
+    w.cmd(alice, say("m1"));
+    w.cmd(alice, say("m2"));
+    let m1 = said(1, t, "alice", to_room("#a"), "m1");
+    let m2 = said(2, t, "alice", to_room("#a"), "m2");
+
+    assert_eq!(w.closed(carol), vec!["SendQ exceeded".to_owned()]);
+    assert_eq!(w.closed(dave), vec!["SendQ exceeded".to_owned()]);
+    assert_eq!(w.events(carol), vec![Event::Ignores(vec![]), m1.clone()]);
+    assert_eq!(w.events(dave), vec![m1.clone(), m2.clone()]);
+    assert_eq!(
+        w.events(alice),
+        vec![
+            m1,
+            m2,
+            quit("carol", "SendQ exceeded"),
+            quit("dave", "SendQ exceeded"),
+        ]
+    );
+    assert_eq!(w.hub.session_count(), 1);
+}
+
+#[test]
+fn quit_with_a_full_outbox_closes_it_instead_of_saying_bye() {
+    let mut w = World::new();
+    let alice = w.connect_with_capacity(2);
+    w.login_as(alice, "alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice]);
+    w.in_room("#a", &[bob]);
+    // Two replies fill alice's two-slot queue.
+    w.cmd(alice, Command::Ignores);
+    w.cmd(alice, Command::Ignores);
+
+    w.cmd(alice, Command::Quit(None));
+    // The goodbye does not fit, so the door must be told some other way.
+    assert_eq!(w.closed(alice), vec!["Quit".to_owned()]);
+    assert_eq!(w.events(alice), vec![Event::Ignores(vec![]); 2]);
+    assert_eq!(w.events(bob), vec![quit("alice", "Quit")]);
+    assert_eq!(w.hub.session_count(), 1);
+}
+
+#[test]
+fn flood_kick_with_a_full_outbox_closes_it_instead_of_saying_bye() {
+    let mut w = World::with_config(HubConfig {
+        rate_per_sec: 1.0,
+        rate_burst: 2,
+        flood_strikes: 2,
+        ..quiet_config()
+    });
+    let alice = w.connect_with_capacity(2);
+    w.login_as(alice, "alice"); // 1st command
+    w.cmd(alice, Command::Ignores); // 2nd: the burst is used up
+    w.cmd(alice, Command::Ignores); // strike 1: its error fills the queue
+    w.cmd(alice, Command::Ignores); // strike 2: kicked
+
+    assert_eq!(w.closed(alice), vec!["Excess flood".to_owned()]);
+    assert_eq!(
+        w.events(alice),
+        vec![Event::Ignores(vec![]), error(ChatError::TooFast)]
+    );
+    assert_eq!(w.hub.session_count(), 0);
 }
 
 // ---------------------------------------------------------------------------

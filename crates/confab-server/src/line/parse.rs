@@ -150,7 +150,8 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
         "users" | "who" => no_args(Input::Hub(Command::Users)),
         "msg" => {
             let (first, more) = split_word(args);
-            if first.is_empty() {
+            let addressed = first.starts_with('@') || first.starts_with('#');
+            if first.is_empty() || (addressed && more.trim().is_empty()) {
                 return Err(usage("msg"));
             }
             let to = if first.starts_with('@') {
