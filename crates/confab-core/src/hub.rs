@@ -406,9 +406,15 @@ impl<O: Outbox> Hub<O> {
                 if !self.users[&other].sessions.is_empty() {
                     return Err(ChatError::NickInUse(nick));
                 }
-                // An offline name is free to take, with what was kept for it.
+                // An offline name is free to take, with what was kept for
+                // it; whoever ignored that name now ignores its new holder.
                 let gone = self.users.remove(&other).expect("indexed");
                 inherited = gone.pending;
+                for u in self.users.values_mut() {
+                    if u.ignores.remove(&other) {
+                        u.ignores.insert(uid);
+                    }
+                }
             }
             self.by_nick.remove(&old_key);
             self.by_nick.insert(key, uid);

@@ -634,6 +634,24 @@ fn nick_change_to_an_offline_name_takes_it_with_its_kept_messages() {
     );
 }
 
+#[test]
+fn ignoring_a_name_follows_it_to_whoever_takes_it_by_nick_change() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.cmd(alice, Command::Ignore(nick("bob")));
+    w.disconnect(bob, "gone");
+    w.cmd(carol, Command::ChangeNick(nick("bob")));
+    w.clear();
+    assert_eq!(
+        w.ask(alice, Command::Ignores),
+        vec![Event::Ignores(vec![nick("bob")])]
+    );
+    w.cmd(carol, say_to(to_user("alice"), "hi"));
+    assert_eq!(w.events(alice), vec![]);
+}
+
 // ---------------------------------------------------------------------------
 // 3. Join and part
 // ---------------------------------------------------------------------------

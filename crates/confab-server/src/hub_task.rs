@@ -188,7 +188,7 @@ async fn run(mut hub: Hub<ConnOutbox>, mut rx: mpsc::Receiver<Request>) {
             match req {
                 Request::Connect { sid, outbox } => hub.connect(sid, outbox, now),
                 Request::Command { sid, cmd } => {
-                    tracing::debug!(sid = sid.0, command = cmd.name(), "command");
+                    tracing::info!(sid = sid.0, command = cmd.name(), "command");
                     hub.handle(sid, cmd, now);
                 }
                 Request::Disconnect { sid, reason } => hub.disconnect(sid, &reason, now),

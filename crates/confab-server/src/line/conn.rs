@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{Instrument, debug, info, warn};
+use tracing::{Instrument, info, warn};
 
 use super::codec::{Decoded, LineDecoder};
 use super::parse::{Input, ParseLimits, parse};
@@ -66,7 +66,7 @@ async fn run(stream: TcpStream, sid: SessionId, initial: Bytes, hub: HubHandle, 
     let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue);
     let local = outbox.local();
     let (login_tx, login_rx) = watch::channel(None);
-    let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx));
+    let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx).in_current_span());
     let t = now();
     let greeting = [
         render::notice(t, &Local, "Welcome to confab. Type /help for help."),
@@ -206,7 +206,7 @@ impl Conn {
             Ok(Input::Hub(cmd)) => self.command(cmd).await,
             Ok(local) => self.local(local).await,
             Err(e) => {
-                debug!(error = %e, "bad input");
+                info!(error = %e, "bad input");
                 self.error(&e.to_string()).await
             }
         }
@@ -342,7 +342,8 @@ async fn write_loop(
                     login.send_replace(Some(true));
                 }
                 // Before a name is taken, an error answers the login.
-                Event::Error(_) if !logged_in => {
+                Event::Error(e) if !logged_in => {
+                    info!(error = %e, "name refused");
                     buf.extend_from_slice(&render::notice(now(), &Local, "Choose another name:"));
                     login.send_replace(Some(false));
                 }
@@ -350,6 +351,7 @@ async fn write_loop(
                     bye = true;
                     break;
                 }
+                Event::Error(e) => info!(error = %e, "command refused"),
                 _ => {}
             }
         }

@@ -1,0 +1,284 @@
+//! The `confab` binary as a user runs it: config layering, clear start-up
+//! errors, and a real server process that shuts down gracefully on signals.
+
+#[path = "../../confab-server/tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::Client;
+
+fn confab(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_confab"));
+    // A clean environment: no CONFAB_* from the caller, a private HOME.
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("run confab");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+#[test]
+fn print_config_shows_the_embedded_defaults() {
+    let home = tempfile::tempdir().unwrap();
+    let (out, stdout, _) = run(confab(home.path()).args(["serve", "--print-config"]));
+    assert!(out.status.success());
+    // Every interface, so that other computers can join.
+    assert!(stdout.contains("\"0.0.0.0:7777\""), "{stdout}");
+    let data = home.path().join(".local/share/confab");
+    let data_line = format!("data_dir = {:?}", data.display().to_string());
+    assert!(stdout.contains(&data_line), "{stdout}");
+    assert!(stdout.contains("default_room = \"#general\""), "{stdout}");
+    assert!(stdout.contains("send_queue = 1024"), "{stdout}");
+}
+
+#[test]
+fn file_then_environment_then_flags() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("confab.toml");
+    std::fs::write(
+        &file,
+        "listen = [\"127.0.0.1:9001\"]\n[limits]\nsend_queue = 77\nmax_nick_len = 12\n\
+         [chat]\ndefault_room = \"#lobby\"\n",
+    )
+    .unwrap();
+    let cfg = file.to_str().unwrap();
+    let (out, stdout, stderr) = run(confab(home.path())
+        .args(["serve", "--print-config", "--config", cfg])
+        .env("CONFAB_LIMITS__SEND_QUEUE", "88")
+        .env("CONFAB_DATA_DIR", "/tmp/from-env"));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("\"127.0.0.1:9001\""), "{stdout}");
+    assert!(stdout.contains("send_queue = 88"), "{stdout}");
+    assert!(stdout.contains("max_nick_len = 12"), "{stdout}");
+    assert!(stdout.contains("default_room = \"#lobby\""), "{stdout}");
+    assert!(stdout.contains("data_dir = \"/tmp/from-env\""), "{stdout}");
+    // Flags win over both; --listen repeats.
+    let (out, stdout, _) = run(confab(home.path())
+        .args(["serve", "--print-config", "--config", cfg])
+        .args(["--listen", "127.0.0.1:9002", "--listen", "[::1]:9003"])
+        .args(["--data-dir", "/tmp/from-flag"])
+        .env("CONFAB_DATA_DIR", "/tmp/from-env"));
+    assert!(out.status.success());
+    assert!(stdout.contains("\"127.0.0.1:9002\""), "{stdout}");
+    assert!(stdout.contains("\"[::1]:9003\""), "{stdout}");
+    assert!(!stdout.contains("9001"), "{stdout}");
+    assert!(stdout.contains("data_dir = \"/tmp/from-flag\""), "{stdout}");
+    // The config file can also come from the environment, and a list of
+    // addresses from one variable.
+    let (out, stdout, _) = run(confab(home.path())
+        .args(["serve", "--print-config"])
+        .env("CONFAB_CONFIG", cfg)
+        .env("CONFAB_LISTEN", "127.0.0.1:9004, 127.0.0.1:9005"));
+    assert!(out.status.success());
+    assert!(stdout.contains("send_queue = 77"), "{stdout}");
+    assert!(stdout.contains("\"127.0.0.1:9004\""), "{stdout}");
+    assert!(stdout.contains("\"127.0.0.1:9005\""), "{stdout}");
+}
+
+#[test]
+fn bad_configs_fail_clearly() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("bad.toml");
+    let cases: &[(&str, &str)] = &[
+        (
+            "[limits]\nsend_quee = 5\n",
+            "unknown field: found `send_quee`",
+        ),
+        (
+            "[limits]\nsend_queue = 0\n",
+            "limits.send_queue: must be greater than 0",
+        ),
+        ("[limits]\nsend_queue = \"lots\"\n", "send_queue"),
+        ("[chat]\ndefault_room = \"#a b\"\n", "chat.default_room"),
+        ("listen = [\"nowhere\"]\n", "listen"),
+        ("this is not toml", "reading the config"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&file, text).unwrap();
+        let (out, stdout, stderr) =
+            run(confab(home.path()).args(["serve", "--config", file.to_str().unwrap()]));
+        assert_eq!(out.status.code(), Some(1), "{text}: {stdout}{stderr}");
+        assert!(stderr.starts_with("confab: error: "), "{text}: {stderr}");
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let (out, _, stderr) = run(confab(home.path()).args(["serve", "--config", "/no/such.toml"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("config file /no/such.toml does not exist"),
+        "{stderr}"
+    );
+    let (out, _, stderr) = run(confab(home.path())
+        .args(["serve", "--print-config"])
+        .env("CONFAB_LIMITS__RATE_PER_SEC", "-1"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("limits.rate_per_sec"), "{stderr}");
+}
+
+#[test]
+fn start_up_problems_are_named() {
+    let home = tempfile::tempdir().unwrap();
+    // A data dir that cannot be created: a file is in the way.
+    let blocker = home.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let data = blocker.join("data");
+    let (out, _, stderr) = run(confab(home.path()).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("cannot use data dir"), "{stderr}");
+    // A port that is taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = home.path().join("d");
+    let (out, _, stderr) = run(confab(home.path()).args([
+        "serve",
+        "--listen",
+        &addr,
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}
+
+/// A `confab serve` child process on an ephemeral port.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+    stderr: mpsc::Receiver<String>,
+    _home: tempfile::TempDir,
+}
+
+/// Forwards the lines of `from` to a channel, from a thread.
+fn lines_of(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl ServerProcess {
+    fn start() -> ServerProcess {
+        let home = tempfile::tempdir().unwrap();
+        let mut child = confab(home.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("CONFAB_LIMITS__SNIFF_TIMEOUT_MS", "50")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn confab serve");
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let stderr = lines_of(child.stderr.take().unwrap());
+        let first = stdout
+            .recv_timeout(support::DEADLINE)
+            .expect("the server says where it listens");
+        let addr = first
+            .strip_prefix("confab listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .parse()
+            .unwrap();
+        let data = stdout.recv_timeout(support::DEADLINE).unwrap();
+        assert!(data.starts_with("data dir: "), "{data}");
+        ServerProcess {
+            child,
+            addr,
+            stderr,
+            _home: home,
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    /// Waits for the process to exit; its exit code.
+    fn wait(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + support::DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// What the server logged so far.
+    fn log(&self) -> String {
+        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn graceful_exit_on(sig: &str) {
+    let mut server = ServerProcess::start();
+    let mut alice = Client::login(server.addr, "alice").await;
+    let mut bob = Client::login(server.addr, "bob").await;
+    alice.say("#general", "hello from a real process").await;
+    bob.expect("#general <alice> hello from a real process")
+        .await;
+    server.signal(sig);
+    for c in [&mut alice, &mut bob] {
+        c.expect("*** Disconnected: the server is shutting down")
+            .await;
+        assert!(c.expect_closed().await.is_empty());
+    }
+    assert_eq!(server.wait(), Some(0));
+    let log = server.log();
+    for needle in [
+        "connected",
+        "logged in",
+        "command=\"send\"",
+        "shutting down",
+        "stopped",
+    ] {
+        assert!(log.contains(needle), "log lacks {needle:?}:\n{log}");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_tells_users_and_exits_cleanly() {
+    graceful_exit_on("-TERM").await;
+}
+
+#[tokio::test]
+async fn sigint_tells_users_and_exits_cleanly() {
+    graceful_exit_on("-INT").await;
+}
