@@ -3,12 +3,22 @@
 
 use crate::event::{MsgKind, Target};
 use crate::names::{Nick, RoomName};
+use crate::store::Account;
 use crate::text::Text;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Take a name and enter the chat (the first command of a session).
     Login(Nick),
+    /// Log in to a registered account whose password the door has
+    /// checked (the first command of a session, like `Login`). An account
+    /// may have several sessions at once.
+    LoginAccount(Account),
+    /// Register the session's guest name as an account with this password
+    /// hash (the door hashes; the hub never sees a password).
+    Register {
+        password_hash: String,
+    },
     /// Change name.
     ChangeNick(Nick),
     /// Join a room, creating it if it does not exist; it becomes current.
@@ -44,6 +54,12 @@ pub enum Command {
     Ignore(Nick),
     Unignore(Nick),
     Ignores,
+    /// Show up to `limit` earlier messages of the current target.
+    History {
+        limit: usize,
+    },
+    /// Search the messages the user may see.
+    Search(Text),
     /// Leave the chat.
     Quit(Option<Text>),
 }
@@ -53,6 +69,8 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Login(_) => "login",
+            Command::LoginAccount(_) => "login-account",
+            Command::Register { .. } => "register",
             Command::ChangeNick(_) => "nick",
             Command::Join(_) => "join",
             Command::Part { .. } => "part",
@@ -67,6 +85,8 @@ impl Command {
             Command::Ignore(_) => "ignore",
             Command::Unignore(_) => "unignore",
             Command::Ignores => "ignores",
+            Command::History { .. } => "history",
+            Command::Search(_) => "search",
             Command::Quit(_) => "quit",
         }
     }

@@ -31,4 +31,18 @@ pub enum ChatError {
     TooManyRooms(usize),
     #[error("{0} is away and has too many messages waiting; try later")]
     OfflineQueueFull(Nick),
+    #[error("the name {0} is registered; log in with /login {0} PASSWORD")]
+    NickRegistered(Nick),
+    #[error("this server is for registered users only; log in with /login NAME PASSWORD")]
+    GuestsNotAllowed,
+    #[error("you are logged in to the account {0}, whose name cannot change")]
+    AccountNameFixed(Nick),
+    #[error("you are already registered as {0}")]
+    AlreadyRegistered(Nick),
+    #[error("this server keeps no history (it runs without storage)")]
+    NoStorage,
+    #[error("private history and search are for registered users; /register PASSWORD first")]
+    GuestsNoPrivateHistory,
+    #[error("could not store that, so it was not sent: {0}")]
+    Storage(String),
 }

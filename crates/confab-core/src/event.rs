@@ -32,6 +32,15 @@ pub enum Target {
     User(Nick),
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Room(r) => write!(f, "{r}"),
+            Target::User(n) => write!(f, "{n}"),
+        }
+    }
+}
+
 /// How a message reads: said, acted (`/me`), or a notice (never answered
 /// automatically, as IRC has it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,6 +137,18 @@ pub enum Event {
     OfflineMessages { count: usize },
     /// Reply: the command failed; nothing changed.
     Error(ChatError),
+    /// Reply: earlier messages of a conversation, oldest first.
+    History {
+        target: Target,
+        messages: Vec<Message>,
+    },
+    /// Reply: the messages that match a search, oldest first.
+    SearchResults {
+        query: String,
+        messages: Vec<Message>,
+    },
+    /// Reply: the user's name is now a registered account.
+    Registered { nick: Nick },
     /// A notice from the server itself (shutdown, announcements).
     ServerNotice(String),
     /// The last event of a session: the server closes it, saying why.

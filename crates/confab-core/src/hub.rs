@@ -2,15 +2,26 @@
 //!
 //! The hub owns users, sessions, rooms, topics, ignore lists and the
 //! messages kept for offline users. Doors feed it [`Command`]s for a
-//! [`SessionId`] and it answers by pushing [`Delivery`]s into each
-//! session's [`Outbox`]. It never touches a socket, never reads the clock
-//! (`now` is an argument) and never blocks: a full outbox means the session
-//! is too slow, and it is closed rather than waited for.
+//! [`SessionId`] and it answers with [`Delivery`]s into each session's
+//! [`Outbox`]. It never touches a socket, never reads the clock (`now` is
+//! an argument) and never waits: a full outbox means the session is too
+//! slow, and it is closed rather than waited for.
 //!
 //! A *user* is a name with its state (rooms, ignores, messages waiting); a
-//! *session* is one connection of that user. One user may have several
-//! sessions (several devices); room membership belongs to the user, while
-//! the current target (where plain text goes) belongs to each session.
+//! *session* is one connection of that user. A registered user (one with
+//! an account) may have several sessions at once (several devices), keeps
+//! its rooms while offline, and its state lives on in the [`Store`]. A
+//! guest is a name taken for as long as it is connected.
+//!
+//! # Batches and durability
+//!
+//! Commands are *staged* ([`Hub::stage`]): their state changes apply at
+//! once, while the changes to persist collect as [`Op`]s and the events as
+//! staged deliveries. [`Hub::finish`] commits every op of the batch in one
+//! store transaction (group commit) and only then hands the deliveries to
+//! the outboxes, so a message that anyone received is on disk. If the
+//! commit fails, the batch's messages are withheld and their senders told.
+//! [`Hub::handle`] is a batch of one.
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,6 +33,7 @@ use crate::event::{
 };
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 use crate::rate::TokenBucket;
+use crate::store::{Account, AccountId, Conversation, Op, Store, StoreError, Visibility};
 use crate::text::Text;
 
 /// Where the hub puts a session's events. The door side drains it.
@@ -55,10 +67,17 @@ pub struct HubConfig {
     /// A session that hits the rate limit this many times in a row is
     /// disconnected ("Excess flood"); 0 never disconnects.
     pub flood_strikes: u32,
-    /// Private messages kept per offline user.
+    /// Private messages kept per offline guest (registered users' are kept
+    /// in the store).
     pub offline_queue: usize,
     /// Rooms one user may be in at once.
     pub max_rooms_per_user: usize,
+    /// Messages of history shown on joining a room (with a store).
+    pub history_on_join: usize,
+    /// Most messages one `/history` or search shows.
+    pub max_history: usize,
+    /// Whether unregistered names may chat.
+    pub allow_guests: bool,
 }
 
 impl Default for HubConfig {
@@ -70,8 +89,19 @@ impl Default for HubConfig {
             flood_strikes: 50,
             offline_queue: 100,
             max_rooms_per_user: 50,
+            history_on_join: 20,
+            max_history: 200,
+            allow_guests: true,
         }
     }
+}
+
+/// What the hub did that an audit log records: messages sent and commands
+/// refused. Taken with [`Hub::take_journal`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Journal {
+    Message(Message),
+    Refused { sid: SessionId, error: ChatError },
 }
 
 struct Session<O> {
@@ -89,18 +119,28 @@ struct Session<O> {
 
 struct User {
     nick: Nick,
+    account: Option<AccountId>,
     sessions: Vec<SessionId>,
     /// Rooms in join order; the last is the most recently joined.
+    /// Registered users keep theirs while offline.
     rooms: Vec<RoomKey>,
-    ignores: HashSet<UserId>,
+    /// Names whose messages this user does not see.
+    ignores: HashSet<NickKey>,
     last_seen: Timestamp,
-    /// Private messages that arrived while the user had no session.
+    /// Private messages that arrived while a guest had no session.
     pending: Vec<Message>,
+}
+
+impl User {
+    fn online(&self) -> bool {
+        !self.sessions.is_empty()
+    }
 }
 
 struct Room {
     name: RoomName,
     topic: Option<Topic>,
+    /// Members, online or (registered and) offline.
     members: Vec<UserId>,
 }
 
@@ -113,40 +153,29 @@ pub struct Hub<O> {
     rooms: HashMap<RoomKey, Room>,
     next_user: UserId,
     next_msg: u64,
-    /// Sessions whose outbox overflowed during the current call; they are
-    /// closed once the fan-out that found them is done.
-    overflowed: Vec<SessionId>,
+    store: Option<Box<dyn Store>>,
+    /// Changes to persist, committed by `finish`.
+    ops: Vec<Op>,
+    /// Deliveries waiting for the batch's commit.
+    staged: Vec<(SessionId, Delivery)>,
+    /// Messages of the batch not yet committed, with their senders.
+    unsaved: Vec<(MsgId, SessionId)>,
+    journal: Vec<Journal>,
 }
 
-/// Pushes `d` to one session, noting it if its outbox is full. A free
-/// function over the sessions map so that callers can hold borrows of the
-/// users and rooms maps meanwhile.
-fn push<O: Outbox>(
-    sessions: &HashMap<SessionId, Session<O>>,
-    overflowed: &mut Vec<SessionId>,
-    sid: SessionId,
-    d: &Delivery,
-) {
-    if let Some(s) = sessions.get(&sid)
-        && s.outbox.push(d.clone()).is_err()
-    {
-        overflowed.push(sid);
-    }
-}
-
-/// Pushes `d` to every session of `user`.
-fn push_user<O: Outbox>(
-    sessions: &HashMap<SessionId, Session<O>>,
-    overflowed: &mut Vec<SessionId>,
-    user: &User,
-    d: &Delivery,
-) {
+/// Stages `d` for every session of `user`.
+fn stage_user(staged: &mut Vec<(SessionId, Delivery)>, user: &User, d: &Delivery) {
     for &sid in &user.sessions {
-        push(sessions, overflowed, sid, d);
+        staged.push((sid, d.clone()));
     }
+}
+
+fn storage(e: StoreError) -> ChatError {
+    ChatError::Storage(e.to_string())
 }
 
 impl<O: Outbox> Hub<O> {
+    /// A hub that keeps nothing: guests only, no history.
     pub fn new(config: HubConfig) -> Hub<O> {
         Hub {
             config,
@@ -156,8 +185,56 @@ impl<O: Outbox> Hub<O> {
             rooms: HashMap::new(),
             next_user: 1,
             next_msg: 1,
-            overflowed: Vec::new(),
+            store: None,
+            ops: Vec::new(),
+            staged: Vec::new(),
+            unsaved: Vec::new(),
+            journal: Vec::new(),
         }
+    }
+
+    /// A hub that persists through `store`, starting from what it holds.
+    pub fn with_store(config: HubConfig, mut store: Box<dyn Store>) -> Result<Hub<O>, StoreError> {
+        let snapshot = store.load()?;
+        let mut hub = Hub::new(config);
+        hub.next_msg = snapshot.next_msg_id.max(1);
+        for state in snapshot.accounts {
+            let uid = hub.next_user;
+            hub.next_user += 1;
+            let mut rooms = Vec::new();
+            for name in state.rooms {
+                let key = name.key();
+                if rooms.contains(&key) {
+                    continue;
+                }
+                if !hub.rooms.contains_key(&key) {
+                    let topic = store.topic(&key)?;
+                    let room = Room {
+                        name,
+                        topic,
+                        members: Vec::new(),
+                    };
+                    hub.rooms.insert(key.clone(), room);
+                }
+                hub.rooms.get_mut(&key).expect("inserted").members.push(uid);
+                rooms.push(key);
+            }
+            hub.by_nick.insert(state.account.name.key(), uid);
+            hub.users.insert(
+                uid,
+                User {
+                    nick: state.account.name,
+                    account: Some(state.account.id),
+                    sessions: Vec::new(),
+                    rooms,
+                    ignores: state.ignores.into_iter().collect(),
+                    last_seen: state.account.last_seen,
+                    pending: Vec::new(),
+                },
+            );
+        }
+        hub.store = Some(store);
+        Ok(hub)
     }
 
     /// Number of open sessions.
@@ -165,8 +242,26 @@ impl<O: Outbox> Hub<O> {
         self.sessions.len()
     }
 
-    /// A new connection. It can do nothing but [`Command::Login`] until it
-    /// has a name.
+    /// The account called `name`, for a door checking a password.
+    pub fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError> {
+        match &mut self.store {
+            Some(store) => store.account(name),
+            None => Ok(None),
+        }
+    }
+
+    /// The name of the user behind `sid`, if it has one.
+    pub fn nick_of(&self, sid: SessionId) -> Option<&Nick> {
+        let uid = self.sessions.get(&sid)?.user?;
+        self.users.get(&uid).map(|u| &u.nick)
+    }
+
+    /// What happened since the last call, for the audit log.
+    pub fn take_journal(&mut self) -> Vec<Journal> {
+        std::mem::take(&mut self.journal)
+    }
+
+    /// A new connection. It can do nothing but log in until it has a name.
     pub fn connect(&mut self, sid: SessionId, outbox: O, now: Timestamp) {
         let session = Session {
             outbox,
@@ -179,14 +274,74 @@ impl<O: Outbox> Hub<O> {
         self.sessions.insert(sid, session);
     }
 
+    /// Runs one command and delivers its effects: a batch of one.
+    pub fn handle(&mut self, sid: SessionId, cmd: Command, now: Timestamp) {
+        self.stage(sid, cmd, now);
+        self.finish(now);
+    }
+
     /// The connection of `sid` ended (the door noticed EOF or an error).
     pub fn disconnect(&mut self, sid: SessionId, reason: &str, now: Timestamp) {
+        self.stage_disconnect(sid, reason, now);
+        self.finish(now);
+    }
+
+    /// Like [`Hub::disconnect`], as part of a batch.
+    pub fn stage_disconnect(&mut self, sid: SessionId, reason: &str, now: Timestamp) {
         self.remove_session(sid, reason, now);
-        self.settle(now);
+    }
+
+    /// Runs one command of session `sid` as part of a batch; its events
+    /// wait for [`Hub::finish`].
+    pub fn stage(&mut self, sid: SessionId, cmd: Command, now: Timestamp) {
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let (rate, burst) = (self.config.rate_per_sec, self.config.rate_burst);
+        if !session.bucket.take(now, rate, burst) {
+            session.strikes += 1;
+            if self.config.flood_strikes > 0 && session.strikes >= self.config.flood_strikes {
+                self.kick(sid, "Excess flood", now);
+            } else {
+                self.refuse(sid, now, ChatError::TooFast);
+            }
+            return;
+        }
+        session.strikes = 0;
+        if let Err(e) = self.dispatch(sid, cmd, now) {
+            self.refuse(sid, now, e);
+        }
+    }
+
+    /// Commits the batch's changes, then delivers its events; closes the
+    /// sessions whose outbox overflowed (whose quits make a new round).
+    pub fn finish(&mut self, now: Timestamp) {
+        loop {
+            self.commit_ops(now);
+            let mut overflowed = Vec::new();
+            for (sid, d) in self.staged.drain(..) {
+                if let Some(s) = self.sessions.get(&sid)
+                    && s.outbox.push(d).is_err()
+                    && !overflowed.contains(&sid)
+                {
+                    overflowed.push(sid);
+                }
+            }
+            if overflowed.is_empty() {
+                return;
+            }
+            for sid in overflowed {
+                if let Some(s) = self.sessions.get(&sid) {
+                    s.outbox.close("SendQ exceeded");
+                    self.remove_session(sid, "SendQ exceeded", now);
+                }
+            }
+        }
     }
 
     /// The server is stopping: every session is told and closed.
     pub fn shutdown(&mut self, reason: &str, now: Timestamp) {
+        self.finish(now);
         let bye = Envelope::new(
             now,
             Event::Bye {
@@ -198,45 +353,74 @@ impl<O: Outbox> Hub<O> {
             if s.outbox.push(bye.clone()).is_err() {
                 s.outbox.close(reason);
             }
-            if let Some(uid) = s.user
-                && let Some(u) = self.users.get_mut(&uid)
-            {
+        }
+        let mut seen = Vec::new();
+        for u in self.users.values_mut() {
+            if u.online() {
                 u.sessions.clear();
                 u.last_seen = now;
+                if let Some(account) = u.account {
+                    seen.push(Op::LastSeen { account, time: now });
+                }
+            }
+        }
+        if self.store.is_some() {
+            self.ops.extend(seen);
+        }
+        self.commit_ops(now);
+    }
+
+    /// Commits the pending ops. On failure, the batch's unsaved messages
+    /// are withheld from everyone and their senders are told why.
+    fn commit_ops(&mut self, now: Timestamp) {
+        let Some(store) = &mut self.store else {
+            self.ops.clear();
+            self.unsaved.clear();
+            return;
+        };
+        if self.ops.is_empty() {
+            self.unsaved.clear();
+            return;
+        }
+        let result = store.commit(&self.ops);
+        self.ops.clear();
+        let unsaved = std::mem::take(&mut self.unsaved);
+        let Err(e) = result else {
+            return;
+        };
+        let failed: HashSet<MsgId> = unsaved.iter().map(|(id, _)| *id).collect();
+        self.staged.retain(|(_, d)| match &d.event {
+            Event::Message { msg, .. } => !failed.contains(&msg.id),
+            _ => true,
+        });
+        let mut told = HashSet::new();
+        for (_, sid) in unsaved {
+            if told.insert(sid) {
+                self.refuse(sid, now, storage(e.clone()));
             }
         }
     }
 
-    /// Runs one command of session `sid`.
-    pub fn handle(&mut self, sid: SessionId, cmd: Command, now: Timestamp) {
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return;
-        };
-        let (rate, burst) = (self.config.rate_per_sec, self.config.rate_burst);
-        if !session.bucket.take(now, rate, burst) {
-            session.strikes += 1;
-            if self.config.flood_strikes > 0 && session.strikes >= self.config.flood_strikes {
-                self.kick(sid, "Excess flood", now);
-            } else {
-                self.reply(sid, now, Event::Error(ChatError::TooFast));
-            }
-            self.settle(now);
-            return;
+    fn op(&mut self, op: Op) {
+        if self.store.is_some() {
+            self.ops.push(op);
         }
-        session.strikes = 0;
-        if let Err(e) = self.dispatch(sid, cmd, now) {
-            self.reply(sid, now, Event::Error(e));
-        }
-        self.settle(now);
+    }
+
+    fn store(&mut self) -> Result<&mut Box<dyn Store>, ChatError> {
+        self.store.as_mut().ok_or(ChatError::NoStorage)
     }
 
     fn dispatch(&mut self, sid: SessionId, cmd: Command, now: Timestamp) -> Result<(), ChatError> {
-        if let Command::Login(nick) = cmd {
-            return self.login(sid, nick, now);
+        match cmd {
+            Command::Login(nick) => return self.login(sid, nick, now),
+            Command::LoginAccount(account) => return self.login_account(sid, account, now),
+            _ => {}
         }
         let uid = self.sessions[&sid].user.ok_or(ChatError::NotLoggedIn)?;
         match cmd {
-            Command::Login(_) => unreachable!("handled above"),
+            Command::Login(_) | Command::LoginAccount(_) => unreachable!("handled above"),
+            Command::Register { password_hash } => self.register(sid, uid, &password_hash, now),
             Command::ChangeNick(nick) => self.change_nick(uid, nick, now),
             Command::Join(room) => self.join(sid, uid, room, now),
             Command::Part { room, reason } => self.part(sid, uid, room, reason, now),
@@ -277,7 +461,12 @@ impl<O: Outbox> Hub<O> {
                 if tid == uid {
                     return Err(ChatError::IgnoreSelf);
                 }
-                self.users.get_mut(&uid).expect("live").ignores.insert(tid);
+                let key = nick.key();
+                let user = self.users.get_mut(&uid).expect("live");
+                user.ignores.insert(key.clone());
+                if let Some(account) = user.account {
+                    self.op(Op::Ignore { account, nick: key });
+                }
                 let nick = self.users[&tid].nick.clone();
                 self.reply(
                     sid,
@@ -290,11 +479,15 @@ impl<O: Outbox> Hub<O> {
                 Ok(())
             }
             Command::Unignore(nick) => {
-                let tid = self.user_id(&nick)?;
-                if !self.users.get_mut(&uid).expect("live").ignores.remove(&tid) {
+                let key = nick.key();
+                let user = self.users.get_mut(&uid).expect("live");
+                if !user.ignores.remove(&key) {
                     return Err(ChatError::NotIgnoring(nick));
                 }
-                let nick = self.users[&tid].nick.clone();
+                if let Some(account) = user.account {
+                    self.op(Op::Unignore { account, nick: key });
+                }
+                let nick = self.display(&nick);
                 let ev = Event::IgnoreChanged {
                     nick,
                     ignoring: false,
@@ -303,15 +496,20 @@ impl<O: Outbox> Hub<O> {
                 Ok(())
             }
             Command::Ignores => {
-                let mut nicks: Vec<Nick> = self.users[&uid]
-                    .ignores
-                    .iter()
-                    .filter_map(|id| self.users.get(id).map(|u| u.nick.clone()))
+                let mut keys: Vec<&NickKey> = self.users[&uid].ignores.iter().collect();
+                keys.sort();
+                let nicks = keys
+                    .into_iter()
+                    .filter_map(|k| match self.by_nick.get(k) {
+                        Some(id) => Some(self.users[id].nick.clone()),
+                        None => Nick::parse(k.as_str(), usize::MAX).ok(),
+                    })
                     .collect();
-                nicks.sort_by_key(Nick::key);
                 self.reply(sid, now, Event::Ignores(nicks));
                 Ok(())
             }
+            Command::History { limit } => self.history(sid, uid, limit, now),
+            Command::Search(query) => self.search(sid, uid, query, now),
             Command::Quit(reason) => {
                 let reason = match reason {
                     Some(r) => format!("Quit: {r}"),
@@ -323,62 +521,206 @@ impl<O: Outbox> Hub<O> {
         }
     }
 
-    // /nick NAME, as the first name of a session.
+    /// A name as the hub spells it now, or as given if unknown.
+    fn display(&self, nick: &Nick) -> Nick {
+        match self.by_nick.get(&nick.key()) {
+            Some(id) => self.users[id].nick.clone(),
+            None => nick.clone(),
+        }
+    }
+
+    /// Whether `key` is a registered account's name.
+    fn is_registered(&mut self, key: &NickKey) -> Result<bool, ChatError> {
+        if let Some(id) = self.by_nick.get(key) {
+            if self.users[id].account.is_some() {
+                return Ok(true);
+            }
+        }
+        match &mut self.store {
+            Some(store) => Ok(store.account(key).map_err(storage)?.is_some()),
+            None => Ok(false),
+        }
+    }
+
+    fn new_user(&mut self, nick: Nick, account: Option<AccountId>, now: Timestamp) -> UserId {
+        let uid = self.next_user;
+        self.next_user += 1;
+        self.by_nick.insert(nick.key(), uid);
+        self.users.insert(
+            uid,
+            User {
+                nick,
+                account,
+                sessions: Vec::new(),
+                rooms: Vec::new(),
+                ignores: HashSet::new(),
+                last_seen: now,
+                pending: Vec::new(),
+            },
+        );
+        uid
+    }
+
+    // The first name of a session, as a guest.
     fn login(&mut self, sid: SessionId, nick: Nick, now: Timestamp) -> Result<(), ChatError> {
         if self.sessions[&sid].user.is_some() {
             return Err(ChatError::AlreadyLoggedIn);
         }
         let key = nick.key();
+        if self.is_registered(&key)? {
+            return Err(ChatError::NickRegistered(nick));
+        }
+        if !self.config.allow_guests {
+            return Err(ChatError::GuestsNotAllowed);
+        }
         let uid = match self.by_nick.get(&key) {
-            Some(&uid) if !self.users[&uid].sessions.is_empty() => {
-                return Err(ChatError::NickInUse(nick));
+            Some(&uid) if self.users[&uid].online() => return Err(ChatError::NickInUse(nick)),
+            Some(&uid) => {
+                // A guest name that is offline: this session takes it (and
+                // the messages kept for it), in the spelling asked for.
+                self.users.get_mut(&uid).expect("indexed").nick = nick;
+                uid
+            }
+            None => self.new_user(nick, None, now),
+        };
+        self.attach(sid, uid, now)
+    }
+
+    // A session of a registered account; the door checked the password.
+    fn login_account(
+        &mut self,
+        sid: SessionId,
+        account: Account,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        if self.sessions[&sid].user.is_some() {
+            return Err(ChatError::AlreadyLoggedIn);
+        }
+        let uid = match self.by_nick.get(&account.name.key()) {
+            Some(&uid) if self.users[&uid].account == Some(account.id) => uid,
+            Some(&uid) if self.users[&uid].online() => {
+                // A guest who had the name before it was registered.
+                return Err(ChatError::NickInUse(account.name));
             }
             Some(&uid) => {
-                // A known name that is offline: this session takes it (and
-                // the messages kept for it), in the spelling asked for.
-                self.users.get_mut(&uid).expect("indexed").nick = nick.clone();
+                // An offline guest of that name: the account takes it over.
+                let user = self.users.get_mut(&uid).expect("indexed");
+                user.account = Some(account.id);
+                user.nick = account.name.clone();
+                let rooms: Vec<RoomName> = user
+                    .rooms
+                    .iter()
+                    .map(|k| self.rooms[k].name.clone())
+                    .collect();
+                for room in rooms {
+                    self.op(Op::Join {
+                        account: account.id,
+                        room,
+                    });
+                }
                 uid
             }
-            None => {
-                let uid = self.next_user;
-                self.next_user += 1;
-                self.by_nick.insert(key, uid);
-                self.users.insert(
-                    uid,
-                    User {
-                        nick: nick.clone(),
-                        sessions: Vec::new(),
-                        rooms: Vec::new(),
-                        ignores: HashSet::new(),
-                        last_seen: now,
-                        pending: Vec::new(),
-                    },
-                );
-                uid
-            }
+            None => self.new_user(account.name.clone(), Some(account.id), now),
         };
-        self.users.get_mut(&uid).expect("live").sessions.push(sid);
+        self.attach(sid, uid, now)
+    }
+
+    /// Binds session `sid` to user `uid`: welcome, messages kept, and the
+    /// user's rooms (or the default room).
+    fn attach(&mut self, sid: SessionId, uid: UserId, now: Timestamp) -> Result<(), ChatError> {
+        let user = self.users.get_mut(&uid).expect("live");
+        let coming_online = !user.online();
+        user.sessions.push(sid);
+        let nick = user.nick.clone();
+        let rooms = user.rooms.clone();
         self.sessions.get_mut(&sid).expect("live").user = Some(uid);
-        let online = self
-            .users
-            .values()
-            .filter(|u| !u.sessions.is_empty())
-            .count();
-        self.reply(sid, now, Event::Welcome { nick, online });
-        self.deliver_pending(uid, now);
-        if let Some(room) = self.config.default_room.clone() {
-            self.join(sid, uid, room, now)?;
+        let online = self.users.values().filter(|u| u.online()).count();
+        self.reply(
+            sid,
+            now,
+            Event::Welcome {
+                nick: nick.clone(),
+                online,
+            },
+        );
+        self.deliver_pending(uid, now)?;
+        if rooms.is_empty() {
+            if let Some(room) = self.config.default_room.clone() {
+                self.join(sid, uid, room, now)?;
+            }
+            return Ok(());
+        }
+        // A registered user back in the rooms they never left.
+        for key in &rooms {
+            let room = &self.rooms[key];
+            let joined = Envelope::new(
+                now,
+                Event::Joined {
+                    room: room.name.clone(),
+                    nick: nick.clone(),
+                },
+            );
+            if coming_online {
+                for id in &room.members {
+                    stage_user(&mut self.staged, &self.users[id], &joined);
+                }
+            } else {
+                self.staged.push((sid, joined));
+            }
+            self.room_intro(sid, key.clone(), now)?;
+        }
+        self.sessions.get_mut(&sid).expect("live").room = rooms.last().cloned();
+        Ok(())
+    }
+
+    /// What a session is shown on entering a room: topic, members, history.
+    fn room_intro(
+        &mut self,
+        sid: SessionId,
+        key: RoomKey,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let room = &self.rooms[&key];
+        if room.topic.is_some() {
+            let ev = Event::TopicIs {
+                room: room.name.clone(),
+                topic: room.topic.clone(),
+            };
+            self.reply(sid, now, ev);
+        }
+        let name = self.rooms[&key].name.clone();
+        self.members(sid, Some(name.clone()), now)?;
+        let n = self.config.history_on_join;
+        if n > 0 && self.store.is_some() {
+            self.commit_ops(now);
+            let messages = self
+                .store()?
+                .history(&Conversation::Room(key), None, n)
+                .map_err(storage)?;
+            if !messages.is_empty() {
+                let target = Target::Room(name);
+                self.reply(sid, now, Event::History { target, messages });
+            }
         }
         Ok(())
     }
 
     /// Hands the messages kept for `uid` to its sessions.
-    fn deliver_pending(&mut self, uid: UserId, now: Timestamp) {
+    fn deliver_pending(&mut self, uid: UserId, now: Timestamp) -> Result<(), ChatError> {
         let user = self.users.get_mut(&uid).expect("live");
-        if user.pending.is_empty() {
-            return;
+        let mut pending = std::mem::take(&mut user.pending);
+        if let Some(account) = user.account {
+            self.commit_ops(now);
+            let kept = self.store()?.pending(account).map_err(storage)?;
+            if !kept.is_empty() {
+                self.op(Op::Delivered { account });
+            }
+            pending.extend(kept);
+            pending.sort_by_key(|m| m.id);
         }
-        let pending = std::mem::take(&mut user.pending);
+        if pending.is_empty() {
+            return Ok(());
+        }
         let user = &self.users[&uid];
         let count = Envelope::new(
             now,
@@ -386,35 +728,81 @@ impl<O: Outbox> Hub<O> {
                 count: pending.len(),
             },
         );
-        push_user(&self.sessions, &mut self.overflowed, user, &count);
+        stage_user(&mut self.staged, user, &count);
         for msg in pending {
             let d = Envelope::new(msg.time, Event::Message { msg, offline: true });
-            push_user(&self.sessions, &mut self.overflowed, user, &d);
+            stage_user(&mut self.staged, user, &d);
         }
+        Ok(())
+    }
+
+    // /register PASSWORD
+    fn register(
+        &mut self,
+        sid: SessionId,
+        uid: UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let user = &self.users[&uid];
+        if user.account.is_some() {
+            return Err(ChatError::AlreadyRegistered(user.nick.clone()));
+        }
+        let nick = user.nick.clone();
+        self.commit_ops(now);
+        let account = match self.store()?.create_account(&nick, password_hash, now) {
+            Ok(a) => a,
+            Err(StoreError::NameTaken(n)) => return Err(ChatError::NickRegistered(n)),
+            Err(e) => return Err(storage(e)),
+        };
+        let user = self.users.get_mut(&uid).expect("live");
+        user.account = Some(account.id);
+        let rooms: Vec<RoomName> = user
+            .rooms
+            .iter()
+            .map(|k| self.rooms[k].name.clone())
+            .collect();
+        let ignores: Vec<NickKey> = user.ignores.iter().cloned().collect();
+        for room in rooms {
+            self.op(Op::Join {
+                account: account.id,
+                room,
+            });
+        }
+        for nick in ignores {
+            self.op(Op::Ignore {
+                account: account.id,
+                nick,
+            });
+        }
+        self.reply(sid, now, Event::Registered { nick });
+        Ok(())
     }
 
     // /nick NAME
     fn change_nick(&mut self, uid: UserId, nick: Nick, now: Timestamp) -> Result<(), ChatError> {
-        let old = self.users[&uid].nick.clone();
+        let user = &self.users[&uid];
+        let old = user.nick.clone();
+        if user.account.is_some() {
+            return Err(ChatError::AccountNameFixed(old));
+        }
         if old == nick {
             return Ok(());
         }
         let (old_key, key) = (old.key(), nick.key());
         let mut inherited = Vec::new();
         if key != old_key {
+            if self.is_registered(&key)? {
+                return Err(ChatError::NickRegistered(nick));
+            }
             if let Some(&other) = self.by_nick.get(&key) {
-                if !self.users[&other].sessions.is_empty() {
+                if self.users[&other].online() {
                     return Err(ChatError::NickInUse(nick));
                 }
-                // An offline name is free to take, with what was kept for
-                // it; whoever ignored that name now ignores its new holder.
+                // An offline guest name is free to take, with what was kept
+                // for it.
                 let gone = self.users.remove(&other).expect("indexed");
                 inherited = gone.pending;
-                for u in self.users.values_mut() {
-                    if u.ignores.remove(&other) {
-                        u.ignores.insert(uid);
-                    }
-                }
             }
             self.by_nick.remove(&old_key);
             self.by_nick.insert(key, uid);
@@ -424,10 +812,9 @@ impl<O: Outbox> Hub<O> {
         user.pending.extend(inherited);
         let d = Envelope::new(now, Event::NickChanged { old, new: nick });
         for id in self.audience(uid) {
-            push_user(&self.sessions, &mut self.overflowed, &self.users[&id], &d);
+            stage_user(&mut self.staged, &self.users[&id], &d);
         }
-        self.deliver_pending(uid, now);
-        Ok(())
+        self.deliver_pending(uid, now)
     }
 
     /// `uid` and everyone who shares a room with them.
@@ -459,12 +846,22 @@ impl<O: Outbox> Hub<O> {
         if user.rooms.len() >= self.config.max_rooms_per_user {
             return Err(ChatError::TooManyRooms(user.rooms.len()));
         }
+        let account = user.account;
+        if !self.rooms.contains_key(&key) {
+            let topic = match &mut self.store {
+                Some(store) => store.topic(&key).map_err(storage)?,
+                None => None,
+            };
+            let room = Room {
+                name,
+                topic,
+                members: Vec::new(),
+            };
+            self.rooms.insert(key.clone(), room);
+        }
+        let user = self.users.get_mut(&uid).expect("live");
         user.rooms.push(key.clone());
-        let room = self.rooms.entry(key.clone()).or_insert_with(|| Room {
-            name,
-            topic: None,
-            members: Vec::new(),
-        });
+        let room = self.rooms.get_mut(&key).expect("inserted");
         room.members.push(uid);
         // Every session of the user now has a room to talk to; the one that
         // asked makes it its current target.
@@ -485,21 +882,13 @@ impl<O: Outbox> Hub<O> {
             },
         );
         for id in &room.members {
-            push_user(
-                &self.sessions,
-                &mut self.overflowed,
-                &self.users[id],
-                &joined,
-            );
+            stage_user(&mut self.staged, &self.users[id], &joined);
         }
-        if room.topic.is_some() {
-            let ev = Event::TopicIs {
-                room: room.name.clone(),
-                topic: room.topic.clone(),
-            };
-            self.reply(sid, now, ev);
+        if let Some(account) = account {
+            let room = self.rooms[&key].name.clone();
+            self.op(Op::Join { account, room });
         }
-        self.members(sid, Some(self.rooms[&key].name.clone()), now)
+        self.room_intro(sid, key, now)
     }
 
     // /part [#room] [reason]
@@ -523,12 +912,7 @@ impl<O: Outbox> Hub<O> {
             },
         );
         for id in &room.members {
-            push_user(
-                &self.sessions,
-                &mut self.overflowed,
-                &self.users[id],
-                &parted,
-            );
+            stage_user(&mut self.staged, &self.users[id], &parted);
         }
         room.members.retain(|&m| m != uid);
         if room.members.is_empty() {
@@ -538,6 +922,12 @@ impl<O: Outbox> Hub<O> {
         user.rooms.retain(|k| *k != key);
         let fallback = user.rooms.last().cloned();
         let sessions = user.sessions.clone();
+        if let Some(account) = user.account {
+            self.op(Op::Part {
+                account,
+                room: key.clone(),
+            });
+        }
         for s in sessions {
             let session = self.sessions.get_mut(&s).expect("live");
             if session.room.as_ref() == Some(&key) {
@@ -550,6 +940,14 @@ impl<O: Outbox> Hub<O> {
         Ok(())
     }
 
+    /// Members of a room who are online.
+    fn online_members(&self, room: &Room) -> usize {
+        room.members
+            .iter()
+            .filter(|id| self.users[id].online())
+            .count()
+    }
+
     // /rooms
     fn rooms_list(&mut self, sid: SessionId, now: Timestamp) {
         let mut rooms: Vec<RoomInfo> = self
@@ -557,7 +955,7 @@ impl<O: Outbox> Hub<O> {
             .values()
             .map(|r| RoomInfo {
                 name: r.name.clone(),
-                members: r.members.len(),
+                members: self.online_members(r),
                 topic: r.topic.as_ref().map(|t| t.text.clone()),
             })
             .collect();
@@ -565,7 +963,7 @@ impl<O: Outbox> Hub<O> {
         self.reply(sid, now, Event::Rooms(rooms));
     }
 
-    // /list [#room]
+    // /list [#room]: who is there now.
     fn members(
         &mut self,
         sid: SessionId,
@@ -577,7 +975,9 @@ impl<O: Outbox> Hub<O> {
         let mut nicks: Vec<Nick> = room
             .members
             .iter()
-            .map(|id| self.users[id].nick.clone())
+            .map(|id| &self.users[id])
+            .filter(|u| u.online())
+            .map(|u| u.nick.clone())
             .collect();
         nicks.sort_by_key(Nick::key);
         let ev = Event::Members {
@@ -593,13 +993,10 @@ impl<O: Outbox> Hub<O> {
         let mut users: Vec<UserInfo> = self
             .users
             .values()
-            .map(|u| {
-                let online = !u.sessions.is_empty();
-                UserInfo {
-                    nick: u.nick.clone(),
-                    online,
-                    last_seen: (!online).then_some(u.last_seen),
-                }
+            .map(|u| UserInfo {
+                nick: u.nick.clone(),
+                online: u.online(),
+                last_seen: (!u.online()).then_some(u.last_seen),
             })
             .collect();
         users.sort_by_key(|u| u.nick.key());
@@ -621,8 +1018,11 @@ impl<O: Outbox> Hub<O> {
             None => self.target_of(sid).ok_or(ChatError::NoTarget)?,
         };
         let from = self.users[&uid].nick.clone();
+        let from_key = from.key();
         let id = MsgId(self.next_msg);
-        match target {
+        // A registered recipient who is offline gets it kept in the store.
+        let mut keep_for = None;
+        let msg = match target {
             Target::Room(name) => {
                 let key = self.member_room_arg(sid, uid, Some(name))?;
                 self.next_msg += 1;
@@ -638,16 +1038,17 @@ impl<O: Outbox> Hub<O> {
                 let d = Envelope::new(
                     now,
                     Event::Message {
-                        msg,
+                        msg: msg.clone(),
                         offline: false,
                     },
                 );
                 for mid in &room.members {
                     let member = &self.users[mid];
-                    if !member.ignores.contains(&uid) {
-                        push_user(&self.sessions, &mut self.overflowed, member, &d);
+                    if !member.ignores.contains(&from_key) {
+                        stage_user(&mut self.staged, member, &d);
                     }
                 }
+                msg
             }
             Target::User(nick) => {
                 let tid = self.user_id(&nick)?;
@@ -660,9 +1061,13 @@ impl<O: Outbox> Hub<O> {
                     kind,
                     text,
                 };
-                let ignored = recipient.ignores.contains(&uid);
-                let offline = recipient.sessions.is_empty();
-                if offline && recipient.pending.len() >= self.config.offline_queue {
+                let ignored = recipient.ignores.contains(&from_key);
+                let offline = !recipient.online();
+                let account = recipient.account;
+                if offline
+                    && account.is_none()
+                    && recipient.pending.len() >= self.config.offline_queue
+                {
                     return Err(ChatError::OfflineQueueFull(recipient.nick.clone()));
                 }
                 self.next_msg += 1;
@@ -675,24 +1080,107 @@ impl<O: Outbox> Hub<O> {
                 );
                 if tid != uid {
                     // The sender's own sessions see what they sent.
-                    push_user(&self.sessions, &mut self.overflowed, &self.users[&uid], &d);
+                    stage_user(&mut self.staged, &self.users[&uid], &d);
                 }
                 let recipient_nick = recipient.nick.clone();
                 // Someone ignoring the sender is not told, and the sender
                 // cannot tell: the message seems delivered or kept.
                 if offline {
                     if !ignored {
-                        self.users.get_mut(&tid).expect("live").pending.push(msg);
+                        match account {
+                            Some(account) => keep_for = Some(account),
+                            None => {
+                                let r = self.users.get_mut(&tid).expect("live");
+                                r.pending.push(msg.clone());
+                            }
+                        }
                     }
                     let ev = Event::KeptForOffline {
                         nick: recipient_nick,
                     };
                     self.reply(sid, now, ev);
                 } else if !ignored {
-                    push_user(&self.sessions, &mut self.overflowed, &self.users[&tid], &d);
+                    stage_user(&mut self.staged, &self.users[&tid], &d);
                 }
+                msg
             }
+        };
+        if self.store.is_some() {
+            self.ops.push(Op::Message(msg.clone()));
+            if let Some(account) = keep_for {
+                self.ops.push(Op::Pending { account, msg: id });
+            }
+            self.unsaved.push((id, sid));
         }
+        self.journal.push(Journal::Message(msg));
+        Ok(())
+    }
+
+    // /history [n]: earlier messages of the current target.
+    fn history(
+        &mut self,
+        sid: SessionId,
+        uid: UserId,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        self.store()?;
+        let target = self.target_of(sid).ok_or(ChatError::NoTarget)?;
+        let conversation = match &target {
+            Target::Room(name) => Conversation::Room(name.key()),
+            Target::User(nick) => {
+                let me = &self.users[&uid];
+                if me.account.is_none() {
+                    return Err(ChatError::GuestsNoPrivateHistory);
+                }
+                Conversation::Private(me.nick.key(), nick.key())
+            }
+        };
+        let limit = limit.clamp(1, self.config.max_history);
+        self.commit_ops(now);
+        let messages = self
+            .store()?
+            .history(&conversation, None, limit)
+            .map_err(storage)?;
+        let ignores = &self.users[&uid].ignores;
+        let messages = messages
+            .into_iter()
+            .filter(|m| !ignores.contains(&m.from.key()))
+            .collect();
+        self.reply(sid, now, Event::History { target, messages });
+        Ok(())
+    }
+
+    // /search words: what this user may see.
+    fn search(
+        &mut self,
+        sid: SessionId,
+        uid: UserId,
+        query: Text,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        self.store()?;
+        let me = &self.users[&uid];
+        let who = Visibility {
+            rooms: me.rooms.clone(),
+            private: me.account.map(|_| me.nick.key()),
+        };
+        let limit = self.config.max_history;
+        self.commit_ops(now);
+        let messages = self
+            .store()?
+            .search(&who, query.as_str(), limit)
+            .map_err(storage)?;
+        let ignores = &self.users[&uid].ignores;
+        let messages = messages
+            .into_iter()
+            .filter(|m| !ignores.contains(&m.from.key()))
+            .collect();
+        let ev = Event::SearchResults {
+            query: query.as_str().to_owned(),
+            messages,
+        };
+        self.reply(sid, now, ev);
         Ok(())
     }
 
@@ -722,8 +1210,13 @@ impl<O: Outbox> Hub<O> {
             },
         );
         for id in &room.members {
-            push_user(&self.sessions, &mut self.overflowed, &self.users[id], &d);
+            stage_user(&mut self.staged, &self.users[id], &d);
         }
+        let op = Op::Topic {
+            room: room.name.clone(),
+            topic: room.topic.clone(),
+        };
+        self.op(op);
         Ok(())
     }
 
@@ -785,30 +1278,49 @@ impl<O: Outbox> Hub<O> {
     }
 
     fn reply(&mut self, sid: SessionId, now: Timestamp, event: Event) {
-        let d = Envelope::new(now, event);
-        push(&self.sessions, &mut self.overflowed, sid, &d);
+        self.staged.push((sid, Envelope::new(now, event)));
     }
 
-    /// Says goodbye to `sid` and removes it.
+    fn refuse(&mut self, sid: SessionId, now: Timestamp, error: ChatError) {
+        self.journal.push(Journal::Refused {
+            sid,
+            error: error.clone(),
+        });
+        self.reply(sid, now, Event::Error(error));
+    }
+
+    /// Says goodbye to `sid` and removes it. What is staged for it goes
+    /// out first (after a commit, so that it is durable), then the
+    /// goodbye; a queue too full for them is closed instead.
     fn kick(&mut self, sid: SessionId, reason: &str, now: Timestamp) {
+        self.commit_ops(now);
         let bye = Envelope::new(
             now,
             Event::Bye {
                 reason: reason.to_owned(),
             },
         );
-        // A full queue cannot take the goodbye, and `settle` will not find
-        // the session once it is removed: close it here instead.
+        let mut mine = Vec::new();
+        self.staged.retain(|(s, d)| {
+            if *s == sid {
+                mine.push(d.clone());
+                false
+            } else {
+                true
+            }
+        });
+        mine.push(bye);
         if let Some(s) = self.sessions.get(&sid)
-            && s.outbox.push(bye).is_err()
+            && mine.into_iter().any(|d| s.outbox.push(d).is_err())
         {
             s.outbox.close(reason);
         }
         self.remove_session(sid, reason, now);
     }
 
-    /// Removes a session; when it was its user's last, the user leaves
-    /// every room and the rooms they shared hear that they quit.
+    /// Removes a session. When it was its user's last, the rooms they
+    /// share hear that they quit; a guest leaves every room, a registered
+    /// user stays a member while away.
     fn remove_session(&mut self, sid: SessionId, reason: &str, now: Timestamp) {
         let Some(session) = self.sessions.remove(&sid) else {
             return;
@@ -818,14 +1330,14 @@ impl<O: Outbox> Hub<O> {
         };
         let user = self.users.get_mut(&uid).expect("live");
         user.sessions.retain(|&s| s != sid);
-        if !user.sessions.is_empty() {
+        if user.online() {
             return;
         }
         user.last_seen = now;
+        let account = user.account;
         let mut audience = self.audience(uid);
         audience.remove(&uid);
-        let user = self.users.get_mut(&uid).expect("live");
-        let rooms = std::mem::take(&mut user.rooms);
+        let user = &self.users[&uid];
         let d = Envelope::new(
             now,
             Event::Quit {
@@ -834,24 +1346,18 @@ impl<O: Outbox> Hub<O> {
             },
         );
         for id in audience {
-            push_user(&self.sessions, &mut self.overflowed, &self.users[&id], &d);
+            stage_user(&mut self.staged, &self.users[&id], &d);
         }
+        if let Some(account) = account {
+            self.op(Op::LastSeen { account, time: now });
+            return;
+        }
+        let rooms = std::mem::take(&mut self.users.get_mut(&uid).expect("live").rooms);
         for key in rooms {
             let room = self.rooms.get_mut(&key).expect("member of it");
             room.members.retain(|&m| m != uid);
             if room.members.is_empty() {
                 self.rooms.remove(&key);
-            }
-        }
-    }
-
-    /// Closes the sessions whose outbox overflowed. Their quits may
-    /// overflow others, hence the loop.
-    fn settle(&mut self, now: Timestamp) {
-        while let Some(sid) = self.overflowed.pop() {
-            if let Some(s) = self.sessions.get(&sid) {
-                s.outbox.close("SendQ exceeded");
-                self.remove_session(sid, "SendQ exceeded", now);
             }
         }
     }

@@ -20,6 +20,7 @@ pub mod event;
 pub mod hub;
 pub mod names;
 pub mod rate;
+pub mod store;
 pub mod text;
 
 pub use command::Command;

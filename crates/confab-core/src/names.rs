@@ -32,6 +32,12 @@ pub struct Nick(Box<str>);
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NickKey(Box<str>);
 
+impl NickKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 fn is_special(c: char) -> bool {
     matches!(c, '[' | ']' | '\\' | '`' | '^' | '{' | '}' | '|' | '_')
 }
@@ -85,6 +91,12 @@ pub struct RoomName(Box<str>);
 /// The case-folded form of a [`RoomName`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoomKey(Box<str>);
+
+impl RoomKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl RoomName {
     /// Parses `s` as a room name of at most `max_len` bytes (including the

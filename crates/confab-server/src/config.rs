@@ -26,7 +26,74 @@ pub struct Config {
     /// Where the server keeps its state; created on start.
     pub data_dir: PathBuf,
     pub chat: ChatConfig,
+    pub accounts: AccountsConfig,
+    pub storage: StorageConfig,
+    pub audit: AuditConfig,
     pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// Whether people may chat under a name that is not registered.
+    pub allow_guests: bool,
+    /// Shortest password `/register` accepts, in characters.
+    pub min_password_len: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// The SQLite database, relative to the data dir.
+    pub database: PathBuf,
+    /// `full`: every commit reaches the disk before anyone sees the
+    /// messages in it (survives power loss). `normal`: commits reach the
+    /// OS (survive a crash or `kill -9` of the server, not power loss).
+    pub synchronous: Synchronous,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Whether to write the audit log.
+    pub enabled: bool,
+    /// JSON lines of connections, commands, messages and errors, relative
+    /// to the data dir.
+    pub path: PathBuf,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            allow_guests: true,
+            min_password_len: 8,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            database: PathBuf::from("confab.db"),
+            synchronous: Synchronous::Full,
+        }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            enabled: true,
+            path: PathBuf::from("audit.jsonl"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +101,10 @@ pub struct Config {
 pub struct ChatConfig {
     /// The room every user joins on arrival; empty for none.
     pub default_room: String,
+    /// Messages of history shown on joining a room.
+    pub history_on_join: usize,
+    /// Most messages one `/history` or `/search` shows.
+    pub max_history: usize,
 }
 
 /// Every limit, by name. Bad input past a limit gets a clear error.
@@ -81,6 +152,9 @@ impl Default for Config {
             listen: vec![SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))],
             data_dir: default_data_dir(),
             chat: ChatConfig::default(),
+            accounts: AccountsConfig::default(),
+            storage: StorageConfig::default(),
+            audit: AuditConfig::default(),
             limits: Limits::default(),
         }
     }
@@ -90,6 +164,8 @@ impl Default for ChatConfig {
     fn default() -> Self {
         ChatConfig {
             default_room: "#general".to_owned(),
+            history_on_join: 20,
+            max_history: 200,
         }
     }
 }
@@ -233,7 +309,24 @@ impl Config {
             flood_strikes: l.flood_strikes,
             offline_queue: l.offline_queue,
             max_rooms_per_user: l.max_rooms_per_user,
+            history_on_join: self.chat.history_on_join,
+            max_history: self.chat.max_history.max(1),
+            allow_guests: self.accounts.allow_guests,
         })
+    }
+}
+
+impl Config {
+    /// The database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join(&self.storage.database)
+    }
+
+    /// The audit log, if enabled.
+    pub fn audit_path(&self) -> Option<PathBuf> {
+        self.audit
+            .enabled
+            .then(|| self.data_dir.join(&self.audit.path))
     }
 }
 

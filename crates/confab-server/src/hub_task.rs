@@ -1,24 +1,42 @@
-//! The hub task: the one owner of the [`Hub`], fed by a bounded channel.
+//! The hub thread: the one owner of the [`Hub`] and its store, fed by a
+//! bounded channel.
 //!
 //! Doors never touch the hub directly. They hold a [`HubHandle`] and send
-//! it requests; the task runs them one at a time against the hub, reading
-//! the clock for each. The hub pushes events into each session's
-//! [`ConnOutbox`] without waiting, so the task never blocks on a client.
-//! The request channel is bounded: a door that floods it waits, which
-//! slows that door's reader and nobody else.
+//! it requests. The hub runs on a dedicated OS thread, because it calls the
+//! store synchronously: it takes a batch of requests off the channel,
+//! stages each against the hub, then commits the batch's changes in one
+//! transaction (group commit) and only then hands the events to the
+//! connections' queues. The hub pushes into each [`ConnOutbox`] without
+//! waiting, so the thread never blocks on a client. The request channel is
+//! bounded: a door that floods it waits, which slows that door's reader
+//! and nobody else.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use confab_core::{Command, Delivery, Hub, HubConfig, Outbox, QueueFull, SessionId, Timestamp};
+use confab_core::hub::Journal;
+use confab_core::store::{Account, StoreError};
+use confab_core::{
+    Command, Delivery, Hub, HubConfig, NickKey, Outbox, QueueFull, SessionId, Timestamp,
+};
+use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 
-/// Requests queued for the hub task before senders wait.
+use crate::audit::AuditLog;
+
+/// Requests queued for the hub before senders wait.
 const REQUEST_QUEUE: usize = 4096;
-/// Requests the task takes off the channel per wake-up.
+/// Requests the hub takes per batch (and per store transaction).
 const REQUEST_BATCH: usize = 128;
+/// Failed logins for a name are forgotten after this long.
+const AUTH_FAILURE_MEMORY: Duration = Duration::from_secs(600);
+/// The longest a login waits because of earlier failures.
+const MAX_AUTH_DELAY: Duration = Duration::from_secs(8);
+/// Names whose failures are remembered at once (bounds memory).
+const MAX_AUTH_ENTRIES: usize = 10_000;
 
 /// The wall clock as the hub counts it.
 pub fn now() -> Timestamp {
@@ -96,10 +114,20 @@ impl KillSwitch {
     }
 }
 
+/// An account looked up for a login, and how long the door must wait
+/// before answering (longer after recent failures for that name).
+#[derive(Debug)]
+pub struct AccountLookup {
+    pub account: Option<Account>,
+    pub delay: Duration,
+}
+
 enum Request {
     Connect {
         sid: SessionId,
         outbox: ConnOutbox,
+        peer: SocketAddr,
+        door: &'static str,
     },
     Command {
         sid: SessionId,
@@ -113,13 +141,21 @@ enum Request {
         to: mpsc::Sender<Out>,
         bytes: bytes::Bytes,
     },
+    Account {
+        name: NickKey,
+        reply: oneshot::Sender<Result<AccountLookup, StoreError>>,
+    },
+    AuthResult {
+        name: NickKey,
+        ok: bool,
+    },
     Shutdown {
         reason: String,
         done: oneshot::Sender<()>,
     },
 }
 
-/// The hub task has stopped (the server is shutting down).
+/// The hub has stopped (the server is shutting down).
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the server is shutting down")]
 pub struct HubGone;
@@ -137,8 +173,20 @@ impl HubHandle {
         SessionId(self.next_sid.fetch_add(1, Ordering::Relaxed))
     }
 
-    pub async fn connect(&self, sid: SessionId, outbox: ConnOutbox) -> Result<(), HubGone> {
-        self.send(Request::Connect { sid, outbox }).await
+    pub async fn connect(
+        &self,
+        sid: SessionId,
+        outbox: ConnOutbox,
+        peer: SocketAddr,
+        door: &'static str,
+    ) -> Result<(), HubGone> {
+        self.send(Request::Connect {
+            sid,
+            outbox,
+            peer,
+            door,
+        })
+        .await
     }
 
     pub async fn command(&self, sid: SessionId, cmd: Command) -> Result<(), HubGone> {
@@ -156,8 +204,24 @@ impl HubHandle {
         self.send(Request::Echo { to, bytes }).await
     }
 
-    /// Tells every session goodbye and stops the hub task once they have
-    /// all been told.
+    /// The account called `name`, for checking a password.
+    pub async fn account(
+        &self,
+        name: NickKey,
+    ) -> Result<Result<AccountLookup, StoreError>, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Account { name, reply }).await?;
+        answer.await.map_err(|_| HubGone)
+    }
+
+    /// Tells the hub whether a password for `name` was right, so that
+    /// repeated failures slow further attempts down.
+    pub async fn auth_result(&self, name: NickKey, ok: bool) -> Result<(), HubGone> {
+        self.send(Request::AuthResult { name, ok }).await
+    }
+
+    /// Tells every session goodbye and stops the hub once they have all
+    /// been told and the store has everything.
     pub async fn shutdown(&self, reason: String) -> Result<(), HubGone> {
         let (done, wait) = oneshot::channel();
         self.send(Request::Shutdown { reason, done }).await?;
@@ -169,38 +233,188 @@ impl HubHandle {
     }
 }
 
-/// Starts the hub task.
-pub fn spawn_hub(config: HubConfig) -> (HubHandle, JoinHandle<()>) {
+/// Starts the hub thread on `hub`.
+pub fn spawn_hub(
+    hub: Hub<ConnOutbox>,
+    audit: Option<AuditLog>,
+) -> (HubHandle, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     let handle = HubHandle {
         tx,
         next_sid: Arc::new(AtomicU64::new(1)),
     };
-    let task = tokio::spawn(run(Hub::new(config), rx));
-    (handle, task)
+    let mut runner = Runner {
+        hub,
+        audit,
+        auth_failures: HashMap::new(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("confab-hub".into())
+        .spawn(move || runner.run(rx))
+        .expect("spawning the hub thread");
+    (handle, thread)
 }
 
-async fn run(mut hub: Hub<ConnOutbox>, mut rx: mpsc::Receiver<Request>) {
-    let mut batch = Vec::with_capacity(REQUEST_BATCH);
-    while rx.recv_many(&mut batch, REQUEST_BATCH).await > 0 {
-        let now = now();
-        for req in batch.drain(..) {
-            match req {
-                Request::Connect { sid, outbox } => hub.connect(sid, outbox, now),
-                Request::Command { sid, cmd } => {
-                    tracing::info!(sid = sid.0, command = cmd.name(), "command");
-                    hub.handle(sid, cmd, now);
+/// A hub without storage, for tests and ephemeral servers.
+pub fn memory_hub(config: HubConfig) -> Hub<ConnOutbox> {
+    Hub::new(config)
+}
+
+struct Runner {
+    hub: Hub<ConnOutbox>,
+    audit: Option<AuditLog>,
+    /// Recent failed logins per name: how many, and the last one.
+    auth_failures: HashMap<NickKey, (u32, Instant)>,
+}
+
+impl Runner {
+    fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
+        let mut batch = Vec::with_capacity(REQUEST_BATCH);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < REQUEST_BATCH {
+                match rx.try_recv() {
+                    Ok(req) => batch.push(req),
+                    Err(_) => break,
                 }
-                Request::Disconnect { sid, reason } => hub.disconnect(sid, &reason, now),
-                Request::Echo { to, bytes } => {
-                    // Never wait: a connection whose queue is full is too
-                    // slow and is being dropped anyway.
-                    let _ = to.try_send(Out::Raw(bytes));
-                }
-                Request::Shutdown { reason, done } => {
-                    hub.shutdown(&reason, now);
+            }
+            let now = now();
+            for req in batch.drain(..) {
+                if let Some(done) = self.request(req, now) {
+                    self.audit_journal();
+                    if let Some(a) = &mut self.audit {
+                        a.flush();
+                    }
                     let _ = done.send(());
                     return;
+                }
+            }
+            self.hub.finish(now);
+            self.audit_journal();
+            if let Some(a) = &mut self.audit {
+                a.flush();
+            }
+        }
+    }
+
+    /// Runs one request; `Some` when it was the shutdown.
+    fn request(&mut self, req: Request, now: Timestamp) -> Option<oneshot::Sender<()>> {
+        match req {
+            Request::Connect {
+                sid,
+                outbox,
+                peer,
+                door,
+            } => {
+                self.audit(
+                    now,
+                    "connect",
+                    json!({"sid": sid.0, "peer": peer.to_string(), "door": door}),
+                );
+                self.hub.connect(sid, outbox, now);
+            }
+            Request::Command { sid, cmd } => {
+                tracing::info!(sid = sid.0, command = cmd.name(), "command");
+                let nick = self.hub.nick_of(sid).map(|n| n.to_string());
+                self.audit(
+                    now,
+                    "command",
+                    json!({"sid": sid.0, "nick": nick, "command": cmd.name()}),
+                );
+                self.hub.stage(sid, cmd, now);
+            }
+            Request::Disconnect { sid, reason } => {
+                let nick = self.hub.nick_of(sid).map(|n| n.to_string());
+                self.audit(
+                    now,
+                    "disconnect",
+                    json!({"sid": sid.0, "nick": nick, "reason": reason}),
+                );
+                self.hub.stage_disconnect(sid, &reason, now);
+            }
+            Request::Echo { to, bytes } => {
+                // What the hub staged for this connection goes first.
+                self.hub.finish(now);
+                // Never wait: a connection whose queue is full is too slow
+                // and is being dropped anyway.
+                let _ = to.try_send(Out::Raw(bytes));
+            }
+            Request::Account { name, reply } => {
+                let delay = self.auth_delay(&name);
+                let lookup = self
+                    .hub
+                    .account(&name)
+                    .map(|account| AccountLookup { account, delay });
+                let _ = reply.send(lookup);
+            }
+            Request::AuthResult { name, ok } => {
+                self.audit(now, "login", json!({"name": name.as_str(), "ok": ok}));
+                if ok {
+                    self.auth_failures.remove(&name);
+                } else {
+                    self.note_auth_failure(name);
+                }
+            }
+            Request::Shutdown { reason, done } => {
+                self.audit(now, "shutdown", json!({"reason": reason}));
+                self.hub.finish(now);
+                self.hub.shutdown(&reason, now);
+                return Some(done);
+            }
+        }
+        None
+    }
+
+    fn auth_delay(&mut self, name: &NickKey) -> Duration {
+        match self.auth_failures.get(name) {
+            Some((n, last)) if last.elapsed() < AUTH_FAILURE_MEMORY => {
+                let exp = (*n).saturating_sub(1).min(6);
+                (Duration::from_millis(250) * 2u32.pow(exp)).min(MAX_AUTH_DELAY)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn note_auth_failure(&mut self, name: NickKey) {
+        if self.auth_failures.len() >= MAX_AUTH_ENTRIES {
+            self.auth_failures
+                .retain(|_, (_, last)| last.elapsed() < AUTH_FAILURE_MEMORY);
+        }
+        if self.auth_failures.len() >= MAX_AUTH_ENTRIES {
+            return;
+        }
+        let entry = self
+            .auth_failures
+            .entry(name)
+            .or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= AUTH_FAILURE_MEMORY {
+            entry.0 = 0;
+        }
+        entry.0 += 1;
+        entry.1 = Instant::now();
+    }
+
+    fn audit(&mut self, now: Timestamp, kind: &str, fields: serde_json::Value) {
+        if let Some(a) = &mut self.audit {
+            a.record(now, kind, fields);
+        }
+    }
+
+    fn audit_journal(&mut self) {
+        let journal = self.hub.take_journal();
+        let Some(a) = &mut self.audit else {
+            return;
+        };
+        for entry in journal {
+            match entry {
+                Journal::Message(msg) => a.message(&msg),
+                Journal::Refused { sid, error } => {
+                    let nick = self.hub.nick_of(sid).map(|n| n.to_string());
+                    a.record(
+                        crate::hub_task::now(),
+                        "error",
+                        json!({"sid": sid.0, "nick": nick, "error": error.to_string()}),
+                    );
                 }
             }
         }

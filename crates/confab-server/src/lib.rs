@@ -8,6 +8,8 @@
 //! - [`server`]: listeners, connection limits, protocol detection, shutdown.
 //! - [`line`]: the line door (telnet, `nc`).
 
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod hub_task;
 pub mod line;

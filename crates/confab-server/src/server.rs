@@ -17,8 +17,13 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 use tracing::{info, warn};
 
-use crate::config::{Config, ConfigError};
-use crate::hub_task::{HubHandle, spawn_hub};
+use confab_core::Hub;
+use confab_core::store::StoreError;
+use confab_store::{SqliteOptions, SqliteStore};
+
+use crate::audit::AuditLog;
+use crate::config::{Config, ConfigError, Synchronous};
+use crate::hub_task::{ConnOutbox, HubHandle, spawn_hub};
 use crate::line;
 
 /// Why the server could not start.
@@ -30,12 +35,29 @@ pub enum StartError {
     DataDir { path: PathBuf, source: io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
+    #[error("cannot use the database {path}: {source}")]
+    Store { path: PathBuf, source: StoreError },
+    #[error("cannot open the audit log {path}: {source}")]
+    Audit { path: PathBuf, source: io::Error },
 }
 
 /// A server with its listeners bound, ready to [`Server::run`].
 pub struct Server {
     config: Arc<Config>,
     listeners: Vec<TcpListener>,
+    hub: Hub<ConnOutbox>,
+    audit: Option<AuditLog>,
+}
+
+/// Opens the configured database (creating and migrating it as needed).
+pub fn open_store(config: &Config) -> Result<SqliteStore, StartError> {
+    let path = config.database_path();
+    let synchronous = match config.storage.synchronous {
+        Synchronous::Full => confab_store::Synchronous::Full,
+        Synchronous::Normal => confab_store::Synchronous::Normal,
+    };
+    SqliteStore::open(&path, SqliteOptions { synchronous })
+        .map_err(|source| StartError::Store { path, source })
 }
 
 impl Server {
@@ -47,6 +69,19 @@ impl Server {
             path: config.data_dir.clone(),
             source,
         })?;
+        let store = open_store(&config)?;
+        let hub = Hub::with_store(config.hub_config()?, Box::new(store)).map_err(|source| {
+            StartError::Store {
+                path: config.database_path(),
+                source,
+            }
+        })?;
+        let audit = match config.audit_path() {
+            Some(path) => {
+                Some(AuditLog::open(&path).map_err(|source| StartError::Audit { path, source })?)
+            }
+            None => None,
+        };
         let mut listeners = Vec::new();
         for &addr in &config.listen {
             let l = TcpListener::bind(addr)
@@ -57,6 +92,8 @@ impl Server {
         Ok(Server {
             config: Arc::new(config),
             listeners,
+            hub,
+            audit,
         })
     }
 
@@ -72,8 +109,7 @@ impl Server {
     /// their queues (up to the grace period) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let config = self.config;
-        let hub_config = config.hub_config().expect("validated in bind");
-        let (hub, hub_task) = spawn_hub(hub_config);
+        let (hub, hub_thread) = spawn_hub(self.hub, self.audit);
         let limiter = Arc::new(Limiter::new(
             config.limits.max_connections,
             config.limits.max_connections_per_ip,
@@ -102,7 +138,7 @@ impl Server {
         if timeout(grace, all_done.recv()).await.is_err() {
             warn!(?grace, "some connections did not close in time");
         }
-        let _ = hub_task.await;
+        let _ = tokio::task::spawn_blocking(move || hub_thread.join()).await;
         info!("stopped");
     }
 }
@@ -163,7 +199,7 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: AcceptCtx) {
         Ok(Err(_)) => return,
         Err(_) => Bytes::new(),
     };
-    line::conn::serve(stream, peer, initial, ctx.hub, ctx.config.limits.clone()).await;
+    line::conn::serve(stream, peer, initial, ctx.hub, ctx.config).await;
 }
 
 /// Counts open connections, in all and per address.

@@ -2,7 +2,7 @@
 //! signals. Everything else lives in the library crates.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -27,20 +27,65 @@ struct Cli {
 enum Cmd {
     /// Run the server. With no flags it runs on embedded defaults.
     Serve(ServeArgs),
+    /// Manage accounts (passwords are read from stdin, never from argv).
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCmd),
 }
 
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Register an account.
+    Add {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Set an account's password.
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List the accounts.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Write a consistent copy of the database to FILE, while the server
+    /// runs or not.
+    Backup {
+        file: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// Where the config comes from; shared by every subcommand.
 #[derive(clap::Args)]
-struct ServeArgs {
+struct ConfigArgs {
     /// A TOML config file. Environment variables CONFAB_* and flags
     /// override what it says.
     #[arg(long, value_name = "FILE", env = "CONFAB_CONFIG")]
     config: Option<PathBuf>,
-    /// An address to listen on (repeatable); replaces the configured ones.
-    #[arg(long, value_name = "ADDR")]
-    listen: Vec<SocketAddr>,
     /// Where the server keeps its state.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// An address to listen on (repeatable); replaces the configured ones.
+    #[arg(long, value_name = "ADDR")]
+    listen: Vec<SocketAddr>,
     /// Print the effective config as TOML and exit.
     #[arg(long)]
     print_config: bool,
@@ -59,6 +104,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Serve(args) => serve(args),
+        Cmd::User(cmd) => user(cmd),
+        Cmd::Admin(AdminCmd::Backup { file, config }) => backup(&config, &file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -71,7 +118,7 @@ fn main() -> ExitCode {
 
 /// Defaults, then the file, then `CONFAB_*` (nested keys split on `__`,
 /// as in `CONFAB_LIMITS__SEND_QUEUE`), then flags.
-fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
+fn load_config(args: &ConfigArgs, listen: &[SocketAddr]) -> anyhow::Result<Config> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(path) = &args.config {
         if !path.is_file() {
@@ -83,7 +130,7 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
         .split("__")
         .ignore(&["config", "log"]);
     let overrides = Overrides {
-        listen: args.listen.clone(),
+        listen: listen.to_vec(),
         data_dir: args.data_dir.clone(),
     };
     figment = figment.merge(env).merge(Serialized::defaults(overrides));
@@ -93,7 +140,7 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = load_config(&args)?;
+    let config = load_config(&args.config, &args.listen)?;
     if args.print_config {
         print!("{}", toml::to_string_pretty(&config)?);
         return Ok(());
@@ -113,6 +160,94 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server.run(shutdown_signal()).await;
         anyhow::Ok(())
     })
+}
+
+/// Opens the database of the configured data dir (creating it if new).
+fn open_store(args: &ConfigArgs) -> anyhow::Result<confab_store::SqliteStore> {
+    let config = load_config(args, &[])?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot use data dir {}", config.data_dir.display()))?;
+    Ok(confab_server::server::open_store(&config)?)
+}
+
+/// Reads a password: from the terminal without echo, or the first line of
+/// stdin when it is not a terminal.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(prompt)?;
+        let again = rpassword::prompt_password("again: ")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let config = Config::default();
+    confab_server::auth::check_new(&password, config.accounts.min_password_len)?;
+    Ok(password)
+}
+
+fn user(cmd: UserCmd) -> anyhow::Result<()> {
+    use confab_core::Nick;
+    use confab_core::store::Store;
+    use confab_server::hub_task::now as hub_time_now;
+    match cmd {
+        UserCmd::Add { name, config } => {
+            let nick = Nick::parse(&name, load_config(&config, &[])?.limits.max_nick_len)
+                .with_context(|| format!("{name:?} cannot be a name"))?;
+            let mut store = open_store(&config)?;
+            if store.account(&nick.key())?.is_some() {
+                anyhow::bail!("the name {nick} is already registered");
+            }
+            let password = read_password(&format!("password for {nick}: "))?;
+            let hash = confab_server::auth::hash(&password);
+            store.create_account(&nick, &hash, hub_time_now())?;
+            println!("registered {nick}");
+        }
+        UserCmd::Passwd { name, config } => {
+            let nick = Nick::parse(&name, usize::MAX)
+                .with_context(|| format!("{name:?} cannot be a name"))?;
+            let mut store = open_store(&config)?;
+            if store.account(&nick.key())?.is_none() {
+                anyhow::bail!("there is no account called {nick}");
+            }
+            let password = read_password(&format!("new password for {nick}: "))?;
+            store.set_password(&nick.key(), &confab_server::auth::hash(&password))?;
+            println!("password changed for {nick}");
+        }
+        UserCmd::List { config } => {
+            let mut store = open_store(&config)?;
+            for a in store.accounts()? {
+                println!(
+                    "{}\tcreated {}\tlast seen {}",
+                    a.name,
+                    date(a.created),
+                    date(a.last_seen)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn date(t: confab_core::Timestamp) -> String {
+    use chrono::TimeZone;
+    chrono::Local
+        .timestamp_millis_opt(t.0)
+        .single()
+        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+fn backup(args: &ConfigArgs, file: &Path) -> anyhow::Result<()> {
+    let mut store = open_store(args)?;
+    store
+        .backup_to(file)
+        .with_context(|| format!("backing up to {}", file.display()))?;
+    println!("backed up to {}", file.display());
+    Ok(())
 }
 
 /// Logs to stderr; `CONFAB_LOG` (or `RUST_LOG`) sets the filter.

@@ -17,13 +17,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
+use tokio::task::spawn_blocking;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{Instrument, info, warn};
 
 use super::codec::{Decoded, LineDecoder};
 use super::parse::{Input, ParseLimits, parse};
 use super::render;
-use crate::config::Limits;
+use crate::auth;
+use crate::config::{Config, Limits};
 use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Out, now};
 
 /// Deliveries the writer takes off the queue per write.
@@ -51,16 +53,24 @@ pub async fn serve(
     peer: SocketAddr,
     initial: Bytes,
     hub: HubHandle,
-    limits: Limits,
+    config: Arc<Config>,
 ) {
     let sid = hub.new_session();
     let span = tracing::info_span!("line", sid = sid.0, %peer);
-    run(stream, sid, initial, hub, limits)
+    run(stream, peer, sid, initial, hub, config)
         .instrument(span)
         .await;
 }
 
-async fn run(stream: TcpStream, sid: SessionId, initial: Bytes, hub: HubHandle, limits: Limits) {
+async fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    sid: SessionId,
+    initial: Bytes,
+    hub: HubHandle,
+    config: Arc<Config>,
+) {
+    let limits = &config.limits;
     info!("connected");
     let (mut reader, writer) = stream.into_split();
     let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue);
@@ -70,11 +80,11 @@ async fn run(stream: TcpStream, sid: SessionId, initial: Bytes, hub: HubHandle, 
     let t = now();
     let greeting = [
         render::notice(t, &Local, "Welcome to confab. Type /help for help."),
-        name_prompt(&limits),
+        name_prompt(limits),
     ]
     .concat();
     if local.send(Out::Raw(greeting.into())).await.is_err()
-        || hub.connect(sid, outbox).await.is_err()
+        || hub.connect(sid, outbox, peer, "line").await.is_err()
     {
         writer.abort();
         return;
@@ -90,7 +100,7 @@ async fn run(stream: TcpStream, sid: SessionId, initial: Bytes, hub: HubHandle, 
             max_room_len: limits.max_room_len,
             max_message_bytes: limits.max_message_bytes,
         },
-        limits: limits.clone(),
+        config: config.clone(),
     };
     let mut decoder = LineDecoder::new(limits.max_line_bytes);
     let mut items = Vec::new();
@@ -177,7 +187,7 @@ struct Conn {
     login: watch::Receiver<Option<bool>>,
     nick: Option<Nick>,
     parse_limits: ParseLimits,
-    limits: Limits,
+    config: Arc<Config>,
 }
 
 impl Conn {
@@ -187,7 +197,7 @@ impl Conn {
             Decoded::TooLong => {
                 let text = format!(
                     "that line was longer than {} bytes and was dropped",
-                    self.limits.max_line_bytes
+                    self.config.limits.max_line_bytes
                 );
                 return self.error(&text).await;
             }
@@ -204,6 +214,14 @@ impl Conn {
         match parsed {
             Ok(Input::Nothing) => Flow::Go,
             Ok(Input::Hub(cmd)) => self.command(cmd).await,
+            Ok(Input::Register(password)) => self.register(password).await,
+            Ok(Input::Login { .. }) => {
+                let me = self.nick.as_ref().map(Nick::to_string).unwrap_or_default();
+                let text = format!(
+                    "you are already chatting as {me}; to use another account, /quit and log in when you reconnect"
+                );
+                self.error(&text).await
+            }
             Ok(local) => self.local(local).await,
             Err(e) => {
                 info!(error = %e, "bad input");
@@ -227,14 +245,15 @@ impl Conn {
                     return Flow::Stop("Quit".to_owned());
                 }
                 Ok(Input::Nothing) => return Flow::Go,
-                Ok(Input::Hub(_)) => Err("choose a name first".to_owned()),
+                Ok(Input::Login { name, password }) => return self.log_in(name, password).await,
+                Ok(Input::Hub(_) | Input::Register(_)) => Err("choose a name first".to_owned()),
                 Ok(local) => return self.local(local).await,
                 Err(e) => Err(e.to_string()),
             }
         } else if line.trim().is_empty() {
             return self.prompt().await;
         } else {
-            Nick::parse(line.trim(), self.limits.max_nick_len).map_err(|e| e.to_string())
+            Nick::parse(line.trim(), self.config.limits.max_nick_len).map_err(|e| e.to_string())
         };
         let nick = match candidate {
             Ok(nick) => nick,
@@ -243,12 +262,17 @@ impl Conn {
                 return self.prompt().await;
             }
         };
+        self.enter(nick.clone(), Command::Login(nick)).await
+    }
+
+    /// Sends a login command and waits for the hub's verdict, so that the
+    /// next line is read in the right state.
+    async fn enter(&mut self, nick: Nick, cmd: Command) -> Flow {
         self.login.borrow_and_update();
-        if let Flow::Stop(r) = self.command(Command::Login(nick.clone())).await {
+        if let Flow::Stop(r) = self.command(cmd).await {
             return Flow::Stop(r);
         }
-        // The writer sees the hub's answer first; wait for its verdict so
-        // that the next line is read in the right state.
+        // The writer sees the hub's answer first and passes it on.
         if self.login.changed().await.is_err() {
             return Flow::Stop("closed while logging in".to_owned());
         }
@@ -259,8 +283,58 @@ impl Conn {
         Flow::Go
     }
 
+    /// `/login NAME PASSWORD` before a name is chosen.
+    async fn log_in(&mut self, name: Nick, password: String) -> Flow {
+        let key = name.key();
+        let lookup = match self.hub.account(key.clone()).await {
+            Ok(Ok(lookup)) => lookup,
+            Ok(Err(e)) => {
+                self.error(&format!("cannot log in now: {e}")).await;
+                return self.prompt().await;
+            }
+            Err(_) => return Flow::Stop("server shutting down".to_owned()),
+        };
+        // Repeated failures for this name slow every further try down.
+        tokio::time::sleep(lookup.delay).await;
+        let verified = match &lookup.account {
+            Some(account) => {
+                let hash = account.password_hash.clone();
+                spawn_blocking(move || auth::verify(&password, &hash))
+                    .await
+                    .unwrap_or(false)
+            }
+            None => false,
+        };
+        if self.hub.auth_result(key, verified).await.is_err() {
+            return Flow::Stop("server shutting down".to_owned());
+        }
+        match lookup.account {
+            Some(account) if verified => {
+                let nick = account.name.clone();
+                self.enter(nick, Command::LoginAccount(account)).await
+            }
+            _ => {
+                info!(name = %name, "login failed");
+                self.error("wrong name or password").await;
+                self.prompt().await
+            }
+        }
+    }
+
+    /// `/register PASSWORD` as a guest.
+    async fn register(&mut self, password: String) -> Flow {
+        if let Err(e) = auth::check_new(&password, self.config.accounts.min_password_len) {
+            return self.error(&e.to_string()).await;
+        }
+        let password_hash = match spawn_blocking(move || auth::hash(&password)).await {
+            Ok(h) => h,
+            Err(_) => return self.error("could not hash the password; try again").await,
+        };
+        self.command(Command::Register { password_hash }).await
+    }
+
     async fn prompt(&mut self) -> Flow {
-        let p = name_prompt(&self.limits);
+        let p = name_prompt(&self.config.limits);
         self.say(p).await
     }
 
@@ -277,7 +351,9 @@ impl Conn {
             Input::Help(cmd) => render::help(t, &Local, cmd),
             Input::Commands => render::commands(t, &Local),
             Input::Time => render::time(t, &Local),
-            Input::Nothing | Input::Hub(_) => return Flow::Go,
+            Input::Nothing | Input::Hub(_) | Input::Register(_) | Input::Login { .. } => {
+                return Flow::Go;
+            }
         };
         self.say(out).await
     }

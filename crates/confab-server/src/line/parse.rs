@@ -20,7 +20,14 @@ pub enum Input {
     Commands,
     /// `/time`.
     Time,
+    /// `/register PASSWORD`: the door hashes, then asks the hub.
+    Register(String),
+    /// `/login NAME PASSWORD`: the door checks, then asks the hub.
+    Login { name: Nick, password: String },
 }
+
+/// Messages `/history` shows without a count.
+pub const DEFAULT_HISTORY: usize = 20;
 
 /// The limits that parsing enforces.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +81,10 @@ commands! {
     "topic", "/topic [TEXT | -]", "show the current room's topic, set it, or clear it with -";
     "ignore", "/ignore [@nick]", "stop seeing a user's messages (without an argument: list whom you ignore)";
     "unignore", "/unignore @nick", "see a user's messages again";
+    "register", "/register PASSWORD", "register your current name as an account, protected by PASSWORD";
+    "login", "/login NAME PASSWORD", "log in to a registered account (instead of choosing a name)";
+    "history", "/history [N]", "show the last N (default 20) messages of your current room or private conversation";
+    "search", "/search WORDS", "search the messages you may see for all of WORDS";
     "time", "/time", "show the server's time";
     "help", "/help [command]", "show help, for one command or in general";
     "commands", "/commands", "list every command";
@@ -197,6 +208,34 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             Ok(Input::Hub(Command::Ignore(nick(&one_arg(args)?)?)))
         }
         "unignore" => Ok(Input::Hub(Command::Unignore(nick(&one_arg(args)?)?))),
+        "register" => Ok(Input::Register(one_arg(args)?)),
+        "login" | "identify" => {
+            let (name, password) = split_word(args);
+            let password = password.trim();
+            if name.is_empty() || password.is_empty() || password.contains(char::is_whitespace) {
+                return Err(usage("login"));
+            }
+            Ok(Input::Login {
+                name: nick(name)?,
+                password: password.to_owned(),
+            })
+        }
+        "history" => {
+            let limit = match args {
+                "" => DEFAULT_HISTORY,
+                n => match one_arg(n)?.parse::<usize>() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(usage("history")),
+                },
+            };
+            Ok(Input::Hub(Command::History { limit }))
+        }
+        "search" => {
+            if args.is_empty() {
+                return Err(usage("search"));
+            }
+            Ok(Input::Hub(Command::Search(text(args)?)))
+        }
         "time" => no_args(Input::Time),
         "help" | "?" => match args {
             "" => Ok(Input::Help(None)),
@@ -387,6 +426,34 @@ mod tests {
             ok("/quit see you"),
             Input::Hub(Command::Quit(Some(text("see you"))))
         );
+    }
+
+    #[test]
+    fn accounts_history_search() {
+        assert_eq!(
+            ok("/register s3cret-pw"),
+            Input::Register("s3cret-pw".into())
+        );
+        assert!(err("/register").starts_with("usage: /register PASSWORD"));
+        assert!(err("/register two words").starts_with("usage: /register"));
+        assert_eq!(
+            ok("/login Bob hunter22"),
+            Input::Login {
+                name: nick("Bob"),
+                password: "hunter22".into()
+            }
+        );
+        assert!(err("/login bob").starts_with("usage: /login NAME PASSWORD"));
+        assert!(err("/login bob a b").starts_with("usage: /login"));
+        assert_eq!(ok("/history"), Input::Hub(Command::History { limit: 20 }));
+        assert_eq!(ok("/history 5"), Input::Hub(Command::History { limit: 5 }));
+        assert!(err("/history 0").starts_with("usage: /history"));
+        assert!(err("/history lots").starts_with("usage: /history"));
+        assert_eq!(
+            ok("/search crab rave"),
+            Input::Hub(Command::Search(text("crab rave")))
+        );
+        assert!(err("/search").starts_with("usage: /search"));
     }
 
     #[test]

@@ -132,6 +132,28 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
             "*** {} arrived while you were away:",
             count(*n, "private message", "private messages")
         )),
+        Event::History { target, messages } => {
+            if messages.is_empty() {
+                line(&format!("*** No earlier messages with {target}"));
+            } else {
+                let n = count(messages.len(), "earlier message", "earlier messages");
+                line(&format!("*** {n} with {target}:"));
+                for m in messages {
+                    line(&format!("(history) {}", dated(m, tz)));
+                }
+                line("*** End of history");
+            }
+        }
+        Event::SearchResults { query, messages } => {
+            let n = count(messages.len(), "message matches", "messages match");
+            line(&format!("*** {n} \"{}\":", plain(query)));
+            for m in messages {
+                line(&format!("(found) {}", dated(m, tz)));
+            }
+        }
+        Event::Registered { nick } => line(&format!(
+            "*** The name {nick} is now registered to you; next time, /login {nick} PASSWORD"
+        )),
         Event::Error(e) => line(&format!("*** Error: {e}")),
         Event::ServerNotice(s) => line(&format!("*** Notice: {}", plain(s))),
         Event::Bye { reason } => line(&format!("*** Disconnected: {}", plain(reason))),
@@ -212,6 +234,13 @@ fn message<Tz: TimeZone<Offset: Display>>(msg: &Message, offline: bool, tz: &Tz)
             format!("{mark} {from} -> {to}: {body}")
         }
     }
+}
+
+/// A stored message with its full date, for history and search.
+fn dated<Tz: TimeZone<Offset: Display>>(msg: &Message, tz: &Tz) -> String {
+    let when = date_time(msg.time, tz);
+    let body = message(msg, false, tz);
+    format!("[{when}] {body}")
 }
 
 /// Text as a terminal shows it safely: IRC formatting codes removed (with

@@ -1,0 +1,186 @@
+//! [`Store`]: the storage interface the hub persists through.
+//!
+//! The hub owns the live state; the store keeps what must survive a
+//! restart: accounts, messages (for history, search and offline delivery),
+//! room topics, and the rooms and ignore lists of registered users. The hub
+//! calls it synchronously from the one thread that owns the hub, so an
+//! implementation needs no locking of its own.
+//!
+//! Writes come in batches: the hub collects the [`Op`]s of every command
+//! in one batch of requests and hands them to [`Store::commit`], which must
+//! apply all of them in one transaction and make them durable before it
+//! returns (group commit). Only then does the hub deliver the batch's
+//! events, so a message anyone has seen is on disk.
+//!
+//! SQLite is the embedded implementation (crate `confab-store`); a
+//! PostgreSQL one can be added behind the same trait.
+
+use crate::event::{Message, MsgId, Timestamp, Topic};
+use crate::names::{Nick, NickKey, RoomKey, RoomName};
+
+/// A registered account's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(pub i64);
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    /// The account's name, which is also its nick. Unique, compared by
+    /// [`NickKey`].
+    pub name: Nick,
+    /// The password hash in PHC string format (argon2id).
+    pub password_hash: String,
+    pub created: Timestamp,
+    /// When the account was last connected (its creation if never).
+    pub last_seen: Timestamp,
+}
+
+/// What a registered account carries across restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountState {
+    pub account: Account,
+    /// Rooms in join order.
+    pub rooms: Vec<RoomName>,
+    pub ignores: Vec<NickKey>,
+}
+
+/// Everything the hub loads at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub accounts: Vec<AccountState>,
+    /// The id the next message gets (one past the highest stored).
+    pub next_msg_id: u64,
+}
+
+/// One change to persist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// A room or private message, to keep for history and search.
+    Message(Message),
+    /// Keep message `msg` for `account`, who is offline.
+    Pending {
+        account: AccountId,
+        msg: MsgId,
+    },
+    /// Everything kept for `account` was delivered.
+    Delivered {
+        account: AccountId,
+    },
+    /// The topic of a room was set or cleared.
+    Topic {
+        room: RoomName,
+        topic: Option<Topic>,
+    },
+    /// A registered account joined a room.
+    Join {
+        account: AccountId,
+        room: RoomName,
+    },
+    /// A registered account left a room.
+    Part {
+        account: AccountId,
+        room: RoomKey,
+    },
+    Ignore {
+        account: AccountId,
+        nick: NickKey,
+    },
+    Unignore {
+        account: AccountId,
+        nick: NickKey,
+    },
+    /// A registered account was last connected at `time`.
+    LastSeen {
+        account: AccountId,
+        time: Timestamp,
+    },
+}
+
+/// Whose messages a history query reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversation {
+    Room(RoomKey),
+    /// The private messages between two names, either way.
+    Private(NickKey, NickKey),
+}
+
+/// What a search may see: messages in these rooms, and private messages
+/// to or from this name (registered users only; `None` for guests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visibility {
+    pub rooms: Vec<RoomKey>,
+    pub private: Option<NickKey>,
+}
+
+/// Why the store failed. The `Display` text may be shown to users and
+/// operators, so it says what went wrong in their terms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("the name {0} is already registered")]
+    NameTaken(Nick),
+    #[error("there is no account called {0}")]
+    NoSuchAccount(String),
+    #[error("the search query is not valid: {0}")]
+    BadQuery(String),
+    #[error("the disk is full")]
+    DiskFull,
+    #[error(
+        "the database was written by a newer confab (schema version {found}, this one knows up to {known}); upgrade confab"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("the database file is corrupt or not a confab database: {0}")]
+    Corrupt(String),
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+/// The storage interface. See the module docs for the contract.
+pub trait Store: Send + 'static {
+    /// The state to start from.
+    fn load(&mut self) -> Result<Snapshot, StoreError>;
+
+    /// Applies `ops` in one durable transaction: all or nothing.
+    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError>;
+
+    /// The account called `name` (any case).
+    fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError>;
+
+    /// Registers `name`; [`StoreError::NameTaken`] if it exists.
+    fn create_account(
+        &mut self,
+        name: &Nick,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<Account, StoreError>;
+
+    /// Replaces an account's password hash.
+    fn set_password(&mut self, name: &NickKey, password_hash: &str) -> Result<(), StoreError>;
+
+    /// Every account, by name.
+    fn accounts(&mut self) -> Result<Vec<Account>, StoreError>;
+
+    /// The stored topic of a room, if any.
+    fn topic(&mut self, room: &RoomKey) -> Result<Option<Topic>, StoreError>;
+
+    /// Up to `limit` messages of a conversation with ids below `before`
+    /// (all if `None`), oldest first: the latest `limit` of them.
+    fn history(
+        &mut self,
+        conversation: &Conversation,
+        before: Option<MsgId>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+
+    /// Up to `limit` messages matching the words of `query` that `who` may
+    /// see, newest last.
+    fn search(
+        &mut self,
+        who: &Visibility,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+
+    /// The messages kept for `account`, oldest first.
+    fn pending(&mut self, account: AccountId) -> Result<Vec<Message>, StoreError>;
+}

@@ -1,0 +1,85 @@
+//! confab's embedded storage: [`confab_core::store::Store`] on one SQLite
+//! file ([`SqliteStore`]).
+//!
+//! # Design
+//!
+//! - **One connection, owned by the hub task.** The hub calls the store
+//!   synchronously from one thread, so there is no pool and no locking
+//!   here. Other processes (the CLI) may open the same file at the same
+//!   time: the database runs in WAL mode (readers never block the writer)
+//!   with a 5 s busy timeout for the moments two writers meet.
+//! - **Group commit.** [`Store::commit`](confab_core::store::Store::commit)
+//!   applies a whole batch of [`Op`](confab_core::store::Op)s in one
+//!   `BEGIN IMMEDIATE` transaction, so the cost of syncing to disk is paid
+//!   once per batch, not once per message. With
+//!   [`Synchronous::Full`] (the default) a commit is on disk when it
+//!   returns; [`Synchronous::Normal`] trades the last commits before a
+//!   power cut for speed. Every statement is prepared once and cached.
+//! - **All or nothing.** An op that fails (a duplicate message id, an
+//!   unknown account) rolls back the whole batch. Foreign keys are
+//!   deferred to the commit, so the ops of a batch may come in any order
+//!   (a `Pending` before its `Message`).
+//! - **Names keep their spelling, keys do the matching.** Every name is
+//!   stored twice: as displayed (`Alice`, `#Rust`) and as its case-folded
+//!   key ([`NickKey`](confab_core::NickKey),
+//!   [`RoomKey`](confab_core::RoomKey)), which all lookups, uniqueness and
+//!   indexes use. Names and texts were validated on the way in; reading
+//!   them back parses them again without length limits, and a row that
+//!   does not parse is reported as [`StoreError::Corrupt`].
+//! - **Search never parses user input as FTS5 syntax.** Each word of a
+//!   query becomes a quoted FTS5 string and the strings are AND-ed, so
+//!   `"`, `*`, `(`, `NEAR` or `OR` are searched for, never interpreted.
+//! - **Errors in the user's terms**: a full disk is [`StoreError::DiskFull`]
+//!   wherever it happens; a file that is not a confab database is
+//!   [`StoreError::Corrupt`]; a file from a newer confab is
+//!   [`StoreError::TooNew`]; anything else is [`StoreError::Other`] with
+//!   SQLite's message (naming the file when opening).
+//!
+//! # Schema (version 1)
+//!
+//! | table | columns | notes |
+//! |---|---|---|
+//! | `accounts` | `id` INTEGER PK, `name`, `name_key` UNIQUE, `password_hash`, `created_ms`, `last_seen_ms` | `name_key` is [`Nick::key`](confab_core::Nick::key) (ASCII lowercase) |
+//! | `messages` | `id` INTEGER PK, `time_ms`, `from_nick`, `from_key`, `kind` (`say`/`action`/`notice`), `target_kind` (`room`/`user`), `target_name`, `target_key`, `text` | `id` is the hub's [`MsgId`](confab_core::MsgId), never assigned by SQLite |
+//! | `messages_fts` | FTS5 over `text`, external content = `messages`, rowid = message id | `unicode61 remove_diacritics 2` tokenizer; kept in sync by triggers on `messages` |
+//! | `pending` | (`account_id`, `msg_id`) PK | private messages kept for an offline account |
+//! | `topics` | `room_key` PK, `room_name`, `text`, `set_by`, `time_ms` | a cleared topic is no row |
+//! | `memberships` | (`account_id`, `room_key`) PK, `room_name`, `position` | rooms of an account, `position` in join order |
+//! | `ignores` | (`account_id`, `nick_key`) PK | |
+//!
+//! Indexes: `messages_room (target_key, id) WHERE target_kind = 'room'` for
+//! room history; `messages_private (min(from_key, target_key),
+//! max(from_key, target_key), id) WHERE target_kind = 'user'` for the
+//! private conversation of an unordered pair of names; `pending_msg
+//! (msg_id)` for the foreign key. All tables are `STRICT`; the child
+//! tables reference `accounts` / `messages` with `ON DELETE CASCADE`.
+//!
+//! The next message id is one past the highest stored, so the table must
+//! keep its newest message (a future retention policy deletes old ones
+//! only).
+//!
+//! # Migrations
+//!
+//! The schema version is `PRAGMA user_version` ([`SCHEMA_VERSION`]); a
+//! confab file also carries `PRAGMA application_id` `0x636f6e66`
+//! ("conf"). Opening applies the missing migrations in one transaction. A
+//! file with a higher version is refused ([`StoreError::TooNew`]) rather
+//! than misread; a file of another program (another application id, or
+//! tables but no version) is refused as [`StoreError::Corrupt`].
+//!
+//! [`StoreError::Corrupt`]: confab_core::store::StoreError::Corrupt
+//! [`StoreError::DiskFull`]: confab_core::store::StoreError::DiskFull
+//! [`StoreError::TooNew`]: confab_core::store::StoreError::TooNew
+//! [`StoreError::Other`]: confab_core::store::StoreError::Other
+
+mod error;
+mod query;
+mod rows;
+mod schema;
+mod sqlite;
+
+pub use schema::SCHEMA_VERSION;
+pub use sqlite::{BUSY_TIMEOUT, SqliteOptions, SqliteStore, Synchronous};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! Between core values and SQL columns.
+//!
+//! Names and texts are validated on the way in (the core only builds them
+//! through their parsers), so reading them back parses leniently: no length
+//! limit, which may have changed in the config since the row was written.
+//! A row that still fails to parse was not written by confab and is
+//! reported as corruption.
+
+use rusqlite::Row;
+
+use confab_core::store::{Account, AccountId, StoreError};
+use confab_core::{Message, MsgId, MsgKind, Nick, NickKey, RoomName, Target, Text, Timestamp};
+
+use crate::error::{corrupt, db};
+
+/// The columns [`message`] reads, in order, from a `messages` table
+/// aliased `m`.
+macro_rules! message_columns {
+    () => {
+        "m.id, m.time_ms, m.from_nick, m.kind, m.target_kind, m.target_name, m.text"
+    };
+}
+pub(crate) use message_columns;
+
+/// The columns [`account`] reads, in order.
+macro_rules! account_columns {
+    () => {
+        "id, name, password_hash, created_ms, last_seen_ms"
+    };
+}
+pub(crate) use account_columns;
+
+pub(crate) fn kind_str(kind: MsgKind) -> &'static str {
+    match kind {
+        MsgKind::Say => "say",
+        MsgKind::Action => "action",
+        MsgKind::Notice => "notice",
+    }
+}
+
+pub(crate) fn msg_id(id: MsgId) -> Result<i64, StoreError> {
+    i64::try_from(id.0)
+        .map_err(|_| StoreError::Other(format!("message id {} is too large to store", id.0)))
+}
+
+/// `before` as an exclusive upper bound on stored ids.
+pub(crate) fn before_bound(before: Option<MsgId>) -> i64 {
+    before.map_or(i64::MAX, |id| i64::try_from(id.0).unwrap_or(i64::MAX))
+}
+
+/// A `LIMIT` value.
+pub(crate) fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn nick(s: &str) -> Result<Nick, StoreError> {
+    Nick::parse(s, usize::MAX).map_err(|e| corrupt("name", s, e))
+}
+
+pub(crate) fn nick_key(s: &str) -> Result<NickKey, StoreError> {
+    Ok(nick(s)?.key())
+}
+
+pub(crate) fn room(s: &str) -> Result<RoomName, StoreError> {
+    let room = RoomName::parse(s, usize::MAX).map_err(|e| corrupt("room name", s, e))?;
+    if room.as_str() != s {
+        return Err(corrupt("room name", s, "it does not start with #"));
+    }
+    Ok(room)
+}
+
+pub(crate) fn text(s: &str) -> Result<Text, StoreError> {
+    Text::parse(s, usize::MAX).map_err(|e| corrupt("text", s, e))
+}
+
+/// A message from the [`message_columns`] of a row.
+pub(crate) fn message(row: &Row<'_>) -> Result<Message, StoreError> {
+    let id: i64 = row.get(0).map_err(db)?;
+    let time: i64 = row.get(1).map_err(db)?;
+    let from: String = row.get(2).map_err(db)?;
+    let kind: String = row.get(3).map_err(db)?;
+    let target_kind: String = row.get(4).map_err(db)?;
+    let target_name: String = row.get(5).map_err(db)?;
+    let body: String = row.get(6).map_err(db)?;
+    let id = u64::try_from(id).map_err(|_| corrupt("message id", &id.to_string(), "negative"))?;
+    let kind = match kind.as_str() {
+        "say" => MsgKind::Say,
+        "action" => MsgKind::Action,
+        "notice" => MsgKind::Notice,
+        _ => return Err(corrupt("message kind", &kind, "unknown")),
+    };
+    let to = match target_kind.as_str() {
+        "room" => Target::Room(room(&target_name)?),
+        "user" => Target::User(nick(&target_name)?),
+        _ => return Err(corrupt("target kind", &target_kind, "unknown")),
+    };
+    Ok(Message {
+        id: MsgId(id),
+        time: Timestamp(time),
+        from: nick(&from)?,
+        to,
+        kind,
+        text: text(&body)?,
+    })
+}
+
+/// An account from the [`account_columns`] of a row.
+pub(crate) fn account(row: &Row<'_>) -> Result<Account, StoreError> {
+    let id: i64 = row.get(0).map_err(db)?;
+    let name: String = row.get(1).map_err(db)?;
+    Ok(Account {
+        id: AccountId(id),
+        name: nick(&name)?,
+        password_hash: row.get(2).map_err(db)?,
+        created: Timestamp(row.get(3).map_err(db)?),
+        last_seen: Timestamp(row.get(4).map_err(db)?),
+    })
+}

@@ -1,0 +1,177 @@
+//! The schema and its migrations.
+//!
+//! `MIGRATIONS[i]` takes a database from schema version `i` to `i + 1`;
+//! the version is kept in `PRAGMA user_version`. A migration is only ever
+//! appended, never edited once released: files in the field went through
+//! the old text.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use confab_core::store::StoreError;
+
+use crate::error::db;
+
+/// `PRAGMA application_id` of a confab database ("conf" in ASCII), so that
+/// another program's SQLite file is recognised as such.
+pub(crate) const APPLICATION_ID: i64 = 0x636f_6e66;
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: the first schema.
+    r#"
+CREATE TABLE accounts (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT    NOT NULL,
+    name_key      TEXT    NOT NULL UNIQUE,
+    password_hash TEXT    NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    last_seen_ms  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY,
+    time_ms     INTEGER NOT NULL,
+    from_nick   TEXT    NOT NULL,
+    from_key    TEXT    NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('say', 'action', 'notice')),
+    target_kind TEXT    NOT NULL CHECK (target_kind IN ('room', 'user')),
+    target_name TEXT    NOT NULL,
+    target_key  TEXT    NOT NULL,
+    text        TEXT    NOT NULL
+) STRICT;
+
+-- Room history: the messages of one room by id.
+CREATE INDEX messages_room ON messages (target_key, id)
+    WHERE target_kind = 'room';
+
+-- Private history: the messages between two names, either way, by id.
+-- The pair is unordered: (min, max) of the two keys.
+CREATE INDEX messages_private
+    ON messages (min(from_key, target_key), max(from_key, target_key), id)
+    WHERE target_kind = 'user';
+
+-- Full-text index over message text, external content (the text is stored
+-- once, in messages), rowid = message id. Triggers keep it in sync.
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    text,
+    content = 'messages',
+    content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+END;
+
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text)
+        VALUES ('delete', old.id, old.text);
+END;
+
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF id, text ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text)
+        VALUES ('delete', old.id, old.text);
+    INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+END;
+
+-- Private messages kept for an offline account.
+CREATE TABLE pending (
+    account_id INTEGER NOT NULL
+        REFERENCES accounts (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    msg_id     INTEGER NOT NULL
+        REFERENCES messages (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    PRIMARY KEY (account_id, msg_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX pending_msg ON pending (msg_id);
+
+CREATE TABLE topics (
+    room_key  TEXT    NOT NULL PRIMARY KEY,
+    room_name TEXT    NOT NULL,
+    text      TEXT    NOT NULL,
+    set_by    TEXT    NOT NULL,
+    time_ms   INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- The rooms of registered accounts; position orders them by join.
+CREATE TABLE memberships (
+    account_id INTEGER NOT NULL
+        REFERENCES accounts (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    room_key   TEXT    NOT NULL,
+    room_name  TEXT    NOT NULL,
+    position   INTEGER NOT NULL,
+    PRIMARY KEY (account_id, room_key)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE ignores (
+    account_id INTEGER NOT NULL
+        REFERENCES accounts (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    nick_key   TEXT    NOT NULL,
+    PRIMARY KEY (account_id, nick_key)
+) STRICT, WITHOUT ROWID;
+"#,
+];
+
+/// The schema version this code writes and the newest it reads.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`SCHEMA_VERSION`], refusing files of a newer
+/// confab or of another program.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // The common case (already current) takes no write lock, so a CLI can
+    // open the database while the server runs.
+    if check(conn)? == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    // Read again under the write lock: another process may have migrated.
+    let found = check(&tx)?;
+    let from = usize::try_from(found).expect("checked non-negative");
+    for migration in &MIGRATIONS[from..] {
+        tx.execute_batch(migration).map_err(db)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(db)?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(db)?;
+    tx.commit().map_err(db)
+}
+
+/// The schema version of the file, after checking that this code can
+/// read it.
+fn check(conn: &Connection) -> Result<i64, StoreError> {
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(db)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if found < 0 {
+        return Err(StoreError::Corrupt(format!(
+            "the schema version is {found}"
+        )));
+    }
+    let app: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(db)?;
+    if app != 0 && app != APPLICATION_ID {
+        return Err(StoreError::Corrupt(format!(
+            "it belongs to another program (application id {app:#x})"
+        )));
+    }
+    if found == 0 {
+        let objects: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(db)?;
+        if objects > 0 {
+            return Err(StoreError::Corrupt(
+                "it has tables but no confab schema version".into(),
+            ));
+        }
+    }
+    Ok(found)
+}
