@@ -3,57 +3,9 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use confab_server::{Config, Server};
-use support::{Client, assert_stamped};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-    _dir: tempfile::TempDir,
-}
-
-/// A server on 127.0.0.1:0 with generous rate limits (flood tests set
-/// their own), adjusted by `tweak`.
-async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        data_dir: dir.path().join("data"),
-        ..Config::default()
-    };
-    config.limits.sniff_timeout_ms = 100;
-    config.limits.rate_per_sec = 10_000.0;
-    config.limits.rate_burst = 10_000;
-    tweak(&mut config);
-    let server = Server::bind(config).await.expect("bind");
-    let addr = server.local_addrs()[0];
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    TestServer {
-        addr,
-        stop: Some(stop),
-        task,
-        _dir: dir,
-    }
-}
-
-impl TestServer {
-    async fn shutdown(mut self) {
-        self.stop.take().expect("once").send(()).unwrap();
-        tokio::time::timeout(support::DEADLINE, &mut self.task)
-            .await
-            .expect("server stops within the deadline")
-            .expect("server task did not panic");
-    }
-}
+use support::{Client, TestServer, assert_stamped, start};
 
 async fn default_server() -> TestServer {
     start(|_| {}).await

@@ -108,7 +108,7 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags).map_err(|e| {
             StoreError::Other(format!(
-                "cannot open the database {} ({e}); check that its directory exists and is writable",
+                "cannot open the database {}: {e}; check that its directory exists and is writable",
                 path.display()
             ))
         })?;

@@ -4,7 +4,12 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
+
+use confab_server::{Config, Server};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -152,4 +157,57 @@ pub fn assert_stamped(line: &str) {
         && b[6] == b']'
         && b[7] == b' ';
     assert!(ok, "not timestamped: {line:?}");
+}
+
+/// A server running in this process on 127.0.0.1:0.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A server on a fresh temp data dir with generous rate limits (flood
+/// tests set their own), adjusted by `tweak`.
+pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut s = start_in(&dir.path().join("data"), tweak).await;
+    s._dir = Some(dir);
+    s
+}
+
+/// A server on the data dir `data` (kept after it stops).
+pub async fn start_in(data: &Path, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let mut config = Config {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        data_dir: data.to_owned(),
+        ..Config::default()
+    };
+    config.limits.sniff_timeout_ms = 100;
+    config.limits.rate_per_sec = 10_000.0;
+    config.limits.rate_burst = 10_000;
+    tweak(&mut config);
+    let server = Server::bind(config).await.expect("bind");
+    let addr = server.local_addrs()[0];
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        addr,
+        stop: Some(stop),
+        task,
+        _dir: None,
+    }
+}
+
+impl TestServer {
+    /// Stops the server gracefully and waits until it has.
+    pub async fn shutdown(mut self) {
+        self.stop.take().expect("once").send(()).unwrap();
+        tokio::time::timeout(DEADLINE, &mut self.task)
+            .await
+            .expect("server stops within the deadline")
+            .expect("server task did not panic");
+    }
 }
