@@ -1,0 +1,699 @@
+//! What the server keeps, as an operator sees it: messages survive a
+//! `kill -9`, accounts are managed from the command line, backups restore,
+//! a bad database stops the start with a clear error, and the audit log
+//! tells what happened. Every server is a real `confab serve` child process
+//! on a temporary data dir.
+
+#[path = "../../confab-server/tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::Client;
+
+/// The binary, in a clean environment: no CONFAB_* from the caller, a
+/// private HOME, a quick protocol sniff and a rate limit that bulk sends
+/// never reach.
+fn confab(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_confab"));
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CONFAB_LIMITS__SNIFF_TIMEOUT_MS", "50")
+        .env("CONFAB_LIMITS__RATE_PER_SEC", "1000")
+        .env("CONFAB_LIMITS__RATE_BURST", "1000")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// What a finished command did.
+struct Outcome {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    fn all(&self) -> String {
+        format!(
+            "status {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` to its end, feeding it `stdin` if given; kills it and fails
+/// if it runs past the deadline (a server that starts when it should not).
+fn run(cmd: &mut Command, stdin: Option<&str>) -> Outcome {
+    let mut child = cmd
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn confab");
+    let guard = KillOnDrop(child.id());
+    if let Some(text) = stdin {
+        let mut input = child.stdin.take().expect("piped stdin");
+        // The command may exit before reading (a name that is taken).
+        let _ = input.write_all(text.as_bytes());
+    }
+    let stdout = read_all(child.stdout.take().expect("piped stdout"));
+    let stderr = read_all(child.stderr.take().expect("piped stderr"));
+    let status = wait_for_exit(&mut child, support::DEADLINE);
+    std::mem::forget(guard);
+    Outcome {
+        status,
+        stdout: stdout.recv_timeout(support::DEADLINE).unwrap_or_default(),
+        stderr: stderr.recv_timeout(support::DEADLINE).unwrap_or_default(),
+    }
+}
+
+/// Kills a process by id if a test fails before it was reaped.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Reads `from` to its end on a thread; the text arrives on the channel.
+fn read_all(mut from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = from.read_to_end(&mut bytes);
+        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    rx
+}
+
+/// Waits for `child` to exit; panics (after killing it) past `within`.
+fn wait_for_exit(child: &mut Child, within: Duration) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("confab did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `confab ARGS --data-dir DATA`, with `stdin` as its input.
+fn cli(home: &Path, data: &Path, args: &[&str], stdin: Option<&str>) -> Outcome {
+    let data = data.to_str().expect("UTF-8 temp path");
+    run(confab(home).args(args).args(["--data-dir", data]), stdin)
+}
+
+/// `confab serve` on `data` expected to fail at start.
+fn serve_fails(home: &Path, data: &Path) -> Outcome {
+    cli(home, data, &["serve", "--listen", "127.0.0.1:0"], None)
+}
+
+/// A `confab serve` child process on an ephemeral port; killed on drop.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+    stderr: mpsc::Receiver<String>,
+}
+
+/// Forwards the lines of `from` to a channel, from a thread.
+fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl ServerProcess {
+    fn start(home: &Path, data: &Path) -> ServerProcess {
+        let mut child = confab(home)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn confab serve");
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let stderr = lines_of(child.stderr.take().unwrap());
+        // From here on, Drop kills the child even if the start fails.
+        let mut server = ServerProcess {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            stderr,
+        };
+        let first = stdout.recv_timeout(support::DEADLINE).unwrap_or_else(|_| {
+            panic!(
+                "the server did not say where it listens; log:\n{}",
+                server.log()
+            )
+        });
+        server.addr = first
+            .strip_prefix("confab listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .parse()
+            .unwrap();
+        let line = stdout.recv_timeout(support::DEADLINE).unwrap();
+        assert_eq!(line, format!("data dir: {}", data.display()));
+        server
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.pid()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    /// Waits for the process to exit.
+    fn wait(&mut self) -> ExitStatus {
+        wait_for_exit(&mut self.child, support::DEADLINE)
+    }
+
+    /// What the server logged so far.
+    fn log(&self) -> String {
+        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary home with a data dir path inside it (not yet created).
+fn home_and_data() -> (tempfile::TempDir, PathBuf) {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    (home, data)
+}
+
+/// Connects to `addr` and logs in to account `name` with `password`.
+async fn log_in(addr: SocketAddr, name: &str, password: &str) -> Client {
+    let mut c = Client::connect(addr, name).await;
+    c.expect("Choose a name").await;
+    c.send(&format!("/login {name} {password}")).await;
+    c.expect(&format!("*** Welcome, {name}!")).await;
+    c
+}
+
+/// Sends `line`, then `/time` as a marker (its answer comes after every
+/// reply to earlier lines), and returns the lines received before it.
+async fn ask(c: &mut Client, line: &str) -> Vec<String> {
+    c.send(line).await;
+    c.send("/time").await;
+    c.expect_skipping("*** Server time: ").await.0
+}
+
+/// The message texts `from` sent into `room`, as `/history` lists them:
+/// the lines of the last history block in `lines`.
+fn history_texts(lines: &[String], room: &str, from: &str) -> Vec<String> {
+    let header = format!("earlier messages with {room}:");
+    let start = lines
+        .iter()
+        .rposition(|l| l.contains(&header))
+        .unwrap_or_else(|| panic!("no history of {room} in {lines:#?}"));
+    let needle = format!(" {room} <{from}> ");
+    let mut texts = Vec::new();
+    for l in &lines[start + 1..] {
+        if l.contains("*** End of history") {
+            return texts;
+        }
+        assert!(l.contains("] (history) ["), "not a history line: {l:?}");
+        if let Some(at) = l.find(&needle) {
+            texts.push(l[at + needle.len()..].to_owned());
+        }
+    }
+    panic!("history without its end: {lines:#?}");
+}
+
+/// The number `n` of a text `durable-NNN`.
+fn durable_number(text: &str) -> Option<usize> {
+    text.strip_prefix("durable-")?.parse().ok()
+}
+
+#[tokio::test]
+async fn kill_dash_nine_loses_nothing_anyone_saw() {
+    const SENT: usize = 200;
+    const READ_AT_LEAST: usize = 50;
+    let (home, data) = home_and_data();
+    let mut server = ServerProcess::start(home.path(), &data);
+    let mut bob = Client::login(server.addr, "bob").await;
+    let mut alice = Client::login(server.addr, "alice").await;
+    bob.expect("*** alice joined #general").await;
+
+    // One write of every line, as fast as the socket takes it.
+    let burst: String = (0..SENT).map(|i| format!("durable-{i:03}\r\n")).collect();
+    alice.send_raw(burst.as_bytes()).await;
+
+    // Bob reads some of them; what he read, he saw.
+    let mut seen = Vec::new();
+    while seen.len() < READ_AT_LEAST {
+        let line = bob
+            .next_line()
+            .await
+            .expect("bob's connection stays open");
+        if let Some(at) = line.find("#general <alice> ") {
+            let text = &line[at + "#general <alice> ".len()..];
+            seen.push(durable_number(text).unwrap_or_else(|| panic!("odd line {line:?}")));
+        }
+        assert!(!line.contains("*** Error"), "{line}");
+    }
+    let expected: Vec<usize> = (0..seen.len()).collect();
+    assert_eq!(seen, expected, "bob sees alice's messages in order");
+
+    // The power cord, as far as a process can tell.
+    server.child.kill().expect("SIGKILL the server");
+    let status = server.wait();
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "{status:?}");
+    }
+    drop((alice, bob));
+    drop(server);
+
+    let server = ServerProcess::start(home.path(), &data);
+    let mut carol = Client::login(server.addr, "carol").await;
+    let lines = ask(&mut carol, "/history 200").await;
+    let texts = history_texts(&lines, "#general", "alice");
+    let kept: Vec<usize> = texts
+        .iter()
+        .map(|t| durable_number(t).unwrap_or_else(|| panic!("odd history text {t:?}")))
+        .collect();
+    // Stored once each, in the order sent: a prefix of what alice sent.
+    let prefix: Vec<usize> = (0..kept.len()).collect();
+    assert_eq!(kept, prefix, "history after kill -9: {lines:#?}");
+    assert!(kept.len() <= SENT);
+    let kept_set: BTreeSet<usize> = kept.iter().copied().collect();
+    let lost: Vec<usize> = seen.iter().copied().filter(|n| !kept_set.contains(n)).collect();
+    assert!(lost.is_empty(), "bob saw {lost:?}, which were lost");
+    eprintln!(
+        "bob read {} messages; {} of {SENT} survived kill -9",
+        seen.len(),
+        kept.len()
+    );
+
+    // The full-text index came through too: the last one bob saw is found.
+    let last = *seen.last().expect("bob saw some");
+    let query = format!("durable-{last:03}");
+    let lines = ask(&mut carol, &format!("/search {query}")).await;
+    let header = format!("*** 1 message matches \"{query}\":");
+    assert!(lines.iter().any(|l| l.contains(&header)), "{lines:#?}");
+    let found = "(found) [";
+    let hit = format!("#general <alice> {query}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(found) && l.ends_with(&hit)),
+        "{lines:#?}"
+    );
+    // And the database took new messages after the restart.
+    carol.say("#general", "after the crash").await;
+}
+
+#[tokio::test]
+async fn user_add_passwd_list_and_login() {
+    let (home, data) = home_and_data();
+    let home = home.path();
+    const FIRST: &str = "first-Secret-77";
+    const SECOND: &str = "second-Secret-88";
+
+    let out = cli(home, &data, &["user", "add", "alice"], Some(&format!("{FIRST}\n")));
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    assert_eq!(out.stdout.trim(), "registered alice", "{}", out.all());
+
+    let out = cli(home, &data, &["user", "list"], None);
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    let names: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["alice"], "{}", out.all());
+    assert!(out.stdout.contains("\tcreated 20"), "{}", out.all());
+
+    // Again: refused, and the first password stays.
+    let out = cli(home, &data, &["user", "add", "ALICE"], Some("other-password\n"));
+    assert_eq!(out.code(), Some(1), "{}", out.all());
+    assert_eq!(
+        out.stderr.trim(),
+        "confab: error: the name ALICE is already registered",
+        "{}",
+        out.all()
+    );
+
+    // A password too short: refused, nothing registered.
+    let out = cli(home, &data, &["user", "add", "carol"], Some("short\n"));
+    assert_eq!(out.code(), Some(1), "{}", out.all());
+    assert_eq!(
+        out.stderr.trim(),
+        "confab: error: a password needs at least 8 characters",
+        "{}",
+        out.all()
+    );
+    // A name that cannot be one.
+    let out = cli(home, &data, &["user", "add", "9lives"], Some("long-enough-1\n"));
+    assert_eq!(out.code(), Some(1), "{}", out.all());
+    assert!(
+        out.stderr.starts_with("confab: error: \"9lives\" cannot be a name"),
+        "{}",
+        out.all()
+    );
+    // No such account to change.
+    let out = cli(home, &data, &["user", "passwd", "nobody"], Some("long-enough-1\n"));
+    assert_eq!(out.code(), Some(1), "{}", out.all());
+    assert_eq!(
+        out.stderr.trim(),
+        "confab: error: there is no account called nobody",
+        "{}",
+        out.all()
+    );
+    let out = cli(home, &data, &["user", "list"], None);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.all());
+
+    let server = ServerProcess::start(home, &data);
+    let mut alice = log_in(server.addr, "alice", FIRST).await;
+    alice.expect("*** In #general").await;
+
+    // A guest may not take the name, even in another case.
+    let mut guest = Client::connect(server.addr, "guest").await;
+    guest.expect("Choose a name").await;
+    guest.send("Alice").await;
+    guest
+        .expect("*** Error: the name Alice is registered; log in with /login Alice PASSWORD")
+        .await;
+    guest.expect("Choose another name").await;
+
+    // A wrong password, and a name with no account, say the same.
+    guest.send("/login alice not-the-password").await;
+    guest.expect("*** Error: wrong name or password").await;
+    guest.expect("Choose a name").await;
+    guest.send("/login nobody whatever-password").await;
+    guest.expect("*** Error: wrong name or password").await;
+    guest.expect("Choose a name").await;
+
+    // A new password, set while the server runs.
+    let out = cli(home, &data, &["user", "passwd", "alice"], Some(&format!("{SECOND}\n")));
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    assert_eq!(out.stdout.trim(), "password changed for alice", "{}", out.all());
+
+    // The old one no longer opens the account; the new one does.
+    guest.send(&format!("/login alice {FIRST}")).await;
+    guest.expect("*** Error: wrong name or password").await;
+    guest.expect("Choose a name").await;
+    let mut second = log_in(server.addr, "alice", SECOND).await;
+    second.send("/quit").await;
+    second.expect("*** Disconnected").await;
+    alice.say("#general", "still here").await;
+
+    // Passwords are never written down in clear: not in the audit log,
+    // not in the server's log, not in the database.
+    server.signal("-TERM");
+    drop(server);
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"kind\":\"login\""), "{audit}");
+    let db = std::fs::read(data.join("confab.db")).unwrap();
+    for pw in [FIRST, SECOND, "not-the-password", "whatever-password"] {
+        assert!(!audit.contains(pw), "the audit log holds {pw:?}:\n{audit}");
+        assert!(
+            !db.windows(pw.len()).any(|w| w == pw.as_bytes()),
+            "the database holds {pw:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn backup_while_running() {
+    let (home, data) = home_and_data();
+    let server = ServerProcess::start(home.path(), &data);
+    let mut alice = Client::login(server.addr, "alice").await;
+    for i in 0..30 {
+        alice.say("#general", &format!("backed-up {i}")).await;
+    }
+
+    let file = home.path().join("backup.db");
+    let out = cli(
+        home.path(),
+        &data,
+        &["admin", "backup", file.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    assert_eq!(
+        out.stdout.trim(),
+        format!("backed up to {}", file.display()),
+        "{}",
+        out.all()
+    );
+    // The server carries on during and after the backup.
+    alice.say("#general", "after the backup").await;
+
+    // The backup alone (no -wal beside it) is a whole database.
+    let restored = home.path().join("restored");
+    std::fs::create_dir(&restored).unwrap();
+    std::fs::copy(&file, restored.join("confab.db")).unwrap();
+    let second = ServerProcess::start(home.path(), &restored);
+    let mut bob = Client::login(second.addr, "bob").await;
+    let lines = ask(&mut bob, "/history 100").await;
+    let texts = history_texts(&lines, "#general", "alice");
+    let expected: Vec<String> = (0..30).map(|i| format!("backed-up {i}")).collect();
+    assert_eq!(texts, expected, "{lines:#?}");
+    drop(server);
+}
+
+/// Runs SQL on a database file with the sqlite3 CLI, or Python's sqlite3
+/// module where the CLI is missing.
+fn sqlite(db: &Path, sql: &str) {
+    let cli = Command::new("sqlite3").arg(db).arg(sql).output();
+    if let Ok(out) = cli {
+        assert!(out.status.success(), "sqlite3: {out:?}");
+        return;
+    }
+    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript(sys.argv[2])\nc.commit()\nc.close()\n";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("neither sqlite3 nor python3 is installed");
+    assert!(out.status.success(), "python3: {out:?}");
+}
+
+fn assert_clean_failure(out: &Outcome, needles: &[&str]) {
+    assert_eq!(out.code(), Some(1), "{}", out.all());
+    assert!(out.stderr.starts_with("confab: error: "), "{}", out.all());
+    for needle in needles {
+        assert!(out.stderr.contains(needle), "{needle:?}: {}", out.all());
+    }
+    assert!(!out.stderr.contains("panicked"), "{}", out.all());
+    assert!(!out.stdout.contains("listening"), "{}", out.all());
+}
+
+#[test]
+fn start_up_errors_are_clear() {
+    let (home, data) = home_and_data();
+    let home = home.path();
+
+    // Garbage where the database should be.
+    std::fs::create_dir(&data).unwrap();
+    let db = data.join("confab.db");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7919 % 251) as u8).collect();
+    std::fs::write(&db, &garbage).unwrap();
+    let out = serve_fails(home, &data);
+    let path = format!("cannot use the database {}", db.display());
+    assert_clean_failure(
+        &out,
+        &[
+            &path,
+            "the database file is corrupt or not a confab database",
+        ],
+    );
+    eprintln!("garbage database: {}", out.stderr.trim());
+    // The file is left as it was, for the operator to look at.
+    assert_eq!(std::fs::read(&db).unwrap(), garbage);
+    // The command-line tools say the same.
+    let out = cli(home, &data, &["user", "list"], None);
+    assert_clean_failure(&out, &["not a confab database"]);
+
+    // Another program's SQLite database.
+    std::fs::remove_file(&db).unwrap();
+    sqlite(&db, "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');");
+    let out = serve_fails(home, &data);
+    assert_clean_failure(&out, &["not a confab database", "no confab schema version"]);
+    eprintln!("foreign database: {}", out.stderr.trim());
+
+    // A database from a newer confab.
+    std::fs::remove_file(&db).unwrap();
+    let out = cli(home, &data, &["user", "list"], None);
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    assert_eq!(out.stdout, "", "{}", out.all());
+    sqlite(&db, "PRAGMA user_version = 999;");
+    let out = serve_fails(home, &data);
+    assert_clean_failure(
+        &out,
+        &[
+            &path,
+            "the database was written by a newer confab (schema version 999",
+            "upgrade confab",
+        ],
+    );
+    eprintln!("newer database: {}", out.stderr.trim());
+    let out = cli(home, &data, &["user", "add", "alice"], Some("long-enough-1\n"));
+    assert_clean_failure(&out, &["newer confab"]);
+
+    // A data dir that is a file.
+    let file = home.join("plain-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let out = serve_fails(home, &file);
+    assert_clean_failure(&out, &[&format!("cannot use data dir {}", file.display())]);
+    eprintln!("data dir is a file: {}", out.stderr.trim());
+    let out = cli(home, &file, &["user", "list"], None);
+    assert_clean_failure(&out, &[&format!("cannot use data dir {}", file.display())]);
+}
+
+/// The audit records of `kind`, as raw JSON lines.
+fn records<'a>(audit: &'a str, kind: &str) -> Vec<&'a str> {
+    let tag = format!("\"kind\":\"{kind}\"");
+    audit.lines().filter(|l| l.contains(&tag)).collect()
+}
+
+/// Whether `line` has the JSON string field `key` equal to `value`
+/// (serde_json writes compact objects: `"key":"value"`).
+fn has(line: &str, key: &str, value: &str) -> bool {
+    line.contains(&format!("\"{key}\":\"{value}\""))
+}
+
+#[tokio::test]
+async fn audit_log_records_everything() {
+    let (home, data) = home_and_data();
+    let out = cli(
+        home.path(),
+        &data,
+        &["user", "add", "alice"],
+        Some("audit-password-1\n"),
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+
+    let mut server = ServerProcess::start(home.path(), &data);
+    let mut bob = Client::login(server.addr, "bob").await;
+    let mut alice = log_in(server.addr, "alice", "audit-password-1").await;
+    bob.expect("*** alice joined #general").await;
+    alice.say("#general", "hello \"audit\" log").await;
+    bob.expect("#general <alice> hello \"audit\" log").await;
+    alice.send("/msg @bob psst, bob").await;
+    bob.expect("[private] alice -> bob: psst, bob").await;
+    alice.send("/msg @nobody anyone?").await;
+    alice.expect("*** Error: there is no user called nobody").await;
+    alice.send("/dance").await;
+    alice
+        .expect("*** Error: unknown command /dance; /commands lists them all")
+        .await;
+    alice.send("/quit see you").await;
+    alice.expect("*** Disconnected: Quit: see you").await;
+    bob.expect("*** alice quit (Quit: see you)").await;
+    server.signal("-TERM");
+    bob.expect("*** Disconnected: the server is shutting down").await;
+    let status = server.wait();
+    assert_eq!(status.code(), Some(0), "{status:?}\n{}", server.log());
+
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    for line in audit.lines() {
+        assert!(line.starts_with("{\"") && line.ends_with('}'), "{line}");
+        assert!(line.contains("\"time\":\"20"), "{line}");
+        assert!(line.contains("Z\""), "UTC times: {line}");
+    }
+    let connects = records(&audit, "connect");
+    assert_eq!(connects.len(), 2, "{audit}");
+    assert!(connects.iter().all(|l| has(l, "door", "line")), "{audit}");
+    assert!(
+        connects.iter().all(|l| l.contains("\"peer\":\"127.0.0.1:")),
+        "{audit}"
+    );
+
+    let logins = records(&audit, "login");
+    assert_eq!(logins.len(), 1, "{audit}");
+    assert!(has(logins[0], "name", "alice") && logins[0].contains("\"ok\":true"));
+
+    let commands = records(&audit, "command");
+    let by_alice = |name: &str| {
+        commands
+            .iter()
+            .any(|l| has(l, "nick", "alice") && has(l, "command", name))
+    };
+    assert!(by_alice("send"), "{audit}");
+    assert!(by_alice("quit"), "{audit}");
+    // Commands by name only, never their text.
+    assert!(
+        !commands.iter().any(|l| l.contains("psst") || l.contains("hello")),
+        "{audit}"
+    );
+
+    let messages = records(&audit, "message");
+    assert_eq!(messages.len(), 1, "{audit}");
+    let m = messages[0];
+    assert!(has(m, "from", "alice"), "{m}");
+    assert!(has(m, "to", "#general") && has(m, "to_kind", "room"), "{m}");
+    assert!(has(m, "text", "hello \\\"audit\\\" log"), "{m}");
+    assert!(has(m, "message_kind", "say"), "{m}");
+
+    let private = records(&audit, "private_message");
+    assert_eq!(private.len(), 1, "{audit}");
+    let p = private[0];
+    assert!(has(p, "from", "alice") && has(p, "to", "bob"), "{p}");
+    assert!(has(p, "to_kind", "user") && has(p, "text", "psst, bob"), "{p}");
+
+    let errors = records(&audit, "error");
+    assert!(
+        errors
+            .iter()
+            .any(|l| has(l, "nick", "alice") && has(l, "error", "there is no user called nobody")),
+        "{audit}"
+    );
+
+    let disconnects = records(&audit, "disconnect");
+    assert!(
+        disconnects
+            .iter()
+            .any(|l| has(l, "nick", "alice") && l.contains("Quit")),
+        "{audit}"
+    );
+    let shutdowns = records(&audit, "shutdown");
+    assert_eq!(shutdowns.len(), 1, "{audit}");
+    assert!(has(shutdowns[0], "reason", "the server is shutting down"));
+    assert!(!audit.contains("audit-password-1"), "{audit}");
+}
