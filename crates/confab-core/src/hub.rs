@@ -101,7 +101,17 @@ impl Default for HubConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Journal {
     Message(Message),
-    Refused { sid: SessionId, error: ChatError },
+    Refused {
+        sid: SessionId,
+        error: ChatError,
+    },
+    /// A session ended, for whatever reason (quit, flood, too slow, the
+    /// connection closed, shutdown).
+    Left {
+        sid: SessionId,
+        nick: Option<Nick>,
+        reason: String,
+    },
 }
 
 struct Session<O> {
@@ -120,6 +130,9 @@ struct Session<O> {
 struct User {
     nick: Nick,
     account: Option<AccountId>,
+    /// When the account was created: private messages older than that
+    /// belong to whoever used the name as a guest before, and stay hidden.
+    account_since: Timestamp,
     sessions: Vec<SessionId>,
     /// Rooms in join order; the last is the most recently joined.
     /// Registered users keep theirs while offline.
@@ -225,6 +238,7 @@ impl<O: Outbox> Hub<O> {
                 User {
                     nick: state.account.name,
                     account: Some(state.account.id),
+                    account_since: state.account.created,
                     sessions: Vec::new(),
                     rooms,
                     ignores: state.ignores.into_iter().collect(),
@@ -348,7 +362,13 @@ impl<O: Outbox> Hub<O> {
                 reason: reason.to_owned(),
             },
         );
-        for (_, s) in self.sessions.drain() {
+        for (sid, s) in self.sessions.drain() {
+            let nick = s.user.map(|uid| self.users[&uid].nick.clone());
+            self.journal.push(Journal::Left {
+                sid,
+                nick,
+                reason: reason.to_owned(),
+            });
             // A full queue cannot take the goodbye: close it at once.
             if s.outbox.push(bye.clone()).is_err() {
                 s.outbox.close(reason);
@@ -551,6 +571,7 @@ impl<O: Outbox> Hub<O> {
             User {
                 nick,
                 account,
+                account_since: now,
                 sessions: Vec::new(),
                 rooms: Vec::new(),
                 ignores: HashSet::new(),
@@ -598,6 +619,11 @@ impl<O: Outbox> Hub<O> {
         }
         let uid = match self.by_nick.get(&account.name.key()) {
             Some(&uid) if self.users[&uid].account == Some(account.id) => uid,
+            None => {
+                let uid = self.new_user(account.name.clone(), Some(account.id), now);
+                self.users.get_mut(&uid).expect("new").account_since = account.created;
+                uid
+            }
             Some(&uid) if self.users[&uid].online() => {
                 // A guest who had the name before it was registered.
                 return Err(ChatError::NickInUse(account.name));
@@ -606,6 +632,7 @@ impl<O: Outbox> Hub<O> {
                 // An offline guest of that name: the account takes it over.
                 let user = self.users.get_mut(&uid).expect("indexed");
                 user.account = Some(account.id);
+                user.account_since = account.created;
                 user.nick = account.name.clone();
                 let rooms: Vec<RoomName> = user
                     .rooms
@@ -620,7 +647,6 @@ impl<O: Outbox> Hub<O> {
                 }
                 uid
             }
-            None => self.new_user(account.name.clone(), Some(account.id), now),
         };
         self.attach(sid, uid, now)
     }
@@ -757,6 +783,7 @@ impl<O: Outbox> Hub<O> {
         };
         let user = self.users.get_mut(&uid).expect("live");
         user.account = Some(account.id);
+        user.account_since = account.created;
         let rooms: Vec<RoomName> = user
             .rooms
             .iter()
@@ -1142,11 +1169,7 @@ impl<O: Outbox> Hub<O> {
             .store()?
             .history(&conversation, None, limit)
             .map_err(storage)?;
-        let ignores = &self.users[&uid].ignores;
-        let messages = messages
-            .into_iter()
-            .filter(|m| !ignores.contains(&m.from.key()))
-            .collect();
+        let messages = self.visible(uid, messages);
         self.reply(sid, now, Event::History { target, messages });
         Ok(())
     }
@@ -1171,17 +1194,24 @@ impl<O: Outbox> Hub<O> {
             .store()?
             .search(&who, query.as_str(), limit)
             .map_err(storage)?;
-        let ignores = &self.users[&uid].ignores;
-        let messages = messages
-            .into_iter()
-            .filter(|m| !ignores.contains(&m.from.key()))
-            .collect();
+        let messages = self.visible(uid, messages);
         let ev = Event::SearchResults {
             query: query.as_str().to_owned(),
             messages,
         };
         self.reply(sid, now, ev);
         Ok(())
+    }
+
+    /// Of stored messages, those `uid` may see: not from names they
+    /// ignore, and no private ones from before their account existed.
+    fn visible(&self, uid: UserId, messages: Vec<Message>) -> Vec<Message> {
+        let me = &self.users[&uid];
+        messages
+            .into_iter()
+            .filter(|m| !me.ignores.contains(&m.from.key()))
+            .filter(|m| matches!(m.to, Target::Room(_)) || m.time >= me.account_since)
+            .collect()
     }
 
     // /topic [text]
@@ -1325,6 +1355,12 @@ impl<O: Outbox> Hub<O> {
         let Some(session) = self.sessions.remove(&sid) else {
             return;
         };
+        let nick = session.user.map(|uid| self.users[&uid].nick.clone());
+        self.journal.push(Journal::Left {
+            sid,
+            nick,
+            reason: reason.to_owned(),
+        });
         let Some(uid) = session.user else {
             return;
         };

@@ -140,6 +140,8 @@ enum Request {
     Echo {
         to: mpsc::Sender<Out>,
         bytes: bytes::Bytes,
+        /// The door refused a line of this session: audit why.
+        error: Option<(SessionId, String)>,
     },
     Account {
         name: NickKey,
@@ -199,9 +201,14 @@ impl HubHandle {
 
     /// Queues a door's own output (help, a usage error) for its connection
     /// in order with the hub's replies to the commands sent before it.
-    pub async fn echo(&self, to: &mpsc::Sender<Out>, bytes: bytes::Bytes) -> Result<(), HubGone> {
+    pub async fn echo(
+        &self,
+        to: &mpsc::Sender<Out>,
+        bytes: bytes::Bytes,
+        error: Option<(SessionId, String)>,
+    ) -> Result<(), HubGone> {
         let to = to.clone();
-        self.send(Request::Echo { to, bytes }).await
+        self.send(Request::Echo { to, bytes, error }).await
     }
 
     /// The account called `name`, for checking a password.
@@ -324,15 +331,15 @@ impl Runner {
                 self.hub.stage(sid, cmd, now);
             }
             Request::Disconnect { sid, reason } => {
-                let nick = self.hub.nick_of(sid).map(|n| n.to_string());
-                self.audit(
-                    now,
-                    "disconnect",
-                    json!({"sid": sid.0, "nick": nick, "reason": reason}),
-                );
+                // Audited from the journal, whoever ended the session.
                 self.hub.stage_disconnect(sid, &reason, now);
             }
-            Request::Echo { to, bytes } => {
+            Request::Echo { to, bytes, error } => {
+                if let Some((sid, error)) = error {
+                    let nick = self.hub.nick_of(sid).map(|n| n.to_string());
+                    let fields = json!({"sid": sid.0, "nick": nick, "error": error});
+                    self.audit(now, "error", fields);
+                }
                 // What the hub staged for this connection goes first.
                 self.hub.finish(now);
                 // Never wait: a connection whose queue is full is too slow
@@ -356,9 +363,10 @@ impl Runner {
                 }
             }
             Request::Shutdown { reason, done } => {
-                self.audit(now, "shutdown", json!({"reason": reason}));
                 self.hub.finish(now);
                 self.hub.shutdown(&reason, now);
+                self.audit_journal();
+                self.audit(now, "shutdown", json!({"reason": reason}));
                 return Some(done);
             }
         }
@@ -411,9 +419,17 @@ impl Runner {
                 Journal::Refused { sid, error } => {
                     let nick = self.hub.nick_of(sid).map(|n| n.to_string());
                     a.record(
-                        crate::hub_task::now(),
+                        now(),
                         "error",
                         json!({"sid": sid.0, "nick": nick, "error": error.to_string()}),
+                    );
+                }
+                Journal::Left { sid, nick, reason } => {
+                    let nick = nick.map(|n| n.to_string());
+                    a.record(
+                        now(),
+                        "disconnect",
+                        json!({"sid": sid.0, "nick": nick, "reason": reason}),
                     );
                 }
             }

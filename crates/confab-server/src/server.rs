@@ -31,14 +31,14 @@ use crate::line;
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot use data dir {path}: {source}")]
-    DataDir { path: PathBuf, source: io::Error },
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: io::Error },
-    #[error("cannot use the database {path}: {source}")]
-    Store { path: PathBuf, source: StoreError },
-    #[error("cannot open the audit log {path}: {source}")]
-    Audit { path: PathBuf, source: io::Error },
+    #[error("cannot use data dir {path}: {error}")]
+    DataDir { path: PathBuf, error: io::Error },
+    #[error("cannot listen on {addr}: {error}")]
+    Bind { addr: SocketAddr, error: io::Error },
+    #[error("cannot use the database: {error}")]
+    Store { error: StoreError },
+    #[error("cannot open the audit log {path}: {error}")]
+    Audit { path: PathBuf, error: io::Error },
 }
 
 /// A server with its listeners bound, ready to [`Server::run`].
@@ -57,7 +57,7 @@ pub fn open_store(config: &Config) -> Result<SqliteStore, StartError> {
         Synchronous::Normal => confab_store::Synchronous::Normal,
     };
     SqliteStore::open(&path, SqliteOptions { synchronous })
-        .map_err(|source| StartError::Store { path, source })
+        .map_err(|error| StartError::Store { error })
 }
 
 impl Server {
@@ -65,20 +65,21 @@ impl Server {
     /// so that any mistake shows before the server claims to be up.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         config.validate()?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        let data_dir_error = |error| StartError::DataDir {
             path: config.data_dir.clone(),
-            source,
-        })?;
+            error,
+        };
+        if config.data_dir.exists() && !config.data_dir.is_dir() {
+            let error = io::Error::new(io::ErrorKind::NotADirectory, "it is not a directory");
+            return Err(data_dir_error(error));
+        }
+        std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error)?;
         let store = open_store(&config)?;
-        let hub = Hub::with_store(config.hub_config()?, Box::new(store)).map_err(|source| {
-            StartError::Store {
-                path: config.database_path(),
-                source,
-            }
-        })?;
+        let hub = Hub::with_store(config.hub_config()?, Box::new(store))
+            .map_err(|error| StartError::Store { error })?;
         let audit = match config.audit_path() {
             Some(path) => {
-                Some(AuditLog::open(&path).map_err(|source| StartError::Audit { path, source })?)
+                Some(AuditLog::open(&path).map_err(|error| StartError::Audit { path, error })?)
             }
             None => None,
         };
@@ -86,7 +87,7 @@ impl Server {
         for &addr in &config.listen {
             let l = TcpListener::bind(addr)
                 .await
-                .map_err(|source| StartError::Bind { addr, source })?;
+                .map_err(|error| StartError::Bind { addr, error })?;
             listeners.push(l);
         }
         Ok(Server {

@@ -4,9 +4,10 @@
 //!
 //! `cargo bench -p confab-store --bench group_commit`
 //!
-//! Each case inserts up to 20 000 messages, but stops after a few seconds
-//! (one fsync per message is slow on some disks), so the whole run stays
-//! well under a minute.
+//! Each case inserts up to 20 000 messages into a fresh database, but stops
+//! after a few seconds (one fsync per message is slow on some disks), so
+//! the whole run stays under a minute. Each case runs twice and the faster
+//! run counts, to damp noise from whatever else the machine is doing.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,8 @@ use confab_core::{Message, MsgId, MsgKind, Nick, RoomName, Target, Text, Timesta
 use confab_store::{SqliteOptions, SqliteStore, Synchronous};
 
 const MESSAGES: u64 = 20_000;
-const TIME_BUDGET: Duration = Duration::from_secs(6);
+const TIME_BUDGET: Duration = Duration::from_secs(4);
+const RUNS: usize = 2;
 
 fn message(id: u64, nicks: &[Nick], rooms: &[RoomName]) -> Message {
     let i = id as usize;
@@ -42,6 +44,12 @@ struct Outcome {
     messages: u64,
     commits: u64,
     elapsed: Duration,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.messages as f64 / self.elapsed.as_secs_f64()
+    }
 }
 
 fn run(sync: Synchronous, batch: usize) -> Outcome {
@@ -88,7 +96,10 @@ fn main() {
     );
     for sync in [Synchronous::Full, Synchronous::Normal] {
         for batch in [1, 64, 256] {
-            let o = run(sync, batch);
+            let o = (0..RUNS)
+                .map(|_| run(sync, batch))
+                .max_by(|a, b| a.rate().total_cmp(&b.rate()))
+                .unwrap();
             let secs = o.elapsed.as_secs_f64();
             println!(
                 "{:<8} {:>6} {:>9} {:>8} {:>9.2} {:>12.0} {:>11.0}",
@@ -97,7 +108,7 @@ fn main() {
                 o.messages,
                 o.commits,
                 secs,
-                o.messages as f64 / secs,
+                o.rate(),
                 o.commits as f64 / secs,
             );
         }

@@ -172,7 +172,7 @@ fn open_store(args: &ConfigArgs) -> anyhow::Result<confab_store::SqliteStore> {
 
 /// Reads a password: from the terminal without echo, or the first line of
 /// stdin when it is not a terminal.
-fn read_password(prompt: &str) -> anyhow::Result<String> {
+fn read_password(prompt: &str, min_len: usize) -> anyhow::Result<String> {
     use std::io::{BufRead, IsTerminal};
     let password = if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password(prompt)?;
@@ -184,8 +184,7 @@ fn read_password(prompt: &str) -> anyhow::Result<String> {
         std::io::stdin().lock().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    let config = Config::default();
-    confab_server::auth::check_new(&password, config.accounts.min_password_len)?;
+    confab_server::auth::check_new(&password, min_len)?;
     Ok(password)
 }
 
@@ -195,25 +194,28 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
     use confab_server::hub_task::now as hub_time_now;
     match cmd {
         UserCmd::Add { name, config } => {
-            let nick = Nick::parse(&name, load_config(&config, &[])?.limits.max_nick_len)
+            let settings = load_config(&config, &[])?;
+            let nick = Nick::parse(&name, settings.limits.max_nick_len)
                 .with_context(|| format!("{name:?} cannot be a name"))?;
             let mut store = open_store(&config)?;
             if store.account(&nick.key())?.is_some() {
                 anyhow::bail!("the name {nick} is already registered");
             }
-            let password = read_password(&format!("password for {nick}: "))?;
+            let min = settings.accounts.min_password_len;
+            let password = read_password(&format!("password for {nick}: "), min)?;
             let hash = confab_server::auth::hash(&password);
             store.create_account(&nick, &hash, hub_time_now())?;
             println!("registered {nick}");
         }
         UserCmd::Passwd { name, config } => {
+            let min = load_config(&config, &[])?.accounts.min_password_len;
             let nick = Nick::parse(&name, usize::MAX)
                 .with_context(|| format!("{name:?} cannot be a name"))?;
             let mut store = open_store(&config)?;
             if store.account(&nick.key())?.is_none() {
                 anyhow::bail!("there is no account called {nick}");
             }
-            let password = read_password(&format!("new password for {nick}: "))?;
+            let password = read_password(&format!("new password for {nick}: "), min)?;
             store.set_password(&nick.key(), &confab_server::auth::hash(&password))?;
             println!("password changed for {nick}");
         }

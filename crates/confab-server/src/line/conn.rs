@@ -358,17 +358,24 @@ impl Conn {
         self.say(out).await
     }
 
+    /// A door-side error line, also written to the audit log.
     async fn error(&mut self, text: &str) -> Flow {
-        self.say(render::error(now(), &Local, text)).await
+        let line = render::error(now(), &Local, text);
+        self.say_audited(line, Some(text.to_owned())).await
     }
 
     /// Queues the door's own output. Once logged in, it goes by way of the
-    /// hub task, so that it comes after the replies to earlier commands.
+    /// hub thread, so that it comes after the replies to earlier commands.
     /// Before that, straight into the queue, waiting when it is full: that
     /// slows this client's own input, nobody else's.
     async fn say(&mut self, bytes: Bytes) -> Flow {
+        self.say_audited(bytes, None).await
+    }
+
+    async fn say_audited(&mut self, bytes: Bytes, error: Option<String>) -> Flow {
         let sent = if self.nick.is_some() {
-            self.hub.echo(&self.local, bytes).await.is_ok()
+            let error = error.map(|e| (self.sid, e));
+            self.hub.echo(&self.local, bytes, error).await.is_ok()
         } else {
             self.local.send(Out::Raw(bytes)).await.is_ok()
         };
