@@ -1992,3 +1992,79 @@ fn shutdown_says_bye_to_every_session() {
     }
     assert_eq!(w.hub.session_count(), 0);
 }
+
+// ---------------------------------------------------------------------------
+// 13. A store that cannot commit (a full disk)
+// ---------------------------------------------------------------------------
+
+/// A store whose every commit fails as a full disk does; reads find
+/// nothing. It stands for the disk, not for the hub's rules.
+struct FullDisk;
+
+impl crate::store::Store for FullDisk {
+    fn load(&mut self) -> Result<crate::store::Snapshot, StoreError> {
+        Ok(crate::store::Snapshot::default())
+    }
+    fn commit(&mut self, _: &[Op]) -> Result<(), StoreError> {
+        Err(StoreError::DiskFull)
+    }
+    fn account(&mut self, _: &NickKey) -> Result<Option<Account>, StoreError> {
+        Ok(None)
+    }
+    fn create_account(&mut self, _: &Nick, _: &str, _: Timestamp) -> Result<Account, StoreError> {
+        Err(StoreError::DiskFull)
+    }
+    fn set_password(&mut self, _: &NickKey, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::DiskFull)
+    }
+    fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn topic(&mut self, _: &RoomKey) -> Result<Option<Topic>, StoreError> {
+        Ok(None)
+    }
+    fn history(
+        &mut self,
+        _: &Conversation,
+        _: Option<MsgId>,
+        _: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn search(&mut self, _: &Visibility, _: &str, _: usize) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+#[test]
+fn a_message_that_cannot_be_stored_reaches_nobody_and_its_sender_is_told() {
+    let mut w = World::new();
+    w.hub = Hub::with_store(quiet_config(), Box::new(FullDisk)).unwrap();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    let storage_error = error(ChatError::Storage("the disk is full".into()));
+    assert_eq!(w.ask(alice, say("lost?")), vec![storage_error.clone()]);
+    assert_eq!(
+        w.ask(alice, say_to(to_user("bob"), "psst")),
+        vec![storage_error]
+    );
+    w.assert_silent(bob);
+    // Several in one batch: every sender hears, once each, and nothing
+    // of the batch is delivered.
+    w.hub.stage(alice, say("one"), w.now);
+    w.hub.stage(bob, say("two"), w.now);
+    w.hub.stage(alice, say("three"), w.now);
+    w.hub.finish(w.now);
+    assert_eq!(
+        w.events(alice),
+        vec![error(ChatError::Storage("the disk is full".into()))]
+    );
+    assert_eq!(
+        w.events(bob),
+        vec![error(ChatError::Storage("the disk is full".into()))]
+    );
+}
