@@ -630,21 +630,8 @@ impl<O: Outbox> Hub<O> {
             }
             Some(&uid) => {
                 // An offline guest of that name: the account takes it over.
-                let user = self.users.get_mut(&uid).expect("indexed");
-                user.account = Some(account.id);
-                user.account_since = account.created;
-                user.nick = account.name.clone();
-                let rooms: Vec<RoomName> = user
-                    .rooms
-                    .iter()
-                    .map(|k| self.rooms[k].name.clone())
-                    .collect();
-                for room in rooms {
-                    self.op(Op::Join {
-                        account: account.id,
-                        room,
-                    });
-                }
+                self.users.get_mut(&uid).expect("indexed").nick = account.name.clone();
+                self.make_registered(uid, &account);
                 uid
             }
         };
@@ -781,6 +768,14 @@ impl<O: Outbox> Hub<O> {
             Err(StoreError::NameTaken(n)) => return Err(ChatError::NickRegistered(n)),
             Err(e) => return Err(storage(e)),
         };
+        self.make_registered(uid, &account);
+        self.reply(sid, now, Event::Registered { nick });
+        Ok(())
+    }
+
+    /// Binds user `uid` to `account` and persists what the user already
+    /// has (rooms, ignores) as the account's.
+    fn make_registered(&mut self, uid: UserId, account: &Account) {
         let user = self.users.get_mut(&uid).expect("live");
         user.account = Some(account.id);
         user.account_since = account.created;
@@ -802,8 +797,6 @@ impl<O: Outbox> Hub<O> {
                 nick,
             });
         }
-        self.reply(sid, now, Event::Registered { nick });
-        Ok(())
     }
 
     // /nick NAME

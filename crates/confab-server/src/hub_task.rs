@@ -19,9 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use confab_core::hub::Journal;
 use confab_core::store::{Account, StoreError};
-use confab_core::{
-    Command, Delivery, Hub, HubConfig, NickKey, Outbox, QueueFull, SessionId, Timestamp,
-};
+use confab_core::{Command, Delivery, Hub, NickKey, Outbox, QueueFull, SessionId, Timestamp};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -260,11 +258,6 @@ pub fn spawn_hub(
         .spawn(move || runner.run(rx))
         .expect("spawning the hub thread");
     (handle, thread)
-}
-
-/// A hub without storage, for tests and ephemeral servers.
-pub fn memory_hub(config: HubConfig) -> Hub<ConnOutbox> {
-    Hub::new(config)
 }
 
 struct Runner {

@@ -124,7 +124,7 @@ impl Server {
                 config: config.clone(),
                 hub: hub.clone(),
                 limiter: limiter.clone(),
-                alive: alive.clone(),
+                _alive: alive.clone(),
             };
             accepting.spawn(accept_loop(listener, ctx));
         }
@@ -149,7 +149,8 @@ struct AcceptCtx {
     config: Arc<Config>,
     hub: HubHandle,
     limiter: Arc<Limiter>,
-    alive: mpsc::Sender<()>,
+    /// Held, never used: dropped when the connection ends.
+    _alive: mpsc::Sender<()>,
 }
 
 async fn accept_loop(listener: TcpListener, ctx: AcceptCtx) {
@@ -165,10 +166,8 @@ async fn accept_loop(listener: TcpListener, ctx: AcceptCtx) {
             }
         };
         let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let _alive = ctx.alive.clone();
-            handle(stream, peer, ctx).await;
-        });
+        // `ctx` holds an `alive` sender until the connection ends.
+        tokio::spawn(handle(stream, peer, ctx));
     }
 }
 

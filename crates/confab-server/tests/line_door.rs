@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use support::{Client, TestServer, assert_stamped, start};
 
 async fn default_server() -> TestServer {
@@ -433,14 +431,16 @@ async fn shutdown_tells_everyone_and_flushes() {
 #[tokio::test]
 async fn connections_per_address_are_limited() {
     let s = start(|c| c.limits.max_connections_per_ip = 2).await;
-    let _a = Client::login(s.addr, "a").await;
+    let mut a = Client::login(s.addr, "a").await;
     let _b = Client::login(s.addr, "b").await;
     let mut c = Client::connect(s.addr, "c").await;
     c.expect("*** Error: too many connections from your address; try again later")
         .await;
     c.expect_closed().await;
-    drop(_a);
-    // The slot frees once the first connection is gone.
+    a.send("/quit").await;
+    a.expect_closed().await;
+    // The slot frees once the server has finished with the first
+    // connection; each try below waits on the server's answer.
     let deadline = tokio::time::Instant::now() + support::DEADLINE;
     loop {
         let mut d = Client::connect(s.addr, "d").await;
@@ -451,7 +451,6 @@ async fn connections_per_address_are_limited() {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "slot never freed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     s.shutdown().await;
 }

@@ -193,6 +193,11 @@ fn sync_file_and_dir(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Runs one statement (cached, so each is compiled once per connection).
+fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    tx.prepare_cached(sql)?.execute(params)
+}
+
 /// Applies one op inside the commit's transaction.
 fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
     match op {
@@ -202,12 +207,11 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
                 Target::Room(r) => ("room", r.as_str(), r.key().as_str().to_owned()),
                 Target::User(n) => ("user", n.as_str(), n.key().as_str().to_owned()),
             };
-            tx.prepare_cached(
+            exec(
+                tx,
                 "INSERT INTO messages (id, time_ms, from_nick, from_key, kind, target_kind, \
                  target_name, target_key, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
+                params![
                     id,
                     m.time.0,
                     m.from.as_str(),
@@ -217,8 +221,8 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
                     target_name,
                     target_key,
                     m.text.as_str(),
-                ])
-            })
+                ],
+            )
             .map_err(|e| {
                 if is_unique_violation(&e) {
                     StoreError::Other(format!("message {} is already stored", m.id.0))
@@ -229,78 +233,89 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
         }
         Op::Pending { account, msg } => {
             let msg = rows::msg_id(*msg)?;
-            tx.prepare_cached(
+            exec(
+                tx,
                 "INSERT INTO pending (account_id, msg_id) VALUES (?1, ?2) \
                  ON CONFLICT DO NOTHING",
+                params![account.0, msg],
             )
-            .and_then(|mut s| s.execute(params![account.0, msg]))
             .map_err(db)?;
         }
         Op::Delivered { account } => {
-            tx.prepare_cached("DELETE FROM pending WHERE account_id = ?1")
-                .and_then(|mut s| s.execute([account.0]))
-                .map_err(db)?;
+            exec(tx, "DELETE FROM pending WHERE account_id = ?1", [account.0]).map_err(db)?;
         }
         Op::Topic { room, topic: None } => {
-            tx.prepare_cached("DELETE FROM topics WHERE room_key = ?1")
-                .and_then(|mut s| s.execute([room.key().as_str()]))
-                .map_err(db)?;
+            exec(
+                tx,
+                "DELETE FROM topics WHERE room_key = ?1",
+                [room.key().as_str()],
+            )
+            .map_err(db)?;
         }
         Op::Topic {
             room,
             topic: Some(t),
         } => {
-            tx.prepare_cached(
+            exec(
+                tx,
                 "INSERT INTO topics (room_key, room_name, text, set_by, time_ms) \
                  VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT (room_key) DO UPDATE SET room_name = excluded.room_name, \
                  text = excluded.text, set_by = excluded.set_by, time_ms = excluded.time_ms",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
+                params![
                     room.key().as_str(),
                     room.as_str(),
                     t.text.as_str(),
                     t.by.as_str(),
                     t.time.0,
-                ])
-            })
+                ],
+            )
             .map_err(db)?;
         }
         Op::Join { account, room } => {
             // `WHERE true` lets the parser tell ON CONFLICT from a join.
-            tx.prepare_cached(
+            exec(
+                tx,
                 "INSERT INTO memberships (account_id, room_key, room_name, position) \
                  SELECT ?1, ?2, ?3, coalesce(max(position), 0) + 1 \
                  FROM memberships WHERE account_id = ?1 AND true \
                  ON CONFLICT (account_id, room_key) DO NOTHING",
+                params![account.0, room.key().as_str(), room.as_str()],
             )
-            .and_then(|mut s| s.execute(params![account.0, room.key().as_str(), room.as_str()]))
             .map_err(db)?;
         }
         Op::Part { account, room } => {
-            tx.prepare_cached("DELETE FROM memberships WHERE account_id = ?1 AND room_key = ?2")
-                .and_then(|mut s| s.execute(params![account.0, room.as_str()]))
-                .map_err(db)?;
+            exec(
+                tx,
+                "DELETE FROM memberships WHERE account_id = ?1 AND room_key = ?2",
+                params![account.0, room.as_str()],
+            )
+            .map_err(db)?;
         }
         Op::Ignore { account, nick } => {
-            tx.prepare_cached(
+            exec(
+                tx,
                 "INSERT INTO ignores (account_id, nick_key) VALUES (?1, ?2) \
                  ON CONFLICT DO NOTHING",
+                params![account.0, nick.as_str()],
             )
-            .and_then(|mut s| s.execute(params![account.0, nick.as_str()]))
             .map_err(db)?;
         }
         Op::Unignore { account, nick } => {
-            tx.prepare_cached("DELETE FROM ignores WHERE account_id = ?1 AND nick_key = ?2")
-                .and_then(|mut s| s.execute(params![account.0, nick.as_str()]))
-                .map_err(db)?;
+            exec(
+                tx,
+                "DELETE FROM ignores WHERE account_id = ?1 AND nick_key = ?2",
+                params![account.0, nick.as_str()],
+            )
+            .map_err(db)?;
         }
         Op::LastSeen { account, time } => {
-            let changed = tx
-                .prepare_cached("UPDATE accounts SET last_seen_ms = ?2 WHERE id = ?1")
-                .and_then(|mut s| s.execute(params![account.0, time.0]))
-                .map_err(db)?;
+            let changed = exec(
+                tx,
+                "UPDATE accounts SET last_seen_ms = ?2 WHERE id = ?1",
+                params![account.0, time.0],
+            )
+            .map_err(db)?;
             if changed == 0 {
                 return Err(StoreError::Other(format!(
                     "there is no account with id {}",

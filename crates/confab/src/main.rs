@@ -163,11 +163,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Opens the database of the configured data dir (creating it if new).
-fn open_store(args: &ConfigArgs) -> anyhow::Result<confab_store::SqliteStore> {
-    let config = load_config(args, &[])?;
+fn open_store(config: &Config) -> anyhow::Result<confab_store::SqliteStore> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot use data dir {}", config.data_dir.display()))?;
-    Ok(confab_server::server::open_store(&config)?)
+    Ok(confab_server::server::open_store(config)?)
 }
 
 /// Reads a password: from the terminal without echo, or the first line of
@@ -197,7 +196,7 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
             let settings = load_config(&config, &[])?;
             let nick = Nick::parse(&name, settings.limits.max_nick_len)
                 .with_context(|| format!("{name:?} cannot be a name"))?;
-            let mut store = open_store(&config)?;
+            let mut store = open_store(&settings)?;
             if store.account(&nick.key())?.is_some() {
                 anyhow::bail!("the name {nick} is already registered");
             }
@@ -208,10 +207,11 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
             println!("registered {nick}");
         }
         UserCmd::Passwd { name, config } => {
-            let min = load_config(&config, &[])?.accounts.min_password_len;
+            let settings = load_config(&config, &[])?;
+            let min = settings.accounts.min_password_len;
             let nick = Nick::parse(&name, usize::MAX)
                 .with_context(|| format!("{name:?} cannot be a name"))?;
-            let mut store = open_store(&config)?;
+            let mut store = open_store(&settings)?;
             if store.account(&nick.key())?.is_none() {
                 anyhow::bail!("there is no account called {nick}");
             }
@@ -220,7 +220,7 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
             println!("password changed for {nick}");
         }
         UserCmd::List { config } => {
-            let mut store = open_store(&config)?;
+            let mut store = open_store(&load_config(&config, &[])?)?;
             for a in store.accounts()? {
                 println!(
                     "{}\tcreated {}\tlast seen {}",
@@ -244,7 +244,7 @@ fn date(t: confab_core::Timestamp) -> String {
 }
 
 fn backup(args: &ConfigArgs, file: &Path) -> anyhow::Result<()> {
-    let mut store = open_store(args)?;
+    let mut store = open_store(&load_config(args, &[])?)?;
     store
         .backup_to(file)
         .with_context(|| format!("backing up to {}", file.display()))?;

@@ -1,27 +1,14 @@
 //! The `confab` binary as a user runs it: config layering, clear start-up
 //! errors, and a real server process that shuts down gracefully on signals.
 
+mod process;
 #[path = "../../confab-server/tests/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
+use process::{ServerProcess, confab};
 use support::Client;
-
-fn confab(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_confab"));
-    // A clean environment: no CONFAB_* from the caller, a private HOME.
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdin(Stdio::null());
-    cmd
-}
 
 fn run(cmd: &mut Command) -> (Output, String, String) {
     let out = cmd.output().expect("run confab");
@@ -162,93 +149,10 @@ fn start_up_problems_are_named() {
     );
 }
 
-/// A `confab serve` child process on an ephemeral port.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    stderr: mpsc::Receiver<String>,
-    _home: tempfile::TempDir,
-}
-
-/// Forwards the lines of `from` to a channel, from a thread.
-fn lines_of(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-impl ServerProcess {
-    fn start() -> ServerProcess {
-        let home = tempfile::tempdir().unwrap();
-        let mut child = confab(home.path())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("CONFAB_LIMITS__SNIFF_TIMEOUT_MS", "50")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn confab serve");
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
-        let first = stdout
-            .recv_timeout(support::DEADLINE)
-            .expect("the server says where it listens");
-        let addr = first
-            .strip_prefix("confab listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .parse()
-            .unwrap();
-        let data = stdout.recv_timeout(support::DEADLINE).unwrap();
-        assert!(data.starts_with("data dir: "), "{data}");
-        ServerProcess {
-            child,
-            addr,
-            stderr,
-            _home: home,
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig}");
-    }
-
-    /// Waits for the process to exit; its exit code.
-    fn wait(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + support::DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(Instant::now() < deadline, "server did not exit");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// What the server logged so far.
-    fn log(&self) -> String {
-        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn graceful_exit_on(sig: &str) {
-    let mut server = ServerProcess::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let mut server = ServerProcess::start(home.path(), &data);
     let mut alice = Client::login(server.addr, "alice").await;
     let mut bob = Client::login(server.addr, "bob").await;
     alice.say("#general", "hello from a real process").await;
@@ -260,8 +164,8 @@ async fn graceful_exit_on(sig: &str) {
             .await;
         assert!(c.expect_closed().await.is_empty());
     }
-    assert_eq!(server.wait(), Some(0));
-    let log = server.log();
+    assert_eq!(server.wait().code(), Some(0));
+    let log = server.full_log();
     for needle in [
         "connected",
         "logged in",

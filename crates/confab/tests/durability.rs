@@ -4,33 +4,18 @@
 //! tells what happened. Every server is a real `confab serve` child process
 //! on a temporary data dir.
 
+mod process;
 #[path = "../../confab-server/tests/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Stdio};
 
+use process::{ServerProcess, confab, read_all, wait_for_exit};
 use support::Client;
-
-/// The binary, in a clean environment: no CONFAB_* from the caller, a
-/// private HOME, a quick protocol sniff and a rate limit that bulk sends
-/// never reach.
-fn confab(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_confab"));
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("CONFAB_LIMITS__SNIFF_TIMEOUT_MS", "50")
-        .env("CONFAB_LIMITS__RATE_PER_SEC", "1000")
-        .env("CONFAB_LIMITS__RATE_BURST", "1000")
-        .stdin(Stdio::null());
-    cmd
-}
 
 /// What a finished command did.
 struct Outcome {
@@ -72,38 +57,11 @@ fn run(cmd: &mut Command, stdin: Option<&str>) -> Outcome {
     }
     let stdout = read_all(child.stdout.take().expect("piped stdout"));
     let stderr = read_all(child.stderr.take().expect("piped stderr"));
-    let status = wait_for_exit(&mut child, support::DEADLINE);
+    let status = wait_for_exit(child, support::DEADLINE);
     Outcome {
         status,
         stdout: stdout.recv_timeout(support::DEADLINE).unwrap_or_default(),
         stderr: stderr.recv_timeout(support::DEADLINE).unwrap_or_default(),
-    }
-}
-
-/// Reads `from` to its end on a thread; the text arrives on the channel.
-fn read_all(mut from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = from.read_to_end(&mut bytes);
-        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
-    });
-    rx
-}
-
-/// Waits for `child` to exit; panics (after killing it) past `within`.
-fn wait_for_exit(child: &mut Child, within: Duration) -> ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("confab did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -116,99 +74,6 @@ fn cli(home: &Path, data: &Path, args: &[&str], stdin: Option<&str>) -> Outcome 
 /// `confab serve` on `data` expected to fail at start.
 fn serve_fails(home: &Path, data: &Path) -> Outcome {
     cli(home, data, &["serve", "--listen", "127.0.0.1:0"], None)
-}
-
-/// A `confab serve` child process on an ephemeral port; killed on drop.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    stderr: mpsc::Receiver<String>,
-}
-
-/// Forwards the lines of `from` to a channel, from a thread.
-fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-impl ServerProcess {
-    fn start(home: &Path, data: &Path) -> ServerProcess {
-        let mut child = confab(home)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn confab serve");
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
-        // From here on, Drop kills the child even if the start fails.
-        let mut server = ServerProcess {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            stderr,
-        };
-        let first = stdout.recv_timeout(support::DEADLINE).unwrap_or_else(|_| {
-            panic!(
-                "the server did not say where it listens; log:\n{}",
-                server.log()
-            )
-        });
-        server.addr = first
-            .strip_prefix("confab listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .parse()
-            .unwrap();
-        let line = stdout.recv_timeout(support::DEADLINE).unwrap();
-        assert_eq!(line, format!("data dir: {}", data.display()));
-        server
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.pid()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig}");
-    }
-
-    /// Waits for the process to exit.
-    fn wait(&mut self) -> ExitStatus {
-        wait_for_exit(&mut self.child, support::DEADLINE)
-    }
-
-    /// Everything the server logged, once it has exited.
-    fn full_log(&self) -> String {
-        let mut lines = Vec::new();
-        while let Ok(line) = self.stderr.recv_timeout(support::DEADLINE) {
-            lines.push(line);
-        }
-        lines.join("\n")
-    }
-
-    /// What the server logged so far.
-    fn log(&self) -> String {
-        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A temporary home with a data dir path inside it (not yet created).
@@ -290,7 +155,7 @@ async fn kill_dash_nine_loses_nothing_anyone_saw() {
     assert_eq!(seen, expected, "bob sees alice's messages in order");
 
     // The power cord, as far as a process can tell.
-    server.child.kill().expect("SIGKILL the server");
+    server.signal("-KILL");
     let status = server.wait();
     {
         use std::os::unix::process::ExitStatusExt;

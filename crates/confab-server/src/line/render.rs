@@ -163,7 +163,21 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
 
 /// A line the door itself says (help, a usage error), stamped `time`.
 pub fn notice<Tz: TimeZone<Offset: Display>>(time: Timestamp, tz: &Tz, text: &str) -> Bytes {
-    Bytes::from(format!("[{}] *** {text}\r\n", clock(time, tz)))
+    notices(time, tz, [text])
+}
+
+/// Several such lines, all stamped `time`.
+fn notices<Tz: TimeZone<Offset: Display>>(
+    time: Timestamp,
+    tz: &Tz,
+    lines: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Bytes {
+    let stamp = clock(time, tz);
+    let mut out = String::new();
+    for l in lines {
+        let _ = write!(out, "[{stamp}] *** {}\r\n", l.as_ref());
+    }
+    Bytes::from(out)
 }
 
 /// A door-side error line.
@@ -186,30 +200,26 @@ pub fn help<Tz: TimeZone<Offset: Display>>(
 ) -> Bytes {
     match cmd {
         Some(c) => notice(now, tz, &format!("{}: {}", c.usage, c.summary)),
-        None => {
-            let mut out = String::new();
-            for l in [
+        None => notices(
+            now,
+            tz,
+            [
                 "Type a message and press Enter to send it to your current room.",
                 "Commands start with /; start a message with // to begin it with a slash.",
                 "Rooms: /join #room, /part, /rooms, /list. People: /users, /msg @nick TEXT.",
                 "Private talk: /start @nick ... /stop. More: /commands, /help COMMAND.",
-            ] {
-                out.push_str(&String::from_utf8_lossy(&notice(now, tz, l)));
-            }
-            Bytes::from(out)
-        }
+            ],
+        ),
     }
 }
 
 /// The answer to `/commands`.
 pub fn commands<Tz: TimeZone<Offset: Display>>(now: Timestamp, tz: &Tz) -> Bytes {
     let width = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for c in COMMANDS {
-        let l = format!("{:width$}  {}", c.usage, c.summary);
-        out.push_str(&String::from_utf8_lossy(&notice(now, tz, &l)));
-    }
-    Bytes::from(out)
+    let lines = COMMANDS
+        .iter()
+        .map(|c| format!("{:width$}  {}", c.usage, c.summary));
+    notices(now, tz, lines)
 }
 
 fn message<Tz: TimeZone<Offset: Display>>(msg: &Message, offline: bool, tz: &Tz) -> String {
