@@ -1,9 +1,9 @@
 //! [`Command`]: what a session asks of the hub, already parsed and
 //! validated by its door.
 
-use crate::event::{MsgKind, Target};
+use crate::event::{ModeChange, MsgKind, Target, Timestamp};
 use crate::names::{Nick, RoomName};
-use crate::store::Account;
+use crate::store::{Account, Bound, HistoryQuery};
 use crate::text::Text;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +14,10 @@ pub enum Command {
     /// checked (the first command of a session, like `Login`). An account
     /// may have several sessions at once.
     LoginAccount(Account),
+    /// A guest session logs in to an account whose password the door
+    /// checked: the guest leaves (others see it quit), the account
+    /// arrives. Like `LoginAccount` for a session without a name.
+    Identify(Account),
     /// Register the session's guest name as an account with this password
     /// hash (the door hashes; the hub never sees a password).
     Register {
@@ -22,7 +26,11 @@ pub enum Command {
     /// Change name.
     ChangeNick(Nick),
     /// Join a room, creating it if it does not exist; it becomes current.
-    Join(RoomName),
+    /// `key` is the room's key, when it has one (`+k`).
+    Join {
+        room: RoomName,
+        key: Option<String>,
+    },
     /// Leave a room (the current one when `None`).
     Part {
         room: Option<RoomName>,
@@ -62,17 +70,75 @@ pub enum Command {
     Search(Text),
     /// Leave the chat.
     Quit(Option<Text>),
+    /// Show a room's modes.
+    GetModes(RoomName),
+    /// Change a room's modes (operators only); the door parsed them.
+    SetModes {
+        room: RoomName,
+        changes: Vec<ModeChange>,
+    },
+    /// Show a room's ban list.
+    Bans(RoomName),
+    /// Remove `nick` from `room` (operators only).
+    Kick {
+        room: RoomName,
+        nick: Nick,
+        reason: Option<Text>,
+    },
+    /// Invite `nick` to `room`.
+    Invite {
+        nick: Nick,
+        room: RoomName,
+    },
+    /// Mark the user away with a message, or back (`None`).
+    Away(Option<Text>),
+    /// Change the user's real name.
+    SetRealname(String),
+    /// Tell what is known of these names.
+    Whois(Vec<Nick>),
+    /// Tell who recently used a name.
+    Whowas(Nick),
+    /// Tell how big the server is.
+    Stats,
+    /// Read a window of a conversation (IRC's CHATHISTORY, the WebSocket
+    /// protocol's paging).
+    ChatHistory {
+        target: Target,
+        window: Window,
+    },
+    /// List the conversations with messages in a time window.
+    Conversations {
+        after: Timestamp,
+        before: Timestamp,
+        limit: usize,
+    },
+}
+
+/// Which messages of a conversation to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// A window by bounds (before, after, between, latest).
+    Query(HistoryQuery),
+    /// Up to `limit` messages around a point: about half before it, the
+    /// rest from it on.
+    Around { at: Bound, limit: usize },
 }
 
 impl Command {
+    /// `Join` without a key.
+    pub fn join(room: RoomName) -> Command {
+        Command::Join { room, key: None }
+    }
+
     /// A short name for logs.
     pub fn name(&self) -> &'static str {
         match self {
             Command::Login(_) => "login",
             Command::LoginAccount(_) => "login-account",
+            Command::Identify(_) => "identify",
             Command::Register { .. } => "register",
             Command::ChangeNick(_) => "nick",
-            Command::Join(_) => "join",
+            Command::Join { .. } => "join",
             Command::Part { .. } => "part",
             Command::Rooms => "rooms",
             Command::Members(_) => "members",
@@ -88,6 +154,18 @@ impl Command {
             Command::History { .. } => "history",
             Command::Search(_) => "search",
             Command::Quit(_) => "quit",
+            Command::GetModes(_) => "modes",
+            Command::SetModes { .. } => "set-modes",
+            Command::Bans(_) => "bans",
+            Command::Kick { .. } => "kick",
+            Command::Invite { .. } => "invite",
+            Command::Away(_) => "away",
+            Command::SetRealname(_) => "setname",
+            Command::Whois(_) => "whois",
+            Command::Whowas(_) => "whowas",
+            Command::Stats => "stats",
+            Command::ChatHistory { .. } => "chathistory",
+            Command::Conversations { .. } => "conversations",
         }
     }
 }

@@ -45,4 +45,26 @@ pub enum ChatError {
     GuestsNoPrivateHistory,
     #[error("could not store that, so it was not sent: {0}")]
     Storage(String),
+    #[error("you are not an operator of {0}")]
+    NotOperator(RoomName),
+    #[error("you are banned from {0}")]
+    Banned(RoomName),
+    #[error("{0} is invite-only; ask a member for an invitation")]
+    InviteOnly(RoomName),
+    #[error("{0} needs a key to join, and that was not it")]
+    BadKey(RoomName),
+    #[error("{0} is full")]
+    RoomFull(RoomName),
+    #[error("you cannot send to {0} (you are not a member, are banned, or it is moderated)")]
+    CannotSend(RoomName),
+    #[error("{nick} is not in {room}")]
+    UserNotInRoom { nick: Nick, room: RoomName },
+    #[error("{nick} is already in {room}")]
+    AlreadyInRoom { nick: Nick, room: RoomName },
+    #[error("{0} is not online")]
+    NotOnline(Nick),
+    #[error("the ban list of {0} is full")]
+    BanListFull(RoomName),
+    #[error("that is not a valid value: {0}")]
+    BadValue(String),
 }

@@ -25,6 +25,218 @@ pub struct Timestamp(pub i64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MsgId(pub u64);
 
+/// Identifies a session. Doors allocate them (unique per server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+/// The command an event answers: which session sent it, and the door's
+/// own id for the request (0 when the door does not number them). Doors
+/// use it for IRC's labeled-response and echo-message and for the
+/// WebSocket protocol's request ids and acknowledgements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub sid: SessionId,
+    pub req: u64,
+}
+
+/// Who a user is, as IRC shows it (`nick!ident@host`) and more: the
+/// acting user of an event. Shared: the hub keeps one per user and
+/// replaces it when any part changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub nick: Nick,
+    /// The user name of IRC's `USER` (the nick for other doors).
+    pub ident: Arc<str>,
+    /// Where the user connects from, as shown to others.
+    pub host: Arc<str>,
+    /// The "real name" of IRC's `USER` / `SETNAME`.
+    pub realname: Arc<str>,
+    /// Whether the name is a registered account (the account is the name).
+    pub account: bool,
+}
+
+/// A member's standing in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Status {
+    /// A room operator: may kick, invite, change modes and topic.
+    pub op: bool,
+    /// May speak in a moderated room.
+    pub voice: bool,
+}
+
+/// One row of a room's member list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub who: Arc<Actor>,
+    pub status: Status,
+    pub away: bool,
+}
+
+/// What there is to know about an online user (IRC's WHOIS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDetails {
+    pub who: Arc<Actor>,
+    pub away: Option<Text>,
+    /// The rooms the user is in, with their standing there.
+    pub rooms: Vec<(RoomName, Status)>,
+    /// When the user's first current session logged in.
+    pub signon: Timestamp,
+    /// When the user last sent a message.
+    pub last_active: Timestamp,
+}
+
+/// A user who went away, as they were (IRC's WHOWAS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Departed {
+    pub who: Arc<Actor>,
+    pub time: Timestamp,
+}
+
+/// A room's settings (IRC channel modes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoomModes {
+    /// `t`: only operators set the topic.
+    pub topic_ops_only: bool,
+    /// `n`: only members may send to the room.
+    pub no_external: bool,
+    /// `m`: only operators and voiced members may speak.
+    pub moderated: bool,
+    /// `i`: joining needs an invitation.
+    pub invite_only: bool,
+    /// `s`: the room is not listed to non-members.
+    pub secret: bool,
+    /// `k`: joining needs this key.
+    pub key: Option<String>,
+    /// `l`: at most this many members.
+    pub limit: Option<usize>,
+}
+
+impl RoomModes {
+    /// Parses flag letters such as `"nt"` (config's default modes); only
+    /// the flags without parameters (`t n m i s`).
+    pub fn from_flags(flags: &str) -> Result<RoomModes, char> {
+        let mut modes = RoomModes::default();
+        for c in flags.trim_start_matches('+').chars() {
+            match c {
+                't' => modes.topic_ops_only = true,
+                'n' => modes.no_external = true,
+                'm' => modes.moderated = true,
+                'i' => modes.invite_only = true,
+                's' => modes.secret = true,
+                other => return Err(other),
+            }
+        }
+        Ok(modes)
+    }
+}
+
+impl RoomModes {
+    /// The modes as IRC writes them: `+ntk` and the parameters (`key`
+    /// shown as given, so callers hide it where needed).
+    pub fn to_flags(&self) -> (String, Vec<String>) {
+        let mut flags = String::from("+");
+        let mut params = Vec::new();
+        for (on, c) in [
+            (self.invite_only, 'i'),
+            (self.moderated, 'm'),
+            (self.no_external, 'n'),
+            (self.secret, 's'),
+            (self.topic_ops_only, 't'),
+        ] {
+            if on {
+                flags.push(c);
+            }
+        }
+        if let Some(k) = &self.key {
+            flags.push('k');
+            params.push(k.clone());
+        }
+        if let Some(l) = self.limit {
+            flags.push('l');
+            params.push(l.to_string());
+        }
+        (flags, params)
+    }
+}
+
+impl RoomMode {
+    /// IRC's letter for the mode.
+    pub fn letter(&self) -> char {
+        match self {
+            RoomMode::TopicOpsOnly => 't',
+            RoomMode::NoExternal => 'n',
+            RoomMode::Moderated => 'm',
+            RoomMode::InviteOnly => 'i',
+            RoomMode::Secret => 's',
+            RoomMode::Key(_) => 'k',
+            RoomMode::Limit(_) => 'l',
+            RoomMode::Op(_) => 'o',
+            RoomMode::Voice(_) => 'v',
+            RoomMode::Ban(_) => 'b',
+        }
+    }
+
+    /// The mode's parameter, if it has one (`*` for a removed key).
+    pub fn param(&self) -> Option<String> {
+        match self {
+            RoomMode::Key(k) => Some(k.clone().unwrap_or_else(|| "*".into())),
+            RoomMode::Limit(l) => l.map(|l| l.to_string()),
+            RoomMode::Op(n) | RoomMode::Voice(n) => Some(n.to_string()),
+            RoomMode::Ban(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Mode changes as IRC writes them: `+o-v` and the parameters.
+pub fn mode_string(changes: &[ModeChange]) -> (String, Vec<String>) {
+    let mut flags = String::new();
+    let mut params = Vec::new();
+    let mut sign = None;
+    for c in changes {
+        if sign != Some(c.add) {
+            flags.push(if c.add { '+' } else { '-' });
+            sign = Some(c.add);
+        }
+        flags.push(c.mode.letter());
+        params.extend(c.mode.param());
+    }
+    (flags, params)
+}
+
+/// One mode to set or unset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomMode {
+    TopicOpsOnly,
+    NoExternal,
+    Moderated,
+    InviteOnly,
+    Secret,
+    /// `+k key` / `-k`.
+    Key(Option<String>),
+    /// `+l n` / `-l`.
+    Limit(Option<usize>),
+    Op(Nick),
+    Voice(Nick),
+    /// A `nick!ident@host` mask with `*` and `?` wildcards.
+    Ban(String),
+}
+
+/// A mode change, asked for or done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModeChange {
+    pub add: bool,
+    pub mode: RoomMode,
+}
+
+/// An entry of a room's ban list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    pub mask: String,
+    pub by: Nick,
+    pub time: Timestamp,
+}
+
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
@@ -120,8 +332,11 @@ pub enum Event {
     },
     /// Reply: the rooms that exist.
     Rooms(Vec<RoomInfo>),
-    /// Reply: who is in `room`.
-    Members { room: RoomName, nicks: Vec<Nick> },
+    /// Reply: who is in `room` (online members).
+    Members {
+        room: RoomName,
+        members: Vec<Member>,
+    },
     /// Reply: every known user.
     Users(Vec<UserInfo>),
     /// Reply: the session's current target (where plain text goes) changed.
@@ -153,17 +368,72 @@ pub enum Event {
     ServerNotice(String),
     /// The last event of a session: the server closes it, saying why.
     Bye { reason: String },
+    /// `by` changed the modes of `room`.
+    ModeChanged {
+        room: RoomName,
+        by: Nick,
+        changes: Vec<ModeChange>,
+    },
+    /// Reply: the modes of `room`; the key only shows to members.
+    Modes {
+        room: RoomName,
+        modes: RoomModes,
+        created: Timestamp,
+    },
+    /// Reply: the ban list of `room`.
+    Bans { room: RoomName, bans: Vec<Ban> },
+    /// `by` removed `nick` from `room`.
+    Kicked {
+        room: RoomName,
+        by: Nick,
+        nick: Nick,
+        reason: Option<Text>,
+    },
+    /// `by` invited `nick` to `room` (sent to `nick` and to the room).
+    Invited {
+        room: RoomName,
+        by: Nick,
+        nick: Nick,
+    },
+    /// `nick` went away (`Some`) or came back (`None`).
+    AwayChanged { nick: Nick, away: Option<Text> },
+    /// Reply to a private message: its recipient is away.
+    IsAway { nick: Nick, away: Text },
+    /// `nick` changed their real name.
+    RealnameChanged { nick: Nick, realname: String },
+    /// Reply: what is known of the names asked about; `missing` are not
+    /// online.
+    Whois {
+        found: Vec<UserDetails>,
+        missing: Vec<Nick>,
+    },
+    /// Reply: who recently used `nick`, latest first.
+    Whowas { nick: Nick, entries: Vec<Departed> },
+    /// Reply: how big the server is.
+    Stats {
+        users: usize,
+        sessions: usize,
+        rooms: usize,
+        max_users: usize,
+    },
+    /// Reply: the conversations with messages in a time window, each with
+    /// the time of its latest message.
+    Conversations(Vec<(Target, Timestamp)>),
 }
 
 /// How many per-door renderings an [`Envelope`] caches. Doors pick their
 /// slot numbers (a door with protocol variants uses one slot per variant).
 pub const RENDER_SLOTS: usize = 4;
 
-/// An event with the time it happened and a cache of its renderings.
+/// An event with the time it happened, who did it, the command it
+/// answers, and a cache of its renderings.
 #[derive(Debug)]
 pub struct Envelope {
     pub time: Timestamp,
     pub event: Event,
+    /// The user who did it, when a user did.
+    pub actor: Option<Arc<Actor>>,
+    origin: OnceLock<Origin>,
     rendered: [OnceLock<Bytes>; RENDER_SLOTS],
 }
 
@@ -175,8 +445,31 @@ impl Envelope {
         Arc::new(Envelope {
             time,
             event,
+            actor: None,
+            origin: OnceLock::new(),
             rendered: Default::default(),
         })
+    }
+
+    /// An event done by `actor`.
+    pub fn by(time: Timestamp, event: Event, actor: &Arc<Actor>) -> Delivery {
+        Arc::new(Envelope {
+            time,
+            event,
+            actor: Some(actor.clone()),
+            origin: OnceLock::new(),
+            rendered: Default::default(),
+        })
+    }
+
+    /// The command this event answers, if it answers one.
+    pub fn origin(&self) -> Option<Origin> {
+        self.origin.get().copied()
+    }
+
+    /// Marks the event as answering `origin` (the first mark stays).
+    pub fn set_origin(&self, origin: Origin) {
+        let _ = self.origin.set(origin);
     }
 
     /// The rendering of this event in `slot`, made by `render` the first

@@ -23,17 +23,21 @@
 //! commit fails, the batch's messages are withheld and their senders told.
 //! [`Hub::handle`] is a batch of one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use crate::command::Command;
 use crate::error::ChatError;
+pub use crate::event::SessionId;
 use crate::event::{
-    Delivery, Envelope, Event, Message, MsgId, MsgKind, RoomInfo, Target, Timestamp, Topic,
-    UserInfo,
+    Actor, Ban, Delivery, Departed, Envelope, Event, Member, Message, MsgId, MsgKind, Origin,
+    RoomInfo, RoomModes, Status, Target, Timestamp, Topic, UserInfo,
 };
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 use crate::rate::TokenBucket;
-use crate::store::{Account, AccountId, Conversation, Op, Store, StoreError, Visibility};
+use crate::store::{
+    Account, AccountId, Conversation, HistoryQuery, Op, RoomSettings, Store, StoreError, Visibility,
+};
 use crate::text::Text;
 
 /// Where the hub puts a session's events. The door side drains it.
@@ -48,10 +52,6 @@ pub trait Outbox {
 /// The outbox is full: the session does not keep up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueFull;
-
-/// Identifies a session. Doors allocate them (unique per server).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(pub u64);
 
 type UserId = u64;
 
@@ -78,6 +78,41 @@ pub struct HubConfig {
     pub max_history: usize,
     /// Whether unregistered names may chat.
     pub allow_guests: bool,
+    /// The modes of a new room.
+    pub default_modes: RoomModes,
+    /// Most entries in one room's ban list.
+    pub max_bans: usize,
+    /// Departed users remembered for WHOWAS.
+    pub whowas: usize,
+}
+
+/// What a door knows of a new session's client.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// IRC's user name; the nick when `None`.
+    pub ident: Option<String>,
+    /// Where it connects from, as shown to others.
+    pub host: String,
+    /// IRC's real name; the nick when `None`.
+    pub realname: Option<String>,
+    /// Whether logging in with no rooms joins the default room (what a
+    /// human on a line door expects; IRC clients choose their channels).
+    pub auto_join: bool,
+    /// Whether the hub's rate limit applies (off for trusted hosts, and
+    /// for doors that pace their clients themselves, as IRC's fake lag).
+    pub rate_limited: bool,
+}
+
+impl Default for ClientInfo {
+    fn default() -> Self {
+        ClientInfo {
+            ident: None,
+            host: "localhost".into(),
+            realname: None,
+            auto_join: true,
+            rate_limited: true,
+        }
+    }
 }
 
 impl Default for HubConfig {
@@ -92,6 +127,13 @@ impl Default for HubConfig {
             history_on_join: 20,
             max_history: 200,
             allow_guests: true,
+            default_modes: RoomModes {
+                topic_ops_only: true,
+                no_external: true,
+                ..RoomModes::default()
+            },
+            max_bans: 100,
+            whowas: 100,
         }
     }
 }
@@ -116,6 +158,7 @@ pub enum Journal {
 
 struct Session<O> {
     outbox: O,
+    info: ClientInfo,
     user: Option<UserId>,
     /// The current room: the last joined one that the user is still in.
     room: Option<RoomKey>,
@@ -129,6 +172,14 @@ struct Session<O> {
 
 struct User {
     nick: Nick,
+    /// Who the user is to others; rebuilt by `refresh` when a part changes.
+    actor: Arc<Actor>,
+    ident: Arc<str>,
+    host: Arc<str>,
+    realname: Arc<str>,
+    away: Option<Text>,
+    signon: Timestamp,
+    last_active: Timestamp,
     account: Option<AccountId>,
     /// When the account was created: private messages older than that
     /// belong to whoever used the name as a guest before, and stay hidden.
@@ -145,8 +196,47 @@ struct User {
 }
 
 impl User {
+    fn new(nick: Nick, account: Option<AccountId>, now: Timestamp) -> User {
+        let name: Arc<str> = nick.as_str().into();
+        let actor = Arc::new(Actor {
+            nick: nick.clone(),
+            ident: name.clone(),
+            host: "localhost".into(),
+            realname: name.clone(),
+            account: account.is_some(),
+        });
+        User {
+            nick,
+            actor,
+            ident: name.clone(),
+            host: "localhost".into(),
+            realname: name,
+            away: None,
+            signon: now,
+            last_active: now,
+            account,
+            account_since: now,
+            sessions: Vec::new(),
+            rooms: Vec::new(),
+            ignores: HashSet::new(),
+            last_seen: now,
+            pending: Vec::new(),
+        }
+    }
+
     fn online(&self) -> bool {
         !self.sessions.is_empty()
+    }
+
+    /// Rebuilds `actor` from the parts.
+    fn refresh(&mut self) {
+        self.actor = Arc::new(Actor {
+            nick: self.nick.clone(),
+            ident: self.ident.clone(),
+            host: self.host.clone(),
+            realname: self.realname.clone(),
+            account: self.account.is_some(),
+        });
     }
 }
 
@@ -155,6 +245,43 @@ struct Room {
     topic: Option<Topic>,
     /// Members, online or (registered and) offline.
     members: Vec<UserId>,
+    created: Timestamp,
+    modes: RoomModes,
+    ops: HashSet<UserId>,
+    voiced: HashSet<UserId>,
+    bans: Vec<Ban>,
+    /// Users invited since they last joined.
+    invited: HashSet<UserId>,
+}
+
+impl Room {
+    fn new(name: RoomName, topic: Option<Topic>, modes: RoomModes, now: Timestamp) -> Room {
+        Room {
+            name,
+            topic,
+            members: Vec::new(),
+            created: now,
+            modes,
+            ops: HashSet::new(),
+            voiced: HashSet::new(),
+            bans: Vec::new(),
+            invited: HashSet::new(),
+        }
+    }
+
+    fn status(&self, uid: UserId) -> Status {
+        Status {
+            op: self.ops.contains(&uid),
+            voice: self.voiced.contains(&uid),
+        }
+    }
+
+    /// Drops `uid` from the member list and every per-member set.
+    fn remove_member(&mut self, uid: UserId) {
+        self.members.retain(|&m| m != uid);
+        self.ops.remove(&uid);
+        self.voiced.remove(&uid);
+    }
 }
 
 /// The chat state machine. `O` is the door-side outbox type.
@@ -172,8 +299,14 @@ pub struct Hub<O> {
     /// Deliveries waiting for the batch's commit.
     staged: Vec<(SessionId, Delivery)>,
     /// Messages of the batch not yet committed, with their senders.
-    unsaved: Vec<(MsgId, SessionId)>,
+    unsaved: Vec<(MsgId, Origin)>,
     journal: Vec<Journal>,
+    /// The command being staged.
+    origin: Option<Origin>,
+    /// Users who left, latest last, for WHOWAS.
+    departed: VecDeque<Departed>,
+    /// The most users online at once.
+    max_users: usize,
 }
 
 /// Stages `d` for every session of `user`.
@@ -203,6 +336,9 @@ impl<O: Outbox> Hub<O> {
             staged: Vec::new(),
             unsaved: Vec::new(),
             journal: Vec::new(),
+            origin: None,
+            departed: VecDeque::new(),
+            max_users: 0,
         }
     }
 
@@ -222,30 +358,40 @@ impl<O: Outbox> Hub<O> {
                 }
                 if !hub.rooms.contains_key(&key) {
                     let topic = store.topic(&key)?;
-                    let room = Room {
-                        name,
-                        topic,
-                        members: Vec::new(),
-                    };
+                    let modes = hub.config.default_modes.clone();
+                    let created = topic.as_ref().map(|t| t.time).unwrap_or_default();
+                    let room = Room::new(name, topic, modes, created);
                     hub.rooms.insert(key.clone(), room);
                 }
                 hub.rooms.get_mut(&key).expect("inserted").members.push(uid);
                 rooms.push(key);
             }
             hub.by_nick.insert(state.account.name.key(), uid);
-            hub.users.insert(
-                uid,
-                User {
-                    nick: state.account.name,
-                    account: Some(state.account.id),
-                    account_since: state.account.created,
-                    sessions: Vec::new(),
-                    rooms,
-                    ignores: state.ignores.into_iter().collect(),
-                    last_seen: state.account.last_seen,
-                    pending: Vec::new(),
-                },
+            for (key, status) in &state.statuses {
+                if let Some(room) = hub.rooms.get_mut(key) {
+                    if status.op {
+                        room.ops.insert(uid);
+                    }
+                    if status.voice {
+                        room.voiced.insert(uid);
+                    }
+                }
+            }
+            let mut user = User::new(
+                state.account.name,
+                Some(state.account.id),
+                state.account.last_seen,
             );
+            user.account_since = state.account.created;
+            user.rooms = rooms;
+            user.ignores = state.ignores.into_iter().collect();
+            hub.users.insert(uid, user);
+        }
+        for settings in snapshot.rooms {
+            if let Some(room) = hub.rooms.get_mut(&settings.name.key()) {
+                room.modes = settings.modes;
+                room.bans = settings.bans;
+            }
         }
         hub.store = Some(store);
         Ok(hub)
@@ -275,10 +421,17 @@ impl<O: Outbox> Hub<O> {
         std::mem::take(&mut self.journal)
     }
 
-    /// A new connection. It can do nothing but log in until it has a name.
+    /// A new connection of a line-door-like client. It can do nothing but
+    /// log in until it has a name.
     pub fn connect(&mut self, sid: SessionId, outbox: O, now: Timestamp) {
+        self.connect_with(sid, outbox, ClientInfo::default(), now);
+    }
+
+    /// A new connection, with what its door knows of the client.
+    pub fn connect_with(&mut self, sid: SessionId, outbox: O, info: ClientInfo, now: Timestamp) {
         let session = Session {
             outbox,
+            info,
             user: None,
             room: None,
             private: None,
@@ -308,11 +461,28 @@ impl<O: Outbox> Hub<O> {
     /// Runs one command of session `sid` as part of a batch; its events
     /// wait for [`Hub::finish`].
     pub fn stage(&mut self, sid: SessionId, cmd: Command, now: Timestamp) {
+        self.stage_req(sid, 0, cmd, now);
+    }
+
+    /// Like [`Hub::stage`], for the door's request `req`: the events the
+    /// command causes carry it as their [`Origin`].
+    pub fn stage_req(&mut self, sid: SessionId, req: u64, cmd: Command, now: Timestamp) {
+        let origin = Origin { sid, req };
+        let start = self.staged.len();
+        self.origin = Some(origin);
+        self.stage_command(sid, cmd, now);
+        self.origin = None;
+        for (_, d) in &self.staged[start.min(self.staged.len())..] {
+            d.set_origin(origin);
+        }
+    }
+
+    fn stage_command(&mut self, sid: SessionId, cmd: Command, now: Timestamp) {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
         let (rate, burst) = (self.config.rate_per_sec, self.config.rate_burst);
-        if !session.bucket.take(now, rate, burst) {
+        if session.info.rate_limited && !session.bucket.take(now, rate, burst) {
             session.strikes += 1;
             if self.config.flood_strikes > 0 && session.strikes >= self.config.flood_strikes {
                 self.kick(sid, "Excess flood", now);
@@ -414,9 +584,15 @@ impl<O: Outbox> Hub<O> {
             _ => true,
         });
         let mut told = HashSet::new();
-        for (_, sid) in unsaved {
-            if told.insert(sid) {
-                self.refuse(sid, now, storage(e.clone()));
+        for (_, origin) in unsaved {
+            if told.insert(origin) {
+                let ev = Envelope::new(now, Event::Error(storage(e.clone())));
+                ev.set_origin(origin);
+                self.journal.push(Journal::Refused {
+                    sid: origin.sid,
+                    error: storage(e.clone()),
+                });
+                self.staged.push((origin.sid, ev));
             }
         }
     }
@@ -435,14 +611,17 @@ impl<O: Outbox> Hub<O> {
         match cmd {
             Command::Login(nick) => return self.login(sid, nick, now),
             Command::LoginAccount(account) => return self.login_account(sid, account, now),
+            Command::Identify(account) => return self.identify(sid, account, now),
             _ => {}
         }
         let uid = self.sessions[&sid].user.ok_or(ChatError::NotLoggedIn)?;
         match cmd {
-            Command::Login(_) | Command::LoginAccount(_) => unreachable!("handled above"),
+            Command::Login(_) | Command::LoginAccount(_) | Command::Identify(_) => {
+                unreachable!("handled above")
+            }
             Command::Register { password_hash } => self.register(sid, uid, &password_hash, now),
             Command::ChangeNick(nick) => self.change_nick(uid, nick, now),
-            Command::Join(room) => self.join(sid, uid, room, now),
+            Command::Join { room, key } => self.join(sid, uid, room, key, now),
             Command::Part { room, reason } => self.part(sid, uid, room, reason, now),
             Command::Rooms => {
                 self.rooms_list(sid, now);
@@ -530,6 +709,39 @@ impl<O: Outbox> Hub<O> {
             }
             Command::History { limit } => self.history(sid, uid, limit, now),
             Command::Search(query) => self.search(sid, uid, query, now),
+            Command::GetModes(room) => self.get_modes(sid, uid, room, now),
+            Command::SetModes { room, changes } => self.set_modes(uid, room, changes, now),
+            Command::Bans(room) => self.bans(sid, room, now),
+            Command::Kick { room, nick, reason } => self.kick_member(uid, room, nick, reason, now),
+            Command::Invite { nick, room } => self.invite(uid, nick, room, now),
+            Command::Away(away) => {
+                self.set_away(uid, away, now);
+                Ok(())
+            }
+            Command::SetRealname(name) => {
+                self.set_realname(uid, name, now);
+                Ok(())
+            }
+            Command::Whois(nicks) => {
+                self.whois(sid, nicks, now);
+                Ok(())
+            }
+            Command::Whowas(nick) => {
+                self.whowas(sid, nick, now);
+                Ok(())
+            }
+            Command::Stats => {
+                self.stats(sid, now);
+                Ok(())
+            }
+            Command::ChatHistory { target, window } => {
+                self.chat_history(sid, uid, target, window, now)
+            }
+            Command::Conversations {
+                after,
+                before,
+                limit,
+            } => self.conversations(sid, uid, after, before, limit, now),
             Command::Quit(reason) => {
                 let reason = match reason {
                     Some(r) => format!("Quit: {r}"),
@@ -566,19 +778,7 @@ impl<O: Outbox> Hub<O> {
         let uid = self.next_user;
         self.next_user += 1;
         self.by_nick.insert(nick.key(), uid);
-        self.users.insert(
-            uid,
-            User {
-                nick,
-                account,
-                account_since: now,
-                sessions: Vec::new(),
-                rooms: Vec::new(),
-                ignores: HashSet::new(),
-                last_seen: now,
-                pending: Vec::new(),
-            },
-        );
+        self.users.insert(uid, User::new(nick, account, now));
         uid
     }
 
@@ -599,7 +799,9 @@ impl<O: Outbox> Hub<O> {
             Some(&uid) => {
                 // A guest name that is offline: this session takes it (and
                 // the messages kept for it), in the spelling asked for.
-                self.users.get_mut(&uid).expect("indexed").nick = nick;
+                let user = self.users.get_mut(&uid).expect("indexed");
+                user.nick = nick;
+                user.refresh();
                 uid
             }
             None => self.new_user(nick, None, now),
@@ -630,7 +832,8 @@ impl<O: Outbox> Hub<O> {
             }
             Some(&uid) => {
                 // An offline guest of that name: the account takes it over.
-                self.users.get_mut(&uid).expect("indexed").nick = account.name.clone();
+                let user = self.users.get_mut(&uid).expect("indexed");
+                user.nick = account.name.clone();
                 self.make_registered(uid, &account);
                 uid
             }
@@ -638,16 +841,69 @@ impl<O: Outbox> Hub<O> {
         self.attach(sid, uid, now)
     }
 
+    // A guest session logs in to an account (IRC's NickServ IDENTIFY):
+    // the guest leaves, the account arrives.
+    fn identify(
+        &mut self,
+        sid: SessionId,
+        account: Account,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let Some(uid) = self.sessions[&sid].user else {
+            return self.login_account(sid, account, now);
+        };
+        let user = &self.users[&uid];
+        if user.account.is_some() {
+            return Err(ChatError::AlreadyRegistered(user.nick.clone()));
+        }
+        if let Some(&other) = self.by_nick.get(&account.name.key())
+            && other != uid
+            && self.users[&other].account != Some(account.id)
+            && self.users[&other].online()
+        {
+            return Err(ChatError::NickInUse(account.name));
+        }
+        self.sessions.get_mut(&sid).expect("live").user = None;
+        self.detach(sid, uid, &format!("Identified as {}", account.name), now);
+        if !self.users[&uid].online() && self.users[&uid].account.is_none() {
+            // The guest name is free again (nothing kept for it).
+            if self.users[&uid].pending.is_empty() {
+                let key = self.users[&uid].nick.key();
+                self.users.remove(&uid);
+                self.by_nick.remove(&key);
+            }
+        }
+        let session = self.sessions.get_mut(&sid).expect("live");
+        session.room = None;
+        session.private = None;
+        self.login_account(sid, account, now)
+    }
+
     /// Binds session `sid` to user `uid`: welcome, messages kept, and the
     /// user's rooms (or the default room).
     fn attach(&mut self, sid: SessionId, uid: UserId, now: Timestamp) -> Result<(), ChatError> {
+        let session = self.sessions.get_mut(&sid).expect("live");
+        session.user = Some(uid);
+        let info = session.info.clone();
         let user = self.users.get_mut(&uid).expect("live");
         let coming_online = !user.online();
+        if coming_online {
+            // The first session says who the user is to others.
+            let nick: &str = user.nick.as_str();
+            user.ident = info.ident.as_deref().unwrap_or(nick).into();
+            user.realname = info.realname.as_deref().unwrap_or(nick).into();
+            user.host = info.host.as_str().into();
+            user.signon = now;
+            user.last_active = now;
+            user.away = None;
+        }
+        user.refresh();
         user.sessions.push(sid);
         let nick = user.nick.clone();
         let rooms = user.rooms.clone();
-        self.sessions.get_mut(&sid).expect("live").user = Some(uid);
+        let actor = user.actor.clone();
         let online = self.users.values().filter(|u| u.online()).count();
+        self.max_users = self.max_users.max(online);
         self.reply(
             sid,
             now,
@@ -658,20 +914,23 @@ impl<O: Outbox> Hub<O> {
         );
         self.deliver_pending(uid, now)?;
         if rooms.is_empty() {
-            if let Some(room) = self.config.default_room.clone() {
-                self.join(sid, uid, room, now)?;
+            if let Some(room) = self.config.default_room.clone()
+                && info.auto_join
+            {
+                self.join(sid, uid, room, None, now)?;
             }
             return Ok(());
         }
         // A registered user back in the rooms they never left.
         for key in &rooms {
             let room = &self.rooms[key];
-            let joined = Envelope::new(
+            let joined = Envelope::by(
                 now,
                 Event::Joined {
                     room: room.name.clone(),
                     nick: nick.clone(),
                 },
+                &actor,
             );
             if coming_online {
                 for id in &room.members {
@@ -708,7 +967,7 @@ impl<O: Outbox> Hub<O> {
             self.commit_ops(now);
             let messages = self
                 .store()?
-                .history(&Conversation::Room(key), None, n)
+                .history(&Conversation::Room(key), &HistoryQuery::before(None, n))
                 .map_err(storage)?;
             if !messages.is_empty() {
                 let target = Target::Room(name);
@@ -779,6 +1038,7 @@ impl<O: Outbox> Hub<O> {
         let user = self.users.get_mut(&uid).expect("live");
         user.account = Some(account.id);
         user.account_since = account.created;
+        user.refresh();
         let rooms: Vec<RoomName> = user
             .rooms
             .iter()
@@ -828,9 +1088,11 @@ impl<O: Outbox> Hub<O> {
             self.by_nick.insert(key, uid);
         }
         let user = self.users.get_mut(&uid).expect("live");
+        let before = user.actor.clone();
         user.nick = nick.clone();
+        user.refresh();
         user.pending.extend(inherited);
-        let d = Envelope::new(now, Event::NickChanged { old, new: nick });
+        let d = Envelope::by(now, Event::NickChanged { old, new: nick }, &before);
         for id in self.audience(uid) {
             stage_user(&mut self.staged, &self.users[&id], &d);
         }
@@ -846,12 +1108,13 @@ impl<O: Outbox> Hub<O> {
         ids
     }
 
-    // /join #room
+    // /join #room [key]
     fn join(
         &mut self,
         sid: SessionId,
         uid: UserId,
         name: RoomName,
+        key_given: Option<String>,
         now: Timestamp,
     ) -> Result<(), ChatError> {
         let key = name.key();
@@ -867,22 +1130,26 @@ impl<O: Outbox> Hub<O> {
             return Err(ChatError::TooManyRooms(user.rooms.len()));
         }
         let account = user.account;
-        if !self.rooms.contains_key(&key) {
+        if self.rooms.contains_key(&key) {
+            self.may_join(uid, &key, key_given.as_deref())?;
+        } else {
             let topic = match &mut self.store {
                 Some(store) => store.topic(&key).map_err(storage)?,
                 None => None,
             };
-            let room = Room {
-                name,
-                topic,
-                members: Vec::new(),
-            };
+            let modes = self.config.default_modes.clone();
+            let room = Room::new(name, topic, modes, now);
             self.rooms.insert(key.clone(), room);
         }
         let user = self.users.get_mut(&uid).expect("live");
         user.rooms.push(key.clone());
         let room = self.rooms.get_mut(&key).expect("inserted");
         room.members.push(uid);
+        room.invited.remove(&uid);
+        // The first one in a room runs it.
+        if room.members.len() == 1 {
+            room.ops.insert(uid);
+        }
         // Every session of the user now has a room to talk to; the one that
         // asked makes it its current target.
         for &s in &user.sessions {
@@ -894,21 +1161,62 @@ impl<O: Outbox> Hub<O> {
                 session.room = Some(key.clone());
             }
         }
-        let joined = Envelope::new(
+        let joined = Envelope::by(
             now,
             Event::Joined {
                 room: room.name.clone(),
                 nick: user.nick.clone(),
             },
+            &user.actor,
         );
         for id in &room.members {
             stage_user(&mut self.staged, &self.users[id], &joined);
         }
+        let creator = self.rooms[&key].members.len() == 1;
+        if creator {
+            // A room made anew: what was stored of an earlier one is gone.
+            let settings = self.settings(&key);
+            self.op(Op::Settings(settings));
+        }
         if let Some(account) = account {
             let room = self.rooms[&key].name.clone();
             self.op(Op::Join { account, room });
+            if creator {
+                let status = self.rooms[&key].status(uid);
+                self.op(Op::Status {
+                    account,
+                    room: key.clone(),
+                    status,
+                });
+            }
         }
         self.room_intro(sid, key, now)
+    }
+
+    /// Whether `uid` may enter an existing room: not banned, invited if
+    /// it is invite-only, with the key if it has one, room to spare.
+    fn may_join(&self, uid: UserId, key: &RoomKey, given: Option<&str>) -> Result<(), ChatError> {
+        let room = &self.rooms[key];
+        let invited = room.invited.contains(&uid);
+        let name = || room.name.clone();
+        if !invited && self.is_banned(room, uid) {
+            return Err(ChatError::Banned(name()));
+        }
+        if room.modes.invite_only && !invited {
+            return Err(ChatError::InviteOnly(name()));
+        }
+        if let Some(k) = &room.modes.key
+            && given != Some(k.as_str())
+        {
+            return Err(ChatError::BadKey(name()));
+        }
+        if let Some(limit) = room.modes.limit
+            && self.online_members(room) >= limit
+            && !invited
+        {
+            return Err(ChatError::RoomFull(name()));
+        }
+        Ok(())
     }
 
     // /part [#room] [reason]
@@ -921,25 +1229,34 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<(), ChatError> {
         let key = self.member_room_arg(sid, uid, room)?;
-        let room = self.rooms.get_mut(&key).expect("member of it");
-        let user = self.users.get_mut(&uid).expect("live");
-        let parted = Envelope::new(
+        let room = &self.rooms[&key];
+        let user = &self.users[&uid];
+        let parted = Envelope::by(
             now,
             Event::Parted {
                 room: room.name.clone(),
                 nick: user.nick.clone(),
                 reason,
             },
+            &user.actor,
         );
         for id in &room.members {
             stage_user(&mut self.staged, &self.users[id], &parted);
         }
-        room.members.retain(|&m| m != uid);
+        self.leave_room(uid, &key, now);
+        Ok(())
+    }
+
+    /// Takes `uid` out of room `key` (after the room was told): the
+    /// membership, its persistence, and the sessions' current room.
+    fn leave_room(&mut self, uid: UserId, key: &RoomKey, now: Timestamp) {
+        let room = self.rooms.get_mut(key).expect("member of it");
+        room.remove_member(uid);
         if room.members.is_empty() {
-            self.rooms.remove(&key);
+            self.rooms.remove(key);
         }
         let user = self.users.get_mut(&uid).expect("live");
-        user.rooms.retain(|k| *k != key);
+        user.rooms.retain(|k| k != key);
         let fallback = user.rooms.last().cloned();
         let sessions = user.sessions.clone();
         if let Some(account) = user.account {
@@ -950,14 +1267,13 @@ impl<O: Outbox> Hub<O> {
         }
         for s in sessions {
             let session = self.sessions.get_mut(&s).expect("live");
-            if session.room.as_ref() == Some(&key) {
+            if session.room.as_ref() == Some(key) {
                 session.room = fallback.clone();
                 if session.private.is_none() {
                     self.reply_target(s, now);
                 }
             }
         }
-        Ok(())
     }
 
     /// Members of a room who are online.
@@ -992,17 +1308,23 @@ impl<O: Outbox> Hub<O> {
     ) -> Result<(), ChatError> {
         let key = self.room_arg(sid, room)?;
         let room = &self.rooms[&key];
-        let mut nicks: Vec<Nick> = room
+        let mut members: Vec<Member> = room
             .members
             .iter()
-            .map(|id| &self.users[id])
-            .filter(|u| u.online())
-            .map(|u| u.nick.clone())
+            .filter(|id| self.users[id].online())
+            .map(|id| {
+                let u = &self.users[id];
+                Member {
+                    who: u.actor.clone(),
+                    status: room.status(*id),
+                    away: u.away.is_some(),
+                }
+            })
             .collect();
-        nicks.sort_by_key(Nick::key);
+        members.sort_by_key(|m| m.who.nick.key());
         let ev = Event::Members {
             room: room.name.clone(),
-            nicks,
+            members,
         };
         self.reply(sid, now, ev);
         Ok(())
@@ -1037,14 +1359,17 @@ impl<O: Outbox> Hub<O> {
             Some(t) => t,
             None => self.target_of(sid).ok_or(ChatError::NoTarget)?,
         };
-        let from = self.users[&uid].nick.clone();
+        let sender = self.users.get_mut(&uid).expect("live");
+        sender.last_active = now;
+        let from = sender.nick.clone();
+        let actor = sender.actor.clone();
         let from_key = from.key();
         let id = MsgId(self.next_msg);
         // A registered recipient who is offline gets it kept in the store.
         let mut keep_for = None;
         let msg = match target {
             Target::Room(name) => {
-                let key = self.member_room_arg(sid, uid, Some(name))?;
+                let key = self.sendable_room(uid, name)?;
                 self.next_msg += 1;
                 let room = &self.rooms[&key];
                 let msg = Message {
@@ -1055,18 +1380,23 @@ impl<O: Outbox> Hub<O> {
                     kind,
                     text,
                 };
-                let d = Envelope::new(
+                let d = Envelope::by(
                     now,
                     Event::Message {
                         msg: msg.clone(),
                         offline: false,
                     },
+                    &actor,
                 );
                 for mid in &room.members {
                     let member = &self.users[mid];
                     if !member.ignores.contains(&from_key) {
                         stage_user(&mut self.staged, member, &d);
                     }
+                }
+                if !room.members.contains(&uid) {
+                    // Sent from outside (a room without `+n`).
+                    stage_user(&mut self.staged, &self.users[&uid], &d);
                 }
                 msg
             }
@@ -1091,12 +1421,13 @@ impl<O: Outbox> Hub<O> {
                     return Err(ChatError::OfflineQueueFull(recipient.nick.clone()));
                 }
                 self.next_msg += 1;
-                let d = Envelope::new(
+                let d = Envelope::by(
                     now,
                     Event::Message {
                         msg: msg.clone(),
                         offline: false,
                     },
+                    &actor,
                 );
                 if tid != uid {
                     // The sender's own sessions see what they sent.
@@ -1119,8 +1450,22 @@ impl<O: Outbox> Hub<O> {
                         nick: recipient_nick,
                     };
                     self.reply(sid, now, ev);
-                } else if !ignored {
-                    stage_user(&mut self.staged, &self.users[&tid], &d);
+                } else {
+                    if !ignored {
+                        stage_user(&mut self.staged, &self.users[&tid], &d);
+                    }
+                    if let Some(away) = self.users[&tid].away.clone()
+                        && kind != MsgKind::Notice
+                    {
+                        self.reply(
+                            sid,
+                            now,
+                            Event::IsAway {
+                                nick: recipient_nick,
+                                away,
+                            },
+                        );
+                    }
                 }
                 msg
             }
@@ -1130,7 +1475,8 @@ impl<O: Outbox> Hub<O> {
             if let Some(account) = keep_for {
                 self.ops.push(Op::Pending { account, msg: id });
             }
-            self.unsaved.push((id, sid));
+            let origin = self.origin.unwrap_or(Origin { sid, req: 0 });
+            self.unsaved.push((id, origin));
         }
         self.journal.push(Journal::Message(msg));
         Ok(())
@@ -1160,7 +1506,7 @@ impl<O: Outbox> Hub<O> {
         self.commit_ops(now);
         let messages = self
             .store()?
-            .history(&conversation, None, limit)
+            .history(&conversation, &HistoryQuery::before(None, limit))
             .map_err(storage)?;
         let messages = self.visible(uid, messages);
         self.reply(sid, now, Event::History { target, messages });
@@ -1218,19 +1564,24 @@ impl<O: Outbox> Hub<O> {
     ) -> Result<(), ChatError> {
         let key = self.member_room_arg(sid, uid, room)?;
         let by = self.users[&uid].nick.clone();
+        let actor = self.users[&uid].actor.clone();
         let room = self.rooms.get_mut(&key).expect("member of it");
+        if room.modes.topic_ops_only && !room.ops.contains(&uid) {
+            return Err(ChatError::NotOperator(room.name.clone()));
+        }
         room.topic = topic.clone().map(|text| Topic {
             text,
             by: by.clone(),
             time: now,
         });
-        let d = Envelope::new(
+        let d = Envelope::by(
             now,
             Event::TopicChanged {
                 room: room.name.clone(),
                 by,
                 topic,
             },
+            &actor,
         );
         for id in &room.members {
             stage_user(&mut self.staged, &self.users[id], &d);
@@ -1354,9 +1705,15 @@ impl<O: Outbox> Hub<O> {
             nick,
             reason: reason.to_owned(),
         });
-        let Some(uid) = session.user else {
-            return;
-        };
+        if let Some(uid) = session.user {
+            self.detach(sid, uid, reason, now);
+        }
+    }
+
+    /// Unbinds session `sid` from user `uid`. When it was the user's last,
+    /// the rooms they share hear that they quit; a guest leaves every
+    /// room, a registered user stays a member while away.
+    fn detach(&mut self, sid: SessionId, uid: UserId, reason: &str, now: Timestamp) {
         let user = self.users.get_mut(&uid).expect("live");
         user.sessions.retain(|&s| s != sid);
         if user.online() {
@@ -1364,15 +1721,24 @@ impl<O: Outbox> Hub<O> {
         }
         user.last_seen = now;
         let account = user.account;
+        let actor = user.actor.clone();
+        self.departed.push_back(Departed {
+            who: actor.clone(),
+            time: now,
+        });
+        while self.departed.len() > self.config.whowas {
+            self.departed.pop_front();
+        }
         let mut audience = self.audience(uid);
         audience.remove(&uid);
         let user = &self.users[&uid];
-        let d = Envelope::new(
+        let d = Envelope::by(
             now,
             Event::Quit {
                 nick: user.nick.clone(),
                 reason: reason.to_owned(),
             },
+            &actor,
         );
         for id in audience {
             stage_user(&mut self.staged, &self.users[&id], &d);
@@ -1384,13 +1750,17 @@ impl<O: Outbox> Hub<O> {
         let rooms = std::mem::take(&mut self.users.get_mut(&uid).expect("live").rooms);
         for key in rooms {
             let room = self.rooms.get_mut(&key).expect("member of it");
-            room.members.retain(|&m| m != uid);
+            room.remove_member(uid);
+            room.invited.remove(&uid);
             if room.members.is_empty() {
                 self.rooms.remove(&key);
             }
         }
     }
 }
+
+#[path = "hub_rooms.rs"]
+mod rooms;
 
 #[cfg(test)]
 #[path = "hub_tests.rs"]

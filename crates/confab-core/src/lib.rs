@@ -23,12 +23,13 @@ pub mod rate;
 pub mod store;
 pub mod text;
 
-pub use command::Command;
+pub use command::{Command, Window};
 pub use error::ChatError;
 pub use event::{
-    Delivery, Envelope, Event, Message, MsgId, MsgKind, RoomInfo, Target, Timestamp, Topic,
-    UserInfo,
+    Actor, Ban, Delivery, Departed, Envelope, Event, Member, Message, ModeChange, MsgId, MsgKind,
+    Origin, RoomInfo, RoomMode, RoomModes, SessionId, Status, Target, Timestamp, Topic,
+    UserDetails, UserInfo,
 };
-pub use hub::{Hub, HubConfig, Outbox, QueueFull, SessionId};
+pub use hub::{ClientInfo, Hub, HubConfig, Outbox, QueueFull};
 pub use names::{NameError, Nick, NickKey, RoomKey, RoomName};
 pub use text::{Text, TextError};

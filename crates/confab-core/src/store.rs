@@ -15,7 +15,7 @@
 //! SQLite is the embedded implementation (crate `confab-store`); a
 //! PostgreSQL one can be added behind the same trait.
 
-use crate::event::{Message, MsgId, Timestamp, Topic};
+use crate::event::{Ban, Message, MsgId, RoomModes, Status, Timestamp, Topic};
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 
 /// A registered account's id.
@@ -42,7 +42,18 @@ pub struct AccountState {
     pub account: Account,
     /// Rooms in join order.
     pub rooms: Vec<RoomName>,
+    /// The account's standing in those of its rooms where it has one
+    /// (operator, voice); rooms not listed mean no standing.
+    pub statuses: Vec<(RoomKey, Status)>,
     pub ignores: Vec<NickKey>,
+}
+
+/// A room's modes and ban list, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSettings {
+    pub name: RoomName,
+    pub modes: RoomModes,
+    pub bans: Vec<Ban>,
 }
 
 /// Everything the hub loads at start.
@@ -51,6 +62,8 @@ pub struct Snapshot {
     pub accounts: Vec<AccountState>,
     /// The id the next message gets (one past the highest stored).
     pub next_msg_id: u64,
+    /// Every stored room's settings.
+    pub rooms: Vec<RoomSettings>,
 }
 
 /// One change to persist.
@@ -95,6 +108,16 @@ pub enum Op {
         account: AccountId,
         time: Timestamp,
     },
+    /// A registered member's standing in a room changed (the account is
+    /// a member: `Join` came first).
+    Status {
+        account: AccountId,
+        room: RoomKey,
+        status: Status,
+    },
+    /// A room's modes or bans changed, or the room was created anew:
+    /// replaces what is stored for it.
+    Settings(RoomSettings),
 }
 
 /// Whose messages a history query reads.
@@ -103,6 +126,37 @@ pub enum Conversation {
     Room(RoomKey),
     /// The private messages between two names, either way.
     Private(NickKey, NickKey),
+}
+
+/// A point in a conversation: a message id, or a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Id(MsgId),
+    Time(Timestamp),
+}
+
+/// A window of a conversation's messages: those strictly after `after` and
+/// strictly before `before` (unbounded where `None`); of them, the `limit`
+/// latest when `latest`, else the `limit` earliest. Always returned oldest
+/// first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub after: Option<Bound>,
+    pub before: Option<Bound>,
+    pub limit: usize,
+    pub latest: bool,
+}
+
+impl HistoryQuery {
+    /// The `limit` latest messages before `before` (all if `None`).
+    pub fn before(before: Option<MsgId>, limit: usize) -> HistoryQuery {
+        HistoryQuery {
+            after: None,
+            before: before.map(Bound::Id),
+            limit,
+            latest: true,
+        }
+    }
 }
 
 /// What a search may see: messages in these rooms, and private messages
@@ -163,14 +217,23 @@ pub trait Store: Send + 'static {
     /// The stored topic of a room, if any.
     fn topic(&mut self, room: &RoomKey) -> Result<Option<Topic>, StoreError>;
 
-    /// Up to `limit` messages of a conversation with ids below `before`
-    /// (all if `None`), oldest first: the latest `limit` of them.
+    /// Messages of a conversation in the window of `query`, oldest first.
     fn history(
         &mut self,
         conversation: &Conversation,
-        before: Option<MsgId>,
-        limit: usize,
+        query: &HistoryQuery,
     ) -> Result<Vec<Message>, StoreError>;
+
+    /// The conversations `who` took part in, each with the time of its
+    /// latest message, for those whose latest message lies strictly between
+    /// `after` and `before`; the `limit` earliest of them, by that time.
+    fn conversations(
+        &mut self,
+        who: &Visibility,
+        after: Timestamp,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError>;
 
     /// Up to `limit` messages matching the words of `query` that `who` may
     /// see, newest last.

@@ -83,3 +83,54 @@ mod tests {
         assert_eq!(check_new("fine-password", 8), Ok(()));
     }
 }
+
+/// Why a login was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    #[error("wrong name or password")]
+    Wrong,
+    #[error("cannot log in now: {0}")]
+    Store(String),
+}
+
+/// Checks `password` for the account `name` as every door must: looks the
+/// account up, waits out the slowdown earned by recent failures for that
+/// name, verifies off the runtime, and reports the outcome to the hub.
+/// `Err(HubGone)` when the server is stopping.
+pub async fn log_in(
+    hub: &crate::hub_task::HubHandle,
+    name: &confab_core::Nick,
+    password: String,
+) -> Result<Result<confab_core::store::Account, LoginError>, crate::hub_task::HubGone> {
+    let key = name.key();
+    let lookup = match hub.account(key.clone()).await? {
+        Ok(lookup) => lookup,
+        Err(e) => return Ok(Err(LoginError::Store(e.to_string()))),
+    };
+    tokio::time::sleep(lookup.delay).await;
+    let verified = match &lookup.account {
+        Some(account) => {
+            let hash = account.password_hash.clone();
+            tokio::task::spawn_blocking(move || verify(&password, &hash))
+                .await
+                .unwrap_or(false)
+        }
+        None => false,
+    };
+    hub.auth_result(key, verified).await?;
+    match lookup.account {
+        Some(account) if verified => Ok(Ok(account)),
+        _ => {
+            tracing::info!(name = %name, "login failed");
+            Ok(Err(LoginError::Wrong))
+        }
+    }
+}
+
+/// Checks a new password against the rules and hashes it off the runtime.
+pub async fn new_hash(password: String, min_len: usize) -> Result<String, String> {
+    check_new(&password, min_len).map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|_| "could not hash the password; try again".to_owned())
+}

@@ -4,11 +4,11 @@
 //! command-line flags over [`Config::default`]; this module only knows the
 //! shape, the defaults and what makes a config invalid.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use confab_core::{HubConfig, RoomName};
+use confab_core::{HubConfig, RoomModes, RoomName};
 use serde::{Deserialize, Serialize};
 
 /// The default port: not one that browsers refuse (6665–6669 are), and the
@@ -30,6 +30,38 @@ pub struct Config {
     pub storage: StorageConfig,
     pub audit: AuditConfig,
     pub limits: Limits,
+    pub irc: IrcConfig,
+}
+
+/// The IRC door.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IrcConfig {
+    /// The server's name in IRC messages (a host-like name).
+    pub server_name: String,
+    /// The network name advertised in `RPL_ISUPPORT` (`NETWORK=`).
+    pub network: String,
+    /// The message of the day, shown after registration; empty for none.
+    pub motd: String,
+    /// Silence after which the server sends a PING, in milliseconds.
+    pub ping_interval_ms: u64,
+    /// Time a client has to answer that PING before it is dropped.
+    pub ping_timeout_ms: u64,
+    /// Time a connection has to complete registration, in milliseconds.
+    pub registration_timeout_ms: u64,
+}
+
+impl Default for IrcConfig {
+    fn default() -> Self {
+        IrcConfig {
+            server_name: "confab.local".to_owned(),
+            network: "confab".to_owned(),
+            motd: "Welcome to confab. Same rooms from telnet, IRC and the web.".to_owned(),
+            ping_interval_ms: 90_000,
+            ping_timeout_ms: 60_000,
+            registration_timeout_ms: 60_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,6 +137,12 @@ pub struct ChatConfig {
     pub history_on_join: usize,
     /// Most messages one `/history` or `/search` shows.
     pub max_history: usize,
+    /// The modes of a new room: `t` (only operators set the topic), `n`
+    /// (no messages from outside), `m` (moderated), `i` (invite-only), `s`
+    /// (secret).
+    pub default_modes: String,
+    /// Most entries in a room's ban list.
+    pub max_bans: usize,
 }
 
 /// Every limit, by name. Bad input past a limit gets a clear error.
@@ -144,6 +182,9 @@ pub struct Limits {
     pub sniff_timeout_ms: u64,
     /// How long shutdown waits for queues to drain, in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// Addresses exempt from the rate limit: IPs or CIDR blocks
+    /// (`127.0.0.1`, `10.0.0.0/8`, `::1/128`).
+    pub flood_exempt: Vec<String>,
 }
 
 impl Default for Config {
@@ -156,6 +197,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             audit: AuditConfig::default(),
             limits: Limits::default(),
+            irc: IrcConfig::default(),
         }
     }
 }
@@ -166,6 +208,8 @@ impl Default for ChatConfig {
             default_room: "#general".to_owned(),
             history_on_join: 20,
             max_history: 200,
+            default_modes: "nt".to_owned(),
+            max_bans: 100,
         }
     }
 }
@@ -188,6 +232,7 @@ impl Default for Limits {
             login_timeout_ms: 60_000,
             sniff_timeout_ms: 300,
             shutdown_grace_ms: 5_000,
+            flood_exempt: Vec::new(),
         }
     }
 }
@@ -228,6 +273,49 @@ pub fn default_data_dir() -> PathBuf {
     match base {
         Some(b) => b.join("confab"),
         None => PathBuf::from("confab-data"),
+    }
+}
+
+/// Parses `ip` or `ip/bits`.
+fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+    let (ip, bits) = match s.split_once('/') {
+        Some((ip, bits)) => (ip, Some(bits)),
+        None => (s, None),
+    };
+    let ip: IpAddr = ip
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        None => max,
+        Some(b) => b
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|&b| b <= max)
+            .ok_or_else(|| format!("{s:?} has a bad prefix length"))?,
+    };
+    Ok((ip, bits))
+}
+
+/// Whether `ip` lies in the block `net/bits` (an IPv4-mapped IPv6 address
+/// counts as IPv4).
+fn in_block(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        _ => false,
     }
 }
 
@@ -285,7 +373,50 @@ impl Config {
             ));
         }
         self.default_room()?;
+        self.default_modes()?;
+        for entry in &l.flood_exempt {
+            parse_cidr(entry).map_err(|why| bad("limits.flood_exempt", why))?;
+        }
+        let irc = &self.irc;
+        if irc.server_name.is_empty()
+            || !irc
+                .server_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            || !irc.server_name.contains('.')
+        {
+            return Err(bad(
+                "irc.server_name",
+                "must be a host name with a dot, like irc.example.org",
+            ));
+        }
+        if irc.network.is_empty() || irc.network.contains(|c: char| c.is_whitespace()) {
+            return Err(bad("irc.network", "must be one word"));
+        }
+        if irc.ping_interval_ms == 0 || irc.ping_timeout_ms == 0 || irc.registration_timeout_ms == 0
+        {
+            return Err(bad("irc", "timeouts must be greater than 0"));
+        }
         Ok(())
+    }
+
+    /// The modes of a new room, parsed.
+    pub fn default_modes(&self) -> Result<RoomModes, ConfigError> {
+        RoomModes::from_flags(&self.chat.default_modes).map_err(|c| {
+            bad(
+                "chat.default_modes",
+                format!("unknown mode {c:?}; use letters of t n m i s"),
+            )
+        })
+    }
+
+    /// Whether connections from `ip` are exempt from the rate limit.
+    pub fn flood_exempt(&self, ip: IpAddr) -> bool {
+        self.limits
+            .flood_exempt
+            .iter()
+            .filter_map(|e| parse_cidr(e).ok())
+            .any(|(net, bits)| in_block(ip, net, bits))
     }
 
     /// The default room, parsed; `None` when the setting is empty.
@@ -312,6 +443,9 @@ impl Config {
             history_on_join: self.chat.history_on_join,
             max_history: self.chat.max_history.max(1),
             allow_guests: self.accounts.allow_guests,
+            default_modes: self.default_modes()?,
+            max_bans: self.chat.max_bans,
+            whowas: 100,
         })
     }
 }

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use confab_core::hub::Journal;
 use confab_core::store::{Account, StoreError};
-use confab_core::{Command, Delivery, Hub, NickKey, Outbox, QueueFull, SessionId, Timestamp};
+use confab_core::{
+    ClientInfo, Command, Delivery, Hub, NickKey, Outbox, QueueFull, SessionId, Timestamp,
+};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -52,6 +54,8 @@ pub fn now() -> Timestamp {
 pub enum Out {
     Event(Delivery),
     Raw(bytes::Bytes),
+    /// Everything the door's request `req` caused is above this.
+    Done(u64),
 }
 
 /// The hub's side of a connection's bounded outbound queue. Pushing never
@@ -126,9 +130,11 @@ enum Request {
         outbox: ConnOutbox,
         peer: SocketAddr,
         door: &'static str,
+        info: ClientInfo,
     },
     Command {
         sid: SessionId,
+        req: u64,
         cmd: Command,
     },
     Disconnect {
@@ -140,6 +146,10 @@ enum Request {
         bytes: bytes::Bytes,
         /// The door refused a line of this session: audit why.
         error: Option<(SessionId, String)>,
+    },
+    Fence {
+        to: mpsc::Sender<Out>,
+        req: u64,
     },
     Account {
         name: NickKey,
@@ -179,18 +189,26 @@ impl HubHandle {
         outbox: ConnOutbox,
         peer: SocketAddr,
         door: &'static str,
+        info: ClientInfo,
     ) -> Result<(), HubGone> {
         self.send(Request::Connect {
             sid,
             outbox,
             peer,
             door,
+            info,
         })
         .await
     }
 
     pub async fn command(&self, sid: SessionId, cmd: Command) -> Result<(), HubGone> {
-        self.send(Request::Command { sid, cmd }).await
+        self.command_req(sid, 0, cmd).await
+    }
+
+    /// Like [`HubHandle::command`], numbered: the events it causes carry
+    /// `req` in their origin.
+    pub async fn command_req(&self, sid: SessionId, req: u64, cmd: Command) -> Result<(), HubGone> {
+        self.send(Request::Command { sid, req, cmd }).await
     }
 
     pub async fn disconnect(&self, sid: SessionId, reason: String) -> Result<(), HubGone> {
@@ -207,6 +225,13 @@ impl HubHandle {
     ) -> Result<(), HubGone> {
         let to = to.clone();
         self.send(Request::Echo { to, bytes, error }).await
+    }
+
+    /// Queues [`Out::Done`]`(req)` for the connection behind everything
+    /// its earlier commands caused: the end of request `req`'s replies.
+    pub async fn fence(&self, to: &mpsc::Sender<Out>, req: u64) -> Result<(), HubGone> {
+        let to = to.clone();
+        self.send(Request::Fence { to, req }).await
     }
 
     /// The account called `name`, for checking a password.
@@ -305,15 +330,16 @@ impl Runner {
                 outbox,
                 peer,
                 door,
+                info,
             } => {
                 self.audit(
                     now,
                     "connect",
                     json!({"sid": sid.0, "peer": peer.to_string(), "door": door}),
                 );
-                self.hub.connect(sid, outbox, now);
+                self.hub.connect_with(sid, outbox, info, now);
             }
-            Request::Command { sid, cmd } => {
+            Request::Command { sid, req, cmd } => {
                 tracing::info!(sid = sid.0, command = cmd.name(), "command");
                 let nick = self.hub.nick_of(sid).map(|n| n.to_string());
                 self.audit(
@@ -321,7 +347,7 @@ impl Runner {
                     "command",
                     json!({"sid": sid.0, "nick": nick, "command": cmd.name()}),
                 );
-                self.hub.stage(sid, cmd, now);
+                self.hub.stage_req(sid, req, cmd, now);
             }
             Request::Disconnect { sid, reason } => {
                 // Audited from the journal, whoever ended the session.
@@ -338,6 +364,10 @@ impl Runner {
                 // Never wait: a connection whose queue is full is too slow
                 // and is being dropped anyway.
                 let _ = to.try_send(Out::Raw(bytes));
+            }
+            Request::Fence { to, req } => {
+                self.hub.finish(now);
+                let _ = to.try_send(Out::Done(req));
             }
             Request::Account { name, reply } => {
                 let delay = self.auth_delay(&name);

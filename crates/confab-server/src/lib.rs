@@ -7,11 +7,13 @@
 //!   use to reach it, and the bounded per-connection outbound queue.
 //! - [`server`]: listeners, connection limits, protocol detection, shutdown.
 //! - [`line`]: the line door (telnet, `nc`).
+//! - [`irc`]: the IRC door.
 
 pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod hub_task;
+pub mod irc;
 pub mod line;
 pub mod server;
 

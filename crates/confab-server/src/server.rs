@@ -24,7 +24,7 @@ use confab_store::{SqliteOptions, SqliteStore};
 use crate::audit::AuditLog;
 use crate::config::{Config, ConfigError, Synchronous};
 use crate::hub_task::{ConnOutbox, HubHandle, spawn_hub};
-use crate::line;
+use crate::{irc, line};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -187,8 +187,8 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: AcceptCtx) {
     };
     let _ = stream.set_nodelay(true);
     // Protocol detection: a client that speaks first shows what it is; one
-    // that stays silent is a human at a telnet prompt. The line protocol is
-    // the only door so far, so whatever arrives goes to it.
+    // that stays silent is a human at a telnet prompt. An IRC client opens
+    // with CAP, NICK, PASS or USER; anything else is the line protocol.
     let mut first = vec![0u8; 1024];
     let initial = match timeout(ctx.config.limits.sniff_timeout(), stream.read(&mut first)).await {
         Ok(Ok(0)) => return,
@@ -199,7 +199,11 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: AcceptCtx) {
         Ok(Err(_)) => return,
         Err(_) => Bytes::new(),
     };
-    line::conn::serve(stream, peer, initial, ctx.hub, ctx.config).await;
+    if irc::looks_like_irc(&initial) {
+        irc::conn::serve(stream, peer, initial, ctx.hub, ctx.config).await;
+    } else {
+        line::conn::serve(stream, peer, initial, ctx.hub, ctx.config).await;
+    }
 }
 
 /// Counts open connections, in all and per address.

@@ -35,7 +35,7 @@ async fn greeting_asks_for_a_name() {
     c.expect("*** Welcome, shy! nobody else is online yet.")
         .await;
     c.expect("*** shy joined #general").await;
-    c.expect("*** In #general (1): shy").await;
+    c.expect("*** In #general (1): @shy").await;
     s.shutdown().await;
 }
 
@@ -50,7 +50,7 @@ async fn three_users_in_two_rooms_see_only_their_room() {
         c.expect(&format!("*** {} joined #rust", c.name)).await;
     }
     carol.send("/join #go").await;
-    carol.expect("*** In #go (1): carol").await;
+    carol.expect("*** In #go (1): @carol").await;
     // Plain text goes to the last joined room.
     alice.say("#rust", "borrowck is fine").await;
     bob.expect("#rust <alice> borrowck is fine").await;
@@ -209,13 +209,13 @@ async fn every_command_works() {
     let mut alice = Client::login(s.addr, "alice").await;
     let mut bob = Client::login(s.addr, "bob").await;
     alice.send("/join #rust").await;
-    alice.expect("*** In #rust (1): alice").await;
+    alice.expect("*** In #rust (1): @alice").await;
     bob.send("/join #rust").await;
     alice.expect("*** bob joined #rust").await;
     alice.send("/list").await;
-    alice.expect("*** In #rust (2): alice, bob").await;
+    alice.expect("*** In #rust (2): @alice, bob").await;
     alice.send("/list #general").await;
-    alice.expect("*** In #general (2): alice, bob").await;
+    alice.expect("*** In #general (2): @alice, bob").await;
     alice.send("/topic").await;
     alice.expect("*** #rust has no topic").await;
     alice.send("/topic Rust, mostly").await;

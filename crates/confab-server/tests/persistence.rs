@@ -31,7 +31,7 @@ async fn one_account_on_several_devices() {
     let mut phone = login(s.addr, "alice", PW).await;
     // The second device is in the same rooms at once.
     phone.expect("*** alice joined #general").await;
-    phone.expect("*** In #general (1): alice").await;
+    phone.expect("*** In #general (1): @alice").await;
     let mut bob = Client::login(s.addr, "bob").await;
     bob.say("#general", "hi alice").await;
     alice.expect("#general <bob> hi alice").await;
@@ -110,13 +110,13 @@ async fn joining_shows_history_and_history_shows_more() {
     let s = start(|c| c.chat.history_on_join = 3).await;
     let mut alice = Client::login(s.addr, "alice").await;
     alice.send("/join #rust").await;
-    alice.expect("*** In #rust (1): alice").await;
+    alice.expect("*** In #rust (1): @alice").await;
     for i in 1..=5 {
         alice.say("#rust", &format!("note {i}")).await;
     }
     let mut bob = Client::login(s.addr, "bob").await;
     bob.send("/join #rust").await;
-    bob.expect("*** In #rust (2): alice, bob").await;
+    bob.expect("*** In #rust (2): @alice, bob").await;
     bob.expect("*** 3 earlier messages with #rust:").await;
     let (_, first) = bob.expect_skipping("note 3").await;
     assert!(first.contains("(history) ["), "{first}");
@@ -184,7 +184,7 @@ async fn state_survives_a_restart() {
     let mut alice = register(s.addr, "alice").await;
     let mut bob = register(s.addr, "bob").await;
     alice.send("/join #rust").await;
-    alice.expect("*** In #rust (1): alice").await;
+    alice.expect("*** In #rust (1): @alice").await;
     alice.send("/topic crabs only").await;
     alice
         .expect("*** alice set the topic of #rust: crabs only")

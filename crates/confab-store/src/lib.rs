@@ -35,7 +35,7 @@
 //!   [`StoreError::TooNew`]; anything else is [`StoreError::Other`] with
 //!   SQLite's message (naming the file when opening).
 //!
-//! # Schema (version 1)
+//! # Schema (version 2)
 //!
 //! | table | columns | notes |
 //! |---|---|---|
@@ -46,13 +46,18 @@
 //! | `topics` | `room_key` PK, `room_name`, `text`, `set_by`, `time_ms` | a cleared topic is no row |
 //! | `memberships` | (`account_id`, `room_key`) PK, `room_name`, `position` | rooms of an account, `position` in join order |
 //! | `ignores` | (`account_id`, `nick_key`) PK | |
+//! | `room_statuses` | (`account_id`, `room_key`) PK, `op`, `voice` (0/1) | standing in a room; only non-default ones (`CHECK (op = 1 OR voice = 1)`); belongs to the membership (foreign key on both columns), so a part removes it |
+//! | `room_settings` | `room_key` PK, `room_name`, `topic_ops_only`, `no_external`, `moderated`, `invite_only`, `secret` (0/1), `join_key`, `member_limit` | a missing key or limit is NULL; a limit above `i64::MAX` is stored as `i64::MAX` |
+//! | `room_bans` | (`room_key`, `position`) PK, `mask`, `set_by`, `time_ms` | a room's ban list in order; replaced whole with its settings |
 //!
 //! Indexes: `messages_room (target_key, id) WHERE target_kind = 'room'` for
 //! room history; `messages_private (min(from_key, target_key),
 //! max(from_key, target_key), id) WHERE target_kind = 'user'` for the
 //! private conversation of an unordered pair of names; `pending_msg
 //! (msg_id)` for the foreign key. All tables are `STRICT`; the child
-//! tables reference `accounts` / `messages` with `ON DELETE CASCADE`.
+//! tables reference `accounts` / `messages` / `memberships` /
+//! `room_settings` with `ON DELETE CASCADE`, every foreign key deferred to
+//! the commit (so a batch may set a standing before the join it needs).
 //!
 //! The next message id is one past the highest stored, so the table must
 //! keep its newest message (a future retention policy deletes old ones

@@ -8,8 +8,10 @@
 
 use rusqlite::Row;
 
-use confab_core::store::{Account, AccountId, StoreError};
-use confab_core::{Message, MsgId, MsgKind, Nick, NickKey, RoomName, Target, Text, Timestamp};
+use confab_core::store::{Account, AccountId, Bound, StoreError};
+use confab_core::{
+    Message, MsgId, MsgKind, Nick, NickKey, RoomKey, RoomName, Target, Text, Timestamp,
+};
 
 use crate::error::{corrupt, db};
 
@@ -43,9 +45,41 @@ pub(crate) fn msg_id(id: MsgId) -> Result<i64, StoreError> {
         .map_err(|_| StoreError::Other(format!("message id {} is too large to store", id.0)))
 }
 
-/// `before` as an exclusive upper bound on stored ids.
-pub(crate) fn before_bound(before: Option<MsgId>) -> i64 {
-    before.map_or(i64::MAX, |id| i64::try_from(id.0).unwrap_or(i64::MAX))
+/// A history window as inclusive ranges of stored ids and times: what
+/// lies strictly after `after` and strictly before `before`, `MIN` and
+/// `MAX` where unbounded. `None` if nothing can lie in it (such as bounds
+/// the wrong way round, or strictly after the largest time), so the
+/// arithmetic never overflows and the SQL need not handle empty ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) id_lo: i64,
+    pub(crate) id_hi: i64,
+    pub(crate) time_lo: i64,
+    pub(crate) time_hi: i64,
+}
+
+pub(crate) fn window(after: Option<Bound>, before: Option<Bound>) -> Option<Window> {
+    let mut w = Window {
+        id_lo: i64::MIN,
+        id_hi: i64::MAX,
+        time_lo: i64::MIN,
+        time_hi: i64::MAX,
+    };
+    match after {
+        None => {}
+        // No stored id is above i64::MAX.
+        Some(Bound::Id(id)) => w.id_lo = i64::try_from(id.0).ok()?.checked_add(1)?,
+        Some(Bound::Time(t)) => w.time_lo = t.0.checked_add(1)?,
+    }
+    match before {
+        None => {}
+        // Every stored id is below an id above i64::MAX.
+        Some(Bound::Id(id)) => {
+            w.id_hi = i64::try_from(id.0).map_or(Some(i64::MAX), |id| id.checked_sub(1))?
+        }
+        Some(Bound::Time(t)) => w.time_hi = t.0.checked_sub(1)?,
+    }
+    (w.id_lo <= w.id_hi && w.time_lo <= w.time_hi).then_some(w)
 }
 
 /// A `LIMIT` value.
@@ -67,6 +101,11 @@ pub(crate) fn room(s: &str) -> Result<RoomName, StoreError> {
         return Err(corrupt("room name", s, "it does not start with #"));
     }
     Ok(room)
+}
+
+/// A stored room key (a room name, case-folded).
+pub(crate) fn room_key(s: &str) -> Result<RoomKey, StoreError> {
+    Ok(room(s)?.key())
 }
 
 pub(crate) fn text(s: &str) -> Result<Text, StoreError> {

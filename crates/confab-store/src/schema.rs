@@ -109,6 +109,48 @@ CREATE TABLE ignores (
     PRIMARY KEY (account_id, nick_key)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 1 -> 2: standing in rooms, room settings and bans.
+    r#"
+-- The standing (operator, voice) of registered accounts in their rooms;
+-- only non-default standings have a row. It belongs to a membership, so
+-- leaving the room (or losing the account) removes it. The key is
+-- deferred like the others, so a batch may set a standing before the
+-- join that makes it valid.
+CREATE TABLE room_statuses (
+    account_id INTEGER NOT NULL,
+    room_key   TEXT    NOT NULL,
+    op         INTEGER NOT NULL CHECK (op IN (0, 1)),
+    voice      INTEGER NOT NULL CHECK (voice IN (0, 1)),
+    PRIMARY KEY (account_id, room_key),
+    FOREIGN KEY (account_id, room_key) REFERENCES memberships (account_id, room_key)
+        ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    CHECK (op = 1 OR voice = 1)
+) STRICT, WITHOUT ROWID;
+
+-- Every stored room's modes; a missing key or limit is NULL.
+CREATE TABLE room_settings (
+    room_key       TEXT    NOT NULL PRIMARY KEY,
+    room_name      TEXT    NOT NULL,
+    topic_ops_only INTEGER NOT NULL CHECK (topic_ops_only IN (0, 1)),
+    no_external    INTEGER NOT NULL CHECK (no_external IN (0, 1)),
+    moderated      INTEGER NOT NULL CHECK (moderated IN (0, 1)),
+    invite_only    INTEGER NOT NULL CHECK (invite_only IN (0, 1)),
+    secret         INTEGER NOT NULL CHECK (secret IN (0, 1)),
+    join_key       TEXT,
+    member_limit   INTEGER CHECK (member_limit >= 0)
+) STRICT, WITHOUT ROWID;
+
+-- The ban list of a room; position keeps the list's order.
+CREATE TABLE room_bans (
+    room_key TEXT    NOT NULL
+        REFERENCES room_settings (room_key) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    position INTEGER NOT NULL,
+    mask     TEXT    NOT NULL,
+    set_by   TEXT    NOT NULL,
+    time_ms  INTEGER NOT NULL,
+    PRIMARY KEY (room_key, position)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this code writes and the newest it reads.

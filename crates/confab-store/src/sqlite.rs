@@ -7,11 +7,14 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use confab_core::store::{
-    Account, AccountId, AccountState, Conversation, Op, Snapshot, Store, StoreError, Visibility,
+    Account, AccountId, AccountState, Conversation, HistoryQuery, Op, RoomSettings, Snapshot,
+    Store, StoreError, Visibility,
 };
-use confab_core::{Message, MsgId, Nick, NickKey, RoomKey, Target, Timestamp, Topic};
+use confab_core::{
+    Ban, Message, Nick, NickKey, RoomKey, RoomModes, Status, Target, Timestamp, Topic,
+};
 
-use crate::error::{at, db, is_unique_violation};
+use crate::error::{at, corrupt, db, is_unique_violation};
 use crate::query::{fts_query, json_strings};
 use crate::rows::{self, account_columns, message_columns};
 use crate::schema;
@@ -25,25 +28,85 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// has, so none is ever prepared twice.
 const STATEMENT_CACHE: usize = 64;
 
-/// The latest messages of a room below an id, newest first.
-pub(crate) const HISTORY_ROOM: &str = concat!(
-    "SELECT ",
-    message_columns!(),
-    " FROM messages m WHERE m.target_kind = 'room' AND m.target_key = ?1 \
-     AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
-);
+/// The messages of a room in a window, in id order: `ASC` for the earliest
+/// of the window, `DESC` for the latest. `?1` is the room key; the window
+/// is inclusive on both ends, ids in `?2..=?3` and times in `?4..=?5` (see
+/// `rows::window`); `?6` is the limit. The id bounds are the range of
+/// the index `messages_room`; the time bounds filter the rows of that
+/// range (no index has the time), read in id order until `?6` match.
+macro_rules! history_room {
+    ($order:literal) => {
+        concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages m WHERE m.target_kind = 'room' AND m.target_key = ?1 \
+             AND m.id >= ?2 AND m.id <= ?3 AND m.time_ms >= ?4 AND m.time_ms <= ?5 \
+             ORDER BY m.id ",
+            $order,
+            " LIMIT ?6"
+        )
+    };
+}
 
-/// The latest private messages between two keys (`?1` <= `?2`) below an
-/// id, newest first. The WHERE terms repeat the expressions of the index
-/// `messages_private` exactly, so the planner uses it.
-pub(crate) const HISTORY_PRIVATE: &str = concat!(
-    "SELECT ",
-    message_columns!(),
-    " FROM messages m WHERE m.target_kind = 'user' \
-     AND min(m.from_key, m.target_key) = ?1 \
-     AND max(m.from_key, m.target_key) = ?2 \
-     AND m.id < ?3 ORDER BY m.id DESC LIMIT ?4"
-);
+/// The private messages between two keys (`?1` <= `?2`) in a window, in
+/// id order; otherwise as `history_room!`, each parameter one later. The
+/// WHERE terms repeat the expressions of the index `messages_private`
+/// exactly, so the planner uses it.
+macro_rules! history_private {
+    ($order:literal) => {
+        concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages m WHERE m.target_kind = 'user' \
+             AND min(m.from_key, m.target_key) = ?1 \
+             AND max(m.from_key, m.target_key) = ?2 \
+             AND m.id >= ?3 AND m.id <= ?4 AND m.time_ms >= ?5 AND m.time_ms <= ?6 \
+             ORDER BY m.id ",
+            $order,
+            " LIMIT ?7"
+        )
+    };
+}
+
+/// The earliest messages of a room in a window, oldest first.
+pub(crate) const HISTORY_ROOM_EARLIEST: &str = history_room!("ASC");
+/// The latest messages of a room in a window, newest first.
+pub(crate) const HISTORY_ROOM_LATEST: &str = history_room!("DESC");
+/// The earliest private messages between two keys in a window, oldest
+/// first.
+pub(crate) const HISTORY_PRIVATE_EARLIEST: &str = history_private!("ASC");
+/// The latest private messages between two keys in a window, newest first.
+pub(crate) const HISTORY_PRIVATE_LATEST: &str = history_private!("DESC");
+
+/// The conversations of someone who sees the rooms of a JSON array of keys
+/// (`?1`) and the private messages to and from a key (`?2`, NULL for
+/// none), each with the time of its latest message, for those whose latest
+/// message lies strictly between `?3` and `?4`; the `?5` earliest by that
+/// time (then by kind and key, so ties come in a stable order).
+///
+/// Columns: `'room'` and the room key, or `'user'` and the key of the
+/// other party; then the time. Every message of the conversations is read
+/// (no index has the time), through the indexes: `messages_room` for each
+/// listed room, and `messages_private` twice, since its pairs are
+/// unordered: where `?2` is the smaller key of the pair (an equality on
+/// the index's first column, the other party its second), and where it is
+/// the larger (a range on the first column, checked against the second;
+/// the other party is the smaller key). The two are disjoint, so each
+/// groups by its own column.
+pub(crate) const CONVERSATIONS: &str = "\
+SELECT 'room' AS kind, m.target_key AS other, max(m.time_ms) AS t FROM messages m \
+ WHERE m.target_kind = 'room' AND m.target_key IN (SELECT value FROM json_each(?1)) \
+ GROUP BY m.target_key HAVING t > ?3 AND t < ?4 \
+UNION ALL \
+SELECT 'user', max(m.from_key, m.target_key), max(m.time_ms) AS t FROM messages m \
+ WHERE m.target_kind = 'user' AND min(m.from_key, m.target_key) = ?2 \
+ GROUP BY max(m.from_key, m.target_key) HAVING t > ?3 AND t < ?4 \
+UNION ALL \
+SELECT 'user', min(m.from_key, m.target_key), max(m.time_ms) AS t FROM messages m \
+ WHERE m.target_kind = 'user' AND min(m.from_key, m.target_key) < ?2 \
+   AND max(m.from_key, m.target_key) = ?2 \
+ GROUP BY min(m.from_key, m.target_key) HAVING t > ?3 AND t < ?4 \
+ORDER BY t, kind, other LIMIT ?5";
 
 /// The newest messages matching an FTS5 query (`?1`) in the rooms of a
 /// JSON array of keys (`?2`) or private to or from a key (`?3`, NULL for
@@ -323,14 +386,91 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
                 )));
             }
         }
+        Op::Status {
+            account,
+            room,
+            status,
+        } => {
+            if *status == Status::default() {
+                exec(
+                    tx,
+                    "DELETE FROM room_statuses WHERE account_id = ?1 AND room_key = ?2",
+                    params![account.0, room.as_str()],
+                )
+                .map_err(db)?;
+            } else {
+                // The membership may come later in the batch: the foreign
+                // key is checked at COMMIT.
+                exec(
+                    tx,
+                    "INSERT INTO room_statuses (account_id, room_key, op, voice) \
+                     VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (account_id, room_key) DO UPDATE SET op = excluded.op, \
+                     voice = excluded.voice",
+                    params![account.0, room.as_str(), status.op, status.voice],
+                )
+                .map_err(db)?;
+            }
+        }
+        Op::Settings(settings) => {
+            let key = settings.name.key();
+            let m = &settings.modes;
+            exec(
+                tx,
+                "INSERT INTO room_settings (room_key, room_name, topic_ops_only, no_external, \
+                 moderated, invite_only, secret, join_key, member_limit) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (room_key) DO UPDATE SET room_name = excluded.room_name, \
+                 topic_ops_only = excluded.topic_ops_only, no_external = excluded.no_external, \
+                 moderated = excluded.moderated, invite_only = excluded.invite_only, \
+                 secret = excluded.secret, join_key = excluded.join_key, \
+                 member_limit = excluded.member_limit",
+                params![
+                    key.as_str(),
+                    settings.name.as_str(),
+                    m.topic_ops_only,
+                    m.no_external,
+                    m.moderated,
+                    m.invite_only,
+                    m.secret,
+                    m.key.as_deref(),
+                    // A limit beyond what SQLite holds is stored as the
+                    // largest it does: no room gets near either, and a
+                    // batch must not fail over a user's MODE +l.
+                    m.limit.map(rows::limit),
+                ],
+            )
+            .map_err(db)?;
+            exec(
+                tx,
+                "DELETE FROM room_bans WHERE room_key = ?1",
+                [key.as_str()],
+            )
+            .map_err(db)?;
+            for (position, ban) in settings.bans.iter().enumerate() {
+                exec(
+                    tx,
+                    "INSERT INTO room_bans (room_key, position, mask, set_by, time_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        key.as_str(),
+                        rows::limit(position),
+                        ban.mask.as_str(),
+                        ban.by.as_str(),
+                        ban.time.0,
+                    ],
+                )
+                .map_err(db)?;
+            }
+        }
     }
     Ok(())
 }
 
 impl SqliteStore {
-    /// Runs a message query and collects the rows, oldest first (the
-    /// queries read newest first to apply their limit).
-    fn messages(
+    /// Runs a message query and collects the rows in the order it returns
+    /// them.
+    fn messages_in_order(
         &self,
         sql: &str,
         params: impl rusqlite::Params,
@@ -341,6 +481,17 @@ impl SqliteStore {
         while let Some(row) = rows.next().map_err(db)? {
             out.push(rows::message(row)?);
         }
+        Ok(out)
+    }
+
+    /// Runs a message query that reads newest first (to apply its limit)
+    /// and collects the rows oldest first.
+    fn messages(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut out = self.messages_in_order(sql, params)?;
         out.reverse();
         Ok(out)
     }
@@ -367,6 +518,7 @@ impl Store for SqliteStore {
                 accounts.push(AccountState {
                     account,
                     rooms: Vec::new(),
+                    statuses: Vec::new(),
                     ignores: Vec::new(),
                 });
             }
@@ -400,6 +552,85 @@ impl Store for SqliteStore {
                 accounts[i].ignores.push(rows::nick_key(&nick)?);
             }
         }
+        {
+            // In the join order of the rooms.
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT s.account_id, s.room_key, s.op, s.voice FROM room_statuses s \
+                     JOIN memberships m USING (account_id, room_key) \
+                     ORDER BY s.account_id, m.position",
+                )
+                .map_err(db)?;
+            let mut rows = stmt.query([]).map_err(db)?;
+            while let Some(row) = rows.next().map_err(db)? {
+                let id = AccountId(row.get(0).map_err(db)?);
+                let room: String = row.get(1).map_err(db)?;
+                let status = Status {
+                    op: row.get(2).map_err(db)?,
+                    voice: row.get(3).map_err(db)?,
+                };
+                let i = index[&id];
+                accounts[i].statuses.push((rows::room_key(&room)?, status));
+            }
+        }
+        let mut rooms = Vec::new();
+        let mut room_index = HashMap::new();
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT room_key, room_name, topic_ops_only, no_external, moderated, \
+                     invite_only, secret, join_key, member_limit FROM room_settings \
+                     ORDER BY room_key",
+                )
+                .map_err(db)?;
+            let mut rows = stmt.query([]).map_err(db)?;
+            while let Some(row) = rows.next().map_err(db)? {
+                let key: String = row.get(0).map_err(db)?;
+                let name: String = row.get(1).map_err(db)?;
+                let limit: Option<i64> = row.get(8).map_err(db)?;
+                let limit = limit
+                    .map(|n| {
+                        usize::try_from(n)
+                            .map_err(|_| corrupt("room limit", &n.to_string(), "out of range"))
+                    })
+                    .transpose()?;
+                room_index.insert(key, rooms.len());
+                rooms.push(RoomSettings {
+                    name: rows::room(&name)?,
+                    modes: RoomModes {
+                        topic_ops_only: row.get(2).map_err(db)?,
+                        no_external: row.get(3).map_err(db)?,
+                        moderated: row.get(4).map_err(db)?,
+                        invite_only: row.get(5).map_err(db)?,
+                        secret: row.get(6).map_err(db)?,
+                        key: row.get(7).map_err(db)?,
+                        limit,
+                    },
+                    bans: Vec::new(),
+                });
+            }
+        }
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT room_key, mask, set_by, time_ms FROM room_bans \
+                     ORDER BY room_key, position",
+                )
+                .map_err(db)?;
+            let mut rows = stmt.query([]).map_err(db)?;
+            while let Some(row) = rows.next().map_err(db)? {
+                let key: String = row.get(0).map_err(db)?;
+                let by: String = row.get(2).map_err(db)?;
+                let Some(&i) = room_index.get(&key) else {
+                    return Err(corrupt("ban list", &key, "its room has no settings"));
+                };
+                rooms[i].bans.push(Ban {
+                    mask: row.get(1).map_err(db)?,
+                    by: rows::nick(&by)?,
+                    time: Timestamp(row.get(3).map_err(db)?),
+                });
+            }
+        }
         let max: i64 = tx
             .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
@@ -410,6 +641,7 @@ impl Store for SqliteStore {
         Ok(Snapshot {
             accounts,
             next_msg_id: max + 1,
+            rooms,
         })
     }
 
@@ -533,23 +765,98 @@ impl Store for SqliteStore {
     fn history(
         &mut self,
         conversation: &Conversation,
-        before: Option<MsgId>,
-        limit: usize,
+        query: &HistoryQuery,
     ) -> Result<Vec<Message>, StoreError> {
-        let before = rows::before_bound(before);
-        let limit = rows::limit(limit);
+        let Some(w) = rows::window(query.after, query.before) else {
+            return Ok(Vec::new());
+        };
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = rows::limit(query.limit);
+        // The latest of the window read newest first, the earliest oldest
+        // first; either way the result is oldest first.
+        let read = if query.latest {
+            Self::messages
+        } else {
+            Self::messages_in_order
+        };
         match conversation {
             Conversation::Room(room) => {
-                self.messages(HISTORY_ROOM, params![room.as_str(), before, limit])
+                let sql = if query.latest {
+                    HISTORY_ROOM_LATEST
+                } else {
+                    HISTORY_ROOM_EARLIEST
+                };
+                read(
+                    self,
+                    sql,
+                    params![room.as_str(), w.id_lo, w.id_hi, w.time_lo, w.time_hi, limit],
+                )
             }
             Conversation::Private(a, b) => {
                 let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-                self.messages(
-                    HISTORY_PRIVATE,
-                    params![lo.as_str(), hi.as_str(), before, limit],
+                let sql = if query.latest {
+                    HISTORY_PRIVATE_LATEST
+                } else {
+                    HISTORY_PRIVATE_EARLIEST
+                };
+                read(
+                    self,
+                    sql,
+                    params![
+                        lo.as_str(),
+                        hi.as_str(),
+                        w.id_lo,
+                        w.id_hi,
+                        w.time_lo,
+                        w.time_hi,
+                        limit
+                    ],
                 )
             }
         }
+    }
+
+    fn conversations(
+        &mut self,
+        who: &Visibility,
+        after: Timestamp,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
+        // Nothing lies strictly between `after` and `before`.
+        if limit == 0 || after.0.checked_add(1).is_none_or(|lo| lo >= before.0) {
+            return Ok(Vec::new());
+        }
+        if who.rooms.is_empty() && who.private.is_none() {
+            return Ok(Vec::new());
+        }
+        let rooms = json_strings(who.rooms.iter().map(RoomKey::as_str));
+        let private = who.private.as_ref().map(NickKey::as_str);
+        let mut stmt = self.conn.prepare_cached(CONVERSATIONS).map_err(db)?;
+        let mut rows = stmt
+            .query(params![
+                rooms,
+                private,
+                after.0,
+                before.0,
+                rows::limit(limit)
+            ])
+            .map_err(db)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(db)? {
+            let kind: String = row.get(0).map_err(db)?;
+            let other: String = row.get(1).map_err(db)?;
+            let time: i64 = row.get(2).map_err(db)?;
+            let conversation = match (kind.as_str(), &who.private) {
+                ("room", _) => Conversation::Room(rows::room_key(&other)?),
+                ("user", Some(me)) => Conversation::Private(me.clone(), rows::nick_key(&other)?),
+                _ => return Err(StoreError::Other(format!("unexpected conversation {kind}"))),
+            };
+            out.push((conversation, Timestamp(time)));
+        }
+        Ok(out)
     }
 
     fn search(

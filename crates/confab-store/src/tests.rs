@@ -3,14 +3,19 @@
 use std::path::{Path, PathBuf};
 
 use confab_core::store::{
-    Account, AccountId, AccountState, Conversation, Op, Store, StoreError, Visibility,
+    Account, AccountId, AccountState, Bound, Conversation, HistoryQuery, Op, RoomSettings, Store,
+    StoreError, Visibility,
 };
-use confab_core::{Message, MsgId, MsgKind, Nick, NickKey, RoomKey, RoomName, Target, Text};
-use confab_core::{Timestamp, Topic};
+use confab_core::{Ban, Message, MsgId, MsgKind, Nick, NickKey, RoomKey, RoomName, Target, Text};
+use confab_core::{RoomModes, Status, Timestamp, Topic};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
-use crate::sqlite::{HISTORY_PRIVATE, HISTORY_ROOM, PENDING, SEARCH};
+use crate::schema::MIGRATIONS;
+use crate::sqlite::{
+    CONVERSATIONS, HISTORY_PRIVATE_EARLIEST, HISTORY_PRIVATE_LATEST, HISTORY_ROOM_EARLIEST,
+    HISTORY_ROOM_LATEST, PENDING, SEARCH,
+};
 use crate::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
 
 // ---- helpers ----
@@ -57,6 +62,23 @@ fn to_user(id: u64, from: &str, to: &str, body: &str) -> Message {
     }
 }
 
+const OP: Status = Status {
+    op: true,
+    voice: false,
+};
+const VOICE: Status = Status {
+    op: false,
+    voice: true,
+};
+const BOTH: Status = Status {
+    op: true,
+    voice: true,
+};
+const NONE: Status = Status {
+    op: false,
+    voice: false,
+};
+
 fn ids(msgs: &[Message]) -> Vec<u64> {
     msgs.iter().map(|m| m.id.0).collect()
 }
@@ -87,7 +109,9 @@ impl Db {
 }
 
 fn all(store: &mut SqliteStore, conv: &Conversation) -> Vec<Message> {
-    store.history(conv, None, usize::MAX).unwrap()
+    store
+        .history(conv, &HistoryQuery::before(None, usize::MAX))
+        .unwrap()
 }
 
 fn private(a: &str, b: &str) -> Conversation {
@@ -364,6 +388,21 @@ fn every_op_round_trips_and_survives_reopen() {
     action.kind = MsgKind::Action;
     let mut notice = to_user(4, "Bob", "Alice", "ping");
     notice.kind = MsgKind::Notice;
+    let settings = RoomSettings {
+        name: room("#Rust"),
+        modes: RoomModes {
+            topic_ops_only: true,
+            no_external: true,
+            key: Some("sesame".into()),
+            limit: Some(50),
+            ..RoomModes::default()
+        },
+        bans: vec![Ban {
+            mask: "*!*@spam.example".into(),
+            by: nick("Alice"),
+            time: Timestamp(700),
+        }],
+    };
     let ops = vec![
         Op::Message(to_room(1, "Alice", "#Rust", "hello rustaceans")),
         Op::Message(action.clone()),
@@ -421,6 +460,15 @@ fn every_op_round_trips_and_survives_reopen() {
             account: bob.id,
             time: Timestamp(999),
         },
+        Op::Status {
+            account: bob.id,
+            room: rk("#rust"),
+            status: Status {
+                op: true,
+                voice: false,
+            },
+        },
+        Op::Settings(settings.clone()),
     ];
     store.commit(&ops).unwrap();
 
@@ -433,6 +481,7 @@ fn every_op_round_trips_and_survives_reopen() {
                 AccountState {
                     account: alice.clone(),
                     rooms: vec![room("#Rust"), room("#zed")],
+                    statuses: vec![],
                     ignores: vec![nk("mallory"), nk("troll")],
                 },
                 AccountState {
@@ -441,10 +490,12 @@ fn every_op_round_trips_and_survives_reopen() {
                         ..bob.clone()
                     },
                     rooms: vec![room("#Rust")],
+                    statuses: vec![(rk("#rust"), OP)],
                     ignores: vec![],
                 },
             ]
         );
+        assert_eq!(snap.rooms, vec![settings.clone()]);
         assert_eq!(store.topic(&rk("#rust")).unwrap(), Some(topic.clone()));
         let hist = all(store, &Conversation::Room(rk("#RUST")));
         assert_eq!(
@@ -781,19 +832,41 @@ fn room_history_pages_backwards() {
         .collect();
     store.commit(&ops).unwrap();
     let a = Conversation::Room(rk("#a"));
-    let page1 = store.history(&a, None, 10).unwrap();
+    let page1 = store.history(&a, &HistoryQuery::before(None, 10)).unwrap();
     assert_eq!(ids(&page1), (31..=49).step_by(2).collect::<Vec<_>>());
-    let page2 = store.history(&a, Some(page1[0].id), 10).unwrap();
+    let page2 = store
+        .history(&a, &HistoryQuery::before(Some(page1[0].id), 10))
+        .unwrap();
     assert_eq!(ids(&page2), (11..=29).step_by(2).collect::<Vec<_>>());
-    let page3 = store.history(&a, Some(page2[0].id), 10).unwrap();
+    let page3 = store
+        .history(&a, &HistoryQuery::before(Some(page2[0].id), 10))
+        .unwrap();
     assert_eq!(ids(&page3), [1, 3, 5, 7, 9]);
-    assert!(store.history(&a, Some(MsgId(1)), 10).unwrap().is_empty());
-    assert!(store.history(&a, None, 0).unwrap().is_empty());
+    assert!(
+        store
+            .history(&a, &HistoryQuery::before(Some(MsgId(1)), 10))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .history(&a, &HistoryQuery::before(None, 0))
+            .unwrap()
+            .is_empty()
+    );
     // `before` need not be an id of this room.
-    assert_eq!(ids(&store.history(&a, Some(MsgId(8)), 2).unwrap()), [5, 7]);
+    assert_eq!(
+        ids(&store
+            .history(&a, &HistoryQuery::before(Some(MsgId(8)), 2))
+            .unwrap()),
+        [5, 7]
+    );
     // A huge `before` means everything.
     assert_eq!(
-        store.history(&a, Some(MsgId(u64::MAX)), 100).unwrap().len(),
+        store
+            .history(&a, &HistoryQuery::before(Some(MsgId(u64::MAX)), 100))
+            .unwrap()
+            .len(),
         25
     );
     assert!(all(&mut store, &Conversation::Room(rk("#c"))).is_empty());
@@ -825,7 +898,10 @@ fn private_history_is_both_ways_and_only_that_pair() {
     assert!(all(&mut store, &private("alice", "dave")).is_empty());
     assert_eq!(
         ids(&store
-            .history(&private("bob", "alice"), Some(MsgId(6)), 1)
+            .history(
+                &private("bob", "alice"),
+                &HistoryQuery::before(Some(MsgId(6)), 1)
+            )
             .unwrap()),
         [2]
     );
@@ -852,15 +928,384 @@ fn history_queries_use_their_indexes() {
             .unwrap();
         rows.join("\n")
     };
-    let p = plan(HISTORY_ROOM, &[&"#r", &10, &10]);
-    assert!(p.contains("USING INDEX messages_room"), "{p}");
-    let p = plan(HISTORY_PRIVATE, &[&"a", &"b", &10, &10]);
-    assert!(p.contains("USING INDEX messages_private"), "{p}");
+    let (min, max) = (i64::MIN, i64::MAX);
+    // (id_lo, id_hi, time_lo, time_hi) as `rows::window` makes them: an
+    // after-bound, a before-bound, both, and time bounds only.
+    let windows: [[i64; 4]; 4] = [
+        [11, max, min, max],
+        [min, 9, min, max],
+        [11, 19, min, max],
+        [min, max, 1_001, 1_999],
+    ];
+    for [id_lo, id_hi, t_lo, t_hi] in windows {
+        for sql in [HISTORY_ROOM_EARLIEST, HISTORY_ROOM_LATEST] {
+            let p = plan(sql, &[&"#r", &id_lo, &id_hi, &t_lo, &t_hi, &10]);
+            // A range of the index, read in its order: no table scan, no sort.
+            assert_eq!(
+                p, "SEARCH m USING INDEX messages_room (target_key=? AND id>? AND id<?)",
+                "{sql}"
+            );
+        }
+        for sql in [HISTORY_PRIVATE_EARLIEST, HISTORY_PRIVATE_LATEST] {
+            let p = plan(sql, &[&"a", &"b", &id_lo, &id_hi, &t_lo, &t_hi, &10]);
+            assert_eq!(
+                p,
+                "SEARCH m USING INDEX messages_private (<expr>=? AND <expr>=? AND id>? AND id<?)",
+                "{sql}"
+            );
+        }
+    }
+    let p = plan(
+        CONVERSATIONS,
+        &[&r##"["#a","#b"]"##, &"alice", &0, &max, &10],
+    );
+    assert!(
+        p.contains("SEARCH m USING INDEX messages_room (target_key=?)"),
+        "{p}"
+    );
+    assert!(
+        p.contains("SEARCH m USING INDEX messages_private (<expr>=?)"),
+        "{p}"
+    );
+    assert!(
+        p.contains("SEARCH m USING INDEX messages_private (<expr><?)"),
+        "{p}"
+    );
+    assert!(!p.lines().any(|l| l.starts_with("SCAN m")), "{p}");
     let p = plan(PENDING, &[&1]);
     assert!(p.contains("SEARCH p USING PRIMARY KEY"), "{p}");
     let p = plan(SEARCH, &[&"\"x\"", &"[]", &None::<String>, &10]);
     assert!(p.contains("VIRTUAL TABLE INDEX"), "{p}");
     assert!(!p.contains("USE TEMP B-TREE FOR ORDER BY"), "{p}");
+}
+
+// ---- history windows ----
+
+fn window(after: Option<Bound>, before: Option<Bound>, limit: usize, latest: bool) -> HistoryQuery {
+    HistoryQuery {
+        after,
+        before,
+        limit,
+        latest,
+    }
+}
+
+fn id(n: u64) -> Option<Bound> {
+    Some(Bound::Id(MsgId(n)))
+}
+
+fn time(t: i64) -> Option<Bound> {
+    Some(Bound::Time(Timestamp(t)))
+}
+
+/// A message with its time set apart from its id.
+fn at(mut m: Message, t: i64) -> Message {
+    m.time = Timestamp(t);
+    m
+}
+
+/// 1..=40 at time 1000 + id: odd ids in #w (20 messages), even in #o.
+fn window_fixture() -> (Db, SqliteStore, Conversation) {
+    let db = Db::new();
+    let mut store = db.open();
+    let ops: Vec<_> = (1..=40)
+        .map(|i| {
+            let r = if i % 2 == 1 { "#W" } else { "#o" };
+            Op::Message(to_room(i, "x", r, &format!("message {i}")))
+        })
+        .collect();
+    store.commit(&ops).unwrap();
+    (db, store, Conversation::Room(rk("#w")))
+}
+
+fn odd(from: u64, to: u64) -> Vec<u64> {
+    (from..=to).filter(|i| i % 2 == 1).collect()
+}
+
+#[test]
+fn history_after_reads_forwards() {
+    let (_db, mut store, w) = window_fixture();
+    let mut h = |q: HistoryQuery| ids(&store.history(&w, &q).unwrap());
+    // The earliest after a bound, oldest first; strictly after.
+    assert_eq!(h(window(id(10), None, 3, false)), [11, 13, 15]);
+    assert_eq!(h(window(id(11), None, 3, false)), [13, 15, 17]);
+    // Paging forwards from the last one seen reaches the end.
+    assert_eq!(h(window(id(17), None, 100, false)), odd(19, 39));
+    assert!(h(window(id(39), None, 10, false)).is_empty());
+    // From the start.
+    assert_eq!(h(window(None, None, 2, false)), [1, 3]);
+    assert_eq!(h(window(id(0), None, 2, false)), [1, 3]);
+}
+
+#[test]
+fn history_before_reads_the_latest() {
+    let (_db, mut store, w) = window_fixture();
+    let mut h = |q: HistoryQuery| ids(&store.history(&w, &q).unwrap());
+    assert_eq!(h(window(None, id(10), 3, true)), [5, 7, 9]);
+    assert_eq!(h(window(None, id(9), 3, true)), [3, 5, 7]);
+    assert_eq!(h(HistoryQuery::before(Some(MsgId(9)), 3)), [3, 5, 7]);
+    assert_eq!(h(window(None, None, 2, true)), [37, 39]);
+    // The earliest before a bound.
+    assert_eq!(h(window(None, id(10), 2, false)), [1, 3]);
+    assert!(h(window(None, id(1), 10, true)).is_empty());
+}
+
+#[test]
+fn history_between_two_bounds() {
+    let (_db, mut store, w) = window_fixture();
+    let mut h = |q: HistoryQuery| ids(&store.history(&w, &q).unwrap());
+    for latest in [false, true] {
+        assert_eq!(h(window(id(10), id(20), 100, latest)), odd(11, 19));
+        // Both ends exclusive.
+        assert_eq!(h(window(id(11), id(19), 100, latest)), [13, 15, 17]);
+        // Nothing of #w lies strictly between 19 and 21.
+        assert!(h(window(id(19), id(21), 100, latest)).is_empty());
+        assert_eq!(h(window(id(18), id(20), 100, latest)), [19]);
+    }
+    // The earliest or the latest of the window, oldest first either way.
+    assert_eq!(h(window(id(10), id(20), 2, false)), [11, 13]);
+    assert_eq!(h(window(id(10), id(20), 2, true)), [17, 19]);
+    // The newest after a bound: catching up on the last few.
+    assert_eq!(h(window(id(30), None, 2, true)), [37, 39]);
+    assert_eq!(h(window(id(30), None, 2, false)), [31, 33]);
+}
+
+#[test]
+fn history_by_time() {
+    let (_db, mut store, w) = window_fixture();
+    // A message stored late with an early time (a clock step back): time
+    // bounds go by its time, id bounds by its id.
+    store
+        .commit(&[Op::Message(at(to_room(41, "x", "#w", "late"), 1_015))])
+        .unwrap();
+    let mut h = |q: HistoryQuery| ids(&store.history(&w, &q).unwrap());
+    // Times strictly between: 1011..=1019 are ids 11..=19, and 41 (1015).
+    assert_eq!(
+        h(window(time(1_010), time(1_020), 100, false)),
+        [11, 13, 15, 17, 19, 41]
+    );
+    assert_eq!(
+        h(window(time(1_011), time(1_019), 100, true)),
+        [13, 15, 17, 41]
+    );
+    assert_eq!(h(window(time(1_010), time(1_020), 2, false)), [11, 13]);
+    // In id order, so the latest two are 19 and 41.
+    assert_eq!(h(window(time(1_010), time(1_020), 2, true)), [19, 41]);
+    assert_eq!(h(window(id(40), None, 10, false)), [41]);
+    assert!(h(window(time(1_020), None, 100, false)).contains(&39));
+    assert!(!h(window(time(1_020), None, 100, false)).contains(&41));
+    assert_eq!(h(window(None, time(1_004), 10, true)), [1, 3]);
+    // Mixed kinds of bound.
+    assert_eq!(h(window(time(1_010), id(16), 100, false)), [11, 13, 15]);
+    assert_eq!(h(window(id(30), time(1_036), 100, false)), [31, 33, 35, 41]);
+}
+
+#[test]
+fn history_edge_bounds_never_fail() {
+    let (_db, mut store, w) = window_fixture();
+    // The extreme times themselves are stored and found.
+    store
+        .commit(&[
+            Op::Message(at(to_room(41, "x", "#w", "first"), i64::MIN)),
+            Op::Message(at(to_room(42, "x", "#w", "last"), i64::MAX)),
+        ])
+        .unwrap();
+    let mut all_w = odd(1, 39);
+    all_w.extend([41, 42]);
+    let mut h = |q: HistoryQuery| ids(&store.history(&w, &q).unwrap());
+    let huge = i64::MAX as u64;
+    for latest in [false, true] {
+        let h = &mut h;
+        let mut q = |after, before| h(window(after, before, usize::MAX, latest));
+        assert_eq!(q(None, None), all_w);
+        // Bounds that leave everything.
+        assert_eq!(q(id(0), None), all_w);
+        assert_eq!(q(None, id(u64::MAX)), all_w);
+        assert_eq!(q(None, id(huge + 1)), all_w);
+        assert_eq!(q(None, id(huge)), all_w);
+        // Bounds that leave nothing.
+        assert!(q(id(u64::MAX), None).is_empty());
+        assert!(q(id(huge), None).is_empty());
+        assert!(q(None, id(0)).is_empty());
+        assert!(q(time(i64::MAX), None).is_empty());
+        assert!(q(None, time(i64::MIN)).is_empty());
+        // Only the message at an extreme time is outside.
+        assert_eq!(q(time(i64::MIN), None), [odd(1, 39), vec![42]].concat());
+        assert_eq!(q(None, time(i64::MAX)), [odd(1, 39), vec![41]].concat());
+        // Reversed or empty windows.
+        assert!(q(id(20), id(10)).is_empty());
+        assert!(q(id(15), id(15)).is_empty());
+        assert!(q(id(15), id(16)).is_empty());
+        assert!(q(time(1_030), time(1_010)).is_empty());
+        assert!(q(time(1_015), time(1_015)).is_empty());
+        assert!(q(time(i64::MAX), time(i64::MIN)).is_empty());
+        assert!(q(id(u64::MAX), id(0)).is_empty());
+        assert!(q(time(1_030), id(10)).is_empty());
+        // Limit 0 is nothing, whatever the window.
+        for (after, before) in [
+            (None, None),
+            (id(10), None),
+            (None, id(30)),
+            (time(1), time(2_000)),
+        ] {
+            assert!(h(window(after, before, 0, latest)).is_empty());
+        }
+    }
+    // The same through the private statements.
+    let p = private("a", "b");
+    assert!(
+        store
+            .history(&p, &window(id(u64::MAX), time(i64::MIN), usize::MAX, true))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .history(&p, &window(None, None, 0, false))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn private_history_windows_both_ways() {
+    let db = Db::new();
+    let mut store = db.open();
+    // 1..=30: alice and bob take turns writing to each other; every third
+    // message is someone else's.
+    let ops: Vec<_> = (1..=30)
+        .map(|i| {
+            Op::Message(match i % 3 {
+                0 => to_user(i, "carol", "Alice", "not bob"),
+                1 => to_user(i, "Alice", "Bob", "to bob"),
+                _ => to_user(i, "bob", "alice", "to alice"),
+            })
+        })
+        .collect();
+    store.commit(&ops).unwrap();
+    let pair: Vec<u64> = (1..=30).filter(|i| i % 3 != 0).collect();
+    for conv in [private("alice", "bob"), private("BOB", "alice")] {
+        let mut h = |q: HistoryQuery| ids(&store.history(&conv, &q).unwrap());
+        assert_eq!(h(window(None, None, 100, false)), pair);
+        assert_eq!(h(window(id(10), None, 3, false)), [11, 13, 14]);
+        assert_eq!(h(window(None, id(10), 3, true)), [5, 7, 8]);
+        assert_eq!(
+            h(window(id(10), id(20), 100, true)),
+            [11, 13, 14, 16, 17, 19]
+        );
+        assert_eq!(h(window(id(10), id(20), 2, true)), [17, 19]);
+        assert_eq!(h(window(id(20), None, 2, true)), [28, 29]);
+        assert_eq!(h(window(time(1_010), time(1_014), 10, false)), [11, 13]);
+        assert!(h(window(id(20), id(10), 10, false)).is_empty());
+        assert!(h(window(id(10), None, 0, true)).is_empty());
+    }
+    let mut h =
+        |a: &str, b: &str, q: HistoryQuery| ids(&store.history(&private(a, b), &q).unwrap());
+    assert_eq!(
+        h("alice", "carol", window(id(10), None, 2, false)),
+        [12, 15]
+    );
+    assert_eq!(h("carol", "alice", window(None, id(10), 2, true)), [6, 9]);
+    assert!(h("bob", "carol", window(None, None, 10, false)).is_empty());
+}
+
+// ---- conversations ----
+
+fn conversations_fixture() -> (Db, SqliteStore) {
+    let db = Db::new();
+    let mut store = db.open();
+    store
+        .commit(&[
+            Op::Message(to_room(1, "bob", "#A", "one")),
+            Op::Message(to_room(2, "bob", "#b", "two")),
+            Op::Message(to_room(3, "bob", "#secret", "hush")),
+            Op::Message(to_user(4, "alice", "bob", "hi bob")),
+            Op::Message(to_room(5, "carol", "#a", "five")),
+            // "alice" is the smaller key of this pair ...
+            Op::Message(to_user(6, "carol", "alice", "hi alice")),
+            Op::Message(to_user(7, "Bob", "Alice", "hi alice")),
+            // ... and the larger of this one.
+            Op::Message(to_user(8, "aaron", "alice", "hello")),
+            Op::Message(to_room(9, "bob", "#secret", "hush hush")),
+            Op::Message(to_user(10, "alice", "ALICE", "note to self")),
+            Op::Message(to_user(11, "carol", "dave", "not alice's")),
+            Op::Message(to_user(12, "BOB", "alice", "again")),
+            Op::Message(to_room(13, "x", "#alice", "a room, not a person")),
+            // A tie with alice and carol's latest (1006): rooms sort first.
+            Op::Message(at(to_room(14, "x", "#d", "tie"), 1_006)),
+        ])
+        .unwrap();
+    (db, store)
+}
+
+#[test]
+fn conversations_by_time_of_latest_message() {
+    let (_db, mut store) = conversations_fixture();
+    let room = |r: &str| Conversation::Room(rk(r));
+    let mut c = |v: &Visibility, after: i64, before: i64, limit: usize| {
+        store
+            .conversations(v, Timestamp(after), Timestamp(before), limit)
+            .unwrap()
+            .into_iter()
+            .map(|(conv, t)| (conv, t.0))
+            .collect::<Vec<_>>()
+    };
+    let alice = sees(&["#a", "#B", "#c", "#d", "#a"], Some("Alice"));
+    let everything = vec![
+        (room("#b"), 1_002),
+        (room("#a"), 1_005),
+        (room("#d"), 1_006),
+        (private("alice", "carol"), 1_006),
+        (private("alice", "aaron"), 1_008),
+        (private("alice", "alice"), 1_010),
+        (private("alice", "bob"), 1_012),
+    ];
+    // Rooms with messages (not #c, which has none, nor unlisted #secret
+    // and #alice) and private conversations either way, each once, with
+    // who asks first in the pair; ascending by time.
+    assert_eq!(c(&alice, i64::MIN, i64::MAX, 100), everything);
+    assert_eq!(c(&alice, 0, 2_000, usize::MAX), everything);
+    // The earliest `limit`.
+    assert_eq!(c(&alice, 0, 2_000, 2), everything[..2]);
+    assert!(c(&alice, 0, 2_000, 0).is_empty());
+    // Strictly between, by the latest message only: alice and bob wrote in
+    // the window too, but last at 1012.
+    assert_eq!(c(&alice, 1_002, 1_010, 100), everything[1..5]);
+    assert_eq!(c(&alice, 1_001, 1_011, 100), everything[..6]);
+    assert!(c(&alice, 1_005, 1_006, 100).is_empty());
+    assert_eq!(c(&alice, 1_005, 1_007, 100), everything[2..4]);
+    // Empty and reversed windows, extreme times.
+    assert!(c(&alice, 1_006, 1_006, 100).is_empty());
+    assert!(c(&alice, 1_007, 1_006, 100).is_empty());
+    assert!(c(&alice, i64::MAX, i64::MIN, 100).is_empty());
+    assert!(c(&alice, i64::MAX, i64::MAX, 100).is_empty());
+    assert!(c(&alice, i64::MIN, i64::MIN, 100).is_empty());
+
+    // A guest sees rooms only.
+    assert_eq!(
+        c(&sees(&["#a", "#b"], None), 0, 2_000, 100),
+        [(room("#b"), 1_002), (room("#a"), 1_005)]
+    );
+    // Someone who sees #secret, and whose key sorts after all but one.
+    assert_eq!(
+        c(&sees(&["#secret"], Some("dave")), 0, 2_000, 100),
+        [(room("#secret"), 1_009), (private("dave", "carol"), 1_011)]
+    );
+    // The other side of a pair sees it with their own key first.
+    assert_eq!(
+        c(&sees(&[], Some("BOB")), 0, 2_000, 100),
+        [(private("bob", "alice"), 1_012)]
+    );
+    assert_eq!(
+        c(&sees(&[], Some("carol")), 0, 2_000, 100),
+        [
+            (private("carol", "alice"), 1_006),
+            (private("carol", "dave"), 1_011)
+        ]
+    );
+    // Nobody, or nothing visible.
+    assert!(c(&sees(&[], None), 0, 2_000, 100).is_empty());
+    assert!(c(&sees(&["#nothing"], Some("zed")), 0, 2_000, 100).is_empty());
 }
 
 // ---- search ----
@@ -1047,13 +1492,18 @@ fn unparsable_rows_are_corrupt() {
     )
     .unwrap();
     let err = store
-        .history(&Conversation::Room(rk("#r")), None, 10)
+        .history(
+            &Conversation::Room(rk("#r")),
+            &HistoryQuery::before(None, 10),
+        )
         .unwrap_err();
     assert!(
         matches!(&err, StoreError::Corrupt(m) if m.contains("1bad")),
         "{err:?}"
     );
-    let err = store.history(&private("a", "b"), None, 10).unwrap_err();
+    let err = store
+        .history(&private("a", "b"), &HistoryQuery::before(None, 10))
+        .unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
 
     raw.execute_batch(
@@ -1063,6 +1513,587 @@ fn unparsable_rows_are_corrupt() {
     .unwrap();
     assert!(matches!(store.load(), Err(StoreError::Corrupt(_))));
     assert!(matches!(store.accounts(), Err(StoreError::Corrupt(_))));
+}
+
+// ---- standing and room settings ----
+
+fn status(account: AccountId, r: &str, status: Status) -> Op {
+    Op::Status {
+        account,
+        room: rk(r),
+        status,
+    }
+}
+
+fn join(account: AccountId, r: &str) -> Op {
+    Op::Join {
+        account,
+        room: room(r),
+    }
+}
+
+fn part(account: AccountId, r: &str) -> Op {
+    Op::Part {
+        account,
+        room: rk(r),
+    }
+}
+
+fn settings(name: &str, modes: RoomModes, bans: Vec<Ban>) -> RoomSettings {
+    RoomSettings {
+        name: room(name),
+        modes,
+        bans,
+    }
+}
+
+fn ban(mask: &str, by: &str, time: i64) -> Ban {
+    Ban {
+        mask: mask.into(),
+        by: nick(by),
+        time: Timestamp(time),
+    }
+}
+
+fn statuses(store: &mut SqliteStore) -> Vec<Vec<(RoomKey, Status)>> {
+    let snap = store.load().unwrap();
+    snap.accounts.into_iter().map(|a| a.statuses).collect()
+}
+
+#[test]
+fn statuses_round_trip_across_reopen() {
+    let db = Db::new();
+    let mut store = db.open();
+    let a = store.create_account(&nick("a"), "h", Timestamp(0)).unwrap();
+    let b = store.create_account(&nick("b"), "h", Timestamp(0)).unwrap();
+    store
+        .commit(&[
+            join(a.id, "#Zed"),
+            join(a.id, "#alpha"),
+            join(a.id, "#plain"),
+            join(a.id, "#Mid"),
+            join(b.id, "#zed"),
+            status(a.id, "#zed", OP),
+            status(a.id, "#alpha", VOICE),
+            status(a.id, "#plain", NONE),
+            status(a.id, "#mid", BOTH),
+            status(b.id, "#ZED", VOICE),
+        ])
+        .unwrap();
+    // Listed in join order; the default standing is no entry.
+    let expected = vec![
+        vec![(rk("#zed"), OP), (rk("#alpha"), VOICE), (rk("#mid"), BOTH)],
+        vec![(rk("#zed"), VOICE)],
+    ];
+    assert_eq!(statuses(&mut store), expected);
+    drop(store);
+    let mut store = db.open();
+    assert_eq!(statuses(&mut store), expected);
+
+    // Changed, and back to the default, in a later batch.
+    store
+        .commit(&[
+            status(a.id, "#zed", VOICE),
+            status(a.id, "#alpha", NONE),
+            status(a.id, "#Mid", OP),
+            // Twice in one batch: the last one counts.
+            status(b.id, "#zed", OP),
+            status(b.id, "#zed", BOTH),
+        ])
+        .unwrap();
+    drop(store);
+    let mut store = db.open();
+    assert_eq!(
+        statuses(&mut store),
+        vec![
+            vec![(rk("#zed"), VOICE), (rk("#mid"), OP)],
+            vec![(rk("#zed"), BOTH)],
+        ]
+    );
+    // Only the non-default standings have rows.
+    let rows: i64 = db
+        .raw()
+        .query_row("SELECT count(*) FROM room_statuses", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 3);
+}
+
+#[test]
+fn part_clears_standing() {
+    let db = Db::new();
+    let mut store = db.open();
+    let a = store.create_account(&nick("a"), "h", Timestamp(0)).unwrap();
+    store
+        .commit(&[
+            join(a.id, "#r"),
+            join(a.id, "#s"),
+            status(a.id, "#r", OP),
+            status(a.id, "#s", VOICE),
+        ])
+        .unwrap();
+    store.commit(&[part(a.id, "#R")]).unwrap();
+    assert_eq!(statuses(&mut store), [vec![(rk("#s"), VOICE)]]);
+    // Rejoining does not bring it back.
+    store.commit(&[join(a.id, "#r")]).unwrap();
+    drop(store);
+    let mut store = db.open();
+    assert_eq!(statuses(&mut store), [vec![(rk("#s"), VOICE)]]);
+
+    // Within one batch: standing, leave, join again: no standing.
+    store
+        .commit(&[status(a.id, "#r", BOTH), part(a.id, "#r"), join(a.id, "#r")])
+        .unwrap();
+    assert_eq!(statuses(&mut store), [vec![(rk("#s"), VOICE)]]);
+    // Leave, join and get a standing in one batch: it holds.
+    store
+        .commit(&[part(a.id, "#s"), join(a.id, "#s"), status(a.id, "#s", OP)])
+        .unwrap();
+    assert_eq!(statuses(&mut store), [vec![(rk("#s"), OP)]]);
+    // Losing the account loses its standing (and memberships).
+    db.raw()
+        .execute_batch("PRAGMA foreign_keys = ON; DELETE FROM accounts;")
+        .unwrap();
+    let rows: i64 = db
+        .raw()
+        .query_row("SELECT count(*) FROM room_statuses", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+#[test]
+fn status_before_or_after_join_in_one_batch() {
+    let db = Db::new();
+    let mut store = db.open();
+    let a = store.create_account(&nick("a"), "h", Timestamp(0)).unwrap();
+    store
+        .commit(&[
+            // After its join, as the hub sends it.
+            join(a.id, "#after"),
+            status(a.id, "#after", OP),
+            // Before its join: the membership is checked at COMMIT.
+            status(a.id, "#before", VOICE),
+            join(a.id, "#before"),
+        ])
+        .unwrap();
+    drop(store);
+    let mut store = db.open();
+    let snap = store.load().unwrap();
+    assert_eq!(snap.accounts[0].rooms, [room("#after"), room("#before")]);
+    assert_eq!(
+        snap.accounts[0].statuses,
+        [(rk("#after"), OP), (rk("#before"), VOICE)]
+    );
+}
+
+#[test]
+fn status_without_membership_fails_the_batch() {
+    let db = Db::new();
+    let mut store = db.open();
+    let a = store.create_account(&nick("a"), "h", Timestamp(0)).unwrap();
+    store.commit(&[join(a.id, "#r")]).unwrap();
+    let before = store.load().unwrap();
+    let failing = [
+        // Never joined.
+        vec![status(a.id, "#elsewhere", OP)],
+        // Left before (in the same batch).
+        vec![part(a.id, "#r"), status(a.id, "#r", OP)],
+        // No such account.
+        vec![status(AccountId(777), "#r", VOICE)],
+    ];
+    for batch in failing {
+        let err = store.commit(&batch).unwrap_err();
+        assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+        assert_eq!(store.load().unwrap(), before, "after {err}");
+    }
+    // Clearing a standing one does not have is not an error.
+    store
+        .commit(&[status(a.id, "#nowhere", NONE), status(a.id, "#r", NONE)])
+        .unwrap();
+    assert_eq!(store.load().unwrap(), before);
+}
+
+#[test]
+fn settings_upsert_replaces() {
+    let db = Db::new();
+    let mut store = db.open();
+    let first = settings(
+        "#Room",
+        RoomModes {
+            topic_ops_only: true,
+            no_external: true,
+            moderated: true,
+            invite_only: true,
+            secret: true,
+            key: Some("k1".into()),
+            limit: Some(10),
+        },
+        vec![
+            ban("a!*@*", "op", 1),
+            ban("b!*@*", "op", 2),
+            ban("c!*@*", "op", 3),
+        ],
+    );
+    let other = settings("#other", RoomModes::default(), vec![]);
+    store
+        .commit(&[Op::Settings(first.clone()), Op::Settings(other.clone())])
+        .unwrap();
+    assert_eq!(store.load().unwrap().rooms, [other.clone(), first.clone()]);
+
+    // The same room in another spelling: everything is replaced, the
+    // display name too, and the ban list shrinks.
+    let second = settings(
+        "#ROOM",
+        RoomModes {
+            no_external: true,
+            ..RoomModes::default()
+        },
+        vec![ban("c!*@*", "Other", 30)],
+    );
+    store.commit(&[Op::Settings(second.clone())]).unwrap();
+    drop(store);
+    let mut store = db.open();
+    assert_eq!(store.load().unwrap().rooms, [other.clone(), second.clone()]);
+
+    // Several in one batch: the last one counts; an empty ban list empties.
+    let third = settings("#room", RoomModes::default(), vec![]);
+    store
+        .commit(&[
+            Op::Settings(first.clone()),
+            Op::Settings(second.clone()),
+            Op::Settings(third.clone()),
+        ])
+        .unwrap();
+    drop(store);
+    let mut store = db.open();
+    assert_eq!(store.load().unwrap().rooms, [other, third]);
+    let bans: i64 = db
+        .raw()
+        .query_row("SELECT count(*) FROM room_bans", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(bans, 0);
+}
+
+#[test]
+fn bans_with_odd_masks_round_trip() {
+    let db = Db::new();
+    let mut store = db.open();
+    let long = "x".repeat(10_000);
+    let masks = [
+        "*!*@*",
+        "",
+        " ",
+        "nul\0inside\0",
+        "quote ' \" `back` \\ slash",
+        "'); DROP TABLE room_bans; --",
+        "like %_ and glob *?[a-z]",
+        "line\r\nbreak\ttab\x1b[2J",
+        "🦀 émoji ünïcode 日本語 \u{202e}rtl",
+        "\u{feff}bom",
+        "a!*@*",
+        "A!*@*",
+        // A duplicate stays a duplicate.
+        "a!*@*",
+        long.as_str(),
+    ];
+    let times = [i64::MIN, -1, 0, 1, i64::MAX];
+    let bans: Vec<Ban> = masks
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ban(m, if i % 2 == 0 { "Op" } else { "other_op" }, times[i % 5]))
+        .collect();
+    let s = settings("#odd", RoomModes::default(), bans);
+    store.commit(&[Op::Settings(s.clone())]).unwrap();
+    drop(store);
+    let mut store = db.open();
+    let rooms = store.load().unwrap().rooms;
+    assert_eq!(rooms, [s]);
+    assert_eq!(rooms[0].bans[3].mask, "nul\0inside\0");
+    assert_eq!(rooms[0].bans[13].mask.len(), 10_000);
+}
+
+#[test]
+fn key_and_limit_none_or_some() {
+    let db = Db::new();
+    let mut store = db.open();
+    let keys = [
+        None,
+        Some(""),
+        Some("sesame"),
+        Some("with space"),
+        Some("NULL"),
+        Some("nul\0key"),
+    ];
+    let limits = [None, Some(0), Some(1), Some(500), Some(i64::MAX as usize)];
+    let mut all = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        for (j, limit) in limits.iter().enumerate() {
+            all.push(settings(
+                &format!("#r{i}{j}"),
+                RoomModes {
+                    secret: (i + j) % 2 == 0,
+                    key: key.map(str::to_owned),
+                    limit: *limit,
+                    ..RoomModes::default()
+                },
+                vec![],
+            ));
+        }
+    }
+    let ops: Vec<Op> = all.iter().cloned().map(Op::Settings).collect();
+    store.commit(&ops).unwrap();
+    drop(store);
+    let mut store = db.open();
+    assert_eq!(store.load().unwrap().rooms, all);
+    // NULL is none, not a string or zero.
+    let nulls: i64 = db
+        .raw()
+        .query_row(
+            "SELECT count(*) FROM room_settings WHERE join_key IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(nulls, limits.len() as i64);
+
+    // A limit SQLite cannot hold is stored as the largest it can: no room
+    // gets near either.
+    #[cfg(target_pointer_width = "64")]
+    {
+        let huge = settings(
+            "#huge",
+            RoomModes {
+                limit: Some(usize::MAX),
+                ..RoomModes::default()
+            },
+            vec![],
+        );
+        store.commit(&[Op::Settings(huge)]).unwrap();
+        let snap = store.load().unwrap();
+        let got = snap.rooms.iter().find(|r| r.name == room("#huge")).unwrap();
+        assert_eq!(got.modes.limit, Some(i64::MAX as usize));
+    }
+}
+
+#[test]
+fn a_failing_batch_with_settings_and_status_leaves_nothing() {
+    let db = Db::new();
+    let mut store = db.open();
+    let a = store.create_account(&nick("a"), "h", Timestamp(0)).unwrap();
+    let kept = settings("#r", RoomModes::default(), vec![ban("kept", "a", 1)]);
+    store
+        .commit(&[
+            Op::Message(to_room(1, "a", "#r", "before")),
+            join(a.id, "#r"),
+            status(a.id, "#r", VOICE),
+            Op::Settings(kept),
+        ])
+        .unwrap();
+    let before = store.load().unwrap();
+    let changed = settings(
+        "#R",
+        RoomModes {
+            moderated: true,
+            key: Some("k".into()),
+            limit: Some(3),
+            ..RoomModes::default()
+        },
+        vec![ban("new", "a", 2), ban("newer", "a", 3)],
+    );
+    let failing = [
+        // A duplicate message id after the new ops.
+        vec![
+            Op::Settings(changed.clone()),
+            Op::Settings(settings(
+                "#new",
+                RoomModes::default(),
+                vec![ban("x", "a", 4)],
+            )),
+            status(a.id, "#r", OP),
+            join(a.id, "#s"),
+            status(a.id, "#s", BOTH),
+            Op::Message(to_room(1, "a", "#r", "duplicate")),
+        ],
+        // A standing without a membership, found only at COMMIT.
+        vec![
+            Op::Settings(changed.clone()),
+            status(a.id, "#r", NONE),
+            status(a.id, "#never", OP),
+            Op::Message(to_room(2, "a", "#r", "new")),
+        ],
+        // A part that takes the standing along, then a failure.
+        vec![
+            part(a.id, "#r"),
+            Op::Settings(changed),
+            Op::LastSeen {
+                account: AccountId(777),
+                time: Timestamp(5),
+            },
+        ],
+    ];
+    for batch in failing {
+        let err = store.commit(&batch).unwrap_err();
+        assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+        assert_eq!(store.load().unwrap(), before, "after {err}");
+    }
+    drop(store);
+    let mut store = db.open();
+    assert_eq!(store.load().unwrap(), before);
+}
+
+#[test]
+fn unparsable_settings_rows_are_corrupt() {
+    let db = Db::new();
+    let mut store = db.open();
+    store
+        .commit(&[Op::Settings(settings(
+            "#r",
+            RoomModes::default(),
+            vec![ban("m", "a", 1)],
+        ))])
+        .unwrap();
+    db.raw()
+        .execute("UPDATE room_bans SET set_by = '1bad'", [])
+        .unwrap();
+    assert!(matches!(store.load(), Err(StoreError::Corrupt(m)) if m.contains("1bad")),);
+    db.raw()
+        .execute_batch(
+            "UPDATE room_bans SET set_by = 'a';
+             UPDATE room_settings SET room_name = 'no hash'",
+        )
+        .unwrap();
+    assert!(matches!(store.load(), Err(StoreError::Corrupt(_))));
+}
+
+// ---- migrations ----
+
+/// A database file as confab with schema version 1 left it.
+fn v1_file(db: &Db) -> Connection {
+    let conn = db.raw();
+    conn.execute_batch(MIGRATIONS[0]).unwrap();
+    conn.execute_batch(
+        "PRAGMA user_version = 1;
+         PRAGMA application_id = 1668247142;
+         INSERT INTO accounts (id, name, name_key, password_hash, created_ms, last_seen_ms)
+             VALUES (1, 'Alice', 'alice', 'hash-a', 10, 20),
+                    (2, 'Bob', 'bob', 'hash-b', 11, 21);
+         INSERT INTO messages (id, time_ms, from_nick, from_key, kind, target_kind,
+                               target_name, target_key, text)
+             VALUES (1, 100, 'Alice', 'alice', 'say', 'room', '#Rust', '#rust', 'old hello'),
+                    (2, 101, 'Bob', 'bob', 'say', 'user', 'Alice', 'alice', 'old secret');
+         INSERT INTO pending (account_id, msg_id) VALUES (1, 2);
+         INSERT INTO topics (room_key, room_name, text, set_by, time_ms)
+             VALUES ('#rust', '#Rust', 'old topic', 'Alice', 50);
+         INSERT INTO memberships (account_id, room_key, room_name, position)
+             VALUES (1, '#rust', '#Rust', 1), (1, '#zed', '#zed', 2), (2, '#rust', '#Rust', 1);
+         INSERT INTO ignores (account_id, nick_key) VALUES (2, 'troll');",
+    )
+    .unwrap();
+    conn
+}
+
+#[test]
+fn a_v1_database_upgrades_keeping_its_data() {
+    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(MIGRATIONS.len(), 2);
+    let db = Db::new();
+    drop(v1_file(&db));
+
+    let mut store = db.open();
+    let version: i64 = store
+        .conn()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let check = |store: &mut SqliteStore| {
+        let snap = store.load().unwrap();
+        assert_eq!(snap.next_msg_id, 3);
+        let names: Vec<_> = snap
+            .accounts
+            .iter()
+            .map(|a| a.account.name.clone())
+            .collect();
+        assert_eq!(names, [nick("Alice"), nick("Bob")]);
+        assert_eq!(snap.accounts[0].account.password_hash, "hash-a");
+        assert_eq!(snap.accounts[0].account.last_seen, Timestamp(20));
+        assert_eq!(snap.accounts[0].rooms, [room("#Rust"), room("#zed")]);
+        assert_eq!(snap.accounts[1].ignores, [nk("troll")]);
+        assert_eq!(
+            store.topic(&rk("#rust")).unwrap().unwrap().text.as_str(),
+            "old topic"
+        );
+        assert_eq!(ids(&all(store, &Conversation::Room(rk("#rust")))), [1]);
+        assert_eq!(ids(&store.pending(AccountId(1)).unwrap()), [2]);
+        assert_eq!(
+            ids(&store.search(&sees(&[], Some("bob")), "secret", 10).unwrap()),
+            [2]
+        );
+    };
+    check(&mut store);
+    assert!(store.load().unwrap().rooms.is_empty());
+    assert!(
+        store
+            .load()
+            .unwrap()
+            .accounts
+            .iter()
+            .all(|a| a.statuses.is_empty())
+    );
+
+    // The new tables work on the old data.
+    let s = settings(
+        "#Rust",
+        RoomModes::default(),
+        vec![ban("*!*@x", "Alice", 1)],
+    );
+    store
+        .commit(&[
+            status(AccountId(1), "#zed", OP),
+            status(AccountId(2), "#rust", VOICE),
+            Op::Settings(s.clone()),
+        ])
+        .unwrap();
+    drop(store);
+    // Reopening the now current file keeps it all.
+    let mut store = db.open();
+    check(&mut store);
+    let snap = store.load().unwrap();
+    assert_eq!(snap.accounts[0].statuses, [(rk("#zed"), OP)]);
+    assert_eq!(snap.accounts[1].statuses, [(rk("#rust"), VOICE)]);
+    assert_eq!(snap.rooms, [s]);
+}
+
+#[test]
+fn a_failed_upgrade_leaves_the_v1_file_as_it_was() {
+    let db = Db::new();
+    let conn = v1_file(&db);
+    // Something in the way of the migration's second statement.
+    conn.execute_batch("CREATE TABLE room_settings (x INTEGER)")
+        .unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&db.path, SqliteOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Other(m) if m.contains("room_settings")),
+        "{err:?}"
+    );
+    let conn = db.raw();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    let statuses: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'room_statuses'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(statuses, 0, "the first statement rolled back too");
+
+    // With the obstacle gone, the upgrade goes through.
+    conn.execute_batch("DROP TABLE room_settings").unwrap();
+    drop(conn);
+    let mut store = db.open();
+    assert_eq!(store.load().unwrap().accounts.len(), 2);
 }
 
 // ---- concurrency and backup ----

@@ -12,12 +12,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::Local;
-use confab_core::{Command, Event, Nick, SessionId};
+use confab_core::{ClientInfo, Command, Event, Nick, SessionId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
-use tokio::task::spawn_blocking;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{Instrument, info, warn};
 
@@ -83,8 +82,13 @@ async fn run(
         name_prompt(limits),
     ]
     .concat();
+    let info = ClientInfo {
+        host: peer.ip().to_string(),
+        rate_limited: !config.flood_exempt(peer.ip()),
+        ..ClientInfo::default()
+    };
     if local.send(Out::Raw(greeting.into())).await.is_err()
-        || hub.connect(sid, outbox, peer, "line").await.is_err()
+        || hub.connect(sid, outbox, peer, "line", info).await.is_err()
     {
         writer.abort();
         return;
@@ -285,52 +289,26 @@ impl Conn {
 
     /// `/login NAME PASSWORD` before a name is chosen.
     async fn log_in(&mut self, name: Nick, password: String) -> Flow {
-        let key = name.key();
-        let lookup = match self.hub.account(key.clone()).await {
-            Ok(Ok(lookup)) => lookup,
-            Ok(Err(e)) => {
-                self.error(&format!("cannot log in now: {e}")).await;
-                return self.prompt().await;
-            }
-            Err(_) => return Flow::Stop("server shutting down".to_owned()),
-        };
-        // Repeated failures for this name slow every further try down.
-        tokio::time::sleep(lookup.delay).await;
-        let verified = match &lookup.account {
-            Some(account) => {
-                let hash = account.password_hash.clone();
-                spawn_blocking(move || auth::verify(&password, &hash))
-                    .await
-                    .unwrap_or(false)
-            }
-            None => false,
-        };
-        if self.hub.auth_result(key, verified).await.is_err() {
-            return Flow::Stop("server shutting down".to_owned());
-        }
-        match lookup.account {
-            Some(account) if verified => {
+        match auth::log_in(&self.hub, &name, password).await {
+            Ok(Ok(account)) => {
                 let nick = account.name.clone();
                 self.enter(nick, Command::LoginAccount(account)).await
             }
-            _ => {
-                info!(name = %name, "login failed");
-                self.error("wrong name or password").await;
+            Ok(Err(e)) => {
+                self.error(&e.to_string()).await;
                 self.prompt().await
             }
+            Err(_) => Flow::Stop("server shutting down".to_owned()),
         }
     }
 
     /// `/register PASSWORD` as a guest.
     async fn register(&mut self, password: String) -> Flow {
-        if let Err(e) = auth::check_new(&password, self.config.accounts.min_password_len) {
-            return self.error(&e.to_string()).await;
+        let min = self.config.accounts.min_password_len;
+        match auth::new_hash(password, min).await {
+            Ok(password_hash) => self.command(Command::Register { password_hash }).await,
+            Err(e) => self.error(&e).await,
         }
-        let password_hash = match spawn_blocking(move || auth::hash(&password)).await {
-            Ok(h) => h,
-            Err(_) => return self.error("could not hash the password; try again").await,
-        };
-        self.command(Command::Register { password_hash }).await
     }
 
     async fn prompt(&mut self) -> Flow {
@@ -416,6 +394,7 @@ async fn write_loop(
                     buf.extend_from_slice(&b);
                     continue;
                 }
+                Out::Done(_) => continue,
                 Out::Event(d) => d,
             };
             buf.extend_from_slice(&d.rendered(render::SLOT, |e| render::render(e, &Local)));

@@ -69,7 +69,7 @@ macro_rules! commands {
 
 commands! {
     "nick", "/nick NAME", "change your name";
-    "join", "/join #room", "join a room, creating it if needed; it becomes your current room";
+    "join", "/join #room [key]", "join a room, creating it if needed; it becomes your current room";
     "part", "/part [#room] [reason]", "leave a room (the current one by default)";
     "rooms", "/rooms", "list the rooms with their member counts";
     "list", "/list [#room]", "list who is in your current room (or the one named)";
@@ -134,7 +134,19 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
     };
     match lower.as_str() {
         "nick" => Ok(Input::Hub(Command::ChangeNick(nick(&one_arg(args)?)?))),
-        "join" => Ok(Input::Hub(Command::Join(room(&one_arg(args)?)?))),
+        "join" => {
+            let (r, key) = split_word(args);
+            let (key, more) = split_word(key);
+            // `/join #a #b` is a mistake more likely than a key "#b".
+            if r.is_empty() || !more.trim().is_empty() || key.starts_with('#') {
+                return Err(usage(&lower));
+            }
+            let key = (!key.is_empty()).then(|| key.to_owned());
+            Ok(Input::Hub(Command::Join {
+                room: room(r)?,
+                key,
+            }))
+        }
         "part" | "leave" => {
             let (first, more) = split_word(args);
             let (r, reason) = if first.starts_with('#') {
@@ -347,8 +359,8 @@ mod tests {
 
     #[test]
     fn rooms_and_names() {
-        assert_eq!(ok("/join #rust"), Input::Hub(Command::Join(room("#rust"))));
-        assert_eq!(ok("/join rust"), Input::Hub(Command::Join(room("#rust"))));
+        assert_eq!(ok("/join #rust"), Input::Hub(Command::join(room("#rust"))));
+        assert_eq!(ok("/join rust"), Input::Hub(Command::join(room("#rust"))));
         assert!(err("/join").starts_with("usage: /join #room"));
         assert!(err("/join #a #b").starts_with("usage: /join"));
         assert!(err("/join #waytoolongroom").contains("at most"));

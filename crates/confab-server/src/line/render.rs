@@ -9,6 +9,7 @@ use std::fmt::{Display, Write};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone};
+use confab_core::event::mode_string;
 use confab_core::text::is_format_code;
 use confab_core::{Envelope, Event, Message, MsgKind, Target, Timestamp};
 
@@ -78,11 +79,126 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
                 }
             }
         }
-        Event::Members { room, nicks } => {
-            let names: Vec<&str> = nicks.iter().map(|n| n.as_str()).collect();
+        Event::ModeChanged { room, by, changes } => {
+            let (flags, params) = mode_string(changes);
+            line(&format!(
+                "*** {by} set mode {flags}{}{} on {room}",
+                if params.is_empty() { "" } else { " " },
+                params.join(" ")
+            ));
+        }
+        Event::Modes { room, modes, .. } => {
+            let (flags, params) = modes.to_flags();
+            line(format!("*** Modes of {room}: {flags} {}", params.join(" ")).trim_end());
+        }
+        Event::Bans { room, bans } => {
+            if bans.is_empty() {
+                line(&format!("*** Nobody is banned from {room}"));
+            }
+            for b in bans {
+                line(&format!(
+                    "*** Banned from {room}: {} (by {} on {})",
+                    b.mask,
+                    b.by,
+                    date_time(b.time, tz)
+                ));
+            }
+        }
+        Event::Kicked {
+            room,
+            by,
+            nick,
+            reason,
+        } => match reason {
+            Some(r) => line(&format!(
+                "*** {by} removed {nick} from {room} ({})",
+                plain(r.as_str())
+            )),
+            None => line(&format!("*** {by} removed {nick} from {room}")),
+        },
+        Event::Invited { room, by, nick } => {
+            line(&format!("*** {by} invited {nick} to {room} (/join {room})"))
+        }
+        Event::AwayChanged { nick, away } => match away {
+            Some(a) => line(&format!("*** {nick} is away: {}", plain(a.as_str()))),
+            None => line(&format!("*** {nick} is back")),
+        },
+        Event::IsAway { nick, away } => {
+            line(&format!("*** {nick} is away: {}", plain(away.as_str())))
+        }
+        Event::RealnameChanged { nick, realname } => {
+            line(&format!("*** {nick} is now called {}", plain(realname)))
+        }
+        Event::Whois { found, missing } => {
+            for u in found {
+                let who = &u.who;
+                let account = if who.account { ", registered" } else { "" };
+                line(&format!(
+                    "*** {} ({}){account}, online since {}",
+                    who.nick,
+                    plain(&who.realname),
+                    date_time(u.signon, tz)
+                ));
+                if let Some(a) = &u.away {
+                    line(&format!("***   away: {}", plain(a.as_str())));
+                }
+                if !u.rooms.is_empty() {
+                    let rooms: Vec<String> = u
+                        .rooms
+                        .iter()
+                        .map(|(r, st)| format!("{}{r}", if st.op { "@" } else { "" }))
+                        .collect();
+                    line(&format!("***   in {}", rooms.join(", ")));
+                }
+            }
+            for n in missing {
+                line(&format!("*** {n} is not online"));
+            }
+        }
+        Event::Whowas { nick, entries } => {
+            if entries.is_empty() {
+                line(&format!("*** Nobody called {nick} left recently"));
+            }
+            for e in entries {
+                line(&format!(
+                    "*** {} ({}) left on {}",
+                    e.who.nick,
+                    plain(&e.who.realname),
+                    date_time(e.time, tz)
+                ));
+            }
+        }
+        Event::Stats {
+            users,
+            sessions,
+            rooms,
+            max_users,
+        } => line(&format!(
+            "*** {} online ({}), {}; at most {max_users} at once",
+            count(*users, "user", "users"),
+            count(*sessions, "connection", "connections"),
+            count(*rooms, "room", "rooms"),
+        )),
+        Event::Conversations(list) => {
+            for (target, time) in list {
+                line(&format!(
+                    "*** {target}: last message {}",
+                    date_time(*time, tz)
+                ));
+            }
+        }
+        Event::Members { room, members } => {
+            let names: Vec<String> = members
+                .iter()
+                .map(|m| {
+                    let away = if m.away { " (away)" } else { "" };
+                    let op = if m.status.op { "@" } else { "" };
+                    format!("{op}{}{away}", m.who.nick)
+                })
+                .collect();
             line(&format!(
                 "*** In {room} ({}): {}",
-                nicks.len(),
+                members.len(),
                 names.join(", ")
             ));
         }
@@ -339,6 +455,20 @@ mod tests {
         String::from_utf8(b.to_vec()).unwrap()
     }
 
+    fn member(n: &str, op: bool, away: bool) -> confab_core::Member {
+        confab_core::Member {
+            who: std::sync::Arc::new(confab_core::Actor {
+                nick: nick(n),
+                ident: n.into(),
+                host: "h".into(),
+                realname: n.into(),
+                account: false,
+            }),
+            status: confab_core::Status { op, voice: false },
+            away,
+        }
+    }
+
     fn nick(s: &str) -> Nick {
         Nick::parse(s, 20).unwrap()
     }
@@ -460,9 +590,9 @@ mod tests {
         assert_eq!(
             r(Event::Members {
                 room: room("#a"),
-                nicks: vec![nick("alice"), nick("bob")]
+                members: vec![member("alice", true, false), member("bob", false, true)]
             }),
-            "[14:02] *** In #a (2): alice, bob\r\n"
+            "[14:02] *** In #a (2): @alice, bob (away)\r\n"
         );
         let users = vec![
             UserInfo {

@@ -1,0 +1,663 @@
+//! The hub's rules for running rooms (modes, operators, bans, invitations,
+//! kicks) and for telling about users (away, real names, WHOIS, WHOWAS),
+//! plus the history windows that IRC's CHATHISTORY and the WebSocket
+//! protocol page through. Split from `hub.rs` for size; same state.
+
+use super::*;
+use crate::command::Window;
+use crate::event::{ModeChange, RoomMode, UserDetails};
+use crate::store::Bound;
+
+/// Completes a ban mask: `nick` means `nick!*@*`, `nick!user` means
+/// `nick!user@*`, `user@host` means `*!user@host`.
+pub fn normalize_mask(mask: &str) -> String {
+    let (nick_user, host) = match mask.split_once('@') {
+        Some((nu, h)) => (nu, if h.is_empty() { "*" } else { h }),
+        None => (mask, "*"),
+    };
+    let (nick, user) = match nick_user.split_once('!') {
+        Some((n, u)) => (n, if u.is_empty() { "*" } else { u }),
+        None if mask.contains('@') => ("*", nick_user),
+        None => (nick_user, "*"),
+    };
+    let nick = if nick.is_empty() { "*" } else { nick };
+    format!("{nick}!{user}@{host}")
+}
+
+/// Whether `text` matches the glob `pattern` (`*` any run, `?` any one
+/// character), ignoring ASCII case. Linear time: no backtracking blow-up
+/// on hostile masks.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let t: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+impl<O: Outbox> Hub<O> {
+    /// What the store keeps of room `key`.
+    pub(super) fn settings(&self, key: &RoomKey) -> RoomSettings {
+        let room = &self.rooms[key];
+        RoomSettings {
+            name: room.name.clone(),
+            modes: room.modes.clone(),
+            bans: room.bans.clone(),
+        }
+    }
+
+    /// Persists the effect of mode changes done in room `key`.
+    fn persist_modes(&mut self, key: &RoomKey, done: &[ModeChange]) {
+        let mut settings = false;
+        for change in done {
+            match &change.mode {
+                RoomMode::Op(nick) | RoomMode::Voice(nick) => {
+                    let Some(&uid) = self.by_nick.get(&nick.key()) else {
+                        continue;
+                    };
+                    if let Some(account) = self.users[&uid].account {
+                        let status = self.rooms[key].status(uid);
+                        self.op(Op::Status {
+                            account,
+                            room: key.clone(),
+                            status,
+                        });
+                    }
+                }
+                _ => settings = true,
+            }
+        }
+        if settings {
+            let s = self.settings(key);
+            self.op(Op::Settings(s));
+        }
+    }
+
+    /// Whether a ban of `room` matches `uid`'s `nick!ident@host`.
+    pub(super) fn is_banned(&self, room: &Room, uid: UserId) -> bool {
+        if room.bans.is_empty() {
+            return false;
+        }
+        let u = &self.users[&uid];
+        let mask = format!("{}!{}@{}", u.nick, u.ident, u.host);
+        room.bans.iter().any(|b| glob_match(&b.mask, &mask))
+    }
+
+    /// The room `uid` may send to: a member (or anyone when it is not
+    /// `+n`), not banned and, when it is moderated, voiced or operator.
+    pub(super) fn sendable_room(&self, uid: UserId, name: RoomName) -> Result<RoomKey, ChatError> {
+        let key = name.key();
+        let Some(room) = self.rooms.get(&key) else {
+            return Err(ChatError::NoSuchRoom(name));
+        };
+        let member = self.users[&uid].rooms.contains(&key);
+        if !member && room.modes.no_external {
+            return Err(ChatError::NotInRoom(room.name.clone()));
+        }
+        let status = room.status(uid);
+        if !(status.op || status.voice) && (room.modes.moderated || self.is_banned(room, uid)) {
+            return Err(ChatError::CannotSend(room.name.clone()));
+        }
+        Ok(key)
+    }
+
+    fn existing_room(&self, name: RoomName) -> Result<RoomKey, ChatError> {
+        let key = name.key();
+        if self.rooms.contains_key(&key) {
+            Ok(key)
+        } else {
+            Err(ChatError::NoSuchRoom(name))
+        }
+    }
+
+    /// The room `uid` is an operator of.
+    fn operated_room(&self, uid: UserId, name: RoomName) -> Result<RoomKey, ChatError> {
+        let key = self.existing_room(name)?;
+        let room = &self.rooms[&key];
+        if !room.members.contains(&uid) {
+            return Err(ChatError::NotInRoom(room.name.clone()));
+        }
+        if !room.ops.contains(&uid) {
+            return Err(ChatError::NotOperator(room.name.clone()));
+        }
+        Ok(key)
+    }
+
+    /// A member of room `key` by name.
+    fn member_of(&self, key: &RoomKey, nick: &Nick) -> Result<UserId, ChatError> {
+        let tid = self.user_id(nick)?;
+        let room = &self.rooms[key];
+        if room.members.contains(&tid) {
+            Ok(tid)
+        } else {
+            Err(ChatError::UserNotInRoom {
+                nick: self.users[&tid].nick.clone(),
+                room: room.name.clone(),
+            })
+        }
+    }
+
+    /// Stages `d` for every member of room `key`.
+    fn tell_room(&mut self, key: &RoomKey, d: &Delivery) {
+        for id in &self.rooms[key].members {
+            stage_user(&mut self.staged, &self.users[id], d);
+        }
+    }
+
+    // MODE #room
+    pub(super) fn get_modes(
+        &mut self,
+        sid: SessionId,
+        uid: UserId,
+        name: RoomName,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let key = self.existing_room(name)?;
+        let room = &self.rooms[&key];
+        let mut modes = room.modes.clone();
+        if !room.members.contains(&uid) && modes.key.is_some() {
+            modes.key = Some("*".into());
+        }
+        let ev = Event::Modes {
+            room: room.name.clone(),
+            modes,
+            created: room.created,
+        };
+        self.reply(sid, now, ev);
+        Ok(())
+    }
+
+    // MODE #room +b (the list)
+    pub(super) fn bans(
+        &mut self,
+        sid: SessionId,
+        name: RoomName,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let key = self.existing_room(name)?;
+        let room = &self.rooms[&key];
+        let ev = Event::Bans {
+            room: room.name.clone(),
+            bans: room.bans.clone(),
+        };
+        self.reply(sid, now, ev);
+        Ok(())
+    }
+
+    // MODE #room +/-modes: applies what it can, refuses the rest one by
+    // one, and tells the room what changed.
+    pub(super) fn set_modes(
+        &mut self,
+        uid: UserId,
+        name: RoomName,
+        changes: Vec<ModeChange>,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let key = self.operated_room(uid, name)?;
+        let by = self.users[&uid].nick.clone();
+        let mut done = Vec::new();
+        let mut refused = Vec::new();
+        for change in changes {
+            match self.apply_mode(&key, &by, change, now) {
+                Ok(Some(applied)) => done.push(applied),
+                Ok(None) => {}
+                Err(e) => refused.push(e),
+            }
+        }
+        let sid = self.origin.map(|o| o.sid);
+        for e in refused {
+            if let Some(sid) = sid {
+                self.refuse(sid, now, e);
+            }
+        }
+        if done.is_empty() {
+            return Ok(());
+        }
+        self.persist_modes(&key, &done);
+        let ev = Event::ModeChanged {
+            room: self.rooms[&key].name.clone(),
+            by,
+            changes: done,
+        };
+        let d = Envelope::by(now, ev, &self.users[&uid].actor);
+        self.tell_room(&key, &d);
+        Ok(())
+    }
+
+    /// Applies one change; `None` when it changes nothing.
+    fn apply_mode(
+        &mut self,
+        key: &RoomKey,
+        by: &Nick,
+        change: ModeChange,
+        now: Timestamp,
+    ) -> Result<Option<ModeChange>, ChatError> {
+        let add = change.add;
+        let member = match &change.mode {
+            RoomMode::Op(nick) | RoomMode::Voice(nick) => Some(self.member_of(key, nick)?),
+            _ => None,
+        };
+        let max_bans = self.config.max_bans;
+        let room = self.rooms.get_mut(key).expect("checked");
+        let modes = &mut room.modes;
+        let flag = |f: &mut bool| std::mem::replace(f, add) != add;
+        let changed = match &change.mode {
+            RoomMode::TopicOpsOnly => flag(&mut modes.topic_ops_only),
+            RoomMode::NoExternal => flag(&mut modes.no_external),
+            RoomMode::Moderated => flag(&mut modes.moderated),
+            RoomMode::InviteOnly => flag(&mut modes.invite_only),
+            RoomMode::Secret => flag(&mut modes.secret),
+            RoomMode::Key(k) => {
+                if add {
+                    let k = k.clone().filter(|k| !k.is_empty());
+                    let Some(k) = k else {
+                        return Err(ChatError::BadValue("a key cannot be empty".into()));
+                    };
+                    if modes.key.as_ref() == Some(&k) {
+                        false
+                    } else {
+                        modes.key = Some(k.clone());
+                        return Ok(Some(ModeChange {
+                            add,
+                            mode: RoomMode::Key(Some(k)),
+                        }));
+                    }
+                } else {
+                    if modes.key.take().is_none() {
+                        return Ok(None);
+                    }
+                    return Ok(Some(ModeChange {
+                        add,
+                        mode: RoomMode::Key(None),
+                    }));
+                }
+            }
+            RoomMode::Limit(n) => {
+                if add {
+                    let Some(n) = n.filter(|&n| n > 0) else {
+                        return Err(ChatError::BadValue(
+                            "a limit must be a number above 0".into(),
+                        ));
+                    };
+                    let changed = modes.limit != Some(n);
+                    modes.limit = Some(n);
+                    changed
+                } else {
+                    if modes.limit.take().is_none() {
+                        return Ok(None);
+                    }
+                    return Ok(Some(ModeChange {
+                        add,
+                        mode: RoomMode::Limit(None),
+                    }));
+                }
+            }
+            RoomMode::Op(_) | RoomMode::Voice(_) => {
+                let uid = member.expect("resolved above");
+                let set = if matches!(change.mode, RoomMode::Op(_)) {
+                    &mut room.ops
+                } else {
+                    &mut room.voiced
+                };
+                let changed = if add {
+                    set.insert(uid)
+                } else {
+                    set.remove(&uid)
+                };
+                if changed {
+                    // Say the name as the hub spells it.
+                    let nick = self.users[&uid].nick.clone();
+                    let mode = match change.mode {
+                        RoomMode::Op(_) => RoomMode::Op(nick),
+                        _ => RoomMode::Voice(nick),
+                    };
+                    return Ok(Some(ModeChange { add, mode }));
+                }
+                false
+            }
+            RoomMode::Ban(mask) => {
+                let mask = normalize_mask(mask);
+                let at = room
+                    .bans
+                    .iter()
+                    .position(|b| b.mask.eq_ignore_ascii_case(&mask));
+                match (add, at) {
+                    (true, Some(_)) | (false, None) => return Ok(None),
+                    (true, None) => {
+                        if room.bans.len() >= max_bans {
+                            return Err(ChatError::BanListFull(room.name.clone()));
+                        }
+                        room.bans.push(Ban {
+                            mask: mask.clone(),
+                            by: by.clone(),
+                            time: now,
+                        });
+                    }
+                    (false, Some(i)) => {
+                        room.bans.remove(i);
+                    }
+                }
+                return Ok(Some(ModeChange {
+                    add,
+                    mode: RoomMode::Ban(mask),
+                }));
+            }
+        };
+        Ok(changed.then_some(change))
+    }
+
+    // KICK #room nick [reason]
+    pub(super) fn kick_member(
+        &mut self,
+        uid: UserId,
+        name: RoomName,
+        nick: Nick,
+        reason: Option<Text>,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let key = self.operated_room(uid, name)?;
+        let tid = self.member_of(&key, &nick)?;
+        let ev = Event::Kicked {
+            room: self.rooms[&key].name.clone(),
+            by: self.users[&uid].nick.clone(),
+            nick: self.users[&tid].nick.clone(),
+            reason,
+        };
+        let d = Envelope::by(now, ev, &self.users[&uid].actor);
+        self.tell_room(&key, &d);
+        self.leave_room(tid, &key, now);
+        Ok(())
+    }
+
+    // INVITE nick #room
+    pub(super) fn invite(
+        &mut self,
+        uid: UserId,
+        nick: Nick,
+        name: RoomName,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let tid = self.user_id(&nick)?;
+        let key = self.existing_room(name)?;
+        let room = &self.rooms[&key];
+        if !room.members.contains(&uid) {
+            return Err(ChatError::NotInRoom(room.name.clone()));
+        }
+        if room.modes.invite_only && !room.ops.contains(&uid) {
+            return Err(ChatError::NotOperator(room.name.clone()));
+        }
+        let target = &self.users[&tid];
+        if room.members.contains(&tid) {
+            return Err(ChatError::AlreadyInRoom {
+                nick: target.nick.clone(),
+                room: room.name.clone(),
+            });
+        }
+        if !target.online() {
+            return Err(ChatError::NotOnline(target.nick.clone()));
+        }
+        let ev = Event::Invited {
+            room: room.name.clone(),
+            by: self.users[&uid].nick.clone(),
+            nick: target.nick.clone(),
+        };
+        let d = Envelope::by(now, ev, &self.users[&uid].actor);
+        stage_user(&mut self.staged, target, &d);
+        self.tell_room(&key, &d);
+        self.rooms
+            .get_mut(&key)
+            .expect("exists")
+            .invited
+            .insert(tid);
+        Ok(())
+    }
+
+    /// Stages `d` for `uid` and everyone sharing a room with them.
+    fn tell_audience(&mut self, uid: UserId, d: &Delivery) {
+        for id in self.audience(uid) {
+            stage_user(&mut self.staged, &self.users[&id], d);
+        }
+    }
+
+    // AWAY [message]
+    pub(super) fn set_away(&mut self, uid: UserId, away: Option<Text>, now: Timestamp) {
+        let user = self.users.get_mut(&uid).expect("live");
+        user.away = away.clone();
+        let ev = Event::AwayChanged {
+            nick: user.nick.clone(),
+            away,
+        };
+        let d = Envelope::by(now, ev, &user.actor);
+        self.tell_audience(uid, &d);
+    }
+
+    // SETNAME realname
+    pub(super) fn set_realname(&mut self, uid: UserId, realname: String, now: Timestamp) {
+        let user = self.users.get_mut(&uid).expect("live");
+        user.realname = realname.as_str().into();
+        user.refresh();
+        let ev = Event::RealnameChanged {
+            nick: user.nick.clone(),
+            realname,
+        };
+        let d = Envelope::by(now, ev, &user.actor);
+        self.tell_audience(uid, &d);
+    }
+
+    // WHOIS, and IRC's ISON / USERHOST / WHO nick
+    pub(super) fn whois(&mut self, sid: SessionId, nicks: Vec<Nick>, now: Timestamp) {
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for nick in nicks {
+            let Some(u) = self
+                .by_nick
+                .get(&nick.key())
+                .map(|id| (id, &self.users[id]))
+                .filter(|(_, u)| u.online())
+            else {
+                missing.push(nick);
+                continue;
+            };
+            let (id, u) = u;
+            let rooms = u
+                .rooms
+                .iter()
+                .map(|k| {
+                    let room = &self.rooms[k];
+                    (room.name.clone(), room.status(*id))
+                })
+                .collect();
+            found.push(UserDetails {
+                who: u.actor.clone(),
+                away: u.away.clone(),
+                rooms,
+                signon: u.signon,
+                last_active: u.last_active,
+            });
+        }
+        self.reply(sid, now, Event::Whois { found, missing });
+    }
+
+    // WHOWAS nick
+    pub(super) fn whowas(&mut self, sid: SessionId, nick: Nick, now: Timestamp) {
+        let key = nick.key();
+        let entries = self
+            .departed
+            .iter()
+            .rev()
+            .filter(|d| d.who.nick.key() == key)
+            .cloned()
+            .collect();
+        self.reply(sid, now, Event::Whowas { nick, entries });
+    }
+
+    // LUSERS
+    pub(super) fn stats(&mut self, sid: SessionId, now: Timestamp) {
+        let users = self.users.values().filter(|u| u.online()).count();
+        let ev = Event::Stats {
+            users,
+            sessions: self.sessions.values().filter(|s| s.user.is_some()).count(),
+            rooms: self.rooms.len(),
+            max_users: self.max_users.max(users),
+        };
+        self.reply(sid, now, ev);
+    }
+
+    /// The stored conversation behind `target`, as `uid` may read it.
+    fn conversation(&self, uid: UserId, target: &Target) -> Result<Conversation, ChatError> {
+        let me = &self.users[&uid];
+        match target {
+            Target::Room(name) => {
+                let key = name.key();
+                if !me.rooms.contains(&key) {
+                    return Err(ChatError::NotInRoom(name.clone()));
+                }
+                Ok(Conversation::Room(key))
+            }
+            Target::User(nick) => {
+                if me.account.is_none() {
+                    return Err(ChatError::GuestsNoPrivateHistory);
+                }
+                Ok(Conversation::Private(me.nick.key(), nick.key()))
+            }
+        }
+    }
+
+    // CHATHISTORY BEFORE/AFTER/LATEST/BETWEEN/AROUND
+    pub(super) fn chat_history(
+        &mut self,
+        sid: SessionId,
+        uid: UserId,
+        target: Target,
+        window: Window,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        self.store()?;
+        let conversation = self.conversation(uid, &target)?;
+        let max = self.config.max_history;
+        self.commit_ops(now);
+        let store = self.store()?;
+        let messages = match window {
+            Window::Query(mut q) => {
+                q.limit = q.limit.min(max);
+                store.history(&conversation, &q).map_err(storage)?
+            }
+            Window::Around { at, limit } => {
+                let limit = limit.min(max);
+                let half = limit / 2;
+                let before = HistoryQuery {
+                    after: None,
+                    before: Some(at),
+                    limit: half,
+                    latest: true,
+                };
+                // From `at` on, `at` included.
+                let from = match at {
+                    Bound::Id(id) => Bound::Id(MsgId(id.0.saturating_sub(1))),
+                    Bound::Time(t) => Bound::Time(Timestamp(t.0.saturating_sub(1))),
+                };
+                let after = HistoryQuery {
+                    after: Some(from),
+                    before: None,
+                    limit: limit - half,
+                    latest: false,
+                };
+                let mut messages = store.history(&conversation, &before).map_err(storage)?;
+                messages.extend(store.history(&conversation, &after).map_err(storage)?);
+                messages
+            }
+        };
+        let messages = self.visible(uid, messages);
+        self.reply(sid, now, Event::History { target, messages });
+        Ok(())
+    }
+
+    // CHATHISTORY TARGETS
+    pub(super) fn conversations(
+        &mut self,
+        sid: SessionId,
+        uid: UserId,
+        after: Timestamp,
+        before: Timestamp,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        self.store()?;
+        let me = &self.users[&uid];
+        let who = Visibility {
+            rooms: me.rooms.clone(),
+            private: me.account.map(|_| me.nick.key()),
+        };
+        let since = me.account_since;
+        let limit = limit.min(self.config.max_history);
+        self.commit_ops(now);
+        let found = self
+            .store()?
+            .conversations(&who, after, before, limit)
+            .map_err(storage)?;
+        let mut targets = Vec::new();
+        for (conversation, time) in found {
+            let target = match conversation {
+                Conversation::Room(key) => match self.rooms.get(&key) {
+                    Some(room) => Target::Room(room.name.clone()),
+                    None => continue,
+                },
+                Conversation::Private(_, other) => {
+                    if time < since {
+                        continue;
+                    }
+                    match self.by_nick.get(&other) {
+                        Some(id) => Target::User(self.users[id].nick.clone()),
+                        None => match Nick::parse(other.as_str(), usize::MAX) {
+                            Ok(nick) => Target::User(nick),
+                            Err(_) => continue,
+                        },
+                    }
+                }
+            };
+            targets.push((target, time));
+        }
+        self.reply(sid, now, Event::Conversations(targets));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_are_completed() {
+        assert_eq!(normalize_mask("bob"), "bob!*@*");
+        assert_eq!(normalize_mask("bob!u"), "bob!u@*");
+        assert_eq!(normalize_mask("u@h"), "*!u@h");
+        assert_eq!(normalize_mask("*!*@h"), "*!*@h");
+        assert_eq!(normalize_mask("!@"), "*!*@*");
+    }
+
+    #[test]
+    fn globs_match_without_backtracking_blowup() {
+        assert!(glob_match("*!*@*", "bob!b@host"));
+        assert!(glob_match("B?b!*@*", "bob!b@host"));
+        assert!(!glob_match("bob!*@x", "bob!b@host"));
+        assert!(glob_match("*a*b*c", "xxaxxbxxc"));
+        assert!(!glob_match("*a*b*c", "xxaxxbxx"));
+        let hostile = "*a".repeat(200);
+        assert!(!glob_match(&hostile, &"a".repeat(199)));
+    }
+}

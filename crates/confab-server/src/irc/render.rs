@@ -1,0 +1,528 @@
+//! The IRC door's output: core events and errors as IRC messages.
+//!
+//! Pure: everything a rendering depends on is in [`View`] (the server's
+//! name, the client's nick and capabilities). Room messages, the hot path,
+//! depend only on which tags the client takes, so the writer caches them
+//! in the event's envelope ([`SLOT_PLAIN`], [`SLOT_TAGGED`]).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use confab_core::event::mode_string;
+use confab_core::{Actor, ChatError, Envelope, Event, Message, MsgKind, Target, Timestamp};
+use confab_irc::{Message as Irc, split_text};
+
+/// Envelope cache slot for messages rendered without tags.
+pub const SLOT_PLAIN: usize = 1;
+/// Envelope cache slot for messages with every tag (time, msgid, account).
+pub const SLOT_TAGGED: usize = 2;
+
+/// The capabilities a client has enabled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps {
+    pub message_tags: bool,
+    pub server_time: bool,
+    pub account_tag: bool,
+    pub echo_message: bool,
+    pub extended_join: bool,
+    pub multi_prefix: bool,
+    pub userhost_in_names: bool,
+    pub away_notify: bool,
+    pub account_notify: bool,
+    pub chghost: bool,
+    pub setname: bool,
+    pub invite_notify: bool,
+    pub batch: bool,
+    pub labeled_response: bool,
+    pub cap_notify: bool,
+    pub chathistory: bool,
+    pub sasl: bool,
+}
+
+/// Every capability the door offers, with its value for `CAP LS 302`.
+pub const CAPS: &[(&str, &str)] = &[
+    ("account-notify", ""),
+    ("account-tag", ""),
+    ("away-notify", ""),
+    ("batch", ""),
+    ("cap-notify", ""),
+    ("chghost", ""),
+    ("draft/chathistory", ""),
+    ("echo-message", ""),
+    ("extended-join", ""),
+    ("invite-notify", ""),
+    ("labeled-response", ""),
+    ("message-tags", ""),
+    ("multi-prefix", ""),
+    ("sasl", "PLAIN"),
+    ("server-time", ""),
+    ("setname", ""),
+    ("userhost-in-names", ""),
+];
+
+impl Caps {
+    /// The flag of capability `name`, if the door offers it.
+    pub fn flag(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "account-notify" => &mut self.account_notify,
+            "account-tag" => &mut self.account_tag,
+            "away-notify" => &mut self.away_notify,
+            "batch" => &mut self.batch,
+            "cap-notify" => &mut self.cap_notify,
+            "chghost" => &mut self.chghost,
+            "draft/chathistory" | "chathistory" => &mut self.chathistory,
+            "echo-message" => &mut self.echo_message,
+            "extended-join" => &mut self.extended_join,
+            "invite-notify" => &mut self.invite_notify,
+            "labeled-response" => &mut self.labeled_response,
+            "message-tags" => &mut self.message_tags,
+            "multi-prefix" => &mut self.multi_prefix,
+            "sasl" => &mut self.sasl,
+            "server-time" => &mut self.server_time,
+            "setname" => &mut self.setname,
+            "userhost-in-names" => &mut self.userhost_in_names,
+            _ => return None,
+        })
+    }
+
+    /// The names of the enabled capabilities.
+    pub fn enabled(&self) -> Vec<&'static str> {
+        let mut copy = *self;
+        CAPS.iter()
+            .map(|(name, _)| *name)
+            .filter(|name| copy.flag(name).is_some_and(|f| *f))
+            .collect()
+    }
+
+    /// Whether any tag can reach this client.
+    pub fn tags(&self) -> bool {
+        self.message_tags || self.server_time || self.account_tag
+    }
+
+    /// Whether the client takes exactly the tags of [`SLOT_TAGGED`].
+    fn all_message_tags(&self) -> bool {
+        self.message_tags && self.server_time && self.account_tag
+    }
+}
+
+/// What a rendering depends on.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub server: String,
+    /// The client's nick (`*` before it has one).
+    pub nick: String,
+    pub caps: Caps,
+}
+
+impl View {
+    /// A numeric reply to the client: `:server NNN nick params…`.
+    pub fn num(&self, code: &str, params: &[&str]) -> Irc {
+        let mut m = Irc::new(code)
+            .with_source(self.server.as_str())
+            .with_param(self.nick.as_str());
+        for p in params {
+            m = m.with_param(*p);
+        }
+        m
+    }
+
+    /// A message from the server itself.
+    pub fn server_msg(&self, command: &str) -> Irc {
+        Irc::new(command).with_source(self.server.as_str())
+    }
+}
+
+/// `nick!ident@host` of an actor.
+pub fn mask(a: &Actor) -> String {
+    format!("{}!{}@{}", a.nick, a.ident, a.host)
+}
+
+/// The source for an event by `nick`: its actor's full mask when the
+/// envelope has the actor, else the bare nick.
+fn source(env: &Envelope, nick: &str) -> String {
+    match &env.actor {
+        Some(a) if a.nick.as_str() == nick => mask(a),
+        _ => nick.to_owned(),
+    }
+}
+
+/// An IRCv3 `time` tag value.
+pub fn iso_time(t: Timestamp) -> String {
+    DateTime::<Utc>::from_timestamp_millis(t.0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Adds the tags an event's envelope carries to `m`, as `caps` allow.
+fn tag(mut m: Irc, caps: Caps, time: Timestamp, env: Option<&Envelope>) -> Irc {
+    if caps.server_time {
+        m = m.with_tag("time", Some(&iso_time(time)));
+    }
+    if caps.account_tag
+        && let Some(a) = env.and_then(|e| e.actor.as_ref())
+        && a.account
+    {
+        m = m.with_tag("account", Some(a.nick.as_str()));
+    }
+    m
+}
+
+/// A chat message as PRIVMSG/NOTICE lines, split so that each fits in 512
+/// bytes. Tags by `caps`; `actor` gives the full source when known.
+pub fn message_lines(msg: &Message, actor: Option<&Actor>, caps: Caps) -> Vec<Irc> {
+    let from = match actor {
+        Some(a) if a.nick == msg.from => mask(a),
+        _ => msg.from.to_string(),
+    };
+    let target = msg.to.to_string();
+    let command = if msg.kind == MsgKind::Notice {
+        "NOTICE"
+    } else {
+        "PRIVMSG"
+    };
+    let action = msg.kind == MsgKind::Action;
+    // ":" from " " command " " target " :" text "\r\n", and the CTCP
+    // wrapping of an action.
+    let overhead = 1 + from.len() + 1 + command.len() + 1 + target.len() + 2 + 2;
+    let overhead = overhead + if action { 9 } else { 0 };
+    let room = confab_irc::MAX_LINE.saturating_sub(overhead).max(16);
+    let mut out = Vec::new();
+    for piece in split_text(msg.text.as_str(), room) {
+        let text = if action {
+            format!("\x01ACTION {piece}\x01")
+        } else {
+            piece.to_owned()
+        };
+        let mut m = Irc::new(command)
+            .with_source(from.clone())
+            .with_param(target.clone())
+            .with_param(text);
+        if caps.server_time {
+            m = m.with_tag("time", Some(&iso_time(msg.time)));
+        }
+        if caps.message_tags {
+            m = m.with_tag("msgid", Some(&msg.id.0.to_string()));
+        }
+        if caps.account_tag
+            && let Some(a) = actor
+            && a.account
+            && a.nick == msg.from
+        {
+            m = m.with_tag("account", Some(a.nick.as_str()));
+        }
+        out.push(m);
+    }
+    out
+}
+
+/// Serialises messages. The last parameter of those that end in free
+/// text (messages, numerics' explanations, reasons) always comes after a
+/// `:`, as clients expect.
+pub fn write(msgs: &[Irc], out: &mut Vec<u8>) {
+    for m in msgs {
+        let text = matches!(
+            m.command.as_str(),
+            "PRIVMSG"
+                | "NOTICE"
+                | "TOPIC"
+                | "PART"
+                | "QUIT"
+                | "KICK"
+                | "AWAY"
+                | "SETNAME"
+                | "ERROR"
+                | "FAIL"
+                | "WARN"
+                | "NOTE"
+        ) || (m.command.len() == 3 && m.command.bytes().all(|b| b.is_ascii_digit()));
+        m.write_to_trailing(out, text && m.params.len() > 1);
+    }
+}
+
+/// A room or private message as bytes for a client with `caps`, from the
+/// envelope's cache when the caps match a cached variant.
+pub fn cached_message(env: &Envelope, msg: &Message, caps: Caps) -> Option<bytes::Bytes> {
+    let slot = if !caps.tags() {
+        SLOT_PLAIN
+    } else if caps.all_message_tags() {
+        SLOT_TAGGED
+    } else {
+        return None;
+    };
+    Some(env.rendered(slot, |e| {
+        let caps = if slot == SLOT_PLAIN {
+            Caps::default()
+        } else {
+            Caps {
+                message_tags: true,
+                server_time: true,
+                account_tag: true,
+                ..Caps::default()
+            }
+        };
+        let mut out = Vec::new();
+        write(&message_lines(msg, e.actor.as_deref(), caps), &mut out);
+        out.into()
+    }))
+}
+
+/// The prefixes of a member's standing (`@`, `+`; both with multi-prefix).
+pub fn prefix(status: confab_core::Status, multi: bool) -> String {
+    let mut p = String::new();
+    if status.op {
+        p.push('@');
+    }
+    if status.voice && (multi || !status.op) {
+        p.push('+');
+    }
+    p
+}
+
+/// A broadcast event (joins, parts, quits, nick, topic, modes, kicks,
+/// invitations, away, setname) for this client; empty when the client
+/// does not take it. Replies to the client's own commands are rendered by
+/// the connection, which knows what it asked.
+pub fn broadcast(env: &Envelope, view: &View) -> Vec<Irc> {
+    let caps = view.caps;
+    let t = env.time;
+    let m = |cmd: &str, nick: &str| {
+        tag(
+            Irc::new(cmd).with_source(source(env, nick)),
+            caps,
+            t,
+            Some(env),
+        )
+    };
+    match &env.event {
+        Event::Joined { room, nick } => {
+            let mut msg = m("JOIN", nick.as_str()).with_param(room.as_str());
+            if caps.extended_join
+                && let Some(a) = &env.actor
+            {
+                let account = if a.account { a.nick.as_str() } else { "*" };
+                msg = msg.with_param(account).with_param(a.realname.to_string());
+            }
+            vec![msg]
+        }
+        Event::Parted { room, nick, reason } => {
+            let mut msg = m("PART", nick.as_str()).with_param(room.as_str());
+            if let Some(r) = reason {
+                msg = msg.with_param(r.as_str());
+            }
+            vec![msg]
+        }
+        Event::Quit { nick, reason } => vec![m("QUIT", nick.as_str()).with_param(reason.clone())],
+        Event::NickChanged { old, new } => vec![m("NICK", old.as_str()).with_param(new.as_str())],
+        Event::TopicChanged { room, by, topic } => vec![
+            m("TOPIC", by.as_str())
+                .with_param(room.as_str())
+                .with_param(topic.as_ref().map_or("", |t| t.as_str())),
+        ],
+        Event::ModeChanged { room, by, changes } => {
+            let (flags, params) = mode_string(changes);
+            let mut msg = m("MODE", by.as_str())
+                .with_param(room.as_str())
+                .with_param(flags);
+            for p in params {
+                msg = msg.with_param(p);
+            }
+            vec![msg]
+        }
+        Event::Kicked {
+            room,
+            by,
+            nick,
+            reason,
+        } => vec![
+            m("KICK", by.as_str())
+                .with_param(room.as_str())
+                .with_param(nick.as_str())
+                .with_param(reason.as_ref().map_or(by.as_str(), |r| r.as_str())),
+        ],
+        Event::Invited { room, by, nick } => {
+            if nick.as_str().eq_ignore_ascii_case(&view.nick) || caps.invite_notify {
+                vec![
+                    m("INVITE", by.as_str())
+                        .with_param(nick.as_str())
+                        .with_param(room.as_str()),
+                ]
+            } else {
+                Vec::new()
+            }
+        }
+        Event::AwayChanged { nick, away } if caps.away_notify => {
+            let mut msg = m("AWAY", nick.as_str());
+            if let Some(a) = away {
+                msg = msg.with_param(a.as_str());
+            }
+            vec![msg]
+        }
+        Event::RealnameChanged { nick, realname } if caps.setname => {
+            vec![m("SETNAME", nick.as_str()).with_param(realname.clone())]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The numeric (or standard reply) for an error of the hub, for a client
+/// whose command was `command`.
+pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
+    let text = e.to_string();
+    let n = |code: &str, params: &[&str]| {
+        let mut p: Vec<&str> = params.to_vec();
+        p.push(&text);
+        view.num(code, &p)
+    };
+    match e {
+        ChatError::NotLoggedIn => n("451", &[]),
+        ChatError::NickInUse(nick) => {
+            view.num("433", &[nick.as_str(), "Nickname is already in use"])
+        }
+        ChatError::NickRegistered(nick) => view.num(
+            "433",
+            &[nick.as_str(), "Nickname is reserved by a different account"],
+        ),
+        ChatError::NoSuchUser(nick) | ChatError::NotOnline(nick) => {
+            view.num("401", &[nick.as_str(), "No such nick/channel"])
+        }
+        ChatError::NoSuchRoom(r) => view.num("403", &[r.as_str(), "No such channel"]),
+        ChatError::NotInRoom(r) if matches!(command, "PRIVMSG" | "NOTICE") => {
+            view.num("404", &[r.as_str(), "Cannot send to channel"])
+        }
+        ChatError::NotInRoom(r) => view.num("442", &[r.as_str(), "You're not on that channel"]),
+        ChatError::CannotSend(r) => view.num("404", &[r.as_str(), "Cannot send to channel"]),
+        ChatError::TooManyRooms(_) => view.num("405", &["*", "You have joined too many channels"]),
+        ChatError::NotOperator(r) => view.num("482", &[r.as_str(), "You're not channel operator"]),
+        ChatError::Banned(r) => view.num("474", &[r.as_str(), "Cannot join channel (+b)"]),
+        ChatError::InviteOnly(r) => view.num("473", &[r.as_str(), "Cannot join channel (+i)"]),
+        ChatError::BadKey(r) => view.num("475", &[r.as_str(), "Cannot join channel (+k)"]),
+        ChatError::RoomFull(r) => view.num("471", &[r.as_str(), "Cannot join channel (+l)"]),
+        ChatError::UserNotInRoom { nick, room } => view.num(
+            "441",
+            &[nick.as_str(), room.as_str(), "They aren't on that channel"],
+        ),
+        ChatError::AlreadyInRoom { nick, room } => view.num(
+            "443",
+            &[nick.as_str(), room.as_str(), "is already on channel"],
+        ),
+        ChatError::BanListFull(r) => {
+            view.num("478", &[r.as_str(), "b", "Channel ban list is full"])
+        }
+        ChatError::AccountNameFixed(_) => view
+            .server_msg("FAIL")
+            .with_param("NICK")
+            .with_param("ACCOUNT_NAME_FIXED")
+            .with_param(text),
+        ChatError::NoStorage | ChatError::GuestsNoPrivateHistory if command == "CHATHISTORY" => {
+            view.server_msg("FAIL")
+                .with_param("CHATHISTORY")
+                .with_param("MESSAGE_ERROR")
+                .with_param(text)
+        }
+        _ => view
+            .server_msg("FAIL")
+            .with_param(if command.is_empty() { "*" } else { command })
+            .with_param("REFUSED")
+            .with_param(text),
+    }
+}
+
+/// Whether an event is a message a client should not get back: its own,
+/// sent from this very session, without echo-message.
+pub fn is_own_echo(env: &Envelope, msg: &Message, me: confab_core::SessionId, caps: Caps) -> bool {
+    !caps.echo_message
+        && env.origin().is_some_and(|o| o.sid == me)
+        && matches!(env.event, Event::Message { offline: false, .. })
+        && !matches!(&msg.to, Target::User(n) if n == &msg.from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use confab_core::{MsgId, Nick, RoomName, Text};
+    use std::sync::Arc;
+
+    fn actor(n: &str, account: bool) -> Arc<Actor> {
+        Arc::new(Actor {
+            nick: Nick::parse(n, 20).unwrap(),
+            ident: "~u".into(),
+            host: "127.0.0.1".into(),
+            realname: "Real Name".into(),
+            account,
+        })
+    }
+
+    fn msg(text: &str, kind: MsgKind) -> Message {
+        Message {
+            id: MsgId(42),
+            time: Timestamp(1_700_000_000_123),
+            from: Nick::parse("alice", 20).unwrap(),
+            to: Target::Room(RoomName::parse("#r", 50).unwrap()),
+            kind,
+            text: Text::parse(text, 4096).unwrap(),
+        }
+    }
+
+    fn wire(msgs: &[Irc]) -> String {
+        let mut out = Vec::new();
+        write(msgs, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn messages_carry_the_tags_the_client_took() {
+        let a = actor("alice", true);
+        let m = msg("hi there", MsgKind::Say);
+        assert_eq!(
+            wire(&message_lines(&m, Some(&a), Caps::default())),
+            ":alice!~u@127.0.0.1 PRIVMSG #r :hi there\r\n"
+        );
+        let caps = Caps {
+            message_tags: true,
+            server_time: true,
+            account_tag: true,
+            ..Caps::default()
+        };
+        assert_eq!(
+            wire(&message_lines(&m, Some(&a), caps)),
+            "@time=2023-11-14T22:13:20.123Z;msgid=42;account=alice :alice!~u@127.0.0.1 PRIVMSG #r :hi there\r\n"
+        );
+        let act = msg("waves", MsgKind::Action);
+        assert_eq!(
+            wire(&message_lines(&act, None, Caps::default())),
+            ":alice PRIVMSG #r :\x01ACTION waves\x01\r\n"
+        );
+    }
+
+    #[test]
+    fn long_messages_split_into_lines_that_fit() {
+        let text = "word ".repeat(200);
+        let m = msg(&text, MsgKind::Say);
+        let lines = message_lines(&m, Some(&actor("alice", false)), Caps::default());
+        assert!(lines.len() >= 2);
+        let mut joined = String::new();
+        for l in &lines {
+            assert!(l.to_bytes().len() <= 512, "{}", l.to_bytes().len());
+            joined.push_str(l.params.last().unwrap());
+        }
+        assert_eq!(joined, text.trim_end());
+    }
+
+    #[test]
+    fn prefixes_follow_multi_prefix() {
+        let both = confab_core::Status {
+            op: true,
+            voice: true,
+        };
+        assert_eq!(prefix(both, false), "@");
+        assert_eq!(prefix(both, true), "@+");
+        assert_eq!(
+            prefix(
+                confab_core::Status {
+                    op: false,
+                    voice: true
+                },
+                false
+            ),
+            "+"
+        );
+    }
+}
