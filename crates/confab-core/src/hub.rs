@@ -1046,10 +1046,19 @@ impl<O: Outbox> Hub<O> {
             .collect();
         let ignores: Vec<NickKey> = user.ignores.iter().cloned().collect();
         for room in rooms {
+            let key = room.key();
             self.op(Op::Join {
                 account: account.id,
                 room,
             });
+            let status = self.rooms[&key].status(uid);
+            if status != Status::default() {
+                self.op(Op::Status {
+                    account: account.id,
+                    room: key,
+                    status,
+                });
+            }
         }
         for nick in ignores {
             self.op(Op::Ignore {
@@ -1689,7 +1698,15 @@ impl<O: Outbox> Hub<O> {
         {
             s.outbox.close(reason);
         }
+        let from = self.staged.len();
         self.remove_session(sid, reason, now);
+        // Taking `mine` out shifted the staged list, so `stage_req` may
+        // no longer reach what the goodbye caused: mark it here.
+        if let Some(origin) = self.origin {
+            for (_, d) in &self.staged[from..] {
+                d.set_origin(origin);
+            }
+        }
     }
 
     /// Removes a session. When it was its user's last, the rooms they

@@ -2097,3 +2097,1628 @@ fn a_message_that_cannot_be_stored_reaches_nobody_and_its_sender_is_told() {
         vec![error(ChatError::Storage("the disk is full".into()))]
     );
 }
+
+// ---------------------------------------------------------------------------
+// 14. Harness for rooms run by operators, user details, origins, accounts
+// ---------------------------------------------------------------------------
+
+use crate::event::{ModeChange, RoomMode, UserDetails};
+
+/// A store whose commits succeed and that keeps nothing: enough for
+/// accounts (several sessions, staying in rooms while offline) without
+/// testing the store itself.
+struct Forgetful;
+
+impl crate::store::Store for Forgetful {
+    fn load(&mut self) -> Result<crate::store::Snapshot, StoreError> {
+        Ok(crate::store::Snapshot::default())
+    }
+    fn commit(&mut self, _: &[Op]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn account(&mut self, _: &NickKey) -> Result<Option<Account>, StoreError> {
+        Ok(None)
+    }
+    fn create_account(&mut self, _: &Nick, _: &str, _: Timestamp) -> Result<Account, StoreError> {
+        Err(StoreError::DiskFull)
+    }
+    fn set_password(&mut self, _: &NickKey, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn topic(&mut self, _: &RoomKey) -> Result<Option<Topic>, StoreError> {
+        Ok(None)
+    }
+    fn history(&mut self, _: &Conversation, _: &HistoryQuery) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn conversations(
+        &mut self,
+        _: &Visibility,
+        _: Timestamp,
+        _: Timestamp,
+        _: usize,
+    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn search(&mut self, _: &Visibility, _: &str, _: usize) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+/// An account as a door hands it over after checking the password.
+fn account(id: i64, name: &str) -> Account {
+    Account {
+        id: AccountId(id),
+        name: nick(name),
+        password_hash: "$argon2id$test".into(),
+        created: Timestamp(0),
+        last_seen: Timestamp(0),
+    }
+}
+
+/// A member list row reduced to its name, keeping its standing.
+fn member_with(n: &str, status: Status) -> Member {
+    Member {
+        status,
+        ..plain_member(n)
+    }
+}
+
+fn members_with(r: &str, rows: &[(&str, Status)]) -> Event {
+    Event::Members {
+        room: room(r),
+        members: rows.iter().map(|&(n, s)| member_with(n, s)).collect(),
+    }
+}
+
+const OP: Status = Status {
+    op: true,
+    voice: false,
+};
+const VOICE: Status = Status {
+    op: false,
+    voice: true,
+};
+const PLAIN: Status = Status {
+    op: false,
+    voice: false,
+};
+
+/// Reduces member rows to name, standing and away flag.
+fn keep_status(e: &mut Event) {
+    if let Event::Members { members, .. } = e {
+        for m in members.iter_mut() {
+            *m = Member {
+                status: m.status,
+                away: m.away,
+                ..plain_member(m.who.nick.as_str())
+            };
+        }
+    }
+}
+
+fn plus(mode: RoomMode) -> ModeChange {
+    ModeChange { add: true, mode }
+}
+
+fn minus(mode: RoomMode) -> ModeChange {
+    ModeChange { add: false, mode }
+}
+
+fn set_modes(r: &str, changes: Vec<ModeChange>) -> Command {
+    Command::SetModes {
+        room: room(r),
+        changes,
+    }
+}
+
+fn mode_changed(r: &str, by: &str, changes: Vec<ModeChange>) -> Event {
+    Event::ModeChanged {
+        room: room(r),
+        by: nick(by),
+        changes,
+    }
+}
+
+fn modes_of(r: &str, modes: RoomModes, created: Timestamp) -> Event {
+    Event::Modes {
+        room: room(r),
+        modes,
+        created,
+    }
+}
+
+/// The default modes of a new room: `+nt`.
+fn nt() -> RoomModes {
+    RoomModes {
+        topic_ops_only: true,
+        no_external: true,
+        ..RoomModes::default()
+    }
+}
+
+fn ban(mask: &str) -> RoomMode {
+    RoomMode::Ban(mask.to_owned())
+}
+
+fn set_topic(t: &str) -> Command {
+    Command::SetTopic {
+        room: None,
+        topic: Some(text(t)),
+    }
+}
+
+fn topic_changed(r: &str, by: &str, t: &str) -> Event {
+    Event::TopicChanged {
+        room: room(r),
+        by: nick(by),
+        topic: Some(text(t)),
+    }
+}
+
+fn kick(r: &str, n: &str, reason: Option<&str>) -> Command {
+    Command::Kick {
+        room: room(r),
+        nick: nick(n),
+        reason: reason.map(text),
+    }
+}
+
+fn invite(n: &str, r: &str) -> Command {
+    Command::Invite {
+        nick: nick(n),
+        room: room(r),
+    }
+}
+
+fn invited(r: &str, by: &str, n: &str) -> Event {
+    Event::Invited {
+        room: room(r),
+        by: nick(by),
+        nick: nick(n),
+    }
+}
+
+fn away_changed(n: &str, away: Option<&str>) -> Event {
+    Event::AwayChanged {
+        nick: nick(n),
+        away: away.map(text),
+    }
+}
+
+fn join_with_key(r: &str, key: Option<&str>) -> Command {
+    Command::Join {
+        room: room(r),
+        key: key.map(str::to_owned),
+    }
+}
+
+fn actor(n: &str, ident: &str, host: &str, realname: &str) -> Arc<Actor> {
+    Arc::new(Actor {
+        nick: nick(n),
+        ident: ident.into(),
+        host: host.into(),
+        realname: realname.into(),
+        account: false,
+    })
+}
+
+fn client(ident: Option<&str>, host: &str) -> ClientInfo {
+    ClientInfo {
+        ident: ident.map(str::to_owned),
+        host: host.to_owned(),
+        ..ClientInfo::default()
+    }
+}
+
+impl World {
+    /// A world whose hub has a store (that keeps nothing).
+    fn with_store() -> World {
+        let mut w = World::new();
+        w.hub = Hub::with_store(quiet_config(), Box::new(Forgetful)).expect("loads");
+        w
+    }
+
+    /// Opens a session with what a door knows of its client.
+    fn connect_info(&mut self, info: ClientInfo) -> SessionId {
+        let sid = SessionId(self.next_sid);
+        self.next_sid += 1;
+        let outbox = TestOutbox::with_capacity(ROOMY);
+        self.outboxes.insert(sid, outbox.clone());
+        self.hub.connect_with(sid, outbox, info, self.now);
+        sid
+    }
+
+    /// Connects with `info`, logs in as `name` and drains the welcome.
+    fn login_with(&mut self, name: &str, info: ClientInfo) -> SessionId {
+        let sid = self.connect_info(info);
+        self.login_as(sid, name);
+        sid
+    }
+
+    /// Connects a session of `account` and drains what it was told.
+    fn login_account(&mut self, account: &Account) -> SessionId {
+        let sid = self.connect();
+        self.cmd(sid, Command::LoginAccount(account.clone()));
+        let events = self.events(sid);
+        assert!(
+            matches!(events.first(), Some(Event::Welcome { nick, .. }) if *nick == account.name),
+            "login to {} failed: {events:?}",
+            account.name
+        );
+        sid
+    }
+
+    /// Drains the events `sid` received, member rows keeping their
+    /// standing (`@`, `+`) and away flag.
+    fn events_with_status(&self, sid: SessionId) -> Vec<Event> {
+        let mut events = self.outboxes[&sid].take();
+        events.iter_mut().for_each(keep_status);
+        events
+    }
+
+    /// Drains what `sid` received, each event with its origin.
+    fn origins(&self, sid: SessionId) -> Vec<(Event, Option<Origin>)> {
+        self.deliveries(sid)
+            .iter()
+            .map(|d| {
+                let mut e = d.event.clone();
+                keep_status(&mut e);
+                (e, d.origin())
+            })
+            .collect()
+    }
+
+    /// Alice creates `#a` (so runs it), then bob joins; everyone drained.
+    fn alice_runs_a(&mut self) -> (SessionId, SessionId) {
+        let alice = self.login("alice");
+        let bob = self.login("bob");
+        self.in_room("#a", &[alice, bob]);
+        (alice, bob)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 15. Operators and modes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn first_joiner_of_a_new_room_is_its_operator_and_later_joiners_are_not() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.cmd(alice, join("#a"));
+    assert_eq!(
+        w.events_with_status(alice),
+        vec![joined("#a", "alice"), members_with("#a", &[("alice", OP)])]
+    );
+    w.cmd(bob, join("#a"));
+    assert_eq!(
+        w.events_with_status(bob),
+        vec![
+            joined("#a", "bob"),
+            members_with("#a", &[("alice", OP), ("bob", PLAIN)])
+        ]
+    );
+}
+
+#[test]
+fn a_room_emptied_and_made_again_has_a_new_operator() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    w.cmd(alice, part(Some("#a"), None));
+    w.cmd(bob, part(Some("#a"), None));
+    w.clear();
+    w.cmd(bob, join("#a"));
+    assert_eq!(
+        w.events_with_status(bob),
+        vec![joined("#a", "bob"), members_with("#a", &[("bob", OP)])]
+    );
+}
+
+#[test]
+fn a_new_room_has_the_configured_default_modes() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    assert_eq!(
+        w.ask(alice, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", nt(), w.now)]
+    );
+
+    let mut w = World::with_config(HubConfig {
+        default_modes: RoomModes::from_flags("+mi").expect("flags"),
+        ..quiet_config()
+    });
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    let mi = RoomModes {
+        moderated: true,
+        invite_only: true,
+        ..RoomModes::default()
+    };
+    assert_eq!(
+        w.ask(alice, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", mi, w.now)]
+    );
+}
+
+#[test]
+fn set_modes_by_a_member_who_is_not_operator_is_refused() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    assert_eq!(
+        w.ask(bob, set_modes("#a", vec![plus(RoomMode::Moderated)])),
+        vec![error(ChatError::NotOperator(room("#a")))]
+    );
+    w.assert_silent(alice);
+    assert_eq!(
+        w.ask(bob, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", nt(), w.now)]
+    );
+}
+
+#[test]
+fn set_modes_by_a_non_member_is_refused_even_for_an_unknown_room() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    assert_eq!(
+        w.ask(carol, set_modes("#a", vec![plus(RoomMode::Moderated)])),
+        vec![error(ChatError::NotInRoom(room("#a")))]
+    );
+    assert_eq!(
+        w.ask(
+            carol,
+            set_modes("#nowhere", vec![plus(RoomMode::Moderated)])
+        ),
+        vec![error(ChatError::NoSuchRoom(room("#nowhere")))]
+    );
+    w.assert_silent(alice);
+    w.assert_silent(bob);
+}
+
+#[test]
+fn flag_modes_are_set_and_unset_and_told_to_every_member() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    w.in_room("#b", &[carol]);
+
+    let on = vec![
+        plus(RoomMode::Moderated),
+        plus(RoomMode::InviteOnly),
+        plus(RoomMode::Secret),
+        minus(RoomMode::TopicOpsOnly),
+        minus(RoomMode::NoExternal),
+    ];
+    w.cmd(alice, set_modes("#a", on.clone()));
+    let changed = mode_changed("#a", "alice", on);
+    assert_eq!(w.events(alice), vec![changed.clone()]);
+    assert_eq!(w.events(bob), vec![changed]);
+    w.assert_silent(carol);
+    let mis = RoomModes {
+        moderated: true,
+        invite_only: true,
+        secret: true,
+        ..RoomModes::default()
+    };
+    assert_eq!(
+        w.ask(bob, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", mis, w.now)]
+    );
+
+    let off = vec![
+        minus(RoomMode::Moderated),
+        minus(RoomMode::InviteOnly),
+        minus(RoomMode::Secret),
+        plus(RoomMode::TopicOpsOnly),
+        plus(RoomMode::NoExternal),
+    ];
+    w.cmd(alice, set_modes("#a", off.clone()));
+    let changed = mode_changed("#a", "alice", off);
+    assert_eq!(w.events(alice), vec![changed.clone()]);
+    assert_eq!(w.events(bob), vec![changed]);
+    assert_eq!(
+        w.ask(bob, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", nt(), w.now)]
+    );
+}
+
+#[test]
+fn mode_changes_that_change_nothing_are_left_out_of_the_announcement() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let noops = vec![
+        plus(RoomMode::TopicOpsOnly),
+        plus(RoomMode::NoExternal),
+        minus(RoomMode::Moderated),
+        minus(RoomMode::Key(None)),
+        minus(RoomMode::Limit(None)),
+        minus(RoomMode::Op(nick("bob"))),
+        minus(RoomMode::Voice(nick("bob"))),
+        plus(RoomMode::Op(nick("alice"))),
+    ];
+    w.cmd(alice, set_modes("#a", noops));
+    w.assert_silent(alice);
+    w.assert_silent(bob);
+
+    w.cmd(
+        alice,
+        set_modes(
+            "#a",
+            vec![
+                plus(RoomMode::TopicOpsOnly),
+                plus(RoomMode::Moderated),
+                minus(RoomMode::InviteOnly),
+            ],
+        ),
+    );
+    let changed = mode_changed("#a", "alice", vec![plus(RoomMode::Moderated)]);
+    assert_eq!(w.events(alice), vec![changed.clone()]);
+    assert_eq!(w.events(bob), vec![changed]);
+}
+
+#[test]
+fn op_or_voice_of_a_non_member_is_refused_while_the_other_changes_apply() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    w.cmd(
+        alice,
+        set_modes(
+            "#a",
+            vec![
+                plus(RoomMode::Op(nick("carol"))),
+                plus(RoomMode::Voice(nick("bob"))),
+                plus(RoomMode::Voice(nick("ghost"))),
+                plus(RoomMode::Moderated),
+            ],
+        ),
+    );
+    let changed = mode_changed(
+        "#a",
+        "alice",
+        vec![
+            plus(RoomMode::Voice(nick("bob"))),
+            plus(RoomMode::Moderated),
+        ],
+    );
+    assert_eq!(
+        w.events(alice),
+        vec![
+            error(ChatError::UserNotInRoom {
+                nick: nick("carol"),
+                room: room("#a")
+            }),
+            error(ChatError::NoSuchUser(nick("ghost"))),
+            changed.clone(),
+        ]
+    );
+    assert_eq!(w.events(bob), vec![changed]);
+    w.assert_silent(carol);
+}
+
+#[test]
+fn a_refused_change_alone_announces_nothing() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let _carol = w.login("carol");
+    assert_eq!(
+        w.ask(
+            alice,
+            set_modes("#a", vec![plus(RoomMode::Op(nick("carol")))])
+        ),
+        vec![error(ChatError::UserNotInRoom {
+            nick: nick("carol"),
+            room: room("#a")
+        })]
+    );
+    w.assert_silent(bob);
+}
+
+#[test]
+fn op_given_in_any_spelling_lets_a_member_run_the_room_until_taken_back() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    w.cmd(
+        alice,
+        set_modes("#a", vec![plus(RoomMode::Op(nick("BOB")))]),
+    );
+    // The hub says the name as it spells it.
+    let opped = mode_changed("#a", "alice", vec![plus(RoomMode::Op(nick("bob")))]);
+    assert_eq!(w.events(alice), vec![opped.clone()]);
+    assert_eq!(w.events(bob), vec![opped]);
+    w.cmd(bob, Command::Members(None));
+    assert_eq!(
+        w.events_with_status(bob),
+        vec![members_with("#a", &[("alice", OP), ("bob", OP)])]
+    );
+
+    w.cmd(bob, set_modes("#a", vec![plus(RoomMode::Moderated)]));
+    let moderated = mode_changed("#a", "bob", vec![plus(RoomMode::Moderated)]);
+    assert_eq!(w.events(alice), vec![moderated.clone()]);
+    assert_eq!(w.events(bob), vec![moderated]);
+
+    w.cmd(
+        alice,
+        set_modes("#a", vec![minus(RoomMode::Op(nick("bob")))]),
+    );
+    w.clear();
+    assert_eq!(
+        w.ask(bob, set_modes("#a", vec![minus(RoomMode::Moderated)])),
+        vec![error(ChatError::NotOperator(room("#a")))]
+    );
+}
+
+#[test]
+fn voice_shows_in_the_member_list() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    w.cmd(
+        alice,
+        set_modes("#a", vec![plus(RoomMode::Voice(nick("bob")))]),
+    );
+    w.clear();
+    w.cmd(alice, Command::Members(None));
+    assert_eq!(
+        w.events_with_status(alice),
+        vec![members_with("#a", &[("alice", OP), ("bob", VOICE)])]
+    );
+    w.assert_silent(bob);
+}
+
+#[test]
+fn key_is_set_shown_only_to_members_and_unset() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    let set = vec![plus(RoomMode::Key(Some("sesame".into())))];
+    w.cmd(alice, set_modes("#a", set.clone()));
+    let changed = mode_changed("#a", "alice", set.clone());
+    assert_eq!(w.events(alice), vec![changed.clone()]);
+    assert_eq!(w.events(bob), vec![changed]);
+    let keyed = |key: &str| RoomModes {
+        key: Some(key.into()),
+        ..nt()
+    };
+    assert_eq!(
+        w.ask(bob, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", keyed("sesame"), w.now)]
+    );
+    assert_eq!(
+        w.ask(carol, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", keyed("*"), w.now)]
+    );
+
+    // The same key again changes nothing.
+    w.cmd(alice, set_modes("#a", set));
+    w.assert_silent(alice);
+    w.assert_silent(bob);
+
+    // `-k` with whatever parameter removes it, announced without it.
+    w.cmd(
+        alice,
+        set_modes("#a", vec![minus(RoomMode::Key(Some("guess".into())))]),
+    );
+    let removed = mode_changed("#a", "alice", vec![minus(RoomMode::Key(None))]);
+    assert_eq!(w.events(alice), vec![removed.clone()]);
+    assert_eq!(w.events(bob), vec![removed]);
+    w.cmd(alice, set_modes("#a", vec![minus(RoomMode::Key(None))]));
+    w.assert_silent(alice);
+    assert_eq!(
+        w.ask(carol, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", nt(), w.now)]
+    );
+}
+
+#[test]
+fn an_empty_key_is_refused() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let empty = error(ChatError::BadValue("a key cannot be empty".into()));
+    assert_eq!(
+        w.ask(
+            alice,
+            set_modes("#a", vec![plus(RoomMode::Key(Some(String::new())))])
+        ),
+        vec![empty.clone()]
+    );
+    assert_eq!(
+        w.ask(alice, set_modes("#a", vec![plus(RoomMode::Key(None))])),
+        vec![empty]
+    );
+    w.assert_silent(bob);
+    assert_eq!(
+        w.ask(alice, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", nt(), w.now)]
+    );
+}
+
+#[test]
+fn limit_is_set_changed_and_unset_and_zero_is_refused() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    assert_eq!(
+        w.ask(alice, set_modes("#a", vec![plus(RoomMode::Limit(Some(0)))])),
+        vec![error(ChatError::BadValue(
+            "a limit must be a number above 0".into()
+        ))]
+    );
+    w.assert_silent(bob);
+
+    for (change, announced) in [
+        (plus(RoomMode::Limit(Some(5))), true),
+        (plus(RoomMode::Limit(Some(5))), false),
+        (plus(RoomMode::Limit(Some(6))), true),
+        (minus(RoomMode::Limit(None)), true),
+        (minus(RoomMode::Limit(None)), false),
+    ] {
+        w.cmd(alice, set_modes("#a", vec![change.clone()]));
+        let expected = if announced {
+            vec![mode_changed("#a", "alice", vec![change])]
+        } else {
+            vec![]
+        };
+        assert_eq!(w.events(alice), expected);
+        assert_eq!(w.events(bob), expected);
+    }
+    assert_eq!(
+        w.ask(alice, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", nt(), w.now)]
+    );
+}
+
+#[test]
+fn ban_masks_are_completed_listed_and_removed() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let banned_at = w.now;
+    w.cmd(alice, set_modes("#a", vec![plus(ban("bob"))]));
+    let added = mode_changed("#a", "alice", vec![plus(ban("bob!*@*"))]);
+    assert_eq!(w.events(alice), vec![added.clone()]);
+    assert_eq!(w.events(bob), vec![added]);
+    let list = Event::Bans {
+        room: room("#a"),
+        bans: vec![Ban {
+            mask: "bob!*@*".into(),
+            by: nick("alice"),
+            time: banned_at,
+        }],
+    };
+    w.advance(1_000);
+    assert_eq!(w.ask(bob, Command::Bans(room("#a"))), vec![list.clone()]);
+
+    // A mask already there (in any case) and a mask not there change
+    // nothing.
+    w.cmd(
+        alice,
+        set_modes(
+            "#a",
+            vec![plus(ban("BOB!*@*")), plus(ban("bob")), minus(ban("carol"))],
+        ),
+    );
+    w.assert_silent(alice);
+    w.assert_silent(bob);
+    assert_eq!(w.ask(bob, Command::Bans(room("#a"))), vec![list]);
+
+    w.cmd(alice, set_modes("#a", vec![minus(ban("bob"))]));
+    let removed = mode_changed("#a", "alice", vec![minus(ban("bob!*@*"))]);
+    assert_eq!(w.events(alice), vec![removed.clone()]);
+    assert_eq!(w.events(bob), vec![removed]);
+    assert_eq!(
+        w.ask(bob, Command::Bans(room("#a"))),
+        vec![Event::Bans {
+            room: room("#a"),
+            bans: vec![]
+        }]
+    );
+}
+
+#[test]
+fn ban_list_is_capped_and_the_rest_of_the_command_applies() {
+    let mut w = World::with_config(HubConfig {
+        max_bans: 2,
+        ..quiet_config()
+    });
+    let (alice, bob) = w.alice_runs_a();
+    w.cmd(
+        alice,
+        set_modes("#a", vec![plus(ban("x")), plus(ban("y")), plus(ban("z"))]),
+    );
+    let added = mode_changed("#a", "alice", vec![plus(ban("x!*@*")), plus(ban("y!*@*"))]);
+    assert_eq!(
+        w.events(alice),
+        vec![error(ChatError::BanListFull(room("#a"))), added.clone()]
+    );
+    assert_eq!(w.events(bob), vec![added]);
+
+    // Room made by removing one first.
+    w.cmd(
+        alice,
+        set_modes("#a", vec![minus(ban("x")), plus(ban("z"))]),
+    );
+    let swapped = mode_changed("#a", "alice", vec![minus(ban("x!*@*")), plus(ban("z!*@*"))]);
+    assert_eq!(w.events(alice), vec![swapped.clone()]);
+    assert_eq!(w.events(bob), vec![swapped]);
+}
+
+// ---------------------------------------------------------------------------
+// 16. Who may join
+// ---------------------------------------------------------------------------
+
+#[test]
+fn bans_match_nick_ident_and_host_and_keep_the_banned_out() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    let carol = w.login_with("carol", client(None, "evil.example"));
+    let dave = w.login_with("dave", client(Some("rogue"), "localhost"));
+    let erin = w.login("erin");
+    let frank = w.login_with("frank", client(Some("frank"), "good.example"));
+    w.cmd(
+        alice,
+        set_modes(
+            "#a",
+            vec![
+                plus(ban("*!*@evil.example")),
+                plus(ban("*!rogue@*")),
+                plus(ban("ERIN")),
+            ],
+        ),
+    );
+    w.clear();
+    for (sid, _name) in [(carol, "carol"), (dave, "dave"), (erin, "erin")] {
+        assert_eq!(
+            w.ask(sid, join("#a")),
+            vec![error(ChatError::Banned(room("#a")))]
+        );
+    }
+    w.assert_silent(alice);
+    assert_eq!(
+        w.ask(frank, join("#a")),
+        vec![joined("#a", "frank"), members("#a", &["alice", "frank"])]
+    );
+    assert_eq!(w.events(alice), vec![joined("#a", "frank")]);
+}
+
+#[test]
+fn invite_only_room_needs_an_invitation_that_joining_uses_up() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    let carol = w.login("carol");
+    w.cmd(alice, set_modes("#a", vec![plus(RoomMode::InviteOnly)]));
+    w.clear();
+    assert_eq!(
+        w.ask(carol, join("#a")),
+        vec![error(ChatError::InviteOnly(room("#a")))]
+    );
+
+    w.cmd(alice, invite("carol", "#a"));
+    assert_eq!(w.events(alice), vec![invited("#a", "alice", "carol")]);
+    assert_eq!(w.events(carol), vec![invited("#a", "alice", "carol")]);
+    assert_eq!(
+        w.ask(carol, join("#a")),
+        vec![joined("#a", "carol"), members("#a", &["alice", "carol"])]
+    );
+    assert_eq!(w.events(alice), vec![joined("#a", "carol")]);
+
+    w.cmd(carol, part(Some("#a"), None));
+    w.clear();
+    assert_eq!(
+        w.ask(carol, join("#a")),
+        vec![error(ChatError::InviteOnly(room("#a")))]
+    );
+}
+
+#[test]
+fn keyed_room_needs_its_key() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    let carol = w.login("carol");
+    w.cmd(
+        alice,
+        set_modes("#a", vec![plus(RoomMode::Key(Some("sesame".into())))]),
+    );
+    w.clear();
+    for key in [None, Some("wrong"), Some("SESAME")] {
+        assert_eq!(
+            w.ask(carol, join_with_key("#a", key)),
+            vec![error(ChatError::BadKey(room("#a")))]
+        );
+    }
+    w.assert_silent(alice);
+    assert_eq!(
+        w.ask(carol, join_with_key("#a", Some("sesame"))),
+        vec![joined("#a", "carol"), members("#a", &["alice", "carol"])]
+    );
+}
+
+#[test]
+fn room_at_its_limit_refuses_joiners_until_someone_leaves() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    w.cmd(alice, set_modes("#a", vec![plus(RoomMode::Limit(Some(2)))]));
+    w.clear();
+    assert_eq!(
+        w.ask(carol, join("#a")),
+        vec![error(ChatError::RoomFull(room("#a")))]
+    );
+    w.assert_silent(alice);
+    w.cmd(bob, part(Some("#a"), None));
+    w.clear();
+    assert_eq!(
+        w.ask(carol, join("#a")),
+        vec![joined("#a", "carol"), members("#a", &["alice", "carol"])]
+    );
+}
+
+#[test]
+fn room_limit_counts_only_the_members_online() {
+    let mut w = World::with_store();
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    // Dave's account stays a member while offline.
+    let dave = w.login_account(&account(1, "dave"));
+    w.in_room("#a", &[dave]);
+    w.disconnect(dave, "gone");
+    w.cmd(alice, set_modes("#a", vec![plus(RoomMode::Limit(Some(2)))]));
+    w.clear();
+
+    let carol = w.login("carol");
+    assert_eq!(
+        w.ask(carol, join("#a")),
+        vec![joined("#a", "carol"), members("#a", &["alice", "carol"])]
+    );
+    let erin = w.login("erin");
+    assert_eq!(
+        w.ask(erin, join("#a")),
+        vec![error(ChatError::RoomFull(room("#a")))]
+    );
+}
+
+#[test]
+fn an_invitation_lets_past_a_ban_and_the_limit_but_not_the_key() {
+    let mut w = World::new();
+    let (alice, _bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    w.cmd(
+        alice,
+        set_modes(
+            "#a",
+            vec![plus(ban("carol")), plus(RoomMode::Limit(Some(2)))],
+        ),
+    );
+    w.cmd(alice, invite("carol", "#a"));
+    w.clear();
+    assert_eq!(
+        w.ask(carol, join("#a")),
+        vec![
+            joined("#a", "carol"),
+            members("#a", &["alice", "bob", "carol"])
+        ]
+    );
+
+    let dave = w.login("dave");
+    w.cmd(
+        alice,
+        set_modes("#a", vec![plus(RoomMode::Key(Some("sesame".into())))]),
+    );
+    w.cmd(alice, invite("dave", "#a"));
+    w.clear();
+    assert_eq!(
+        w.ask(dave, join("#a")),
+        vec![error(ChatError::BadKey(room("#a")))]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 17. Who may send and set the topic
+// ---------------------------------------------------------------------------
+
+#[test]
+fn no_external_room_refuses_messages_from_non_members() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    assert_eq!(
+        w.ask(carol, say_to(to_room("#a"), "hi")),
+        vec![error(ChatError::NotInRoom(room("#a")))]
+    );
+    w.assert_silent(alice);
+    w.assert_silent(bob);
+}
+
+#[test]
+fn room_without_no_external_takes_messages_from_outside_and_echoes_them() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    w.cmd(alice, set_modes("#a", vec![minus(RoomMode::NoExternal)]));
+    w.clear();
+    w.cmd(carol, say_to(to_room("#a"), "hi"));
+    let hi = said(1, w.now, "carol", to_room("#a"), "hi");
+    assert_eq!(w.events(carol), vec![hi.clone()]);
+    assert_eq!(w.events(alice), vec![hi.clone()]);
+    assert_eq!(w.events(bob), vec![hi]);
+}
+
+#[test]
+fn moderated_room_lets_only_voiced_members_and_operators_speak() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    w.cmd(alice, set_modes("#a", vec![plus(RoomMode::Moderated)]));
+    w.clear();
+    assert_eq!(
+        w.ask(bob, say("may I?")),
+        vec![error(ChatError::CannotSend(room("#a")))]
+    );
+    w.assert_silent(alice);
+
+    w.cmd(alice, say("ops may"));
+    let ops = said(1, w.now, "alice", to_room("#a"), "ops may");
+    assert_eq!(w.events(alice), vec![ops.clone()]);
+    assert_eq!(w.events(bob), vec![ops]);
+
+    w.cmd(
+        alice,
+        set_modes("#a", vec![plus(RoomMode::Voice(nick("bob")))]),
+    );
+    w.clear();
+    w.cmd(bob, say("now I may"));
+    let voiced = said(2, w.now, "bob", to_room("#a"), "now I may");
+    assert_eq!(w.events(alice), vec![voiced.clone()]);
+    assert_eq!(w.events(bob), vec![voiced]);
+}
+
+#[test]
+fn banned_member_stays_but_cannot_send_unless_voiced() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    w.cmd(alice, set_modes("#a", vec![plus(ban("bob"))]));
+    w.clear();
+    assert_eq!(
+        w.ask(bob, say("hello?")),
+        vec![error(ChatError::CannotSend(room("#a")))]
+    );
+    w.assert_silent(alice);
+    assert_eq!(
+        w.ask(bob, Command::Members(None)),
+        vec![members("#a", &["alice", "bob"])]
+    );
+
+    w.cmd(
+        alice,
+        set_modes("#a", vec![plus(RoomMode::Voice(nick("bob")))]),
+    );
+    w.clear();
+    w.cmd(bob, say("voiced"));
+    assert_eq!(
+        w.events(alice),
+        vec![said(1, w.now, "bob", to_room("#a"), "voiced")]
+    );
+}
+
+#[test]
+fn topic_ops_only_room_refuses_the_topic_from_non_operators() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    assert_eq!(
+        w.ask(bob, set_topic("mine")),
+        vec![error(ChatError::NotOperator(room("#a")))]
+    );
+    w.assert_silent(alice);
+    w.cmd(alice, set_topic("ours"));
+    let changed = topic_changed("#a", "alice", "ours");
+    assert_eq!(w.events(alice), vec![changed.clone()]);
+    assert_eq!(w.events(bob), vec![changed]);
+}
+
+#[test]
+fn without_topic_ops_only_any_member_sets_the_topic() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    w.cmd(alice, set_modes("#a", vec![minus(RoomMode::TopicOpsOnly)]));
+    w.clear();
+    w.cmd(bob, set_topic("mine"));
+    let changed = topic_changed("#a", "bob", "mine");
+    assert_eq!(w.events(alice), vec![changed.clone()]);
+    assert_eq!(w.events(bob), vec![changed]);
+}
+
+// ---------------------------------------------------------------------------
+// 18. Kick and invite
+// ---------------------------------------------------------------------------
+
+#[test]
+fn kick_by_a_non_operator_or_non_member_is_refused() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    assert_eq!(
+        w.ask(bob, kick("#a", "alice", None)),
+        vec![error(ChatError::NotOperator(room("#a")))]
+    );
+    assert_eq!(
+        w.ask(carol, kick("#a", "bob", None)),
+        vec![error(ChatError::NotInRoom(room("#a")))]
+    );
+    w.assert_silent(alice);
+    w.assert_silent(bob);
+}
+
+#[test]
+fn kick_of_someone_not_in_the_room_is_refused() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    assert_eq!(
+        w.ask(alice, kick("#a", "carol", None)),
+        vec![error(ChatError::UserNotInRoom {
+            nick: nick("carol"),
+            room: room("#a")
+        })]
+    );
+    assert_eq!(
+        w.ask(alice, kick("#a", "ghost", None)),
+        vec![error(ChatError::NoSuchUser(nick("ghost")))]
+    );
+    w.assert_silent(bob);
+    w.assert_silent(carol);
+}
+
+#[test]
+fn kick_tells_every_member_and_the_kicked_who_is_then_out() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    let dave = w.login("dave");
+    w.in_room("#b", &[bob, dave]);
+    w.in_room("#a", &[alice, bob, carol]);
+
+    w.cmd(alice, kick("#a", "bob", Some("spam")));
+    let kicked = Event::Kicked {
+        room: room("#a"),
+        by: nick("alice"),
+        nick: nick("bob"),
+        reason: Some(text("spam")),
+    };
+    assert_eq!(w.events(alice), vec![kicked.clone()]);
+    assert_eq!(w.events(carol), vec![kicked.clone()]);
+    // Bob's current room falls back to the one he is still in.
+    assert_eq!(
+        w.events(bob),
+        vec![kicked, target_changed(Some(to_room("#b")))]
+    );
+    w.assert_silent(dave);
+
+    assert_eq!(
+        w.ask(alice, Command::Members(None)),
+        vec![members("#a", &["alice", "carol"])]
+    );
+    assert_eq!(
+        w.ask(bob, say_to(to_room("#a"), "let me back")),
+        vec![error(ChatError::NotInRoom(room("#a")))]
+    );
+    w.assert_silent(alice);
+}
+
+#[test]
+fn invite_from_a_non_member_is_refused() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    let dave = w.login("dave");
+    assert_eq!(
+        w.ask(carol, invite("dave", "#a")),
+        vec![error(ChatError::NotInRoom(room("#a")))]
+    );
+    assert_eq!(
+        w.ask(carol, invite("dave", "#nowhere")),
+        vec![error(ChatError::NoSuchRoom(room("#nowhere")))]
+    );
+    assert_eq!(
+        w.ask(alice, invite("ghost", "#a")),
+        vec![error(ChatError::NoSuchUser(nick("ghost")))]
+    );
+    w.assert_silent(bob);
+    w.assert_silent(dave);
+}
+
+#[test]
+fn invite_to_an_invite_only_room_must_come_from_an_operator() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    w.cmd(alice, set_modes("#a", vec![plus(RoomMode::InviteOnly)]));
+    w.clear();
+    assert_eq!(
+        w.ask(bob, invite("carol", "#a")),
+        vec![error(ChatError::NotOperator(room("#a")))]
+    );
+    w.assert_silent(alice);
+    w.assert_silent(carol);
+}
+
+#[test]
+fn invite_to_an_open_room_from_any_member_reaches_the_target_and_the_room() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    let dave = w.login("dave");
+    w.cmd(bob, invite("CAROL", "#a"));
+    let inv = invited("#a", "bob", "carol");
+    assert_eq!(w.events(carol), vec![inv.clone()]);
+    assert_eq!(w.events(alice), vec![inv.clone()]);
+    assert_eq!(w.events(bob), vec![inv]);
+    w.assert_silent(dave);
+}
+
+#[test]
+fn invite_of_a_member_is_refused() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    assert_eq!(
+        w.ask(alice, invite("bob", "#a")),
+        vec![error(ChatError::AlreadyInRoom {
+            nick: nick("bob"),
+            room: room("#a")
+        })]
+    );
+    w.assert_silent(bob);
+}
+
+#[test]
+fn invite_of_an_offline_registered_user_is_refused() {
+    let mut w = World::with_store();
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    let dave = w.login_account(&account(1, "dave"));
+    w.disconnect(dave, "gone");
+    assert_eq!(
+        w.ask(alice, invite("dave", "#a")),
+        vec![error(ChatError::NotOnline(nick("dave")))]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 19. Away, real names, WHOIS, WHOWAS, stats
+// ---------------------------------------------------------------------------
+
+#[test]
+fn away_is_told_to_everyone_sharing_a_room_and_every_session_of_the_user() {
+    let mut w = World::with_store();
+    let alice_account = account(1, "alice");
+    let a1 = w.login_account(&alice_account);
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[a1, bob]);
+    w.in_room("#c", &[carol]);
+    let a2 = w.login_account(&alice_account);
+    w.clear();
+
+    w.cmd(a1, Command::Away(Some(text("lunch"))));
+    let away = away_changed("alice", Some("lunch"));
+    assert_eq!(w.events(a1), vec![away.clone()]);
+    assert_eq!(w.events(a2), vec![away.clone()]);
+    assert_eq!(w.events(bob), vec![away]);
+    w.assert_silent(carol);
+
+    w.cmd(a2, Command::Away(None));
+    let back = away_changed("alice", None);
+    assert_eq!(w.events(a1), vec![back.clone()]);
+    assert_eq!(w.events(a2), vec![back.clone()]);
+    assert_eq!(w.events(bob), vec![back]);
+    w.assert_silent(carol);
+}
+
+#[test]
+fn private_message_to_an_away_user_tells_the_sender_except_for_notices() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.cmd(alice, Command::Away(Some(text("lunch"))));
+    w.clear();
+
+    w.cmd(bob, say_to(to_user("alice"), "there?"));
+    let there = said(1, w.now, "bob", to_user("alice"), "there?");
+    assert_eq!(
+        w.events(bob),
+        vec![
+            there.clone(),
+            Event::IsAway {
+                nick: nick("alice"),
+                away: text("lunch")
+            }
+        ]
+    );
+    assert_eq!(w.events(alice), vec![there]);
+
+    w.cmd(
+        bob,
+        Command::Send {
+            to: Some(to_user("alice")),
+            kind: MsgKind::Notice,
+            text: text("fyi"),
+        },
+    );
+    let fyi = Event::Message {
+        msg: message(2, w.now, "bob", to_user("alice"), MsgKind::Notice, "fyi"),
+        offline: false,
+    };
+    assert_eq!(w.events(bob), vec![fyi.clone()]);
+    assert_eq!(w.events(alice), vec![fyi]);
+
+    // Back: no more answers.
+    w.cmd(alice, Command::Away(None));
+    w.clear();
+    w.cmd(bob, say_to(to_user("alice"), "back?"));
+    assert_eq!(
+        w.events(bob),
+        vec![said(3, w.now, "bob", to_user("alice"), "back?")]
+    );
+}
+
+#[test]
+fn whois_tells_the_details_of_online_users_and_which_names_are_missing() {
+    let mut w = World::new();
+    let signon = w.now;
+    let alice = w.login_with(
+        "alice",
+        ClientInfo {
+            ident: Some("al".into()),
+            host: "wonder.land".into(),
+            realname: Some("Alice L".into()),
+            ..ClientInfo::default()
+        },
+    );
+    let bob = w.login("bob");
+    let erin = w.login("erin");
+    w.in_room("#a", &[alice, bob]);
+    w.in_room("#b", &[bob]);
+    w.disconnect(erin, "gone");
+    w.advance(5_000);
+    let active = w.now;
+    w.cmd(alice, say("hi"));
+    w.cmd(bob, Command::Away(Some(text("brb"))));
+    w.clear();
+    w.advance(1_000);
+
+    assert_eq!(
+        w.ask(
+            bob,
+            Command::Whois(vec![
+                nick("ALICE"),
+                nick("ghost"),
+                nick("erin"),
+                nick("bob")
+            ])
+        ),
+        vec![Event::Whois {
+            found: vec![
+                UserDetails {
+                    who: actor("alice", "al", "wonder.land", "Alice L"),
+                    away: None,
+                    rooms: vec![(room("#a"), OP)],
+                    signon,
+                    last_active: active,
+                },
+                UserDetails {
+                    who: actor("bob", "bob", "localhost", "bob"),
+                    away: Some(text("brb")),
+                    rooms: vec![(room("#a"), PLAIN), (room("#b"), OP)],
+                    signon,
+                    last_active: signon,
+                },
+            ],
+            missing: vec![nick("ghost"), nick("erin")],
+        }]
+    );
+}
+
+#[test]
+fn set_realname_is_told_to_the_users_audience_and_shown_by_whois() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    w.cmd(alice, Command::SetRealname("Alice Liddell".into()));
+    let changed = Event::RealnameChanged {
+        nick: nick("alice"),
+        realname: "Alice Liddell".into(),
+    };
+    assert_eq!(w.events(alice), vec![changed.clone()]);
+    assert_eq!(w.events(bob), vec![changed]);
+    w.assert_silent(carol);
+
+    let whois = w.ask(carol, Command::Whois(vec![nick("alice")]));
+    let [Event::Whois { found, missing }] = &whois[..] else {
+        panic!("not a whois: {whois:?}");
+    };
+    assert!(missing.is_empty());
+    assert_eq!(found.len(), 1);
+    assert_eq!(&*found[0].who.realname, "Alice Liddell");
+}
+
+#[test]
+fn whowas_tells_who_used_a_name_latest_first() {
+    let mut w = World::new();
+    let bob = w.login("bob");
+    let first = w.login_with("alice", client(Some("one"), "first.example"));
+    let t1 = w.now;
+    w.cmd(first, Command::Quit(None));
+    w.advance(1_000);
+    let second = w.login_with("alice", client(Some("two"), "second.example"));
+    w.advance(1_000);
+    let t2 = w.now;
+    w.disconnect(second, "gone");
+
+    assert_eq!(
+        w.ask(bob, Command::Whowas(nick("ALICE"))),
+        vec![Event::Whowas {
+            nick: nick("ALICE"),
+            entries: vec![
+                Departed {
+                    who: actor("alice", "two", "second.example", "alice"),
+                    time: t2,
+                },
+                Departed {
+                    who: actor("alice", "one", "first.example", "alice"),
+                    time: t1,
+                },
+            ],
+        }]
+    );
+    assert_eq!(
+        w.ask(bob, Command::Whowas(nick("ghost"))),
+        vec![Event::Whowas {
+            nick: nick("ghost"),
+            entries: vec![],
+        }]
+    );
+}
+
+#[test]
+fn whowas_remembers_only_the_latest_departures() {
+    let mut w = World::with_config(HubConfig {
+        whowas: 2,
+        ..quiet_config()
+    });
+    let observer = w.login("zed");
+    for name in ["alice", "bob", "carol"] {
+        let sid = w.login(name);
+        w.disconnect(sid, "gone");
+    }
+    let entries = |w: &mut World, n: &str| match &w.ask(observer, Command::Whowas(nick(n)))[..] {
+        [Event::Whowas { entries, .. }] => entries.len(),
+        other => panic!("not a whowas: {other:?}"),
+    };
+    assert_eq!(entries(&mut w, "alice"), 0);
+    assert_eq!(entries(&mut w, "bob"), 1);
+    assert_eq!(entries(&mut w, "carol"), 1);
+}
+
+#[test]
+fn stats_count_users_logged_in_sessions_rooms_and_the_most_users_at_once() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob]);
+    w.in_room("#b", &[bob]);
+    w.in_room("#c", &[carol]);
+    w.disconnect(carol, "gone");
+    let _unnamed = w.connect();
+    assert_eq!(
+        w.ask(alice, Command::Stats),
+        vec![Event::Stats {
+            users: 2,
+            sessions: 2,
+            rooms: 2,
+            max_users: 3,
+        }]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 20. Origins
+// ---------------------------------------------------------------------------
+
+#[test]
+fn every_delivery_a_command_causes_carries_its_origin() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let carol = w.login("carol");
+    let now = w.now;
+    let o = |sid, req| Some(Origin { sid, req });
+    w.hub.stage_req(alice, 7, say("hi"), now);
+    w.hub.stage_req(bob, 9, set_topic("bob's"), now);
+    w.hub.stage_req(alice, 8, set_topic("alice's"), now);
+    w.hub.stage_req(
+        alice,
+        11,
+        set_modes(
+            "#a",
+            vec![plus(RoomMode::Op(nick("carol"))), plus(RoomMode::Secret)],
+        ),
+        now,
+    );
+    w.hub.stage_req(carol, 3, join("#a"), now);
+    w.hub.finish(now);
+
+    let hi = said(1, now, "alice", to_room("#a"), "hi");
+    let topic = topic_changed("#a", "alice", "alice's");
+    let secret = mode_changed("#a", "alice", vec![plus(RoomMode::Secret)]);
+    let carol_joined = joined("#a", "carol");
+    assert_eq!(
+        w.origins(alice),
+        vec![
+            (hi.clone(), o(alice, 7)),
+            (topic.clone(), o(alice, 8)),
+            (
+                error(ChatError::UserNotInRoom {
+                    nick: nick("carol"),
+                    room: room("#a")
+                }),
+                o(alice, 11)
+            ),
+            (secret.clone(), o(alice, 11)),
+            (carol_joined.clone(), o(carol, 3)),
+        ]
+    );
+    assert_eq!(
+        w.origins(bob),
+        vec![
+            (hi, o(alice, 7)),
+            (error(ChatError::NotOperator(room("#a"))), o(bob, 9)),
+            (topic, o(alice, 8)),
+            (secret, o(alice, 11)),
+            (carol_joined.clone(), o(carol, 3)),
+        ]
+    );
+    assert_eq!(
+        w.origins(carol),
+        vec![
+            (carol_joined, o(carol, 3)),
+            (
+                Event::TopicIs {
+                    room: room("#a"),
+                    topic: Some(Topic {
+                        text: text("alice's"),
+                        by: nick("alice"),
+                        time: now,
+                    }),
+                },
+                o(carol, 3)
+            ),
+            (
+                members_with("#a", &[("alice", OP), ("bob", PLAIN), ("carol", PLAIN)]),
+                o(carol, 3)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_quit_staged_after_other_commands_of_its_session_carries_its_origin() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let now = w.now;
+    w.hub.stage_req(alice, 1, say("bye all"), now);
+    w.hub.stage_req(alice, 2, Command::Quit(None), now);
+    w.hub.finish(now);
+    assert_eq!(
+        w.origins(bob),
+        vec![
+            (
+                said(1, now, "alice", to_room("#a"), "bye all"),
+                Some(Origin { sid: alice, req: 1 })
+            ),
+            (quit("alice", "Quit"), Some(Origin { sid: alice, req: 2 })),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 21. Identify, and what a door knows of its client
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_guest_who_identifies_quits_as_the_guest_and_is_welcomed_as_the_account() {
+    let mut w = World::with_store();
+    let guest = w.login("guest1");
+    let bob = w.login("bob");
+    w.in_room("#a", &[guest, bob]);
+    assert_eq!(
+        w.ask(guest, Command::Identify(account(1, "alice"))),
+        vec![Event::Welcome {
+            nick: nick("alice"),
+            online: 2
+        }]
+    );
+    assert_eq!(w.events(bob), vec![quit("guest1", "Identified as alice")]);
+    assert_eq!(w.hub.nick_of(guest), Some(&nick("alice")));
+    assert_eq!(
+        w.ask(bob, Command::Members(None)),
+        vec![members("#a", &["bob"])]
+    );
+    // The guest name is free again.
+    let other = w.login("guest1");
+    w.assert_silent(other);
+}
+
+#[test]
+fn identify_when_already_an_account_is_refused() {
+    let mut w = World::with_store();
+    let alice = w.login_account(&account(1, "alice"));
+    assert_eq!(
+        w.ask(alice, Command::Identify(account(2, "other"))),
+        vec![error(ChatError::AlreadyRegistered(nick("alice")))]
+    );
+    assert_eq!(w.hub.nick_of(alice), Some(&nick("alice")));
+}
+
+#[test]
+fn a_session_without_rate_limit_is_never_too_fast() {
+    let mut w = World::with_config(flood_config(1));
+    let trusted = w.connect_info(ClientInfo {
+        rate_limited: false,
+        ..ClientInfo::default()
+    });
+    w.login_as(trusted, "alice");
+    for _ in 0..100 {
+        w.cmd(trusted, Command::Stats);
+    }
+    let stats = Event::Stats {
+        users: 1,
+        sessions: 1,
+        rooms: 0,
+        max_users: 1,
+    };
+    assert_eq!(w.events(trusted), vec![stats; 100]);
+    assert!(w.closed(trusted).is_empty());
+
+    // An ordinary session at the same pace is not so lucky.
+    let bob = w.connect();
+    w.login_as(bob, "bob");
+    w.cmd(bob, Command::Stats);
+    w.cmd(bob, Command::Stats);
+    w.events(bob);
+    w.cmd(bob, Command::Stats);
+    assert_eq!(w.events(bob), vec![bye("Excess flood")]);
+    assert_eq!(w.hub.session_count(), 1);
+}
+
+#[test]
+fn a_session_without_auto_join_does_not_join_the_default_room() {
+    let mut w = World::with_config(HubConfig {
+        default_room: Some(room("#general")),
+        ..quiet_config()
+    });
+    let irc = w.connect_info(ClientInfo {
+        auto_join: false,
+        ..ClientInfo::default()
+    });
+    assert_eq!(
+        w.ask(irc, Command::Login(nick("alice"))),
+        vec![Event::Welcome {
+            nick: nick("alice"),
+            online: 1
+        }]
+    );
+    let line = w.login("bob");
+    assert_eq!(
+        w.ask(line, Command::Members(None)),
+        vec![members("#general", &["bob"])]
+    );
+    w.assert_silent(irc);
+}

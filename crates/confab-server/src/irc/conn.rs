@@ -419,9 +419,17 @@ impl Conn {
         let mut bytes = Vec::new();
         render::write(&msgs, &mut bytes);
         if self.connected {
+            // Errors the door finds itself are audited like the hub's.
+            let error = msgs
+                .iter()
+                .find(|m| m.command.starts_with(['4', '5']) || m.command == "FAIL")
+                .map(|m| {
+                    let why = m.params.last().map_or("", |p| p.as_str());
+                    (self.sid, format!("{} {why}", m.command))
+                });
             if self
                 .hub
-                .echo(&self.local, bytes.into(), None)
+                .echo(&self.local, bytes.into(), error)
                 .await
                 .is_err()
             {
@@ -1048,7 +1056,6 @@ impl Conn {
             format!("TOPICLEN={}", l.max_message_bytes),
             "USERLEN=16".to_owned(),
             "UTF8ONLY".to_owned(),
-            "WHOX".to_owned(),
         ];
         let view = self.view();
         tokens
