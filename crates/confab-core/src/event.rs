@@ -399,6 +399,8 @@ pub enum Event {
     AwayChanged { nick: Nick, away: Option<Text> },
     /// Reply to a private message: its recipient is away.
     IsAway { nick: Nick, away: Text },
+    /// `nick` logged in to an account (registered its name).
+    AccountChanged { nick: Nick },
     /// `nick` changed their real name.
     RealnameChanged { nick: Nick, realname: String },
     /// Reply: what is known of the names asked about; `missing` are not

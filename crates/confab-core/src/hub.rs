@@ -1028,7 +1028,13 @@ impl<O: Outbox> Hub<O> {
             Err(e) => return Err(storage(e)),
         };
         self.make_registered(uid, &account);
-        self.reply(sid, now, Event::Registered { nick });
+        self.reply(sid, now, Event::Registered { nick: nick.clone() });
+        let d = Envelope::by(now, Event::AccountChanged { nick }, &self.users[&uid].actor);
+        let mut audience = self.audience(uid);
+        audience.remove(&uid);
+        for id in audience {
+            stage_user(&mut self.staged, &self.users[&id], &d);
+        }
         Ok(())
     }
 

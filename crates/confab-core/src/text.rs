@@ -25,11 +25,12 @@ pub enum TextError {
 pub struct Text(Arc<str>);
 
 /// IRC formatting codes: bold, colour, hex colour, reset, reverse, italics,
-/// strikethrough, underline, monospace.
+/// strikethrough, underline, monospace; and the CTCP delimiter (`\x01`),
+/// which IRC clients exchange in messages (`VERSION`, `PING`).
 pub fn is_format_code(c: char) -> bool {
     matches!(
         c,
-        '\x02' | '\x03' | '\x04' | '\x0f' | '\x16' | '\x1d' | '\x1e' | '\x1f' | '\x11'
+        '\x01' | '\x02' | '\x03' | '\x04' | '\x0f' | '\x16' | '\x1d' | '\x1e' | '\x1f' | '\x11'
     )
 }
 
@@ -37,8 +38,17 @@ impl Text {
     /// Validates `s` (trailing whitespace removed) as a text of at most
     /// `max` bytes. Tabs become spaces.
     pub fn parse(s: &str, max: usize) -> Result<Text, TextError> {
-        let s = s.trim_end();
-        if s.trim_start().is_empty() {
+        let t = Text::parse_exact(s.trim_end(), max)?;
+        if t.0.contains('\t') {
+            return Ok(Text(t.0.replace('\t', " ").into()));
+        }
+        Ok(t)
+    }
+
+    /// Like [`Text::parse`], keeping `s` exactly as it is (IRC relays the
+    /// text of a message byte for byte, trailing spaces and tabs included).
+    pub fn parse_exact(s: &str, max: usize) -> Result<Text, TextError> {
+        if s.trim().is_empty() {
             return Err(TextError::Empty);
         }
         if s.len() > max {
@@ -50,7 +60,7 @@ impl Text {
         {
             return Err(TextError::Control(c as u32));
         }
-        Ok(Text(s.replace('\t', " ").into()))
+        Ok(Text(s.into()))
     }
 
     pub fn as_str(&self) -> &str {

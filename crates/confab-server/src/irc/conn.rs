@@ -76,17 +76,21 @@ enum Kind {
     Join,
     Names,
     Who(String),
-    WhoNick,
+    WhoNick(String),
+    /// `MODE nick` for another nick: 502 if it exists, else 401.
+    UserMode(String),
     Whois(Vec<String>),
     Whowas,
     Ison,
     Userhost,
     Topic,
-    List,
+    /// The channels asked for (all when empty).
+    List(Vec<String>),
     Modes,
     Bans,
     Lusers,
-    History(String),
+    /// CHATHISTORY's subcommand and target, as asked.
+    History(String, String),
     Targets,
 }
 
@@ -194,6 +198,13 @@ async fn run(
         ping_sent: None,
         label: None,
     };
+    // Should this task end abnormally (a panic), the hub still learns
+    // that the session is gone.
+    let mut leave = Leave {
+        hub: hub.clone(),
+        sid,
+        armed: true,
+    };
     let mut inbuf = BytesMut::from(&initial[..]);
     let mut discarding = false;
     let mut batch = Vec::with_capacity(WRITE_BATCH);
@@ -272,6 +283,7 @@ async fn run(
             }
         }
     };
+    leave.armed = false;
     if conn.connected {
         let _ = hub.disconnect(sid, reason.clone()).await;
         // What the hub still sends (the quit's goodbye) is dropped with
@@ -280,6 +292,24 @@ async fn run(
     let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
     let _ = writer.shutdown().await;
     info!(%reason, "disconnected");
+}
+
+/// Tells the hub a session is gone when dropped armed.
+struct Leave {
+    hub: HubHandle,
+    sid: SessionId,
+    armed: bool,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        if self.armed {
+            let (hub, sid) = (self.hub.clone(), self.sid);
+            tokio::spawn(async move {
+                let _ = hub.disconnect(sid, "Connection error".into()).await;
+            });
+        }
+    }
 }
 
 /// Writes `out` unless the connection is killed meanwhile; false on error.
@@ -684,7 +714,14 @@ impl Conn {
             },
             Event::Rooms(rooms) => {
                 let mut out = vec![view.num("321", &["Channel", "Users  Name"])];
+                let asked = match kind {
+                    Kind::List(asked) => asked.clone(),
+                    _ => Vec::new(),
+                };
                 for r in rooms {
+                    if !asked.is_empty() && !asked.iter().any(|a| *a == r.name.key().as_str()) {
+                        continue;
+                    }
                     let topic = r.topic.as_ref().map_or("", |t| t.as_str());
                     out.push(view.num("322", &[r.name.as_str(), &r.members.to_string(), topic]));
                 }
@@ -750,7 +787,7 @@ impl Conn {
                 max_users,
             } => self.lusers(*users, Some(*rooms), *max_users),
             Event::History { target, messages } => match kind {
-                Kind::History(name) => self.history_batch(name, target, messages),
+                Kind::History(_, name) => self.history_batch(name, target, messages),
                 // History on joining: clients fetch it with CHATHISTORY.
                 _ => Vec::new(),
             },
@@ -814,6 +851,13 @@ impl Conn {
     }
 
     fn error(&mut self, e: &ChatError, command: &str, kind: &Kind) -> Vec<Irc> {
+        if command == "NOTICE" {
+            // A NOTICE is never answered automatically, errors included.
+            return Vec::new();
+        }
+        if let (Kind::Names, ChatError::NoSuchRoom(r)) = (kind, e) {
+            return vec![self.view().num("366", &[r.as_str(), "End of /NAMES list"])];
+        }
         match kind {
             Kind::Login => {
                 // The nick was refused at registration: ask for another.
@@ -836,7 +880,7 @@ impl Conn {
             }
             Kind::Identify | Kind::NickServ => vec![self.service_notice(&e.to_string())],
             Kind::Whois(_) => Vec::new(),
-            Kind::History(_) | Kind::Targets => {
+            Kind::History(..) | Kind::Targets => {
                 let view = self.view();
                 let code = match e {
                     ChatError::NotInRoom(_)
@@ -844,12 +888,17 @@ impl Conn {
                     | ChatError::GuestsNoPrivateHistory => "INVALID_TARGET",
                     _ => "MESSAGE_ERROR",
                 };
-                vec![
-                    view.server_msg("FAIL")
-                        .with_param("CHATHISTORY")
-                        .with_param(code)
-                        .with_param(e.to_string()),
-                ]
+                let mut m = view
+                    .server_msg("FAIL")
+                    .with_param("CHATHISTORY")
+                    .with_param(code);
+                match kind {
+                    Kind::History(sub, target) => {
+                        m = m.with_param(sub.clone()).with_param(safe(target));
+                    }
+                    _ => m = m.with_param("TARGETS"),
+                }
+                vec![m.with_param(e.to_string())]
             }
             _ => vec![render::error(e, command, &self.view())],
         }
@@ -950,18 +999,20 @@ impl Conn {
                     .collect();
                 out.push(view.num("302", &[&items.join(" ")]));
             }
-            Kind::WhoNick => {
+            Kind::UserMode(asked) => {
+                if found.is_empty() {
+                    out.push(view.num("401", &[asked, "No such nick/channel"]));
+                } else {
+                    out.push(view.num("502", &["Can't change mode for other users"]));
+                }
+            }
+            Kind::WhoNick(mask) => {
                 for u in found {
                     let channel = u.rooms.first().map_or("*".to_owned(), |r| r.0.to_string());
                     let status = u.rooms.first().map(|r| r.1).unwrap_or_default();
                     out.push(self.who_line(&channel, &u.who, u.away.is_some(), status));
                 }
-                let mask = missing
-                    .first()
-                    .map(|n| n.to_string())
-                    .or_else(|| found.first().map(|u| u.who.nick.to_string()))
-                    .unwrap_or_default();
-                out.push(view.num("315", &[&mask, "End of WHO list"]));
+                out.push(view.num("315", &[mask, "End of WHO list"]));
             }
             _ => {
                 for u in found {
@@ -1208,7 +1259,7 @@ impl Conn {
                 return self.try_register().await;
             }
             "USER" if !self.registered => {
-                if p.len() < 4 || p[0].is_empty() {
+                if p.len() < 4 || p[0].is_empty() || p[3].is_empty() {
                     return self.num("461", &["USER", "Not enough parameters"]).await;
                 }
                 let ident: String = p[0]
@@ -1293,7 +1344,6 @@ impl Conn {
             Some(account) => Command::LoginAccount(account),
             None => Command::Login(nick),
         };
-        self.nick = wanted;
         let label = self.label.take();
         self.command(cmd, "NICK", Kind::Login).await;
         self.label = label;
@@ -1414,7 +1464,7 @@ impl Conn {
         if arg != "+" {
             buf.push_str(arg);
         }
-        if buf.len() > MAX_SASL {
+        if arg.len() > 400 || buf.len() > MAX_SASL {
             self.sasl = None;
             return self.num("905", &["SASL message too long"]).await;
         }
@@ -1478,7 +1528,7 @@ fn iso_date(t: Timestamp) -> String {
 
 impl Conn {
     fn text(&self, s: &str) -> Result<Text, String> {
-        Text::parse(s, self.config.limits.max_message_bytes).map_err(|e| e.to_string())
+        Text::parse_exact(s, self.config.limits.max_message_bytes).map_err(|e| e.to_string())
     }
 
     fn room(&self, s: &str) -> Option<RoomName> {
@@ -1605,7 +1655,19 @@ impl Conn {
                 },
                 None => self.num("366", &["*", "End of /NAMES list"]).await,
             },
-            "LIST" => self.command(Command::Rooms, cmd, Kind::List).await,
+            "LIST" => {
+                let asked = p
+                    .first()
+                    .filter(|a| is_channel(a))
+                    .map(|a| {
+                        list(a)
+                            .into_iter()
+                            .map(|c| c.to_ascii_lowercase())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.command(Command::Rooms, cmd, Kind::List(asked)).await;
+            }
             "WHO" => {
                 let mask = p.first().copied().unwrap_or("*");
                 if let Some(room) = self.room(mask) {
@@ -1616,8 +1678,8 @@ impl Conn {
                     )
                     .await;
                 } else if let Ok(nick) = Nick::parse(mask, usize::MAX) {
-                    self.command(Command::Whois(vec![nick]), cmd, Kind::WhoNick)
-                        .await;
+                    let kind = Kind::WhoNick(mask.to_owned());
+                    self.command(Command::Whois(vec![nick]), cmd, kind).await;
                 } else {
                     self.num("315", &[mask, "End of WHO list"]).await;
                 }
@@ -1884,12 +1946,13 @@ impl Conn {
         if !is_channel(target) {
             // User modes: only our own, kept by the door.
             if !target.eq_ignore_ascii_case(&self.nick) {
-                if Nick::parse(target, usize::MAX).is_ok() {
-                    return self
-                        .num("502", &["Can't change mode for other users"])
-                        .await;
+                if let Ok(nick) = Nick::parse(target, usize::MAX) {
+                    let kind = Kind::UserMode((*target).to_owned());
+                    return self.command(Command::Whois(vec![nick]), "MODE", kind).await;
                 }
-                return self.num("401", &[target, "No such nick/channel"]).await;
+                return self
+                    .num("401", &[&safe(target), "No such nick/channel"])
+                    .await;
             }
             let Some(modes) = p.get(1) else {
                 let m = if self.invisible { "+i" } else { "+" };
@@ -2050,12 +2113,22 @@ impl Conn {
                 .with_param(sub.to_owned())
                 .with_param(why.to_owned())
         };
-        let Some(sub) = p.first().map(|s| s.to_ascii_uppercase()) else {
+        let Some(sub) = p.first().map(|s| safe(&s.to_ascii_uppercase())) else {
             let m = fail("NEED_MORE_PARAMS", "Missing parameters", "*");
             return self
                 .fail(m.with_source(self.config.irc.server_name.clone()))
                 .await;
         };
+        let known = ["LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN", "TARGETS"];
+        if !known.contains(&sub.as_str()) {
+            let m = fail("UNKNOWN_COMMAND", "Unknown subcommand", &sub);
+            return self.fail(m).await;
+        }
+        let wanted = if sub == "BETWEEN" { 5 } else { 4 };
+        if p.len() < wanted {
+            let m = fail("NEED_MORE_PARAMS", "Missing parameters", &sub);
+            return self.fail(m).await;
+        }
         let bad = |why: &str| fail("INVALID_PARAMS", why, &sub);
         let limit = |s: Option<&&str>| {
             s.and_then(|l| l.parse::<usize>().ok())
@@ -2156,7 +2229,7 @@ impl Conn {
                 return self.fail(m).await;
             }
         };
-        let kind = Kind::History((*name).to_owned());
+        let kind = Kind::History(sub.clone(), (*name).to_owned());
         self.command(Command::ChatHistory { target, window }, "CHATHISTORY", kind)
             .await;
     }
@@ -2225,5 +2298,17 @@ impl Conn {
                 self.reply(msgs).await;
             }
         }
+    }
+}
+
+/// A client's word made safe to echo as a middle parameter: no spaces, not
+/// empty, no leading `:`.
+fn safe(s: &str) -> String {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let s = s.trim_start_matches(':');
+    if s.is_empty() {
+        "*".to_owned()
+    } else {
+        s.to_owned()
     }
 }

@@ -233,7 +233,37 @@ pub fn write(msgs: &[Irc], out: &mut Vec<u8>) {
                 | "WARN"
                 | "NOTE"
         ) || (m.command.len() == 3 && m.command.bytes().all(|b| b.is_ascii_digit()));
+        if m.params[..m.params.len().saturating_sub(1)]
+            .iter()
+            .any(|p| !middle_ok(p))
+        {
+            // A client's word echoed where only one word fits: mend it
+            // rather than send an ambiguous line.
+            let mut m = m.clone();
+            let last = m.params.len() - 1;
+            for p in &mut m.params[..last] {
+                if !middle_ok(p) {
+                    *p = mend(p);
+                }
+            }
+            m.write_to_trailing(out, text && m.params.len() > 1);
+            continue;
+        }
         m.write_to_trailing(out, text && m.params.len() > 1);
+    }
+}
+
+fn middle_ok(p: &str) -> bool {
+    !p.is_empty() && !p.starts_with(':') && !p.contains(' ')
+}
+
+fn mend(p: &str) -> String {
+    let p: String = p.chars().filter(|c| *c != ' ').collect();
+    let p = p.trim_start_matches(':');
+    if p.is_empty() {
+        "*".to_owned()
+    } else {
+        p.to_owned()
     }
 }
 
@@ -354,6 +384,9 @@ pub fn broadcast(env: &Envelope, view: &View) -> Vec<Irc> {
                 msg = msg.with_param(a.as_str());
             }
             vec![msg]
+        }
+        Event::AccountChanged { nick } if caps.account_notify => {
+            vec![m("ACCOUNT", nick.as_str()).with_param(nick.as_str())]
         }
         Event::RealnameChanged { nick, realname } if caps.setname => {
             vec![m("SETNAME", nick.as_str()).with_param(realname.clone())]

@@ -126,6 +126,7 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         Event::IsAway { nick, away } => {
             line(&format!("*** {nick} is away: {}", plain(away.as_str())))
         }
+        Event::AccountChanged { nick } => line(&format!("*** {nick} is now a registered user")),
         Event::RealnameChanged { nick, realname } => {
             line(&format!("*** {nick} is now called {}", plain(realname)))
         }
