@@ -1537,11 +1537,7 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<(), ChatError> {
         self.store()?;
-        let me = &self.users[&uid];
-        let who = Visibility {
-            rooms: me.rooms.clone(),
-            private: me.account.map(|_| me.nick.key()),
-        };
+        let who = self.visibility(uid);
         let limit = self.config.max_history;
         self.commit_ops(now);
         let messages = self
@@ -1555,6 +1551,16 @@ impl<O: Outbox> Hub<O> {
         };
         self.reply(sid, now, ev);
         Ok(())
+    }
+
+    /// What `uid` may read of the store: its rooms' messages, and its
+    /// private ones if it is registered.
+    fn visibility(&self, uid: UserId) -> Visibility {
+        let me = &self.users[&uid];
+        Visibility {
+            rooms: me.rooms.clone(),
+            private: me.account.map(|_| me.nick.key()),
+        }
     }
 
     /// Of stored messages, those `uid` may see: not from names they

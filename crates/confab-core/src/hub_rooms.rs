@@ -598,12 +598,8 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<(), ChatError> {
         self.store()?;
-        let me = &self.users[&uid];
-        let who = Visibility {
-            rooms: me.rooms.clone(),
-            private: me.account.map(|_| me.nick.key()),
-        };
-        let since = me.account_since;
+        let who = self.visibility(uid);
+        let since = self.users[&uid].account_since;
         let limit = limit.min(self.config.max_history);
         self.commit_ops(now);
         let found = self

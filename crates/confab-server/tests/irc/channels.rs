@@ -2,19 +2,7 @@
 //! modes (+i +k +l +b +m +o +v +n +t).
 
 use crate::client::*;
-use crate::support::{TestServer, start};
-
-/// alice (op, first in) and bob in #c; carol registered elsewhere.
-async fn three() -> (TestServer, Irc, Irc, Irc) {
-    let s = start(|_| {}).await;
-    let mut alice = register(s.addr, "alice").await;
-    let mut bob = register(s.addr, "bob").await;
-    let carol = register(s.addr, "carol").await;
-    alice.join("#c").await;
-    bob.join("#c").await;
-    alice.sync().await;
-    (s, alice, bob, carol)
-}
+use crate::support::start;
 
 /// The nicks (with prefixes) of a NAMES reply for `channel`.
 fn names(replies: &[Message], channel: &str) -> Vec<String> {

@@ -127,6 +127,19 @@ pub async fn create_account(addr: SocketAddr, name: &str, password: &str, caps: 
 }
 
 /// Creates the account `name` and disconnects.
+/// A server with alice (op, first in) and bob in #c, and carol registered
+/// but in no channel.
+pub async fn three() -> (crate::support::TestServer, Irc, Irc, Irc) {
+    let s = crate::support::start(|_| {}).await;
+    let mut alice = register(s.addr, "alice").await;
+    let mut bob = register(s.addr, "bob").await;
+    let carol = register(s.addr, "carol").await;
+    alice.join("#c").await;
+    bob.join("#c").await;
+    alice.sync().await;
+    (s, alice, bob, carol)
+}
+
 pub async fn make_account(addr: SocketAddr, name: &str, password: &str) {
     let mut c = create_account(addr, name, password, &[]).await;
     c.quit().await;

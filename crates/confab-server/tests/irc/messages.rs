@@ -2,19 +2,7 @@
 //! does to a connection (never more than an error reply).
 
 use crate::client::*;
-use crate::support::{TestServer, start};
-
-/// alice (op) and bob in #c; carol registered but in no channel.
-async fn three() -> (TestServer, Irc, Irc, Irc) {
-    let s = start(|_| {}).await;
-    let mut alice = register(s.addr, "alice").await;
-    let mut bob = register(s.addr, "bob").await;
-    let carol = register(s.addr, "carol").await;
-    alice.join("#c").await;
-    bob.join("#c").await;
-    alice.sync().await;
-    (s, alice, bob, carol)
-}
+use crate::support::start;
 
 #[tokio::test]
 async fn privmsg_and_notice_reach_channels_and_nicks() {
