@@ -6,7 +6,6 @@
 
 mod parse_err;
 mod parse_ok;
-mod regressions;
 mod roundtrip;
 mod split;
 mod write;
