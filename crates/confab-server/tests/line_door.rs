@@ -470,3 +470,26 @@ async fn half_closed_client_still_gets_its_answers() {
     assert!(rest.iter().all(|l| !l.contains("Error")), "{rest:?}");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn away_and_whois_from_the_line_door() {
+    let s = default_server().await;
+    let mut alice = Client::login(s.addr, "alice").await;
+    let mut bob = Client::login(s.addr, "bob").await;
+    alice.expect("*** bob joined #general").await;
+    alice.send("/away lunch").await;
+    alice.expect("*** alice is away: lunch").await;
+    bob.expect("*** alice is away: lunch").await;
+    bob.send("/msg @alice are you there?").await;
+    bob.expect("[private] bob -> alice: are you there?").await;
+    bob.expect("*** alice is away: lunch").await;
+    bob.send("/whois @alice").await;
+    bob.expect("*** alice (alice), online since").await;
+    bob.expect("***   away: lunch").await;
+    bob.expect("***   in @#general").await;
+    bob.send("/whois @nobody").await;
+    bob.expect("*** nobody is not online").await;
+    alice.send("/away").await;
+    bob.expect("*** alice is back").await;
+    s.shutdown().await;
+}

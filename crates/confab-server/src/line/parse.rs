@@ -81,6 +81,8 @@ commands! {
     "topic", "/topic [TEXT | -]", "show the current room's topic, set it, or clear it with -";
     "ignore", "/ignore [@nick]", "stop seeing a user's messages (without an argument: list whom you ignore)";
     "unignore", "/unignore @nick", "see a user's messages again";
+    "away", "/away [message]", "mark yourself away with a message (without one: back)";
+    "whois", "/whois @nick", "who someone is: real name, rooms, away, since when online";
     "register", "/register PASSWORD", "register your current name as an account, protected by PASSWORD";
     "login", "/login NAME PASSWORD", "log in to a registered account (instead of choosing a name)";
     "history", "/history [N]", "show the last N (default 20) messages of your current room or private conversation";
@@ -220,6 +222,15 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             Ok(Input::Hub(Command::Ignore(nick(&one_arg(args)?)?)))
         }
         "unignore" => Ok(Input::Hub(Command::Unignore(nick(&one_arg(args)?)?))),
+        "away" => {
+            let away = if args.trim().is_empty() {
+                None
+            } else {
+                Some(text(args)?)
+            };
+            Ok(Input::Hub(Command::Away(away)))
+        }
+        "whois" => Ok(Input::Hub(Command::Whois(vec![nick(&one_arg(args)?)?]))),
         "register" => Ok(Input::Register(one_arg(args)?)),
         "login" | "identify" => {
             let (name, password) = split_word(args);
@@ -420,6 +431,16 @@ mod tests {
             Input::Hub(Command::Unignore(nick("eve")))
         );
         assert!(err("/unignore").starts_with("usage: /unignore"));
+        assert_eq!(
+            ok("/away lunch, back at 2"),
+            Input::Hub(Command::Away(Some(text("lunch, back at 2"))))
+        );
+        assert_eq!(ok("/away"), Input::Hub(Command::Away(None)));
+        assert_eq!(
+            ok("/whois @eve"),
+            Input::Hub(Command::Whois(vec![nick("eve")]))
+        );
+        assert!(err("/whois").starts_with("usage: /whois"));
     }
 
     #[test]
