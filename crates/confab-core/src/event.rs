@@ -418,6 +418,14 @@ pub enum Event {
         rooms: usize,
         max_users: usize,
     },
+    /// Output a door made itself for this session (help, a usage error,
+    /// IRC's PONG), already in its wire format and queued in order with the
+    /// hub's events (see [`crate::Hub::stage_local`]).
+    Local(Bytes),
+    /// Not shown: every reply to the door's request with this number
+    /// came before it
+    /// (see [`crate::Hub::stage_fence`]).
+    Fence(u64),
     /// Reply: the conversations with messages in a time window, each with
     /// the time of its latest message.
     Conversations(Vec<(Target, Timestamp)>),

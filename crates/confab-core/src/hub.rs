@@ -297,22 +297,38 @@ pub struct Hub<O> {
     /// Changes to persist, committed by `finish`.
     ops: Vec<Op>,
     /// Deliveries waiting for the batch's commit.
-    staged: Vec<(SessionId, Delivery)>,
+    staged: Staged,
     /// Messages of the batch not yet committed, with their senders.
     unsaved: Vec<(MsgId, Origin)>,
     journal: Vec<Journal>,
-    /// The command being staged.
-    origin: Option<Origin>,
     /// Users who left, latest last, for WHOWAS.
     departed: VecDeque<Departed>,
     /// The most users online at once.
     max_users: usize,
 }
 
-/// Stages `d` for every session of `user`.
-fn stage_user(staged: &mut Vec<(SessionId, Delivery)>, user: &User, d: &Delivery) {
-    for &sid in &user.sessions {
-        staged.push((sid, d.clone()));
+/// Deliveries waiting for the batch's commit, in order. While a command
+/// is staged, everything it stages is marked as answering it.
+#[derive(Default)]
+struct Staged {
+    items: Vec<(SessionId, Delivery)>,
+    /// The command being staged.
+    origin: Option<Origin>,
+}
+
+impl Staged {
+    fn push(&mut self, sid: SessionId, d: Delivery) {
+        if let Some(origin) = self.origin {
+            d.set_origin(origin);
+        }
+        self.items.push((sid, d));
+    }
+
+    /// Stages `d` for every session of `user`.
+    fn user(&mut self, user: &User, d: &Delivery) {
+        for &sid in &user.sessions {
+            self.push(sid, d.clone());
+        }
     }
 }
 
@@ -333,10 +349,9 @@ impl<O: Outbox> Hub<O> {
             next_msg: 1,
             store: None,
             ops: Vec::new(),
-            staged: Vec::new(),
+            staged: Staged::default(),
             unsaved: Vec::new(),
             journal: Vec::new(),
-            origin: None,
             departed: VecDeque::new(),
             max_users: 0,
         }
@@ -467,13 +482,25 @@ impl<O: Outbox> Hub<O> {
     /// Like [`Hub::stage`], for the door's request `req`: the events the
     /// command causes carry it as their [`Origin`].
     pub fn stage_req(&mut self, sid: SessionId, req: u64, cmd: Command, now: Timestamp) {
-        let origin = Origin { sid, req };
-        let start = self.staged.len();
-        self.origin = Some(origin);
+        self.staged.origin = Some(Origin { sid, req });
         self.stage_command(sid, cmd, now);
-        self.origin = None;
-        for (_, d) in &self.staged[start.min(self.staged.len())..] {
-            d.set_origin(origin);
+        self.staged.origin = None;
+    }
+
+    /// Stages a door's own output for `sid` ([`Event::Local`]), behind
+    /// everything staged for it so far.
+    pub fn stage_local(&mut self, sid: SessionId, bytes: bytes::Bytes, now: Timestamp) {
+        if self.sessions.contains_key(&sid) {
+            self.staged
+                .push(sid, Envelope::new(now, Event::Local(bytes)));
+        }
+    }
+
+    /// Stages [`Event::Fence`]`(req)` for `sid`: it reaches the session
+    /// after everything staged for it so far, once the batch is committed.
+    pub fn stage_fence(&mut self, sid: SessionId, req: u64, now: Timestamp) {
+        if self.sessions.contains_key(&sid) {
+            self.staged.push(sid, Envelope::new(now, Event::Fence(req)));
         }
     }
 
@@ -503,7 +530,7 @@ impl<O: Outbox> Hub<O> {
         loop {
             self.commit_ops(now);
             let mut overflowed = Vec::new();
-            for (sid, d) in self.staged.drain(..) {
+            for (sid, d) in self.staged.items.drain(..) {
                 if let Some(s) = self.sessions.get(&sid)
                     && s.outbox.push(d).is_err()
                     && !overflowed.contains(&sid)
@@ -579,7 +606,7 @@ impl<O: Outbox> Hub<O> {
             return;
         };
         let failed: HashSet<MsgId> = unsaved.iter().map(|(id, _)| *id).collect();
-        self.staged.retain(|(_, d)| match &d.event {
+        self.staged.items.retain(|(_, d)| match &d.event {
             Event::Message { msg, .. } => !failed.contains(&msg.id),
             _ => true,
         });
@@ -592,7 +619,7 @@ impl<O: Outbox> Hub<O> {
                     sid: origin.sid,
                     error: storage(e.clone()),
                 });
-                self.staged.push((origin.sid, ev));
+                self.staged.items.push((origin.sid, ev));
             }
         }
     }
@@ -934,10 +961,10 @@ impl<O: Outbox> Hub<O> {
             );
             if coming_online {
                 for id in &room.members {
-                    stage_user(&mut self.staged, &self.users[id], &joined);
+                    self.staged.user(&self.users[id], &joined);
                 }
             } else {
-                self.staged.push((sid, joined));
+                self.staged.push(sid, joined);
             }
             self.room_intro(sid, key.clone(), now)?;
         }
@@ -1000,10 +1027,10 @@ impl<O: Outbox> Hub<O> {
                 count: pending.len(),
             },
         );
-        stage_user(&mut self.staged, user, &count);
+        self.staged.user(user, &count);
         for msg in pending {
             let d = Envelope::new(msg.time, Event::Message { msg, offline: true });
-            stage_user(&mut self.staged, user, &d);
+            self.staged.user(user, &d);
         }
         Ok(())
     }
@@ -1033,7 +1060,7 @@ impl<O: Outbox> Hub<O> {
         let mut audience = self.audience(uid);
         audience.remove(&uid);
         for id in audience {
-            stage_user(&mut self.staged, &self.users[&id], &d);
+            self.staged.user(&self.users[&id], &d);
         }
         Ok(())
     }
@@ -1109,7 +1136,7 @@ impl<O: Outbox> Hub<O> {
         user.pending.extend(inherited);
         let d = Envelope::by(now, Event::NickChanged { old, new: nick }, &before);
         for id in self.audience(uid) {
-            stage_user(&mut self.staged, &self.users[&id], &d);
+            self.staged.user(&self.users[&id], &d);
         }
         self.deliver_pending(uid, now)
     }
@@ -1185,7 +1212,7 @@ impl<O: Outbox> Hub<O> {
             &user.actor,
         );
         for id in &room.members {
-            stage_user(&mut self.staged, &self.users[id], &joined);
+            self.staged.user(&self.users[id], &joined);
         }
         let creator = self.rooms[&key].members.len() == 1;
         if creator {
@@ -1256,7 +1283,7 @@ impl<O: Outbox> Hub<O> {
             &user.actor,
         );
         for id in &room.members {
-            stage_user(&mut self.staged, &self.users[id], &parted);
+            self.staged.user(&self.users[id], &parted);
         }
         self.leave_room(uid, &key, now);
         Ok(())
@@ -1406,12 +1433,12 @@ impl<O: Outbox> Hub<O> {
                 for mid in &room.members {
                     let member = &self.users[mid];
                     if !member.ignores.contains(&from_key) {
-                        stage_user(&mut self.staged, member, &d);
+                        self.staged.user(member, &d);
                     }
                 }
                 if !room.members.contains(&uid) {
                     // Sent from outside (a room without `+n`).
-                    stage_user(&mut self.staged, &self.users[&uid], &d);
+                    self.staged.user(&self.users[&uid], &d);
                 }
                 msg
             }
@@ -1446,7 +1473,7 @@ impl<O: Outbox> Hub<O> {
                 );
                 if tid != uid {
                     // The sender's own sessions see what they sent.
-                    stage_user(&mut self.staged, &self.users[&uid], &d);
+                    self.staged.user(&self.users[&uid], &d);
                 }
                 let recipient_nick = recipient.nick.clone();
                 // Someone ignoring the sender is not told, and the sender
@@ -1467,7 +1494,7 @@ impl<O: Outbox> Hub<O> {
                     self.reply(sid, now, ev);
                 } else {
                     if !ignored {
-                        stage_user(&mut self.staged, &self.users[&tid], &d);
+                        self.staged.user(&self.users[&tid], &d);
                     }
                     if let Some(away) = self.users[&tid].away.clone()
                         && kind != MsgKind::Notice
@@ -1490,7 +1517,7 @@ impl<O: Outbox> Hub<O> {
             if let Some(account) = keep_for {
                 self.ops.push(Op::Pending { account, msg: id });
             }
-            let origin = self.origin.unwrap_or(Origin { sid, req: 0 });
+            let origin = self.staged.origin.unwrap_or(Origin { sid, req: 0 });
             self.unsaved.push((id, origin));
         }
         self.journal.push(Journal::Message(msg));
@@ -1605,7 +1632,7 @@ impl<O: Outbox> Hub<O> {
             &actor,
         );
         for id in &room.members {
-            stage_user(&mut self.staged, &self.users[id], &d);
+            self.staged.user(&self.users[id], &d);
         }
         let op = Op::Topic {
             room: room.name.clone(),
@@ -1673,7 +1700,7 @@ impl<O: Outbox> Hub<O> {
     }
 
     fn reply(&mut self, sid: SessionId, now: Timestamp, event: Event) {
-        self.staged.push((sid, Envelope::new(now, event)));
+        self.staged.push(sid, Envelope::new(now, event));
     }
 
     fn refuse(&mut self, sid: SessionId, now: Timestamp, error: ChatError) {
@@ -1696,7 +1723,7 @@ impl<O: Outbox> Hub<O> {
             },
         );
         let mut mine = Vec::new();
-        self.staged.retain(|(s, d)| {
+        self.staged.items.retain(|(s, d)| {
             if *s == sid {
                 mine.push(d.clone());
                 false
@@ -1710,15 +1737,7 @@ impl<O: Outbox> Hub<O> {
         {
             s.outbox.close(reason);
         }
-        let from = self.staged.len();
         self.remove_session(sid, reason, now);
-        // Taking `mine` out shifted the staged list, so `stage_req` may
-        // no longer reach what the goodbye caused: mark it here.
-        if let Some(origin) = self.origin {
-            for (_, d) in &self.staged[from..] {
-                d.set_origin(origin);
-            }
-        }
     }
 
     /// Removes a session. When it was its user's last, the rooms they
@@ -1770,7 +1789,7 @@ impl<O: Outbox> Hub<O> {
             &actor,
         );
         for id in audience {
-            stage_user(&mut self.staged, &self.users[&id], &d);
+            self.staged.user(&self.users[&id], &d);
         }
         if let Some(account) = account {
             self.op(Op::LastSeen { account, time: now });

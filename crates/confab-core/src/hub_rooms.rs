@@ -155,7 +155,7 @@ impl<O: Outbox> Hub<O> {
     /// Stages `d` for every member of room `key`.
     fn tell_room(&mut self, key: &RoomKey, d: &Delivery) {
         for id in &self.rooms[key].members {
-            stage_user(&mut self.staged, &self.users[id], d);
+            self.staged.user(&self.users[id], d);
         }
     }
 
@@ -219,7 +219,7 @@ impl<O: Outbox> Hub<O> {
                 Err(e) => refused.push(e),
             }
         }
-        let sid = self.origin.map(|o| o.sid);
+        let sid = self.staged.origin.map(|o| o.sid);
         for e in refused {
             if let Some(sid) = sid {
                 self.refuse(sid, now, e);
@@ -417,7 +417,7 @@ impl<O: Outbox> Hub<O> {
             nick: target.nick.clone(),
         };
         let d = Envelope::by(now, ev, &self.users[&uid].actor);
-        stage_user(&mut self.staged, target, &d);
+        self.staged.user(target, &d);
         self.tell_room(&key, &d);
         self.rooms
             .get_mut(&key)
@@ -430,7 +430,7 @@ impl<O: Outbox> Hub<O> {
     /// Stages `d` for `uid` and everyone sharing a room with them.
     fn tell_audience(&mut self, uid: UserId, d: &Delivery) {
         for id in self.audience(uid) {
-            stage_user(&mut self.staged, &self.users[&id], d);
+            self.staged.user(&self.users[&id], d);
         }
     }
 

@@ -30,6 +30,11 @@ impl TokenBucket {
             false
         }
     }
+
+    /// Seconds until the next token, as of the last `take`.
+    pub fn wait_secs(&self, per_sec: f64) -> f64 {
+        (1.0 - self.tokens).max(0.0) / per_sec
+    }
 }
 
 #[cfg(test)]

@@ -54,8 +54,6 @@ pub fn now() -> Timestamp {
 pub enum Out {
     Event(Delivery),
     Raw(bytes::Bytes),
-    /// Everything the door's request `req` caused is above this.
-    Done(u64),
 }
 
 /// The hub's side of a connection's bounded outbound queue. Pushing never
@@ -142,13 +140,13 @@ enum Request {
         reason: String,
     },
     Echo {
-        to: mpsc::Sender<Out>,
+        sid: SessionId,
         bytes: bytes::Bytes,
         /// The door refused a line of this session: audit why.
-        error: Option<(SessionId, String)>,
+        error: Option<String>,
     },
     Fence {
-        to: mpsc::Sender<Out>,
+        sid: SessionId,
         req: u64,
     },
     Account {
@@ -215,23 +213,23 @@ impl HubHandle {
         self.send(Request::Disconnect { sid, reason }).await
     }
 
-    /// Queues a door's own output (help, a usage error) for its connection
-    /// in order with the hub's replies to the commands sent before it.
+    /// Queues a door's own output (help, a usage error) for session `sid`
+    /// in order with the hub's replies to the commands sent before it;
+    /// `error` is audited as a refusal.
     pub async fn echo(
         &self,
-        to: &mpsc::Sender<Out>,
+        sid: SessionId,
         bytes: bytes::Bytes,
-        error: Option<(SessionId, String)>,
+        error: Option<String>,
     ) -> Result<(), HubGone> {
-        let to = to.clone();
-        self.send(Request::Echo { to, bytes, error }).await
+        self.send(Request::Echo { sid, bytes, error }).await
     }
 
-    /// Queues [`Out::Done`]`(req)` for the connection behind everything
-    /// its earlier commands caused: the end of request `req`'s replies.
-    pub async fn fence(&self, to: &mpsc::Sender<Out>, req: u64) -> Result<(), HubGone> {
-        let to = to.clone();
-        self.send(Request::Fence { to, req }).await
+    /// Queues `Event::Fence(req)` for the session behind everything its
+    /// earlier commands caused: the end of request `req`'s replies. Part
+    /// of the batch, so it costs no commit of its own.
+    pub async fn fence(&self, sid: SessionId, req: u64) -> Result<(), HubGone> {
+        self.send(Request::Fence { sid, req }).await
     }
 
     /// The account called `name`, for checking a password.
@@ -353,22 +351,17 @@ impl Runner {
                 // Audited from the journal, whoever ended the session.
                 self.hub.stage_disconnect(sid, &reason, now);
             }
-            Request::Echo { to, bytes, error } => {
-                if let Some((sid, error)) = error {
+            Request::Echo { sid, bytes, error } => {
+                if let Some(error) = error {
                     let nick = self.hub.nick_of(sid).map(|n| n.to_string());
                     let fields = json!({"sid": sid.0, "nick": nick, "error": error});
                     self.audit(now, "error", fields);
                 }
-                // What the hub staged for this connection goes first.
-                self.hub.finish(now);
-                // Never wait: a connection whose queue is full is too slow
-                // and is being dropped anyway.
-                let _ = to.try_send(Out::Raw(bytes));
+                // Staged behind what the hub has for this session, and
+                // part of the batch: no commit of its own.
+                self.hub.stage_local(sid, bytes, now);
             }
-            Request::Fence { to, req } => {
-                self.hub.finish(now);
-                let _ = to.try_send(Out::Done(req));
-            }
+            Request::Fence { sid, req } => self.hub.stage_fence(sid, req, now),
             Request::Account { name, reply } => {
                 let delay = self.auth_delay(&name);
                 let lookup = self

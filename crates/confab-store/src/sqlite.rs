@@ -497,94 +497,90 @@ impl SqliteStore {
     }
 }
 
+/// Runs `sql` (no parameters) in `tx` and hands each row to `f`.
+fn each_row(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(sql).map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    while let Some(row) = rows.next().map_err(db)? {
+        f(row)?;
+    }
+    Ok(())
+}
+
 impl Store for SqliteStore {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         // One read transaction, so the parts agree with each other.
         let tx = self.conn.transaction().map_err(db)?;
         let mut accounts = Vec::new();
         let mut index = HashMap::new();
-        {
-            let mut stmt = tx
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    account_columns!(),
-                    " FROM accounts ORDER BY name_key"
-                ))
-                .map_err(db)?;
-            let mut rows = stmt.query([]).map_err(db)?;
-            while let Some(row) = rows.next().map_err(db)? {
-                let account = rows::account(row)?;
-                index.insert(account.id, accounts.len());
-                accounts.push(AccountState {
-                    account,
-                    rooms: Vec::new(),
-                    statuses: Vec::new(),
-                    ignores: Vec::new(),
-                });
-            }
-        }
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT account_id, room_name FROM memberships \
-                     ORDER BY account_id, position",
-                )
-                .map_err(db)?;
-            let mut rows = stmt.query([]).map_err(db)?;
-            while let Some(row) = rows.next().map_err(db)? {
-                let id = AccountId(row.get(0).map_err(db)?);
+        let accounts_sql = concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts ORDER BY name_key"
+        );
+        each_row(&tx, accounts_sql, |row| {
+            let account = rows::account(row)?;
+            index.insert(account.id, accounts.len());
+            accounts.push(AccountState {
+                account,
+                rooms: Vec::new(),
+                statuses: Vec::new(),
+                ignores: Vec::new(),
+            });
+            Ok(())
+        })?;
+        // Rows of accounts' state name their account by id.
+        let at_id = |row: &rusqlite::Row<'_>| -> Result<usize, StoreError> {
+            Ok(index[&AccountId(row.get(0).map_err(db)?)])
+        };
+        each_row(
+            &tx,
+            "SELECT account_id, room_name FROM memberships ORDER BY account_id, position",
+            |row| {
                 let room: String = row.get(1).map_err(db)?;
-                let i = index[&id];
-                accounts[i].rooms.push(rows::room(&room)?);
-            }
-        }
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT account_id, nick_key FROM ignores ORDER BY account_id, nick_key",
-                )
-                .map_err(db)?;
-            let mut rows = stmt.query([]).map_err(db)?;
-            while let Some(row) = rows.next().map_err(db)? {
-                let id = AccountId(row.get(0).map_err(db)?);
+                accounts[at_id(row)?].rooms.push(rows::room(&room)?);
+                Ok(())
+            },
+        )?;
+        each_row(
+            &tx,
+            "SELECT account_id, nick_key FROM ignores ORDER BY account_id, nick_key",
+            |row| {
                 let nick: String = row.get(1).map_err(db)?;
-                let i = index[&id];
-                accounts[i].ignores.push(rows::nick_key(&nick)?);
-            }
-        }
-        {
-            // In the join order of the rooms.
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT s.account_id, s.room_key, s.op, s.voice FROM room_statuses s \
-                     JOIN memberships m USING (account_id, room_key) \
-                     ORDER BY s.account_id, m.position",
-                )
-                .map_err(db)?;
-            let mut rows = stmt.query([]).map_err(db)?;
-            while let Some(row) = rows.next().map_err(db)? {
-                let id = AccountId(row.get(0).map_err(db)?);
+                accounts[at_id(row)?].ignores.push(rows::nick_key(&nick)?);
+                Ok(())
+            },
+        )?;
+        // In the join order of the rooms.
+        each_row(
+            &tx,
+            "SELECT s.account_id, s.room_key, s.op, s.voice FROM room_statuses s \
+             JOIN memberships m USING (account_id, room_key) \
+             ORDER BY s.account_id, m.position",
+            |row| {
                 let room: String = row.get(1).map_err(db)?;
                 let status = Status {
                     op: row.get(2).map_err(db)?,
                     voice: row.get(3).map_err(db)?,
                 };
-                let i = index[&id];
-                accounts[i].statuses.push((rows::room_key(&room)?, status));
-            }
-        }
+                accounts[at_id(row)?]
+                    .statuses
+                    .push((rows::room_key(&room)?, status));
+                Ok(())
+            },
+        )?;
         let mut rooms = Vec::new();
         let mut room_index = HashMap::new();
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT room_key, room_name, topic_ops_only, no_external, moderated, \
-                     invite_only, secret, join_key, member_limit FROM room_settings \
-                     ORDER BY room_key",
-                )
-                .map_err(db)?;
-            let mut rows = stmt.query([]).map_err(db)?;
-            while let Some(row) = rows.next().map_err(db)? {
+        each_row(
+            &tx,
+            "SELECT room_key, room_name, topic_ops_only, no_external, moderated, \
+             invite_only, secret, join_key, member_limit FROM room_settings \
+             ORDER BY room_key",
+            |row| {
                 let key: String = row.get(0).map_err(db)?;
                 let name: String = row.get(1).map_err(db)?;
                 let limit: Option<i64> = row.get(8).map_err(db)?;
@@ -608,17 +604,13 @@ impl Store for SqliteStore {
                     },
                     bans: Vec::new(),
                 });
-            }
-        }
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT room_key, mask, set_by, time_ms FROM room_bans \
-                     ORDER BY room_key, position",
-                )
-                .map_err(db)?;
-            let mut rows = stmt.query([]).map_err(db)?;
-            while let Some(row) = rows.next().map_err(db)? {
+                Ok(())
+            },
+        )?;
+        each_row(
+            &tx,
+            "SELECT room_key, mask, set_by, time_ms FROM room_bans ORDER BY room_key, position",
+            |row| {
                 let key: String = row.get(0).map_err(db)?;
                 let by: String = row.get(2).map_err(db)?;
                 let Some(&i) = room_index.get(&key) else {
@@ -629,8 +621,9 @@ impl Store for SqliteStore {
                     by: rows::nick(&by)?,
                     time: Timestamp(row.get(3).map_err(db)?),
                 });
-            }
-        }
+                Ok(())
+            },
+        )?;
         let max: i64 = tx
             .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))

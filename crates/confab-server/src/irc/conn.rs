@@ -28,7 +28,6 @@ use confab_irc::{MAX_LINE, MAX_TAGS, Message as Irc, ParseError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{Instrument, info};
 
@@ -73,22 +72,16 @@ enum Kind {
     Login,
     Identify,
     NickServ,
-    Join,
     Names,
     Who(String),
     WhoNick(String),
     /// `MODE nick` for another nick: 502 if it exists, else 401.
     UserMode(String),
-    Whois(Vec<String>),
-    Whowas,
     Ison,
     Userhost,
     Topic,
     /// The channels asked for (all when empty).
     List(Vec<String>),
-    Modes,
-    Bans,
-    Lusers,
     /// CHATHISTORY's subcommand and target, as asked.
     History(String, String),
     Targets,
@@ -113,7 +106,6 @@ struct Conn {
     hub: HubHandle,
     config: Arc<Config>,
     peer: SocketAddr,
-    local: mpsc::Sender<Out>,
     /// The session's outbox until the hub gets it (end of registration).
     outbox: Option<ConnOutbox>,
     /// The hub knows the session (from the end of registration on).
@@ -170,7 +162,6 @@ async fn run(
         hub: hub.clone(),
         config: config.clone(),
         peer,
-        local: outbox.local(),
         outbox: Some(outbox),
         connected: false,
         registered: false,
@@ -429,9 +420,10 @@ impl Conn {
         }
         let l = &self.config.limits;
         let (rate, burst) = (l.rate_per_sec, l.rate_burst);
+        // The line waits exactly until the bucket has a token for it.
         while !self.bucket.take(now(), rate, burst) {
-            let wait = Duration::from_secs_f64(1.0 / rate).min(Duration::from_secs(1));
-            tokio::time::sleep(wait).await;
+            let wait = Duration::from_secs_f64(self.bucket.wait_secs(rate));
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
         }
     }
 
@@ -455,14 +447,9 @@ impl Conn {
                 .find(|m| m.command.starts_with(['4', '5']) || m.command == "FAIL")
                 .map(|m| {
                     let why = m.params.last().map_or("", |p| p.as_str());
-                    (self.sid, format!("{} {why}", m.command))
+                    format!("{} {why}", m.command)
                 });
-            if self
-                .hub
-                .echo(&self.local, bytes.into(), error)
-                .await
-                .is_err()
-            {
+            if self.hub.echo(self.sid, bytes.into(), error).await.is_err() {
                 self.closing = Some("Server shutting down".into());
             }
         } else {
@@ -524,7 +511,7 @@ impl Conn {
             },
         );
         let sent = self.hub.command_req(self.sid, req, cmd).await.is_ok()
-            && self.hub.fence(&self.local, req).await.is_ok();
+            && self.hub.fence(self.sid, req).await.is_ok();
         if !sent {
             self.closing = Some("Server shutting down".into());
         }
@@ -534,7 +521,6 @@ impl Conn {
     fn deliver(&mut self, item: Out) {
         match item {
             Out::Raw(b) => self.out.extend_from_slice(&b),
-            Out::Done(req) => self.done(req),
             Out::Event(d) => self.event(&d),
         }
     }
@@ -551,6 +537,11 @@ impl Conn {
     }
 
     fn event(&mut self, d: &Delivery) {
+        match &d.event {
+            Event::Fence(req) => return self.done(*req),
+            Event::Local(b) => return self.out.extend_from_slice(b),
+            _ => {}
+        }
         let req = d
             .origin()
             .filter(|o| o.sid == self.sid)
@@ -786,8 +777,8 @@ impl Conn {
                 rooms,
                 max_users,
             } => self.lusers(*users, Some(*rooms), *max_users),
-            Event::History { target, messages } => match kind {
-                Kind::History(_, name) => self.history_batch(name, target, messages),
+            Event::History { messages, .. } => match kind {
+                Kind::History(_, name) => self.history_batch(name, messages),
                 // History on joining: clients fetch it with CHATHISTORY.
                 _ => Vec::new(),
             },
@@ -879,7 +870,6 @@ impl Conn {
                 }
             }
             Kind::Identify | Kind::NickServ => vec![self.service_notice(&e.to_string())],
-            Kind::Whois(_) => Vec::new(),
             Kind::History(..) | Kind::Targets => {
                 let view = self.view();
                 let code = match e {
@@ -934,12 +924,7 @@ impl Conn {
         out
     }
 
-    fn history_batch(
-        &mut self,
-        name: &str,
-        _target: &Target,
-        messages: &[confab_core::Message],
-    ) -> Vec<Irc> {
+    fn history_batch(&mut self, name: &str, messages: &[confab_core::Message]) -> Vec<Irc> {
         let caps = Caps {
             server_time: true,
             message_tags: true,
@@ -1591,7 +1576,7 @@ impl Conn {
                         continue;
                     }
                     let key = keys.get(i).map(|k| (*k).to_owned());
-                    self.command(Command::Join { room, key }, cmd, Kind::Join)
+                    self.command(Command::Join { room, key }, cmd, Kind::Plain)
                         .await;
                 }
             }
@@ -1697,16 +1682,14 @@ impl Conn {
                     self.num("401", &[target, "No such nick/channel"]).await;
                     return self.num("318", &[target, "End of /WHOIS list"]).await;
                 }
-                let asked = names.iter().map(|s| (*s).to_owned()).collect();
-                self.command(Command::Whois(nicks), cmd, Kind::Whois(asked))
-                    .await;
+                self.command(Command::Whois(nicks), cmd, Kind::Plain).await;
             }
             "WHOWAS" => {
                 let Some(n) = p.first() else {
                     return self.num("431", &["No nickname given"]).await;
                 };
                 match Nick::parse(n, usize::MAX) {
-                    Ok(nick) => self.command(Command::Whowas(nick), cmd, Kind::Whowas).await,
+                    Ok(nick) => self.command(Command::Whowas(nick), cmd, Kind::Plain).await,
                     Err(_) => {
                         self.num("406", &[n, "There was no such nickname"]).await;
                         self.num("369", &[n, "End of WHOWAS"]).await;
@@ -1795,7 +1778,7 @@ impl Conn {
                 self.command(Command::Invite { nick, room }, cmd, Kind::Plain)
                     .await;
             }
-            "LUSERS" => self.command(Command::Stats, cmd, Kind::Lusers).await,
+            "LUSERS" => self.command(Command::Stats, cmd, Kind::Plain).await,
             "MOTD" => {
                 let m = self.motd();
                 self.reply(m).await;
@@ -1850,7 +1833,6 @@ impl Conn {
                 let text = p.join(" ");
                 self.nickserv(&text).await;
             }
-            "USERHOST_" => {}
             _ => {
                 let c = msg.command.clone();
                 self.num("421", &[&c, "Unknown command"]).await;
@@ -1993,7 +1975,7 @@ impl Conn {
         };
         let Some(modes) = p.get(1) else {
             return self
-                .command(Command::GetModes(room), "MODE", Kind::Modes)
+                .command(Command::GetModes(room), "MODE", Kind::Plain)
                 .await;
         };
         let mut args = p[2..].iter();
@@ -2086,7 +2068,7 @@ impl Conn {
                 'b' => match args.next() {
                     Some(mask) => RoomMode::Ban((*mask).to_owned()),
                     None => {
-                        self.command(Command::Bans(room.clone()), "MODE", Kind::Bans)
+                        self.command(Command::Bans(room.clone()), "MODE", Kind::Plain)
                             .await;
                         continue;
                     }

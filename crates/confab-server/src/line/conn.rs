@@ -352,8 +352,7 @@ impl Conn {
 
     async fn say_audited(&mut self, bytes: Bytes, error: Option<String>) -> Flow {
         let sent = if self.nick.is_some() {
-            let error = error.map(|e| (self.sid, e));
-            self.hub.echo(&self.local, bytes, error).await.is_ok()
+            self.hub.echo(self.sid, bytes, error).await.is_ok()
         } else {
             self.local.send(Out::Raw(bytes)).await.is_ok()
         };
@@ -394,9 +393,12 @@ async fn write_loop(
                     buf.extend_from_slice(&b);
                     continue;
                 }
-                Out::Done(_) => continue,
                 Out::Event(d) => d,
             };
+            if let Event::Local(b) = &d.event {
+                buf.extend_from_slice(b);
+                continue;
+            }
             buf.extend_from_slice(&d.rendered(render::SLOT, |e| render::render(e, &Local)));
             match &d.event {
                 Event::Welcome { .. } => {

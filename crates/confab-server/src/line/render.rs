@@ -274,6 +274,8 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         Event::Error(e) => line(&format!("*** Error: {e}")),
         Event::ServerNotice(s) => line(&format!("*** Notice: {}", plain(s))),
         Event::Bye { reason } => line(&format!("*** Disconnected: {}", plain(reason))),
+        // Written by the writer as they are; nothing to show.
+        Event::Local(_) | Event::Fence(_) => {}
     }
     Bytes::from(out)
 }
