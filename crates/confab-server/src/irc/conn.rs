@@ -205,7 +205,9 @@ async fn run(
     let mut eof = false;
     let reason = loop {
         // Every complete line in the buffer first.
-        while conn.closing.is_none() {
+        // While the registration's login is with the hub, later lines
+        // wait (clients may send JOIN right behind USER).
+        while conn.closing.is_none() && !conn.awaiting_login() {
             let line = match next_line(&mut inbuf, &mut discarding) {
                 Line::None => break,
                 Line::TooLong => {
@@ -254,7 +256,7 @@ async fn run(
                     conn.deliver(item);
                 }
             }
-            read = reader.read_buf(&mut inbuf) => match read {
+            read = reader.read_buf(&mut inbuf), if !conn.awaiting_login() => match read {
                 Ok(0) | Err(_) => eof = true,
                 Ok(_) => {}
             },
@@ -392,6 +394,11 @@ impl Conn {
             nick: self.nick.clone(),
             caps: self.caps,
         }
+    }
+
+    /// The registration's login was sent and not yet answered.
+    fn awaiting_login(&self) -> bool {
+        self.login_req.is_some() && !self.logged_in
     }
 
     fn host(&self) -> String {

@@ -423,3 +423,21 @@ async fn quit_after_registration_closes_and_tells_the_channel() {
     );
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn commands_pipelined_behind_registration_wait_for_it() {
+    let s = start(|_| {}).await;
+    let mut bob = register(s.addr, "bob").await;
+    bob.join("#pipe").await;
+    // One write: registration and the first commands, as some clients and
+    // bots send them.
+    let mut c = connect(s.addr, "eager").await;
+    c.send_raw(b"NICK eager\r\nUSER e 0 * :Eager\r\nJOIN #pipe\r\nPRIVMSG #pipe :first words\r\n")
+        .await;
+    c.expect("001").await;
+    let join = c.expect("JOIN").await;
+    assert_eq!(join.params[0], "#pipe", "{join}");
+    let got = bob.expect("PRIVMSG").await;
+    assert_eq!(got.params, ["#pipe", "first words"], "{got}");
+    s.shutdown().await;
+}
