@@ -1,7 +1,7 @@
 //! [`Command`]: what a session asks of the hub, already parsed and
 //! validated by its door.
 
-use crate::event::{ModeChange, MsgKind, Target, Timestamp};
+use crate::event::{ModeChange, MsgId, MsgKind, Target, Timestamp};
 use crate::names::{Nick, RoomName};
 use crate::store::{Account, Bound, HistoryQuery};
 use crate::text::Text;
@@ -112,6 +112,19 @@ pub enum Command {
         before: Timestamp,
         limit: usize,
     },
+    /// The user is typing in a conversation (`active`), or stopped. Not
+    /// stored; the others in the conversation are told.
+    Typing {
+        to: Target,
+        active: bool,
+    },
+    /// The messages of every conversation the user can read (its rooms,
+    /// and its private messages when registered) with ids after `after`,
+    /// at most `limit`: what a client missed while disconnected.
+    Resume {
+        after: MsgId,
+        limit: usize,
+    },
 }
 
 /// Which messages of a conversation to read.
@@ -166,6 +179,8 @@ impl Command {
             Command::Stats => "stats",
             Command::ChatHistory { .. } => "chathistory",
             Command::Conversations { .. } => "conversations",
+            Command::Typing { .. } => "typing",
+            Command::Resume { .. } => "resume",
         }
     }
 }

@@ -429,6 +429,17 @@ pub enum Event {
     /// Reply: the conversations with messages in a time window, each with
     /// the time of its latest message.
     Conversations(Vec<(Target, Timestamp)>),
+    /// `from` is typing in `to` (`active`), or stopped.
+    Typing {
+        from: Nick,
+        to: Target,
+        active: bool,
+    },
+    /// Reply to `Resume`: the messages missed, oldest first; `more` when
+    /// the limit cut them short (ask again after the last one).
+    Resumed { messages: Vec<Message>, more: bool },
+    /// An announcement by the server's administrators, to everyone.
+    Announcement(Text),
 }
 
 /// How many per-door renderings an [`Envelope`] caches. Doors pick their

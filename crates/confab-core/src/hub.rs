@@ -305,6 +305,20 @@ pub struct Hub<O> {
     departed: VecDeque<Departed>,
     /// The most users online at once.
     max_users: usize,
+    counters: Counters,
+}
+
+/// Running totals of what the hub did, for the server's metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Events handed to session queues.
+    pub deliveries: u64,
+    /// Of those, room and private messages.
+    pub message_deliveries: u64,
+    /// Sessions closed because their queue was full.
+    pub queue_drops: u64,
+    /// Store commits that failed.
+    pub commit_failures: u64,
 }
 
 /// Deliveries waiting for the batch's commit, in order. While a command
@@ -354,6 +368,7 @@ impl<O: Outbox> Hub<O> {
             journal: Vec::new(),
             departed: VecDeque::new(),
             max_users: 0,
+            counters: Counters::default(),
         }
     }
 
@@ -432,6 +447,11 @@ impl<O: Outbox> Hub<O> {
     }
 
     /// What happened since the last call, for the audit log.
+    /// What the hub has done so far, in totals.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
     pub fn take_journal(&mut self) -> Vec<Journal> {
         std::mem::take(&mut self.journal)
     }
@@ -531,13 +551,18 @@ impl<O: Outbox> Hub<O> {
             self.commit_ops(now);
             let mut overflowed = Vec::new();
             for (sid, d) in self.staged.items.drain(..) {
-                if let Some(s) = self.sessions.get(&sid)
-                    && s.outbox.push(d).is_err()
-                    && !overflowed.contains(&sid)
-                {
+                let Some(s) = self.sessions.get(&sid) else {
+                    continue;
+                };
+                self.counters.deliveries += 1;
+                if let Event::Message { .. } = d.event {
+                    self.counters.message_deliveries += 1;
+                }
+                if s.outbox.push(d).is_err() && !overflowed.contains(&sid) {
                     overflowed.push(sid);
                 }
             }
+            self.counters.queue_drops += overflowed.len() as u64;
             if overflowed.is_empty() {
                 return;
             }
@@ -605,6 +630,7 @@ impl<O: Outbox> Hub<O> {
         let Err(e) = result else {
             return;
         };
+        self.counters.commit_failures += 1;
         let failed: HashSet<MsgId> = unsaved.iter().map(|(id, _)| *id).collect();
         self.staged.items.retain(|(_, d)| match &d.event {
             Event::Message { msg, .. } => !failed.contains(&msg.id),
@@ -764,6 +790,8 @@ impl<O: Outbox> Hub<O> {
             Command::ChatHistory { target, window } => {
                 self.chat_history(sid, uid, target, window, now)
             }
+            Command::Typing { to, active } => self.typing(uid, to, active, now),
+            Command::Resume { after, limit } => self.resume(sid, uid, after, limit, now),
             Command::Conversations {
                 after,
                 before,
@@ -1809,6 +1837,10 @@ impl<O: Outbox> Hub<O> {
 
 #[path = "hub_rooms.rs"]
 mod rooms;
+
+#[path = "hub_web.rs"]
+mod web;
+pub use web::{API_SESSION, ApiUser};
 
 #[cfg(test)]
 #[path = "hub_tests.rs"]

@@ -2063,6 +2063,9 @@ impl crate::store::Store for FullDisk {
     fn search(&mut self, _: &Visibility, _: &str, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
+    fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
     fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
@@ -2144,6 +2147,9 @@ impl crate::store::Store for Forgetful {
         Ok(Vec::new())
     }
     fn search(&mut self, _: &Visibility, _: &str, _: usize) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
     fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {

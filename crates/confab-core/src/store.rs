@@ -244,6 +244,15 @@ pub trait Store: Send + 'static {
         limit: usize,
     ) -> Result<Vec<Message>, StoreError>;
 
+    /// The messages `who` may see with ids after `after`, oldest first, at
+    /// most `limit`.
+    fn since(
+        &mut self,
+        who: &Visibility,
+        after: MsgId,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+
     /// The messages kept for `account`, oldest first.
     fn pending(&mut self, account: AccountId) -> Result<Vec<Message>, StoreError>;
 }

@@ -31,6 +31,63 @@ pub struct Config {
     pub audit: AuditConfig,
     pub limits: Limits,
     pub irc: IrcConfig,
+    pub http: HttpConfig,
+    pub tls: TlsConfig,
+}
+
+/// The web door: HTTP, the REST API, WebSocket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// The bearer token of the admin endpoints (announcements, audit log);
+    /// empty disables them.
+    pub admin_token: String,
+    /// How long a login token stays valid, in seconds.
+    pub token_ttl_secs: u64,
+    /// Largest upload, in bytes.
+    pub max_upload_bytes: usize,
+    /// Largest request body other than uploads, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest WebSocket message a client may send, in bytes.
+    pub max_ws_message_bytes: usize,
+    /// Time a client has to send a request's headers, in milliseconds
+    /// (slow clients are dropped).
+    pub header_timeout_ms: u64,
+    /// Silence on a WebSocket after which the server pings, in
+    /// milliseconds; a client that does not answer within as long again is
+    /// dropped.
+    pub ws_ping_interval_ms: u64,
+    /// The address people use to reach this server (`https://chat.example.org`),
+    /// for links to uploads shown on other doors; empty: links are paths.
+    pub public_url: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            admin_token: String::new(),
+            token_ttl_secs: 30 * 24 * 3600,
+            max_upload_bytes: 10 * 1024 * 1024,
+            max_body_bytes: 64 * 1024,
+            max_ws_message_bytes: 64 * 1024,
+            header_timeout_ms: 10_000,
+            ws_ping_interval_ms: 30_000,
+            public_url: String::new(),
+        }
+    }
+}
+
+/// TLS on every listener: a connection that opens with a TLS ClientHello
+/// is served over TLS, then detected again inside.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; reloaded on SIGHUP.
+    pub cert: Option<PathBuf>,
+    /// PEM private key; reloaded on SIGHUP.
+    pub key: Option<PathBuf>,
+    /// Generate a self-signed certificate at start (for development).
+    pub self_signed: bool,
 }
 
 /// The IRC door.
@@ -198,6 +255,8 @@ impl Default for Config {
             audit: AuditConfig::default(),
             limits: Limits::default(),
             irc: IrcConfig::default(),
+            http: HttpConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }

@@ -17,10 +17,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use confab_core::hub::Journal;
+use confab_core::hub::{Counters, Journal};
+use confab_core::store::HistoryQuery;
 use confab_core::store::{Account, StoreError};
 use confab_core::{
-    ClientInfo, Command, Delivery, Hub, NickKey, Outbox, QueueFull, SessionId, Timestamp,
+    ChatError, ClientInfo, Command, Delivery, Hub, Message, MsgKind, NickKey, Outbox, QueueFull,
+    RoomInfo, RoomName, SessionId, Target, Text, Timestamp, UserInfo,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -161,6 +163,55 @@ enum Request {
         reason: String,
         done: oneshot::Sender<()>,
     },
+    Api {
+        user: NickKey,
+        call: ApiCall,
+        reply: oneshot::Sender<Result<ApiAnswer, ChatError>>,
+    },
+    Announce {
+        text: Text,
+        reply: oneshot::Sender<usize>,
+    },
+}
+
+/// What the REST API asks of the hub for an account (see
+/// [`HubHandle::api`]).
+#[derive(Debug, Clone)]
+pub enum ApiCall {
+    Rooms,
+    Users,
+    History {
+        room: RoomName,
+        query: HistoryQuery,
+    },
+    Search {
+        room: RoomName,
+        query: String,
+        limit: usize,
+    },
+    Send {
+        to: Target,
+        kind: MsgKind,
+        text: Text,
+    },
+}
+
+/// A REST answer held for the commit: where it goes, what it is, and the
+/// commit failures counted when it was staged.
+type Held = (
+    oneshot::Sender<Result<ApiAnswer, ChatError>>,
+    Result<ApiAnswer, ChatError>,
+    u64,
+);
+
+/// The hub's answer to an [`ApiCall`].
+#[derive(Debug, Clone)]
+pub enum ApiAnswer {
+    Rooms(Vec<RoomInfo>),
+    Users(Vec<UserInfo>),
+    Messages(Vec<Message>),
+    /// The message as stored.
+    Sent(Message),
 }
 
 /// The hub has stopped (the server is shutting down).
@@ -256,6 +307,27 @@ impl HubHandle {
         wait.await.map_err(|_| HubGone)
     }
 
+    /// Runs a REST request for the account `user`. The answer comes once
+    /// the batch it was part of is committed, so a message it sent is
+    /// stored when the caller hears of it.
+    pub async fn api(
+        &self,
+        user: NickKey,
+        call: ApiCall,
+    ) -> Result<Result<ApiAnswer, ChatError>, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Api { user, call, reply }).await?;
+        answer.await.map_err(|_| HubGone)
+    }
+
+    /// Announces `text` to every session on every door; how many sessions
+    /// it went to.
+    pub async fn announce(&self, text: Text) -> Result<usize, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Announce { text, reply }).await?;
+        answer.await.map_err(|_| HubGone)
+    }
+
     async fn send(&self, req: Request) -> Result<(), HubGone> {
         self.tx.send(req).await.map_err(|_| HubGone)
     }
@@ -272,6 +344,8 @@ pub fn spawn_hub(
         next_sid: Arc::new(AtomicU64::new(1)),
     };
     let mut runner = Runner {
+        counted: hub.counters(),
+        answers: Vec::new(),
         hub,
         audit,
         auth_failures: HashMap::new(),
@@ -288,6 +362,11 @@ struct Runner {
     audit: Option<AuditLog>,
     /// Recent failed logins per name: how many, and the last one.
     auth_failures: HashMap<NickKey, (u32, Instant)>,
+    /// The hub's counters as last reported to the metrics.
+    counted: Counters,
+    /// REST answers held until the batch commits, with the commit
+    /// failures counted when each was staged.
+    answers: Vec<Held>,
 }
 
 impl Runner {
@@ -317,7 +396,37 @@ impl Runner {
             if let Some(a) = &mut self.audit {
                 a.flush();
             }
+            self.answer();
+            self.count();
         }
+    }
+
+    /// Sends the batch's REST answers, now that it is committed; a message
+    /// whose commit failed is an error after all.
+    fn answer(&mut self) {
+        let failures = self.hub.counters().commit_failures;
+        for (reply, answer, failures_then) in self.answers.drain(..) {
+            let answer = match answer {
+                Ok(ApiAnswer::Sent(_)) if failures != failures_then => Err(ChatError::Storage(
+                    "the message could not be stored".to_owned(),
+                )),
+                other => other,
+            };
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// Reports what the hub did since the last call to the metrics.
+    fn count(&mut self) {
+        let now = self.hub.counters();
+        let then = std::mem::replace(&mut self.counted, now);
+        metrics::counter!(crate::metrics::DELIVERIES).increment(now.deliveries - then.deliveries);
+        metrics::counter!(crate::metrics::MESSAGES_OUT)
+            .increment(now.message_deliveries - then.message_deliveries);
+        metrics::counter!(crate::metrics::QUEUE_DROPS)
+            .increment(now.queue_drops - then.queue_drops);
+        metrics::counter!(crate::metrics::STORE_ERRORS)
+            .increment(now.commit_failures - then.commit_failures);
     }
 
     /// Runs one request; `Some` when it was the shutdown.
@@ -378,6 +487,16 @@ impl Runner {
                     self.note_auth_failure(name);
                 }
             }
+            Request::Api { user, call, reply } => {
+                let failures = self.hub.counters().commit_failures;
+                let answer = self.api(&user, call, now);
+                self.answers.push((reply, answer, failures));
+            }
+            Request::Announce { text, reply } => {
+                self.audit(now, "announce", json!({"text": text.as_str()}));
+                let _ = reply.send(self.hub.session_count());
+                self.hub.announce(text, now);
+            }
             Request::Shutdown { reason, done } => {
                 self.hub.finish(now);
                 self.hub.shutdown(&reason, now);
@@ -387,6 +506,34 @@ impl Runner {
             }
         }
         None
+    }
+
+    fn api(
+        &mut self,
+        user: &NickKey,
+        call: ApiCall,
+        now: Timestamp,
+    ) -> Result<ApiAnswer, ChatError> {
+        tracing::info!(user = user.as_str(), "api request");
+        let hub = &mut self.hub;
+        Ok(match call {
+            ApiCall::Rooms => ApiAnswer::Rooms(hub.api_rooms(user)?),
+            ApiCall::Users => ApiAnswer::Users(hub.api_users(user)?),
+            ApiCall::History { room, query } => {
+                ApiAnswer::Messages(hub.api_history(user, &room, &query, now)?)
+            }
+            ApiCall::Search { room, query, limit } => {
+                ApiAnswer::Messages(hub.api_search(user, &room, &query, limit, now)?)
+            }
+            ApiCall::Send { to, kind, text } => {
+                self.audit(
+                    now,
+                    "command",
+                    json!({"nick": user.as_str(), "command": "api-send"}),
+                );
+                ApiAnswer::Sent(self.hub.api_send(user, to, kind, text, now)?)
+            }
+        })
     }
 
     fn auth_delay(&mut self, name: &NickKey) -> Duration {
@@ -426,6 +573,11 @@ impl Runner {
 
     fn audit_journal(&mut self) {
         let journal = self.hub.take_journal();
+        let messages = journal
+            .iter()
+            .filter(|j| matches!(j, Journal::Message(_)))
+            .count();
+        metrics::counter!(crate::metrics::MESSAGES_IN).increment(messages as u64);
         let Some(a) = &mut self.audit else {
             return;
         };

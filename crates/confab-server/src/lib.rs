@@ -12,10 +12,14 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod http;
 pub mod hub_task;
 pub mod irc;
 pub mod line;
+pub mod metrics;
+pub mod rewind;
 pub mod server;
+pub mod ws;
 
 pub use config::Config;
 pub use server::{Server, StartError};

@@ -18,13 +18,16 @@ use tokio::time::timeout;
 use tracing::{info, warn};
 
 use confab_core::Hub;
-use confab_core::store::StoreError;
+use confab_core::store::{
+    Account, AccountId, Conversation, HistoryQuery, Op, Snapshot, Store, StoreError, Visibility,
+};
+use confab_core::{Message, MsgId, Nick, NickKey, RoomKey, Timestamp, Topic};
 use confab_store::{SqliteOptions, SqliteStore};
 
 use crate::audit::AuditLog;
 use crate::config::{Config, ConfigError, Synchronous};
 use crate::hub_task::{ConnOutbox, HubHandle, spawn_hub};
-use crate::{irc, line};
+use crate::{http, irc, line};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,76 @@ pub struct Server {
     listeners: Vec<TcpListener>,
     hub: Hub<ConnOutbox>,
     audit: Option<AuditLog>,
+}
+
+/// A store that times its commits for the metrics.
+struct Timed<S>(S);
+
+impl<S: Store> Store for Timed<S> {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        self.0.load()
+    }
+    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+        let start = std::time::Instant::now();
+        let result = self.0.commit(ops);
+        metrics::histogram!(crate::metrics::STORE_COMMIT_SECONDS).record(start.elapsed());
+        result
+    }
+    fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError> {
+        self.0.account(name)
+    }
+    fn create_account(
+        &mut self,
+        name: &Nick,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<Account, StoreError> {
+        self.0.create_account(name, password_hash, now)
+    }
+    fn set_password(&mut self, name: &NickKey, password_hash: &str) -> Result<(), StoreError> {
+        self.0.set_password(name, password_hash)
+    }
+    fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
+        self.0.accounts()
+    }
+    fn topic(&mut self, room: &RoomKey) -> Result<Option<Topic>, StoreError> {
+        self.0.topic(room)
+    }
+    fn history(
+        &mut self,
+        conversation: &Conversation,
+        query: &HistoryQuery,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.0.history(conversation, query)
+    }
+    fn conversations(
+        &mut self,
+        who: &Visibility,
+        after: Timestamp,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
+        self.0.conversations(who, after, before, limit)
+    }
+    fn search(
+        &mut self,
+        who: &Visibility,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.0.search(who, query, limit)
+    }
+    fn since(
+        &mut self,
+        who: &Visibility,
+        after: MsgId,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.0.since(who, after, limit)
+    }
+    fn pending(&mut self, account: AccountId) -> Result<Vec<Message>, StoreError> {
+        self.0.pending(account)
+    }
 }
 
 /// Opens the configured database (creating and migrating it as needed).
@@ -75,7 +148,8 @@ impl Server {
         }
         std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error)?;
         let store = open_store(&config)?;
-        let hub = Hub::with_store(config.hub_config()?, Box::new(store))
+        crate::metrics::handle();
+        let hub = Hub::with_store(config.hub_config()?, Box::new(Timed(store)))
             .map_err(|error| StartError::Store { error })?;
         let audit = match config.audit_path() {
             Some(path) => {
@@ -119,11 +193,16 @@ impl Server {
         // all ended, `all_done` yields `None`.
         let (alive, mut all_done) = mpsc::channel::<()>(1);
         let mut accepting = JoinSet::new();
+        let router = http::router(Arc::new(http::AppState {
+            hub: hub.clone(),
+            config: config.clone(),
+        }));
         for listener in self.listeners {
             let ctx = AcceptCtx {
                 config: config.clone(),
                 hub: hub.clone(),
                 limiter: limiter.clone(),
+                router: router.clone(),
                 _alive: alive.clone(),
             };
             accepting.spawn(accept_loop(listener, ctx));
@@ -149,6 +228,7 @@ struct AcceptCtx {
     config: Arc<Config>,
     hub: HubHandle,
     limiter: Arc<Limiter>,
+    router: axum::Router,
     /// Held, never used: dropped when the connection ends.
     _alive: mpsc::Sender<()>,
 }
@@ -199,7 +279,10 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: AcceptCtx) {
         Ok(Err(_)) => return,
         Err(_) => Bytes::new(),
     };
-    if irc::looks_like_irc(&initial) {
+    if http::looks_like_http(&initial) {
+        let stream = crate::rewind::Rewind::new(initial, stream);
+        http::serve(stream, peer, ctx.router).await;
+    } else if irc::looks_like_irc(&initial) {
         irc::conn::serve(stream, peer, initial, ctx.hub, ctx.config).await;
     } else {
         line::conn::serve(stream, peer, initial, ctx.hub, ctx.config).await;

@@ -11,7 +11,7 @@ use confab_core::store::{
     Store, StoreError, Visibility,
 };
 use confab_core::{
-    Ban, Message, Nick, NickKey, RoomKey, RoomModes, Status, Target, Timestamp, Topic,
+    Ban, Message, MsgId, Nick, NickKey, RoomKey, RoomModes, Status, Target, Timestamp, Topic,
 };
 
 use crate::error::{at, corrupt, db, is_unique_violation};
@@ -120,6 +120,19 @@ pub(crate) const SEARCH: &str = concat!(
        (m.target_kind = 'room' AND m.target_key IN (SELECT value FROM json_each(?2))) \
        OR (m.target_kind = 'user' AND (m.from_key = ?3 OR m.target_key = ?3)) \
      ) ORDER BY f.rowid DESC LIMIT ?4"
+);
+
+/// The messages after an id (`?1`), oldest first, in the rooms of a JSON
+/// array of keys (`?2`) or private to or from a key (`?3`, NULL for none),
+/// at most `?4`: what a reconnecting client missed. Walks the primary key
+/// from the id, so it costs what it returns plus what others said.
+pub(crate) const SINCE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages m WHERE m.id > ?1 AND ( \
+       (m.target_kind = 'room' AND m.target_key IN (SELECT value FROM json_each(?2))) \
+       OR (m.target_kind = 'user' AND (m.from_key = ?3 OR m.target_key = ?3)) \
+     ) ORDER BY m.id LIMIT ?4"
 );
 
 /// The messages kept for an account, newest first.
@@ -873,6 +886,21 @@ impl Store for SqliteStore {
                 StoreError::Other(msg) if msg.contains("fts5") => StoreError::BadQuery(msg),
                 other => other,
             })
+    }
+
+    fn since(
+        &mut self,
+        who: &Visibility,
+        after: MsgId,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        if limit == 0 || (who.rooms.is_empty() && who.private.is_none()) {
+            return Ok(Vec::new());
+        }
+        let rooms = json_strings(who.rooms.iter().map(RoomKey::as_str));
+        let private = who.private.as_ref().map(NickKey::as_str);
+        let after = i64::try_from(after.0).unwrap_or(i64::MAX);
+        self.messages_in_order(SINCE, params![after, rooms, private, rows::limit(limit)])
     }
 
     fn pending(&mut self, account: AccountId) -> Result<Vec<Message>, StoreError> {

@@ -25,9 +25,10 @@ use confab_core::{
     RoomMode, RoomName, SessionId, Target, Text, Timestamp,
 };
 use confab_irc::{MAX_LINE, MAX_TAGS, Message as Irc, ParseError};
+use tokio::io::WriteHalf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+
+use crate::rewind::Io;
 use tokio::time::Instant;
 use tracing::{Instrument, info};
 
@@ -51,8 +52,8 @@ const SERVICE: &str = "NickServ";
 const VERSION: &str = concat!("confab-", env!("CARGO_PKG_VERSION"));
 
 /// Serves one connection whose first bytes looked like IRC.
-pub async fn serve(
-    stream: TcpStream,
+pub async fn serve<S: Io>(
+    stream: S,
     peer: SocketAddr,
     initial: Bytes,
     hub: HubHandle,
@@ -145,8 +146,8 @@ struct Conn {
     label: Option<String>,
 }
 
-async fn run(
-    stream: TcpStream,
+async fn run<S: Io>(
+    stream: S,
     peer: SocketAddr,
     sid: SessionId,
     initial: Bytes,
@@ -154,7 +155,7 @@ async fn run(
     config: Arc<Config>,
 ) {
     info!("connected");
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue);
     let limits = &config.limits;
     let mut conn = Conn {
@@ -306,7 +307,7 @@ impl Drop for Leave {
 }
 
 /// Writes `out` unless the connection is killed meanwhile; false on error.
-async fn flush(w: &mut OwnedWriteHalf, out: &mut Vec<u8>, kill: &mut KillSwitch) -> bool {
+async fn flush<S: Io>(w: &mut WriteHalf<S>, out: &mut Vec<u8>, kill: &mut KillSwitch) -> bool {
     if out.is_empty() {
         return true;
     }
@@ -832,6 +833,11 @@ impl Conn {
                 view.server_msg("NOTICE")
                     .with_param(self.nick.clone())
                     .with_param(text.clone()),
+            ],
+            Event::Announcement(text) => vec![
+                view.server_msg("NOTICE")
+                    .with_param(self.nick.clone())
+                    .with_param(format!("[Announcement] {text}")),
             ],
             Event::Bye { reason } => {
                 self.closing = Some(reason.clone());

@@ -391,6 +391,19 @@ pub fn broadcast(env: &Envelope, view: &View) -> Vec<Irc> {
         Event::RealnameChanged { nick, realname } if caps.setname => {
             vec![m("SETNAME", nick.as_str()).with_param(realname.clone())]
         }
+        // IRCv3's typing client tag, for clients that take tags.
+        Event::Typing { from, to, active } if caps.message_tags => {
+            let state = if *active { "active" } else { "done" };
+            let target = match to {
+                Target::Room(r) => r.as_str().to_owned(),
+                Target::User(_) => view.nick.clone(),
+            };
+            vec![
+                m("TAGMSG", from.as_str())
+                    .with_tag("+typing", Some(state))
+                    .with_param(target),
+            ]
+        }
         _ => Vec::new(),
     }
 }

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::Local;
 use confab_core::{ClientInfo, Command, Event, Nick, SessionId};
+use tokio::io::WriteHalf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+
+use crate::rewind::Io;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{Instrument, info, warn};
@@ -47,8 +48,8 @@ enum WriterEnd {
 
 /// Serves one connection in the line protocol. `initial` holds what the
 /// client sent before the protocol was decided.
-pub async fn serve(
-    stream: TcpStream,
+pub async fn serve<S: Io>(
+    stream: S,
     peer: SocketAddr,
     initial: Bytes,
     hub: HubHandle,
@@ -61,8 +62,8 @@ pub async fn serve(
         .await;
 }
 
-async fn run(
-    stream: TcpStream,
+async fn run<S: Io>(
+    stream: S,
     peer: SocketAddr,
     sid: SessionId,
     initial: Bytes,
@@ -71,7 +72,7 @@ async fn run(
 ) {
     let limits = &config.limits;
     info!("connected");
-    let (mut reader, writer) = stream.into_split();
+    let (mut reader, writer) = tokio::io::split(stream);
     let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue);
     let local = outbox.local();
     let (login_tx, login_rx) = watch::channel(None);
@@ -366,8 +367,8 @@ impl Conn {
 
 /// Drains the queue into the socket until goodbye, the kill switch or an
 /// error.
-async fn write_loop(
-    mut w: OwnedWriteHalf,
+async fn write_loop<S: Io>(
+    mut w: WriteHalf<S>,
     mut rx: mpsc::Receiver<Out>,
     mut kill: KillSwitch,
     login: watch::Sender<Option<bool>>,

@@ -273,6 +273,14 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         )),
         Event::Error(e) => line(&format!("*** Error: {e}")),
         Event::ServerNotice(s) => line(&format!("*** Notice: {}", plain(s))),
+        Event::Announcement(s) => line(&format!("*** Announcement: {}", plain(s.as_str()))),
+        Event::Resumed { messages, .. } => {
+            for m in messages {
+                line(&format!("(missed) {}", dated(m, tz)));
+            }
+        }
+        // Typing is for clients that can show it without a line of text.
+        Event::Typing { .. } => {}
         Event::Bye { reason } => line(&format!("*** Disconnected: {}", plain(reason))),
         // Written by the writer as they are; nothing to show.
         Event::Local(_) | Event::Fence(_) => {}

@@ -1,0 +1,217 @@
+//! What the web doors need beyond a session's commands: typing
+//! notifications, resuming after a reconnect, announcements to everyone,
+//! and the REST API's requests, which act for an account without a
+//! session of their own (reads of rooms, users and history, and sending
+//! as the token's user). Split from `hub.rs` for size; same state.
+
+use super::*;
+use crate::event::{MsgId, RoomInfo, UserInfo};
+
+/// Who a REST request acts for: a registered account, by name.
+pub type ApiUser = NickKey;
+
+impl<O: Outbox> Hub<O> {
+    // Typing: to the others in the conversation, never stored.
+    pub(super) fn typing(
+        &mut self,
+        uid: UserId,
+        to: Target,
+        active: bool,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let me = &self.users[&uid];
+        let from_key = me.nick.key();
+        let ev = Envelope::by(
+            now,
+            Event::Typing {
+                from: me.nick.clone(),
+                to: to.clone(),
+                active,
+            },
+            &me.actor,
+        );
+        match to {
+            Target::Room(name) => {
+                let key = self.sendable_room(uid, name)?;
+                for mid in &self.rooms[&key].members {
+                    let member = &self.users[mid];
+                    if *mid != uid && !member.ignores.contains(&from_key) {
+                        self.staged.user(member, &ev);
+                    }
+                }
+            }
+            Target::User(nick) => {
+                let tid = self.user_id(&nick)?;
+                let them = &self.users[&tid];
+                if tid != uid && !them.ignores.contains(&from_key) {
+                    self.staged.user(them, &ev);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // Resume: every message the user may read after `after`.
+    pub(super) fn resume(
+        &mut self,
+        sid: SessionId,
+        uid: UserId,
+        after: MsgId,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        self.store()?;
+        let limit = limit.clamp(1, self.config.max_history);
+        let who = self.visibility(uid);
+        // What this batch staged must be readable: the reply then holds
+        // everything up to this point, and later messages come live.
+        self.commit_ops(now);
+        let mut messages = self
+            .store()?
+            .since(&who, after, limit + 1)
+            .map_err(storage)?;
+        let more = messages.len() > limit;
+        messages.truncate(limit);
+        let messages = self.visible(uid, messages);
+        self.reply(sid, now, Event::Resumed { messages, more });
+        Ok(())
+    }
+
+    /// Stages an announcement for every session, logged in or not.
+    pub fn announce(&mut self, text: Text, now: Timestamp) {
+        let ev = Envelope::new(now, Event::Announcement(text));
+        let mut sids: Vec<SessionId> = self.sessions.keys().copied().collect();
+        sids.sort();
+        for sid in sids {
+            self.staged.push(sid, ev.clone());
+        }
+    }
+
+    /// The registered user `user` (REST requests act for accounts only).
+    fn api_user(&self, user: &ApiUser) -> Result<UserId, ChatError> {
+        match self.by_nick.get(user) {
+            Some(&uid) if self.users[&uid].account.is_some() => Ok(uid),
+            _ => Err(ChatError::NotLoggedIn),
+        }
+    }
+
+    /// Whether `uid` may read `room` without being in it: rooms that are
+    /// not secret, invite-only or keyed are public.
+    fn api_readable(&self, uid: UserId, key: &RoomKey) -> bool {
+        let room = &self.rooms[key];
+        let closed = room.modes.secret || room.modes.invite_only || room.modes.key.is_some();
+        !closed || room.members.contains(&uid)
+    }
+
+    /// The rooms `user` can see, by name.
+    pub fn api_rooms(&self, user: &ApiUser) -> Result<Vec<RoomInfo>, ChatError> {
+        let uid = self.api_user(user)?;
+        let mut rooms: Vec<RoomInfo> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| !r.modes.secret || r.members.contains(&uid))
+            .map(|(_, r)| RoomInfo {
+                name: r.name.clone(),
+                members: self.online_members(r),
+                topic: r.topic.as_ref().map(|t| t.text.clone()),
+            })
+            .collect();
+        rooms.sort_by_key(|r| r.name.key());
+        Ok(rooms)
+    }
+
+    /// Every known user, online or not, by name.
+    pub fn api_users(&self, user: &ApiUser) -> Result<Vec<UserInfo>, ChatError> {
+        self.api_user(user)?;
+        let mut users: Vec<UserInfo> = self
+            .users
+            .values()
+            .map(|u| UserInfo {
+                nick: u.nick.clone(),
+                online: u.online(),
+                last_seen: (!u.online()).then_some(u.last_seen),
+            })
+            .collect();
+        users.sort_by_key(|u| u.nick.key());
+        Ok(users)
+    }
+
+    /// A window of a room's history, as `user` may read it.
+    pub fn api_history(
+        &mut self,
+        user: &ApiUser,
+        room: &RoomName,
+        query: &HistoryQuery,
+        now: Timestamp,
+    ) -> Result<Vec<Message>, ChatError> {
+        let uid = self.api_user(user)?;
+        let key = self.readable_room(uid, room)?;
+        let query = HistoryQuery {
+            limit: query.limit.clamp(1, self.config.max_history),
+            ..*query
+        };
+        self.commit_ops(now);
+        let messages = self
+            .store()?
+            .history(&Conversation::Room(key), &query)
+            .map_err(storage)?;
+        Ok(self.visible(uid, messages))
+    }
+
+    /// Messages of `room` matching the words of `query`, newest last.
+    pub fn api_search(
+        &mut self,
+        user: &ApiUser,
+        room: &RoomName,
+        query: &str,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<Vec<Message>, ChatError> {
+        let uid = self.api_user(user)?;
+        let key = self.readable_room(uid, room)?;
+        let who = Visibility {
+            rooms: vec![key],
+            private: None,
+        };
+        let limit = limit.clamp(1, self.config.max_history);
+        self.commit_ops(now);
+        let messages = self.store()?.search(&who, query, limit).map_err(storage)?;
+        Ok(self.visible(uid, messages))
+    }
+
+    fn readable_room(&self, uid: UserId, room: &RoomName) -> Result<RoomKey, ChatError> {
+        let key = room.key();
+        if !self.rooms.contains_key(&key) || !self.api_readable(uid, &key) {
+            // A closed room is not told apart from a missing one.
+            return Err(ChatError::NoSuchRoom(room.clone()));
+        }
+        Ok(key)
+    }
+
+    /// Stages a message from `user` to `to`, as if one of its sessions
+    /// sent it; the id it gets. Like every message it is stored when the
+    /// batch commits (see [`Hub::last_commit_failed`]).
+    pub fn api_send(
+        &mut self,
+        user: &ApiUser,
+        to: Target,
+        kind: MsgKind,
+        text: Text,
+        now: Timestamp,
+    ) -> Result<Message, ChatError> {
+        let uid = self.api_user(user)?;
+        let id = MsgId(self.next_msg);
+        // No session: replies meant for the sender (kept for offline,
+        // away) go to a session id no door ever hands out.
+        self.send(API_SESSION, uid, Some(to), kind, text, now)?;
+        let Some(Journal::Message(msg)) = self.journal.last() else {
+            unreachable!("send journals the message it sends");
+        };
+        debug_assert_eq!(msg.id, id);
+        Ok(msg.clone())
+    }
+}
+
+/// The session id of REST requests: never a real session (doors count
+/// from 1), so what is staged for it is dropped.
+pub const API_SESSION: SessionId = SessionId(0);

@@ -1,0 +1,157 @@
+//! The web door: HTTP/1.1 on a detected connection (plain or inside TLS),
+//! routed by axum. `/ws` upgrades to WebSocket: the confab JSON protocol
+//! (`ws/`), or IRC for clients that ask for an IRCv3 WebSocket subprotocol
+//! (`irc::ws`). `/api/v1` is the REST API (`api.rs`), described by the
+//! OpenAPI document at `/api/openapi.json` and the docs page at `/docs`.
+//!
+//! Every error is JSON: `{"error": {"code": …, "message": …}}` with the
+//! right status ([`ApiError`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Serialize;
+use tower::ServiceExt;
+use tracing::debug;
+
+use crate::config::Config;
+use crate::hub_task::HubHandle;
+use crate::metrics::ConnGauge;
+use crate::rewind::Io;
+
+/// What every handler shares.
+pub struct AppState {
+    pub hub: HubHandle,
+    pub config: Arc<Config>,
+}
+
+pub type Shared = Arc<AppState>;
+
+/// The IRCv3 WebSocket subprotocols, text first.
+pub const IRC_TEXT: &str = "text.ircv3.net";
+pub const IRC_BINARY: &str = "binary.ircv3.net";
+/// The confab JSON protocol's subprotocol name (optional for clients).
+pub const CONFAB_V1: &str = "confab.v1";
+
+/// Every route of the web door.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/ws", get(ws_upgrade))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves HTTP/1.1 on `io` until the client closes, upgrading to
+/// WebSocket where asked.
+pub async fn serve<S: Io>(io: S, peer: SocketAddr, router: Router) {
+    let _gauge = ConnGauge::new("http");
+    let header_timeout = Duration::from_millis(10_000);
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(req.map(axum::body::Body::new))
+        });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    if let Err(e) = conn.await {
+        debug!(%peer, error = %e, "http connection ended");
+    }
+}
+
+/// Whether a connection's first bytes are an HTTP request line: a method,
+/// a space, then a path (`/`) or `*`.
+pub fn looks_like_http(first: &[u8]) -> bool {
+    const METHODS: [&[u8]; 9] = [
+        b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE",
+    ];
+    METHODS.iter().any(|m| {
+        first.len() > m.len() + 1
+            && first.starts_with(m)
+            && first[m.len()] == b' '
+            && matches!(first[m.len() + 1], b'/' | b'*')
+    })
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such page")
+}
+
+async fn ws_upgrade(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let limit = state.config.http.max_ws_message_bytes;
+    let ws = ws
+        .protocols([IRC_TEXT, IRC_BINARY, CONFAB_V1])
+        .max_message_size(limit)
+        .max_frame_size(limit);
+    let protocol = ws
+        .selected_protocol()
+        .and_then(|p| p.to_str().ok())
+        .map(str::to_owned);
+    ws.on_upgrade(move |socket| async move {
+        match protocol.as_deref() {
+            Some(IRC_TEXT) => crate::irc::ws::serve(socket, false, peer, state).await,
+            Some(IRC_BINARY) => crate::irc::ws::serve(socket, true, peer, state).await,
+            _ => crate::ws::serve(socket, peer, state).await,
+        }
+    })
+}
+
+/// An HTTP error with a JSON body: `{"error": {"code", "message"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
