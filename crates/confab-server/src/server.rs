@@ -50,6 +50,7 @@ pub struct Server {
     listeners: Vec<TcpListener>,
     hub: Hub<ConnOutbox>,
     audit: Option<AuditLog>,
+    tokens: http::Tokens,
 }
 
 /// A store that times its commits for the metrics.
@@ -157,6 +158,12 @@ impl Server {
             }
             None => None,
         };
+        let tokens = http::Tokens::load_or_create(&config.data_dir).map_err(|error| {
+            StartError::DataDir {
+                path: config.data_dir.join("token.key"),
+                error,
+            }
+        })?;
         let mut listeners = Vec::new();
         for &addr in &config.listen {
             let l = TcpListener::bind(addr)
@@ -169,6 +176,7 @@ impl Server {
             listeners,
             hub,
             audit,
+            tokens,
         })
     }
 
@@ -196,6 +204,7 @@ impl Server {
         let router = http::router(Arc::new(http::AppState {
             hub: hub.clone(),
             config: config.clone(),
+            tokens: self.tokens,
         }));
         for listener in self.listeners {
             let ctx = AcceptCtx {

@@ -27,10 +27,15 @@ use crate::hub_task::HubHandle;
 use crate::metrics::ConnGauge;
 use crate::rewind::Io;
 
+pub mod tokens;
+
+pub use tokens::{TokenError, Tokens};
+
 /// What every handler shares.
 pub struct AppState {
     pub hub: HubHandle,
     pub config: Arc<Config>,
+    pub tokens: Tokens,
 }
 
 pub type Shared = Arc<AppState>;
