@@ -3728,3 +3728,197 @@ fn a_session_without_auto_join_does_not_join_the_default_room() {
     );
     w.assert_silent(irc);
 }
+
+// ---------------------------------------------------------------------------
+// Web doors: typing, resume, announcements, REST calls
+// ---------------------------------------------------------------------------
+
+fn typing(from: &str, to: Target, active: bool) -> Event {
+    Event::Typing {
+        from: nick(from),
+        to,
+        active,
+    }
+}
+
+#[test]
+fn typing_goes_to_the_others_in_the_room_and_is_not_kept() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#rust", &[alice, bob]);
+    let t = Command::Typing {
+        to: to_room("#rust"),
+        active: true,
+    };
+    assert_eq!(w.ask(alice, t), vec![]);
+    assert_eq!(w.events(bob), vec![typing("alice", to_room("#rust"), true)]);
+    w.assert_silent(carol);
+    // Someone outside a `+n` room cannot type into it.
+    let t = Command::Typing {
+        to: to_room("#rust"),
+        active: true,
+    };
+    assert!(matches!(
+        w.ask(carol, t).as_slice(),
+        [Event::Error(ChatError::NotInRoom(_))]
+    ));
+    w.assert_silent(bob);
+}
+
+#[test]
+fn typing_in_private_respects_ignores() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let t = |active| Command::Typing {
+        to: to_user("bob"),
+        active,
+    };
+    w.cmd(alice, t(true));
+    assert_eq!(w.events(bob), vec![typing("alice", to_user("bob"), true)]);
+    w.cmd(bob, Command::Ignore(nick("alice")));
+    w.clear();
+    w.cmd(alice, t(false));
+    w.assert_silent(bob);
+    w.assert_silent(alice);
+    assert!(matches!(
+        w.ask(
+            alice,
+            Command::Typing {
+                to: to_user("nobody"),
+                active: true
+            }
+        )
+        .as_slice(),
+        [Event::Error(ChatError::NoSuchUser(_))]
+    ));
+}
+
+#[test]
+fn announcements_reach_every_session_even_before_login() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let lurker = w.connect();
+    w.hub.announce(text("maintenance at noon"), w.now);
+    w.hub.finish(w.now);
+    let ev = Event::Announcement(text("maintenance at noon"));
+    assert_eq!(w.events(alice), vec![ev.clone()]);
+    assert_eq!(w.events(lurker), vec![ev]);
+}
+
+#[test]
+fn resume_needs_a_store_and_answers_in_order() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let resume = Command::Resume {
+        after: MsgId(0),
+        limit: 10,
+    };
+    assert_eq!(
+        w.ask(alice, resume.clone()),
+        vec![Event::Error(ChatError::NoStorage)]
+    );
+    let mut w = World::with_store();
+    let alice = w.login("alice");
+    assert_eq!(
+        w.ask(alice, resume),
+        vec![Event::Resumed {
+            messages: vec![],
+            more: false
+        }]
+    );
+}
+
+#[test]
+fn rest_calls_act_for_registered_users_only() {
+    let mut w = World::with_store();
+    let guest = w.login("guest");
+    w.in_room("#open", &[guest]);
+    let alice = account(1, "alice");
+    let a = w.login_account(&alice);
+    w.in_room("#open", &[a]);
+    w.cmd(guest, join("#hidden"));
+    w.cmd(
+        guest,
+        Command::SetModes {
+            room: room("#hidden"),
+            changes: vec![crate::event::ModeChange {
+                add: true,
+                mode: crate::event::RoomMode::Secret,
+            }],
+        },
+    );
+    w.clear();
+    // A guest's name is no account.
+    assert_eq!(
+        w.hub.api_rooms(&nick("guest").key()),
+        Err(ChatError::NotLoggedIn)
+    );
+    assert_eq!(
+        w.hub.api_rooms(&nick("nobody").key()),
+        Err(ChatError::NotLoggedIn)
+    );
+    // Alice sees the open room, not the secret one she is not in.
+    let rooms = w.hub.api_rooms(&nick("ALICE").key()).unwrap();
+    let names: Vec<&str> = rooms.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["#open"]);
+    let users = w.hub.api_users(&nick("alice").key()).unwrap();
+    let online: Vec<(&str, bool)> = users.iter().map(|u| (u.nick.as_str(), u.online)).collect();
+    assert_eq!(online, [("alice", true), ("guest", true)]);
+    // Reading a closed room reads as missing.
+    let q = HistoryQuery::before(None, 10);
+    assert_eq!(
+        w.hub
+            .api_history(&nick("alice").key(), &room("#hidden"), &q, w.now),
+        Err(ChatError::NoSuchRoom(room("#hidden")))
+    );
+    assert_eq!(
+        w.hub
+            .api_history(&nick("alice").key(), &room("#open"), &q, w.now),
+        Ok(vec![])
+    );
+}
+
+#[test]
+fn a_rest_message_goes_out_like_any_other_once_committed() {
+    let mut w = World::with_store();
+    let guest = w.login("guest");
+    let alice = account(1, "alice");
+    let a = w.login_account(&alice);
+    w.in_room("#open", &[guest, a]);
+    let msg = w
+        .hub
+        .api_send(
+            &nick("alice").key(),
+            to_room("#open"),
+            MsgKind::Say,
+            text("from the api"),
+            w.now,
+        )
+        .unwrap();
+    // Staged, not delivered, until the batch commits.
+    w.assert_silent(guest);
+    w.hub.finish(w.now);
+    let ev = Event::Message {
+        msg: msg.clone(),
+        offline: false,
+    };
+    assert_eq!(w.events(guest), vec![ev.clone()]);
+    assert_eq!(w.events(a), vec![ev]);
+    assert_eq!(msg.from, nick("alice"));
+    // Rules apply: not in the room of a `+n` room.
+    assert_eq!(
+        w.hub
+            .api_send(
+                &nick("alice").key(),
+                to_room("#elsewhere"),
+                MsgKind::Say,
+                text("x"),
+                w.now
+            )
+            .map(|_| ()),
+        Err(ChatError::NoSuchRoom(room("#elsewhere")))
+    );
+}
