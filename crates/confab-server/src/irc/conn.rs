@@ -1612,6 +1612,30 @@ impl Conn {
                 }
             }
             "PRIVMSG" | "NOTICE" => self.privmsg(cmd, &p).await,
+            // Client tags are not relayed, except IRCv3's typing
+            // notification, which every door understands.
+            "TAGMSG" => {
+                let Some(target) = p.first() else {
+                    return self.need_more(cmd).await;
+                };
+                let active = match msg.tag("+typing") {
+                    Some(Some("active" | "paused")) => true,
+                    Some(Some("done")) => false,
+                    _ => return,
+                };
+                let to = if is_channel(target) {
+                    self.room(target).map(Target::Room)
+                } else {
+                    Nick::parse(target, usize::MAX).ok().map(Target::User)
+                };
+                match to {
+                    Some(to) => {
+                        let typing = Command::Typing { to, active };
+                        self.command(typing, cmd, Kind::Plain).await;
+                    }
+                    None => self.num("401", &[&safe(target), "No such nick/channel"]).await,
+                }
+            }
             "TOPIC" => {
                 let Some(name) = p.first() else {
                     return self.need_more(cmd).await;

@@ -547,3 +547,32 @@ async fn labeled_response_labels_every_kind_of_answer() {
     assert_eq!(tag(err, "label"), Some("err1"), "{err}");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn typing_tagmsg_reaches_clients_that_take_tags() {
+    let (s, mut alice, mut bob) = pair(&["message-tags"], &["message-tags"]).await;
+    let mut carol = register(s.addr, "carol").await;
+    carol.join("#c").await;
+    drain(&mut [&mut alice, &mut bob, &mut carol]).await;
+    // (case, line by alice, target bob sees, typing state)
+    let cases = [
+        ("room, active", "@+typing=active TAGMSG #c", "#c", "active"),
+        ("room, done", "@+typing=done TAGMSG #c", "#c", "done"),
+        ("private", "@+typing=active TAGMSG bob", "bob", "active"),
+    ];
+    for (case, line, target, state) in cases {
+        let answer = alice.ask(line).await;
+        must_not(case, &answer, "TAGMSG");
+        let got = bob.sync().await;
+        let m = must(case, &got, "TAGMSG");
+        assert_from_user(case, m, "alice");
+        assert_eq!(param(m, 0), target, "[{case}] {m}");
+        assert_eq!(tag(m, "+typing"), Some(state), "[{case}] {m}");
+        // Without message-tags, nothing arrives.
+        must_not(case, &carol.sync().await, "TAGMSG");
+    }
+    // Other client tags are not relayed.
+    alice.ask("@+draft/react=x TAGMSG #c").await;
+    must_not("other tag", &bob.sync().await, "TAGMSG");
+    s.shutdown().await;
+}
