@@ -33,6 +33,38 @@ pub struct Config {
     pub irc: IrcConfig,
     pub http: HttpConfig,
     pub tls: TlsConfig,
+    /// Dedicated listeners, each for one protocol (or `auto`), plain or
+    /// TLS-only, beside the detecting ones of `listen`.
+    pub listeners: Vec<ListenerConfig>,
+}
+
+/// A dedicated listener: `[[listeners]]` in the TOML file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    pub addr: SocketAddr,
+    /// What every connection speaks; `auto` detects it as `listen` does.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Every connection must open with TLS (then `protocol` applies inside).
+    #[serde(default)]
+    pub tls: bool,
+}
+
+/// The protocol of a dedicated listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Detect it from the first bytes (TLS, HTTP, IRC, else the line
+    /// protocol).
+    #[default]
+    Auto,
+    /// The human line protocol (telnet, nc).
+    Line,
+    /// IRC.
+    Irc,
+    /// HTTP and WebSocket.
+    Http,
 }
 
 /// The web door: HTTP, the REST API, WebSocket.
@@ -79,7 +111,7 @@ impl Default for HttpConfig {
 
 /// TLS on every listener: a connection that opens with a TLS ClientHello
 /// is served over TLS, then detected again inside.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsConfig {
     /// PEM certificate chain; reloaded on SIGHUP.
@@ -88,6 +120,30 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
     /// Generate a self-signed certificate at start (for development).
     pub self_signed: bool,
+    /// Time a client has to complete the TLS handshake, in milliseconds.
+    pub handshake_timeout_ms: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert: None,
+            key: None,
+            self_signed: false,
+            handshake_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// Whether TLS is configured at all.
+    pub fn enabled(&self) -> bool {
+        self.self_signed || self.cert.is_some()
+    }
+
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.handshake_timeout_ms)
+    }
 }
 
 /// The IRC door.
@@ -257,6 +313,7 @@ impl Default for Config {
             irc: IrcConfig::default(),
             http: HttpConfig::default(),
             tls: TlsConfig::default(),
+            listeners: Vec::new(),
         }
     }
 }
@@ -397,7 +454,7 @@ impl Config {
     /// Checks what serde cannot: ranges and names.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
-        if self.listen.is_empty() {
+        if self.listen.is_empty() && self.listeners.is_empty() {
             return Err(bad("listen", "give at least one address"));
         }
         let positive: [(&'static str, u64); 11] = [
@@ -455,6 +512,38 @@ impl Config {
         if irc.ping_interval_ms == 0 || irc.ping_timeout_ms == 0 || irc.registration_timeout_ms == 0
         {
             return Err(bad("irc", "timeouts must be greater than 0"));
+        }
+        self.validate_tls()?;
+        Ok(())
+    }
+
+    /// TLS files come in pairs, and a TLS-only listener needs TLS.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let tls = &self.tls;
+        match (&tls.cert, &tls.key) {
+            (Some(_), None) => return Err(bad("tls.key", "tls.cert needs a key too")),
+            (None, Some(_)) => return Err(bad("tls.cert", "tls.key needs a certificate too")),
+            (Some(_), Some(_)) if tls.self_signed => {
+                return Err(bad(
+                    "tls.self_signed",
+                    "use either a certificate (tls.cert, tls.key) or a self-signed one",
+                ));
+            }
+            _ => {}
+        }
+        if tls.handshake_timeout_ms == 0 {
+            return Err(bad("tls.handshake_timeout_ms", "must be greater than 0"));
+        }
+        if let Some(l) = self.listeners.iter().find(|l| l.tls) {
+            if !tls.enabled() {
+                return Err(bad(
+                    "listeners",
+                    format!(
+                        "the listener on {} wants TLS: set tls.cert and tls.key, or tls.self_signed",
+                        l.addr
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -559,5 +648,41 @@ mod tests {
         let mut c = Config::default();
         c.chat.default_room = String::new();
         assert_eq!(c.default_room().unwrap(), None);
+    }
+
+    #[test]
+    fn tls_settings_are_checked() {
+        let mut c = Config::default();
+        c.tls.cert = Some("cert.pem".into());
+        assert_eq!(c.validate().unwrap_err().key, "tls.key");
+        c.tls.key = Some("key.pem".into());
+        c.validate().unwrap();
+        c.tls.self_signed = true;
+        assert_eq!(c.validate().unwrap_err().key, "tls.self_signed");
+        let mut c = Config::default();
+        c.listeners.push(ListenerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            protocol: Protocol::Irc,
+            tls: true,
+        });
+        assert_eq!(c.validate().unwrap_err().key, "listeners");
+        c.tls.self_signed = true;
+        c.listen.clear();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn listeners_deserialize_with_defaults() {
+        let c: Config = serde_json::from_str(
+            r#"{"listen": [], "listeners": [
+                {"addr": "127.0.0.1:6697", "protocol": "irc", "tls": true},
+                {"addr": "127.0.0.1:8080"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.listeners.len(), 2);
+        assert_eq!(c.listeners[0].protocol, Protocol::Irc);
+        assert!(c.listeners[0].tls);
+        assert_eq!(c.listeners[1].protocol, Protocol::Auto);
+        assert!(!c.listeners[1].tls);
     }
 }

@@ -8,6 +8,7 @@
 //! - [`server`]: listeners, connection limits, protocol detection, shutdown.
 //! - [`line`]: the line door (telnet, `nc`).
 //! - [`irc`]: the IRC door.
+//! - [`tls`]: the certificate (files or self-signed) and its reloads.
 
 pub mod audit;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod line;
 pub mod metrics;
 pub mod rewind;
 pub mod server;
+pub mod tls;
 pub mod ws;
 
 pub use config::Config;

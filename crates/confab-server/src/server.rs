@@ -1,6 +1,7 @@
 //! [`Server`]: binds the listeners, accepts connections, enforces the
-//! connection limits, hands each connection to its door, and shuts down
-//! gracefully.
+//! connection limits, detects each connection's protocol (TLS, then again
+//! inside it; HTTP; IRC; else the line protocol), hands it to its door,
+//! and shuts down gracefully.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -10,12 +11,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use std::time::Duration;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use confab_core::Hub;
 use confab_core::store::{
@@ -25,8 +28,11 @@ use confab_core::{Message, MsgId, Nick, NickKey, RoomKey, Timestamp, Topic};
 use confab_store::{SqliteOptions, SqliteStore};
 
 use crate::audit::AuditLog;
-use crate::config::{Config, ConfigError, Synchronous};
+use crate::config::{Config, ConfigError, Protocol, Synchronous};
 use crate::hub_task::{ConnOutbox, HubHandle, spawn_hub};
+use crate::metrics::ConnGauge;
+use crate::rewind::{Io, Rewind};
+use crate::tls::{Tls, TlsError};
 use crate::{http, irc, line};
 
 /// Why the server could not start.
@@ -42,12 +48,15 @@ pub enum StartError {
     Store { error: StoreError },
     #[error("cannot open the audit log {path}: {error}")]
     Audit { path: PathBuf, error: io::Error },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// A server with its listeners bound, ready to [`Server::run`].
 pub struct Server {
     config: Arc<Config>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<(TcpListener, Mode)>,
+    tls: Option<Tls>,
     hub: Hub<ConnOutbox>,
     audit: Option<AuditLog>,
     tokens: http::Tokens,
@@ -164,28 +173,53 @@ impl Server {
                 error,
             }
         })?;
+        let tls = Tls::from_config(&config)?;
+        let detecting = Mode {
+            protocol: Protocol::Auto,
+            tls_only: false,
+        };
+        let dedicated = config.listeners.iter().map(|l| {
+            let mode = Mode {
+                protocol: l.protocol,
+                tls_only: l.tls,
+            };
+            (l.addr, mode)
+        });
         let mut listeners = Vec::new();
-        for &addr in &config.listen {
+        for (addr, mode) in config
+            .listen
+            .iter()
+            .map(|&a| (a, detecting))
+            .chain(dedicated)
+        {
             let l = TcpListener::bind(addr)
                 .await
                 .map_err(|error| StartError::Bind { addr, error })?;
-            listeners.push(l);
+            listeners.push((l, mode));
         }
         Ok(Server {
             config: Arc::new(config),
             listeners,
+            tls,
             hub,
             audit,
             tokens,
         })
     }
 
-    /// The addresses actually bound (port 0 resolved).
+    /// The addresses actually bound (port 0 resolved): those of `listen`,
+    /// then those of `listeners`, in config order.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
+            .filter_map(|(l, _)| l.local_addr().ok())
             .collect()
+    }
+
+    /// The TLS settings, to reload the certificate files (on SIGHUP);
+    /// `None` when TLS is off.
+    pub fn tls_reloader(&self) -> Option<Tls> {
+        self.tls.clone()
     }
 
     /// Serves until `shutdown` resolves, then tells every user, flushes
@@ -206,12 +240,14 @@ impl Server {
             config: config.clone(),
             tokens: self.tokens,
         }));
-        for listener in self.listeners {
+        for (listener, mode) in self.listeners {
             let ctx = AcceptCtx {
                 config: config.clone(),
                 hub: hub.clone(),
                 limiter: limiter.clone(),
                 router: router.clone(),
+                tls: self.tls.clone(),
+                mode,
                 _alive: alive.clone(),
             };
             accepting.spawn(accept_loop(listener, ctx));
@@ -232,12 +268,22 @@ impl Server {
     }
 }
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    protocol: Protocol,
+    /// Every connection must open with TLS.
+    tls_only: bool,
+}
+
 #[derive(Clone)]
 struct AcceptCtx {
     config: Arc<Config>,
     hub: HubHandle,
     limiter: Arc<Limiter>,
     router: axum::Router,
+    tls: Option<Tls>,
+    mode: Mode,
     /// Held, never used: dropped when the connection ends.
     _alive: mpsc::Sender<()>,
 }
@@ -275,26 +321,128 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: AcceptCtx) {
         }
     };
     let _ = stream.set_nodelay(true);
-    // Protocol detection: a client that speaks first shows what it is; one
-    // that stays silent is a human at a telnet prompt. An IRC client opens
-    // with CAP, NICK, PASS or USER; anything else is the line protocol.
+    let sniff_timeout = ctx.config.limits.sniff_timeout();
+    if ctx.mode.tls_only {
+        if let Some(tls) = handshake(stream, peer, &ctx).await {
+            serve_as(tls, peer, ctx.mode.protocol, sniff_timeout, &ctx).await;
+        }
+        return;
+    }
+    if ctx.mode.protocol != Protocol::Auto {
+        serve_fixed(stream, peer, ctx.mode.protocol, Bytes::new(), &ctx).await;
+        return;
+    }
+    let Some(initial) = sniff(&mut stream, sniff_timeout).await else {
+        return;
+    };
+    if !crate::tls::looks_like_tls(&initial) {
+        detect(stream, peer, initial, &ctx).await;
+    } else if ctx.tls.is_some() {
+        if let Some(tls) = handshake(Rewind::new(initial, stream), peer, &ctx).await {
+            serve_as(tls, peer, Protocol::Auto, sniff_timeout, &ctx).await;
+        }
+    } else {
+        info!(%peer, "TLS handshake refused: TLS is not configured");
+    }
+}
+
+/// Completes the server side of a TLS handshake within the configured
+/// time; `None` (logged) if it fails or the client stalls.
+async fn handshake<S: Io>(
+    stream: S,
+    peer: SocketAddr,
+    ctx: &AcceptCtx,
+) -> Option<tokio_rustls::server::TlsStream<S>> {
+    let Some(tls) = &ctx.tls else {
+        warn!(%peer, "TLS-only listener without TLS settings");
+        return None;
+    };
+    let limit = ctx.config.tls.handshake_timeout();
+    match timeout(limit, tls.acceptor().accept(stream)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            info!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            info!(%peer, ?limit, "TLS handshake timed out");
+            None
+        }
+    }
+}
+
+/// Serves `stream` (just out of a TLS handshake) as `protocol`, detecting
+/// it again from the first bytes when `Auto`.
+async fn serve_as<S: Io>(
+    mut stream: S,
+    peer: SocketAddr,
+    protocol: Protocol,
+    sniff_timeout: Duration,
+    ctx: &AcceptCtx,
+) {
+    if protocol != Protocol::Auto {
+        serve_fixed(stream, peer, protocol, Bytes::new(), ctx).await;
+        return;
+    }
+    if let Some(initial) = sniff(&mut stream, sniff_timeout).await {
+        detect(stream, peer, initial, ctx).await;
+    }
+}
+
+/// Reads what a client says first, waiting up to `limit`: empty if it
+/// stays silent, `None` if it closes or fails.
+async fn sniff<S: Io>(stream: &mut S, limit: Duration) -> Option<Bytes> {
     let mut first = vec![0u8; 1024];
-    let initial = match timeout(ctx.config.limits.sniff_timeout(), stream.read(&mut first)).await {
-        Ok(Ok(0)) => return,
+    match timeout(limit, stream.read(&mut first)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => None,
         Ok(Ok(n)) => {
             first.truncate(n);
-            Bytes::from(first)
+            Some(Bytes::from(first))
         }
-        Ok(Err(_)) => return,
-        Err(_) => Bytes::new(),
-    };
-    if http::looks_like_http(&initial) {
-        let stream = crate::rewind::Rewind::new(initial, stream);
-        http::serve(stream, peer, ctx.router).await;
+        Err(_) => Some(Bytes::new()),
+    }
+}
+
+/// Protocol detection: a client that speaks first shows what it is; one
+/// that stays silent is a human at a telnet prompt. An HTTP request line
+/// is the web door; an IRC client opens with CAP, NICK, PASS or USER;
+/// anything else is the line protocol.
+async fn detect<S: Io>(stream: S, peer: SocketAddr, initial: Bytes, ctx: &AcceptCtx) {
+    let protocol = if http::looks_like_http(&initial) {
+        Protocol::Http
     } else if irc::looks_like_irc(&initial) {
-        irc::conn::serve(stream, peer, initial, ctx.hub, ctx.config).await;
+        Protocol::Irc
     } else {
-        line::conn::serve(stream, peer, initial, ctx.hub, ctx.config).await;
+        Protocol::Line
+    };
+    debug!(%peer, ?protocol, "detected");
+    serve_fixed(stream, peer, protocol, initial, ctx).await;
+}
+
+/// Hands `stream`, whose first bytes `initial` were already read, to the
+/// door of `protocol` (`Auto` counts as the line protocol).
+async fn serve_fixed<S: Io>(
+    stream: S,
+    peer: SocketAddr,
+    protocol: Protocol,
+    initial: Bytes,
+    ctx: &AcceptCtx,
+) {
+    let (hub, config) = (ctx.hub.clone(), ctx.config.clone());
+    match protocol {
+        Protocol::Http => {
+            let header_timeout = Duration::from_millis(config.http.header_timeout_ms);
+            let stream = Rewind::new(initial, stream);
+            http::serve(stream, peer, ctx.router.clone(), header_timeout).await;
+        }
+        Protocol::Irc => {
+            let _gauge = ConnGauge::new("irc");
+            irc::conn::serve(stream, peer, initial, hub, config).await;
+        }
+        Protocol::Line | Protocol::Auto => {
+            let _gauge = ConnGauge::new("line");
+            line::conn::serve(stream, peer, initial, hub, config).await;
+        }
     }
 }
 

@@ -89,6 +89,16 @@ struct ServeArgs {
     /// Print the effective config as TOML and exit.
     #[arg(long)]
     print_config: bool,
+    /// Serve TLS with a self-signed certificate (for development; it is
+    /// written to the data dir as tls-self-signed.pem).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
+    /// Serve TLS with this PEM certificate chain (reloaded on SIGHUP).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (reloaded on SIGHUP).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// The flags that override config keys; unset ones are left out.
@@ -98,6 +108,25 @@ struct Overrides {
     listen: Vec<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "TlsOverrides::is_empty")]
+    tls: TlsOverrides,
+}
+
+/// The TLS flags; unset ones are left out.
+#[derive(Serialize, Default)]
+struct TlsOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    self_signed: Option<bool>,
+}
+
+impl TlsOverrides {
+    fn is_empty(&self) -> bool {
+        self.cert.is_none() && self.key.is_none() && self.self_signed.is_none()
+    }
 }
 
 fn main() -> ExitCode {
@@ -119,6 +148,14 @@ fn main() -> ExitCode {
 /// Defaults, then the file, then `CONFAB_*` (nested keys split on `__`,
 /// as in `CONFAB_LIMITS__SEND_QUEUE`), then flags.
 fn load_config(args: &ConfigArgs, listen: &[SocketAddr]) -> anyhow::Result<Config> {
+    load_config_with(args, listen, TlsOverrides::default())
+}
+
+fn load_config_with(
+    args: &ConfigArgs,
+    listen: &[SocketAddr],
+    tls: TlsOverrides,
+) -> anyhow::Result<Config> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(path) = &args.config {
         if !path.is_file() {
@@ -132,6 +169,7 @@ fn load_config(args: &ConfigArgs, listen: &[SocketAddr]) -> anyhow::Result<Confi
     let overrides = Overrides {
         listen: listen.to_vec(),
         data_dir: args.data_dir.clone(),
+        tls,
     };
     figment = figment.merge(env).merge(Serialized::defaults(overrides));
     let config: Config = figment.extract().context("reading the config")?;
@@ -140,7 +178,12 @@ fn load_config(args: &ConfigArgs, listen: &[SocketAddr]) -> anyhow::Result<Confi
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = load_config(&args.config, &args.listen)?;
+    let tls = TlsOverrides {
+        cert: args.tls_cert.clone(),
+        key: args.tls_key.clone(),
+        self_signed: args.tls_self_signed.then_some(true),
+    };
+    let config = load_config_with(&args.config, &args.listen, tls)?;
     if args.print_config {
         print!("{}", toml::to_string_pretty(&config)?);
         return Ok(());
@@ -156,6 +199,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("confab listening on {addr}");
         }
         println!("data dir: {}", config.data_dir.display());
+        let tls = server.tls_reloader();
+        if let Some(tls) = &tls {
+            println!("TLS certificate: {}", tls.cert_path().display());
+        }
+        tokio::spawn(reload_on_sighup(tls));
         tracing::info!(addrs = ?server.local_addrs(), "listening");
         server.run(shutdown_signal()).await;
         anyhow::Ok(())
@@ -263,6 +311,34 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+/// Reloads the TLS certificate files on each SIGHUP (a broken file is
+/// logged and the old certificate kept).
+async fn reload_on_sighup(tls: Option<confab_server::tls::Tls>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot handle SIGHUP");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            match &tls {
+                // `reload` logs its own outcome.
+                Some(tls) => {
+                    let tls = tls.clone();
+                    let _ = tokio::task::spawn_blocking(move || tls.reload()).await;
+                }
+                None => tracing::info!("SIGHUP: TLS is off, nothing to reload"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -56,10 +56,10 @@ pub fn router(state: Shared) -> Router {
 }
 
 /// Serves HTTP/1.1 on `io` until the client closes, upgrading to
-/// WebSocket where asked.
-pub async fn serve<S: Io>(io: S, peer: SocketAddr, router: Router) {
+/// WebSocket where asked. A client that takes longer than
+/// `header_timeout` to send a request's headers is dropped (slowloris).
+pub async fn serve<S: Io>(io: S, peer: SocketAddr, router: Router, header_timeout: Duration) {
     let _gauge = ConnGauge::new("http");
-    let header_timeout = Duration::from_millis(10_000);
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
