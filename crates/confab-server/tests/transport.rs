@@ -501,7 +501,25 @@ async fn irc_over_websocket_text_and_binary_talk_with_telnet() {
     txt.send("QUIT :bye").await;
     txt.expect("ERROR").await;
     assert_eq!(txt.next_line().await, None);
-    drop((txt, bin, tom));
+    let quit = tom.expect("*** txt quit").await;
+    assert!(quit.contains("bye"), "{quit}");
+    // A client that sends QUIT and closes at once still gets its reason
+    // across.
+    let mut hasty = ws_irc(
+        TcpStream::connect(s.addr()).await.unwrap(),
+        url,
+        false,
+        "hasty",
+    )
+    .await;
+    hasty.register("hasty").await;
+    hasty.join("#web").await;
+    tom.expect("*** hasty joined #web").await;
+    hasty.send("QUIT :in a hurry").await;
+    hasty.ws.close(None).await.expect("close");
+    let quit = tom.expect("*** hasty quit").await;
+    assert!(quit.contains("in a hurry"), "{quit}");
+    drop((txt, bin, tom, hasty));
     s.shutdown().await;
 }
 

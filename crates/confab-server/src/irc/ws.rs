@@ -21,6 +21,8 @@ use crate::metrics::ConnGauge;
 
 /// Bytes buffered in the pipe each way.
 const PIPE: usize = 64 * 1024;
+/// How long a closing client's last lines may take to reach the door.
+const FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Serves the IRC door over `socket`: one IRC line per WebSocket message,
 /// as text (`text.ircv3.net`) or binary (`binary.ircv3.net`) frames.
@@ -106,6 +108,10 @@ async fn bridge(mut socket: WebSocket, pipe: DuplexStream, binary: bool, max_lin
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | None => {
                         debug!("client closed the WebSocket");
+                        // Its last lines (a QUIT and its reason) still
+                        // reach the door, unless the door stopped reading.
+                        let flush = to_door_w.write_all(&to_door);
+                        let _ = tokio::time::timeout(FLUSH, flush).await;
                         return;
                     }
                     Some(Err(e)) => {
