@@ -27,7 +27,13 @@ use crate::hub_task::HubHandle;
 use crate::metrics::ConnGauge;
 use crate::rewind::Io;
 
+pub mod admin;
+pub mod api;
+pub mod extract;
+pub mod openapi;
+pub mod ops;
 pub mod tokens;
+pub mod uploads;
 
 pub use tokens::{TokenError, Tokens};
 
@@ -50,8 +56,9 @@ pub const CONFAB_V1: &str = "confab.v1";
 pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/ws", get(ws_upgrade))
-        .route("/healthz", get(healthz))
+        .merge(openapi::router(&state))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -89,12 +96,16 @@ pub fn looks_like_http(first: &[u8]) -> bool {
     })
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
-}
-
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such page")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this path does not take that method",
+    )
 }
 
 async fn ws_upgrade(

@@ -1,0 +1,317 @@
+//! Admin endpoints, behind `Authorization: Bearer <http.admin_token>`
+//! (403 while the token is not configured): announcements to every
+//! session on every door, and queries of the audit log.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, FixedOffset};
+use confab_core::{Nick, NickKey, Text};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::api::unavailable;
+use super::extract::{Admin, ApiJson, ApiQuery};
+use super::openapi::ErrorResponse;
+use super::{ApiError, Shared};
+
+/// Most audit entries one query returns.
+pub const MAX_AUDIT: usize = 1000;
+/// Audit entries a query returns when it does not say.
+pub const DEFAULT_AUDIT: usize = 100;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AnnouncementRequest {
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AnnouncementResponse {
+    /// Sessions it was sent to, on every door.
+    pub sessions: usize,
+}
+
+/// Announces a text to everyone connected, on every door.
+#[utoipa::path(
+    post, path = "/api/v1/admin/announcements", tag = "admin",
+    security(("admin" = [])),
+    request_body = AnnouncementRequest,
+    responses(
+        (status = 202, description = "Announced", body = AnnouncementResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing field or bad text", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn announce(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<AnnouncementRequest>,
+) -> Result<(StatusCode, Json<AnnouncementResponse>), ApiError> {
+    let text = Text::parse(&req.text, state.config.limits.max_message_bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_text",
+            format!("that announcement cannot be sent: {e}"),
+        )
+    })?;
+    let sessions = state.hub.announce(text).await.map_err(unavailable)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(AnnouncementResponse { sessions }),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Entries at or after this time (RFC 3339).
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Entries before this time (RFC 3339).
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+    /// Entries about this user (`nick`, `from` or `name`), any case.
+    pub user: Option<String>,
+    /// Entries of this kind: connect, disconnect, command, message,
+    /// private_message, error, login, announce, shutdown.
+    pub kind: Option<String>,
+    /// Most entries to return, the latest (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    /// Matching entries, oldest first: the latest `limit` of them.
+    /// Each has `time` (RFC 3339) and `kind`, and fields by kind.
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<Map<String, Value>>,
+    /// Whether older matching entries were left out (narrow with `until`).
+    pub truncated: bool,
+}
+
+/// Audit log entries by time range, user and kind.
+#[utoipa::path(
+    get, path = "/api/v1/admin/audit", tag = "admin",
+    security(("admin" = [])),
+    params(AuditParams),
+    responses(
+        (status = 200, description = "Matching entries", body = AuditPage),
+        (status = 400, description = "Bad query parameters", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 404, description = "The audit log is turned off", body = ErrorResponse),
+        (status = 503, description = "Cannot read the audit log now", body = ErrorResponse),
+    )
+)]
+pub async fn audit(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let filter = AuditFilter::new(&params, state.config.limits.max_nick_len)?;
+    let Some(path) = state.config.audit_path() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "audit_disabled",
+            "the audit log is turned off (audit.enabled)",
+        ));
+    };
+    let read = tokio::task::spawn_blocking(move || filter.scan(&path)).await;
+    match read {
+        Ok(Ok(page)) => Ok(Json(page)),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(Json(AuditPage {
+            entries: Vec::new(),
+            truncated: false,
+        })),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot read the audit log");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage",
+                "cannot read the audit log now",
+            ))
+        }
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage",
+            "cannot read the audit log now",
+        )),
+    }
+}
+
+/// What an audit query keeps.
+struct AuditFilter {
+    since: Option<DateTime<FixedOffset>>,
+    until: Option<DateTime<FixedOffset>>,
+    user: Option<UserMatch>,
+    kind: Option<String>,
+    limit: usize,
+    max_nick: usize,
+}
+
+enum UserMatch {
+    Key(NickKey),
+    /// Not a valid name now; matched as written.
+    Exact(String),
+}
+
+impl AuditFilter {
+    fn new(p: &AuditParams, max_nick: usize) -> Result<AuditFilter, ApiError> {
+        let time = |name: &str, v: &Option<String>| -> Result<_, ApiError> {
+            v.as_deref()
+                .map(|s| {
+                    DateTime::parse_from_rfc3339(s).map_err(|e| {
+                        ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "bad_query",
+                            format!("{name} must be an RFC 3339 time ({e})"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let limit = p.limit.unwrap_or(DEFAULT_AUDIT);
+        if !(1..=MAX_AUDIT).contains(&limit) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("limit must be between 1 and {MAX_AUDIT}"),
+            ));
+        }
+        let user = p.user.as_deref().map(|u| match Nick::parse(u, max_nick) {
+            Ok(n) => UserMatch::Key(n.key()),
+            Err(_) => UserMatch::Exact(u.to_owned()),
+        });
+        Ok(AuditFilter {
+            since: time("since", &p.since)?,
+            until: time("until", &p.until)?,
+            user,
+            kind: p.kind.clone(),
+            limit,
+            max_nick,
+        })
+    }
+
+    fn keeps(&self, entry: &Map<String, Value>) -> bool {
+        if let Some(kind) = &self.kind
+            && entry.get("kind").and_then(Value::as_str) != Some(kind.as_str())
+        {
+            return false;
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Some(t) = entry
+                .get("time")
+                .and_then(Value::as_str)
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            else {
+                return false;
+            };
+            if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
+                return false;
+            }
+        }
+        if let Some(user) = &self.user {
+            let names = ["nick", "from", "name"]
+                .iter()
+                .filter_map(|f| entry.get(*f).and_then(Value::as_str));
+            let mut hit = false;
+            for name in names {
+                hit |= match user {
+                    UserMatch::Key(key) => Nick::parse(name, self.max_nick.max(name.len()))
+                        .is_ok_and(|n| n.key() == *key),
+                    UserMatch::Exact(s) => name == s,
+                };
+            }
+            if !hit {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads the log through, keeping the latest `limit` matches. A line
+    /// that is not a JSON object (one being written) is skipped.
+    fn scan(&self, path: &Path) -> std::io::Result<AuditPage> {
+        let file = std::fs::File::open(path)?;
+        let mut kept: VecDeque<Map<String, Value>> = VecDeque::with_capacity(self.limit.min(64));
+        let mut truncated = false;
+        for line in BufReader::new(file).split(b'\n') {
+            let line = line?;
+            let Ok(Value::Object(entry)) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
+            if !self.keeps(&entry) {
+                continue;
+            }
+            if kept.len() == self.limit {
+                kept.pop_front();
+                truncated = true;
+            }
+            kept.push_back(entry);
+        }
+        Ok(AuditPage {
+            entries: kept.into(),
+            truncated,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(json: &str) -> Map<String, Value> {
+        match serde_json::from_str(json).unwrap() {
+            Value::Object(m) => m,
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn filters() {
+        let p = AuditParams {
+            since: Some("2026-01-01T00:00:00Z".into()),
+            until: Some("2026-01-02T00:00:00+00:00".into()),
+            user: Some("Alice".into()),
+            kind: Some("message".into()),
+            limit: None,
+        };
+        let f = AuditFilter::new(&p, 20).unwrap();
+        assert!(f.keeps(&entry(
+            r#"{"time":"2026-01-01T10:00:00.000Z","kind":"message","from":"alice"}"#
+        )));
+        assert!(!f.keeps(&entry(
+            r#"{"time":"2026-01-02T00:00:00.000Z","kind":"message","from":"alice"}"#
+        )));
+        assert!(!f.keeps(&entry(
+            r#"{"time":"2026-01-01T10:00:00.000Z","kind":"login","name":"alice"}"#
+        )));
+        assert!(!f.keeps(&entry(
+            r#"{"time":"2026-01-01T10:00:00.000Z","kind":"message","from":"bob"}"#
+        )));
+        let bad = AuditParams {
+            since: Some("yesterday".into()),
+            ..AuditParams::default()
+        };
+        assert_eq!(
+            AuditFilter::new(&bad, 20).err().unwrap().status,
+            StatusCode::BAD_REQUEST
+        );
+        let bad = AuditParams {
+            limit: Some(0),
+            ..AuditParams::default()
+        };
+        assert!(AuditFilter::new(&bad, 20).is_err());
+    }
+}

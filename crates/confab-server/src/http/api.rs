@@ -1,0 +1,575 @@
+//! The REST API's user endpoints under `/api/v1` (docs/rest.md): log in
+//! for a token, list rooms and users, read and search a room's history,
+//! send to a room or a user. Each handler parses its input into core
+//! types (`Nick::parse`, `RoomName::parse`, `Text::parse`), asks the hub
+//! through [`HubHandle::api`](crate::hub_task::HubHandle::api) and renders
+//! the answer as JSON; every refusal is an [`ApiError`].
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{SecondsFormat, TimeZone, Utc};
+use confab_core::store::{Bound, HistoryQuery};
+use confab_core::{
+    ChatError, Message, MsgId, MsgKind, Nick, NickKey, RoomName, Target, Text, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::openapi::ErrorResponse;
+use super::{ApiError, Shared, uploads};
+use crate::auth::{self, LoginError};
+use crate::hub_task::{ApiAnswer, ApiCall};
+
+/// Most messages one page of history or search returns.
+pub const MAX_PAGE: usize = 100;
+/// Messages a page has when the request does not say.
+pub const DEFAULT_PAGE: usize = 50;
+
+/// A chat message, as the REST API and the WebSocket protocol show it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessageJson {
+    /// Unique per server, increasing: later messages have larger ids.
+    pub id: u64,
+    /// When the server accepted it (RFC 3339, UTC, milliseconds).
+    #[schema(format = DateTime, example = "2026-11-23T20:00:00.123Z")]
+    pub time: String,
+    /// The sender's name.
+    pub from: String,
+    /// A room (`#general`) or, for a private message, the recipient's name.
+    pub target: String,
+    pub kind: MessageKind,
+    pub text: String,
+}
+
+impl From<&Message> for MessageJson {
+    fn from(m: &Message) -> MessageJson {
+        MessageJson {
+            id: m.id.0,
+            time: rfc3339(m.time),
+            from: m.from.to_string(),
+            target: m.to.to_string(),
+            kind: m.kind.into(),
+            text: m.text.as_str().to_owned(),
+        }
+    }
+}
+
+/// How a message reads: said, acted (`/me`), or a notice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    #[default]
+    Say,
+    Action,
+    Notice,
+}
+
+impl From<MsgKind> for MessageKind {
+    fn from(k: MsgKind) -> MessageKind {
+        match k {
+            MsgKind::Say => MessageKind::Say,
+            MsgKind::Action => MessageKind::Action,
+            MsgKind::Notice => MessageKind::Notice,
+        }
+    }
+}
+
+impl From<MessageKind> for MsgKind {
+    fn from(k: MessageKind) -> MsgKind {
+        match k {
+            MessageKind::Say => MsgKind::Say,
+            MessageKind::Action => MsgKind::Action,
+            MessageKind::Notice => MsgKind::Notice,
+        }
+    }
+}
+
+/// `t` as RFC 3339 in UTC with milliseconds (`2026-11-23T20:00:00.123Z`).
+pub fn rfc3339(t: Timestamp) -> String {
+    Utc.timestamp_millis_opt(t.0)
+        .single()
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// The account's name.
+    pub name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When the token stops working (RFC 3339).
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    /// The account's name as registered.
+    pub name: String,
+}
+
+/// Checks a password and hands out a login token.
+#[utoipa::path(
+    post, path = "/api/v1/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Wrong name or password", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing or mistyped fields", body = ErrorResponse),
+        (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
+    )
+)]
+pub async fn login(
+    State(state): State<Shared>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let wrong = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong_login",
+            "wrong name or password",
+        )
+    };
+    // A name that cannot exist has no account.
+    let name = Nick::parse(&req.name, state.config.limits.max_nick_len).map_err(|_| wrong())?;
+    let account = match auth::log_in(&state.hub, &name, req.password).await {
+        Err(gone) => return Err(unavailable(gone)),
+        Ok(Err(LoginError::Wrong)) => return Err(wrong()),
+        Ok(Err(LoginError::Store(e))) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage",
+                format!("cannot log in now: {e}"),
+            ));
+        }
+        Ok(Ok(account)) => account,
+    };
+    let ttl_ms = state.config.http.token_ttl_secs.saturating_mul(1000);
+    let expires = crate::hub_task::now()
+        .0
+        .saturating_add(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
+    Ok(Json(LoginResponse {
+        token: state.tokens.issue(&account.name, expires),
+        expires_at: rfc3339(Timestamp(expires)),
+        name: account.name.to_string(),
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoomJson {
+    pub name: String,
+    /// Members online now.
+    pub members: usize,
+    pub topic: Option<String>,
+}
+
+/// The rooms the token's user can see.
+#[utoipa::path(
+    get, path = "/api/v1/rooms", tag = "rooms",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "Rooms by name", body = [RoomJson]),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn rooms(
+    State(state): State<Shared>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<Vec<RoomJson>>, ApiError> {
+    let ApiAnswer::Rooms(rooms) = call(&state, user, ApiCall::Rooms).await? else {
+        return Err(unexpected());
+    };
+    Ok(Json(
+        rooms
+            .into_iter()
+            .map(|r| RoomJson {
+                name: r.name.to_string(),
+                members: r.members,
+                topic: r.topic.map(|t| t.as_str().to_owned()),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserJson {
+    pub name: String,
+    pub online: bool,
+    /// When the user was last connected (RFC 3339); null while online.
+    #[schema(format = DateTime)]
+    pub last_seen: Option<String>,
+}
+
+/// Every known user, online or not.
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "users",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "Users by name", body = [UserJson]),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn users(
+    State(state): State<Shared>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<Vec<UserJson>>, ApiError> {
+    let ApiAnswer::Users(users) = call(&state, user, ApiCall::Users).await? else {
+        return Err(unexpected());
+    };
+    Ok(Json(
+        users
+            .into_iter()
+            .map(|u| UserJson {
+                name: u.nick.to_string(),
+                online: u.online,
+                last_seen: u.last_seen.map(rfc3339),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// Only messages with a smaller id (page back from the oldest id seen).
+    pub before: Option<u64>,
+    /// Only messages with a larger id (page forward from the newest id seen).
+    pub after: Option<u64>,
+    /// Most messages to return (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessagePage {
+    /// Oldest first.
+    pub messages: Vec<MessageJson>,
+    /// Whether more messages lie beyond this page: older ones when paging
+    /// back (no `after`), newer ones when paging forward (`after` given).
+    pub has_more: bool,
+}
+
+/// A page of a room's history. Without `after` it is the latest
+/// messages (before `before` if given); with `after`, the earliest after
+/// it (and before `before` if given).
+#[utoipa::path(
+    get, path = "/api/v1/rooms/{room}/messages", tag = "rooms",
+    security(("token" = [])),
+    params(
+        ("room" = String, Path, description = "The room, with or without its `#` (`general` or `%23general`)"),
+        HistoryParams,
+    ),
+    responses(
+        (status = 200, description = "A page of messages", body = MessagePage),
+        (status = 400, description = "Bad query parameters", body = ErrorResponse),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 404, description = "No such room (or not readable)", body = ErrorResponse),
+        (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
+    )
+)]
+pub async fn history(
+    State(state): State<Shared>,
+    AuthUser(user): AuthUser,
+    ApiPath(room): ApiPath<String>,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+) -> Result<Json<MessagePage>, ApiError> {
+    let room = room_name(&state, &room)?;
+    let limit = page_limit(&state, params.limit)?;
+    let forward = params.after.is_some();
+    let query = HistoryQuery {
+        after: params.after.map(|id| Bound::Id(MsgId(id))),
+        before: params.before.map(|id| Bound::Id(MsgId(id))),
+        limit: limit + 1,
+        latest: !forward,
+    };
+    let ApiAnswer::Messages(mut messages) =
+        call(&state, user, ApiCall::History { room, query }).await?
+    else {
+        return Err(unexpected());
+    };
+    let has_more = messages.len() > limit;
+    if has_more {
+        if forward {
+            messages.truncate(limit);
+        } else {
+            messages.drain(..messages.len() - limit);
+        }
+    }
+    Ok(Json(MessagePage {
+        messages: messages.iter().map(MessageJson::from).collect(),
+        has_more,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Words to look for (all must match; case and accents ignored).
+    pub q: String,
+    /// Most messages to return (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SearchResults {
+    /// Matches, newest last.
+    pub messages: Vec<MessageJson>,
+}
+
+/// Messages of a room matching words.
+#[utoipa::path(
+    get, path = "/api/v1/rooms/{room}/search", tag = "rooms",
+    security(("token" = [])),
+    params(
+        ("room" = String, Path, description = "The room, with or without its `#`"),
+        SearchParams,
+    ),
+    responses(
+        (status = 200, description = "Matching messages", body = SearchResults),
+        (status = 400, description = "Bad query parameters", body = ErrorResponse),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 404, description = "No such room (or not readable)", body = ErrorResponse),
+        (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
+    )
+)]
+pub async fn search(
+    State(state): State<Shared>,
+    AuthUser(user): AuthUser,
+    ApiPath(room): ApiPath<String>,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Json<SearchResults>, ApiError> {
+    let room = room_name(&state, &room)?;
+    let limit = page_limit(&state, params.limit)?;
+    if !params.q.chars().any(char::is_alphanumeric) {
+        // The index keeps letters and digits only: such a query matches
+        // nothing, in a room that must still exist and be readable.
+        let query = HistoryQuery::before(None, 1);
+        call(&state, user, ApiCall::History { room, query }).await?;
+        return Ok(Json(SearchResults {
+            messages: Vec::new(),
+        }));
+    }
+    let call_ = ApiCall::Search {
+        room,
+        query: params.q,
+        limit,
+    };
+    let ApiAnswer::Messages(messages) = call(&state, user, call_).await? else {
+        return Err(unexpected());
+    };
+    Ok(Json(SearchResults {
+        messages: messages.iter().map(MessageJson::from).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SendRequest {
+    /// The message; may be empty when `upload` is given.
+    pub text: String,
+    #[serde(default)]
+    pub kind: MessageKind,
+    /// The id of an upload (POST /api/v1/uploads): its link is appended
+    /// to the text, so every door shows it.
+    #[serde(default)]
+    pub upload: Option<String>,
+}
+
+/// Sends a message to a room as the token's user (who must be a member).
+#[utoipa::path(
+    post, path = "/api/v1/rooms/{room}/messages", tag = "rooms",
+    security(("token" = [])),
+    params(("room" = String, Path, description = "The room, with or without its `#`")),
+    request_body = SendRequest,
+    responses(
+        (status = 201, description = "Sent and stored", body = MessageJson),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "Not allowed to send there", body = ErrorResponse),
+        (status = 404, description = "No such room", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing fields, bad text or unknown upload", body = ErrorResponse),
+        (status = 429, description = "Sending too fast", body = ErrorResponse),
+        (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
+    )
+)]
+pub async fn send_to_room(
+    State(state): State<Shared>,
+    AuthUser(user): AuthUser,
+    ApiPath(room): ApiPath<String>,
+    ApiJson(req): ApiJson<SendRequest>,
+) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
+    let room = room_name(&state, &room)?;
+    send(&state, user, Target::Room(room), req).await
+}
+
+/// Sends a private message to a user as the token's user (kept for them
+/// if they are offline).
+#[utoipa::path(
+    post, path = "/api/v1/users/{name}/messages", tag = "users",
+    security(("token" = [])),
+    params(("name" = String, Path, description = "The recipient's name")),
+    request_body = SendRequest,
+    responses(
+        (status = 201, description = "Sent and stored", body = MessageJson),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "Not allowed", body = ErrorResponse),
+        (status = 404, description = "No such user", body = ErrorResponse),
+        (status = 409, description = "The user cannot take messages now", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing fields, bad text or unknown upload", body = ErrorResponse),
+        (status = 429, description = "Sending too fast, or their queue is full", body = ErrorResponse),
+        (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
+    )
+)]
+pub async fn send_to_user(
+    State(state): State<Shared>,
+    AuthUser(user): AuthUser,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(req): ApiJson<SendRequest>,
+) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
+    let bare = name.strip_prefix('@').unwrap_or(&name);
+    let nick = Nick::parse(bare, state.config.limits.max_nick_len).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_user",
+            format!("there is no user called {name}"),
+        )
+    })?;
+    send(&state, user, Target::User(nick), req).await
+}
+
+async fn send(
+    state: &Shared,
+    user: NickKey,
+    to: Target,
+    req: SendRequest,
+) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
+    let mut text = req.text;
+    if let Some(id) = &req.upload {
+        let link = uploads::link(state, id).await?;
+        if text.trim().is_empty() {
+            text = link;
+        } else {
+            text = format!("{} {link}", text.trim_end());
+        }
+    }
+    let text = Text::parse(&text, state.config.limits.max_message_bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_text",
+            format!("that message cannot be sent: {e}"),
+        )
+    })?;
+    let call_ = ApiCall::Send {
+        to,
+        kind: req.kind.into(),
+        text,
+    };
+    let ApiAnswer::Sent(msg) = call(state, user, call_).await? else {
+        return Err(unexpected());
+    };
+    Ok((StatusCode::CREATED, Json(MessageJson::from(&msg))))
+}
+
+/// A room named in a path: `general`, `#general` (sent as `%23general`).
+fn room_name(state: &Shared, raw: &str) -> Result<RoomName, ApiError> {
+    let name = if raw.starts_with('#') {
+        raw.to_owned()
+    } else {
+        format!("#{raw}")
+    };
+    RoomName::parse(&name, state.config.limits.max_room_len).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_room",
+            format!("there is no room called {name}"),
+        )
+    })
+}
+
+/// The page size asked for, checked; at most what the hub reads at once
+/// less the one extra message that tells whether there is more.
+fn page_limit(state: &Shared, asked: Option<usize>) -> Result<usize, ApiError> {
+    let limit = asked.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    let most = state.config.chat.max_history.saturating_sub(1).max(1);
+    Ok(limit.min(most))
+}
+
+/// Runs `call` for `user` on the hub, mapping refusals to HTTP errors.
+async fn call(state: &Shared, user: NickKey, call: ApiCall) -> Result<ApiAnswer, ApiError> {
+    match state.hub.api(user, call).await {
+        Err(gone) => Err(unavailable(gone)),
+        Ok(Err(e)) => Err(chat_error(e)),
+        Ok(Ok(answer)) => Ok(answer),
+    }
+}
+
+pub fn unavailable(gone: crate::hub_task::HubGone) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        gone.to_string(),
+    )
+}
+
+fn unexpected() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the hub answered something unexpected",
+    )
+}
+
+/// The HTTP status and code of a hub refusal; its message is the core's.
+pub fn chat_error(e: ChatError) -> ApiError {
+    use ChatError as E;
+    let (status, code) = match &e {
+        E::NotLoggedIn => {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unknown_account",
+                "the token's account is not known to this server",
+            );
+        }
+        E::NoSuchRoom(_) => (StatusCode::NOT_FOUND, "no_such_room"),
+        E::NoSuchUser(_) => (StatusCode::NOT_FOUND, "no_such_user"),
+        E::NotInRoom(_)
+        | E::CannotSend(_)
+        | E::Banned(_)
+        | E::NotOperator(_)
+        | E::InviteOnly(_)
+        | E::BadKey(_)
+        | E::GuestsNotAllowed
+        | E::GuestsNoPrivateHistory => (StatusCode::FORBIDDEN, "forbidden"),
+        E::TooFast => (StatusCode::TOO_MANY_REQUESTS, "too_fast"),
+        E::OfflineQueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue_full"),
+        E::BadValue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_value"),
+        E::Storage(m) if m.contains("search query is not valid") => {
+            (StatusCode::BAD_REQUEST, "bad_query")
+        }
+        E::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage"),
+        E::NoStorage => (StatusCode::SERVICE_UNAVAILABLE, "no_storage"),
+        _ => (StatusCode::CONFLICT, "refused"),
+    };
+    ApiError::new(status, code, e.to_string())
+}

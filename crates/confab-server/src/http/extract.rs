@@ -1,0 +1,230 @@
+//! Extractors of the REST API that answer every bad request with an
+//! [`ApiError`] (JSON), never axum's plain-text rejections: the request
+//! body as JSON ([`ApiJson`]), the query string ([`ApiQuery`]), path
+//! parameters ([`ApiPath`]), and who is asking: a user's login token
+//! ([`AuthUser`]) or the admin token ([`Admin`]).
+
+use axum::Json;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use blake2::{Blake2b512, Digest};
+use confab_core::NickKey;
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, Shared, TokenError};
+
+/// A JSON request body of at most `http.max_body_bytes`.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<Shared> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, ApiError> {
+        let limit = state.config.http.max_body_bytes;
+        check_length(req.headers(), limit)?;
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection, limit)),
+        }
+    }
+}
+
+/// Refuses a body whose declared length is over `limit` before reading it
+/// (a body without a length is cut at the limit while read).
+pub fn check_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => Err(too_large(limit)),
+        _ => Ok(()),
+    }
+}
+
+pub fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the request body is larger than the limit of {limit} bytes"),
+    )
+}
+
+fn json_rejection(rejection: JsonRejection, limit: usize) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            e.body_text(),
+        ),
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text())
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON, with Content-Type: application/json",
+        ),
+        JsonRejection::BytesRejection(e) => bytes_rejection(e, limit),
+        other => ApiError::new(other.status(), "bad_request", other.body_text()),
+    }
+}
+
+pub fn bytes_rejection(rejection: BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large(limit)
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!("could not read the request body: {}", rejection.body_text()),
+        )
+    }
+}
+
+/// The query string, deserialized.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                e.body_text(),
+            )),
+            Err(other) => Err(ApiError::new(
+                other.status(),
+                "bad_query",
+                other.body_text(),
+            )),
+        }
+    }
+}
+
+/// Path parameters, deserialized.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    ApiError::new(rejection.status(), "bad_path", rejection.body_text())
+}
+
+/// The account a request acts for, from its `Authorization: Bearer`
+/// login token.
+pub struct AuthUser(pub NickKey);
+
+impl FromRequestParts<Shared> for AuthUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            unauthorized("log in first: send Authorization: Bearer <token> (POST /api/v1/login)")
+        })?;
+        let now = crate::hub_task::now().0;
+        match state.tokens.verify(token, now) {
+            Ok(user) => Ok(AuthUser(user)),
+            Err(e @ (TokenError::Invalid | TokenError::Expired)) => {
+                Err(unauthorized(&e.to_string()))
+            }
+        }
+    }
+}
+
+/// An admin request: `Authorization: Bearer <http.admin_token>`.
+pub struct Admin;
+
+impl FromRequestParts<Shared> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        let expected = &state.config.http.admin_token;
+        if expected.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "admin_disabled",
+                "the admin endpoints are disabled: http.admin_token is not set",
+            )
+            .into_response());
+        }
+        match bearer(&parts.headers) {
+            Some(token) if same_secret(token, expected) => Ok(Admin),
+            Some(_) => Err(unauthorized("that is not the admin token")),
+            None => Err(unauthorized(
+                "send the admin token: Authorization: Bearer <http.admin_token>",
+            )),
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn unauthorized(message: &str) -> Response {
+    (
+        [(WWW_AUTHENTICATE, "Bearer")],
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message),
+    )
+        .into_response()
+}
+
+/// Compares two secrets in time independent of where they differ (and of
+/// their lengths): their digests are compared in full.
+fn same_secret(given: &str, expected: &str) -> bool {
+    let a = Blake2b512::digest(given.as_bytes());
+    let b = Blake2b512::digest(expected.as_bytes());
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(AUTHORIZATION, "bearer  abc ".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+        h.insert(AUTHORIZATION, "Bearer ".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+    }
+
+    #[test]
+    fn secrets() {
+        assert!(same_secret("s3cret", "s3cret"));
+        assert!(!same_secret("s3cret", "s3cre"));
+        assert!(!same_secret("", "s3cret"));
+    }
+}

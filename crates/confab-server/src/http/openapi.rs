@@ -1,0 +1,201 @@
+//! The REST API's routes and their OpenAPI 3.1 document, built together
+//! from the handlers' `#[utoipa::path]` attributes (utoipa-axum's
+//! `OpenApiRouter`), so the document cannot drift from what is served.
+//! The document is at `/api/openapi.json`; `/docs` is Swagger UI, its
+//! assets compiled into the binary (utoipa-swagger-ui's `vendored`
+//! feature), so it works with no internet access.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use super::{Shared, admin, api, ops, uploads};
+
+/// Where the document is served.
+pub const SPEC_PATH: &str = "/api/openapi.json";
+/// Where the docs page is served.
+pub const DOCS_PATH: &str = "/docs";
+
+/// Every error's body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable code (`unauthorized`, `no_such_room`, …).
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "confab REST API",
+        description = "Rooms, users, history, messages, uploads and administration of a confab chat server. \
+            Log in with POST /api/v1/login and send the token as `Authorization: Bearer <token>`. \
+            Every error is JSON: `{\"error\": {\"code\", \"message\"}}`.",
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Logging in"),
+        (name = "rooms", description = "Rooms, their history and messages"),
+        (name = "users", description = "Users and private messages"),
+        (name = "uploads", description = "Images and files"),
+        (name = "admin", description = "Announcements and the audit log (admin token)"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    ),
+    components(schemas(ErrorResponse, ErrorDetail))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |what: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(what.to_owned()))
+                    .build(),
+            )
+        };
+        components.add_security_scheme("token", bearer("A login token from POST /api/v1/login"));
+        components.add_security_scheme("admin", bearer("The server's http.admin_token"));
+    }
+}
+
+/// The API's routes with their document.
+pub fn api(state: &Shared) -> OpenApiRouter<Shared> {
+    // Uploads read their own (larger) limit from the raw body; every JSON
+    // body is cut at `http.max_body_bytes`.
+    let json = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::login))
+        .routes(routes!(api::rooms))
+        .routes(routes!(api::history, api::send_to_room))
+        .routes(routes!(api::search))
+        .routes(routes!(api::users))
+        .routes(routes!(api::send_to_user))
+        .routes(routes!(admin::announce))
+        .routes(routes!(admin::audit))
+        .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes));
+    let other = OpenApiRouter::new()
+        .routes(routes!(uploads::create))
+        .routes(routes!(uploads::get))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics));
+    json.merge(other)
+}
+
+/// The API's routes, the document at [`SPEC_PATH`] and the docs page at
+/// [`DOCS_PATH`].
+pub fn router(state: &Shared) -> Router<Shared> {
+    let (routes, doc) = api(state).split_for_parts();
+    let docs = SwaggerUi::new(DOCS_PATH).url(SPEC_PATH, doc).config(
+        Config::new([SPEC_PATH])
+            // No badge fetched from validator.swagger.io: offline.
+            .validator_url("none")
+            .persist_authorization(true),
+    );
+    routes.merge(docs)
+}
+
+/// The document, as served (for tools and tests).
+pub fn document(state: &Shared) -> utoipa::openapi::OpenApi {
+    api(state).into_openapi()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::path::Operation;
+
+    use super::*;
+    use crate::Config;
+    use crate::http::{AppState, Tokens};
+
+    fn state(dir: &std::path::Path) -> Shared {
+        let config = Config {
+            data_dir: dir.to_owned(),
+            ..Config::default()
+        };
+        let hub = confab_core::Hub::new(config.hub_config().unwrap());
+        let (hub, _thread) = crate::hub_task::spawn_hub(hub, None);
+        Arc::new(AppState {
+            hub,
+            config: Arc::new(config),
+            tokens: Tokens::load_or_create(dir).unwrap(),
+        })
+    }
+
+    fn operations(doc: &utoipa::openapi::OpenApi) -> Vec<(String, &Operation)> {
+        let mut out = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            for (method, op) in [
+                ("get", &item.get),
+                ("post", &item.post),
+                ("put", &item.put),
+                ("delete", &item.delete),
+            ] {
+                if let Some(op) = op {
+                    out.push((format!("{method} {path}"), op));
+                }
+            }
+        }
+        out
+    }
+
+    /// Each operation documents the refusals its extractors can make,
+    /// every error with the JSON error body.
+    #[tokio::test]
+    async fn every_operation_documents_its_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let doc = document(&state(dir.path()));
+        assert!(matches!(
+            doc.openapi,
+            utoipa::openapi::OpenApiVersion::Version31
+        ));
+        let ops = operations(&doc);
+        assert!(
+            ops.len() >= 14,
+            "{:?}",
+            ops.iter().map(|o| &o.0).collect::<Vec<_>>()
+        );
+        for (name, op) in ops {
+            let statuses: Vec<&str> = op.responses.responses.keys().map(String::as_str).collect();
+            if op.security.is_some() {
+                assert!(statuses.contains(&"401"), "{name}: {statuses:?}");
+            }
+            let json_body = op
+                .request_body
+                .as_ref()
+                .is_some_and(|b| b.content.contains_key("application/json"));
+            if json_body {
+                for s in ["400", "413", "415", "422"] {
+                    assert!(statuses.contains(&s), "{name} lacks {s}: {statuses:?}");
+                }
+            }
+            for (status, response) in &op.responses.responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let json = response.content.get("application/json");
+                    assert!(json.is_some(), "{name} {status} is not JSON");
+                }
+            }
+        }
+    }
+}
