@@ -1,12 +1,11 @@
 //! The WebSocket door: confab's JSON protocol (docs/protocol.md).
+//!
+//! `protocol.rs` is the wire format, pure: client messages parsed into
+//! requests (core `Command`s where one fits) and events rendered into JSON
+//! text. `conn.rs` is the connection task: hello and authentication,
+//! request ids, acknowledgements, resume without duplicates, heartbeats.
 
-use std::net::SocketAddr;
+mod conn;
+pub mod protocol;
 
-use axum::extract::ws::WebSocket;
-
-use crate::http::Shared;
-
-/// Serves one WebSocket connection speaking the JSON protocol.
-pub async fn serve(socket: WebSocket, peer: SocketAddr, state: Shared) {
-    let _ = (socket, peer, state);
-}
+pub use conn::serve;

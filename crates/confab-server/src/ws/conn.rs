@@ -1,0 +1,645 @@
+//! One connection of the JSON protocol: a single task selecting over the
+//! socket, the connection's bounded queue, the heartbeat and the login
+//! timer.
+//!
+//! Every client request is numbered (`HubHandle::command_req`) and
+//! followed by a fence (`HubHandle::fence`), so the connection knows which
+//! events answer which request: replies get the client's id as `"re"`, a
+//! sent message is remembered for its acknowledgement, and when the fence
+//! comes (after the batch's commit) the request gets its `ack`. The hub
+//! never waits for this task: when the queue is full it fires the kill
+//! switch and the connection ends ("SendQ exceeded").
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, close_code};
+use bytes::Bytes;
+use confab_core::{ClientInfo, Command, Delivery, Event, Message, MsgId, Nick, SessionId};
+use tokio::time::{Instant, sleep_until, timeout};
+use tracing::{Instrument, info, warn};
+
+use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, SLOT};
+use crate::auth::{self, LoginError};
+use crate::http::Shared;
+use crate::hub_task::{ConnOutbox, KillSwitch, Out, now};
+use crate::metrics::ConnGauge;
+
+/// Deliveries taken off the queue at a time.
+const WRITE_BATCH: usize = 256;
+/// Message ids remembered as delivered on one connection, so that a
+/// `resumed` reply never repeats one (the oldest are forgotten first).
+const DELIVERED_MEMORY: usize = 100_000;
+/// The longest a close reason may be (the frame holds 123 bytes).
+const CLOSE_REASON_BYTES: usize = 120;
+/// How long a closing connection waits for its last writes and the
+/// client's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves one WebSocket connection speaking the JSON protocol.
+pub async fn serve(socket: WebSocket, peer: SocketAddr, state: Shared) {
+    let sid = state.hub.new_session();
+    let span = tracing::info_span!("ws", sid = sid.0, %peer);
+    run(socket, peer, sid, state).instrument(span).await;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a `hello` (or another one, after a refused login).
+    Hello,
+    /// A login is with the hub; later requests queue behind it.
+    LoggingIn,
+    Ready,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Hello { account: bool },
+    Ping,
+    Send,
+    History,
+    Other,
+}
+
+/// A request sent to the hub whose fence has not come back yet.
+struct Pending {
+    id: Option<ReqId>,
+    kind: Kind,
+    /// An error answered it (then no `ack`).
+    errored: bool,
+    /// The message it sent, as stored.
+    sent: Option<Message>,
+}
+
+/// Why the reader stops.
+enum Flow {
+    Go,
+    Stop(String),
+}
+
+struct Conn {
+    sid: SessionId,
+    peer: SocketAddr,
+    state: Shared,
+    limits: ParseLimits,
+    phase: Phase,
+    /// The hub's end of the queue until the session is connected (at the
+    /// first `hello` that gets past authentication).
+    outbox: Option<ConnOutbox>,
+    next_req: u64,
+    pending: HashMap<u64, Pending>,
+    /// Ids of the messages delivered on this connection.
+    delivered: BTreeSet<u64>,
+    /// The `resume_after` of the `hello`: history shown on joining stops
+    /// there, as what follows comes in `resumed`.
+    resume_floor: Option<MsgId>,
+    nick: Option<Nick>,
+    /// Text frames to write.
+    out: Vec<Utf8Bytes>,
+    /// Close the connection with this code and reason once `out` is
+    /// written.
+    closing: Option<(u16, String)>,
+}
+
+async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Shared) {
+    let _gauge = ConnGauge::new("ws");
+    info!("connected");
+    let config = state.config.clone();
+    let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue);
+    let mut conn = Conn {
+        sid,
+        peer,
+        limits: ParseLimits {
+            max_nick_len: config.limits.max_nick_len,
+            max_room_len: config.limits.max_room_len,
+            max_message_bytes: config.limits.max_message_bytes,
+        },
+        state,
+        phase: Phase::Hello,
+        outbox: Some(outbox),
+        next_req: 1,
+        pending: HashMap::new(),
+        delivered: BTreeSet::new(),
+        resume_floor: None,
+        nick: None,
+        out: Vec::new(),
+        closing: None,
+    };
+    let login_deadline = Instant::now() + config.limits.login_timeout();
+    let interval = Duration::from_millis(config.http.ws_ping_interval_ms.max(1));
+    let mut heard = Instant::now();
+    let mut ping_sent: Option<Instant> = None;
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut killed = false;
+    let reason: String = loop {
+        if let Err(e) = conn.write(&mut socket, &mut kill).await {
+            killed = e.killed;
+            break e.reason;
+        }
+        if let Some((code, why)) = conn.closing.take() {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from(clip(&why, CLOSE_REASON_BYTES)),
+            };
+            let _ = timeout(CLOSE_GRACE, async {
+                socket.send(WsMessage::Close(Some(frame))).await?;
+                drain(&mut socket).await;
+                Ok::<(), axum::Error>(())
+            })
+            .await;
+            break why;
+        }
+        let beat = ping_sent.unwrap_or(heard) + interval;
+        tokio::select! {
+            biased;
+            why = kill.fired() => {
+                killed = true;
+                break why.to_string();
+            }
+            n = rx.recv_many(&mut batch, WRITE_BATCH) => {
+                if n == 0 {
+                    break "closed".to_owned();
+                }
+                for item in batch.drain(..) {
+                    conn.deliver(item);
+                }
+            }
+            frame = socket.recv() => {
+                heard = Instant::now();
+                ping_sent = None;
+                match frame {
+                    None => break "Connection closed".to_owned(),
+                    Some(Ok(frame)) => {
+                        if let Flow::Stop(why) = conn.frame(frame).await {
+                            break why;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        if is_too_big(&e) {
+                            let max = config.http.max_ws_message_bytes;
+                            let msg = format!("a message may be at most {max} bytes; closing");
+                            conn.fatal(None, "message_too_big", &msg, close_code::SIZE, "message too big");
+                        } else {
+                            break format!("WebSocket error: {e}");
+                        }
+                    }
+                }
+            }
+            () = sleep_until(login_deadline), if conn.phase != Phase::Ready => {
+                let secs = config.limits.login_timeout().as_secs_f64();
+                let msg = format!("no hello within {secs} seconds; goodbye");
+                conn.fatal(None, "login_timeout", &msg, close_code::POLICY, "login timeout");
+            }
+            () = sleep_until(beat) => {
+                if ping_sent.is_some() {
+                    break "Ping timeout".to_owned();
+                }
+                ping_sent = Some(Instant::now());
+                let ping = WsMessage::Ping(Bytes::from_static(b"confab"));
+                let sent = tokio::select! {
+                    biased;
+                    why = kill.fired() => {
+                        killed = true;
+                        break why.to_string();
+                    }
+                    r = socket.send(ping) => r,
+                };
+                if let Err(e) = sent {
+                    break format!("Write error: {e}");
+                }
+            }
+        }
+    };
+    if conn.outbox.is_none() {
+        // Connected: the hub says goodbye to the others (it already has,
+        // when it was the one that closed the session).
+        let _ = conn.state.hub.disconnect(sid, reason.clone()).await;
+    }
+    if killed {
+        warn!(reason, "disconnected: client too slow");
+    } else {
+        info!(reason, "disconnected");
+    }
+}
+
+/// Writing stopped the connection.
+struct WriteEnd {
+    reason: String,
+    killed: bool,
+}
+
+impl Conn {
+    /// Writes the queued text frames; stops early when the hub closes the
+    /// session (a client that does not read blocks here until then).
+    async fn write(
+        &mut self,
+        socket: &mut WebSocket,
+        kill: &mut KillSwitch,
+    ) -> Result<(), WriteEnd> {
+        for text in std::mem::take(&mut self.out) {
+            tokio::select! {
+                biased;
+                why = kill.fired() => {
+                    return Err(WriteEnd { reason: why.to_string(), killed: true });
+                }
+                r = socket.send(WsMessage::Text(text)) => {
+                    if let Err(e) = r {
+                        return Err(WriteEnd { reason: format!("Write error: {e}"), killed: false });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, text: String) {
+        self.out.push(Utf8Bytes::from(text));
+    }
+
+    fn push_bytes(&mut self, bytes: Bytes) {
+        if bytes.is_empty() {
+            return;
+        }
+        match Utf8Bytes::try_from(bytes) {
+            Ok(t) => self.out.push(t),
+            Err(e) => warn!(error = %e, "dropped a rendering that is not UTF-8"),
+        }
+    }
+
+    fn connected(&self) -> bool {
+        self.outbox.is_none()
+    }
+
+    // ---- from the client ----
+
+    async fn frame(&mut self, frame: WsMessage) -> Flow {
+        match frame {
+            WsMessage::Text(text) => self.text(text.as_str()).await,
+            WsMessage::Binary(_) => {
+                let msg = "this protocol takes text frames of JSON; binary frames are dropped";
+                self.door_error(None, "binary_not_supported", None, msg)
+                    .await
+            }
+            // Pings are answered by the WebSocket layer; any frame counts
+            // as a sign of life.
+            WsMessage::Ping(_) | WsMessage::Pong(_) => Flow::Go,
+            WsMessage::Close(_) => Flow::Stop("Connection closed".to_owned()),
+        }
+    }
+
+    async fn text(&mut self, text: &str) -> Flow {
+        let incoming = match protocol::parse(text, &self.limits) {
+            Ok(i) => i,
+            Err(bad) => {
+                info!(code = bad.code, "bad input");
+                if bad.code == "bad_version" {
+                    self.push(bad.render(now()));
+                    self.closing = Some((close_code::PROTOCOL, "unsupported version".to_owned()));
+                    return Flow::Go;
+                }
+                return self.bad_input(&bad).await;
+            }
+        };
+        let id = incoming.id;
+        match (self.phase, incoming.request) {
+            (Phase::Hello, Request::Hello(hello)) => self.hello(id, hello).await,
+            (_, Request::Hello(_)) => {
+                let msg = "this connection has already said hello";
+                self.door_error(id.as_ref(), "already_logged_in", None, msg)
+                    .await
+            }
+            (_, Request::Ping) if !self.connected() => {
+                self.push(protocol::pong(id.as_ref(), now()));
+                Flow::Go
+            }
+            (Phase::Hello, _) => {
+                let msg = "send {\"type\": \"hello\", \"v\": 1, …} first";
+                self.door_error(id.as_ref(), "not_logged_in", None, msg)
+                    .await
+            }
+            (_, Request::Ping) => self.request(id, Kind::Ping, Vec::new()).await,
+            (_, Request::Register { password }) => {
+                let min = self.state.config.accounts.min_password_len;
+                match auth::new_hash(password, min).await {
+                    Ok(password_hash) => {
+                        let cmd = Command::Register { password_hash };
+                        self.request(id, Kind::Other, vec![cmd]).await
+                    }
+                    Err(e) => {
+                        self.door_error(id.as_ref(), "bad_request", Some("password"), &e)
+                            .await
+                    }
+                }
+            }
+            (_, Request::Hub(cmd)) => {
+                let kind = match cmd {
+                    Command::Send { .. } => Kind::Send,
+                    Command::ChatHistory { .. } => Kind::History,
+                    _ => Kind::Other,
+                };
+                self.request(id, kind, vec![cmd]).await
+            }
+        }
+    }
+
+    /// `hello`: authenticates, connects the session to the hub if it is
+    /// not yet, and logs in (then resumes, if asked).
+    async fn hello(&mut self, id: Option<ReqId>, hello: Hello) -> Flow {
+        let hub = self.state.hub.clone();
+        let (cmd, account) = match hello.auth {
+            Auth::Guest(nick) => (Command::Login(nick), false),
+            Auth::Password { name, password } => match auth::log_in(&hub, &name, password).await {
+                Ok(Ok(account)) => (Command::LoginAccount(account), true),
+                Ok(Err(LoginError::Wrong)) => {
+                    let msg = "wrong name or password";
+                    return self.door_error(id.as_ref(), "bad_login", None, msg).await;
+                }
+                Ok(Err(e)) => {
+                    return self
+                        .door_error(id.as_ref(), "storage", None, &e.to_string())
+                        .await;
+                }
+                Err(_) => return Flow::Stop("server shutting down".to_owned()),
+            },
+            Auth::Token(token) => {
+                let key = match self.state.tokens.verify(&token, now().0) {
+                    Ok(key) => key,
+                    Err(e) => return self.bad_token(id.as_ref(), &e.to_string()).await,
+                };
+                match hub.account(key).await {
+                    Ok(Ok(lookup)) => match lookup.account {
+                        Some(account) => (Command::LoginAccount(account), true),
+                        None => {
+                            let msg = "the token's account no longer exists";
+                            return self.bad_token(id.as_ref(), msg).await;
+                        }
+                    },
+                    Ok(Err(e)) => {
+                        return self
+                            .door_error(id.as_ref(), "storage", None, &e.to_string())
+                            .await;
+                    }
+                    Err(_) => return Flow::Stop("server shutting down".to_owned()),
+                }
+            }
+        };
+        if let Some(outbox) = self.outbox.take() {
+            let config = &self.state.config;
+            let info = ClientInfo {
+                host: self.peer.ip().to_string(),
+                rate_limited: !config.flood_exempt(self.peer.ip()),
+                auto_join: hello.auto_join,
+                ..ClientInfo::default()
+            };
+            if hub
+                .connect(self.sid, outbox, self.peer, "ws", info)
+                .await
+                .is_err()
+            {
+                return Flow::Stop("server shutting down".to_owned());
+            }
+        }
+        self.phase = Phase::LoggingIn;
+        self.resume_floor = hello.resume_after;
+        let mut cmds = vec![cmd];
+        if let Some(after) = hello.resume_after {
+            cmds.push(Command::Resume {
+                after,
+                limit: protocol::DEFAULT_RESUME,
+            });
+        }
+        self.request(id, Kind::Hello { account }, cmds).await
+    }
+
+    /// Sends `cmds` to the hub as one numbered request, then its fence.
+    async fn request(&mut self, id: Option<ReqId>, kind: Kind, cmds: Vec<Command>) -> Flow {
+        let req = self.next_req;
+        self.next_req += 1;
+        self.pending.insert(
+            req,
+            Pending {
+                id,
+                kind,
+                errored: false,
+                sent: None,
+            },
+        );
+        let hub = &self.state.hub;
+        for cmd in cmds {
+            if hub.command_req(self.sid, req, cmd).await.is_err() {
+                return Flow::Stop("server shutting down".to_owned());
+            }
+        }
+        if hub.fence(self.sid, req).await.is_err() {
+            return Flow::Stop("server shutting down".to_owned());
+        }
+        Flow::Go
+    }
+
+    async fn bad_token(&mut self, id: Option<&ReqId>, why: &str) -> Flow {
+        info!(why, "bad token");
+        self.fatal(id, "bad_token", why, close_code::POLICY, "bad token");
+        Flow::Go
+    }
+
+    /// An error that ends the connection: written straight away (not by
+    /// way of the hub), then the close frame.
+    fn fatal(&mut self, id: Option<&ReqId>, code: &str, message: &str, close: u16, reason: &str) {
+        self.push(protocol::error(id, code, None, message, now()));
+        self.closing = Some((close, reason.to_owned()));
+    }
+
+    async fn bad_input(&mut self, bad: &BadInput) -> Flow {
+        let text = bad.render(now());
+        self.say(text, Some(bad.message.clone())).await
+    }
+
+    /// An error found by the door itself.
+    async fn door_error(
+        &mut self,
+        id: Option<&ReqId>,
+        code: &str,
+        field: Option<&str>,
+        message: &str,
+    ) -> Flow {
+        let text = protocol::error(id, code, field, message, now());
+        self.say(text, Some(message.to_owned())).await
+    }
+
+    /// Queues the door's own output. Once the session is with the hub, by
+    /// way of the hub (audited when it is an error), so that it comes after
+    /// the replies to earlier requests.
+    async fn say(&mut self, text: String, error: Option<String>) -> Flow {
+        if !self.connected() {
+            self.push(text);
+            return Flow::Go;
+        }
+        match self.state.hub.echo(self.sid, text.into(), error).await {
+            Ok(()) => Flow::Go,
+            Err(_) => Flow::Stop("server shutting down".to_owned()),
+        }
+    }
+
+    // ---- from the hub ----
+
+    fn deliver(&mut self, item: Out) {
+        match item {
+            Out::Raw(b) => self.push_bytes(b),
+            Out::Event(d) => self.event(&d),
+        }
+    }
+
+    /// Marks a message id delivered; false if it already was.
+    fn first_delivery(&mut self, id: MsgId) -> bool {
+        if !self.delivered.insert(id.0) {
+            return false;
+        }
+        if self.delivered.len() > DELIVERED_MEMORY {
+            self.delivered.pop_first();
+        }
+        true
+    }
+
+    fn event(&mut self, d: &Delivery) {
+        let req = d
+            .origin()
+            .filter(|o| o.sid == self.sid)
+            .map(|o| o.req)
+            .filter(|r| self.pending.contains_key(r));
+        let re = req.and_then(|r| self.pending[&r].id.clone());
+        let kind = req.map(|r| self.pending[&r].kind);
+        match &d.event {
+            Event::Fence(r) => self.done(*r),
+            Event::Local(b) => self.push_bytes(b.clone()),
+            Event::Message { msg, .. } => {
+                if let Some(p) = req.and_then(|r| self.pending.get_mut(&r))
+                    && p.kind == Kind::Send
+                    && p.sent.is_none()
+                {
+                    p.sent = Some(msg.clone());
+                }
+                if self.first_delivery(msg.id) {
+                    let bytes = d.rendered(SLOT, render_cached);
+                    self.push_bytes(bytes);
+                }
+            }
+            Event::Welcome { nick, online } => {
+                let account = match kind {
+                    Some(Kind::Hello { account }) => account,
+                    _ => false,
+                };
+                self.phase = Phase::Ready;
+                self.nick = Some(nick.clone());
+                info!(nick = %nick, "logged in");
+                let text =
+                    protocol::welcome(re.as_ref(), nick, account, self.sid.0, *online, d.time);
+                self.push(text);
+            }
+            Event::Error(e) => {
+                if let Some(p) = req.and_then(|r| self.pending.get_mut(&r)) {
+                    let first = !p.errored;
+                    p.errored = true;
+                    if let Kind::Hello { .. } = p.kind {
+                        if !first {
+                            // The resume behind a refused login.
+                            return;
+                        }
+                        if self.phase == Phase::LoggingIn {
+                            self.phase = Phase::Hello;
+                            self.resume_floor = None;
+                        }
+                    }
+                }
+                info!(error = %e, "command refused");
+                if let Some(text) = protocol::render(d, re.as_ref()) {
+                    self.push(text);
+                }
+            }
+            Event::Resumed { messages, more } => {
+                let fresh: Vec<Message> = messages
+                    .iter()
+                    .filter(|m| self.first_delivery(m.id))
+                    .cloned()
+                    .collect();
+                self.push(protocol::resumed(re.as_ref(), &fresh, *more, d.time));
+            }
+            Event::History { target, messages } if kind != Some(Kind::History) => {
+                // Shown on joining: up to where a resume takes over.
+                let floor = self.resume_floor.unwrap_or(MsgId(u64::MAX));
+                let shown: Vec<Message> =
+                    messages.iter().filter(|m| m.id <= floor).cloned().collect();
+                if !shown.is_empty() {
+                    self.push(protocol::history(re.as_ref(), target, &shown, d.time));
+                }
+            }
+            Event::Bye { reason } => {
+                if let Some(text) = protocol::render(d, None) {
+                    self.push(text);
+                }
+                self.closing = Some((close_code::NORMAL, reason.clone()));
+            }
+            ev if protocol::is_broadcast(ev) => {
+                let bytes = d.rendered(SLOT, render_cached);
+                self.push_bytes(bytes);
+            }
+            _ => {
+                if let Some(text) = protocol::render(d, re.as_ref()) {
+                    self.push(text);
+                }
+            }
+        }
+    }
+
+    /// Every reply to request `req` is in (and committed).
+    fn done(&mut self, req: u64) {
+        let Some(p) = self.pending.remove(&req) else {
+            return;
+        };
+        match (p.kind, p.id) {
+            (Kind::Ping, id) => self.push(protocol::pong(id.as_ref(), now())),
+            (_, Some(id)) if !p.errored => {
+                self.push(protocol::ack(&id, p.sent.as_ref(), now()));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// After our close frame: reads (and drops) what the client still sends,
+/// up to its close frame, so that closing the socket with unread input
+/// does not reset the connection and lose what was written last. (After
+/// a read error the stream is finished and this returns at once.)
+async fn drain(socket: &mut WebSocket) {
+    while let Some(frame) = socket.recv().await {
+        match frame {
+            Ok(WsMessage::Close(_)) => return,
+            Ok(_) => {}
+            Err(e) if is_too_big(&e) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Whether a read failed because a frame or message was over the limit
+/// (tungstenite's capacity error, which axum passes on as text).
+fn is_too_big(e: &axum::Error) -> bool {
+    let text = e.to_string();
+    text.contains("Space limit exceeded") || text.contains("Message too long")
+}
+
+fn render_cached(env: &confab_core::Envelope) -> Bytes {
+    protocol::render(env, None).map_or_else(Bytes::new, Bytes::from)
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}

@@ -1,0 +1,1333 @@
+//! The JSON protocol's wire format, sans-IO: client messages parsed into
+//! [`Incoming`] (a core [`Command`] where one fits), core events rendered
+//! into JSON text. `docs/protocol.md` is the reference; this file is its
+//! implementation and the tests below its examples.
+//!
+//! Every server message is one JSON object with `"type"` first and a
+//! `"time"` (ISO 8601, UTC, milliseconds). Broadcasts (messages, joins,
+//! topics …) never depend on who receives them, so they are rendered once
+//! per event into the envelope's cache slot [`SLOT`]; replies carry the
+//! request id they answer (`"re"`) and are rendered per recipient.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use confab_core::event::{Member, ModeChange, RoomMode, UserDetails};
+use confab_core::store::{Bound, HistoryQuery};
+use confab_core::{
+    ChatError, Command, Envelope, Event, Message, MsgId, MsgKind, Nick, RoomName, Target, Text,
+    Timestamp, Window,
+};
+use serde_json::{Map, Value, json};
+
+/// The protocol version this server speaks.
+pub const VERSION: u64 = 1;
+/// The envelope cache slot of this door's broadcast renderings.
+pub const SLOT: usize = 3;
+/// Messages a `history` request returns when it names no `limit`.
+pub const DEFAULT_HISTORY: usize = 50;
+/// Messages a `resume` returns at most when it names no `limit`.
+pub const DEFAULT_RESUME: usize = 200;
+
+/// A client's request id, echoed verbatim as `"re"`: a string or a number.
+pub type ReqId = Value;
+
+/// What the parser checks names and texts against (from the config).
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    pub max_nick_len: usize,
+    pub max_room_len: usize,
+    pub max_message_bytes: usize,
+}
+
+/// One client message: its request id (if it gave one) and what it asks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    pub id: Option<ReqId>,
+    pub request: Request,
+}
+
+/// What a client message asks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// The first message: version and authentication.
+    Hello(Hello),
+    /// `ping`: answered by `pong` after the replies to earlier requests.
+    Ping,
+    /// `register`: the password is hashed by the door, never by the hub.
+    Register { password: String },
+    /// Everything else: a core command as it is.
+    Hub(Command),
+}
+
+/// `hello`: who the client is and what it saw last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hello {
+    pub auth: Auth,
+    /// Resume after this message id once logged in.
+    pub resume_after: Option<MsgId>,
+    /// Join the server's default room when the user is in no room.
+    pub auto_join: bool,
+}
+
+/// How a `hello` authenticates.
+#[derive(Clone, PartialEq)]
+pub enum Auth {
+    /// A login token (from `POST /api/v1/login`): a registered account.
+    Token(String),
+    /// An account's name and password.
+    Password { name: Nick, password: String },
+    /// A guest name.
+    Guest(Nick),
+}
+
+impl std::fmt::Debug for Auth {
+    // Never a password or token in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Token(_) => write!(f, "Token(..)"),
+            Auth::Password { name, .. } => write!(f, "Password({name}, ..)"),
+            Auth::Guest(n) => write!(f, "Guest({n})"),
+        }
+    }
+}
+
+/// Why a client message was refused before it reached the hub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadInput {
+    /// The request id, when the message got far enough to have one.
+    pub id: Option<ReqId>,
+    pub code: &'static str,
+    /// The offending field, for `bad_request`.
+    pub field: Option<&'static str>,
+    pub message: String,
+}
+
+impl BadInput {
+    fn new(code: &'static str, message: impl Into<String>) -> BadInput {
+        BadInput {
+            id: None,
+            code,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    fn field(field: &'static str, message: impl Into<String>) -> BadInput {
+        BadInput {
+            field: Some(field),
+            ..BadInput::new("bad_request", message)
+        }
+    }
+
+    /// Renders it as an `error` event.
+    pub fn render(&self, time: Timestamp) -> String {
+        error(self.id.as_ref(), self.code, self.field, &self.message, time)
+    }
+}
+
+/// Parses one text frame.
+pub fn parse(text: &str, limits: &ParseLimits) -> Result<Incoming, BadInput> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| BadInput::new("bad_json", format!("that is not valid JSON: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(BadInput::new(
+            "bad_json",
+            "every message is a JSON object with a \"type\"",
+        ));
+    };
+    let id = match obj.get("id") {
+        None | Some(Value::Null) => None,
+        Some(v @ (Value::String(_) | Value::Number(_))) => Some(v.clone()),
+        Some(_) => return Err(BadInput::field("id", "\"id\" must be a string or a number")),
+    };
+    let fields = Fields { obj: &obj, limits };
+    fields
+        .request()
+        .map(|request| Incoming {
+            id: id.clone(),
+            request,
+        })
+        .map_err(|mut e| {
+            e.id = id;
+            e
+        })
+}
+
+struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    limits: &'a ParseLimits,
+}
+
+impl Fields<'_> {
+    fn request(&self) -> Result<Request, BadInput> {
+        let kind = match self.obj.get("type") {
+            Some(Value::String(s)) => s.as_str(),
+            None => return Err(BadInput::field("type", "the message has no \"type\"")),
+            Some(_) => return Err(BadInput::field("type", "\"type\" must be a string")),
+        };
+        let hub = Request::Hub;
+        Ok(match kind {
+            "hello" => Request::Hello(self.hello()?),
+            "ping" => Request::Ping,
+            "register" => Request::Register {
+                password: self.string("password")?.to_owned(),
+            },
+            "send" => hub(Command::Send {
+                to: Some(self.target("to")?),
+                kind: self.kind()?,
+                text: self.text("text")?,
+            }),
+            "join" => hub(Command::Join {
+                room: self.room("room")?,
+                key: self.opt_string("key")?.map(str::to_owned),
+            }),
+            "part" => hub(Command::Part {
+                room: self.opt_room("room")?,
+                reason: self.opt_text("reason")?,
+            }),
+            "topic" => {
+                let room = self.room("room")?;
+                match self.obj.get("topic") {
+                    None => hub(Command::GetTopic(Some(room))),
+                    Some(Value::Null) => hub(Command::SetTopic {
+                        room: Some(room),
+                        topic: None,
+                    }),
+                    Some(Value::String(s)) if s.trim().is_empty() => hub(Command::SetTopic {
+                        room: Some(room),
+                        topic: None,
+                    }),
+                    Some(_) => hub(Command::SetTopic {
+                        room: Some(room),
+                        topic: Some(self.text("topic")?),
+                    }),
+                }
+            }
+            "members" => hub(Command::Members(self.opt_room("room")?)),
+            "users" => hub(Command::Users),
+            "rooms" => hub(Command::Rooms),
+            "history" => hub(self.history()?),
+            "search" => hub(Command::Search(self.text("text")?)),
+            "ignore" => hub(Command::Ignore(self.nick("nick")?)),
+            "unignore" => hub(Command::Unignore(self.nick("nick")?)),
+            "ignores" => hub(Command::Ignores),
+            "typing" => hub(Command::Typing {
+                to: self.target("to")?,
+                active: self.opt_bool("active")?.unwrap_or(true),
+            }),
+            "away" => hub(Command::Away(self.opt_text("message")?)),
+            "whois" => hub(Command::Whois(vec![self.nick("nick")?])),
+            "whowas" => hub(Command::Whowas(self.nick("nick")?)),
+            "stats" => hub(Command::Stats),
+            "nick" => hub(Command::ChangeNick(self.nick("nick")?)),
+            "kick" => hub(Command::Kick {
+                room: self.room("room")?,
+                nick: self.nick("nick")?,
+                reason: self.opt_text("reason")?,
+            }),
+            "invite" => hub(Command::Invite {
+                nick: self.nick("nick")?,
+                room: self.room("room")?,
+            }),
+            "mode" => {
+                let room = self.room("room")?;
+                match self.obj.get("changes") {
+                    None | Some(Value::Null) => hub(Command::GetModes(room)),
+                    Some(v) => hub(Command::SetModes {
+                        room,
+                        changes: self.mode_changes(v)?,
+                    }),
+                }
+            }
+            "bans" => hub(Command::Bans(self.room("room")?)),
+            "resume" => hub(Command::Resume {
+                after: self.msg_id("after")?.ok_or_else(|| missing("after"))?,
+                limit: self.opt_limit()?.unwrap_or(DEFAULT_RESUME),
+            }),
+            "quit" => hub(Command::Quit(self.opt_text("reason")?)),
+            other => {
+                return Err(BadInput::new(
+                    "unknown_type",
+                    format!("there is no message type {:?}", truncate(other, 40)),
+                ));
+            }
+        })
+    }
+
+    fn hello(&self) -> Result<Hello, BadInput> {
+        match self.obj.get("v") {
+            None => return Err(missing("v")),
+            Some(v) if v.as_u64() == Some(VERSION) => {}
+            Some(v) => {
+                return Err(BadInput::new(
+                    "bad_version",
+                    format!("this server speaks version {VERSION} of the protocol, not {v}"),
+                ));
+            }
+        }
+        let auth = if let Some(token) = self.opt_string("token")? {
+            Auth::Token(token.to_owned())
+        } else {
+            let name = self.nick("name")?;
+            match self.opt_string("password")? {
+                Some(p) => Auth::Password {
+                    name,
+                    password: p.to_owned(),
+                },
+                None => Auth::Guest(name),
+            }
+        };
+        Ok(Hello {
+            auth,
+            resume_after: self.msg_id("resume_after")?,
+            auto_join: self.opt_bool("auto_join")?.unwrap_or(true),
+        })
+    }
+
+    fn history(&self) -> Result<Command, BadInput> {
+        let target = self.target("to")?;
+        let before = self.msg_id("before")?;
+        let after = self.msg_id("after")?;
+        let limit = self.opt_limit()?.unwrap_or(DEFAULT_HISTORY);
+        // Paging forward from `after` reads the earliest after it; every
+        // other window reads the latest.
+        let latest = !(after.is_some() && before.is_none());
+        Ok(Command::ChatHistory {
+            target,
+            window: Window::Query(HistoryQuery {
+                after: after.map(Bound::Id),
+                before: before.map(Bound::Id),
+                limit,
+                latest,
+            }),
+        })
+    }
+
+    fn mode_changes(&self, v: &Value) -> Result<Vec<ModeChange>, BadInput> {
+        let bad = |m: &str| BadInput::field("changes", m.to_owned());
+        let Value::Array(items) = v else {
+            return Err(bad(
+                "\"changes\" must be a list of {\"mode\", \"add\", \"arg\"}",
+            ));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let Some(obj) = item.as_object() else {
+                return Err(bad("each change is an object {\"mode\", \"add\", \"arg\"}"));
+            };
+            let add = match obj.get("add") {
+                None => true,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(bad("\"add\" must be true or false")),
+            };
+            let letter = obj.get("mode").and_then(Value::as_str).unwrap_or("");
+            let arg = match obj.get("arg") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.as_str()),
+                Some(Value::Number(n)) => {
+                    return Err(bad(&format!("\"arg\" {n} must be a string")));
+                }
+                Some(_) => return Err(bad("\"arg\" must be a string")),
+            };
+            let need = |what: &str| {
+                arg.ok_or_else(|| bad(&format!("mode {letter} needs an \"arg\": {what}")))
+            };
+            let nick = |what: &str| {
+                let a = need(what)?;
+                Nick::parse(a, self.limits.max_nick_len).map_err(|e| bad(&e.to_string()))
+            };
+            let mode = match letter {
+                "t" => RoomMode::TopicOpsOnly,
+                "n" => RoomMode::NoExternal,
+                "m" => RoomMode::Moderated,
+                "i" => RoomMode::InviteOnly,
+                "s" => RoomMode::Secret,
+                "k" if add => RoomMode::Key(Some(need("the key")?.to_owned())),
+                "k" => RoomMode::Key(None),
+                "l" if add => {
+                    let n = need("the member limit")?
+                        .parse::<usize>()
+                        .map_err(|_| bad("the member limit must be a number"))?;
+                    RoomMode::Limit(Some(n))
+                }
+                "l" => RoomMode::Limit(None),
+                "o" => RoomMode::Op(nick("a nick")?),
+                "v" => RoomMode::Voice(nick("a nick")?),
+                "b" => RoomMode::Ban(need("a nick!ident@host mask")?.to_owned()),
+                other => {
+                    return Err(bad(&format!(
+                        "unknown mode {:?}; modes are t n m i s k l o v b",
+                        truncate(other, 10)
+                    )));
+                }
+            };
+            out.push(ModeChange { add, mode });
+        }
+        Ok(out)
+    }
+
+    fn string(&self, field: &'static str) -> Result<&str, BadInput> {
+        self.opt_string(field)?.ok_or_else(|| missing(field))
+    }
+
+    fn opt_string(&self, field: &'static str) -> Result<Option<&str>, BadInput> {
+        match self.obj.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(BadInput::field(
+                field,
+                format!("\"{field}\" must be a string"),
+            )),
+        }
+    }
+
+    fn opt_bool(&self, field: &'static str) -> Result<Option<bool>, BadInput> {
+        match self.obj.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(BadInput::field(
+                field,
+                format!("\"{field}\" must be true or false"),
+            )),
+        }
+    }
+
+    fn msg_id(&self, field: &'static str) -> Result<Option<MsgId>, BadInput> {
+        match self.obj.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_u64().map(|n| Some(MsgId(n))).ok_or_else(|| {
+                BadInput::field(
+                    field,
+                    format!("\"{field}\" must be a message id (a number)"),
+                )
+            }),
+        }
+    }
+
+    fn opt_limit(&self) -> Result<Option<usize>, BadInput> {
+        match self.obj.get("limit") {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if n >= 1 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+                _ => Err(BadInput::field(
+                    "limit",
+                    "\"limit\" must be a number of messages, at least 1",
+                )),
+            },
+        }
+    }
+
+    fn nick(&self, field: &'static str) -> Result<Nick, BadInput> {
+        let s = self.string(field)?;
+        Nick::parse(s, self.limits.max_nick_len)
+            .map_err(|e| BadInput::field(field, format!("{field}: {e}")))
+    }
+
+    fn room(&self, field: &'static str) -> Result<RoomName, BadInput> {
+        let s = self.string(field)?;
+        RoomName::parse(s, self.limits.max_room_len)
+            .map_err(|e| BadInput::field(field, format!("{field}: {e}")))
+    }
+
+    fn opt_room(&self, field: &'static str) -> Result<Option<RoomName>, BadInput> {
+        match self.opt_string(field)? {
+            None => Ok(None),
+            Some(_) => self.room(field).map(Some),
+        }
+    }
+
+    /// A room (`#…`) or a user's name.
+    fn target(&self, field: &'static str) -> Result<Target, BadInput> {
+        let s = self.string(field)?;
+        if s.starts_with('#') {
+            self.room(field).map(Target::Room)
+        } else {
+            self.nick(field).map(Target::User)
+        }
+    }
+
+    fn text(&self, field: &'static str) -> Result<Text, BadInput> {
+        let s = self.string(field)?;
+        Text::parse(s, self.limits.max_message_bytes)
+            .map_err(|e| BadInput::field(field, format!("{field}: {e}")))
+    }
+
+    fn opt_text(&self, field: &'static str) -> Result<Option<Text>, BadInput> {
+        match self.opt_string(field)? {
+            None => Ok(None),
+            Some(s) if s.trim().is_empty() => Ok(None),
+            Some(_) => self.text(field).map(Some),
+        }
+    }
+
+    fn kind(&self) -> Result<MsgKind, BadInput> {
+        match self.opt_string("kind")? {
+            None | Some("say") => Ok(MsgKind::Say),
+            Some("action") => Ok(MsgKind::Action),
+            Some("notice") => Ok(MsgKind::Notice),
+            Some(_) => Err(BadInput::field(
+                "kind",
+                "\"kind\" is \"say\", \"action\" or \"notice\"",
+            )),
+        }
+    }
+}
+
+fn missing(field: &'static str) -> BadInput {
+    BadInput::field(field, format!("the field \"{field}\" is missing"))
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+// ---- rendering ----
+
+/// A time as the protocol writes it: `2026-11-23T20:00:00.123Z`.
+pub fn iso(t: Timestamp) -> String {
+    DateTime::<Utc>::from_timestamp_millis(t.0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn kind_name(k: MsgKind) -> &'static str {
+    match k {
+        MsgKind::Say => "say",
+        MsgKind::Action => "action",
+        MsgKind::Notice => "notice",
+    }
+}
+
+/// A message as every web API shows it (the REST API uses the same
+/// shape): `{"id", "time", "from", "target", "kind", "text"}`.
+pub fn message_json(m: &Message) -> Value {
+    json!({
+        "id": m.id.0,
+        "time": iso(m.time),
+        "from": m.from.as_str(),
+        "target": m.to.to_string(),
+        "kind": kind_name(m.kind),
+        "text": m.text.as_str(),
+    })
+}
+
+fn messages_json(ms: &[Message]) -> Value {
+    Value::Array(ms.iter().map(message_json).collect())
+}
+
+fn opt_text(t: &Option<Text>) -> Value {
+    t.as_ref().map_or(Value::Null, |t| Value::from(t.as_str()))
+}
+
+/// Writes `{"type": kind, …fields, "re"?, "time"}`: the type first, for
+/// people reading the traffic.
+fn object(kind: &str, fields: Value, re: Option<&ReqId>, time: Timestamp) -> String {
+    let mut out = String::with_capacity(128);
+    out.push_str("{\"type\":");
+    out.push_str(&Value::from(kind).to_string());
+    if let Some(re) = re {
+        out.push_str(",\"re\":");
+        out.push_str(&re.to_string());
+    }
+    if let Value::Object(map) = fields {
+        for (k, v) in map {
+            out.push(',');
+            out.push_str(&Value::from(k).to_string());
+            out.push(':');
+            out.push_str(&v.to_string());
+        }
+    }
+    out.push_str(",\"time\":\"");
+    out.push_str(&iso(time));
+    out.push_str("\"}");
+    out
+}
+
+/// An `error` event.
+pub fn error(
+    re: Option<&ReqId>,
+    code: &str,
+    field: Option<&str>,
+    message: &str,
+    time: Timestamp,
+) -> String {
+    let mut fields = json!({"code": code, "message": message});
+    if let Some(f) = field {
+        fields["field"] = Value::from(f);
+    }
+    object("error", fields, re, time)
+}
+
+/// `ack`: the request is done; for a `send`, the message as stored.
+pub fn ack(re: &ReqId, message: Option<&Message>, time: Timestamp) -> String {
+    let fields = match message {
+        Some(m) => json!({"message": message_json(m)}),
+        None => json!({}),
+    };
+    object("ack", fields, Some(re), time)
+}
+
+/// `pong`, the answer to `ping`.
+pub fn pong(re: Option<&ReqId>, time: Timestamp) -> String {
+    object("pong", json!({}), re, time)
+}
+
+/// `welcome`, the answer to a successful `hello`.
+pub fn welcome(
+    re: Option<&ReqId>,
+    nick: &Nick,
+    account: bool,
+    session: u64,
+    online: usize,
+    time: Timestamp,
+) -> String {
+    let fields = json!({
+        "v": VERSION,
+        "server": "confab",
+        "name": nick.as_str(),
+        "account": account,
+        "session": session,
+        "online": online,
+    });
+    object("welcome", fields, re, time)
+}
+
+/// `resumed`: the messages missed, oldest first.
+pub fn resumed(re: Option<&ReqId>, messages: &[Message], more: bool, time: Timestamp) -> String {
+    let fields = json!({"messages": messages_json(messages), "more": more});
+    object("resumed", fields, re, time)
+}
+
+/// `history`: a window of a conversation, oldest first.
+pub fn history(
+    re: Option<&ReqId>,
+    target: &Target,
+    messages: &[Message],
+    time: Timestamp,
+) -> String {
+    let fields = json!({"target": target.to_string(), "messages": messages_json(messages)});
+    object("history", fields, re, time)
+}
+
+/// The error code of a refusal by the hub.
+pub fn error_code(e: &ChatError) -> &'static str {
+    match e {
+        ChatError::NotLoggedIn => "not_logged_in",
+        ChatError::AlreadyLoggedIn => "already_logged_in",
+        ChatError::NickInUse(_) => "nick_in_use",
+        ChatError::NoSuchUser(_) => "no_such_user",
+        ChatError::NoSuchRoom(_) => "no_such_room",
+        ChatError::NotInRoom(_) => "not_in_room",
+        ChatError::NoTarget => "no_target",
+        ChatError::NoRoom => "no_room",
+        ChatError::TooFast => "too_fast",
+        ChatError::IgnoreSelf => "ignore_self",
+        ChatError::NotIgnoring(_) => "not_ignoring",
+        ChatError::TooManyRooms(_) => "too_many_rooms",
+        ChatError::OfflineQueueFull(_) => "offline_queue_full",
+        ChatError::NickRegistered(_) => "nick_registered",
+        ChatError::GuestsNotAllowed => "guests_not_allowed",
+        ChatError::AccountNameFixed(_) => "account_name_fixed",
+        ChatError::AlreadyRegistered(_) => "already_registered",
+        ChatError::NoStorage => "no_storage",
+        ChatError::GuestsNoPrivateHistory => "guests_no_private_history",
+        ChatError::Storage(_) => "storage",
+        ChatError::NotOperator(_) => "not_operator",
+        ChatError::Banned(_) => "banned",
+        ChatError::InviteOnly(_) => "invite_only",
+        ChatError::BadKey(_) => "bad_key",
+        ChatError::RoomFull(_) => "room_full",
+        ChatError::CannotSend(_) => "cannot_send",
+        ChatError::UserNotInRoom { .. } => "user_not_in_room",
+        ChatError::AlreadyInRoom { .. } => "already_in_room",
+        ChatError::NotOnline(_) => "not_online",
+        ChatError::BanListFull(_) => "ban_list_full",
+        ChatError::BadValue(_) => "bad_value",
+    }
+}
+
+/// Whether an event reads the same for every recipient (and so is
+/// rendered once into [`SLOT`], without `"re"`).
+pub fn is_broadcast(ev: &Event) -> bool {
+    matches!(
+        ev,
+        Event::Message { .. }
+            | Event::Joined { .. }
+            | Event::Parted { .. }
+            | Event::Quit { .. }
+            | Event::NickChanged { .. }
+            | Event::TopicChanged { .. }
+            | Event::ModeChanged { .. }
+            | Event::Kicked { .. }
+            | Event::Invited { .. }
+            | Event::AwayChanged { .. }
+            | Event::AccountChanged { .. }
+            | Event::RealnameChanged { .. }
+            | Event::Typing { .. }
+            | Event::Announcement(_)
+            | Event::ServerNotice(_)
+            | Event::OfflineMessages { .. }
+    )
+}
+
+fn mode_json(c: &ModeChange) -> Value {
+    json!({
+        "mode": c.mode.letter().to_string(),
+        "add": c.add,
+        "arg": c.mode.param(),
+    })
+}
+
+fn member_json(m: &Member) -> Value {
+    json!({
+        "nick": m.who.nick.as_str(),
+        "account": m.who.account,
+        "op": m.status.op,
+        "voice": m.status.voice,
+        "away": m.away,
+    })
+}
+
+fn details_json(u: &UserDetails) -> Value {
+    let rooms: Vec<Value> = u
+        .rooms
+        .iter()
+        .map(|(r, s)| json!({"room": r.as_str(), "op": s.op, "voice": s.voice}))
+        .collect();
+    json!({
+        "nick": u.who.nick.as_str(),
+        "account": u.who.account,
+        "host": &*u.who.host,
+        "realname": &*u.who.realname,
+        "away": opt_text(&u.away),
+        "rooms": rooms,
+        "signon": iso(u.signon),
+        "last_active": iso(u.last_active),
+    })
+}
+
+/// Renders an event, answering `re` when given. `None` for events this
+/// door does not show (the current target, fences, door-own bytes, and
+/// `welcome`/`resumed`, which the connection renders with its own state).
+pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
+    let time = env.time;
+    let (kind, fields) = match &env.event {
+        Event::Message { msg, offline } => {
+            let mut f = json!({"message": message_json(msg)});
+            if *offline {
+                f["offline"] = Value::Bool(true);
+            }
+            ("message", f)
+        }
+        Event::Joined { room, nick } => (
+            "joined",
+            json!({"room": room.as_str(), "nick": nick.as_str()}),
+        ),
+        Event::Parted { room, nick, reason } => (
+            "parted",
+            json!({"room": room.as_str(), "nick": nick.as_str(), "reason": opt_text(reason)}),
+        ),
+        Event::Quit { nick, reason } => ("quit", json!({"nick": nick.as_str(), "reason": reason})),
+        Event::NickChanged { old, new } => {
+            ("nick", json!({"old": old.as_str(), "new": new.as_str()}))
+        }
+        Event::TopicChanged { room, by, topic } => (
+            "topic",
+            json!({"room": room.as_str(), "topic": opt_text(topic), "by": by.as_str()}),
+        ),
+        Event::TopicIs { room, topic } => {
+            let f = match topic {
+                Some(t) => json!({
+                    "room": room.as_str(),
+                    "topic": t.text.as_str(),
+                    "by": t.by.as_str(),
+                    "set_at": iso(t.time),
+                }),
+                None => json!({"room": room.as_str(), "topic": null}),
+            };
+            ("topic_info", f)
+        }
+        Event::Rooms(rooms) => {
+            let list: Vec<Value> = rooms
+                .iter()
+                .map(|r| json!({"name": r.name.as_str(), "members": r.members, "topic": opt_text(&r.topic)}))
+                .collect();
+            ("rooms", json!({"rooms": list}))
+        }
+        Event::Members { room, members } => {
+            let list: Vec<Value> = members.iter().map(member_json).collect();
+            ("members", json!({"room": room.as_str(), "members": list}))
+        }
+        Event::Users(users) => {
+            let list: Vec<Value> = users
+                .iter()
+                .map(|u| {
+                    json!({
+                        "nick": u.nick.as_str(),
+                        "online": u.online,
+                        "last_seen": u.last_seen.map(iso),
+                    })
+                })
+                .collect();
+            ("users", json!({"users": list}))
+        }
+        Event::IgnoreChanged { nick, ignoring } => (
+            "ignore",
+            json!({"nick": nick.as_str(), "ignoring": ignoring}),
+        ),
+        Event::Ignores(nicks) => {
+            let list: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
+            ("ignores", json!({"nicks": list}))
+        }
+        Event::KeptForOffline { nick } => ("kept", json!({"nick": nick.as_str()})),
+        Event::OfflineMessages { count } => ("offline", json!({"count": count})),
+        Event::Error(e) => {
+            return Some(error(re, error_code(e), None, &e.to_string(), time));
+        }
+        Event::History { target, messages } => {
+            return Some(history(re, target, messages, time));
+        }
+        Event::SearchResults { query, messages } => (
+            "search",
+            json!({"query": query, "messages": messages_json(messages)}),
+        ),
+        Event::Registered { nick } => ("registered", json!({"nick": nick.as_str()})),
+        Event::ServerNotice(text) => ("notice", json!({"text": text})),
+        Event::Bye { reason } => ("bye", json!({"reason": reason})),
+        Event::ModeChanged { room, by, changes } => {
+            let list: Vec<Value> = changes.iter().map(mode_json).collect();
+            (
+                "mode",
+                json!({"room": room.as_str(), "by": by.as_str(), "changes": list}),
+            )
+        }
+        Event::Modes {
+            room,
+            modes,
+            created,
+        } => {
+            let (flags, _) = modes.to_flags();
+            (
+                "modes",
+                json!({
+                    "room": room.as_str(),
+                    "flags": flags,
+                    "topic_ops_only": modes.topic_ops_only,
+                    "no_external": modes.no_external,
+                    "moderated": modes.moderated,
+                    "invite_only": modes.invite_only,
+                    "secret": modes.secret,
+                    "key": modes.key,
+                    "limit": modes.limit,
+                    "created": iso(*created),
+                }),
+            )
+        }
+        Event::Bans { room, bans } => {
+            let list: Vec<Value> = bans
+                .iter()
+                .map(|b| json!({"mask": b.mask, "by": b.by.as_str(), "time": iso(b.time)}))
+                .collect();
+            ("bans", json!({"room": room.as_str(), "bans": list}))
+        }
+        Event::Kicked {
+            room,
+            by,
+            nick,
+            reason,
+        } => (
+            "kicked",
+            json!({"room": room.as_str(), "by": by.as_str(), "nick": nick.as_str(), "reason": opt_text(reason)}),
+        ),
+        Event::Invited { room, by, nick } => (
+            "invited",
+            json!({"room": room.as_str(), "by": by.as_str(), "nick": nick.as_str()}),
+        ),
+        Event::AwayChanged { nick, away } => (
+            "away",
+            json!({"nick": nick.as_str(), "away": opt_text(away)}),
+        ),
+        Event::IsAway { nick, away } => (
+            "is_away",
+            json!({"nick": nick.as_str(), "away": away.as_str()}),
+        ),
+        Event::AccountChanged { nick } => ("account", json!({"nick": nick.as_str()})),
+        Event::RealnameChanged { nick, realname } => (
+            "realname",
+            json!({"nick": nick.as_str(), "realname": realname}),
+        ),
+        Event::Whois { found, missing } => {
+            let users: Vec<Value> = found.iter().map(details_json).collect();
+            let missing: Vec<&str> = missing.iter().map(Nick::as_str).collect();
+            ("whois", json!({"users": users, "missing": missing}))
+        }
+        Event::Whowas { nick, entries } => {
+            let list: Vec<Value> = entries
+                .iter()
+                .map(|d| {
+                    json!({
+                        "nick": d.who.nick.as_str(),
+                        "host": &*d.who.host,
+                        "realname": &*d.who.realname,
+                        "time": iso(d.time),
+                    })
+                })
+                .collect();
+            ("whowas", json!({"nick": nick.as_str(), "entries": list}))
+        }
+        Event::Stats {
+            users,
+            sessions,
+            rooms,
+            max_users,
+        } => (
+            "stats",
+            json!({"users": users, "sessions": sessions, "rooms": rooms, "max_users": max_users}),
+        ),
+        Event::Conversations(list) => {
+            let list: Vec<Value> = list
+                .iter()
+                .map(|(t, time)| json!({"target": t.to_string(), "latest": iso(*time)}))
+                .collect();
+            ("conversations", json!({"conversations": list}))
+        }
+        Event::Typing { from, to, active } => (
+            "typing",
+            json!({"from": from.as_str(), "to": to.to_string(), "active": active}),
+        ),
+        Event::Announcement(text) => ("announcement", json!({"text": text.as_str()})),
+        Event::Welcome { .. }
+        | Event::Resumed { .. }
+        | Event::TargetChanged(_)
+        | Event::Local(_)
+        | Event::Fence(_) => return None,
+    };
+    Some(object(kind, fields, re, time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use confab_core::event::{Actor, Status};
+    use std::sync::Arc;
+
+    const LIMITS: ParseLimits = ParseLimits {
+        max_nick_len: 16,
+        max_room_len: 32,
+        max_message_bytes: 100,
+    };
+
+    fn p(s: &str) -> Result<Incoming, BadInput> {
+        parse(s, &LIMITS)
+    }
+
+    fn nick(s: &str) -> Nick {
+        Nick::parse(s, 16).unwrap()
+    }
+
+    fn room(s: &str) -> RoomName {
+        RoomName::parse(s, 32).unwrap()
+    }
+
+    fn v(s: &str) -> Value {
+        serde_json::from_str(s).expect("renders JSON")
+    }
+
+    #[test]
+    fn hello_variants() {
+        let h = p(r##"{"type":"hello","v":1,"name":"alice"}"##).unwrap();
+        assert_eq!(h.id, None);
+        let Request::Hello(h) = h.request else {
+            panic!()
+        };
+        assert_eq!(h.auth, Auth::Guest(nick("alice")));
+        assert!(h.auto_join);
+        assert_eq!(h.resume_after, None);
+
+        let h = p(r##"{"type":"hello","v":1,"id":"h","name":"alice","password":"pw","resume_after":41,"auto_join":false}"##)
+            .unwrap();
+        assert_eq!(h.id, Some(json!("h")));
+        let Request::Hello(h) = h.request else {
+            panic!()
+        };
+        assert_eq!(
+            h.auth,
+            Auth::Password {
+                name: nick("alice"),
+                password: "pw".into()
+            }
+        );
+        assert_eq!(h.resume_after, Some(MsgId(41)));
+        assert!(!h.auto_join);
+        assert!(!format!("{h:?}").contains("pw"), "no password in logs");
+
+        let h = p(r##"{"type":"hello","v":1,"token":"cf1.x"}"##).unwrap();
+        assert!(
+            matches!(h.request, Request::Hello(Hello { auth: Auth::Token(ref t), .. }) if t == "cf1.x")
+        );
+    }
+
+    #[test]
+    fn hello_errors() {
+        let e = p(r##"{"type":"hello","v":2,"name":"a"}"##).unwrap_err();
+        assert_eq!(e.code, "bad_version");
+        let e = p(r##"{"type":"hello","id":7,"name":"a"}"##).unwrap_err();
+        assert_eq!(
+            (e.code, e.field, e.id),
+            ("bad_request", Some("v"), Some(json!(7)))
+        );
+        let e = p(r##"{"type":"hello","v":1}"##).unwrap_err();
+        assert_eq!(e.field, Some("name"));
+        let e = p(r##"{"type":"hello","v":1,"name":"1bad"}"##).unwrap_err();
+        assert_eq!(e.field, Some("name"));
+    }
+
+    #[test]
+    fn malformed_input() {
+        let cases = [
+            ("{not json", "bad_json", None),
+            ("[1,2]", "bad_json", None),
+            ("\"hi\"", "bad_json", None),
+            (r##"{"id":1}"##, "bad_request", Some("type")),
+            (r##"{"type":5}"##, "bad_request", Some("type")),
+            (r##"{"type":"fly"}"##, "unknown_type", None),
+            (r##"{"type":"send","id":[1]}"##, "bad_request", Some("id")),
+            (
+                r##"{"type":"send","to":"#a"}"##,
+                "bad_request",
+                Some("text"),
+            ),
+            (
+                r##"{"type":"send","text":"hi"}"##,
+                "bad_request",
+                Some("to"),
+            ),
+            (
+                r##"{"type":"send","to":"#a","text":5}"##,
+                "bad_request",
+                Some("text"),
+            ),
+            (
+                r##"{"type":"send","to":"#a","text":"  "}"##,
+                "bad_request",
+                Some("text"),
+            ),
+            (
+                r##"{"type":"send","to":"#a","text":"x","kind":"shout"}"##,
+                "bad_request",
+                Some("kind"),
+            ),
+            (
+                r##"{"type":"join","room":"#a b"}"##,
+                "bad_request",
+                Some("room"),
+            ),
+            (
+                r##"{"type":"history","to":"#a","limit":0}"##,
+                "bad_request",
+                Some("limit"),
+            ),
+            (
+                r##"{"type":"history","to":"#a","before":"x"}"##,
+                "bad_request",
+                Some("before"),
+            ),
+            (r##"{"type":"resume"}"##, "bad_request", Some("after")),
+            (
+                r##"{"type":"typing","to":"#a","active":"yes"}"##,
+                "bad_request",
+                Some("active"),
+            ),
+            (
+                r##"{"type":"mode","room":"#a","changes":[{"mode":"q"}]}"##,
+                "bad_request",
+                Some("changes"),
+            ),
+            (
+                r##"{"type":"mode","room":"#a","changes":[{"mode":"o"}]}"##,
+                "bad_request",
+                Some("changes"),
+            ),
+        ];
+        for (input, code, field) in cases {
+            let e = p(input).unwrap_err();
+            assert_eq!((e.code, e.field), (code, field), "{input}: {e:?}");
+        }
+        let long = format!(
+            r##"{{"type":"send","to":"#a","text":"{}"}}"##,
+            "x".repeat(101)
+        );
+        assert_eq!(p(&long).unwrap_err().field, Some("text"));
+    }
+
+    #[test]
+    fn commands() {
+        let hub = |s: &str| match p(s).unwrap().request {
+            Request::Hub(c) => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            hub(r##"{"type":"send","id":"c1","to":"#a","text":"hi"}"##),
+            Command::Send {
+                to: Some(Target::Room(room("#a"))),
+                kind: MsgKind::Say,
+                text: Text::parse("hi", 100).unwrap()
+            }
+        );
+        assert!(matches!(
+            hub(r##"{"type":"send","to":"bob","text":"hi","kind":"action"}"##),
+            Command::Send {
+                to: Some(Target::User(_)),
+                kind: MsgKind::Action,
+                ..
+            }
+        ));
+        assert_eq!(
+            hub(r##"{"type":"topic","room":"#a"}"##),
+            Command::GetTopic(Some(room("#a")))
+        );
+        assert_eq!(
+            hub(r##"{"type":"topic","room":"#a","topic":null}"##),
+            Command::SetTopic {
+                room: Some(room("#a")),
+                topic: None
+            }
+        );
+        assert!(matches!(
+            hub(r##"{"type":"topic","room":"#a","topic":"news"}"##),
+            Command::SetTopic { topic: Some(_), .. }
+        ));
+        let Command::ChatHistory {
+            window: Window::Query(q),
+            ..
+        } = hub(r##"{"type":"history","to":"#a","before":10,"limit":5}"##)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            q,
+            HistoryQuery {
+                after: None,
+                before: Some(Bound::Id(MsgId(10))),
+                limit: 5,
+                latest: true
+            }
+        );
+        let Command::ChatHistory {
+            window: Window::Query(q),
+            ..
+        } = hub(r##"{"type":"history","to":"#a","after":10}"##)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            q,
+            HistoryQuery {
+                after: Some(Bound::Id(MsgId(10))),
+                before: None,
+                limit: DEFAULT_HISTORY,
+                latest: false
+            }
+        );
+        assert_eq!(
+            hub(r##"{"type":"resume","after":3,"limit":9}"##),
+            Command::Resume {
+                after: MsgId(3),
+                limit: 9
+            }
+        );
+        assert_eq!(
+            hub(r##"{"type":"typing","to":"#a"}"##),
+            Command::Typing {
+                to: Target::Room(room("#a")),
+                active: true
+            }
+        );
+        let Command::SetModes { changes, .. } = hub(
+            r##"{"type":"mode","room":"#a","changes":[{"mode":"t"},{"mode":"o","arg":"bob"},{"mode":"k","add":false}]}"##,
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            changes,
+            vec![
+                ModeChange {
+                    add: true,
+                    mode: RoomMode::TopicOpsOnly
+                },
+                ModeChange {
+                    add: true,
+                    mode: RoomMode::Op(nick("bob"))
+                },
+                ModeChange {
+                    add: false,
+                    mode: RoomMode::Key(None)
+                },
+            ]
+        );
+        assert_eq!(hub(r##"{"type":"away"}"##), Command::Away(None));
+        assert!(matches!(
+            p(r##"{"type":"ping","id":3}"##).unwrap().request,
+            Request::Ping
+        ));
+        assert!(matches!(
+            p(r##"{"type":"register","password":"pw"}"##)
+                .unwrap()
+                .request,
+            Request::Register { .. }
+        ));
+    }
+
+    fn msg() -> Message {
+        Message {
+            id: MsgId(42),
+            time: Timestamp(1_795_464_000_123),
+            from: nick("alice"),
+            to: Target::Room(room("#general")),
+            kind: MsgKind::Say,
+            text: Text::parse("hi", 100).unwrap(),
+        }
+    }
+
+    #[test]
+    fn message_shape() {
+        assert_eq!(
+            message_json(&msg()),
+            json!({"id": 42, "time": "2026-11-23T20:00:00.123Z", "from": "alice",
+                   "target": "#general", "kind": "say", "text": "hi"})
+        );
+        let env = Envelope::new(
+            Timestamp(1_795_464_000_123),
+            Event::Message {
+                msg: msg(),
+                offline: false,
+            },
+        );
+        let s = render(&env, None).unwrap();
+        assert!(s.starts_with(r##"{"type":"message","##), "{s}");
+        assert_eq!(
+            v(&s),
+            json!({"type": "message", "message": message_json(&msg()), "time": "2026-11-23T20:00:00.123Z"})
+        );
+    }
+
+    #[test]
+    fn replies_carry_re() {
+        let env = Envelope::new(
+            Timestamp(0),
+            Event::Error(ChatError::NoSuchRoom(room("#x"))),
+        );
+        let e = v(&render(&env, Some(&json!("c9"))).unwrap());
+        assert_eq!(e["type"], "error");
+        assert_eq!(e["re"], "c9");
+        assert_eq!(e["code"], "no_such_room");
+        assert_eq!(e["message"], "there is no room called #x");
+        assert_eq!(e["time"], "1970-01-01T00:00:00.000Z");
+        let a = v(&ack(&json!(5), Some(&msg()), Timestamp(0)));
+        assert_eq!(a["re"], 5);
+        assert_eq!(a["message"]["id"], 42);
+        let w = v(&welcome(
+            Some(&json!("h")),
+            &nick("bob"),
+            false,
+            7,
+            3,
+            Timestamp(0),
+        ));
+        assert_eq!(
+            (w["v"].clone(), w["name"].clone(), w["session"].clone()),
+            (json!(1), json!("bob"), json!(7))
+        );
+    }
+
+    #[test]
+    fn every_event_renders_typed_json() {
+        let actor = Arc::new(Actor {
+            nick: nick("alice"),
+            ident: "alice".into(),
+            host: "127.0.0.1".into(),
+            realname: "Alice".into(),
+            account: true,
+        });
+        let t = Text::parse("x", 100).unwrap();
+        let events = vec![
+            Event::Joined {
+                room: room("#a"),
+                nick: nick("bob"),
+            },
+            Event::Parted {
+                room: room("#a"),
+                nick: nick("bob"),
+                reason: None,
+            },
+            Event::Quit {
+                nick: nick("bob"),
+                reason: "bye".into(),
+            },
+            Event::NickChanged {
+                old: nick("bob"),
+                new: nick("rob"),
+            },
+            Event::TopicChanged {
+                room: room("#a"),
+                by: nick("bob"),
+                topic: Some(t.clone()),
+            },
+            Event::TopicIs {
+                room: room("#a"),
+                topic: None,
+            },
+            Event::Members {
+                room: room("#a"),
+                members: vec![Member {
+                    who: actor.clone(),
+                    status: Status {
+                        op: true,
+                        voice: false,
+                    },
+                    away: false,
+                }],
+            },
+            Event::Users(vec![]),
+            Event::Typing {
+                from: nick("bob"),
+                to: Target::Room(room("#a")),
+                active: true,
+            },
+            Event::Announcement(t.clone()),
+            Event::AwayChanged {
+                nick: nick("bob"),
+                away: None,
+            },
+            Event::Kicked {
+                room: room("#a"),
+                by: nick("bob"),
+                nick: nick("alice"),
+                reason: None,
+            },
+            Event::Bye {
+                reason: "Quit".into(),
+            },
+            Event::SearchResults {
+                query: "x".into(),
+                messages: vec![msg()],
+            },
+            Event::History {
+                target: Target::Room(room("#a")),
+                messages: vec![msg()],
+            },
+        ];
+        for ev in events {
+            let env = Envelope::new(Timestamp(5), ev);
+            let s = render(&env, None).unwrap();
+            let j = v(&s);
+            assert!(j["type"].is_string(), "{s}");
+            assert_eq!(j["time"], "1970-01-01T00:00:00.005Z", "{s}");
+            assert!(j.get("re").is_none());
+        }
+        let hidden = Envelope::new(Timestamp(0), Event::Fence(1));
+        assert_eq!(render(&hidden, None), None);
+    }
+}
