@@ -318,7 +318,8 @@ async fn accounts_by_password_and_by_token() {
 
     // A wrong token: an error, then the server closes.
     let mut bad = Ws::connect(s.addr, "bad").await;
-    let forged = format!("{}0", &token[..token.len() - 1]);
+    let last = if token.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{last}", &token[..token.len() - 1]);
     bad.send(json!({"type": "hello", "v": 1, "id": 1, "token": forged}))
         .await;
     let e = bad.expect("error").await;

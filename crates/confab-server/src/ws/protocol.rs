@@ -492,25 +492,12 @@ pub fn iso(t: Timestamp) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn kind_name(k: MsgKind) -> &'static str {
-    match k {
-        MsgKind::Say => "say",
-        MsgKind::Action => "action",
-        MsgKind::Notice => "notice",
-    }
-}
-
-/// A message as every web API shows it (the REST API uses the same
-/// shape): `{"id", "time", "from", "target", "kind", "text"}`.
+/// A message as every web API shows it (the REST API's
+/// [`MessageJson`](crate::http::api::MessageJson), one definition):
+/// `{"id", "time", "from", "target", "kind", "text"}`.
 pub fn message_json(m: &Message) -> Value {
-    json!({
-        "id": m.id.0,
-        "time": iso(m.time),
-        "from": m.from.as_str(),
-        "target": m.to.to_string(),
-        "kind": kind_name(m.kind),
-        "text": m.text.as_str(),
-    })
+    serde_json::to_value(crate::http::api::MessageJson::from(m))
+        .expect("a message serializes to JSON")
 }
 
 fn messages_json(ms: &[Message]) -> Value {
