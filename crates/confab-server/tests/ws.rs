@@ -52,6 +52,29 @@ async fn make_account(addr: std::net::SocketAddr, name: &str) {
     assert_eq!(code, Some(1000));
 }
 
+/// `POST /api/v1/login` over a plain socket; the token.
+async fn rest_login(addr: std::net::SocketAddr, name: &str, password: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = json!({"name": name, "password": password}).to_string();
+    let request = format!(
+        "POST /api/v1/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(ws_client::DEADLINE, tcp.read_to_end(&mut response))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    let response = String::from_utf8(response).expect("UTF-8");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let (_, body) = response.split_once("\r\n\r\n").expect("a body");
+    let v: Value = serde_json::from_str(body).expect("JSON");
+    v["token"].as_str().expect("a token").to_owned()
+}
+
 #[tokio::test]
 async fn web_irc_and_telnet_share_a_room() {
     let s = start(|_| {}).await;
@@ -315,6 +338,19 @@ async fn accounts_by_password_and_by_token() {
     // The account is in #acct on every device.
     say(&mut phone, "#acct", "from the phone").await;
     expect_text(&mut c, "from the phone").await;
+
+    // A token from the REST API's login works the same.
+    let token = rest_login(s.addr, "carol", PW).await;
+    let (_, welcome) = hello(
+        s.addr,
+        "tablet",
+        json!({"type": "hello", "v": 1, "token": token, "auto_join": false}),
+    )
+    .await;
+    assert_eq!(
+        (welcome["name"].clone(), welcome["account"].clone()),
+        (json!("carol"), json!(true))
+    );
 
     // A wrong token: an error, then the server closes.
     let mut bad = Ws::connect(s.addr, "bad").await;
