@@ -1,0 +1,85 @@
+//! What the web door does to the other doors: an administrator's
+//! announcement over REST reaches a WebSocket client, an IRC client and a
+//! telnet client on the same port; typing crosses between web and IRC.
+
+#[path = "support/http.rs"]
+mod http;
+#[path = "irc/client.rs"]
+mod irc_client;
+mod support;
+#[path = "ws/client.rs"]
+mod ws_client;
+
+use serde_json::json;
+use support::{Client, start};
+
+const ADMIN: &str = "admin-token-for-tests";
+
+#[tokio::test]
+async fn an_admin_announcement_reaches_every_door() {
+    let s = start(|c| c.http.admin_token = ADMIN.to_owned()).await;
+    let (mut web, _) = ws_client::guest(s.addr, "webby").await;
+    let mut irc = irc_client::register(s.addr, "ircy").await;
+    let mut telnet = Client::login(s.addr, "telly").await;
+    // Someone still at the name prompt is told too.
+    let mut lurker = Client::connect(s.addr, "lurker").await;
+    lurker.expect("name").await;
+
+    let r = http::post(s.addr, "/api/v1/admin/announcements")
+        .bearer(ADMIN)
+        .json(&json!({"text": "Maintenance at noon"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert!(r.json()["sessions"].as_u64().unwrap() >= 4, "{}", r.text());
+
+    let a = web.expect("announcement").await;
+    assert_eq!(a["text"], "Maintenance at noon", "{a}");
+    assert!(a["time"].is_string(), "{a}");
+    let n = irc.expect("NOTICE").await;
+    assert_eq!(irc_client::param(&n, 0), "ircy", "{n}");
+    assert!(irc_client::last(&n).contains("Maintenance at noon"), "{n}");
+    telnet.expect("*** Announcement: Maintenance at noon").await;
+    lurker.expect("*** Announcement: Maintenance at noon").await;
+
+    // A wrong admin token announces nothing, to anyone.
+    let r = http::post(s.addr, "/api/v1/admin/announcements")
+        .bearer("guess")
+        .json(&json!({"text": "pwned"}))
+        .send()
+        .await;
+    r.assert_error(401);
+    // Every door is still answering, and saw nothing more: a barrier each.
+    let got = irc.sync().await;
+    assert!(!irc_client::has(&got, "NOTICE"), "{got:?}");
+    telnet.send("/time").await;
+    telnet.expect_without("***", "pwned").await;
+    let seen = web.sync().await;
+    assert!(
+        !seen.iter().any(|m| m["type"] == "announcement"),
+        "{seen:?}"
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn typing_crosses_between_web_and_irc() {
+    let s = start(|_| {}).await;
+    let (mut web, _) = ws_client::guest(s.addr, "webby").await;
+    web.ok(json!({"type": "join", "room": "#c"})).await;
+    let mut irc = irc_client::register_with_caps(s.addr, "ircy", &["message-tags"]).await;
+    irc.join("#c").await;
+    web.sync().await;
+
+    web.ok(json!({"type": "typing", "to": "#c", "active": true}))
+        .await;
+    let t = irc.expect("TAGMSG").await;
+    assert_eq!(irc_client::tag(&t, "+typing"), Some("active"), "{t}");
+    assert_eq!(irc_client::nick_of(&t), "webby", "{t}");
+
+    irc.send("@+typing=done TAGMSG #c").await;
+    let t = web.expect("typing").await;
+    assert_eq!(t["from"], "ircy", "{t}");
+    assert_eq!(t["active"], false, "{t}");
+    s.shutdown().await;
+}
