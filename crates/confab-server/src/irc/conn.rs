@@ -1633,7 +1633,10 @@ impl Conn {
                         let typing = Command::Typing { to, active };
                         self.command(typing, cmd, Kind::Plain).await;
                     }
-                    None => self.num("401", &[&safe(target), "No such nick/channel"]).await,
+                    None => {
+                        self.num("401", &[&safe(target), "No such nick/channel"])
+                            .await
+                    }
                 }
             }
             "TOPIC" => {
