@@ -249,6 +249,7 @@ impl Server {
                 tls: self.tls.clone(),
                 mode,
                 _alive: alive.clone(),
+                hold: None,
             };
             accepting.spawn(accept_loop(listener, ctx));
         }
@@ -286,6 +287,8 @@ struct AcceptCtx {
     mode: Mode,
     /// Held, never used: dropped when the connection ends.
     _alive: mpsc::Sender<()>,
+    /// The connection's admission and `alive` sender, once admitted.
+    hold: Option<http::Hold>,
 }
 
 async fn accept_loop(listener: TcpListener, ctx: AcceptCtx) {
@@ -306,8 +309,8 @@ async fn accept_loop(listener: TcpListener, ctx: AcceptCtx) {
     }
 }
 
-async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: AcceptCtx) {
-    let _guard = match ctx.limiter.admit(peer.ip()) {
+async fn handle(mut stream: TcpStream, peer: SocketAddr, mut ctx: AcceptCtx) {
+    let guard = match ctx.limiter.admit(peer.ip()) {
         Ok(guard) => guard,
         Err(why) => {
             info!(%peer, why, "connection refused");
@@ -320,6 +323,9 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: AcceptCtx) {
             return;
         }
     };
+    // The connection's place in the limits and in the shutdown wait, kept
+    // by whatever serves it: a WebSocket outlives its HTTP exchange.
+    ctx.hold = Some(http::Hold::new((guard, ctx._alive.clone())));
     let _ = stream.set_nodelay(true);
     let sniff_timeout = ctx.config.limits.sniff_timeout();
     if ctx.mode.tls_only {
@@ -433,7 +439,8 @@ async fn serve_fixed<S: Io>(
         Protocol::Http => {
             let header_timeout = Duration::from_millis(config.http.header_timeout_ms);
             let stream = Rewind::new(initial, stream);
-            http::serve(stream, peer, ctx.router.clone(), header_timeout).await;
+            let hold = ctx.hold.clone().expect("admitted before serving");
+            http::serve(stream, peer, ctx.router.clone(), header_timeout, hold).await;
         }
         Protocol::Irc => {
             let _gauge = ConnGauge::new("irc");
@@ -453,8 +460,8 @@ struct Limiter {
     open: Mutex<(usize, HashMap<IpAddr, usize>)>,
 }
 
-struct Admitted<'a> {
-    limiter: &'a Limiter,
+struct Admitted {
+    limiter: Arc<Limiter>,
     ip: IpAddr,
 }
 
@@ -467,7 +474,7 @@ impl Limiter {
         }
     }
 
-    fn admit(&self, ip: IpAddr) -> Result<Admitted<'_>, &'static str> {
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admitted, &'static str> {
         let mut open = self.open.lock().expect("not poisoned");
         let (total, by_ip) = &mut *open;
         if *total >= self.max {
@@ -479,11 +486,14 @@ impl Limiter {
         }
         *n += 1;
         *total += 1;
-        Ok(Admitted { limiter: self, ip })
+        Ok(Admitted {
+            limiter: self.clone(),
+            ip,
+        })
     }
 }
 
-impl Drop for Admitted<'_> {
+impl Drop for Admitted {
     fn drop(&mut self) {
         let mut open = self.limiter.open.lock().expect("not poisoned");
         let (total, by_ip) = &mut *open;
@@ -503,7 +513,7 @@ mod tests {
 
     #[test]
     fn limiter_counts_per_address_and_in_all() {
-        let l = Limiter::new(3, 2);
+        let l = Arc::new(Limiter::new(3, 2));
         let a: IpAddr = [10, 0, 0, 1].into();
         let b: IpAddr = [10, 0, 0, 2].into();
         let a1 = l.admit(a).unwrap();

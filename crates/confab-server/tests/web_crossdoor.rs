@@ -83,3 +83,42 @@ async fn typing_crosses_between_web_and_irc() {
     assert_eq!(t["active"], false, "{t}");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn websockets_count_against_the_connection_limits_while_they_live() {
+    let s = start(|c| c.limits.max_connections_per_ip = 2).await;
+    // Both upgraded: their HTTP exchanges are over, the connections not.
+    let (mut a, _) = ws_client::guest(s.addr, "a").await;
+    let (_b, _) = ws_client::guest(s.addr, "b").await;
+    let mut c = Client::connect(s.addr, "c").await;
+    c.expect("*** Error: too many connections from your address; try again later")
+        .await;
+    c.expect_closed().await;
+    a.send(json!({"type": "quit"})).await;
+    a.expect_closed().await;
+    // The slot frees once the server has finished with the WebSocket;
+    // each try waits on the server's answer.
+    let deadline = tokio::time::Instant::now() + support::DEADLINE;
+    loop {
+        let mut d = Client::connect(s.addr, "d").await;
+        d.send("d").await;
+        let first = d.next_line().await.unwrap_or_default();
+        if !first.contains("too many connections") {
+            d.expect("*** Welcome, d!").await;
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "slot never freed");
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_says_goodbye_on_websockets_too() {
+    let s = start(|_| {}).await;
+    let (mut web, _) = ws_client::guest(s.addr, "webby").await;
+    let mut telnet = Client::login(s.addr, "telly").await;
+    s.shutdown().await;
+    let (rest, _) = web.expect_closed().await;
+    assert!(rest.iter().any(|m| m["type"] == "bye"), "{rest:?}");
+    telnet.expect("*** Disconnected").await;
+}

@@ -11,12 +11,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use tower::ServiceExt;
@@ -65,11 +65,18 @@ pub fn router(state: Shared) -> Router {
 /// Serves HTTP/1.1 on `io` until the client closes, upgrading to
 /// WebSocket where asked. A client that takes longer than
 /// `header_timeout` to send a request's headers is dropped (slowloris).
-pub async fn serve<S: Io>(io: S, peer: SocketAddr, router: Router, header_timeout: Duration) {
+pub async fn serve<S: Io>(
+    io: S,
+    peer: SocketAddr,
+    router: Router,
+    header_timeout: Duration,
+    hold: Hold,
+) {
     let _gauge = ConnGauge::new("http");
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(hold.clone());
             router.clone().oneshot(req.map(axum::body::Body::new))
         });
     let conn = hyper::server::conn::http1::Builder::new()
@@ -111,6 +118,7 @@ async fn method_not_allowed() -> ApiError {
 async fn ws_upgrade(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(hold): Extension<Hold>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let limit = state.config.http.max_ws_message_bytes;
@@ -123,12 +131,25 @@ async fn ws_upgrade(
         .and_then(|p| p.to_str().ok())
         .map(str::to_owned);
     ws.on_upgrade(move |socket| async move {
+        let _hold = hold;
         match protocol.as_deref() {
             Some(IRC_TEXT) => crate::irc::ws::serve(socket, false, peer, state).await,
             Some(IRC_BINARY) => crate::irc::ws::serve(socket, true, peer, state).await,
             _ => crate::ws::serve(socket, peer, state).await,
         }
     })
+}
+
+/// Whatever must live as long as the connection does (its place in the
+/// connection limits, the server's shutdown wait). An HTTP exchange ends
+/// when it upgrades; the WebSocket it became keeps a clone.
+#[derive(Clone)]
+pub struct Hold(#[allow(dead_code)] Arc<dyn std::any::Any + Send + Sync>);
+
+impl Hold {
+    pub fn new(what: impl std::any::Any + Send + Sync) -> Hold {
+        Hold(Arc::new(what))
+    }
 }
 
 /// An HTTP error with a JSON body: `{"error": {"code", "message"}}`.
