@@ -10,12 +10,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, FixedOffset};
-use confab_core::{Nick, NickKey, Text};
+use confab_core::{Nick, NickKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api::unavailable;
+use super::api::{message_text, unavailable};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::openapi::ErrorResponse;
 use super::{ApiError, Shared};
@@ -27,6 +27,7 @@ pub const DEFAULT_AUDIT: usize = 100;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AnnouncementRequest {
+    /// Same rules as a message's text.
     pub text: String,
 }
 
@@ -57,13 +58,7 @@ pub async fn announce(
     _admin: Admin,
     ApiJson(req): ApiJson<AnnouncementRequest>,
 ) -> Result<(StatusCode, Json<AnnouncementResponse>), ApiError> {
-    let text = Text::parse(&req.text, state.config.limits.max_message_bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_text",
-            format!("that announcement cannot be sent: {e}"),
-        )
-    })?;
+    let text = message_text(&state, &req.text)?;
     let sessions = state.hub.announce(text).await.map_err(unavailable)?;
     Ok((
         StatusCode::ACCEPTED,

@@ -241,9 +241,11 @@ pub async fn users(
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// Only messages with a smaller id (page back from the oldest id seen).
-    pub before: Option<u64>,
+    #[param(minimum = 0)]
+    pub before: Option<i64>,
     /// Only messages with a larger id (page forward from the newest id seen).
-    pub after: Option<u64>,
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
     /// Most messages to return (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
@@ -265,7 +267,7 @@ pub struct MessagePage {
     get, path = "/api/v1/rooms/{room}/messages", tag = "rooms",
     security(("token" = [])),
     params(
-        ("room" = String, Path, description = "The room, with or without its `#` (`general` or `%23general`)"),
+        ("room" = String, Path, description = "The room, with or without its `#` (`general` or `%23general`)", example = "general"),
         HistoryParams,
     ),
     responses(
@@ -284,10 +286,19 @@ pub async fn history(
 ) -> Result<Json<MessagePage>, ApiError> {
     let room = room_name(&state, &room)?;
     let limit = page_limit(&state, params.limit)?;
-    let forward = params.after.is_some();
+    let id = |name: &str, v: Option<i64>| match v {
+        Some(n) if n < 0 => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("{name} must be a message id (0 or more)"),
+        )),
+        other => Ok(other.map(|n| Bound::Id(MsgId(n.unsigned_abs())))),
+    };
+    let (after, before) = (id("after", params.after)?, id("before", params.before)?);
+    let forward = after.is_some();
     let query = HistoryQuery {
-        after: params.after.map(|id| Bound::Id(MsgId(id))),
-        before: params.before.map(|id| Bound::Id(MsgId(id))),
+        after,
+        before,
         limit: limit + 1,
         latest: !forward,
     };
@@ -331,7 +342,7 @@ pub struct SearchResults {
     get, path = "/api/v1/rooms/{room}/search", tag = "rooms",
     security(("token" = [])),
     params(
-        ("room" = String, Path, description = "The room, with or without its `#`"),
+        ("room" = String, Path, description = "The room, with or without its `#`", example = "general"),
         SearchParams,
     ),
     responses(
@@ -374,13 +385,16 @@ pub async fn search(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendRequest {
-    /// The message; may be empty when `upload` is given.
+    /// The message: at most `limits.max_message_bytes` characters (and as
+    /// many bytes of UTF-8), with something visible, and no control
+    /// characters but tab and IRC formatting codes.
     pub text: String,
     #[serde(default)]
     pub kind: MessageKind,
     /// The id of an upload (POST /api/v1/uploads): its link is appended
     /// to the text, so every door shows it.
     #[serde(default)]
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub upload: Option<String>,
 }
 
@@ -388,17 +402,17 @@ pub struct SendRequest {
 #[utoipa::path(
     post, path = "/api/v1/rooms/{room}/messages", tag = "rooms",
     security(("token" = [])),
-    params(("room" = String, Path, description = "The room, with or without its `#`")),
+    params(("room" = String, Path, description = "The room, with or without its `#`", example = "general")),
     request_body = SendRequest,
     responses(
         (status = 201, description = "Sent and stored", body = MessageJson),
         (status = 400, description = "Malformed JSON", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
         (status = 403, description = "Not allowed to send there", body = ErrorResponse),
-        (status = 404, description = "No such room", body = ErrorResponse),
+        (status = 404, description = "No such room, or no such upload", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
-        (status = 422, description = "Missing fields, bad text or unknown upload", body = ErrorResponse),
+        (status = 422, description = "Missing fields or bad text", body = ErrorResponse),
         (status = 429, description = "Sending too fast", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
@@ -418,18 +432,18 @@ pub async fn send_to_room(
 #[utoipa::path(
     post, path = "/api/v1/users/{name}/messages", tag = "users",
     security(("token" = [])),
-    params(("name" = String, Path, description = "The recipient's name")),
+    params(("name" = String, Path, description = "The recipient's name", example = "alice")),
     request_body = SendRequest,
     responses(
         (status = 201, description = "Sent and stored", body = MessageJson),
         (status = 400, description = "Malformed JSON", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
         (status = 403, description = "Not allowed", body = ErrorResponse),
-        (status = 404, description = "No such user", body = ErrorResponse),
+        (status = 404, description = "No such user, or no such upload", body = ErrorResponse),
         (status = 409, description = "The user cannot take messages now", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
-        (status = 422, description = "Missing fields, bad text or unknown upload", body = ErrorResponse),
+        (status = 422, description = "Missing fields or bad text", body = ErrorResponse),
         (status = 429, description = "Sending too fast, or their queue is full", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
@@ -457,22 +471,13 @@ async fn send(
     to: Target,
     req: SendRequest,
 ) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
-    let mut text = req.text;
+    let mut text = message_text(state, &req.text)?;
     if let Some(id) = &req.upload {
         let link = uploads::link(state, id).await?;
-        if text.trim().is_empty() {
-            text = link;
-        } else {
-            text = format!("{} {link}", text.trim_end());
-        }
+        let with_link = format!("{} {link}", text.as_str());
+        text = Text::parse(&with_link, state.config.limits.max_message_bytes)
+            .map_err(|e| bad_text(&e.to_string()))?;
     }
-    let text = Text::parse(&text, state.config.limits.max_message_bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_text",
-            format!("that message cannot be sent: {e}"),
-        )
-    })?;
     let call_ = ApiCall::Send {
         to,
         kind: req.kind.into(),
@@ -482,6 +487,50 @@ async fn send(
         return Err(unexpected());
     };
     Ok((StatusCode::CREATED, Json(MessageJson::from(&msg))))
+}
+
+/// What a message text may hold, as a JSON Schema pattern (ECMA-262, as
+/// JSON Schema reads patterns: `$` is the very end, and `\s` includes
+/// U+FEFF): no control characters but tab and IRC formatting codes, and
+/// at least one character that is neither a control nor white space.
+/// [`message_text`] checks exactly this (and the length).
+pub const TEXT_PATTERN: &str = concat!(
+    r"^[^\x00\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f]*",
+    r"[^\s\x00-\x1f\x7f-\x9f]",
+    r"[^\x00\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f]*$",
+);
+
+/// A control character a text may not hold (tab and IRC formatting codes
+/// may be).
+fn forbidden_control(c: char) -> bool {
+    c.is_control() && c != '\t' && !confab_core::text::is_format_code(c)
+}
+
+/// A message or announcement text from a request, checked as the
+/// document says (see [`TEXT_PATTERN`]): at most `limits.max_message_bytes`
+/// characters, and bytes; no forbidden control character anywhere (not
+/// even trailing); something visible.
+pub fn message_text(state: &Shared, raw: &str) -> Result<Text, ApiError> {
+    let max = state.config.limits.max_message_bytes;
+    if raw.chars().count() > max {
+        return Err(bad_text(&format!("it is longer than {max} characters")));
+    }
+    if raw.chars().any(forbidden_control) {
+        return Err(bad_text("it holds control characters"));
+    }
+    let blank = |c: char| c.is_whitespace() || c == '\u{feff}' || c.is_control();
+    if raw.chars().all(blank) {
+        return Err(bad_text("it is empty"));
+    }
+    Text::parse(raw, max).map_err(|e| bad_text(&e.to_string()))
+}
+
+fn bad_text(why: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_text",
+        format!("that text cannot be sent: {why}"),
+    )
 }
 
 /// A room named in a path: `general`, `#general` (sent as `%23general`).

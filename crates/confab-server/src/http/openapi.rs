@@ -8,6 +8,8 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -94,7 +96,67 @@ pub fn api(state: &Shared) -> OpenApiRouter<Shared> {
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics));
-    json.merge(other)
+    let mut api = json.merge(other);
+    refine(api.get_openapi_mut(), &state.config);
+    api
+}
+
+/// What the attributes cannot say: limits from the config, the text rule,
+/// and file bodies as binary strings.
+fn refine(doc: &mut utoipa::openapi::OpenApi, config: &crate::Config) {
+    let text = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(format!(
+                "At most {} characters (and bytes of UTF-8), with something visible; \
+                 no control characters but tab and IRC formatting codes.",
+                config.limits.max_message_bytes
+            )))
+            .min_length(Some(1))
+            .max_length(Some(config.limits.max_message_bytes))
+            .pattern(Some(api::TEXT_PATTERN))
+            .build()
+    };
+    if let Some(components) = &mut doc.components {
+        for name in ["SendRequest", "AnnouncementRequest"] {
+            if let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(name) {
+                obj.properties
+                    .insert("text".to_owned(), RefOr::T(Schema::Object(text())));
+            }
+        }
+    }
+    let binary = |min: usize| {
+        RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+                .min_length(Some(min))
+                .build(),
+        ))
+    };
+    let file_path = format!("{}/{{id}}", uploads::PATH);
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if path == uploads::PATH
+            && let Some(body) = item.post.as_mut().and_then(|op| op.request_body.as_mut())
+        {
+            for content in body.content.values_mut() {
+                content.schema = Some(binary(1));
+            }
+        }
+        if *path == file_path
+            && let Some(ok) = item
+                .get
+                .as_mut()
+                .and_then(|op| op.responses.responses.get_mut("200"))
+            && let RefOr::T(ok) = ok
+        {
+            // Any type at all (what the bytes were sniffed as).
+            let mut any = utoipa::openapi::content::Content::new(Some(binary(0)));
+            any.example = None;
+            ok.content.clear();
+            ok.content.insert("*/*".to_owned(), any);
+        }
+    }
 }
 
 /// The API's routes, the document at [`SPEC_PATH`] and the docs page at

@@ -114,7 +114,7 @@ impl FromRequest<Shared> for UploadBody {
     ),
     responses(
         (status = 201, description = "Stored", body = UploadInfo),
-        (status = 400, description = "Bad query parameters", body = ErrorResponse),
+        (status = 400, description = "Empty body or bad query parameters", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
         (status = 413, description = "Larger than http.max_upload_bytes", body = ErrorResponse),
         (status = 503, description = "Cannot store it now", body = ErrorResponse),
@@ -127,6 +127,13 @@ pub async fn create(
     headers: HeaderMap,
     UploadBody(bytes): UploadBody,
 ) -> Result<(StatusCode, Json<UploadInfo>), ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_upload",
+            "the body is empty: send the file's bytes",
+        ));
+    }
     let claimed = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let (content_type, inline) = classify(&bytes, claimed);
     let name = sanitize_name(params.name.as_deref().unwrap_or(""));
@@ -167,7 +174,8 @@ pub async fn create(
 /// Serves an upload with headers that keep browsers from running it.
 #[utoipa::path(
     get, path = "/api/v1/uploads/{id}", tag = "uploads",
-    params(("id" = String, Path, description = "The upload's id (32 lowercase hex digits)")),
+    params(("id" = String, Path, description = "The upload's id (32 lowercase hex digits)",
+        example = "0123456789abcdef0123456789abcdef")),
     responses(
         (status = 200, description = "The file",
             content_type = "application/octet-stream", body = Vec<u8>,
@@ -224,13 +232,14 @@ async fn serve(state: &Shared, id: &str) -> Result<Response, ApiError> {
     Ok((headers, bytes).into_response())
 }
 
-/// The link to upload `id` for a message, if it exists: what the REST
-/// API and the WebSocket door append to a message's text.
+/// The link to upload `id` for a message, if it exists (else 404
+/// `unknown_upload`): what the REST API and the WebSocket door append to
+/// a message's text.
 pub async fn link(state: &Shared, id: &str) -> Result<String, ApiError> {
     match read_sidecar(state, id).await {
         Ok(_) => Ok(url(state, id)),
         Err(e) if e.status == StatusCode::NOT_FOUND => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::NOT_FOUND,
             "unknown_upload",
             format!("there is no upload with the id {id:?}"),
         )),
