@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 SCHEMATHESIS_VERSION=${SCHEMATHESIS_VERSION:-4.32.5}
 MAX_EXAMPLES=${ST_MAX_EXAMPLES:-60}
 VENV=target/schemathesis-venv
+ROOT_VENV="$PWD/$VENV"
 BIN=target/debug/confab
 
 cargo build -p confab --locked --quiet
@@ -112,22 +113,26 @@ bearer = "\${ADMIN_TOKEN}"
 [[operations]]
 include-path = "/api/v1/login"
 generation.max-examples = 8
+
+# Unexpected methods are tried from those protocol detection knows
+# (http::looks_like_http): a connection opening with another token, such as
+# QUERY, goes to the line door, which schemathesis reports as a network
+# error. Add "query" here once detection takes any method token.
+[phases.coverage]
+unexpected-methods = ["get", "put", "post", "delete", "options", "patch", "trace"]
 EOF
 
-# unsupported_method sends methods such as QUERY, which protocol detection
-# (http::looks_like_http) does not know yet: such a connection is handed to
-# the line door, and schemathesis reports a network error. Drop this
-# exclusion once any HTTP method token is detected as HTTP.
+REPORTS="$PWD/target/schemathesis-report"
 status=0
-"$VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" --no-color run "$BASE/api/openapi.json" \
+# From the temp dir, so that schemathesis's own cache stays out of the repo.
+(cd "$WORK" && "$ROOT_VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" --no-color run "$BASE/api/openapi.json" \
     --checks all \
-    --exclude-checks unsupported_method \
     ${ST_MAX_TIME:+--max-time "$ST_MAX_TIME"} \
     --seed "${ST_SEED:-1}" \
     --generation-database none \
     --request-timeout 10 \
     --workers 1 \
-    --report junit --report-dir "target/schemathesis-report" || status=$?
+    --report junit --report-dir "$REPORTS") || status=$?
 
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "the server died during the run:" >&2
