@@ -114,12 +114,6 @@ bearer = "\${ADMIN_TOKEN}"
 include-path = "/api/v1/login"
 generation.max-examples = 8
 
-# Unexpected methods are tried from those protocol detection knows
-# (http::looks_like_http): a connection opening with another token, such as
-# QUERY, goes to the line door, which schemathesis reports as a network
-# error. Add "query" here once detection takes any method token.
-[phases.coverage]
-unexpected-methods = ["get", "put", "post", "delete", "options", "patch", "trace"]
 EOF
 
 REPORTS="$PWD/target/schemathesis-report"

@@ -89,18 +89,28 @@ pub async fn serve<S: Io>(
     }
 }
 
-/// Whether a connection's first bytes are an HTTP request line: a method,
-/// a space, then a path (`/`) or `*`.
+/// Whether a connection's first bytes are an HTTP request line: a method
+/// (a token of up to 16 capital letters, so `QUERY` and other new methods
+/// count), a space, then a path (`/`) or `*`; and when the whole line is
+/// there, it ends with the HTTP version.
 pub fn looks_like_http(first: &[u8]) -> bool {
-    const METHODS: [&[u8]; 9] = [
-        b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE",
-    ];
-    METHODS.iter().any(|m| {
-        first.len() > m.len() + 1
-            && first.starts_with(m)
-            && first[m.len()] == b' '
-            && matches!(first[m.len() + 1], b'/' | b'*')
-    })
+    let Some(space) = first.iter().take(17).position(|&b| b == b' ') else {
+        return false;
+    };
+    let (method, rest) = (&first[..space], &first[space + 1..]);
+    if method.is_empty() || !method.iter().all(u8::is_ascii_uppercase) {
+        return false;
+    }
+    if !matches!(rest.first(), Some(b'/' | b'*')) {
+        return false;
+    }
+    match rest.iter().position(|&b| b == b'\n') {
+        Some(end) => {
+            let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
+            line.len() >= 9 && line[line.len() - 9..].starts_with(b" HTTP/")
+        }
+        None => true,
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -149,6 +159,38 @@ pub struct Hold(#[allow(dead_code)] Arc<dyn std::any::Any + Send + Sync>);
 impl Hold {
     pub fn new(what: impl std::any::Any + Send + Sync) -> Hold {
         Hold(Arc::new(what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_http;
+
+    #[test]
+    fn http_request_lines_are_told_from_chat() {
+        for yes in [
+            &b"GET / HTTP/1.1\r\nHost: x\r\n"[..],
+            b"POST /api/v1/login HTTP/1.1\r\n",
+            b"QUERY /api/v1/rooms HTTP/1.1\r\n",
+            b"OPTIONS * HTTP/1.1\r\n",
+            b"GET /ws",
+            b"DELETE /x HTTP/1.0\n",
+        ] {
+            assert!(looks_like_http(yes), "{:?}", String::from_utf8_lossy(yes));
+        }
+        for no in [
+            &b"alice\r\n"[..],
+            b"NICK alice\r\n",
+            b"GET",
+            b"get / HTTP/1.1\r\n",
+            b"HELLO /join #rust\r\n",
+            b"/join #rust\r\n",
+            b"GET /me a coffee\r\n",
+            b"AVERYVERYVERYLONGMETHOD / HTTP/1.1\r\n",
+            b"",
+        ] {
+            assert!(!looks_like_http(no), "{:?}", String::from_utf8_lossy(no));
+        }
     }
 }
 
