@@ -122,3 +122,44 @@ async fn shutdown_says_goodbye_on_websockets_too() {
     assert!(rest.iter().any(|m| m["type"] == "bye"), "{rest:?}");
     telnet.expect("*** Disconnected").await;
 }
+
+#[tokio::test]
+async fn a_web_message_can_carry_an_upload_link_to_every_door() {
+    let s = start(|_| {}).await;
+    let mut telnet = Client::login(s.addr, "telly").await;
+    telnet.send("/register correct-horse").await;
+    telnet
+        .expect("*** The name telly is now registered to you")
+        .await;
+    let r = http::post(s.addr, "/api/v1/login")
+        .json(&json!({"name": "telly", "password": "correct-horse"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+    let r = http::post(s.addr, "/api/v1/uploads?name=notes.txt")
+        .bearer(&token)
+        .header("Content-Type", "text/plain")
+        .body(b"plain words".to_vec())
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+
+    let (mut web, _) = ws_client::guest(s.addr, "webby").await;
+    web.ok(json!({"type": "join", "room": "#general"})).await;
+    let (_, ack) = web
+        .ok(json!({"type": "send", "to": "#general", "text": "see", "upload": id}))
+        .await;
+    let text = format!("see /api/v1/uploads/{id}");
+    assert_eq!(ack["message"]["text"], text.as_str(), "{ack}");
+    telnet.expect(&format!("<webby> {text}")).await;
+
+    // An upload that does not exist is refused, tied to the request.
+    let e = web
+        .refused(json!({"type": "send", "to": "#general", "text": "x", "upload": "0123"}))
+        .await;
+    assert_eq!(e["code"], "unknown_upload", "{e}");
+    assert_eq!(e["field"], "upload", "{e}");
+    s.shutdown().await;
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, close_code};
 use bytes::Bytes;
-use confab_core::{ClientInfo, Command, Delivery, Event, Message, MsgId, Nick, SessionId};
+use confab_core::{ClientInfo, Command, Delivery, Event, Message, MsgId, Nick, SessionId, Text};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{Instrument, info, warn};
 
@@ -328,6 +328,38 @@ impl Conn {
                     }
                     Err(e) => {
                         self.door_error(id.as_ref(), "bad_request", Some("password"), &e)
+                            .await
+                    }
+                }
+            }
+            (
+                _,
+                Request::SendUpload {
+                    to,
+                    kind,
+                    text,
+                    upload,
+                },
+            ) => {
+                let linked = match crate::http::uploads::link(&self.state, &upload).await {
+                    Ok(link) => Text::parse(
+                        &format!("{} {link}", text.as_str()),
+                        self.state.config.limits.max_message_bytes,
+                    )
+                    .map_err(|e| ("bad_request", "text", e.to_string())),
+                    Err(e) => Err((e.code, "upload", e.message)),
+                };
+                match linked {
+                    Ok(text) => {
+                        let cmd = Command::Send {
+                            to: Some(to),
+                            kind,
+                            text,
+                        };
+                        self.request(id, Kind::Send, vec![cmd]).await
+                    }
+                    Err((code, field, message)) => {
+                        self.door_error(id.as_ref(), code, Some(field), &message)
                             .await
                     }
                 }

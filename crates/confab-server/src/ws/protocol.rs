@@ -54,6 +54,14 @@ pub enum Request {
     Ping,
     /// `register`: the password is hashed by the door, never by the hub.
     Register { password: String },
+    /// `send` with an `upload`: the door checks the upload and appends
+    /// its link to the text, as the REST API does.
+    SendUpload {
+        to: Target,
+        kind: MsgKind,
+        text: Text,
+        upload: String,
+    },
     /// Everything else: a core command as it is.
     Hub(Command),
 }
@@ -171,11 +179,19 @@ impl Fields<'_> {
             "register" => Request::Register {
                 password: self.string("password")?.to_owned(),
             },
-            "send" => hub(Command::Send {
-                to: Some(self.target("to")?),
-                kind: self.kind()?,
-                text: self.text("text")?,
-            }),
+            "send" => match self.opt_string("upload")? {
+                Some(upload) => Request::SendUpload {
+                    to: self.target("to")?,
+                    kind: self.kind()?,
+                    text: self.text("text")?,
+                    upload: upload.to_owned(),
+                },
+                None => hub(Command::Send {
+                    to: Some(self.target("to")?),
+                    kind: self.kind()?,
+                    text: self.text("text")?,
+                }),
+            },
             "join" => hub(Command::Join {
                 room: self.room("room")?,
                 key: self.opt_string("key")?.map(str::to_owned),
