@@ -13,11 +13,13 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=${SCHEMATHESIS_VERSION:-4.32.5}
 MAX_EXAMPLES=${ST_MAX_EXAMPLES:-60}
-VENV=target/schemathesis-venv
-ROOT_VENV="$PWD/$VENV"
-BIN=target/debug/confab
 
 cargo build -p confab --locked --quiet
+# Cargo's target dir, absolute (it honours CARGO_TARGET_DIR).
+TARGET=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
+VENV=$TARGET/schemathesis-venv
+ROOT_VENV=$VENV
+BIN=$TARGET/debug/confab
 
 if [[ "$("$VENV/bin/schemathesis" --version 2>/dev/null || true)" != *"$SCHEMATHESIS_VERSION"* ]]; then
     python3 -m venv "$VENV"
@@ -116,7 +118,7 @@ generation.max-examples = 8
 
 EOF
 
-REPORTS="$PWD/target/schemathesis-report"
+REPORTS="$TARGET/schemathesis-report"
 status=0
 # From the temp dir, so that schemathesis's own cache stays out of the repo.
 (cd "$WORK" && "$ROOT_VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" --no-color run "$BASE/api/openapi.json" \
