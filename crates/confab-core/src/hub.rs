@@ -1356,9 +1356,16 @@ impl<O: Outbox> Hub<O> {
 
     // /rooms
     fn rooms_list(&mut self, sid: SessionId, now: Timestamp) {
+        let rooms = self.room_infos(|_| true);
+        self.reply(sid, now, Event::Rooms(rooms));
+    }
+
+    /// The rooms that pass `show`, by name, with their online members.
+    fn room_infos(&self, show: impl Fn(&Room) -> bool) -> Vec<RoomInfo> {
         let mut rooms: Vec<RoomInfo> = self
             .rooms
             .values()
+            .filter(|r| show(r))
             .map(|r| RoomInfo {
                 name: r.name.clone(),
                 members: self.online_members(r),
@@ -1366,7 +1373,7 @@ impl<O: Outbox> Hub<O> {
             })
             .collect();
         rooms.sort_by_key(|r| r.name.key());
-        self.reply(sid, now, Event::Rooms(rooms));
+        rooms
     }
 
     // /list [#room]: who is there now.
@@ -1402,6 +1409,12 @@ impl<O: Outbox> Hub<O> {
 
     // /users
     fn users_list(&mut self, sid: SessionId, now: Timestamp) {
+        let users = self.user_infos();
+        self.reply(sid, now, Event::Users(users));
+    }
+
+    /// Every known user, online or not, by name.
+    fn user_infos(&self) -> Vec<UserInfo> {
         let mut users: Vec<UserInfo> = self
             .users
             .values()
@@ -1412,7 +1425,7 @@ impl<O: Outbox> Hub<O> {
             })
             .collect();
         users.sort_by_key(|u| u.nick.key());
-        self.reply(sid, now, Event::Users(users));
+        users
     }
 
     // /msg [@nick|#room] text, /me text, plain text

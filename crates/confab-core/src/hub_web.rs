@@ -106,34 +106,13 @@ impl<O: Outbox> Hub<O> {
     /// The rooms `user` can see, by name.
     pub fn api_rooms(&self, user: &ApiUser) -> Result<Vec<RoomInfo>, ChatError> {
         let uid = self.api_user(user)?;
-        let mut rooms: Vec<RoomInfo> = self
-            .rooms
-            .iter()
-            .filter(|(_, r)| !r.modes.secret || r.members.contains(&uid))
-            .map(|(_, r)| RoomInfo {
-                name: r.name.clone(),
-                members: self.online_members(r),
-                topic: r.topic.as_ref().map(|t| t.text.clone()),
-            })
-            .collect();
-        rooms.sort_by_key(|r| r.name.key());
-        Ok(rooms)
+        Ok(self.room_infos(|r| !r.modes.secret || r.members.contains(&uid)))
     }
 
     /// Every known user, online or not, by name.
     pub fn api_users(&self, user: &ApiUser) -> Result<Vec<UserInfo>, ChatError> {
         self.api_user(user)?;
-        let mut users: Vec<UserInfo> = self
-            .users
-            .values()
-            .map(|u| UserInfo {
-                nick: u.nick.clone(),
-                online: u.online(),
-                last_seen: (!u.online()).then_some(u.last_seen),
-            })
-            .collect();
-        users.sort_by_key(|u| u.nick.key());
-        Ok(users)
+        Ok(self.user_infos())
     }
 
     /// A window of a room's history, as `user` may read it.

@@ -96,19 +96,8 @@ async fn websockets_count_against_the_connection_limits_while_they_live() {
     c.expect_closed().await;
     a.send(json!({"type": "quit"})).await;
     a.expect_closed().await;
-    // The slot frees once the server has finished with the WebSocket;
-    // each try waits on the server's answer.
-    let deadline = tokio::time::Instant::now() + support::DEADLINE;
-    loop {
-        let mut d = Client::connect(s.addr, "d").await;
-        d.send("d").await;
-        let first = d.next_line().await.unwrap_or_default();
-        if !first.contains("too many connections") {
-            d.expect("*** Welcome, d!").await;
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "slot never freed");
-    }
+    // The slot frees once the server has finished with the WebSocket.
+    support::login_once_admitted(s.addr, "d").await;
     s.shutdown().await;
 }
 
