@@ -30,7 +30,9 @@ use crate::metrics::ConnGauge;
 const WRITE_BATCH: usize = 256;
 /// Message ids remembered as delivered on one connection, so that a
 /// `resumed` reply never repeats one (the oldest are forgotten first).
-const DELIVERED_MEMORY: usize = 100_000;
+/// Clients resume right after hello, when the set is small; this bounds
+/// what a long-lived connection in busy rooms keeps (about 200 KB).
+const DELIVERED_MEMORY: usize = 10_000;
 /// The longest a close reason may be (the frame holds 123 bytes).
 const CLOSE_REASON_BYTES: usize = 120;
 /// How long a closing connection waits for its last writes and the
