@@ -10,9 +10,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{SecondsFormat, TimeZone, Utc};
 use confab_core::{Message, MsgKind, Target, Timestamp};
 use serde_json::{Value, json};
+
+use crate::hub_task::rfc3339;
 
 pub struct AuditLog {
     path: PathBuf,
@@ -85,11 +86,4 @@ impl AuditLog {
             tracing::error!(path = %self.path.display(), error = %e, "cannot write the audit log");
         }
     }
-}
-
-fn rfc3339(t: Timestamp) -> String {
-    Utc.timestamp_millis_opt(t.0)
-        .single()
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }

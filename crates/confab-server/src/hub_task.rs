@@ -48,6 +48,14 @@ pub fn now() -> Timestamp {
     Timestamp(ms)
 }
 
+/// A time as every door and log writes it: RFC 3339 in UTC with
+/// milliseconds (`2026-11-23T20:00:00.123Z`; IRCv3's `time` tag too).
+pub fn rfc3339(t: Timestamp) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(t.0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// One item of a connection's outbound queue: an event from the hub, or
 /// bytes its own door wrote (help text, a usage error, a prompt), queued
 /// behind the events so that the order the user sees is the order things

@@ -62,6 +62,22 @@ pub struct Server {
     tokens: http::Tokens,
 }
 
+/// Writes a file in the data dir that only its owner may read (keys),
+/// durably.
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 /// A store that times its commits for the metrics.
 struct Timed<S>(S);
 

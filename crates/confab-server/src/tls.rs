@@ -199,21 +199,10 @@ fn self_signed(config: &Config) -> Result<(PathBuf, ServerConfig), TlsError> {
 
 /// Writes a file only its owner may read.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-        .open(path)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(|error| TlsError::Write {
-            path: path.to_owned(),
-            error,
-        })
+    crate::server::write_private(path, bytes).map_err(|error| TlsError::Write {
+        path: path.to_owned(),
+        error,
+    })
 }
 
 /// Whether a connection's first bytes open a TLS handshake: a handshake

@@ -8,7 +8,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{SecondsFormat, TimeZone, Utc};
 use confab_core::store::{Bound, HistoryQuery};
 use confab_core::{
     ChatError, Message, MsgId, MsgKind, Nick, NickKey, RoomName, Target, Text, Timestamp,
@@ -20,6 +19,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use super::openapi::ErrorResponse;
 use super::{ApiError, Shared, uploads};
 use crate::auth::{self, LoginError};
+use crate::hub_task::rfc3339;
 use crate::hub_task::{ApiAnswer, ApiCall};
 
 /// Most messages one page of history or search returns.
@@ -84,14 +84,6 @@ impl From<MessageKind> for MsgKind {
             MessageKind::Notice => MsgKind::Notice,
         }
     }
-}
-
-/// `t` as RFC 3339 in UTC with milliseconds (`2026-11-23T20:00:00.123Z`).
-pub fn rfc3339(t: Timestamp) -> String {
-    Utc.timestamp_millis_opt(t.0)
-        .single()
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -473,10 +465,12 @@ async fn send(
 ) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
     let mut text = message_text(state, &req.text)?;
     if let Some(id) = &req.upload {
-        let link = uploads::link(state, id).await?;
-        let with_link = format!("{} {link}", text.as_str());
-        text = Text::parse(&with_link, state.config.limits.max_message_bytes)
-            .map_err(|e| bad_text(&e.to_string()))?;
+        text = uploads::attach(state, &text, id)
+            .await
+            .map_err(|e| match e {
+                uploads::AttachError::Upload(e) => e,
+                uploads::AttachError::Text(e) => bad_text(&e.to_string()),
+            })?;
     }
     let call_ = ApiCall::Send {
         to,

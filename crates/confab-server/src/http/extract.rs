@@ -15,7 +15,7 @@ use blake2::{Blake2b512, Digest};
 use confab_core::NickKey;
 use serde::de::DeserializeOwned;
 
-use super::{ApiError, Shared, TokenError};
+use super::{ApiError, Shared};
 
 /// A JSON request body of at most `http.max_body_bytes`.
 pub struct ApiJson<T>(pub T);
@@ -139,12 +139,11 @@ impl FromRequestParts<Shared> for AuthUser {
             unauthorized("log in first: send Authorization: Bearer <token> (POST /api/v1/login)")
         })?;
         let now = crate::hub_task::now().0;
-        match state.tokens.verify(token, now) {
-            Ok(user) => Ok(AuthUser(user)),
-            Err(e @ (TokenError::Invalid | TokenError::Expired)) => {
-                Err(unauthorized(&e.to_string()))
-            }
-        }
+        state
+            .tokens
+            .verify(token, now)
+            .map(AuthUser)
+            .map_err(|e| unauthorized(&e.to_string()))
     }
 }
 

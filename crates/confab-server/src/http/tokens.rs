@@ -52,7 +52,7 @@ impl Tokens {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 OsRng.fill_bytes(&mut key);
-                write_private(&path, &key)?;
+                crate::server::write_private(&path, &key)?;
                 Ok(Tokens { key })
             }
             Err(e) => Err(e),
@@ -95,21 +95,8 @@ impl Tokens {
     }
 }
 
-fn write_private(path: &Path, key: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(key)?;
-    f.sync_all()
-}
-
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, two digits a byte (tokens, upload ids).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

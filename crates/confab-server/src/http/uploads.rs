@@ -145,7 +145,7 @@ pub async fn create(
         inline,
         size,
         uploader: user.as_str().to_owned(),
-        time: super::api::rfc3339(crate::hub_task::now()),
+        time: crate::hub_task::rfc3339(crate::hub_task::now()),
     };
     let dir = dir(&state);
     let file_id = id.clone();
@@ -247,6 +247,27 @@ pub async fn link(state: &Shared, id: &str) -> Result<String, ApiError> {
     }
 }
 
+/// Why a message could not take an upload's link.
+pub enum AttachError {
+    /// No such upload (or it cannot be read).
+    Upload(ApiError),
+    /// The text with the link is too long.
+    Text(confab_core::TextError),
+}
+
+/// `text` with the link of upload `id` appended: how a message on any
+/// door references a file (REST and WebSocket sends take an `upload`).
+pub async fn attach(
+    state: &Shared,
+    text: &confab_core::Text,
+    id: &str,
+) -> Result<confab_core::Text, AttachError> {
+    let link = link(state, id).await.map_err(AttachError::Upload)?;
+    let with_link = format!("{} {link}", text.as_str());
+    confab_core::Text::parse(&with_link, state.config.limits.max_message_bytes)
+        .map_err(AttachError::Text)
+}
+
 /// Where upload `id` is served.
 pub fn url(state: &Shared, id: &str) -> String {
     let base = state.config.http.public_url.trim_end_matches('/');
@@ -272,7 +293,7 @@ pub fn valid_id(id: &str) -> bool {
 fn new_id() -> String {
     let mut raw = [0u8; 16];
     OsRng.fill_bytes(&mut raw);
-    raw.iter().map(|b| format!("{b:02x}")).collect()
+    super::tokens::hex(&raw)
 }
 
 fn missing(id: &str) -> ApiError {

@@ -797,7 +797,7 @@ impl Conn {
                         view.server_msg("CHATHISTORY")
                             .with_param("TARGETS")
                             .with_param(target.to_string())
-                            .with_param(format!("timestamp={}", render::iso_time(*time))),
+                            .with_param(format!("timestamp={}", crate::hub_task::rfc3339(*time))),
                     );
                 }
                 self.batch("draft/chathistory-targets", &[], inner)

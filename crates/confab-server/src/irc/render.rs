@@ -5,10 +5,11 @@
 //! depend only on which tags the client takes, so the writer caches them
 //! in the event's envelope ([`SLOT_PLAIN`], [`SLOT_TAGGED`]).
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use confab_core::event::mode_string;
 use confab_core::{Actor, ChatError, Envelope, Event, Message, MsgKind, Target, Timestamp};
 use confab_irc::{Message as Irc, split_text};
+
+use crate::hub_task::rfc3339;
 
 /// Envelope cache slot for messages rendered without tags.
 pub const SLOT_PLAIN: usize = 1;
@@ -144,17 +145,10 @@ fn source(env: &Envelope, nick: &str) -> String {
     }
 }
 
-/// An IRCv3 `time` tag value.
-pub fn iso_time(t: Timestamp) -> String {
-    DateTime::<Utc>::from_timestamp_millis(t.0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// Adds the tags an event's envelope carries to `m`, as `caps` allow.
 fn tag(mut m: Irc, caps: Caps, time: Timestamp, env: Option<&Envelope>) -> Irc {
     if caps.server_time {
-        m = m.with_tag("time", Some(&iso_time(time)));
+        m = m.with_tag("time", Some(&rfc3339(time)));
     }
     if caps.account_tag
         && let Some(a) = env.and_then(|e| e.actor.as_ref())
@@ -196,7 +190,7 @@ pub fn message_lines(msg: &Message, actor: Option<&Actor>, caps: Caps) -> Vec<Ir
             .with_param(target.clone())
             .with_param(text);
         if caps.server_time {
-            m = m.with_tag("time", Some(&iso_time(msg.time)));
+            m = m.with_tag("time", Some(&rfc3339(msg.time)));
         }
         if caps.message_tags {
             m = m.with_tag("msgid", Some(&msg.id.0.to_string()));

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, close_code};
 use bytes::Bytes;
-use confab_core::{ClientInfo, Command, Delivery, Event, Message, MsgId, Nick, SessionId, Text};
+use confab_core::{ClientInfo, Command, Delivery, Event, Message, MsgId, Nick, SessionId};
+use futures_util::SinkExt;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{Instrument, info, warn};
 
@@ -232,27 +233,32 @@ struct WriteEnd {
 }
 
 impl Conn {
-    /// Writes the queued text frames; stops early when the hub closes the
-    /// session (a client that does not read blocks here until then).
+    /// Writes the queued text frames, flushing once for the lot; stops
+    /// early when the hub closes the session (a client that does not read
+    /// blocks here until then).
     async fn write(
         &mut self,
         socket: &mut WebSocket,
         kill: &mut KillSwitch,
     ) -> Result<(), WriteEnd> {
-        for text in std::mem::take(&mut self.out) {
-            tokio::select! {
-                biased;
-                why = kill.fired() => {
-                    return Err(WriteEnd { reason: why.to_string(), killed: true });
-                }
-                r = socket.send(WsMessage::Text(text)) => {
-                    if let Err(e) = r {
-                        return Err(WriteEnd { reason: format!("Write error: {e}"), killed: false });
-                    }
-                }
-            }
+        if self.out.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let frames = std::mem::take(&mut self.out);
+        let written = async {
+            for text in frames {
+                socket.feed(WsMessage::Text(text)).await?;
+            }
+            socket.flush().await
+        };
+        tokio::select! {
+            biased;
+            why = kill.fired() => Err(WriteEnd { reason: why.to_string(), killed: true }),
+            r = written => r.map_err(|e| WriteEnd {
+                reason: format!("Write error: {e}"),
+                killed: false,
+            }),
+        }
     }
 
     fn push(&mut self, text: String) {
@@ -343,14 +349,14 @@ impl Conn {
                     upload,
                 },
             ) => {
-                let linked = match crate::http::uploads::link(&self.state, &upload).await {
-                    Ok(link) => Text::parse(
-                        &format!("{} {link}", text.as_str()),
-                        self.state.config.limits.max_message_bytes,
-                    )
-                    .map_err(|e| ("bad_request", "text", e.to_string())),
-                    Err(e) => Err((e.code, "upload", e.message)),
-                };
+                use crate::http::uploads::{self, AttachError};
+                let linked =
+                    uploads::attach(&self.state, &text, &upload)
+                        .await
+                        .map_err(|e| match e {
+                            AttachError::Upload(e) => (e.code, "upload", e.message),
+                            AttachError::Text(e) => ("bad_request", "text", e.to_string()),
+                        });
                 match linked {
                     Ok(text) => {
                         let cmd = Command::Send {

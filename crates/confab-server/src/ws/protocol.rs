@@ -9,7 +9,6 @@
 //! per event into the envelope's cache slot [`SLOT`]; replies carry the
 //! request id they answer (`"re"`) and are rendered per recipient.
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use confab_core::event::{Member, ModeChange, RoomMode, UserDetails};
 use confab_core::store::{Bound, HistoryQuery};
 use confab_core::{
@@ -17,6 +16,8 @@ use confab_core::{
     Timestamp, Window,
 };
 use serde_json::{Map, Value, json};
+
+use crate::hub_task::rfc3339;
 
 /// The protocol version this server speaks.
 pub const VERSION: u64 = 1;
@@ -501,13 +502,6 @@ fn truncate(s: &str, max: usize) -> &str {
 
 // ---- rendering ----
 
-/// A time as the protocol writes it: `2026-11-23T20:00:00.123Z`.
-pub fn iso(t: Timestamp) -> String {
-    DateTime::<Utc>::from_timestamp_millis(t.0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// A message as every web API shows it (the REST API's
 /// [`MessageJson`](crate::http::api::MessageJson), one definition):
 /// `{"id", "time", "from", "target", "kind", "text"}`.
@@ -543,7 +537,7 @@ fn object(kind: &str, fields: Value, re: Option<&ReqId>, time: Timestamp) -> Str
         }
     }
     out.push_str(",\"time\":\"");
-    out.push_str(&iso(time));
+    out.push_str(&rfc3339(time));
     out.push_str("\"}");
     out
 }
@@ -706,8 +700,8 @@ fn details_json(u: &UserDetails) -> Value {
         "realname": &*u.who.realname,
         "away": opt_text(&u.away),
         "rooms": rooms,
-        "signon": iso(u.signon),
-        "last_active": iso(u.last_active),
+        "signon": rfc3339(u.signon),
+        "last_active": rfc3339(u.last_active),
     })
 }
 
@@ -746,7 +740,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
                     "room": room.as_str(),
                     "topic": t.text.as_str(),
                     "by": t.by.as_str(),
-                    "set_at": iso(t.time),
+                    "set_at": rfc3339(t.time),
                 }),
                 None => json!({"room": room.as_str(), "topic": null}),
             };
@@ -770,7 +764,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
                     json!({
                         "nick": u.nick.as_str(),
                         "online": u.online,
-                        "last_seen": u.last_seen.map(iso),
+                        "last_seen": u.last_seen.map(rfc3339),
                     })
                 })
                 .collect();
@@ -824,14 +818,14 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
                     "secret": modes.secret,
                     "key": modes.key,
                     "limit": modes.limit,
-                    "created": iso(*created),
+                    "created": rfc3339(*created),
                 }),
             )
         }
         Event::Bans { room, bans } => {
             let list: Vec<Value> = bans
                 .iter()
-                .map(|b| json!({"mask": b.mask, "by": b.by.as_str(), "time": iso(b.time)}))
+                .map(|b| json!({"mask": b.mask, "by": b.by.as_str(), "time": rfc3339(b.time)}))
                 .collect();
             ("bans", json!({"room": room.as_str(), "bans": list}))
         }
@@ -874,7 +868,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
                         "nick": d.who.nick.as_str(),
                         "host": &*d.who.host,
                         "realname": &*d.who.realname,
-                        "time": iso(d.time),
+                        "time": rfc3339(d.time),
                     })
                 })
                 .collect();
@@ -892,7 +886,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         Event::Conversations(list) => {
             let list: Vec<Value> = list
                 .iter()
-                .map(|(t, time)| json!({"target": t.to_string(), "latest": iso(*time)}))
+                .map(|(t, time)| json!({"target": t.to_string(), "latest": rfc3339(*time)}))
                 .collect();
             ("conversations", json!({"conversations": list}))
         }
