@@ -34,6 +34,7 @@ pub mod openapi;
 pub mod ops;
 pub mod tokens;
 pub mod uploads;
+pub mod web;
 
 pub use tokens::{TokenError, Tokens};
 
@@ -55,6 +56,8 @@ pub const CONFAB_V1: &str = "confab.v1";
 /// Every route of the web door.
 pub fn router(state: Shared) -> Router {
     Router::new()
+        .route("/", get(web::index))
+        .route("/assets/{*path}", get(web::asset))
         .route("/ws", get(ws_upgrade))
         .merge(openapi::router(&state))
         .fallback(not_found)
