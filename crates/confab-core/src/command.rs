@@ -125,6 +125,17 @@ pub enum Command {
         after: MsgId,
         limit: usize,
     },
+    /// The user has read `target` up to a message (by id, as the web
+    /// doors know it) or a time (IRC's `MARKREAD`). The marker only moves
+    /// forward; every session of the user is told when it does.
+    MarkRead {
+        target: Target,
+        at: Bound,
+    },
+    /// Tell where the user stopped reading `target`.
+    GetReadMarker(Target),
+    /// List every read marker of the user.
+    ReadMarkers,
 }
 
 /// Which messages of a conversation to read.
@@ -181,6 +192,9 @@ impl Command {
             Command::Conversations { .. } => "conversations",
             Command::Typing { .. } => "typing",
             Command::Resume { .. } => "resume",
+            Command::MarkRead { .. } => "mark-read",
+            Command::GetReadMarker(_) => "read-marker",
+            Command::ReadMarkers => "read-markers",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! [`ChatError`]: why the hub refused a command. Each is a reply to the
 //! user (rendered by their door), never a reason to end a task.
 
+use crate::event::{MsgId, Target};
 use crate::names::{Nick, RoomName};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,4 +68,6 @@ pub enum ChatError {
     BanListFull(RoomName),
     #[error("that is not a valid value: {0}")]
     BadValue(String),
+    #[error("there is no message {} in {target} that you can read", id.0)]
+    NoSuchMessage { target: Target, id: MsgId },
 }

@@ -440,6 +440,25 @@ pub enum Event {
     Resumed { messages: Vec<Message>, more: bool },
     /// An announcement by the server's administrators, to everyone.
     Announcement(Text),
+    /// Where the user stopped reading `target` (`None`: nowhere yet).
+    /// Sent to every session of the user when it moves, to the session
+    /// that asked, and after the user's own join of a room.
+    ReadMarker {
+        target: Target,
+        marker: Option<Marker>,
+    },
+    /// Reply: every read marker of the user, by target.
+    ReadMarkers(Vec<(Target, Marker)>),
+}
+
+/// A read marker: the user has read a conversation up to `time`, and so
+/// up to `msg`, the latest message at or before it (`None` when there was
+/// none, or the hub keeps no messages). Markers compare by time, then by
+/// message (none before any), and only ever move forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Marker {
+    pub time: Timestamp,
+    pub msg: Option<MsgId>,
 }
 
 /// How many per-door renderings an [`Envelope`] caches. Doors pick their

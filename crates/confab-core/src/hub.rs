@@ -30,8 +30,8 @@ use crate::command::Command;
 use crate::error::ChatError;
 pub use crate::event::SessionId;
 use crate::event::{
-    Actor, Ban, Delivery, Departed, Envelope, Event, Member, Message, MsgId, MsgKind, Origin,
-    RoomInfo, RoomModes, Status, Target, Timestamp, Topic, UserInfo,
+    Actor, Ban, Delivery, Departed, Envelope, Event, Marker, Member, Message, MsgId, MsgKind,
+    Origin, RoomInfo, RoomModes, Status, Target, Timestamp, Topic, UserInfo,
 };
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 use crate::rate::TokenBucket;
@@ -193,6 +193,9 @@ struct User {
     last_seen: Timestamp,
     /// Private messages that arrived while a guest had no session.
     pending: Vec<Message>,
+    /// Where the user stopped reading, per conversation (see
+    /// `hub_markers.rs`). A guest's end with its last session.
+    markers: HashMap<markers::Place, (Target, Marker)>,
 }
 
 impl User {
@@ -221,6 +224,7 @@ impl User {
             ignores: HashSet::new(),
             last_seen: now,
             pending: Vec::new(),
+            markers: HashMap::new(),
         }
     }
 
@@ -415,6 +419,11 @@ impl<O: Outbox> Hub<O> {
             user.account_since = state.account.created;
             user.rooms = rooms;
             user.ignores = state.ignores.into_iter().collect();
+            user.markers = state
+                .markers
+                .into_iter()
+                .map(|(target, m)| (markers::Place::of(&target), (target, m)))
+                .collect();
             hub.users.insert(uid, user);
         }
         for settings in snapshot.rooms {
@@ -792,6 +801,12 @@ impl<O: Outbox> Hub<O> {
             }
             Command::Typing { to, active } => self.typing(uid, to, active, now),
             Command::Resume { after, limit } => self.resume(sid, uid, after, limit, now),
+            Command::MarkRead { target, at } => self.mark_read(sid, uid, target, at, now),
+            Command::GetReadMarker(target) => self.get_read_marker(sid, uid, target, now),
+            Command::ReadMarkers => {
+                self.read_markers(sid, uid, now);
+                Ok(())
+            }
             Command::Conversations {
                 after,
                 before,
@@ -994,6 +1009,8 @@ impl<O: Outbox> Hub<O> {
             } else {
                 self.staged.push(sid, joined);
             }
+            let marker = self.marker_event(uid, Target::Room(room.name.clone()));
+            self.reply(sid, now, marker);
             self.room_intro(sid, key.clone(), now)?;
         }
         self.sessions.get_mut(&sid).expect("live").room = rooms.last().cloned();
@@ -1106,6 +1123,14 @@ impl<O: Outbox> Hub<O> {
             .map(|k| self.rooms[k].name.clone())
             .collect();
         let ignores: Vec<NickKey> = user.ignores.iter().cloned().collect();
+        let markers: Vec<(Target, Marker)> = user.markers.values().cloned().collect();
+        for (target, marker) in markers {
+            self.op(Op::ReadMarker {
+                account: account.id,
+                target,
+                marker,
+            });
+        }
         for room in rooms {
             let key = room.key();
             self.op(Op::Join {
@@ -1242,6 +1267,11 @@ impl<O: Outbox> Hub<O> {
         for id in &room.members {
             self.staged.user(&self.users[id], &joined);
         }
+        // Each session that saw the join learns where reading stopped.
+        let name = room.name.clone();
+        let marker = self.marker_event(uid, Target::Room(name));
+        let marker = Envelope::new(now, marker);
+        self.staged.user(&self.users[&uid], &marker);
         let creator = self.rooms[&key].members.len() == 1;
         if creator {
             // A room made anew: what was stored of an earlier one is gone.
@@ -1836,7 +1866,9 @@ impl<O: Outbox> Hub<O> {
             self.op(Op::LastSeen { account, time: now });
             return;
         }
-        let rooms = std::mem::take(&mut self.users.get_mut(&uid).expect("live").rooms);
+        let user = self.users.get_mut(&uid).expect("live");
+        user.markers.clear();
+        let rooms = std::mem::take(&mut user.rooms);
         for key in rooms {
             let room = self.rooms.get_mut(&key).expect("member of it");
             room.remove_member(uid);
@@ -1853,6 +1885,9 @@ mod rooms;
 
 #[path = "hub_web.rs"]
 mod web;
+
+#[path = "hub_markers.rs"]
+mod markers;
 pub use web::{API_SESSION, ApiUser};
 
 #[cfg(test)]

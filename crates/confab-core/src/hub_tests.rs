@@ -312,6 +312,14 @@ fn plain_member(n: &str) -> crate::event::Member {
     }
 }
 
+/// A room's read marker event when nothing was marked read there.
+fn unread(r: &str) -> Event {
+    Event::ReadMarker {
+        target: to_room(r),
+        marker: None,
+    }
+}
+
 fn members(r: &str, nicks: &[&str]) -> Event {
     Event::Members {
         room: room(r),
@@ -487,6 +495,7 @@ fn login_joins_the_default_room() {
                 online: 1
             },
             joined("#general", "alice"),
+            unread("#general"),
             members("#general", &["alice"]),
         ]
     );
@@ -500,6 +509,7 @@ fn login_joins_the_default_room() {
                 online: 2
             },
             joined("#general", "bob"),
+            unread("#general"),
             members("#general", &["alice", "bob"]),
         ]
     );
@@ -691,11 +701,19 @@ fn join_announces_to_every_member_and_replies_with_the_members() {
 
     assert_eq!(
         w.ask(alice, join("#a")),
-        vec![joined("#a", "alice"), members("#a", &["alice"])]
+        vec![
+            joined("#a", "alice"),
+            unread("#a"),
+            members("#a", &["alice"])
+        ]
     );
     assert_eq!(
         w.ask(bob, join("#a")),
-        vec![joined("#a", "bob"), members("#a", &["alice", "bob"])]
+        vec![
+            joined("#a", "bob"),
+            unread("#a"),
+            members("#a", &["alice", "bob"])
+        ]
     );
     assert_eq!(w.events(alice), vec![joined("#a", "bob")]);
     w.assert_silent(carol);
@@ -711,7 +729,11 @@ fn join_matches_room_names_case_insensitively() {
     // The room keeps the spelling of its creator.
     assert_eq!(
         w.ask(bob, join("#rUST")),
-        vec![joined("#Rust", "bob"), members("#Rust", &["alice", "bob"])]
+        vec![
+            joined("#Rust", "bob"),
+            unread("#Rust"),
+            members("#Rust", &["alice", "bob"])
+        ]
     );
     assert_eq!(w.events(alice), vec![joined("#Rust", "bob")]);
     assert_eq!(
@@ -903,7 +925,11 @@ fn joining_more_than_max_rooms_is_refused() {
     w.clear();
     assert_eq!(
         w.ask(alice, join("#c")),
-        vec![joined("#c", "alice"), members("#c", &["alice"])]
+        vec![
+            joined("#c", "alice"),
+            unread("#c"),
+            members("#c", &["alice"])
+        ]
     );
 }
 
@@ -1565,6 +1591,7 @@ fn joining_a_room_with_a_topic_shows_it() {
         w.ask(bob, join("#a")),
         vec![
             joined("#a", "bob"),
+            unread("#a"),
             Event::TopicIs {
                 room: room("#a"),
                 topic: Some(Topic {
@@ -1620,6 +1647,7 @@ fn clearing_the_topic_is_announced_and_joiners_no_longer_see_one() {
         w.ask(carol, join("#a")),
         vec![
             joined("#a", "carol"),
+            unread("#a"),
             members("#a", &["alice", "bob", "carol"])
         ]
     );
@@ -1814,15 +1842,17 @@ fn slow_consumer_is_closed_when_its_outbox_overflows() {
 #[test]
 fn slow_consumer_overflowing_on_a_reply_is_closed_too() {
     let mut w = World::new();
-    let alice = w.connect_with_capacity(2);
+    let alice = w.connect_with_capacity(3);
     w.login_as(alice, "alice");
     let bob = w.login("bob");
-    // Joined one at a time, draining alice's two-slot queue in between.
+    // Joined one at a time, draining alice's three-slot queue in between
+    // (a join's replies: joined, read marker, members).
     w.in_room("#a", &[alice]);
     w.in_room("#a", &[bob]);
 
     w.cmd(alice, Command::Users);
     w.cmd(alice, Command::Rooms);
+    w.cmd(alice, Command::Stats);
     assert_eq!(w.closed(alice), Vec::<String>::new());
     w.cmd(alice, Command::Ignores);
     assert_eq!(w.closed(alice), vec!["SendQ exceeded".to_owned()]);
@@ -1834,15 +1864,19 @@ fn slow_consumer_overflowing_on_a_reply_is_closed_too() {
 fn quits_that_overflow_other_slow_consumers_close_them_too() {
     let mut w = World::new();
     let alice = w.login("alice");
-    let carol = w.connect_with_capacity(2);
+    // Room for a join's three replies (joined, read marker, members).
+    let carol = w.connect_with_capacity(3);
     w.login_as(carol, "carol");
-    let dave = w.connect_with_capacity(2);
+    let dave = w.connect_with_capacity(3);
     w.login_as(dave, "dave");
     // Joined one at a time, draining the small queues in between.
     for sid in [alice, carol, dave] {
         w.in_room("#a", &[sid]);
     }
-    w.cmd(carol, Command::Ignores); // leaves carol one free slot
+    // Leaves carol one free slot, dave two.
+    w.cmd(carol, Command::Ignores);
+    w.cmd(carol, Command::Ignores);
+    w.cmd(dave, Command::Ignores);
 
     // m2 overflows carol; her quit then overflows dave.
     let t = w.now;
@@ -1853,8 +1887,14 @@ fn quits_that_overflow_other_slow_consumers_close_them_too() {
 
     assert_eq!(w.closed(carol), vec!["SendQ exceeded".to_owned()]);
     assert_eq!(w.closed(dave), vec!["SendQ exceeded".to_owned()]);
-    assert_eq!(w.events(carol), vec![Event::Ignores(vec![]), m1.clone()]);
-    assert_eq!(w.events(dave), vec![m1.clone(), m2.clone()]);
+    assert_eq!(
+        w.events(carol),
+        vec![Event::Ignores(vec![]), Event::Ignores(vec![]), m1.clone()]
+    );
+    assert_eq!(
+        w.events(dave),
+        vec![Event::Ignores(vec![]), m1.clone(), m2.clone()]
+    );
     assert_eq!(
         w.events(alice),
         vec![
@@ -1870,19 +1910,20 @@ fn quits_that_overflow_other_slow_consumers_close_them_too() {
 #[test]
 fn quit_with_a_full_outbox_closes_it_instead_of_saying_bye() {
     let mut w = World::new();
-    let alice = w.connect_with_capacity(2);
+    let alice = w.connect_with_capacity(3);
     w.login_as(alice, "alice");
     let bob = w.login("bob");
     w.in_room("#a", &[alice]);
     w.in_room("#a", &[bob]);
-    // Two replies fill alice's two-slot queue.
+    // Three replies fill alice's three-slot queue.
+    w.cmd(alice, Command::Ignores);
     w.cmd(alice, Command::Ignores);
     w.cmd(alice, Command::Ignores);
 
     w.cmd(alice, Command::Quit(None));
     // The goodbye does not fit, so the door must be told some other way.
     assert_eq!(w.closed(alice), vec!["Quit".to_owned()]);
-    assert_eq!(w.events(alice), vec![Event::Ignores(vec![]); 2]);
+    assert_eq!(w.events(alice), vec![Event::Ignores(vec![]); 3]);
     assert_eq!(w.events(bob), vec![quit("alice", "Quit")]);
     assert_eq!(w.hub.session_count(), 1);
 }
@@ -2402,13 +2443,18 @@ fn first_joiner_of_a_new_room_is_its_operator_and_later_joiners_are_not() {
     w.cmd(alice, join("#a"));
     assert_eq!(
         w.events_with_status(alice),
-        vec![joined("#a", "alice"), members_with("#a", &[("alice", OP)])]
+        vec![
+            joined("#a", "alice"),
+            unread("#a"),
+            members_with("#a", &[("alice", OP)])
+        ]
     );
     w.cmd(bob, join("#a"));
     assert_eq!(
         w.events_with_status(bob),
         vec![
             joined("#a", "bob"),
+            unread("#a"),
             members_with("#a", &[("alice", OP), ("bob", PLAIN)])
         ]
     );
@@ -2424,7 +2470,11 @@ fn a_room_emptied_and_made_again_has_a_new_operator() {
     w.cmd(bob, join("#a"));
     assert_eq!(
         w.events_with_status(bob),
-        vec![joined("#a", "bob"), members_with("#a", &[("bob", OP)])]
+        vec![
+            joined("#a", "bob"),
+            unread("#a"),
+            members_with("#a", &[("bob", OP)])
+        ]
     );
 }
 
@@ -2889,7 +2939,11 @@ fn bans_match_nick_ident_and_host_and_keep_the_banned_out() {
     w.assert_silent(alice);
     assert_eq!(
         w.ask(frank, join("#a")),
-        vec![joined("#a", "frank"), members("#a", &["alice", "frank"])]
+        vec![
+            joined("#a", "frank"),
+            unread("#a"),
+            members("#a", &["alice", "frank"])
+        ]
     );
     assert_eq!(w.events(alice), vec![joined("#a", "frank")]);
 }
@@ -2912,7 +2966,11 @@ fn invite_only_room_needs_an_invitation_that_joining_uses_up() {
     assert_eq!(w.events(carol), vec![invited("#a", "alice", "carol")]);
     assert_eq!(
         w.ask(carol, join("#a")),
-        vec![joined("#a", "carol"), members("#a", &["alice", "carol"])]
+        vec![
+            joined("#a", "carol"),
+            unread("#a"),
+            members("#a", &["alice", "carol"])
+        ]
     );
     assert_eq!(w.events(alice), vec![joined("#a", "carol")]);
 
@@ -2944,7 +3002,11 @@ fn keyed_room_needs_its_key() {
     w.assert_silent(alice);
     assert_eq!(
         w.ask(carol, join_with_key("#a", Some("sesame"))),
-        vec![joined("#a", "carol"), members("#a", &["alice", "carol"])]
+        vec![
+            joined("#a", "carol"),
+            unread("#a"),
+            members("#a", &["alice", "carol"])
+        ]
     );
 }
 
@@ -2964,7 +3026,11 @@ fn room_at_its_limit_refuses_joiners_until_someone_leaves() {
     w.clear();
     assert_eq!(
         w.ask(carol, join("#a")),
-        vec![joined("#a", "carol"), members("#a", &["alice", "carol"])]
+        vec![
+            joined("#a", "carol"),
+            unread("#a"),
+            members("#a", &["alice", "carol"])
+        ]
     );
 }
 
@@ -2983,7 +3049,11 @@ fn room_limit_counts_only_the_members_online() {
     let carol = w.login("carol");
     assert_eq!(
         w.ask(carol, join("#a")),
-        vec![joined("#a", "carol"), members("#a", &["alice", "carol"])]
+        vec![
+            joined("#a", "carol"),
+            unread("#a"),
+            members("#a", &["alice", "carol"])
+        ]
     );
     let erin = w.login("erin");
     assert_eq!(
@@ -3010,6 +3080,7 @@ fn an_invitation_lets_past_a_ban_and_the_limit_but_not_the_key() {
         w.ask(carol, join("#a")),
         vec![
             joined("#a", "carol"),
+            unread("#a"),
             members("#a", &["alice", "bob", "carol"])
         ]
     );
@@ -3595,6 +3666,7 @@ fn every_delivery_a_command_causes_carries_its_origin() {
         w.origins(carol),
         vec![
             (carol_joined, o(carol, 3)),
+            (unread("#a"), o(carol, 3)),
             (
                 Event::TopicIs {
                     room: room("#a"),
@@ -3920,5 +3992,563 @@ fn a_rest_message_goes_out_like_any_other_once_committed() {
             )
             .map(|_| ()),
         Err(ChatError::NoSuchRoom(room("#elsewhere")))
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 23. Read markers
+// ---------------------------------------------------------------------------
+
+use crate::event::Marker;
+use crate::store::{AccountState, Bound, Snapshot};
+use std::sync::{Arc as SyncArc, Mutex};
+
+/// What a [`Memory`] store holds; shared, so that a second hub can load
+/// what the first one committed (a restart).
+#[derive(Default)]
+struct Kept {
+    accounts: Vec<Account>,
+    messages: Vec<Message>,
+    markers: Vec<(AccountId, Target, Marker)>,
+    rooms: Vec<(AccountId, RoomName)>,
+}
+
+/// A store that keeps accounts, their rooms, messages and read markers
+/// in memory and
+/// reads history windows the way the trait says. It stands for the
+/// SQLite store, whose own tests check it against the same contract.
+#[derive(Clone, Default)]
+struct Memory(SyncArc<Mutex<Kept>>);
+
+impl Memory {
+    fn with_accounts(accounts: &[Account]) -> Memory {
+        let m = Memory::default();
+        m.0.lock().unwrap().accounts = accounts.to_vec();
+        m
+    }
+
+    fn markers(&self) -> Vec<(AccountId, Target, Marker)> {
+        self.0.lock().unwrap().markers.clone()
+    }
+}
+
+fn in_window(m: &Message, q: &HistoryQuery) -> bool {
+    let past = |b: &Bound| match b {
+        Bound::Id(id) => m.id > *id,
+        Bound::Time(t) => m.time > *t,
+    };
+    let short = |b: &Bound| match b {
+        Bound::Id(id) => m.id < *id,
+        Bound::Time(t) => m.time < *t,
+    };
+    q.after.as_ref().is_none_or(past) && q.before.as_ref().is_none_or(short)
+}
+
+impl crate::store::Store for Memory {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        let kept = self.0.lock().unwrap();
+        let accounts = kept
+            .accounts
+            .iter()
+            .map(|a| AccountState {
+                account: a.clone(),
+                rooms: kept
+                    .rooms
+                    .iter()
+                    .filter(|(id, _)| *id == a.id)
+                    .map(|(_, r)| r.clone())
+                    .collect(),
+                statuses: Vec::new(),
+                ignores: Vec::new(),
+                markers: kept
+                    .markers
+                    .iter()
+                    .filter(|(id, _, _)| *id == a.id)
+                    .map(|(_, t, m)| (t.clone(), *m))
+                    .collect(),
+            })
+            .collect();
+        let next_msg_id = kept.messages.iter().map(|m| m.id.0 + 1).max().unwrap_or(1);
+        Ok(Snapshot {
+            accounts,
+            next_msg_id,
+            rooms: Vec::new(),
+        })
+    }
+    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+        let mut kept = self.0.lock().unwrap();
+        for op in ops {
+            match op {
+                Op::Message(m) => kept.messages.push(m.clone()),
+                Op::Join { account, room } => kept.rooms.push((*account, room.clone())),
+                Op::Part { account, room } => kept
+                    .rooms
+                    .retain(|(a, r)| !(a == account && r.key() == *room)),
+                Op::ReadMarker {
+                    account,
+                    target,
+                    marker,
+                } => {
+                    let place = markers::Place::of(target);
+                    kept.markers
+                        .retain(|(a, t, _)| !(a == account && markers::Place::of(t) == place));
+                    kept.markers.push((*account, target.clone(), *marker));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError> {
+        let kept = self.0.lock().unwrap();
+        Ok(kept
+            .accounts
+            .iter()
+            .find(|a| a.name.key() == *name)
+            .cloned())
+    }
+    fn create_account(
+        &mut self,
+        name: &Nick,
+        hash: &str,
+        now: Timestamp,
+    ) -> Result<Account, StoreError> {
+        let mut kept = self.0.lock().unwrap();
+        let id = i64::try_from(kept.accounts.len()).unwrap() + 1;
+        let a = Account {
+            id: AccountId(id),
+            name: name.clone(),
+            password_hash: hash.to_owned(),
+            created: now,
+            last_seen: now,
+        };
+        kept.accounts.push(a.clone());
+        Ok(a)
+    }
+    fn set_password(&mut self, _: &NickKey, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
+        Ok(self.0.lock().unwrap().accounts.clone())
+    }
+    fn topic(&mut self, _: &RoomKey) -> Result<Option<Topic>, StoreError> {
+        Ok(None)
+    }
+    fn history(&mut self, c: &Conversation, q: &HistoryQuery) -> Result<Vec<Message>, StoreError> {
+        let kept = self.0.lock().unwrap();
+        let mut found: Vec<Message> = kept
+            .messages
+            .iter()
+            .filter(|m| match (c, &m.to) {
+                (Conversation::Room(k), Target::Room(r)) => r.key() == *k,
+                (Conversation::Private(a, b), Target::User(to)) => {
+                    let pair = [m.from.key(), to.key()];
+                    pair == [a.clone(), b.clone()] || pair == [b.clone(), a.clone()]
+                }
+                _ => false,
+            })
+            .filter(|m| in_window(m, q))
+            .cloned()
+            .collect();
+        found.sort_by_key(|m| m.id);
+        if q.latest {
+            let skip = found.len().saturating_sub(q.limit);
+            found.drain(..skip);
+        } else {
+            found.truncate(q.limit);
+        }
+        Ok(found)
+    }
+    fn conversations(
+        &mut self,
+        _: &Visibility,
+        _: Timestamp,
+        _: Timestamp,
+        _: usize,
+    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn search(&mut self, _: &Visibility, _: &str, _: usize) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+impl World {
+    /// A world whose hub keeps what it commits in `memory`, and shows
+    /// no history on joining (so joins read as in the other tests).
+    fn with_memory(memory: &Memory) -> World {
+        let mut w = World::new();
+        let config = HubConfig {
+            history_on_join: 0,
+            ..quiet_config()
+        };
+        w.hub = Hub::with_store(config, Box::new(memory.clone())).expect("loads");
+        w
+    }
+}
+
+fn mark_at(target: Target, t: Timestamp) -> Command {
+    Command::MarkRead {
+        target,
+        at: Bound::Time(t),
+    }
+}
+
+fn mark_id(target: Target, id: u64) -> Command {
+    Command::MarkRead {
+        target,
+        at: Bound::Id(MsgId(id)),
+    }
+}
+
+fn marker(target: Target, time: Timestamp, msg: Option<u64>) -> Event {
+    Event::ReadMarker {
+        target,
+        marker: Some(Marker {
+            time,
+            msg: msg.map(MsgId),
+        }),
+    }
+}
+
+#[test]
+fn a_marker_only_moves_forward_and_an_older_one_is_answered_with_the_kept_one() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    let (t1, t2) = (Timestamp(w.now.0 - 2_000), Timestamp(w.now.0 - 1_000));
+
+    // Without a store there are no messages to point at: time only.
+    let at_t2 = marker(to_room("#a"), t2, None);
+    assert_eq!(
+        w.ask(alice, mark_at(to_room("#A"), t2)),
+        vec![at_t2.clone()]
+    );
+    assert_eq!(
+        w.ask(alice, mark_at(to_room("#a"), t1)),
+        vec![at_t2.clone()]
+    );
+    assert_eq!(
+        w.ask(alice, mark_at(to_room("#a"), t2)),
+        vec![at_t2.clone()]
+    );
+    // A marker is the user's own: nobody else hears of it.
+    w.assert_silent(bob);
+    assert_eq!(
+        w.ask(bob, Command::GetReadMarker(to_room("#a"))),
+        vec![unread("#a")]
+    );
+    assert_eq!(
+        w.ask(alice, Command::GetReadMarker(to_room("#a"))),
+        vec![at_t2]
+    );
+}
+
+#[test]
+fn a_marker_set_ahead_of_the_clock_stops_at_now() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let ahead = Timestamp(w.now.0 + 60_000);
+    assert_eq!(
+        w.ask(alice, mark_at(to_user("bob"), ahead)),
+        vec![marker(to_user("bob"), w.now, None)]
+    );
+}
+
+#[test]
+fn every_session_of_an_account_is_told_when_its_marker_moves() {
+    let alice_acct = account(1, "alice");
+    let memory = Memory::with_accounts(&[alice_acct.clone()]);
+    let mut w = World::with_memory(&memory);
+    let phone = w.login_account(&alice_acct);
+    let laptop = w.login_account(&alice_acct);
+    let bob = w.login("bob");
+    w.in_room("#a", &[phone, bob]);
+    let t = w.now;
+    w.cmd(bob, say("one"));
+    w.advance(10);
+    w.cmd(bob, say("two"));
+    w.clear();
+
+    let read_one = marker(to_room("#a"), t, Some(1));
+    w.cmd(phone, mark_id(to_room("#a"), 1));
+    assert_eq!(w.events(phone), vec![read_one.clone()]);
+    assert_eq!(w.events(laptop), vec![read_one.clone()]);
+    w.assert_silent(bob);
+    assert_eq!(
+        memory.markers(),
+        vec![(
+            AccountId(1),
+            to_room("#a"),
+            Marker {
+                time: t,
+                msg: Some(MsgId(1))
+            }
+        )]
+    );
+
+    // Back to an earlier message: only the asker hears what is kept.
+    w.cmd(laptop, mark_id(to_room("#a"), 1));
+    assert_eq!(w.events(laptop), vec![read_one]);
+    w.assert_silent(phone);
+
+    let read_two = marker(to_room("#a"), Timestamp(t.0 + 10), Some(2));
+    w.cmd(laptop, mark_id(to_room("#a"), 2));
+    assert_eq!(w.events(phone), vec![read_two.clone()]);
+    assert_eq!(w.events(laptop), vec![read_two]);
+}
+
+#[test]
+fn marking_by_time_points_at_the_latest_message_at_or_before_it() {
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    let t = w.now;
+    w.cmd(bob, say("one"));
+    w.advance(10);
+    w.cmd(bob, say("two"));
+    w.advance(10);
+    w.clear();
+
+    let cases = [
+        (Timestamp(t.0 - 1), None),
+        (t, Some(1)),
+        (Timestamp(t.0 + 9), Some(1)),
+        (Timestamp(t.0 + 10), Some(2)),
+    ];
+    for (at, msg) in cases {
+        assert_eq!(
+            w.ask(alice, mark_at(to_room("#a"), at)),
+            vec![marker(to_room("#a"), at, msg)],
+            "{at:?}"
+        );
+    }
+    // Private conversations too, by the peer's name.
+    w.cmd(bob, say_to(to_user("alice"), "psst"));
+    w.clear();
+    assert_eq!(
+        w.ask(alice, mark_at(to_user("BOB"), w.now)),
+        vec![marker(to_user("bob"), w.now, Some(3))]
+    );
+}
+
+#[test]
+fn marking_a_message_that_is_not_in_the_conversation_is_refused() {
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    w.in_room("#b", &[alice, bob]);
+    w.cmd(bob, say_to(to_room("#b"), "in b"));
+    w.clear();
+    for (target, id) in [(to_room("#a"), 1), (to_room("#b"), 2), (to_user("bob"), 1)] {
+        assert_eq!(
+            w.ask(alice, mark_id(target.clone(), id)),
+            vec![error(ChatError::NoSuchMessage {
+                target,
+                id: MsgId(id)
+            })]
+        );
+    }
+    // Without a store, messages cannot be found by id at all.
+    let mut bare = World::new();
+    let carol = bare.login("carol");
+    assert_eq!(
+        bare.ask(carol, mark_id(to_user("dave"), 1)),
+        vec![error(ChatError::NoStorage)]
+    );
+}
+
+#[test]
+fn setting_a_room_marker_needs_membership_and_asking_does_not() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice]);
+    assert_eq!(
+        w.ask(bob, mark_at(to_room("#a"), w.now)),
+        vec![error(ChatError::NotInRoom(room("#a")))]
+    );
+    assert_eq!(
+        w.ask(bob, mark_at(to_room("#nowhere"), w.now)),
+        vec![error(ChatError::NoSuchRoom(room("#nowhere")))]
+    );
+    assert_eq!(
+        w.ask(bob, Command::GetReadMarker(to_room("#nowhere"))),
+        vec![unread("#nowhere")]
+    );
+    assert_eq!(
+        w.ask(bob, Command::ReadMarkers),
+        vec![Event::ReadMarkers(vec![])]
+    );
+}
+
+#[test]
+fn joining_tells_every_session_of_the_user_where_reading_stopped() {
+    let alice_acct = account(1, "alice");
+    let memory = Memory::with_accounts(&[alice_acct.clone()]);
+    let mut w = World::with_memory(&memory);
+    let phone = w.login_account(&alice_acct);
+    let laptop = w.login_account(&alice_acct);
+    w.in_room("#a", &[phone]);
+    let t = w.now;
+    w.cmd(phone, mark_at(to_room("#a"), t));
+    w.cmd(phone, part(Some("#a"), None));
+    w.clear();
+
+    w.cmd(laptop, join("#a"));
+    let kept = marker(to_room("#a"), t, None);
+    assert_eq!(
+        w.events(laptop),
+        vec![
+            joined("#a", "alice"),
+            kept.clone(),
+            members("#a", &["alice"])
+        ]
+    );
+    // The other session saw the join, so it learns the marker too.
+    assert_eq!(w.events(phone), vec![joined("#a", "alice"), kept]);
+}
+
+#[test]
+fn a_guest_keeps_its_markers_while_connected_and_loses_them_with_its_session() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    let t = w.now;
+    w.cmd(alice, mark_at(to_room("#a"), t));
+    w.cmd(alice, mark_at(to_user("bob"), t));
+    w.cmd(alice, part(Some("#a"), None));
+    w.clear();
+
+    // Parting and joining again: the marker is still there.
+    assert_eq!(
+        w.ask(alice, join("#a")),
+        vec![
+            joined("#a", "alice"),
+            marker(to_room("#a"), t, None),
+            members("#a", &["alice"])
+        ]
+    );
+    assert_eq!(
+        w.ask(alice, Command::ReadMarkers),
+        vec![Event::ReadMarkers(vec![
+            (to_room("#a"), Marker { time: t, msg: None }),
+            (to_user("bob"), Marker { time: t, msg: None }),
+        ])]
+    );
+
+    // Whoever takes the name next starts with nothing.
+    w.cmd(alice, Command::Quit(None));
+    let again = w.login("alice");
+    assert_eq!(
+        w.ask(again, Command::ReadMarkers),
+        vec![Event::ReadMarkers(vec![])]
+    );
+}
+
+#[test]
+fn registering_keeps_the_guests_markers_as_the_accounts() {
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
+    let alice = w.login("alice");
+    w.in_room("#a", &[alice]);
+    let t = w.now;
+    w.cmd(alice, mark_at(to_room("#a"), t));
+    assert!(
+        memory.markers().is_empty(),
+        "a guest's marker is not stored"
+    );
+    w.cmd(
+        alice,
+        Command::Register {
+            password_hash: "$argon2id$test".into(),
+        },
+    );
+    assert_eq!(
+        memory.markers(),
+        vec![(AccountId(1), to_room("#a"), Marker { time: t, msg: None })]
+    );
+}
+
+#[test]
+fn an_account_finds_its_markers_after_a_restart() {
+    let alice_acct = account(1, "alice");
+    let memory = Memory::with_accounts(&[alice_acct.clone()]);
+    let mut w = World::with_memory(&memory);
+    let alice = w.login_account(&alice_acct);
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    let t = w.now;
+    w.cmd(bob, say("hello"));
+    w.cmd(alice, mark_id(to_room("#a"), 1));
+    w.cmd(alice, mark_at(to_user("bob"), t));
+
+    // A new hub on the same store.
+    let mut w = World::with_memory(&memory);
+    let alice = w.connect();
+    w.cmd(alice, Command::LoginAccount(alice_acct));
+    let mut events = w.events(alice);
+    events.retain(|e| matches!(e, Event::ReadMarker { .. }));
+    // The rejoin at login says where reading stopped in each room.
+    assert_eq!(events, vec![marker(to_room("#a"), t, Some(1))]);
+    assert_eq!(
+        w.ask(alice, Command::ReadMarkers),
+        vec![Event::ReadMarkers(vec![
+            (
+                to_room("#a"),
+                Marker {
+                    time: t,
+                    msg: Some(MsgId(1))
+                }
+            ),
+            (to_user("bob"), Marker { time: t, msg: None }),
+        ])]
+    );
+    // And the rules still hold for it: not backwards.
+    assert_eq!(
+        w.ask(alice, mark_at(to_room("#a"), Timestamp(t.0 - 1))),
+        vec![marker(to_room("#a"), t, Some(1))]
+    );
+}
+
+#[test]
+fn the_rest_api_reads_an_accounts_markers() {
+    let alice_acct = account(1, "alice");
+    let memory = Memory::with_accounts(&[alice_acct.clone()]);
+    let mut w = World::with_memory(&memory);
+    let alice = w.login_account(&alice_acct);
+    w.in_room("#a", &[alice]);
+    let t = w.now;
+    w.cmd(alice, mark_at(to_room("#a"), t));
+    let key = nick("alice").key();
+    let kept = Marker { time: t, msg: None };
+    assert_eq!(
+        w.hub.api_read_markers(&key),
+        Ok(vec![(to_room("#a"), kept)])
+    );
+    assert_eq!(
+        w.hub.api_read_marker(&key, to_room("#A")),
+        Ok((to_room("#a"), Some(kept)))
+    );
+    assert_eq!(
+        w.hub.api_read_marker(&key, to_user("bob")),
+        Ok((to_user("bob"), None))
+    );
+    // Guests have no REST access.
+    w.login("carol");
+    assert_eq!(
+        w.hub.api_read_markers(&nick("carol").key()),
+        Err(ChatError::NotLoggedIn)
     );
 }

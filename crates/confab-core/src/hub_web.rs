@@ -88,7 +88,7 @@ impl<O: Outbox> Hub<O> {
     }
 
     /// The registered user `user` (REST requests act for accounts only).
-    fn api_user(&self, user: &ApiUser) -> Result<UserId, ChatError> {
+    pub(super) fn api_user(&self, user: &ApiUser) -> Result<UserId, ChatError> {
         match self.by_nick.get(user) {
             Some(&uid) if self.users[&uid].account.is_some() => Ok(uid),
             _ => Err(ChatError::NotLoggedIn),

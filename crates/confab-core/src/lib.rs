@@ -26,8 +26,8 @@ pub mod text;
 pub use command::{Command, Window};
 pub use error::ChatError;
 pub use event::{
-    Actor, Ban, Delivery, Departed, Envelope, Event, Member, Message, ModeChange, MsgId, MsgKind,
-    Origin, RoomInfo, RoomMode, RoomModes, SessionId, Status, Target, Timestamp, Topic,
+    Actor, Ban, Delivery, Departed, Envelope, Event, Marker, Member, Message, ModeChange, MsgId,
+    MsgKind, Origin, RoomInfo, RoomMode, RoomModes, SessionId, Status, Target, Timestamp, Topic,
     UserDetails, UserInfo,
 };
 pub use hub::{ClientInfo, Hub, HubConfig, Outbox, QueueFull};

@@ -2,9 +2,9 @@
 //!
 //! The hub owns the live state; the store keeps what must survive a
 //! restart: accounts, messages (for history, search and offline delivery),
-//! room topics, and the rooms and ignore lists of registered users. The hub
-//! calls it synchronously from the one thread that owns the hub, so an
-//! implementation needs no locking of its own.
+//! room topics, and the rooms, ignore lists and read markers of
+//! registered users. The hub calls it synchronously from the one thread
+//! that owns the hub, so an implementation needs no locking of its own.
 //!
 //! Writes come in batches: the hub collects the [`Op`]s of every command
 //! in one batch of requests and hands them to [`Store::commit`], which must
@@ -15,7 +15,7 @@
 //! SQLite is the embedded implementation (crate `confab-store`); a
 //! PostgreSQL one can be added behind the same trait.
 
-use crate::event::{Ban, Message, MsgId, RoomModes, Status, Timestamp, Topic};
+use crate::event::{Ban, Marker, Message, MsgId, RoomModes, Status, Target, Timestamp, Topic};
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 
 /// A registered account's id.
@@ -46,6 +46,8 @@ pub struct AccountState {
     /// (operator, voice); rooms not listed mean no standing.
     pub statuses: Vec<(RoomKey, Status)>,
     pub ignores: Vec<NickKey>,
+    /// Where the account stopped reading each conversation it marked.
+    pub markers: Vec<(Target, Marker)>,
 }
 
 /// A room's modes and ban list, as stored.
@@ -118,6 +120,14 @@ pub enum Op {
     /// A room's modes or bans changed, or the room was created anew:
     /// replaces what is stored for it.
     Settings(RoomSettings),
+    /// A registered account's read marker of `target` moved (replaces
+    /// what is stored for that conversation; the hub only moves it
+    /// forward).
+    ReadMarker {
+        account: AccountId,
+        target: Target,
+        marker: Marker,
+    },
 }
 
 /// Whose messages a history query reads.

@@ -45,6 +45,31 @@ pub(crate) fn msg_id(id: MsgId) -> Result<i64, StoreError> {
         .map_err(|_| StoreError::Other(format!("message id {} is too large to store", id.0)))
 }
 
+/// A stored message id (positive).
+pub(crate) fn stored_msg_id(id: i64) -> Result<MsgId, StoreError> {
+    u64::try_from(id)
+        .map(MsgId)
+        .map_err(|_| corrupt("message id", &id.to_string(), "negative"))
+}
+
+/// The `target_kind`, `target_name` and `target_key` columns of a
+/// message's or a marker's target.
+pub(crate) fn target_columns(target: &Target) -> (&'static str, &str, String) {
+    match target {
+        Target::Room(r) => ("room", r.as_str(), r.key().as_str().to_owned()),
+        Target::User(n) => ("user", n.as_str(), n.key().as_str().to_owned()),
+    }
+}
+
+/// A target from its `target_kind` and `target_name` columns.
+pub(crate) fn target(kind: &str, name: &str) -> Result<Target, StoreError> {
+    match kind {
+        "room" => Ok(Target::Room(room(name)?)),
+        "user" => Ok(Target::User(nick(name)?)),
+        _ => Err(corrupt("target kind", kind, "unknown")),
+    }
+}
+
 /// A history window as inclusive ranges of stored ids and times: what
 /// lies strictly after `after` and strictly before `before`, `MIN` and
 /// `MAX` where unbounded. `None` if nothing can lie in it (such as bounds
@@ -121,20 +146,16 @@ pub(crate) fn message(row: &Row<'_>) -> Result<Message, StoreError> {
     let target_kind: String = row.get(4).map_err(db)?;
     let target_name: String = row.get(5).map_err(db)?;
     let body: String = row.get(6).map_err(db)?;
-    let id = u64::try_from(id).map_err(|_| corrupt("message id", &id.to_string(), "negative"))?;
+    let id = stored_msg_id(id)?;
     let kind = match kind.as_str() {
         "say" => MsgKind::Say,
         "action" => MsgKind::Action,
         "notice" => MsgKind::Notice,
         _ => return Err(corrupt("message kind", &kind, "unknown")),
     };
-    let to = match target_kind.as_str() {
-        "room" => Target::Room(room(&target_name)?),
-        "user" => Target::User(nick(&target_name)?),
-        _ => return Err(corrupt("target kind", &target_kind, "unknown")),
-    };
+    let to = target(&target_kind, &target_name)?;
     Ok(Message {
-        id: MsgId(id),
+        id,
         time: Timestamp(time),
         from: nick(&from)?,
         to,

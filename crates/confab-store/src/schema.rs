@@ -151,6 +151,24 @@ CREATE TABLE room_bans (
     PRIMARY KEY (room_key, position)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 2 -> 3: read markers.
+    r#"
+-- Where a registered account stopped reading each conversation it marked:
+-- a room, or the private messages with another name. The time is the
+-- marker (it only moves forward, as the hub decides); msg_id the latest
+-- message at or before it, when there was one. Not a foreign key to
+-- messages: a marker outlives what it points at.
+CREATE TABLE read_markers (
+    account_id  INTEGER NOT NULL
+        REFERENCES accounts (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    target_kind TEXT    NOT NULL CHECK (target_kind IN ('room', 'user')),
+    target_key  TEXT    NOT NULL,
+    target_name TEXT    NOT NULL,
+    time_ms     INTEGER NOT NULL,
+    msg_id      INTEGER CHECK (msg_id > 0),
+    PRIMARY KEY (account_id, target_kind, target_key)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this code writes and the newest it reads.

@@ -11,7 +11,7 @@ use confab_core::store::{
     Store, StoreError, Visibility,
 };
 use confab_core::{
-    Ban, Message, MsgId, Nick, NickKey, RoomKey, RoomModes, Status, Target, Timestamp, Topic,
+    Ban, Marker, Message, MsgId, Nick, NickKey, RoomKey, RoomModes, Status, Timestamp, Topic,
 };
 
 use crate::error::{at, corrupt, db, is_unique_violation};
@@ -279,10 +279,7 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
     match op {
         Op::Message(m) => {
             let id = rows::msg_id(m.id)?;
-            let (target_kind, target_name, target_key) = match &m.to {
-                Target::Room(r) => ("room", r.as_str(), r.key().as_str().to_owned()),
-                Target::User(n) => ("user", n.as_str(), n.key().as_str().to_owned()),
-            };
+            let (target_kind, target_name, target_key) = rows::target_columns(&m.to);
             exec(
                 tx,
                 "INSERT INTO messages (id, time_ms, from_nick, from_key, kind, target_kind, \
@@ -476,6 +473,24 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
                 .map_err(db)?;
             }
         }
+        Op::ReadMarker {
+            account,
+            target,
+            marker,
+        } => {
+            let (kind, name, key) = rows::target_columns(target);
+            let msg = marker.msg.map(rows::msg_id).transpose()?;
+            exec(
+                tx,
+                "INSERT INTO read_markers (account_id, target_kind, target_key, target_name, \
+                 time_ms, msg_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (account_id, target_kind, target_key) DO UPDATE SET \
+                 target_name = excluded.target_name, time_ms = excluded.time_ms, \
+                 msg_id = excluded.msg_id",
+                params![account.0, kind, key, name, marker.time.0, msg],
+            )
+            .map_err(db)?;
+        }
     }
     Ok(())
 }
@@ -543,6 +558,7 @@ impl Store for SqliteStore {
                 rooms: Vec::new(),
                 statuses: Vec::new(),
                 ignores: Vec::new(),
+                markers: Vec::new(),
             });
             Ok(())
         })?;
@@ -583,6 +599,23 @@ impl Store for SqliteStore {
                 accounts[at_id(row)?]
                     .statuses
                     .push((rows::room_key(&room)?, status));
+                Ok(())
+            },
+        )?;
+        each_row(
+            &tx,
+            "SELECT account_id, target_kind, target_name, time_ms, msg_id FROM read_markers \
+             ORDER BY account_id, target_kind, target_key",
+            |row| {
+                let kind: String = row.get(1).map_err(db)?;
+                let name: String = row.get(2).map_err(db)?;
+                let msg: Option<i64> = row.get(4).map_err(db)?;
+                let marker = Marker {
+                    time: Timestamp(row.get(3).map_err(db)?),
+                    msg: msg.map(rows::stored_msg_id).transpose()?,
+                };
+                let target = rows::target(&kind, &name)?;
+                accounts[at_id(row)?].markers.push((target, marker));
                 Ok(())
             },
         )?;

@@ -7,7 +7,7 @@ use confab_core::store::{
     StoreError, Visibility,
 };
 use confab_core::{Ban, Message, MsgId, MsgKind, Nick, NickKey, RoomKey, RoomName, Target, Text};
-use confab_core::{RoomModes, Status, Timestamp, Topic};
+use confab_core::{Marker, RoomModes, Status, Timestamp, Topic};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
@@ -483,6 +483,7 @@ fn every_op_round_trips_and_survives_reopen() {
                     rooms: vec![room("#Rust"), room("#zed")],
                     statuses: vec![],
                     ignores: vec![nk("mallory"), nk("troll")],
+                    markers: vec![],
                 },
                 AccountState {
                     account: Account {
@@ -492,6 +493,7 @@ fn every_op_round_trips_and_survives_reopen() {
                     rooms: vec![room("#Rust")],
                     statuses: vec![(rk("#rust"), OP)],
                     ignores: vec![],
+                    markers: vec![],
                 },
             ]
         );
@@ -1964,6 +1966,90 @@ fn unparsable_settings_rows_are_corrupt() {
     assert!(matches!(store.load(), Err(StoreError::Corrupt(_))));
 }
 
+// ---- read markers ----
+
+fn mark(account: &Account, target: Target, time: i64, msg: Option<u64>) -> Op {
+    Op::ReadMarker {
+        account: account.id,
+        target,
+        marker: Marker {
+            time: Timestamp(time),
+            msg: msg.map(MsgId),
+        },
+    }
+}
+
+#[test]
+fn read_markers_are_kept_per_account_and_conversation_and_survive_reopen() {
+    let db = Db::new();
+    let mut store = db.open();
+    let alice = store
+        .create_account(&nick("Alice"), "h", Timestamp(1))
+        .unwrap();
+    let bob = store
+        .create_account(&nick("Bob"), "h", Timestamp(1))
+        .unwrap();
+    let rust = || Target::Room(room("#Rust"));
+    store
+        .commit(&[
+            mark(&alice, rust(), 100, Some(7)),
+            mark(&alice, Target::User(nick("Bob")), 50, None),
+            mark(&bob, rust(), 10, Some(1)),
+            // Another spelling of the same room replaces the marker (the
+            // hub decides that it moves forward; the store keeps the last).
+            mark(&alice, Target::Room(room("#rust")), 200, Some(9)),
+            // A user named like a room's key is another conversation.
+            mark(&bob, Target::User(nick("rust")), 20, None),
+        ])
+        .unwrap();
+    let check = |store: &mut SqliteStore| {
+        let snap = store.load().unwrap();
+        let markers: Vec<_> = snap.accounts.iter().map(|a| a.markers.clone()).collect();
+        let m = |time: i64, msg: Option<u64>| Marker {
+            time: Timestamp(time),
+            msg: msg.map(MsgId),
+        };
+        assert_eq!(
+            markers,
+            vec![
+                vec![
+                    (Target::Room(room("#rust")), m(200, Some(9))),
+                    (Target::User(nick("Bob")), m(50, None)),
+                ],
+                vec![
+                    (rust(), m(10, Some(1))),
+                    (Target::User(nick("rust")), m(20, None)),
+                ],
+            ]
+        );
+    };
+    check(&mut store);
+    drop(store);
+    let mut store = db.open();
+    check(&mut store);
+}
+
+#[test]
+fn a_marker_of_an_unknown_account_fails_the_batch() {
+    let db = Db::new();
+    let mut store = db.open();
+    let ghost = Account {
+        id: AccountId(42),
+        name: nick("ghost"),
+        password_hash: "h".into(),
+        created: Timestamp(0),
+        last_seen: Timestamp(0),
+    };
+    let err = store
+        .commit(&[
+            Op::Message(to_room(1, "a", "#r", "kept?")),
+            mark(&ghost, Target::Room(room("#r")), 5, Some(1)),
+        ])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+    assert!(all(&mut store, &Conversation::Room(rk("#r"))).is_empty());
+}
+
 // ---- migrations ----
 
 /// A database file as confab with schema version 1 left it.
@@ -1993,8 +2079,8 @@ fn v1_file(db: &Db) -> Connection {
 
 #[test]
 fn a_v1_database_upgrades_keeping_its_data() {
-    assert_eq!(SCHEMA_VERSION, 2);
-    assert_eq!(MIGRATIONS.len(), 2);
+    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(MIGRATIONS.len(), 3);
     let db = Db::new();
     drop(v1_file(&db));
 
@@ -2003,7 +2089,7 @@ fn a_v1_database_upgrades_keeping_its_data() {
         .conn()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let check = |store: &mut SqliteStore| {
         let snap = store.load().unwrap();
         assert_eq!(snap.next_msg_id, 3);
@@ -2050,6 +2136,14 @@ fn a_v1_database_upgrades_keeping_its_data() {
             status(AccountId(1), "#zed", OP),
             status(AccountId(2), "#rust", VOICE),
             Op::Settings(s.clone()),
+            Op::ReadMarker {
+                account: AccountId(1),
+                target: Target::Room(room("#Rust")),
+                marker: Marker {
+                    time: Timestamp(100),
+                    msg: Some(MsgId(1)),
+                },
+            },
         ])
         .unwrap();
     drop(store);
@@ -2060,6 +2154,16 @@ fn a_v1_database_upgrades_keeping_its_data() {
     assert_eq!(snap.accounts[0].statuses, [(rk("#zed"), OP)]);
     assert_eq!(snap.accounts[1].statuses, [(rk("#rust"), VOICE)]);
     assert_eq!(snap.rooms, [s]);
+    assert_eq!(
+        snap.accounts[0].markers,
+        [(
+            Target::Room(room("#Rust")),
+            Marker {
+                time: Timestamp(100),
+                msg: Some(MsgId(1))
+            }
+        )]
+    );
 }
 
 #[test]

@@ -279,8 +279,9 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
                 line(&format!("(missed) {}", dated(m, tz)));
             }
         }
-        // Typing is for clients that can show it without a line of text.
-        Event::Typing { .. } => {}
+        // Typing is for clients that can show it without a line of text;
+        // read markers for clients that count unread messages.
+        Event::Typing { .. } | Event::ReadMarker { .. } | Event::ReadMarkers(_) => {}
         Event::Bye { reason } => line(&format!("*** Disconnected: {}", plain(reason))),
         // Written by the writer as they are; nothing to show.
         Event::Local(_) | Event::Fence(_) => {}
