@@ -811,3 +811,131 @@ async fn a_client_that_never_reads_is_dropped_alone() {
     drop(stuck);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_read_marker_set_on_one_device_reaches_the_others_and_the_next_login() {
+    let s = start(|_| {}).await;
+    make_account(s.addr, "rosa").await;
+    let login =
+        json!({"type": "hello", "v": 1, "name": "rosa", "password": PW, "auto_join": false});
+    let (mut laptop, _) = hello(s.addr, "laptop", login.clone()).await;
+    let (mut phone, _) = hello(s.addr, "phone", login.clone()).await;
+    let (mut bob, _) = guest(s.addr, "bob").await;
+
+    // Joining tells every device where reading stopped: nowhere yet.
+    let (replies, _) = laptop.ok(json!({"type": "join", "room": "#mark"})).await;
+    let first = replies
+        .iter()
+        .find(|m| m["type"] == "read_marker")
+        .unwrap_or_else(|| panic!("no read_marker on joining: {replies:?}"));
+    assert_eq!(
+        (&first["target"], &first["msg"], &first["marker_time"]),
+        (&json!("#mark"), &Value::Null, &Value::Null)
+    );
+    let (_, on_phone) = phone
+        .expect_where("the join's marker", |m| m["type"] == "read_marker")
+        .await;
+    assert_eq!(on_phone["msg"], Value::Null);
+    join(&mut bob, "#mark").await;
+    let one = say(&mut bob, "#mark", "one").await;
+    let two = say(&mut bob, "#mark", "two").await;
+    expect_text(&mut laptop, "two").await;
+    expect_text(&mut phone, "two").await;
+
+    // Marked read on the laptop: the phone hears, bob does not.
+    let (replies, _) = laptop
+        .ok(json!({"type": "mark_read", "to": "#MARK", "msg": two["id"]}))
+        .await;
+    let mine = replies
+        .iter()
+        .find(|m| m["type"] == "read_marker")
+        .unwrap_or_else(|| panic!("no read_marker: {replies:?}"))
+        .clone();
+    assert_eq!(
+        (&mine["target"], &mine["msg"], &mine["marker_time"]),
+        (&json!("#mark"), &two["id"], &two["time"])
+    );
+    let (_, theirs) = phone
+        .expect_where("the marker", |m| m["type"] == "read_marker")
+        .await;
+    assert_eq!(
+        (&theirs["msg"], &theirs["marker_time"]),
+        (&two["id"], &two["time"])
+    );
+    assert!(
+        bob.sync().await.iter().all(|m| m["type"] != "read_marker"),
+        "a marker is nobody else's business"
+    );
+
+    // An older message changes nothing; the asker learns the kept marker.
+    let (replies, _) = phone
+        .ok(json!({"type": "mark_read", "to": "#mark", "msg": one["id"]}))
+        .await;
+    let kept: Vec<&Value> = replies
+        .iter()
+        .filter(|m| m["type"] == "read_marker")
+        .collect();
+    assert_eq!(kept.len(), 1, "{replies:?}");
+    assert_eq!(kept[0]["msg"], two["id"]);
+    assert!(
+        laptop
+            .sync()
+            .await
+            .iter()
+            .all(|m| m["type"] != "read_marker"),
+        "nothing moved, so the laptop hears nothing"
+    );
+
+    // A message of another conversation cannot be marked.
+    let e = laptop
+        .refused(json!({"type": "mark_read", "to": "bob", "msg": two["id"]}))
+        .await;
+    assert_eq!(e["code"], "no_such_message");
+
+    // The list, and a fresh page (a new login): the rejoin says it too.
+    let (replies, _) = phone.ok(json!({"type": "read_markers"})).await;
+    let list = replies
+        .iter()
+        .find(|m| m["type"] == "read_markers")
+        .expect("read_markers");
+    assert_eq!(
+        list["markers"],
+        json!([{"target": "#mark", "msg": two["id"], "marker_time": two["time"]}])
+    );
+    let mut tablet = Ws::connect(s.addr, "tablet").await;
+    let (replies, _) = tablet.ok(login).await;
+    let at_login = replies
+        .iter()
+        .find(|m| m["type"] == "read_marker" && m["target"] == "#mark")
+        .unwrap_or_else(|| panic!("no marker on logging in: {replies:?}"));
+    assert_eq!(at_login["msg"], two["id"]);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_guests_read_markers_last_as_long_as_its_session() {
+    let s = start(|_| {}).await;
+    let (mut g, _) = guest(s.addr, "gus").await;
+    join(&mut g, "#g").await;
+    let hi = say(&mut g, "#g", "hi").await;
+    g.ok(json!({"type": "mark_read", "to": "#g", "msg": hi["id"]}))
+        .await;
+    let (replies, _) = g.ok(json!({"type": "read_marker", "to": "#g"})).await;
+    let m = replies
+        .iter()
+        .find(|m| m["type"] == "read_marker")
+        .expect("read_marker");
+    assert_eq!(m["msg"], hi["id"]);
+    g.send(json!({"type": "quit"})).await;
+    g.expect_closed().await;
+
+    // The name again, another session: nothing kept.
+    let (mut again, _) = guest(s.addr, "gus").await;
+    let (replies, _) = again.ok(json!({"type": "read_markers"})).await;
+    let list = replies
+        .iter()
+        .find(|m| m["type"] == "read_markers")
+        .expect("read_markers");
+    assert_eq!(list["markers"], json!([]));
+    s.shutdown().await;
+}

@@ -12,8 +12,8 @@
 use confab_core::event::{Member, ModeChange, RoomMode, UserDetails};
 use confab_core::store::{Bound, HistoryQuery};
 use confab_core::{
-    ChatError, Command, Envelope, Event, Message, MsgId, MsgKind, Nick, RoomName, Target, Text,
-    Timestamp, Window,
+    ChatError, Command, Envelope, Event, Marker, Message, MsgId, MsgKind, Nick, RoomName, Target,
+    Text, Timestamp, Window,
 };
 use serde_json::{Map, Value, json};
 
@@ -260,6 +260,12 @@ impl Fields<'_> {
                 after: self.msg_id("after")?.ok_or_else(|| missing("after"))?,
                 limit: self.opt_limit()?.unwrap_or(DEFAULT_RESUME),
             }),
+            "mark_read" => hub(Command::MarkRead {
+                target: self.target("to")?,
+                at: Bound::Id(self.msg_id("msg")?.ok_or_else(|| missing("msg"))?),
+            }),
+            "read_marker" => hub(Command::GetReadMarker(self.target("to")?)),
+            "read_markers" => hub(Command::ReadMarkers),
             "quit" => hub(Command::Quit(self.opt_text("reason")?)),
             other => {
                 return Err(BadInput::new(
@@ -642,6 +648,7 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::NotOnline(_) => "not_online",
         ChatError::BanListFull(_) => "ban_list_full",
         ChatError::BadValue(_) => "bad_value",
+        ChatError::NoSuchMessage { .. } => "no_such_message",
     }
 }
 
@@ -667,6 +674,16 @@ pub fn is_broadcast(ev: &Event) -> bool {
             | Event::ServerNotice(_)
             | Event::OfflineMessages { .. }
     )
+}
+
+/// `{"target", "msg", "marker_time"}`: where reading stopped in a
+/// conversation (`null`s when nowhere yet).
+fn marker_json(target: &Target, marker: &Option<Marker>) -> Value {
+    json!({
+        "target": target.to_string(),
+        "msg": marker.and_then(|m| m.msg).map(|id| id.0),
+        "marker_time": marker.map(|m| rfc3339(m.time)),
+    })
 }
 
 fn mode_json(c: &ModeChange) -> Value {
@@ -895,6 +912,14 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
             json!({"from": from.as_str(), "to": to.to_string(), "active": active}),
         ),
         Event::Announcement(text) => ("announcement", json!({"text": text.as_str()})),
+        Event::ReadMarker { target, marker } => ("read_marker", marker_json(target, marker)),
+        Event::ReadMarkers(list) => {
+            let list: Vec<Value> = list
+                .iter()
+                .map(|(t, m)| marker_json(t, &Some(*m)))
+                .collect();
+            ("read_markers", json!({"markers": list}))
+        }
         Event::Welcome { .. }
         | Event::Resumed { .. }
         | Event::TargetChanged(_)
@@ -1033,6 +1058,22 @@ mod tests {
             ),
             (r##"{"type":"resume"}"##, "bad_request", Some("after")),
             (
+                r##"{"type":"mark_read","to":"#a"}"##,
+                "bad_request",
+                Some("msg"),
+            ),
+            (
+                r##"{"type":"mark_read","to":"#a","msg":"42"}"##,
+                "bad_request",
+                Some("msg"),
+            ),
+            (
+                r##"{"type":"mark_read","msg":4}"##,
+                "bad_request",
+                Some("to"),
+            ),
+            (r##"{"type":"read_marker"}"##, "bad_request", Some("to")),
+            (
                 r##"{"type":"typing","to":"#a","active":"yes"}"##,
                 "bad_request",
                 Some("active"),
@@ -1165,6 +1206,18 @@ mod tests {
             ]
         );
         assert_eq!(hub(r##"{"type":"away"}"##), Command::Away(None));
+        assert_eq!(
+            hub(r##"{"type":"mark_read","to":"#a","msg":42}"##),
+            Command::MarkRead {
+                target: Target::Room(room("#a")),
+                at: Bound::Id(MsgId(42))
+            }
+        );
+        assert_eq!(
+            hub(r##"{"type":"read_marker","to":"bob"}"##),
+            Command::GetReadMarker(Target::User(nick("bob")))
+        );
+        assert_eq!(hub(r##"{"type":"read_markers"}"##), Command::ReadMarkers);
         assert!(matches!(
             p(r##"{"type":"ping","id":3}"##).unwrap().request,
             Request::Ping
@@ -1236,6 +1289,49 @@ mod tests {
         assert_eq!(
             (w["v"].clone(), w["name"].clone(), w["session"].clone()),
             (json!(1), json!("bob"), json!(7))
+        );
+    }
+
+    #[test]
+    fn read_markers_render_with_nulls_where_nothing_was_read() {
+        let at = Marker {
+            time: Timestamp(1_795_464_000_123),
+            msg: Some(MsgId(42)),
+        };
+        let env = Envelope::new(
+            Timestamp(0),
+            Event::ReadMarker {
+                target: Target::Room(room("#a")),
+                marker: Some(at),
+            },
+        );
+        assert_eq!(
+            v(&render(&env, Some(&json!(3))).unwrap()),
+            json!({"type": "read_marker", "re": 3, "target": "#a", "msg": 42,
+                   "marker_time": "2026-11-23T20:00:00.123Z", "time": "1970-01-01T00:00:00.000Z"})
+        );
+        let none = Envelope::new(
+            Timestamp(0),
+            Event::ReadMarker {
+                target: Target::User(nick("bob")),
+                marker: None,
+            },
+        );
+        let j = v(&render(&none, None).unwrap());
+        assert_eq!(
+            (&j["target"], &j["msg"], &j["marker_time"]),
+            (&json!("bob"), &Value::Null, &Value::Null)
+        );
+        let list = Envelope::new(
+            Timestamp(0),
+            Event::ReadMarkers(vec![(
+                Target::User(nick("bob")),
+                Marker { msg: None, ..at },
+            )]),
+        );
+        assert_eq!(
+            v(&render(&list, None).unwrap())["markers"],
+            json!([{"target": "bob", "msg": null, "marker_time": "2026-11-23T20:00:00.123Z"}])
         );
     }
 
