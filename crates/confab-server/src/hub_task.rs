@@ -21,8 +21,8 @@ use confab_core::hub::{Counters, Journal};
 use confab_core::store::HistoryQuery;
 use confab_core::store::{Account, StoreError};
 use confab_core::{
-    ChatError, ClientInfo, Command, Delivery, Hub, Message, MsgKind, NickKey, Outbox, QueueFull,
-    RoomInfo, RoomName, SessionId, Target, Text, Timestamp, UserInfo,
+    ChatError, ClientInfo, Command, Delivery, Hub, Marker, Message, MsgKind, NickKey, Outbox,
+    QueueFull, RoomInfo, RoomName, SessionId, Target, Text, Timestamp, UserInfo,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -202,6 +202,10 @@ pub enum ApiCall {
         kind: MsgKind,
         text: Text,
     },
+    /// Every read marker of the user.
+    ReadMarkers,
+    /// The user's read marker of one conversation.
+    ReadMarker(Target),
 }
 
 /// A REST answer held for the commit: where it goes, what it is, and the
@@ -220,6 +224,9 @@ pub enum ApiAnswer {
     Messages(Vec<Message>),
     /// The message as stored.
     Sent(Message),
+    ReadMarkers(Vec<(Target, Marker)>),
+    /// The conversation as the hub spells it, and its marker if any.
+    ReadMarker(Target, Option<Marker>),
 }
 
 /// The hub has stopped (the server is shutting down).
@@ -540,6 +547,11 @@ impl Runner {
                     json!({"nick": user.as_str(), "command": "api-send"}),
                 );
                 ApiAnswer::Sent(self.hub.api_send(user, to, kind, text, now)?)
+            }
+            ApiCall::ReadMarkers => ApiAnswer::ReadMarkers(hub.api_read_markers(user)?),
+            ApiCall::ReadMarker(target) => {
+                let (target, marker) = hub.api_read_marker(user, target)?;
+                ApiAnswer::ReadMarker(target, marker)
             }
         })
     }

@@ -1,12 +1,14 @@
 //! The REST API over real sockets against a real server on real SQLite
 //! files: logging in, rooms and users, sending as a token's user (seen on
 //! telnet), history paging and search, admin announcements and the audit
-//! log, uploads, operations endpoints, the OpenAPI document and the docs
-//! page, and every kind of bad input.
+//! log, uploads, read markers, operations endpoints, the OpenAPI document
+//! and the docs page, and every kind of bad input.
 
 #[path = "support/http.rs"]
 mod http;
 mod support;
+#[path = "ws/client.rs"]
+mod ws_client;
 
 use std::net::SocketAddr;
 
@@ -882,5 +884,75 @@ async fn operations_endpoints_spec_and_docs() {
         .send()
         .await;
     assert_eq!(r.assert_error(405), "method_not_allowed");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn read_markers_set_on_a_websocket_are_read_over_rest() {
+    let s = server().await;
+    let mut alice = register(s.addr, "alice").await;
+    alice.send("/join #Marks").await;
+    alice.expect("*** alice joined #Marks").await;
+    let t = token(s.addr, "alice").await;
+
+    // Nothing marked yet.
+    let r = get(s.addr, "/api/v1/read-markers").bearer(&t).send().await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!([]));
+    let r = get(s.addr, "/api/v1/read-markers/%23marks")
+        .bearer(&t)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"target": "#Marks", "msg": null, "marker_time": null})
+    );
+
+    let r = post(s.addr, "/api/v1/rooms/Marks/messages")
+        .bearer(&t)
+        .json(&json!({"text": "read me"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sent = r.json();
+    let (mut web, _) = ws_client::hello(
+        s.addr,
+        "web",
+        json!({"type": "hello", "v": 1, "name": "alice", "password": PW, "auto_join": false}),
+    )
+    .await;
+    web.ok(json!({"type": "mark_read", "to": "#marks", "msg": sent["id"]}))
+        .await;
+    let marked = json!({"target": "#Marks", "msg": sent["id"], "marker_time": sent["time"]});
+    let r = get(s.addr, "/api/v1/read-markers").bearer(&t).send().await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!([marked]));
+    let r = get(s.addr, "/api/v1/read-markers/%23MARKS")
+        .bearer(&t)
+        .send()
+        .await;
+    assert_eq!(r.json(), marked);
+    // The private conversation with bob: nothing marked there.
+    let r = get(s.addr, "/api/v1/read-markers/Bob")
+        .bearer(&t)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"target": "Bob", "msg": null, "marker_time": null})
+    );
+
+    // Not a name at all; no token.
+    for bad in ["%23a%20b", "1nick", "%40%40"] {
+        let r = get(s.addr, &format!("/api/v1/read-markers/{bad}"))
+            .bearer(&t)
+            .send()
+            .await;
+        assert_eq!(r.assert_error(404), "no_such_target", "{bad}");
+    }
+    let r = get(s.addr, "/api/v1/read-markers").send().await;
+    r.assert_error(401);
     s.shutdown().await;
 }

@@ -1,6 +1,6 @@
 //! The REST API's user endpoints under `/api/v1` (docs/rest.md): log in
 //! for a token, list rooms and users, read and search a room's history,
-//! send to a room or a user. Each handler parses its input into core
+//! send to a room or a user, read the user's read markers. Each handler parses its input into core
 //! types (`Nick::parse`, `RoomName::parse`, `Text::parse`), asks the hub
 //! through [`HubHandle::api`](crate::hub_task::HubHandle::api) and renders
 //! the answer as JSON; every refusal is an [`ApiError`].
@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use confab_core::store::{Bound, HistoryQuery};
 use confab_core::{
-    ChatError, Message, MsgId, MsgKind, Nick, NickKey, RoomName, Target, Text, Timestamp,
+    ChatError, Marker, Message, MsgId, MsgKind, Nick, NickKey, RoomName, Target, Text, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -481,6 +481,105 @@ async fn send(
         return Err(unexpected());
     };
     Ok((StatusCode::CREATED, Json(MessageJson::from(&msg))))
+}
+
+/// Where the user stopped reading a conversation (docs/protocol.md has
+/// the rules: the user's own, shared by every door, forward only).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReadMarkerJson {
+    /// A room (`#general`) or, for a private conversation, the other
+    /// user's name.
+    pub target: String,
+    /// The id of the latest message read; null when nothing was marked
+    /// read, or no message lay at or before `marker_time` (a marker set
+    /// over IRC, by time).
+    #[schema(minimum = 1)]
+    pub msg: Option<u64>,
+    /// The time read up to (RFC 3339, UTC, milliseconds): the time of
+    /// message `msg`, or the time an IRC client marked; null when nothing
+    /// was marked read.
+    #[schema(format = DateTime, example = "2026-11-23T20:00:00.123Z")]
+    pub marker_time: Option<String>,
+}
+
+impl ReadMarkerJson {
+    fn new(target: &Target, marker: Option<Marker>) -> ReadMarkerJson {
+        ReadMarkerJson {
+            target: target.to_string(),
+            msg: marker.and_then(|m| m.msg).map(|id| id.0),
+            marker_time: marker.map(|m| rfc3339(m.time)),
+        }
+    }
+}
+
+/// Every read marker of the token's user: rooms first, then private
+/// conversations, each by name.
+#[utoipa::path(
+    get, path = "/api/v1/read-markers", tag = "users",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The user's read markers", body = [ReadMarkerJson]),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn read_markers(
+    State(state): State<Shared>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<Vec<ReadMarkerJson>>, ApiError> {
+    let ApiAnswer::ReadMarkers(list) = call(&state, user, ApiCall::ReadMarkers).await? else {
+        return Err(unexpected());
+    };
+    Ok(Json(
+        list.iter()
+            .map(|(t, m)| ReadMarkerJson::new(t, Some(*m)))
+            .collect(),
+    ))
+}
+
+/// Where the token's user stopped reading one conversation (`null`s when
+/// nothing was marked read there).
+#[utoipa::path(
+    get, path = "/api/v1/read-markers/{target}", tag = "users",
+    security(("token" = [])),
+    params(("target" = String, Path,
+        description = "A room with its `#` (sent as `%23general`), or a user's name for the private conversation with them",
+        example = "#general")),
+    responses(
+        (status = 200, description = "The read marker", body = ReadMarkerJson),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 404, description = "Not a room or user name", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn read_marker(
+    State(state): State<Shared>,
+    AuthUser(user): AuthUser,
+    ApiPath(target): ApiPath<String>,
+) -> Result<Json<ReadMarkerJson>, ApiError> {
+    let limits = &state.config.limits;
+    let parsed = if target.starts_with('#') {
+        RoomName::parse(&target, limits.max_room_len)
+            .ok()
+            .map(Target::Room)
+    } else {
+        Nick::parse(&target, limits.max_nick_len)
+            .ok()
+            .map(Target::User)
+    };
+    let parsed = parsed.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_target",
+            format!("{target} is not a room (#name) or a user's name"),
+        )
+    })?;
+    let ApiAnswer::ReadMarker(target, marker) =
+        call(&state, user, ApiCall::ReadMarker(parsed)).await?
+    else {
+        return Err(unexpected());
+    };
+    Ok(Json(ReadMarkerJson::new(&target, marker)))
 }
 
 /// What a message text may hold, as a JSON Schema pattern (ECMA-262, as

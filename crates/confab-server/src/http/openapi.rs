@@ -49,7 +49,7 @@ pub struct ErrorDetail {
     tags(
         (name = "auth", description = "Logging in"),
         (name = "rooms", description = "Rooms, their history and messages"),
-        (name = "users", description = "Users and private messages"),
+        (name = "users", description = "Users, private messages and read markers"),
         (name = "uploads", description = "Images and files"),
         (name = "admin", description = "Announcements and the audit log (admin token)"),
         (name = "operations", description = "Health, readiness and metrics"),
@@ -87,6 +87,8 @@ pub fn api(state: &Shared) -> OpenApiRouter<Shared> {
         .routes(routes!(api::search))
         .routes(routes!(api::users))
         .routes(routes!(api::send_to_user))
+        .routes(routes!(api::read_markers))
+        .routes(routes!(api::read_marker))
         .routes(routes!(admin::announce))
         .routes(routes!(admin::audit))
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes));
