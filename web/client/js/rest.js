@@ -16,6 +16,22 @@ export class HttpError extends Error {
 }
 
 /**
+ * `fetch`, tried a second time when the network fails before any answer
+ * (a dropped connection, a server restarting): every call here is safe to
+ * repeat.
+ * @param {string} url
+ * @param {RequestInit} init
+ */
+async function call(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch {
+    await new Promise((r) => setTimeout(r, 300));
+    return fetch(url, init);
+  }
+}
+
+/**
  * @param {Response} res
  * @returns {Promise<any>}
  */
@@ -41,7 +57,7 @@ async function json(res) {
  * @returns {Promise<{token: string, name: string, expires_at: string}>}
  */
 export async function login(name, password) {
-  const res = await fetch("/api/v1/login", {
+  const res = await call("/api/v1/login", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ name, password }),
@@ -56,7 +72,7 @@ export async function login(name, password) {
  * @returns {Promise<{id: string, name: string, content_type: string, size: number, url: string}>}
  */
 export async function upload(token, file) {
-  const res = await fetch(`/api/v1/uploads?name=${encodeURIComponent(file.name || "file")}`, {
+  const res = await call(`/api/v1/uploads?name=${encodeURIComponent(file.name || "file")}`, {
     method: "POST",
     headers: { Authorization: `Bearer ${token}`, "Content-Type": file.type || "application/octet-stream" },
     body: file,
@@ -78,7 +94,7 @@ const kinds = new Map();
 export function uploadType(href, id) {
   let p = kinds.get(id);
   if (!p) {
-    p = fetch(href, { method: "HEAD" }).then(
+    p = call(href, { method: "HEAD" }).then(
       (res) => (res.ok ? (res.headers.get("Content-Type") ?? "") : "missing"),
       () => "",
     );

@@ -127,4 +127,16 @@ mod tests {
         assert_eq!(content_type("LICENSE.preact"), None);
         assert_eq!(content_type("x.exe"), None);
     }
+
+    /// The page asks for every module up front (`modulepreload`), so the
+    /// browser fetches them in one burst instead of a waterfall of imports.
+    #[test]
+    fn the_page_preloads_every_module() {
+        let page = Client::get("index.html").unwrap();
+        let page = std::str::from_utf8(&page.data).unwrap();
+        for path in Client::iter().filter(|p| p.ends_with(".js") && p != "js/main.js") {
+            let link = format!(r#"<link rel="modulepreload" href="/assets/{path}">"#);
+            assert!(page.contains(&link), "index.html lacks {link}");
+        }
+    }
 }

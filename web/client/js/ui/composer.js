@@ -42,6 +42,11 @@ export function Composer({ chat, buffer, onFiles, canUpload }) {
     if (matchMedia("(pointer: fine)").matches) ref.current?.focus();
   }, [buffer.key]);
 
+  // Back online: the warning about being offline no longer holds.
+  useEffect(() => {
+    if (chat.conn === "online") setNote((n) => (n?.startsWith("Not connected") ? null : n));
+  }, [chat.conn]);
+
   useEffect(() => {
     if (text) sessionStorage.setItem(draftKey(buffer.key), text);
     else sessionStorage.removeItem(draftKey(buffer.key));
