@@ -96,6 +96,8 @@ export class Buffer {
     this.unreadMore = false;
     this.highlight = false;
     this.readUpTo = 0;
+    /** Joined with no read marker: the history that comes with the join counts as read. */
+    this.unmarked = false;
     this.lastActivity = 0;
     /** @type {Map<string, number>} nick → until when it shows as typing */
     this.typing = new Map();
@@ -328,6 +330,8 @@ export class Chat {
             ? "Your login has expired. Log in again."
             : e.code === "bad_request" && e.field === "password"
               ? e.message.replace(/^password: /, "")
+              : e.field && e.message.startsWith(`${e.field}: `)
+                ? e.message.slice(e.field.length + 2)
               : e.message;
     this.view = "login";
     this.refuse(text, e.field === "password" ? "password" : "name");
@@ -745,6 +749,10 @@ export class Chat {
         for (const m of /** @type {ChatMessage[]} */ (e.messages)) if (!b.has(m.id)) b.items.push(this.item(m));
         b.items.sort(byPosition);
         b.hasOlder = e.messages.length > 0;
+        if (b.unmarked) {
+          b.unmarked = false;
+          b.readUpTo = Math.max(b.readUpTo, b.lastId());
+        }
         this.countUnread(b);
         this.trim(b, "oldest");
         break;
@@ -849,7 +857,11 @@ export class Chat {
         break;
       }
       case "read_marker":
-        this.setMarker(e.target, e.msg);
+        if (e.msg === null && isRoom(e.target)) {
+          // Nothing marked in a room just joined: its past is not news.
+          const b = this.buffers.get(keyOf(e.target));
+          if (b && !b.readUpTo) b.unmarked = true;
+        } else this.setMarker(e.target, e.msg);
         break;
       case "announcement":
         this.announcement = { text: e.text, time: e.time };
