@@ -14,6 +14,8 @@ mod support;
 
 #[path = "irc/client.rs"]
 mod client;
+#[path = "ws/client.rs"]
+mod ws_client;
 
 #[path = "irc/caps.rs"]
 mod caps;
@@ -27,6 +29,8 @@ mod crossdoor;
 mod flood;
 #[path = "irc/messages.rs"]
 mod messages;
+#[path = "irc/read_marker.rs"]
+mod read_marker;
 #[path = "irc/registration.rs"]
 mod registration;
 #[path = "irc/sasl.rs"]

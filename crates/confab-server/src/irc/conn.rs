@@ -86,6 +86,8 @@ enum Kind {
     /// CHATHISTORY's subcommand and target, as asked.
     History(String, String),
     Targets,
+    /// MARKREAD's target, as asked.
+    MarkRead(String),
 }
 
 struct Pending {
@@ -845,6 +847,22 @@ impl Conn {
                 vec![Irc::new("ERROR").with_param(format!("Closing Link: {host} ({reason})"))]
             }
             Event::Error(e) => self.error(e, command, kind),
+            // The asker always hears; other sessions (and joins) with the
+            // capability.
+            Event::ReadMarker { target, marker }
+                if self.caps.read_marker || command == "MARKREAD" =>
+            {
+                let stamp = match marker {
+                    Some(m) => format!("timestamp={}", crate::hub_task::rfc3339(m.time)),
+                    None => "*".to_owned(),
+                };
+                vec![
+                    view.server_msg("MARKREAD")
+                        .with_param(target.to_string())
+                        .with_param(stamp),
+                ]
+            }
+            Event::ReadMarker { .. } | Event::ReadMarkers(_) => Vec::new(),
             Event::IgnoreChanged { .. }
             | Event::Ignores(_)
             | Event::Users(_)
@@ -883,6 +901,23 @@ impl Conn {
                 }
             }
             Kind::Identify | Kind::NickServ => vec![self.service_notice(&e.to_string())],
+            Kind::MarkRead(target) => {
+                let code = match e {
+                    ChatError::NotInRoom(_)
+                    | ChatError::NoSuchRoom(_)
+                    | ChatError::NoSuchUser(_)
+                    | ChatError::NoSuchMessage { .. } => "INVALID_PARAMS",
+                    _ => "INTERNAL_ERROR",
+                };
+                vec![
+                    self.view()
+                        .server_msg("FAIL")
+                        .with_param("MARKREAD")
+                        .with_param(code)
+                        .with_param(safe(target))
+                        .with_param(e.to_string()),
+                ]
+            }
             Kind::History(..) | Kind::Targets => {
                 let view = self.view();
                 let code = match e {
@@ -1869,6 +1904,7 @@ impl Conn {
                     .await;
             }
             "CHATHISTORY" => self.chathistory(&p).await,
+            "MARKREAD" => self.markread(&p).await,
             "NICKSERV" | "NS" => {
                 let text = p.join(" ");
                 self.nickserv(&text).await;
@@ -2253,6 +2289,52 @@ impl Conn {
         };
         let kind = Kind::History(sub.clone(), (*name).to_owned());
         self.command(Command::ChatHistory { target, window }, "CHATHISTORY", kind)
+            .await;
+    }
+
+    // MARKREAD <target> [timestamp=YYYY-MM-DDThh:mm:ss.sssZ]
+    // (IRCv3 draft/read-marker): sets the read marker by time, or asks.
+    async fn markread(&mut self, p: &[&str]) {
+        let fail = |code: &str, param: &str, why: &str| {
+            self.view()
+                .server_msg("FAIL")
+                .with_param("MARKREAD")
+                .with_param(code.to_owned())
+                .with_param(safe(param))
+                .with_param(why.to_owned())
+        };
+        let Some(name) = p.first().copied().filter(|n| !n.is_empty()) else {
+            let m = self
+                .view()
+                .server_msg("FAIL")
+                .with_param("MARKREAD")
+                .with_param("NEED_MORE_PARAMS")
+                .with_param("Missing parameters");
+            return self.fail(m).await;
+        };
+        let target = if is_channel(name) {
+            self.room(name).map(Target::Room)
+        } else {
+            Nick::parse(name, self.config.limits.max_nick_len)
+                .ok()
+                .map(Target::User)
+        };
+        let Some(target) = target else {
+            let m = fail("INVALID_PARAMS", name, "Invalid target");
+            return self.fail(m).await;
+        };
+        let cmd = match p.get(1) {
+            None => Command::GetReadMarker(target),
+            // A client sets a time, never `*`.
+            Some(stamp) => match bound(stamp) {
+                Some(Some(at @ Bound::Time(_))) => Command::MarkRead { target, at },
+                _ => {
+                    let m = fail("INVALID_PARAMS", stamp, "Invalid timestamp");
+                    return self.fail(m).await;
+                }
+            },
+        };
+        self.command(cmd, "MARKREAD", Kind::MarkRead(name.to_owned()))
             .await;
     }
 

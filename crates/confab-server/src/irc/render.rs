@@ -35,6 +35,7 @@ pub struct Caps {
     pub labeled_response: bool,
     pub cap_notify: bool,
     pub chathistory: bool,
+    pub read_marker: bool,
     pub sasl: bool,
 }
 
@@ -47,6 +48,7 @@ pub const CAPS: &[(&str, &str)] = &[
     ("cap-notify", ""),
     ("chghost", ""),
     ("draft/chathistory", ""),
+    ("draft/read-marker", ""),
     ("echo-message", ""),
     ("extended-join", ""),
     ("invite-notify", ""),
@@ -70,6 +72,7 @@ impl Caps {
             "cap-notify" => &mut self.cap_notify,
             "chghost" => &mut self.chghost,
             "draft/chathistory" | "chathistory" => &mut self.chathistory,
+            "draft/read-marker" => &mut self.read_marker,
             "echo-message" => &mut self.echo_message,
             "extended-join" => &mut self.extended_join,
             "invite-notify" => &mut self.invite_notify,

@@ -12,6 +12,7 @@ const ADVERTISED: &[&str] = &[
     "cap-notify",
     "chghost",
     "draft/chathistory",
+    "draft/read-marker",
     "echo-message",
     "extended-join",
     "invite-notify",
