@@ -99,6 +99,8 @@ export class Buffer {
     /** Joined with no read marker: the history that comes with the join counts as read. */
     this.unmarked = false;
     this.lastActivity = 0;
+    /** Messages after this id were new when the conversation was opened. */
+    this.newSince = Infinity;
     /** @type {Map<string, number>} nick → until when it shows as typing */
     this.typing = new Map();
   }
@@ -399,6 +401,8 @@ export class Chat {
     this.current = key;
     const b = /** @type {Buffer} */ (this.buffers.get(key));
     b.highlight = false;
+    // Where the "new messages" line goes while this conversation is open.
+    b.newSince = b.unread ? b.readUpTo : Infinity;
     if (b.kind === "private" && b.items.length === 0 && this.account) this.older(b);
     this.changed();
   }

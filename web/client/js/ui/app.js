@@ -76,6 +76,7 @@ function Main({ chat }) {
     chat.onAnnounce = (text) => setLive(`Announcement: ${text}`);
     /** @param {KeyboardEvent} e */
     const keys = (e) => {
+      if (e.key === "Escape") setMenu(false);
       if (e.altKey && !e.ctrlKey && !e.metaKey) {
         if (e.key === "a" || e.key === "A" || e.code === "KeyA") {
           e.preventDefault();
@@ -146,6 +147,7 @@ function Main({ chat }) {
       }}>
     <${Status} chat=${chat} />
     <${Sidebar} chat=${chat} onPick=${() => setMenu(false)} onJoin=${() => setJoining(true)} />
+    ${menu ? html`<div class="backdrop" aria-hidden="true" onClick=${() => setMenu(false)}></div>` : null}
     <main class="conversation" aria-label=${b ? b.name : "No conversation"}>
       ${b
         ? html`<${Header} chat=${chat} buffer=${b} onMenu=${() => setMenu(!menu)} onMembers=${() => setMembers(!members)} members=${members} />
@@ -156,7 +158,7 @@ function Main({ chat }) {
             <p>You are in no room. <button type="button" class="primary" onClick=${() => setJoining(true)}>Join a room</button></p>
           </div>`}
     </main>
-    ${b?.kind === "room" && members ? html`<${Members} chat=${chat} buffer=${b} />` : null}
+    ${b?.kind === "room" && members ? html`<${Members} chat=${chat} buffer=${b} onClose=${() => setMembers(false)} />` : null}
     ${drag ? html`<div class="dropzone" aria-hidden="true">Drop files to share them in ${b?.name}</div>` : null}
     ${joining ? html`<${JoinDialog} chat=${chat} onClose=${() => setJoining(false)} />` : null}
     <div class="sr-only" aria-live="polite" aria-atomic="true">${live}</div>
@@ -267,13 +269,14 @@ function Header({ chat, buffer, onMenu, onMembers, members }) {
   </header>`;
 }
 
-/** @param {{chat: Chat, buffer: Buffer}} props */
-function Members({ chat, buffer }) {
+/** @param {{chat: Chat, buffer: Buffer, onClose: () => void}} props */
+function Members({ chat, buffer, onClose }) {
   const list = [...buffer.members.values()].sort(
     (a, b) => Number(b.op) - Number(a.op) || Number(b.voice) - Number(a.voice) || a.nick.localeCompare(b.nick),
   );
   return html`<aside class="members" aria-label="Members">
-    <h2>${list.length} ${list.length === 1 ? "member" : "members"}</h2>
+    <h2>${list.length} ${list.length === 1 ? "member" : "members"}
+      <button type="button" class="small phone-only close" onClick=${onClose}>Close</button></h2>
     <ul>
       ${list.map((m) => {
         const presence = m.away ? "away" : "online";

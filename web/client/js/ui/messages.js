@@ -95,12 +95,15 @@ function Upload({ href, id }) {
 /**
  * Groups consecutive joins/parts/quits into one row and puts a day line
  * before the first item of each day.
+ * Also puts a "new messages" line before the first message after `newSince`.
  * @param {Item[]} items
- * @returns {Array<{kind: "day", key: string, label: string} | {kind: "row", key: string, item: Item, group?: EventItem[]}>}
+ * @param {number} newSince
+ * @returns {Array<{kind: "day" | "new", key: string, label: string} | {kind: "row", key: string, item: Item, group?: EventItem[]}>}
  */
-function layout(items) {
-  /** @type {Array<{kind: "day", key: string, label: string} | {kind: "row", key: string, item: Item, group?: EventItem[]}>} */
+function layout(items, newSince) {
+  /** @type {Array<{kind: "day" | "new", key: string, label: string} | {kind: "row", key: string, item: Item, group?: EventItem[]}>} */
   const rows = [];
+  let marked = false;
   let day = "";
   /** @type {EventItem[] | null} */
   let run = null;
@@ -112,6 +115,11 @@ function layout(items) {
       day = d;
       run = null;
       rows.push({ kind: "day", key: `d${d}-${it.key}`, label: dayLabel(time, now) });
+    }
+    if (!marked && it.type === "msg" && !it.self && it.m.id > newSince) {
+      marked = true;
+      run = null;
+      rows.push({ kind: "new", key: "new", label: "New messages" });
     }
     const joinish = it.type === "event" && (it.what === "join" || it.what === "part" || it.what === "quit" || it.what === "nick");
     if (joinish && run) {
@@ -184,18 +192,18 @@ export function MessageList({ chat, buffer }) {
     if (buffer.following) chat.sawLatest();
   };
 
-  const rows = layout(buffer.items);
+  const rows = layout(buffer.items, buffer.newSince);
   const onNick = (/** @type {string} */ n) => {
     if (n.toLowerCase() !== chat.me.toLowerCase()) chat.startPrivate(n);
   };
   return html`<div class="scroller" ref=${ref} onScroll=${onScroll}>
     ${buffer.hasOlder
       ? html`<p class="paging">${buffer.loading ? "Loading earlier messages…" : html`<button type="button" class="link" onClick=${() => chat.older(buffer)}>Load earlier messages</button>`}</p>`
-      : html`<p class="paging">This is the start of ${buffer.name}.</p>`}
+      : html`<p class="paging">${buffer.kind === "room" ? `This is the start of ${buffer.name}.` : `This is the start of your conversation with ${buffer.name}.`}</p>`}
     <ol id="messages" aria-label=${`Messages in ${buffer.name}`}>
       ${rows.map((r) =>
-        r.kind === "day"
-          ? html`<li key=${r.key} class="day" data-key=${r.key}><span>${r.label}</span></li>`
+        r.kind !== "row"
+          ? html`<li key=${r.key} class=${r.kind} data-key=${r.key}><span>${r.label}</span></li>`
           : html`<${Row} key=${r.key} item=${r.item} group=${r.group} onNick=${onNick} />`,
       )}
     </ol>
