@@ -4021,9 +4021,9 @@ struct Kept {
 struct Memory(SyncArc<Mutex<Kept>>);
 
 impl Memory {
-    fn with_accounts(accounts: &[Account]) -> Memory {
+    fn with_account(account: &Account) -> Memory {
         let m = Memory::default();
-        m.0.lock().unwrap().accounts = accounts.to_vec();
+        m.0.lock().unwrap().accounts = vec![account.clone()];
         m
     }
 
@@ -4265,7 +4265,7 @@ fn a_marker_set_ahead_of_the_clock_stops_at_now() {
 #[test]
 fn every_session_of_an_account_is_told_when_its_marker_moves() {
     let alice_acct = account(1, "alice");
-    let memory = Memory::with_accounts(&[alice_acct.clone()]);
+    let memory = Memory::with_account(&alice_acct);
     let mut w = World::with_memory(&memory);
     let phone = w.login_account(&alice_acct);
     let laptop = w.login_account(&alice_acct);
@@ -4396,7 +4396,7 @@ fn setting_a_room_marker_needs_membership_and_asking_does_not() {
 #[test]
 fn joining_tells_every_session_of_the_user_where_reading_stopped() {
     let alice_acct = account(1, "alice");
-    let memory = Memory::with_accounts(&[alice_acct.clone()]);
+    let memory = Memory::with_account(&alice_acct);
     let mut w = World::with_memory(&memory);
     let phone = w.login_account(&alice_acct);
     let laptop = w.login_account(&alice_acct);
@@ -4484,7 +4484,7 @@ fn registering_keeps_the_guests_markers_as_the_accounts() {
 #[test]
 fn an_account_finds_its_markers_after_a_restart() {
     let alice_acct = account(1, "alice");
-    let memory = Memory::with_accounts(&[alice_acct.clone()]);
+    let memory = Memory::with_account(&alice_acct);
     let mut w = World::with_memory(&memory);
     let alice = w.login_account(&alice_acct);
     let bob = w.login("bob");
@@ -4525,7 +4525,7 @@ fn an_account_finds_its_markers_after_a_restart() {
 #[test]
 fn the_rest_api_reads_an_accounts_markers() {
     let alice_acct = account(1, "alice");
-    let memory = Memory::with_accounts(&[alice_acct.clone()]);
+    let memory = Memory::with_account(&alice_acct);
     let mut w = World::with_memory(&memory);
     let alice = w.login_account(&alice_acct);
     w.in_room("#a", &[alice]);
