@@ -298,6 +298,10 @@ export class Chat {
       if (!reconnect) {
         this.view = "chat";
         this.restorePrivate();
+        if (guest) {
+          this.restoreGuestRooms();
+          this.saveGuestRooms();
+        }
         this.loadMarkers();
       } else if (guest) {
         await this.rejoinAsGuest();
@@ -361,6 +365,7 @@ export class Chat {
     this.connection.stop("logged out");
     this.forget();
     sessionStorage.removeItem("confab.guest");
+    sessionStorage.removeItem("confab.guestRooms");
     this.creds = null;
     this.buffers.clear();
     this.current = null;
@@ -459,6 +464,26 @@ export class Chat {
       for (const n of names) if (typeof n === "string") this.older(this.buffer(n));
     } catch {
       // A damaged list only loses the sidebar entries, not the messages.
+    }
+  }
+
+  /** A guest's rooms, kept for the tab so a reload rejoins them. */
+  saveGuestRooms() {
+    if (this.token || this.view !== "chat") return;
+    const rooms = [...this.buffers.values()].filter((b) => b.kind === "room" && b.joined).map((b) => b.name);
+    sessionStorage.setItem("confab.guestRooms", JSON.stringify(rooms));
+  }
+
+  restoreGuestRooms() {
+    try {
+      const rooms = JSON.parse(sessionStorage.getItem("confab.guestRooms") ?? "[]");
+      for (const r of rooms) {
+        if (typeof r === "string" && !this.buffers.get(keyOf(r))?.joined) {
+          this.connection.request({ type: "join", room: r }).catch((e) => this.report(e));
+        }
+      }
+    } catch {
+      // A damaged list only costs the rejoin.
     }
   }
 
@@ -769,6 +794,7 @@ export class Chat {
         if (same(e.nick, this.me)) {
           b.joined = true;
           if (!this.current) this.current = b.key;
+          this.saveGuestRooms();
         } else {
           b.members.set(keyOf(e.nick), { nick: e.nick, op: false, voice: false, account: false, away: null });
           this.addEvent(b, "join", `${e.nick} joined`, e.time, e.nick);
@@ -780,6 +806,7 @@ export class Chat {
         if (!b) break;
         if (same(e.nick, this.me)) {
           this.close(b);
+          this.saveGuestRooms();
         } else {
           b.members.delete(keyOf(e.nick));
           this.addEvent(b, "part", `${e.nick} left${e.reason ? ` (${e.reason})` : ""}`, e.time, e.nick);
