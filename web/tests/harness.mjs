@@ -51,11 +51,19 @@ export async function waitFor(check, { timeout = DEADLINE, interval = 25, what =
   }
 }
 
-/** A unique-enough suffix for names in one test run. */
-let counter = 0;
-export function uniq(prefix) {
-  counter += 1;
-  return `${prefix}${counter}${Math.random().toString(36).slice(2, 5)}`;
+/**
+ * Waits for `promise`, at most `ms` (then resolves to undefined); the timer
+ * is cleared either way, so it never keeps the process alive.
+ * @template T
+ * @param {Promise<T>} promise @param {number} ms
+ * @returns {Promise<T | undefined>}
+ */
+export function atMost(promise, ms) {
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  return Promise.race([promise, new Promise((r) => (timer = setTimeout(r, ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 // ---------------------------------------------------------------- cleanup
@@ -243,7 +251,7 @@ export class Server {
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise((r) => c.once("exit", r));
     c.kill(signal);
-    await Promise.race([exited, new Promise((r) => setTimeout(r, DEADLINE))]);
+    await atMost(exited, DEADLINE);
     children.delete(c);
   }
 
@@ -396,7 +404,7 @@ class LineSocket {
     if (this.closed) return;
     const done = new Promise((r) => this.sock.once("close", r));
     this.sock.end();
-    await Promise.race([done, new Promise((r) => setTimeout(r, 2000))]);
+    await atMost(done, 2000);
     this.sock.destroy();
   }
 }

@@ -14,7 +14,7 @@ async function countOf(u, text) {
 }
 
 for (const kind of ["account", "guest"]) {
-  test(`a ${kind} reconnects after kill -9 and restart: nothing lost or doubled, the draft kept`, async () => {
+  test(`${kind === "account" ? "an" : "a"} ${kind} reconnects after kill -9 and restart: nothing lost or doubled, the draft kept`, async () => {
     const server = await env.server();
     const bobToken = await server.register("bob", "correct-horse-1");
     if (kind === "account") await server.register("alice", "correct-horse-1");
