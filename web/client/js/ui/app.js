@@ -192,9 +192,8 @@ function Sidebar({ chat, onPick, onJoin }) {
   const people = list.filter((b) => b.kind === "private");
   /** @param {Buffer} b */
   const entry = (b) => {
-    const label = `${b.name}${b.unread ? `, ${b.unread}${b.unreadMore ? "+" : ""} unread` : ""}${b.highlight ? ", mentions you" : ""}`;
     return html`<li key=${b.key}>
-      <button type="button" data-buffer=${b.name} aria-label=${label}
+      <button type="button" data-buffer=${b.name}
         aria-current=${b.key === chat.current ? "true" : undefined}
         class=${`buffer${b.unread ? " has-unread" : ""}${b.highlight ? " has-highlight" : ""}${b.joined ? "" : " not-joined"}`}
         onClick=${() => {
@@ -202,7 +201,8 @@ function Sidebar({ chat, onPick, onJoin }) {
           onPick();
         }}>
         <span class="buffer-name">${b.name}</span>
-        ${b.unread ? html`<span class="unread" aria-hidden="true">${b.unread}${b.unreadMore ? "+" : ""}</span>` : null}
+        ${b.unread ? html`<span class="unread">${b.unread}${b.unreadMore ? "+" : ""}<span class="sr-only"> unread</span></span>` : null}
+        ${b.highlight ? html`<span class="sr-only">, mentions you</span>` : null}
       </button>
     </li>`;
   };

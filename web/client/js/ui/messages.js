@@ -151,7 +151,9 @@ export function MessageList({ chat, buffer }) {
   // about to be prepended; after, put it back where it was.
   const el = ref.current;
   if (el && !buffer.following) {
-    const rows = el.querySelectorAll("li[data-key]");
+    // Day lines move when older messages of the same day arrive, so only
+    // messages and events anchor.
+    const rows = el.querySelectorAll("li.msg, li.event");
     for (const r of rows) {
       const top = /** @type {HTMLElement} */ (r).offsetTop - el.scrollTop;
       if (top >= 0) {
