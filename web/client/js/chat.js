@@ -62,6 +62,8 @@ export const WINDOW = 400;
 /** Messages asked for per page of history. */
 export const PAGE = 100;
 const TYPING_SHOWN_MS = 6000;
+/** How long reading may go on before the server hears of it. */
+const MARK_DELAY_MS = 400;
 
 let itemSeq = 0;
 
@@ -167,6 +169,10 @@ export class Chat {
     /** @type {((text: string) => void) | null} */
     this.onAnnounce = null;
     this.scheduled = false;
+    /** @type {Set<Buffer>} conversations read further than the server knows */
+    this.unsentMarks = new Set();
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.markTimer = undefined;
     this.connection = new Connection({
       onEvent: (m) => this.handle(m),
       onOpen: () => this.hello(),
@@ -718,8 +724,19 @@ export class Chat {
     }
     b.readUpTo = id;
     this.countUnread(b);
-    this.connection.request({ type: "mark_read", to: b.name, msg: id }).catch(() => {});
+    this.unsentMarks.add(b);
+    // One request per conversation for a burst of reading, not one per message.
+    if (!this.markTimer) this.markTimer = setTimeout(() => this.sendMarks(), MARK_DELAY_MS);
     this.changed();
+  }
+
+  sendMarks() {
+    this.markTimer = undefined;
+    for (const b of this.unsentMarks) {
+      if (this.buffers.get(b.key) !== b) continue;
+      this.connection.request({ type: "mark_read", to: b.name, msg: b.readUpTo }).catch(() => {});
+    }
+    this.unsentMarks.clear();
   }
 
   /** The open buffer is on screen at its newest message: it is read. */

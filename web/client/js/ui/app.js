@@ -179,7 +179,7 @@ function Status({ chat }) {
     ${chat.conn === "connecting"
       ? "Connecting…"
       : chat.conn === "offline"
-        ? html`Disconnected${chat.why ? ` (${chat.why})` : ""}. Retrying in ${secs} s.
+        ? html`Disconnected${chat.why ? ` (${chat.why})` : ""}. Retrying in ${secs} s.${" "}
             <button type="button" class="link" onClick=${() => chat.connection.retryNow()}>Retry now</button>`
         : html`Not connected${chat.why ? `: ${chat.why}` : ""}.`}
   </div>`;

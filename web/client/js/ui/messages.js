@@ -89,7 +89,9 @@ function Upload({ href, id }) {
       <img class="upload-image" src=${href} alt="an image shared in chat" loading="lazy" />
     </a>`;
   }
-  return html`<a class="upload-file" href=${href} target="_blank" rel="noopener noreferrer" download>${type === "missing" ? "a file that is gone" : "a shared file"}</a>`;
+  return html`<a class="upload-file" href=${href} target="_blank" rel="noopener noreferrer" download>
+    <svg aria-hidden="true" viewBox="0 0 24 24" width="16" height="16"><path d="M12 4v11m0 0-4.5-4.5M12 15l4.5-4.5M5 19h14" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/></svg>
+    ${type === "missing" ? "a file that is gone" : "download the file"}</a>`;
 }
 
 /**
