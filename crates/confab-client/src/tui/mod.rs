@@ -1,0 +1,1 @@
+//! The full-screen client. See the crate docs (`lib.rs`).
