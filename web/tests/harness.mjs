@@ -446,20 +446,31 @@ export class IrcClient extends LineSocket {
     super.onLine(line);
   }
 
-  /** Registers as `nick` and waits for 001. @param {Server} server @param {string} nick */
-  static async connect(server, nick) {
+  /**
+   * Registers as `nick` and waits for 001. With `caps`, negotiates them
+   * first (`CAP LS 302`, `CAP REQ`, waits for the ACK, `CAP END`).
+   * @param {Server} server @param {string} nick @param {{caps?: string[]}} [opts]
+   */
+  static async connect(server, nick, opts = {}) {
     const c = new IrcClient(await connectSocket(server.port));
     onCleanup(() => c.close());
     c.nick = nick;
+    const caps = opts.caps ?? [];
+    if (caps.length) c.send("CAP LS 302");
     c.send(`NICK ${nick}`);
     c.send(`USER ${nick} 0 * :${nick} test`);
-    await c.waitLine(/^:\S+ 001 /);
+    if (caps.length) {
+      c.send(`CAP REQ :${caps.join(" ")}`);
+      await c.waitLine(/^(@\S+ )?:\S+ CAP \S+ ACK /);
+      c.send("CAP END");
+    }
+    await c.waitLine(/^(@\S+ )?:\S+ 001 /);
     return c;
   }
 
   async join(room) {
     this.send(`JOIN ${room}`);
-    await this.waitLine(new RegExp(`^:${escapeRe(this.nick)}!\\S* JOIN :?${escapeRe(room)}`, "i"));
+    await this.waitLine(new RegExp(`^(@\\S+ )?:${escapeRe(this.nick)}!\\S* JOIN :?${escapeRe(room)}`, "i"));
     await this.waitLine(/ 366 /);
   }
 
@@ -503,7 +514,7 @@ export const PHONE = { width: 390, height: 844 };
  * recorder of every request, WebSocket, dialog and page error.
  * @param {import("playwright-core").Browser} browser
  * @param {Server} server
- * @param {{viewport?: {width:number,height:number}, colorScheme?: "light"|"dark", bypassCSP?: boolean}} [opts]
+ * @param {{viewport?: {width:number,height:number}, colorScheme?: "light"|"dark", bypassCSP?: boolean, permissions?: string[]}} [opts]
  */
 export async function newUser(browser, server, opts = {}) {
   const context = await browser.newContext({
@@ -512,6 +523,7 @@ export async function newUser(browser, server, opts = {}) {
     colorScheme: opts.colorScheme ?? "light",
     bypassCSP: opts.bypassCSP ?? false,
     serviceWorkers: "block",
+    ...(opts.permissions ? { permissions: opts.permissions } : {}),
   });
   context.setDefaultTimeout(DEADLINE);
   const user = new BrowserUser(context, server);
