@@ -119,6 +119,15 @@ impl Editor {
         self.completion.as_ref().filter(|c| c.list.len() > 1)
     }
 
+    /// The column (in the view `layout` last gave) where the completed
+    /// word starts, to put the popup above it.
+    pub fn completion_column(&self) -> Option<usize> {
+        let c = self.completion()?;
+        let line_start = self.text[..c.start].rfind('\n').map_or(0, |i| i + 1);
+        let col = self.text[line_start..c.start].width();
+        Some(col.saturating_sub(self.hscroll.get()))
+    }
+
     /// How many lines the input has.
     pub fn line_count(&self) -> usize {
         self.text.split('\n').count()

@@ -16,4 +16,7 @@
 //! terminal back as it found it on every way out: `/quit`, Ctrl-C, SIGTERM,
 //! a lost session, or a panic.
 
+pub mod complete;
 pub mod input;
+pub mod text;
+pub mod view;
