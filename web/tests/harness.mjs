@@ -143,7 +143,9 @@ function childEnv(home, extra = {}) {
   const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home };
   return {
     ...env,
-    CONFAB_LIMITS__SNIFF_TIMEOUT_MS: "50",
+    // The server's default: a shorter one greets browsers' and fetch's
+    // fresh connections as telnet users on a loaded machine (docs/web-client.md).
+    CONFAB_LIMITS__SNIFF_TIMEOUT_MS: "300",
     CONFAB_LIMITS__RATE_PER_SEC: "1000",
     CONFAB_LIMITS__RATE_BURST: "1000",
     ...extra,

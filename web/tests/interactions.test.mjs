@@ -18,7 +18,7 @@ const env = suite({ before, after, afterEach });
 // second browser's `page.goto` got the telnet greeting as its HTTP answer
 // (net::ERR_INVALID_HTTP_RESPONSE), the plain-HTTP caveat of
 // docs/web-client.md.
-const start = () => env.server({ env: { CONFAB_LIMITS__SNIFF_TIMEOUT_MS: "300" } });
+const start = () => env.server();
 
 /** @param {import("./harness.mjs").BrowserUser} u */
 const composer = (u) => u.page.locator("textarea#composer");
@@ -169,14 +169,8 @@ test("Up in the empty composer recalls the last message sent; Down empties it ag
   await waitFor(async () => (await u.message("the second thing I said").count()) === 2, { what: "the recalled line sent again" });
 });
 
-// Known client bug (web/client/js/ui/composer.js, onKey): a recalled line
-// leaves the caret at its end, and Up only walks the history with the caret
-// at 0, so the second Up merely moves the caret to the start and it takes
-// a third Up to reach the line before. Marked todo so the suite stays
-// green; remove the todo once fixed.
 test(
   "Up again recalls the message before; Down walks forward",
-  { todo: "client bug: the second ArrowUp moves the caret to the start instead of recalling the line before" },
   async () => {
     const u = await twoSent();
     const c = composer(u);
@@ -393,15 +387,8 @@ test("slash commands answer in the page: /whois, /rooms, /topic", async () => {
   await tel.waitLine(/cmdr set the topic of #den: new topic for the den/);
 });
 
-// Known client bug (web/client/js/ui/composer.js, submit): the error of an
-// unknown command is shown as the composer's note (p.note[role=alert],
-// "Not sent: unknown command /frobnicate; /help lists them") with the line
-// put back in the box, not as an error line (li.event.ev-error) in the
-// conversation. Marked todo so the suite stays green; remove the todo once
-// fixed.
 test(
   "an unknown command shows an error line and sends nothing",
-  { todo: "client bug: the error is the composer's note, not an li.event.ev-error line" },
   async () => {
     const server = await start();
     const tel = await LineClient.connect(server, "watcher");

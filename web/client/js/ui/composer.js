@@ -32,6 +32,7 @@ export function Composer({ chat, buffer, onFiles, canUpload }) {
   const ref = useRef(/** @type {HTMLTextAreaElement | null} */ (null));
   const typingSent = useRef(0);
   const historyAt = useRef(-1);
+  const savedDraft = useRef("");
 
   // Each conversation has its own draft.
   useEffect(() => {
@@ -93,8 +94,9 @@ export function Composer({ chat, buffer, onFiles, canUpload }) {
     }
     /** @type {string[]} */
     let unsent = [];
+    const command = value.startsWith("/") && !value.startsWith("//");
     try {
-      if (value.startsWith("/") && !value.startsWith("//")) {
+      if (command) {
         unsent = [value];
         await run(chat, value);
       } else {
@@ -111,7 +113,15 @@ export function Composer({ chat, buffer, onFiles, canUpload }) {
       const back = unsent.join("\n");
       setText((cur) => (cur ? cur : back));
       const why = e instanceof Error ? e.message : String(e);
-      setNote(e instanceof RequestError && e.code === "disconnected" ? "Not sent: the connection dropped. Your message is back in the box." : `Not sent: ${why}`);
+      if (e instanceof RequestError && e.code === "disconnected") {
+        setNote("Not sent: the connection dropped. Your message is back in the box.");
+      } else if (command) {
+        // A command's refusal is an answer like its other answers: a line
+        // in the conversation (the command stays in the box to fix).
+        chat.say("error", why);
+      } else {
+        setNote(`Not sent: ${why}`);
+      }
     }
   };
 
@@ -131,18 +141,24 @@ export function Composer({ chat, buffer, onFiles, canUpload }) {
       setCompletion(null);
       return;
     }
-    if (e.key === "ArrowUp" && el.selectionStart === 0 && el.selectionEnd === 0 && sent.length) {
+    // Up walks back through what was sent: from an empty box, from the
+    // start of the text, or while a recalled line is shown unchanged. The
+    // draft that was in the box comes back after the newest entry.
+    const walking = historyAt.current >= 0 && el.value === sent[historyAt.current];
+    const collapsed = el.selectionStart === el.selectionEnd;
+    if (e.key === "ArrowUp" && sent.length && collapsed && (el.value === "" || walking || el.selectionStart === 0)) {
       e.preventDefault();
+      if (historyAt.current < 0) savedDraft.current = el.value;
       const at = historyAt.current < 0 ? sent.length - 1 : Math.max(0, historyAt.current - 1);
       historyAt.current = at;
       setText(sent[at]);
       return;
     }
-    if (e.key === "ArrowDown" && historyAt.current >= 0 && el.selectionStart === el.value.length) {
+    if (e.key === "ArrowDown" && historyAt.current >= 0 && collapsed && (walking || el.selectionStart === el.value.length)) {
       e.preventDefault();
       const at = historyAt.current + 1;
       historyAt.current = at < sent.length ? at : -1;
-      setText(at < sent.length ? sent[at] : "");
+      setText(at < sent.length ? sent[at] : savedDraft.current);
     }
   };
 
