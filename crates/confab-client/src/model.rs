@@ -1202,10 +1202,8 @@ impl Model {
                 self.note(EventKind::Info, text, time);
                 self.show_messages(messages, time);
             }
-            ServerEvent::Bye { reason } => {
-                if !reason.is_empty() {
-                    self.note(EventKind::Info, format!("Server: {reason}"), time);
-                }
+            ServerEvent::Bye { reason } if !reason.is_empty() => {
+                self.note(EventKind::Info, format!("Server: {reason}"), time);
             }
             _ => {}
         }
