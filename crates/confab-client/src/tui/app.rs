@@ -27,6 +27,8 @@ use crate::session::{ConnectOptions, SessionEvent, SessionHandle};
 /// How often the clock moves things on (typing expiry, countdowns, read
 /// markers).
 const TICK: Duration = Duration::from_millis(250);
+/// How often "typing" is said again while typing goes on.
+const TYPING_EVERY: Duration = Duration::from_secs(3);
 /// Rows the mouse wheel scrolls.
 const WHEEL_ROWS: usize = 3;
 
@@ -50,6 +52,8 @@ pub(crate) struct App<'a> {
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
     dirty: bool,
+    /// Where and when we last said we are typing.
+    typing_sent: Option<(String, std::time::Instant)>,
     /// Set when the loop should end.
     exit: Option<Exit>,
 }
@@ -65,6 +69,7 @@ impl<'a> App<'a> {
             done_tx,
             done_rx,
             dirty: true,
+            typing_sent: None,
             exit: None,
         }
     }
@@ -189,6 +194,7 @@ impl<'a> App<'a> {
     }
 
     fn switched(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
+        self.stop_typing();
         self.ui.scroll = 0;
         self.model.set_following(true);
         self.follow_current();
@@ -305,7 +311,6 @@ impl<'a> App<'a> {
             return;
         }
         let model = &self.model;
-        let before = self.ui.input.text().is_empty();
         let out = self
             .ui
             .input
@@ -313,27 +318,49 @@ impl<'a> App<'a> {
         match out {
             Outcome::Submit(text) => {
                 self.ui.note = None;
+                self.stop_typing();
                 self.submit(text).await;
             }
             Outcome::Edited => {
                 self.ui.note = None;
-                self.typing(before);
+                self.typing();
             }
             Outcome::Moved | Outcome::Ignored => {}
         }
     }
 
-    /// Tells the room we started typing (once per burst, the server
-    /// relays it; the model expires it on the other side).
-    fn typing(&mut self, was_empty: bool) {
+    /// Tells the open buffer we are typing: once every [`TYPING_EVERY`]
+    /// while a message is being typed (the other side expires it), and
+    /// that we stopped when the box is emptied or sent.
+    fn typing(&mut self) {
         let text = self.ui.input.text();
-        if was_empty
-            && !text.is_empty()
-            && !text.starts_with('/')
+        let active = !text.trim().is_empty() && !text.starts_with('/');
+        let Some(to) = self.model.current_name().map(str::to_owned) else {
+            return;
+        };
+        if !self.model.conn.is_online() {
+            return;
+        }
+        let now = std::time::Instant::now();
+        match (&self.typing_sent, active) {
+            (Some((key, at)), true) if *key == to && now - *at < TYPING_EVERY => {}
+            (_, true) => {
+                drop(self.handle.request(Request::Typing {
+                    to: to.clone(),
+                    active: true,
+                }));
+                self.typing_sent = Some((to, now));
+            }
+            (Some(_), false) => self.stop_typing(),
+            (None, false) => {}
+        }
+    }
+
+    fn stop_typing(&mut self) {
+        if let Some((to, _)) = self.typing_sent.take()
             && self.model.conn.is_online()
-            && let Some(to) = self.model.current_name().map(str::to_owned)
         {
-            drop(self.handle.request(Request::Typing { to, active: true }));
+            drop(self.handle.request(Request::Typing { to, active: false }));
         }
     }
 

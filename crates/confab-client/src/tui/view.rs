@@ -524,7 +524,7 @@ fn draw_messages(frame: &mut Frame, area: Rect, model: &Model, ui: &UiState) {
     if scroll > 0 && shown.len() > 1 {
         let last = shown.len() - 1;
         shown[last] = Line::from(Span::styled(
-            format!("── {scroll} more rows below (PgDn, End) ──"),
+            format!("── {scroll} more rows below (PgDn) ──"),
             dim(),
         ));
     }
