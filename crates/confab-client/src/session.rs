@@ -298,6 +298,34 @@ impl Session {
     }
 }
 
+/// Whether a confab server answers at `server` (`host:port`, plain): a
+/// WebSocket to `/ws` and a `ping` answered by `pong`, all within
+/// `within`. `confab chat` uses it to decide between joining and hosting.
+pub async fn probe(server: &str, within: Duration) -> bool {
+    let opts = ConnectOptions::new(
+        server,
+        Login::Guest {
+            name: String::new(),
+        },
+    );
+    let work = async {
+        let mut ws = connect(&opts).await.ok()?;
+        let ping = Outgoing {
+            id: Some(1),
+            request: Request::Ping,
+        };
+        write(&mut ws, &ping).await.ok()?;
+        loop {
+            let ev = next(&mut ws).await.ok()?;
+            if ev.re == Some(1) && ev.event == ServerEvent::Pong {
+                let _ = ws.close(None).await;
+                return Some(());
+            }
+        }
+    };
+    matches!(tokio::time::timeout(within, work).await, Ok(Some(())))
+}
+
 /// A stream the WebSocket runs over: TCP, or TLS over TCP.
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}

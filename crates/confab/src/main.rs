@@ -1,5 +1,8 @@
 //! The `confab` binary: command-line parsing, config layering, logging and
-//! signals. Everything else lives in the library crates.
+//! signals. Everything else lives in the library crates; `client.rs` wires
+//! the terminal client (`confab connect`, `confab chat`).
+
+mod client;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,6 +30,19 @@ struct Cli {
 enum Cmd {
     /// Run the server. With no flags it runs on embedded defaults.
     Serve(ServeArgs),
+    /// Chat: join the server answering on --listen (default port 7777 on
+    /// this machine), or host one there. Run it in two terminals for a
+    /// two-person chat.
+    ///
+    /// Exit codes: 0 quit, 1 the server is unreachable or gone, 2 bad
+    /// usage, 3 the login was refused.
+    Chat(client::ChatArgs),
+    /// The terminal client, against any confab server. Full screen on a
+    /// terminal; plain lines when stdin or stdout is not one (scripts).
+    ///
+    /// Exit codes: 0 quit (or end of input), 1 the server is unreachable
+    /// or gone, 2 bad usage, 3 the login was refused.
+    Connect(client::ConnectArgs),
     /// Manage accounts (passwords are read from stdin, never from argv).
     #[command(subcommand)]
     User(UserCmd),
@@ -68,7 +84,7 @@ enum AdminCmd {
 }
 
 /// Where the config comes from; shared by every subcommand.
-#[derive(clap::Args)]
+#[derive(clap::Args, Debug)]
 struct ConfigArgs {
     /// A TOML config file. Environment variables CONFAB_* and flags
     /// override what it says.
@@ -132,15 +148,23 @@ impl TlsOverrides {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Serve(args) => serve(args),
-        Cmd::User(cmd) => user(cmd),
-        Cmd::Admin(AdminCmd::Backup { file, config }) => backup(&config, &file),
+        Cmd::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Cmd::Chat(args) => client::chat(args),
+        Cmd::Connect(args) => client::connect(args),
+        Cmd::User(cmd) => user(cmd).map(|()| ExitCode::SUCCESS),
+        Cmd::Admin(AdminCmd::Backup { file, config }) => {
+            backup(&config, &file).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("confab: error: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<client::Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -165,7 +189,7 @@ fn load_config_with(
     }
     let env = Env::prefixed("CONFAB_")
         .split("__")
-        .ignore(&["config", "log"]);
+        .ignore(&["config", "log", "password"]);
     let overrides = Overrides {
         listen: listen.to_vec(),
         data_dir: args.data_dir.clone(),
@@ -302,14 +326,26 @@ fn backup(args: &ConfigArgs, file: &Path) -> anyhow::Result<()> {
 
 /// Logs to stderr; `CONFAB_LOG` (or `RUST_LOG`) sets the filter.
 fn init_logging() {
+    init_logging_to(
+        std::io::stderr,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+}
+
+/// Logs to `writer` (`confab chat` hosting logs to a file: the terminal is
+/// the client's).
+fn init_logging_to<W>(writer: W, ansi: bool)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("CONFAB_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_owned());
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(writer)
+        .with_ansi(ansi)
         .init();
 }
 

@@ -1,6 +1,7 @@
 //! The `confab` binary as a user runs it: config layering, clear start-up
 //! errors, and a real server process that shuts down gracefully on signals.
 
+mod client;
 mod process;
 #[path = "../../confab-server/tests/support/mod.rs"]
 mod support;

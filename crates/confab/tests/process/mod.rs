@@ -76,8 +76,14 @@ impl ServerProcess {
     /// Starts a server on `data`, with a quick protocol sniff and a rate
     /// limit that bulk sends never reach, and waits until it listens.
     pub fn start(home: &Path, data: &Path) -> ServerProcess {
+        ServerProcess::start_on(home, data, "127.0.0.1:0")
+    }
+
+    /// Like [`ServerProcess::start`], on a given address (to restart a
+    /// server where its clients expect it).
+    pub fn start_on(home: &Path, data: &Path, listen: &str) -> ServerProcess {
         let mut child = confab(home)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data)
             .env("CONFAB_LIMITS__SNIFF_TIMEOUT_MS", "50")
             .env("CONFAB_LIMITS__RATE_PER_SEC", "1000")
