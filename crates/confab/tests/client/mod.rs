@@ -313,3 +313,28 @@ fn reconnects_after_a_restart(account: bool) {
     }
     assert_eq!(alice.count("<alice> alice is back"), 1, "{:#?}", alice.seen);
 }
+
+#[test]
+fn tls_checks_the_certificate_unless_told_not_to() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let server =
+        ServerProcess::start_with(home.path(), &data, "127.0.0.1:0", &["--tls-self-signed"]);
+    let addr = server.addr.to_string();
+    // A self-signed certificate is nobody's word: refused, exit 1.
+    let mut checked = ClientProcess::start(home.path(), "alice", &["connect", &addr, "--tls"]);
+    let line = checked.expect("!!! cannot connect to");
+    assert!(line.contains("certificate"), "{line}");
+    assert_eq!(checked.finish().code(), Some(1));
+    // --insecure takes it, says so, and then it is a chat like any other.
+    let mut trusting = ClientProcess::start(
+        home.path(),
+        "bob",
+        &["connect", &addr, "--tls", "--insecure"],
+    );
+    trusting.expect_err("--insecure accepts any certificate");
+    trusting.expect("*** bob joined #general");
+    trusting.send("over tls");
+    trusting.expect("#general <bob> over tls");
+    assert!(trusting.finish().success());
+}

@@ -82,9 +82,15 @@ impl ServerProcess {
     /// Like [`ServerProcess::start`], on a given address (to restart a
     /// server where its clients expect it).
     pub fn start_on(home: &Path, data: &Path, listen: &str) -> ServerProcess {
+        ServerProcess::start_with(home, data, listen, &[])
+    }
+
+    /// Like [`ServerProcess::start_on`], with more `serve` flags.
+    pub fn start_with(home: &Path, data: &Path, listen: &str, flags: &[&str]) -> ServerProcess {
         let mut child = confab(home)
             .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data)
+            .args(flags)
             .env("CONFAB_LIMITS__SNIFF_TIMEOUT_MS", "50")
             .env("CONFAB_LIMITS__RATE_PER_SEC", "1000")
             .env("CONFAB_LIMITS__RATE_BURST", "1000")
