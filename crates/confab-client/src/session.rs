@@ -676,7 +676,6 @@ async fn log_in(
     while let Some(req) = steps.pop_front() {
         let is_hello = first;
         first = false;
-        let is_resume = matches!(req, Request::Resume { .. });
         let out = st.ids.outgoing(req);
         let id = out.id;
         if let Err(why) = write(ws, &out).await {
@@ -717,7 +716,9 @@ async fn log_in(
                 };
             }
             let more = match &ev.event {
-                ServerEvent::Resumed { more, messages } if answers && is_resume => {
+                // A page cut short (of a `resume`, or of an account's
+                // `hello` with `resume_after`): ask for the next.
+                ServerEvent::Resumed { more, messages } if answers => {
                     messages.last().map(|m| m.id).filter(|_| *more)
                 }
                 _ => None,
