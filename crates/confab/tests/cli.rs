@@ -5,6 +5,7 @@ mod client;
 mod process;
 #[path = "../../confab-server/tests/support/mod.rs"]
 mod support;
+mod tui;
 
 use std::process::{Command, Output};
 
