@@ -9,6 +9,8 @@
 //!   counts and read markers. Server events in, effects out. Pure, the same
 //!   rules as the browser client's `web/client/js/chat.js`.
 //! - `commands`: the slash commands, parsed into actions. Pure.
+//! - `safe`: other people's text made safe for a terminal (one rule for
+//!   the full-screen client and line mode). Pure.
 //! - `session`: the connection task: connects (plain or TLS), logs in,
 //!   reconnects with backoff and resumes, numbers requests.
 //! - `line`: plain line mode, for pipes and scripts.
@@ -21,5 +23,6 @@ pub mod commands;
 pub mod line;
 pub mod model;
 pub mod proto;
+pub mod safe;
 pub mod session;
 pub mod tui;

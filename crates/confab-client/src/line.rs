@@ -15,9 +15,11 @@
 //! !!! there is no room called #nope
 //! ```
 //!
-//! Text from the server (names, messages, topics, reasons) is stripped of
-//! control characters and IRC formatting before printing, so nothing
-//! another user types can move the cursor or change the terminal.
+//! Text from the server (names, messages, topics, reasons) goes through
+//! [`crate::safe::sanitize`] before printing, as on the full screen: IRC
+//! formatting and invisible format characters removed, control characters
+//! shown as their visible pictures (`␛`), so nothing another user types
+//! can move the cursor or change the terminal.
 //!
 //! Exit codes ([`Exit`]): 0 after the input ends or `/quit`; 1 when the
 //! server cannot be reached, or is gone for longer than the session waits;
@@ -59,47 +61,7 @@ impl Exit {
     }
 }
 
-/// Removes IRC formatting (bold, colours with their digits, …) and every
-/// other control character: what is left is safe to print.
-pub fn sanitize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            // IRC colour: \x03 then up to two digits, optionally a comma
-            // and up to two more.
-            '\u{3}' => {
-                let digits = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-                    for _ in 0..2 {
-                        if chars.next_if(char::is_ascii_digit).is_none() {
-                            break;
-                        }
-                    }
-                };
-                if chars.peek().is_some_and(char::is_ascii_digit) {
-                    digits(&mut chars);
-                    let mut ahead = chars.clone();
-                    if ahead.next() == Some(',') && ahead.peek().is_some_and(char::is_ascii_digit) {
-                        chars.next();
-                        digits(&mut chars);
-                    }
-                }
-            }
-            // Hex colour: \x04 then six hex digits, optionally ,six more.
-            '\u{4}' => {
-                for _ in 0..6 {
-                    chars.next_if(char::is_ascii_hexdigit);
-                }
-            }
-            '\t' => out.push(' '),
-            c if c.is_control() => {}
-            // Bidirectional overrides could reorder the rest of the line.
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::safe::sanitize;
 
 fn hhmm(t: Time) -> String {
     t.with_timezone(&Local).format("%H:%M").to_string()
@@ -594,29 +556,6 @@ async fn drain<W: Write>(events: &mut mpsc::Receiver<SessionEvent>, lines: &mut 
 mod tests {
     use super::*;
 
-    #[test]
-    fn sanitizing_removes_every_control_character_and_irc_formatting() {
-        let cases = [
-            ("plain", "plain"),
-            ("\u{1b}[2Jcleared", "[2Jcleared"),
-            ("bell\u{7}", "bell"),
-            (
-                "\u{2}bold\u{2} \u{3}4,12red\u{3} \u{3}9green",
-                "bold red green",
-            ),
-            ("\u{3},5 comma", ",5 comma"),
-            ("c1\u{9b}31m", "c131m"),
-            ("tab\there", "tab here"),
-            ("cr\rlf\n", "crlf"),
-            ("\u{202e}evil", "evil"),
-            ("\u{4}ff00aahex", "hex"),
-            ("naïve ✓", "naïve ✓"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(sanitize(input), want, "{input:?}");
-        }
-    }
-
     fn lines() -> Lines<Vec<u8>> {
         Lines {
             out: Vec::new(),
@@ -684,10 +623,10 @@ mod tests {
             got,
             [
                 "*** alice joined #a",
-                "#a <bob> hi [31mred",
+                "#a <bob> hi ␛[31mred",
                 "#a * bob waves",
                 "[private] bob -> alice: psst",
-                "!!! nope",
+                "!!! no␇pe",
             ]
         );
         assert_eq!(l.current.as_deref(), Some("#a"));
