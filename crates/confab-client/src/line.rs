@@ -35,7 +35,9 @@ use tokio::sync::mpsc;
 
 use crate::commands::{self, Action, help_lines};
 use crate::model::ConnState;
-use crate::proto::{Message, MsgId, MsgKind, Request, ServerEvent, Time, is_room, key_of};
+use crate::proto::{
+    Message, ModeChange, MsgId, MsgKind, Request, ServerEvent, Time, is_room, key_of,
+};
 use crate::session::{Fatal, SessionEvent, SessionHandle, Ticket};
 
 /// How a client run ends, as a process exit code.
@@ -279,19 +281,8 @@ impl<W: Write> Lines<W> {
                 None => self.info(t, &format!("{nick} is back")),
             },
             ServerEvent::Mode { room, by, changes } => {
-                let desc: Vec<String> = changes
-                    .iter()
-                    .map(|c| {
-                        let sign = if c.add { "+" } else { "-" };
-                        let arg = c
-                            .arg
-                            .as_deref()
-                            .map(|a| format!(" {a}"))
-                            .unwrap_or_default();
-                        format!("{sign}{}{arg}", c.mode)
-                    })
-                    .collect();
-                self.info(t, &format!("{by} set {room} {}", desc.join(" ")));
+                let desc = ModeChange::describe(changes);
+                self.info(t, &format!("{by} set {room} {}", desc));
             }
             ServerEvent::Invited { room, by, nick } => {
                 self.info(t, &format!("{by} invited {nick} to {room}"))

@@ -36,7 +36,8 @@ use chrono::{Local, TimeDelta};
 
 use crate::commands::{Action, CommandError, TopicArg, help_lines};
 use crate::proto::{
-    IdSource, Message, MsgId, MsgKind, Outgoing, ReqId, Request, ServerEvent, Time, is_room, key_of,
+    IdSource, Message, ModeChange, MsgId, MsgKind, Outgoing, ReqId, Request, ServerEvent, Time,
+    is_room, key_of,
 };
 
 /// Most items a buffer keeps at once.
@@ -1039,24 +1040,8 @@ impl Model {
                             }
                         }
                     }
-                    let desc: Vec<String> = changes
-                        .iter()
-                        .map(|c| {
-                            let sign = if c.add { "+" } else { "-" };
-                            let arg = c
-                                .arg
-                                .as_deref()
-                                .map(|a| format!(" {a}"))
-                                .unwrap_or_default();
-                            format!("{sign}{}{arg}", c.mode)
-                        })
-                        .collect();
-                    b.add_event(
-                        EventKind::Mode,
-                        format!("{by} set {}", desc.join(" ")),
-                        time,
-                        None,
-                    );
+                    let desc = ModeChange::describe(changes);
+                    b.add_event(EventKind::Mode, format!("{by} set {}", desc), time, None);
                 }
             }
             ServerEvent::Invited { room, by, nick } => {

@@ -375,6 +375,25 @@ pub struct ModeChange {
     pub arg: Option<String>,
 }
 
+impl ModeChange {
+    /// Changes as IRC writes them, each on its own: `+o bob -k`.
+    pub fn describe(changes: &[ModeChange]) -> String {
+        let mut out = String::new();
+        for c in changes {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push(if c.add { '+' } else { '-' });
+            out.push_str(&c.mode);
+            if let Some(arg) = &c.arg {
+                out.push(' ');
+                out.push_str(arg);
+            }
+        }
+        out
+    }
+}
+
 fn yes() -> bool {
     true
 }
