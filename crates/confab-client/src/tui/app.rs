@@ -56,6 +56,43 @@ pub(crate) struct App<'a> {
     typing_sent: Option<(String, std::time::Instant)>,
     /// Set when the loop should end.
     exit: Option<Exit>,
+    /// `CONFAB_CLIENT_TIMING`: where the budget script reads timings.
+    timing: Option<Timing>,
+}
+
+/// Opt-in timings for `scripts/tui-budget.sh`: with
+/// `CONFAB_CLIENT_TIMING=PATH` the client appends `connected <ms>` (the
+/// session is logged in: hello answered, rooms joined) and then
+/// `first_frame <ms> buffers=<n>` (the first frame drawn after it), in
+/// milliseconds since the client started, once per run.
+struct Timing {
+    file: std::fs::File,
+    start: std::time::Instant,
+    connected: bool,
+    drawn: bool,
+}
+
+impl Timing {
+    fn from_env() -> Option<Timing> {
+        let path = std::env::var_os("CONFAB_CLIENT_TIMING")?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()?;
+        Some(Timing {
+            file,
+            start: std::time::Instant::now(),
+            connected: false,
+            drawn: false,
+        })
+    }
+
+    /// Appends `WHAT <ms>[ EXTRA]`.
+    fn write(&mut self, what: &str, extra: &str) {
+        let ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let _ = writeln!(self.file, "{what} {ms:.1}{extra}");
+    }
 }
 
 impl<'a> App<'a> {
@@ -71,6 +108,7 @@ impl<'a> App<'a> {
             dirty: true,
             typing_sent: None,
             exit: None,
+            timing: Timing::from_env(),
         }
     }
 
@@ -141,6 +179,14 @@ impl<'a> App<'a> {
     {
         terminal.draw(|f| view::draw(f, &self.model, &self.ui))?;
         self.dirty = false;
+        if let Some(t) = &mut self.timing
+            && t.connected
+            && !t.drawn
+        {
+            t.drawn = true;
+            let buffers = format!(" buffers={}", self.model.buffers().count());
+            t.write("first_frame", &buffers);
+        }
         let pane = self.ui.pane.get();
         if let Some(max) = pane.max_scroll {
             self.ui.scroll = self.ui.scroll.min(max);
@@ -178,7 +224,16 @@ impl<'a> App<'a> {
                 }
                 self.follow_current();
             }
-            SessionEvent::State(state) => self.model.set_conn(state),
+            SessionEvent::State(state) => {
+                if let Some(t) = &mut self.timing
+                    && !t.connected
+                    && state.is_online()
+                {
+                    t.connected = true;
+                    t.write("connected", "");
+                }
+                self.model.set_conn(state);
+            }
             SessionEvent::Fatal(f) => self.exit = Some(Exit::Stopped(f)),
         }
     }
