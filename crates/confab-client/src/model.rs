@@ -18,6 +18,11 @@
 //!   forward: one `mark_read` per buffer per burst of reading
 //!   ([`MARK_DELAY`]), sent from [`Model::tick`], never backwards.
 //! - `history` answers merge by id: an id is never in a buffer twice.
+//! - Presence: members are here or away (`away`); a room's regulars who
+//!   are not connected ([`Model::offline_regulars`]: senders in its
+//!   window whom the last `users` answer lists offline) show below them.
+//!   `users` is asked silently from `tick` on coming online and after
+//!   someone leaves, at most every [`PRESENCE_EVERY`].
 //!
 //! # How the UI uses it
 //!
@@ -50,6 +55,11 @@ pub const TYPING_SHOWN: TimeDelta = TimeDelta::seconds(6);
 pub const MARK_DELAY: TimeDelta = TimeDelta::milliseconds(400);
 /// Most items kept in [`Model::log`] (notes with no buffer to go to).
 pub const LOG_CAP: usize = 200;
+/// The most often the model asks the server who is online (`users`), to
+/// show a room's offline regulars.
+pub const PRESENCE_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+/// The most offline regulars a member list shows.
+pub const OFFLINE_SHOWN: usize = 20;
 
 /// The connection as the user sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -367,6 +377,13 @@ pub struct Model {
     /// Buffers (keys) read further than the server knows.
     unsent_marks: BTreeSet<String>,
     marks_due: Option<Time>,
+    /// Known users (keys) who are not connected, from the last `users`
+    /// answer: the member lists show the room's regulars among them.
+    offline: BTreeSet<String>,
+    /// Presence may have changed (we came online, someone left): ask
+    /// `users` again at the next tick, at most every [`PRESENCE_EVERY`].
+    presence_due: bool,
+    presence_asked: Option<Time>,
 }
 
 impl Model {
@@ -387,10 +404,33 @@ impl Model {
             pending: HashMap::new(),
             unsent_marks: BTreeSet::new(),
             marks_due: None,
+            offline: BTreeSet::new(),
+            presence_due: false,
+            presence_asked: None,
         }
     }
 
     // ---- reading --------------------------------------------------------
+
+    /// A room's regulars who are not connected: the senders of the
+    /// messages in its window who are not members and whom the last
+    /// `users` answer listed offline (as the browser's member list
+    /// does). Sorted, at most [`OFFLINE_SHOWN`].
+    pub fn offline_regulars(&self, b: &Buffer) -> Vec<String> {
+        let mut names = BTreeMap::new();
+        for item in &b.items {
+            if let Item::Message { msg, .. } = item {
+                let k = key_of(&msg.from);
+                if !b.members.contains_key(&k) && self.offline.contains(&k) {
+                    names.entry(k).or_insert_with(|| msg.from.clone());
+                }
+            }
+        }
+        let mut list: Vec<String> = names.into_values().collect();
+        list.sort_by_key(|n| n.to_lowercase());
+        list.truncate(OFFLINE_SHOWN);
+        list
+    }
 
     /// The buffer called `name` (any case).
     pub fn buffer(&self, name: &str) -> Option<&Buffer> {
@@ -585,6 +625,9 @@ impl Model {
     /// The connection's state changed. Requests in flight when it dropped
     /// will not be answered: their pages are no longer loading.
     pub fn set_conn(&mut self, state: ConnState) {
+        if state.is_online() && !self.conn.is_online() {
+            self.presence_due = true;
+        }
         if !state.is_online() {
             self.pending.clear();
             for b in self.buffers.values_mut() {
@@ -601,6 +644,16 @@ impl Model {
             b.typing.retain(|_, (_, until)| *until > now);
         }
         let mut out = vec![];
+        if self.conn.is_online()
+            && self.presence_due
+            && self
+                .presence_asked
+                .is_none_or(|at| now - at >= PRESENCE_EVERY)
+        {
+            self.presence_due = false;
+            self.presence_asked = Some(now);
+            out.push(Effect::Request(self.ids.outgoing(Request::Users)));
+        }
         // Marks wait while offline rather than fail: the next burst, or
         // the next tick once online, sends them.
         if self.conn.is_online() && self.marks_due.is_some_and(|due| due <= now) {
@@ -803,6 +856,19 @@ impl Model {
         });
         let show = matches!(pending, Some(Pending::Show));
         let mut out = vec![];
+        if let ServerEvent::Users { users } = &ev.event {
+            self.offline = users
+                .iter()
+                .filter(|u| !u.online)
+                .map(|u| key_of(&u.nick))
+                .collect();
+        }
+        if matches!(
+            ev.event,
+            ServerEvent::Parted { .. } | ServerEvent::Quit { .. } | ServerEvent::Kicked { .. }
+        ) {
+            self.presence_due = true;
+        }
         match &ev.event {
             ServerEvent::Welcome { name, account, .. } => {
                 // Before the hello's ack: the joins that logging in brings

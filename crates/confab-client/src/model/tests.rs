@@ -38,6 +38,8 @@ fn alice() -> Model {
         },
     );
     ev(&mut m, joined("#a", "alice"));
+    // The presence asked on coming online has gone (tested on its own).
+    assert_eq!(users_requests(&m.tick(t(0))), 1);
     m
 }
 
@@ -138,7 +140,14 @@ fn marks_wait_while_offline_and_go_once_online() {
     m.set_conn(ConnState::Connecting);
     assert!(m.tick(t(9)).is_empty());
     m.set_conn(ConnState::Online { lag: None });
-    assert_eq!(requests(&m.tick(t(10))).len(), 1);
+    let fx = m.tick(t(10));
+    let marks = requests(&fx)
+        .iter()
+        .filter(|r| matches!(r, Request::MarkRead { .. }))
+        .count();
+    assert_eq!(marks, 1);
+    // (Back online, presence is asked again too.)
+    assert_eq!(users_requests(&fx), 1);
 }
 
 #[test]
@@ -798,4 +807,82 @@ fn mentions_match_whole_words_in_any_case() {
     for (text, want) in cases {
         assert_eq!(mentions(text, "alice"), want, "{text}");
     }
+}
+
+fn users(list: &[(&str, bool)]) -> ServerEvent {
+    ServerEvent::Users {
+        users: list
+            .iter()
+            .map(|(nick, online)| crate::proto::UserInfo {
+                nick: (*nick).into(),
+                online: *online,
+                last_seen: None,
+            })
+            .collect(),
+    }
+}
+
+fn users_requests(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Request(o) if matches!(o.request, Request::Users)))
+        .count()
+}
+
+#[test]
+fn presence_is_asked_once_online_and_again_after_someone_leaves_at_most_every_few_seconds() {
+    let mut m = Model::new(IdSource::default());
+    assert_eq!(users_requests(&m.tick(t(0))), 0, "not before online");
+    m.set_conn(ConnState::Online { lag: None });
+    assert_eq!(users_requests(&m.tick(t(1))), 1, "asked on coming online");
+    assert_eq!(users_requests(&m.tick(t(2))), 0, "once");
+    ev(
+        &mut m,
+        ServerEvent::Quit {
+            nick: "bob".into(),
+            reason: String::new(),
+        },
+    );
+    assert_eq!(
+        users_requests(&m.tick(t(3))),
+        0,
+        "not within PRESENCE_EVERY"
+    );
+    assert_eq!(users_requests(&m.tick(t(6))), 1, "then asked again");
+    // Offline: nothing is asked; back online, it is.
+    m.set_conn(ConnState::Offline {
+        why: "gone".into(),
+        retry_at: t(7),
+    });
+    assert_eq!(users_requests(&m.tick(t(20))), 0);
+    m.set_conn(ConnState::Online { lag: None });
+    assert_eq!(users_requests(&m.tick(t(21))), 1);
+}
+
+#[test]
+fn offline_regulars_are_senders_in_the_window_who_are_not_members_and_not_connected() {
+    let mut m = alice();
+    ev(&mut m, joined("#a", "carol"));
+    say(&mut m, 1, "Bob", "#a", "hi");
+    say(&mut m, 2, "carol", "#a", "hello");
+    say(&mut m, 3, "dave", "#a", "hey");
+    say(&mut m, 4, "bob", "#a", "again");
+    say(&mut m, 5, "eve", "#a", "a guest, never listed");
+    // Silent (no /users asked): nothing shows in the buffer, but the
+    // model learns who is offline.
+    let before = m.buffer("#a").unwrap().items.len();
+    ev(
+        &mut m,
+        users(&[("bob", false), ("carol", false), ("dave", true)]),
+    );
+    let b = m.buffer("#a").unwrap();
+    assert_eq!(b.items.len(), before);
+    // carol is a member (listed offline by a stale answer: members win),
+    // dave is online elsewhere, eve is unknown: only Bob, once, as he
+    // first wrote his name.
+    assert_eq!(m.offline_regulars(b), vec!["Bob".to_owned()]);
+    // Bob comes back: a member again, not offline.
+    ev(&mut m, joined("#a", "bob"));
+    let b = m.buffer("#a").unwrap();
+    assert!(m.offline_regulars(b).is_empty());
 }

@@ -236,6 +236,31 @@ fn the_member_list_and_its_toggle() {
 }
 
 #[test]
+fn the_member_list_shows_offline_regulars_below_the_members() {
+    let mut w = lobby();
+    // zoe spoke here and has gone; the users answer says she is offline.
+    w.msg(
+        9,
+        "2026-12-03T08:07:00Z",
+        "zoe",
+        "#lobby",
+        "say",
+        "back tomorrow",
+    );
+    let term = w.draw(80, 14);
+    assert!(find(term.backend().buffer(), "Offline", 0).is_none());
+    w.ev(r##"{"type":"users","users":[{"nick":"zoe","online":false},{"nick":"bob","online":true}],"time":"2026-12-03T08:08:00Z"}"##);
+    let term = w.draw(80, 14);
+    let cells = term.backend().buffer();
+    // Five members (alice, dave, bob, carol, grace), then the heading.
+    let (_, members) = find(cells, "Members (5)", 0).expect("the members");
+    let (_, header) = find(cells, "Offline", 0).expect("an Offline heading");
+    let (x, y) = find(cells, "· zoe", 0).expect("zoe offline");
+    assert_eq!((header, y), (members + 6, members + 7), "below the members");
+    assert!(cells[(x + 2, y)].modifier.contains(Modifier::DIM));
+}
+
+#[test]
 fn the_status_line_in_each_connection_state() {
     let mut w = lobby();
     let now = w.ui.now;

@@ -317,6 +317,25 @@ fn draw_members(frame: &mut Frame, area: Rect, model: &Model) {
             Span::styled(truncate(&sanitize(&m.nick), w).into_owned(), name_style),
         ]));
     }
+    let offline = model.offline_regulars(b);
+    if !offline.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "Offline",
+            Style::default().add_modifier(Modifier::DIM),
+        )));
+        for nick in offline {
+            lines.push(Line::from(vec![
+                Span::styled("·", Style::default().add_modifier(Modifier::DIM)),
+                Span::raw(" "),
+                Span::styled(
+                    truncate(&sanitize(&nick), w).into_owned(),
+                    Style::default()
+                        .fg(nick_colour(&nick))
+                        .add_modifier(Modifier::DIM),
+                ),
+            ]));
+        }
+    }
     frame.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::LEFT)),
         area,
