@@ -223,6 +223,14 @@ fn rows_with(screen: &str, needle: &str) -> usize {
     screen.lines().filter(|l| l.contains(needle)).count()
 }
 
+/// The input line (the last row drawn) of a full screen.
+fn input_line(screen: &str) -> &str {
+    screen
+        .lines()
+        .rfind(|r| !r.trim().is_empty())
+        .expect("a drawn screen")
+}
+
 /// The status line (the row above the input line) of a full screen.
 fn status_line(screen: &str) -> &str {
     let rows: Vec<&str> = screen.lines().collect();
@@ -339,7 +347,9 @@ fn the_full_screen_client_reconnects_after_a_restart_and_keeps_unsent_input() {
     });
     // Typed while offline, not sent: it stays in the input line.
     tmux.type_text("a", "written while offline");
-    tmux.wait_for("a", &["written while offline"]);
+    tmux.wait_until("a", "the draft in the input line", |s| {
+        input_line(s).contains("written while offline")
+    });
 
     let _server = ServerProcess::start_on(home.path(), &data, &listen);
     let mut bob = rt.block_on(login_once_admitted(addr, "bob"));
@@ -352,8 +362,8 @@ fn the_full_screen_client_reconnects_after_a_restart_and_keeps_unsent_input() {
         status.contains("online") && !status.contains("offline") && s.contains("<bob> during 3")
     });
     assert!(
-        screen.contains("written while offline"),
-        "the draft survived:\n{screen}"
+        input_line(&screen).contains("written while offline"),
+        "the draft survived in the input line:\n{screen}"
     );
     rt.block_on(bob.say("#general", "after the restart"));
     let screen = tmux.wait_for("a", &["<bob> after the restart"]);
@@ -374,6 +384,10 @@ fn the_full_screen_client_reconnects_after_a_restart_and_keeps_unsent_input() {
     tmux.keys("a", &["Enter"]);
     rt.block_on(bob.expect("#general <alice> written while offline"));
     let screen = tmux.wait_for("a", &["<alice> written while offline"]);
+    assert!(
+        !input_line(&screen).contains("written while offline"),
+        "{screen}"
+    );
     assert_eq!(
         rows_with(&screen, "written while offline"),
         1,
