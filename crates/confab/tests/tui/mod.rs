@@ -449,3 +449,34 @@ fn a_resize_redraws_and_a_too_small_window_says_so_then_recovers() {
     tmux.type_line("a", "still here");
     tmux.wait_for("a", &["<alice> still here"]);
 }
+
+#[test]
+fn the_member_list_shows_who_spoke_and_has_gone_offline() {
+    let home = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(home.path(), &home.path().join("data"));
+    let addr = server.addr.to_string();
+    let tmux = Tmux::new("presence");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tmux.chat("a", home.path(), &["connect", &addr, "--name", "alice"]);
+    tmux.wait_for("a", &["alice in #general", "online"]);
+    let mut dave = rt.block_on(Client::login(server.addr, "dave"));
+    rt.block_on(dave.say("#general", "see you tomorrow"));
+    let screen = tmux.wait_for("a", &["<dave> see you tomorrow"]);
+    assert!(!screen.contains("Offline"), "{screen}");
+    rt.block_on(dave.send("/quit"));
+    drop(dave);
+    // Gone from the members, listed under Offline once the client has
+    // asked who is online (at most PRESENCE_EVERY after he left).
+    let screen = tmux.wait_until("a", "dave under Offline", |s| {
+        let rows: Vec<&str> = s.lines().collect();
+        let heading = rows.iter().position(|r| r.trim_end().ends_with("│Offline"));
+        heading.is_some_and(|h| {
+            rows.get(h + 1)
+                .is_some_and(|r| r.trim_end().ends_with("· dave"))
+        })
+    });
+    assert!(screen.contains("Members (1)"), "{screen}");
+}
