@@ -143,9 +143,11 @@ function childEnv(home, extra = {}) {
   const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home };
   return {
     ...env,
-    // The server's default: a shorter one greets browsers' and fetch's
-    // fresh connections as telnet users on a loaded machine (docs/web-client.md).
-    CONFAB_LIMITS__SNIFF_TIMEOUT_MS: "300",
+    // Longer than the server's default (300 ms): on a loaded CI machine a
+    // browser's or fetch's fresh connection can stay silent that long and
+    // be greeted as a telnet user (docs/web-client.md); telnet clients here
+    // only wait a second longer for their prompt.
+    CONFAB_LIMITS__SNIFF_TIMEOUT_MS: "1000",
     CONFAB_LIMITS__RATE_PER_SEC: "1000",
     CONFAB_LIMITS__RATE_BURST: "1000",
     ...extra,
@@ -280,7 +282,10 @@ export class Server {
     } else if (opts.body !== undefined) {
       body = opts.body;
     }
-    const res = await fetch(this.origin + path, { method, headers, body, signal: AbortSignal.timeout(DEADLINE) });
+    const call = () => fetch(this.origin + path, { method, headers, body, signal: AbortSignal.timeout(DEADLINE) });
+    // A network failure before any answer is tried once more, as the page
+    // does (rest.js): the request never reached the web door.
+    const res = await call().catch(() => call());
     const text = await res.text();
     let parsed;
     try {
@@ -746,9 +751,11 @@ export class BrowserUser {
 
   /** The unread count shown on a buffer (0 when `.unread` is absent). */
   async unread(name) {
-    const u = this.buffer(name).locator(".unread");
-    if ((await u.count()) === 0) return 0;
-    return Number((await u.first().textContent())?.replace(/\D/g, "") || "0");
+    // One read of the page: the count may vanish between two separate
+    // reads, and a locator waiting for a vanished element waits its whole
+    // timeout.
+    const text = await this.buffer(name).evaluate((b) => b.querySelector(".unread")?.textContent ?? "0");
+    return Number(text.replace(/\D/g, "") || "0");
   }
 }
 

@@ -180,10 +180,14 @@ export function MessageList({ chat, buffer }) {
     if (buffer.following) chat.sawLatest();
   }, [buffer, first, count, buffer.loading]);
 
+  // A conversation opens at its newest message, which counts as read:
+  // without a scroll (a short conversation has nothing to scroll) no scroll
+  // event would say so.
   useEffect(() => {
     buffer.following = true;
     const el = ref.current;
     if (el) el.scrollTop = el.scrollHeight;
+    chat.sawLatest();
   }, [buffer]);
 
   const onScroll = () => {
