@@ -100,7 +100,6 @@ export class Buffer {
     this.readUpTo = 0;
     /** Joined with no read marker: the history that comes with the join counts as read. */
     this.unmarked = false;
-    this.lastActivity = 0;
     /** Messages after this id were new when the conversation was opened. */
     this.newSince = Infinity;
     /** @type {Map<string, number>} nick → until when it shows as typing */
@@ -162,8 +161,6 @@ export class Chat {
     this.maxSeen = 0;
     /** @type {Credentials | null} */
     this.creds = null;
-    /** @type {{text: string, time: string} | null} */
-    this.announcement = null;
     /** @type {((item: MsgItem, buffer: Buffer) => void) | null} */
     this.onNotify = null;
     /** @type {((text: string) => void) | null} */
@@ -624,7 +621,6 @@ export class Chat {
     const b = this.bufferOf(m);
     if (b.has(m.id)) return;
     const it = this.item(m);
-    b.lastActivity = Date.now();
     if (!b.atLatest) {
       // The window shows older history: the message is counted, and shown
       // when the user comes back to the present.
@@ -912,7 +908,6 @@ export class Chat {
         } else this.setMarker(e.target, e.msg);
         break;
       case "announcement":
-        this.announcement = { text: e.text, time: e.time };
         this.say("announce", `Announcement: ${e.text}`);
         this.onAnnounce?.(e.text);
         break;
