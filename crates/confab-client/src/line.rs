@@ -209,15 +209,8 @@ impl<W: Write> Lines<W> {
                 let names: Vec<String> = members
                     .iter()
                     .map(|m| {
-                        let sigil = if m.op {
-                            "@"
-                        } else if m.voice {
-                            "+"
-                        } else {
-                            ""
-                        };
                         let away = if m.away { " (away)" } else { "" };
-                        format!("{sigil}{}{away}", m.nick)
+                        format!("{}{}{away}", m.sigil(), m.nick)
                     })
                     .collect();
                 self.info(

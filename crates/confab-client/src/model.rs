@@ -1063,16 +1063,7 @@ impl Model {
                 if show {
                     let names: Vec<String> = members
                         .iter()
-                        .map(|m| {
-                            let sigil = if m.op {
-                                "@"
-                            } else if m.voice {
-                                "+"
-                            } else {
-                                ""
-                            };
-                            format!("{sigil}{}", m.nick)
-                        })
+                        .map(|m| format!("{}{}", m.sigil(), m.nick))
                         .collect();
                     let text = format!("In {room} ({}): {}", names.len(), names.join(", "));
                     self.note(EventKind::Info, text, time);

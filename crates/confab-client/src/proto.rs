@@ -347,6 +347,19 @@ pub struct MemberInfo {
     pub away: bool,
 }
 
+impl MemberInfo {
+    /// IRC's mark before a member's name: `@` operator, `+` voice.
+    pub fn sigil(&self) -> &'static str {
+        if self.op {
+            "@"
+        } else if self.voice {
+            "+"
+        } else {
+            ""
+        }
+    }
+}
+
 /// A known user as `users` lists it (presence).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct UserInfo {
