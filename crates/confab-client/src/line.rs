@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use crate::commands::{self, Action, help_lines};
 use crate::model::ConnState;
 use crate::proto::{
-    Message, ModeChange, MsgId, MsgKind, Request, ServerEvent, Time, is_room, key_of,
+    Message, ModeChange, MsgId, MsgKind, Request, ServerEvent, Time, is_room, key_of, reason_suffix,
 };
 use crate::session::{Fatal, SessionEvent, SessionHandle, Ticket};
 
@@ -166,10 +166,7 @@ impl<W: Write> Lines<W> {
                 if self.is_me(nick) {
                     self.left(room);
                 }
-                let why = reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default();
+                let why = reason_suffix(reason.as_deref());
                 self.info(t, &format!("{nick} left {room}{why}"));
             }
             ServerEvent::Kicked {
@@ -181,10 +178,7 @@ impl<W: Write> Lines<W> {
                 if self.is_me(nick) {
                     self.left(room);
                 }
-                let why = reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default();
+                let why = reason_suffix(reason.as_deref());
                 self.info(t, &format!("{by} removed {nick} from {room}{why}"));
             }
             ServerEvent::Quit { nick, reason } => self.info(t, &format!("{nick} quit ({reason})")),

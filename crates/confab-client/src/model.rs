@@ -42,7 +42,7 @@ use chrono::{Local, TimeDelta};
 use crate::commands::{Action, CommandError, TopicArg, help_lines};
 use crate::proto::{
     IdSource, Message, ModeChange, MsgId, MsgKind, Outgoing, ReqId, Request, ServerEvent, Time,
-    is_room, key_of,
+    is_room, key_of, reason_suffix,
 };
 
 /// Most items a buffer keeps at once.
@@ -945,10 +945,7 @@ impl Model {
                     self.close(&key);
                 } else if let Some(b) = self.buffers.get_mut(&key) {
                     b.members.remove(&key_of(nick));
-                    let why = reason
-                        .as_deref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default();
+                    let why = reason_suffix(reason.as_deref());
                     b.add_event(
                         EventKind::Part,
                         format!("{nick} left{why}"),
@@ -965,10 +962,7 @@ impl Model {
             } => {
                 let me = same(nick, &self.me);
                 if let Some(b) = self.buffers.get_mut(&key_of(room)) {
-                    let why = reason
-                        .as_deref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default();
+                    let why = reason_suffix(reason.as_deref());
                     if me {
                         b.joined = false;
                         b.members.clear();

@@ -347,6 +347,12 @@ pub struct MemberInfo {
     pub away: bool,
 }
 
+/// A reason as the client shows it after an event: ` (reason)`, or
+/// nothing when there is none.
+pub fn reason_suffix(reason: Option<&str>) -> String {
+    reason.map(|r| format!(" ({r})")).unwrap_or_default()
+}
+
 impl MemberInfo {
     /// IRC's mark before a member's name: `@` operator, `+` voice.
     pub fn sigil(&self) -> &'static str {
