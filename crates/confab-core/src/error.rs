@@ -22,8 +22,6 @@ pub enum ChatError {
     NoTarget,
     #[error("you are not in any room")]
     NoRoom,
-    #[error("you are sending too fast; that was dropped, wait a moment")]
-    TooFast,
     #[error("you cannot ignore yourself")]
     IgnoreSelf,
     #[error("you are not ignoring {0}")]

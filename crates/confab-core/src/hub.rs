@@ -34,7 +34,6 @@ use crate::event::{
     Origin, RoomInfo, RoomModes, Status, Target, Timestamp, Topic, UserInfo,
 };
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
-use crate::rate::TokenBucket;
 use crate::store::{
     Account, AccountId, Conversation, HistoryQuery, Op, RoomSettings, Store, StoreError, Visibility,
 };
@@ -47,6 +46,9 @@ pub trait Outbox {
     /// Ends the session at once, whatever is queued, telling the door why.
     /// Called when the queue is full, so it must not rely on the queue.
     fn close(&self, reason: &str);
+    /// The session's user is now `account` (or a guest): its door paces
+    /// it by the account's flood bucket rather than its address's.
+    fn account(&self, _account: Option<&NickKey>) {}
 }
 
 /// The outbox is full: the session does not keep up.
@@ -60,13 +62,6 @@ type UserId = u64;
 pub struct HubConfig {
     /// The room every new session joins, if any.
     pub default_room: Option<RoomName>,
-    /// Commands per second a session may send on average…
-    pub rate_per_sec: f64,
-    /// …and in one burst.
-    pub rate_burst: u32,
-    /// A session that hits the rate limit this many times in a row is
-    /// disconnected ("Excess flood"); 0 never disconnects.
-    pub flood_strikes: u32,
     /// Private messages kept per offline guest (registered users' are kept
     /// in the store).
     pub offline_queue: usize,
@@ -98,9 +93,6 @@ pub struct ClientInfo {
     /// Whether logging in with no rooms joins the default room (what a
     /// human on a line door expects; IRC clients choose their channels).
     pub auto_join: bool,
-    /// Whether the hub's rate limit applies (off for trusted hosts, and
-    /// for doors that pace their clients themselves, as IRC's fake lag).
-    pub rate_limited: bool,
 }
 
 impl Default for ClientInfo {
@@ -110,7 +102,6 @@ impl Default for ClientInfo {
             host: "localhost".into(),
             realname: None,
             auto_join: true,
-            rate_limited: true,
         }
     }
 }
@@ -119,9 +110,6 @@ impl Default for HubConfig {
     fn default() -> Self {
         HubConfig {
             default_room: Some(RoomName::parse("#general", 50).expect("valid")),
-            rate_per_sec: 5.0,
-            rate_burst: 20,
-            flood_strikes: 50,
             offline_queue: 100,
             max_rooms_per_user: 50,
             history_on_join: 20,
@@ -165,9 +153,6 @@ struct Session<O> {
     /// The private conversation started with `/start`, which takes
     /// precedence over the room while set.
     private: Option<UserId>,
-    bucket: TokenBucket,
-    /// Rate-limit hits in a row.
-    strikes: u32,
 }
 
 struct User {
@@ -472,15 +457,13 @@ impl<O: Outbox> Hub<O> {
     }
 
     /// A new connection, with what its door knows of the client.
-    pub fn connect_with(&mut self, sid: SessionId, outbox: O, info: ClientInfo, now: Timestamp) {
+    pub fn connect_with(&mut self, sid: SessionId, outbox: O, info: ClientInfo, _now: Timestamp) {
         let session = Session {
             outbox,
             info,
             user: None,
             room: None,
             private: None,
-            bucket: TokenBucket::full(self.config.rate_burst, now),
-            strikes: 0,
         };
         self.sessions.insert(sid, session);
     }
@@ -534,20 +517,9 @@ impl<O: Outbox> Hub<O> {
     }
 
     fn stage_command(&mut self, sid: SessionId, cmd: Command, now: Timestamp) {
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return;
-        };
-        let (rate, burst) = (self.config.rate_per_sec, self.config.rate_burst);
-        if session.info.rate_limited && !session.bucket.take(now, rate, burst) {
-            session.strikes += 1;
-            if self.config.flood_strikes > 0 && session.strikes >= self.config.flood_strikes {
-                self.kick(sid, "Excess flood", now);
-            } else {
-                self.refuse(sid, now, ChatError::TooFast);
-            }
+        if !self.sessions.contains_key(&sid) {
             return;
         }
-        session.strikes = 0;
         if let Err(e) = self.dispatch(sid, cmd, now) {
             self.refuse(sid, now, e);
         }
@@ -969,6 +941,8 @@ impl<O: Outbox> Hub<O> {
         }
         user.refresh();
         user.sessions.push(sid);
+        let account = user.account.map(|_| user.nick.key());
+        self.sessions[&sid].outbox.account(account.as_ref());
         let nick = user.nick.clone();
         let rooms = user.rooms.clone();
         let actor = user.actor.clone();
@@ -1117,6 +1091,10 @@ impl<O: Outbox> Hub<O> {
         user.account = Some(account.id);
         user.account_since = account.created;
         user.refresh();
+        let key = user.nick.key();
+        for sid in &user.sessions {
+            self.sessions[sid].outbox.account(Some(&key));
+        }
         let rooms: Vec<RoomName> = user
             .rooms
             .iter()

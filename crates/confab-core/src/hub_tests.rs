@@ -74,9 +74,6 @@ const ROOMY: usize = 10_000;
 fn quiet_config() -> HubConfig {
     HubConfig {
         default_room: None,
-        rate_per_sec: 1_000.0,
-        rate_burst: 1_000,
-        flood_strikes: 0,
         offline_queue: 100,
         max_rooms_per_user: 50,
         ..HubConfig::default()
@@ -1654,141 +1651,6 @@ fn clearing_the_topic_is_announced_and_joiners_no_longer_see_one() {
 }
 
 // ---------------------------------------------------------------------------
-// 9. Flood control
-// ---------------------------------------------------------------------------
-
-/// Bursts of 3 commands, one more per second.
-fn flood_config(flood_strikes: u32) -> HubConfig {
-    HubConfig {
-        rate_per_sec: 1.0,
-        rate_burst: 3,
-        flood_strikes,
-        ..quiet_config()
-    }
-}
-
-#[test]
-fn exceeding_the_burst_is_refused_and_the_command_dropped() {
-    let mut w = World::with_config(flood_config(0));
-    let alice = w.login("alice"); // 1st command
-    let bob = w.login("bob");
-    w.in_room("#a", &[alice, bob]); // 2nd
-
-    w.cmd(alice, say("one")); // 3rd: the last of the burst
-    assert_eq!(
-        w.events(bob),
-        vec![said(1, w.now, "alice", to_room("#a"), "one")]
-    );
-    w.clear();
-
-    assert_eq!(w.ask(alice, say("two")), vec![error(ChatError::TooFast)]);
-    assert_eq!(
-        w.ask(alice, Command::Users),
-        vec![error(ChatError::TooFast)]
-    );
-    w.assert_silent(bob);
-    // With flood_strikes 0, flooding never disconnects.
-    assert_eq!(w.hub.session_count(), 2);
-}
-
-#[test]
-fn commands_work_again_after_the_bucket_refills() {
-    let mut w = World::with_config(flood_config(0));
-    let alice = w.login("alice");
-    let bob = w.login("bob");
-    w.in_room("#a", &[alice, bob]);
-    w.cmd(alice, say("one"));
-    w.cmd(alice, say("dropped"));
-    w.clear();
-
-    // Half a second refills half a token: still too fast.
-    w.advance(500);
-    assert_eq!(w.ask(alice, say("early")), vec![error(ChatError::TooFast)]);
-    w.assert_silent(bob);
-
-    w.advance(1_000);
-    w.cmd(alice, say("two"));
-    let two = said(2, w.now, "alice", to_room("#a"), "two");
-    assert_eq!(w.events(alice), vec![two.clone()]);
-    assert_eq!(w.events(bob), vec![two]);
-}
-
-#[test]
-fn rate_limit_applies_before_login() {
-    let mut w = World::with_config(flood_config(0));
-    let s = w.connect();
-    for _ in 0..3 {
-        w.cmd(s, Command::Users);
-    }
-    assert_eq!(w.events(s), vec![error(ChatError::NotLoggedIn); 3]);
-    assert_eq!(
-        w.ask(s, Command::Login(nick("alice"))),
-        vec![error(ChatError::TooFast)]
-    );
-}
-
-#[test]
-fn flood_strikes_in_a_row_disconnect_with_excess_flood() {
-    let mut w = World::with_config(flood_config(3));
-    let alice = w.login("alice");
-    let bob = w.login("bob");
-    let carol = w.login("carol");
-    w.in_room("#a", &[alice, bob]);
-    w.cmd(alice, say("one")); // the burst is used up
-    w.clear();
-
-    w.cmd(alice, say("x"));
-    w.cmd(alice, say("y"));
-    w.cmd(alice, say("z"));
-    assert_eq!(
-        w.events(alice),
-        vec![
-            error(ChatError::TooFast),
-            error(ChatError::TooFast),
-            bye("Excess flood"),
-        ]
-    );
-    assert_eq!(w.events(bob), vec![quit("alice", "Excess flood")]);
-    w.assert_silent(carol);
-    assert_eq!(w.hub.session_count(), 2);
-
-    // The session is gone: further commands do nothing.
-    w.cmd(alice, say("hello?"));
-    w.assert_silent(alice);
-    assert_eq!(
-        w.ask(bob, Command::Members(None)),
-        vec![members("#a", &["bob"])]
-    );
-}
-
-#[test]
-fn flood_strikes_reset_after_an_accepted_command() {
-    let mut w = World::with_config(flood_config(3));
-    let alice = w.login("alice");
-    w.in_room("#a", &[alice]);
-    w.cmd(alice, say("one"));
-    w.clear();
-
-    w.cmd(alice, say("x"));
-    w.cmd(alice, say("y"));
-    w.advance(1_000);
-    w.cmd(alice, say("two"));
-    w.cmd(alice, say("x"));
-    w.cmd(alice, say("y"));
-    assert_eq!(
-        w.events(alice),
-        vec![
-            error(ChatError::TooFast),
-            error(ChatError::TooFast),
-            said(2, w.now, "alice", to_room("#a"), "two"),
-            error(ChatError::TooFast),
-            error(ChatError::TooFast),
-        ]
-    );
-    assert_eq!(w.hub.session_count(), 1);
-}
-
-// ---------------------------------------------------------------------------
 // 10. Slow consumers
 // ---------------------------------------------------------------------------
 
@@ -1926,28 +1788,6 @@ fn quit_with_a_full_outbox_closes_it_instead_of_saying_bye() {
     assert_eq!(w.events(alice), vec![Event::Ignores(vec![]); 3]);
     assert_eq!(w.events(bob), vec![quit("alice", "Quit")]);
     assert_eq!(w.hub.session_count(), 1);
-}
-
-#[test]
-fn flood_kick_with_a_full_outbox_closes_it_instead_of_saying_bye() {
-    let mut w = World::with_config(HubConfig {
-        rate_per_sec: 1.0,
-        rate_burst: 2,
-        flood_strikes: 2,
-        ..quiet_config()
-    });
-    let alice = w.connect_with_capacity(2);
-    w.login_as(alice, "alice"); // 1st command
-    w.cmd(alice, Command::Ignores); // 2nd: the burst is used up
-    w.cmd(alice, Command::Ignores); // strike 1: its error fills the queue
-    w.cmd(alice, Command::Ignores); // strike 2: kicked
-
-    assert_eq!(w.closed(alice), vec!["Excess flood".to_owned()]);
-    assert_eq!(
-        w.events(alice),
-        vec![Event::Ignores(vec![]), error(ChatError::TooFast)]
-    );
-    assert_eq!(w.hub.session_count(), 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -3743,37 +3583,6 @@ fn identify_when_already_an_account_is_refused() {
         vec![error(ChatError::AlreadyRegistered(nick("alice")))]
     );
     assert_eq!(w.hub.nick_of(alice), Some(&nick("alice")));
-}
-
-#[test]
-fn a_session_without_rate_limit_is_never_too_fast() {
-    let mut w = World::with_config(flood_config(1));
-    let trusted = w.connect_info(ClientInfo {
-        rate_limited: false,
-        ..ClientInfo::default()
-    });
-    w.login_as(trusted, "alice");
-    for _ in 0..100 {
-        w.cmd(trusted, Command::Stats);
-    }
-    let stats = Event::Stats {
-        users: 1,
-        sessions: 1,
-        rooms: 0,
-        max_users: 1,
-    };
-    assert_eq!(w.events(trusted), vec![stats; 100]);
-    assert!(w.closed(trusted).is_empty());
-
-    // An ordinary session at the same pace is not so lucky.
-    let bob = w.connect();
-    w.login_as(bob, "bob");
-    w.cmd(bob, Command::Stats);
-    w.cmd(bob, Command::Stats);
-    w.events(bob);
-    w.cmd(bob, Command::Stats);
-    assert_eq!(w.events(bob), vec![bye("Excess flood")]);
-    assert_eq!(w.hub.session_count(), 1);
 }
 
 #[test]

@@ -273,13 +273,17 @@ pub struct Limits {
     /// Events queued for one connection before it counts as too slow and
     /// is disconnected ("SendQ exceeded").
     pub send_queue: usize,
-    /// Commands per second one connection may send on average…
+    /// Commands per second one account (or, for guests, one IP address)
+    /// may send on average, whichever door and however many connections…
     pub rate_per_sec: f64,
-    /// …and in one burst.
+    /// …and in one burst. Over it a door stops reading from the client
+    /// until its next command is due (nothing is dropped); REST answers
+    /// 429 with `Retry-After`.
     pub rate_burst: u32,
-    /// Rate-limit hits in a row before a connection is dropped for
-    /// flooding; 0 never drops.
-    pub flood_strikes: u32,
+    /// The longest a connection is held for one command, in milliseconds;
+    /// a client whose backlog would wait longer (many connections flooding
+    /// as one account or address) is disconnected ("Excess flood").
+    pub flood_max_wait_ms: u64,
     /// Private messages kept for a user who is away.
     pub offline_queue: usize,
     /// Rooms one user may be in at once.
@@ -340,7 +344,7 @@ impl Default for Limits {
             send_queue: 1024,
             rate_per_sec: 5.0,
             rate_burst: 20,
-            flood_strikes: 30,
+            flood_max_wait_ms: 10_000,
             offline_queue: 100,
             max_rooms_per_user: 50,
             max_connections: 10_000,
@@ -583,9 +587,6 @@ impl Config {
         let l = &self.limits;
         Ok(HubConfig {
             default_room: self.default_room()?,
-            rate_per_sec: l.rate_per_sec,
-            rate_burst: l.rate_burst,
-            flood_strikes: l.flood_strikes,
             offline_queue: l.offline_queue,
             max_rooms_per_user: l.max_rooms_per_user,
             history_on_join: self.chat.history_on_join,

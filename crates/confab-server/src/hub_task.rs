@@ -28,6 +28,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::audit::AuditLog;
+use crate::flood::{Gate, Pacer};
 
 /// Requests queued for the hub before senders wait.
 const REQUEST_QUEUE: usize = 4096;
@@ -72,15 +73,19 @@ pub enum Out {
 pub struct ConnOutbox {
     tx: mpsc::Sender<Out>,
     kill: watch::Sender<Option<Arc<str>>>,
+    /// Told when the session becomes an account, to pace it by that.
+    pacer: Pacer,
 }
 
 impl ConnOutbox {
     /// An outbox with room for `capacity` items, the receiving end for the
     /// door's writer, and the switch its writer watches to stop at once.
-    pub fn new(capacity: usize) -> (ConnOutbox, mpsc::Receiver<Out>, KillSwitch) {
+    /// `pacer` is the connection's way through the flood limit.
+    pub fn new(capacity: usize, pacer: &Pacer) -> (ConnOutbox, mpsc::Receiver<Out>, KillSwitch) {
         let (tx, rx) = mpsc::channel(capacity);
         let (kill, kill_rx) = watch::channel(None);
-        (ConnOutbox { tx, kill }, rx, KillSwitch(kill_rx))
+        let pacer = pacer.clone();
+        (ConnOutbox { tx, kill, pacer }, rx, KillSwitch(kill_rx))
     }
 
     /// A sender for the door's own output, into the same queue.
@@ -101,6 +106,10 @@ impl Outbox for ConnOutbox {
 
     fn close(&self, reason: &str) {
         self.kill.send_replace(Some(reason.into()));
+    }
+
+    fn account(&self, account: Option<&NickKey>) {
+        self.pacer.set_account(account);
     }
 }
 
@@ -239,12 +248,18 @@ pub struct HubGone;
 pub struct HubHandle {
     tx: mpsc::Sender<Request>,
     next_sid: Arc<AtomicU64>,
+    flood: Arc<Gate>,
 }
 
 impl HubHandle {
     /// A fresh session id, unique for the life of the server.
     pub fn new_session(&self) -> SessionId {
         SessionId(self.next_sid.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The flood limit every door applies.
+    pub fn flood(&self) -> &Arc<Gate> {
+        &self.flood
     }
 
     pub async fn connect(
@@ -352,11 +367,13 @@ impl HubHandle {
 pub fn spawn_hub(
     hub: Hub<ConnOutbox>,
     audit: Option<AuditLog>,
+    flood: Arc<Gate>,
 ) -> (HubHandle, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     let handle = HubHandle {
         tx,
         next_sid: Arc::new(AtomicU64::new(1)),
+        flood,
     };
     let mut runner = Runner {
         counted: hub.counters(),

@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod flood;
 pub mod http;
 pub mod hub_task;
 pub mod irc;

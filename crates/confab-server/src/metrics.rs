@@ -24,6 +24,9 @@ pub const QUEUE_DROPS: &str = "confab_queue_drops_total";
 pub const STORE_COMMIT_SECONDS: &str = "confab_store_commit_seconds";
 /// Store commits that failed.
 pub const STORE_ERRORS: &str = "confab_store_errors_total";
+/// Flood-limit events, by `action`: `paced` (a door stopped reading for a
+/// while), `refused` (a REST call answered 429), `disconnected`.
+pub const FLOOD: &str = "confab_flood_events_total";
 
 /// The process's recorder, installed on first use.
 pub fn handle() -> &'static PrometheusHandle {
@@ -54,6 +57,10 @@ fn describe() {
     describe_counter!(QUEUE_DROPS, "Sessions dropped for a full queue.");
     describe_histogram!(STORE_COMMIT_SECONDS, "Duration of store commits.");
     describe_counter!(STORE_ERRORS, "Store commits that failed.");
+    describe_counter!(
+        FLOOD,
+        "Flood-limit events, by action: paced, refused, disconnected."
+    );
 }
 
 /// Counts a connection of `door` while it lives.

@@ -1,7 +1,9 @@
 //! What the web door does to the other doors: an administrator's
 //! announcement over REST reaches a WebSocket client, an IRC client and a
 //! telnet client on the same port; typing crosses between web and IRC.
+//! `abuse/` is the abuse suite: attacks on every door, shown harmless.
 
+mod abuse;
 #[path = "support/http.rs"]
 mod http;
 #[path = "irc/client.rs"]

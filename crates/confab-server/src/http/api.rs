@@ -15,7 +15,7 @@ use confab_core::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ByAddress};
 use super::openapi::ErrorResponse;
 use super::{ApiError, Shared, uploads};
 use crate::auth::{self, LoginError};
@@ -120,6 +120,7 @@ pub struct LoginResponse {
 )]
 pub async fn login(
     State(state): State<Shared>,
+    _: ByAddress,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let wrong = || {
@@ -405,7 +406,6 @@ pub struct SendRequest {
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
         (status = 422, description = "Missing fields or bad text", body = ErrorResponse),
-        (status = 429, description = "Sending too fast", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
 )]
@@ -436,7 +436,7 @@ pub async fn send_to_room(
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
         (status = 422, description = "Missing fields or bad text", body = ErrorResponse),
-        (status = 429, description = "Sending too fast, or their queue is full", body = ErrorResponse),
+        (status = 429, description = "Too many requests (see Retry-After), or their queue is full", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
 )]
@@ -703,7 +703,6 @@ pub fn chat_error(e: ChatError) -> ApiError {
         | E::BadKey(_)
         | E::GuestsNotAllowed
         | E::GuestsNoPrivateHistory => (StatusCode::FORBIDDEN, "forbidden"),
-        E::TooFast => (StatusCode::TOO_MANY_REQUESTS, "too_fast"),
         E::OfflineQueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue_full"),
         E::BadValue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_value"),
         E::Storage(m) if m.contains("search query is not valid") => {

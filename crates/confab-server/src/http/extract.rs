@@ -6,8 +6,11 @@
 
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, WWW_AUTHENTICATE};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -139,11 +142,56 @@ impl FromRequestParts<Shared> for AuthUser {
             unauthorized("log in first: send Authorization: Bearer <token> (POST /api/v1/login)")
         })?;
         let now = crate::hub_task::now().0;
-        state
+        let user = state
             .tokens
             .verify(token, now)
-            .map(AuthUser)
-            .map_err(|e| unauthorized(&e.to_string()))
+            .map_err(|e| unauthorized(&e.to_string()))?;
+        // Every call is charged to the account's flood bucket, the one its
+        // chat connections draw on too.
+        let key = crate::flood::Key::Account(user.clone());
+        flood_check(parts, state, &key).map_err(too_many)?;
+        Ok(AuthUser(user))
+    }
+}
+
+/// The peer's address (the server puts it in every request).
+pub fn peer(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
+
+/// Charges `key` one call; over the flood limit, the wait (answered
+/// with [`too_many`]: REST cannot be paced, so it is told to come back).
+pub fn flood_check(parts: &Parts, state: &Shared, key: &crate::flood::Key) -> Result<(), Duration> {
+    state.hub.flood().check(key, peer(parts))
+}
+
+/// 429, with the seconds to wait in `Retry-After` and in the message.
+pub fn too_many(wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    (
+        [(RETRY_AFTER, secs.to_string())],
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("too many requests; try again in {secs} s"),
+        ),
+    )
+        .into_response()
+}
+
+/// A caller charged by address: the login call.
+pub struct ByAddress;
+
+impl FromRequestParts<Shared> for ByAddress {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        let key = crate::flood::Key::Addr(peer(parts));
+        flood_check(parts, state, &key).map_err(too_many)?;
+        Ok(ByAddress)
     }
 }
 

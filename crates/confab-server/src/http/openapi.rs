@@ -138,6 +138,23 @@ fn refine(doc: &mut utoipa::openapi::OpenApi, config: &crate::Config) {
     };
     let file_path = format!("{}/{{id}}", uploads::PATH);
     for (path, item) in doc.paths.paths.iter_mut() {
+        // Every call with a login token, and the login itself, draws on
+        // the flood limit (`extract::flood_check`).
+        let ops = [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ];
+        for op in ops.into_iter().flatten() {
+            if path == "/api/v1/login" || uses_token(op) {
+                op.responses
+                    .responses
+                    .entry("429".to_owned())
+                    .or_insert_with(too_many);
+            }
+        }
         if path == uploads::PATH
             && let Some(body) = item.post.as_mut().and_then(|op| op.request_body.as_mut())
         {
@@ -159,6 +176,40 @@ fn refine(doc: &mut utoipa::openapi::OpenApi, config: &crate::Config) {
             ok.content.insert("*/*".to_owned(), any);
         }
     }
+}
+
+/// Whether `op` takes a login token (its security names `token`).
+fn uses_token(op: &utoipa::openapi::path::Operation) -> bool {
+    op.security.as_ref().is_some_and(|reqs| {
+        serde_json::to_value(reqs)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.get("token").is_some())
+    })
+}
+
+/// The flood limit's answer.
+fn too_many() -> RefOr<utoipa::openapi::Response> {
+    let body = utoipa::openapi::content::Content::new(Some(RefOr::Ref(
+        utoipa::openapi::Ref::from_schema_name("ErrorResponse"),
+    )));
+    let wait = utoipa::openapi::header::HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        )
+        .description(Some("Seconds to wait before trying again"))
+        .build();
+    RefOr::T(
+        utoipa::openapi::ResponseBuilder::new()
+            .description("Too many requests from this account or address: wait Retry-After seconds")
+            .content("application/json", body)
+            .header("Retry-After", wait)
+            .build(),
+    )
 }
 
 /// The API's routes, the document at [`SPEC_PATH`] and the docs page at
@@ -196,10 +247,12 @@ mod tests {
             ..Config::default()
         };
         let hub = confab_core::Hub::new(config.hub_config().unwrap());
-        let (hub, _thread) = crate::hub_task::spawn_hub(hub, None);
+        let config = Arc::new(config);
+        let gate = crate::flood::Gate::new(&config);
+        let (hub, _thread) = crate::hub_task::spawn_hub(hub, None, gate);
         Arc::new(AppState {
             hub,
-            config: Arc::new(config),
+            config,
             tokens: Tokens::load_or_create(dir).unwrap(),
         })
     }

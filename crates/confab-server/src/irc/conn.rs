@@ -14,11 +14,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::flood::{Excess, Pacer};
 use base64ct::{Base64, Encoding};
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use confab_core::command::Window;
-use confab_core::rate::TokenBucket;
 use confab_core::store::{Account, Bound, HistoryQuery};
 use confab_core::{
     ChatError, ClientInfo, Command, Delivery, Event, ModeChange, MsgId, MsgKind, Nick, RoomKey,
@@ -137,8 +137,8 @@ struct Conn {
     login_req: Option<u64>,
     channels: HashSet<RoomKey>,
     invisible: bool,
-    bucket: TokenBucket,
-    rate_limited: bool,
+    /// The flood limit: over it, the next line is read only when due.
+    pacer: Pacer,
     /// Bytes ready for the socket.
     out: Vec<u8>,
     /// Set when the connection must end, with the reason.
@@ -158,8 +158,8 @@ async fn run<S: Io>(
 ) {
     info!("connected");
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue);
-    let limits = &config.limits;
+    let pacer = hub.flood().pacer(peer.ip());
+    let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer);
     let mut conn = Conn {
         sid,
         hub: hub.clone(),
@@ -184,8 +184,7 @@ async fn run<S: Io>(
         login_req: None,
         channels: HashSet::new(),
         invisible: false,
-        bucket: TokenBucket::full(limits.rate_burst, now()),
-        rate_limited: !config.flood_exempt(peer.ip()),
+        pacer,
         out: Vec::new(),
         closing: None,
         last_heard: Instant::now(),
@@ -222,7 +221,11 @@ async fn run<S: Io>(
             };
             conn.last_heard = Instant::now();
             conn.ping_sent = None;
-            conn.pace().await;
+            // Fake lag: over the limit, the next line waits its turn.
+            if conn.pacer.pace().await.is_err() {
+                conn.closing = Some(Excess::REASON.into());
+                continue;
+            }
             conn.line(&line).await;
         }
         if !conn.out.is_empty() && !flush(&mut writer, &mut conn.out, &mut kill).await {
@@ -421,20 +424,6 @@ impl Conn {
         Irc::new("ERROR")
             .with_param(format!("Closing Link: {host} ({why})"))
             .write_to_trailing(&mut self.out, true);
-    }
-
-    /// Fake lag: a client over the rate waits before its next line is read.
-    async fn pace(&mut self) {
-        if !self.rate_limited {
-            return;
-        }
-        let l = &self.config.limits;
-        let (rate, burst) = (l.rate_per_sec, l.rate_burst);
-        // The line waits exactly until the bucket has a token for it.
-        while !self.bucket.take(now(), rate, burst) {
-            let wait = Duration::from_secs_f64(self.bucket.wait_secs(rate));
-            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
-        }
     }
 
     /// The door's own replies: straight out before the hub knows the
@@ -1360,7 +1349,6 @@ impl Conn {
                 host: self.host(),
                 realname: Some(realname),
                 auto_join: false,
-                rate_limited: false,
             };
             if self
                 .hub

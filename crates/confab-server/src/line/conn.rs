@@ -26,6 +26,7 @@ use super::parse::{Input, ParseLimits, parse};
 use super::render;
 use crate::auth;
 use crate::config::{Config, Limits};
+use crate::flood::{Excess, Pacer};
 use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Out, now};
 
 /// Deliveries the writer takes off the queue per write.
@@ -73,7 +74,8 @@ async fn run<S: Io>(
     let limits = &config.limits;
     info!("connected");
     let (mut reader, writer) = tokio::io::split(stream);
-    let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue);
+    let pacer = hub.flood().pacer(peer.ip());
+    let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue, &pacer);
     let local = outbox.local();
     let (login_tx, login_rx) = watch::channel(None);
     let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx).in_current_span());
@@ -85,7 +87,6 @@ async fn run<S: Io>(
     .concat();
     let info = ClientInfo {
         host: peer.ip().to_string(),
-        rate_limited: !config.flood_exempt(peer.ip()),
         ..ClientInfo::default()
     };
     if local.send(Out::Raw(greeting.into())).await.is_err()
@@ -100,6 +101,7 @@ async fn run<S: Io>(
         local,
         login: login_rx,
         nick: None,
+        pacer,
         parse_limits: ParseLimits {
             max_nick_len: limits.max_nick_len,
             max_room_len: limits.max_room_len,
@@ -191,6 +193,7 @@ struct Conn {
     /// name was refused.
     login: watch::Receiver<Option<bool>>,
     nick: Option<Nick>,
+    pacer: Pacer,
     parse_limits: ParseLimits,
     config: Arc<Config>,
 }
@@ -212,6 +215,13 @@ impl Conn {
                     .await;
             }
         };
+        // Over the flood limit the reader waits here, reading nothing
+        // more, so a paste arrives whole at the allowed pace.
+        if !line.trim().is_empty() && self.pacer.pace().await.is_err() {
+            let bye = format!("Disconnected: {}", Excess::REASON);
+            self.say(render::notice(now(), &Local, &bye)).await;
+            return Flow::Stop(Excess::REASON.to_owned());
+        }
         let parsed = parse(&line, &self.parse_limits);
         if self.nick.is_none() {
             return self.naming(&line, parsed).await;

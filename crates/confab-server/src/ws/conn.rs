@@ -23,6 +23,7 @@ use tracing::{Instrument, info, warn};
 
 use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, SLOT};
 use crate::auth::{self, LoginError};
+use crate::flood::{Excess, Pacer};
 use crate::http::Shared;
 use crate::hub_task::{ConnOutbox, KillSwitch, Out, now};
 use crate::metrics::ConnGauge;
@@ -82,6 +83,8 @@ enum Flow {
 }
 
 struct Conn {
+    /// The flood limit, applied before each request is read.
+    pacer: Pacer,
     sid: SessionId,
     peer: SocketAddr,
     state: Shared,
@@ -109,10 +112,12 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
     let _gauge = ConnGauge::new("ws");
     info!("connected");
     let config = state.config.clone();
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue);
+    let pacer = state.hub.flood().pacer(peer.ip());
+    let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer);
     let mut conn = Conn {
         sid,
         peer,
+        pacer,
         limits: ParseLimits {
             max_nick_len: config.limits.max_nick_len,
             max_room_len: config.limits.max_room_len,
@@ -282,6 +287,16 @@ impl Conn {
     // ---- from the client ----
 
     async fn frame(&mut self, frame: WsMessage) -> Flow {
+        // Over the flood limit the next message is read only when due
+        // (the client's own socket buffer holds the rest): none dropped.
+        if matches!(frame, WsMessage::Text(_) | WsMessage::Binary(_))
+            && self.pacer.pace().await.is_err()
+        {
+            let msg = "too many requests at once from this account or address; closing";
+            let why = Excess::REASON;
+            self.fatal(None, "excess_flood", msg, close_code::POLICY, why);
+            return Flow::Go;
+        }
         match frame {
             WsMessage::Text(text) => self.text(text.as_str()).await,
             WsMessage::Binary(_) => {
@@ -425,10 +440,8 @@ impl Conn {
             }
         };
         if let Some(outbox) = self.outbox.take() {
-            let config = &self.state.config;
             let info = ClientInfo {
                 host: self.peer.ip().to_string(),
-                rate_limited: !config.flood_exempt(self.peer.ip()),
                 auto_join: hello.auto_join,
                 ..ClientInfo::default()
             };

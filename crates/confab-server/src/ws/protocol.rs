@@ -625,7 +625,6 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::NotInRoom(_) => "not_in_room",
         ChatError::NoTarget => "no_target",
         ChatError::NoRoom => "no_room",
-        ChatError::TooFast => "too_fast",
         ChatError::IgnoreSelf => "ignore_self",
         ChatError::NotIgnoring(_) => "not_ignoring",
         ChatError::TooManyRooms(_) => "too_many_rooms",
