@@ -91,7 +91,13 @@ pub struct HttpConfig {
     pub ws_ping_interval_ms: u64,
     /// The address people use to reach this server (`https://chat.example.org`),
     /// for links to uploads shown on other doors; empty: links are paths.
+    /// Pages from this origin may use the API and WebSocket, as may the
+    /// origin the browser asked for (its `Host`).
     pub public_url: String,
+    /// Other sites whose pages may use the API and WebSocket
+    /// (`https://app.example.org`; `*` for any). Browsers from any other
+    /// origin are refused (403 `origin_not_allowed`).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -105,6 +111,7 @@ impl Default for HttpConfig {
             header_timeout_ms: 10_000,
             ws_ping_interval_ms: 30_000,
             public_url: String::new(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -496,6 +503,19 @@ impl Config {
         self.default_modes()?;
         for entry in &l.flood_exempt {
             parse_cidr(entry).map_err(|why| bad("limits.flood_exempt", why))?;
+        }
+        for o in &self.http.allowed_origins {
+            if o.trim() != "*" && crate::http::origin::origin_of(o).is_none() {
+                let why = format!("{o:?} is not an origin; write it as https://host[:port] or *");
+                return Err(bad("http.allowed_origins", why));
+            }
+        }
+        let public = &self.http.public_url;
+        if !public.is_empty() && crate::http::origin::origin_of(public).is_none() {
+            return Err(bad(
+                "http.public_url",
+                "must be a URL like https://chat.example.org",
+            ));
         }
         let irc = &self.irc;
         if irc.server_name.is_empty()

@@ -32,6 +32,7 @@ pub mod api;
 pub mod extract;
 pub mod openapi;
 pub mod ops;
+pub mod origin;
 pub mod tokens;
 pub mod uploads;
 pub mod web;
@@ -62,6 +63,10 @@ pub fn router(state: Shared) -> Router {
         .merge(openapi::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::check,
+        ))
         .with_state(state)
 }
 

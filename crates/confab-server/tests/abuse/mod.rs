@@ -2,3 +2,4 @@
 //! tried over real sockets against a real server, and shown harmless.
 
 mod flood;
+mod web;
