@@ -2,9 +2,17 @@
 //! password must meet. Hashing is slow on purpose (tens of milliseconds):
 //! callers run it off the async runtime (`spawn_blocking`).
 
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use confab_core::NickKey;
+use tokio::sync::Semaphore;
 
 /// Longest password accepted, in bytes (argon2 takes any length; this
 /// bounds the work an attacker can ask for).
@@ -89,48 +97,333 @@ mod tests {
 pub enum LoginError {
     #[error("wrong name or password")]
     Wrong,
+    #[error(
+        "too many failed logins from your address; try again in {} minutes",
+        .0.div_ceil(60).max(1)
+    )]
+    Limited(u64),
     #[error("cannot log in now: {0}")]
     Store(String),
 }
 
-/// Checks `password` for the account `name` as every door must: looks the
-/// account up, waits out the slowdown earned by recent failures for that
-/// name, verifies off the runtime, and reports the outcome to the hub.
-/// `Err(HubGone)` when the server is stopping.
+/// The limits on logging in and registering, the same on every door
+/// (`[accounts]` in the config).
+#[derive(Debug, Clone, Copy)]
+pub struct GuardRule {
+    /// Failed logins from one address, in `window`, before its logins are
+    /// refused until the window passes.
+    pub failures_per_address: u32,
+    /// How long failures (and registrations) are remembered.
+    pub window: Duration,
+    /// Accounts one address may register per hour.
+    pub registrations_per_hour: u32,
+    /// Password hashes computed at once (each takes a core for tens of
+    /// milliseconds); more wait their turn.
+    pub concurrent_hashes: usize,
+}
+
+impl GuardRule {
+    pub fn from_config(a: &crate::config::AccountsConfig) -> GuardRule {
+        GuardRule {
+            failures_per_address: a.max_failed_logins_per_address,
+            window: Duration::from_secs(a.failed_login_window_secs),
+            registrations_per_hour: a.registrations_per_address_per_hour,
+            concurrent_hashes: a.max_concurrent_hashes,
+        }
+    }
+}
+
+/// Counts per key over a window, in a table of bounded size that forgets
+/// the least recently seen key when full (so a flood of new keys cannot
+/// stop it from counting, nor grow it).
+struct Recent<K> {
+    map: HashMap<K, (u32, Instant)>,
+    window: Duration,
+}
+
+/// Keys each table remembers at once.
+const MAX_KEYS: usize = 10_000;
+
+impl<K: Hash + Eq + Clone> Recent<K> {
+    fn new(window: Duration) -> Recent<K> {
+        Recent {
+            map: HashMap::new(),
+            window,
+        }
+    }
+
+    /// How many times `key` was noted in the window, and how long until
+    /// the window that counts them ends.
+    fn count(&self, key: &K, now: Instant) -> (u32, Duration) {
+        match self.map.get(key) {
+            Some(&(n, first)) if now < first + self.window => (n, first + self.window - now),
+            _ => (0, Duration::ZERO),
+        }
+    }
+
+    fn note(&mut self, key: K, now: Instant) {
+        if !self.map.contains_key(&key) && self.map.len() >= MAX_KEYS {
+            let window = self.window;
+            self.map.retain(|_, (_, first)| now < *first + window);
+            if self.map.len() >= MAX_KEYS
+                && let Some(oldest) = self
+                    .map
+                    .iter()
+                    .min_by_key(|(_, (_, first))| *first)
+                    .map(|(k, _)| k.clone())
+            {
+                self.map.remove(&oldest);
+            }
+        }
+        let entry = self.map.entry(key).or_insert((0, now));
+        if now >= entry.1 + self.window {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+    }
+
+    fn forget(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+}
+
+/// Failed logins by address and by account, registrations by address,
+/// and the hashing pool's turnstile: one per server, shared by every door.
+pub struct Guard {
+    rule: GuardRule,
+    by_address: Mutex<Recent<IpAddr>>,
+    by_account: Mutex<Recent<NickKey>>,
+    registrations: Mutex<Recent<IpAddr>>,
+    hashing: Semaphore,
+    /// What an unknown name's password is checked against, so that a
+    /// login takes as long whether or not the account exists.
+    decoy: OnceLock<String>,
+}
+
+/// The longest a login waits because of earlier failures for its account.
+const MAX_ACCOUNT_DELAY: Duration = Duration::from_secs(8);
+
+impl Guard {
+    pub fn new(rule: GuardRule) -> Arc<Guard> {
+        Arc::new(Guard {
+            rule,
+            by_address: Mutex::new(Recent::new(rule.window)),
+            by_account: Mutex::new(Recent::new(rule.window)),
+            registrations: Mutex::new(Recent::new(Duration::from_secs(3600))),
+            hashing: Semaphore::new(rule.concurrent_hashes.max(1)),
+            decoy: OnceLock::new(),
+        })
+    }
+
+    /// `Err(seconds)` while `ip` has used up its failed logins.
+    fn address_allows(&self, ip: IpAddr) -> Result<(), u64> {
+        let (n, left) = self
+            .by_address
+            .lock()
+            .expect("guard")
+            .count(&ip, Instant::now());
+        if n >= self.rule.failures_per_address {
+            Err(left.as_secs().max(1))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The wait earned by recent failures for `name`: doubling from a
+    /// quarter second after the second failure, up to 8 s.
+    fn account_delay(&self, name: &NickKey) -> Duration {
+        let (n, _) = self
+            .by_account
+            .lock()
+            .expect("guard")
+            .count(name, Instant::now());
+        if n < 2 {
+            return Duration::ZERO;
+        }
+        let exp = (n - 2).min(6);
+        (Duration::from_millis(250) * 2u32.pow(exp)).min(MAX_ACCOUNT_DELAY)
+    }
+
+    fn failed(&self, ip: IpAddr, account: Option<&NickKey>) {
+        let now = Instant::now();
+        self.by_address.lock().expect("guard").note(ip, now);
+        // Only names that are accounts take a place in this table, so
+        // made-up names cannot push real ones out.
+        if let Some(name) = account {
+            self.by_account
+                .lock()
+                .expect("guard")
+                .note(name.clone(), now);
+        }
+    }
+
+    fn succeeded(&self, account: &NickKey) {
+        self.by_account.lock().expect("guard").forget(account);
+    }
+
+    /// Runs `work` (a hash or a verification) on the blocking pool when
+    /// the hashing turnstile lets it.
+    async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let _turn = self.hashing.acquire().await.ok()?;
+        tokio::task::spawn_blocking(work).await.ok()
+    }
+
+    fn decoy(&self) -> String {
+        self.decoy
+            .get_or_init(|| hash(SaltString::generate(&mut OsRng).as_ref()))
+            .clone()
+    }
+}
+
+/// Checks `password` for the account `name` from `ip` as every door must:
+/// cheap refusals first (an address over its failures, an overlong
+/// password), then the account's slowdown for recent failures, then the
+/// verification on the bounded hashing pool (against a decoy hash when
+/// there is no such account, so both take as long). The hub is told the
+/// outcome for the audit log. `Err(HubGone)` when the server is stopping.
 pub async fn log_in(
     hub: &crate::hub_task::HubHandle,
     name: &confab_core::Nick,
     password: String,
+    ip: IpAddr,
 ) -> Result<Result<confab_core::store::Account, LoginError>, crate::hub_task::HubGone> {
+    let guard = hub.guard();
+    if let Err(secs) = guard.address_allows(ip) {
+        tracing::info!(name = %name, %ip, "login refused: too many failures from the address");
+        return Ok(Err(LoginError::Limited(secs)));
+    }
     let key = name.key();
-    let lookup = match hub.account(key.clone()).await? {
-        Ok(lookup) => lookup,
+    let account = match hub.account(key.clone()).await? {
+        Ok(lookup) => lookup.account,
         Err(e) => return Ok(Err(LoginError::Store(e.to_string()))),
     };
-    tokio::time::sleep(lookup.delay).await;
-    let verified = match &lookup.account {
-        Some(account) => {
-            let hash = account.password_hash.clone();
-            tokio::task::spawn_blocking(move || verify(&password, &hash))
-                .await
-                .unwrap_or(false)
-        }
-        None => false,
+    let verified = if password.len() > MAX_PASSWORD_BYTES {
+        false
+    } else {
+        tokio::time::sleep(guard.account_delay(&key)).await;
+        let hash = match &account {
+            Some(a) => a.password_hash.clone(),
+            None => guard.decoy(),
+        };
+        let known = account.is_some();
+        let ok = guard
+            .hashing(move || verify(&password, &hash))
+            .await
+            .unwrap_or(false);
+        ok && known
     };
-    hub.auth_result(key, verified).await?;
-    match lookup.account {
-        Some(account) if verified => Ok(Ok(account)),
-        _ => {
-            tracing::info!(name = %name, "login failed");
+    hub.auth_result(key.clone(), verified).await?;
+    match account {
+        Some(account) if verified => {
+            guard.succeeded(&key);
+            Ok(Ok(account))
+        }
+        account => {
+            guard.failed(ip, account.as_ref().map(|_| &key));
+            tracing::info!(name = %name, %ip, "login failed");
             Ok(Err(LoginError::Wrong))
         }
     }
 }
 
-/// Checks a new password against the rules and hashes it off the runtime.
-pub async fn new_hash(password: String, min_len: usize) -> Result<String, String> {
+/// Checks a new account's password against the rules and hashes it on
+/// the bounded pool, once `ip` is within its registrations for the hour.
+/// The error is for the user.
+pub async fn register_hash(
+    hub: &crate::hub_task::HubHandle,
+    password: String,
+    min_len: usize,
+    ip: IpAddr,
+) -> Result<String, String> {
     check_new(&password, min_len).map_err(|e| e.to_string())?;
-    tokio::task::spawn_blocking(move || hash(&password))
+    let guard = hub.guard();
+    {
+        let mut regs = guard.registrations.lock().expect("guard");
+        let (n, left) = regs.count(&ip, Instant::now());
+        if n >= guard.rule.registrations_per_hour {
+            let mins = left.as_secs().div_ceil(60).max(1);
+            return Err(format!(
+                "too many accounts registered from your address; try again in {mins} minutes"
+            ));
+        }
+        regs.note(ip, Instant::now());
+    }
+    guard
+        .hashing(move || hash(&password))
         .await
-        .map_err(|_| "could not hash the password; try again".to_owned())
+        .ok_or_else(|| "could not hash the password; try again".to_owned())
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([10, 0, 0, last])
+    }
+
+    #[test]
+    fn counts_expire_with_the_window() {
+        let mut r = Recent::new(Duration::from_secs(10));
+        let t = Instant::now();
+        r.note(ip(1), t);
+        r.note(ip(1), t + Duration::from_secs(2));
+        assert_eq!(r.count(&ip(1), t + Duration::from_secs(3)).0, 2);
+        assert_eq!(r.count(&ip(1), t + Duration::from_secs(11)).0, 0);
+        // A note after the window starts a new count.
+        r.note(ip(1), t + Duration::from_secs(11));
+        assert_eq!(r.count(&ip(1), t + Duration::from_secs(12)).0, 1);
+    }
+
+    #[test]
+    fn a_full_table_forgets_its_oldest_key_and_keeps_counting() {
+        let mut r = Recent::new(Duration::from_secs(600));
+        let t = Instant::now();
+        for i in 0..MAX_KEYS {
+            r.note(i, t + Duration::from_millis(i as u64));
+        }
+        r.note(usize::MAX, t + Duration::from_secs(20));
+        assert_eq!(r.map.len(), MAX_KEYS);
+        assert_eq!(
+            r.count(&0, t + Duration::from_secs(21)).0,
+            0,
+            "the oldest went"
+        );
+        assert_eq!(r.count(&1, t + Duration::from_secs(21)).0, 1);
+        assert_eq!(r.count(&usize::MAX, t + Duration::from_secs(21)).0, 1);
+    }
+
+    #[test]
+    fn an_address_is_refused_after_its_failures_and_accounts_slow_down() {
+        let g = Guard::new(GuardRule {
+            failures_per_address: 3,
+            window: Duration::from_secs(600),
+            registrations_per_hour: 1,
+            concurrent_hashes: 1,
+        });
+        let alice = confab_core::Nick::parse("alice", 30).unwrap().key();
+        assert_eq!(g.address_allows(ip(1)), Ok(()));
+        g.failed(ip(1), Some(&alice));
+        assert_eq!(g.account_delay(&alice), Duration::ZERO);
+        g.failed(ip(1), None);
+        assert_eq!(
+            g.account_delay(&alice),
+            Duration::ZERO,
+            "unknown names are not counted"
+        );
+        g.failed(ip(2), Some(&alice));
+        assert_eq!(g.account_delay(&alice), Duration::from_millis(250));
+        g.failed(ip(1), Some(&alice));
+        assert_eq!(g.account_delay(&alice), Duration::from_millis(500));
+        assert!(
+            g.address_allows(ip(1)).is_err(),
+            "three failures from 10.0.0.1"
+        );
+        assert_eq!(g.address_allows(ip(2)), Ok(()));
+        g.succeeded(&alice);
+        assert_eq!(g.account_delay(&alice), Duration::ZERO);
+    }
 }

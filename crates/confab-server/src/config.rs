@@ -191,6 +191,17 @@ pub struct AccountsConfig {
     pub allow_guests: bool,
     /// Shortest password `/register` accepts, in characters.
     pub min_password_len: usize,
+    /// Failed logins from one address (on any door) before its logins
+    /// are refused for the rest of `failed_login_window_secs`.
+    pub max_failed_logins_per_address: u32,
+    /// How long failed logins are remembered, in seconds. An account's
+    /// own failures (from anywhere) slow its next logins down, doubling
+    /// from a quarter second up to 8 s, for as long.
+    pub failed_login_window_secs: u64,
+    /// Accounts one address may register in an hour.
+    pub registrations_per_address_per_hour: u32,
+    /// Password hashes computed at once; more wait their turn.
+    pub max_concurrent_hashes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,6 +237,10 @@ impl Default for AccountsConfig {
         AccountsConfig {
             allow_guests: true,
             min_password_len: 8,
+            max_failed_logins_per_address: 20,
+            failed_login_window_secs: 600,
+            registrations_per_address_per_hour: 10,
+            max_concurrent_hashes: 2,
         }
     }
 }
@@ -468,7 +483,7 @@ impl Config {
         if self.listen.is_empty() && self.listeners.is_empty() {
             return Err(bad("listen", "give at least one address"));
         }
-        let positive: [(&'static str, u64); 11] = [
+        let positive: [(&'static str, u64); 14] = [
             ("limits.max_line_bytes", l.max_line_bytes as u64),
             ("limits.max_message_bytes", l.max_message_bytes as u64),
             ("limits.max_nick_len", l.max_nick_len as u64),
@@ -483,6 +498,18 @@ impl Config {
             ("limits.login_timeout_ms", l.login_timeout_ms),
             ("limits.sniff_timeout_ms", l.sniff_timeout_ms),
             ("limits.offline_queue", l.offline_queue as u64),
+            (
+                "accounts.max_failed_logins_per_address",
+                u64::from(self.accounts.max_failed_logins_per_address),
+            ),
+            (
+                "accounts.failed_login_window_secs",
+                self.accounts.failed_login_window_secs,
+            ),
+            (
+                "accounts.max_concurrent_hashes",
+                self.accounts.max_concurrent_hashes as u64,
+            ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(bad(key, "must be greater than 0"));

@@ -11,11 +11,10 @@
 //! bounded: a door that floods it waits, which slows that door's reader
 //! and nobody else.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use confab_core::hub::{Counters, Journal};
 use confab_core::store::HistoryQuery;
@@ -28,18 +27,13 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::audit::AuditLog;
+use crate::auth::Guard;
 use crate::flood::{Gate, Pacer};
 
 /// Requests queued for the hub before senders wait.
 const REQUEST_QUEUE: usize = 4096;
 /// Requests the hub takes per batch (and per store transaction).
 const REQUEST_BATCH: usize = 128;
-/// Failed logins for a name are forgotten after this long.
-const AUTH_FAILURE_MEMORY: Duration = Duration::from_secs(600);
-/// The longest a login waits because of earlier failures.
-const MAX_AUTH_DELAY: Duration = Duration::from_secs(8);
-/// Names whose failures are remembered at once (bounds memory).
-const MAX_AUTH_ENTRIES: usize = 10_000;
 
 /// The wall clock as the hub counts it.
 pub fn now() -> Timestamp {
@@ -133,12 +127,10 @@ impl KillSwitch {
     }
 }
 
-/// An account looked up for a login, and how long the door must wait
-/// before answering (longer after recent failures for that name).
+/// An account looked up for a login (`None`: there is no such account).
 #[derive(Debug)]
 pub struct AccountLookup {
     pub account: Option<Account>,
-    pub delay: Duration,
 }
 
 enum Request {
@@ -249,6 +241,7 @@ pub struct HubHandle {
     tx: mpsc::Sender<Request>,
     next_sid: Arc<AtomicU64>,
     flood: Arc<Gate>,
+    guard: Arc<Guard>,
 }
 
 impl HubHandle {
@@ -260,6 +253,11 @@ impl HubHandle {
     /// The flood limit every door applies.
     pub fn flood(&self) -> &Arc<Gate> {
         &self.flood
+    }
+
+    /// The limits on logins, registrations and password hashing.
+    pub fn guard(&self) -> &Arc<Guard> {
+        &self.guard
     }
 
     pub async fn connect(
@@ -368,19 +366,20 @@ pub fn spawn_hub(
     hub: Hub<ConnOutbox>,
     audit: Option<AuditLog>,
     flood: Arc<Gate>,
+    guard: Arc<Guard>,
 ) -> (HubHandle, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     let handle = HubHandle {
         tx,
         next_sid: Arc::new(AtomicU64::new(1)),
         flood,
+        guard,
     };
     let mut runner = Runner {
         counted: hub.counters(),
         answers: Vec::new(),
         hub,
         audit,
-        auth_failures: HashMap::new(),
     };
     let thread = std::thread::Builder::new()
         .name("confab-hub".into())
@@ -392,8 +391,6 @@ pub fn spawn_hub(
 struct Runner {
     hub: Hub<ConnOutbox>,
     audit: Option<AuditLog>,
-    /// Recent failed logins per name: how many, and the last one.
-    auth_failures: HashMap<NickKey, (u32, Instant)>,
     /// The hub's counters as last reported to the metrics.
     counted: Counters,
     /// REST answers held until the batch commits, with the commit
@@ -504,20 +501,14 @@ impl Runner {
             }
             Request::Fence { sid, req } => self.hub.stage_fence(sid, req, now),
             Request::Account { name, reply } => {
-                let delay = self.auth_delay(&name);
                 let lookup = self
                     .hub
                     .account(&name)
-                    .map(|account| AccountLookup { account, delay });
+                    .map(|account| AccountLookup { account });
                 let _ = reply.send(lookup);
             }
             Request::AuthResult { name, ok } => {
                 self.audit(now, "login", json!({"name": name.as_str(), "ok": ok}));
-                if ok {
-                    self.auth_failures.remove(&name);
-                } else {
-                    self.note_auth_failure(name);
-                }
             }
             Request::Api { user, call, reply } => {
                 let failures = self.hub.counters().commit_failures;
@@ -571,35 +562,6 @@ impl Runner {
                 ApiAnswer::ReadMarker(target, marker)
             }
         })
-    }
-
-    fn auth_delay(&mut self, name: &NickKey) -> Duration {
-        match self.auth_failures.get(name) {
-            Some((n, last)) if last.elapsed() < AUTH_FAILURE_MEMORY => {
-                let exp = (*n).saturating_sub(1).min(6);
-                (Duration::from_millis(250) * 2u32.pow(exp)).min(MAX_AUTH_DELAY)
-            }
-            _ => Duration::ZERO,
-        }
-    }
-
-    fn note_auth_failure(&mut self, name: NickKey) {
-        if self.auth_failures.len() >= MAX_AUTH_ENTRIES {
-            self.auth_failures
-                .retain(|_, (_, last)| last.elapsed() < AUTH_FAILURE_MEMORY);
-        }
-        if self.auth_failures.len() >= MAX_AUTH_ENTRIES {
-            return;
-        }
-        let entry = self
-            .auth_failures
-            .entry(name)
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= AUTH_FAILURE_MEMORY {
-            entry.0 = 0;
-        }
-        entry.0 += 1;
-        entry.1 = Instant::now();
     }
 
     fn audit(&mut self, now: Timestamp, kind: &str, fields: serde_json::Value) {

@@ -242,7 +242,12 @@ impl Server {
     /// their queues (up to the grace period) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let config = self.config;
-        let (hub, hub_thread) = spawn_hub(self.hub, self.audit, crate::flood::Gate::new(&config));
+        let (hub, hub_thread) = spawn_hub(
+            self.hub,
+            self.audit,
+            crate::flood::Gate::new(&config),
+            crate::auth::Guard::new(crate::auth::GuardRule::from_config(&config.accounts)),
+        );
         let limiter = Arc::new(Limiter::new(
             config.limits.max_connections,
             config.limits.max_connections_per_ip,

@@ -15,7 +15,13 @@ use confab_core::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ByAddress};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::response::{IntoResponse, Response};
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ByAddress, too_many_because};
 use super::openapi::ErrorResponse;
 use super::{ApiError, Shared, uploads};
 use crate::auth::{self, LoginError};
@@ -120,27 +126,33 @@ pub struct LoginResponse {
 )]
 pub async fn login(
     State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     _: ByAddress,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<Json<LoginResponse>, Response> {
     let wrong = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong_login",
             "wrong name or password",
         )
+        .into_response()
     };
     // A name that cannot exist has no account.
     let name = Nick::parse(&req.name, state.config.limits.max_nick_len).map_err(|_| wrong())?;
-    let account = match auth::log_in(&state.hub, &name, req.password).await {
-        Err(gone) => return Err(unavailable(gone)),
+    let account = match auth::log_in(&state.hub, &name, req.password, peer.ip()).await {
+        Err(gone) => return Err(unavailable(gone).into_response()),
         Ok(Err(LoginError::Wrong)) => return Err(wrong()),
+        Ok(Err(e @ LoginError::Limited(secs))) => {
+            return Err(too_many_because(Duration::from_secs(secs), &e.to_string()));
+        }
         Ok(Err(LoginError::Store(e))) => {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage",
                 format!("cannot log in now: {e}"),
-            ));
+            )
+            .into_response());
         }
         Ok(Ok(account)) => account,
     };

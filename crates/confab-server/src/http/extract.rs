@@ -171,13 +171,15 @@ pub fn flood_check(parts: &Parts, state: &Shared, key: &crate::flood::Key) -> Re
 /// 429, with the seconds to wait in `Retry-After` and in the message.
 pub fn too_many(wait: Duration) -> Response {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    too_many_because(wait, &format!("too many requests; try again in {secs} s"))
+}
+
+/// 429 with `Retry-After` and `message`.
+pub fn too_many_because(wait: Duration, message: &str) -> Response {
+    let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
     (
         [(RETRY_AFTER, secs.to_string())],
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            format!("too many requests; try again in {secs} s"),
-        ),
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message),
     )
         .into_response()
 }

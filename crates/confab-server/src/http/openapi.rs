@@ -249,7 +249,8 @@ mod tests {
         let hub = confab_core::Hub::new(config.hub_config().unwrap());
         let config = Arc::new(config);
         let gate = crate::flood::Gate::new(&config);
-        let (hub, _thread) = crate::hub_task::spawn_hub(hub, None, gate);
+        let guard = crate::auth::Guard::new(crate::auth::GuardRule::from_config(&config.accounts));
+        let (hub, _thread) = crate::hub_task::spawn_hub(hub, None, gate, guard);
         Arc::new(AppState {
             hub,
             config,

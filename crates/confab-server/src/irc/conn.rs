@@ -1330,7 +1330,7 @@ impl Conn {
         if self.account.is_none()
             && let Some(pass) = self.pass.take()
         {
-            match auth::log_in(&self.hub, &nick, pass).await {
+            match auth::log_in(&self.hub, &nick, pass, self.peer.ip()).await {
                 Ok(Ok(account)) => self.account = Some(account),
                 Ok(Err(e)) => {
                     let view = self.view();
@@ -1513,7 +1513,7 @@ impl Conn {
         if !authz.is_empty() && !authz.eq_ignore_ascii_case(name) {
             return self.num("904", &["SASL authentication failed"]).await;
         }
-        match auth::log_in(&self.hub, &nick, pass.to_owned()).await {
+        match auth::log_in(&self.hub, &nick, pass.to_owned(), self.peer.ip()).await {
             Ok(Ok(account)) => {
                 let name = account.name.to_string();
                 let mask = format!("{}!{}@{}", self.nick, self.ident(), self.host());
@@ -1533,6 +1533,10 @@ impl Conn {
                     view.num("903", &["SASL authentication successful"]),
                 ];
                 self.reply(msgs).await;
+            }
+            Ok(Err(e @ auth::LoginError::Limited(_))) => {
+                self.num("904", &[&format!("SASL authentication failed: {e}")])
+                    .await;
             }
             Ok(Err(_)) => self.num("904", &["SASL authentication failed"]).await,
             Err(_) => self.closing = Some("Server shutting down".into()),
@@ -2344,7 +2348,7 @@ impl Conn {
                     let n = self.service_notice("Wrong name or password");
                     return self.reply(vec![n]).await;
                 };
-                match auth::log_in(&self.hub, &nick, pass.to_owned()).await {
+                match auth::log_in(&self.hub, &nick, pass.to_owned(), self.peer.ip()).await {
                     Ok(Ok(account)) => {
                         let n = self
                             .service_notice(&format!("You are now identified as {}", account.name));
@@ -2365,7 +2369,8 @@ impl Conn {
                     return self.reply(vec![n]).await;
                 };
                 let min = self.config.accounts.min_password_len;
-                match auth::new_hash((*pass).to_owned(), min).await {
+                match auth::register_hash(&self.hub, (*pass).to_owned(), min, self.peer.ip()).await
+                {
                     Ok(password_hash) => {
                         self.command(
                             Command::Register { password_hash },

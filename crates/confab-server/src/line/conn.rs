@@ -101,6 +101,7 @@ async fn run<S: Io>(
         local,
         login: login_rx,
         nick: None,
+        peer,
         pacer,
         parse_limits: ParseLimits {
             max_nick_len: limits.max_nick_len,
@@ -193,6 +194,7 @@ struct Conn {
     /// name was refused.
     login: watch::Receiver<Option<bool>>,
     nick: Option<Nick>,
+    peer: SocketAddr,
     pacer: Pacer,
     parse_limits: ParseLimits,
     config: Arc<Config>,
@@ -230,13 +232,8 @@ impl Conn {
             Ok(Input::Nothing) => Flow::Go,
             Ok(Input::Hub(cmd)) => self.command(cmd).await,
             Ok(Input::Register(password)) => self.register(password).await,
-            Ok(Input::Login { .. }) => {
-                let me = self.nick.as_ref().map(Nick::to_string).unwrap_or_default();
-                let text = format!(
-                    "you are already chatting as {me}; to use another account, /quit and log in when you reconnect"
-                );
-                self.error(&text).await
-            }
+            // As NickServ IDENTIFY on IRC: the guest becomes the account.
+            Ok(Input::Login { name, password }) => self.identify(name, password).await,
             Ok(local) => self.local(local).await,
             Err(e) => {
                 info!(error = %e, "bad input");
@@ -300,7 +297,7 @@ impl Conn {
 
     /// `/login NAME PASSWORD` before a name is chosen.
     async fn log_in(&mut self, name: Nick, password: String) -> Flow {
-        match auth::log_in(&self.hub, &name, password).await {
+        match auth::log_in(&self.hub, &name, password, self.peer.ip()).await {
             Ok(Ok(account)) => {
                 let nick = account.name.clone();
                 self.enter(nick, Command::LoginAccount(account)).await
@@ -313,10 +310,21 @@ impl Conn {
         }
     }
 
+    /// `/login NAME PASSWORD` while chatting: the session leaves its guest
+    /// name and comes back as the account (the hub refuses when it is an
+    /// account already).
+    async fn identify(&mut self, name: Nick, password: String) -> Flow {
+        match auth::log_in(&self.hub, &name, password, self.peer.ip()).await {
+            Ok(Ok(account)) => self.command(Command::Identify(account)).await,
+            Ok(Err(e)) => self.error(&e.to_string()).await,
+            Err(_) => Flow::Stop("server shutting down".to_owned()),
+        }
+    }
+
     /// `/register PASSWORD` as a guest.
     async fn register(&mut self, password: String) -> Flow {
         let min = self.config.accounts.min_password_len;
-        match auth::new_hash(password, min).await {
+        match auth::register_hash(&self.hub, password, min, self.peer.ip()).await {
             Ok(password_hash) => self.command(Command::Register { password_hash }).await,
             Err(e) => self.error(&e).await,
         }

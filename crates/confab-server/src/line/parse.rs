@@ -84,7 +84,7 @@ commands! {
     "away", "/away [message]", "mark yourself away with a message (without one: back)";
     "whois", "/whois @nick", "who someone is: real name, rooms, away, since when online";
     "register", "/register PASSWORD", "register your current name as an account, protected by PASSWORD";
-    "login", "/login NAME PASSWORD", "log in to a registered account (instead of choosing a name)";
+    "login", "/login NAME PASSWORD", "log in to a registered account (instead of a name, or as a guest)";
     "history", "/history [N]", "show the last N (default 20) messages of your current room or private conversation";
     "search", "/search WORDS", "search the messages you may see for all of WORDS";
     "time", "/time", "show the server's time";

@@ -344,7 +344,7 @@ impl Conn {
             (_, Request::Ping) => self.request(id, Kind::Ping, Vec::new()).await,
             (_, Request::Register { password }) => {
                 let min = self.state.config.accounts.min_password_len;
-                match auth::new_hash(password, min).await {
+                match auth::register_hash(&self.state.hub, password, min, self.peer.ip()).await {
                     Ok(password_hash) => {
                         let cmd = Command::Register { password_hash };
                         self.request(id, Kind::Other, vec![cmd]).await
@@ -404,19 +404,27 @@ impl Conn {
         let hub = self.state.hub.clone();
         let (cmd, account) = match hello.auth {
             Auth::Guest(nick) => (Command::Login(nick), false),
-            Auth::Password { name, password } => match auth::log_in(&hub, &name, password).await {
-                Ok(Ok(account)) => (Command::LoginAccount(account), true),
-                Ok(Err(LoginError::Wrong)) => {
-                    let msg = "wrong name or password";
-                    return self.door_error(id.as_ref(), "bad_login", None, msg).await;
+            Auth::Password { name, password } => {
+                match auth::log_in(&hub, &name, password, self.peer.ip()).await {
+                    Ok(Ok(account)) => (Command::LoginAccount(account), true),
+                    Ok(Err(LoginError::Wrong)) => {
+                        let msg = "wrong name or password";
+                        return self.door_error(id.as_ref(), "bad_login", None, msg).await;
+                    }
+                    Ok(Err(e @ LoginError::Limited(_))) => {
+                        let msg = e.to_string();
+                        return self
+                            .door_error(id.as_ref(), "too_many_failures", None, &msg)
+                            .await;
+                    }
+                    Ok(Err(e)) => {
+                        return self
+                            .door_error(id.as_ref(), "storage", None, &e.to_string())
+                            .await;
+                    }
+                    Err(_) => return Flow::Stop("server shutting down".to_owned()),
                 }
-                Ok(Err(e)) => {
-                    return self
-                        .door_error(id.as_ref(), "storage", None, &e.to_string())
-                        .await;
-                }
-                Err(_) => return Flow::Stop("server shutting down".to_owned()),
-            },
+            }
             Auth::Token(token) => {
                 let key = match self.state.tokens.verify(&token, now().0) {
                     Ok(key) => key,

@@ -1,5 +1,6 @@
 //! The abuse suite: each attack from the hardening issue, and each limit,
 //! tried over real sockets against a real server, and shown harmless.
 
+mod auth;
 mod flood;
 mod web;
