@@ -6,7 +6,7 @@
 //! `write` per batch, not one per event. A failing disk is reported once in
 //! the server log and never stops the chat.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -19,16 +19,24 @@ pub struct AuditLog {
     path: PathBuf,
     out: BufWriter<File>,
     failed: bool,
+    /// Whether private messages are logged with their text.
+    private_texts: bool,
 }
 
 impl AuditLog {
     /// Opens `path` for appending, creating it if needed.
-    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+    /// `private_texts`: whether private messages keep their text.
+    pub fn open(path: &Path, private_texts: bool) -> std::io::Result<AuditLog> {
+        // Messages, names and addresses: the owner's eyes only.
+        let file = crate::server::private_options()
+            .create(true)
+            .append(true)
+            .open(path)?;
         Ok(AuditLog {
             path: path.to_owned(),
             out: BufWriter::new(file),
             failed: false,
+            private_texts,
         })
     }
 
@@ -47,7 +55,10 @@ impl AuditLog {
     }
 
     /// A message, with everything needed to find it again.
+    /// Records a message; a private one without its text unless the log
+    /// keeps private texts.
     pub fn message(&mut self, msg: &Message) {
+        let private_texts = self.private_texts;
         let (to_kind, to) = match &msg.to {
             Target::Room(r) => ("room", r.as_str()),
             Target::User(n) => ("user", n.as_str()),
@@ -63,7 +74,7 @@ impl AuditLog {
             "to_kind": to_kind,
             "to": to,
             "message_kind": kind,
-            "text": msg.text.as_str(),
+            "text": (to_kind == "room" || private_texts).then(|| msg.text.as_str()),
         });
         let kind = if to_kind == "room" {
             "message"

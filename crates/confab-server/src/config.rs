@@ -94,6 +94,9 @@ pub struct HttpConfig {
     /// Pages from this origin may use the API and WebSocket, as may the
     /// origin the browser asked for (its `Host`).
     pub public_url: String,
+    /// Addresses (IPs or CIDR blocks) that may read `/metrics` without a
+    /// token; anyone else needs the admin token. Empty: only the token.
+    pub metrics_from: Vec<String>,
     /// Other sites whose pages may use the API and WebSocket
     /// (`https://app.example.org`; `*` for any). Browsers from any other
     /// origin are refused (403 `origin_not_allowed`).
@@ -112,6 +115,7 @@ impl Default for HttpConfig {
             ws_ping_interval_ms: 30_000,
             public_url: String::new(),
             allowed_origins: Vec::new(),
+            metrics_from: vec!["127.0.0.0/8".to_owned(), "::1/128".to_owned()],
         }
     }
 }
@@ -230,6 +234,9 @@ pub struct AuditConfig {
     /// JSON lines of connections, commands, messages and errors, relative
     /// to the data dir.
     pub path: PathBuf,
+    /// Whether private messages are logged with their text; when false the
+    /// log says who wrote to whom and when, and `"text": null`.
+    pub private_texts: bool,
 }
 
 impl Default for AccountsConfig {
@@ -259,6 +266,7 @@ impl Default for AuditConfig {
         AuditConfig {
             enabled: true,
             path: PathBuf::from("audit.jsonl"),
+            private_texts: true,
         }
     }
 }
@@ -419,6 +427,13 @@ pub fn default_data_dir() -> PathBuf {
 }
 
 /// Parses `ip` or `ip/bits`.
+/// Whether `ip` is in any of the IPs or CIDR blocks of `list`.
+fn in_any(list: &[String], ip: IpAddr) -> bool {
+    list.iter()
+        .filter_map(|e| parse_cidr(e).ok())
+        .any(|(net, bits)| in_block(ip, net, bits))
+}
+
 fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
     let (ip, bits) = match s.split_once('/') {
         Some((ip, bits)) => (ip, Some(bits)),
@@ -531,6 +546,9 @@ impl Config {
         for entry in &l.flood_exempt {
             parse_cidr(entry).map_err(|why| bad("limits.flood_exempt", why))?;
         }
+        for entry in &self.http.metrics_from {
+            parse_cidr(entry).map_err(|why| bad("http.metrics_from", why))?;
+        }
         for o in &self.http.allowed_origins {
             if o.trim() != "*" && crate::http::origin::origin_of(o).is_none() {
                 let why = format!("{o:?} is not an origin; write it as https://host[:port] or *");
@@ -611,11 +629,12 @@ impl Config {
 
     /// Whether connections from `ip` are exempt from the rate limit.
     pub fn flood_exempt(&self, ip: IpAddr) -> bool {
-        self.limits
-            .flood_exempt
-            .iter()
-            .filter_map(|e| parse_cidr(e).ok())
-            .any(|(net, bits)| in_block(ip, net, bits))
+        in_any(&self.limits.flood_exempt, ip)
+    }
+
+    /// Whether `ip` may read `/metrics` without the admin token.
+    pub fn metrics_open_to(&self, ip: IpAddr) -> bool {
+        in_any(&self.http.metrics_from, ip)
     }
 
     /// The default room, parsed; `None` when the setting is empty.

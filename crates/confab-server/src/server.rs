@@ -66,16 +66,50 @@ pub struct Server {
 /// durably.
 pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
+    let mut f = private_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Creates `path` and its missing parents for the owner only (0700), as
+/// the data dir and what is in it hold messages, keys and addresses. An
+/// existing directory keeps its mode.
+pub fn create_private_dir(path: &std::path::Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Creates the file at `path` for the owner only (0600) if it does not
+/// exist, so that whatever opens it next (SQLite, the audit log) keeps
+/// that mode; SQLite gives its `-wal` and `-shm` files the database's.
+pub fn create_private_file(path: &std::path::Path) -> io::Result<()> {
+    private_options()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+}
+
+/// Options that create files for their owner only (0600).
+pub fn private_options() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut f = options.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    options
 }
 
 /// A store that times its commits for the metrics.
@@ -155,6 +189,11 @@ pub fn open_store(config: &Config) -> Result<SqliteStore, StartError> {
         Synchronous::Full => confab_store::Synchronous::Full,
         Synchronous::Normal => confab_store::Synchronous::Normal,
     };
+    if !path.exists()
+        && let Err(error) = create_private_file(&path)
+    {
+        return Err(StartError::DataDir { path, error });
+    }
     SqliteStore::open(&path, SqliteOptions { synchronous })
         .map_err(|error| StartError::Store { error })
 }
@@ -172,15 +211,16 @@ impl Server {
             let error = io::Error::new(io::ErrorKind::NotADirectory, "it is not a directory");
             return Err(data_dir_error(error));
         }
-        std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error)?;
+        create_private_dir(&config.data_dir).map_err(data_dir_error)?;
         let store = open_store(&config)?;
         crate::metrics::handle();
         let hub = Hub::with_store(config.hub_config()?, Box::new(Timed(store)))
             .map_err(|error| StartError::Store { error })?;
         let audit = match config.audit_path() {
-            Some(path) => {
-                Some(AuditLog::open(&path).map_err(|error| StartError::Audit { path, error })?)
-            }
+            Some(path) => Some(
+                AuditLog::open(&path, config.audit.private_texts)
+                    .map_err(|error| StartError::Audit { path, error })?,
+            ),
             None => None,
         };
         let tokens = http::Tokens::load_or_create(&config.data_dir).map_err(|error| {

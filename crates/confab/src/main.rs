@@ -236,7 +236,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Opens the database of the configured data dir (creating it if new).
 fn open_store(config: &Config) -> anyhow::Result<confab_store::SqliteStore> {
-    std::fs::create_dir_all(&config.data_dir)
+    confab_server::server::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot use data dir {}", config.data_dir.display()))?;
     Ok(confab_server::server::open_store(config)?)
 }

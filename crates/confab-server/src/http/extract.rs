@@ -224,7 +224,7 @@ impl FromRequestParts<Shared> for Admin {
 }
 
 /// The token of an `Authorization: Bearer …` header.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -243,7 +243,7 @@ fn unauthorized(message: &str) -> Response {
 
 /// Compares two secrets in time independent of where they differ (and of
 /// their lengths): their digests are compared in full.
-fn same_secret(given: &str, expected: &str) -> bool {
+pub(crate) fn same_secret(given: &str, expected: &str) -> bool {
     let a = Blake2b512::digest(given.as_bytes());
     let b = Blake2b512::digest(expected.as_bytes());
     a.iter()

@@ -2,10 +2,12 @@
 //! hub and its store answer) and Prometheus metrics (`/metrics`).
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use confab_core::Nick;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -51,15 +53,32 @@ pub async fn readyz(State(state): State<Shared>) -> Result<Json<Ready>, ApiError
 }
 
 /// Prometheus metrics: connections per door, messages in and out, fan-out
-/// deliveries, queue drops, store commit latency and failures.
+/// deliveries, queue drops, store commit latency and failures. Open to
+/// the addresses in `http.metrics_from` (loopback by default); anyone
+/// else sends the admin token.
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format 0.0.4",
-        content_type = "text/plain", body = String))
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4",
+            content_type = "text/plain", body = String),
+        (status = 403, description = "Not from http.metrics_from, and no admin token (Authorization: Bearer)", body = ErrorResponse),
+    )
 )]
-pub async fn metrics() -> impl IntoResponse {
+pub async fn metrics(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let admin = &state.config.http.admin_token;
+    let token_ok = !admin.is_empty()
+        && super::extract::bearer(&headers).is_some_and(|t| super::extract::same_secret(t, admin));
+    if !token_ok && !state.config.metrics_open_to(peer.ip()) {
+        let why = "metrics are open to http.metrics_from only; send the admin token";
+        return ApiError::new(StatusCode::FORBIDDEN, "metrics_forbidden", why).into_response();
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         crate::metrics::handle().render(),
     )
+        .into_response()
 }

@@ -3,4 +3,5 @@
 
 mod auth;
 mod flood;
+mod privacy;
 mod web;

@@ -71,3 +71,26 @@ async fn another_sites_page_cannot_open_a_websocket_or_call_the_api() {
     assert_eq!(r.status, 200, "{}", r.text());
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn metrics_are_for_listed_addresses_or_the_admin_token() {
+    const ADMIN: &str = "metrics-admin-token";
+    // Loopback is listed by default.
+    let s = start(|_| {}).await;
+    assert_eq!(get(s.addr, "/metrics").send().await.status, 200);
+    s.shutdown().await;
+
+    let s = start(|c| {
+        c.http.metrics_from = Vec::new();
+        c.http.admin_token = ADMIN.to_owned();
+    })
+    .await;
+    let r = get(s.addr, "/metrics").send().await;
+    assert_eq!(r.assert_error(403), "metrics_forbidden");
+    let r = get(s.addr, "/metrics").bearer("not-the-token").send().await;
+    assert_eq!(r.assert_error(403), "metrics_forbidden");
+    let r = get(s.addr, "/metrics").bearer(ADMIN).send().await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("confab_"), "{}", r.text());
+    s.shutdown().await;
+}
