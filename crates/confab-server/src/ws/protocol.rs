@@ -649,6 +649,7 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::BanListFull(_) => "ban_list_full",
         ChatError::BadValue(_) => "bad_value",
         ChatError::NoSuchMessage { .. } => "no_such_message",
+        ChatError::Input(_) | ChatError::BadModeParam { .. } => "bad_value",
     }
 }
 
