@@ -12,8 +12,8 @@
 use confab_core::event::{Member, ModeChange, RoomMode, UserDetails};
 use confab_core::store::{Bound, HistoryQuery};
 use confab_core::{
-    ChatError, Command, Envelope, Event, Marker, Message, MsgId, MsgKind, Nick, RoomName, Target,
-    Text, Timestamp, Window,
+    ChatError, Command, Envelope, Event, Field, Marker, Message, MsgId, MsgKind, Nick, RoomName,
+    Target, Text, Timestamp, Window,
 };
 use serde_json::{Map, Value, json};
 
@@ -614,6 +614,22 @@ pub fn history(
     object("history", fields, re, time)
 }
 
+/// The request field a value refused by the input rules came from
+/// (`bad_value`).
+fn error_field(e: &ChatError) -> Option<&'static str> {
+    match e {
+        ChatError::Input(e) => match e.field() {
+            Field::Topic => Some("topic"),
+            Field::Away => Some("message"),
+            Field::Reason => Some("reason"),
+            Field::Key => Some("key"),
+            Field::BanMask | Field::Realname => None,
+        },
+        ChatError::BadModeParam { .. } => Some("changes"),
+        _ => None,
+    }
+}
+
 /// The error code of a refusal by the hub.
 pub fn error_code(e: &ChatError) -> &'static str {
     match e {
@@ -799,7 +815,13 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         Event::KeptForOffline { nick } => ("kept", json!({"nick": nick.as_str()})),
         Event::OfflineMessages { count } => ("offline", json!({"count": count})),
         Event::Error(e) => {
-            return Some(error(re, error_code(e), None, &e.to_string(), time));
+            return Some(error(
+                re,
+                error_code(e),
+                error_field(e),
+                &e.to_string(),
+                time,
+            ));
         }
         Event::History { target, messages } => {
             return Some(history(re, target, messages, time));
