@@ -702,6 +702,23 @@ mod tests {
     }
 
     #[test]
+    fn input_limits_reach_the_hub_and_are_checked() {
+        let hub = Config::default().hub_config().unwrap();
+        assert_eq!(hub.input, InputLimits::default());
+        let mut c = Config::default();
+        c.limits.max_topic_bytes = 100;
+        c.limits.max_reason_bytes = 50;
+        let input = c.hub_config().unwrap().input;
+        assert_eq!((input.topic, input.reason), (100, 50));
+        let mut c = Config::default();
+        c.limits.max_key_bytes = 0;
+        assert_eq!(c.validate().unwrap_err().key, "limits.max_key_bytes");
+        let mut c = Config::default();
+        c.limits.max_ban_mask_bytes = 401;
+        assert_eq!(c.validate().unwrap_err().key, "limits.max_ban_mask_bytes");
+    }
+
+    #[test]
     fn tls_settings_are_checked() {
         let mut c = Config::default();
         c.tls.cert = Some("cert.pem".into());
