@@ -364,6 +364,14 @@ async fn the_same_values_from_irc_are_refused_with_numerics() {
     telly.until("#i <opy> bold red a b").await;
     telly.send("/whois @evil").await;
     telly.until("*** evil (evil), online since").await;
+
+    // QUIT is never refused: an overlong reason is dropped, said first.
+    evil.send(&format!("QUIT :{}", "q".repeat(201))).await;
+    let rest = evil.expect_closed().await;
+    let fail = must("QUIT", &rest, "FAIL");
+    assert_eq!(fail.params[..2], ["QUIT", "INVALID_TEXT"], "{fail}");
+    must("QUIT", &rest, "ERROR");
+    telly.until("*** evil quit (Quit)").await;
     telly.sync().await;
     telly.assert_clean();
     s.shutdown().await;
