@@ -108,6 +108,18 @@ impl RoomName {
     /// Parses `s` as a room name of at most `max_len` bytes (including the
     /// `#`). A missing `#` is added, so `/join rust` means `#rust`.
     pub fn parse(s: &str, max_len: usize) -> Result<RoomName, NameError> {
+        let name = RoomName::parse_stored(s, max_len)?;
+        if let Some(c) = name.0.chars().find(|&c| is_invisible_format(c)) {
+            return Err(NameError::Invisible(c as u32));
+        }
+        Ok(name)
+    }
+
+    /// Parses a room name a store kept, under the rules it was stored
+    /// with: like [`RoomName::parse`], but invisible format characters,
+    /// allowed before, do not stop a database from loading. Never for
+    /// user input.
+    pub fn parse_stored(s: &str, max_len: usize) -> Result<RoomName, NameError> {
         let body = s.strip_prefix('#').unwrap_or(s);
         if body.is_empty() {
             return Err(NameError::Empty);
@@ -120,9 +132,6 @@ impl RoomName {
             .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ':' | '\u{7}'))
         {
             return Err(NameError::BadRoom);
-        }
-        if let Some(c) = body.chars().find(|&c| is_invisible_format(c)) {
-            return Err(NameError::Invisible(c as u32));
         }
         Ok(RoomName(format!("#{body}").into()))
     }
@@ -240,6 +249,10 @@ mod tests {
         );
         // Letters of any script stay allowed.
         assert!(RoomName::parse("#日本語", 50).is_ok());
+        // A store still loads a room named before the rule, as it was.
+        let old = RoomName::parse_stored("#ru\u{200b}st", 50).unwrap();
+        assert_eq!(old.as_str(), "#ru\u{200b}st");
+        assert_eq!(RoomName::parse_stored("#a b", 50), Err(NameError::BadRoom));
     }
 
     #[test]
