@@ -867,7 +867,8 @@ impl<O: Outbox> Hub<O> {
             None => Ok(()),
         };
         match cmd {
-            Command::Join { key: Some(k), .. } => limits.check(Field::Key, k),
+            // An empty key is no key (IRC's `JOIN #a,#b ,k2`).
+            Command::Join { key: Some(k), .. } if !k.is_empty() => limits.check(Field::Key, k),
             Command::Part { reason, .. } | Command::Kick { reason, .. } => {
                 text(Field::Reason, reason)
             }

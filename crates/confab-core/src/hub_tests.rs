@@ -4650,6 +4650,24 @@ fn every_free_form_value_over_its_limit_is_refused_and_nobody_hears_of_it() {
 }
 
 #[test]
+fn an_empty_join_key_is_no_key() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.cmd(
+        alice,
+        Command::Join {
+            room: room("#a"),
+            key: Some(String::new()),
+        },
+    );
+    let events = w.events(alice);
+    assert!(
+        matches!(events.first(), Some(Event::Joined { .. })),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn values_at_their_limit_are_accepted() {
     let limits = InputLimits::default();
     let mut w = World::new();
