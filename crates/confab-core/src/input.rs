@@ -20,7 +20,7 @@
 
 use std::fmt;
 
-use crate::text::is_format_code;
+use crate::text::{Text, TextError, is_format_code};
 
 /// A value a user sets, as the rules and error messages name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,6 +37,22 @@ impl Field {
     /// Whether the value is one word (keys and masks), not a text.
     pub fn is_word(self) -> bool {
         matches!(self, Field::Key | Field::BanMask)
+    }
+
+    /// Parses `s` as this field's text (a topic, away message, real name
+    /// or reason) the way a door reads a message ([`Text::parse`], at most
+    /// `max` bytes, the door's message limit), with errors that name the
+    /// field. The field's own, smaller limit is the hub's to check.
+    pub fn text(self, s: &str, max: usize) -> Result<Text, InputError> {
+        Text::parse(s, max).map_err(|e| match e {
+            TextError::Empty => InputError::Empty(self),
+            TextError::TooLong { len, max } => InputError::TooLong {
+                field: self,
+                len,
+                max,
+            },
+            TextError::Control(code) => InputError::Control { field: self, code },
+        })
     }
 }
 
@@ -371,6 +387,33 @@ mod tests {
                 assert_eq!(limits().check(field, value), Ok(()), "{field}: {value:?}");
             }
         }
+    }
+
+    #[test]
+    fn doors_parse_texts_with_errors_that_name_the_field() {
+        assert_eq!(
+            Field::Topic.text("a\x1b]0;PWNED\x07", 1024),
+            Err(InputError::Control {
+                field: Field::Topic,
+                code: 0x1b
+            })
+        );
+        assert_eq!(
+            Field::Away.text("  ", 1024),
+            Err(InputError::Empty(Field::Away))
+        );
+        assert_eq!(
+            Field::Reason.text("abc", 2),
+            Err(InputError::TooLong {
+                field: Field::Reason,
+                len: 3,
+                max: 2
+            })
+        );
+        assert_eq!(
+            Field::Realname.text("Alice\tL.  ", 1024).unwrap().as_str(),
+            "Alice L."
+        );
     }
 
     #[test]

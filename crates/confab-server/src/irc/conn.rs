@@ -1579,11 +1579,16 @@ impl Conn {
     /// hub's to check.
     fn reason(&self, s: Option<&str>) -> Result<Option<Text>, String> {
         match s {
-            Some(r) if !r.trim().is_empty() => Text::parse(r, self.config.limits.max_message_bytes)
-                .map(Some)
-                .map_err(|e| e.to_string()),
+            Some(r) if !r.trim().is_empty() => self.field(Field::Reason, r).map(Some),
             _ => Ok(None),
         }
+    }
+
+    /// A topic, away message, real name or reason: a text whose errors
+    /// name what it is; its own limit is the hub's to check.
+    fn field(&self, what: Field, s: &str) -> Result<Text, String> {
+        what.text(s, self.config.limits.max_message_bytes)
+            .map_err(|e| e.to_string())
     }
 
     fn room(&self, s: &str) -> Option<RoomName> {
@@ -1718,7 +1723,7 @@ impl Conn {
                         };
                         self.command(set, cmd, Kind::Plain).await;
                     }
-                    Some(t) => match self.text(t) {
+                    Some(t) => match self.field(Field::Topic, t) {
                         Ok(text) => {
                             let set = Command::SetTopic {
                                 room: Some(room),
@@ -1815,9 +1820,9 @@ impl Conn {
             }
             "AWAY" => {
                 let away = match p.first().filter(|a| !a.trim().is_empty()) {
-                    Some(a) => match Text::parse(a, self.config.limits.max_message_bytes) {
+                    Some(a) => match self.field(Field::Away, a) {
                         Ok(t) => Some(t),
-                        Err(e) => return self.fail_text(cmd, &e.to_string()).await,
+                        Err(e) => return self.fail_text(cmd, &e).await,
                     },
                     None => None,
                 };
@@ -1829,7 +1834,7 @@ impl Conn {
                 };
                 // The hub checks it against the input rules; a refusal
                 // comes back as FAIL SETNAME INVALID_REALNAME.
-                match self.text(name) {
+                match self.field(Field::Realname, name) {
                     Ok(name) => {
                         self.command(Command::SetRealname(name), cmd, Kind::Plain)
                             .await

@@ -199,7 +199,7 @@ impl Fields<'_> {
             }),
             "part" => hub(Command::Part {
                 room: self.opt_room("room")?,
-                reason: self.opt_text("reason")?,
+                reason: self.opt_input("reason", Field::Reason)?,
             }),
             "topic" => {
                 let room = self.room("room")?;
@@ -215,7 +215,7 @@ impl Fields<'_> {
                     }),
                     Some(_) => hub(Command::SetTopic {
                         room: Some(room),
-                        topic: Some(self.text("topic")?),
+                        topic: Some(self.input("topic", Field::Topic)?),
                     }),
                 }
             }
@@ -231,7 +231,7 @@ impl Fields<'_> {
                 to: self.target("to")?,
                 active: self.opt_bool("active")?.unwrap_or(true),
             }),
-            "away" => hub(Command::Away(self.opt_text("message")?)),
+            "away" => hub(Command::Away(self.opt_input("message", Field::Away)?)),
             "whois" => hub(Command::Whois(vec![self.nick("nick")?])),
             "whowas" => hub(Command::Whowas(self.nick("nick")?)),
             "stats" => hub(Command::Stats),
@@ -239,7 +239,7 @@ impl Fields<'_> {
             "kick" => hub(Command::Kick {
                 room: self.room("room")?,
                 nick: self.nick("nick")?,
-                reason: self.opt_text("reason")?,
+                reason: self.opt_input("reason", Field::Reason)?,
             }),
             "invite" => hub(Command::Invite {
                 nick: self.nick("nick")?,
@@ -266,7 +266,7 @@ impl Fields<'_> {
             }),
             "read_marker" => hub(Command::GetReadMarker(self.target("to")?)),
             "read_markers" => hub(Command::ReadMarkers),
-            "quit" => hub(Command::Quit(self.opt_text("reason")?)),
+            "quit" => hub(Command::Quit(self.opt_input("reason", Field::Reason)?)),
             other => {
                 return Err(BadInput::new(
                     "unknown_type",
@@ -474,11 +474,19 @@ impl Fields<'_> {
             .map_err(|e| BadInput::field(field, format!("{field}: {e}")))
     }
 
-    fn opt_text(&self, field: &'static str) -> Result<Option<Text>, BadInput> {
+    /// A topic, away message or reason in `field`: a text whose errors
+    /// name what it is (`the topic contains …`).
+    fn input(&self, field: &'static str, what: Field) -> Result<Text, BadInput> {
+        let s = self.string(field)?;
+        what.text(s, self.limits.max_message_bytes)
+            .map_err(|e| BadInput::field(field, e.to_string()))
+    }
+
+    fn opt_input(&self, field: &'static str, what: Field) -> Result<Option<Text>, BadInput> {
         match self.opt_string(field)? {
             None => Ok(None),
             Some(s) if s.trim().is_empty() => Ok(None),
-            Some(_) => self.text(field).map(Some),
+            Some(_) => self.input(field, what).map(Some),
         }
     }
 

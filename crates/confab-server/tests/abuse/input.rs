@@ -183,7 +183,12 @@ async fn a_forged_key_mask_topic_away_or_reason_from_a_websocket_never_reaches_t
     // the hub's limits.
     let topic = json!({"type": "topic", "room": "#r", "topic": "a\x1b]0;PWNED\x07"});
     let e = web.refused(topic).await;
-    assert_refused(&e, "bad_request", "control character (U+001B)");
+    assert_refused(
+        &e,
+        "bad_request",
+        "the topic contains a control character (U+001B)",
+    );
+    assert_eq!(e["field"], "topic", "{e}");
     let topic = json!({"type": "topic", "room": "#r", "topic": "t".repeat(391)});
     let e = web.refused(topic).await;
     assert_refused(
@@ -194,7 +199,11 @@ async fn a_forged_key_mask_topic_away_or_reason_from_a_websocket_never_reaches_t
     assert_eq!(e["field"], "topic", "{e}");
     let away = json!({"type": "away", "message": "back\r\n[12:00] [private] admin -> you: hi"});
     let e = web.refused(away).await;
-    assert_refused(&e, "bad_request", "control character (U+000D)");
+    assert_refused(
+        &e,
+        "bad_request",
+        "the away message contains a control character (U+000D)",
+    );
     let away = json!({"type": "away", "message": "w".repeat(201)});
     let e = web.refused(away).await;
     assert_refused(
@@ -204,7 +213,11 @@ async fn a_forged_key_mask_topic_away_or_reason_from_a_websocket_never_reaches_t
     );
     let kick = json!({"type": "kick", "room": "#r", "nick": "telly", "reason": "\x1b[2J\x1b[H"});
     let e = web.refused(kick).await;
-    assert_refused(&e, "bad_request", "control character (U+001B)");
+    assert_refused(
+        &e,
+        "bad_request",
+        "the reason contains a control character (U+001B)",
+    );
     let kick = json!({"type": "kick", "room": "#r", "nick": "telly", "reason": "r".repeat(201)});
     let e = web.refused(kick).await;
     assert_refused(
@@ -214,7 +227,11 @@ async fn a_forged_key_mask_topic_away_or_reason_from_a_websocket_never_reaches_t
     );
     let part = json!({"type": "part", "room": "#r", "reason": "bye\n[12:00] forged"});
     let e = web.refused(part).await;
-    assert_refused(&e, "bad_request", "control character (U+000A)");
+    assert_refused(
+        &e,
+        "bad_request",
+        "the reason contains a control character (U+000A)",
+    );
 
     // Nothing of it reached telly, who is still in #r; what a legitimate
     // operator does still does (so the telnet side is not just deaf).
@@ -299,14 +316,18 @@ async fn the_same_values_from_irc_are_refused_with_numerics() {
         (
             "TOPIC #i :a\x1b]0;PWNED\x07",
             "TOPIC",
-            "control character (U+001B)",
+            "the topic contains a control character (U+001B)",
         ),
         (
             &long_topic,
             "TOPIC",
             "the topic is 391 bytes long; the limit is 390",
         ),
-        ("AWAY :gone\x07", "AWAY", "control character (U+0007)"),
+        (
+            "AWAY :gone\x07",
+            "AWAY",
+            "the away message contains a control character (U+0007)",
+        ),
         (
             &long_away,
             "AWAY",
@@ -315,7 +336,7 @@ async fn the_same_values_from_irc_are_refused_with_numerics() {
         (
             "KICK #i telly :\x1b[2J",
             "KICK",
-            "control character (U+001B)",
+            "the reason contains a control character (U+001B)",
         ),
         (
             &long_kick,
@@ -351,7 +372,10 @@ async fn the_same_values_from_irc_are_refused_with_numerics() {
     let (before, _) = evil.expect_skipping("001").await;
     let fail = must("USER", &before, "FAIL");
     assert_eq!(fail.params[..2], ["USER", "INVALID_REALNAME"], "{fail}");
-    assert!(last(fail).contains("control character (U+001B)"), "{fail}");
+    assert!(
+        last(fail).contains("the real name contains a control character (U+001B)"),
+        "{fail}"
+    );
     evil.sync().await;
     let r = irc.ask("WHOIS evil").await;
     assert_eq!(last(must("whois", &r, "311")), "evil");
@@ -417,6 +441,10 @@ async fn irc_advertises_the_configured_limits_and_the_hub_applies_them() {
         .await;
     telly.send("/join #t").await;
     telly.until("*** telly joined #t").await;
+    telly.send("/topic a\x1b]0;PWNED\x07").await;
+    telly
+        .until("*** Error: the topic contains a control character (U+001B), which is not allowed")
+        .await;
     telly.send(&format!("/topic {}", "t".repeat(101))).await;
     telly
         .until("*** Error: the topic is 101 bytes long; the limit is 100")
