@@ -552,6 +552,62 @@ mod tests {
     }
 
     #[test]
+    fn no_string_from_the_server_reaches_the_terminal_with_a_control_character() {
+        // Issue 13's forged room key, in every string field a server could
+        // send: keys and masks in mode lines, topics, reasons, away
+        // messages, real names, nicks, room names.
+        const P: &str = "x\r\n[12:00] [private] admin -> you: /quit\u{1b}]0;PWNED\u{7}\u{202e}";
+        let p = serde_json::to_string(P).unwrap();
+        let events = [
+            format!(
+                r#"{{"type":"mode","room":{p},"by":{p},"changes":[{{"mode":"k","arg":{p}}},{{"mode":"b","arg":{p}}}]}}"#
+            ),
+            format!(r#"{{"type":"topic","room":{p},"by":{p},"topic":{p}}}"#),
+            format!(r#"{{"type":"topic_info","room":{p},"by":{p},"topic":{p}}}"#),
+            format!(r#"{{"type":"kicked","room":{p},"by":{p},"nick":{p},"reason":{p}}}"#),
+            format!(r#"{{"type":"parted","room":{p},"nick":{p},"reason":{p}}}"#),
+            format!(r#"{{"type":"quit","nick":{p},"reason":{p}}}"#),
+            format!(r#"{{"type":"nick","old":{p},"new":{p}}}"#),
+            format!(r#"{{"type":"away","nick":{p},"away":{p}}}"#),
+            format!(r#"{{"type":"is_away","nick":{p},"away":{p}}}"#),
+            format!(r#"{{"type":"invited","room":{p},"by":{p},"nick":{p}}}"#),
+            format!(
+                r#"{{"type":"whois","users":[{{"nick":{p},"host":{p},"realname":{p},"away":{p},"rooms":[{{"room":{p}}}]}}],"missing":[{p}]}}"#
+            ),
+            format!(r#"{{"type":"members","room":{p},"members":[{{"nick":{p}}}]}}"#),
+            format!(r#"{{"type":"rooms","rooms":[{{"name":{p},"members":1,"topic":{p}}}]}}"#),
+            format!(r#"{{"type":"announcement","text":{p}}}"#),
+            format!(r#"{{"type":"notice","text":{p}}}"#),
+            format!(r#"{{"type":"bye","reason":{p}}}"#),
+            format!(r#"{{"type":"error","code":"x","message":{p}}}"#),
+            format!(r#"{{"type":"joined","room":{p},"nick":{p}}}"#),
+            format!(r#"{{"type":"kept","nick":{p}}}"#),
+            format!(r#"{{"type":"ignores","nicks":[{p}]}}"#),
+            format!(
+                r#"{{"type":"search","query":{p},"messages":[{{"id":1,"time":"2026-01-01T00:00:00Z","from":{p},"target":{p},"text":{p}}}]}}"#
+            ),
+        ];
+        for json in events {
+            let ev = crate::proto::Incoming::parse(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+            assert!(
+                !matches!(ev.event, ServerEvent::Unknown),
+                "not understood: {json}"
+            );
+            let mut l = lines();
+            l.event(&ev);
+            let out = text(&l);
+            assert!(!out.is_empty(), "nothing printed for {json}");
+            for line in out.lines() {
+                assert!(
+                    !line.chars().any(|c| c.is_control() || c == '\u{202e}'),
+                    "control character in {line:?} from {json}"
+                );
+                assert!(!line.starts_with("[12:00]"), "forged line from {json}");
+            }
+        }
+    }
+
+    #[test]
     fn events_print_as_one_line_each_and_a_message_only_once() {
         use crate::proto::Incoming;
         let mut l = lines();

@@ -26,7 +26,10 @@ pub enum Command {
     /// Change name.
     ChangeNick(Nick),
     /// Join a room, creating it if it does not exist; it becomes current.
-    /// `key` is the room's key, when it has one (`+k`).
+    /// `key` is the room's key, when it has one (`+k`). Like every
+    /// free-form value of a command (keys, masks, topics, away messages,
+    /// real names, reasons), the hub checks it against the input rules
+    /// (`input`) before anything else.
     Join {
         room: RoomName,
         key: Option<String>,
@@ -93,7 +96,7 @@ pub enum Command {
     /// Mark the user away with a message, or back (`None`).
     Away(Option<Text>),
     /// Change the user's real name.
-    SetRealname(String),
+    SetRealname(Text),
     /// Tell what is known of these names.
     Whois(Vec<Nick>),
     /// Tell who recently used a name.

@@ -2,6 +2,7 @@
 //! user (rendered by their door), never a reason to end a task.
 
 use crate::event::{MsgId, Target};
+use crate::input::InputError;
 use crate::names::{Nick, RoomName};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,4 +69,16 @@ pub enum ChatError {
     BadValue(String),
     #[error("there is no message {} in {target} that you can read", id.0)]
     NoSuchMessage { target: Target, id: MsgId },
+    /// A topic, away message, real name, reason or join key that breaks
+    /// the input rules (`input`); nothing was changed.
+    #[error("{0}")]
+    Input(InputError),
+    /// A key or ban mask that breaks the input rules, in a mode change;
+    /// that change was not made (the others of the same command were).
+    #[error("{error}; mode {mode} of {room} was not changed")]
+    BadModeParam {
+        room: RoomName,
+        mode: char,
+        error: InputError,
+    },
 }

@@ -33,6 +33,7 @@ use crate::event::{
     Actor, Ban, Delivery, Departed, Envelope, Event, Marker, Member, Message, MsgId, MsgKind,
     Origin, RoomInfo, RoomModes, Status, Target, Timestamp, Topic, UserInfo,
 };
+use crate::input::{Field, InputLimits};
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 use crate::store::{
     Account, AccountId, Conversation, HistoryQuery, Op, RoomSettings, Store, StoreError, Visibility,
@@ -79,7 +80,13 @@ pub struct HubConfig {
     pub max_bans: usize,
     /// Departed users remembered for WHOWAS.
     pub whowas: usize,
+    /// The longest key, ban mask, topic, away message, real name and
+    /// reason (`input`).
+    pub input: InputLimits,
 }
+
+/// The longest ident (IRC's user name) the hub takes from a door.
+const IDENT_LEN: usize = 16;
 
 /// What a door knows of a new session's client.
 #[derive(Debug, Clone)]
@@ -122,6 +129,7 @@ impl Default for HubConfig {
             },
             max_bans: 100,
             whowas: 100,
+            input: InputLimits::default(),
         }
     }
 }
@@ -411,10 +419,22 @@ impl<O: Outbox> Hub<O> {
                 .collect();
             hub.users.insert(uid, user);
         }
+        let limits = hub.config.input;
         for settings in snapshot.rooms {
             if let Some(room) = hub.rooms.get_mut(&settings.name.key()) {
                 room.modes = settings.modes;
                 room.bans = settings.bans;
+                // Stored before the input rules (or with other limits): a
+                // key or mask that breaks them now is dropped. A room whose
+                // key goes becomes invite-only, so it stays closed.
+                if let Some(k) = &room.modes.key
+                    && limits.check(Field::Key, k).is_err()
+                {
+                    room.modes.key = None;
+                    room.modes.invite_only = true;
+                }
+                room.bans
+                    .retain(|b| limits.check(Field::BanMask, &b.mask).is_ok());
             }
         }
         hub.store = Some(store);
@@ -649,6 +669,7 @@ impl<O: Outbox> Hub<O> {
             _ => {}
         }
         let uid = self.sessions[&sid].user.ok_or(ChatError::NotLoggedIn)?;
+        self.check_input(&cmd)?;
         match cmd {
             Command::Login(_) | Command::LoginAccount(_) | Command::Identify(_) => {
                 unreachable!("handled above")
@@ -785,6 +806,18 @@ impl<O: Outbox> Hub<O> {
                 limit,
             } => self.conversations(sid, uid, after, before, limit, now),
             Command::Quit(reason) => {
+                // Leaving is never refused: a reason that breaks the rules
+                // is dropped, and the user told why before the goodbye.
+                let reason =
+                    reason.filter(
+                        |r| match self.config.input.check(Field::Reason, r.as_str()) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                self.refuse(sid, now, ChatError::Input(e));
+                                false
+                            }
+                        },
+                    );
                 let reason = match reason {
                     Some(r) => format!("Quit: {r}"),
                     None => "Quit".to_owned(),
@@ -793,6 +826,30 @@ impl<O: Outbox> Hub<O> {
                 Ok(())
             }
         }
+    }
+
+    /// Checks the free-form values of `cmd` against the input rules
+    /// (`input::InputLimits`), before anything changes. Mode parameters
+    /// are checked one change at a time (`apply_mode`); a quit reason by
+    /// `Quit`, which is never refused.
+    fn check_input(&self, cmd: &Command) -> Result<(), ChatError> {
+        let limits = &self.config.input;
+        let text = |field, t: &Option<Text>| match t {
+            Some(t) => limits.check(field, t.as_str()),
+            None => Ok(()),
+        };
+        match cmd {
+            // An empty key is no key (IRC's `JOIN #a,#b ,k2`).
+            Command::Join { key: Some(k), .. } if !k.is_empty() => limits.check(Field::Key, k),
+            Command::Part { reason, .. } | Command::Kick { reason, .. } => {
+                text(Field::Reason, reason)
+            }
+            Command::SetTopic { topic, .. } => text(Field::Topic, topic),
+            Command::Away(away) => text(Field::Away, away),
+            Command::SetRealname(name) => limits.check(Field::Realname, name.as_str()),
+            _ => Ok(()),
+        }
+        .map_err(ChatError::Input)
     }
 
     /// A name as the hub spells it now, or as given if unknown.
@@ -931,9 +988,20 @@ impl<O: Outbox> Hub<O> {
         let coming_online = !user.online();
         if coming_online {
             // The first session says who the user is to others.
+            // What the door says of the client passes the input rules,
+            // or the nick stands in for it.
             let nick: &str = user.nick.as_str();
-            user.ident = info.ident.as_deref().unwrap_or(nick).into();
-            user.realname = info.realname.as_deref().unwrap_or(nick).into();
+            let limits = &self.config.input;
+            let ident = info
+                .ident
+                .as_deref()
+                .filter(|i| limits.check(Field::Key, i).is_ok() && i.len() <= IDENT_LEN);
+            let realname = info
+                .realname
+                .as_deref()
+                .filter(|r| limits.check(Field::Realname, r).is_ok());
+            user.ident = ident.unwrap_or(nick).into();
+            user.realname = realname.unwrap_or(nick).into();
             user.host = info.host.as_str().into();
             user.signon = now;
             user.last_active = now;

@@ -6,6 +6,7 @@
 use super::*;
 use crate::command::Window;
 use crate::event::{ModeChange, RoomMode, UserDetails};
+use crate::input::Field;
 use crate::store::Bound;
 
 /// Completes a ban mask: `nick` means `nick!*@*`, `nick!user` means
@@ -248,6 +249,7 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<Option<ModeChange>, ChatError> {
         let add = change.add;
+        self.check_mode_param(key, &change)?;
         let member = match &change.mode {
             RoomMode::Op(nick) | RoomMode::Voice(nick) => Some(self.member_of(key, nick)?),
             _ => None,
@@ -361,6 +363,24 @@ impl<O: Outbox> Hub<O> {
         Ok(changed.then_some(change))
     }
 
+    /// Checks a key or ban mask against the input rules (a mask as given
+    /// and as completed, `nick` → `nick!*@*`).
+    fn check_mode_param(&self, key: &RoomKey, change: &ModeChange) -> Result<(), ChatError> {
+        let limits = &self.config.input;
+        let checked = match &change.mode {
+            RoomMode::Key(Some(k)) if change.add => limits.check(Field::Key, k),
+            RoomMode::Ban(mask) => limits
+                .check(Field::BanMask, mask)
+                .and_then(|()| limits.check(Field::BanMask, &normalize_mask(mask))),
+            _ => Ok(()),
+        };
+        checked.map_err(|error| ChatError::BadModeParam {
+            room: self.rooms[key].name.clone(),
+            mode: change.mode.letter(),
+            error,
+        })
+    }
+
     // KICK #room nick [reason]
     pub(super) fn kick_member(
         &mut self,
@@ -447,13 +467,13 @@ impl<O: Outbox> Hub<O> {
     }
 
     // SETNAME realname
-    pub(super) fn set_realname(&mut self, uid: UserId, realname: String, now: Timestamp) {
+    pub(super) fn set_realname(&mut self, uid: UserId, realname: Text, now: Timestamp) {
         let user = self.users.get_mut(&uid).expect("live");
         user.realname = realname.as_str().into();
         user.refresh();
         let ev = Event::RealnameChanged {
             nick: user.nick.clone(),
-            realname,
+            realname: realname.as_str().to_owned(),
         };
         let d = Envelope::by(now, ev, &user.actor);
         self.tell_audience(uid, &d);

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::*;
+use crate::input::InputError;
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -2624,7 +2625,11 @@ fn an_empty_key_is_refused() {
             alice,
             set_modes("#a", vec![plus(RoomMode::Key(Some(String::new())))])
         ),
-        vec![empty.clone()]
+        vec![error(ChatError::BadModeParam {
+            room: room("#a"),
+            mode: 'k',
+            error: InputError::Empty(Field::Key),
+        })]
     );
     assert_eq!(
         w.ask(alice, set_modes("#a", vec![plus(RoomMode::Key(None))])),
@@ -3348,7 +3353,7 @@ fn set_realname_is_told_to_the_users_audience_and_shown_by_whois() {
     let mut w = World::new();
     let (alice, bob) = w.alice_runs_a();
     let carol = w.login("carol");
-    w.cmd(alice, Command::SetRealname("Alice Liddell".into()));
+    w.cmd(alice, Command::SetRealname(text("Alice Liddell")));
     let changed = Event::RealnameChanged {
         nick: nick("alice"),
         realname: "Alice Liddell".into(),
@@ -3820,6 +3825,7 @@ struct Kept {
     messages: Vec<Message>,
     markers: Vec<(AccountId, Target, Marker)>,
     rooms: Vec<(AccountId, RoomName)>,
+    settings: Vec<crate::store::RoomSettings>,
 }
 
 /// A store that keeps accounts, their rooms, messages and read markers
@@ -3881,7 +3887,7 @@ impl crate::store::Store for Memory {
         Ok(Snapshot {
             accounts,
             next_msg_id,
-            rooms: Vec::new(),
+            rooms: kept.settings.clone(),
         })
     }
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
@@ -4360,4 +4366,451 @@ fn the_rest_api_reads_an_accounts_markers() {
         w.hub.api_read_markers(&nick("carol").key()),
         Err(ChatError::NotLoggedIn)
     );
+}
+
+// ---------------------------------------------------------------------------
+// 24. The input policy: keys, masks, topics, away, real names, reasons
+// ---------------------------------------------------------------------------
+
+/// The payload of the attack in issue 13: a forged private line and an OSC
+/// title sequence, as a room key.
+const FORGED: &str =
+    "x\r\n[12:00] [private] admin -> you: please /quit and /login again\x1b]0;PWNED\x07";
+
+fn input_error(e: InputError) -> Event {
+    error(ChatError::Input(e))
+}
+
+/// A text of `n` bytes.
+fn long(n: usize) -> Text {
+    Text::parse(&"a".repeat(n), usize::MAX).expect("valid text")
+}
+
+#[test]
+fn every_free_form_value_over_its_limit_is_refused_and_nobody_hears_of_it() {
+    let limits = InputLimits::default();
+    let cases: Vec<(&str, Command, Field)> = vec![
+        (
+            "topic",
+            Command::SetTopic {
+                room: None,
+                topic: Some(long(limits.topic + 1)),
+            },
+            Field::Topic,
+        ),
+        (
+            "away",
+            Command::Away(Some(long(limits.away + 1))),
+            Field::Away,
+        ),
+        (
+            "real name",
+            Command::SetRealname(long(limits.realname + 1)),
+            Field::Realname,
+        ),
+        (
+            "part reason",
+            Command::Part {
+                room: None,
+                reason: Some(long(limits.reason + 1)),
+            },
+            Field::Reason,
+        ),
+        (
+            "kick reason",
+            Command::Kick {
+                room: room("#a"),
+                nick: nick("bob"),
+                reason: Some(long(limits.reason + 1)),
+            },
+            Field::Reason,
+        ),
+        (
+            "join key",
+            Command::Join {
+                room: room("#b"),
+                key: Some("k".repeat(limits.key + 1)),
+            },
+            Field::Key,
+        ),
+    ];
+    for (case, cmd, field) in cases {
+        let mut w = World::new();
+        let (alice, bob) = w.alice_runs_a();
+        let max = limits.max(field);
+        assert_eq!(
+            w.ask(alice, cmd),
+            vec![input_error(InputError::TooLong {
+                field,
+                len: max + 1,
+                max
+            })],
+            "{case}"
+        );
+        w.assert_silent(bob);
+        // Nothing changed: alice is still in #a, bob too, no topic, no
+        // room #b.
+        assert_eq!(
+            w.ask(bob, Command::Rooms),
+            vec![Event::Rooms(vec![room_info("#a", 2, None)])],
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_join_key_is_no_key() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.cmd(
+        alice,
+        Command::Join {
+            room: room("#a"),
+            key: Some(String::new()),
+        },
+    );
+    let events = w.events(alice);
+    assert!(
+        matches!(events.first(), Some(Event::Joined { .. })),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn values_at_their_limit_are_accepted() {
+    let limits = InputLimits::default();
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let topic = long(limits.topic);
+    w.cmd(
+        alice,
+        Command::SetTopic {
+            room: None,
+            topic: Some(topic.clone()),
+        },
+    );
+    let changed = Event::TopicChanged {
+        room: room("#a"),
+        by: nick("alice"),
+        topic: Some(topic),
+    };
+    assert_eq!(w.events(bob), vec![changed]);
+    w.cmd(alice, Command::Away(Some(long(limits.away))));
+    w.cmd(alice, Command::SetRealname(long(limits.realname)));
+    let key = "k".repeat(limits.key);
+    w.cmd(alice, set_modes("#a", vec![plus(RoomMode::Key(Some(key)))]));
+    let mask = format!("{}!*@*", "m".repeat(limits.ban_mask - 4));
+    w.cmd(alice, set_modes("#a", vec![plus(ban(&mask))]));
+    let events = w.events(alice);
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Error(_))),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_tab_in_a_text_kept_exactly_is_refused_as_a_control_character() {
+    // IRC's door keeps texts as sent (`Text::parse_exact`), tabs included;
+    // a topic is one line of text, so the hub refuses them.
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let tabbed = Text::parse_exact("a\tb", 100).expect("tabs pass Text");
+    assert_eq!(
+        w.ask(
+            alice,
+            Command::SetTopic {
+                room: None,
+                topic: Some(tabbed)
+            }
+        ),
+        vec![input_error(InputError::Control {
+            field: Field::Topic,
+            code: 9
+        })]
+    );
+    w.assert_silent(bob);
+}
+
+#[test]
+fn a_key_that_forges_a_line_is_refused_and_the_room_stays_open() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    assert_eq!(
+        w.ask(
+            alice,
+            set_modes("#a", vec![plus(RoomMode::Key(Some(FORGED.into())))])
+        ),
+        vec![error(ChatError::BadModeParam {
+            room: room("#a"),
+            mode: 'k',
+            error: InputError::Control {
+                field: Field::Key,
+                code: 0x0d
+            },
+        })]
+    );
+    w.assert_silent(bob);
+    assert_eq!(
+        w.ask(alice, Command::GetModes(room("#a"))),
+        vec![modes_of("#a", nt(), w.now)]
+    );
+}
+
+#[test]
+fn keys_and_masks_with_spaces_commas_or_a_leading_colon_are_refused() {
+    let table = [
+        ("a b", InputError::Space(Field::Key)),
+        (
+            "a,b",
+            InputError::Forbidden {
+                field: Field::Key,
+                c: ',',
+            },
+        ),
+        (
+            ":ab",
+            InputError::BadStart {
+                field: Field::Key,
+                c: ':',
+            },
+        ),
+        (
+            "a\u{202e}b",
+            InputError::Invisible {
+                field: Field::Key,
+                code: 0x202e,
+            },
+        ),
+    ];
+    for (value, want) in table {
+        let mut w = World::new();
+        let (alice, bob) = w.alice_runs_a();
+        let key = plus(RoomMode::Key(Some(value.into())));
+        assert_eq!(
+            w.ask(alice, set_modes("#a", vec![key])),
+            vec![error(ChatError::BadModeParam {
+                room: room("#a"),
+                mode: 'k',
+                error: want.clone(),
+            })],
+            "key {value:?}"
+        );
+        let mask_error = match want {
+            InputError::Space(_) => InputError::Space(Field::BanMask),
+            InputError::Forbidden { c, .. } => InputError::Forbidden {
+                field: Field::BanMask,
+                c,
+            },
+            InputError::BadStart { c, .. } => InputError::BadStart {
+                field: Field::BanMask,
+                c,
+            },
+            InputError::Invisible { code, .. } => InputError::Invisible {
+                field: Field::BanMask,
+                code,
+            },
+            other => other,
+        };
+        assert_eq!(
+            w.ask(alice, set_modes("#a", vec![plus(ban(value))])),
+            vec![error(ChatError::BadModeParam {
+                room: room("#a"),
+                mode: 'b',
+                error: mask_error,
+            })],
+            "mask {value:?}"
+        );
+        w.assert_silent(bob);
+    }
+}
+
+#[test]
+fn a_ban_mask_of_64_kib_is_refused_and_the_ban_list_stays_empty() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let huge = "a".repeat(64 * 1024);
+    let max = InputLimits::default().ban_mask;
+    assert_eq!(
+        w.ask(alice, set_modes("#a", vec![plus(ban(&huge))])),
+        vec![error(ChatError::BadModeParam {
+            room: room("#a"),
+            mode: 'b',
+            error: InputError::TooLong {
+                field: Field::BanMask,
+                len: 64 * 1024,
+                max
+            },
+        })]
+    );
+    w.assert_silent(bob);
+    assert_eq!(
+        w.ask(alice, Command::Bans(room("#a"))),
+        vec![Event::Bans {
+            room: room("#a"),
+            bans: vec![]
+        }]
+    );
+}
+
+#[test]
+fn a_ban_mask_is_limited_as_completed() {
+    // `nick` is kept as `nick!*@*`, four bytes longer.
+    let mut w = World::new();
+    let (alice, _bob) = w.alice_runs_a();
+    let max = InputLimits::default().ban_mask;
+    let nick_only = "n".repeat(max - 2);
+    assert_eq!(
+        w.ask(alice, set_modes("#a", vec![plus(ban(&nick_only))])),
+        vec![error(ChatError::BadModeParam {
+            room: room("#a"),
+            mode: 'b',
+            error: InputError::TooLong {
+                field: Field::BanMask,
+                len: max + 2,
+                max
+            },
+        })]
+    );
+}
+
+#[test]
+fn a_refused_mode_parameter_does_not_stop_the_other_changes() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    w.cmd(
+        alice,
+        set_modes(
+            "#a",
+            vec![
+                plus(RoomMode::Key(Some(FORGED.into()))),
+                plus(RoomMode::Moderated),
+            ],
+        ),
+    );
+    let events = w.events(alice);
+    assert!(
+        matches!(
+            &events[0],
+            Event::Error(ChatError::BadModeParam { mode: 'k', .. })
+        ),
+        "{events:?}"
+    );
+    let done = mode_changed("#a", "alice", vec![plus(RoomMode::Moderated)]);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1], done);
+    assert_eq!(w.events(bob), vec![done]);
+}
+
+#[test]
+fn a_quit_reason_that_breaks_the_rules_is_dropped_and_the_user_still_leaves() {
+    let mut w = World::new();
+    let (alice, bob) = w.alice_runs_a();
+    let max = InputLimits::default().reason;
+    assert_eq!(
+        w.ask(alice, Command::Quit(Some(long(max + 1)))),
+        vec![
+            input_error(InputError::TooLong {
+                field: Field::Reason,
+                len: max + 1,
+                max
+            }),
+            bye("Quit"),
+        ]
+    );
+    assert_eq!(w.events(bob), vec![quit("alice", "Quit")]);
+}
+
+#[test]
+fn a_real_name_or_ident_from_a_door_that_breaks_the_rules_is_replaced_by_the_nick() {
+    let mut w = World::new();
+    let bad = [
+        ("a\x1b]0;PWNED\x07", "~u b"),
+        ("r".repeat(51).leak() as &str, "~u,b"),
+    ];
+    for (i, (realname, ident)) in bad.into_iter().enumerate() {
+        let name = format!("user{i}");
+        let info = ClientInfo {
+            ident: Some(ident.to_owned()),
+            realname: Some(realname.to_owned()),
+            ..ClientInfo::default()
+        };
+        let sid = w.login_with(&name, info);
+        let who = w.ask(sid, Command::Whois(vec![nick(&name)]));
+        let Event::Whois { found, .. } = &who[0] else {
+            panic!("{who:?}")
+        };
+        assert_eq!(&*found[0].who.realname, name.as_str());
+        assert_eq!(&*found[0].who.ident, name.as_str());
+    }
+    let good = ClientInfo {
+        ident: Some("~alice".into()),
+        realname: Some("Alice \x02Liddell\x02".into()),
+        ..ClientInfo::default()
+    };
+    let sid = w.login_with("alice", good);
+    let who = w.ask(sid, Command::Whois(vec![nick("alice")]));
+    let Event::Whois { found, .. } = &who[0] else {
+        panic!("{who:?}")
+    };
+    assert_eq!(&*found[0].who.realname, "Alice \x02Liddell\x02");
+    assert_eq!(&*found[0].who.ident, "~alice");
+}
+
+#[test]
+fn limits_come_from_the_config() {
+    let config = HubConfig {
+        input: InputLimits {
+            topic: 5,
+            ..InputLimits::default()
+        },
+        ..quiet_config()
+    };
+    let mut w = World::with_config(config);
+    let (alice, _bob) = w.alice_runs_a();
+    assert_eq!(
+        w.ask(alice, set_topic("sixsix")),
+        vec![input_error(InputError::TooLong {
+            field: Field::Topic,
+            len: 6,
+            max: 5
+        })]
+    );
+}
+
+#[test]
+fn stored_keys_and_masks_that_break_the_rules_are_dropped_on_load() {
+    // Stored by a server before the input rules: the room keeps its good
+    // ban, loses the hostile one, and its hostile key is replaced by
+    // invite-only, so it stays closed.
+    let alice_acct = account(1, "alice");
+    let memory = Memory::with_account(&alice_acct);
+    {
+        let mut kept = memory.0.lock().unwrap();
+        kept.rooms.push((alice_acct.id, room("#locked")));
+        let ban_of = |mask: &str| Ban {
+            mask: mask.to_owned(),
+            by: nick("alice"),
+            time: Timestamp(1),
+        };
+        kept.settings.push(crate::store::RoomSettings {
+            name: room("#locked"),
+            modes: RoomModes {
+                key: Some(FORGED.into()),
+                ..nt()
+            },
+            bans: vec![ban_of("bob!*@*"), ban_of(&"a".repeat(64 * 1024))],
+        });
+    }
+    let mut w = World::with_memory(&memory);
+    let alice = w.login_account(&alice_acct);
+    let Event::Modes { modes, .. } = &w.ask(alice, Command::GetModes(room("#locked")))[0] else {
+        panic!("no modes")
+    };
+    assert_eq!(modes.key, None);
+    assert!(modes.invite_only);
+    let Event::Bans { bans, .. } = &w.ask(alice, Command::Bans(room("#locked")))[0] else {
+        panic!("no bans")
+    };
+    let masks: Vec<&str> = bans.iter().map(|b| b.mask.as_str()).collect();
+    assert_eq!(masks, ["bob!*@*"]);
 }

@@ -5,6 +5,9 @@
 //! - [`names`] and [`text`]: validated newtypes ([`Nick`], [`RoomName`],
 //!   [`Text`]). Doors parse user input through them, so nothing malformed
 //!   reaches the hub.
+//! - [`input`]: the rules for the other values users set (room keys, ban
+//!   masks, topics, away messages, real names, reasons), checked by the
+//!   hub against [`InputLimits`] whichever door they came from.
 //! - [`command`]: [`Command`], what a session asks for.
 //! - [`event`]: [`Event`], what a session is told, in a shared
 //!   [`Envelope`] that caches each door's rendering (fan-out renders once
@@ -18,6 +21,7 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod hub;
+pub mod input;
 pub mod names;
 pub mod rate;
 pub mod store;
@@ -31,5 +35,6 @@ pub use event::{
     UserDetails, UserInfo,
 };
 pub use hub::{ClientInfo, Hub, HubConfig, Outbox, QueueFull};
+pub use input::{Field, InputError, InputLimits};
 pub use names::{NameError, Nick, NickKey, RoomKey, RoomName};
 pub use text::{Text, TextError};

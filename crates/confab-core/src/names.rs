@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::input::is_invisible_format;
+
 /// Why a name was refused. The `Display` text is shown to the user as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -20,6 +22,8 @@ pub enum NameError {
     BadStart,
     #[error("room names start with # and may not contain spaces, commas or control characters")]
     BadRoom,
+    #[error("a name may not contain invisible formatting characters (U+{0:04X})")]
+    Invisible(u32),
 }
 
 /// A user's nickname: 1..=max ASCII characters, the RFC 2812 nick alphabet
@@ -84,7 +88,9 @@ impl fmt::Debug for Nick {
 
 /// A room name: `#` followed by 1..max-1 characters that are not spaces,
 /// commas, colons or control characters (what IRC channel names allow, so
-/// that IRC users can join the same rooms). Non-ASCII letters are allowed.
+/// that IRC users can join the same rooms), nor invisible formatting
+/// characters (bidi overrides, zero-width spaces…), which would let two
+/// rooms look alike. Non-ASCII letters are allowed.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoomName(Box<str>);
 
@@ -102,6 +108,18 @@ impl RoomName {
     /// Parses `s` as a room name of at most `max_len` bytes (including the
     /// `#`). A missing `#` is added, so `/join rust` means `#rust`.
     pub fn parse(s: &str, max_len: usize) -> Result<RoomName, NameError> {
+        let name = RoomName::parse_stored(s, max_len)?;
+        if let Some(c) = name.0.chars().find(|&c| is_invisible_format(c)) {
+            return Err(NameError::Invisible(c as u32));
+        }
+        Ok(name)
+    }
+
+    /// Parses a room name a store kept, under the rules it was stored
+    /// with: like [`RoomName::parse`], but invisible format characters,
+    /// allowed before, do not stop a database from loading. Never for
+    /// user input.
+    pub fn parse_stored(s: &str, max_len: usize) -> Result<RoomName, NameError> {
         let body = s.strip_prefix('#').unwrap_or(s);
         if body.is_empty() {
             return Err(NameError::Empty);
@@ -162,6 +180,79 @@ mod tests {
         for (n, e) in bad {
             assert_eq!(Nick::parse(n, 20), Err(e), "{n:?}");
         }
+    }
+
+    #[test]
+    fn nicks_refuse_bidi_overrides_and_invisible_characters() {
+        // The nick alphabet is IRC's ASCII, so every Unicode format
+        // character (category Cf) is refused as a bad character.
+        for c in [
+            '\u{ad}',
+            '\u{200b}',
+            '\u{200c}',
+            '\u{200d}',
+            '\u{200e}',
+            '\u{200f}',
+            '\u{202a}',
+            '\u{202e}',
+            '\u{2060}',
+            '\u{2064}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{feff}',
+            '\u{e0001}',
+        ] {
+            for name in [
+                format!("al{c}ice"),
+                format!("{c}alice"),
+                format!("alice{c}"),
+            ] {
+                assert_eq!(
+                    Nick::parse(&name, 20),
+                    Err(NameError::BadChar(c)),
+                    "{:04X}",
+                    c as u32
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn room_names_refuse_bidi_overrides_and_invisible_characters() {
+        for c in [
+            '\u{ad}',
+            '\u{61c}',
+            '\u{200b}',
+            '\u{200d}',
+            '\u{200e}',
+            '\u{200f}',
+            '\u{202a}',
+            '\u{202e}',
+            '\u{2060}',
+            '\u{2064}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{feff}',
+            '\u{e0001}',
+        ] {
+            let name = format!("#ru{c}st");
+            assert_eq!(
+                RoomName::parse(&name, 50),
+                Err(NameError::Invisible(c as u32)),
+                "{:04X}",
+                c as u32
+            );
+        }
+        assert_eq!(
+            NameError::Invisible(0x202e).to_string(),
+            "a name may not contain invisible formatting characters (U+202E)"
+        );
+        // Letters of any script stay allowed.
+        assert!(RoomName::parse("#日本語", 50).is_ok());
+        // A store still loads a room named before the rule, as it was.
+        let old = RoomName::parse_stored("#ru\u{200b}st", 50).unwrap();
+        assert_eq!(old.as_str(), "#ru\u{200b}st");
+        assert_eq!(RoomName::parse_stored("#a b", 50), Err(NameError::BadRoom));
     }
 
     #[test]

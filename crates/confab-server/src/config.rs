@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use confab_core::{HubConfig, RoomModes, RoomName};
+use confab_core::{HubConfig, InputLimits, RoomModes, RoomName};
 use serde::{Deserialize, Serialize};
 
 /// The default port: not one that browsers refuse (6665–6669 are), and the
@@ -294,12 +294,24 @@ pub struct ChatConfig {
 pub struct Limits {
     /// Longest input line the line door accepts, in bytes.
     pub max_line_bytes: usize,
-    /// Longest message body, topic or quit reason, in bytes.
+    /// Longest message body, in bytes.
     pub max_message_bytes: usize,
     /// Longest user name, in characters.
     pub max_nick_len: usize,
     /// Longest room name, `#` included.
     pub max_room_len: usize,
+    /// Longest room topic, in bytes (IRC's TOPICLEN).
+    pub max_topic_bytes: usize,
+    /// Longest room key (mode `+k`), in bytes (IRC's KEYLEN).
+    pub max_key_bytes: usize,
+    /// Longest ban mask (mode `+b`, `nick!ident@host`), in bytes.
+    pub max_ban_mask_bytes: usize,
+    /// Longest away message, in bytes (IRC's AWAYLEN).
+    pub max_away_bytes: usize,
+    /// Longest real name, in bytes.
+    pub max_realname_bytes: usize,
+    /// Longest kick, part or quit reason, in bytes (IRC's KICKLEN).
+    pub max_reason_bytes: usize,
     /// Events queued for one connection before it counts as too slow and
     /// is disconnected ("SendQ exceeded").
     pub send_queue: usize,
@@ -364,6 +376,21 @@ impl Default for ChatConfig {
     }
 }
 
+impl Limits {
+    /// The core's input limits (keys, masks, topics, away messages, real
+    /// names, reasons), as the hub checks them and IRC advertises them.
+    pub fn input(&self) -> InputLimits {
+        InputLimits {
+            topic: self.max_topic_bytes,
+            key: self.max_key_bytes,
+            ban_mask: self.max_ban_mask_bytes,
+            away: self.max_away_bytes,
+            realname: self.max_realname_bytes,
+            reason: self.max_reason_bytes,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -371,6 +398,12 @@ impl Default for Limits {
             max_message_bytes: 1024,
             max_nick_len: 20,
             max_room_len: 50,
+            max_topic_bytes: 390,
+            max_key_bytes: 23,
+            max_ban_mask_bytes: 128,
+            max_away_bytes: 200,
+            max_realname_bytes: 50,
+            max_reason_bytes: 200,
             send_queue: 1024,
             rate_per_sec: 5.0,
             rate_burst: 20,
@@ -529,6 +562,23 @@ impl Config {
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(bad(key, "must be greater than 0"));
         }
+        let input: [(&'static str, usize); 6] = [
+            ("limits.max_topic_bytes", l.max_topic_bytes),
+            ("limits.max_key_bytes", l.max_key_bytes),
+            ("limits.max_ban_mask_bytes", l.max_ban_mask_bytes),
+            ("limits.max_away_bytes", l.max_away_bytes),
+            ("limits.max_realname_bytes", l.max_realname_bytes),
+            ("limits.max_reason_bytes", l.max_reason_bytes),
+        ];
+        for (key, value) in input {
+            if value == 0 {
+                return Err(bad(key, "must be greater than 0"));
+            }
+            // Each is one IRC parameter of a 512-byte line.
+            if value > 400 {
+                return Err(bad(key, "must be at most 400 (it must fit an IRC line)"));
+            }
+        }
         if !(l.rate_per_sec.is_finite() && l.rate_per_sec > 0.0) {
             return Err(bad("limits.rate_per_sec", "must be a number above 0"));
         }
@@ -661,6 +711,7 @@ impl Config {
             default_modes: self.default_modes()?,
             max_bans: self.chat.max_bans,
             whowas: 100,
+            input: l.input(),
         })
     }
 }
@@ -715,6 +766,23 @@ mod tests {
         let mut c = Config::default();
         c.chat.default_room = String::new();
         assert_eq!(c.default_room().unwrap(), None);
+    }
+
+    #[test]
+    fn input_limits_reach_the_hub_and_are_checked() {
+        let hub = Config::default().hub_config().unwrap();
+        assert_eq!(hub.input, InputLimits::default());
+        let mut c = Config::default();
+        c.limits.max_topic_bytes = 100;
+        c.limits.max_reason_bytes = 50;
+        let input = c.hub_config().unwrap().input;
+        assert_eq!((input.topic, input.reason), (100, 50));
+        let mut c = Config::default();
+        c.limits.max_key_bytes = 0;
+        assert_eq!(c.validate().unwrap_err().key, "limits.max_key_bytes");
+        let mut c = Config::default();
+        c.limits.max_ban_mask_bytes = 401;
+        assert_eq!(c.validate().unwrap_err().key, "limits.max_ban_mask_bytes");
     }
 
     #[test]

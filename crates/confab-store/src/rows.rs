@@ -121,7 +121,9 @@ pub(crate) fn nick_key(s: &str) -> Result<NickKey, StoreError> {
 }
 
 pub(crate) fn room(s: &str) -> Result<RoomName, StoreError> {
-    let room = RoomName::parse(s, usize::MAX).map_err(|e| corrupt("room name", s, e))?;
+    // Under the rules it was stored with (a name from before invisible
+    // format characters were refused still loads).
+    let room = RoomName::parse_stored(s, usize::MAX).map_err(|e| corrupt("room name", s, e))?;
     if room.as_str() != s {
         return Err(corrupt("room name", s, "it does not start with #"));
     }

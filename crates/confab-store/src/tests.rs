@@ -2320,3 +2320,38 @@ fn since_reads_what_a_reconnecting_user_missed() {
     assert!(s(&sees(&["#rust"], Some("alice")), 9, 100).is_empty());
     assert!(s(&sees(&["#rust"], Some("alice")), u64::MAX, 100).is_empty());
 }
+
+#[test]
+fn a_room_named_before_invisible_characters_were_refused_still_loads() {
+    // Room names refuse invisible format characters now; a database that
+    // holds one from before must still load, as it was.
+    let db = Db::new();
+    let mut store = db.open();
+    let alice = store
+        .create_account(&nick("alice"), "$argon2id$a", Timestamp(1))
+        .unwrap();
+    let old = RoomName::parse_stored("#ru\u{200b}st", 64).unwrap();
+    store
+        .commit(&[
+            Op::Join {
+                account: alice.id,
+                room: old.clone(),
+            },
+            Op::Message(Message {
+                id: MsgId(1),
+                time: Timestamp(2),
+                from: nick("alice"),
+                to: Target::Room(old.clone()),
+                kind: MsgKind::Say,
+                text: text("hi"),
+            }),
+        ])
+        .unwrap();
+    drop(store);
+    let mut store = db.open();
+    let snap = store.load().unwrap();
+    assert_eq!(snap.accounts[0].rooms, vec![old.clone()]);
+    let msgs = all(&mut store, &Conversation::Room(old.key()));
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].to, Target::Room(old));
+}

@@ -12,6 +12,7 @@ use anyhow::Context;
 use confab_client::line::{self, Exit};
 use confab_client::model::Model;
 use confab_client::proto::Secret;
+use confab_client::safe;
 use confab_client::session::{self, ConnectOptions, Login, Session};
 use confab_server::Server;
 use tokio::sync::oneshot;
@@ -253,7 +254,9 @@ async fn run_client(mut opts: ConnectOptions, hosted: Option<Hosted>) -> Exit {
         match confab_client::tui::run(handle, events, model, &opts).await {
             Ok(confab_client::tui::Exit::Quit | confab_client::tui::Exit::Interrupted) => Exit::Ok,
             Ok(confab_client::tui::Exit::Stopped(fatal)) => {
-                eprintln!("confab: {fatal}");
+                // A login refusal's message is the server's text: made
+                // safe for the terminal like everything else it sends.
+                eprintln!("confab: {}", safe::sanitize(&fatal.to_string()));
                 Exit::of(&fatal)
             }
             Err(e) => {

@@ -443,3 +443,61 @@ fn multi_line_input_grows_the_input_box() {
     assert_eq!(row(cells, 11), "[#lobby] first line");
     assert_eq!(row(cells, 13).trim(), "third");
 }
+
+#[test]
+fn no_string_from_the_server_is_drawn_with_a_control_character() {
+    // Issue 13's forged room key, as a key and a ban mask in a mode line,
+    // a topic, reasons, an away message, a real name and a nick, in the
+    // room the user is looking at.
+    const P: &str = "x\r\n[12:00] [private] admin -> you: /quit\u{1b}]0;PWNED\u{7}\u{202e}";
+    let p = serde_json::to_string(P).unwrap();
+    let time = r#""time":"2026-12-03T10:00:00Z""#;
+    let mut w = World::new();
+    w.ev(&format!(
+        r#"{{"type":"welcome","name":"alice","session":1,"online":2,{time}}}"#
+    ));
+    w.ev(&format!(
+        r##"{{"type":"joined","room":"#r","nick":"alice",{time}}}"##
+    ));
+    w.ev(&format!(
+        r##"{{"type":"members","room":"#r","members":[{{"nick":"alice"}},{{"nick":{p}}}],{time}}}"##
+    ));
+    for json in [
+        format!(
+            r##"{{"type":"mode","room":"#r","by":{p},"changes":[{{"mode":"k","arg":{p}}},{{"mode":"b","arg":{p}}}],{time}}}"##
+        ),
+        format!(r##"{{"type":"topic","room":"#r","by":{p},"topic":{p},{time}}}"##),
+        format!(r##"{{"type":"joined","room":"#r","nick":{p},{time}}}"##),
+        format!(r##"{{"type":"kicked","room":"#r","by":{p},"nick":"bob","reason":{p},{time}}}"##),
+        format!(r##"{{"type":"parted","room":"#r","nick":{p},"reason":{p},{time}}}"##),
+        format!(r#"{{"type":"away","nick":{p},"away":{p},{time}}}"#),
+        format!(r#"{{"type":"realname","nick":{p},"realname":{p},{time}}}"#),
+        format!(
+            r#"{{"type":"whois","users":[{{"nick":{p},"host":{p},"realname":{p},"away":{p}}}],{time}}}"#
+        ),
+        format!(r#"{{"type":"quit","nick":{p},"reason":{p},{time}}}"#),
+        format!(r#"{{"type":"error","code":"x","message":{p},{time}}}"#),
+    ] {
+        w.ev(&json);
+    }
+    let term = w.draw(100, 40);
+    let cells = term.backend().buffer();
+    let mut screen = String::new();
+    for y in 0..cells.area.height {
+        for x in 0..cells.area.width {
+            let sym = cells[(x, y)].symbol();
+            assert!(
+                !sym.chars().any(|c| c.is_control() || c == '\u{202e}'),
+                "control character {sym:?} at ({x}, {y})"
+            );
+            screen.push_str(sym);
+        }
+        screen.push('\n');
+    }
+    // The payload shows, defused: its controls as pictures.
+    assert!(screen.contains("␛]0;PWNED␇"), "{screen}");
+    assert!(
+        !screen.lines().any(|l| l.starts_with("[12:00]")),
+        "{screen}"
+    );
+}

@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use confab_core::command::Window;
 use confab_core::store::{Account, Bound, HistoryQuery};
 use confab_core::{
-    ChatError, ClientInfo, Command, Delivery, Event, ModeChange, MsgId, MsgKind, Nick, RoomKey,
-    RoomMode, RoomName, SessionId, Target, Text, Timestamp,
+    ChatError, ClientInfo, Command, Delivery, Event, Field, ModeChange, MsgId, MsgKind, Nick,
+    RoomKey, RoomMode, RoomName, SessionId, Target, Text, Timestamp,
 };
 use confab_irc::{MAX_LINE, MAX_TAGS, Message as Irc, ParseError};
 use tokio::io::WriteHalf;
@@ -45,9 +45,6 @@ const MAX_TARGETS: usize = 4;
 const CHATHISTORY_MAX: usize = 100;
 /// Longest SASL payload accepted, in bytes of base64.
 const MAX_SASL: usize = 1600;
-/// Longest AWAY message, real name, kick reason.
-const AWAY_LEN: usize = 390;
-const REALNAME_LEN: usize = 128;
 const SERVICE: &str = "NickServ";
 const VERSION: &str = concat!("confab-", env!("CARGO_PKG_VERSION"));
 
@@ -1107,7 +1104,7 @@ impl Conn {
     fn isupport(&self) -> Vec<Irc> {
         let l = &self.config.limits;
         let tokens = [
-            format!("AWAYLEN={AWAY_LEN}"),
+            format!("AWAYLEN={}", l.max_away_bytes),
             "CASEMAPPING=ascii".to_owned(),
             format!("CHANLIMIT=#:{}", l.max_rooms_per_user),
             "CHANMODES=b,k,l,imnst".to_owned(),
@@ -1116,7 +1113,8 @@ impl Conn {
             format!("CHATHISTORY={CHATHISTORY_MAX}"),
             "ELIST=".to_owned(),
             "HOSTLEN=64".to_owned(),
-            format!("KICKLEN={}", l.max_message_bytes.min(AWAY_LEN)),
+            format!("KEYLEN={}", l.max_key_bytes),
+            format!("KICKLEN={}", l.max_reason_bytes),
             format!("MAXLIST=b:{}", self.config.chat.max_bans),
             "MODES=4".to_owned(),
             "MSGREFTYPES=msgid,timestamp".to_owned(),
@@ -1126,7 +1124,7 @@ impl Conn {
             format!(
                 "TARGMAX=NAMES:1,LIST:1,KICK:1,WHOIS:1,PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:"
             ),
-            format!("TOPICLEN={}", l.max_message_bytes),
+            format!("TOPICLEN={}", l.max_topic_bytes),
             "USERLEN=16".to_owned(),
             "UTF8ONLY".to_owned(),
         ];
@@ -1252,7 +1250,9 @@ impl Conn {
             }
             "PONG" => return,
             "QUIT" => {
-                let reason = p.first().and_then(|r| Text::parse(r, AWAY_LEN).ok());
+                // Leaving is never refused: a reason that is not a text is
+                // dropped here, one over the limit by the hub.
+                let reason = self.reason(p.first().map(String::as_str)).ok().flatten();
                 if self.connected {
                     self.command(Command::Quit(reason), "QUIT", Kind::Plain)
                         .await;
@@ -1294,11 +1294,22 @@ impl Conn {
                 } else {
                     ident
                 };
-                let realname: String = p[3]
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(REALNAME_LEN)
-                    .collect();
+                // The core's rule for real names; one that breaks it is
+                // refused (the nick stands in for it) but does not stop
+                // the registration.
+                let realname = match self.config.limits.input().check(Field::Realname, &p[3]) {
+                    Ok(()) => p[3].to_owned(),
+                    Err(e) => {
+                        let m = self
+                            .view()
+                            .server_msg("FAIL")
+                            .with_param("USER")
+                            .with_param("INVALID_REALNAME")
+                            .with_param(e.to_string());
+                        self.fail(m).await;
+                        String::new()
+                    }
+                };
                 self.user = Some((format!("~{ident}"), realname));
                 return self.try_register().await;
             }
@@ -1347,7 +1358,7 @@ impl Conn {
             let info = ClientInfo {
                 ident: Some(ident),
                 host: self.host(),
-                realname: Some(realname),
+                realname: Some(realname).filter(|r| !r.is_empty()),
                 auto_join: false,
             };
             if self
@@ -1556,6 +1567,22 @@ impl Conn {
         Text::parse_exact(s, self.config.limits.max_message_bytes).map_err(|e| e.to_string())
     }
 
+    /// A kick, part or quit reason: none when blank; its limit is the
+    /// hub's to check.
+    fn reason(&self, s: Option<&str>) -> Result<Option<Text>, String> {
+        match s {
+            Some(r) if !r.trim().is_empty() => self.field(Field::Reason, r).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// A topic, away message, real name or reason: a text whose errors
+    /// name what it is; its own limit is the hub's to check.
+    fn field(&self, what: Field, s: &str) -> Result<Text, String> {
+        what.text(s, self.config.limits.max_message_bytes)
+            .map_err(|e| e.to_string())
+    }
+
     fn room(&self, s: &str) -> Option<RoomName> {
         if !is_channel(s) {
             return None;
@@ -1624,7 +1651,10 @@ impl Conn {
                 let Some(first) = p.first() else {
                     return self.need_more(cmd).await;
                 };
-                let reason = p.get(1).and_then(|r| self.text(r).ok());
+                let reason = match self.reason(p.get(1).copied()) {
+                    Ok(reason) => reason,
+                    Err(e) => return self.fail_text(cmd, &e).await,
+                };
                 for name in list(first) {
                     match self.room(name) {
                         Some(room) => {
@@ -1685,7 +1715,7 @@ impl Conn {
                         };
                         self.command(set, cmd, Kind::Plain).await;
                     }
-                    Some(t) => match self.text(t) {
+                    Some(t) => match self.field(Field::Topic, t) {
                         Ok(text) => {
                             let set = Command::SetTopic {
                                 room: Some(room),
@@ -1782,9 +1812,9 @@ impl Conn {
             }
             "AWAY" => {
                 let away = match p.first().filter(|a| !a.trim().is_empty()) {
-                    Some(a) => match Text::parse(a, AWAY_LEN) {
+                    Some(a) => match self.field(Field::Away, a) {
                         Ok(t) => Some(t),
-                        Err(e) => return self.fail_text(cmd, &e.to_string()).await,
+                        Err(e) => return self.fail_text(cmd, &e).await,
                     },
                     None => None,
                 };
@@ -1794,20 +1824,23 @@ impl Conn {
                 let Some(name) = p.first().filter(|n| !n.trim().is_empty()) else {
                     return self.need_more(cmd).await;
                 };
-                if name.len() > REALNAME_LEN || name.chars().any(char::is_control) {
-                    let m = self
-                        .view()
-                        .server_msg("FAIL")
-                        .with_param("SETNAME")
-                        .with_param("INVALID_REALNAME")
-                        .with_param("Real name is too long or invalid");
-                    return self.fail(m).await;
+                // The hub checks it against the input rules; a refusal
+                // comes back as FAIL SETNAME INVALID_REALNAME.
+                match self.field(Field::Realname, name) {
+                    Ok(name) => {
+                        self.command(Command::SetRealname(name), cmd, Kind::Plain)
+                            .await
+                    }
+                    Err(e) => {
+                        let m = self
+                            .view()
+                            .server_msg("FAIL")
+                            .with_param("SETNAME")
+                            .with_param("INVALID_REALNAME")
+                            .with_param(e);
+                        self.fail(m).await;
+                    }
                 }
-                if let Some(u) = &mut self.user {
-                    u.1 = (*name).to_owned();
-                }
-                self.command(Command::SetRealname((*name).to_owned()), cmd, Kind::Plain)
-                    .await;
             }
             "MODE" => self.mode(&p).await,
             "KICK" => {
@@ -1817,7 +1850,10 @@ impl Conn {
                 let Some(room) = self.room(p[0]) else {
                     return self.no_such_channel(p[0]).await;
                 };
-                let reason = p.get(2).and_then(|r| Text::parse(r, AWAY_LEN).ok());
+                let reason = match self.reason(p.get(2).copied()) {
+                    Ok(reason) => reason,
+                    Err(e) => return self.fail_text(cmd, &e).await,
+                };
                 for n in list(p[1]) {
                     match Nick::parse(n, usize::MAX) {
                         Ok(nick) => {
@@ -2075,18 +2111,6 @@ impl Conn {
                                 "*",
                                 "You must specify a parameter for the key mode",
                             ],
-                        )
-                        .await;
-                        continue;
-                    }
-                    if add
-                        && key
-                            .as_deref()
-                            .is_some_and(|k| k.contains(',') || k.len() > 23)
-                    {
-                        self.num(
-                            "696",
-                            &[target, "k", key.as_deref().unwrap_or("*"), "Invalid key"],
                         )
                         .await;
                         continue;

@@ -6,7 +6,7 @@
 //! in the event's envelope ([`SLOT_PLAIN`], [`SLOT_TAGGED`]).
 
 use confab_core::event::mode_string;
-use confab_core::{Actor, ChatError, Envelope, Event, Message, MsgKind, Target, Timestamp};
+use confab_core::{Actor, ChatError, Envelope, Event, Field, Message, MsgKind, Target, Timestamp};
 use confab_irc::{Message as Irc, split_text};
 
 use crate::hub_task::rfc3339;
@@ -454,6 +454,24 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
             .with_param("NICK")
             .with_param("ACCOUNT_NAME_FIXED")
             .with_param(text),
+        // A key or mask that breaks the input rules: ERR_INVALIDMODEPARAM,
+        // without echoing the value (it may be anything, 64 KiB long).
+        ChatError::BadModeParam { room, mode, .. } => {
+            let mode = mode.to_string();
+            n("696", &[room.as_str(), &mode, "*"])
+        }
+        ChatError::Input(e) => {
+            let code = match e.field() {
+                Field::Realname => "INVALID_REALNAME",
+                Field::Key => "INVALID_KEY",
+                Field::BanMask => "INVALID_MODEPARAM",
+                Field::Topic | Field::Away | Field::Reason => "INVALID_TEXT",
+            };
+            view.server_msg("FAIL")
+                .with_param(if command.is_empty() { "*" } else { command })
+                .with_param(code)
+                .with_param(text)
+        }
         ChatError::NoStorage | ChatError::GuestsNoPrivateHistory if command == "CHATHISTORY" => {
             view.server_msg("FAIL")
                 .with_param("CHATHISTORY")
@@ -533,6 +551,51 @@ mod tests {
             wire(&message_lines(&act, None, Caps::default())),
             ":alice PRIVMSG #r :\x01ACTION waves\x01\r\n"
         );
+    }
+
+    #[test]
+    fn input_refusals_get_their_numerics_without_echoing_the_value() {
+        use confab_core::InputError;
+        let view = View {
+            server: "srv".into(),
+            nick: "alice".into(),
+            caps: Caps::default(),
+        };
+        let room = RoomName::parse("#r", 50).unwrap();
+        let key = ChatError::BadModeParam {
+            room,
+            mode: 'k',
+            error: InputError::Control {
+                field: Field::Key,
+                code: 0x0d,
+            },
+        };
+        assert_eq!(
+            String::from_utf8(error(&key, "MODE", &view).to_bytes().to_vec()).unwrap(),
+            ":srv 696 alice #r k * :the room key contains a control character (U+000D), \
+             which is not allowed; mode k of #r was not changed\r\n"
+        );
+        let cases = [
+            (Field::Topic, "TOPIC", "INVALID_TEXT"),
+            (Field::Away, "AWAY", "INVALID_TEXT"),
+            (Field::Reason, "KICK", "INVALID_TEXT"),
+            (Field::Realname, "SETNAME", "INVALID_REALNAME"),
+            (Field::Key, "JOIN", "INVALID_KEY"),
+        ];
+        for (field, command, code) in cases {
+            let e = ChatError::Input(InputError::TooLong {
+                field,
+                len: 500,
+                max: 390,
+            });
+            let m = error(&e, command, &view);
+            assert_eq!(m.command, "FAIL");
+            assert_eq!(m.params[..2], [command, code], "{field}");
+            assert_eq!(
+                m.params[2],
+                format!("the {field} is 500 bytes long; the limit is 390")
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! anything else is a message to the current target. Pure: the limits come
 //! in as arguments and names go through the core's validating types.
 
-use confab_core::{Command, MsgKind, NameError, Nick, RoomName, Target, Text, TextError};
+use confab_core::{
+    Command, Field, InputError, MsgKind, NameError, Nick, RoomName, Target, Text, TextError,
+};
 
 /// What a line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,8 @@ pub enum ParseError {
     Name(#[from] NameError),
     #[error("{0}")]
     Text(#[from] TextError),
+    #[error("{0}")]
+    Input(#[from] InputError),
 }
 
 /// One command of the line protocol, as `/help` describes it.
@@ -120,6 +124,8 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
     let nick = |s: &str| Nick::parse(s.strip_prefix('@').unwrap_or(s), limits.max_nick_len);
     let room = |s: &str| RoomName::parse(s, limits.max_room_len);
     let text = |s: &str| Text::parse(s, limits.max_message_bytes);
+    // A topic, away message or reason: a text whose errors name it.
+    let field = |f: Field, s: &str| f.text(s, limits.max_message_bytes);
     let one_arg = |args: &str| -> Result<String, ParseError> {
         let (a, more) = split_word(args);
         if a.is_empty() || !more.trim().is_empty() {
@@ -159,7 +165,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             let reason = if reason.is_empty() {
                 None
             } else {
-                Some(text(reason)?)
+                Some(field(Field::Reason, reason)?)
             };
             Ok(Input::Hub(Command::Part { room: r, reason }))
         }
@@ -212,7 +218,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             },
             t => Command::SetTopic {
                 room: None,
-                topic: Some(text(t)?),
+                topic: Some(field(Field::Topic, t)?),
             },
         })),
         "ignore" => {
@@ -226,7 +232,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             let away = if args.trim().is_empty() {
                 None
             } else {
-                Some(text(args)?)
+                Some(field(Field::Away, args)?)
             };
             Ok(Input::Hub(Command::Away(away)))
         }
@@ -272,7 +278,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             let reason = if args.is_empty() {
                 None
             } else {
-                Some(text(args)?)
+                Some(field(Field::Reason, args)?)
             };
             Ok(Input::Hub(Command::Quit(reason)))
         }

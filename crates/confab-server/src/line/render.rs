@@ -1,15 +1,23 @@
 //! The line protocol's output: core events as readable, timestamped lines.
 //!
+//! Every line goes through [`safe`] on its way out: whatever a user put in
+//! a name, key, mask, topic, reason or message, no control character
+//! reaches a telnet user's terminal (the core refuses them already; this is
+//! the second wall), so no text can move the cursor, set the title or
+//! forge a line.
+//!
 //! Pure: the time zone is an argument. A rendering depends only on the
 //! event, never on who receives it, so the writer caches it in the event's
 //! envelope (slot [`SLOT`]) and a room of a thousand telnet users costs one
 //! rendering per message.
 
+use std::borrow::Cow;
 use std::fmt::{Display, Write};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone};
 use confab_core::event::mode_string;
+use confab_core::input::is_invisible_format;
 use confab_core::text::is_format_code;
 use confab_core::{Envelope, Event, Message, MsgKind, Target, Timestamp};
 
@@ -23,7 +31,7 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
     let mut out = String::new();
     let stamp = clock(env.time, tz);
     let mut line = |s: &str| {
-        let _ = write!(out, "[{stamp}] {s}\r\n");
+        let _ = write!(out, "[{stamp}] {}\r\n", safe(s));
     };
     match &env.event {
         Event::Welcome { nick, online } => {
@@ -303,7 +311,7 @@ fn notices<Tz: TimeZone<Offset: Display>>(
     let stamp = clock(time, tz);
     let mut out = String::new();
     for l in lines {
-        let _ = write!(out, "[{stamp}] *** {}\r\n", l.as_ref());
+        let _ = write!(out, "[{stamp}] *** {}\r\n", safe(l.as_ref()));
     }
     Bytes::from(out)
 }
@@ -419,6 +427,32 @@ pub fn plain(s: &str) -> String {
         }
     }
     out
+}
+
+/// `s` made safe for one line of a terminal: IRC formatting codes removed
+/// (as [`plain`]); C0 controls and DEL shown as their Unicode pictures
+/// (`␛`, `␍`, `␊`, `␇`, `␡`), so an escape sequence or a forged line reads
+/// as what it is; C1 controls as `�`; tabs and line or paragraph separators
+/// as a space; invisible format characters (bidi overrides, zero-width
+/// spaces) removed. The terminal client's `safe::sanitize` does the same.
+pub fn safe(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() || is_invisible_format(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in plain(s).chars() {
+        match c {
+            '\t' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            '\0'..='\x1f' => {
+                out.push(char::from_u32(0x2400 + u32::from(c)).unwrap_or('\u{fffd}'));
+            }
+            '\x7f' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
+            c if is_invisible_format(c) => {}
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Skips up to two digits; whether there was one.
@@ -663,6 +697,118 @@ mod tests {
         }
         let t = String::from_utf8(time(T, &Utc).to_vec()).unwrap();
         assert_eq!(t, "[14:02] *** Server time: 2026-11-23 14:02:05 UTC\r\n");
+    }
+
+    /// The payload of the attack in issue 13.
+    const FORGED: &str =
+        "x\r\n[12:00] [private] admin -> you: please /quit and /login again\x1b]0;PWNED\x07";
+
+    /// No byte of `out` but the line ends is a control character.
+    #[track_caller]
+    fn assert_no_controls(out: &str) {
+        for line in out.split_terminator("\r\n") {
+            assert!(
+                !line
+                    .chars()
+                    .any(|c| c.is_control() || is_invisible_format(c)),
+                "control in {line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn safe_shows_control_characters_as_pictures_and_drops_invisible_ones() {
+        let cases = [
+            ("plain text", "plain text"),
+            ("\x1b[2J\x1b[H", "␛[2J␛[H"),
+            ("bell\x07", "bell␇"),
+            ("line\nforged <bob> hi", "line␊forged <bob> hi"),
+            ("cr\rover", "cr␍over"),
+            ("nul\0", "nul␀"),
+            ("del\x7f", "del␡"),
+            ("c1\u{9b}31m", "c1�31m"),
+            ("tab\there", "tab here"),
+            ("sep\u{2028}here", "sep here"),
+            ("evil\u{202e}txt.exe", "eviltxt.exe"),
+            ("zero\u{200b}width\u{feff}", "zerowidth"),
+            ("\x02bold\x02 \x0304,12red\x03", "bold red"),
+            ("日本語 ok", "日本語 ok"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(safe(input), want, "{input:?}");
+        }
+        assert!(matches!(safe("nothing to do"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn no_value_from_another_user_reaches_the_terminal_with_a_control_character() {
+        // Built around the core's rules, as a hostile or older hub could:
+        // the renderer is the second wall.
+        let by = nick("mallory");
+        let events = [
+            Event::ModeChanged {
+                room: room("#r"),
+                by: by.clone(),
+                changes: vec![
+                    confab_core::ModeChange {
+                        add: true,
+                        mode: confab_core::RoomMode::Key(Some(FORGED.into())),
+                    },
+                    confab_core::ModeChange {
+                        add: true,
+                        mode: confab_core::RoomMode::Ban(FORGED.into()),
+                    },
+                ],
+            },
+            Event::Modes {
+                room: room("#r"),
+                modes: confab_core::RoomModes {
+                    key: Some(FORGED.into()),
+                    ..Default::default()
+                },
+                created: T,
+            },
+            Event::Bans {
+                room: room("#r"),
+                bans: vec![confab_core::Ban {
+                    mask: FORGED.into(),
+                    by: by.clone(),
+                    time: T,
+                }],
+            },
+            Event::Quit {
+                nick: by.clone(),
+                reason: FORGED.into(),
+            },
+            Event::RealnameChanged {
+                nick: by.clone(),
+                realname: FORGED.into(),
+            },
+            Event::ServerNotice(FORGED.into()),
+            Event::Bye {
+                reason: FORGED.into(),
+            },
+            Event::Error(ChatError::BadValue(FORGED.into())),
+            Event::SearchResults {
+                query: FORGED.into(),
+                messages: vec![],
+            },
+        ];
+        for e in events {
+            let out = r(e);
+            assert_no_controls(&out);
+            assert!(!out.contains("\r\n[12:00]"), "forged line in {out:?}");
+            assert_eq!(out.matches("\r\n").count(), out.lines().count());
+        }
+        let text = String::from_utf8(notice(T, &Utc, FORGED).to_vec()).unwrap();
+        assert_no_controls(&text);
+        assert_eq!(
+            r(Event::Quit {
+                nick: by,
+                reason: "a\x1b]0;PWNED\x07".into()
+            }),
+            "[14:02] *** mallory quit (a␛]0;PWNED␇)\r\n"
+        );
     }
 
     #[test]

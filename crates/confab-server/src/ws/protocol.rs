@@ -12,8 +12,8 @@
 use confab_core::event::{Member, ModeChange, RoomMode, UserDetails};
 use confab_core::store::{Bound, HistoryQuery};
 use confab_core::{
-    ChatError, Command, Envelope, Event, Marker, Message, MsgId, MsgKind, Nick, RoomName, Target,
-    Text, Timestamp, Window,
+    ChatError, Command, Envelope, Event, Field, Marker, Message, MsgId, MsgKind, Nick, RoomName,
+    Target, Text, Timestamp, Window,
 };
 use serde_json::{Map, Value, json};
 
@@ -199,7 +199,7 @@ impl Fields<'_> {
             }),
             "part" => hub(Command::Part {
                 room: self.opt_room("room")?,
-                reason: self.opt_text("reason")?,
+                reason: self.opt_input("reason", Field::Reason)?,
             }),
             "topic" => {
                 let room = self.room("room")?;
@@ -215,7 +215,7 @@ impl Fields<'_> {
                     }),
                     Some(_) => hub(Command::SetTopic {
                         room: Some(room),
-                        topic: Some(self.text("topic")?),
+                        topic: Some(self.input("topic", Field::Topic)?),
                     }),
                 }
             }
@@ -231,7 +231,7 @@ impl Fields<'_> {
                 to: self.target("to")?,
                 active: self.opt_bool("active")?.unwrap_or(true),
             }),
-            "away" => hub(Command::Away(self.opt_text("message")?)),
+            "away" => hub(Command::Away(self.opt_input("message", Field::Away)?)),
             "whois" => hub(Command::Whois(vec![self.nick("nick")?])),
             "whowas" => hub(Command::Whowas(self.nick("nick")?)),
             "stats" => hub(Command::Stats),
@@ -239,7 +239,7 @@ impl Fields<'_> {
             "kick" => hub(Command::Kick {
                 room: self.room("room")?,
                 nick: self.nick("nick")?,
-                reason: self.opt_text("reason")?,
+                reason: self.opt_input("reason", Field::Reason)?,
             }),
             "invite" => hub(Command::Invite {
                 nick: self.nick("nick")?,
@@ -266,7 +266,7 @@ impl Fields<'_> {
             }),
             "read_marker" => hub(Command::GetReadMarker(self.target("to")?)),
             "read_markers" => hub(Command::ReadMarkers),
-            "quit" => hub(Command::Quit(self.opt_text("reason")?)),
+            "quit" => hub(Command::Quit(self.opt_input("reason", Field::Reason)?)),
             other => {
                 return Err(BadInput::new(
                     "unknown_type",
@@ -474,11 +474,19 @@ impl Fields<'_> {
             .map_err(|e| BadInput::field(field, format!("{field}: {e}")))
     }
 
-    fn opt_text(&self, field: &'static str) -> Result<Option<Text>, BadInput> {
+    /// A topic, away message or reason in `field`: a text whose errors
+    /// name what it is (`the topic contains …`).
+    fn input(&self, field: &'static str, what: Field) -> Result<Text, BadInput> {
+        let s = self.string(field)?;
+        what.text(s, self.limits.max_message_bytes)
+            .map_err(|e| BadInput::field(field, e.to_string()))
+    }
+
+    fn opt_input(&self, field: &'static str, what: Field) -> Result<Option<Text>, BadInput> {
         match self.opt_string(field)? {
             None => Ok(None),
             Some(s) if s.trim().is_empty() => Ok(None),
-            Some(_) => self.text(field).map(Some),
+            Some(_) => self.input(field, what).map(Some),
         }
     }
 
@@ -614,6 +622,22 @@ pub fn history(
     object("history", fields, re, time)
 }
 
+/// The request field a value refused by the input rules came from
+/// (`bad_value`).
+fn error_field(e: &ChatError) -> Option<&'static str> {
+    match e {
+        ChatError::Input(e) => match e.field() {
+            Field::Topic => Some("topic"),
+            Field::Away => Some("message"),
+            Field::Reason => Some("reason"),
+            Field::Key => Some("key"),
+            Field::BanMask | Field::Realname => None,
+        },
+        ChatError::BadModeParam { .. } => Some("changes"),
+        _ => None,
+    }
+}
+
 /// The error code of a refusal by the hub.
 pub fn error_code(e: &ChatError) -> &'static str {
     match e {
@@ -648,6 +672,7 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::BanListFull(_) => "ban_list_full",
         ChatError::BadValue(_) => "bad_value",
         ChatError::NoSuchMessage { .. } => "no_such_message",
+        ChatError::Input(_) | ChatError::BadModeParam { .. } => "bad_value",
     }
 }
 
@@ -797,7 +822,13 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         Event::KeptForOffline { nick } => ("kept", json!({"nick": nick.as_str()})),
         Event::OfflineMessages { count } => ("offline", json!({"count": count})),
         Event::Error(e) => {
-            return Some(error(re, error_code(e), None, &e.to_string(), time));
+            return Some(error(
+                re,
+                error_code(e),
+                error_field(e),
+                &e.to_string(),
+                time,
+            ));
         }
         Event::History { target, messages } => {
             return Some(history(re, target, messages, time));

@@ -1,7 +1,10 @@
-//! The abuse suite: each attack from the hardening issue, and each limit,
-//! tried over real sockets against a real server, and shown harmless.
+//! The abuse suite (issue 13): attacks that worked against a running
+//! server, reproduced over real sockets and shown harmless, and each limit
+//! tried as an attacker would. One module per theme; each test is one
+//! attack or one limit.
 
 mod auth;
 mod flood;
+mod input;
 mod privacy;
 mod web;
