@@ -200,6 +200,19 @@ impl World {
         self.cmd(sid, cmd);
         self.events(sid)
     }
+
+    /// The door of `sid` says its client took the page of kept messages
+    /// ending with `upto`; what `sid` received then (the next page).
+    fn take_kept(&mut self, sid: SessionId, upto: u64) -> Vec<Event> {
+        self.hub.stage_kept_taken(sid, MsgId(upto), self.now);
+        self.hub.finish(self.now);
+        self.events(sid)
+    }
+}
+
+/// The end of a page of kept messages, the last of them `upto`.
+fn page_end(upto: u64) -> Event {
+    Event::KeptPageEnd { upto: MsgId(upto) }
 }
 
 // ---------------------------------------------------------------------------
@@ -661,8 +674,10 @@ fn nick_change_to_an_offline_name_takes_it_with_its_kept_messages() {
             },
             Event::OfflineMessages { count: 1 },
             said_offline(1, t, "alice", to_user("bob"), "psst"),
+            page_end(1),
         ]
     );
+    assert_eq!(w.take_kept(carol, 1), vec![]);
     // The offline user is gone; carol's old name is free.
     assert_eq!(
         w.ask(alice, Command::Users),
@@ -1188,7 +1203,10 @@ fn private_messages_to_an_offline_user_are_kept_and_delivered_in_order_on_login(
         w.ask(alice, say_to(to_user("bob"), "one")),
         vec![
             said(1, t1, "alice", to_user("bob"), "one"),
-            Event::KeptForOffline { nick: nick("bob") },
+            Event::KeptForOffline {
+                nick: nick("bob"),
+                guest: true,
+            },
         ]
     );
     w.advance(1_000);
@@ -1197,7 +1215,10 @@ fn private_messages_to_an_offline_user_are_kept_and_delivered_in_order_on_login(
         w.ask(alice, say_to(to_user("bob"), "two")),
         vec![
             said(2, t2, "alice", to_user("bob"), "two"),
-            Event::KeptForOffline { nick: nick("bob") },
+            Event::KeptForOffline {
+                nick: nick("bob"),
+                guest: true,
+            },
         ]
     );
 
@@ -1216,13 +1237,15 @@ fn private_messages_to_an_offline_user_are_kept_and_delivered_in_order_on_login(
             Event::OfflineMessages { count: 2 },
             said_offline(1, t1, "alice", to_user("bob"), "one"),
             said_offline(2, t2, "alice", to_user("bob"), "two"),
+            page_end(2),
         ]
     );
     // Kept messages carry the time they were sent.
     assert_eq!(delivered[2].time, t1);
     assert_eq!(delivered[3].time, t2);
 
-    // They are delivered once.
+    // Once taken, they are delivered once.
+    assert_eq!(w.take_kept(bob, 2), vec![]);
     w.disconnect(bob, "gone again");
     let bob = w.connect();
     assert_eq!(
@@ -1254,6 +1277,7 @@ fn offline_user_may_come_back_in_another_spelling() {
             },
             Event::OfflineMessages { count: 1 },
             said_offline(1, t, "alice", to_user("bob"), "hi"),
+            page_end(1),
         ]
     );
     assert_eq!(
@@ -1293,6 +1317,7 @@ fn offline_queue_limit_refuses_further_private_messages() {
             Event::OfflineMessages { count: 2 },
             said_offline(1, t, "alice", to_user("bob"), "one"),
             said_offline(2, t, "alice", to_user("bob"), "two"),
+            page_end(2),
         ]
     );
 }
@@ -1347,9 +1372,11 @@ fn ignored_users_private_messages_are_not_delivered_and_the_sender_is_not_told()
 
 #[test]
 fn ignored_users_private_messages_are_not_kept_while_offline() {
-    let mut w = World::new();
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
     let alice = w.login("alice");
-    let bob = w.login("bob");
+    let bob = w.connect();
+    w.cmd(bob, Command::LoginAccount(account(1, "bob")));
     w.cmd(bob, Command::Ignore(nick("alice")));
     w.disconnect(bob, "gone");
     w.clear();
@@ -1359,12 +1386,15 @@ fn ignored_users_private_messages_are_not_kept_while_offline() {
         w.ask(alice, say_to(to_user("bob"), "psst")),
         vec![
             said(1, w.now, "alice", to_user("bob"), "psst"),
-            Event::KeptForOffline { nick: nick("bob") },
+            Event::KeptForOffline {
+                nick: nick("bob"),
+                guest: false,
+            },
         ]
     );
     let bob = w.connect();
     assert_eq!(
-        w.ask(bob, Command::Login(nick("bob"))),
+        w.ask(bob, Command::LoginAccount(account(1, "bob"))),
         vec![Event::Welcome {
             nick: nick("bob"),
             online: 2
@@ -2107,7 +2137,7 @@ impl crate::store::Store for FullDisk {
     fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
-    fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {
+    fn pending(&mut self, _: &KeptFor, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
 }
@@ -2193,7 +2223,7 @@ impl crate::store::Store for Forgetful {
     fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
-    fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {
+    fn pending(&mut self, _: &KeptFor, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
 }
@@ -4011,6 +4041,8 @@ struct Kept {
     messages: Vec<Message>,
     markers: Vec<(AccountId, Target, Marker)>,
     rooms: Vec<(AccountId, RoomName)>,
+    /// Messages kept for offline users, by whom, in the order kept.
+    pending: Vec<(KeptFor, MsgId)>,
 }
 
 /// A store that keeps accounts, their rooms, messages and read markers
@@ -4066,13 +4098,33 @@ impl crate::store::Store for Memory {
                     .filter(|(id, _, _)| *id == a.id)
                     .map(|(_, t, m)| (t.clone(), *m))
                     .collect(),
+                kept: kept
+                    .pending
+                    .iter()
+                    .filter(|(to, _)| *to == KeptFor::Account(a.id))
+                    .count(),
             })
             .collect();
         let next_msg_id = kept.messages.iter().map(|m| m.id.0 + 1).max().unwrap_or(1);
+        let mut guests: Vec<crate::store::KeptGuest> = Vec::new();
+        for (to, id) in &kept.pending {
+            let KeptFor::Guest(key) = to else { continue };
+            let msg = kept.messages.iter().find(|m| m.id == *id).unwrap();
+            let Target::User(name) = &msg.to else { continue };
+            match guests.iter_mut().find(|g| g.nick.key() == *key) {
+                Some(g) => g.kept += 1,
+                None => guests.push(crate::store::KeptGuest {
+                    nick: name.clone(),
+                    kept: 1,
+                    since: msg.time,
+                }),
+            }
+        }
         Ok(Snapshot {
             accounts,
             next_msg_id,
             rooms: Vec::new(),
+            guests,
         })
     }
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
@@ -4093,6 +4145,17 @@ impl crate::store::Store for Memory {
                     kept.markers
                         .retain(|(a, t, _)| !(a == account && markers::Place::of(t) == place));
                     kept.markers.push((*account, target.clone(), *marker));
+                }
+                Op::Pending { to, msg } => kept.pending.push((to.clone(), *msg)),
+                Op::Delivered { to, upto } => {
+                    kept.pending.retain(|(t, id)| !(t == to && id <= upto));
+                }
+                Op::MoveKept { from, to } => {
+                    for (t, _) in kept.pending.iter_mut() {
+                        if t == from {
+                            *t = to.clone();
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -4174,8 +4237,20 @@ impl crate::store::Store for Memory {
     fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
-    fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
+    fn pending(&mut self, to: &KeptFor, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let kept = self.0.lock().unwrap();
+        let mut ids: Vec<MsgId> = kept
+            .pending
+            .iter()
+            .filter(|(t, _)| t == to)
+            .map(|(_, id)| *id)
+            .collect();
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids
+            .iter()
+            .map(|id| kept.messages.iter().find(|m| m.id == *id).unwrap().clone())
+            .collect())
     }
 }
 
