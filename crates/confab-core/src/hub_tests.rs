@@ -4110,7 +4110,9 @@ impl crate::store::Store for Memory {
         for (to, id) in &kept.pending {
             let KeptFor::Guest(key) = to else { continue };
             let msg = kept.messages.iter().find(|m| m.id == *id).unwrap();
-            let Target::User(name) = &msg.to else { continue };
+            let Target::User(name) = &msg.to else {
+                continue;
+            };
             match guests.iter_mut().find(|g| g.nick.key() == *key) {
                 Some(g) => g.kept += 1,
                 None => guests.push(crate::store::KeptGuest {

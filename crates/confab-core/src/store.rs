@@ -97,13 +97,22 @@ pub enum Op {
     /// A room or private message, to keep for history and search.
     Message(Message),
     /// Keep message `msg` for `to`, who is offline.
-    Pending { to: KeptFor, msg: MsgId },
+    Pending {
+        to: KeptFor,
+        msg: MsgId,
+    },
     /// What was kept for `to` up to message `upto` (included) was
     /// delivered; later messages stay kept.
-    Delivered { to: KeptFor, upto: MsgId },
+    Delivered {
+        to: KeptFor,
+        upto: MsgId,
+    },
     /// What is kept for `from` is now kept for `to` (an account took over
     /// a guest name, a guest changed its name).
-    MoveKept { from: KeptFor, to: KeptFor },
+    MoveKept {
+        from: KeptFor,
+        to: KeptFor,
+    },
     /// The topic of a room was set or cleared.
     Topic {
         room: RoomName,
