@@ -3990,7 +3990,7 @@ fn a_rest_message_goes_out_like_any_other_once_committed() {
     let alice = account(1, "alice");
     let a = w.login_account(&alice);
     w.in_room("#open", &[guest, a]);
-    let msg = w
+    let (msg, kept) = w
         .hub
         .api_send(
             &nick("alice").key(),
@@ -4000,6 +4000,7 @@ fn a_rest_message_goes_out_like_any_other_once_committed() {
             w.now,
         )
         .unwrap();
+    assert_eq!(kept, None);
     // Staged, not delivered, until the batch commits.
     w.assert_silent(guest);
     w.hub.finish(w.now);

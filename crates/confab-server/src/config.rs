@@ -256,6 +256,10 @@ pub struct ChatConfig {
     pub default_modes: String,
     /// Most entries in a room's ban list.
     pub max_bans: usize,
+    /// Whether a private message to an offline guest name is kept for
+    /// whoever next uses the name (the sender is told so); when off, it
+    /// is refused with an error.
+    pub keep_for_guests: bool,
 }
 
 /// Every limit, by name. Bad input past a limit gets a clear error.
@@ -280,8 +284,13 @@ pub struct Limits {
     /// Rate-limit hits in a row before a connection is dropped for
     /// flooding; 0 never drops.
     pub flood_strikes: u32,
-    /// Private messages kept for a user who is away.
+    /// Private messages kept for one offline user (account or guest name)
+    /// until they read them; past that, senders get an error.
     pub offline_queue: usize,
+    /// Kept messages handed to a connection at once; the next page goes
+    /// out once the client has taken this one. At most a quarter of
+    /// `send_queue` is used, whatever this says.
+    pub offline_page: usize,
     /// Rooms one user may be in at once.
     pub max_rooms_per_user: usize,
     /// Open connections, in all.
@@ -326,6 +335,7 @@ impl Default for ChatConfig {
             max_history: 200,
             default_modes: "nt".to_owned(),
             max_bans: 100,
+            keep_for_guests: true,
         }
     }
 }
@@ -341,7 +351,8 @@ impl Default for Limits {
             rate_per_sec: 5.0,
             rate_burst: 20,
             flood_strikes: 30,
-            offline_queue: 100,
+            offline_queue: 1000,
+            offline_page: 50,
             max_rooms_per_user: 50,
             max_connections: 10_000,
             max_connections_per_ip: 50,
@@ -457,7 +468,7 @@ impl Config {
         if self.listen.is_empty() && self.listeners.is_empty() {
             return Err(bad("listen", "give at least one address"));
         }
-        let positive: [(&'static str, u64); 11] = [
+        let positive: [(&'static str, u64); 12] = [
             ("limits.max_line_bytes", l.max_line_bytes as u64),
             ("limits.max_message_bytes", l.max_message_bytes as u64),
             ("limits.max_nick_len", l.max_nick_len as u64),
@@ -472,6 +483,7 @@ impl Config {
             ("limits.login_timeout_ms", l.login_timeout_ms),
             ("limits.sniff_timeout_ms", l.sniff_timeout_ms),
             ("limits.offline_queue", l.offline_queue as u64),
+            ("limits.offline_page", l.offline_page as u64),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(bad(key, "must be greater than 0"));
@@ -587,6 +599,9 @@ impl Config {
             rate_burst: l.rate_burst,
             flood_strikes: l.flood_strikes,
             offline_queue: l.offline_queue,
+            // A page must fit in the queue beside the login's other events.
+            offline_page: l.offline_page.min(l.send_queue / 4).max(1),
+            keep_for_guests: self.chat.keep_for_guests,
             max_rooms_per_user: l.max_rooms_per_user,
             history_on_join: self.chat.history_on_join,
             max_history: self.chat.max_history.max(1),
@@ -648,6 +663,20 @@ mod tests {
         let mut c = Config::default();
         c.chat.default_room = String::new();
         assert_eq!(c.default_room().unwrap(), None);
+    }
+
+    #[test]
+    fn a_page_of_kept_messages_fits_well_inside_the_send_queue() {
+        let mut c = Config::default();
+        c.limits.offline_page = 0;
+        assert_eq!(c.validate().unwrap_err().key, "limits.offline_page");
+        c.limits.send_queue = 40;
+        c.limits.offline_page = 11;
+        c.validate().unwrap();
+        let hub = c.hub_config().unwrap();
+        assert_eq!((hub.offline_page, hub.keep_for_guests), (10, true));
+        c.limits.send_queue = 2;
+        assert_eq!(c.hub_config().unwrap().offline_page, 1);
     }
 
     #[test]

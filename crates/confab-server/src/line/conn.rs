@@ -76,7 +76,11 @@ async fn run<S: Io>(
     let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue);
     let local = outbox.local();
     let (login_tx, login_rx) = watch::channel(None);
-    let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx).in_current_span());
+    let taker = Taker {
+        hub: hub.clone(),
+        sid,
+    };
+    let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx, taker).in_current_span());
     let t = now();
     let greeting = [
         render::notice(t, &Local, "Welcome to confab. Type /help for help."),
@@ -365,13 +369,22 @@ impl Conn {
     }
 }
 
+/// How the writer tells the hub that a page of kept messages was taken.
+struct Taker {
+    hub: HubHandle,
+    sid: SessionId,
+}
+
 /// Drains the queue into the socket until goodbye, the kill switch or an
-/// error.
+/// error. A page of kept messages counts as taken once written: a telnet
+/// client has no way to say it read it, and a client that does not read
+/// stops the writer (the socket fills up) before it gets that far.
 async fn write_loop<S: Io>(
     mut w: WriteHalf<S>,
     mut rx: mpsc::Receiver<Out>,
     mut kill: KillSwitch,
     login: watch::Sender<Option<bool>>,
+    taker: Taker,
 ) -> WriterEnd {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     let mut buf = Vec::with_capacity(8 * 1024);
@@ -388,6 +401,7 @@ async fn write_loop<S: Io>(
         }
         buf.clear();
         let mut bye = false;
+        let mut taken = None;
         for item in batch.drain(..) {
             let d = match item {
                 Out::Raw(b) => {
@@ -416,6 +430,7 @@ async fn write_loop<S: Io>(
                     bye = true;
                     break;
                 }
+                Event::KeptPageEnd { upto } => taken = Some(*upto),
                 Event::Error(e) => info!(error = %e, "command refused"),
                 _ => {}
             }
@@ -427,6 +442,10 @@ async fn write_loop<S: Io>(
         };
         if let Err(e) = written {
             return WriterEnd::Failed(e);
+        }
+        if let Some(upto) = taken {
+            // The hub may be gone (shutting down): then nothing is taken.
+            let _ = taker.hub.kept_taken(taker.sid, upto).await;
         }
         if bye {
             let _ = w.shutdown().await;
