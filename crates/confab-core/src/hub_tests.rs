@@ -4630,3 +4630,10 @@ fn the_rest_api_reads_an_accounts_markers() {
         Err(ChatError::NotLoggedIn)
     );
 }
+
+// ---------------------------------------------------------------------------
+// 24. Nothing lost for offline users
+// ---------------------------------------------------------------------------
+
+#[path = "hub_offline_tests.rs"]
+mod offline_users;
