@@ -1,7 +1,9 @@
 //! What the web door does to the other doors: an administrator's
 //! announcement over REST reaches a WebSocket client, an IRC client and a
 //! telnet client on the same port; typing crosses between web and IRC.
+//! `abuse/`: attacks across the doors (issue 13), one module each.
 
+mod abuse;
 #[path = "support/http.rs"]
 mod http;
 #[path = "irc/client.rs"]
