@@ -9,10 +9,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use chrono::Local;
-use confab_core::{ClientInfo, Command, Event, Nick, SessionId};
+use confab_core::{ClientInfo, Command, Event, MsgId, Nick, SessionId};
 use tokio::io::WriteHalf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -76,9 +77,11 @@ async fn run<S: Io>(
     let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue);
     let local = outbox.local();
     let (login_tx, login_rx) = watch::channel(None);
+    let written = Arc::new(AtomicU64::new(0));
     let taker = Taker {
         hub: hub.clone(),
         sid,
+        written: written.clone(),
     };
     let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx, taker).in_current_span());
     let t = now();
@@ -104,6 +107,8 @@ async fn run<S: Io>(
         local,
         login: login_rx,
         nick: None,
+        written,
+        acked: 0,
         parse_limits: ParseLimits {
             max_nick_len: limits.max_nick_len,
             max_room_len: limits.max_room_len,
@@ -149,6 +154,7 @@ async fn run<S: Io>(
             },
         }
     };
+    conn.ack_written().await;
     let Conn { hub, local, .. } = conn;
     // The hub drops its end of the queue; with ours dropped too, the writer
     // drains what is left and ends.
@@ -195,6 +201,10 @@ struct Conn {
     /// name was refused.
     login: watch::Receiver<Option<bool>>,
     nick: Option<Nick>,
+    /// The last kept message the writer has written (0 for none), and the
+    /// last the reader told the hub of: see [`Conn::ack_written`].
+    written: Arc<AtomicU64>,
+    acked: u64,
     parse_limits: ParseLimits,
     config: Arc<Config>,
 }
@@ -321,7 +331,21 @@ impl Conn {
         self.say(p).await
     }
 
+    /// Tells the hub of a page of kept messages the writer has written,
+    /// before anything the client says next (a `/quit` written after
+    /// reading the page must not overtake the writer's word that it was
+    /// written, or the page would come again). The writer tells the hub
+    /// too; the hub ignores the second word.
+    async fn ack_written(&mut self) {
+        let upto = self.written.load(Ordering::SeqCst);
+        if upto != 0 && upto != self.acked {
+            self.acked = upto;
+            let _ = self.hub.kept_taken(self.sid, MsgId(upto)).await;
+        }
+    }
+
     async fn command(&mut self, cmd: Command) -> Flow {
+        self.ack_written().await;
         match self.hub.command(self.sid, cmd).await {
             Ok(()) => Flow::Go,
             Err(_) => Flow::Stop("server shutting down".to_owned()),
@@ -373,6 +397,9 @@ impl Conn {
 struct Taker {
     hub: HubHandle,
     sid: SessionId,
+    /// The last kept message written, for the reader (see
+    /// [`Conn::ack_written`]).
+    written: Arc<AtomicU64>,
 }
 
 /// Drains the queue into the socket until goodbye, the kill switch or an
@@ -444,6 +471,7 @@ async fn write_loop<S: Io>(
             return WriterEnd::Failed(e);
         }
         if let Some(upto) = taken {
+            taker.written.store(upto.0, Ordering::SeqCst);
             // The hub may be gone (shutting down): then nothing is taken.
             let _ = taker.hub.kept_taken(taker.sid, upto).await;
         }
