@@ -276,9 +276,15 @@ impl<W: Write> Lines<W> {
             }
             ServerEvent::Announcement { text } => self.info(t, &format!("Announcement: {text}")),
             ServerEvent::Notice { text } => self.info(t, text),
-            ServerEvent::Kept { nick } => self.info(
+            ServerEvent::Kept { nick, guest: false } => self.info(
                 t,
                 &format!("{nick} is offline; they will get it when they are back"),
+            ),
+            ServerEvent::Kept { nick, guest: true } => self.info(
+                t,
+                &format!(
+                    "{nick} is offline and has no account: whoever next uses the name will read it"
+                ),
             ),
             ServerEvent::IsAway { nick, away } => self.info(t, &format!("{nick} is away: {away}")),
             ServerEvent::Whois { users, missing } => {

@@ -1147,11 +1147,16 @@ impl Model {
                 self.note(EventKind::Announce, format!("Announcement: {text}"), time);
             }
             ServerEvent::Notice { text } => self.note(EventKind::Info, text.clone(), time),
-            ServerEvent::Kept { nick } => self.note(
-                EventKind::Info,
-                format!("{nick} is offline; they will get it when they are back."),
-                time,
-            ),
+            ServerEvent::Kept { nick, guest } => {
+                let text = if *guest {
+                    format!(
+                        "{nick} is offline and has no account: whoever next uses the name will read it."
+                    )
+                } else {
+                    format!("{nick} is offline; they will get it when they are back.")
+                };
+                self.note(EventKind::Info, text, time);
+            }
             ServerEvent::IsAway { nick, away } => {
                 self.note(EventKind::Info, format!("{nick} is away: {away}"), time);
             }

@@ -625,9 +625,12 @@ pub enum ServerEvent {
     ReadMarkers {
         markers: Vec<MarkerInfo>,
     },
-    /// A private message to an offline account was kept for them.
+    /// A private message to an offline user was kept for them; `guest`:
+    /// the name has no account, so whoever next uses it reads it.
     Kept {
         nick: String,
+        #[serde(default)]
+        guest: bool,
     },
     /// A private message went to someone away.
     IsAway {

@@ -29,8 +29,10 @@ pub enum ChatError {
     NotIgnoring(Nick),
     #[error("you are in {0} rooms, the most allowed; /part one first")]
     TooManyRooms(usize),
-    #[error("{0} is away and has too many messages waiting; try later")]
+    #[error("{0} has too many unread messages; try again when they have read them")]
     OfflineQueueFull(Nick),
+    #[error("{0} is offline and has no account, and this server keeps no messages for guests")]
+    GuestNotKept(Nick),
     #[error("the name {0} is registered; log in with /login {0} PASSWORD")]
     NickRegistered(Nick),
     #[error("this server is for registered users only; log in with /login NAME PASSWORD")]

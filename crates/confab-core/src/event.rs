@@ -346,10 +346,19 @@ pub enum Event {
     /// Reply: the users this user ignores.
     Ignores(Vec<Nick>),
     /// Reply: the private message to `nick` was kept for delivery when they
-    /// next connect.
-    KeptForOffline { nick: Nick },
-    /// `count` private messages arrived while the user was away; they follow.
+    /// next connect. `guest`: the name has no account, so whoever next
+    /// uses it reads the message.
+    KeptForOffline { nick: Nick, guest: bool },
+    /// `count` private messages arrived while the user was away; they
+    /// follow, a page at a time.
     OfflineMessages { count: usize },
+    /// The end of a page of kept messages, the last of them `upto`. Not
+    /// for the user: the door makes sure its client has taken everything
+    /// before it (IRC: a PING answered; WebSocket: a ping frame answered;
+    /// line: written to the socket), then tells the hub with
+    /// `Hub::kept_taken`, which marks the page delivered and sends the
+    /// next one.
+    KeptPageEnd { upto: MsgId },
     /// Reply: the command failed; nothing changed.
     Error(ChatError),
     /// Reply: earlier messages of a conversation, oldest first.

@@ -36,7 +36,8 @@ use crate::event::{
 use crate::input::{Field, InputLimits};
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 use crate::store::{
-    Account, AccountId, Conversation, HistoryQuery, Op, RoomSettings, Store, StoreError, Visibility,
+    Account, AccountId, Conversation, HistoryQuery, KeptFor, Op, RoomSettings, Store, StoreError,
+    Visibility,
 };
 use crate::text::Text;
 
@@ -63,9 +64,15 @@ type UserId = u64;
 pub struct HubConfig {
     /// The room every new session joins, if any.
     pub default_room: Option<RoomName>,
-    /// Private messages kept per offline guest (registered users' are kept
-    /// in the store).
+    /// Private messages kept for one offline user, account or guest; a
+    /// message beyond that is refused to its sender, never dropped.
     pub offline_queue: usize,
+    /// Kept messages handed to a session at once: the next page waits
+    /// until the door says its client took this one (`kept_taken`).
+    pub offline_page: usize,
+    /// Whether private messages to an offline guest name are kept for
+    /// whoever next uses the name (else they are refused).
+    pub keep_for_guests: bool,
     /// Rooms one user may be in at once.
     pub max_rooms_per_user: usize,
     /// Messages of history shown on joining a room (with a store).
@@ -117,7 +124,9 @@ impl Default for HubConfig {
     fn default() -> Self {
         HubConfig {
             default_room: Some(RoomName::parse("#general", 50).expect("valid")),
-            offline_queue: 100,
+            offline_queue: 1000,
+            offline_page: 50,
+            keep_for_guests: true,
             max_rooms_per_user: 50,
             history_on_join: 20,
             max_history: 200,
@@ -159,8 +168,9 @@ struct Session<O> {
     /// The current room: the last joined one that the user is still in.
     room: Option<RoomKey>,
     /// The private conversation started with `/start`, which takes
-    /// precedence over the room while set.
-    private: Option<UserId>,
+    /// precedence over the room while set: the user, and its name when
+    /// started (still the target should a guest leave and be forgotten).
+    private: Option<(UserId, Nick)>,
 }
 
 struct User {
@@ -184,8 +194,13 @@ struct User {
     /// Names whose messages this user does not see.
     ignores: HashSet<NickKey>,
     last_seen: Timestamp,
-    /// Private messages that arrived while a guest had no session.
-    pending: Vec<Message>,
+    /// How many private messages are kept for the user (they arrived while
+    /// it was offline) and not yet taken by one of its sessions.
+    kept: usize,
+    /// Those messages when the hub has no store; with one they are there.
+    kept_mem: VecDeque<Message>,
+    /// The page of kept messages handed to a session and not yet taken.
+    page: Option<Page>,
     /// Where the user stopped reading, per conversation (see
     /// `hub_markers.rs`). A guest's end with its last session.
     markers: HashMap<markers::Place, (Target, Marker)>,
@@ -216,13 +231,23 @@ impl User {
             rooms: Vec::new(),
             ignores: HashSet::new(),
             last_seen: now,
-            pending: Vec::new(),
+            kept: 0,
+            kept_mem: VecDeque::new(),
+            page: None,
             markers: HashMap::new(),
         }
     }
 
     fn online(&self) -> bool {
         !self.sessions.is_empty()
+    }
+
+    /// Whom the store keeps this user's messages for.
+    fn kept_for(&self) -> KeptFor {
+        match self.account {
+            Some(id) => KeptFor::Account(id),
+            None => KeptFor::Guest(self.nick.key()),
+        }
     }
 
     /// Rebuilds `actor` from the parts.
@@ -235,6 +260,14 @@ impl User {
             account: self.account.is_some(),
         });
     }
+}
+
+/// A page of kept messages out to a session, up to message `upto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Page {
+    sid: SessionId,
+    upto: MsgId,
+    count: usize,
 }
 
 struct Room {
@@ -410,6 +443,7 @@ impl<O: Outbox> Hub<O> {
                 state.account.last_seen,
             );
             user.account_since = state.account.created;
+            user.kept = state.kept;
             user.rooms = rooms;
             user.ignores = state.ignores.into_iter().collect();
             user.markers = state
@@ -436,6 +470,30 @@ impl<O: Outbox> Hub<O> {
                 room.bans
                     .retain(|b| limits.check(Field::BanMask, &b.mask).is_ok());
             }
+        }
+        // Guest names with messages kept for them wait offline; a name
+        // registered since then takes them, as when an account takes over
+        // an offline guest's name.
+        let mut moves = Vec::new();
+        for guest in snapshot.guests {
+            let key = guest.nick.key();
+            match hub.by_nick.get(&key) {
+                Some(&uid) => {
+                    let user = hub.users.get_mut(&uid).expect("indexed");
+                    user.kept += guest.kept;
+                    moves.push(Op::MoveKept {
+                        from: KeptFor::Guest(key),
+                        to: user.kept_for(),
+                    });
+                }
+                None => {
+                    let uid = hub.new_user(guest.nick, None, guest.since);
+                    hub.users.get_mut(&uid).expect("new").kept = guest.kept;
+                }
+            }
+        }
+        if !moves.is_empty() {
+            store.commit(&moves)?;
         }
         hub.store = Some(store);
         Ok(hub)
@@ -690,7 +748,8 @@ impl<O: Outbox> Hub<O> {
             Command::Send { to, kind, text } => self.send(sid, uid, to, kind, text, now),
             Command::Start(nick) => {
                 let tid = self.user_id(&nick)?;
-                self.sessions.get_mut(&sid).expect("live").private = Some(tid);
+                let name = self.users[&tid].nick.clone();
+                self.sessions.get_mut(&sid).expect("live").private = Some((tid, name));
                 self.reply_target(sid, now);
                 Ok(())
             }
@@ -963,15 +1022,9 @@ impl<O: Outbox> Hub<O> {
             return Err(ChatError::NickInUse(account.name));
         }
         self.sessions.get_mut(&sid).expect("live").user = None;
+        // The guest name is free again (forgotten unless it holds kept
+        // messages).
         self.detach(sid, uid, &format!("Identified as {}", account.name), now);
-        if !self.users[&uid].online() && self.users[&uid].account.is_none() {
-            // The guest name is free again (nothing kept for it).
-            if self.users[&uid].pending.is_empty() {
-                let key = self.users[&uid].nick.key();
-                self.users.remove(&uid);
-                self.by_nick.remove(&key);
-            }
-        }
         let session = self.sessions.get_mut(&sid).expect("live");
         session.room = None;
         session.private = None;
@@ -1024,7 +1077,9 @@ impl<O: Outbox> Hub<O> {
                 online,
             },
         );
-        self.deliver_pending(uid, now)?;
+        if coming_online {
+            self.start_kept(uid, now)?;
+        }
         if rooms.is_empty() {
             if let Some(room) = self.config.default_room.clone()
                 && info.auto_join
@@ -1091,35 +1146,86 @@ impl<O: Outbox> Hub<O> {
         Ok(())
     }
 
-    /// Hands the messages kept for `uid` to its sessions.
-    fn deliver_pending(&mut self, uid: UserId, now: Timestamp) -> Result<(), ChatError> {
-        let user = self.users.get_mut(&uid).expect("live");
-        let mut pending = std::mem::take(&mut user.pending);
-        if let Some(account) = user.account {
-            self.commit_ops(now);
-            let kept = self.store()?.pending(account).map_err(storage)?;
-            if !kept.is_empty() {
-                self.op(Op::Delivered { account });
-            }
-            pending.extend(kept);
-            pending.sort_by_key(|m| m.id);
+    /// Tells a user coming online how many messages were kept for it,
+    /// and hands it the first page of them.
+    fn start_kept(&mut self, uid: UserId, now: Timestamp) -> Result<(), ChatError> {
+        let user = &self.users[&uid];
+        if user.kept > 0
+            && let Some(&sid) = user.sessions.first()
+        {
+            let count = user.kept;
+            self.reply(sid, now, Event::OfflineMessages { count });
         }
-        if pending.is_empty() {
+        self.next_page(uid, now)
+    }
+
+    /// Hands the next page of the messages kept for `uid` to one of its
+    /// sessions, unless a page is out (the next waits until the door says
+    /// that one was taken: [`Hub::stage_kept_taken`]) or nothing is kept.
+    /// The page stays kept (in the store) until then, so a session that
+    /// ends mid-delivery leaves it for the next.
+    fn next_page(&mut self, uid: UserId, now: Timestamp) -> Result<(), ChatError> {
+        let user = &self.users[&uid];
+        if user.kept == 0 || user.page.is_some() {
             return Ok(());
         }
-        let user = &self.users[&uid];
-        let count = Envelope::new(
-            now,
-            Event::OfflineMessages {
-                count: pending.len(),
-            },
-        );
-        self.staged.user(user, &count);
-        for msg in pending {
+        let Some(&sid) = user.sessions.first() else {
+            return Ok(());
+        };
+        let limit = self.config.offline_page.max(1);
+        let page: Vec<Message> = if self.store.is_some() {
+            let to = user.kept_for();
+            self.commit_ops(now);
+            self.store()?.pending(&to, limit).map_err(storage)?
+        } else {
+            user.kept_mem.iter().take(limit).cloned().collect()
+        };
+        let user = self.users.get_mut(&uid).expect("live");
+        let Some(upto) = page.last().map(|m| m.id) else {
+            // The count was off: nothing is kept after all.
+            user.kept = 0;
+            return Ok(());
+        };
+        user.page = Some(Page {
+            sid,
+            upto,
+            count: page.len(),
+        });
+        for msg in page {
             let d = Envelope::new(msg.time, Event::Message { msg, offline: true });
-            self.staged.user(user, &d);
+            self.staged.push(sid, d);
         }
+        self.reply(sid, now, Event::KeptPageEnd { upto });
         Ok(())
+    }
+
+    /// The door of `sid` says its client took the page of kept messages
+    /// that ends with `upto` ([`Event::KeptPageEnd`]): they are delivered
+    /// (in the store as part of the batch) and the next page goes out. A
+    /// stale or unknown page is ignored.
+    pub fn stage_kept_taken(&mut self, sid: SessionId, upto: MsgId, now: Timestamp) {
+        let Some(uid) = self.sessions.get(&sid).and_then(|s| s.user) else {
+            return;
+        };
+        let user = self.users.get_mut(&uid).expect("live");
+        let Some(page) = user.page.filter(|p| p.sid == sid && p.upto == upto) else {
+            return;
+        };
+        user.page = None;
+        user.kept = user.kept.saturating_sub(page.count);
+        user.kept_mem.retain(|m| m.id > upto);
+        let to = user.kept_for();
+        self.op(Op::Delivered { to, upto });
+        if let Err(e) = self.next_page(uid, now) {
+            self.refuse(sid, now, e);
+        }
+    }
+
+    /// How many messages are kept for the user called `nick`, if it is
+    /// known (for tests and operators).
+    pub fn kept_count(&self, nick: &Nick) -> Option<usize> {
+        let uid = self.by_nick.get(&nick.key())?;
+        Some(self.users[uid].kept)
     }
 
     // /register PASSWORD
@@ -1156,9 +1262,17 @@ impl<O: Outbox> Hub<O> {
     /// has (rooms, ignores) as the account's.
     fn make_registered(&mut self, uid: UserId, account: &Account) {
         let user = self.users.get_mut(&uid).expect("live");
+        let was = user.kept_for();
         user.account = Some(account.id);
         user.account_since = account.created;
         user.refresh();
+        if user.kept > 0 {
+            // What was kept for the guest name is the account's now (a
+            // page out stays valid: these are all the account has).
+            let to = user.kept_for();
+            self.op(Op::MoveKept { from: was, to });
+        }
+        let user = &self.users[&uid];
         let key = user.nick.key();
         for sid in &user.sessions {
             self.sessions[sid].outbox.account(Some(&key));
@@ -1211,7 +1325,7 @@ impl<O: Outbox> Hub<O> {
             return Ok(());
         }
         let (old_key, key) = (old.key(), nick.key());
-        let mut inherited = Vec::new();
+        let mut inherited = None;
         if key != old_key {
             if self.is_registered(&key)? {
                 return Err(ChatError::NickRegistered(nick));
@@ -1223,21 +1337,42 @@ impl<O: Outbox> Hub<O> {
                 // An offline guest name is free to take, with what was kept
                 // for it.
                 let gone = self.users.remove(&other).expect("indexed");
-                inherited = gone.pending;
+                inherited = Some((gone.kept, gone.kept_mem));
             }
             self.by_nick.remove(&old_key);
-            self.by_nick.insert(key, uid);
+            self.by_nick.insert(key.clone(), uid);
+            if self.users[&uid].kept > 0 {
+                // Still taking its own: they follow the name.
+                self.op(Op::MoveKept {
+                    from: KeptFor::Guest(old_key),
+                    to: KeptFor::Guest(key),
+                });
+            }
         }
         let user = self.users.get_mut(&uid).expect("live");
         let before = user.actor.clone();
         user.nick = nick.clone();
         user.refresh();
-        user.pending.extend(inherited);
         let d = Envelope::by(now, Event::NickChanged { old, new: nick }, &before);
         for id in self.audience(uid) {
             self.staged.user(&self.users[&id], &d);
         }
-        self.deliver_pending(uid, now)
+        match inherited {
+            Some((count, mem)) if count > 0 => {
+                let user = self.users.get_mut(&uid).expect("live");
+                user.kept += count;
+                user.kept_mem.extend(mem);
+                user.kept_mem.make_contiguous().sort_by_key(|m| m.id);
+                // A page out may now end past messages not in it: it is
+                // handed out again from the oldest.
+                user.page = None;
+                if let Some(&sid) = user.sessions.first() {
+                    self.reply(sid, now, Event::OfflineMessages { count });
+                }
+                self.next_page(uid, now)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `uid` and everyone who shares a room with them.
@@ -1489,7 +1624,8 @@ impl<O: Outbox> Hub<O> {
         self.reply(sid, now, Event::Users(users));
     }
 
-    /// Every known user, online or not, by name.
+    /// Every known user, online or not, by name: the users, and the
+    /// guests who left recently (as many as WHOWAS remembers).
     fn user_infos(&self) -> Vec<UserInfo> {
         let mut users: Vec<UserInfo> = self
             .users
@@ -1500,6 +1636,17 @@ impl<O: Outbox> Hub<O> {
                 last_seen: (!u.online()).then_some(u.last_seen),
             })
             .collect();
+        let mut gone = HashSet::new();
+        for d in self.departed.iter().rev() {
+            let key = d.who.nick.key();
+            if !d.who.account && !self.by_nick.contains_key(&key) && gone.insert(key) {
+                users.push(UserInfo {
+                    nick: d.who.nick.clone(),
+                    online: false,
+                    last_seen: Some(d.time),
+                });
+            }
+        }
         users.sort_by_key(|u| u.nick.key());
         users
     }
@@ -1524,7 +1671,7 @@ impl<O: Outbox> Hub<O> {
         let actor = sender.actor.clone();
         let from_key = from.key();
         let id = MsgId(self.next_msg);
-        // A registered recipient who is offline gets it kept in the store.
+        // A recipient who is offline gets it kept in the store.
         let mut keep_for = None;
         let msg = match target {
             Target::Room(name) => {
@@ -1560,7 +1707,7 @@ impl<O: Outbox> Hub<O> {
                 msg
             }
             Target::User(nick) => {
-                let tid = self.user_id(&nick)?;
+                let tid = self.recipient_id(&nick)?;
                 let recipient = &self.users[&tid];
                 let msg = Message {
                     id,
@@ -1572,11 +1719,11 @@ impl<O: Outbox> Hub<O> {
                 };
                 let ignored = recipient.ignores.contains(&from_key);
                 let offline = !recipient.online();
-                let account = recipient.account;
-                if offline
-                    && account.is_none()
-                    && recipient.pending.len() >= self.config.offline_queue
-                {
+                let guest = recipient.account.is_none();
+                if offline && guest && !self.config.keep_for_guests {
+                    return Err(ChatError::GuestNotKept(recipient.nick.clone()));
+                }
+                if offline && recipient.kept >= self.config.offline_queue {
                     return Err(ChatError::OfflineQueueFull(recipient.nick.clone()));
                 }
                 self.next_msg += 1;
@@ -1597,16 +1744,17 @@ impl<O: Outbox> Hub<O> {
                 // cannot tell: the message seems delivered or kept.
                 if offline {
                     if !ignored {
-                        match account {
-                            Some(account) => keep_for = Some(account),
-                            None => {
-                                let r = self.users.get_mut(&tid).expect("live");
-                                r.pending.push(msg.clone());
-                            }
+                        let r = self.users.get_mut(&tid).expect("live");
+                        r.kept += 1;
+                        if self.store.is_some() {
+                            keep_for = Some(r.kept_for());
+                        } else {
+                            r.kept_mem.push_back(msg.clone());
                         }
                     }
                     let ev = Event::KeptForOffline {
                         nick: recipient_nick,
+                        guest,
                     };
                     self.reply(sid, now, ev);
                 } else {
@@ -1631,8 +1779,8 @@ impl<O: Outbox> Hub<O> {
         };
         if self.store.is_some() {
             self.ops.push(Op::Message(msg.clone()));
-            if let Some(account) = keep_for {
-                self.ops.push(Op::Pending { account, msg: id });
+            if let Some(to) = keep_for {
+                self.ops.push(Op::Pending { to, msg: id });
             }
             let origin = self.staged.origin.unwrap_or(Origin { sid, req: 0 });
             self.unsaved.push((id, origin));
@@ -1763,8 +1911,9 @@ impl<O: Outbox> Hub<O> {
     /// current room.
     fn target_of(&self, sid: SessionId) -> Option<Target> {
         let s = &self.sessions[&sid];
-        if let Some(user) = s.private.and_then(|id| self.users.get(&id)) {
-            return Some(Target::User(user.nick.clone()));
+        if let Some((id, nick)) = &s.private {
+            let nick = self.users.get(id).map_or(nick, |u| &u.nick);
+            return Some(Target::User(nick.clone()));
         }
         s.room
             .as_ref()
@@ -1782,6 +1931,38 @@ impl<O: Outbox> Hub<O> {
             .get(&nick.key())
             .copied()
             .ok_or_else(|| ChatError::NoSuchUser(nick.clone()))
+    }
+
+    /// The user a private message to `nick` goes to. A guest who left
+    /// holding nothing was forgotten but for WHOWAS; when the name is
+    /// still remembered there, it is known again (offline, for messages
+    /// to be kept for whoever next uses the name) unless guests get
+    /// nothing kept.
+    fn recipient_id(&mut self, nick: &Nick) -> Result<UserId, ChatError> {
+        let key = nick.key();
+        if let Some(&uid) = self.by_nick.get(&key) {
+            return Ok(uid);
+        }
+        let Some((name, left)) = self.departed_guest(&key) else {
+            return Err(ChatError::NoSuchUser(nick.clone()));
+        };
+        if !self.config.keep_for_guests {
+            return Err(ChatError::GuestNotKept(name));
+        }
+        if self.is_registered(&key)? {
+            return Err(ChatError::NoSuchUser(nick.clone()));
+        }
+        Ok(self.new_user(name, None, left))
+    }
+
+    /// The latest guest who went by `key` and left, if WHOWAS remembers
+    /// one: its name and when it left.
+    fn departed_guest(&self, key: &NickKey) -> Option<(Nick, Timestamp)> {
+        self.departed
+            .iter()
+            .rev()
+            .find(|d| !d.who.account && d.who.nick.key() == *key)
+            .map(|d| (d.who.nick.clone(), d.time))
     }
 
     /// The room named, or the session's current room; it must exist.
@@ -1881,9 +2062,19 @@ impl<O: Outbox> Hub<O> {
     fn detach(&mut self, sid: SessionId, uid: UserId, reason: &str, now: Timestamp) {
         let user = self.users.get_mut(&uid).expect("live");
         user.sessions.retain(|&s| s != sid);
+        if user.page.is_some_and(|p| p.sid == sid) {
+            // A page the session did not take stays kept: for another
+            // session of the user, or the next login.
+            user.page = None;
+            if user.online() {
+                let _ = self.next_page(uid, now);
+            }
+        }
+        let user = &self.users[&uid];
         if user.online() {
             return;
         }
+        let user = self.users.get_mut(&uid).expect("live");
         user.last_seen = now;
         let account = user.account;
         let actor = user.actor.clone();
@@ -1921,6 +2112,15 @@ impl<O: Outbox> Hub<O> {
             room.invited.remove(&uid);
             if room.members.is_empty() {
                 self.rooms.remove(&key);
+            }
+        }
+        // A guest who holds nothing is forgotten (WHOWAS remembers the
+        // name for a while); one with messages kept waits for whoever
+        // next takes the name.
+        if self.users[&uid].kept == 0 {
+            let user = self.users.remove(&uid).expect("live");
+            if self.by_nick.get(&user.nick.key()) == Some(&uid) {
+                self.by_nick.remove(&user.nick.key());
             }
         }
     }

@@ -198,6 +198,19 @@ impl World {
         self.cmd(sid, cmd);
         self.events(sid)
     }
+
+    /// The door of `sid` says its client took the page of kept messages
+    /// ending with `upto`; what `sid` received then (the next page).
+    fn take_kept(&mut self, sid: SessionId, upto: u64) -> Vec<Event> {
+        self.hub.stage_kept_taken(sid, MsgId(upto), self.now);
+        self.hub.finish(self.now);
+        self.events(sid)
+    }
+}
+
+/// The end of a page of kept messages, the last of them `upto`.
+fn page_end(upto: u64) -> Event {
+    Event::KeptPageEnd { upto: MsgId(upto) }
 }
 
 // ---------------------------------------------------------------------------
@@ -659,8 +672,10 @@ fn nick_change_to_an_offline_name_takes_it_with_its_kept_messages() {
             },
             Event::OfflineMessages { count: 1 },
             said_offline(1, t, "alice", to_user("bob"), "psst"),
+            page_end(1),
         ]
     );
+    assert_eq!(w.take_kept(carol, 1), vec![]);
     // The offline user is gone; carol's old name is free.
     assert_eq!(
         w.ask(alice, Command::Users),
@@ -1186,7 +1201,10 @@ fn private_messages_to_an_offline_user_are_kept_and_delivered_in_order_on_login(
         w.ask(alice, say_to(to_user("bob"), "one")),
         vec![
             said(1, t1, "alice", to_user("bob"), "one"),
-            Event::KeptForOffline { nick: nick("bob") },
+            Event::KeptForOffline {
+                nick: nick("bob"),
+                guest: true,
+            },
         ]
     );
     w.advance(1_000);
@@ -1195,7 +1213,10 @@ fn private_messages_to_an_offline_user_are_kept_and_delivered_in_order_on_login(
         w.ask(alice, say_to(to_user("bob"), "two")),
         vec![
             said(2, t2, "alice", to_user("bob"), "two"),
-            Event::KeptForOffline { nick: nick("bob") },
+            Event::KeptForOffline {
+                nick: nick("bob"),
+                guest: true,
+            },
         ]
     );
 
@@ -1214,13 +1235,15 @@ fn private_messages_to_an_offline_user_are_kept_and_delivered_in_order_on_login(
             Event::OfflineMessages { count: 2 },
             said_offline(1, t1, "alice", to_user("bob"), "one"),
             said_offline(2, t2, "alice", to_user("bob"), "two"),
+            page_end(2),
         ]
     );
     // Kept messages carry the time they were sent.
     assert_eq!(delivered[2].time, t1);
     assert_eq!(delivered[3].time, t2);
 
-    // They are delivered once.
+    // Once taken, they are delivered once.
+    assert_eq!(w.take_kept(bob, 2), vec![]);
     w.disconnect(bob, "gone again");
     let bob = w.connect();
     assert_eq!(
@@ -1252,6 +1275,7 @@ fn offline_user_may_come_back_in_another_spelling() {
             },
             Event::OfflineMessages { count: 1 },
             said_offline(1, t, "alice", to_user("bob"), "hi"),
+            page_end(1),
         ]
     );
     assert_eq!(
@@ -1291,6 +1315,7 @@ fn offline_queue_limit_refuses_further_private_messages() {
             Event::OfflineMessages { count: 2 },
             said_offline(1, t, "alice", to_user("bob"), "one"),
             said_offline(2, t, "alice", to_user("bob"), "two"),
+            page_end(2),
         ]
     );
 }
@@ -1345,9 +1370,11 @@ fn ignored_users_private_messages_are_not_delivered_and_the_sender_is_not_told()
 
 #[test]
 fn ignored_users_private_messages_are_not_kept_while_offline() {
-    let mut w = World::new();
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
     let alice = w.login("alice");
-    let bob = w.login("bob");
+    let bob = w.connect();
+    w.cmd(bob, Command::LoginAccount(account(1, "bob")));
     w.cmd(bob, Command::Ignore(nick("alice")));
     w.disconnect(bob, "gone");
     w.clear();
@@ -1357,12 +1384,15 @@ fn ignored_users_private_messages_are_not_kept_while_offline() {
         w.ask(alice, say_to(to_user("bob"), "psst")),
         vec![
             said(1, w.now, "alice", to_user("bob"), "psst"),
-            Event::KeptForOffline { nick: nick("bob") },
+            Event::KeptForOffline {
+                nick: nick("bob"),
+                guest: false,
+            },
         ]
     );
     let bob = w.connect();
     assert_eq!(
-        w.ask(bob, Command::Login(nick("bob"))),
+        w.ask(bob, Command::LoginAccount(account(1, "bob"))),
         vec![Event::Welcome {
             nick: nick("bob"),
             online: 2
@@ -1948,7 +1978,7 @@ impl crate::store::Store for FullDisk {
     fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
-    fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {
+    fn pending(&mut self, _: &KeptFor, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
 }
@@ -2034,7 +2064,7 @@ impl crate::store::Store for Forgetful {
     fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
-    fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {
+    fn pending(&mut self, _: &KeptFor, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
 }
@@ -3774,7 +3804,7 @@ fn a_rest_message_goes_out_like_any_other_once_committed() {
     let alice = account(1, "alice");
     let a = w.login_account(&alice);
     w.in_room("#open", &[guest, a]);
-    let msg = w
+    let (msg, kept) = w
         .hub
         .api_send(
             &nick("alice").key(),
@@ -3784,6 +3814,7 @@ fn a_rest_message_goes_out_like_any_other_once_committed() {
             w.now,
         )
         .unwrap();
+    assert_eq!(kept, None);
     // Staged, not delivered, until the batch commits.
     w.assert_silent(guest);
     w.hub.finish(w.now);
@@ -3826,6 +3857,8 @@ struct Kept {
     markers: Vec<(AccountId, Target, Marker)>,
     rooms: Vec<(AccountId, RoomName)>,
     settings: Vec<crate::store::RoomSettings>,
+    /// Messages kept for offline users, by whom, in the order kept.
+    pending: Vec<(KeptFor, MsgId)>,
 }
 
 /// A store that keeps accounts, their rooms, messages and read markers
@@ -3881,13 +3914,35 @@ impl crate::store::Store for Memory {
                     .filter(|(id, _, _)| *id == a.id)
                     .map(|(_, t, m)| (t.clone(), *m))
                     .collect(),
+                kept: kept
+                    .pending
+                    .iter()
+                    .filter(|(to, _)| *to == KeptFor::Account(a.id))
+                    .count(),
             })
             .collect();
         let next_msg_id = kept.messages.iter().map(|m| m.id.0 + 1).max().unwrap_or(1);
+        let mut guests: Vec<crate::store::KeptGuest> = Vec::new();
+        for (to, id) in &kept.pending {
+            let KeptFor::Guest(key) = to else { continue };
+            let msg = kept.messages.iter().find(|m| m.id == *id).unwrap();
+            let Target::User(name) = &msg.to else {
+                continue;
+            };
+            match guests.iter_mut().find(|g| g.nick.key() == *key) {
+                Some(g) => g.kept += 1,
+                None => guests.push(crate::store::KeptGuest {
+                    nick: name.clone(),
+                    kept: 1,
+                    since: msg.time,
+                }),
+            }
+        }
         Ok(Snapshot {
             accounts,
             next_msg_id,
             rooms: kept.settings.clone(),
+            guests,
         })
     }
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
@@ -3908,6 +3963,17 @@ impl crate::store::Store for Memory {
                     kept.markers
                         .retain(|(a, t, _)| !(a == account && markers::Place::of(t) == place));
                     kept.markers.push((*account, target.clone(), *marker));
+                }
+                Op::Pending { to, msg } => kept.pending.push((to.clone(), *msg)),
+                Op::Delivered { to, upto } => {
+                    kept.pending.retain(|(t, id)| !(t == to && id <= upto));
+                }
+                Op::MoveKept { from, to } => {
+                    for (t, _) in kept.pending.iter_mut() {
+                        if t == from {
+                            *t = to.clone();
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -3989,8 +4055,20 @@ impl crate::store::Store for Memory {
     fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
         Ok(Vec::new())
     }
-    fn pending(&mut self, _: AccountId) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
+    fn pending(&mut self, to: &KeptFor, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let kept = self.0.lock().unwrap();
+        let mut ids: Vec<MsgId> = kept
+            .pending
+            .iter()
+            .filter(|(t, _)| t == to)
+            .map(|(_, id)| *id)
+            .collect();
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids
+            .iter()
+            .map(|id| kept.messages.iter().find(|m| m.id == *id).unwrap().clone())
+            .collect())
     }
 }
 
@@ -4814,3 +4892,10 @@ fn stored_keys_and_masks_that_break_the_rules_are_dropped_on_load() {
     let masks: Vec<&str> = bans.iter().map(|b| b.mask.as_str()).collect();
     assert_eq!(masks, ["bob!*@*"]);
 }
+
+// ---------------------------------------------------------------------------
+// 25. Nothing lost for offline users
+// ---------------------------------------------------------------------------
+
+#[path = "hub_offline_tests.rs"]
+mod offline_users;

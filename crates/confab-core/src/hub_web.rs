@@ -168,8 +168,10 @@ impl<O: Outbox> Hub<O> {
     }
 
     /// Stages a message from `user` to `to`, as if one of its sessions
-    /// sent it; the id it gets. Like every message it is stored when the
-    /// batch commits (see [`Hub::last_commit_failed`]).
+    /// sent it; the message, and whether it was kept for an offline
+    /// recipient (`Some(guest)`: `true` when kept for a guest name, which
+    /// whoever next uses it reads). Like every message it is stored when
+    /// the batch commits (see [`Hub::last_commit_failed`]).
     pub fn api_send(
         &mut self,
         user: &ApiUser,
@@ -177,9 +179,10 @@ impl<O: Outbox> Hub<O> {
         kind: MsgKind,
         text: Text,
         now: Timestamp,
-    ) -> Result<Message, ChatError> {
+    ) -> Result<(Message, Option<bool>), ChatError> {
         let uid = self.api_user(user)?;
         let id = MsgId(self.next_msg);
+        let staged = self.staged.items.len();
         // No session: replies meant for the sender (kept for offline,
         // away) go to a session id no door ever hands out.
         self.send(API_SESSION, uid, Some(to), kind, text, now)?;
@@ -187,7 +190,13 @@ impl<O: Outbox> Hub<O> {
             unreachable!("send journals the message it sends");
         };
         debug_assert_eq!(msg.id, id);
-        Ok(msg.clone())
+        let kept = self.staged.items[staged..]
+            .iter()
+            .find_map(|(sid, d)| match &d.event {
+                Event::KeptForOffline { guest, .. } if *sid == API_SESSION => Some(*guest),
+                _ => None,
+            });
+        Ok((msg.clone(), kept))
     }
 }
 

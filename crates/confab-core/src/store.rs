@@ -48,6 +48,27 @@ pub struct AccountState {
     pub ignores: Vec<NickKey>,
     /// Where the account stopped reading each conversation it marked.
     pub markers: Vec<(Target, Marker)>,
+    /// How many private messages are kept for the account.
+    pub kept: usize,
+}
+
+/// Whom private messages are kept for while they are offline: an
+/// account, or a guest name (whoever next uses the name reads them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeptFor {
+    Account(AccountId),
+    Guest(NickKey),
+}
+
+/// A guest name that has private messages kept for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptGuest {
+    /// The name as the latest message to it spells it.
+    pub nick: Nick,
+    /// How many messages are kept for it.
+    pub kept: usize,
+    /// When the oldest of them was sent (the guest was gone by then).
+    pub since: Timestamp,
 }
 
 /// A room's modes and ban list, as stored.
@@ -66,6 +87,8 @@ pub struct Snapshot {
     pub next_msg_id: u64,
     /// Every stored room's settings.
     pub rooms: Vec<RoomSettings>,
+    /// Guest names with messages kept for them, by name.
+    pub guests: Vec<KeptGuest>,
 }
 
 /// One change to persist.
@@ -73,14 +96,22 @@ pub struct Snapshot {
 pub enum Op {
     /// A room or private message, to keep for history and search.
     Message(Message),
-    /// Keep message `msg` for `account`, who is offline.
+    /// Keep message `msg` for `to`, who is offline.
     Pending {
-        account: AccountId,
+        to: KeptFor,
         msg: MsgId,
     },
-    /// Everything kept for `account` was delivered.
+    /// What was kept for `to` up to message `upto` (included) was
+    /// delivered; later messages stay kept.
     Delivered {
-        account: AccountId,
+        to: KeptFor,
+        upto: MsgId,
+    },
+    /// What is kept for `from` is now kept for `to` (an account took over
+    /// a guest name, a guest changed its name).
+    MoveKept {
+        from: KeptFor,
+        to: KeptFor,
     },
     /// The topic of a room was set or cleared.
     Topic {
@@ -263,6 +294,6 @@ pub trait Store: Send + 'static {
         limit: usize,
     ) -> Result<Vec<Message>, StoreError>;
 
-    /// The messages kept for `account`, oldest first.
-    fn pending(&mut self, account: AccountId) -> Result<Vec<Message>, StoreError>;
+    /// The `limit` oldest messages kept for `to`, oldest first.
+    fn pending(&mut self, to: &KeptFor, limit: usize) -> Result<Vec<Message>, StoreError>;
 }

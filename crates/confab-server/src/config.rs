@@ -286,6 +286,10 @@ pub struct ChatConfig {
     pub default_modes: String,
     /// Most entries in a room's ban list.
     pub max_bans: usize,
+    /// Whether a private message to an offline guest name is kept for
+    /// whoever next uses the name (the sender is told so); when off, it
+    /// is refused with an error.
+    pub keep_for_guests: bool,
 }
 
 /// Every limit, by name. Bad input past a limit gets a clear error.
@@ -326,8 +330,13 @@ pub struct Limits {
     /// a client whose backlog would wait longer (many connections flooding
     /// as one account or address) is disconnected ("Excess flood").
     pub flood_max_wait_ms: u64,
-    /// Private messages kept for a user who is away.
+    /// Private messages kept for one offline user (account or guest name)
+    /// until they read them; past that, senders get an error.
     pub offline_queue: usize,
+    /// Kept messages handed to a connection at once; the next page goes
+    /// out once the client has taken this one. At most a quarter of
+    /// `send_queue` is used, whatever this says.
+    pub offline_page: usize,
     /// Rooms one user may be in at once.
     pub max_rooms_per_user: usize,
     /// Open connections, in all.
@@ -372,6 +381,7 @@ impl Default for ChatConfig {
             max_history: 200,
             default_modes: "nt".to_owned(),
             max_bans: 100,
+            keep_for_guests: true,
         }
     }
 }
@@ -408,7 +418,8 @@ impl Default for Limits {
             rate_per_sec: 5.0,
             rate_burst: 20,
             flood_max_wait_ms: 10_000,
-            offline_queue: 100,
+            offline_queue: 1000,
+            offline_page: 50,
             max_rooms_per_user: 50,
             max_connections: 10_000,
             max_connections_per_ip: 50,
@@ -531,7 +542,7 @@ impl Config {
         if self.listen.is_empty() && self.listeners.is_empty() {
             return Err(bad("listen", "give at least one address"));
         }
-        let positive: [(&'static str, u64); 14] = [
+        let positive: [(&'static str, u64); 15] = [
             ("limits.max_line_bytes", l.max_line_bytes as u64),
             ("limits.max_message_bytes", l.max_message_bytes as u64),
             ("limits.max_nick_len", l.max_nick_len as u64),
@@ -546,6 +557,7 @@ impl Config {
             ("limits.login_timeout_ms", l.login_timeout_ms),
             ("limits.sniff_timeout_ms", l.sniff_timeout_ms),
             ("limits.offline_queue", l.offline_queue as u64),
+            ("limits.offline_page", l.offline_page as u64),
             (
                 "accounts.max_failed_logins_per_address",
                 u64::from(self.accounts.max_failed_logins_per_address),
@@ -704,6 +716,9 @@ impl Config {
         Ok(HubConfig {
             default_room: self.default_room()?,
             offline_queue: l.offline_queue,
+            // A page must fit in the queue beside the login's other events.
+            offline_page: l.offline_page.min(l.send_queue / 4).max(1),
+            keep_for_guests: self.chat.keep_for_guests,
             max_rooms_per_user: l.max_rooms_per_user,
             history_on_join: self.chat.history_on_join,
             max_history: self.chat.max_history.max(1),
@@ -783,6 +798,20 @@ mod tests {
         let mut c = Config::default();
         c.limits.max_ban_mask_bytes = 401;
         assert_eq!(c.validate().unwrap_err().key, "limits.max_ban_mask_bytes");
+    }
+
+    #[test]
+    fn a_page_of_kept_messages_fits_well_inside_the_send_queue() {
+        let mut c = Config::default();
+        c.limits.offline_page = 0;
+        assert_eq!(c.validate().unwrap_err().key, "limits.offline_page");
+        c.limits.send_queue = 40;
+        c.limits.offline_page = 11;
+        c.validate().unwrap();
+        let hub = c.hub_config().unwrap();
+        assert_eq!((hub.offline_page, hub.keep_for_guests), (10, true));
+        c.limits.send_queue = 2;
+        assert_eq!(c.hub_config().unwrap().offline_page, 1);
     }
 
     #[test]

@@ -20,8 +20,8 @@ use confab_core::hub::{Counters, Journal};
 use confab_core::store::HistoryQuery;
 use confab_core::store::{Account, StoreError};
 use confab_core::{
-    ChatError, ClientInfo, Command, Delivery, Hub, Marker, Message, MsgKind, NickKey, Outbox,
-    QueueFull, RoomInfo, RoomName, SessionId, Target, Text, Timestamp, UserInfo,
+    ChatError, ClientInfo, Command, Delivery, Hub, Marker, Message, MsgId, MsgKind, NickKey,
+    Outbox, QueueFull, RoomInfo, RoomName, SessionId, Target, Text, Timestamp, UserInfo,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -160,6 +160,10 @@ enum Request {
         sid: SessionId,
         req: u64,
     },
+    KeptTaken {
+        sid: SessionId,
+        upto: MsgId,
+    },
     Account {
         name: NickKey,
         reply: oneshot::Sender<Result<AccountLookup, StoreError>>,
@@ -223,8 +227,9 @@ pub enum ApiAnswer {
     Rooms(Vec<RoomInfo>),
     Users(Vec<UserInfo>),
     Messages(Vec<Message>),
-    /// The message as stored.
-    Sent(Message),
+    /// The message as stored, and whether it was kept for an offline
+    /// recipient (`Some(guest)`, `true` for a guest name).
+    Sent(Message, Option<bool>),
     ReadMarkers(Vec<(Target, Marker)>),
     /// The conversation as the hub spells it, and its marker if any.
     ReadMarker(Target, Option<Marker>),
@@ -309,6 +314,14 @@ impl HubHandle {
     /// of the batch, so it costs no commit of its own.
     pub async fn fence(&self, sid: SessionId, req: u64) -> Result<(), HubGone> {
         self.send(Request::Fence { sid, req }).await
+    }
+
+    /// The client of session `sid` has taken the page of kept messages
+    /// that ended with `upto` ([`confab_core::Event::KeptPageEnd`]): the
+    /// hub marks them delivered and hands out the next page. Not a
+    /// command of the user's (no rate limit, nothing audited).
+    pub async fn kept_taken(&self, sid: SessionId, upto: MsgId) -> Result<(), HubGone> {
+        self.send(Request::KeptTaken { sid, upto }).await
     }
 
     /// The account called `name`, for checking a password.
@@ -436,7 +449,7 @@ impl Runner {
         let failures = self.hub.counters().commit_failures;
         for (reply, answer, failures_then) in self.answers.drain(..) {
             let answer = match answer {
-                Ok(ApiAnswer::Sent(_)) if failures != failures_then => Err(ChatError::Storage(
+                Ok(ApiAnswer::Sent(..)) if failures != failures_then => Err(ChatError::Storage(
                     "the message could not be stored".to_owned(),
                 )),
                 other => other,
@@ -500,6 +513,7 @@ impl Runner {
                 self.hub.stage_local(sid, bytes, now);
             }
             Request::Fence { sid, req } => self.hub.stage_fence(sid, req, now),
+            Request::KeptTaken { sid, upto } => self.hub.stage_kept_taken(sid, upto, now),
             Request::Account { name, reply } => {
                 let lookup = self
                     .hub
@@ -554,7 +568,8 @@ impl Runner {
                     "command",
                     json!({"nick": user.as_str(), "command": "api-send"}),
                 );
-                ApiAnswer::Sent(self.hub.api_send(user, to, kind, text, now)?)
+                let (msg, kept) = self.hub.api_send(user, to, kind, text, now)?;
+                ApiAnswer::Sent(msg, kept)
             }
             ApiCall::ReadMarkers => ApiAnswer::ReadMarkers(hub.api_read_markers(user)?),
             ApiCall::ReadMarker(target) => {

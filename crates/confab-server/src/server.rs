@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 
 use confab_core::Hub;
 use confab_core::store::{
-    Account, AccountId, Conversation, HistoryQuery, Op, Snapshot, Store, StoreError, Visibility,
+    Account, Conversation, HistoryQuery, KeptFor, Op, Snapshot, Store, StoreError, Visibility,
 };
 use confab_core::{Message, MsgId, Nick, NickKey, RoomKey, Timestamp, Topic};
 use confab_store::{SqliteOptions, SqliteStore};
@@ -177,8 +177,8 @@ impl<S: Store> Store for Timed<S> {
     ) -> Result<Vec<Message>, StoreError> {
         self.0.since(who, after, limit)
     }
-    fn pending(&mut self, account: AccountId) -> Result<Vec<Message>, StoreError> {
-        self.0.pending(account)
+    fn pending(&mut self, to: &KeptFor, limit: usize) -> Result<Vec<Message>, StoreError> {
+        self.0.pending(to, limit)
     }
 }
 

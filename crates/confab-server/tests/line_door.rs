@@ -125,8 +125,9 @@ async fn private_messages_wait_for_offline_users() {
     alice.expect("***   alice (online)").await;
     alice.expect("***   bob (offline, last seen ").await;
     alice.send("/msg @bob are you there?").await;
+    // A guest name: whoever next uses it reads the message.
     alice
-        .expect("bob is offline; your message will be delivered")
+        .expect("*** bob is offline and has no account: your message is kept for whoever next uses the name")
         .await;
     alice.send("/msg @bob call me").await;
     alice.expect("[private] alice -> bob: call me").await;

@@ -35,14 +35,15 @@
 //!   [`StoreError::TooNew`]; anything else is [`StoreError::Other`] with
 //!   SQLite's message (naming the file when opening).
 //!
-//! # Schema (version 2)
+//! # Schema (version 4)
 //!
 //! | table | columns | notes |
 //! |---|---|---|
 //! | `accounts` | `id` INTEGER PK, `name`, `name_key` UNIQUE, `password_hash`, `created_ms`, `last_seen_ms` | `name_key` is [`Nick::key`](confab_core::Nick::key) (ASCII lowercase) |
 //! | `messages` | `id` INTEGER PK, `time_ms`, `from_nick`, `from_key`, `kind` (`say`/`action`/`notice`), `target_kind` (`room`/`user`), `target_name`, `target_key`, `text` | `id` is the hub's [`MsgId`](confab_core::MsgId), never assigned by SQLite |
 //! | `messages_fts` | FTS5 over `text`, external content = `messages`, rowid = message id | `unicode61 remove_diacritics 2` tokenizer; kept in sync by triggers on `messages` |
-//! | `pending` | (`account_id`, `msg_id`) PK | private messages kept for an offline account |
+//! | `pending` | (`account_id`, `msg_id`) PK | private messages kept for an offline account, until delivered (`Op::Delivered` removes them up to an id, as pages are taken) |
+//! | `guest_pending` | (`guest_key`, `msg_id`) PK | the same for an offline guest name (v4), read by whoever next uses the name |
 //! | `topics` | `room_key` PK, `room_name`, `text`, `set_by`, `time_ms` | a cleared topic is no row |
 //! | `memberships` | (`account_id`, `room_key`) PK, `room_name`, `position` | rooms of an account, `position` in join order |
 //! | `ignores` | (`account_id`, `nick_key`) PK | |
@@ -54,7 +55,7 @@
 //! room history; `messages_private (min(from_key, target_key),
 //! max(from_key, target_key), id) WHERE target_kind = 'user'` for the
 //! private conversation of an unordered pair of names; `pending_msg
-//! (msg_id)` for the foreign key. All tables are `STRICT`; the child
+//! (msg_id)` and `guest_pending_msg (msg_id)` for the foreign keys. All tables are `STRICT`; the child
 //! tables reference `accounts` / `messages` / `memberships` /
 //! `room_settings` with `ON DELETE CASCADE`, every foreign key deferred to
 //! the commit (so a batch may set a standing before the join it needs).

@@ -169,6 +169,20 @@ CREATE TABLE read_markers (
     PRIMARY KEY (account_id, target_kind, target_key)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 3 -> 4: private messages kept for guest names.
+    r#"
+-- Private messages kept for a guest name that was offline: whoever next
+-- uses the name reads them. Like `pending`, by the name's key instead of
+-- an account.
+CREATE TABLE guest_pending (
+    guest_key TEXT    NOT NULL,
+    msg_id    INTEGER NOT NULL
+        REFERENCES messages (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    PRIMARY KEY (guest_key, msg_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX guest_pending_msg ON guest_pending (msg_id);
+"#,
 ];
 
 /// The schema version this code writes and the newest it reads.

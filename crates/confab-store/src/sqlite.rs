@@ -7,8 +7,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use confab_core::store::{
-    Account, AccountId, AccountState, Conversation, HistoryQuery, Op, RoomSettings, Snapshot,
-    Store, StoreError, Visibility,
+    Account, AccountId, AccountState, Conversation, HistoryQuery, KeptFor, KeptGuest, Op,
+    RoomSettings, Snapshot, Store, StoreError, Visibility,
 };
 use confab_core::{
     Ban, Marker, Message, MsgId, Nick, NickKey, RoomKey, RoomModes, Status, Timestamp, Topic,
@@ -135,13 +135,30 @@ pub(crate) const SINCE: &str = concat!(
      ) ORDER BY m.id LIMIT ?4"
 );
 
-/// The messages kept for an account, newest first.
+/// The `?2` oldest messages kept for an account (`?1`), oldest first.
 pub(crate) const PENDING: &str = concat!(
     "SELECT ",
     message_columns!(),
     " FROM pending p JOIN messages m ON m.id = p.msg_id \
-     WHERE p.account_id = ?1 ORDER BY p.msg_id DESC"
+     WHERE p.account_id = ?1 ORDER BY p.msg_id LIMIT ?2"
 );
+
+/// The `?2` oldest messages kept for a guest name's key (`?1`), oldest
+/// first.
+pub(crate) const GUEST_PENDING: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM guest_pending p JOIN messages m ON m.id = p.msg_id \
+     WHERE p.guest_key = ?1 ORDER BY p.msg_id LIMIT ?2"
+);
+
+/// The table and key column that hold what is kept for `to`, and its key.
+fn kept_where(to: &KeptFor) -> (&'static str, &'static str, rusqlite::types::Value) {
+    match to {
+        KeptFor::Account(id) => ("pending", "account_id", id.0.into()),
+        KeptFor::Guest(key) => ("guest_pending", "guest_key", key.as_str().to_owned().into()),
+    }
+}
 
 /// When a commit is on disk (`PRAGMA synchronous`, in WAL mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -304,18 +321,31 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
                 }
             })?;
         }
-        Op::Pending { account, msg } => {
+        Op::Pending { to, msg } => {
             let msg = rows::msg_id(*msg)?;
-            exec(
-                tx,
-                "INSERT INTO pending (account_id, msg_id) VALUES (?1, ?2) \
-                 ON CONFLICT DO NOTHING",
-                params![account.0, msg],
-            )
-            .map_err(db)?;
+            let (table, column, key) = kept_where(to);
+            let sql = format!(
+                "INSERT INTO {table} ({column}, msg_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+            );
+            exec(tx, &sql, params![key, msg]).map_err(db)?;
         }
-        Op::Delivered { account } => {
-            exec(tx, "DELETE FROM pending WHERE account_id = ?1", [account.0]).map_err(db)?;
+        Op::Delivered { to, upto } => {
+            let upto = rows::msg_id(*upto)?;
+            let (table, column, key) = kept_where(to);
+            let sql = format!("DELETE FROM {table} WHERE {column} = ?1 AND msg_id <= ?2");
+            exec(tx, &sql, params![key, upto]).map_err(db)?;
+        }
+        Op::MoveKept { from, to } => {
+            let (from_table, from_column, from_key) = kept_where(from);
+            let (to_table, to_column, to_key) = kept_where(to);
+            let copy = format!(
+                "INSERT INTO {to_table} ({to_column}, msg_id) \
+                 SELECT ?2, msg_id FROM {from_table} WHERE {from_column} = ?1 AND true \
+                 ON CONFLICT DO NOTHING"
+            );
+            exec(tx, &copy, params![from_key, to_key]).map_err(db)?;
+            let delete = format!("DELETE FROM {from_table} WHERE {from_column} = ?1");
+            exec(tx, &delete, [from_key]).map_err(db)?;
         }
         Op::Topic { room, topic: None } => {
             exec(
@@ -559,6 +589,7 @@ impl Store for SqliteStore {
                 statuses: Vec::new(),
                 ignores: Vec::new(),
                 markers: Vec::new(),
+                kept: 0,
             });
             Ok(())
         })?;
@@ -616,6 +647,34 @@ impl Store for SqliteStore {
                 };
                 let target = rows::target(&kind, &name)?;
                 accounts[at_id(row)?].markers.push((target, marker));
+                Ok(())
+            },
+        )?;
+        each_row(
+            &tx,
+            "SELECT account_id, count(*) FROM pending GROUP BY account_id ORDER BY account_id",
+            |row| {
+                let n: i64 = row.get(1).map_err(db)?;
+                accounts[at_id(row)?].kept = usize::try_from(n).unwrap_or(0);
+                Ok(())
+            },
+        )?;
+        let mut guests = Vec::new();
+        each_row(
+            &tx,
+            "SELECT count(*), min(m.time_ms), \
+             (SELECT m2.target_name FROM guest_pending g2 JOIN messages m2 ON m2.id = g2.msg_id \
+              WHERE g2.guest_key = g.guest_key ORDER BY g2.msg_id DESC LIMIT 1) \
+             FROM guest_pending g JOIN messages m ON m.id = g.msg_id \
+             GROUP BY g.guest_key ORDER BY g.guest_key",
+            |row| {
+                let n: i64 = row.get(0).map_err(db)?;
+                let name: String = row.get(2).map_err(db)?;
+                guests.push(KeptGuest {
+                    nick: rows::nick(&name)?,
+                    kept: usize::try_from(n).unwrap_or(0),
+                    since: Timestamp(row.get(1).map_err(db)?),
+                });
                 Ok(())
             },
         )?;
@@ -681,6 +740,7 @@ impl Store for SqliteStore {
             accounts,
             next_msg_id: max + 1,
             rooms,
+            guests,
         })
     }
 
@@ -936,7 +996,13 @@ impl Store for SqliteStore {
         self.messages_in_order(SINCE, params![after, rooms, private, rows::limit(limit)])
     }
 
-    fn pending(&mut self, account: AccountId) -> Result<Vec<Message>, StoreError> {
-        self.messages(PENDING, [account.0])
+    fn pending(&mut self, to: &KeptFor, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let limit = rows::limit(limit);
+        match to {
+            KeptFor::Account(id) => self.messages_in_order(PENDING, params![id.0, limit]),
+            KeptFor::Guest(key) => {
+                self.messages_in_order(GUEST_PENDING, params![key.as_str(), limit])
+            }
+        }
     }
 }

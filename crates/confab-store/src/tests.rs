@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use confab_core::store::{
-    Account, AccountId, AccountState, Bound, Conversation, HistoryQuery, Op, RoomSettings, Store,
-    StoreError, Visibility,
+    Account, AccountId, AccountState, Bound, Conversation, HistoryQuery, KeptFor, KeptGuest, Op,
+    RoomSettings, Store, StoreError, Visibility,
 };
 use confab_core::{Ban, Message, MsgId, MsgKind, Nick, NickKey, RoomKey, RoomName, Target, Text};
 use confab_core::{Marker, RoomModes, Status, Timestamp, Topic};
@@ -13,8 +13,8 @@ use tempfile::TempDir;
 
 use crate::schema::MIGRATIONS;
 use crate::sqlite::{
-    CONVERSATIONS, HISTORY_PRIVATE_EARLIEST, HISTORY_PRIVATE_LATEST, HISTORY_ROOM_EARLIEST,
-    HISTORY_ROOM_LATEST, PENDING, SEARCH,
+    CONVERSATIONS, GUEST_PENDING, HISTORY_PRIVATE_EARLIEST, HISTORY_PRIVATE_LATEST,
+    HISTORY_ROOM_EARLIEST, HISTORY_ROOM_LATEST, PENDING, SEARCH,
 };
 use crate::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
 
@@ -175,7 +175,12 @@ fn an_empty_store_loads_empty() {
     assert!(store.accounts().unwrap().is_empty());
     assert_eq!(store.topic(&rk("#x")).unwrap(), None);
     assert!(all(&mut store, &Conversation::Room(rk("#x"))).is_empty());
-    assert!(store.pending(AccountId(1)).unwrap().is_empty());
+    assert!(
+        store
+            .pending(&KeptFor::Account(AccountId(1)), 100)
+            .unwrap()
+            .is_empty()
+    );
     // Reopening a current file changes nothing.
     drop(store);
     let mut store = db.open();
@@ -409,11 +414,11 @@ fn every_op_round_trips_and_survives_reopen() {
         Op::Message(to_user(3, "Bob", "Alice", "are you there?")),
         Op::Message(notice.clone()),
         Op::Pending {
-            account: alice.id,
+            to: KeptFor::Account(alice.id),
             msg: MsgId(3),
         },
         Op::Pending {
-            account: alice.id,
+            to: KeptFor::Account(alice.id),
             msg: MsgId(4),
         },
         Op::Topic {
@@ -484,6 +489,7 @@ fn every_op_round_trips_and_survives_reopen() {
                     statuses: vec![],
                     ignores: vec![nk("mallory"), nk("troll")],
                     markers: vec![],
+                    kept: 2,
                 },
                 AccountState {
                     account: Account {
@@ -494,6 +500,7 @@ fn every_op_round_trips_and_survives_reopen() {
                     statuses: vec![(rk("#rust"), OP)],
                     ignores: vec![],
                     markers: vec![],
+                    kept: 0,
                 },
             ]
         );
@@ -508,26 +515,44 @@ fn every_op_round_trips_and_survives_reopen() {
             ]
         );
         assert_eq!(
-            store.pending(alice.id).unwrap(),
+            store.pending(&KeptFor::Account(alice.id), 100).unwrap(),
             vec![to_user(3, "Bob", "Alice", "are you there?"), notice.clone()]
         );
-        assert!(store.pending(bob.id).unwrap().is_empty());
+        assert!(
+            store
+                .pending(&KeptFor::Account(bob.id), 100)
+                .unwrap()
+                .is_empty()
+        );
     };
     check(&mut store);
     drop(store);
     let mut store = db.open();
     check(&mut store);
 
-    // Delivered empties the account's pending list, durably.
+    // Delivered empties the account's pending list up to the id, durably.
     store
-        .commit(&[Op::Delivered { account: alice.id }])
+        .commit(&[Op::Delivered {
+            to: KeptFor::Account(alice.id),
+            upto: MsgId(4),
+        }])
         .unwrap();
-    assert!(store.pending(alice.id).unwrap().is_empty());
+    assert!(
+        store
+            .pending(&KeptFor::Account(alice.id), 100)
+            .unwrap()
+            .is_empty()
+    );
     // The messages themselves stay for history.
     assert_eq!(ids(&all(&mut store, &private("alice", "bob"))), [3, 4]);
     drop(store);
     let mut store = db.open();
-    assert!(store.pending(alice.id).unwrap().is_empty());
+    assert!(
+        store
+            .pending(&KeptFor::Account(alice.id), 100)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -642,33 +667,159 @@ fn delivered_clears_only_that_account() {
             // Ops may come in any order within a batch: the foreign keys
             // are checked at commit.
             Op::Pending {
-                account: a.id,
+                to: KeptFor::Account(a.id),
                 msg: MsgId(5),
             },
             Op::Message(to_user(5, "c", "a", "five")),
             Op::Pending {
-                account: a.id,
+                to: KeptFor::Account(a.id),
                 msg: MsgId(3),
             },
             Op::Pending {
-                account: a.id,
+                to: KeptFor::Account(a.id),
                 msg: MsgId(1),
             },
             Op::Pending {
-                account: b.id,
+                to: KeptFor::Account(b.id),
                 msg: MsgId(2),
             },
             // Keeping the same message twice keeps it once.
             Op::Pending {
-                account: a.id,
+                to: KeptFor::Account(a.id),
                 msg: MsgId(1),
             },
         ])
         .unwrap();
-    assert_eq!(ids(&store.pending(a.id).unwrap()), [1, 3, 5]);
-    store.commit(&[Op::Delivered { account: a.id }]).unwrap();
-    assert!(store.pending(a.id).unwrap().is_empty());
-    assert_eq!(ids(&store.pending(b.id).unwrap()), [2]);
+    assert_eq!(
+        ids(&store.pending(&KeptFor::Account(a.id), 100).unwrap()),
+        [1, 3, 5]
+    );
+    store
+        .commit(&[Op::Delivered {
+            to: KeptFor::Account(a.id),
+            upto: MsgId(5),
+        }])
+        .unwrap();
+    assert!(
+        store
+            .pending(&KeptFor::Account(a.id), 100)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&store.pending(&KeptFor::Account(b.id), 100).unwrap()),
+        [2]
+    );
+}
+
+#[test]
+fn delivered_clears_only_up_to_the_message_given_and_pages_read_oldest_first() {
+    let db = Db::new();
+    let mut store = db.open();
+    let a = store.create_account(&nick("a"), "h", Timestamp(0)).unwrap();
+    let to = KeptFor::Account(a.id);
+    let mut ops = Vec::new();
+    for id in 1..=7 {
+        ops.push(Op::Message(to_user(id, "c", "a", "m")));
+        ops.push(Op::Pending {
+            to: to.clone(),
+            msg: MsgId(id),
+        });
+    }
+    store.commit(&ops).unwrap();
+    assert_eq!(ids(&store.pending(&to, 3).unwrap()), [1, 2, 3]);
+    store
+        .commit(&[Op::Delivered {
+            to: to.clone(),
+            upto: MsgId(3),
+        }])
+        .unwrap();
+    assert_eq!(ids(&store.pending(&to, 3).unwrap()), [4, 5, 6]);
+    // What was not acknowledged survives a restart.
+    drop(store);
+    let mut store = db.open();
+    assert_eq!(store.load().unwrap().accounts[0].kept, 4);
+    assert_eq!(ids(&store.pending(&to, 100).unwrap()), [4, 5, 6, 7]);
+}
+
+#[test]
+fn messages_kept_for_a_guest_name_are_durable_and_move_with_the_name() {
+    let db = Db::new();
+    let mut store = db.open();
+    let bob = KeptFor::Guest(nk("bob"));
+    store
+        .commit(&[
+            Op::Message(to_user(1, "a", "bob", "one")),
+            Op::Message(to_user(2, "a", "Bob", "two")),
+            Op::Message(to_user(3, "a", "carol", "three")),
+            Op::Pending {
+                to: bob.clone(),
+                msg: MsgId(1),
+            },
+            Op::Pending {
+                to: bob.clone(),
+                msg: MsgId(2),
+            },
+            Op::Pending {
+                to: KeptFor::Guest(nk("carol")),
+                msg: MsgId(3),
+            },
+        ])
+        .unwrap();
+    drop(store);
+    let mut store = db.open();
+    let snap = store.load().unwrap();
+    // Spelled as the latest message to the name spells it.
+    assert_eq!(
+        snap.guests,
+        [
+            KeptGuest {
+                nick: nick("Bob"),
+                kept: 2,
+                since: Timestamp(1_001),
+            },
+            KeptGuest {
+                nick: nick("carol"),
+                kept: 1,
+                since: Timestamp(1_003),
+            },
+        ]
+    );
+    assert_eq!(ids(&store.pending(&bob, 10).unwrap()), [1, 2]);
+    // An account takes the name over, and with it what was kept.
+    let acct = store
+        .create_account(&nick("bob"), "h", Timestamp(0))
+        .unwrap();
+    let to = KeptFor::Account(acct.id);
+    store
+        .commit(&[Op::MoveKept {
+            from: bob.clone(),
+            to: to.clone(),
+        }])
+        .unwrap();
+    assert!(store.pending(&bob, 10).unwrap().is_empty());
+    assert_eq!(ids(&store.pending(&to, 10).unwrap()), [1, 2]);
+    // A guest changing its name takes its own along.
+    let dave = KeptFor::Guest(nk("dave"));
+    store
+        .commit(&[Op::MoveKept {
+            from: KeptFor::Guest(nk("carol")),
+            to: dave.clone(),
+        }])
+        .unwrap();
+    assert_eq!(ids(&store.pending(&dave, 10).unwrap()), [3]);
+    let snap = store.load().unwrap();
+    assert_eq!(snap.guests.len(), 1);
+    assert_eq!(snap.guests[0].nick, nick("carol"));
+    assert_eq!(snap.accounts[0].kept, 2);
+    // Delivered to a guest name, up to an id.
+    store
+        .commit(&[Op::Delivered {
+            to: dave.clone(),
+            upto: MsgId(3),
+        }])
+        .unwrap();
+    assert!(store.load().unwrap().guests.is_empty());
 }
 
 #[test]
@@ -748,7 +899,7 @@ fn a_failing_batch_leaves_nothing() {
         vec![
             Op::Message(to_room(2, "a", "#r", "new")),
             Op::Pending {
-                account: a.id,
+                to: KeptFor::Account(a.id),
                 msg: MsgId(42),
             },
         ],
@@ -974,8 +1125,11 @@ fn history_queries_use_their_indexes() {
         "{p}"
     );
     assert!(!p.lines().any(|l| l.starts_with("SCAN m")), "{p}");
-    let p = plan(PENDING, &[&1]);
-    assert!(p.contains("SEARCH p USING PRIMARY KEY"), "{p}");
+    for sql in [PENDING, GUEST_PENDING] {
+        let p = plan(sql, &[&1, &10]);
+        assert!(p.contains("SEARCH p USING PRIMARY KEY"), "{p}");
+        assert!(!p.contains("USE TEMP B-TREE FOR ORDER BY"), "{p}");
+    }
     let p = plan(SEARCH, &[&"\"x\"", &"[]", &None::<String>, &10]);
     assert!(p.contains("VIRTUAL TABLE INDEX"), "{p}");
     assert!(!p.contains("USE TEMP B-TREE FOR ORDER BY"), "{p}");
@@ -2079,8 +2233,8 @@ fn v1_file(db: &Db) -> Connection {
 
 #[test]
 fn a_v1_database_upgrades_keeping_its_data() {
-    assert_eq!(SCHEMA_VERSION, 3);
-    assert_eq!(MIGRATIONS.len(), 3);
+    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(MIGRATIONS.len(), 4);
     let db = Db::new();
     drop(v1_file(&db));
 
@@ -2089,7 +2243,7 @@ fn a_v1_database_upgrades_keeping_its_data() {
         .conn()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let check = |store: &mut SqliteStore| {
         let snap = store.load().unwrap();
         assert_eq!(snap.next_msg_id, 3);
@@ -2103,12 +2257,16 @@ fn a_v1_database_upgrades_keeping_its_data() {
         assert_eq!(snap.accounts[0].account.last_seen, Timestamp(20));
         assert_eq!(snap.accounts[0].rooms, [room("#Rust"), room("#zed")]);
         assert_eq!(snap.accounts[1].ignores, [nk("troll")]);
+        assert_eq!(snap.accounts[0].kept, 1);
         assert_eq!(
             store.topic(&rk("#rust")).unwrap().unwrap().text.as_str(),
             "old topic"
         );
         assert_eq!(ids(&all(store, &Conversation::Room(rk("#rust")))), [1]);
-        assert_eq!(ids(&store.pending(AccountId(1)).unwrap()), [2]);
+        assert_eq!(
+            ids(&store.pending(&KeptFor::Account(AccountId(1)), 100).unwrap()),
+            [2]
+        );
         assert_eq!(
             ids(&store.search(&sees(&[], Some("bob")), "secret", 10).unwrap()),
             [2]
@@ -2144,6 +2302,11 @@ fn a_v1_database_upgrades_keeping_its_data() {
                     msg: Some(MsgId(1)),
                 },
             },
+            // (As if a guest had the name before the account.)
+            Op::Pending {
+                to: KeptFor::Guest(nk("alice")),
+                msg: MsgId(2),
+            },
         ])
         .unwrap();
     drop(store);
@@ -2151,6 +2314,14 @@ fn a_v1_database_upgrades_keeping_its_data() {
     let mut store = db.open();
     check(&mut store);
     let snap = store.load().unwrap();
+    assert_eq!(
+        snap.guests,
+        [KeptGuest {
+            nick: nick("Alice"),
+            kept: 1,
+            since: Timestamp(101),
+        }]
+    );
     assert_eq!(snap.accounts[0].statuses, [(rk("#zed"), OP)]);
     assert_eq!(snap.accounts[1].statuses, [(rk("#rust"), VOICE)]);
     assert_eq!(snap.rooms, [s]);

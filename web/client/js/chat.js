@@ -984,7 +984,11 @@ export class Chat {
     if (upload) msg.upload = upload;
     const { replies } = await this.connection.request(msg);
     for (const r of replies) {
-      if (r.type === "kept") this.say("info", `${r.nick} is offline; they will get it when they are back.`);
+      if (r.type === "kept") {
+        this.say("info", r.guest
+          ? `${r.nick} is offline and has no account: whoever next uses the name will read it.`
+          : `${r.nick} is offline; they will get it when they are back.`);
+      }
       if (r.type === "is_away") this.say("info", `${r.nick} is away: ${r.away}`);
     }
   }

@@ -62,6 +62,27 @@ impl From<&Message> for MessageJson {
     }
 }
 
+/// A message just sent, as stored, and whether it was kept for an offline
+/// recipient.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SentJson {
+    #[serde(flatten)]
+    pub message: MessageJson,
+    /// Present when the recipient was offline and the message was kept
+    /// for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<KeptJson>,
+}
+
+/// A private message kept for an offline recipient.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KeptJson {
+    /// The name has no account: whoever next uses it reads the message.
+    pub guest: bool,
+    /// What happened, in words for the sender.
+    pub notice: String,
+}
+
 /// How a message reads: said, acted (`/me`), or a notice.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -410,7 +431,7 @@ pub struct SendRequest {
     params(("room" = String, Path, description = "The room, with or without its `#`", example = "general")),
     request_body = SendRequest,
     responses(
-        (status = 201, description = "Sent and stored", body = MessageJson),
+        (status = 201, description = "Sent and stored", body = SentJson),
         (status = 400, description = "Malformed JSON", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
         (status = 403, description = "Not allowed to send there", body = ErrorResponse),
@@ -426,7 +447,7 @@ pub async fn send_to_room(
     AuthUser(user): AuthUser,
     ApiPath(room): ApiPath<String>,
     ApiJson(req): ApiJson<SendRequest>,
-) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
+) -> Result<(StatusCode, Json<SentJson>), ApiError> {
     let room = room_name(&state, &room)?;
     send(&state, user, Target::Room(room), req).await
 }
@@ -439,16 +460,15 @@ pub async fn send_to_room(
     params(("name" = String, Path, description = "The recipient's name", example = "alice")),
     request_body = SendRequest,
     responses(
-        (status = 201, description = "Sent and stored", body = MessageJson),
+        (status = 201, description = "Sent and stored", body = SentJson),
         (status = 400, description = "Malformed JSON", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
         (status = 403, description = "Not allowed", body = ErrorResponse),
         (status = 404, description = "No such user, or no such upload", body = ErrorResponse),
-        (status = 409, description = "The user cannot take messages now", body = ErrorResponse),
+        (status = 409, description = "The user cannot take messages now: too many unread (`offline_queue_full`), or an offline guest on a server that keeps nothing for guests (`guest_not_kept`)", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
         (status = 422, description = "Missing fields or bad text", body = ErrorResponse),
-        (status = 429, description = "Too many requests (see Retry-After), or their queue is full", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
 )]
@@ -457,7 +477,7 @@ pub async fn send_to_user(
     AuthUser(user): AuthUser,
     ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<SendRequest>,
-) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
+) -> Result<(StatusCode, Json<SentJson>), ApiError> {
     let bare = name.strip_prefix('@').unwrap_or(&name);
     let nick = Nick::parse(bare, state.config.limits.max_nick_len).map_err(|_| {
         ApiError::new(
@@ -474,7 +494,7 @@ async fn send(
     user: NickKey,
     to: Target,
     req: SendRequest,
-) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
+) -> Result<(StatusCode, Json<SentJson>), ApiError> {
     let mut text = message_text(state, &req.text)?;
     if let Some(id) = &req.upload {
         text = uploads::attach(state, &text, id)
@@ -489,10 +509,22 @@ async fn send(
         kind: req.kind.into(),
         text,
     };
-    let ApiAnswer::Sent(msg) = call(state, user, call_).await? else {
+    let ApiAnswer::Sent(msg, kept) = call(state, user, call_).await? else {
         return Err(unexpected());
     };
-    Ok((StatusCode::CREATED, Json(MessageJson::from(&msg))))
+    let kept = kept.map(|guest| {
+        let to = msg.to.to_string();
+        KeptJson {
+            guest,
+            notice: if guest {
+                format!("{to} is offline and has no account: the message is kept for whoever next uses the name")
+            } else {
+                format!("{to} is offline; the message is kept for when they return")
+            },
+        }
+    });
+    let message = MessageJson::from(&msg);
+    Ok((StatusCode::CREATED, Json(SentJson { message, kept })))
 }
 
 /// Where the user stopped reading a conversation (docs/protocol.md has
@@ -715,7 +747,9 @@ pub fn chat_error(e: ChatError) -> ApiError {
         | E::BadKey(_)
         | E::GuestsNotAllowed
         | E::GuestsNoPrivateHistory => (StatusCode::FORBIDDEN, "forbidden"),
-        E::OfflineQueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue_full"),
+        // The recipient's state, not the sender's pace: no Retry-After.
+        E::OfflineQueueFull(_) => (StatusCode::CONFLICT, "offline_queue_full"),
+        E::GuestNotKept(_) => (StatusCode::CONFLICT, "guest_not_kept"),
         E::BadValue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_value"),
         E::Storage(m) if m.contains("search query is not valid") => {
             (StatusCode::BAD_REQUEST, "bad_query")

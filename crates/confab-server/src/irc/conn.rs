@@ -39,6 +39,9 @@ use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Out, now};
 
 /// Items taken from the outbound queue per write.
 const WRITE_BATCH: usize = 64;
+/// The token of the PING that follows a page of kept messages
+/// (`PING :kept-42`); the client's PONG says it read the page.
+const KEPT_PING: &str = "kept-";
 /// Most targets of one PRIVMSG/NOTICE (ISUPPORT `TARGMAX`).
 const MAX_TARGETS: usize = 4;
 /// Most messages one CHATHISTORY request returns.
@@ -536,6 +539,11 @@ impl Conn {
         match &d.event {
             Event::Fence(req) => return self.done(*req),
             Event::Local(b) => return self.out.extend_from_slice(b),
+            Event::KeptPageEnd { upto } => {
+                // The client's PONG to this says it read the page.
+                let ping = Irc::new("PING").with_param(format!("{KEPT_PING}{}", upto.0));
+                return ping.write_to(&mut self.out);
+            }
             _ => {}
         }
         let req = d
@@ -790,11 +798,18 @@ impl Conn {
                 }
                 self.batch("draft/chathistory-targets", &[], inner)
             }
-            Event::KeptForOffline { nick } => vec![
+            Event::KeptForOffline { nick, guest: false } => vec![
                 view.server_msg("NOTICE")
                     .with_param(self.nick.clone())
                     .with_param(format!(
                         "{nick} is offline; they will get your message when they return"
+                    )),
+            ],
+            Event::KeptForOffline { nick, guest: true } => vec![
+                view.server_msg("NOTICE")
+                    .with_param(self.nick.clone())
+                    .with_param(format!(
+                        "{nick} is offline and has no account: your message is kept for whoever next uses the name"
                     )),
             ],
             Event::OfflineMessages { count } => vec![
@@ -1248,7 +1263,17 @@ impl Conn {
                     .with_param(token.clone());
                 return self.reply(vec![m]).await;
             }
-            "PONG" => return,
+            "PONG" => {
+                // The answer to a page of kept messages: taken.
+                let upto = p.iter().rev().find_map(|t| t.strip_prefix(KEPT_PING));
+                if let Some(upto) = upto.and_then(|u| u.parse().ok())
+                    && self.connected
+                    && self.hub.kept_taken(self.sid, MsgId(upto)).await.is_err()
+                {
+                    self.closing = Some("Server shutting down".into());
+                }
+                return;
+            }
             "QUIT" => {
                 // Leaving is never refused: a reason that is not a text is
                 // dropped here, one over the limit by the hub.

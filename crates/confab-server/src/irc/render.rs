@@ -472,6 +472,16 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
                 .with_param(code)
                 .with_param(text)
         }
+        ChatError::OfflineQueueFull(nick) | ChatError::GuestNotKept(nick) => view
+            .server_msg("FAIL")
+            .with_param(if command.is_empty() { "*" } else { command })
+            .with_param(if matches!(e, ChatError::OfflineQueueFull(_)) {
+                "TARGET_QUEUE_FULL"
+            } else {
+                "GUEST_NOT_KEPT"
+            })
+            .with_param(nick.as_str())
+            .with_param(text),
         ChatError::NoStorage | ChatError::GuestsNoPrivateHistory if command == "CHATHISTORY" => {
             view.server_msg("FAIL")
                 .with_param("CHATHISTORY")

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::Local;
-use confab_core::{ClientInfo, Command, Event, Nick, SessionId};
+use confab_core::{ClientInfo, Command, Event, MsgId, Nick, SessionId};
 use tokio::io::WriteHalf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -78,7 +78,13 @@ async fn run<S: Io>(
     let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue, &pacer);
     let local = outbox.local();
     let (login_tx, login_rx) = watch::channel(None);
-    let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx).in_current_span());
+    let (pages, written) = watch::channel(Pages::default());
+    let taker = Taker {
+        hub: hub.clone(),
+        sid,
+        pages,
+    };
+    let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx, taker).in_current_span());
     let t = now();
     let greeting = [
         render::notice(t, &Local, "Welcome to confab. Type /help for help."),
@@ -103,6 +109,8 @@ async fn run<S: Io>(
         nick: None,
         peer,
         pacer,
+        written,
+        acked: 0,
         parse_limits: ParseLimits {
             max_nick_len: limits.max_nick_len,
             max_room_len: limits.max_room_len,
@@ -148,6 +156,7 @@ async fn run<S: Io>(
             },
         }
     };
+    conn.ack_written().await;
     let Conn { hub, local, .. } = conn;
     // The hub drops its end of the queue; with ours dropped too, the writer
     // drains what is left and ends.
@@ -196,6 +205,10 @@ struct Conn {
     nick: Option<Nick>,
     peer: SocketAddr,
     pacer: Pacer,
+    /// The pages of kept messages the writer is writing and has written,
+    /// and the last the reader told the hub of: see [`Conn::ack_written`].
+    written: watch::Receiver<Pages>,
+    acked: u64,
     parse_limits: ParseLimits,
     config: Arc<Config>,
 }
@@ -335,7 +348,27 @@ impl Conn {
         self.say(p).await
     }
 
+    /// Tells the hub of a page of kept messages the writer has written,
+    /// before anything the client says next (a `/quit` written after
+    /// reading the page must not overtake the writer's word that it was
+    /// written, or the page would come again). The writer tells the hub
+    /// too; the hub ignores the second word.
+    /// A page the writer is still writing is waited for (the client may
+    /// have read it already: the write's end and the client's next line
+    /// can race), up to the shutdown grace.
+    async fn ack_written(&mut self) {
+        let grace = self.config.limits.shutdown_grace();
+        let done = |p: &Pages| p.written >= p.writing;
+        let _ = timeout(grace, self.written.wait_for(done)).await;
+        let upto = self.written.borrow().written;
+        if upto != 0 && upto != self.acked {
+            self.acked = upto;
+            let _ = self.hub.kept_taken(self.sid, MsgId(upto)).await;
+        }
+    }
+
     async fn command(&mut self, cmd: Command) -> Flow {
+        self.ack_written().await;
         match self.hub.command(self.sid, cmd).await {
             Ok(()) => Flow::Go,
             Err(_) => Flow::Stop("server shutting down".to_owned()),
@@ -383,13 +416,33 @@ impl Conn {
     }
 }
 
+/// How the writer tells the hub that a page of kept messages was taken.
+struct Taker {
+    hub: HubHandle,
+    sid: SessionId,
+    /// The pages being written and written, for the reader (see
+    /// [`Conn::ack_written`]).
+    pages: watch::Sender<Pages>,
+}
+
+/// The last kept message of the page the writer is writing, and of the
+/// last it has written (0 for none).
+#[derive(Debug, Clone, Copy, Default)]
+struct Pages {
+    writing: u64,
+    written: u64,
+}
+
 /// Drains the queue into the socket until goodbye, the kill switch or an
-/// error.
+/// error. A page of kept messages counts as taken once written: a telnet
+/// client has no way to say it read it, and a client that does not read
+/// stops the writer (the socket fills up) before it gets that far.
 async fn write_loop<S: Io>(
     mut w: WriteHalf<S>,
     mut rx: mpsc::Receiver<Out>,
     mut kill: KillSwitch,
     login: watch::Sender<Option<bool>>,
+    taker: Taker,
 ) -> WriterEnd {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     let mut buf = Vec::with_capacity(8 * 1024);
@@ -406,6 +459,8 @@ async fn write_loop<S: Io>(
         }
         buf.clear();
         let mut bye = false;
+        let mut taken = None;
+        let mut kept = 0;
         for item in batch.drain(..) {
             let d = match item {
                 Out::Raw(b) => {
@@ -434,9 +489,19 @@ async fn write_loop<S: Io>(
                     bye = true;
                     break;
                 }
+                Event::KeptPageEnd { upto } => taken = Some(*upto),
+                // A page's messages may go out in an earlier write than
+                // its end: the reader waits for the end all the same.
+                Event::Message { msg, offline: true } => kept = kept.max(msg.id.0),
                 Event::Error(e) => info!(error = %e, "command refused"),
                 _ => {}
             }
+        }
+        let writing = kept.max(taken.map_or(0, |t| t.0));
+        if writing > 0 {
+            taker
+                .pages
+                .send_modify(|p| p.writing = p.writing.max(writing));
         }
         let written = tokio::select! {
             biased;
@@ -445,6 +510,11 @@ async fn write_loop<S: Io>(
         };
         if let Err(e) = written {
             return WriterEnd::Failed(e);
+        }
+        if let Some(upto) = taken {
+            taker.pages.send_modify(|p| p.written = upto.0);
+            // The hub may be gone (shutting down): then nothing is taken.
+            let _ = taker.hub.kept_taken(taker.sid, upto).await;
         }
         if bye {
             let _ = w.shutdown().await;

@@ -250,8 +250,11 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
                 line(&format!("*** You are ignoring: {}", names.join(", ")));
             }
         }
-        Event::KeptForOffline { nick } => line(&format!(
+        Event::KeptForOffline { nick, guest: false } => line(&format!(
             "*** {nick} is offline; your message will be delivered when they return"
+        )),
+        Event::KeptForOffline { nick, guest: true } => line(&format!(
+            "*** {nick} is offline and has no account: your message is kept for whoever next uses the name"
         )),
         Event::OfflineMessages { count: n } => line(&format!(
             "*** {} arrived while you were away:",
@@ -292,7 +295,7 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         Event::Typing { .. } | Event::ReadMarker { .. } | Event::ReadMarkers(_) => {}
         Event::Bye { reason } => line(&format!("*** Disconnected: {}", plain(reason))),
         // Written by the writer as they are; nothing to show.
-        Event::Local(_) | Event::Fence(_) => {}
+        Event::Local(_) | Event::Fence(_) | Event::KeptPageEnd { .. } => {}
     }
     Bytes::from(out)
 }

@@ -40,6 +40,10 @@ const CLOSE_REASON_BYTES: usize = 120;
 /// How long a closing connection waits for its last writes and the
 /// client's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// The payload of the ping frame that follows a page of kept messages
+/// (`kept:42`); the client's pong (its WebSocket layer answers by
+/// itself) says it read the page.
+const KEPT_PING: &str = "kept:";
 
 /// Serves one WebSocket connection speaking the JSON protocol.
 pub async fn serve(socket: WebSocket, peer: SocketAddr, state: Shared) {
@@ -103,6 +107,9 @@ struct Conn {
     nick: Option<Nick>,
     /// Text frames to write.
     out: Vec<Utf8Bytes>,
+    /// A page of kept messages ends in `out`, the last of them this one:
+    /// a ping frame follows, and its pong says the client read the page.
+    kept_ping: Option<MsgId>,
     /// Close the connection with this code and reason once `out` is
     /// written.
     closing: Option<(u16, String)>,
@@ -132,6 +139,7 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
         resume_floor: None,
         nick: None,
         out: Vec::new(),
+        kept_ping: None,
         closing: None,
     };
     let login_deadline = Instant::now() + config.limits.login_timeout();
@@ -246,13 +254,18 @@ impl Conn {
         socket: &mut WebSocket,
         kill: &mut KillSwitch,
     ) -> Result<(), WriteEnd> {
-        if self.out.is_empty() {
+        if self.out.is_empty() && self.kept_ping.is_none() {
             return Ok(());
         }
         let frames = std::mem::take(&mut self.out);
+        let ping = self.kept_ping.take();
         let written = async {
             for text in frames {
                 socket.feed(WsMessage::Text(text)).await?;
+            }
+            if let Some(upto) = ping {
+                let payload = format!("{KEPT_PING}{}", upto.0);
+                socket.feed(WsMessage::Ping(payload.into())).await?;
             }
             socket.flush().await
         };
@@ -303,6 +316,21 @@ impl Conn {
                 let msg = "this protocol takes text frames of JSON; binary frames are dropped";
                 self.door_error(None, "binary_not_supported", None, msg)
                     .await
+            }
+            // The answer to the ping after a page of kept messages: taken.
+            WsMessage::Pong(payload) if payload.starts_with(KEPT_PING.as_bytes()) => {
+                let upto = std::str::from_utf8(&payload[KEPT_PING.len()..])
+                    .ok()
+                    .and_then(|u| u.parse().ok());
+                match upto {
+                    Some(upto) if self.connected() => {
+                        match self.state.hub.kept_taken(self.sid, MsgId(upto)).await {
+                            Ok(()) => Flow::Go,
+                            Err(_) => Flow::Stop("server shutting down".to_owned()),
+                        }
+                    }
+                    _ => Flow::Go,
+                }
             }
             // Pings are answered by the WebSocket layer; any frame counts
             // as a sign of life.
@@ -573,6 +601,7 @@ impl Conn {
         match &d.event {
             Event::Fence(r) => self.done(*r),
             Event::Local(b) => self.push_bytes(b.clone()),
+            Event::KeptPageEnd { upto } => self.kept_ping = Some(*upto),
             Event::Message { msg, .. } => {
                 if let Some(p) = req.and_then(|r| self.pending.get_mut(&r))
                     && p.kind == Kind::Send

@@ -653,6 +653,7 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::NotIgnoring(_) => "not_ignoring",
         ChatError::TooManyRooms(_) => "too_many_rooms",
         ChatError::OfflineQueueFull(_) => "offline_queue_full",
+        ChatError::GuestNotKept(_) => "guest_not_kept",
         ChatError::NickRegistered(_) => "nick_registered",
         ChatError::GuestsNotAllowed => "guests_not_allowed",
         ChatError::AccountNameFixed(_) => "account_name_fixed",
@@ -819,7 +820,9 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
             let list: Vec<&str> = nicks.iter().map(Nick::as_str).collect();
             ("ignores", json!({"nicks": list}))
         }
-        Event::KeptForOffline { nick } => ("kept", json!({"nick": nick.as_str()})),
+        Event::KeptForOffline { nick, guest } => {
+            ("kept", json!({"nick": nick.as_str(), "guest": guest}))
+        }
         Event::OfflineMessages { count } => ("offline", json!({"count": count})),
         Event::Error(e) => {
             return Some(error(
@@ -954,7 +957,8 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         | Event::Resumed { .. }
         | Event::TargetChanged(_)
         | Event::Local(_)
-        | Event::Fence(_) => return None,
+        | Event::Fence(_)
+        | Event::KeptPageEnd { .. } => return None,
     };
     Some(object(kind, fields, re, time))
 }

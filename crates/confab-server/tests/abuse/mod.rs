@@ -6,5 +6,6 @@
 mod auth;
 mod flood;
 mod input;
+mod offline;
 mod privacy;
 mod web;

@@ -166,6 +166,11 @@ impl Irc {
         self.writer.write_all(bytes).await.expect("write");
     }
 
+    /// Closes the sending side (the server reads end of stream).
+    pub async fn shutdown_write(&mut self) {
+        self.writer.shutdown().await.expect("shutdown");
+    }
+
     /// The last lines received, for failure messages.
     pub fn recent(&self) -> String {
         let from = self.seen.len().saturating_sub(40);
