@@ -94,7 +94,7 @@ pub fn api(state: &Shared) -> OpenApiRouter<Shared> {
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes));
     let other = OpenApiRouter::new()
         .routes(routes!(uploads::create))
-        .routes(routes!(uploads::get))
+        .routes(routes!(uploads::get, uploads::delete))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics));
@@ -255,6 +255,7 @@ mod tests {
             hub,
             config,
             tokens: Tokens::load_or_create(dir).unwrap(),
+            uploads: crate::http::upload_index::Index::open(&dir.join("uploads"), 0).unwrap(),
         })
     }
 
