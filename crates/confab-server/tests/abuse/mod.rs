@@ -3,4 +3,5 @@
 
 mod auth;
 mod flood;
+mod uploads;
 mod web;
