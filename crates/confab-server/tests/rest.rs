@@ -1010,6 +1010,64 @@ async fn an_upload_cut_off_midway_leaves_nothing_and_files_are_owner_only() {
 }
 
 #[tokio::test]
+async fn uploads_serve_byte_ranges() {
+    let s = start(|_| {}).await;
+    let _alice = register(s.addr, "alice").await;
+    let t = token(s.addr, "alice").await;
+    let body: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    let r = upload(s.addr, &t, body.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/uploads/{id}");
+    let etag = format!("\"{id}\"");
+
+    let r = get(s.addr, &path).send().await;
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    for (range, first, last) in [
+        ("bytes=0-9", 0, 9),
+        ("bytes=990-", 990, 999),
+        ("bytes=-5", 995, 999),
+        ("bytes=500-5000", 500, 999),
+    ] {
+        let r = get(s.addr, &path).header("Range", range).send().await;
+        assert_eq!(r.status, 206, "{range}: {}", r.text());
+        assert_eq!(
+            r.header("content-range"),
+            Some(format!("bytes {first}-{last}/1000").as_str())
+        );
+        assert_eq!(r.body, &body[first..=last], "{range}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    // With a matching If-Range the range holds; with another, the whole file.
+    let r = get(s.addr, &path)
+        .header("Range", "bytes=1-2")
+        .header("If-Range", &etag)
+        .send()
+        .await;
+    assert_eq!((r.status, r.body.as_slice()), (206, &body[1..=2]));
+    let r = get(s.addr, &path)
+        .header("Range", "bytes=1-2")
+        .header("If-Range", "\"something-else\"")
+        .send()
+        .await;
+    assert_eq!((r.status, r.body.len()), (200, 1000));
+    // Several ranges, or nonsense: the whole file.
+    for range in ["bytes=0-1,5-6", "bytes=abc", "pages=1-2"] {
+        let r = get(s.addr, &path).header("Range", range).send().await;
+        assert_eq!((r.status, r.body.len()), (200, 1000), "{range}");
+    }
+    // Past the end: 416, with the length.
+    let r = get(s.addr, &path)
+        .header("Range", "bytes=1000-")
+        .send()
+        .await;
+    assert_eq!(r.assert_error(416), "range_not_satisfiable");
+    assert_eq!(r.header("content-range"), Some("bytes */1000"));
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn operations_endpoints_spec_and_docs() {
     let s = server().await;
     let mut alice = Client::login(s.addr, "alice").await;

@@ -24,8 +24,9 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    RETRY_AFTER, X_CONTENT_TYPE_OPTIONS,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_RANGE, RANGE, RETRY_AFTER,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -34,7 +35,7 @@ use bytes::BytesMut;
 use confab_core::NickKey;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Admin, ApiPath, ApiQuery, AuthUser, check_length, too_large};
@@ -383,19 +384,86 @@ fn empty() -> ApiError {
                 ("Content-Disposition" = String, description = "inline for PNG/JPEG/GIF/WebP, else attachment"),
                 ("X-Content-Type-Options" = String, description = "nosniff"),
                 ("Content-Security-Policy" = String, description = "default-src 'none'; sandbox"),
+                ("Accept-Ranges" = String, description = "bytes"),
+                ("ETag" = String, description = "The id, quoted: uploads never change"),
+            )),
+        (status = 206, description = "The part of the file asked for by a single `Range: bytes=…` \
+            (with `If-Range`, only when it matches the ETag)",
+            content_type = "application/octet-stream", body = Vec<u8>,
+            headers(
+                ("Content-Range" = String, description = "bytes first-last/length"),
+                ("X-Content-Type-Options" = String, description = "nosniff"),
+                ("Content-Security-Policy" = String, description = "default-src 'none'; sandbox"),
             )),
         (status = 404, description = "No such upload", body = ErrorResponse),
+        (status = 416, description = "The range is outside the file (range_not_satisfiable)",
+            body = ErrorResponse,
+            headers(("Content-Range" = String, description = "bytes */length"))),
         (status = 503, description = "Cannot read it now", body = ErrorResponse),
     )
 )]
-pub async fn get(State(state): State<Shared>, ApiPath(id): ApiPath<String>) -> Response {
-    match serve(&state, &id).await {
+pub async fn get(
+    State(state): State<Shared>,
+    ApiPath(id): ApiPath<String>,
+    request: HeaderMap,
+) -> Response {
+    match serve(&state, &id, &request).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn serve(state: &Shared, id: &str) -> Result<Response, ApiError> {
+/// What a `Range` header asks of a file of some length.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ranged {
+    /// The whole file: no `Range`, one that is malformed or asks for
+    /// several ranges (which confab does not serve), or an `If-Range`
+    /// that does not match.
+    Full,
+    /// The bytes `start..=end`.
+    Part(u64, u64),
+    /// Nothing of the file (416).
+    Unsatisfiable,
+}
+
+/// Reads one `bytes=` range (`a-b`, `a-` or `-n`, RFC 9110) against a
+/// file of `len` bytes.
+pub fn parse_range(header: &str, len: u64) -> Ranged {
+    let Some((unit, spec)) = header.trim().split_once('=') else {
+        return Ranged::Full;
+    };
+    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
+        return Ranged::Full;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return Ranged::Full;
+    };
+    let number = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    match (first.trim(), last.trim()) {
+        ("", suffix) => match number(suffix) {
+            Some(0) => Ranged::Unsatisfiable,
+            Some(_) if len == 0 => Ranged::Unsatisfiable,
+            Some(n) => Ranged::Part(len.saturating_sub(n), len - 1),
+            None => Ranged::Full,
+        },
+        (first, "") => match number(first) {
+            Some(a) if a < len => Ranged::Part(a, len - 1),
+            Some(_) => Ranged::Unsatisfiable,
+            None => Ranged::Full,
+        },
+        (first, last) => match (number(first), number(last)) {
+            (Some(a), Some(b)) if a <= b && a < len => Ranged::Part(a, b.min(len - 1)),
+            (Some(a), Some(b)) if a <= b => Ranged::Unsatisfiable,
+            _ => Ranged::Full,
+        },
+    }
+}
+
+async fn serve(state: &Shared, id: &str, request: &HeaderMap) -> Result<Response, ApiError> {
     let sidecar = read_sidecar(state, id).await?;
     let path = dir(state).join(id);
     let cannot_read = |e: std::io::Error| {
@@ -409,8 +477,17 @@ async fn serve(state: &Shared, id: &str) -> Result<Response, ApiError> {
             "cannot read the upload now",
         )
     };
-    let file = tokio::fs::File::open(&path).await.map_err(cannot_read)?;
+    let mut file = tokio::fs::File::open(&path).await.map_err(cannot_read)?;
     let len = file.metadata().await.map_err(cannot_read)?.len();
+    // Uploads never change, so the id is a strong validator.
+    let etag = format!("\"{id}\"");
+    let if_range_ok = request
+        .get(IF_RANGE)
+        .is_none_or(|v| v.to_str().is_ok_and(|v| v.trim() == etag));
+    let ranged = match request.get(RANGE).and_then(|v| v.to_str().ok()) {
+        Some(range) if if_range_ok => parse_range(range, len),
+        _ => Ranged::Full,
+    };
     // Checked again on the way out, whatever the sidecar says.
     let content_type = safe_type(&sidecar.content_type);
     let inline = sidecar.inline && INLINE_IMAGES.contains(&content_type.as_str());
@@ -420,7 +497,6 @@ async fn serve(state: &Shared, id: &str) -> Result<Response, ApiError> {
         CONTENT_TYPE,
         HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static(OCTET)),
     );
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(
@@ -431,13 +507,43 @@ async fn serve(state: &Shared, id: &str) -> Result<Response, ApiError> {
         CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=86400, immutable"),
     );
-    Ok((headers, Body::from_stream(chunks_of(file))).into_response())
+    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(ETAG, v);
+    }
+    let (status, start, end) = match ranged {
+        Ranged::Full => (StatusCode::OK, 0, len),
+        Ranged::Part(start, last) => {
+            let range = format!("bytes {start}-{last}/{len}");
+            if let Ok(v) = HeaderValue::from_str(&range) {
+                headers.insert(CONTENT_RANGE, v);
+            }
+            (StatusCode::PARTIAL_CONTENT, start, last + 1)
+        }
+        Ranged::Unsatisfiable => {
+            let range = format!("bytes */{len}");
+            let refusal = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the range is outside the file's {len} bytes"),
+            );
+            return Ok(([(CONTENT_RANGE, range)], refusal).into_response());
+        }
+    };
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(end - start));
+    if start > 0 {
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(cannot_read)?;
+    }
+    let body = Body::from_stream(chunks_of(file.take(end - start)));
+    Ok((status, headers, body).into_response())
 }
 
 /// A file as a stream of chunks of at most [`READ_CHUNK`] bytes, ending at
 /// the first error.
-fn chunks_of(
-    file: tokio::fs::File,
+fn chunks_of<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    file: R,
 ) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     futures_util::stream::unfold(Some(file), |file| async move {
         let mut file = file?;
@@ -535,15 +641,15 @@ pub async fn delete(
 /// `unknown_upload`): what the REST API and the WebSocket door append to
 /// a message's text.
 pub async fn link(state: &Shared, id: &str) -> Result<String, ApiError> {
-    match read_sidecar(state, id).await {
-        Ok(_) => Ok(url(state, id)),
-        Err(e) if e.status == StatusCode::NOT_FOUND => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_upload",
-            format!("there is no upload with the id {id:?}"),
-        )),
-        Err(e) => Err(e),
+    // The index knows every upload kept: no disk read per message.
+    if valid_id(id) && state.uploads.owner(id).is_some() {
+        return Ok(url(state, id));
     }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_upload",
+        format!("there is no upload with the id {id:?}"),
+    ))
 }
 
 /// Why a message could not take an upload's link.
@@ -765,6 +871,33 @@ mod tests {
         assert_eq!(safe_type("application/pdf"), "application/pdf");
         assert_eq!(safe_type("application/xhtml+xml"), OCTET);
         assert_eq!(safe_type("text/javascript"), OCTET);
+    }
+
+    #[test]
+    fn ranges() {
+        use Ranged::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Part(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), Part(90, 99));
+        assert_eq!(parse_range("bytes=90-1000", 100), Part(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), Part(90, 99));
+        assert_eq!(parse_range("bytes=-1000", 100), Part(0, 99));
+        assert_eq!(parse_range("Bytes = 5-5", 100), Part(5, 5));
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=100-200", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-5", 0), Unsatisfiable);
+        for ignored in [
+            "bytes=0-1,5-6",
+            "bytes=9-2",
+            "bytes=x-",
+            "bytes=+1-2",
+            "lines=0-1",
+            "bytes",
+            "bytes=-",
+            "",
+        ] {
+            assert_eq!(parse_range(ignored, 100), Full, "{ignored}");
+        }
     }
 
     #[test]
