@@ -135,6 +135,9 @@ impl Index {
             if super::uploads::valid_id(name) && !sidecars.contains(name.as_str()) {
                 tracing::warn!(id = %name, "removing an upload whose sidecar was never written");
                 remove_quietly(&dir.join(name));
+            } else if !name.ends_with(".tmp") {
+                // Files stored by older versions become owner-only too.
+                make_private(&dir.join(name));
             }
         }
         for usage in inner.users.values_mut() {
@@ -243,6 +246,25 @@ impl Index {
     }
 }
 
+/// Makes a file owner-only (0600) if it is not.
+fn make_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return;
+        };
+        if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+            let private = std::fs::Permissions::from_mode(0o600);
+            if let Err(e) = std::fs::set_permissions(path, private) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot make an upload owner-only");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 fn remove_quietly(path: &Path) {
     if let Err(e) = std::fs::remove_file(path) {
         tracing::warn!(path = %path.display(), error = %e, "cannot remove a leftover upload file");
@@ -305,6 +327,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let up = dir.path().join("uploads");
         std::fs::create_dir(&up).unwrap();
+        #[cfg(unix)]
+        {
+            // As an older version left them: readable by anyone.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&up, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         let id = "0123456789abcdef0123456789abcdef";
         let orphan = "fedcba9876543210fedcba9876543210";
         std::fs::write(up.join(id), b"12345").unwrap();
@@ -312,6 +340,12 @@ mod tests {
         let sidecar = serde_json::json!({"name": "x", "content_type": "text/plain",
             "inline": false, "size": 5, "uploader": "alice", "time": time});
         std::fs::write(up.join(format!("{id}.json")), sidecar.to_string()).unwrap();
+        #[cfg(unix)]
+        for name in [id.to_owned(), format!("{id}.json")] {
+            use std::os::unix::fs::PermissionsExt;
+            let open = std::fs::Permissions::from_mode(0o644);
+            std::fs::set_permissions(up.join(name), open).unwrap();
+        }
         std::fs::write(up.join(orphan), b"half").unwrap();
         std::fs::write(up.join(format!("{orphan}.tmp")), b"half").unwrap();
         let index = Index::open(&up, HOUR_MS + 10).unwrap();
@@ -335,8 +369,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&up).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&up), 0o700);
+            for name in &left {
+                assert_eq!(mode(&up.join(name)), 0o600, "{name}");
+            }
         }
     }
 }

@@ -2,20 +2,32 @@
 //!
 //! `POST /api/v1/uploads` takes the raw file as the body (its type in
 //! `Content-Type`, its name in `?name=`), at most `http.max_upload_bytes`.
+//! The body is streamed to a temporary file (`uploads/<id>.tmp`, mode
+//! 0600, in a 0700 directory) as it arrives, never held whole in memory;
+//! the limits are checked before reading and again while streaming: the
+//! size, the uploader's quota (`http.upload_quota_bytes`, counting bytes
+//! still in flight), uploads per hour (`http.uploads_per_hour`), and the
+//! free-disk floor (`http.upload_min_free_bytes`). Only a complete body is
+//! renamed into place; a refused, failed or abandoned upload (the client
+//! went away and the request was dropped) leaves nothing behind.
+//! [`super::upload_index::Index`] keeps every upload's owner and size in
+//! memory for those checks.
+//!
 //! The server picks the id (32 random hex digits) and stores the bytes as
 //! `uploads/<id>` with a JSON sidecar `uploads/<id>.json` written last, so
 //! an upload exists once its sidecar does. The client's file name is only
 //! ever shown in `Content-Disposition`, reduced to a safe base name; paths
 //! are built from the id alone, and an id that is not exactly 32 lowercase
 //! hex digits is not found, so no request can reach another file.
+//! `DELETE` removes an upload, for its uploader or the admin.
 //!
-//! The type served is what the bytes are (sniffed with `infer`), not what
-//! the client claimed; only when nothing is recognised does the claim
+//! The type served is what the first bytes are (sniffed with `infer`), not
+//! what the client claimed; only when nothing is recognised does the claim
 //! count. Nothing is ever served as HTML, SVG, XML or script (those become
 //! `application/octet-stream`), every answer carries
 //! `X-Content-Type-Options: nosniff` and a sandboxing CSP, and only images
 //! sniffed as PNG, JPEG, GIF or WebP are `inline`: everything else is an
-//! `attachment`.
+//! `attachment`. Files are streamed from disk, whole or one byte range.
 
 use std::path::PathBuf;
 
