@@ -286,13 +286,14 @@ pub async fn create(
     if declared == Some(0) {
         return Err(empty().into_response());
     }
+    check_disk(&state, declared.unwrap_or(0)).map_err(IntoResponse::into_response)?;
     let owner = user.as_str().to_owned();
     let rule = rule(&state);
+    // From here the upload counts against the hour, finished or not.
     state
         .uploads
         .admit(&owner, crate::hub_task::now().0, declared, rule)
         .map_err(refused)?;
-    check_disk(&state, declared.unwrap_or(0)).map_err(IntoResponse::into_response)?;
 
     let mut incoming = Incoming {
         state: state.clone(),
