@@ -30,6 +30,15 @@ pub enum Refusal {
     Quota { used: u64, quota: u64 },
 }
 
+/// Why an upload could not be taken out of the index.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Take {
+    /// There is no such upload.
+    Missing,
+    /// The caller may not delete it.
+    Forbidden,
+}
+
 /// The index of the uploads directory.
 #[derive(Debug)]
 pub struct Index {
@@ -227,14 +236,27 @@ impl Index {
         self.lock().files.get(id).map(|(user, _)| user.clone())
     }
 
-    /// Forgets upload `id` (deleted); its bytes no longer count.
-    pub fn remove(&self, id: &str) -> Option<(String, u64)> {
+    /// Takes upload `id` out (to delete it) if `may` allows its uploader:
+    /// its bytes no longer count. Returns the uploader and the size.
+    pub fn take(&self, id: &str, may: impl FnOnce(&str) -> bool) -> Result<(String, u64), Take> {
         let mut inner = self.lock();
-        let (user, size) = inner.files.remove(id)?;
+        let (user, _) = inner.files.get(id).ok_or(Take::Missing)?;
+        if !may(user) {
+            return Err(Take::Forbidden);
+        }
+        let (user, size) = inner.files.remove(id).ok_or(Take::Missing)?;
         if let Some(usage) = inner.users.get_mut(&user) {
             usage.stored = usage.stored.saturating_sub(size);
         }
-        Some((user, size))
+        Ok((user, size))
+    }
+
+    /// Puts back an upload taken out whose deletion failed.
+    pub fn restore(&self, id: &str, user: &str, size: u64) {
+        let mut inner = self.lock();
+        let usage = inner.users.entry(user.to_owned()).or_default();
+        usage.stored = usage.stored.saturating_add(size);
+        inner.files.insert(id.to_owned(), (user.to_owned(), size));
     }
 
     /// `user`'s stored bytes and in-flight bytes.
@@ -317,9 +339,18 @@ mod tests {
         index.release("alice", 30);
         assert_eq!(index.usage("alice"), (60, 0));
         assert_eq!(index.owner("a").as_deref(), Some("alice"));
-        assert_eq!(index.remove("a"), Some(("alice".to_owned(), 60)));
+        assert_eq!(index.take("a", |u| u == "bob"), Err(Take::Forbidden));
+        assert_eq!(index.usage("alice"), (60, 0));
+        assert_eq!(
+            index.take("a", |u| u == "alice"),
+            Ok(("alice".to_owned(), 60))
+        );
         assert_eq!(index.usage("alice"), (0, 0));
         assert_eq!(index.owner("a"), None);
+        assert_eq!(index.take("a", |_| true), Err(Take::Missing));
+        index.restore("a", "alice", 60);
+        assert_eq!(index.usage("alice"), (60, 0));
+        assert_eq!(index.owner("a").as_deref(), Some("alice"));
     }
 
     #[test]

@@ -52,7 +52,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Admin, ApiPath, ApiQuery, AuthUser, check_length, too_large};
 use super::openapi::ErrorResponse;
-use super::upload_index::{Refusal, Rule, free_space};
+use super::upload_index::{Refusal, Rule, Take, free_space};
 use super::{ApiError, Shared};
 
 /// The uploads' directory, inside the data dir.
@@ -611,11 +611,15 @@ pub async fn delete(
     if !valid_id(&id) {
         return Err(missing(&id));
     }
-    let owner = state.uploads.owner(&id).ok_or_else(|| missing(&id))?;
-    let by = match &who {
-        Deleter::Admin => "the admin".to_owned(),
-        Deleter::User(user) if user.as_str() == owner => owner.clone(),
-        Deleter::User(_) => {
+    // Taken out of the index first, so two deletes cannot both succeed.
+    let may = |owner: &str| match &who {
+        Deleter::Admin => true,
+        Deleter::User(user) => user.as_str() == owner,
+    };
+    let (owner, size) = match state.uploads.take(&id, may) {
+        Ok(taken) => taken,
+        Err(Take::Missing) => return Err(missing(&id)),
+        Err(Take::Forbidden) => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -625,19 +629,24 @@ pub async fn delete(
     };
     let dir = dir(&state);
     let file_id = id.clone();
-    // The sidecar first: the upload is gone once it is.
+    let gone = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    };
+    // The sidecar first: the upload is gone once it is. Should the file
+    // itself stay behind, the next start removes it.
     let removed = tokio::task::spawn_blocking(move || {
-        let gone = |r: std::io::Result<()>| match r {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        };
         gone(std::fs::remove_file(dir.join(format!("{file_id}.json"))))?;
-        gone(std::fs::remove_file(dir.join(&file_id)))
+        if let Err(e) = gone(std::fs::remove_file(dir.join(&file_id))) {
+            tracing::warn!(id = %file_id, error = %e, "cannot remove a deleted upload's file");
+        }
+        Ok::<(), std::io::Error>(())
     })
     .await
     .map_err(std::io::Error::other)
     .and_then(|r| r);
     if let Err(e) = removed {
+        state.uploads.restore(&id, &owner, size);
         tracing::error!(%id, error = %e, "cannot delete an upload");
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -645,8 +654,11 @@ pub async fn delete(
             "cannot delete the upload now",
         ));
     }
-    state.uploads.remove(&id);
-    tracing::info!(%id, uploader = %owner, %by, "upload deleted");
+    let by = match who {
+        Deleter::Admin => "the admin",
+        Deleter::User(_) => "its uploader",
+    };
+    tracing::info!(%id, uploader = %owner, by, "upload deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
