@@ -51,10 +51,12 @@ export ADMIN_TOKEN="admin-$RANDOM$RANDOM$RANDOM"
 printf '%s\n' "$PASSWORD" | "$BIN" user add "$USER_NAME" --data-dir "$DATA" >/dev/null
 printf '%s\n' "other-$PASSWORD" | "$BIN" user add friend --data-dir "$DATA" >/dev/null
 
-# The flood limit is lifted (its 429s are tested in the abuse suite), so
-# schemathesis's thousands of calls reach the handlers behind it.
+# The flood limit and the uploads per hour are lifted (their 429s are
+# tested in the abuse suite and tests/rest.rs), so schemathesis's
+# thousands of calls reach the handlers behind them.
 CONFAB_HTTP__ADMIN_TOKEN="$ADMIN_TOKEN" RUST_LOG=warn \
     CONFAB_LIMITS__RATE_PER_SEC=100000 CONFAB_LIMITS__RATE_BURST=100000 \
+    CONFAB_HTTP__UPLOADS_PER_HOUR=100000 \
     "$BIN" serve --listen 127.0.0.1:0 --data-dir "$DATA" </dev/null >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 

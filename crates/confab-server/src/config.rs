@@ -76,8 +76,17 @@ pub struct HttpConfig {
     pub admin_token: String,
     /// How long a login token stays valid, in seconds.
     pub token_ttl_secs: u64,
-    /// Largest upload, in bytes.
+    /// Largest upload, in bytes (streamed to disk, never held in memory).
     pub max_upload_bytes: usize,
+    /// Total bytes of uploads one account may keep; past it, uploads are
+    /// refused (413 `quota_exceeded`) until some are deleted.
+    pub upload_quota_bytes: u64,
+    /// Uploads one account may start per hour (a sliding hour); past it,
+    /// 429 `too_many_uploads` with `Retry-After`.
+    pub uploads_per_hour: u32,
+    /// Free space the uploads' filesystem must keep, in bytes: an upload
+    /// that would leave less is refused (507 `disk_full`); 0 for no floor.
+    pub upload_min_free_bytes: u64,
     /// Largest request body other than uploads, in bytes.
     pub max_body_bytes: usize,
     /// Largest WebSocket message a client may send, in bytes.
@@ -109,6 +118,9 @@ impl Default for HttpConfig {
             admin_token: String::new(),
             token_ttl_secs: 30 * 24 * 3600,
             max_upload_bytes: 10 * 1024 * 1024,
+            upload_quota_bytes: 100 * 1024 * 1024,
+            uploads_per_hour: 60,
+            upload_min_free_bytes: 1024 * 1024 * 1024,
             max_body_bytes: 64 * 1024,
             max_ws_message_bytes: 64 * 1024,
             header_timeout_ms: 10_000,
@@ -590,6 +602,17 @@ impl Config {
             if value > 400 {
                 return Err(bad(key, "must be at most 400 (it must fit an IRC line)"));
             }
+        }
+        let uploads: [(&'static str, u64); 3] = [
+            ("http.max_upload_bytes", self.http.max_upload_bytes as u64),
+            ("http.upload_quota_bytes", self.http.upload_quota_bytes),
+            (
+                "http.uploads_per_hour",
+                u64::from(self.http.uploads_per_hour),
+            ),
+        ];
+        if let Some((key, _)) = uploads.iter().find(|(_, v)| *v == 0) {
+            return Err(bad(key, "must be greater than 0"));
         }
         if !(l.rate_per_sec.is_finite() && l.rate_per_sec > 0.0) {
             return Err(bad("limits.rate_per_sec", "must be a number above 0"));

@@ -60,6 +60,7 @@ pub struct Server {
     hub: Hub<ConnOutbox>,
     audit: Option<AuditLog>,
     tokens: http::Tokens,
+    uploads: http::upload_index::Index,
 }
 
 /// Writes a file in the data dir that only its owner may read (keys),
@@ -229,6 +230,12 @@ impl Server {
                 error,
             }
         })?;
+        let uploads_dir = config.data_dir.join(http::uploads::DIR);
+        let uploads = http::upload_index::Index::open(&uploads_dir, crate::hub_task::now().0)
+            .map_err(|error| StartError::DataDir {
+                path: uploads_dir,
+                error,
+            })?;
         let tls = Tls::from_config(&config)?;
         let detecting = Mode {
             protocol: Protocol::Auto,
@@ -260,6 +267,7 @@ impl Server {
             hub,
             audit,
             tokens,
+            uploads,
         })
     }
 
@@ -300,6 +308,7 @@ impl Server {
             hub: hub.clone(),
             config: config.clone(),
             tokens: self.tokens,
+            uploads: self.uploads,
         }));
         for (listener, mode) in self.listeners {
             let ctx = AcceptCtx {

@@ -775,6 +775,298 @@ async fn uploads_round_trip_safely() {
     s.shutdown().await;
 }
 
+/// `DELETE path` with `token`.
+async fn delete(addr: SocketAddr, path: &str, token: Option<&str>) -> http::Response {
+    let r = http::Request::new(addr, "DELETE", path);
+    match token {
+        Some(t) => r.bearer(t),
+        None => r,
+    }
+    .send()
+    .await
+}
+
+/// The names in the uploads dir, sorted.
+fn stored(data: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data.join("uploads"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// An upload of `body` as `token`'s user, with its length declared.
+async fn upload(addr: SocketAddr, token: &str, body: Vec<u8>) -> http::Response {
+    post(addr, "/api/v1/uploads?name=f.bin")
+        .bearer(token)
+        .header("Content-Type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+}
+
+/// An upload of `body` as one chunk of a chunked body (no length declared).
+async fn upload_chunked(addr: SocketAddr, token: &str, body: &[u8]) -> http::Response {
+    let mut req = format!(
+        "POST /api/v1/uploads?name=c.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    req.extend_from_slice(b"\r\n0\r\n\r\n");
+    raw(addr, &req).await
+}
+
+#[tokio::test]
+async fn uploads_have_a_quota_a_rate_and_are_deleted_by_their_uploader_or_the_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tweak = |c: &mut confab_server::Config| {
+        c.http.admin_token = ADMIN.to_owned();
+        c.http.max_upload_bytes = 4096;
+        c.http.upload_quota_bytes = 10_000;
+        c.http.uploads_per_hour = 5;
+    };
+    let s = start_in(&data, tweak).await;
+    let _alice = register(s.addr, "alice").await;
+    let _bob = register(s.addr, "bob").await;
+    let alice = token(s.addr, "alice").await;
+    let bob = token(s.addr, "bob").await;
+
+    // The quota: 4000 + 4000 fit in 10 000; 4000 more do not, whether
+    // declared (refused before reading) or chunked (cut while streaming).
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = upload(s.addr, &alice, vec![1u8; 4000]).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        ids.push(r.json()["id"].as_str().unwrap().to_owned());
+    }
+    let r = upload(s.addr, &alice, vec![2u8; 4000]).await;
+    assert_eq!(r.assert_error(413), "quota_exceeded");
+    assert!(r.text().contains("10000"), "{}", r.text());
+    let r = upload_chunked(s.addr, &alice, &[3u8; 3000]).await;
+    assert_eq!(r.assert_error(413), "quota_exceeded");
+    assert_eq!(stored(&data).len(), 4, "nothing kept of refused uploads");
+    // Someone else's quota is their own.
+    let r = upload(s.addr, &bob, vec![4u8; 4000]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let bobs = r.json()["id"].as_str().unwrap().to_owned();
+
+    // Delete: not by someone else, nor without a token; unknown is 404.
+    let path = format!("/api/v1/uploads/{}", ids[0]);
+    assert_eq!(
+        delete(s.addr, &path, Some(&bob)).await.assert_error(403),
+        "forbidden"
+    );
+    delete(s.addr, &path, None).await.assert_error(401);
+    delete(s.addr, &path, Some("not-a-token"))
+        .await
+        .assert_error(401);
+    let unknown = "/api/v1/uploads/0123456789abcdef0123456789abcdef";
+    assert_eq!(
+        delete(s.addr, unknown, Some(&alice))
+            .await
+            .assert_error(404),
+        "no_such_upload"
+    );
+    delete(s.addr, "/api/v1/uploads/..%2Ftoken.key", Some(ADMIN))
+        .await
+        .assert_error(404);
+    assert_eq!(get(s.addr, &path).send().await.status, 200);
+    // By its uploader: gone, and its bytes no longer count.
+    let r = delete(s.addr, &path, Some(&alice)).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(r.body.is_empty());
+    get(s.addr, &path).send().await.assert_error(404);
+    delete(s.addr, &path, Some(&alice)).await.assert_error(404);
+    assert!(!stored(&data).iter().any(|n| n.starts_with(&ids[0])));
+    let r = upload(s.addr, &alice, vec![5u8; 4000]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // By the admin: anyone's.
+    let r = delete(s.addr, &format!("/api/v1/uploads/{bobs}"), Some(ADMIN)).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(stored(&data).len(), 4, "alice's two uploads");
+
+    // The rate: alice started 5 uploads this hour (refused before reading
+    // does not count, cut while streaming does); the 6th waits.
+    let r = upload(s.addr, &alice, b"five".to_vec()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = upload(s.addr, &alice, b"six".to_vec()).await;
+    assert_eq!(r.assert_error(429), "too_many_uploads");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((3500..=3600).contains(&wait), "{wait}");
+    // Bob is not held up by alice.
+    let r = upload(s.addr, &bob, b"bob".to_vec()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    s.shutdown().await;
+
+    // After a restart, usage is counted again from the sidecars: alice
+    // keeps 8004 bytes (1996 left) and started 3 of her kept uploads
+    // this hour.
+    let s = start_in(&data, tweak).await;
+    let alice = token(s.addr, "alice").await;
+    let r = upload(s.addr, &alice, vec![6u8; 2000]).await;
+    assert_eq!(r.assert_error(413), "quota_exceeded");
+    let r = upload(s.addr, &alice, vec![6u8; 1995]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = upload(s.addr, &alice, b"x".to_vec()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = upload(s.addr, &alice, b"y".to_vec()).await;
+    assert_eq!(r.assert_error(429), "too_many_uploads");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn uploads_stop_above_the_free_disk_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // A floor larger than any disk's free space.
+    let s = start_in(&data, |c| c.http.upload_min_free_bytes = u64::MAX / 2).await;
+    let _alice = register(s.addr, "alice").await;
+    let t = token(s.addr, "alice").await;
+    let r = upload(s.addr, &t, PNG.to_vec()).await;
+    assert_eq!(r.assert_error(507), "disk_full");
+    let r = upload_chunked(s.addr, &t, PNG).await;
+    assert_eq!(r.assert_error(507), "disk_full");
+    assert!(stored(&data).is_empty(), "{:?}", stored(&data));
+    s.shutdown().await;
+
+    // With a floor the disk clears, the same upload is stored.
+    let s = start_in(&data, |c| c.http.upload_min_free_bytes = 1024).await;
+    let t = token(s.addr, "alice").await;
+    let r = upload(s.addr, &t, PNG.to_vec()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    s.shutdown().await;
+}
+
+/// Polls `check` every 10 ms until it holds, for up to the deadline.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(start.elapsed() < http::DEADLINE, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_upload_cut_off_midway_leaves_nothing_and_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    use tokio::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = start_in(&data, |c| {
+        c.http.max_upload_bytes = 200_000;
+        c.http.upload_quota_bytes = 200_000;
+    })
+    .await;
+    let _alice = register(s.addr, "alice").await;
+    let t = token(s.addr, "alice").await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data.join("uploads")), 0o700);
+
+    // Half of a declared 200 000 bytes, then the client goes away.
+    let mut sock = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/uploads?name=half.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\
+         Content-Length: 200000\r\n\r\n"
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&[9u8; 100_000]).await.unwrap();
+    // What arrived is on disk already, in a temporary file only its owner
+    // may read.
+    let uploads = data.join("uploads");
+    eventually("the first half written to a temporary file", || {
+        stored(&data).iter().any(|n| {
+            n.ends_with(".tmp")
+                && std::fs::metadata(uploads.join(n)).is_ok_and(|m| m.len() == 100_000)
+        })
+    })
+    .await;
+    let tmp = stored(&data).pop().unwrap();
+    assert_eq!(mode(&uploads.join(&tmp)), 0o600, "{tmp}");
+    drop(sock);
+    eventually("nothing left of the cut upload", || {
+        stored(&data).is_empty()
+    })
+    .await;
+
+    // Its bytes were given back: the whole quota is there for one upload.
+    let r = upload(s.addr, &t, vec![7u8; 200_000]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(stored(&data), [id.clone(), format!("{id}.json")]);
+    for name in stored(&data) {
+        assert_eq!(mode(&uploads.join(&name)), 0o600, "{name}");
+    }
+    assert_eq!(mode(&uploads), 0o700);
+    let r = get(s.addr, &format!("/api/v1/uploads/{id}")).send().await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("200000"));
+    assert_eq!(r.body, vec![7u8; 200_000]);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn uploads_serve_byte_ranges() {
+    let s = start(|_| {}).await;
+    let _alice = register(s.addr, "alice").await;
+    let t = token(s.addr, "alice").await;
+    let body: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    let r = upload(s.addr, &t, body.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/uploads/{id}");
+    let etag = format!("\"{id}\"");
+
+    let r = get(s.addr, &path).send().await;
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    for (range, first, last) in [
+        ("bytes=0-9", 0, 9),
+        ("bytes=990-", 990, 999),
+        ("bytes=-5", 995, 999),
+        ("bytes=500-5000", 500, 999),
+    ] {
+        let r = get(s.addr, &path).header("Range", range).send().await;
+        assert_eq!(r.status, 206, "{range}: {}", r.text());
+        assert_eq!(
+            r.header("content-range"),
+            Some(format!("bytes {first}-{last}/1000").as_str())
+        );
+        assert_eq!(r.body, &body[first..=last], "{range}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    // With a matching If-Range the range holds; with another, the whole file.
+    let r = get(s.addr, &path)
+        .header("Range", "bytes=1-2")
+        .header("If-Range", &etag)
+        .send()
+        .await;
+    assert_eq!((r.status, r.body.as_slice()), (206, &body[1..=2]));
+    let r = get(s.addr, &path)
+        .header("Range", "bytes=1-2")
+        .header("If-Range", "\"something-else\"")
+        .send()
+        .await;
+    assert_eq!((r.status, r.body.len()), (200, 1000));
+    // Several ranges, or nonsense: the whole file.
+    for range in ["bytes=0-1,5-6", "bytes=abc", "pages=1-2"] {
+        let r = get(s.addr, &path).header("Range", range).send().await;
+        assert_eq!((r.status, r.body.len()), (200, 1000), "{range}");
+    }
+    // Past the end: 416, with the length.
+    let r = get(s.addr, &path)
+        .header("Range", "bytes=1000-")
+        .send()
+        .await;
+    assert_eq!(r.assert_error(416), "range_not_satisfiable");
+    assert_eq!(r.header("content-range"), Some("bytes */1000"));
+    s.shutdown().await;
+}
+
 #[tokio::test]
 async fn operations_endpoints_spec_and_docs() {
     let s = server().await;

@@ -34,6 +34,7 @@ pub mod openapi;
 pub mod ops;
 pub mod origin;
 pub mod tokens;
+pub mod upload_index;
 pub mod uploads;
 pub mod web;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub hub: HubHandle,
     pub config: Arc<Config>,
     pub tokens: Tokens,
+    /// Every upload's owner and size, for the quota and rate.
+    pub uploads: upload_index::Index,
 }
 
 pub type Shared = Arc<AppState>;

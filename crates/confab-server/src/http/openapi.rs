@@ -94,7 +94,7 @@ pub fn api(state: &Shared) -> OpenApiRouter<Shared> {
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes));
     let other = OpenApiRouter::new()
         .routes(routes!(uploads::create))
-        .routes(routes!(uploads::get))
+        .routes(routes!(uploads::get, uploads::delete))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics));
@@ -163,17 +163,17 @@ fn refine(doc: &mut utoipa::openapi::OpenApi, config: &crate::Config) {
             }
         }
         if *path == file_path
-            && let Some(ok) = item
-                .get
-                .as_mut()
-                .and_then(|op| op.responses.responses.get_mut("200"))
-            && let RefOr::T(ok) = ok
+            && let Some(get) = item.get.as_mut()
         {
-            // Any type at all (what the bytes were sniffed as).
-            let mut any = utoipa::openapi::content::Content::new(Some(binary(0)));
-            any.example = None;
-            ok.content.clear();
-            ok.content.insert("*/*".to_owned(), any);
+            for status in ["200", "206"] {
+                if let Some(RefOr::T(ok)) = get.responses.responses.get_mut(status) {
+                    // Any type at all (what the bytes were sniffed as).
+                    let mut any = utoipa::openapi::content::Content::new(Some(binary(0)));
+                    any.example = None;
+                    ok.content.clear();
+                    ok.content.insert("*/*".to_owned(), any);
+                }
+            }
         }
     }
 }
@@ -255,6 +255,7 @@ mod tests {
             hub,
             config,
             tokens: Tokens::load_or_create(dir).unwrap(),
+            uploads: crate::http::upload_index::Index::open(&dir.join("uploads"), 0).unwrap(),
         })
     }
 

@@ -8,4 +8,5 @@ mod flood;
 mod input;
 mod offline;
 mod privacy;
+mod uploads;
 mod web;
