@@ -187,9 +187,14 @@ fn load_config_with(
         }
         figment = figment.merge(Toml::file_exact(path));
     }
+    let unknown = unknown_env_settings();
+    for var in &unknown {
+        eprintln!("confab: warning: ignoring {var}: there is no such setting");
+    }
     let env = Env::prefixed("CONFAB_")
         .split("__")
-        .ignore(&["config", "log", "password"]);
+        .ignore(NOT_SETTINGS)
+        .filter(move |key| !unknown.iter().any(|u| key == setting_key(u).as_str()));
     let overrides = Overrides {
         listen: listen.to_vec(),
         data_dir: args.data_dir.clone(),
@@ -199,6 +204,47 @@ fn load_config_with(
     let config: Config = figment.extract().context("reading the config")?;
     config.validate()?;
     Ok(config)
+}
+
+/// `CONFAB_*` variables that are not settings: the config file, the log
+/// filter, a password for `user add`.
+const NOT_SETTINGS: &[&str] = &["config", "log", "password"];
+
+/// The `CONFAB_*` variables that name no setting (other tools share the
+/// prefix, and a typo should not stop a server): each is tried alone on
+/// the defaults, and those refused as an unknown field are reported and
+/// left out. A known setting with a bad value is kept, so its error shows.
+fn unknown_env_settings() -> Vec<String> {
+    let mut unknown: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("CONFAB_"))
+        .filter(|var| {
+            let key = setting_key(var);
+            if NOT_SETTINGS.contains(&key.as_str()) {
+                return false;
+            }
+            let alone = Env::prefixed("CONFAB_")
+                .split("__")
+                .filter(move |k| k.as_str().eq_ignore_ascii_case(&key));
+            let tried = Figment::from(Serialized::defaults(Config::default()))
+                .merge(alone)
+                .extract::<Config>();
+            tried.is_err_and(|e| {
+                e.into_iter()
+                    .any(|e| matches!(e.kind, figment::error::Kind::UnknownField(..)))
+            })
+        })
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+/// The setting a `CONFAB_*` variable names, as figment's `Env` sees it
+/// once split: `CONFAB_LIMITS__SEND_QUEUE` is `limits.send_queue`.
+fn setting_key(var: &str) -> String {
+    var["CONFAB_".len()..]
+        .to_ascii_lowercase()
+        .replace("__", ".")
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -115,6 +115,23 @@ fn bad_configs_fail_clearly() {
         .env("CONFAB_LIMITS__RATE_PER_SEC", "-1"));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("limits.rate_per_sec"), "{stderr}");
+    // Other tools share the prefix, and a typo should not stop a server:
+    // an unknown variable is named in a warning and left out.
+    let (out, stdout, stderr) = run(confab(home.path())
+        .args(["serve", "--print-config"])
+        .env("CONFAB_LIMITS__SEND_QUEU", "5")
+        .env("CONFAB_DEPLOY_COLOUR", "blue")
+        .env("CONFAB_LIMITS__SEND_QUEUE", "99"));
+    assert!(out.status.success(), "{stderr}");
+    for var in ["CONFAB_LIMITS__SEND_QUEU", "CONFAB_DEPLOY_COLOUR"] {
+        assert!(
+            stderr.contains(&format!(
+                "warning: ignoring {var}: there is no such setting"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(stdout.contains("send_queue = 99"), "{stdout}");
 }
 
 #[test]
