@@ -2,7 +2,7 @@
 //! validated by its door.
 
 use crate::event::{ModeChange, MsgId, MsgKind, Target, Timestamp};
-use crate::names::{Nick, RoomName};
+use crate::names::{Nick, NickKey, RoomName};
 use crate::store::{Account, Bound, HistoryQuery};
 use crate::text::Text;
 
@@ -25,6 +25,12 @@ pub enum Command {
     },
     /// Change name.
     ChangeNick(Nick),
+    /// Sets the password of the session's account, `name` (which the door
+    /// checked the old password of), and voids its older login tokens.
+    SetPassword {
+        name: NickKey,
+        password_hash: String,
+    },
     /// Join a room, creating it if it does not exist; it becomes current.
     /// `key` is the room's key, when it has one (`+k`). Like every
     /// free-form value of a command (keys, masks, topics, away messages,
@@ -164,6 +170,7 @@ impl Command {
             Command::LoginAccount(_) => "login-account",
             Command::Identify(_) => "identify",
             Command::Register { .. } => "register",
+            Command::SetPassword { .. } => "set-password",
             Command::ChangeNick(_) => "nick",
             Command::Join { .. } => "join",
             Command::Part { .. } => "part",

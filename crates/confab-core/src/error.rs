@@ -41,6 +41,8 @@ pub enum ChatError {
     AccountNameFixed(Nick),
     #[error("you are already registered as {0}")]
     AlreadyRegistered(Nick),
+    #[error("only a registered account has a password; /register PASSWORD first")]
+    NotAnAccount,
     #[error("this server keeps no history (it runs without storage)")]
     NoStorage,
     #[error("private history and search are for registered users; /register PASSWORD first")]

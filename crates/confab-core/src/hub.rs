@@ -512,6 +512,45 @@ impl<O: Outbox> Hub<O> {
         }
     }
 
+    /// Voids `name`'s login tokens issued before `before` ("log out
+    /// everywhere"). Without a store there are no accounts.
+    pub fn revoke_tokens(&mut self, name: &NickKey, before: Timestamp) -> Result<(), StoreError> {
+        match &mut self.store {
+            Some(store) => store.revoke_tokens(name, before),
+            None => Err(StoreError::NoSuchAccount(name.as_str().to_owned())),
+        }
+    }
+
+    /// Sets account `name`'s password hash for a caller with no session
+    /// (REST), voiding its older tokens.
+    pub fn set_account_password(
+        &mut self,
+        name: &NickKey,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        match &mut self.store {
+            Some(store) => store.set_password(name, password_hash, now),
+            None => Err(StoreError::NoSuchAccount(name.as_str().to_owned())),
+        }
+    }
+
+    /// Voids the one login token `id` until it expires (a logout).
+    pub fn revoke_token(&mut self, id: &str, expires: Timestamp) -> Result<(), StoreError> {
+        match &mut self.store {
+            Some(store) => store.revoke_token(id, expires),
+            None => Ok(()),
+        }
+    }
+
+    /// The login tokens voided one by one that are still unexpired.
+    pub fn revoked_tokens(&mut self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        match &mut self.store {
+            Some(store) => store.revoked_tokens(now),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The name of the user behind `sid`, if it has one.
     pub fn nick_of(&self, sid: SessionId) -> Option<&Nick> {
         let uid = self.sessions.get(&sid)?.user?;
@@ -733,6 +772,10 @@ impl<O: Outbox> Hub<O> {
                 unreachable!("handled above")
             }
             Command::Register { password_hash } => self.register(sid, uid, &password_hash, now),
+            Command::SetPassword {
+                name,
+                password_hash,
+            } => self.set_password(sid, uid, &name, &password_hash, now),
             Command::ChangeNick(nick) => self.change_nick(uid, nick, now),
             Command::Join { room, key } => self.join(sid, uid, room, key, now),
             Command::Part { room, reason } => self.part(sid, uid, room, reason, now),
@@ -1226,6 +1269,28 @@ impl<O: Outbox> Hub<O> {
     pub fn kept_count(&self, nick: &Nick) -> Option<usize> {
         let uid = self.by_nick.get(&nick.key())?;
         Some(self.users[uid].kept)
+    }
+
+    // /passwd, NickServ PASSWD, WebSocket passwd: the door checked the
+    // old password of `name` and hashed the new one.
+    fn set_password(
+        &mut self,
+        sid: SessionId,
+        uid: UserId,
+        name: &NickKey,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let user = &self.users[&uid];
+        if user.account.is_none() || user.nick.key() != *name {
+            return Err(ChatError::NotAnAccount);
+        }
+        self.store()?
+            .set_password(name, password_hash, now)
+            .map_err(storage)?;
+        let text = "your password is changed; every login token issued before now is revoked";
+        self.reply(sid, now, Event::ServerNotice(text.into()));
+        Ok(())
     }
 
     // /register PASSWORD

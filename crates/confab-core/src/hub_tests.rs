@@ -1951,8 +1951,17 @@ impl crate::store::Store for FullDisk {
     fn create_account(&mut self, _: &Nick, _: &str, _: Timestamp) -> Result<Account, StoreError> {
         Err(StoreError::DiskFull)
     }
-    fn set_password(&mut self, _: &NickKey, _: &str) -> Result<(), StoreError> {
+    fn set_password(&mut self, _: &NickKey, _: &str, _: Timestamp) -> Result<(), StoreError> {
         Err(StoreError::DiskFull)
+    }
+    fn revoke_tokens(&mut self, _: &NickKey, _: Timestamp) -> Result<(), StoreError> {
+        Err(StoreError::DiskFull)
+    }
+    fn revoke_token(&mut self, _: &str, _: Timestamp) -> Result<(), StoreError> {
+        Err(StoreError::DiskFull)
+    }
+    fn revoked_tokens(&mut self, _: Timestamp) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
     }
     fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
         Ok(Vec::new())
@@ -2037,8 +2046,17 @@ impl crate::store::Store for Forgetful {
     fn create_account(&mut self, _: &Nick, _: &str, _: Timestamp) -> Result<Account, StoreError> {
         Err(StoreError::DiskFull)
     }
-    fn set_password(&mut self, _: &NickKey, _: &str) -> Result<(), StoreError> {
+    fn set_password(&mut self, _: &NickKey, _: &str, _: Timestamp) -> Result<(), StoreError> {
         Ok(())
+    }
+    fn revoke_tokens(&mut self, _: &NickKey, _: Timestamp) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn revoke_token(&mut self, _: &str, _: Timestamp) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn revoked_tokens(&mut self, _: Timestamp) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
     }
     fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
         Ok(Vec::new())
@@ -2077,6 +2095,7 @@ fn account(id: i64, name: &str) -> Account {
         password_hash: "$argon2id$test".into(),
         created: Timestamp(0),
         last_seen: Timestamp(0),
+        tokens_after: Timestamp(0),
     }
 }
 
@@ -3859,6 +3878,8 @@ struct Kept {
     settings: Vec<crate::store::RoomSettings>,
     /// Messages kept for offline users, by whom, in the order kept.
     pending: Vec<(KeptFor, MsgId)>,
+    /// Login tokens voided one by one, with when they expire.
+    revoked: Vec<(String, Timestamp)>,
 }
 
 /// A store that keeps accounts, their rooms, messages and read markers
@@ -4002,12 +4023,43 @@ impl crate::store::Store for Memory {
             password_hash: hash.to_owned(),
             created: now,
             last_seen: now,
+            tokens_after: Timestamp(0),
         };
         kept.accounts.push(a.clone());
         Ok(a)
     }
-    fn set_password(&mut self, _: &NickKey, _: &str) -> Result<(), StoreError> {
+    fn set_password(
+        &mut self,
+        name: &NickKey,
+        hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut kept = self.0.lock().unwrap();
+        let a = kept.accounts.iter_mut().find(|a| a.name.key() == *name);
+        let a = a.ok_or_else(|| StoreError::NoSuchAccount(name.as_str().to_owned()))?;
+        a.password_hash = hash.to_owned();
+        a.tokens_after = a.tokens_after.max(now);
         Ok(())
+    }
+    fn revoke_tokens(&mut self, name: &NickKey, before: Timestamp) -> Result<(), StoreError> {
+        let mut kept = self.0.lock().unwrap();
+        let a = kept.accounts.iter_mut().find(|a| a.name.key() == *name);
+        let a = a.ok_or_else(|| StoreError::NoSuchAccount(name.as_str().to_owned()))?;
+        a.tokens_after = a.tokens_after.max(before);
+        Ok(())
+    }
+    fn revoke_token(&mut self, id: &str, expires: Timestamp) -> Result<(), StoreError> {
+        self.0
+            .lock()
+            .unwrap()
+            .revoked
+            .push((id.to_owned(), expires));
+        Ok(())
+    }
+    fn revoked_tokens(&mut self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        let mut kept = self.0.lock().unwrap();
+        kept.revoked.retain(|(_, expires)| *expires > now);
+        Ok(kept.revoked.iter().map(|(id, _)| id.clone()).collect())
     }
     fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
         Ok(self.0.lock().unwrap().accounts.clone())

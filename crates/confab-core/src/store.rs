@@ -34,6 +34,9 @@ pub struct Account {
     pub created: Timestamp,
     /// When the account was last connected (its creation if never).
     pub last_seen: Timestamp,
+    /// Login tokens issued before this are void (a password change, "log
+    /// out everywhere"); 0 for none.
+    pub tokens_after: Timestamp,
 }
 
 /// What a registered account carries across restarts.
@@ -249,8 +252,24 @@ pub trait Store: Send + 'static {
         now: Timestamp,
     ) -> Result<Account, StoreError>;
 
-    /// Replaces an account's password hash.
-    fn set_password(&mut self, name: &NickKey, password_hash: &str) -> Result<(), StoreError>;
+    /// Replaces an account's password hash, and voids its login tokens
+    /// issued before `now`.
+    fn set_password(
+        &mut self,
+        name: &NickKey,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Voids `name`'s login tokens issued before `before`.
+    fn revoke_tokens(&mut self, name: &NickKey, before: Timestamp) -> Result<(), StoreError>;
+
+    /// Voids the one token `id` (until it expires anyway, at `expires`).
+    fn revoke_token(&mut self, id: &str, expires: Timestamp) -> Result<(), StoreError>;
+
+    /// The ids of the tokens voided one by one that have not expired by
+    /// `now` (the expired are forgotten).
+    fn revoked_tokens(&mut self, now: Timestamp) -> Result<Vec<String>, StoreError>;
 
     /// Every account, by name.
     fn accounts(&mut self) -> Result<Vec<Account>, StoreError>;

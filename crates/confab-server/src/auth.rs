@@ -329,6 +329,77 @@ pub async fn log_in(
     }
 }
 
+/// Why a password change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    /// The old password did not log in (or could not be checked).
+    #[error("{0}")]
+    Login(LoginError),
+    /// The new password breaks the rules.
+    #[error("{0}")]
+    New(String),
+}
+
+/// Checks a password change for account `name` from `ip` as every door
+/// must: the new password's rules first (cheap), then the old password
+/// as a login (so guesses count against the address and the account),
+/// then the new hash on the bounded pool. The account and the new hash,
+/// for the hub to store.
+pub async fn change_password(
+    hub: &crate::hub_task::HubHandle,
+    name: &confab_core::Nick,
+    old: String,
+    new: String,
+    min_len: usize,
+    ip: IpAddr,
+) -> Result<Result<(confab_core::store::Account, String), ChangeError>, crate::hub_task::HubGone> {
+    if let Err(e) = check_new(&new, min_len) {
+        return Ok(Err(ChangeError::New(e.to_string())));
+    }
+    let account = match log_in(hub, name, old, ip).await? {
+        Ok(account) => account,
+        Err(e) => return Ok(Err(ChangeError::Login(e))),
+    };
+    match hub.guard().hashing(move || hash(&new)).await {
+        Some(hash) => Ok(Ok((account, hash))),
+        None => Ok(Err(ChangeError::New(
+            "could not hash the password; try again".to_owned(),
+        ))),
+    }
+}
+
+/// A chat connection's own password change (line `/passwd`, NickServ
+/// `PASSWD`, WebSocket `passwd`): for the account the hub last said the
+/// connection is, checked as [`change_password`]. The command for the hub
+/// (which checks once more that the session is that account), or what
+/// to tell the user.
+pub async fn change_own_password(
+    hub: &crate::hub_task::HubHandle,
+    pacer: &crate::flood::Pacer,
+    old: String,
+    new: String,
+    min_len: usize,
+    ip: IpAddr,
+) -> Result<Result<confab_core::Command, String>, crate::hub_task::HubGone> {
+    let not_an_account = || confab_core::ChatError::NotAnAccount.to_string();
+    let Some(name) = pacer.account() else {
+        return Ok(Err(not_an_account()));
+    };
+    let Ok(nick) = confab_core::Nick::parse(name.as_str(), usize::MAX) else {
+        return Ok(Err(not_an_account()));
+    };
+    Ok(
+        match change_password(hub, &nick, old, new, min_len, ip).await? {
+            Ok((account, password_hash)) => Ok(confab_core::Command::SetPassword {
+                name: account.name.key(),
+                password_hash,
+            }),
+            Err(ChangeError::Login(LoginError::Wrong)) => Err("the old password is wrong".into()),
+            Err(e) => Err(e.to_string()),
+        },
+    )
+}
+
 /// Checks a new account's password against the rules and hashes it on
 /// the bounded pool, once `ip` is within its registrations for the hour.
 /// The error is for the user.

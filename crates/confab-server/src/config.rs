@@ -76,6 +76,10 @@ pub struct HttpConfig {
     pub admin_token: String,
     /// How long a login token stays valid, in seconds.
     pub token_ttl_secs: u64,
+    /// Whether a valid token may be swapped for a fresh one (`POST
+    /// /api/v1/token`), so a client in use never has to ask for the
+    /// password again; off, every token ends `token_ttl_secs` after login.
+    pub token_refresh: bool,
     /// Largest upload, in bytes (streamed to disk, never held in memory).
     pub max_upload_bytes: usize,
     /// Total bytes of uploads one account may keep; past it, uploads are
@@ -117,6 +121,7 @@ impl Default for HttpConfig {
         HttpConfig {
             admin_token: String::new(),
             token_ttl_secs: 30 * 24 * 3600,
+            token_refresh: true,
             max_upload_bytes: 10 * 1024 * 1024,
             upload_quota_bytes: 100 * 1024 * 1024,
             uploads_per_hour: 60,

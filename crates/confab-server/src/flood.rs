@@ -123,6 +123,11 @@ impl Pacer {
         }
     }
 
+    /// The account this connection is logged in to, as the hub last said.
+    pub fn account(&self) -> Option<NickKey> {
+        self.account.lock().expect("pacer account").clone()
+    }
+
     /// The hub's side: the connection is now `account` (or a guest).
     pub(crate) fn set_account(&self, account: Option<&NickKey>) {
         *self.account.lock().expect("pacer account") = account.cloned();

@@ -168,6 +168,12 @@ enum Request {
         name: NickKey,
         reply: oneshot::Sender<Result<AccountLookup, StoreError>>,
     },
+    /// Token revocation and password changes for callers with no
+    /// session (REST), straight to the store.
+    Tokens {
+        op: TokenOp,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
     AuthResult {
         name: NickKey,
         ok: bool,
@@ -239,6 +245,13 @@ pub enum ApiAnswer {
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the server is shutting down")]
 pub struct HubGone;
+
+/// What a session-less caller asks of the store about tokens.
+enum TokenOp {
+    RevokeAll { name: NickKey, before: Timestamp },
+    RevokeOne { id: String, expires: Timestamp },
+    SetPassword { name: NickKey, hash: String },
+}
 
 /// A door's way to the hub. Cheap to clone.
 #[derive(Clone)]
@@ -331,6 +344,39 @@ impl HubHandle {
     ) -> Result<Result<AccountLookup, StoreError>, HubGone> {
         let (reply, answer) = oneshot::channel();
         self.send(Request::Account { name, reply }).await?;
+        answer.await.map_err(|_| HubGone)
+    }
+
+    /// Voids `name`'s login tokens issued before `before`.
+    pub async fn revoke_tokens(
+        &self,
+        name: NickKey,
+        before: Timestamp,
+    ) -> Result<Result<(), StoreError>, HubGone> {
+        self.tokens(TokenOp::RevokeAll { name, before }).await
+    }
+
+    /// Voids login token `id` (until `expires`).
+    pub async fn revoke_token(
+        &self,
+        id: String,
+        expires: Timestamp,
+    ) -> Result<Result<(), StoreError>, HubGone> {
+        self.tokens(TokenOp::RevokeOne { id, expires }).await
+    }
+
+    /// Sets account `name`'s password hash (voiding its older tokens).
+    pub async fn set_password(
+        &self,
+        name: NickKey,
+        hash: String,
+    ) -> Result<Result<(), StoreError>, HubGone> {
+        self.tokens(TokenOp::SetPassword { name, hash }).await
+    }
+
+    async fn tokens(&self, op: TokenOp) -> Result<Result<(), StoreError>, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Tokens { op, reply }).await?;
         answer.await.map_err(|_| HubGone)
     }
 
@@ -520,6 +566,25 @@ impl Runner {
                     .account(&name)
                     .map(|account| AccountLookup { account });
                 let _ = reply.send(lookup);
+            }
+            Request::Tokens { op, reply } => {
+                let (what, done) = match op {
+                    TokenOp::RevokeAll { name, before } => {
+                        let done = self.hub.revoke_tokens(&name, before);
+                        ("logout-everywhere", done.map(|()| Some(name)))
+                    }
+                    TokenOp::RevokeOne { id, expires } => {
+                        ("logout", self.hub.revoke_token(&id, expires).map(|()| None))
+                    }
+                    TokenOp::SetPassword { name, hash } => {
+                        let done = self.hub.set_account_password(&name, &hash, now);
+                        ("password", done.map(|()| Some(name)))
+                    }
+                };
+                if let Ok(Some(name)) = &done {
+                    self.audit(now, what, json!({"name": name.as_str()}));
+                }
+                let _ = reply.send(done.map(drop));
             }
             Request::AuthResult { name, ok } => {
                 self.audit(now, "login", json!({"name": name.as_str(), "ok": ok}));

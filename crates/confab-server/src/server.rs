@@ -137,8 +137,22 @@ impl<S: Store> Store for Timed<S> {
     ) -> Result<Account, StoreError> {
         self.0.create_account(name, password_hash, now)
     }
-    fn set_password(&mut self, name: &NickKey, password_hash: &str) -> Result<(), StoreError> {
-        self.0.set_password(name, password_hash)
+    fn set_password(
+        &mut self,
+        name: &NickKey,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.0.set_password(name, password_hash, now)
+    }
+    fn revoke_tokens(&mut self, name: &NickKey, before: Timestamp) -> Result<(), StoreError> {
+        self.0.revoke_tokens(name, before)
+    }
+    fn revoke_token(&mut self, id: &str, expires: Timestamp) -> Result<(), StoreError> {
+        self.0.revoke_token(id, expires)
+    }
+    fn revoked_tokens(&mut self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        self.0.revoked_tokens(now)
     }
     fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
         self.0.accounts()
@@ -215,7 +229,7 @@ impl Server {
         create_private_dir(&config.data_dir).map_err(data_dir_error)?;
         let store = open_store(&config)?;
         crate::metrics::handle();
-        let hub = Hub::with_store(config.hub_config()?, Box::new(Timed(store)))
+        let mut hub = Hub::with_store(config.hub_config()?, Box::new(Timed(store)))
             .map_err(|error| StartError::Store { error })?;
         let audit = match config.audit_path() {
             Some(path) => Some(
@@ -230,6 +244,11 @@ impl Server {
                 error,
             }
         })?;
+        // Tokens logged out one by one stay logged out across restarts.
+        let revoked = hub
+            .revoked_tokens(crate::hub_task::now())
+            .map_err(|error| StartError::Store { error })?;
+        tokens.load_revoked(revoked);
         let uploads_dir = config.data_dir.join(http::uploads::DIR);
         let uploads = http::upload_index::Index::open(&uploads_dir, crate::hub_task::now().0)
             .map_err(|error| StartError::DataDir {

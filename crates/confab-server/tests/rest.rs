@@ -133,13 +133,14 @@ async fn login_gives_a_token_and_refuses_everything_else() {
         .assert_error(401);
     let keys = confab_server::http::Tokens::load_or_create(&data).unwrap();
     let alice = confab_core::Nick::parse("alice", 20).unwrap();
-    let expired = keys.issue(&alice, chrono::Utc::now().timestamp_millis() - 1000);
+    let expired = keys.issue(&alice, 0, chrono::Utc::now().timestamp_millis() - 1000);
     let r = get(s.addr, "/api/v1/users").bearer(&expired).send().await;
     r.assert_error(401);
     assert!(r.text().contains("expired"), "{}", r.text());
     // A genuine token for an account that does not exist.
     let ghost = keys.issue(
         &confab_core::Nick::parse("ghost", 20).unwrap(),
+        0,
         chrono::Utc::now().timestamp_millis() + 60_000,
     );
     get(s.addr, "/api/v1/rooms")

@@ -326,7 +326,7 @@ async fn accounts_by_password_and_by_token() {
     // out) logs in to the account, as a second device.
     let tokens = confab_server::http::Tokens::load_or_create(&data).expect("token key");
     let nick = confab_core::Nick::parse("carol", 16).unwrap();
-    let token = tokens.issue(&nick, i64::MAX);
+    let token = tokens.issue(&nick, 0, i64::MAX);
     let (mut phone, welcome) = hello(
         s.addr,
         "phone",
@@ -365,7 +365,7 @@ async fn accounts_by_password_and_by_token() {
     );
     let (_, code) = bad.expect_closed().await;
     assert_eq!(code, Some(1008));
-    let expired = tokens.issue(&nick, 1);
+    let expired = tokens.issue(&nick, 0, 1);
     let mut old = Ws::connect(s.addr, "old").await;
     old.send(json!({"type": "hello", "v": 1, "token": expired}))
         .await;

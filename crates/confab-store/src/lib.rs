@@ -35,11 +35,12 @@
 //!   [`StoreError::TooNew`]; anything else is [`StoreError::Other`] with
 //!   SQLite's message (naming the file when opening).
 //!
-//! # Schema (version 4)
+//! # Schema (version 5)
 //!
 //! | table | columns | notes |
 //! |---|---|---|
-//! | `accounts` | `id` INTEGER PK, `name`, `name_key` UNIQUE, `password_hash`, `created_ms`, `last_seen_ms` | `name_key` is [`Nick::key`](confab_core::Nick::key) (ASCII lowercase) |
+//! | `accounts` | `id` INTEGER PK, `name`, `name_key` UNIQUE, `password_hash`, `created_ms`, `last_seen_ms`, `tokens_after_ms` | `name_key` is [`Nick::key`](confab_core::Nick::key) (ASCII lowercase); login tokens issued before `tokens_after_ms` are void (v5) |
+//! | `revoked_tokens` | `id` PK, `expires_ms` | login tokens voided one by one (logout), forgotten once expired (v5) |
 //! | `messages` | `id` INTEGER PK, `time_ms`, `from_nick`, `from_key`, `kind` (`say`/`action`/`notice`), `target_kind` (`room`/`user`), `target_name`, `target_key`, `text` | `id` is the hub's [`MsgId`](confab_core::MsgId), never assigned by SQLite |
 //! | `messages_fts` | FTS5 over `text`, external content = `messages`, rowid = message id | `unicode61 remove_diacritics 2` tokenizer; kept in sync by triggers on `messages` |
 //! | `pending` | (`account_id`, `msg_id`) PK | private messages kept for an offline account, until delivered (`Op::Delivered` removes them up to an id, as pages are taken) |

@@ -27,7 +27,7 @@ pub(crate) use message_columns;
 /// The columns [`account`] reads, in order.
 macro_rules! account_columns {
     () => {
-        "id, name, password_hash, created_ms, last_seen_ms"
+        "id, name, password_hash, created_ms, last_seen_ms, tokens_after_ms"
     };
 }
 pub(crate) use account_columns;
@@ -176,5 +176,6 @@ pub(crate) fn account(row: &Row<'_>) -> Result<Account, StoreError> {
         password_hash: row.get(2).map_err(db)?,
         created: Timestamp(row.get(3).map_err(db)?),
         last_seen: Timestamp(row.get(4).map_err(db)?),
+        tokens_after: Timestamp(row.get(5).map_err(db)?),
     })
 }

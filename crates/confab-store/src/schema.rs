@@ -183,6 +183,16 @@ CREATE TABLE guest_pending (
 
 CREATE INDEX guest_pending_msg ON guest_pending (msg_id);
 "#,
+    // 4 -> 5: login tokens can be revoked: all of an account's issued
+    // before a time (log out everywhere, a new password), or one by id.
+    r#"
+ALTER TABLE accounts ADD COLUMN tokens_after_ms INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE revoked_tokens (
+    id         TEXT    PRIMARY KEY,
+    expires_ms INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this code writes and the newest it reads.

@@ -810,19 +810,70 @@ impl Store for SqliteStore {
             password_hash: password_hash.to_owned(),
             created: now,
             last_seen: now,
+            tokens_after: Timestamp(0),
         })
     }
 
-    fn set_password(&mut self, name: &NickKey, password_hash: &str) -> Result<(), StoreError> {
+    fn set_password(
+        &mut self,
+        name: &NickKey,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let changed = self
             .conn
-            .prepare_cached("UPDATE accounts SET password_hash = ?2 WHERE name_key = ?1")
-            .and_then(|mut s| s.execute(params![name.as_str(), password_hash]))
+            .prepare_cached(
+                "UPDATE accounts SET password_hash = ?2, \
+                 tokens_after_ms = max(tokens_after_ms, ?3) WHERE name_key = ?1",
+            )
+            .and_then(|mut s| s.execute(params![name.as_str(), password_hash, now.0]))
             .map_err(db)?;
         if changed == 0 {
             return Err(StoreError::NoSuchAccount(name.as_str().to_owned()));
         }
         Ok(())
+    }
+
+    fn revoke_tokens(&mut self, name: &NickKey, before: Timestamp) -> Result<(), StoreError> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE accounts SET tokens_after_ms = max(tokens_after_ms, ?2) \
+                 WHERE name_key = ?1",
+            )
+            .and_then(|mut s| s.execute(params![name.as_str(), before.0]))
+            .map_err(db)?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchAccount(name.as_str().to_owned()));
+        }
+        Ok(())
+    }
+
+    fn revoke_token(&mut self, id: &str, expires: Timestamp) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO revoked_tokens (id, expires_ms) VALUES (?1, ?2) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![id, expires.0]))
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn revoked_tokens(&mut self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM revoked_tokens WHERE expires_ms <= ?1")
+            .and_then(|mut s| s.execute([now.0]))
+            .map_err(db)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM revoked_tokens")
+            .map_err(db)?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+            .map_err(db)?;
+        Ok(ids)
     }
 
     fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {

@@ -326,13 +326,15 @@ fn accounts_round_trip() {
         .collect();
     assert_eq!(names, ["[under]", "Alice", "bob"]);
 
-    store.set_password(&nk("aLiCe"), "$argon2id$new").unwrap();
+    store
+        .set_password(&nk("aLiCe"), "$argon2id$new", Timestamp(0))
+        .unwrap();
     assert_eq!(
         store.account(&nk("alice")).unwrap().unwrap().password_hash,
         "$argon2id$new"
     );
     assert_eq!(
-        store.set_password(&nk("carol"), "x"),
+        store.set_password(&nk("carol"), "x", Timestamp(0)),
         Err(StoreError::NoSuchAccount("carol".into()))
     );
 
@@ -494,6 +496,7 @@ fn every_op_round_trips_and_survives_reopen() {
                 AccountState {
                     account: Account {
                         last_seen: Timestamp(999),
+                        tokens_after: Timestamp(0),
                         ..bob.clone()
                     },
                     rooms: vec![room("#Rust")],
@@ -2193,6 +2196,7 @@ fn a_marker_of_an_unknown_account_fails_the_batch() {
         password_hash: "h".into(),
         created: Timestamp(0),
         last_seen: Timestamp(0),
+        tokens_after: Timestamp(0),
     };
     let err = store
         .commit(&[
@@ -2233,8 +2237,8 @@ fn v1_file(db: &Db) -> Connection {
 
 #[test]
 fn a_v1_database_upgrades_keeping_its_data() {
-    assert_eq!(SCHEMA_VERSION, 4);
-    assert_eq!(MIGRATIONS.len(), 4);
+    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(MIGRATIONS.len(), 5);
     let db = Db::new();
     drop(v1_file(&db));
 
@@ -2243,7 +2247,7 @@ fn a_v1_database_upgrades_keeping_its_data() {
         .conn()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let check = |store: &mut SqliteStore| {
         let snap = store.load().unwrap();
         assert_eq!(snap.next_msg_id, 3);
@@ -2255,6 +2259,7 @@ fn a_v1_database_upgrades_keeping_its_data() {
         assert_eq!(names, [nick("Alice"), nick("Bob")]);
         assert_eq!(snap.accounts[0].account.password_hash, "hash-a");
         assert_eq!(snap.accounts[0].account.last_seen, Timestamp(20));
+        assert_eq!(snap.accounts[0].account.tokens_after, Timestamp(0));
         assert_eq!(snap.accounts[0].rooms, [room("#Rust"), room("#zed")]);
         assert_eq!(snap.accounts[1].ignores, [nk("troll")]);
         assert_eq!(snap.accounts[0].kept, 1);
@@ -2525,4 +2530,49 @@ fn a_room_named_before_invisible_characters_were_refused_still_loads() {
     let msgs = all(&mut store, &Conversation::Room(old.key()));
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].to, Target::Room(old));
+}
+
+#[test]
+fn tokens_are_voided_by_account_and_one_by_one_and_survive_a_reopen() {
+    let db = Db::new();
+    let mut store = db.open();
+    store
+        .create_account(&nick("alice"), "$argon2id$x", Timestamp(1))
+        .unwrap();
+    assert_eq!(
+        store.account(&nk("alice")).unwrap().unwrap().tokens_after,
+        Timestamp(0)
+    );
+    // Log out everywhere, then a password change: never backwards.
+    store.revoke_tokens(&nk("ALICE"), Timestamp(50)).unwrap();
+    store.revoke_tokens(&nk("alice"), Timestamp(40)).unwrap();
+    assert_eq!(
+        store.account(&nk("alice")).unwrap().unwrap().tokens_after,
+        Timestamp(50)
+    );
+    store
+        .set_password(&nk("alice"), "$argon2id$y", Timestamp(70))
+        .unwrap();
+    assert_eq!(
+        store.account(&nk("alice")).unwrap().unwrap().tokens_after,
+        Timestamp(70)
+    );
+    assert_eq!(
+        store.revoke_tokens(&nk("nobody"), Timestamp(1)),
+        Err(StoreError::NoSuchAccount("nobody".into()))
+    );
+    // One token at a time, forgotten once expired.
+    store.revoke_token("aaaa", Timestamp(100)).unwrap();
+    store.revoke_token("bbbb", Timestamp(200)).unwrap();
+    store.revoke_token("aaaa", Timestamp(100)).unwrap();
+    drop(store);
+    let mut store = db.open();
+    let mut ids = store.revoked_tokens(Timestamp(99)).unwrap();
+    ids.sort();
+    assert_eq!(ids, ["aaaa", "bbbb"]);
+    assert_eq!(store.revoked_tokens(Timestamp(150)).unwrap(), ["bbbb"]);
+    assert_eq!(
+        store.account(&nk("alice")).unwrap().unwrap().tokens_after,
+        Timestamp(70)
+    );
 }

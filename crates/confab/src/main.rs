@@ -334,8 +334,10 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
                 anyhow::bail!("there is no account called {nick}");
             }
             let password = read_password(&format!("new password for {nick}: "), min)?;
-            store.set_password(&nick.key(), &confab_server::auth::hash(&password))?;
-            println!("password changed for {nick}");
+            // Every login token issued before now stops working.
+            let now = confab_server::hub_task::now();
+            store.set_password(&nick.key(), &confab_server::auth::hash(&password), now)?;
+            println!("password changed for {nick}; their older login tokens no longer work");
         }
         UserCmd::List { config } => {
             let mut store = open_store(&load_config(&config, &[])?)?;

@@ -177,15 +177,19 @@ pub async fn login(
         }
         Ok(Ok(account)) => account,
     };
+    Ok(Json(new_token(&state, &account.name)))
+}
+
+/// A fresh token for `name`, valid for `http.token_ttl_secs`.
+pub fn new_token(state: &Shared, name: &Nick) -> LoginResponse {
+    let now = crate::hub_task::now().0;
     let ttl_ms = state.config.http.token_ttl_secs.saturating_mul(1000);
-    let expires = crate::hub_task::now()
-        .0
-        .saturating_add(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
-    Ok(Json(LoginResponse {
-        token: state.tokens.issue(&account.name, expires),
+    let expires = now.saturating_add(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
+    LoginResponse {
+        token: state.tokens.issue(name, now, expires),
         expires_at: rfc3339(Timestamp(expires)),
-        name: account.name.to_string(),
-    }))
+        name: name.to_string(),
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -141,16 +141,51 @@ impl FromRequestParts<Shared> for AuthUser {
         let token = bearer(&parts.headers).ok_or_else(|| {
             unauthorized("log in first: send Authorization: Bearer <token> (POST /api/v1/login)")
         })?;
-        let now = crate::hub_task::now().0;
-        let user = state
-            .tokens
-            .verify(token, now)
-            .map_err(|e| unauthorized(&e.to_string()))?;
+        let token = token.to_owned();
+        let AuthToken(claims) = AuthToken::check(parts, state, &token).await?;
+        Ok(AuthUser(claims.account))
+    }
+}
+
+/// The caller's token, checked (genuine, unexpired, not revoked) and its
+/// call charged to the account's flood bucket: for the calls about the
+/// token itself (logout, refresh, a new password).
+pub struct AuthToken(pub super::tokens::Claims);
+
+impl AuthToken {
+    async fn check(parts: &Parts, state: &Shared, token: &str) -> Result<AuthToken, Response> {
+        use super::tokens::Refused;
+        let claims = match super::tokens::check(&state.tokens, &state.hub, token).await {
+            Ok((claims, _)) => claims,
+            Err(e @ (Refused::Token(_) | Refused::NoAccount)) => {
+                return Err(unauthorized(&e.to_string()));
+            }
+            Err(e) => {
+                let e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    e.to_string(),
+                );
+                return Err(e.into_response());
+            }
+        };
         // Every call is charged to the account's flood bucket, the one its
         // chat connections draw on too.
-        let key = crate::flood::Key::Account(user.clone());
+        let key = crate::flood::Key::Account(claims.account.clone());
         flood_check(parts, state, &key).map_err(too_many)?;
-        Ok(AuthUser(user))
+        Ok(AuthToken(claims))
+    }
+}
+
+impl FromRequestParts<Shared> for AuthToken {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            unauthorized("log in first: send Authorization: Bearer <token> (POST /api/v1/login)")
+        })?;
+        let token = token.to_owned();
+        AuthToken::check(parts, state, &token).await
     }
 }
 

@@ -33,6 +33,7 @@ pub mod extract;
 pub mod openapi;
 pub mod ops;
 pub mod origin;
+pub mod session;
 pub mod tokens;
 pub mod upload_index;
 pub mod uploads;

@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{Shared, admin, api, ops, uploads};
+use super::{Shared, admin, api, ops, session, uploads};
 
 /// Where the document is served.
 pub const SPEC_PATH: &str = "/api/openapi.json";
@@ -82,6 +82,10 @@ pub fn api(state: &Shared) -> OpenApiRouter<Shared> {
     // body is cut at `http.max_body_bytes`.
     let json = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(api::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::logout_all))
+        .routes(routes!(session::refresh))
+        .routes(routes!(session::password))
         .routes(routes!(api::rooms))
         .routes(routes!(api::history, api::send_to_room))
         .routes(routes!(api::search))

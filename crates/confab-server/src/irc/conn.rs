@@ -2412,6 +2412,23 @@ impl Conn {
                     Err(_) => self.closing = Some("Server shutting down".into()),
                 }
             }
+            "PASSWD" => {
+                let [old, new] = args.as_slice() else {
+                    let n = self.service_notice("Usage: PASSWD <current password> <new password>");
+                    return self.reply(vec![n]).await;
+                };
+                let min = self.config.accounts.min_password_len;
+                let (hub, ip) = (self.hub.clone(), self.peer.ip());
+                let (old, new) = ((*old).to_owned(), (*new).to_owned());
+                match auth::change_own_password(&hub, &self.pacer, old, new, min, ip).await {
+                    Ok(Ok(cmd)) => self.command(cmd, "NICKSERV", Kind::NickServ).await,
+                    Ok(Err(why)) => {
+                        let n = self.service_notice(&why);
+                        self.reply(vec![n]).await;
+                    }
+                    Err(_) => self.closing = Some("Server shutting down".into()),
+                }
+            }
             "REGISTER" => {
                 let Some(pass) = args.first() else {
                     let n = self.service_notice("Usage: REGISTER password");

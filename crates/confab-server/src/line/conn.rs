@@ -245,6 +245,7 @@ impl Conn {
             Ok(Input::Nothing) => Flow::Go,
             Ok(Input::Hub(cmd)) => self.command(cmd).await,
             Ok(Input::Register(password)) => self.register(password).await,
+            Ok(Input::Passwd { old, new }) => self.passwd(old, new).await,
             // As NickServ IDENTIFY on IRC: the guest becomes the account.
             Ok(Input::Login { name, password }) => self.identify(name, password).await,
             Ok(local) => self.local(local).await,
@@ -271,7 +272,9 @@ impl Conn {
                 }
                 Ok(Input::Nothing) => return Flow::Go,
                 Ok(Input::Login { name, password }) => return self.log_in(name, password).await,
-                Ok(Input::Hub(_) | Input::Register(_)) => Err("choose a name first".to_owned()),
+                Ok(Input::Hub(_) | Input::Register(_) | Input::Passwd { .. }) => {
+                    Err("choose a name first".to_owned())
+                }
                 Ok(local) => return self.local(local).await,
                 Err(e) => Err(e.to_string()),
             }
@@ -334,6 +337,17 @@ impl Conn {
         }
     }
 
+    /// `/passwd OLD NEW` as an account.
+    async fn passwd(&mut self, old: String, new: String) -> Flow {
+        let min = self.config.accounts.min_password_len;
+        let ip = self.peer.ip();
+        match auth::change_own_password(&self.hub, &self.pacer, old, new, min, ip).await {
+            Ok(Ok(cmd)) => self.command(cmd).await,
+            Ok(Err(why)) => self.error(&why).await,
+            Err(_) => Flow::Stop("server shutting down".to_owned()),
+        }
+    }
+
     /// `/register PASSWORD` as a guest.
     async fn register(&mut self, password: String) -> Flow {
         let min = self.config.accounts.min_password_len;
@@ -381,7 +395,11 @@ impl Conn {
             Input::Help(cmd) => render::help(t, &Local, cmd),
             Input::Commands => render::commands(t, &Local),
             Input::Time => render::time(t, &Local),
-            Input::Nothing | Input::Hub(_) | Input::Register(_) | Input::Login { .. } => {
+            Input::Nothing
+            | Input::Hub(_)
+            | Input::Register(_)
+            | Input::Login { .. }
+            | Input::Passwd { .. } => {
                 return Flow::Go;
             }
         };

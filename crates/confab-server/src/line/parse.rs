@@ -26,6 +26,8 @@ pub enum Input {
     Register(String),
     /// `/login NAME PASSWORD`: the door checks, then asks the hub.
     Login { name: Nick, password: String },
+    /// `/passwd OLD NEW`: the door checks the old and hashes the new.
+    Passwd { old: String, new: String },
 }
 
 /// Messages `/history` shows without a count.
@@ -89,6 +91,7 @@ commands! {
     "whois", "/whois @nick", "who someone is: real name, rooms, away, since when online";
     "register", "/register PASSWORD", "register your current name as an account, protected by PASSWORD";
     "login", "/login NAME PASSWORD", "log in to a registered account (instead of a name, or as a guest)";
+    "passwd", "/passwd OLD NEW", "change your account's password (every older login token stops working)";
     "history", "/history [N]", "show the last N (default 20) messages of your current room or private conversation";
     "search", "/search WORDS", "search the messages you may see for all of WORDS";
     "time", "/time", "show the server's time";
@@ -238,6 +241,16 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
         }
         "whois" => Ok(Input::Hub(Command::Whois(vec![nick(&one_arg(args)?)?]))),
         "register" => Ok(Input::Register(one_arg(args)?)),
+        "passwd" | "password" => {
+            let words: Vec<&str> = args.split_whitespace().collect();
+            match words.as_slice() {
+                [old, new] => Ok(Input::Passwd {
+                    old: (*old).to_owned(),
+                    new: (*new).to_owned(),
+                }),
+                _ => Err(usage("passwd")),
+            }
+        }
         "login" | "identify" => {
             let (name, password) = split_word(args);
             let password = password.trim();

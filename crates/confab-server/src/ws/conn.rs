@@ -370,6 +370,19 @@ impl Conn {
                     .await
             }
             (_, Request::Ping) => self.request(id, Kind::Ping, Vec::new()).await,
+            (_, Request::Passwd { old, new }) => {
+                let min = self.state.config.accounts.min_password_len;
+                let hub = self.state.hub.clone();
+                let ip = self.peer.ip();
+                match auth::change_own_password(&hub, &self.pacer, old, new, min, ip).await {
+                    Ok(Ok(cmd)) => self.request(id, Kind::Other, vec![cmd]).await,
+                    Ok(Err(why)) => {
+                        self.door_error(id.as_ref(), "bad_password", None, &why)
+                            .await
+                    }
+                    Err(_) => Flow::Stop("server shutting down".to_owned()),
+                }
+            }
             (_, Request::Register { password }) => {
                 let min = self.state.config.accounts.min_password_len;
                 match auth::register_hash(&self.state.hub, password, min, self.peer.ip()).await {
@@ -454,24 +467,16 @@ impl Conn {
                 }
             }
             Auth::Token(token) => {
-                let key = match self.state.tokens.verify(&token, now().0) {
-                    Ok(key) => key,
-                    Err(e) => return self.bad_token(id.as_ref(), &e.to_string()).await,
-                };
-                match hub.account(key).await {
-                    Ok(Ok(lookup)) => match lookup.account {
-                        Some(account) => (Command::LoginAccount(account), true),
-                        None => {
-                            let msg = "the token's account no longer exists";
-                            return self.bad_token(id.as_ref(), msg).await;
-                        }
-                    },
-                    Ok(Err(e)) => {
-                        return self
-                            .door_error(id.as_ref(), "storage", None, &e.to_string())
-                            .await;
+                use crate::http::tokens::{Refused, check};
+                match check(&self.state.tokens, &hub, &token).await {
+                    Ok((_, account)) => (Command::LoginAccount(account), true),
+                    Err(e @ (Refused::Token(_) | Refused::NoAccount)) => {
+                        return self.bad_token(id.as_ref(), &e.to_string()).await;
                     }
-                    Err(_) => return Flow::Stop("server shutting down".to_owned()),
+                    Err(Refused::Store(e)) => {
+                        return self.door_error(id.as_ref(), "storage", None, &e).await;
+                    }
+                    Err(Refused::Gone) => return Flow::Stop("server shutting down".to_owned()),
                 }
             }
         };

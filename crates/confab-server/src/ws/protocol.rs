@@ -55,6 +55,9 @@ pub enum Request {
     Ping,
     /// `register`: the password is hashed by the door, never by the hub.
     Register { password: String },
+    /// A new password for the session's account: the door checks `old`
+    /// and hashes `new`.
+    Passwd { old: String, new: String },
     /// `send` with an `upload`: the door checks the upload and appends
     /// its link to the text, as the REST API does.
     SendUpload {
@@ -179,6 +182,10 @@ impl Fields<'_> {
             "ping" => Request::Ping,
             "register" => Request::Register {
                 password: self.string("password")?.to_owned(),
+            },
+            "passwd" => Request::Passwd {
+                old: self.string("old")?.to_owned(),
+                new: self.string("new")?.to_owned(),
             },
             "send" => match self.opt_string("upload")? {
                 Some(upload) => Request::SendUpload {
@@ -658,6 +665,7 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::GuestsNotAllowed => "guests_not_allowed",
         ChatError::AccountNameFixed(_) => "account_name_fixed",
         ChatError::AlreadyRegistered(_) => "already_registered",
+        ChatError::NotAnAccount => "not_an_account",
         ChatError::NoStorage => "no_storage",
         ChatError::GuestsNoPrivateHistory => "guests_no_private_history",
         ChatError::Storage(_) => "storage",

@@ -120,3 +120,120 @@ async fn a_telnet_guest_can_log_in_to_an_account_later() {
     guest.expect("*** Error: you are already").await;
     s.shutdown().await;
 }
+
+/// `GET /api/v1/rooms` with `token`: the status.
+async fn rooms_status(addr: SocketAddr, token: &str) -> u16 {
+    crate::http::get(addr, "/api/v1/rooms")
+        .bearer(token)
+        .send()
+        .await
+        .status
+}
+
+async fn token_of(addr: SocketAddr, password: &str) -> String {
+    let r = rest_login(addr, password).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn logout_log_out_everywhere_refresh_and_a_new_password_revoke_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = crate::support::start_in(&data, |_| {}).await;
+    let mut alice = Client::login(s.addr, "alice").await;
+    alice.send(&format!("/register {PW}")).await;
+    alice.expect("is now registered to you").await;
+
+    // Logout voids that token only.
+    let (a, b) = (token_of(s.addr, PW).await, token_of(s.addr, PW).await);
+    let r = post(s.addr, "/api/v1/logout").bearer(&a).send().await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = crate::http::get(s.addr, "/api/v1/rooms")
+        .bearer(&a)
+        .send()
+        .await;
+    assert_eq!(r.assert_error(401), "unauthorized");
+    assert!(r.text().contains("revoked"), "{}", r.text());
+    assert_eq!(rooms_status(s.addr, &b).await, 200);
+
+    // A refresh swaps a token for a fresh one.
+    let r = post(s.addr, "/api/v1/token").bearer(&b).send().await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let c = r.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(rooms_status(s.addr, &b).await, 401);
+    assert_eq!(rooms_status(s.addr, &c).await, 200);
+
+    // Log out everywhere: every token issued so far.
+    let d = token_of(s.addr, PW).await;
+    let r = post(s.addr, "/api/v1/logout/all").bearer(&c).send().await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(rooms_status(s.addr, &c).await, 401);
+    assert_eq!(rooms_status(s.addr, &d).await, 401);
+    let mut web = Ws::connect(s.addr, "web").await;
+    let e = web
+        .refused(json!({"type": "hello", "v": 1, "token": d}))
+        .await;
+    assert_eq!(e["code"], "bad_token", "{e}");
+
+    // A new password over REST: the old tokens go, the answer is a new one.
+    let e_tok = token_of(s.addr, PW).await;
+    const NEW: &str = "battery-staple";
+    let r = post(s.addr, "/api/v1/password")
+        .bearer(&e_tok)
+        .json(&json!({"old": "not-it-at-all", "new": NEW}))
+        .send()
+        .await;
+    assert_eq!(r.assert_error(401), "wrong_password");
+    let r = post(s.addr, "/api/v1/password")
+        .bearer(&e_tok)
+        .json(&json!({"old": PW, "new": NEW}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let f = r.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(rooms_status(s.addr, &e_tok).await, 401);
+    assert_eq!(rooms_status(s.addr, &f).await, 200);
+    assert_eq!(rest_login(s.addr, PW).await.status, 401);
+
+    // A new password on the line door voids the REST token too.
+    alice.send(&format!("/passwd {NEW} third-password")).await;
+    alice.expect("your password is changed").await;
+    assert_eq!(rooms_status(s.addr, &f).await, 401);
+    let g = token_of(s.addr, "third-password").await;
+
+    // Revocations outlive a restart.
+    let r = post(s.addr, "/api/v1/logout").bearer(&g).send().await;
+    assert_eq!(r.status, 204);
+    let h = token_of(s.addr, "third-password").await;
+    s.shutdown().await;
+    let s = crate::support::start_in(&data, |_| {}).await;
+    assert_eq!(rooms_status(s.addr, &g).await, 401);
+    assert_eq!(rooms_status(s.addr, &f).await, 401);
+    assert_eq!(rooms_status(s.addr, &h).await, 200);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_guest_has_no_password_to_change_and_a_wrong_old_one_is_refused_everywhere() {
+    let s = start(|_| {}).await;
+    let mut guest = Client::login(s.addr, "drifter").await;
+    guest.send("/passwd one-password two-password").await;
+    guest
+        .expect("only a registered account has a password")
+        .await;
+
+    let mut alice = Client::login(s.addr, "alice").await;
+    alice.send(&format!("/register {PW}")).await;
+    alice.expect("is now registered to you").await;
+    alice.send("/passwd wrong-password new-password").await;
+    alice.expect("the old password is wrong").await;
+    let mut irc = irc_client::register(s.addr, "ircy").await;
+    irc.send("PRIVMSG NickServ :PASSWD a b").await;
+    let n = irc.expect("NOTICE").await;
+    assert!(
+        irc_client::param(&n, 1).contains("only a registered account"),
+        "{n}"
+    );
+    s.shutdown().await;
+}
