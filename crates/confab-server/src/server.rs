@@ -60,6 +60,7 @@ pub struct Server {
     hub: Hub<ConnOutbox>,
     audit: Option<AuditLog>,
     tokens: http::Tokens,
+    cloak: crate::cloak::Cloak,
 }
 
 /// Writes a file in the data dir that only its owner may read (keys),
@@ -229,6 +230,11 @@ impl Server {
                 error,
             }
         })?;
+        let cloak =
+            crate::cloak::Cloak::from_config(&config).map_err(|error| StartError::DataDir {
+                path: config.data_dir.join("cloak.key"),
+                error,
+            })?;
         let tls = Tls::from_config(&config)?;
         let detecting = Mode {
             protocol: Protocol::Auto,
@@ -260,6 +266,7 @@ impl Server {
             hub,
             audit,
             tokens,
+            cloak,
         })
     }
 
@@ -287,6 +294,7 @@ impl Server {
             self.audit,
             crate::flood::Gate::new(&config),
             crate::auth::Guard::new(crate::auth::GuardRule::from_config(&config.accounts)),
+            Arc::new(self.cloak),
         );
         let limiter = Arc::new(Limiter::new(
             config.limits.max_connections,
