@@ -1163,7 +1163,11 @@ impl<O: Outbox> Hub<O> {
         let name = self.rooms[&key].name.clone();
         self.members(sid, Some(name.clone()), now)?;
         let n = self.config.history_on_join;
-        if n > 0 && self.store.is_some() {
+        // A member whom a ban matches (rejoining at login) reads no history.
+        let banned = self.sessions[&sid]
+            .user
+            .is_some_and(|u| self.bans_reader(&self.rooms[&key], u));
+        if n > 0 && self.store.is_some() && !banned {
             self.commit_ops(now);
             let messages = self
                 .store()?

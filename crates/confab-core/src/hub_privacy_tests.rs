@@ -300,3 +300,39 @@ fn a_secret_rooms_history_reads_as_missing_to_outsiders_over_rest() {
     );
     assert_eq!(w.hub.api_rooms(&nick("carol").key()).unwrap(), vec![]);
 }
+
+#[test]
+fn a_banned_member_rejoining_at_login_is_shown_no_history() {
+    let memory = Memory::default();
+    memory.0.lock().unwrap().accounts = vec![account(1, "alice"), account(2, "bob")];
+    let mut w = World::new();
+    let config = HubConfig {
+        history_on_join: 5,
+        ..quiet_config()
+    };
+    w.hub = Hub::with_store(config, Box::new(memory.clone())).expect("loads");
+    let alice = w.login_account(&account(1, "alice"));
+    let bob = w.login_account(&account(2, "bob"));
+    w.in_room("#a", &[alice, bob]);
+    w.cmd(alice, say_to(to_room("#a"), "one"));
+    w.disconnect(bob, "gone");
+    let has_history = |events: &[Event]| events.iter().any(|e| matches!(e, Event::History { .. }));
+    w.cmd(alice, set_modes("#a", vec![plus(ban("bob!*@*"))]));
+    w.clear();
+    // Banned while away: bob is still a member, and rejoins at login...
+    let sid = w.connect();
+    w.cmd(sid, Command::LoginAccount(account(2, "bob")));
+    let events = w.events(sid);
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Joined { .. })),
+        "still a member: {events:?}"
+    );
+    // ...without its history.
+    assert!(!has_history(&events), "{events:?}");
+    // Without the ban the rejoin shows it.
+    w.cmd(alice, set_modes("#a", vec![minus(ban("bob!*@*"))]));
+    w.disconnect(sid, "gone");
+    let sid = w.connect();
+    w.cmd(sid, Command::LoginAccount(account(2, "bob")));
+    assert!(has_history(&w.events(sid)));
+}

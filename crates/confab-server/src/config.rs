@@ -896,6 +896,27 @@ mod tests {
     }
 
     #[test]
+    fn cloak_suffixes_are_host_labels_and_default_to_the_network() {
+        let mut c = Config::default();
+        assert_eq!(c.cloak_suffix(), "confab");
+        c.irc.network = "My_Net!".into();
+        assert_eq!(c.cloak_suffix(), "mynet");
+        c.cloak.suffix = "Users.Example".into();
+        c.validate().unwrap();
+        assert_eq!(c.cloak_suffix(), "users.example");
+        for bad in ["a b", "x@y", "a..b", ".a", "a!b"] {
+            c.cloak.suffix = bad.into();
+            assert_eq!(c.validate().unwrap_err().key, "cloak.suffix", "{bad}");
+        }
+        let mut c = Config::default();
+        c.cloak.ipv4_prefix = 33;
+        assert_eq!(c.validate().unwrap_err().key, "cloak.ipv4_prefix");
+        let mut c = Config::default();
+        c.cloak.ipv6_prefix = 8;
+        assert_eq!(c.validate().unwrap_err().key, "cloak.ipv6_prefix");
+    }
+
+    #[test]
     fn tls_settings_are_checked() {
         let mut c = Config::default();
         c.tls.cert = Some("cert.pem".into());
