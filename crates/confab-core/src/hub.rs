@@ -24,6 +24,7 @@
 //! [`Hub::handle`] is a batch of one.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::command::Command;
@@ -100,8 +101,12 @@ const IDENT_LEN: usize = 16;
 pub struct ClientInfo {
     /// IRC's user name; the nick when `None`.
     pub ident: Option<String>,
-    /// Where it connects from, as shown to others.
+    /// Where it connects from, as shown to others: a cloak of the
+    /// address (the server computes it), never the address itself.
     pub host: String,
+    /// The real address, kept with the user and shown to nobody (for
+    /// server operators to come); `None` when the door knows none.
+    pub addr: Option<IpAddr>,
     /// IRC's real name; the nick when `None`.
     pub realname: Option<String>,
     /// Whether logging in with no rooms joins the default room (what a
@@ -114,6 +119,7 @@ impl Default for ClientInfo {
         ClientInfo {
             ident: None,
             host: "localhost".into(),
+            addr: None,
             realname: None,
             auto_join: true,
         }
@@ -178,7 +184,11 @@ struct User {
     /// Who the user is to others; rebuilt by `refresh` when a part changes.
     actor: Arc<Actor>,
     ident: Arc<str>,
+    /// The cloaked host others see.
     host: Arc<str>,
+    /// The real address of the user's first session, never shown to other
+    /// users (server operators will: [`Hub::real_address`]).
+    addr: Option<IpAddr>,
     realname: Arc<str>,
     away: Option<Text>,
     signon: Timestamp,
@@ -221,6 +231,7 @@ impl User {
             actor,
             ident: name.clone(),
             host: "localhost".into(),
+            addr: None,
             realname: name,
             away: None,
             signon: now,
@@ -297,6 +308,18 @@ impl Room {
             bans: Vec::new(),
             invited: HashSet::new(),
         }
+    }
+
+    /// Whether `uid` may know the room exists: a secret room (`+s`) is
+    /// hidden from whoever is not in it, as if it did not exist.
+    fn seen_by(&self, uid: Option<UserId>) -> bool {
+        !self.modes.secret || uid.is_some_and(|u| self.members.contains(&u))
+    }
+
+    /// Whether anyone may read it from outside (REST): not secret,
+    /// invite-only or keyed.
+    fn is_open(&self) -> bool {
+        !(self.modes.secret || self.modes.invite_only || self.modes.key.is_some())
     }
 
     fn status(&self, uid: UserId) -> Status {
@@ -557,7 +580,14 @@ impl<O: Outbox> Hub<O> {
         self.users.get(&uid).map(|u| &u.nick)
     }
 
-    /// What happened since the last call, for the audit log.
+    /// The real address of the online user `nick`, which the hub shows to
+    /// no one: hosts are cloaks. For server operators (none yet).
+    pub fn real_address(&self, nick: &Nick) -> Option<IpAddr> {
+        let uid = self.by_nick.get(&nick.key())?;
+        let user = &self.users[uid];
+        user.online().then_some(user.addr).flatten()
+    }
+
     /// What the hub has done so far, in totals.
     pub fn counters(&self) -> Counters {
         self.counters
@@ -1099,6 +1129,7 @@ impl<O: Outbox> Hub<O> {
             user.ident = ident.unwrap_or(nick).into();
             user.realname = realname.unwrap_or(nick).into();
             user.host = info.host.as_str().into();
+            user.addr = info.addr;
             user.signon = now;
             user.last_active = now;
             user.away = None;
@@ -1175,7 +1206,11 @@ impl<O: Outbox> Hub<O> {
         let name = self.rooms[&key].name.clone();
         self.members(sid, Some(name.clone()), now)?;
         let n = self.config.history_on_join;
-        if n > 0 && self.store.is_some() {
+        // A member whom a ban matches (rejoining at login) reads no history.
+        let banned = self.sessions[&sid]
+            .user
+            .is_some_and(|u| self.bans_reader(&self.rooms[&key], u));
+        if n > 0 && self.store.is_some() && !banned {
             self.commit_ops(now);
             let messages = self
                 .store()?
@@ -1630,9 +1665,10 @@ impl<O: Outbox> Hub<O> {
             .count()
     }
 
-    // /rooms
+    // /rooms, LIST: secret rooms only to their members.
     fn rooms_list(&mut self, sid: SessionId, now: Timestamp) {
-        let rooms = self.room_infos(|_| true);
+        let me = self.sessions[&sid].user;
+        let rooms = self.room_infos(|r| r.seen_by(me));
         self.reply(sid, now, Event::Rooms(rooms));
     }
 
@@ -1865,7 +1901,7 @@ impl<O: Outbox> Hub<O> {
         self.store()?;
         let target = self.target_of(sid).ok_or(ChatError::NoTarget)?;
         let conversation = match &target {
-            Target::Room(name) => Conversation::Room(name.key()),
+            Target::Room(name) => Conversation::Room(self.history_room(uid, name, false)?),
             Target::User(nick) => {
                 let me = &self.users[&uid];
                 if me.account.is_none() {
@@ -1910,12 +1946,18 @@ impl<O: Outbox> Hub<O> {
         Ok(())
     }
 
-    /// What `uid` may read of the store: its rooms' messages, and its
-    /// private ones if it is registered.
+    /// What `uid` may read of the store: its rooms' messages (but for
+    /// rooms that ban it: [`Hub::history_room`]), and its private ones if
+    /// it is registered.
     fn visibility(&self, uid: UserId) -> Visibility {
         let me = &self.users[&uid];
         Visibility {
-            rooms: me.rooms.clone(),
+            rooms: me
+                .rooms
+                .iter()
+                .filter(|k| self.rooms.get(k).is_none_or(|r| !self.bans_reader(r, uid)))
+                .cloned()
+                .collect(),
             private: me.account.map(|_| me.nick.key()),
         }
     }
@@ -2033,14 +2075,7 @@ impl<O: Outbox> Hub<O> {
     /// The room named, or the session's current room; it must exist.
     fn room_arg(&self, sid: SessionId, room: Option<RoomName>) -> Result<RoomKey, ChatError> {
         match room {
-            Some(name) => {
-                let key = name.key();
-                if self.rooms.contains_key(&key) {
-                    Ok(key)
-                } else {
-                    Err(ChatError::NoSuchRoom(name))
-                }
-            }
+            Some(name) => self.existing_room(self.sessions[&sid].user, name),
             None => self.sessions[&sid].room.clone().ok_or(ChatError::NoRoom),
         }
     }

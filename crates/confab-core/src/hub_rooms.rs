@@ -108,7 +108,11 @@ impl<O: Outbox> Hub<O> {
         };
         let member = self.users[&uid].rooms.contains(&key);
         if !member && room.modes.no_external {
-            return Err(ChatError::NotInRoom(room.name.clone()));
+            return Err(if room.seen_by(Some(uid)) {
+                ChatError::NotInRoom(room.name.clone())
+            } else {
+                ChatError::NoSuchRoom(name)
+            });
         }
         let status = room.status(uid);
         if !(status.op || status.voice) && (room.modes.moderated || self.is_banned(room, uid)) {
@@ -117,18 +121,58 @@ impl<O: Outbox> Hub<O> {
         Ok(key)
     }
 
-    fn existing_room(&self, name: RoomName) -> Result<RoomKey, ChatError> {
+    /// The room called `name` as `uid` may know it: a secret room is
+    /// missing to whoever is not in it.
+    pub(super) fn existing_room(
+        &self,
+        uid: Option<UserId>,
+        name: RoomName,
+    ) -> Result<RoomKey, ChatError> {
         let key = name.key();
-        if self.rooms.contains_key(&key) {
-            Ok(key)
-        } else {
-            Err(ChatError::NoSuchRoom(name))
+        match self.rooms.get(&key) {
+            Some(room) if room.seen_by(uid) => Ok(key),
+            _ => Err(ChatError::NoSuchRoom(name)),
         }
+    }
+
+    /// Whether a ban of `room` keeps `uid` from reading its history: it
+    /// matches them and they are not one of its operators (who may lift
+    /// it).
+    pub(super) fn bans_reader(&self, room: &Room, uid: UserId) -> bool {
+        !room.ops.contains(&uid) && self.is_banned(room, uid)
+    }
+
+    /// The one rule for reading a room's history, on every door
+    /// (`/history`, CHATHISTORY, WebSocket `history`, search, resume via
+    /// [`Hub::visibility`], REST): members may; when `outsiders` (REST),
+    /// so may anyone of an open room (not secret, invite-only or keyed);
+    /// nobody whom a ban of the room matches, member or not (refused as
+    /// `Banned`). A closed room is not told apart from a missing one.
+    pub(super) fn history_room(
+        &self,
+        uid: UserId,
+        name: &RoomName,
+        outsiders: bool,
+    ) -> Result<RoomKey, ChatError> {
+        let key = name.key();
+        let room = self.rooms.get(&key);
+        let member = room.is_some_and(|r| r.members.contains(&uid));
+        let Some(room) = room.filter(|r| member || outsiders && r.is_open()) else {
+            return Err(if outsiders {
+                ChatError::NoSuchRoom(name.clone())
+            } else {
+                ChatError::NotInRoom(name.clone())
+            });
+        };
+        if self.bans_reader(room, uid) {
+            return Err(ChatError::Banned(room.name.clone()));
+        }
+        Ok(key)
     }
 
     /// The room `uid` is an operator of.
     fn operated_room(&self, uid: UserId, name: RoomName) -> Result<RoomKey, ChatError> {
-        let key = self.existing_room(name)?;
+        let key = self.existing_room(Some(uid), name)?;
         let room = &self.rooms[&key];
         if !room.members.contains(&uid) {
             return Err(ChatError::NotInRoom(room.name.clone()));
@@ -168,7 +212,7 @@ impl<O: Outbox> Hub<O> {
         name: RoomName,
         now: Timestamp,
     ) -> Result<(), ChatError> {
-        let key = self.existing_room(name)?;
+        let key = self.existing_room(Some(uid), name)?;
         let room = &self.rooms[&key];
         let mut modes = room.modes.clone();
         if !room.members.contains(&uid) && modes.key.is_some() {
@@ -190,7 +234,7 @@ impl<O: Outbox> Hub<O> {
         name: RoomName,
         now: Timestamp,
     ) -> Result<(), ChatError> {
-        let key = self.existing_room(name)?;
+        let key = self.existing_room(self.sessions[&sid].user, name)?;
         let room = &self.rooms[&key];
         let ev = Event::Bans {
             room: room.name.clone(),
@@ -413,7 +457,7 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<(), ChatError> {
         let tid = self.user_id(&nick)?;
-        let key = self.existing_room(name)?;
+        let key = self.existing_room(Some(uid), name)?;
         let room = &self.rooms[&key];
         if !room.members.contains(&uid) {
             return Err(ChatError::NotInRoom(room.name.clone()));
@@ -481,6 +525,7 @@ impl<O: Outbox> Hub<O> {
 
     // WHOIS, and IRC's ISON / USERHOST / WHO nick
     pub(super) fn whois(&mut self, sid: SessionId, nicks: Vec<Nick>, now: Timestamp) {
+        let asker = self.sessions[&sid].user;
         let mut found = Vec::new();
         let mut missing = Vec::new();
         for nick in nicks {
@@ -494,13 +539,13 @@ impl<O: Outbox> Hub<O> {
                 continue;
             };
             let (id, u) = u;
+            // Secret rooms only to those in them (and to the user).
             let rooms = u
                 .rooms
                 .iter()
-                .map(|k| {
-                    let room = &self.rooms[k];
-                    (room.name.clone(), room.status(*id))
-                })
+                .map(|k| &self.rooms[k])
+                .filter(|room| asker == Some(*id) || room.seen_by(asker))
+                .map(|room| (room.name.clone(), room.status(*id)))
                 .collect();
             found.push(UserDetails {
                 who: u.actor.clone(),
@@ -542,13 +587,7 @@ impl<O: Outbox> Hub<O> {
     fn conversation(&self, uid: UserId, target: &Target) -> Result<Conversation, ChatError> {
         let me = &self.users[&uid];
         match target {
-            Target::Room(name) => {
-                let key = name.key();
-                if !me.rooms.contains(&key) {
-                    return Err(ChatError::NotInRoom(name.clone()));
-                }
-                Ok(Conversation::Room(key))
-            }
+            Target::Room(name) => Ok(Conversation::Room(self.history_room(uid, name, false)?)),
             Target::User(nick) => {
                 if me.account.is_none() {
                     return Err(ChatError::GuestsNoPrivateHistory);

@@ -4951,3 +4951,10 @@ fn stored_keys_and_masks_that_break_the_rules_are_dropped_on_load() {
 
 #[path = "hub_offline_tests.rs"]
 mod offline_users;
+
+// ---------------------------------------------------------------------------
+// 26. Privacy
+// ---------------------------------------------------------------------------
+
+#[path = "hub_privacy_tests.rs"]
+mod privacy;

@@ -95,18 +95,10 @@ impl<O: Outbox> Hub<O> {
         }
     }
 
-    /// Whether `uid` may read `room` without being in it: rooms that are
-    /// not secret, invite-only or keyed are public.
-    fn api_readable(&self, uid: UserId, key: &RoomKey) -> bool {
-        let room = &self.rooms[key];
-        let closed = room.modes.secret || room.modes.invite_only || room.modes.key.is_some();
-        !closed || room.members.contains(&uid)
-    }
-
     /// The rooms `user` can see, by name.
     pub fn api_rooms(&self, user: &ApiUser) -> Result<Vec<RoomInfo>, ChatError> {
         let uid = self.api_user(user)?;
-        Ok(self.room_infos(|r| !r.modes.secret || r.members.contains(&uid)))
+        Ok(self.room_infos(|r| r.seen_by(Some(uid))))
     }
 
     /// Every known user, online or not, by name.
@@ -124,7 +116,7 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<Vec<Message>, ChatError> {
         let uid = self.api_user(user)?;
-        let key = self.readable_room(uid, room)?;
+        let key = self.history_room(uid, room, true)?;
         let query = HistoryQuery {
             limit: query.limit.clamp(1, self.config.max_history),
             ..*query
@@ -147,7 +139,7 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<Vec<Message>, ChatError> {
         let uid = self.api_user(user)?;
-        let key = self.readable_room(uid, room)?;
+        let key = self.history_room(uid, room, true)?;
         let who = Visibility {
             rooms: vec![key],
             private: None,
@@ -156,15 +148,6 @@ impl<O: Outbox> Hub<O> {
         self.commit_ops(now);
         let messages = self.store()?.search(&who, query, limit).map_err(storage)?;
         Ok(self.visible(uid, messages))
-    }
-
-    fn readable_room(&self, uid: UserId, room: &RoomName) -> Result<RoomKey, ChatError> {
-        let key = room.key();
-        if !self.rooms.contains_key(&key) || !self.api_readable(uid, &key) {
-            // A closed room is not told apart from a missing one.
-            return Err(ChatError::NoSuchRoom(room.clone()));
-        }
-        Ok(key)
     }
 
     /// Stages a message from `user` to `to`, as if one of its sessions

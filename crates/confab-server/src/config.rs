@@ -29,6 +29,7 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub storage: StorageConfig,
     pub audit: AuditConfig,
+    pub cloak: CloakConfig,
     pub limits: Limits,
     pub irc: IrcConfig,
     pub http: HttpConfig,
@@ -256,6 +257,37 @@ pub struct AuditConfig {
     pub private_texts: bool,
 }
 
+/// Cloaked hosts: what other users see of where a user connects from
+/// (IRC's `nick!ident@host`, WHOIS, WHO, ban masks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloakConfig {
+    /// Whether hosts are cloaks (a keyed hash of the address, key in
+    /// `data_dir/cloak.key`); when false every user sees every address.
+    pub enabled: bool,
+    /// The cloak's last label, as in `k3xq7m2a9fpw4ztc.confab`; empty for
+    /// the IRC network name (`irc.network`, lowercased).
+    pub suffix: String,
+    /// How much of an IPv4 address is hashed: 32 gives every address its
+    /// own cloak; 24 one cloak per /24 network (so a ban of the cloak
+    /// holds whatever address of it the user comes back from).
+    pub ipv4_prefix: u8,
+    /// How much of an IPv6 address is hashed: 64 by default, as a home
+    /// network gets a /64 and its hosts pick addresses in it at will.
+    pub ipv6_prefix: u8,
+}
+
+impl Default for CloakConfig {
+    fn default() -> Self {
+        CloakConfig {
+            enabled: true,
+            suffix: String::new(),
+            ipv4_prefix: 32,
+            ipv6_prefix: 64,
+        }
+    }
+}
+
 impl Default for AccountsConfig {
     fn default() -> Self {
         AccountsConfig {
@@ -381,6 +413,7 @@ impl Default for Config {
             accounts: AccountsConfig::default(),
             storage: StorageConfig::default(),
             audit: AuditConfig::default(),
+            cloak: CloakConfig::default(),
             limits: Limits::default(),
             irc: IrcConfig::default(),
             http: HttpConfig::default(),
@@ -673,7 +706,55 @@ impl Config {
             return Err(bad("irc", "timeouts must be greater than 0"));
         }
         self.validate_tls()?;
+        self.validate_cloak()?;
         Ok(())
+    }
+
+    /// A cloak's suffix is a host name's last labels; prefixes fit their
+    /// address families.
+    fn validate_cloak(&self) -> Result<(), ConfigError> {
+        let c = &self.cloak;
+        let host_like = |s: &str| {
+            s.len() <= 63
+                && s.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+        };
+        if !c.suffix.is_empty() && !host_like(&c.suffix) {
+            return Err(bad(
+                "cloak.suffix",
+                "must be host name labels (letters, digits, '-', '.'), like users.example",
+            ));
+        }
+        if !(8..=32).contains(&c.ipv4_prefix) {
+            return Err(bad("cloak.ipv4_prefix", "must be from 8 to 32"));
+        }
+        if !(16..=128).contains(&c.ipv6_prefix) {
+            return Err(bad("cloak.ipv6_prefix", "must be from 16 to 128"));
+        }
+        Ok(())
+    }
+
+    /// The last label of cloaked hosts: `cloak.suffix`, else the network
+    /// name as a host label (lowercased, letters, digits and `-` only).
+    pub fn cloak_suffix(&self) -> String {
+        if !self.cloak.suffix.is_empty() {
+            return self.cloak.suffix.to_ascii_lowercase();
+        }
+        let network: String = self
+            .irc
+            .network
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .map(|c| c.to_ascii_lowercase())
+            .take(63)
+            .collect();
+        if network.is_empty() {
+            "confab".to_owned()
+        } else {
+            network
+        }
     }
 
     /// TLS files come in pairs, and a TLS-only listener needs TLS.
@@ -840,6 +921,27 @@ mod tests {
         assert_eq!((hub.offline_page, hub.keep_for_guests), (10, true));
         c.limits.send_queue = 2;
         assert_eq!(c.hub_config().unwrap().offline_page, 1);
+    }
+
+    #[test]
+    fn cloak_suffixes_are_host_labels_and_default_to_the_network() {
+        let mut c = Config::default();
+        assert_eq!(c.cloak_suffix(), "confab");
+        c.irc.network = "My_Net!".into();
+        assert_eq!(c.cloak_suffix(), "mynet");
+        c.cloak.suffix = "Users.Example".into();
+        c.validate().unwrap();
+        assert_eq!(c.cloak_suffix(), "users.example");
+        for bad in ["a b", "x@y", "a..b", ".a", "a!b"] {
+            c.cloak.suffix = bad.into();
+            assert_eq!(c.validate().unwrap_err().key, "cloak.suffix", "{bad}");
+        }
+        let mut c = Config::default();
+        c.cloak.ipv4_prefix = 33;
+        assert_eq!(c.validate().unwrap_err().key, "cloak.ipv4_prefix");
+        let mut c = Config::default();
+        c.cloak.ipv6_prefix = 8;
+        assert_eq!(c.validate().unwrap_err().key, "cloak.ipv6_prefix");
     }
 
     #[test]

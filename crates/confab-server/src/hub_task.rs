@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::audit::AuditLog;
 use crate::auth::Guard;
+use crate::cloak::Cloak;
 use crate::flood::{Gate, Pacer};
 
 /// Requests queued for the hub before senders wait.
@@ -260,6 +261,7 @@ pub struct HubHandle {
     next_sid: Arc<AtomicU64>,
     flood: Arc<Gate>,
     guard: Arc<Guard>,
+    cloak: Arc<Cloak>,
 }
 
 impl HubHandle {
@@ -276,6 +278,12 @@ impl HubHandle {
     /// The limits on logins, registrations and password hashing.
     pub fn guard(&self) -> &Arc<Guard> {
         &self.guard
+    }
+
+    /// How hosts are shown: the one rule, which the hub thread applies to
+    /// every new session (and the IRC door to its own client's mask).
+    pub fn cloak(&self) -> &Cloak {
+        &self.cloak
     }
 
     pub async fn connect(
@@ -426,6 +434,7 @@ pub fn spawn_hub(
     audit: Option<AuditLog>,
     flood: Arc<Gate>,
     guard: Arc<Guard>,
+    cloak: Arc<Cloak>,
 ) -> (HubHandle, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     let handle = HubHandle {
@@ -433,12 +442,14 @@ pub fn spawn_hub(
         next_sid: Arc::new(AtomicU64::new(1)),
         flood,
         guard,
+        cloak: cloak.clone(),
     };
     let mut runner = Runner {
         counted: hub.counters(),
         answers: Vec::new(),
         hub,
         audit,
+        cloak,
     };
     let thread = std::thread::Builder::new()
         .name("confab-hub".into())
@@ -455,6 +466,7 @@ struct Runner {
     /// REST answers held until the batch commits, with the commit
     /// failures counted when each was staged.
     answers: Vec<Held>,
+    cloak: Arc<Cloak>,
 }
 
 impl Runner {
@@ -525,13 +537,16 @@ impl Runner {
                 outbox,
                 peer,
                 door,
-                info,
+                mut info,
             } => {
+                // The audit log keeps the real address; users see a cloak.
                 self.audit(
                     now,
                     "connect",
                     json!({"sid": sid.0, "peer": peer.to_string(), "door": door}),
                 );
+                info.host = self.cloak.host(peer.ip());
+                info.addr = Some(peer.ip());
                 self.hub.connect_with(sid, outbox, info, now);
             }
             Request::Command { sid, req, cmd } => {

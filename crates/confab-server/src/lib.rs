@@ -5,6 +5,7 @@
 //! - [`config`]: every setting, with its default and its checks.
 //! - [`hub_task`]: the task that owns the core's `Hub`, the handle doors
 //!   use to reach it, and the bounded per-connection outbound queue.
+//! - [`cloak`]: the hosts users see (a keyed hash of the address).
 //! - [`server`]: listeners, connection limits, protocol detection, shutdown.
 //! - [`line`]: the line door (telnet, `nc`).
 //! - [`irc`]: the IRC door.
@@ -12,6 +13,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cloak;
 pub mod config;
 pub mod flood;
 pub mod http;

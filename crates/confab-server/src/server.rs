@@ -61,6 +61,7 @@ pub struct Server {
     audit: Option<AuditLog>,
     tokens: http::Tokens,
     uploads: http::upload_index::Index,
+    cloak: crate::cloak::Cloak,
 }
 
 /// Writes a file in the data dir that only its owner may read (keys),
@@ -255,6 +256,11 @@ impl Server {
                 path: uploads_dir,
                 error,
             })?;
+        let cloak =
+            crate::cloak::Cloak::from_config(&config).map_err(|error| StartError::DataDir {
+                path: config.data_dir.join("cloak.key"),
+                error,
+            })?;
         let tls = Tls::from_config(&config)?;
         let detecting = Mode {
             protocol: Protocol::Auto,
@@ -287,6 +293,7 @@ impl Server {
             audit,
             tokens,
             uploads,
+            cloak,
         })
     }
 
@@ -314,6 +321,7 @@ impl Server {
             self.audit,
             crate::flood::Gate::new(&config),
             crate::auth::Guard::new(crate::auth::GuardRule::from_config(&config.accounts)),
+            Arc::new(self.cloak),
         );
         let limiter = Arc::new(Limiter::new(
             config.limits.max_connections,

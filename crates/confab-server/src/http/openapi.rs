@@ -254,7 +254,13 @@ mod tests {
         let config = Arc::new(config);
         let gate = crate::flood::Gate::new(&config);
         let guard = crate::auth::Guard::new(crate::auth::GuardRule::from_config(&config.accounts));
-        let (hub, _thread) = crate::hub_task::spawn_hub(hub, None, gate, guard);
+        let (hub, _thread) = crate::hub_task::spawn_hub(
+            hub,
+            None,
+            gate,
+            guard,
+            Arc::new(crate::cloak::Cloak::off()),
+        );
         Arc::new(AppState {
             hub,
             config,

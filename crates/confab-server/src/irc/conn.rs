@@ -407,8 +407,9 @@ impl Conn {
         self.login_req.is_some() && !self.logged_in
     }
 
+    /// The client's host as everyone sees it: its cloak, the hub's rule.
     fn host(&self) -> String {
-        self.peer.ip().to_string()
+        self.hub.cloak().host(self.peer.ip())
     }
 
     fn ident(&self) -> String {
@@ -881,6 +882,11 @@ impl Conn {
         if let (Kind::Names, ChatError::NoSuchRoom(r)) = (kind, e) {
             return vec![self.view().num("366", &[r.as_str(), "End of /NAMES list"])];
         }
+        // A missing channel (or a secret one the client is not in) has
+        // nobody to list.
+        if let (Kind::Who(mask), ChatError::NoSuchRoom(_)) = (kind, e) {
+            return vec![self.view().num("315", &[mask, "End of WHO list"])];
+        }
         match kind {
             Kind::Login => {
                 // The nick was refused at registration: ask for another.
@@ -924,6 +930,7 @@ impl Conn {
                 let code = match e {
                     ChatError::NotInRoom(_)
                     | ChatError::NoSuchRoom(_)
+                    | ChatError::Banned(_)
                     | ChatError::GuestsNoPrivateHistory => "INVALID_TARGET",
                     _ => "MESSAGE_ERROR",
                 };
@@ -1382,9 +1389,10 @@ impl Conn {
         if let Some(outbox) = self.outbox.take() {
             let info = ClientInfo {
                 ident: Some(ident),
-                host: self.host(),
+                // The hub thread sets the host (the same cloak).
                 realname: Some(realname).filter(|r| !r.is_empty()),
                 auto_join: false,
+                ..ClientInfo::default()
             };
             if self
                 .hub

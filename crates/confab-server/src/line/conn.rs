@@ -91,10 +91,8 @@ async fn run<S: Io>(
         name_prompt(limits),
     ]
     .concat();
-    let info = ClientInfo {
-        host: peer.ip().to_string(),
-        ..ClientInfo::default()
-    };
+    // The hub thread gives the session its host (a cloak of `peer`).
+    let info = ClientInfo::default();
     if local.send(Out::Raw(greeting.into())).await.is_err()
         || hub.connect(sid, outbox, peer, "line", info).await.is_err()
     {

@@ -148,6 +148,8 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
                     plain(&who.realname),
                     date_time(u.signon, tz)
                 ));
+                // The host is a cloak (the server never shows addresses).
+                line(&format!("***   from {}", plain(&who.host)));
                 if let Some(a) = &u.away {
                     line(&format!("***   away: {}", plain(a.as_str())));
                 }

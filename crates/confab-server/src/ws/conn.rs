@@ -481,8 +481,8 @@ impl Conn {
             }
         };
         if let Some(outbox) = self.outbox.take() {
+            // The hub thread gives the session its host (a cloak).
             let info = ClientInfo {
-                host: self.peer.ip().to_string(),
                 auto_join: hello.auto_join,
                 ..ClientInfo::default()
             };
