@@ -4,6 +4,7 @@
 //! attack or one limit.
 
 mod auth;
+mod expensive;
 mod flood;
 mod input;
 mod offline;
