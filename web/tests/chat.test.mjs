@@ -91,6 +91,20 @@ test("history shows again after a reload", async () => {
   // Still connected for real: a new message arrives.
   tel.send("after reload");
   await hana.waitMessage("after reload", "teller");
+
+  // Log out: the token is forgotten here and void on the server.
+  const token = await hana.page.evaluate(() => localStorage.getItem("confab.token"));
+  assert.ok(token, "a token was kept");
+  await hana.page.getByRole("button", { name: "Log out" }).click();
+  await hana.page.locator("form").first().waitFor();
+  const status = async () =>
+    hana.page.evaluate(async (t) => (await fetch("/api/v1/rooms", { headers: { Authorization: `Bearer ${t}` } })).status, token);
+  const deadline = Date.now() + 10_000;
+  while ((await status()) !== 401) {
+    assert.ok(Date.now() < deadline, "the logged-out token still works");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(await hana.page.evaluate(() => localStorage.getItem("confab.token")), null);
 });
 
 test("an uploaded image shows on the other side; other files are links", async () => {

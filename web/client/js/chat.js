@@ -366,6 +366,8 @@ export class Chat {
   logout() {
     this.connection.request({ type: "quit", reason: "logged out" }).catch(() => {});
     this.connection.stop("logged out");
+    // The server voids the token too; a failure there still logs out here.
+    if (this.token) rest.logout(this.token).catch(() => {});
     this.forget();
     sessionStorage.removeItem("confab.guest");
     sessionStorage.removeItem("confab.guestRooms");

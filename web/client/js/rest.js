@@ -1,5 +1,5 @@
 // The REST calls the page makes (docs/rest.md): logging in for a token,
-// uploading a file, and asking what type an upload is.
+// logging it out, uploading a file, and asking what type an upload is.
 
 /** A refused REST call: its status and the server's code and message. */
 export class HttpError extends Error {
@@ -63,6 +63,19 @@ export async function login(name, password) {
     body: JSON.stringify({ name, password }),
   });
   return json(res);
+}
+
+/**
+ * `POST /api/v1/logout`: the token stops working on the server, so a copy
+ * left anywhere (another tab, a backup of the browser profile) is useless.
+ * @param {string} token
+ */
+export async function logout(token) {
+  const res = await call("/api/v1/logout", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (!res.ok && res.status !== 401) await json(res);
 }
 
 /**
