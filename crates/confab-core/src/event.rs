@@ -447,6 +447,10 @@ pub enum Event {
     /// Reply to `Resume`: the messages missed, oldest first; `more` when
     /// the limit cut them short (ask again after the last one).
     Resumed { messages: Vec<Message>, more: bool },
+    /// A read of the store to run, whose answer (history, search results,
+    /// resumed) the session gets in this event's place; only with
+    /// `HubConfig::offload_reads` (see [`crate::read`]).
+    Read(Box<crate::read::Read>),
     /// An announcement by the server's administrators, to everyone.
     Announcement(Text),
     /// Where the user stopped reading `target` (`None`: nowhere yet).

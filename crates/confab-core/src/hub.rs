@@ -36,6 +36,7 @@ use crate::event::{
 };
 use crate::input::{Field, InputLimits};
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
+use crate::read::{Answer, Read, ReadQuery};
 use crate::store::{
     Account, AccountId, Conversation, HistoryQuery, KeptFor, Op, RoomSettings, Store, StoreError,
     Visibility,
@@ -88,6 +89,10 @@ pub struct HubConfig {
     pub max_bans: usize,
     /// Departed users remembered for WHOWAS.
     pub whowas: usize,
+    /// Whether history, search and resume are handed to the session as
+    /// [`Event::Read`] for the server to run off the hub thread, rather
+    /// than read here (see [`crate::read`]).
+    pub offload_reads: bool,
     /// The longest key, ban mask, topic, away message, real name and
     /// reason (`input`).
     pub input: InputLimits,
@@ -144,6 +149,7 @@ impl Default for HubConfig {
             },
             max_bans: 100,
             whowas: 100,
+            offload_reads: false,
             input: InputLimits::default(),
         }
     }
@@ -1911,13 +1917,42 @@ impl<O: Outbox> Hub<O> {
             }
         };
         let limit = limit.clamp(1, self.config.max_history);
+        let query = ReadQuery::Window(conversation, HistoryQuery::before(None, limit));
+        self.read(sid, uid, query, Answer::History(target), now)
+    }
+
+    /// Answers `sid` with a read of the store on behalf of `uid`: here and
+    /// now, or, with [`HubConfig::offload_reads`], as an [`Event::Read`]
+    /// for the server to run after the batch commits.
+    pub(super) fn read(
+        &mut self,
+        sid: SessionId,
+        uid: UserId,
+        query: ReadQuery,
+        answer: Answer,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        self.store()?;
+        let me = &self.users[&uid];
+        let read = Read {
+            query,
+            upto: MsgId(self.next_msg.saturating_sub(1)),
+            ignores: me.ignores.iter().cloned().collect(),
+            private_since: me.account_since,
+            answer,
+        };
+        if self.config.offload_reads {
+            self.reply(sid, now, Event::Read(Box::new(read)));
+            return Ok(());
+        }
+        // What this batch staged must be readable: the answer then holds
+        // everything up to this point, and later messages come live.
         self.commit_ops(now);
-        let messages = self
-            .store()?
-            .history(&conversation, &HistoryQuery::before(None, limit))
-            .map_err(storage)?;
-        let messages = self.visible(uid, messages);
-        self.reply(sid, now, Event::History { target, messages });
+        let event = read.run(self.store()?.as_mut());
+        if let Event::Error(e) = event {
+            return Err(e);
+        }
+        self.reply(sid, now, event);
         Ok(())
     }
 
@@ -1929,21 +1964,14 @@ impl<O: Outbox> Hub<O> {
         query: Text,
         now: Timestamp,
     ) -> Result<(), ChatError> {
-        self.store()?;
         let who = self.visibility(uid);
         let limit = self.config.max_history;
-        self.commit_ops(now);
-        let messages = self
-            .store()?
-            .search(&who, query.as_str(), limit)
-            .map_err(storage)?;
-        let messages = self.visible(uid, messages);
-        let ev = Event::SearchResults {
-            query: query.as_str().to_owned(),
-            messages,
+        let query = ReadQuery::Search {
+            who,
+            text: query,
+            limit,
         };
-        self.reply(sid, now, ev);
-        Ok(())
+        self.read(sid, uid, query, Answer::Search, now)
     }
 
     /// What `uid` may read of the store: its rooms' messages (but for

@@ -7,7 +7,7 @@ use super::*;
 use crate::command::Window;
 use crate::event::{ModeChange, RoomMode, UserDetails};
 use crate::input::Field;
-use crate::store::Bound;
+use crate::read::{Answer, ReadQuery};
 
 /// Completes a ban mask: `nick` means `nick!*@*`, `nick!user` means
 /// `nick!user@*`, `user@host` means `*!user@host`.
@@ -609,41 +609,18 @@ impl<O: Outbox> Hub<O> {
         self.store()?;
         let conversation = self.conversation(uid, &target)?;
         let max = self.config.max_history;
-        self.commit_ops(now);
-        let store = self.store()?;
-        let messages = match window {
+        let query = match window {
             Window::Query(mut q) => {
                 q.limit = q.limit.min(max);
-                store.history(&conversation, &q).map_err(storage)?
+                ReadQuery::Window(conversation, q)
             }
-            Window::Around { at, limit } => {
-                let limit = limit.min(max);
-                let half = limit / 2;
-                let before = HistoryQuery {
-                    after: None,
-                    before: Some(at),
-                    limit: half,
-                    latest: true,
-                };
-                // From `at` on, `at` included.
-                let from = match at {
-                    Bound::Id(id) => Bound::Id(MsgId(id.0.saturating_sub(1))),
-                    Bound::Time(t) => Bound::Time(Timestamp(t.0.saturating_sub(1))),
-                };
-                let after = HistoryQuery {
-                    after: Some(from),
-                    before: None,
-                    limit: limit - half,
-                    latest: false,
-                };
-                let mut messages = store.history(&conversation, &before).map_err(storage)?;
-                messages.extend(store.history(&conversation, &after).map_err(storage)?);
-                messages
-            }
+            Window::Around { at, limit } => ReadQuery::Around {
+                conversation,
+                at,
+                limit: limit.min(max),
+            },
         };
-        let messages = self.visible(uid, messages);
-        self.reply(sid, now, Event::History { target, messages });
-        Ok(())
+        self.read(sid, uid, query, Answer::History(target), now)
     }
 
     // CHATHISTORY TARGETS

@@ -3913,6 +3913,17 @@ fn in_window(m: &Message, q: &HistoryQuery) -> bool {
     q.after.as_ref().is_none_or(past) && q.before.as_ref().is_none_or(short)
 }
 
+/// Whether `who` may read `m`, as the store decides it.
+fn seen_by(who: &Visibility, m: &Message) -> bool {
+    match &m.to {
+        Target::Room(r) => who.rooms.contains(&r.key()),
+        Target::User(to) => who
+            .private
+            .as_ref()
+            .is_some_and(|me| *me == to.key() || *me == m.from.key()),
+    }
+}
+
 impl crate::store::Store for Memory {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         let kept = self.0.lock().unwrap();
@@ -4101,11 +4112,41 @@ impl crate::store::Store for Memory {
     ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
         Ok(Vec::new())
     }
-    fn search(&mut self, _: &Visibility, _: &str, _: usize) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
+    fn search(
+        &mut self,
+        who: &Visibility,
+        q: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        // Newest last, like the store: the last `limit` that contain every word.
+        let words: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
+        let kept = self.0.lock().unwrap();
+        let found: Vec<Message> = kept
+            .messages
+            .iter()
+            .filter(|m| seen_by(who, m))
+            .filter(|m| {
+                let text = m.text.as_str().to_lowercase();
+                words.iter().all(|w| text.contains(w.as_str()))
+            })
+            .cloned()
+            .collect();
+        Ok(found[found.len().saturating_sub(limit)..].to_vec())
     }
-    fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
+    fn since(
+        &mut self,
+        who: &Visibility,
+        after: MsgId,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let kept = self.0.lock().unwrap();
+        Ok(kept
+            .messages
+            .iter()
+            .filter(|m| m.id > after && seen_by(who, m))
+            .take(limit)
+            .cloned()
+            .collect())
     }
     fn pending(&mut self, to: &KeptFor, limit: usize) -> Result<Vec<Message>, StoreError> {
         let kept = self.0.lock().unwrap();
@@ -4958,3 +4999,77 @@ mod offline_users;
 
 #[path = "hub_privacy_tests.rs"]
 mod privacy;
+
+// ---------------------------------------------------------------------------
+// 27. Reads off the hub thread
+// ---------------------------------------------------------------------------
+
+/// The messages of an answer, by text.
+fn texts_of(event: &Event) -> Vec<String> {
+    let messages = match event {
+        Event::History { messages, .. }
+        | Event::SearchResults { messages, .. }
+        | Event::Resumed { messages, .. } => messages,
+        other => panic!("not an answer with messages: {other:?}"),
+    };
+    messages
+        .iter()
+        .map(|m| m.text.as_str().to_owned())
+        .collect()
+}
+
+#[test]
+fn an_offloaded_read_answers_as_the_hub_would_and_sees_nothing_newer() {
+    let memory = Memory::default();
+    let mut w = World::new();
+    let config = HubConfig {
+        history_on_join: 0,
+        offload_reads: true,
+        ..quiet_config()
+    };
+    w.hub = Hub::with_store(config, Box::new(memory.clone())).expect("loads");
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob, carol]);
+    w.cmd(alice, Command::Ignore(nick("carol")));
+    w.cmd(bob, say("one apple"));
+    w.cmd(carol, say("an ignored apple"));
+    w.cmd(bob, say("two apples"));
+    w.clear();
+
+    let asks = [
+        Command::History { limit: 10 },
+        Command::Search(text("apple")),
+        Command::Resume {
+            after: MsgId(0),
+            limit: 10,
+        },
+    ];
+    let mut readable = vec!["one apple".to_owned(), "two apples".to_owned()];
+    for (i, ask) in asks.into_iter().enumerate() {
+        let reads = w.ask(alice, ask.clone());
+        let [Event::Read(read)] = reads.as_slice() else {
+            panic!("{ask:?}: {reads:?}")
+        };
+        // A message sent after the ask comes live, not in the answer.
+        let later = format!("later apple {i}");
+        w.cmd(bob, say(&later));
+        w.clear();
+        let answer = read.run(&mut memory.clone());
+        assert_eq!(
+            texts_of(&answer),
+            readable,
+            "{ask:?}: what alice may read, up to the ask"
+        );
+        readable.push(later);
+    }
+    // Refusals are still the hub's, at once.
+    let guest = w.connect();
+    w.login_as(guest, "drifter");
+    w.clear();
+    assert_eq!(
+        w.ask(guest, Command::History { limit: 10 }),
+        vec![error(ChatError::NoTarget)]
+    );
+}

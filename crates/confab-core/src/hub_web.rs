@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::event::{MsgId, RoomInfo, UserInfo};
+use crate::read::{Answer, ReadQuery};
 
 /// Who a REST request acts for: a registered account, by name.
 pub type ApiUser = NickKey;
@@ -60,21 +61,10 @@ impl<O: Outbox> Hub<O> {
         limit: usize,
         now: Timestamp,
     ) -> Result<(), ChatError> {
-        self.store()?;
         let limit = limit.clamp(1, self.config.max_history);
         let who = self.visibility(uid);
-        // What this batch staged must be readable: the reply then holds
-        // everything up to this point, and later messages come live.
-        self.commit_ops(now);
-        let mut messages = self
-            .store()?
-            .since(&who, after, limit + 1)
-            .map_err(storage)?;
-        let more = messages.len() > limit;
-        messages.truncate(limit);
-        let messages = self.visible(uid, messages);
-        self.reply(sid, now, Event::Resumed { messages, more });
-        Ok(())
+        let query = ReadQuery::Since { who, after, limit };
+        self.read(sid, uid, query, Answer::Resumed, now)
     }
 
     /// Stages an announcement for every session, logged in or not.

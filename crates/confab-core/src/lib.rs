@@ -24,6 +24,7 @@ pub mod hub;
 pub mod input;
 pub mod names;
 pub mod rate;
+pub mod read;
 pub mod store;
 pub mod text;
 

@@ -235,6 +235,10 @@ pub struct StorageConfig {
     /// messages in it (survives power loss). `normal`: commits reach the
     /// OS (survive a crash or `kill -9` of the server, not power loss).
     pub synchronous: Synchronous,
+    /// Database connections that answer history, search and resume, each
+    /// on its own thread, so these reads never hold up the hub (which
+    /// writes); 0 reads on the hub thread.
+    pub read_connections: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,6 +310,7 @@ impl Default for StorageConfig {
         StorageConfig {
             database: PathBuf::from("confab.db"),
             synchronous: Synchronous::Full,
+            read_connections: 2,
         }
     }
 }
@@ -835,6 +840,7 @@ impl Config {
             default_modes: self.default_modes()?,
             max_bans: self.chat.max_bans,
             whowas: 100,
+            offload_reads: self.storage.read_connections > 0,
             input: l.input(),
         })
     }

@@ -20,8 +20,9 @@ use confab_core::hub::{Counters, Journal};
 use confab_core::store::HistoryQuery;
 use confab_core::store::{Account, StoreError};
 use confab_core::{
-    ChatError, ClientInfo, Command, Delivery, Hub, Marker, Message, MsgId, MsgKind, NickKey,
-    Outbox, QueueFull, RoomInfo, RoomName, SessionId, Target, Text, Timestamp, UserInfo,
+    ChatError, ClientInfo, Command, Delivery, Envelope, Event, Hub, Marker, Message, MsgId,
+    MsgKind, NickKey, Outbox, QueueFull, RoomInfo, RoomName, SessionId, Target, Text, Timestamp,
+    UserInfo,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -30,6 +31,7 @@ use crate::audit::AuditLog;
 use crate::auth::Guard;
 use crate::cloak::Cloak;
 use crate::flood::{Gate, Pacer};
+use crate::reads::Readers;
 
 /// Requests queued for the hub before senders wait.
 const REQUEST_QUEUE: usize = 4096;
@@ -60,6 +62,36 @@ pub fn rfc3339(t: Timestamp) -> String {
 pub enum Out {
     Event(Delivery),
     Raw(bytes::Bytes),
+    /// An `Event::Read` being run by the read pool: the door waits for its
+    /// answer here, in the queue's order ([`Out::ready`]).
+    Pending(Delivery, oneshot::Receiver<Event>),
+}
+
+/// An item of the queue as a door renders it.
+pub enum Ready {
+    Event(Delivery),
+    Raw(bytes::Bytes),
+}
+
+impl Out {
+    /// The item as the door renders it: a pending read's answer once the
+    /// pool has it (in the read's place, with its time and origin).
+    pub async fn ready(self) -> Ready {
+        match self {
+            Out::Event(d) => Ready::Event(d),
+            Out::Raw(b) => Ready::Raw(b),
+            Out::Pending(read, answer) => {
+                let event = answer.await.unwrap_or_else(|_| {
+                    Event::Error(ChatError::Storage("the read was lost; try again".into()))
+                });
+                let d = Envelope::new(read.time, event);
+                if let Some(origin) = read.origin() {
+                    d.set_origin(origin);
+                }
+                Ready::Event(d)
+            }
+        }
+    }
 }
 
 /// The hub's side of a connection's bounded outbound queue. Pushing never
@@ -70,17 +102,29 @@ pub struct ConnOutbox {
     kill: watch::Sender<Option<Arc<str>>>,
     /// Told when the session becomes an account, to pace it by that.
     pacer: Pacer,
+    /// Where its reads run (none: the hub reads itself).
+    readers: Option<Arc<Readers>>,
 }
 
 impl ConnOutbox {
     /// An outbox with room for `capacity` items, the receiving end for the
     /// door's writer, and the switch its writer watches to stop at once.
     /// `pacer` is the connection's way through the flood limit.
-    pub fn new(capacity: usize, pacer: &Pacer) -> (ConnOutbox, mpsc::Receiver<Out>, KillSwitch) {
+    /// `hub` says where reads run.
+    pub fn new(
+        capacity: usize,
+        pacer: &Pacer,
+        hub: &HubHandle,
+    ) -> (ConnOutbox, mpsc::Receiver<Out>, KillSwitch) {
         let (tx, rx) = mpsc::channel(capacity);
         let (kill, kill_rx) = watch::channel(None);
-        let pacer = pacer.clone();
-        (ConnOutbox { tx, kill, pacer }, rx, KillSwitch(kill_rx))
+        let outbox = ConnOutbox {
+            tx,
+            kill,
+            pacer: pacer.clone(),
+            readers: hub.readers.clone(),
+        };
+        (outbox, rx, KillSwitch(kill_rx))
     }
 
     /// A sender for the door's own output, into the same queue.
@@ -91,7 +135,14 @@ impl ConnOutbox {
 
 impl Outbox for ConnOutbox {
     fn push(&self, delivery: Delivery) -> Result<(), QueueFull> {
-        match self.tx.try_send(Out::Event(delivery)) {
+        let out = match (&delivery.event, &self.readers) {
+            (Event::Read(read), Some(readers)) => {
+                let answer = readers.submit((**read).clone());
+                Out::Pending(delivery, answer)
+            }
+            _ => Out::Event(delivery),
+        };
+        match self.tx.try_send(out) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => Err(QueueFull),
             // The writer is gone: the connection is closing anyway.
@@ -262,6 +313,8 @@ pub struct HubHandle {
     flood: Arc<Gate>,
     guard: Arc<Guard>,
     cloak: Arc<Cloak>,
+    /// The read pool (none: the hub reads itself).
+    readers: Option<Arc<Readers>>,
 }
 
 impl HubHandle {
@@ -435,6 +488,7 @@ pub fn spawn_hub(
     flood: Arc<Gate>,
     guard: Arc<Guard>,
     cloak: Arc<Cloak>,
+    readers: Option<Arc<Readers>>,
 ) -> (HubHandle, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     let handle = HubHandle {
@@ -443,6 +497,7 @@ pub fn spawn_hub(
         flood,
         guard,
         cloak: cloak.clone(),
+        readers,
     };
     let mut runner = Runner {
         counted: hub.counters(),

@@ -21,6 +21,7 @@ pub mod hub_task;
 pub mod irc;
 pub mod line;
 pub mod metrics;
+pub mod reads;
 pub mod rewind;
 pub mod server;
 pub mod tls;

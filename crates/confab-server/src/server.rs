@@ -62,6 +62,7 @@ pub struct Server {
     tokens: http::Tokens,
     uploads: http::upload_index::Index,
     cloak: crate::cloak::Cloak,
+    readers: Option<Arc<crate::reads::Readers>>,
 }
 
 /// Writes a file in the data dir that only its owner may read (keys),
@@ -250,6 +251,9 @@ impl Server {
             .revoked_tokens(crate::hub_task::now())
             .map_err(|error| StartError::Store { error })?;
         tokens.load_revoked(revoked);
+        // History, search and resume read on connections of their own.
+        let readers =
+            crate::reads::Readers::start(&config).map_err(|error| StartError::Store { error })?;
         let uploads_dir = config.data_dir.join(http::uploads::DIR);
         let uploads = http::upload_index::Index::open(&uploads_dir, crate::hub_task::now().0)
             .map_err(|error| StartError::DataDir {
@@ -294,6 +298,7 @@ impl Server {
             tokens,
             uploads,
             cloak,
+            readers,
         })
     }
 
@@ -322,6 +327,7 @@ impl Server {
             crate::flood::Gate::new(&config),
             crate::auth::Guard::new(crate::auth::GuardRule::from_config(&config.accounts)),
             Arc::new(self.cloak),
+            self.readers,
         );
         let limiter = Arc::new(Limiter::new(
             config.limits.max_connections,

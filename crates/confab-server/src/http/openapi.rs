@@ -260,6 +260,7 @@ mod tests {
             gate,
             guard,
             Arc::new(crate::cloak::Cloak::off()),
+            None,
         );
         Arc::new(AppState {
             hub,

@@ -35,7 +35,7 @@ use tracing::{Instrument, info};
 use super::render::{self, CAPS, Caps, View};
 use crate::auth;
 use crate::config::Config;
-use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Out, now};
+use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Ready, now};
 
 /// Items taken from the outbound queue per write.
 const WRITE_BATCH: usize = 64;
@@ -159,7 +159,7 @@ async fn run<S: Io>(
     info!("connected");
     let (mut reader, mut writer) = tokio::io::split(stream);
     let pacer = hub.flood().pacer(peer.ip());
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer);
+    let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer, &hub);
     let mut conn = Conn {
         sid,
         hub: hub.clone(),
@@ -259,7 +259,7 @@ async fn run<S: Io>(
                     break "Connection closed".to_owned();
                 }
                 for item in batch.drain(..) {
-                    conn.deliver(item);
+                    conn.deliver(item.ready().await);
                 }
             }
             read = reader.read_buf(&mut inbuf), if !conn.awaiting_login() => match read {
@@ -518,10 +518,10 @@ impl Conn {
     }
 
     /// One item of the outbound queue.
-    fn deliver(&mut self, item: Out) {
+    fn deliver(&mut self, item: Ready) {
         match item {
-            Out::Raw(b) => self.out.extend_from_slice(&b),
-            Out::Event(d) => self.event(&d),
+            Ready::Raw(b) => self.out.extend_from_slice(&b),
+            Ready::Event(d) => self.event(&d),
         }
     }
 

@@ -27,7 +27,7 @@ use super::render;
 use crate::auth;
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Out, now};
+use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Out, Ready, now};
 
 /// Deliveries the writer takes off the queue per write.
 const WRITE_BATCH: usize = 256;
@@ -75,7 +75,7 @@ async fn run<S: Io>(
     info!("connected");
     let (mut reader, writer) = tokio::io::split(stream);
     let pacer = hub.flood().pacer(peer.ip());
-    let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue, &pacer);
+    let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue, &pacer, &hub);
     let local = outbox.local();
     let (login_tx, login_rx) = watch::channel(None);
     let (pages, written) = watch::channel(Pages::default());
@@ -478,12 +478,12 @@ async fn write_loop<S: Io>(
         let mut taken = None;
         let mut kept = 0;
         for item in batch.drain(..) {
-            let d = match item {
-                Out::Raw(b) => {
+            let d = match item.ready().await {
+                Ready::Raw(b) => {
                     buf.extend_from_slice(&b);
                     continue;
                 }
-                Out::Event(d) => d,
+                Ready::Event(d) => d,
             };
             if let Event::Local(b) = &d.event {
                 buf.extend_from_slice(b);

@@ -297,7 +297,8 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         Event::Typing { .. } | Event::ReadMarker { .. } | Event::ReadMarkers(_) => {}
         Event::Bye { reason } => line(&format!("*** Disconnected: {}", plain(reason))),
         // Written by the writer as they are; nothing to show.
-        Event::Local(_) | Event::Fence(_) | Event::KeptPageEnd { .. } => {}
+        // A read is answered in its place (`hub_task::Out::ready`).
+        Event::Local(_) | Event::Fence(_) | Event::KeptPageEnd { .. } | Event::Read(_) => {}
     }
     Bytes::from(out)
 }

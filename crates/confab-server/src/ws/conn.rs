@@ -25,7 +25,7 @@ use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, 
 use crate::auth::{self, LoginError};
 use crate::flood::{Excess, Pacer};
 use crate::http::Shared;
-use crate::hub_task::{ConnOutbox, KillSwitch, Out, now};
+use crate::hub_task::{ConnOutbox, KillSwitch, Ready, now};
 use crate::metrics::ConnGauge;
 
 /// Deliveries taken off the queue at a time.
@@ -120,7 +120,7 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
     info!("connected");
     let config = state.config.clone();
     let pacer = state.hub.flood().pacer(peer.ip());
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer);
+    let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer, &state.hub);
     let mut conn = Conn {
         sid,
         peer,
@@ -178,7 +178,7 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
                     break "closed".to_owned();
                 }
                 for item in batch.drain(..) {
-                    conn.deliver(item);
+                    conn.deliver(item.ready().await);
                 }
             }
             frame = socket.recv() => {
@@ -577,10 +577,10 @@ impl Conn {
 
     // ---- from the hub ----
 
-    fn deliver(&mut self, item: Out) {
+    fn deliver(&mut self, item: Ready) {
         match item {
-            Out::Raw(b) => self.push_bytes(b),
-            Out::Event(d) => self.event(&d),
+            Ready::Raw(b) => self.push_bytes(b),
+            Ready::Event(d) => self.event(&d),
         }
     }
 

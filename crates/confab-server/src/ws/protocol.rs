@@ -966,6 +966,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         | Event::TargetChanged(_)
         | Event::Local(_)
         | Event::Fence(_)
+        | Event::Read(_)
         | Event::KeptPageEnd { .. } => return None,
     };
     Some(object(kind, fields, re, time))

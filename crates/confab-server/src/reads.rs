@@ -1,0 +1,80 @@
+//! The read pool: history, search and resume run here, on their own
+//! read-only SQLite connections, never on the hub thread. The hub hands a
+//! session an `Event::Read` (the core decided what the user may read);
+//! the connection's outbox submits it here as the hub pushes it, and the
+//! door's writer waits for the answer in the queue's place, so the answer
+//! keeps its order among the connection's events while the hub goes on.
+
+use std::path::Path;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+
+use confab_core::read::Read;
+use confab_core::{ChatError, Event};
+use confab_store::SqliteStore;
+use tokio::sync::oneshot;
+use tracing::warn;
+
+use crate::config::Config;
+
+type Job = (Read, oneshot::Sender<Event>);
+
+/// Threads with a database connection each, taking reads from one queue.
+pub struct Readers {
+    jobs: Mutex<std_mpsc::Sender<Job>>,
+}
+
+impl Readers {
+    /// Starts `config.storage.read_connections` readers on the database
+    /// (`None` when that is 0: the hub reads itself).
+    pub fn start(config: &Config) -> Result<Option<Arc<Readers>>, confab_core::store::StoreError> {
+        let n = config.storage.read_connections;
+        if n == 0 {
+            return Ok(None);
+        }
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let path = config.database_path();
+        for i in 0..n {
+            // Open now, so a problem shows at start rather than at a read.
+            let store = open(&path)?;
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("confab-read-{i}"))
+                .spawn(move || serve(store, &rx))
+                .expect("spawning a reader thread");
+        }
+        Ok(Some(Arc::new(Readers {
+            jobs: Mutex::new(tx),
+        })))
+    }
+
+    /// Queues `read`; its answer comes on the receiver.
+    pub fn submit(&self, read: Read) -> oneshot::Receiver<Event> {
+        let (tx, rx) = oneshot::channel();
+        // Every reader gone (they only stop with the process): the
+        // dropped sender tells the waiting door.
+        let _ = self.jobs.lock().expect("read queue").send((read, tx));
+        rx
+    }
+}
+
+fn open(path: &Path) -> Result<SqliteStore, confab_core::store::StoreError> {
+    // Reads only: synchronous does not matter, and the schema is current
+    // (the server migrated it before starting these).
+    SqliteStore::open(path, confab_store::SqliteOptions::default())
+}
+
+fn serve(mut store: SqliteStore, jobs: &Mutex<std_mpsc::Receiver<Job>>) {
+    loop {
+        let next = jobs.lock().expect("read queue").recv();
+        let Ok((read, answer)) = next else {
+            return;
+        };
+        let event = read.run(&mut store);
+        if let Event::Error(ChatError::Storage(e)) = &event {
+            warn!(error = %e, "a read failed");
+        }
+        let _ = answer.send(event);
+    }
+}
