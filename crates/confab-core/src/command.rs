@@ -139,6 +139,17 @@ pub enum Command {
     GetReadMarker(Target),
     /// List every read marker of the user.
     ReadMarkers,
+    /// The session becomes a server operator under the oper name given;
+    /// the door checked the oper password (`[[opers]]` in the config).
+    Oper(String),
+    /// Disconnect every session of `nick` (server operators only); the
+    /// others see it quit with `Killed (oper (reason))`.
+    Kill {
+        nick: Nick,
+        reason: Option<Text>,
+    },
+    /// A notice to every server operator online (server operators only).
+    Wallops(Text),
 }
 
 /// Which messages of a conversation to read.
@@ -198,6 +209,9 @@ impl Command {
             Command::MarkRead { .. } => "mark-read",
             Command::GetReadMarker(_) => "read-marker",
             Command::ReadMarkers => "read-markers",
+            Command::Oper(_) => "oper",
+            Command::Kill { .. } => "kill",
+            Command::Wallops(_) => "wallops",
         }
     }
 }

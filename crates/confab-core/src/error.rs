@@ -47,6 +47,8 @@ pub enum ChatError {
     GuestsNoPrivateHistory,
     #[error("could not store that, so it was not sent: {0}")]
     Storage(String),
+    #[error("permission denied: you are not a server operator")]
+    NotServerOper,
     #[error("you are not an operator of {0}")]
     NotOperator(RoomName),
     #[error("you are banned from {0}")]

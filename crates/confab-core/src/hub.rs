@@ -159,6 +159,14 @@ pub enum Journal {
         nick: Option<Nick>,
         reason: String,
     },
+    /// A server operator's action (or the REST admin's: `by` is
+    /// `"admin"`), for the audit trail: `action` is its name (`oper`,
+    /// `kill`, `wallops`, ...), `detail` what it was about.
+    Oper {
+        by: String,
+        action: &'static str,
+        detail: String,
+    },
 }
 
 struct Session<O> {
@@ -171,6 +179,10 @@ struct Session<O> {
     /// precedence over the room while set: the user, and its name when
     /// started (still the target should a guest leave and be forgotten).
     private: Option<(UserId, Nick)>,
+    /// The oper name this session is a server operator under (`OPER`),
+    /// if it is one. Per session: another device of the same account is
+    /// not an operator until it says so too.
+    oper: Option<Arc<str>>,
 }
 
 struct User {
@@ -542,6 +554,7 @@ impl<O: Outbox> Hub<O> {
             user: None,
             room: None,
             private: None,
+            oper: None,
         };
         self.sessions.insert(sid, session);
     }
@@ -859,6 +872,21 @@ impl<O: Outbox> Hub<O> {
                 self.read_markers(sid, uid, now);
                 Ok(())
             }
+            Command::Oper(name) => {
+                self.oper_up(sid, uid, name, now);
+                Ok(())
+            }
+            Command::Kill { nick, reason } => {
+                let by = self.oper_of(sid)?;
+                self.kill(&by, &nick, reason, now)?;
+                self.reply(sid, now, Event::ServerNotice(format!("{nick} was killed")));
+                Ok(())
+            }
+            Command::Wallops(text) => {
+                self.oper_of(sid)?;
+                self.wallops(Some(uid), text, now);
+                Ok(())
+            }
             Command::Conversations {
                 after,
                 before,
@@ -906,6 +934,7 @@ impl<O: Outbox> Hub<O> {
             Command::SetTopic { topic, .. } => text(Field::Topic, topic),
             Command::Away(away) => text(Field::Away, away),
             Command::SetRealname(name) => limits.check(Field::Realname, name.as_str()),
+            Command::Kill { reason, .. } => text(Field::Reason, reason),
             _ => Ok(()),
         }
         .map_err(ChatError::Input)
@@ -2134,6 +2163,9 @@ mod web;
 
 #[path = "hub_markers.rs"]
 mod markers;
+
+#[path = "hub_oper.rs"]
+mod oper;
 pub use web::{API_SESSION, ApiUser};
 
 #[cfg(test)]

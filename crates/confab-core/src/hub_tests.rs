@@ -3364,6 +3364,7 @@ fn whois_tells_the_details_of_online_users_and_which_names_are_missing() {
                     rooms: vec![(room("#a"), OP)],
                     signon,
                     last_active: active,
+                    oper: false,
                 },
                 UserDetails {
                     who: actor("bob", "bob", "localhost", "bob"),
@@ -3371,6 +3372,7 @@ fn whois_tells_the_details_of_online_users_and_which_names_are_missing() {
                     rooms: vec![(room("#a"), PLAIN), (room("#b"), OP)],
                     signon,
                     last_active: signon,
+                    oper: false,
                 },
             ],
             missing: vec![nick("ghost"), nick("erin")],
@@ -4899,3 +4901,10 @@ fn stored_keys_and_masks_that_break_the_rules_are_dropped_on_load() {
 
 #[path = "hub_offline_tests.rs"]
 mod offline_users;
+
+// ---------------------------------------------------------------------------
+// 26. Server operators and moderation
+// ---------------------------------------------------------------------------
+
+#[path = "hub_oper_tests.rs"]
+mod server_operators;

@@ -36,6 +36,22 @@ pub struct Config {
     /// Dedicated listeners, each for one protocol (or `auto`), plain or
     /// TLS-only, beside the detecting ones of `listen`.
     pub listeners: Vec<ListenerConfig>,
+    /// Server operators: `[[opers]]` blocks, each a name and the argon2id
+    /// hash of its password (`confab user oper NAME` prints one). Any
+    /// session on any door becomes an operator with `OPER name password`
+    /// (`/oper` on the line door, `oper` on the WebSocket).
+    pub opers: Vec<OperConfig>,
+}
+
+/// A server operator: `[[opers]]` in the TOML file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperConfig {
+    /// The oper name given to `OPER` (not a nick: any session may use it).
+    pub name: String,
+    /// The password's argon2id hash in PHC string format
+    /// (`$argon2id$v=19$...`), as `confab user oper NAME` prints it.
+    pub password_hash: String,
 }
 
 /// A dedicated listener: `[[listeners]]` in the TOML file.
@@ -369,6 +385,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             tls: TlsConfig::default(),
             listeners: Vec::new(),
+            opers: Vec::new(),
         }
     }
 }
@@ -541,6 +558,22 @@ impl Config {
         let l = &self.limits;
         if self.listen.is_empty() && self.listeners.is_empty() {
             return Err(bad("listen", "give at least one address"));
+        }
+        for (i, o) in self.opers.iter().enumerate() {
+            if o.name.is_empty() || o.name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(bad("opers.name", "give a name without spaces"));
+            }
+            if self.opers[..i].iter().any(|p| p.name == o.name) {
+                return Err(bad("opers.name", "each oper name once"));
+            }
+            if !o.password_hash.starts_with("$argon2")
+                || argon2::PasswordHash::new(&o.password_hash).is_err()
+            {
+                return Err(bad(
+                    "opers.password_hash",
+                    "give an argon2id hash in PHC format (confab user oper NAME prints one)",
+                ));
+            }
         }
         let positive: [(&'static str, u64); 15] = [
             ("limits.max_line_bytes", l.max_line_bytes as u64),

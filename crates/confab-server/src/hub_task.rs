@@ -185,6 +185,34 @@ enum Request {
         text: Text,
         reply: oneshot::Sender<usize>,
     },
+    /// A record for the audit log from a door (a refused OPER).
+    Audit {
+        kind: &'static str,
+        fields: serde_json::Value,
+    },
+    /// The REST admin's operator actions.
+    Admin {
+        call: AdminCall,
+        reply: oneshot::Sender<Result<AdminAnswer, ChatError>>,
+    },
+}
+
+/// What the REST admin asks of the hub (see [`HubHandle::admin`]).
+#[derive(Debug, Clone)]
+pub enum AdminCall {
+    Kill {
+        nick: confab_core::Nick,
+        reason: Option<Text>,
+    },
+    Wallops(Text),
+}
+
+/// The hub's answer to an [`AdminCall`].
+#[derive(Debug, Clone)]
+pub enum AdminAnswer {
+    Done,
+    /// How many sessions were told.
+    Told(usize),
 }
 
 /// What the REST API asks of the hub for an account (see
@@ -369,6 +397,23 @@ impl HubHandle {
         answer.await.map_err(|_| HubGone)
     }
 
+    /// Records `fields` as a `kind` entry of the audit log.
+    pub async fn audit(
+        &self,
+        kind: &'static str,
+        fields: serde_json::Value,
+    ) -> Result<(), HubGone> {
+        self.send(Request::Audit { kind, fields }).await
+    }
+
+    /// Runs an operator action for the REST admin; the answer comes once
+    /// the batch is committed.
+    pub async fn admin(&self, call: AdminCall) -> Result<Result<AdminAnswer, ChatError>, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Admin { call, reply }).await?;
+        answer.await.map_err(|_| HubGone)
+    }
+
     async fn send(&self, req: Request) -> Result<(), HubGone> {
         self.tx.send(req).await.map_err(|_| HubGone)
     }
@@ -391,6 +436,7 @@ pub fn spawn_hub(
     let mut runner = Runner {
         counted: hub.counters(),
         answers: Vec::new(),
+        admin_answers: Vec::new(),
         hub,
         audit,
     };
@@ -409,6 +455,11 @@ struct Runner {
     /// REST answers held until the batch commits, with the commit
     /// failures counted when each was staged.
     answers: Vec<Held>,
+    /// REST admin answers held until the batch commits.
+    admin_answers: Vec<(
+        oneshot::Sender<Result<AdminAnswer, ChatError>>,
+        Result<AdminAnswer, ChatError>,
+    )>,
 }
 
 impl Runner {
@@ -454,6 +505,9 @@ impl Runner {
                 )),
                 other => other,
             };
+            let _ = reply.send(answer);
+        }
+        for (reply, answer) in self.admin_answers.drain(..) {
             let _ = reply.send(answer);
         }
     }
@@ -534,6 +588,19 @@ impl Runner {
                 let _ = reply.send(self.hub.session_count());
                 self.hub.announce(text, now);
             }
+            Request::Audit { kind, fields } => self.audit(now, kind, fields),
+            Request::Admin { call, reply } => {
+                let answer = match call {
+                    AdminCall::Kill { nick, reason } => self
+                        .hub
+                        .admin_kill(&nick, reason, now)
+                        .map(|()| AdminAnswer::Done),
+                    AdminCall::Wallops(text) => {
+                        Ok(AdminAnswer::Told(self.hub.admin_wallops(text, now)))
+                    }
+                };
+                self.admin_answers.push((reply, answer));
+            }
             Request::Shutdown { reason, done } => {
                 self.hub.finish(now);
                 self.hub.shutdown(&reason, now);
@@ -604,6 +671,13 @@ impl Runner {
                         now(),
                         "error",
                         json!({"sid": sid.0, "nick": nick, "error": error.to_string()}),
+                    );
+                }
+                Journal::Oper { by, action, detail } => {
+                    a.record(
+                        now(),
+                        "oper",
+                        json!({"by": by, "action": action, "detail": detail}),
                     );
                 }
                 Journal::Left { sid, nick, reason } => {

@@ -65,6 +65,11 @@ enum UserCmd {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Make a server operator: asks for a password and prints the
+    /// `[[opers]]` block (name and argon2id hash) to add to the config
+    /// file. Operators live in the config, not the database: only whoever
+    /// controls the config can make one.
+    Oper { name: String },
     /// List the accounts.
     List {
         #[command(flatten)]
@@ -291,6 +296,18 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
             store.set_password(&nick.key(), &confab_server::auth::hash(&password))?;
             println!("password changed for {nick}");
         }
+        UserCmd::Oper { name } => {
+            anyhow::ensure!(
+                !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control()),
+                "an oper name has no spaces"
+            );
+            let password = read_password(&format!("oper password for {name}: "), 8)?;
+            let hash = confab_server::auth::hash(&password);
+            println!("# add to the config file, then restart confab");
+            println!("[[opers]]");
+            println!("name = {}", toml_string(&name));
+            println!("password_hash = {}", toml_string(&hash));
+        }
         UserCmd::List { config } => {
             let mut store = open_store(&load_config(&config, &[])?)?;
             for a in store.accounts()? {
@@ -304,6 +321,11 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
 }
 
 fn date(t: confab_core::Timestamp) -> String {

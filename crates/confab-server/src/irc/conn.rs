@@ -137,6 +137,8 @@ struct Conn {
     login_req: Option<u64>,
     channels: HashSet<RoomKey>,
     invisible: bool,
+    /// A server operator (`OPER` succeeded): user mode `+o`.
+    oper: bool,
     /// The flood limit: over it, the next line is read only when due.
     pacer: Pacer,
     /// Bytes ready for the socket.
@@ -184,6 +186,7 @@ async fn run<S: Io>(
         login_req: None,
         channels: HashSet::new(),
         invisible: false,
+        oper: false,
         pacer,
         out: Vec::new(),
         closing: None,
@@ -842,6 +845,16 @@ impl Conn {
                     .with_param(self.nick.clone())
                     .with_param(format!("[Announcement] {text}")),
             ],
+            Event::YoureOper { .. } => {
+                self.oper = true;
+                vec![
+                    view.num("381", &["You are now an IRC operator"]),
+                    Irc::new("MODE")
+                        .with_source(self.nick.clone())
+                        .with_param(self.nick.clone())
+                        .with_param("+o"),
+                ]
+            }
             Event::Bye { reason } => {
                 self.closing = Some(reason.clone());
                 let host = self.host();
@@ -1066,6 +1079,9 @@ impl Conn {
                     out.push(view.num("312", &[n, &view.server, "confab"]));
                     if let Some(a) = &u.away {
                         out.push(view.num("301", &[n, a.as_str()]));
+                    }
+                    if u.oper {
+                        out.push(view.num("313", &[n, "is an IRC operator"]));
                     }
                     if w.account {
                         out.push(view.num("330", &[n, n, "is logged in as"]));
@@ -1950,9 +1966,48 @@ impl Conn {
                 if p.len() < 2 {
                     return self.need_more(cmd).await;
                 }
-                self.num("491", &["No O-lines for your host"]).await;
+                let opers = self.config.opers.clone();
+                let ip = self.peer.ip();
+                match auth::oper(&self.hub, &opers, p[0], p[1].to_owned(), ip).await {
+                    Ok(Ok(name)) => self.command(Command::Oper(name), cmd, Kind::Plain).await,
+                    Ok(Err(auth::OperError::NoSuchOper)) => {
+                        self.num("491", &["No O-lines for your host"]).await
+                    }
+                    Ok(Err(auth::OperError::Wrong)) => {
+                        self.num("464", &["Password incorrect"]).await
+                    }
+                    Ok(Err(e @ auth::OperError::Limited(_))) => {
+                        self.num("464", &[&e.to_string()]).await
+                    }
+                    Err(_) => self.closing = Some("Server shutting down".into()),
+                }
             }
-            "KILL" | "WALLOPS" | "DIE" | "RESTART" | "SQUIT" | "CONNECT" | "REHASH" => {
+            "KILL" => {
+                if p.len() < 2 {
+                    return self.need_more(cmd).await;
+                }
+                let Ok(nick) = Nick::parse(p[0], usize::MAX) else {
+                    return self
+                        .num("401", &[&safe(p[0]), "No such nick/channel"])
+                        .await;
+                };
+                let reason = match self.reason(p.get(1).copied()) {
+                    Ok(reason) => reason,
+                    Err(e) => return self.fail_text(cmd, &e).await,
+                };
+                self.command(Command::Kill { nick, reason }, cmd, Kind::Plain)
+                    .await;
+            }
+            "WALLOPS" => {
+                let Some(text) = p.first().filter(|t| !t.is_empty()) else {
+                    return self.need_more(cmd).await;
+                };
+                match self.text(text) {
+                    Ok(text) => self.command(Command::Wallops(text), cmd, Kind::Plain).await,
+                    Err(e) => self.fail_text(cmd, &e).await,
+                }
+            }
+            "DIE" | "RESTART" | "SQUIT" | "CONNECT" | "REHASH" => {
                 self.num("481", &["Permission Denied- You're not an IRC operator"])
                     .await;
             }
@@ -2066,8 +2121,12 @@ impl Conn {
                     .await;
             }
             let Some(modes) = p.get(1) else {
-                let m = if self.invisible { "+i" } else { "+" };
-                return self.num("221", &[m]).await;
+                let m = format!(
+                    "+{}{}",
+                    if self.invisible { "i" } else { "" },
+                    if self.oper { "o" } else { "" }
+                );
+                return self.num("221", &[&m]).await;
             };
             let mut add = true;
             let mut changed = String::new();
@@ -2083,7 +2142,8 @@ impl Conn {
                             changed.push('i');
                         }
                     }
-                    'w' => {}
+                    // Operator status comes only from OPER.
+                    'w' | 'o' | 'O' => {}
                     _ => unknown = true,
                 }
             }

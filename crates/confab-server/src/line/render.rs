@@ -285,6 +285,18 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         Event::Error(e) => line(&format!("*** Error: {e}")),
         Event::ServerNotice(s) => line(&format!("*** Notice: {}", plain(s))),
         Event::Announcement(s) => line(&format!("*** Announcement: {}", plain(s.as_str()))),
+        Event::YoureOper { name } => line(&format!(
+            "*** You are now a server operator ({}): /kill, /wallops, /kline",
+            plain(name)
+        )),
+        Event::Wallops(s) => match &env.actor {
+            Some(a) => line(&format!(
+                "*** Wallops from {}: {}",
+                a.nick,
+                plain(s.as_str())
+            )),
+            None => line(&format!("*** Wallops: {}", plain(s.as_str()))),
+        },
         Event::Resumed { messages, .. } => {
             for m in messages {
                 line(&format!("(missed) {}", dated(m, tz)));

@@ -662,6 +662,7 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::GuestsNoPrivateHistory => "guests_no_private_history",
         ChatError::Storage(_) => "storage",
         ChatError::NotOperator(_) => "not_operator",
+        ChatError::NotServerOper => "not_server_oper",
         ChatError::Banned(_) => "banned",
         ChatError::InviteOnly(_) => "invite_only",
         ChatError::BadKey(_) => "bad_key",
@@ -696,6 +697,7 @@ pub fn is_broadcast(ev: &Event) -> bool {
             | Event::RealnameChanged { .. }
             | Event::Typing { .. }
             | Event::Announcement(_)
+            | Event::Wallops(_)
             | Event::ServerNotice(_)
             | Event::OfflineMessages { .. }
     )
@@ -744,6 +746,7 @@ fn details_json(u: &UserDetails) -> Value {
         "rooms": rooms,
         "signon": rfc3339(u.signon),
         "last_active": rfc3339(u.last_active),
+        "oper": u.oper,
     })
 }
 
@@ -945,6 +948,11 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
             json!({"from": from.as_str(), "to": to.to_string(), "active": active}),
         ),
         Event::Announcement(text) => ("announcement", json!({"text": text.as_str()})),
+        Event::YoureOper { name } => ("oper", json!({"name": name})),
+        Event::Wallops(text) => (
+            "wallops",
+            json!({"from": env.actor.as_ref().map(|a| a.nick.as_str()), "text": text.as_str()}),
+        ),
         Event::ReadMarker { target, marker } => ("read_marker", marker_json(target, marker)),
         Event::ReadMarkers(list) => {
             let list: Vec<Value> = list

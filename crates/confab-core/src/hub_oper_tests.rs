@@ -1,0 +1,238 @@
+//! Server operators and moderation: who is an operator, what only an
+//! operator may do (kill, wallops), and that every action is journaled
+//! for the audit log. Each test is named as the rule it checks.
+
+use super::*;
+
+impl World {
+    /// Makes `sid` a server operator named `name` (the door checked the
+    /// password) and drains its reply.
+    fn oper(&mut self, sid: SessionId, name: &str) {
+        let got = self.ask(sid, Command::Oper(name.to_owned()));
+        assert_eq!(
+            got,
+            vec![Event::YoureOper {
+                name: name.to_owned()
+            }]
+        );
+    }
+}
+
+fn kill(n: &str, reason: Option<&str>) -> Command {
+    Command::Kill {
+        nick: nick(n),
+        reason: reason.map(text),
+    }
+}
+
+fn oper_journal(w: &mut World) -> Vec<(String, &'static str, String)> {
+    w.hub
+        .take_journal()
+        .into_iter()
+        .filter_map(|j| match j {
+            Journal::Oper { by, action, detail } => Some((by, action, detail)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn oper_makes_only_that_session_a_server_operator() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    assert!(!w.hub.is_oper(alice));
+    w.oper(alice, "operuser");
+    assert!(w.hub.is_oper(alice));
+    assert!(!w.hub.is_oper(bob));
+    assert_eq!(
+        oper_journal(&mut w),
+        vec![("alice".to_owned(), "oper", "operuser".to_owned())]
+    );
+}
+
+#[test]
+fn whois_says_who_is_a_server_operator() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.oper(alice, "operuser");
+    let got = w.ask(bob, Command::Whois(vec![nick("alice"), nick("bob")]));
+    let Event::Whois { found, .. } = &got[0] else {
+        panic!("{got:?}")
+    };
+    let opers: Vec<(&str, bool)> = found
+        .iter()
+        .map(|d| (d.who.nick.as_str(), d.oper))
+        .collect();
+    assert_eq!(opers, [("alice", true), ("bob", false)]);
+}
+
+#[test]
+fn operator_status_ends_with_the_session() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.oper(alice, "operuser");
+    w.disconnect(alice, "gone");
+    let again = w.login("alice");
+    assert!(!w.hub.is_oper(again));
+    let got = w.ask(again, kill("alice", None));
+    assert_eq!(got, vec![Event::Error(ChatError::NotServerOper)]);
+}
+
+#[test]
+fn kill_and_wallops_are_refused_to_users_who_are_not_operators() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    assert_eq!(
+        w.ask(alice, kill("bob", Some("bye"))),
+        vec![Event::Error(ChatError::NotServerOper)]
+    );
+    assert_eq!(
+        w.ask(alice, Command::Wallops(text("hello"))),
+        vec![Event::Error(ChatError::NotServerOper)]
+    );
+    assert!(w.closed(bob).is_empty());
+    assert_silent_after(&w, bob);
+    assert_eq!(oper_journal(&mut w), vec![]);
+}
+
+fn assert_silent_after(w: &World, sid: SessionId) {
+    assert_eq!(w.events(sid), vec![]);
+}
+
+#[test]
+fn kill_disconnects_every_session_of_the_user_and_others_see_why() {
+    let mut w = World::new();
+    let (memory, a, _) = {
+        let (a, b) = (account(1, "alice"), account(2, "bob"));
+        let memory = Memory::default();
+        memory.0.lock().unwrap().accounts = vec![a.clone(), b.clone()];
+        (memory, a, b)
+    };
+    w.hub = Hub::with_store(quiet_config(), Box::new(memory)).expect("loads");
+    let phone = w.login_account(&a);
+    let laptop = w.login_account(&a);
+    let oper = w.login("carol");
+    let dave = w.login("dave");
+    w.in_room("#a", &[phone, laptop, oper, dave]);
+    w.oper(oper, "operuser");
+    oper_journal(&mut w);
+
+    let got = w.ask(oper, kill("ALICE", Some("spam")));
+    assert_eq!(
+        got,
+        vec![
+            Event::Quit {
+                nick: nick("alice"),
+                reason: "Killed (carol (spam))".into()
+            },
+            Event::ServerNotice("ALICE was killed".into()),
+        ]
+    );
+    for sid in [phone, laptop] {
+        assert_eq!(
+            w.events(sid),
+            vec![Event::Bye {
+                reason: "Killed (carol (spam))".into()
+            }]
+        );
+        assert!(!w.hub.sessions.contains_key(&sid));
+    }
+    assert_eq!(
+        w.events(dave),
+        vec![Event::Quit {
+            nick: nick("alice"),
+            reason: "Killed (carol (spam))".into()
+        }]
+    );
+    assert_eq!(
+        oper_journal(&mut w),
+        vec![("carol".to_owned(), "kill", "alice (spam)".to_owned())]
+    );
+}
+
+#[test]
+fn kill_of_a_name_nobody_uses_is_refused() {
+    let mut w = World::new();
+    let oper = w.login("carol");
+    w.oper(oper, "operuser");
+    assert_eq!(
+        w.ask(oper, kill("ghost", None)),
+        vec![Event::Error(ChatError::NoSuchUser(nick("ghost")))]
+    );
+}
+
+#[test]
+fn kill_reason_follows_the_input_rules() {
+    let mut w = World::new();
+    let oper = w.login("carol");
+    let bob = w.login("bob");
+    w.oper(oper, "operuser");
+    let bad = Command::Kill {
+        nick: nick("bob"),
+        reason: Some(text(&"x".repeat(201))),
+    };
+    let got = w.ask(oper, bad);
+    assert!(
+        matches!(got[..], [Event::Error(ChatError::Input(_))]),
+        "{got:?}"
+    );
+    assert!(w.hub.sessions.contains_key(&bob));
+}
+
+#[test]
+fn wallops_reach_every_operator_and_nobody_else() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.oper(alice, "one");
+    w.oper(bob, "two");
+    w.cmd(alice, Command::Wallops(text("split incoming")));
+    for sid in [alice, bob] {
+        let got = w.deliveries(sid);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].event, Event::Wallops(text("split incoming")));
+        assert_eq!(
+            got[0].actor.as_ref().map(|a| a.nick.as_str()),
+            Some("alice")
+        );
+    }
+    assert_silent_after(&w, carol);
+    assert_eq!(
+        oper_journal(&mut w),
+        vec![
+            ("alice".to_owned(), "oper", "one".to_owned()),
+            ("bob".to_owned(), "oper", "two".to_owned()),
+            ("alice".to_owned(), "wallops", "split incoming".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn the_admin_kills_and_sends_wallops_without_a_session() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.oper(alice, "operuser");
+    let n = w.hub.admin_wallops(text("maintenance"), w.now);
+    w.hub.finish(w.now);
+    assert_eq!(n, 1);
+    let got = w.deliveries(alice);
+    assert_eq!(got[0].event, Event::Wallops(text("maintenance")));
+    assert!(got[0].actor.is_none());
+    w.hub.admin_kill(&nick("bob"), None, w.now).expect("kills");
+    w.hub.finish(w.now);
+    assert_eq!(
+        w.events(bob),
+        vec![Event::Bye {
+            reason: "Killed (admin (no reason given))".into()
+        }]
+    );
+    assert_eq!(
+        w.hub.admin_kill(&nick("bob"), None, w.now),
+        Err(ChatError::NoSuchUser(nick("bob")))
+    );
+}
