@@ -677,7 +677,7 @@ impl Runner {
                     a.record(
                         now(),
                         "oper",
-                        json!({"by": by, "action": action, "detail": detail}),
+                        json!({"nick": by, "action": action, "detail": detail}),
                     );
                 }
                 Journal::Left { sid, nick, reason } => {

@@ -15,10 +15,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api::{message_text, unavailable};
+use super::api::{chat_error, message_text, unavailable};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::openapi::ErrorResponse;
 use super::{ApiError, Shared};
+use crate::hub_task::{AdminAnswer, AdminCall};
+use confab_core::ChatError;
 
 /// Most audit entries one query returns.
 pub const MAX_AUDIT: usize = 1000;
@@ -66,6 +68,122 @@ pub async fn announce(
     ))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct KillRequest {
+    /// The user to disconnect (every session of theirs, on every door).
+    pub nick: String,
+    /// Why; others see the user quit with `Killed (admin (reason))`.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KillResponse {
+    /// The user disconnected (the name as given).
+    pub nick: String,
+}
+
+/// Disconnects a user from every door, as an operator's KILL does.
+#[utoipa::path(
+    post, path = "/api/v1/admin/kill", tag = "admin",
+    security(("admin" = [])),
+    request_body = KillRequest,
+    responses(
+        (status = 200, description = "Disconnected", body = KillResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 404, description = "No such user online", body = ErrorResponse),
+        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing field or bad reason", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn kill(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<KillRequest>,
+) -> Result<Json<KillResponse>, ApiError> {
+    let bare = req.nick.strip_prefix('@').unwrap_or(&req.nick);
+    let no_such = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_user",
+            format!("there is no user called {bare} online"),
+        )
+    };
+    let nick = Nick::parse(bare, state.config.limits.max_nick_len).map_err(|_| no_such())?;
+    let reason = match req.reason.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) => Some(message_text(&state, r)?),
+    };
+    let call = AdminCall::Kill {
+        nick: nick.clone(),
+        reason,
+    };
+    match state.hub.admin(call).await.map_err(unavailable)? {
+        Ok(_) => Ok(Json(KillResponse {
+            nick: nick.to_string(),
+        })),
+        Err(ChatError::NoSuchUser(_) | ChatError::NotOnline(_)) => Err(no_such()),
+        Err(e @ ChatError::Input(_)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_value",
+            e.to_string(),
+        )),
+        Err(e) => Err(chat_error(e)),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WallopsRequest {
+    /// Same rules as a message's text.
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WallopsResponse {
+    /// Operator sessions it was sent to.
+    pub sessions: usize,
+}
+
+/// Sends a notice to every server operator online (IRC's WALLOPS).
+#[utoipa::path(
+    post, path = "/api/v1/admin/wallops", tag = "admin",
+    security(("admin" = [])),
+    request_body = WallopsRequest,
+    responses(
+        (status = 202, description = "Sent", body = WallopsResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing field or bad text", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn wallops(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<WallopsRequest>,
+) -> Result<(StatusCode, Json<WallopsResponse>), ApiError> {
+    let text = message_text(&state, &req.text)?;
+    let sessions = match state
+        .hub
+        .admin(AdminCall::Wallops(text))
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(AdminAnswer::Told(n)) => n,
+        Ok(_) => 0,
+        Err(e) => return Err(chat_error(e)),
+    };
+    Ok((StatusCode::ACCEPTED, Json(WallopsResponse { sessions })))
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
@@ -78,7 +196,7 @@ pub struct AuditParams {
     /// Entries about this user (`nick`, `from` or `name`), any case.
     pub user: Option<String>,
     /// Entries of this kind: connect, disconnect, command, message,
-    /// private_message, error, login, announce, shutdown.
+    /// private_message, error, login, oper, announce, shutdown.
     pub kind: Option<String>,
     /// Most entries to return, the latest (default 100).
     #[param(minimum = 1, maximum = 1000)]

@@ -91,6 +91,8 @@ pub fn api(state: &Shared) -> OpenApiRouter<Shared> {
         .routes(routes!(api::read_marker))
         .routes(routes!(admin::announce))
         .routes(routes!(admin::audit))
+        .routes(routes!(admin::kill))
+        .routes(routes!(admin::wallops))
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes));
     let other = OpenApiRouter::new()
         .routes(routes!(uploads::create))

@@ -247,6 +247,7 @@ impl Conn {
             Ok(Input::Register(password)) => self.register(password).await,
             // As NickServ IDENTIFY on IRC: the guest becomes the account.
             Ok(Input::Login { name, password }) => self.identify(name, password).await,
+            Ok(Input::Oper { name, password }) => self.oper(name, password).await,
             Ok(local) => self.local(local).await,
             Err(e) => {
                 info!(error = %e, "bad input");
@@ -271,7 +272,9 @@ impl Conn {
                 }
                 Ok(Input::Nothing) => return Flow::Go,
                 Ok(Input::Login { name, password }) => return self.log_in(name, password).await,
-                Ok(Input::Hub(_) | Input::Register(_)) => Err("choose a name first".to_owned()),
+                Ok(Input::Hub(_) | Input::Register(_) | Input::Oper { .. }) => {
+                    Err("choose a name first".to_owned())
+                }
                 Ok(local) => return self.local(local).await,
                 Err(e) => Err(e.to_string()),
             }
@@ -334,6 +337,16 @@ impl Conn {
         }
     }
 
+    /// `/oper NAME PASSWORD`: checked against the config's `[[opers]]`.
+    async fn oper(&mut self, name: String, password: String) -> Flow {
+        let opers = self.config.opers.clone();
+        match auth::oper(&self.hub, &opers, &name, password, self.peer.ip()).await {
+            Ok(Ok(name)) => self.command(Command::Oper(name)).await,
+            Ok(Err(e)) => self.error(&e.to_string()).await,
+            Err(_) => Flow::Stop("server shutting down".to_owned()),
+        }
+    }
+
     /// `/register PASSWORD` as a guest.
     async fn register(&mut self, password: String) -> Flow {
         let min = self.config.accounts.min_password_len;
@@ -381,7 +394,11 @@ impl Conn {
             Input::Help(cmd) => render::help(t, &Local, cmd),
             Input::Commands => render::commands(t, &Local),
             Input::Time => render::time(t, &Local),
-            Input::Nothing | Input::Hub(_) | Input::Register(_) | Input::Login { .. } => {
+            Input::Nothing
+            | Input::Hub(_)
+            | Input::Register(_)
+            | Input::Login { .. }
+            | Input::Oper { .. } => {
                 return Flow::Go;
             }
         };

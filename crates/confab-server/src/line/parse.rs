@@ -26,6 +26,9 @@ pub enum Input {
     Register(String),
     /// `/login NAME PASSWORD`: the door checks, then asks the hub.
     Login { name: Nick, password: String },
+    /// `/oper NAME PASSWORD`: the door checks the `[[opers]]` block, then
+    /// tells the hub.
+    Oper { name: String, password: String },
 }
 
 /// Messages `/history` shows without a count.
@@ -91,6 +94,9 @@ commands! {
     "login", "/login NAME PASSWORD", "log in to a registered account (instead of a name, or as a guest)";
     "history", "/history [N]", "show the last N (default 20) messages of your current room or private conversation";
     "search", "/search WORDS", "search the messages you may see for all of WORDS";
+    "oper", "/oper NAME PASSWORD", "become a server operator (with an operator name and password from the server's config)";
+    "kill", "/kill @nick [reason]", "operators: disconnect a user from the server";
+    "wallops", "/wallops TEXT", "operators: send a notice to every server operator";
     "time", "/time", "show the server's time";
     "help", "/help [command]", "show help, for one command or in general";
     "commands", "/commands", "list every command";
@@ -248,6 +254,37 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
                 name: nick(name)?,
                 password: password.to_owned(),
             })
+        }
+        "oper" => {
+            let (name, password) = split_word(args);
+            let password = password.trim();
+            if name.is_empty() || password.is_empty() || password.contains(char::is_whitespace) {
+                return Err(usage("oper"));
+            }
+            Ok(Input::Oper {
+                name: name.to_owned(),
+                password: password.to_owned(),
+            })
+        }
+        "kill" => {
+            let (who, reason) = split_word(args);
+            if who.is_empty() {
+                return Err(usage("kill"));
+            }
+            let reason = match reason.trim() {
+                "" => None,
+                r => Some(field(Field::Reason, r)?),
+            };
+            Ok(Input::Hub(Command::Kill {
+                nick: nick(who)?,
+                reason,
+            }))
+        }
+        "wallops" => {
+            if args.is_empty() {
+                return Err(usage("wallops"));
+            }
+            Ok(Input::Hub(Command::Wallops(text(args)?)))
         }
         "history" => {
             let limit = match args {

@@ -55,6 +55,9 @@ pub enum Request {
     Ping,
     /// `register`: the password is hashed by the door, never by the hub.
     Register { password: String },
+    /// `oper`: the door checks the name and password against the
+    /// config's `[[opers]]`, then tells the hub.
+    Oper { name: String, password: String },
     /// `send` with an `upload`: the door checks the upload and appends
     /// its link to the text, as the REST API does.
     SendUpload {
@@ -180,6 +183,15 @@ impl Fields<'_> {
             "register" => Request::Register {
                 password: self.string("password")?.to_owned(),
             },
+            "oper" => Request::Oper {
+                name: self.string("name")?.to_owned(),
+                password: self.string("password")?.to_owned(),
+            },
+            "kill" => hub(Command::Kill {
+                nick: self.nick("nick")?,
+                reason: self.opt_input("reason", Field::Reason)?,
+            }),
+            "wallops" => hub(Command::Wallops(self.text("text")?)),
             "send" => match self.opt_string("upload")? {
                 Some(upload) => Request::SendUpload {
                     to: self.target("to")?,

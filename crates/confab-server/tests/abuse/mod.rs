@@ -7,5 +7,6 @@ mod auth;
 mod flood;
 mod input;
 mod offline;
+mod oper;
 mod privacy;
 mod web;
