@@ -150,6 +150,19 @@ pub enum Command {
     },
     /// A notice to every server operator online (server operators only).
     Wallops(Text),
+    /// Ban a mask from the whole server (server operators only): `$a:name`
+    /// (an account), `nick!ident@host` (a glob) or an address or CIDR
+    /// block; for `minutes`, or for good. Matching sessions are
+    /// disconnected.
+    Kline {
+        mask: String,
+        minutes: Option<u64>,
+        reason: Option<Text>,
+    },
+    /// Lift the server-wide ban on a mask (server operators only).
+    Unkline(String),
+    /// List the server-wide bans (server operators only).
+    Klines,
 }
 
 /// Which messages of a conversation to read.
@@ -212,6 +225,9 @@ impl Command {
             Command::Oper(_) => "oper",
             Command::Kill { .. } => "kill",
             Command::Wallops(_) => "wallops",
+            Command::Kline { .. } => "kline",
+            Command::Unkline(_) => "unkline",
+            Command::Klines => "klines",
         }
     }
 }

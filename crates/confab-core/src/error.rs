@@ -49,6 +49,10 @@ pub enum ChatError {
     Storage(String),
     #[error("permission denied: you are not a server operator")]
     NotServerOper,
+    #[error("you are banned from this server: {0}")]
+    ServerBanned(String),
+    #[error("there is no server ban on {0}")]
+    NoSuchKline(String),
     #[error("you are not an operator of {0}")]
     NotOperator(RoomName),
     #[error("you are banned from {0}")]

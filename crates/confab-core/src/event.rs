@@ -465,6 +465,8 @@ pub enum Event {
     /// A server operator's notice to every server operator (IRC's
     /// WALLOPS); the actor says who sent it.
     Wallops(Text),
+    /// Reply: the server-wide bans in force.
+    Klines(Vec<crate::kline::Kline>),
 }
 
 /// A read marker: the user has read a conversation up to `time`, and so

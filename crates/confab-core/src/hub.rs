@@ -102,6 +102,8 @@ pub struct ClientInfo {
     pub ident: Option<String>,
     /// Where it connects from, as shown to others.
     pub host: String,
+    /// Its address, for server-wide bans by address (never shown).
+    pub ip: Option<std::net::IpAddr>,
     /// IRC's real name; the nick when `None`.
     pub realname: Option<String>,
     /// Whether logging in with no rooms joins the default room (what a
@@ -114,6 +116,7 @@ impl Default for ClientInfo {
         ClientInfo {
             ident: None,
             host: "localhost".into(),
+            ip: None,
             realname: None,
             auto_join: true,
         }
@@ -348,6 +351,8 @@ pub struct Hub<O> {
     /// The most users online at once.
     max_users: usize,
     counters: Counters,
+    /// Server-wide bans (expired ones go when next listed).
+    klines: Vec<crate::kline::Kline>,
 }
 
 /// Running totals of what the hub did, for the server's metrics.
@@ -411,6 +416,7 @@ impl<O: Outbox> Hub<O> {
             departed: VecDeque::new(),
             max_users: 0,
             counters: Counters::default(),
+            klines: Vec::new(),
         }
     }
 
@@ -419,6 +425,7 @@ impl<O: Outbox> Hub<O> {
         let snapshot = store.load()?;
         let mut hub = Hub::new(config);
         hub.next_msg = snapshot.next_msg_id.max(1);
+        hub.klines = snapshot.klines;
         for state in snapshot.accounts {
             let uid = hub.next_user;
             hub.next_user += 1;
@@ -734,9 +741,24 @@ impl<O: Outbox> Hub<O> {
 
     fn dispatch(&mut self, sid: SessionId, cmd: Command, now: Timestamp) -> Result<(), ChatError> {
         match cmd {
-            Command::Login(nick) => return self.login(sid, nick, now),
-            Command::LoginAccount(account) => return self.login_account(sid, account, now),
-            Command::Identify(account) => return self.identify(sid, account, now),
+            Command::Login(nick) => {
+                if let Some(reason) = self.klined(sid, None, &nick, now) {
+                    return self.refuse_klined(sid, reason, now);
+                }
+                return self.login(sid, nick, now);
+            }
+            Command::LoginAccount(account) => {
+                if let Some(reason) = self.klined(sid, Some(&account.name), &account.name, now) {
+                    return self.refuse_klined(sid, reason, now);
+                }
+                return self.login_account(sid, account, now);
+            }
+            Command::Identify(account) => {
+                if let Some(reason) = self.klined(sid, Some(&account.name), &account.name, now) {
+                    return self.refuse_klined(sid, reason, now);
+                }
+                return self.identify(sid, account, now);
+            }
             _ => {}
         }
         let uid = self.sessions[&sid].user.ok_or(ChatError::NotLoggedIn)?;
@@ -887,6 +909,35 @@ impl<O: Outbox> Hub<O> {
                 self.wallops(Some(uid), text, now);
                 Ok(())
             }
+            Command::Kline {
+                mask,
+                minutes,
+                reason,
+            } => {
+                let by = self.oper_of(sid)?;
+                let (mask, killed) = self.add_kline(&by, &mask, minutes, reason, now)?;
+                let ev = Event::ServerNotice(format!(
+                    "K-line set on {mask}; {killed} sessions disconnected"
+                ));
+                self.reply(sid, now, ev);
+                Ok(())
+            }
+            Command::Unkline(mask) => {
+                let by = self.oper_of(sid)?;
+                let mask = self.remove_kline(&by, &mask)?;
+                self.reply(
+                    sid,
+                    now,
+                    Event::ServerNotice(format!("K-line on {mask} lifted")),
+                );
+                Ok(())
+            }
+            Command::Klines => {
+                self.oper_of(sid)?;
+                let list = self.klines(now);
+                self.reply(sid, now, Event::Klines(list));
+                Ok(())
+            }
             Command::Conversations {
                 after,
                 before,
@@ -935,6 +986,10 @@ impl<O: Outbox> Hub<O> {
             Command::Away(away) => text(Field::Away, away),
             Command::SetRealname(name) => limits.check(Field::Realname, name.as_str()),
             Command::Kill { reason, .. } => text(Field::Reason, reason),
+            Command::Kline { mask, reason, .. } => limits
+                .check(Field::BanMask, mask)
+                .and_then(|()| text(Field::Reason, reason)),
+            Command::Unkline(mask) => limits.check(Field::BanMask, mask),
             _ => Ok(()),
         }
         .map_err(ChatError::Input)
@@ -2157,6 +2212,7 @@ impl<O: Outbox> Hub<O> {
 
 #[path = "hub_rooms.rs"]
 mod rooms;
+pub(crate) use rooms::glob_match;
 
 #[path = "hub_web.rs"]
 mod web;

@@ -5,6 +5,7 @@
 //! the audit log. Split from `hub.rs` for size; same state.
 
 use super::*;
+use crate::kline::{Kline, KlineMask};
 
 /// Who did an operator action when no session did: the REST admin.
 pub const ADMIN: &str = "admin";
@@ -87,6 +88,152 @@ impl<O: Outbox> Hub<O> {
         for sid in sids {
             self.staged.push(sid, ev.clone());
         }
+    }
+
+    /// The reason of the first K-line in force that matches a login to
+    /// session `sid` as `nick` (of the account `account`, if one).
+    pub(super) fn klined(
+        &self,
+        sid: SessionId,
+        account: Option<&Nick>,
+        nick: &Nick,
+        now: Timestamp,
+    ) -> Option<String> {
+        if self.klines.is_empty() {
+            return None;
+        }
+        let info = &self.sessions[&sid].info;
+        let ident = info.ident.as_deref().unwrap_or(nick.as_str());
+        let user_mask = format!("{nick}!{ident}@{}", info.host);
+        let key = account.map(Nick::key);
+        self.klines
+            .iter()
+            .find(|k| k.active(now) && k.mask.matches(key.as_ref(), &user_mask, info.ip))
+            .map(|k| k.reason.clone())
+    }
+
+    /// Refuses a login that a K-line matches and ends the session.
+    pub(super) fn refuse_klined(
+        &mut self,
+        sid: SessionId,
+        reason: String,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        self.refuse(sid, now, ChatError::ServerBanned(reason.clone()));
+        self.kick(sid, &format!("K-lined ({reason})"), now);
+        Ok(())
+    }
+
+    /// Sets a K-line (replacing one on the same mask) and disconnects the
+    /// sessions it matches; the mask as stored, and how many went.
+    pub(super) fn add_kline(
+        &mut self,
+        by: &str,
+        mask: &str,
+        minutes: Option<u64>,
+        reason: Option<Text>,
+        now: Timestamp,
+    ) -> Result<(String, usize), ChatError> {
+        let mask = KlineMask::parse(mask).map_err(|e| ChatError::BadValue(e.to_string()))?;
+        let reason = reason.map_or_else(|| "no reason given".to_owned(), |r| r.as_str().to_owned());
+        let expires = minutes.map(|m| {
+            let ms = i64::try_from(m.min(100 * 366 * 24 * 60)).unwrap_or(0) * 60_000;
+            Timestamp(now.0.saturating_add(ms))
+        });
+        let kline = Kline {
+            mask: mask.clone(),
+            reason: reason.clone(),
+            by: by.to_owned(),
+            set: now,
+            expires,
+        };
+        self.klines.retain(|k| k.mask != mask);
+        self.klines.push(kline.clone());
+        self.op(Op::Kline(kline));
+        let shown = mask.to_string();
+        self.journal.push(Journal::Oper {
+            by: by.to_owned(),
+            action: "kline",
+            detail: format!(
+                "{shown} ({reason}){}",
+                minutes.map_or(String::new(), |m| format!(" for {m} minutes"))
+            ),
+        });
+        let mut hit: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter_map(|(sid, s)| {
+                let u = &self.users[&s.user?];
+                let account = u.account.map(|_| u.nick.key());
+                let user_mask = format!("{}!{}@{}", u.nick, u.ident, u.host);
+                mask.matches(account.as_ref(), &user_mask, s.info.ip)
+                    .then_some(*sid)
+            })
+            .collect();
+        hit.sort();
+        let quit = format!("K-lined ({reason})");
+        for sid in &hit {
+            self.kick(*sid, &quit, now);
+        }
+        Ok((shown, hit.len()))
+    }
+
+    /// Lifts the K-line on `mask`; the mask as it was stored.
+    pub(super) fn remove_kline(&mut self, by: &str, mask: &str) -> Result<String, ChatError> {
+        let parsed = KlineMask::parse(mask).map_err(|e| ChatError::BadValue(e.to_string()))?;
+        let before = self.klines.len();
+        self.klines.retain(|k| k.mask != parsed);
+        if self.klines.len() == before {
+            return Err(ChatError::NoSuchKline(parsed.to_string()));
+        }
+        self.op(Op::Unkline(parsed.clone()));
+        self.journal.push(Journal::Oper {
+            by: by.to_owned(),
+            action: "unkline",
+            detail: parsed.to_string(),
+        });
+        Ok(parsed.to_string())
+    }
+
+    /// The K-lines in force, oldest first; lapsed ones are dropped.
+    pub(super) fn klines(&mut self, now: Timestamp) -> Vec<Kline> {
+        let (live, lapsed): (Vec<Kline>, Vec<Kline>) =
+            self.klines.drain(..).partition(|k| k.active(now));
+        self.klines = live;
+        for k in lapsed {
+            self.op(Op::Unkline(k.mask));
+        }
+        self.klines.clone()
+    }
+
+    /// The REST admin sets a K-line (see `add_kline`).
+    pub fn admin_kline(
+        &mut self,
+        mask: &str,
+        minutes: Option<u64>,
+        reason: Option<Text>,
+        now: Timestamp,
+    ) -> Result<(String, usize), ChatError> {
+        let limits = &self.config.input;
+        limits
+            .check(Field::BanMask, mask)
+            .map_err(ChatError::Input)?;
+        if let Some(r) = &reason {
+            limits
+                .check(Field::Reason, r.as_str())
+                .map_err(ChatError::Input)?;
+        }
+        self.add_kline(ADMIN, mask, minutes, reason, now)
+    }
+
+    /// The REST admin lifts a K-line.
+    pub fn admin_unkline(&mut self, mask: &str) -> Result<String, ChatError> {
+        self.remove_kline(ADMIN, mask)
+    }
+
+    /// The K-lines in force, for the REST admin.
+    pub fn admin_klines(&mut self, now: Timestamp) -> Vec<Kline> {
+        self.klines(now)
     }
 
     /// The REST admin disconnects `nick` (see `kill`).

@@ -236,3 +236,166 @@ fn the_admin_kills_and_sends_wallops_without_a_session() {
         Err(ChatError::NoSuchUser(nick("bob")))
     );
 }
+
+fn kline(mask: &str, minutes: Option<u64>, reason: &str) -> Command {
+    Command::Kline {
+        mask: mask.to_owned(),
+        minutes,
+        reason: Some(text(reason)),
+    }
+}
+
+fn from_ip(ip: &str) -> ClientInfo {
+    ClientInfo {
+        ident: Some("id".into()),
+        host: "host.example".into(),
+        ip: Some(ip.parse().unwrap()),
+        ..ClientInfo::default()
+    }
+}
+
+/// A world with a store holding the account alice (1), and an operator.
+fn with_oper(memory: &Memory) -> (World, SessionId) {
+    let mut w = World::new();
+    w.hub = Hub::with_store(quiet_config(), Box::new(memory.clone())).expect("loads");
+    let oper = w.login("carol");
+    w.oper(oper, "operuser");
+    w.hub.take_journal();
+    (w, oper)
+}
+
+#[test]
+fn kline_on_an_account_disconnects_its_sessions_and_refuses_its_logins() {
+    let memory = Memory::with_account(&account(1, "alice"));
+    let (mut w, oper) = with_oper(&memory);
+    let alice = w.login_account(&account(1, "alice"));
+    let got = w.ask(oper, kline("$a:ALICE", None, "spam"));
+    assert_eq!(
+        got,
+        vec![Event::ServerNotice(
+            "K-line set on $a:alice; 1 sessions disconnected".into()
+        )]
+    );
+    assert_eq!(
+        w.events(alice),
+        vec![Event::Bye {
+            reason: "K-lined (spam)".into()
+        }]
+    );
+    let again = w.connect();
+    let got = w.ask(again, Command::LoginAccount(account(1, "alice")));
+    assert_eq!(
+        got,
+        vec![
+            Event::Error(ChatError::ServerBanned("spam".into())),
+            Event::Bye {
+                reason: "K-lined (spam)".into()
+            }
+        ]
+    );
+    assert!(!w.hub.sessions.contains_key(&again));
+    assert_eq!(
+        oper_journal(&mut w),
+        vec![("carol".to_owned(), "kline", "$a:alice (spam)".to_owned())]
+    );
+}
+
+#[test]
+fn kline_on_a_mask_or_an_address_refuses_matching_guests_only() {
+    let memory = Memory::default();
+    let (mut w, oper) = with_oper(&memory);
+    w.cmd(oper, kline("*!*@host.example", None, "bad host"));
+    w.cmd(oper, kline("203.0.113.0/24", None, "bad net"));
+    w.clear();
+    let s = w.connect_info(from_ip("198.51.100.1"));
+    assert_eq!(
+        w.ask(s, Command::Login(nick("eve")))[0],
+        Event::Error(ChatError::ServerBanned("bad host".into()))
+    );
+    let s = w.connect_info(ClientInfo {
+        host: "elsewhere".into(),
+        ..from_ip("203.0.113.77")
+    });
+    assert_eq!(
+        w.ask(s, Command::Login(nick("eve")))[0],
+        Event::Error(ChatError::ServerBanned("bad net".into()))
+    );
+    let s = w.connect_info(ClientInfo {
+        host: "elsewhere".into(),
+        ..from_ip("198.51.100.1")
+    });
+    assert!(matches!(
+        w.ask(s, Command::Login(nick("eve")))[0],
+        Event::Welcome { .. }
+    ));
+}
+
+#[test]
+fn kline_with_a_duration_lapses_and_unkline_lifts_one_at_once() {
+    let memory = Memory::default();
+    let (mut w, oper) = with_oper(&memory);
+    w.cmd(oper, kline("bob!*@*", Some(10), "cool off"));
+    w.cmd(oper, kline("dave!*@*", None, "for good"));
+    w.clear();
+    let s = w.connect();
+    assert_eq!(
+        w.ask(s, Command::Login(nick("bob")))[0],
+        Event::Error(ChatError::ServerBanned("cool off".into()))
+    );
+    w.advance(10 * 60_000);
+    w.login("bob");
+    let got = w.ask(oper, Command::Klines);
+    let Event::Klines(list) = &got[0] else {
+        panic!("{got:?}")
+    };
+    let masks: Vec<String> = list.iter().map(|k| k.mask.to_string()).collect();
+    assert_eq!(masks, ["dave!*@*"]);
+    assert_eq!(
+        w.ask(oper, Command::Unkline("DAVE!*@*".into())),
+        vec![Event::ServerNotice("K-line on dave!*@* lifted".into())]
+    );
+    w.login("dave");
+    assert_eq!(
+        w.ask(oper, Command::Unkline("dave!*@*".into())),
+        vec![Event::Error(ChatError::NoSuchKline("dave!*@*".into()))]
+    );
+}
+
+#[test]
+fn klines_survive_a_restart() {
+    let memory = Memory::default();
+    let (mut w, oper) = with_oper(&memory);
+    w.cmd(oper, kline("192.0.2.1", None, "persisted"));
+    let mut w = World::new();
+    w.hub = Hub::with_store(quiet_config(), Box::new(memory.clone())).expect("loads");
+    let s = w.connect_info(from_ip("192.0.2.1"));
+    assert_eq!(
+        w.ask(s, Command::Login(nick("eve")))[0],
+        Event::Error(ChatError::ServerBanned("persisted".into()))
+    );
+}
+
+#[test]
+fn klines_are_for_operators_and_bad_masks_are_refused() {
+    let memory = Memory::default();
+    let (mut w, oper) = with_oper(&memory);
+    let bob = w.login("bob");
+    for cmd in [
+        kline("eve!*@*", None, "x"),
+        Command::Unkline("eve!*@*".into()),
+        Command::Klines,
+    ] {
+        assert_eq!(
+            w.ask(bob, cmd),
+            vec![Event::Error(ChatError::NotServerOper)]
+        );
+    }
+    for bad in ["*!*@*", "nonsense", "10.0.0.0/2"] {
+        let got = w.ask(oper, kline(bad, None, "x"));
+        assert!(
+            matches!(got[..], [Event::Error(ChatError::BadValue(_))]),
+            "{bad}: {got:?}"
+        );
+    }
+    assert!(w.hub.sessions.contains_key(&bob));
+}

@@ -3861,6 +3861,8 @@ struct Kept {
     settings: Vec<crate::store::RoomSettings>,
     /// Messages kept for offline users, by whom, in the order kept.
     pending: Vec<(KeptFor, MsgId)>,
+    /// Server-wide bans.
+    klines: Vec<crate::kline::Kline>,
 }
 
 /// A store that keeps accounts, their rooms, messages and read markers
@@ -3945,6 +3947,7 @@ impl crate::store::Store for Memory {
             next_msg_id,
             rooms: kept.settings.clone(),
             guests,
+            klines: kept.klines.clone(),
         })
     }
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
@@ -3977,6 +3980,11 @@ impl crate::store::Store for Memory {
                         }
                     }
                 }
+                Op::Kline(k) => {
+                    kept.klines.retain(|x| x.mask != k.mask);
+                    kept.klines.push(k.clone());
+                }
+                Op::Unkline(mask) => kept.klines.retain(|x| x.mask != *mask),
                 _ => {}
             }
         }

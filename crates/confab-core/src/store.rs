@@ -16,6 +16,7 @@
 //! PostgreSQL one can be added behind the same trait.
 
 use crate::event::{Ban, Marker, Message, MsgId, RoomModes, Status, Target, Timestamp, Topic};
+use crate::kline::{Kline, KlineMask};
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 
 /// A registered account's id.
@@ -89,6 +90,8 @@ pub struct Snapshot {
     pub rooms: Vec<RoomSettings>,
     /// Guest names with messages kept for them, by name.
     pub guests: Vec<KeptGuest>,
+    /// Server-wide bans, expired ones included (the hub skips them).
+    pub klines: Vec<Kline>,
 }
 
 /// One change to persist.
@@ -159,6 +162,10 @@ pub enum Op {
         target: Target,
         marker: Marker,
     },
+    /// A server-wide ban was set (replaces one with the same mask).
+    Kline(Kline),
+    /// The server-wide ban with this mask was lifted (or lapsed).
+    Unkline(KlineMask),
 }
 
 /// Whose messages a history query reads.

@@ -1399,6 +1399,7 @@ impl Conn {
             let info = ClientInfo {
                 ident: Some(ident),
                 host: self.host(),
+                ip: Some(self.peer.ip()),
                 realname: Some(realname).filter(|r| !r.is_empty()),
                 auto_join: false,
             };

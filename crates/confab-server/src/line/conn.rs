@@ -93,6 +93,7 @@ async fn run<S: Io>(
     .concat();
     let info = ClientInfo {
         host: peer.ip().to_string(),
+        ip: Some(peer.ip()),
         ..ClientInfo::default()
     };
     if local.send(Out::Raw(greeting.into())).await.is_err()

@@ -497,6 +497,7 @@ impl Conn {
         if let Some(outbox) = self.outbox.take() {
             let info = ClientInfo {
                 host: self.peer.ip().to_string(),
+                ip: Some(self.peer.ip()),
                 auto_join: hello.auto_join,
                 ..ClientInfo::default()
             };
