@@ -183,6 +183,19 @@ CREATE TABLE guest_pending (
 
 CREATE INDEX guest_pending_msg ON guest_pending (msg_id);
 "#,
+    // 4 -> 5: server-wide bans (K-lines).
+    r#"
+-- Server-wide bans, by their canonical mask: `$a:name` (an account),
+-- `nick!ident@host` (a lowercase glob) or an address or CIDR block. Set
+-- by an operator (or `admin`), with an optional expiry.
+CREATE TABLE klines (
+    mask       TEXT    PRIMARY KEY,
+    reason     TEXT    NOT NULL,
+    set_by     TEXT    NOT NULL,
+    set_ms     INTEGER NOT NULL,
+    expires_ms INTEGER
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this code writes and the newest it reads.

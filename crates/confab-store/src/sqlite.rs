@@ -11,7 +11,8 @@ use confab_core::store::{
     RoomSettings, Snapshot, Store, StoreError, Visibility,
 };
 use confab_core::{
-    Ban, Marker, Message, MsgId, Nick, NickKey, RoomKey, RoomModes, Status, Timestamp, Topic,
+    Ban, Kline, KlineMask, Marker, Message, MsgId, Nick, NickKey, RoomKey, RoomModes, Status,
+    Timestamp, Topic,
 };
 
 use crate::error::{at, corrupt, db, is_unique_violation};
@@ -503,6 +504,27 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
                 .map_err(db)?;
             }
         }
+        Op::Kline(k) => {
+            exec(
+                tx,
+                "INSERT INTO klines (mask, reason, set_by, set_ms, expires_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (mask) DO UPDATE SET reason = excluded.reason, \
+                 set_by = excluded.set_by, set_ms = excluded.set_ms, \
+                 expires_ms = excluded.expires_ms",
+                params![
+                    k.mask.to_string(),
+                    k.reason,
+                    k.by,
+                    k.set.0,
+                    k.expires.map(|t| t.0)
+                ],
+            )
+            .map_err(db)?;
+        }
+        Op::Unkline(mask) => {
+            exec(tx, "DELETE FROM klines WHERE mask = ?1", [mask.to_string()]).map_err(db)?;
+        }
         Op::ReadMarker {
             account,
             target,
@@ -729,6 +751,24 @@ impl Store for SqliteStore {
                 Ok(())
             },
         )?;
+        let mut klines = Vec::new();
+        each_row(
+            &tx,
+            "SELECT mask, reason, set_by, set_ms, expires_ms FROM klines ORDER BY set_ms, mask",
+            |row| {
+                let mask: String = row.get(0).map_err(db)?;
+                let expires: Option<i64> = row.get(4).map_err(db)?;
+                klines.push(Kline {
+                    mask: KlineMask::parse(&mask)
+                        .map_err(|_| corrupt("K-line", &mask, "not a mask"))?,
+                    reason: row.get(1).map_err(db)?,
+                    by: row.get(2).map_err(db)?,
+                    set: Timestamp(row.get(3).map_err(db)?),
+                    expires: expires.map(Timestamp),
+                });
+                Ok(())
+            },
+        )?;
         let max: i64 = tx
             .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
@@ -741,6 +781,7 @@ impl Store for SqliteStore {
             next_msg_id: max + 1,
             rooms,
             guests,
+            klines,
         })
     }
 
