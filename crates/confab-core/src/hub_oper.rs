@@ -112,6 +112,15 @@ impl<O: Outbox> Hub<O> {
             .map(|k| k.reason.clone())
     }
 
+    /// The reason of a K-line in force on the account `key` (for the REST
+    /// API, whose calls act for an account without a session).
+    pub fn account_klined(&self, key: &NickKey, now: Timestamp) -> Option<String> {
+        self.klines
+            .iter()
+            .find(|k| k.active(now) && matches!(&k.mask, KlineMask::Account(a) if a == key))
+            .map(|k| k.reason.clone())
+    }
+
     /// Refuses a login that a K-line matches and ends the session.
     pub(super) fn refuse_klined(
         &mut self,

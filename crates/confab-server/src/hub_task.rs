@@ -205,6 +205,13 @@ pub enum AdminCall {
         reason: Option<Text>,
     },
     Wallops(Text),
+    Kline {
+        mask: String,
+        minutes: Option<u64>,
+        reason: Option<Text>,
+    },
+    Unkline(String),
+    Klines,
 }
 
 /// The hub's answer to an [`AdminCall`].
@@ -213,6 +220,11 @@ pub enum AdminAnswer {
     Done,
     /// How many sessions were told.
     Told(usize),
+    /// A K-line set on this (canonical) mask; how many sessions it ended.
+    Klined(String, usize),
+    /// The K-line lifted, by its canonical mask.
+    Unklined(String),
+    Klines(Vec<confab_core::Kline>),
 }
 
 /// What the REST API asks of the hub for an account (see
@@ -598,6 +610,18 @@ impl Runner {
                     AdminCall::Wallops(text) => {
                         Ok(AdminAnswer::Told(self.hub.admin_wallops(text, now)))
                     }
+                    AdminCall::Kline {
+                        mask,
+                        minutes,
+                        reason,
+                    } => self
+                        .hub
+                        .admin_kline(&mask, minutes, reason, now)
+                        .map(|(m, n)| AdminAnswer::Klined(m, n)),
+                    AdminCall::Unkline(mask) => {
+                        self.hub.admin_unkline(&mask).map(AdminAnswer::Unklined)
+                    }
+                    AdminCall::Klines => Ok(AdminAnswer::Klines(self.hub.admin_klines(now))),
                 };
                 self.admin_answers.push((reply, answer));
             }
@@ -619,6 +643,10 @@ impl Runner {
         now: Timestamp,
     ) -> Result<ApiAnswer, ChatError> {
         tracing::info!(user = user.as_str(), "api request");
+        // A token outlives a K-line on its account: every call checks.
+        if let Some(reason) = self.hub.account_klined(user, now) {
+            return Err(ChatError::ServerBanned(reason));
+        }
         let hub = &mut self.hub;
         Ok(match call {
             ApiCall::Rooms => ApiAnswer::Rooms(hub.api_rooms(user)?),

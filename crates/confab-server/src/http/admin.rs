@@ -184,6 +184,189 @@ pub async fn wallops(
     Ok((StatusCode::ACCEPTED, Json(WallopsResponse { sessions })))
 }
 
+/// A server-wide ban.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KlineJson {
+    /// `$a:account`, `nick!ident@host` (a glob, lowercase) or an address
+    /// or CIDR block.
+    pub mask: String,
+    pub reason: String,
+    /// The operator who set it (`admin` for this API).
+    pub by: String,
+    /// When it was set (RFC 3339).
+    pub set: String,
+    /// When it lapses (RFC 3339); `null`: never.
+    pub expires: Option<String>,
+}
+
+impl KlineJson {
+    fn of(k: &confab_core::Kline) -> KlineJson {
+        KlineJson {
+            mask: k.mask.to_string(),
+            reason: k.reason.clone(),
+            by: k.by.clone(),
+            set: crate::hub_task::rfc3339(k.set),
+            expires: k.expires.map(crate::hub_task::rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KlineList {
+    /// The bans in force, oldest first.
+    pub klines: Vec<KlineJson>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct KlineRequest {
+    /// `$a:account`, `nick!ident@host` (or `ident@host`), or an address or
+    /// CIDR block (at most a /8, or an IPv6 /32).
+    pub mask: String,
+    /// How long it holds, in minutes; absent: for good.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub minutes: Option<u64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KlineResponse {
+    /// The mask as stored.
+    pub mask: String,
+    /// Sessions it disconnected, on every door.
+    pub disconnected: usize,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnklineParams {
+    /// The mask of the ban to lift, in any spelling of it.
+    pub mask: String,
+}
+
+fn admin_refusal(e: ChatError) -> ApiError {
+    match e {
+        e @ (ChatError::Input(_) | ChatError::BadValue(_)) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_value", e.to_string())
+        }
+        e @ ChatError::NoSuchKline(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "no_such_kline", e.to_string())
+        }
+        e => chat_error(e),
+    }
+}
+
+/// The server-wide bans (K-lines) in force.
+#[utoipa::path(
+    get, path = "/api/v1/admin/klines", tag = "admin",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The bans", body = KlineList),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn klines(
+    State(state): State<Shared>,
+    _admin: Admin,
+) -> Result<Json<KlineList>, ApiError> {
+    match state
+        .hub
+        .admin(AdminCall::Klines)
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(AdminAnswer::Klines(list)) => Ok(Json(KlineList {
+            klines: list.iter().map(KlineJson::of).collect(),
+        })),
+        Ok(_) => Ok(Json(KlineList { klines: Vec::new() })),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+/// Bans a mask from the whole server (a K-line), replacing a ban on the
+/// same mask, and disconnects the sessions it matches on every door.
+#[utoipa::path(
+    post, path = "/api/v1/admin/klines", tag = "admin",
+    security(("admin" = [])),
+    request_body = KlineRequest,
+    responses(
+        (status = 201, description = "Set", body = KlineResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing field, bad mask, minutes or reason", body = ErrorResponse),
+        (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
+    )
+)]
+pub async fn add_kline(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<KlineRequest>,
+) -> Result<(StatusCode, Json<KlineResponse>), ApiError> {
+    if req.minutes == Some(0) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_value",
+            "minutes must be at least 1 (leave it out for a ban for good)",
+        ));
+    }
+    let reason = match req.reason.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) => Some(message_text(&state, r)?),
+    };
+    let call = AdminCall::Kline {
+        mask: req.mask,
+        minutes: req.minutes,
+        reason,
+    };
+    match state.hub.admin(call).await.map_err(unavailable)? {
+        Ok(AdminAnswer::Klined(mask, disconnected)) => Ok((
+            StatusCode::CREATED,
+            Json(KlineResponse { mask, disconnected }),
+        )),
+        Ok(_) => Err(admin_refusal(ChatError::BadValue("unexpected".into()))),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+/// Lifts a server-wide ban.
+#[utoipa::path(
+    delete, path = "/api/v1/admin/klines", tag = "admin",
+    security(("admin" = [])),
+    params(UnklineParams),
+    responses(
+        (status = 204, description = "Lifted"),
+        (status = 400, description = "Bad query parameters", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 404, description = "No ban on that mask", body = ErrorResponse),
+        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 422, description = "Not a mask", body = ErrorResponse),
+        (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
+    )
+)]
+pub async fn remove_kline(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiQuery(params): ApiQuery<UnklineParams>,
+) -> Result<StatusCode, ApiError> {
+    match state
+        .hub
+        .admin(AdminCall::Unkline(params.mask))
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {

@@ -93,6 +93,11 @@ pub fn api(state: &Shared) -> OpenApiRouter<Shared> {
         .routes(routes!(admin::audit))
         .routes(routes!(admin::kill))
         .routes(routes!(admin::wallops))
+        .routes(routes!(
+            admin::klines,
+            admin::add_kline,
+            admin::remove_kline
+        ))
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes));
     let other = OpenApiRouter::new()
         .routes(routes!(uploads::create))

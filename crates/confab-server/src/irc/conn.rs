@@ -845,6 +845,26 @@ impl Conn {
                     .with_param(self.nick.clone())
                     .with_param(format!("[Announcement] {text}")),
             ],
+            Event::Klines(list) => {
+                let mut out: Vec<Irc> = list
+                    .iter()
+                    .map(|k| {
+                        let expires = k.expires.map_or("never".to_owned(), |t| {
+                            crate::hub_task::rfc3339(t)
+                        });
+                        view.num(
+                            "216",
+                            &[
+                                "K",
+                                &k.mask.to_string(),
+                                &format!("{} (by {}, expires {expires})", k.reason, k.by),
+                            ],
+                        )
+                    })
+                    .collect();
+                out.push(view.num("219", &["K", "End of /STATS report"]));
+                out
+            }
             Event::YoureOper { .. } => {
                 self.oper = true;
                 vec![
@@ -903,6 +923,8 @@ impl Conn {
                     ChatError::NickInUse(_) | ChatError::NickRegistered(_) => {
                         vec![render::error(e, command, &view)]
                     }
+                    // ERR_YOUREBANNEDCREEP; the goodbye follows.
+                    ChatError::ServerBanned(_) => vec![render::error(e, command, &view)],
                     _ => {
                         self.closing = Some(e.to_string());
                         vec![
@@ -2008,6 +2030,41 @@ impl Conn {
                     Err(e) => self.fail_text(cmd, &e).await,
                 }
             }
+            // Solanum's syntax: KLINE [minutes] mask [:reason].
+            "KLINE" => {
+                let (minutes, rest) = match p.first().map(|m| m.parse::<u64>()) {
+                    Some(Ok(m)) => (Some(m), &p[1..]),
+                    _ => (None, &p[..]),
+                };
+                let Some(mask) = rest.first() else {
+                    return self.need_more(cmd).await;
+                };
+                let reason = match self.reason(rest.get(1).copied()) {
+                    Ok(reason) => reason,
+                    Err(e) => return self.fail_text(cmd, &e).await,
+                };
+                let kline = Command::Kline {
+                    mask: (*mask).to_owned(),
+                    minutes,
+                    reason,
+                };
+                self.command(kline, cmd, Kind::Plain).await;
+            }
+            "UNKLINE" => {
+                let Some(mask) = p.first() else {
+                    return self.need_more(cmd).await;
+                };
+                self.command(Command::Unkline((*mask).to_owned()), cmd, Kind::Plain)
+                    .await;
+            }
+            "STATS" => match p.first().copied() {
+                Some("k" | "K") => self.command(Command::Klines, cmd, Kind::Plain).await,
+                Some(q) => {
+                    let q = safe(q);
+                    self.num("219", &[&q, "End of /STATS report"]).await
+                }
+                None => self.need_more(cmd).await,
+            },
             "DIE" | "RESTART" | "SQUIT" | "CONNECT" | "REHASH" => {
                 self.num("481", &["Permission Denied- You're not an IRC operator"])
                     .await;

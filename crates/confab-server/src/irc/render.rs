@@ -450,6 +450,10 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
         ChatError::NotServerOper => {
             view.num("481", &["Permission Denied- You're not an IRC operator"])
         }
+        ChatError::ServerBanned(reason) => view.num(
+            "465",
+            &[&format!("You are banned from this server- {reason}")],
+        ),
         ChatError::Banned(r) => view.num("474", &[r.as_str(), "Cannot join channel (+b)"]),
         ChatError::InviteOnly(r) => view.num("473", &[r.as_str(), "Cannot join channel (+i)"]),
         ChatError::BadKey(r) => view.num("475", &[r.as_str(), "Cannot join channel (+k)"]),

@@ -97,6 +97,9 @@ commands! {
     "oper", "/oper NAME PASSWORD", "become a server operator (with an operator name and password from the server's config)";
     "kill", "/kill @nick [reason]", "operators: disconnect a user from the server";
     "wallops", "/wallops TEXT", "operators: send a notice to every server operator";
+    "kline", "/kline [MINUTES] MASK [reason]", "operators: ban $a:account, nick!ident@host or an address/CIDR from the server (for MINUTES, or for good)";
+    "unkline", "/unkline MASK", "operators: lift a server ban";
+    "klines", "/klines", "operators: list the server bans";
     "time", "/time", "show the server's time";
     "help", "/help [command]", "show help, for one command or in general";
     "commands", "/commands", "list every command";
@@ -280,6 +283,28 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
                 reason,
             }))
         }
+        "kline" => {
+            let (first, rest) = split_word(args);
+            let (minutes, rest) = match first.parse::<u64>() {
+                Ok(m) if m > 0 => (Some(m), rest),
+                _ => (None, args),
+            };
+            let (mask, reason) = split_word(rest.trim());
+            if mask.is_empty() {
+                return Err(usage("kline"));
+            }
+            let reason = match reason.trim() {
+                "" => None,
+                r => Some(field(Field::Reason, r)?),
+            };
+            Ok(Input::Hub(Command::Kline {
+                mask: mask.to_owned(),
+                minutes,
+                reason,
+            }))
+        }
+        "unkline" => Ok(Input::Hub(Command::Unkline(one_arg(args)?))),
+        "klines" => no_args(Input::Hub(Command::Klines)),
         "wallops" => {
             if args.is_empty() {
                 return Err(usage("wallops"));

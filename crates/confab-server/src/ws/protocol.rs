@@ -192,6 +192,13 @@ impl Fields<'_> {
                 reason: self.opt_input("reason", Field::Reason)?,
             }),
             "wallops" => hub(Command::Wallops(self.text("text")?)),
+            "kline" => hub(Command::Kline {
+                mask: self.string("mask")?.to_owned(),
+                minutes: self.opt_minutes()?,
+                reason: self.opt_input("reason", Field::Reason)?,
+            }),
+            "unkline" => hub(Command::Unkline(self.string("mask")?.to_owned())),
+            "klines" => hub(Command::Klines),
             "send" => match self.opt_string("upload")? {
                 Some(upload) => Request::SendUpload {
                     to: self.target("to")?,
@@ -412,6 +419,19 @@ impl Fields<'_> {
                 field,
                 format!("\"{field}\" must be a string"),
             )),
+        }
+    }
+
+    fn opt_minutes(&self) -> Result<Option<u64>, BadInput> {
+        match self.obj.get("minutes") {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if n >= 1 => Ok(Some(n)),
+                _ => Err(BadInput::field(
+                    "minutes",
+                    "\"minutes\" must be a whole number of minutes, at least 1",
+                )),
+            },
         }
     }
 
@@ -675,6 +695,8 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::Storage(_) => "storage",
         ChatError::NotOperator(_) => "not_operator",
         ChatError::NotServerOper => "not_server_oper",
+        ChatError::ServerBanned(_) => "banned_from_server",
+        ChatError::NoSuchKline(_) => "no_such_kline",
         ChatError::Banned(_) => "banned",
         ChatError::InviteOnly(_) => "invite_only",
         ChatError::BadKey(_) => "bad_key",
@@ -722,6 +744,17 @@ fn marker_json(target: &Target, marker: &Option<Marker>) -> Value {
         "target": target.to_string(),
         "msg": marker.and_then(|m| m.msg).map(|id| id.0),
         "marker_time": marker.map(|m| rfc3339(m.time)),
+    })
+}
+
+/// A server-wide ban, as the WebSocket and REST admin show it.
+pub fn kline_json(k: &confab_core::Kline) -> Value {
+    json!({
+        "mask": k.mask.to_string(),
+        "reason": k.reason,
+        "by": k.by,
+        "set": rfc3339(k.set),
+        "expires": k.expires.map(rfc3339),
     })
 }
 
@@ -961,6 +994,10 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         ),
         Event::Announcement(text) => ("announcement", json!({"text": text.as_str()})),
         Event::YoureOper { name } => ("oper", json!({"name": name})),
+        Event::Klines(list) => {
+            let list: Vec<Value> = list.iter().map(kline_json).collect();
+            ("klines", json!({"klines": list}))
+        }
         Event::Wallops(text) => (
             "wallops",
             json!({"from": env.actor.as_ref().map(|a| a.nick.as_str()), "text": text.as_str()}),

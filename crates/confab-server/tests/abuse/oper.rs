@@ -151,3 +151,152 @@ async fn the_rest_admin_kills_and_sends_wallops() {
     r.assert_error(401);
     s.shutdown().await;
 }
+
+const PW: &str = "correct-horse";
+
+/// Registers `name` on the line door and leaves the connection open.
+async fn account(addr: std::net::SocketAddr, name: &str) -> Client {
+    let mut c = Client::login(addr, name).await;
+    c.send(&format!("/register {PW}")).await;
+    c.expect(&format!("*** The name {name} is now registered to you"))
+        .await;
+    c
+}
+
+#[tokio::test]
+async fn a_kline_on_an_account_ends_its_sessions_on_every_door_and_its_logins() {
+    let s = server().await;
+    let mut troll = account(s.addr, "troll").await;
+    let (mut web, _) = ws_client::hello(
+        s.addr,
+        "troll-web",
+        json!({"type": "hello", "v": 1, "name": "troll", "password": PW, "auto_join": false}),
+    )
+    .await;
+    let r = post(s.addr, "/api/v1/login")
+        .json(&json!({"name": "troll", "password": PW}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+
+    let mut oper = irc_client::register(s.addr, "sheriff").await;
+    oper.ask(&format!("OPER root {OPER_PW}")).await;
+    let r = oper.ask("KLINE $a:troll :trolling").await;
+    let notice = r.iter().find(|m| m.command == "NOTICE").expect("a notice");
+    assert!(
+        notice.params[1].contains("2 sessions disconnected"),
+        "{notice:?}"
+    );
+    let rest = troll.expect_closed().await;
+    assert!(
+        rest.iter().any(|l| l.contains("K-lined (trolling)")),
+        "{rest:?}"
+    );
+    let (rest, _) = web.expect_closed().await;
+    assert!(
+        rest.iter().any(|m| m["type"] == "bye"),
+        "the web session ended: {rest:?}"
+    );
+
+    // Logging in again is refused on every door, with the reason.
+    let mut line = Client::connect(s.addr, "again").await;
+    line.expect("name").await;
+    line.send(&format!("/login troll {PW}")).await;
+    line.expect("you are banned from this server: trolling")
+        .await;
+    let mut ws = ws_client::Ws::connect(s.addr, "again-web").await;
+    let e = ws
+        .refused(json!({"type": "hello", "v": 1, "name": "troll", "password": PW}))
+        .await;
+    assert_eq!(e["code"], "banned_from_server", "{e}");
+    // A token from before the ban is no use.
+    let r = crate::http::get(s.addr, "/api/v1/rooms")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(r.assert_error(403), "banned_from_server");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn klines_over_rest_are_listed_enforced_and_lifted() {
+    let s = server().await;
+    let kline = |body: serde_json::Value| {
+        post(s.addr, "/api/v1/admin/klines")
+            .bearer(ADMIN)
+            .json(&body)
+            .send()
+    };
+    let r = kline(json!({"mask": "*!*@*"})).await;
+    r.assert_error(422);
+    let r = kline(json!({"mask": "127.0.0.0/8", "minutes": 0})).await;
+    r.assert_error(422);
+    let mut bystander = Client::login(s.addr, "bystander").await;
+    let r = kline(json!({"mask": "bystander!*@*", "minutes": 30, "reason": "timeout"})).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"mask": "bystander!*@*", "disconnected": 1})
+    );
+    let rest = bystander.expect_closed().await;
+    assert!(
+        rest.iter().any(|l| l.contains("K-lined (timeout)")),
+        "{rest:?}"
+    );
+
+    let r = crate::http::get(s.addr, "/api/v1/admin/klines")
+        .bearer(ADMIN)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = r.json()["klines"].clone();
+    assert_eq!(list[0]["mask"], "bystander!*@*", "{list}");
+    assert_eq!(list[0]["by"], "admin", "{list}");
+    assert!(list[0]["expires"].is_string(), "{list}");
+
+    let mut c = Client::connect(s.addr, "bystander").await;
+    c.expect("name").await;
+    c.send("bystander").await;
+    c.expect("banned from this server: timeout").await;
+
+    let del = |path: &str| {
+        let path = format!("/api/v1/admin/klines?mask={path}");
+        async move {
+            crate::http::Request::new(s.addr, "DELETE", &path)
+                .bearer(ADMIN)
+                .send()
+                .await
+        }
+    };
+    let r = del("BYSTANDER!*%40*").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = del("bystander!*%40*").await;
+    r.assert_error(404);
+    Client::login(s.addr, "bystander").await;
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_address_kline_from_the_line_door_refuses_new_connections_from_it() {
+    let s = server().await;
+    let mut oper = Client::login(s.addr, "sheriff").await;
+    oper.send(&format!("/oper root {OPER_PW}")).await;
+    oper.expect("You are now a server operator").await;
+    let mut other = Client::login(s.addr, "other").await;
+    // Tests connect from 127.0.0.1: the operator bans their own address
+    // for a minute, and goes with everyone else on it.
+    oper.send("/kline 1 127.0.0.1 loopback").await;
+    let rest = oper.expect_closed().await;
+    assert!(
+        rest.iter().any(|l| l.contains("K-lined (loopback)")),
+        "{rest:?}"
+    );
+    other.expect_closed().await;
+    let mut irc = irc_client::connect(s.addr, "late").await;
+    irc.send("NICK late").await;
+    irc.send("USER u 0 * :Late").await;
+    let rest = irc.expect_closed().await;
+    assert!(rest.iter().any(|m| m.command == "465"), "{rest:?}");
+    s.shutdown().await;
+}

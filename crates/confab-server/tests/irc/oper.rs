@@ -142,3 +142,39 @@ async fn whois_shows_313_for_an_operator_only() {
     must_not("WHOIS bob", &r, "313");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn kline_disconnects_matching_users_refuses_them_and_unkline_lifts_it() {
+    let s = oper_server().await;
+    let mut o = register(s.addr, "oper_user").await;
+    let mut v = register(s.addr, "victim").await;
+    let r = v.ask("KLINE victim!*@* :no").await;
+    must("KLINE from a non-operator", &r, "481");
+    o.ask("OPER operuser operpassword").await;
+    let r = o.ask("KLINE 60 victim!*@* :go away").await;
+    must_not("KLINE", &r, "481");
+    let rest = v.expect_closed().await;
+    let error = must("victim", &rest, "ERROR");
+    assert!(last(error).contains("K-lined (go away)"), "{error}");
+
+    // The name is refused at registration, with 465 and the reason.
+    let mut again = connect(s.addr, "victim").await;
+    again.send("NICK victim").await;
+    again.send("USER u 0 * :Real Name").await;
+    let rest = again.expect_closed().await;
+    let banned = must("registration", &rest, "465");
+    assert!(last(banned).contains("go away"), "{banned}");
+
+    let r = o.ask("STATS k").await;
+    let line = must("STATS k", &r, "216");
+    assert_eq!(param(line, 2), "victim!*@*", "{line}");
+    must("STATS k", &r, "219");
+    let r = o.ask("UNKLINE VICTIM!*@*").await;
+    must_not("UNKLINE", &r, "FAIL");
+    register(s.addr, "victim").await;
+    let r = o.ask("UNKLINE victim!*@*").await;
+    must("UNKLINE of nothing", &r, "FAIL");
+    let r = o.ask("KLINE *!*@*").await;
+    must("KLINE on everyone", &r, "FAIL");
+    s.shutdown().await;
+}
