@@ -163,6 +163,17 @@ pub enum Command {
     Unkline(String),
     /// List the server-wide bans (server operators only).
     Klines,
+    /// Suspend an account (server operators only): its sessions end and
+    /// it cannot log in until unsuspended.
+    Suspend {
+        name: Nick,
+        reason: Option<Text>,
+    },
+    /// Lift an account's suspension (server operators only).
+    Unsuspend(Nick),
+    /// Turn lockdown on or off (`None`: tell whether it is on). While on,
+    /// no new guests and no registrations; accounts still log in.
+    Lockdown(Option<bool>),
 }
 
 /// Which messages of a conversation to read.
@@ -228,6 +239,9 @@ impl Command {
             Command::Kline { .. } => "kline",
             Command::Unkline(_) => "unkline",
             Command::Klines => "klines",
+            Command::Suspend { .. } => "suspend",
+            Command::Unsuspend(_) => "unsuspend",
+            Command::Lockdown(_) => "lockdown",
         }
     }
 }

@@ -53,6 +53,14 @@ pub enum ChatError {
     ServerBanned(String),
     #[error("there is no server ban on {0}")]
     NoSuchKline(String),
+    #[error("the account {name} is suspended: {reason}")]
+    Suspended { name: Nick, reason: String },
+    #[error("the account {0} is not suspended")]
+    NotSuspended(Nick),
+    #[error(
+        "the server is in lockdown: no new guests or registrations for now; accounts can still log in"
+    )]
+    Lockdown,
     #[error("you are not an operator of {0}")]
     NotOperator(RoomName),
     #[error("you are banned from {0}")]

@@ -353,6 +353,10 @@ pub struct Hub<O> {
     counters: Counters,
     /// Server-wide bans (expired ones go when next listed).
     klines: Vec<crate::kline::Kline>,
+    /// Suspended accounts, with why.
+    suspended: HashMap<AccountId, String>,
+    /// No new guests or registrations while on.
+    lockdown: bool,
 }
 
 /// Running totals of what the hub did, for the server's metrics.
@@ -417,6 +421,8 @@ impl<O: Outbox> Hub<O> {
             max_users: 0,
             counters: Counters::default(),
             klines: Vec::new(),
+            suspended: HashMap::new(),
+            lockdown: false,
         }
     }
 
@@ -426,6 +432,8 @@ impl<O: Outbox> Hub<O> {
         let mut hub = Hub::new(config);
         hub.next_msg = snapshot.next_msg_id.max(1);
         hub.klines = snapshot.klines;
+        hub.suspended = snapshot.suspensions.into_iter().collect();
+        hub.lockdown = snapshot.lockdown;
         for state in snapshot.accounts {
             let uid = hub.next_user;
             hub.next_user += 1;
@@ -745,18 +753,23 @@ impl<O: Outbox> Hub<O> {
                 if let Some(reason) = self.klined(sid, None, &nick, now) {
                     return self.refuse_klined(sid, reason, now);
                 }
+                if self.lockdown && !self.is_registered(&nick.key())? {
+                    return Err(ChatError::Lockdown);
+                }
                 return self.login(sid, nick, now);
             }
             Command::LoginAccount(account) => {
                 if let Some(reason) = self.klined(sid, Some(&account.name), &account.name, now) {
                     return self.refuse_klined(sid, reason, now);
                 }
+                self.check_suspended(&account)?;
                 return self.login_account(sid, account, now);
             }
             Command::Identify(account) => {
                 if let Some(reason) = self.klined(sid, Some(&account.name), &account.name, now) {
                     return self.refuse_klined(sid, reason, now);
                 }
+                self.check_suspended(&account)?;
                 return self.identify(sid, account, now);
             }
             _ => {}
@@ -767,6 +780,7 @@ impl<O: Outbox> Hub<O> {
             Command::Login(_) | Command::LoginAccount(_) | Command::Identify(_) => {
                 unreachable!("handled above")
             }
+            Command::Register { .. } if self.lockdown => Err(ChatError::Lockdown),
             Command::Register { password_hash } => self.register(sid, uid, &password_hash, now),
             Command::ChangeNick(nick) => self.change_nick(uid, nick, now),
             Command::Join { room, key } => self.join(sid, uid, room, key, now),
@@ -938,6 +952,40 @@ impl<O: Outbox> Hub<O> {
                 self.reply(sid, now, Event::Klines(list));
                 Ok(())
             }
+            Command::Suspend { name, reason } => {
+                let by = self.oper_of(sid)?;
+                let n = self.suspend(&by, &name, reason, now)?;
+                let ev =
+                    Event::ServerNotice(format!("{name} is suspended; {n} sessions disconnected"));
+                self.reply(sid, now, ev);
+                Ok(())
+            }
+            Command::Unsuspend(name) => {
+                let by = self.oper_of(sid)?;
+                self.unsuspend(&by, &name)?;
+                self.reply(
+                    sid,
+                    now,
+                    Event::ServerNotice(format!("{name} is no longer suspended")),
+                );
+                Ok(())
+            }
+            Command::Lockdown(on) => {
+                let by = self.oper_of(sid)?;
+                if let Some(on) = on {
+                    self.set_lockdown(&by, on);
+                }
+                let ev = Event::ServerNotice(
+                    if self.lockdown {
+                        "Lockdown is on: no new guests or registrations"
+                    } else {
+                        "Lockdown is off"
+                    }
+                    .to_owned(),
+                );
+                self.reply(sid, now, ev);
+                Ok(())
+            }
             Command::Conversations {
                 after,
                 before,
@@ -990,6 +1038,7 @@ impl<O: Outbox> Hub<O> {
                 .check(Field::BanMask, mask)
                 .and_then(|()| text(Field::Reason, reason)),
             Command::Unkline(mask) => limits.check(Field::BanMask, mask),
+            Command::Suspend { reason, .. } => text(Field::Reason, reason),
             _ => Ok(()),
         }
         .map_err(ChatError::Input)

@@ -269,3 +269,148 @@ impl<O: Outbox> Hub<O> {
         n
     }
 }
+
+/// Suspensions and lockdown.
+impl<O: Outbox> Hub<O> {
+    /// Refuses a login to a suspended account.
+    pub(super) fn check_suspended(&self, account: &Account) -> Result<(), ChatError> {
+        match self.suspended.get(&account.id) {
+            Some(reason) => Err(ChatError::Suspended {
+                name: account.name.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Why the account `key` is suspended, if it is (for the REST API).
+    pub fn account_suspended(&mut self, key: &NickKey) -> Option<String> {
+        let id = match self.by_nick.get(key) {
+            Some(uid) => self.users[uid].account?,
+            None => return None,
+        };
+        self.suspended.get(&id).cloned()
+    }
+
+    /// Whether the server is in lockdown.
+    pub fn lockdown(&self) -> bool {
+        self.lockdown
+    }
+
+    /// The account called `name`, from the hub or the store.
+    fn account_id(&mut self, name: &Nick) -> Result<(AccountId, Nick), ChatError> {
+        if let Some(uid) = self.by_nick.get(&name.key())
+            && let Some(id) = self.users[uid].account
+        {
+            return Ok((id, self.users[uid].nick.clone()));
+        }
+        let found = match &mut self.store {
+            Some(store) => store.account(&name.key()).map_err(storage)?,
+            None => None,
+        };
+        found
+            .map(|a| (a.id, a.name))
+            .ok_or_else(|| ChatError::NoSuchUser(name.clone()))
+    }
+
+    /// Suspends the account `name`: persisted, its sessions end; how many.
+    pub(super) fn suspend(
+        &mut self,
+        by: &str,
+        name: &Nick,
+        reason: Option<Text>,
+        now: Timestamp,
+    ) -> Result<usize, ChatError> {
+        let (id, name) = self.account_id(name)?;
+        let reason = reason.map_or_else(|| "no reason given".to_owned(), |r| r.as_str().to_owned());
+        self.suspended.insert(id, reason.clone());
+        self.op(Op::Suspension {
+            account: id,
+            reason: Some(reason.clone()),
+            by: by.to_owned(),
+        });
+        self.journal.push(Journal::Oper {
+            by: by.to_owned(),
+            action: "suspend",
+            detail: format!("{name} ({reason})"),
+        });
+        let sessions = match self.by_nick.get(&name.key()) {
+            Some(uid) if self.users[uid].account == Some(id) => self.users[uid].sessions.clone(),
+            _ => Vec::new(),
+        };
+        let quit = format!("Suspended ({reason})");
+        for sid in &sessions {
+            self.kick(*sid, &quit, now);
+        }
+        Ok(sessions.len())
+    }
+
+    /// Lets the account `name` log in again.
+    pub(super) fn unsuspend(&mut self, by: &str, name: &Nick) -> Result<(), ChatError> {
+        let (id, name) = self.account_id(name)?;
+        if self.suspended.remove(&id).is_none() {
+            return Err(ChatError::NotSuspended(name));
+        }
+        self.op(Op::Suspension {
+            account: id,
+            reason: None,
+            by: by.to_owned(),
+        });
+        self.journal.push(Journal::Oper {
+            by: by.to_owned(),
+            action: "unsuspend",
+            detail: name.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Turns lockdown on or off (persisted).
+    pub(super) fn set_lockdown(&mut self, by: &str, on: bool) {
+        if self.lockdown != on {
+            self.lockdown = on;
+            self.op(Op::Lockdown(on));
+        }
+        self.journal.push(Journal::Oper {
+            by: by.to_owned(),
+            action: "lockdown",
+            detail: if on { "on" } else { "off" }.to_owned(),
+        });
+    }
+
+    /// The REST admin suspends an account (see `suspend`).
+    pub fn admin_suspend(
+        &mut self,
+        name: &Nick,
+        reason: Option<Text>,
+        now: Timestamp,
+    ) -> Result<usize, ChatError> {
+        if let Some(r) = &reason {
+            self.config
+                .input
+                .check(Field::Reason, r.as_str())
+                .map_err(ChatError::Input)?;
+        }
+        self.suspend(ADMIN, name, reason, now)
+    }
+
+    /// The REST admin lifts a suspension.
+    pub fn admin_unsuspend(&mut self, name: &Nick) -> Result<(), ChatError> {
+        self.unsuspend(ADMIN, name)
+    }
+
+    /// The REST admin turns lockdown on or off.
+    pub fn admin_lockdown(&mut self, on: bool) {
+        self.set_lockdown(ADMIN, on);
+    }
+
+    /// The suspended accounts by name, with why, for the REST admin.
+    pub fn admin_suspensions(&self) -> Vec<(Nick, String)> {
+        let mut list: Vec<(Nick, String)> = self
+            .users
+            .values()
+            .filter_map(|u| Some((u.nick.clone(), self.suspended.get(&u.account?)?.clone())))
+            .collect();
+        list.sort_by_key(|(n, _)| n.key());
+        list
+    }
+}

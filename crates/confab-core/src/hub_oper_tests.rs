@@ -399,3 +399,127 @@ fn klines_are_for_operators_and_bad_masks_are_refused() {
     }
     assert!(w.hub.sessions.contains_key(&bob));
 }
+
+#[test]
+fn a_suspended_account_loses_its_sessions_and_cannot_log_in_until_unsuspended() {
+    let alice = account(1, "alice");
+    let memory = Memory::with_account(&alice);
+    let (mut w, oper) = with_oper(&memory);
+    let phone = w.login_account(&alice);
+    let got = w.ask(
+        oper,
+        Command::Suspend {
+            name: nick("ALICE"),
+            reason: Some(text("abuse")),
+        },
+    );
+    assert_eq!(
+        got,
+        vec![Event::ServerNotice(
+            "ALICE is suspended; 1 sessions disconnected".into()
+        )]
+    );
+    assert_eq!(
+        w.events(phone),
+        vec![Event::Bye {
+            reason: "Suspended (abuse)".into()
+        }]
+    );
+    let suspended = ChatError::Suspended {
+        name: nick("alice"),
+        reason: "abuse".into(),
+    };
+    let s = w.connect();
+    assert_eq!(
+        w.ask(s, Command::LoginAccount(alice.clone())),
+        vec![Event::Error(suspended.clone())]
+    );
+    // A guest cannot identify into it either.
+    let guest = w.login("guest");
+    assert_eq!(
+        w.ask(guest, Command::Identify(alice.clone())),
+        vec![Event::Error(suspended.clone())]
+    );
+    assert_eq!(
+        w.hub.account_suspended(&nick("alice").key()),
+        Some("abuse".into())
+    );
+
+    // It holds across a restart, and lifts.
+    let mut w2 = World::new();
+    w2.hub = Hub::with_store(quiet_config(), Box::new(memory.clone())).expect("loads");
+    let s = w2.connect();
+    assert_eq!(
+        w2.ask(s, Command::LoginAccount(alice.clone())),
+        vec![Event::Error(suspended)]
+    );
+    w.cmd(oper, Command::Unsuspend(nick("alice")));
+    assert_eq!(
+        w.events(oper),
+        vec![Event::ServerNotice("alice is no longer suspended".into())]
+    );
+    w.login_account(&alice);
+    assert_eq!(
+        w.ask(oper, Command::Unsuspend(nick("alice"))),
+        vec![Event::Error(ChatError::NotSuspended(nick("alice")))]
+    );
+    assert_eq!(
+        w.ask(
+            oper,
+            Command::Suspend {
+                name: nick("nobody"),
+                reason: None
+            }
+        ),
+        vec![Event::Error(ChatError::NoSuchUser(nick("nobody")))]
+    );
+    let actions: Vec<&str> = oper_journal(&mut w).into_iter().map(|j| j.1).collect();
+    assert_eq!(actions, ["suspend", "unsuspend"]);
+}
+
+#[test]
+fn lockdown_refuses_new_guests_and_registrations_but_not_accounts() {
+    let alice = account(1, "alice");
+    let memory = Memory::with_account(&alice);
+    let (mut w, oper) = with_oper(&memory);
+    let guest = w.login("guest");
+    assert_eq!(
+        w.ask(oper, Command::Lockdown(Some(true))),
+        vec![Event::ServerNotice(
+            "Lockdown is on: no new guests or registrations".into()
+        )]
+    );
+    let s = w.connect();
+    assert_eq!(
+        w.ask(s, Command::Login(nick("newbie"))),
+        vec![Event::Error(ChatError::Lockdown)]
+    );
+    assert_eq!(
+        w.ask(
+            guest,
+            Command::Register {
+                password_hash: "$argon2id$x".into()
+            }
+        ),
+        vec![Event::Error(ChatError::Lockdown)]
+    );
+    w.login_account(&alice);
+    // Those already here stay.
+    assert!(w.hub.sessions.contains_key(&guest));
+    // It holds across a restart, and lifts.
+    let mut w2 = World::new();
+    w2.hub = Hub::with_store(quiet_config(), Box::new(memory.clone())).expect("loads");
+    assert!(w2.hub.lockdown());
+    w.cmd(oper, Command::Lockdown(Some(false)));
+    w.clear();
+    assert_eq!(
+        w.ask(oper, Command::Lockdown(None)),
+        vec![Event::ServerNotice("Lockdown is off".into())]
+    );
+    w.login("newbie");
+    let bob = w.login("bob");
+    assert_eq!(
+        w.ask(bob, Command::Lockdown(Some(true))),
+        vec![Event::Error(ChatError::NotServerOper)]
+    );
+}

@@ -3863,6 +3863,8 @@ struct Kept {
     pending: Vec<(KeptFor, MsgId)>,
     /// Server-wide bans.
     klines: Vec<crate::kline::Kline>,
+    suspensions: Vec<(AccountId, String)>,
+    lockdown: bool,
 }
 
 /// A store that keeps accounts, their rooms, messages and read markers
@@ -3948,6 +3950,8 @@ impl crate::store::Store for Memory {
             rooms: kept.settings.clone(),
             guests,
             klines: kept.klines.clone(),
+            suspensions: kept.suspensions.clone(),
+            lockdown: kept.lockdown,
         })
     }
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
@@ -3985,6 +3989,15 @@ impl crate::store::Store for Memory {
                     kept.klines.push(k.clone());
                 }
                 Op::Unkline(mask) => kept.klines.retain(|x| x.mask != *mask),
+                Op::Suspension {
+                    account, reason, ..
+                } => {
+                    kept.suspensions.retain(|(a, _)| a != account);
+                    if let Some(r) = reason {
+                        kept.suspensions.push((*account, r.clone()));
+                    }
+                }
+                Op::Lockdown(on) => kept.lockdown = *on,
                 _ => {}
             }
         }

@@ -92,6 +92,10 @@ pub struct Snapshot {
     pub guests: Vec<KeptGuest>,
     /// Server-wide bans, expired ones included (the hub skips them).
     pub klines: Vec<Kline>,
+    /// Suspended accounts, with why.
+    pub suspensions: Vec<(AccountId, String)>,
+    /// Whether the server is in lockdown (no new guests or registrations).
+    pub lockdown: bool,
 }
 
 /// One change to persist.
@@ -166,6 +170,14 @@ pub enum Op {
     Kline(Kline),
     /// The server-wide ban with this mask was lifted (or lapsed).
     Unkline(KlineMask),
+    /// The account was suspended (`Some(reason)`) or let back (`None`).
+    Suspension {
+        account: AccountId,
+        reason: Option<String>,
+        by: String,
+    },
+    /// Lockdown was turned on or off.
+    Lockdown(bool),
 }
 
 /// Whose messages a history query reads.
