@@ -196,6 +196,21 @@ CREATE TABLE klines (
     expires_ms INTEGER
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 5 -> 6: suspended accounts and server-wide switches (lockdown).
+    r#"
+-- Accounts that may not log in, with why and who said so.
+CREATE TABLE suspensions (
+    account_id INTEGER PRIMARY KEY
+        REFERENCES accounts (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    reason     TEXT    NOT NULL,
+    set_by     TEXT    NOT NULL
+) STRICT;
+
+-- Server-wide switches by name; a row means on (`lockdown`).
+CREATE TABLE server_flags (
+    name TEXT PRIMARY KEY
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this code writes and the newest it reads.

@@ -522,6 +522,38 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
             )
             .map_err(db)?;
         }
+        Op::Suspension {
+            account,
+            reason,
+            by,
+        } => match reason {
+            Some(reason) => {
+                exec(
+                    tx,
+                    "INSERT INTO suspensions (account_id, reason, set_by) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (account_id) DO UPDATE SET reason = excluded.reason, \
+                     set_by = excluded.set_by",
+                    params![account.0, reason, by],
+                )
+                .map_err(db)?;
+            }
+            None => {
+                exec(
+                    tx,
+                    "DELETE FROM suspensions WHERE account_id = ?1",
+                    [account.0],
+                )
+                .map_err(db)?;
+            }
+        },
+        Op::Lockdown(on) => {
+            let sql = if *on {
+                "INSERT OR IGNORE INTO server_flags (name) VALUES ('lockdown')"
+            } else {
+                "DELETE FROM server_flags WHERE name = 'lockdown'"
+            };
+            exec(tx, sql, []).map_err(db)?;
+        }
         Op::Unkline(mask) => {
             exec(tx, "DELETE FROM klines WHERE mask = ?1", [mask.to_string()]).map_err(db)?;
         }
@@ -769,6 +801,19 @@ impl Store for SqliteStore {
                 Ok(())
             },
         )?;
+        let mut suspensions = Vec::new();
+        each_row(
+            &tx,
+            "SELECT account_id, reason FROM suspensions ORDER BY account_id",
+            |row| {
+                suspensions.push((AccountId(row.get(0).map_err(db)?), row.get(1).map_err(db)?));
+                Ok(())
+            },
+        )?;
+        let lockdown: i64 = tx
+            .prepare_cached("SELECT count(*) FROM server_flags WHERE name = 'lockdown'")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(db)?;
         let max: i64 = tx
             .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
@@ -782,6 +827,8 @@ impl Store for SqliteStore {
             rooms,
             guests,
             klines,
+            suspensions,
+            lockdown: lockdown > 0,
         })
     }
 

@@ -2242,6 +2242,48 @@ fn klines_are_stored_replaced_by_mask_and_lifted() {
     assert_eq!(got, [kline("$a:alice", None), newer]);
 }
 
+#[test]
+fn suspensions_and_lockdown_are_kept_and_lifted() {
+    let db = Db::new();
+    let mut store = db.open();
+    let a = store
+        .create_account(&nick("alice"), "h", Timestamp(1))
+        .unwrap();
+    let b = store
+        .create_account(&nick("bob"), "h", Timestamp(1))
+        .unwrap();
+    let snap = store.load().unwrap();
+    assert!(snap.suspensions.is_empty() && !snap.lockdown);
+    let suspend = |id: AccountId, reason: Option<&str>| Op::Suspension {
+        account: id,
+        reason: reason.map(str::to_owned),
+        by: "oper".into(),
+    };
+    store
+        .commit(&[
+            suspend(a.id, Some("spam")),
+            suspend(b.id, Some("first")),
+            suspend(b.id, Some("second")),
+            Op::Lockdown(true),
+            Op::Lockdown(true),
+        ])
+        .unwrap();
+    drop(store);
+    let mut store = db.open();
+    let snap = store.load().unwrap();
+    assert_eq!(
+        snap.suspensions,
+        [(a.id, "spam".to_owned()), (b.id, "second".to_owned())]
+    );
+    assert!(snap.lockdown);
+    store
+        .commit(&[suspend(a.id, None), Op::Lockdown(false)])
+        .unwrap();
+    let snap = store.load().unwrap();
+    assert_eq!(snap.suspensions, [(b.id, "second".to_owned())]);
+    assert!(!snap.lockdown);
+}
+
 // ---- migrations ----
 
 /// A database file as confab with schema version 1 left it.
@@ -2271,8 +2313,8 @@ fn v1_file(db: &Db) -> Connection {
 
 #[test]
 fn a_v1_database_upgrades_keeping_its_data() {
-    assert_eq!(SCHEMA_VERSION, 5);
-    assert_eq!(MIGRATIONS.len(), 5);
+    assert_eq!(SCHEMA_VERSION, 6);
+    assert_eq!(MIGRATIONS.len(), 6);
     let db = Db::new();
     drop(v1_file(&db));
 
@@ -2281,7 +2323,7 @@ fn a_v1_database_upgrades_keeping_its_data() {
         .conn()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let check = |store: &mut SqliteStore| {
         let snap = store.load().unwrap();
         assert_eq!(snap.next_msg_id, 3);
@@ -2346,6 +2388,12 @@ fn a_v1_database_upgrades_keeping_its_data() {
                 msg: MsgId(2),
             },
             Op::Kline(kline("$a:bob", None)),
+            Op::Suspension {
+                account: AccountId(2),
+                reason: Some("old troll".into()),
+                by: "oper".into(),
+            },
+            Op::Lockdown(true),
         ])
         .unwrap();
     drop(store);
@@ -2364,6 +2412,8 @@ fn a_v1_database_upgrades_keeping_its_data() {
     assert_eq!(snap.accounts[0].statuses, [(rk("#zed"), OP)]);
     assert_eq!(snap.accounts[1].statuses, [(rk("#rust"), VOICE)]);
     assert_eq!(snap.klines, [kline("$a:bob", None)]);
+    assert_eq!(snap.suspensions, [(AccountId(2), "old troll".to_owned())]);
+    assert!(snap.lockdown);
     assert_eq!(snap.rooms, [s]);
     assert_eq!(
         snap.accounts[0].markers,
