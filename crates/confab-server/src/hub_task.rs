@@ -212,6 +212,14 @@ pub enum AdminCall {
     },
     Unkline(String),
     Klines,
+    Suspend {
+        name: confab_core::Nick,
+        reason: Option<Text>,
+    },
+    Unsuspend(confab_core::Nick),
+    Suspensions,
+    /// Turn lockdown on or off (`None`: only say whether it is on).
+    Lockdown(Option<bool>),
 }
 
 /// The hub's answer to an [`AdminCall`].
@@ -225,6 +233,10 @@ pub enum AdminAnswer {
     /// The K-line lifted, by its canonical mask.
     Unklined(String),
     Klines(Vec<confab_core::Kline>),
+    /// Suspended accounts with why.
+    Suspensions(Vec<(confab_core::Nick, String)>),
+    /// Whether lockdown is on now.
+    Lockdown(bool),
 }
 
 /// What the REST API asks of the hub for an account (see
@@ -622,6 +634,22 @@ impl Runner {
                         self.hub.admin_unkline(&mask).map(AdminAnswer::Unklined)
                     }
                     AdminCall::Klines => Ok(AdminAnswer::Klines(self.hub.admin_klines(now))),
+                    AdminCall::Suspend { name, reason } => self
+                        .hub
+                        .admin_suspend(&name, reason, now)
+                        .map(AdminAnswer::Told),
+                    AdminCall::Unsuspend(name) => {
+                        self.hub.admin_unsuspend(&name).map(|()| AdminAnswer::Done)
+                    }
+                    AdminCall::Suspensions => {
+                        Ok(AdminAnswer::Suspensions(self.hub.admin_suspensions()))
+                    }
+                    AdminCall::Lockdown(on) => {
+                        if let Some(on) = on {
+                            self.hub.admin_lockdown(on);
+                        }
+                        Ok(AdminAnswer::Lockdown(self.hub.lockdown()))
+                    }
                 };
                 self.admin_answers.push((reply, answer));
             }
@@ -646,6 +674,11 @@ impl Runner {
         // A token outlives a K-line on its account: every call checks.
         if let Some(reason) = self.hub.account_klined(user, now) {
             return Err(ChatError::ServerBanned(reason));
+        }
+        if let Some(reason) = self.hub.account_suspended(user) {
+            let name = confab_core::Nick::parse(user.as_str(), usize::MAX)
+                .map_err(|e| ChatError::BadValue(e.to_string()))?;
+            return Err(ChatError::Suspended { name, reason });
         }
         let hub = &mut self.hub;
         Ok(match call {

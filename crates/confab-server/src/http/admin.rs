@@ -253,6 +253,9 @@ fn admin_refusal(e: ChatError) -> ApiError {
         e @ ChatError::NoSuchKline(_) => {
             ApiError::new(StatusCode::NOT_FOUND, "no_such_kline", e.to_string())
         }
+        e @ (ChatError::NoSuchUser(_) | ChatError::NotSuspended(_)) => {
+            ApiError::new(StatusCode::NOT_FOUND, "no_such_account", e.to_string())
+        }
         e => chat_error(e),
     }
 }
@@ -365,6 +368,228 @@ pub async fn remove_kline(
         Ok(_) => Ok(StatusCode::NO_CONTENT),
         Err(e) => Err(admin_refusal(e)),
     }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SuspensionJson {
+    /// The account.
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SuspensionList {
+    /// The suspended accounts, by name.
+    pub suspensions: Vec<SuspensionJson>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SuspendRequest {
+    /// The account to suspend.
+    pub name: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SuspendResponse {
+    pub name: String,
+    /// Its sessions that were disconnected, on every door.
+    pub disconnected: usize,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnsuspendParams {
+    /// The account to let back in.
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Lockdown {
+    /// Whether lockdown is on: no new guests and no registrations
+    /// (accounts still log in).
+    pub on: bool,
+}
+
+fn account_name(state: &Shared, name: &str) -> Result<Nick, ApiError> {
+    Nick::parse(name, state.config.limits.max_nick_len).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_account",
+            format!("there is no account called {name}"),
+        )
+    })
+}
+
+/// The suspended accounts.
+#[utoipa::path(
+    get, path = "/api/v1/admin/suspensions", tag = "admin",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The suspended accounts", body = SuspensionList),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn suspensions(
+    State(state): State<Shared>,
+    _admin: Admin,
+) -> Result<Json<SuspensionList>, ApiError> {
+    let list = match state
+        .hub
+        .admin(AdminCall::Suspensions)
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(AdminAnswer::Suspensions(list)) => list,
+        Ok(_) => Vec::new(),
+        Err(e) => return Err(admin_refusal(e)),
+    };
+    Ok(Json(SuspensionList {
+        suspensions: list
+            .into_iter()
+            .map(|(name, reason)| SuspensionJson {
+                name: name.to_string(),
+                reason,
+            })
+            .collect(),
+    }))
+}
+
+/// Suspends an account: its sessions end on every door and it cannot log
+/// in (nor use its tokens) until the suspension is lifted.
+#[utoipa::path(
+    post, path = "/api/v1/admin/suspensions", tag = "admin",
+    security(("admin" = [])),
+    request_body = SuspendRequest,
+    responses(
+        (status = 201, description = "Suspended", body = SuspendResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 404, description = "No such account", body = ErrorResponse),
+        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing field or bad reason", body = ErrorResponse),
+        (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
+    )
+)]
+pub async fn suspend(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<SuspendRequest>,
+) -> Result<(StatusCode, Json<SuspendResponse>), ApiError> {
+    let name = account_name(&state, &req.name)?;
+    let reason = match req.reason.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) => Some(message_text(&state, r)?),
+    };
+    let call = AdminCall::Suspend {
+        name: name.clone(),
+        reason,
+    };
+    match state.hub.admin(call).await.map_err(unavailable)? {
+        Ok(AdminAnswer::Told(disconnected)) => Ok((
+            StatusCode::CREATED,
+            Json(SuspendResponse {
+                name: name.to_string(),
+                disconnected,
+            }),
+        )),
+        Ok(_) => Err(admin_refusal(ChatError::BadValue("unexpected".into()))),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+/// Lifts an account's suspension.
+#[utoipa::path(
+    delete, path = "/api/v1/admin/suspensions", tag = "admin",
+    security(("admin" = [])),
+    params(UnsuspendParams),
+    responses(
+        (status = 204, description = "Lifted"),
+        (status = 400, description = "Bad query parameters", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 404, description = "No such account, or it is not suspended", body = ErrorResponse),
+        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
+    )
+)]
+pub async fn unsuspend(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiQuery(params): ApiQuery<UnsuspendParams>,
+) -> Result<StatusCode, ApiError> {
+    let name = account_name(&state, &params.name)?;
+    match state
+        .hub
+        .admin(AdminCall::Unsuspend(name))
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+async fn lockdown_call(state: &Shared, on: Option<bool>) -> Result<Json<Lockdown>, ApiError> {
+    match state
+        .hub
+        .admin(AdminCall::Lockdown(on))
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(AdminAnswer::Lockdown(on)) => Ok(Json(Lockdown { on })),
+        Ok(_) => Err(admin_refusal(ChatError::BadValue("unexpected".into()))),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+/// Whether lockdown is on.
+#[utoipa::path(
+    get, path = "/api/v1/admin/lockdown", tag = "admin",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The switch", body = Lockdown),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn get_lockdown(
+    State(state): State<Shared>,
+    _admin: Admin,
+) -> Result<Json<Lockdown>, ApiError> {
+    lockdown_call(&state, None).await
+}
+
+/// Turns lockdown on (no new guests, no registrations; accounts still log
+/// in) or off. Kept across restarts.
+#[utoipa::path(
+    put, path = "/api/v1/admin/lockdown", tag = "admin",
+    security(("admin" = [])),
+    request_body = Lockdown,
+    responses(
+        (status = 200, description = "The switch as it is now", body = Lockdown),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing or bad field", body = ErrorResponse),
+        (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
+    )
+)]
+pub async fn set_lockdown(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<Lockdown>,
+) -> Result<Json<Lockdown>, ApiError> {
+    lockdown_call(&state, Some(req.on)).await
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

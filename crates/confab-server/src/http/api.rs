@@ -748,6 +748,7 @@ pub fn chat_error(e: ChatError) -> ApiError {
         | E::GuestsNotAllowed
         | E::GuestsNoPrivateHistory => (StatusCode::FORBIDDEN, "forbidden"),
         E::ServerBanned(_) => (StatusCode::FORBIDDEN, "banned_from_server"),
+        E::Suspended { .. } => (StatusCode::FORBIDDEN, "suspended"),
         // The recipient's state, not the sender's pace: no Retry-After.
         E::OfflineQueueFull(_) => (StatusCode::CONFLICT, "offline_queue_full"),
         E::GuestNotKept(_) => (StatusCode::CONFLICT, "guest_not_kept"),

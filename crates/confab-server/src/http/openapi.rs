@@ -98,6 +98,12 @@ pub fn api(state: &Shared) -> OpenApiRouter<Shared> {
             admin::add_kline,
             admin::remove_kline
         ))
+        .routes(routes!(
+            admin::suspensions,
+            admin::suspend,
+            admin::unsuspend
+        ))
+        .routes(routes!(admin::get_lockdown, admin::set_lockdown))
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes));
     let other = OpenApiRouter::new()
         .routes(routes!(uploads::create))

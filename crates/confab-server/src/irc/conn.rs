@@ -924,7 +924,10 @@ impl Conn {
                         vec![render::error(e, command, &view)]
                     }
                     // ERR_YOUREBANNEDCREEP; the goodbye follows.
-                    ChatError::ServerBanned(_) => vec![render::error(e, command, &view)],
+                    ChatError::ServerBanned(_) | ChatError::Suspended { .. } => {
+                        self.closing = Some(e.to_string());
+                        vec![render::error(e, command, &view)]
+                    }
                     _ => {
                         self.closing = Some(e.to_string());
                         vec![
@@ -2065,6 +2068,39 @@ impl Conn {
                 }
                 None => self.need_more(cmd).await,
             },
+            "SUSPEND" | "UNSUSPEND" => {
+                let Some(name) = p.first() else {
+                    return self.need_more(cmd).await;
+                };
+                let Ok(name) = Nick::parse(name, usize::MAX) else {
+                    return self
+                        .num("401", &[&safe(name), "No such nick/channel"])
+                        .await;
+                };
+                let c = if cmd == "SUSPEND" {
+                    let reason = match self.reason(p.get(1).copied()) {
+                        Ok(reason) => reason,
+                        Err(e) => return self.fail_text(cmd, &e).await,
+                    };
+                    Command::Suspend { name, reason }
+                } else {
+                    Command::Unsuspend(name)
+                };
+                self.command(c, cmd, Kind::Plain).await;
+            }
+            "LOCKDOWN" => {
+                let on = match p.first().map(|s| s.to_ascii_uppercase()) {
+                    None => None,
+                    Some(s) if s == "ON" => Some(true),
+                    Some(s) if s == "OFF" => Some(false),
+                    Some(_) => {
+                        return self
+                            .fail_text(cmd, "LOCKDOWN takes ON, OFF or nothing")
+                            .await;
+                    }
+                };
+                self.command(Command::Lockdown(on), cmd, Kind::Plain).await;
+            }
             "DIE" | "RESTART" | "SQUIT" | "CONNECT" | "REHASH" => {
                 self.num("481", &["Permission Denied- You're not an IRC operator"])
                     .await;

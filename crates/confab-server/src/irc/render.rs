@@ -450,6 +450,7 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
         ChatError::NotServerOper => {
             view.num("481", &["Permission Denied- You're not an IRC operator"])
         }
+        ChatError::Suspended { .. } => view.num("465", &[&text]),
         ChatError::ServerBanned(reason) => view.num(
             "465",
             &[&format!("You are banned from this server- {reason}")],

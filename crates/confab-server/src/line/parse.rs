@@ -100,6 +100,9 @@ commands! {
     "kline", "/kline [MINUTES] MASK [reason]", "operators: ban $a:account, nick!ident@host or an address/CIDR from the server (for MINUTES, or for good)";
     "unkline", "/unkline MASK", "operators: lift a server ban";
     "klines", "/klines", "operators: list the server bans";
+    "suspend", "/suspend NAME [reason]", "operators: suspend an account (its sessions end; it cannot log in)";
+    "unsuspend", "/unsuspend NAME", "operators: let a suspended account log in again";
+    "lockdown", "/lockdown [on|off]", "operators: refuse new guests and registrations (accounts still log in), or say whether that is on";
     "time", "/time", "show the server's time";
     "help", "/help [command]", "show help, for one command or in general";
     "commands", "/commands", "list every command";
@@ -305,6 +308,29 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
         }
         "unkline" => Ok(Input::Hub(Command::Unkline(one_arg(args)?))),
         "klines" => no_args(Input::Hub(Command::Klines)),
+        "suspend" => {
+            let (who, reason) = split_word(args);
+            if who.is_empty() {
+                return Err(usage("suspend"));
+            }
+            let reason = match reason.trim() {
+                "" => None,
+                r => Some(field(Field::Reason, r)?),
+            };
+            Ok(Input::Hub(Command::Suspend {
+                name: nick(who)?,
+                reason,
+            }))
+        }
+        "unsuspend" => Ok(Input::Hub(Command::Unsuspend(nick(&one_arg(args)?)?))),
+        "lockdown" => Ok(Input::Hub(Command::Lockdown(
+            match args.to_ascii_lowercase().as_str() {
+                "" => None,
+                "on" => Some(true),
+                "off" => Some(false),
+                _ => return Err(usage("lockdown")),
+            },
+        ))),
         "wallops" => {
             if args.is_empty() {
                 return Err(usage("wallops"));

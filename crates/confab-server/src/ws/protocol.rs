@@ -199,6 +199,12 @@ impl Fields<'_> {
             }),
             "unkline" => hub(Command::Unkline(self.string("mask")?.to_owned())),
             "klines" => hub(Command::Klines),
+            "suspend" => hub(Command::Suspend {
+                name: self.nick("name")?,
+                reason: self.opt_input("reason", Field::Reason)?,
+            }),
+            "unsuspend" => hub(Command::Unsuspend(self.nick("name")?)),
+            "lockdown" => hub(Command::Lockdown(self.opt_bool("on")?)),
             "send" => match self.opt_string("upload")? {
                 Some(upload) => Request::SendUpload {
                     to: self.target("to")?,
@@ -697,6 +703,9 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::NotServerOper => "not_server_oper",
         ChatError::ServerBanned(_) => "banned_from_server",
         ChatError::NoSuchKline(_) => "no_such_kline",
+        ChatError::Suspended { .. } => "suspended",
+        ChatError::NotSuspended(_) => "not_suspended",
+        ChatError::Lockdown => "lockdown",
         ChatError::Banned(_) => "banned",
         ChatError::InviteOnly(_) => "invite_only",
         ChatError::BadKey(_) => "bad_key",

@@ -300,3 +300,123 @@ async fn an_address_kline_from_the_line_door_refuses_new_connections_from_it() {
     assert!(rest.iter().any(|m| m.command == "465"), "{rest:?}");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_suspended_account_is_cut_off_on_every_door_until_lifted() {
+    let s = server().await;
+    let mut alice = account(s.addr, "alice").await;
+    let r = post(s.addr, "/api/v1/login")
+        .json(&json!({"name": "alice", "password": PW}))
+        .send()
+        .await;
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+    let (mut web, _) = ws_client::guest(s.addr, "webop").await;
+    web.ok(json!({"type": "oper", "name": "root", "password": OPER_PW}))
+        .await;
+    let (before, _) = web
+        .ok(json!({"type": "suspend", "name": "alice", "reason": "spam"}))
+        .await;
+    assert!(
+        before
+            .iter()
+            .any(|m| m["type"] == "notice" && m["text"].as_str().unwrap().contains("1 sessions")),
+        "{before:?}"
+    );
+    let rest = alice.expect_closed().await;
+    assert!(
+        rest.iter().any(|l| l.contains("Suspended (spam)")),
+        "{rest:?}"
+    );
+
+    let mut irc = irc_client::connect(s.addr, "alice-irc").await;
+    irc.send(&format!("PASS {PW}")).await;
+    irc.send("NICK alice").await;
+    irc.send("USER u 0 * :A").await;
+    let rest = irc.expect_closed().await;
+    assert!(
+        rest.iter()
+            .any(|m| m.command == "465" && m.params.last().unwrap().contains("suspended")),
+        "{rest:?}"
+    );
+    let r = crate::http::get(s.addr, "/api/v1/rooms")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(r.assert_error(403), "suspended");
+    let r = crate::http::get(s.addr, "/api/v1/admin/suspensions")
+        .bearer(ADMIN)
+        .send()
+        .await;
+    assert_eq!(
+        r.json(),
+        json!({"suspensions": [{"name": "alice", "reason": "spam"}]})
+    );
+
+    let r = crate::http::Request::new(s.addr, "DELETE", "/api/v1/admin/suspensions?name=ALICE")
+        .bearer(ADMIN)
+        .send()
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = crate::http::get(s.addr, "/api/v1/rooms")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut line = Client::connect(s.addr, "back").await;
+    line.expect("name").await;
+    line.send(&format!("/login alice {PW}")).await;
+    line.expect("*** Welcome, alice!").await;
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn lockdown_keeps_new_guests_and_registrations_out_on_every_door() {
+    let s = server().await;
+    account(s.addr, "member").await;
+    let mut here = Client::login(s.addr, "here").await;
+    let mut oper = Client::login(s.addr, "sheriff").await;
+    oper.send(&format!("/oper root {OPER_PW}")).await;
+    oper.expect("You are now a server operator").await;
+    oper.send("/lockdown on").await;
+    oper.expect("Lockdown is on").await;
+
+    let mut guest = Client::connect(s.addr, "newbie").await;
+    guest.expect("name").await;
+    guest.send("newbie").await;
+    guest.expect("the server is in lockdown").await;
+    let mut irc = irc_client::connect(s.addr, "irc-newbie").await;
+    irc.send("NICK ircnew").await;
+    irc.send("USER u 0 * :N").await;
+    let rest = irc.expect_closed().await;
+    assert!(
+        rest.iter()
+            .any(|m| m.params.last().is_some_and(|p| p.contains("lockdown"))),
+        "{rest:?}"
+    );
+    let mut ws = ws_client::Ws::connect(s.addr, "ws-newbie").await;
+    let e = ws
+        .refused(json!({"type": "hello", "v": 1, "name": "wsnew"}))
+        .await;
+    assert_eq!(e["code"], "lockdown", "{e}");
+    // A guest already here cannot register now; accounts still log in.
+    here.send(&format!("/register {PW}")).await;
+    here.expect("the server is in lockdown").await;
+    let mut member = Client::connect(s.addr, "member").await;
+    member.expect("name").await;
+    member.send(&format!("/login member {PW}")).await;
+    member.expect("*** Welcome, member!").await;
+
+    let r = crate::http::get(s.addr, "/api/v1/admin/lockdown")
+        .bearer(ADMIN)
+        .send()
+        .await;
+    assert_eq!(r.json(), json!({"on": true}));
+    let r = crate::http::Request::new(s.addr, "PUT", "/api/v1/admin/lockdown")
+        .bearer(ADMIN)
+        .json(&json!({"on": false}))
+        .send()
+        .await;
+    assert_eq!(r.json(), json!({"on": false}), "{}", r.text());
+    Client::login(s.addr, "newbie").await;
+    s.shutdown().await;
+}
