@@ -13,6 +13,8 @@ pub enum ChatError {
     AlreadyLoggedIn,
     #[error("the name {0} is taken; choose another")]
     NickInUse(Nick),
+    #[error("the name {0} is reserved for the server; choose another")]
+    NickReserved(Nick),
     #[error("there is no user called {0}")]
     NoSuchUser(Nick),
     #[error("there is no room called {0}")]

@@ -90,6 +90,9 @@ pub struct HubConfig {
     /// The longest key, ban mask, topic, away message, real name and
     /// reason (`input`).
     pub input: InputLimits,
+    /// Names reserved besides `names::RESERVED_NICKS` (the network's
+    /// name, `chat.reserved_names`): nobody takes them as a nick.
+    pub reserved: Vec<NickKey>,
 }
 
 /// The longest ident (IRC's user name) the hub takes from a door.
@@ -142,6 +145,7 @@ impl Default for HubConfig {
             max_bans: 100,
             whowas: 100,
             input: InputLimits::default(),
+            reserved: Vec::new(),
         }
     }
 }
@@ -1073,11 +1077,20 @@ impl<O: Outbox> Hub<O> {
         uid
     }
 
+    /// Refuses a name reserved for the server.
+    fn check_reserved(&self, nick: &Nick) -> Result<(), ChatError> {
+        if crate::names::is_reserved(nick) || self.config.reserved.contains(&nick.key()) {
+            return Err(ChatError::NickReserved(nick.clone()));
+        }
+        Ok(())
+    }
+
     // The first name of a session, as a guest.
     fn login(&mut self, sid: SessionId, nick: Nick, now: Timestamp) -> Result<(), ChatError> {
         if self.sessions[&sid].user.is_some() {
             return Err(ChatError::AlreadyLoggedIn);
         }
+        self.check_reserved(&nick)?;
         let key = nick.key();
         if self.is_registered(&key)? {
             return Err(ChatError::NickRegistered(nick));
@@ -1374,6 +1387,8 @@ impl<O: Outbox> Hub<O> {
             return Err(ChatError::AlreadyRegistered(user.nick.clone()));
         }
         let nick = user.nick.clone();
+        // A guest could hold a name reserved since it logged in.
+        self.check_reserved(&nick)?;
         self.commit_ops(now);
         let account = match self.store()?.create_account(&nick, password_hash, now) {
             Ok(a) => a,
@@ -1460,6 +1475,7 @@ impl<O: Outbox> Hub<O> {
         let (old_key, key) = (old.key(), nick.key());
         let mut inherited = None;
         if key != old_key {
+            self.check_reserved(&nick)?;
             if self.is_registered(&key)? {
                 return Err(ChatError::NickRegistered(nick));
             }

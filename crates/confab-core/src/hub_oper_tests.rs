@@ -523,3 +523,33 @@ fn lockdown_refuses_new_guests_and_registrations_but_not_accounts() {
         vec![Event::Error(ChatError::NotServerOper)]
     );
 }
+
+#[test]
+fn service_names_and_configured_names_are_reserved_for_nicks_and_registration() {
+    let mut w = World::with_config(HubConfig {
+        reserved: vec![nick("confab").key()],
+        ..quiet_config()
+    });
+    for name in ["NickServ", "chanserv", "OPERSERV", "Global", "Confab"] {
+        let s = w.connect();
+        assert_eq!(
+            w.ask(s, Command::Login(nick(name))),
+            vec![Event::Error(ChatError::NickReserved(nick(name)))],
+            "{name}"
+        );
+    }
+    let bob = w.login("bob");
+    assert_eq!(
+        w.ask(bob, Command::ChangeNick(nick("nickserv"))),
+        vec![Event::Error(ChatError::NickReserved(nick("nickserv")))]
+    );
+    // Names that only look alike are fine.
+    w.cmd(bob, Command::ChangeNick(nick("NickServer")));
+    assert_eq!(
+        w.events(bob),
+        vec![Event::NickChanged {
+            old: nick("bob"),
+            new: nick("NickServer")
+        }]
+    );
+}

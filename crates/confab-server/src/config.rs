@@ -306,6 +306,9 @@ pub struct ChatConfig {
     /// whoever next uses the name (the sender is told so); when off, it
     /// is refused with an error.
     pub keep_for_guests: bool,
+    /// Names nobody may take as a nick, besides the services' (NickServ,
+    /// ChanServ, OperServ, Global, ...) and the network's name.
+    pub reserved_names: Vec<String>,
 }
 
 /// Every limit, by name. Bad input past a limit gets a clear error.
@@ -399,6 +402,7 @@ impl Default for ChatConfig {
             default_modes: "nt".to_owned(),
             max_bans: 100,
             keep_for_guests: true,
+            reserved_names: Vec::new(),
         }
     }
 }
@@ -760,11 +764,22 @@ impl Config {
             max_bans: self.chat.max_bans,
             whowas: 100,
             input: l.input(),
+            reserved: self.reserved_names(),
         })
     }
 }
 
 impl Config {
+    /// The names reserved besides the core's list: the network's name
+    /// (when it could be a nick) and `chat.reserved_names`.
+    pub fn reserved_names(&self) -> Vec<confab_core::NickKey> {
+        std::iter::once(&self.irc.network)
+            .chain(&self.chat.reserved_names)
+            .filter_map(|n| confab_core::Nick::parse(n, usize::MAX).ok())
+            .map(|n| n.key())
+            .collect()
+    }
+
     /// The database file.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join(&self.storage.database)

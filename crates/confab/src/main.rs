@@ -273,6 +273,11 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
             let settings = load_config(&config, &[])?;
             let nick = Nick::parse(&name, settings.limits.max_nick_len)
                 .with_context(|| format!("{name:?} cannot be a name"))?;
+            anyhow::ensure!(
+                !confab_core::names::is_reserved(&nick)
+                    && !settings.reserved_names().contains(&nick.key()),
+                "the name {nick} is reserved for the server"
+            );
             let mut store = open_store(&settings)?;
             if store.account(&nick.key())?.is_some() {
                 anyhow::bail!("the name {nick} is already registered");

@@ -920,9 +920,9 @@ impl Conn {
                 self.login_req = None;
                 let view = self.view();
                 match e {
-                    ChatError::NickInUse(_) | ChatError::NickRegistered(_) => {
-                        vec![render::error(e, command, &view)]
-                    }
+                    ChatError::NickInUse(_)
+                    | ChatError::NickRegistered(_)
+                    | ChatError::NickReserved(_) => vec![render::error(e, command, &view)],
                     // ERR_YOUREBANNEDCREEP; the goodbye follows.
                     ChatError::ServerBanned(_) | ChatError::Suspended { .. } => {
                         self.closing = Some(e.to_string());

@@ -432,6 +432,9 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
         ChatError::NickInUse(nick) => {
             view.num("433", &[nick.as_str(), "Nickname is already in use"])
         }
+        ChatError::NickReserved(nick) => {
+            view.num("432", &[nick.as_str(), "Erroneous nickname (reserved)"])
+        }
         ChatError::NickRegistered(nick) => view.num(
             "433",
             &[nick.as_str(), "Nickname is reserved by a different account"],

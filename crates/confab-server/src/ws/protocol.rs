@@ -706,6 +706,7 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::Suspended { .. } => "suspended",
         ChatError::NotSuspended(_) => "not_suspended",
         ChatError::Lockdown => "lockdown",
+        ChatError::NickReserved(_) => "nick_reserved",
         ChatError::Banned(_) => "banned",
         ChatError::InviteOnly(_) => "invite_only",
         ChatError::BadKey(_) => "bad_key",

@@ -178,3 +178,21 @@ async fn kline_disconnects_matching_users_refuses_them_and_unkline_lifts_it() {
     must("KLINE on everyone", &r, "FAIL");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn service_names_are_reserved() {
+    let s = oper_server().await;
+    let mut c = connect(s.addr, "nickserv-wannabe").await;
+    c.send("NICK NickServ").await;
+    c.send("USER u 0 * :R").await;
+    let (_, refused) = c.expect_skipping("432").await;
+    assert_eq!(param(&refused, 1), "NickServ", "{refused}");
+    c.send("NICK fine_name").await;
+    c.expect("001").await;
+    c.sync().await;
+    for name in ["ChanServ", "global", "OperServ"] {
+        let r = c.ask(&format!("NICK {name}")).await;
+        must(name, &r, "432");
+    }
+    s.shutdown().await;
+}
