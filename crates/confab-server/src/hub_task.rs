@@ -273,6 +273,12 @@ type Held = (
     u64,
 );
 
+/// A REST admin answer held for the commit, and where it goes.
+type HeldAdmin = (
+    oneshot::Sender<Result<AdminAnswer, ChatError>>,
+    Result<AdminAnswer, ChatError>,
+);
+
 /// The hub's answer to an [`ApiCall`].
 #[derive(Debug, Clone)]
 pub enum ApiAnswer {
@@ -480,10 +486,7 @@ struct Runner {
     /// failures counted when each was staged.
     answers: Vec<Held>,
     /// REST admin answers held until the batch commits.
-    admin_answers: Vec<(
-        oneshot::Sender<Result<AdminAnswer, ChatError>>,
-        Result<AdminAnswer, ChatError>,
-    )>,
+    admin_answers: Vec<HeldAdmin>,
 }
 
 impl Runner {
