@@ -819,6 +819,37 @@ mod tests {
     }
 
     #[test]
+    fn oper_blocks_need_a_name_and_an_argon2_hash_and_names_are_reserved() {
+        let oper = |name: &str, hash: &str| OperConfig {
+            name: name.to_owned(),
+            password_hash: hash.to_owned(),
+        };
+        let good = crate::auth::hash("oper-password");
+        let mut c = Config::default();
+        c.opers = vec![oper("root", &good)];
+        c.validate().unwrap();
+        for (opers, key) in [
+            (vec![oper("root", "plaintext")], "opers.password_hash"),
+            (vec![oper("", &good)], "opers.name"),
+            (vec![oper("a b", &good)], "opers.name"),
+            (vec![oper("root", &good), oper("root", &good)], "opers.name"),
+        ] {
+            c.opers = opers;
+            assert_eq!(c.validate().unwrap_err().key, key);
+        }
+        let mut c = Config::default();
+        c.chat.reserved_names = vec!["Staff".into(), "not a nick".into()];
+        let keys: Vec<String> = c
+            .hub_config()
+            .unwrap()
+            .reserved
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        assert_eq!(keys, ["confab", "staff"]);
+    }
+
+    #[test]
     fn zero_limits_and_bad_rooms_are_named() {
         let mut c = Config::default();
         c.limits.send_queue = 0;
