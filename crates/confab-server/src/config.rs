@@ -825,8 +825,10 @@ mod tests {
             password_hash: hash.to_owned(),
         };
         let good = crate::auth::hash("oper-password");
-        let mut c = Config::default();
-        c.opers = vec![oper("root", &good)];
+        let mut c = Config {
+            opers: vec![oper("root", &good)],
+            ..Config::default()
+        };
         c.validate().unwrap();
         for (opers, key) in [
             (vec![oper("root", "plaintext")], "opers.password_hash"),
