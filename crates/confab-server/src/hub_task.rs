@@ -263,6 +263,9 @@ pub enum ApiCall {
     ReadMarkers,
     /// The user's read marker of one conversation.
     ReadMarker(Target),
+    /// Nothing but the checks every call makes: the account is not
+    /// K-lined or suspended (a REST login asks before issuing a token).
+    Standing,
 }
 
 /// A REST answer held for the commit: where it goes, what it is, and the
@@ -291,6 +294,8 @@ pub enum ApiAnswer {
     ReadMarkers(Vec<(Target, Marker)>),
     /// The conversation as the hub spells it, and its marker if any.
     ReadMarker(Target, Option<Marker>),
+    /// The account is in good standing.
+    Standing,
 }
 
 /// The hub has stopped (the server is shutting down).
@@ -707,6 +712,7 @@ impl Runner {
                 let (target, marker) = hub.api_read_marker(user, target)?;
                 ApiAnswer::ReadMarker(target, marker)
             }
+            ApiCall::Standing => ApiAnswer::Standing,
         })
     }
 

@@ -139,6 +139,7 @@ pub struct LoginResponse {
         (status = 200, description = "Logged in", body = LoginResponse),
         (status = 400, description = "Malformed JSON", body = ErrorResponse),
         (status = 401, description = "Wrong name or password", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
         (status = 422, description = "Missing or mistyped fields", body = ErrorResponse),
@@ -177,6 +178,12 @@ pub async fn login(
         }
         Ok(Ok(account)) => account,
     };
+    // A suspended or K-lined account gets no token.
+    match state.hub.api(account.name.key(), ApiCall::Standing).await {
+        Err(gone) => return Err(unavailable(gone).into_response()),
+        Ok(Err(e)) => return Err(chat_error(e).into_response()),
+        Ok(Ok(_)) => {}
+    }
     let ttl_ms = state.config.http.token_ttl_secs.saturating_mul(1000);
     let expires = crate::hub_task::now()
         .0
@@ -203,6 +210,7 @@ pub struct RoomJson {
     responses(
         (status = 200, description = "Rooms by name", body = [RoomJson]),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 503, description = "Server stopping", body = ErrorResponse),
     )
 )]
@@ -241,6 +249,7 @@ pub struct UserJson {
     responses(
         (status = 200, description = "Users by name", body = [UserJson]),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 503, description = "Server stopping", body = ErrorResponse),
     )
 )]
@@ -300,6 +309,7 @@ pub struct MessagePage {
         (status = 200, description = "A page of messages", body = MessagePage),
         (status = 400, description = "Bad query parameters", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 404, description = "No such room (or not readable)", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
@@ -375,6 +385,7 @@ pub struct SearchResults {
         (status = 200, description = "Matching messages", body = SearchResults),
         (status = 400, description = "Bad query parameters", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 404, description = "No such room (or not readable)", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
@@ -564,6 +575,7 @@ impl ReadMarkerJson {
     responses(
         (status = 200, description = "The user's read markers", body = [ReadMarkerJson]),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 503, description = "Server stopping", body = ErrorResponse),
     )
 )]
@@ -592,6 +604,7 @@ pub async fn read_markers(
     responses(
         (status = 200, description = "The read marker", body = ReadMarkerJson),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 404, description = "Not a room or user name", body = ErrorResponse),
         (status = 503, description = "Server stopping", body = ErrorResponse),
     )

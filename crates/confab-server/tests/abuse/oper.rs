@@ -216,6 +216,12 @@ async fn a_kline_on_an_account_ends_its_sessions_on_every_door_and_its_logins() 
         .send()
         .await;
     assert_eq!(r.assert_error(403), "banned_from_server");
+    // Nor does a new one come.
+    let r = post(s.addr, "/api/v1/login")
+        .json(&json!({"name": "troll", "password": PW}))
+        .send()
+        .await;
+    assert_eq!(r.assert_error(403), "banned_from_server");
     s.shutdown().await;
 }
 
@@ -340,6 +346,11 @@ async fn a_suspended_account_is_cut_off_on_every_door_until_lifted() {
     );
     let r = crate::http::get(s.addr, "/api/v1/rooms")
         .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(r.assert_error(403), "suspended");
+    let r = post(s.addr, "/api/v1/login")
+        .json(&json!({"name": "alice", "password": PW}))
         .send()
         .await;
     assert_eq!(r.assert_error(403), "suspended");
