@@ -786,7 +786,13 @@ impl<O: Outbox> Hub<O> {
             }
             Command::Register { .. } if self.lockdown => Err(ChatError::Lockdown),
             Command::Register { password_hash } => self.register(sid, uid, &password_hash, now),
-            Command::ChangeNick(nick) => self.change_nick(uid, nick, now),
+            Command::ChangeNick(nick) => {
+                // A nick K-line holds for a name taken later too.
+                if let Some(reason) = self.klined(sid, None, &nick, now) {
+                    return Err(ChatError::ServerBanned(reason));
+                }
+                self.change_nick(uid, nick, now)
+            }
             Command::Join { room, key } => self.join(sid, uid, room, key, now),
             Command::Part { room, reason } => self.part(sid, uid, room, reason, now),
             Command::Rooms => {

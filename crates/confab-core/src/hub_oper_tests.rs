@@ -342,6 +342,12 @@ fn kline_with_a_duration_lapses_and_unkline_lifts_one_at_once() {
         w.ask(s, Command::Login(nick("bob")))[0],
         Event::Error(ChatError::ServerBanned("cool off".into()))
     );
+    // Nor can another name become it.
+    let other = w.login("notbob");
+    assert_eq!(
+        w.ask(other, Command::ChangeNick(nick("Bob"))),
+        vec![Event::Error(ChatError::ServerBanned("cool off".into()))]
+    );
     w.advance(10 * 60_000);
     w.login("bob");
     let got = w.ask(oper, Command::Klines);

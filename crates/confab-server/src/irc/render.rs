@@ -454,6 +454,12 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
             view.num("481", &["Permission Denied- You're not an IRC operator"])
         }
         ChatError::Suspended { .. } => view.num("465", &[&text]),
+        // A nick change into a K-lined name: the nick is refused, the
+        // connection stays.
+        ChatError::ServerBanned(_) if command == "NICK" => view.num(
+            "432",
+            &["*", "Erroneous nickname (banned from this server)"],
+        ),
         ChatError::ServerBanned(reason) => view.num(
             "465",
             &[&format!("You are banned from this server- {reason}")],
