@@ -924,9 +924,10 @@ impl Conn {
                     | ChatError::NickRegistered(_)
                     | ChatError::NickReserved(_) => vec![render::error(e, command, &view)],
                     // ERR_YOUREBANNEDCREEP; the goodbye follows.
+                    // 465, whatever command carried the login (NICK too).
                     ChatError::ServerBanned(_) | ChatError::Suspended { .. } => {
                         self.closing = Some(e.to_string());
-                        vec![render::error(e, command, &view)]
+                        vec![render::error(e, "", &view)]
                     }
                     _ => {
                         self.closing = Some(e.to_string());

@@ -165,6 +165,12 @@ async fn kline_disconnects_matching_users_refuses_them_and_unkline_lifts_it() {
     let banned = must("registration", &rest, "465");
     assert!(last(banned).contains("go away"), "{banned}");
 
+    // Nor can someone else take the name.
+    let mut other = register(s.addr, "other").await;
+    let r = other.ask("NICK Victim").await;
+    must("NICK into a K-lined name", &r, "432");
+    must_not("NICK into a K-lined name", &r, "NICK");
+
     let r = o.ask("STATS k").await;
     let line = must("STATS k", &r, "216");
     assert_eq!(param(line, 2), "victim!*@*", "{line}");
