@@ -924,8 +924,9 @@ impl<O: Outbox> Hub<O> {
             }
             Command::Kill { nick, reason } => {
                 let by = self.oper_of(sid)?;
+                let shown = self.display(&nick);
                 self.kill(&by, &nick, reason, now)?;
-                self.reply(sid, now, Event::ServerNotice(format!("{nick} was killed")));
+                self.reply(sid, now, Event::ServerNotice(format!("{shown} was killed")));
                 Ok(())
             }
             Command::Wallops(text) => {

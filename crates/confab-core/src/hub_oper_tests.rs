@@ -128,7 +128,7 @@ fn kill_disconnects_every_session_of_the_user_and_others_see_why() {
                 nick: nick("alice"),
                 reason: "Killed (carol (spam))".into()
             },
-            Event::ServerNotice("ALICE was killed".into()),
+            Event::ServerNotice("alice was killed".into()),
         ]
     );
     for sid in [phone, laptop] {
