@@ -145,6 +145,41 @@ pub enum Command {
     GetReadMarker(Target),
     /// List every read marker of the user.
     ReadMarkers,
+    /// The session becomes a server operator under the oper name given;
+    /// the door checked the oper password (`[[opers]]` in the config).
+    Oper(String),
+    /// Disconnect every session of `nick` (server operators only); the
+    /// others see it quit with `Killed (oper (reason))`.
+    Kill {
+        nick: Nick,
+        reason: Option<Text>,
+    },
+    /// A notice to every server operator online (server operators only).
+    Wallops(Text),
+    /// Ban a mask from the whole server (server operators only): `$a:name`
+    /// (an account), `nick!ident@host` (a glob) or an address or CIDR
+    /// block; for `minutes`, or for good. Matching sessions are
+    /// disconnected.
+    Kline {
+        mask: String,
+        minutes: Option<u64>,
+        reason: Option<Text>,
+    },
+    /// Lift the server-wide ban on a mask (server operators only).
+    Unkline(String),
+    /// List the server-wide bans (server operators only).
+    Klines,
+    /// Suspend an account (server operators only): its sessions end and
+    /// it cannot log in until unsuspended.
+    Suspend {
+        name: Nick,
+        reason: Option<Text>,
+    },
+    /// Lift an account's suspension (server operators only).
+    Unsuspend(Nick),
+    /// Turn lockdown on or off (`None`: tell whether it is on). While on,
+    /// no new guests and no registrations; accounts still log in.
+    Lockdown(Option<bool>),
 }
 
 /// Which messages of a conversation to read.
@@ -205,6 +240,15 @@ impl Command {
             Command::MarkRead { .. } => "mark-read",
             Command::GetReadMarker(_) => "read-marker",
             Command::ReadMarkers => "read-markers",
+            Command::Oper(_) => "oper",
+            Command::Kill { .. } => "kill",
+            Command::Wallops(_) => "wallops",
+            Command::Kline { .. } => "kline",
+            Command::Unkline(_) => "unkline",
+            Command::Klines => "klines",
+            Command::Suspend { .. } => "suspend",
+            Command::Unsuspend(_) => "unsuspend",
+            Command::Lockdown(_) => "lockdown",
         }
     }
 }

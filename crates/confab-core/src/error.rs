@@ -13,6 +13,8 @@ pub enum ChatError {
     AlreadyLoggedIn,
     #[error("the name {0} is taken; choose another")]
     NickInUse(Nick),
+    #[error("the name {0} is reserved for the server; choose another")]
+    NickReserved(Nick),
     #[error("there is no user called {0}")]
     NoSuchUser(Nick),
     #[error("there is no room called {0}")]
@@ -49,6 +51,20 @@ pub enum ChatError {
     GuestsNoPrivateHistory,
     #[error("could not store that, so it was not sent: {0}")]
     Storage(String),
+    #[error("permission denied: you are not a server operator")]
+    NotServerOper,
+    #[error("you are banned from this server: {0}")]
+    ServerBanned(String),
+    #[error("there is no server ban on {0}")]
+    NoSuchKline(String),
+    #[error("the account {name} is suspended: {reason}")]
+    Suspended { name: Nick, reason: String },
+    #[error("the account {0} is not suspended")]
+    NotSuspended(Nick),
+    #[error(
+        "the server is in lockdown: no new guests or registrations for now; accounts can still log in"
+    )]
+    Lockdown,
     #[error("you are not an operator of {0}")]
     NotOperator(RoomName),
     #[error("you are banned from {0}")]

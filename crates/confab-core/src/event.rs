@@ -83,6 +83,8 @@ pub struct UserDetails {
     pub signon: Timestamp,
     /// When the user last sent a message.
     pub last_active: Timestamp,
+    /// Whether one of the user's sessions is a server operator.
+    pub oper: bool,
 }
 
 /// A user who went away, as they were (IRC's WHOWAS).
@@ -462,6 +464,13 @@ pub enum Event {
     },
     /// Reply: every read marker of the user, by target.
     ReadMarkers(Vec<(Target, Marker)>),
+    /// Reply: the session is now a server operator, as `name`.
+    YoureOper { name: String },
+    /// A server operator's notice to every server operator (IRC's
+    /// WALLOPS); the actor says who sent it.
+    Wallops(Text),
+    /// Reply: the server-wide bans in force.
+    Klines(Vec<crate::kline::Kline>),
 }
 
 /// A read marker: the user has read a conversation up to `time`, and so

@@ -96,6 +96,9 @@ pub struct HubConfig {
     /// The longest key, ban mask, topic, away message, real name and
     /// reason (`input`).
     pub input: InputLimits,
+    /// Names reserved besides `names::RESERVED_NICKS` (the network's
+    /// name, `chat.reserved_names`): nobody takes them as a nick.
+    pub reserved: Vec<NickKey>,
 }
 
 /// The longest ident (IRC's user name) the hub takes from a door.
@@ -151,6 +154,7 @@ impl Default for HubConfig {
             whowas: 100,
             offload_reads: false,
             input: InputLimits::default(),
+            reserved: Vec::new(),
         }
     }
 }
@@ -171,6 +175,14 @@ pub enum Journal {
         nick: Option<Nick>,
         reason: String,
     },
+    /// A server operator's action (or the REST admin's: `by` is
+    /// `"admin"`), for the audit trail: `action` is its name (`oper`,
+    /// `kill`, `wallops`, ...), `detail` what it was about.
+    Oper {
+        by: String,
+        action: &'static str,
+        detail: String,
+    },
 }
 
 struct Session<O> {
@@ -183,6 +195,10 @@ struct Session<O> {
     /// precedence over the room while set: the user, and its name when
     /// started (still the target should a guest leave and be forgotten).
     private: Option<(UserId, Nick)>,
+    /// The oper name this session is a server operator under (`OPER`),
+    /// if it is one. Per session: another device of the same account is
+    /// not an operator until it says so too.
+    oper: Option<Arc<str>>,
 }
 
 struct User {
@@ -365,6 +381,12 @@ pub struct Hub<O> {
     /// The most users online at once.
     max_users: usize,
     counters: Counters,
+    /// Server-wide bans (expired ones go when next listed).
+    klines: Vec<crate::kline::Kline>,
+    /// Suspended accounts, with why.
+    suspended: HashMap<AccountId, String>,
+    /// No new guests or registrations while on.
+    lockdown: bool,
 }
 
 /// Running totals of what the hub did, for the server's metrics.
@@ -428,6 +450,9 @@ impl<O: Outbox> Hub<O> {
             departed: VecDeque::new(),
             max_users: 0,
             counters: Counters::default(),
+            klines: Vec::new(),
+            suspended: HashMap::new(),
+            lockdown: false,
         }
     }
 
@@ -436,6 +461,9 @@ impl<O: Outbox> Hub<O> {
         let snapshot = store.load()?;
         let mut hub = Hub::new(config);
         hub.next_msg = snapshot.next_msg_id.max(1);
+        hub.klines = snapshot.klines;
+        hub.suspended = snapshot.suspensions.into_iter().collect();
+        hub.lockdown = snapshot.lockdown;
         for state in snapshot.accounts {
             let uid = hub.next_user;
             hub.next_user += 1;
@@ -617,6 +645,7 @@ impl<O: Outbox> Hub<O> {
             user: None,
             room: None,
             private: None,
+            oper: None,
         };
         self.sessions.insert(sid, session);
     }
@@ -796,9 +825,29 @@ impl<O: Outbox> Hub<O> {
 
     fn dispatch(&mut self, sid: SessionId, cmd: Command, now: Timestamp) -> Result<(), ChatError> {
         match cmd {
-            Command::Login(nick) => return self.login(sid, nick, now),
-            Command::LoginAccount(account) => return self.login_account(sid, account, now),
-            Command::Identify(account) => return self.identify(sid, account, now),
+            Command::Login(nick) => {
+                if let Some(reason) = self.klined(sid, None, &nick, now) {
+                    return self.refuse_klined(sid, reason, now);
+                }
+                if self.lockdown && !self.is_registered(&nick.key())? {
+                    return Err(ChatError::Lockdown);
+                }
+                return self.login(sid, nick, now);
+            }
+            Command::LoginAccount(account) => {
+                if let Some(reason) = self.klined(sid, Some(&account.name), &account.name, now) {
+                    return self.refuse_klined(sid, reason, now);
+                }
+                self.check_suspended(&account)?;
+                return self.login_account(sid, account, now);
+            }
+            Command::Identify(account) => {
+                if let Some(reason) = self.klined(sid, Some(&account.name), &account.name, now) {
+                    return self.refuse_klined(sid, reason, now);
+                }
+                self.check_suspended(&account)?;
+                return self.identify(sid, account, now);
+            }
             _ => {}
         }
         let uid = self.sessions[&sid].user.ok_or(ChatError::NotLoggedIn)?;
@@ -807,12 +856,19 @@ impl<O: Outbox> Hub<O> {
             Command::Login(_) | Command::LoginAccount(_) | Command::Identify(_) => {
                 unreachable!("handled above")
             }
+            Command::Register { .. } if self.lockdown => Err(ChatError::Lockdown),
             Command::Register { password_hash } => self.register(sid, uid, &password_hash, now),
             Command::SetPassword {
                 name,
                 password_hash,
             } => self.set_password(sid, uid, &name, &password_hash, now),
-            Command::ChangeNick(nick) => self.change_nick(uid, nick, now),
+            Command::ChangeNick(nick) => {
+                // A nick K-line holds for a name taken later too.
+                if let Some(reason) = self.klined(sid, None, &nick, now) {
+                    return Err(ChatError::ServerBanned(reason));
+                }
+                self.change_nick(uid, nick, now)
+            }
             Command::Join { room, key } => self.join(sid, uid, room, key, now),
             Command::Part { room, reason } => self.part(sid, uid, room, reason, now),
             Command::Rooms => {
@@ -938,6 +994,85 @@ impl<O: Outbox> Hub<O> {
                 self.read_markers(sid, uid, now);
                 Ok(())
             }
+            Command::Oper(name) => {
+                self.oper_up(sid, uid, name, now);
+                Ok(())
+            }
+            Command::Kill { nick, reason } => {
+                let by = self.oper_of(sid)?;
+                let shown = self.display(&nick);
+                self.kill(&by, &nick, reason, now)?;
+                self.reply(sid, now, Event::ServerNotice(format!("{shown} was killed")));
+                Ok(())
+            }
+            Command::Wallops(text) => {
+                self.oper_of(sid)?;
+                self.wallops(Some(uid), text, now);
+                Ok(())
+            }
+            Command::Kline {
+                mask,
+                minutes,
+                reason,
+            } => {
+                let by = self.oper_of(sid)?;
+                let (mask, killed) = self.add_kline(&by, &mask, minutes, reason, now)?;
+                let ev = Event::ServerNotice(format!(
+                    "K-line set on {mask}; {killed} sessions disconnected"
+                ));
+                self.reply(sid, now, ev);
+                Ok(())
+            }
+            Command::Unkline(mask) => {
+                let by = self.oper_of(sid)?;
+                let mask = self.remove_kline(&by, &mask)?;
+                self.reply(
+                    sid,
+                    now,
+                    Event::ServerNotice(format!("K-line on {mask} lifted")),
+                );
+                Ok(())
+            }
+            Command::Klines => {
+                self.oper_of(sid)?;
+                let list = self.klines(now);
+                self.reply(sid, now, Event::Klines(list));
+                Ok(())
+            }
+            Command::Suspend { name, reason } => {
+                let by = self.oper_of(sid)?;
+                let n = self.suspend(&by, &name, reason, now)?;
+                let ev =
+                    Event::ServerNotice(format!("{name} is suspended; {n} sessions disconnected"));
+                self.reply(sid, now, ev);
+                Ok(())
+            }
+            Command::Unsuspend(name) => {
+                let by = self.oper_of(sid)?;
+                self.unsuspend(&by, &name)?;
+                self.reply(
+                    sid,
+                    now,
+                    Event::ServerNotice(format!("{name} is no longer suspended")),
+                );
+                Ok(())
+            }
+            Command::Lockdown(on) => {
+                let by = self.oper_of(sid)?;
+                if let Some(on) = on {
+                    self.set_lockdown(&by, on);
+                }
+                let ev = Event::ServerNotice(
+                    if self.lockdown {
+                        "Lockdown is on: no new guests or registrations"
+                    } else {
+                        "Lockdown is off"
+                    }
+                    .to_owned(),
+                );
+                self.reply(sid, now, ev);
+                Ok(())
+            }
             Command::Conversations {
                 after,
                 before,
@@ -985,6 +1120,12 @@ impl<O: Outbox> Hub<O> {
             Command::SetTopic { topic, .. } => text(Field::Topic, topic),
             Command::Away(away) => text(Field::Away, away),
             Command::SetRealname(name) => limits.check(Field::Realname, name.as_str()),
+            Command::Kill { reason, .. } => text(Field::Reason, reason),
+            Command::Kline { mask, reason, .. } => limits
+                .check(Field::BanMask, mask)
+                .and_then(|()| text(Field::Reason, reason)),
+            Command::Unkline(mask) => limits.check(Field::BanMask, mask),
+            Command::Suspend { reason, .. } => text(Field::Reason, reason),
             _ => Ok(()),
         }
         .map_err(ChatError::Input)
@@ -1019,11 +1160,20 @@ impl<O: Outbox> Hub<O> {
         uid
     }
 
+    /// Refuses a name reserved for the server.
+    fn check_reserved(&self, nick: &Nick) -> Result<(), ChatError> {
+        if crate::names::is_reserved(nick) || self.config.reserved.contains(&nick.key()) {
+            return Err(ChatError::NickReserved(nick.clone()));
+        }
+        Ok(())
+    }
+
     // The first name of a session, as a guest.
     fn login(&mut self, sid: SessionId, nick: Nick, now: Timestamp) -> Result<(), ChatError> {
         if self.sessions[&sid].user.is_some() {
             return Err(ChatError::AlreadyLoggedIn);
         }
+        self.check_reserved(&nick)?;
         let key = nick.key();
         if self.is_registered(&key)? {
             return Err(ChatError::NickRegistered(nick));
@@ -1347,6 +1497,8 @@ impl<O: Outbox> Hub<O> {
             return Err(ChatError::AlreadyRegistered(user.nick.clone()));
         }
         let nick = user.nick.clone();
+        // A guest could hold a name reserved since it logged in.
+        self.check_reserved(&nick)?;
         self.commit_ops(now);
         let account = match self.store()?.create_account(&nick, password_hash, now) {
             Ok(a) => a,
@@ -1433,6 +1585,7 @@ impl<O: Outbox> Hub<O> {
         let (old_key, key) = (old.key(), nick.key());
         let mut inherited = None;
         if key != old_key {
+            self.check_reserved(&nick)?;
             if self.is_registered(&key)? {
                 return Err(ChatError::NickRegistered(nick));
             }
@@ -2256,12 +2409,16 @@ impl<O: Outbox> Hub<O> {
 
 #[path = "hub_rooms.rs"]
 mod rooms;
+pub(crate) use rooms::glob_match;
 
 #[path = "hub_web.rs"]
 mod web;
 
 #[path = "hub_markers.rs"]
 mod markers;
+
+#[path = "hub_oper.rs"]
+mod oper;
 pub use web::{API_SESSION, ApiUser};
 
 #[cfg(test)]

@@ -547,12 +547,17 @@ impl<O: Outbox> Hub<O> {
                 .filter(|room| asker == Some(*id) || room.seen_by(asker))
                 .map(|room| (room.name.clone(), room.status(*id)))
                 .collect();
+            let oper = u
+                .sessions
+                .iter()
+                .any(|s| self.sessions.get(s).is_some_and(|s| s.oper.is_some()));
             found.push(UserDetails {
                 who: u.actor.clone(),
                 away: u.away.clone(),
                 rooms,
                 signon: u.signon,
                 last_active: u.last_active,
+                oper,
             });
         }
         self.reply(sid, now, Event::Whois { found, missing });

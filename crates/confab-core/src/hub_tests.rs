@@ -3383,6 +3383,7 @@ fn whois_tells_the_details_of_online_users_and_which_names_are_missing() {
                     rooms: vec![(room("#a"), OP)],
                     signon,
                     last_active: active,
+                    oper: false,
                 },
                 UserDetails {
                     who: actor("bob", "bob", "localhost", "bob"),
@@ -3390,6 +3391,7 @@ fn whois_tells_the_details_of_online_users_and_which_names_are_missing() {
                     rooms: vec![(room("#a"), PLAIN), (room("#b"), OP)],
                     signon,
                     last_active: signon,
+                    oper: false,
                 },
             ],
             missing: vec![nick("ghost"), nick("erin")],
@@ -3880,6 +3882,10 @@ struct Kept {
     pending: Vec<(KeptFor, MsgId)>,
     /// Login tokens voided one by one, with when they expire.
     revoked: Vec<(String, Timestamp)>,
+    /// Server-wide bans.
+    klines: Vec<crate::kline::Kline>,
+    suspensions: Vec<(AccountId, String)>,
+    lockdown: bool,
 }
 
 /// A store that keeps accounts, their rooms, messages and read markers
@@ -3975,6 +3981,9 @@ impl crate::store::Store for Memory {
             next_msg_id,
             rooms: kept.settings.clone(),
             guests,
+            klines: kept.klines.clone(),
+            suspensions: kept.suspensions.clone(),
+            lockdown: kept.lockdown,
         })
     }
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
@@ -4007,6 +4016,20 @@ impl crate::store::Store for Memory {
                         }
                     }
                 }
+                Op::Kline(k) => {
+                    kept.klines.retain(|x| x.mask != k.mask);
+                    kept.klines.push(k.clone());
+                }
+                Op::Unkline(mask) => kept.klines.retain(|x| x.mask != *mask),
+                Op::Suspension {
+                    account, reason, ..
+                } => {
+                    kept.suspensions.retain(|(a, _)| a != account);
+                    if let Some(r) = reason {
+                        kept.suspensions.push((*account, r.clone()));
+                    }
+                }
+                Op::Lockdown(on) => kept.lockdown = *on,
                 _ => {}
             }
         }
@@ -5073,3 +5096,10 @@ fn an_offloaded_read_answers_as_the_hub_would_and_sees_nothing_newer() {
         vec![error(ChatError::NoTarget)]
     );
 }
+
+// ---------------------------------------------------------------------------
+// 28. Server operators and moderation
+// ---------------------------------------------------------------------------
+
+#[path = "hub_oper_tests.rs"]
+mod server_operators;

@@ -22,6 +22,7 @@ pub mod error;
 pub mod event;
 pub mod hub;
 pub mod input;
+pub mod kline;
 pub mod names;
 pub mod rate;
 pub mod read;
@@ -37,5 +38,6 @@ pub use event::{
 };
 pub use hub::{ClientInfo, Hub, HubConfig, Outbox, QueueFull};
 pub use input::{Field, InputError, InputLimits};
+pub use kline::{Kline, KlineMask};
 pub use names::{NameError, Nick, NickKey, RoomKey, RoomName};
 pub use text::{Text, TextError};

@@ -26,6 +26,23 @@ pub enum NameError {
     Invisible(u32),
 }
 
+/// Names nobody may take as a nick or register: the services IRC users
+/// expect (`NickServ` is answered by the IRC door itself) and names that
+/// would pass for the server speaking. Compared case-insensitively; the
+/// server adds its own (`HubConfig::reserved`: the network name and
+/// `chat.reserved_names`).
+pub const RESERVED_NICKS: &[&str] = &[
+    "NickServ", "ChanServ", "OperServ", "MemoServ", "HostServ", "BotServ", "HelpServ", "SaslServ",
+    "Global", "Services", "Server",
+];
+
+/// Whether `nick` is one of [`RESERVED_NICKS`].
+pub fn is_reserved(nick: &Nick) -> bool {
+    RESERVED_NICKS
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(nick.as_str()))
+}
+
 /// A user's nickname: 1..=max ASCII characters, the RFC 2812 nick alphabet
 /// (letters, digits, `-` and `[]\`^{}|_`), not starting with a digit or `-`.
 /// The alphabet is IRC's so that every name is valid on every door.

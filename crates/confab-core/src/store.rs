@@ -16,6 +16,7 @@
 //! PostgreSQL one can be added behind the same trait.
 
 use crate::event::{Ban, Marker, Message, MsgId, RoomModes, Status, Target, Timestamp, Topic};
+use crate::kline::{Kline, KlineMask};
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 
 /// A registered account's id.
@@ -92,6 +93,12 @@ pub struct Snapshot {
     pub rooms: Vec<RoomSettings>,
     /// Guest names with messages kept for them, by name.
     pub guests: Vec<KeptGuest>,
+    /// Server-wide bans, expired ones included (the hub skips them).
+    pub klines: Vec<Kline>,
+    /// Suspended accounts, with why.
+    pub suspensions: Vec<(AccountId, String)>,
+    /// Whether the server is in lockdown (no new guests or registrations).
+    pub lockdown: bool,
 }
 
 /// One change to persist.
@@ -162,6 +169,18 @@ pub enum Op {
         target: Target,
         marker: Marker,
     },
+    /// A server-wide ban was set (replaces one with the same mask).
+    Kline(Kline),
+    /// The server-wide ban with this mask was lifted (or lapsed).
+    Unkline(KlineMask),
+    /// The account was suspended (`Some(reason)`) or let back (`None`).
+    Suspension {
+        account: AccountId,
+        reason: Option<String>,
+        by: String,
+    },
+    /// Lockdown was turned on or off.
+    Lockdown(bool),
 }
 
 /// Whose messages a history query reads.

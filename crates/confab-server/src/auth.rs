@@ -498,3 +498,71 @@ mod guard_tests {
         assert_eq!(g.account_delay(&alice), Duration::ZERO);
     }
 }
+
+/// Why `OPER` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperError {
+    /// No `[[opers]]` block has that name (IRC's 491).
+    #[error("no operator block matches that name")]
+    NoSuchOper,
+    /// The password is wrong (IRC's 464).
+    #[error("wrong operator password")]
+    Wrong,
+    #[error(
+        "too many failed logins from your address; try again in {} minutes",
+        .0.div_ceil(60).max(1)
+    )]
+    Limited(u64),
+}
+
+/// Checks an `OPER name password` from `ip` against the config's
+/// `[[opers]]` blocks as every door must: an address over its failed
+/// logins is refused first; the password is verified on the bounded
+/// hashing pool (against a decoy hash for an unknown name, so both take
+/// as long); a failure counts against the address like a failed login.
+/// Failures are audited here, successes by the hub (`Command::Oper`).
+/// `Ok(name)`: the oper name to hand the hub.
+pub async fn oper(
+    hub: &crate::hub_task::HubHandle,
+    opers: &[crate::config::OperConfig],
+    name: &str,
+    password: String,
+    ip: IpAddr,
+) -> Result<Result<String, OperError>, crate::hub_task::HubGone> {
+    let guard = hub.guard();
+    if let Err(secs) = guard.address_allows(ip) {
+        return Ok(Err(OperError::Limited(secs)));
+    }
+    let block = opers.iter().find(|o| o.name == name);
+    let hash = match block {
+        Some(o) => o.password_hash.clone(),
+        None => guard.decoy(),
+    };
+    let ok = password.len() <= MAX_PASSWORD_BYTES
+        && guard
+            .hashing(move || verify(&password, &hash))
+            .await
+            .unwrap_or(false);
+    match block {
+        Some(o) if ok => Ok(Ok(o.name.clone())),
+        block => {
+            guard.failed(ip, None);
+            let why = if block.is_some() {
+                "wrong password"
+            } else {
+                "no such oper"
+            };
+            tracing::info!(name, %ip, why, "OPER failed");
+            hub.audit(
+                "oper",
+                serde_json::json!({"name": name, "ok": false, "why": why, "peer": ip.to_string()}),
+            )
+            .await?;
+            Ok(Err(if block.is_some() {
+                OperError::Wrong
+            } else {
+                OperError::NoSuchOper
+            }))
+        }
+    }
+}

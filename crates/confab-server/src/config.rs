@@ -37,6 +37,22 @@ pub struct Config {
     /// Dedicated listeners, each for one protocol (or `auto`), plain or
     /// TLS-only, beside the detecting ones of `listen`.
     pub listeners: Vec<ListenerConfig>,
+    /// Server operators: `[[opers]]` blocks, each a name and the argon2id
+    /// hash of its password (`confab user oper NAME` prints one). Any
+    /// session on any door becomes an operator with `OPER name password`
+    /// (`/oper` on the line door, `oper` on the WebSocket).
+    pub opers: Vec<OperConfig>,
+}
+
+/// A server operator: `[[opers]]` in the TOML file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperConfig {
+    /// The oper name given to `OPER` (not a nick: any session may use it).
+    pub name: String,
+    /// The password's argon2id hash in PHC string format
+    /// (`$argon2id$v=19$...`), as `confab user oper NAME` prints it.
+    pub password_hash: String,
 }
 
 /// A dedicated listener: `[[listeners]]` in the TOML file.
@@ -344,6 +360,9 @@ pub struct ChatConfig {
     /// whoever next uses the name (the sender is told so); when off, it
     /// is refused with an error.
     pub keep_for_guests: bool,
+    /// Names nobody may take as a nick, besides the services' (NickServ,
+    /// ChanServ, OperServ, Global, ...) and the network's name.
+    pub reserved_names: Vec<String>,
 }
 
 /// Every limit, by name. Bad input past a limit gets a clear error.
@@ -424,6 +443,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             tls: TlsConfig::default(),
             listeners: Vec::new(),
+            opers: Vec::new(),
         }
     }
 }
@@ -437,6 +457,7 @@ impl Default for ChatConfig {
             default_modes: "nt".to_owned(),
             max_bans: 100,
             keep_for_guests: true,
+            reserved_names: Vec::new(),
         }
     }
 }
@@ -596,6 +617,22 @@ impl Config {
         let l = &self.limits;
         if self.listen.is_empty() && self.listeners.is_empty() {
             return Err(bad("listen", "give at least one address"));
+        }
+        for (i, o) in self.opers.iter().enumerate() {
+            if o.name.is_empty() || o.name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(bad("opers.name", "give a name without spaces"));
+            }
+            if self.opers[..i].iter().any(|p| p.name == o.name) {
+                return Err(bad("opers.name", "each oper name once"));
+            }
+            if !o.password_hash.starts_with("$argon2")
+                || argon2::PasswordHash::new(&o.password_hash).is_err()
+            {
+                return Err(bad(
+                    "opers.password_hash",
+                    "give an argon2id hash in PHC format (confab user oper NAME prints one)",
+                ));
+            }
         }
         let positive: [(&'static str, u64); 15] = [
             ("limits.max_line_bytes", l.max_line_bytes as u64),
@@ -842,11 +879,22 @@ impl Config {
             whowas: 100,
             offload_reads: self.storage.read_connections > 0,
             input: l.input(),
+            reserved: self.reserved_names(),
         })
     }
 }
 
 impl Config {
+    /// The names reserved besides the core's list: the network's name
+    /// (when it could be a nick) and `chat.reserved_names`.
+    pub fn reserved_names(&self) -> Vec<confab_core::NickKey> {
+        std::iter::once(&self.irc.network)
+            .chain(&self.chat.reserved_names)
+            .filter_map(|n| confab_core::Nick::parse(n, usize::MAX).ok())
+            .map(|n| n.key())
+            .collect()
+    }
+
     /// The database file.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join(&self.storage.database)
@@ -883,6 +931,39 @@ mod tests {
         Config::default().validate().unwrap();
         let hub = Config::default().hub_config().unwrap();
         assert_eq!(hub.default_room.unwrap().as_str(), "#general");
+    }
+
+    #[test]
+    fn oper_blocks_need_a_name_and_an_argon2_hash_and_names_are_reserved() {
+        let oper = |name: &str, hash: &str| OperConfig {
+            name: name.to_owned(),
+            password_hash: hash.to_owned(),
+        };
+        let good = crate::auth::hash("oper-password");
+        let mut c = Config {
+            opers: vec![oper("root", &good)],
+            ..Config::default()
+        };
+        c.validate().unwrap();
+        for (opers, key) in [
+            (vec![oper("root", "plaintext")], "opers.password_hash"),
+            (vec![oper("", &good)], "opers.name"),
+            (vec![oper("a b", &good)], "opers.name"),
+            (vec![oper("root", &good), oper("root", &good)], "opers.name"),
+        ] {
+            c.opers = opers;
+            assert_eq!(c.validate().unwrap_err().key, key);
+        }
+        let mut c = Config::default();
+        c.chat.reserved_names = vec!["Staff".into(), "not a nick".into()];
+        let keys: Vec<String> = c
+            .hub_config()
+            .unwrap()
+            .reserved
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        assert_eq!(keys, ["confab", "staff"]);
     }
 
     #[test]

@@ -243,6 +243,58 @@ enum Request {
         text: Text,
         reply: oneshot::Sender<usize>,
     },
+    /// A record for the audit log from a door (a refused OPER).
+    Audit {
+        kind: &'static str,
+        fields: serde_json::Value,
+    },
+    /// The REST admin's operator actions.
+    Admin {
+        call: AdminCall,
+        reply: oneshot::Sender<Result<AdminAnswer, ChatError>>,
+    },
+}
+
+/// What the REST admin asks of the hub (see [`HubHandle::admin`]).
+#[derive(Debug, Clone)]
+pub enum AdminCall {
+    Kill {
+        nick: confab_core::Nick,
+        reason: Option<Text>,
+    },
+    Wallops(Text),
+    Kline {
+        mask: String,
+        minutes: Option<u64>,
+        reason: Option<Text>,
+    },
+    Unkline(String),
+    Klines,
+    Suspend {
+        name: confab_core::Nick,
+        reason: Option<Text>,
+    },
+    Unsuspend(confab_core::Nick),
+    Suspensions,
+    /// Turn lockdown on or off (`None`: only say whether it is on).
+    Lockdown(Option<bool>),
+}
+
+/// The hub's answer to an [`AdminCall`].
+#[derive(Debug, Clone)]
+pub enum AdminAnswer {
+    Done,
+    /// How many sessions were told.
+    Told(usize),
+    /// A K-line set on this (canonical) mask; how many sessions it ended.
+    Klined(String, usize),
+    /// The K-line lifted, by its canonical mask.
+    Unklined(String),
+    Klines(Vec<confab_core::Kline>),
+    /// Suspended accounts with why.
+    Suspensions(Vec<(confab_core::Nick, String)>),
+    /// Whether lockdown is on now.
+    Lockdown(bool),
 }
 
 /// What the REST API asks of the hub for an account (see
@@ -269,6 +321,9 @@ pub enum ApiCall {
     ReadMarkers,
     /// The user's read marker of one conversation.
     ReadMarker(Target),
+    /// Nothing but the checks every call makes: the account is not
+    /// K-lined or suspended (a REST login asks before issuing a token).
+    Standing,
 }
 
 /// A REST answer held for the commit: where it goes, what it is, and the
@@ -277,6 +332,12 @@ type Held = (
     oneshot::Sender<Result<ApiAnswer, ChatError>>,
     Result<ApiAnswer, ChatError>,
     u64,
+);
+
+/// A REST admin answer held for the commit, and where it goes.
+type HeldAdmin = (
+    oneshot::Sender<Result<AdminAnswer, ChatError>>,
+    Result<AdminAnswer, ChatError>,
 );
 
 /// The hub's answer to an [`ApiCall`].
@@ -291,6 +352,8 @@ pub enum ApiAnswer {
     ReadMarkers(Vec<(Target, Marker)>),
     /// The conversation as the hub spells it, and its marker if any.
     ReadMarker(Target, Option<Marker>),
+    /// The account is in good standing.
+    Standing,
 }
 
 /// The hub has stopped (the server is shutting down).
@@ -476,6 +539,23 @@ impl HubHandle {
         answer.await.map_err(|_| HubGone)
     }
 
+    /// Records `fields` as a `kind` entry of the audit log.
+    pub async fn audit(
+        &self,
+        kind: &'static str,
+        fields: serde_json::Value,
+    ) -> Result<(), HubGone> {
+        self.send(Request::Audit { kind, fields }).await
+    }
+
+    /// Runs an operator action for the REST admin; the answer comes once
+    /// the batch is committed.
+    pub async fn admin(&self, call: AdminCall) -> Result<Result<AdminAnswer, ChatError>, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Admin { call, reply }).await?;
+        answer.await.map_err(|_| HubGone)
+    }
+
     async fn send(&self, req: Request) -> Result<(), HubGone> {
         self.tx.send(req).await.map_err(|_| HubGone)
     }
@@ -502,6 +582,7 @@ pub fn spawn_hub(
     let mut runner = Runner {
         counted: hub.counters(),
         answers: Vec::new(),
+        admin_answers: Vec::new(),
         hub,
         audit,
         cloak,
@@ -522,6 +603,8 @@ struct Runner {
     /// failures counted when each was staged.
     answers: Vec<Held>,
     cloak: Arc<Cloak>,
+    /// REST admin answers held until the batch commits.
+    admin_answers: Vec<HeldAdmin>,
 }
 
 impl Runner {
@@ -567,6 +650,9 @@ impl Runner {
                 )),
                 other => other,
             };
+            let _ = reply.send(answer);
+        }
+        for (reply, answer) in self.admin_answers.drain(..) {
             let _ = reply.send(answer);
         }
     }
@@ -669,6 +755,47 @@ impl Runner {
                 let _ = reply.send(self.hub.session_count());
                 self.hub.announce(text, now);
             }
+            Request::Audit { kind, fields } => self.audit(now, kind, fields),
+            Request::Admin { call, reply } => {
+                let answer = match call {
+                    AdminCall::Kill { nick, reason } => self
+                        .hub
+                        .admin_kill(&nick, reason, now)
+                        .map(|()| AdminAnswer::Done),
+                    AdminCall::Wallops(text) => {
+                        Ok(AdminAnswer::Told(self.hub.admin_wallops(text, now)))
+                    }
+                    AdminCall::Kline {
+                        mask,
+                        minutes,
+                        reason,
+                    } => self
+                        .hub
+                        .admin_kline(&mask, minutes, reason, now)
+                        .map(|(m, n)| AdminAnswer::Klined(m, n)),
+                    AdminCall::Unkline(mask) => {
+                        self.hub.admin_unkline(&mask).map(AdminAnswer::Unklined)
+                    }
+                    AdminCall::Klines => Ok(AdminAnswer::Klines(self.hub.admin_klines(now))),
+                    AdminCall::Suspend { name, reason } => self
+                        .hub
+                        .admin_suspend(&name, reason, now)
+                        .map(AdminAnswer::Told),
+                    AdminCall::Unsuspend(name) => {
+                        self.hub.admin_unsuspend(&name).map(|()| AdminAnswer::Done)
+                    }
+                    AdminCall::Suspensions => {
+                        Ok(AdminAnswer::Suspensions(self.hub.admin_suspensions()))
+                    }
+                    AdminCall::Lockdown(on) => {
+                        if let Some(on) = on {
+                            self.hub.admin_lockdown(on);
+                        }
+                        Ok(AdminAnswer::Lockdown(self.hub.lockdown()))
+                    }
+                };
+                self.admin_answers.push((reply, answer));
+            }
             Request::Shutdown { reason, done } => {
                 self.hub.finish(now);
                 self.hub.shutdown(&reason, now);
@@ -687,6 +814,15 @@ impl Runner {
         now: Timestamp,
     ) -> Result<ApiAnswer, ChatError> {
         tracing::info!(user = user.as_str(), "api request");
+        // A token outlives a K-line on its account: every call checks.
+        if let Some(reason) = self.hub.account_klined(user, now) {
+            return Err(ChatError::ServerBanned(reason));
+        }
+        if let Some(reason) = self.hub.account_suspended(user) {
+            let name = confab_core::Nick::parse(user.as_str(), usize::MAX)
+                .map_err(|e| ChatError::BadValue(e.to_string()))?;
+            return Err(ChatError::Suspended { name, reason });
+        }
         let hub = &mut self.hub;
         Ok(match call {
             ApiCall::Rooms => ApiAnswer::Rooms(hub.api_rooms(user)?),
@@ -711,6 +847,7 @@ impl Runner {
                 let (target, marker) = hub.api_read_marker(user, target)?;
                 ApiAnswer::ReadMarker(target, marker)
             }
+            ApiCall::Standing => ApiAnswer::Standing,
         })
     }
 
@@ -739,6 +876,13 @@ impl Runner {
                         now(),
                         "error",
                         json!({"sid": sid.0, "nick": nick, "error": error.to_string()}),
+                    );
+                }
+                Journal::Oper { by, action, detail } => {
+                    a.record(
+                        now(),
+                        "oper",
+                        json!({"nick": by, "action": action, "detail": detail}),
                     );
                 }
                 Journal::Left { sid, nick, reason } => {

@@ -29,6 +29,8 @@ mod crossdoor;
 mod flood;
 #[path = "irc/messages.rs"]
 mod messages;
+#[path = "irc/oper.rs"]
+mod oper;
 #[path = "irc/read_marker.rs"]
 mod read_marker;
 #[path = "irc/registration.rs"]

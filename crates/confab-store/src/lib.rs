@@ -35,7 +35,7 @@
 //!   [`StoreError::TooNew`]; anything else is [`StoreError::Other`] with
 //!   SQLite's message (naming the file when opening).
 //!
-//! # Schema (version 5)
+//! # Schema (version 7)
 //!
 //! | table | columns | notes |
 //! |---|---|---|
@@ -51,6 +51,9 @@
 //! | `room_statuses` | (`account_id`, `room_key`) PK, `op`, `voice` (0/1) | standing in a room; only non-default ones (`CHECK (op = 1 OR voice = 1)`); belongs to the membership (foreign key on both columns), so a part removes it |
 //! | `room_settings` | `room_key` PK, `room_name`, `topic_ops_only`, `no_external`, `moderated`, `invite_only`, `secret` (0/1), `join_key`, `member_limit` | a missing key or limit is NULL; a limit above `i64::MAX` is stored as `i64::MAX` |
 //! | `room_bans` | (`room_key`, `position`) PK, `mask`, `set_by`, `time_ms` | a room's ban list in order; replaced whole with its settings |
+//! | `klines` | `mask` PK, `reason`, `set_by`, `set_ms`, `expires_ms` | server-wide bans by canonical mask (v6); no expiry is NULL |
+//! | `suspensions` | `account_id` PK, `reason`, `set_by` | accounts that may not log in (v7) |
+//! | `server_flags` | `name` PK | server-wide switches, a row meaning on: `lockdown` (v7) |
 //!
 //! Indexes: `messages_room (target_key, id) WHERE target_kind = 'room'` for
 //! room history; `messages_private (min(from_key, target_key),

@@ -193,6 +193,34 @@ CREATE TABLE revoked_tokens (
     expires_ms INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 5 -> 6: server-wide bans (K-lines).
+    r#"
+-- Server-wide bans, by their canonical mask: `$a:name` (an account),
+-- `nick!ident@host` (a lowercase glob) or an address or CIDR block. Set
+-- by an operator (or `admin`), with an optional expiry.
+CREATE TABLE klines (
+    mask       TEXT    PRIMARY KEY,
+    reason     TEXT    NOT NULL,
+    set_by     TEXT    NOT NULL,
+    set_ms     INTEGER NOT NULL,
+    expires_ms INTEGER
+) STRICT, WITHOUT ROWID;
+"#,
+    // 6 -> 7: suspended accounts and server-wide switches (lockdown).
+    r#"
+-- Accounts that may not log in, with why and who said so.
+CREATE TABLE suspensions (
+    account_id INTEGER PRIMARY KEY
+        REFERENCES accounts (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    reason     TEXT    NOT NULL,
+    set_by     TEXT    NOT NULL
+) STRICT;
+
+-- Server-wide switches by name; a row means on (`lockdown`).
+CREATE TABLE server_flags (
+    name TEXT PRIMARY KEY
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this code writes and the newest it reads.

@@ -11,7 +11,8 @@ use confab_core::store::{
     RoomSettings, Snapshot, Store, StoreError, Visibility,
 };
 use confab_core::{
-    Ban, Marker, Message, MsgId, Nick, NickKey, RoomKey, RoomModes, Status, Timestamp, Topic,
+    Ban, Kline, KlineMask, Marker, Message, MsgId, Nick, NickKey, RoomKey, RoomModes, Status,
+    Timestamp, Topic,
 };
 
 use crate::error::{at, corrupt, db, is_unique_violation};
@@ -503,6 +504,59 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
                 .map_err(db)?;
             }
         }
+        Op::Kline(k) => {
+            exec(
+                tx,
+                "INSERT INTO klines (mask, reason, set_by, set_ms, expires_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (mask) DO UPDATE SET reason = excluded.reason, \
+                 set_by = excluded.set_by, set_ms = excluded.set_ms, \
+                 expires_ms = excluded.expires_ms",
+                params![
+                    k.mask.to_string(),
+                    k.reason,
+                    k.by,
+                    k.set.0,
+                    k.expires.map(|t| t.0)
+                ],
+            )
+            .map_err(db)?;
+        }
+        Op::Suspension {
+            account,
+            reason,
+            by,
+        } => match reason {
+            Some(reason) => {
+                exec(
+                    tx,
+                    "INSERT INTO suspensions (account_id, reason, set_by) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (account_id) DO UPDATE SET reason = excluded.reason, \
+                     set_by = excluded.set_by",
+                    params![account.0, reason, by],
+                )
+                .map_err(db)?;
+            }
+            None => {
+                exec(
+                    tx,
+                    "DELETE FROM suspensions WHERE account_id = ?1",
+                    [account.0],
+                )
+                .map_err(db)?;
+            }
+        },
+        Op::Lockdown(on) => {
+            let sql = if *on {
+                "INSERT OR IGNORE INTO server_flags (name) VALUES ('lockdown')"
+            } else {
+                "DELETE FROM server_flags WHERE name = 'lockdown'"
+            };
+            exec(tx, sql, []).map_err(db)?;
+        }
+        Op::Unkline(mask) => {
+            exec(tx, "DELETE FROM klines WHERE mask = ?1", [mask.to_string()]).map_err(db)?;
+        }
         Op::ReadMarker {
             account,
             target,
@@ -729,6 +783,37 @@ impl Store for SqliteStore {
                 Ok(())
             },
         )?;
+        let mut klines = Vec::new();
+        each_row(
+            &tx,
+            "SELECT mask, reason, set_by, set_ms, expires_ms FROM klines ORDER BY set_ms, mask",
+            |row| {
+                let mask: String = row.get(0).map_err(db)?;
+                let expires: Option<i64> = row.get(4).map_err(db)?;
+                klines.push(Kline {
+                    mask: KlineMask::parse(&mask)
+                        .map_err(|_| corrupt("K-line", &mask, "not a mask"))?,
+                    reason: row.get(1).map_err(db)?,
+                    by: row.get(2).map_err(db)?,
+                    set: Timestamp(row.get(3).map_err(db)?),
+                    expires: expires.map(Timestamp),
+                });
+                Ok(())
+            },
+        )?;
+        let mut suspensions = Vec::new();
+        each_row(
+            &tx,
+            "SELECT account_id, reason FROM suspensions ORDER BY account_id",
+            |row| {
+                suspensions.push((AccountId(row.get(0).map_err(db)?), row.get(1).map_err(db)?));
+                Ok(())
+            },
+        )?;
+        let lockdown: i64 = tx
+            .prepare_cached("SELECT count(*) FROM server_flags WHERE name = 'lockdown'")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(db)?;
         let max: i64 = tx
             .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
@@ -741,6 +826,9 @@ impl Store for SqliteStore {
             next_msg_id: max + 1,
             rooms,
             guests,
+            klines,
+            suspensions,
+            lockdown: lockdown > 0,
         })
     }
 

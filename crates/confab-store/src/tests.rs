@@ -2208,6 +2208,86 @@ fn a_marker_of_an_unknown_account_fails_the_batch() {
     assert!(all(&mut store, &Conversation::Room(rk("#r"))).is_empty());
 }
 
+// ---- server-wide bans ----
+
+fn kline(mask: &str, expires: Option<i64>) -> confab_core::Kline {
+    confab_core::Kline {
+        mask: confab_core::KlineMask::parse(mask).unwrap(),
+        reason: format!("no {mask}"),
+        by: "oper".to_owned(),
+        set: Timestamp(7),
+        expires: expires.map(Timestamp),
+    }
+}
+
+#[test]
+fn klines_are_stored_replaced_by_mask_and_lifted() {
+    let db = Db::new();
+    let mut store = db.open();
+    assert!(store.load().unwrap().klines.is_empty());
+    store
+        .commit(&[
+            Op::Kline(kline("$a:alice", None)),
+            Op::Kline(kline("*@bad.host", Some(99))),
+            Op::Kline(kline("192.0.2.0/24", None)),
+        ])
+        .unwrap();
+    let mut newer = kline("*!*@bad.host", None);
+    newer.reason = "for good now".into();
+    store
+        .commit(&[
+            Op::Kline(newer.clone()),
+            Op::Unkline(confab_core::KlineMask::parse("192.0.2.0/24").unwrap()),
+        ])
+        .unwrap();
+    drop(store);
+    let mut store = db.open();
+    let got = store.load().unwrap().klines;
+    assert_eq!(got, [kline("$a:alice", None), newer]);
+}
+
+#[test]
+fn suspensions_and_lockdown_are_kept_and_lifted() {
+    let db = Db::new();
+    let mut store = db.open();
+    let a = store
+        .create_account(&nick("alice"), "h", Timestamp(1))
+        .unwrap();
+    let b = store
+        .create_account(&nick("bob"), "h", Timestamp(1))
+        .unwrap();
+    let snap = store.load().unwrap();
+    assert!(snap.suspensions.is_empty() && !snap.lockdown);
+    let suspend = |id: AccountId, reason: Option<&str>| Op::Suspension {
+        account: id,
+        reason: reason.map(str::to_owned),
+        by: "oper".into(),
+    };
+    store
+        .commit(&[
+            suspend(a.id, Some("spam")),
+            suspend(b.id, Some("first")),
+            suspend(b.id, Some("second")),
+            Op::Lockdown(true),
+            Op::Lockdown(true),
+        ])
+        .unwrap();
+    drop(store);
+    let mut store = db.open();
+    let snap = store.load().unwrap();
+    assert_eq!(
+        snap.suspensions,
+        [(a.id, "spam".to_owned()), (b.id, "second".to_owned())]
+    );
+    assert!(snap.lockdown);
+    store
+        .commit(&[suspend(a.id, None), Op::Lockdown(false)])
+        .unwrap();
+    let snap = store.load().unwrap();
+    assert_eq!(snap.suspensions, [(b.id, "second".to_owned())]);
+    assert!(!snap.lockdown);
+}
+
 // ---- migrations ----
 
 /// A database file as confab with schema version 1 left it.
@@ -2237,8 +2317,8 @@ fn v1_file(db: &Db) -> Connection {
 
 #[test]
 fn a_v1_database_upgrades_keeping_its_data() {
-    assert_eq!(SCHEMA_VERSION, 5);
-    assert_eq!(MIGRATIONS.len(), 5);
+    assert_eq!(SCHEMA_VERSION, 7);
+    assert_eq!(MIGRATIONS.len(), 7);
     let db = Db::new();
     drop(v1_file(&db));
 
@@ -2247,7 +2327,7 @@ fn a_v1_database_upgrades_keeping_its_data() {
         .conn()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 7);
     let check = |store: &mut SqliteStore| {
         let snap = store.load().unwrap();
         assert_eq!(snap.next_msg_id, 3);
@@ -2312,6 +2392,13 @@ fn a_v1_database_upgrades_keeping_its_data() {
                 to: KeptFor::Guest(nk("alice")),
                 msg: MsgId(2),
             },
+            Op::Kline(kline("$a:bob", None)),
+            Op::Suspension {
+                account: AccountId(2),
+                reason: Some("old troll".into()),
+                by: "oper".into(),
+            },
+            Op::Lockdown(true),
         ])
         .unwrap();
     drop(store);
@@ -2329,6 +2416,9 @@ fn a_v1_database_upgrades_keeping_its_data() {
     );
     assert_eq!(snap.accounts[0].statuses, [(rk("#zed"), OP)]);
     assert_eq!(snap.accounts[1].statuses, [(rk("#rust"), VOICE)]);
+    assert_eq!(snap.klines, [kline("$a:bob", None)]);
+    assert_eq!(snap.suspensions, [(AccountId(2), "old troll".to_owned())]);
+    assert!(snap.lockdown);
     assert_eq!(snap.rooms, [s]);
     assert_eq!(
         snap.accounts[0].markers,

@@ -65,6 +65,11 @@ enum UserCmd {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Make a server operator: asks for a password and prints the
+    /// `[[opers]]` block (name and argon2id hash) to add to the config
+    /// file. Operators live in the config, not the database: only whoever
+    /// controls the config can make one.
+    Oper { name: String },
     /// List the accounts.
     List {
         #[command(flatten)]
@@ -314,6 +319,11 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
             let settings = load_config(&config, &[])?;
             let nick = Nick::parse(&name, settings.limits.max_nick_len)
                 .with_context(|| format!("{name:?} cannot be a name"))?;
+            anyhow::ensure!(
+                !confab_core::names::is_reserved(&nick)
+                    && !settings.reserved_names().contains(&nick.key()),
+                "the name {nick} is reserved for the server"
+            );
             let mut store = open_store(&settings)?;
             if store.account(&nick.key())?.is_some() {
                 anyhow::bail!("the name {nick} is already registered");
@@ -339,6 +349,18 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
             store.set_password(&nick.key(), &confab_server::auth::hash(&password), now)?;
             println!("password changed for {nick}; their older login tokens no longer work");
         }
+        UserCmd::Oper { name } => {
+            anyhow::ensure!(
+                !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control()),
+                "an oper name has no spaces"
+            );
+            let password = read_password(&format!("oper password for {name}: "), 8)?;
+            let hash = confab_server::auth::hash(&password);
+            println!("# add to the config file, then restart confab");
+            println!("[[opers]]");
+            println!("name = {}", toml_string(&name));
+            println!("password_hash = {}", toml_string(&hash));
+        }
         UserCmd::List { config } => {
             let mut store = open_store(&load_config(&config, &[])?)?;
             for a in store.accounts()? {
@@ -352,6 +374,11 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
 }
 
 fn date(t: confab_core::Timestamp) -> String {

@@ -703,3 +703,39 @@ fn start_up_errors_say_it_once() {
         out.all()
     );
 }
+
+#[test]
+fn user_oper_prints_a_config_block_the_server_accepts_and_reserved_names_are_refused() {
+    let (home, data) = home_and_data();
+    let home = home.path();
+    let out = run(
+        confab(home).args(["user", "oper", "root"]),
+        Some("oper-Secret-99\n"),
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    #[derive(serde::Deserialize)]
+    struct Opers {
+        opers: Vec<confab_server::config::OperConfig>,
+    }
+    let block: Opers = toml::from_str(&out.stdout).expect("a TOML block");
+    assert_eq!(block.opers.len(), 1, "{}", out.all());
+    assert_eq!(block.opers[0].name, "root");
+    assert!(confab_server::auth::verify(
+        "oper-Secret-99",
+        &block.opers[0].password_hash
+    ));
+    let config = confab_server::Config {
+        opers: block.opers,
+        ..confab_server::Config::default()
+    };
+    config.validate().expect("the server takes the block");
+
+    let out = cli(
+        home,
+        &data,
+        &["user", "add", "NickServ"],
+        Some("some-Secret-11\n"),
+    );
+    assert_eq!(out.code(), Some(1), "{}", out.all());
+    assert!(out.stderr.contains("reserved"), "{}", out.all());
+}

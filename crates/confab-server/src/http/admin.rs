@@ -15,10 +15,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api::{message_text, unavailable};
+use super::api::{chat_error, message_text, unavailable};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::openapi::ErrorResponse;
 use super::{ApiError, Shared};
+use crate::hub_task::{AdminAnswer, AdminCall};
+use confab_core::ChatError;
 
 /// Most audit entries one query returns.
 pub const MAX_AUDIT: usize = 1000;
@@ -66,6 +68,530 @@ pub async fn announce(
     ))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct KillRequest {
+    /// The user to disconnect (every session of theirs, on every door).
+    pub nick: String,
+    /// Why; others see the user quit with `Killed (admin (reason))`.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KillResponse {
+    /// The user disconnected (the name as given).
+    pub nick: String,
+}
+
+/// Disconnects a user from every door, as an operator's KILL does.
+#[utoipa::path(
+    post, path = "/api/v1/admin/kill", tag = "admin",
+    security(("admin" = [])),
+    request_body = KillRequest,
+    responses(
+        (status = 200, description = "Disconnected", body = KillResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 404, description = "No such user online", body = ErrorResponse),
+        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing field or bad reason", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn kill(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<KillRequest>,
+) -> Result<Json<KillResponse>, ApiError> {
+    let bare = req.nick.strip_prefix('@').unwrap_or(&req.nick);
+    let no_such = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_user",
+            format!("there is no user called {bare} online"),
+        )
+    };
+    let nick = Nick::parse(bare, state.config.limits.max_nick_len).map_err(|_| no_such())?;
+    let reason = match req.reason.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) => Some(message_text(&state, r)?),
+    };
+    let call = AdminCall::Kill {
+        nick: nick.clone(),
+        reason,
+    };
+    match state.hub.admin(call).await.map_err(unavailable)? {
+        Ok(_) => Ok(Json(KillResponse {
+            nick: nick.to_string(),
+        })),
+        Err(ChatError::NoSuchUser(_) | ChatError::NotOnline(_)) => Err(no_such()),
+        Err(e @ ChatError::Input(_)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_value",
+            e.to_string(),
+        )),
+        Err(e) => Err(chat_error(e)),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WallopsRequest {
+    /// Same rules as a message's text.
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WallopsResponse {
+    /// Operator sessions it was sent to.
+    pub sessions: usize,
+}
+
+/// Sends a notice to every server operator online (IRC's WALLOPS).
+#[utoipa::path(
+    post, path = "/api/v1/admin/wallops", tag = "admin",
+    security(("admin" = [])),
+    request_body = WallopsRequest,
+    responses(
+        (status = 202, description = "Sent", body = WallopsResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing field or bad text", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn wallops(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<WallopsRequest>,
+) -> Result<(StatusCode, Json<WallopsResponse>), ApiError> {
+    let text = message_text(&state, &req.text)?;
+    let sessions = match state
+        .hub
+        .admin(AdminCall::Wallops(text))
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(AdminAnswer::Told(n)) => n,
+        Ok(_) => 0,
+        Err(e) => return Err(chat_error(e)),
+    };
+    Ok((StatusCode::ACCEPTED, Json(WallopsResponse { sessions })))
+}
+
+/// A server-wide ban.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KlineJson {
+    /// `$a:account`, `nick!ident@host` (a glob, lowercase) or an address
+    /// or CIDR block.
+    pub mask: String,
+    pub reason: String,
+    /// The operator who set it (`admin` for this API).
+    pub by: String,
+    /// When it was set (RFC 3339).
+    pub set: String,
+    /// When it lapses (RFC 3339); `null`: never.
+    pub expires: Option<String>,
+}
+
+impl KlineJson {
+    fn of(k: &confab_core::Kline) -> KlineJson {
+        KlineJson {
+            mask: k.mask.to_string(),
+            reason: k.reason.clone(),
+            by: k.by.clone(),
+            set: crate::hub_task::rfc3339(k.set),
+            expires: k.expires.map(crate::hub_task::rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KlineList {
+    /// The bans in force, oldest first.
+    pub klines: Vec<KlineJson>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct KlineRequest {
+    /// `$a:account`, `nick!ident@host` (or `ident@host`), or an address or
+    /// CIDR block (at most a /8, or an IPv6 /32).
+    pub mask: String,
+    /// How long it holds, in minutes; absent: for good.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub minutes: Option<u64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KlineResponse {
+    /// The mask as stored.
+    pub mask: String,
+    /// Sessions it disconnected, on every door.
+    pub disconnected: usize,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnklineParams {
+    /// The mask of the ban to lift, in any spelling of it.
+    pub mask: String,
+}
+
+fn admin_refusal(e: ChatError) -> ApiError {
+    match e {
+        e @ (ChatError::Input(_) | ChatError::BadValue(_)) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_value", e.to_string())
+        }
+        e @ ChatError::NoSuchKline(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "no_such_kline", e.to_string())
+        }
+        e @ (ChatError::NoSuchUser(_) | ChatError::NotSuspended(_)) => {
+            ApiError::new(StatusCode::NOT_FOUND, "no_such_account", e.to_string())
+        }
+        e => chat_error(e),
+    }
+}
+
+/// The server-wide bans (K-lines) in force.
+#[utoipa::path(
+    get, path = "/api/v1/admin/klines", tag = "admin",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The bans", body = KlineList),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn klines(
+    State(state): State<Shared>,
+    _admin: Admin,
+) -> Result<Json<KlineList>, ApiError> {
+    match state
+        .hub
+        .admin(AdminCall::Klines)
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(AdminAnswer::Klines(list)) => Ok(Json(KlineList {
+            klines: list.iter().map(KlineJson::of).collect(),
+        })),
+        Ok(_) => Ok(Json(KlineList { klines: Vec::new() })),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+/// Bans a mask from the whole server (a K-line), replacing a ban on the
+/// same mask, and disconnects the sessions it matches on every door.
+#[utoipa::path(
+    post, path = "/api/v1/admin/klines", tag = "admin",
+    security(("admin" = [])),
+    request_body = KlineRequest,
+    responses(
+        (status = 201, description = "Set", body = KlineResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing field, bad mask, minutes or reason", body = ErrorResponse),
+        (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
+    )
+)]
+pub async fn add_kline(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<KlineRequest>,
+) -> Result<(StatusCode, Json<KlineResponse>), ApiError> {
+    if req.minutes == Some(0) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_value",
+            "minutes must be at least 1 (leave it out for a ban for good)",
+        ));
+    }
+    let reason = match req.reason.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) => Some(message_text(&state, r)?),
+    };
+    let call = AdminCall::Kline {
+        mask: req.mask,
+        minutes: req.minutes,
+        reason,
+    };
+    match state.hub.admin(call).await.map_err(unavailable)? {
+        Ok(AdminAnswer::Klined(mask, disconnected)) => Ok((
+            StatusCode::CREATED,
+            Json(KlineResponse { mask, disconnected }),
+        )),
+        Ok(_) => Err(admin_refusal(ChatError::BadValue("unexpected".into()))),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+/// Lifts a server-wide ban.
+#[utoipa::path(
+    delete, path = "/api/v1/admin/klines", tag = "admin",
+    security(("admin" = [])),
+    params(UnklineParams),
+    responses(
+        (status = 204, description = "Lifted"),
+        (status = 400, description = "Bad query parameters", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 404, description = "No ban on that mask", body = ErrorResponse),
+        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 422, description = "Not a mask", body = ErrorResponse),
+        (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
+    )
+)]
+pub async fn remove_kline(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiQuery(params): ApiQuery<UnklineParams>,
+) -> Result<StatusCode, ApiError> {
+    match state
+        .hub
+        .admin(AdminCall::Unkline(params.mask))
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SuspensionJson {
+    /// The account.
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SuspensionList {
+    /// The suspended accounts, by name.
+    pub suspensions: Vec<SuspensionJson>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SuspendRequest {
+    /// The account to suspend.
+    pub name: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SuspendResponse {
+    pub name: String,
+    /// Its sessions that were disconnected, on every door.
+    pub disconnected: usize,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnsuspendParams {
+    /// The account to let back in.
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Lockdown {
+    /// Whether lockdown is on: no new guests and no registrations
+    /// (accounts still log in).
+    pub on: bool,
+}
+
+fn account_name(state: &Shared, name: &str) -> Result<Nick, ApiError> {
+    Nick::parse(name, state.config.limits.max_nick_len).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_account",
+            format!("there is no account called {name}"),
+        )
+    })
+}
+
+/// The suspended accounts.
+#[utoipa::path(
+    get, path = "/api/v1/admin/suspensions", tag = "admin",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The suspended accounts", body = SuspensionList),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn suspensions(
+    State(state): State<Shared>,
+    _admin: Admin,
+) -> Result<Json<SuspensionList>, ApiError> {
+    let list = match state
+        .hub
+        .admin(AdminCall::Suspensions)
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(AdminAnswer::Suspensions(list)) => list,
+        Ok(_) => Vec::new(),
+        Err(e) => return Err(admin_refusal(e)),
+    };
+    Ok(Json(SuspensionList {
+        suspensions: list
+            .into_iter()
+            .map(|(name, reason)| SuspensionJson {
+                name: name.to_string(),
+                reason,
+            })
+            .collect(),
+    }))
+}
+
+/// Suspends an account: its sessions end on every door and it cannot log
+/// in (nor use its tokens) until the suspension is lifted.
+#[utoipa::path(
+    post, path = "/api/v1/admin/suspensions", tag = "admin",
+    security(("admin" = [])),
+    request_body = SuspendRequest,
+    responses(
+        (status = 201, description = "Suspended", body = SuspendResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 404, description = "No such account", body = ErrorResponse),
+        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing field or bad reason", body = ErrorResponse),
+        (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
+    )
+)]
+pub async fn suspend(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<SuspendRequest>,
+) -> Result<(StatusCode, Json<SuspendResponse>), ApiError> {
+    let name = account_name(&state, &req.name)?;
+    let reason = match req.reason.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) => Some(message_text(&state, r)?),
+    };
+    let call = AdminCall::Suspend {
+        name: name.clone(),
+        reason,
+    };
+    match state.hub.admin(call).await.map_err(unavailable)? {
+        Ok(AdminAnswer::Told(disconnected)) => Ok((
+            StatusCode::CREATED,
+            Json(SuspendResponse {
+                name: name.to_string(),
+                disconnected,
+            }),
+        )),
+        Ok(_) => Err(admin_refusal(ChatError::BadValue("unexpected".into()))),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+/// Lifts an account's suspension.
+#[utoipa::path(
+    delete, path = "/api/v1/admin/suspensions", tag = "admin",
+    security(("admin" = [])),
+    params(UnsuspendParams),
+    responses(
+        (status = 204, description = "Lifted"),
+        (status = 400, description = "Bad query parameters", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 404, description = "No such account, or it is not suspended", body = ErrorResponse),
+        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
+    )
+)]
+pub async fn unsuspend(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiQuery(params): ApiQuery<UnsuspendParams>,
+) -> Result<StatusCode, ApiError> {
+    let name = account_name(&state, &params.name)?;
+    match state
+        .hub
+        .admin(AdminCall::Unsuspend(name))
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+async fn lockdown_call(state: &Shared, on: Option<bool>) -> Result<Json<Lockdown>, ApiError> {
+    match state
+        .hub
+        .admin(AdminCall::Lockdown(on))
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(AdminAnswer::Lockdown(on)) => Ok(Json(Lockdown { on })),
+        Ok(_) => Err(admin_refusal(ChatError::BadValue("unexpected".into()))),
+        Err(e) => Err(admin_refusal(e)),
+    }
+}
+
+/// Whether lockdown is on.
+#[utoipa::path(
+    get, path = "/api/v1/admin/lockdown", tag = "admin",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The switch", body = Lockdown),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 503, description = "Server stopping", body = ErrorResponse),
+    )
+)]
+pub async fn get_lockdown(
+    State(state): State<Shared>,
+    _admin: Admin,
+) -> Result<Json<Lockdown>, ApiError> {
+    lockdown_call(&state, None).await
+}
+
+/// Turns lockdown on (no new guests, no registrations; accounts still log
+/// in) or off. Kept across restarts.
+#[utoipa::path(
+    put, path = "/api/v1/admin/lockdown", tag = "admin",
+    security(("admin" = [])),
+    request_body = Lockdown,
+    responses(
+        (status = 200, description = "The switch as it is now", body = Lockdown),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Not the admin token", body = ErrorResponse),
+        (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Missing or bad field", body = ErrorResponse),
+        (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
+    )
+)]
+pub async fn set_lockdown(
+    State(state): State<Shared>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<Lockdown>,
+) -> Result<Json<Lockdown>, ApiError> {
+    lockdown_call(&state, Some(req.on)).await
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
@@ -78,7 +604,7 @@ pub struct AuditParams {
     /// Entries about this user (`nick`, `from` or `name`), any case.
     pub user: Option<String>,
     /// Entries of this kind: connect, disconnect, command, message,
-    /// private_message, error, login, announce, shutdown.
+    /// private_message, error, login, oper, announce, shutdown.
     pub kind: Option<String>,
     /// Most entries to return, the latest (default 100).
     #[param(minimum = 1, maximum = 1000)]

@@ -139,6 +139,7 @@ pub struct LoginResponse {
         (status = 200, description = "Logged in", body = LoginResponse),
         (status = 400, description = "Malformed JSON", body = ErrorResponse),
         (status = 401, description = "Wrong name or password", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
         (status = 422, description = "Missing or mistyped fields", body = ErrorResponse),
@@ -177,6 +178,12 @@ pub async fn login(
         }
         Ok(Ok(account)) => account,
     };
+    // A suspended or K-lined account gets no token.
+    match state.hub.api(account.name.key(), ApiCall::Standing).await {
+        Err(gone) => return Err(unavailable(gone).into_response()),
+        Ok(Err(e)) => return Err(chat_error(e).into_response()),
+        Ok(Ok(_)) => {}
+    }
     Ok(Json(new_token(&state, &account.name)))
 }
 
@@ -207,6 +214,7 @@ pub struct RoomJson {
     responses(
         (status = 200, description = "Rooms by name", body = [RoomJson]),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 503, description = "Server stopping", body = ErrorResponse),
     )
 )]
@@ -245,6 +253,7 @@ pub struct UserJson {
     responses(
         (status = 200, description = "Users by name", body = [UserJson]),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 503, description = "Server stopping", body = ErrorResponse),
     )
 )]
@@ -304,7 +313,7 @@ pub struct MessagePage {
         (status = 200, description = "A page of messages", body = MessagePage),
         (status = 400, description = "Bad query parameters", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
-        (status = 403, description = "A ban of the room matches the user (`forbidden`)", body = ErrorResponse),
+        (status = 403, description = "A ban of the room matches the user (`forbidden`), or the account is suspended or banned from the server", body = ErrorResponse),
         (status = 404, description = "No such room (or not readable)", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
@@ -380,7 +389,7 @@ pub struct SearchResults {
         (status = 200, description = "Matching messages", body = SearchResults),
         (status = 400, description = "Bad query parameters", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
-        (status = 403, description = "A ban of the room matches the user (`forbidden`)", body = ErrorResponse),
+        (status = 403, description = "A ban of the room matches the user (`forbidden`), or the account is suspended or banned from the server", body = ErrorResponse),
         (status = 404, description = "No such room (or not readable)", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
@@ -570,6 +579,7 @@ impl ReadMarkerJson {
     responses(
         (status = 200, description = "The user's read markers", body = [ReadMarkerJson]),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 503, description = "Server stopping", body = ErrorResponse),
     )
 )]
@@ -598,6 +608,7 @@ pub async fn read_markers(
     responses(
         (status = 200, description = "The read marker", body = ReadMarkerJson),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 404, description = "Not a room or user name", body = ErrorResponse),
         (status = 503, description = "Server stopping", body = ErrorResponse),
     )
@@ -753,6 +764,8 @@ pub fn chat_error(e: ChatError) -> ApiError {
         | E::BadKey(_)
         | E::GuestsNotAllowed
         | E::GuestsNoPrivateHistory => (StatusCode::FORBIDDEN, "forbidden"),
+        E::ServerBanned(_) => (StatusCode::FORBIDDEN, "banned_from_server"),
+        E::Suspended { .. } => (StatusCode::FORBIDDEN, "suspended"),
         // The recipient's state, not the sender's pace: no Retry-After.
         E::OfflineQueueFull(_) => (StatusCode::CONFLICT, "offline_queue_full"),
         E::GuestNotKept(_) => (StatusCode::CONFLICT, "guest_not_kept"),

@@ -95,6 +95,19 @@ pub fn api(state: &Shared) -> OpenApiRouter<Shared> {
         .routes(routes!(api::read_marker))
         .routes(routes!(admin::announce))
         .routes(routes!(admin::audit))
+        .routes(routes!(admin::kill))
+        .routes(routes!(admin::wallops))
+        .routes(routes!(
+            admin::klines,
+            admin::add_kline,
+            admin::remove_kline
+        ))
+        .routes(routes!(
+            admin::suspensions,
+            admin::suspend,
+            admin::unsuspend
+        ))
+        .routes(routes!(admin::get_lockdown, admin::set_lockdown))
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes));
     let other = OpenApiRouter::new()
         .routes(routes!(uploads::create))

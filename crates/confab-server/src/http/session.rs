@@ -84,11 +84,14 @@ pub async fn logout_all(State(state): State<Shared>, AuthToken(claims): AuthToke
     responses(
         (status = 200, description = "A fresh token", body = LoginResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
-        (status = 403, description = "Refreshing is off (http.token_refresh)", body = ErrorResponse),
+        (status = 403, description = "Refreshing is off (http.token_refresh), or the account is suspended or banned from the server", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
 )]
 pub async fn refresh(State(state): State<Shared>, AuthToken(claims): AuthToken) -> Response {
+    if let Err(refused) = standing(&state, &claims.account).await {
+        return refused;
+    }
     if !state.config.http.token_refresh {
         let why = "this server does not refresh tokens (http.token_refresh); log in again";
         return ApiError::new(StatusCode::FORBIDDEN, "refresh_disabled", why).into_response();
@@ -112,6 +115,22 @@ pub async fn refresh(State(state): State<Shared>, AuthToken(claims): AuthToken) 
         _ => name,
     };
     Json(new_token(&state, &name)).into_response()
+}
+
+/// A suspended or K-lined account gets no fresh token (the hub says).
+pub(crate) async fn standing(
+    state: &Shared,
+    account: &confab_core::NickKey,
+) -> Result<(), Response> {
+    match state
+        .hub
+        .api(account.clone(), crate::hub_task::ApiCall::Standing)
+        .await
+    {
+        Err(gone) => Err(unavailable(gone)),
+        Ok(Err(e)) => Err(super::api::chat_error(e).into_response()),
+        Ok(Ok(_)) => Ok(()),
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -261,6 +261,7 @@ async fn create_private(path: &std::path::Path) -> std::io::Result<tokio::fs::Fi
         (status = 201, description = "Stored", body = UploadInfo),
         (status = 400, description = "Empty body, bad query parameters or a body that could not be read", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "The account is suspended or banned from the server", body = ErrorResponse),
         (status = 413, description = "Larger than http.max_upload_bytes (too_large), or over the \
             account's http.upload_quota_bytes (quota_exceeded)", body = ErrorResponse),
         (status = 429, description = "Over the flood limit (too_many_requests) or \
@@ -277,6 +278,8 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<UploadInfo>), Response> {
+    // A suspended or K-lined account stores nothing.
+    super::session::standing(&state, &user).await?;
     let limit = state.config.http.max_upload_bytes;
     check_length(&headers, limit).map_err(IntoResponse::into_response)?;
     let declared = headers

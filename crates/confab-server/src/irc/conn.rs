@@ -137,6 +137,8 @@ struct Conn {
     login_req: Option<u64>,
     channels: HashSet<RoomKey>,
     invisible: bool,
+    /// A server operator (`OPER` succeeded): user mode `+o`.
+    oper: bool,
     /// The flood limit: over it, the next line is read only when due.
     pacer: Pacer,
     /// Bytes ready for the socket.
@@ -184,6 +186,7 @@ async fn run<S: Io>(
         login_req: None,
         channels: HashSet::new(),
         invisible: false,
+        oper: false,
         pacer,
         out: Vec::new(),
         closing: None,
@@ -843,6 +846,36 @@ impl Conn {
                     .with_param(self.nick.clone())
                     .with_param(format!("[Announcement] {text}")),
             ],
+            Event::Klines(list) => {
+                let mut out: Vec<Irc> = list
+                    .iter()
+                    .map(|k| {
+                        let expires = k.expires.map_or("never".to_owned(), |t| {
+                            crate::hub_task::rfc3339(t)
+                        });
+                        view.num(
+                            "216",
+                            &[
+                                "K",
+                                &k.mask.to_string(),
+                                &format!("{} (by {}, expires {expires})", k.reason, k.by),
+                            ],
+                        )
+                    })
+                    .collect();
+                out.push(view.num("219", &["K", "End of /STATS report"]));
+                out
+            }
+            Event::YoureOper { .. } => {
+                self.oper = true;
+                vec![
+                    view.num("381", &["You are now an IRC operator"]),
+                    Irc::new("MODE")
+                        .with_source(self.nick.clone())
+                        .with_param(self.nick.clone())
+                        .with_param("+o"),
+                ]
+            }
             Event::Bye { reason } => {
                 self.closing = Some(reason.clone());
                 let host = self.host();
@@ -893,8 +926,14 @@ impl Conn {
                 self.login_req = None;
                 let view = self.view();
                 match e {
-                    ChatError::NickInUse(_) | ChatError::NickRegistered(_) => {
-                        vec![render::error(e, command, &view)]
+                    ChatError::NickInUse(_)
+                    | ChatError::NickRegistered(_)
+                    | ChatError::NickReserved(_) => vec![render::error(e, command, &view)],
+                    // ERR_YOUREBANNEDCREEP; the goodbye follows.
+                    // 465, whatever command carried the login (NICK too).
+                    ChatError::ServerBanned(_) | ChatError::Suspended { .. } => {
+                        self.closing = Some(e.to_string());
+                        vec![render::error(e, "", &view)]
                     }
                     _ => {
                         self.closing = Some(e.to_string());
@@ -1073,6 +1112,9 @@ impl Conn {
                     out.push(view.num("312", &[n, &view.server, "confab"]));
                     if let Some(a) = &u.away {
                         out.push(view.num("301", &[n, a.as_str()]));
+                    }
+                    if u.oper {
+                        out.push(view.num("313", &[n, "is an IRC operator"]));
                     }
                     if w.account {
                         out.push(view.num("330", &[n, n, "is logged in as"]));
@@ -1958,9 +2000,116 @@ impl Conn {
                 if p.len() < 2 {
                     return self.need_more(cmd).await;
                 }
-                self.num("491", &["No O-lines for your host"]).await;
+                let opers = self.config.opers.clone();
+                let ip = self.peer.ip();
+                match auth::oper(&self.hub, &opers, p[0], p[1].to_owned(), ip).await {
+                    Ok(Ok(name)) => self.command(Command::Oper(name), cmd, Kind::Plain).await,
+                    Ok(Err(auth::OperError::NoSuchOper)) => {
+                        self.num("491", &["No O-lines for your host"]).await
+                    }
+                    Ok(Err(auth::OperError::Wrong)) => {
+                        self.num("464", &["Password incorrect"]).await
+                    }
+                    Ok(Err(e @ auth::OperError::Limited(_))) => {
+                        self.num("464", &[&e.to_string()]).await
+                    }
+                    Err(_) => self.closing = Some("Server shutting down".into()),
+                }
             }
-            "KILL" | "WALLOPS" | "DIE" | "RESTART" | "SQUIT" | "CONNECT" | "REHASH" => {
+            "KILL" => {
+                if p.len() < 2 {
+                    return self.need_more(cmd).await;
+                }
+                let Ok(nick) = Nick::parse(p[0], usize::MAX) else {
+                    return self
+                        .num("401", &[&safe(p[0]), "No such nick/channel"])
+                        .await;
+                };
+                let reason = match self.reason(p.get(1).copied()) {
+                    Ok(reason) => reason,
+                    Err(e) => return self.fail_text(cmd, &e).await,
+                };
+                self.command(Command::Kill { nick, reason }, cmd, Kind::Plain)
+                    .await;
+            }
+            "WALLOPS" => {
+                let Some(text) = p.first().filter(|t| !t.is_empty()) else {
+                    return self.need_more(cmd).await;
+                };
+                match self.text(text) {
+                    Ok(text) => self.command(Command::Wallops(text), cmd, Kind::Plain).await,
+                    Err(e) => self.fail_text(cmd, &e).await,
+                }
+            }
+            // Solanum's syntax: KLINE [minutes] mask [:reason].
+            "KLINE" => {
+                let (minutes, rest) = match p.first().map(|m| m.parse::<u64>()) {
+                    Some(Ok(m)) => (Some(m), &p[1..]),
+                    _ => (None, &p[..]),
+                };
+                let Some(mask) = rest.first() else {
+                    return self.need_more(cmd).await;
+                };
+                let reason = match self.reason(rest.get(1).copied()) {
+                    Ok(reason) => reason,
+                    Err(e) => return self.fail_text(cmd, &e).await,
+                };
+                let kline = Command::Kline {
+                    mask: (*mask).to_owned(),
+                    minutes,
+                    reason,
+                };
+                self.command(kline, cmd, Kind::Plain).await;
+            }
+            "UNKLINE" => {
+                let Some(mask) = p.first() else {
+                    return self.need_more(cmd).await;
+                };
+                self.command(Command::Unkline((*mask).to_owned()), cmd, Kind::Plain)
+                    .await;
+            }
+            "STATS" => match p.first().copied() {
+                Some("k" | "K") => self.command(Command::Klines, cmd, Kind::Plain).await,
+                Some(q) => {
+                    let q = safe(q);
+                    self.num("219", &[&q, "End of /STATS report"]).await
+                }
+                None => self.need_more(cmd).await,
+            },
+            "SUSPEND" | "UNSUSPEND" => {
+                let Some(name) = p.first() else {
+                    return self.need_more(cmd).await;
+                };
+                let Ok(name) = Nick::parse(name, usize::MAX) else {
+                    return self
+                        .num("401", &[&safe(name), "No such nick/channel"])
+                        .await;
+                };
+                let c = if cmd == "SUSPEND" {
+                    let reason = match self.reason(p.get(1).copied()) {
+                        Ok(reason) => reason,
+                        Err(e) => return self.fail_text(cmd, &e).await,
+                    };
+                    Command::Suspend { name, reason }
+                } else {
+                    Command::Unsuspend(name)
+                };
+                self.command(c, cmd, Kind::Plain).await;
+            }
+            "LOCKDOWN" => {
+                let on = match p.first().map(|s| s.to_ascii_uppercase()) {
+                    None => None,
+                    Some(s) if s == "ON" => Some(true),
+                    Some(s) if s == "OFF" => Some(false),
+                    Some(_) => {
+                        return self
+                            .fail_text(cmd, "LOCKDOWN takes ON, OFF or nothing")
+                            .await;
+                    }
+                };
+                self.command(Command::Lockdown(on), cmd, Kind::Plain).await;
+            }
+            "DIE" | "RESTART" | "SQUIT" | "CONNECT" | "REHASH" => {
                 self.num("481", &["Permission Denied- You're not an IRC operator"])
                     .await;
             }
@@ -2074,8 +2223,12 @@ impl Conn {
                     .await;
             }
             let Some(modes) = p.get(1) else {
-                let m = if self.invisible { "+i" } else { "+" };
-                return self.num("221", &[m]).await;
+                let m = format!(
+                    "+{}{}",
+                    if self.invisible { "i" } else { "" },
+                    if self.oper { "o" } else { "" }
+                );
+                return self.num("221", &[&m]).await;
             };
             let mut add = true;
             let mut changed = String::new();
@@ -2091,7 +2244,8 @@ impl Conn {
                             changed.push('i');
                         }
                     }
-                    'w' => {}
+                    // Operator status comes only from OPER.
+                    'w' | 'o' | 'O' => {}
                     _ => unknown = true,
                 }
             }

@@ -388,6 +388,19 @@ pub fn broadcast(env: &Envelope, view: &View) -> Vec<Irc> {
         Event::RealnameChanged { nick, realname } if caps.setname => {
             vec![m("SETNAME", nick.as_str()).with_param(realname.clone())]
         }
+        // From an operator, or from the server (the REST admin).
+        Event::Wallops(text) => {
+            let msg = match &env.actor {
+                Some(a) => m("WALLOPS", a.nick.as_str()),
+                None => tag(
+                    Irc::new("WALLOPS").with_source(view.server.clone()),
+                    caps,
+                    t,
+                    Some(env),
+                ),
+            };
+            vec![msg.with_param(text.as_str())]
+        }
         // IRCv3's typing client tag, for clients that take tags.
         Event::Typing { from, to, active } if caps.message_tags => {
             let state = if *active { "active" } else { "done" };
@@ -419,6 +432,9 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
         ChatError::NickInUse(nick) => {
             view.num("433", &[nick.as_str(), "Nickname is already in use"])
         }
+        ChatError::NickReserved(nick) => {
+            view.num("432", &[nick.as_str(), "Erroneous nickname (reserved)"])
+        }
         ChatError::NickRegistered(nick) => view.num(
             "433",
             &[nick.as_str(), "Nickname is reserved by a different account"],
@@ -434,6 +450,20 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
         ChatError::CannotSend(r) => view.num("404", &[r.as_str(), "Cannot send to channel"]),
         ChatError::TooManyRooms(_) => view.num("405", &["*", "You have joined too many channels"]),
         ChatError::NotOperator(r) => view.num("482", &[r.as_str(), "You're not channel operator"]),
+        ChatError::NotServerOper => {
+            view.num("481", &["Permission Denied- You're not an IRC operator"])
+        }
+        ChatError::Suspended { .. } => view.num("465", &[&text]),
+        // A nick change into a K-lined name: the nick is refused, the
+        // connection stays.
+        ChatError::ServerBanned(_) if command == "NICK" => view.num(
+            "432",
+            &["*", "Erroneous nickname (banned from this server)"],
+        ),
+        ChatError::ServerBanned(reason) => view.num(
+            "465",
+            &[&format!("You are banned from this server- {reason}")],
+        ),
         ChatError::Banned(r) => view.num("474", &[r.as_str(), "Cannot join channel (+b)"]),
         ChatError::InviteOnly(r) => view.num("473", &[r.as_str(), "Cannot join channel (+i)"]),
         ChatError::BadKey(r) => view.num("475", &[r.as_str(), "Cannot join channel (+k)"]),

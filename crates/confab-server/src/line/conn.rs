@@ -246,6 +246,7 @@ impl Conn {
             Ok(Input::Passwd { old, new }) => self.passwd(old, new).await,
             // As NickServ IDENTIFY on IRC: the guest becomes the account.
             Ok(Input::Login { name, password }) => self.identify(name, password).await,
+            Ok(Input::Oper { name, password }) => self.oper(name, password).await,
             Ok(local) => self.local(local).await,
             Err(e) => {
                 info!(error = %e, "bad input");
@@ -270,9 +271,9 @@ impl Conn {
                 }
                 Ok(Input::Nothing) => return Flow::Go,
                 Ok(Input::Login { name, password }) => return self.log_in(name, password).await,
-                Ok(Input::Hub(_) | Input::Register(_) | Input::Passwd { .. }) => {
-                    Err("choose a name first".to_owned())
-                }
+                Ok(
+                    Input::Hub(_) | Input::Register(_) | Input::Passwd { .. } | Input::Oper { .. },
+                ) => Err("choose a name first".to_owned()),
                 Ok(local) => return self.local(local).await,
                 Err(e) => Err(e.to_string()),
             }
@@ -346,6 +347,16 @@ impl Conn {
         }
     }
 
+    /// `/oper NAME PASSWORD`: checked against the config's `[[opers]]`.
+    async fn oper(&mut self, name: String, password: String) -> Flow {
+        let opers = self.config.opers.clone();
+        match auth::oper(&self.hub, &opers, &name, password, self.peer.ip()).await {
+            Ok(Ok(name)) => self.command(Command::Oper(name)).await,
+            Ok(Err(e)) => self.error(&e.to_string()).await,
+            Err(_) => Flow::Stop("server shutting down".to_owned()),
+        }
+    }
+
     /// `/register PASSWORD` as a guest.
     async fn register(&mut self, password: String) -> Flow {
         let min = self.config.accounts.min_password_len;
@@ -397,7 +408,8 @@ impl Conn {
             | Input::Hub(_)
             | Input::Register(_)
             | Input::Login { .. }
-            | Input::Passwd { .. } => {
+            | Input::Passwd { .. }
+            | Input::Oper { .. } => {
                 return Flow::Go;
             }
         };

@@ -28,6 +28,9 @@ pub enum Input {
     Login { name: Nick, password: String },
     /// `/passwd OLD NEW`: the door checks the old and hashes the new.
     Passwd { old: String, new: String },
+    /// `/oper NAME PASSWORD`: the door checks the `[[opers]]` block, then
+    /// tells the hub.
+    Oper { name: String, password: String },
 }
 
 /// Messages `/history` shows without a count.
@@ -94,6 +97,15 @@ commands! {
     "passwd", "/passwd OLD NEW", "change your account's password (every older login token stops working)";
     "history", "/history [N]", "show the last N (default 20) messages of your current room or private conversation";
     "search", "/search WORDS", "search the messages you may see for all of WORDS";
+    "oper", "/oper NAME PASSWORD", "become a server operator (with an operator name and password from the server's config)";
+    "kill", "/kill @nick [reason]", "operators: disconnect a user from the server";
+    "wallops", "/wallops TEXT", "operators: send a notice to every server operator";
+    "kline", "/kline [MINUTES] MASK [reason]", "operators: ban $a:account, nick!ident@host or an address/CIDR from the server (for MINUTES, or for good)";
+    "unkline", "/unkline MASK", "operators: lift a server ban";
+    "klines", "/klines", "operators: list the server bans";
+    "suspend", "/suspend NAME [reason]", "operators: suspend an account (its sessions end; it cannot log in)";
+    "unsuspend", "/unsuspend NAME", "operators: let a suspended account log in again";
+    "lockdown", "/lockdown [on|off]", "operators: refuse new guests and registrations (accounts still log in), or say whether that is on";
     "time", "/time", "show the server's time";
     "help", "/help [command]", "show help, for one command or in general";
     "commands", "/commands", "list every command";
@@ -261,6 +273,82 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
                 name: nick(name)?,
                 password: password.to_owned(),
             })
+        }
+        "oper" => {
+            let (name, password) = split_word(args);
+            let password = password.trim();
+            if name.is_empty() || password.is_empty() || password.contains(char::is_whitespace) {
+                return Err(usage("oper"));
+            }
+            Ok(Input::Oper {
+                name: name.to_owned(),
+                password: password.to_owned(),
+            })
+        }
+        "kill" => {
+            let (who, reason) = split_word(args);
+            if who.is_empty() {
+                return Err(usage("kill"));
+            }
+            let reason = match reason.trim() {
+                "" => None,
+                r => Some(field(Field::Reason, r)?),
+            };
+            Ok(Input::Hub(Command::Kill {
+                nick: nick(who)?,
+                reason,
+            }))
+        }
+        "kline" => {
+            let (first, rest) = split_word(args);
+            let (minutes, rest) = match first.parse::<u64>() {
+                Ok(m) if m > 0 => (Some(m), rest),
+                _ => (None, args),
+            };
+            let (mask, reason) = split_word(rest.trim());
+            if mask.is_empty() {
+                return Err(usage("kline"));
+            }
+            let reason = match reason.trim() {
+                "" => None,
+                r => Some(field(Field::Reason, r)?),
+            };
+            Ok(Input::Hub(Command::Kline {
+                mask: mask.to_owned(),
+                minutes,
+                reason,
+            }))
+        }
+        "unkline" => Ok(Input::Hub(Command::Unkline(one_arg(args)?))),
+        "klines" => no_args(Input::Hub(Command::Klines)),
+        "suspend" => {
+            let (who, reason) = split_word(args);
+            if who.is_empty() {
+                return Err(usage("suspend"));
+            }
+            let reason = match reason.trim() {
+                "" => None,
+                r => Some(field(Field::Reason, r)?),
+            };
+            Ok(Input::Hub(Command::Suspend {
+                name: nick(who)?,
+                reason,
+            }))
+        }
+        "unsuspend" => Ok(Input::Hub(Command::Unsuspend(nick(&one_arg(args)?)?))),
+        "lockdown" => Ok(Input::Hub(Command::Lockdown(
+            match args.to_ascii_lowercase().as_str() {
+                "" => None,
+                "on" => Some(true),
+                "off" => Some(false),
+                _ => return Err(usage("lockdown")),
+            },
+        ))),
+        "wallops" => {
+            if args.is_empty() {
+                return Err(usage("wallops"));
+            }
+            Ok(Input::Hub(Command::Wallops(text(args)?)))
         }
         "history" => {
             let limit = match args {

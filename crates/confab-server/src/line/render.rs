@@ -287,6 +287,34 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         Event::Error(e) => line(&format!("*** Error: {e}")),
         Event::ServerNotice(s) => line(&format!("*** Notice: {}", plain(s))),
         Event::Announcement(s) => line(&format!("*** Announcement: {}", plain(s.as_str()))),
+        Event::Klines(list) if list.is_empty() => line("*** No server bans"),
+        Event::Klines(list) => {
+            line(&format!("*** {} server bans:", list.len()));
+            for k in list {
+                let expires = match k.expires {
+                    Some(t) => format!("until {}", clock(t, tz)),
+                    None => "for good".to_owned(),
+                };
+                line(&format!(
+                    "***   {} ({}) by {}, {expires}",
+                    k.mask,
+                    plain(&k.reason),
+                    k.by
+                ));
+            }
+        }
+        Event::YoureOper { name } => line(&format!(
+            "*** You are now a server operator ({}): /kill, /wallops, /kline",
+            plain(name)
+        )),
+        Event::Wallops(s) => match &env.actor {
+            Some(a) => line(&format!(
+                "*** Wallops from {}: {}",
+                a.nick,
+                plain(s.as_str())
+            )),
+            None => line(&format!("*** Wallops: {}", plain(s.as_str()))),
+        },
         Event::Resumed { messages, .. } => {
             for m in messages {
                 line(&format!("(missed) {}", dated(m, tz)));

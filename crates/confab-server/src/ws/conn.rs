@@ -396,6 +396,25 @@ impl Conn {
                     }
                 }
             }
+            (_, Request::Oper { name, password }) => {
+                let opers = self.state.config.opers.clone();
+                match auth::oper(&self.state.hub, &opers, &name, password, self.peer.ip()).await {
+                    Ok(Ok(name)) => {
+                        self.request(id, Kind::Other, vec![Command::Oper(name)])
+                            .await
+                    }
+                    Ok(Err(e)) => {
+                        let code = match e {
+                            auth::OperError::NoSuchOper => "no_such_oper",
+                            auth::OperError::Wrong => "wrong_password",
+                            auth::OperError::Limited(_) => "rate_limited",
+                        };
+                        self.door_error(id.as_ref(), code, None, &e.to_string())
+                            .await
+                    }
+                    Err(_) => Flow::Stop("server shutting down".to_owned()),
+                }
+            }
             (
                 _,
                 Request::SendUpload {

@@ -58,6 +58,9 @@ pub enum Request {
     /// A new password for the session's account: the door checks `old`
     /// and hashes `new`.
     Passwd { old: String, new: String },
+    /// `oper`: the door checks the name and password against the
+    /// config's `[[opers]]`, then tells the hub.
+    Oper { name: String, password: String },
     /// `send` with an `upload`: the door checks the upload and appends
     /// its link to the text, as the REST API does.
     SendUpload {
@@ -187,6 +190,28 @@ impl Fields<'_> {
                 old: self.string("old")?.to_owned(),
                 new: self.string("new")?.to_owned(),
             },
+            "oper" => Request::Oper {
+                name: self.string("name")?.to_owned(),
+                password: self.string("password")?.to_owned(),
+            },
+            "kill" => hub(Command::Kill {
+                nick: self.nick("nick")?,
+                reason: self.opt_input("reason", Field::Reason)?,
+            }),
+            "wallops" => hub(Command::Wallops(self.text("text")?)),
+            "kline" => hub(Command::Kline {
+                mask: self.string("mask")?.to_owned(),
+                minutes: self.opt_minutes()?,
+                reason: self.opt_input("reason", Field::Reason)?,
+            }),
+            "unkline" => hub(Command::Unkline(self.string("mask")?.to_owned())),
+            "klines" => hub(Command::Klines),
+            "suspend" => hub(Command::Suspend {
+                name: self.nick("name")?,
+                reason: self.opt_input("reason", Field::Reason)?,
+            }),
+            "unsuspend" => hub(Command::Unsuspend(self.nick("name")?)),
+            "lockdown" => hub(Command::Lockdown(self.opt_bool("on")?)),
             "send" => match self.opt_string("upload")? {
                 Some(upload) => Request::SendUpload {
                     to: self.target("to")?,
@@ -407,6 +432,19 @@ impl Fields<'_> {
                 field,
                 format!("\"{field}\" must be a string"),
             )),
+        }
+    }
+
+    fn opt_minutes(&self) -> Result<Option<u64>, BadInput> {
+        match self.obj.get("minutes") {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if n >= 1 => Ok(Some(n)),
+                _ => Err(BadInput::field(
+                    "minutes",
+                    "\"minutes\" must be a whole number of minutes, at least 1",
+                )),
+            },
         }
     }
 
@@ -670,6 +708,13 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::GuestsNoPrivateHistory => "guests_no_private_history",
         ChatError::Storage(_) => "storage",
         ChatError::NotOperator(_) => "not_operator",
+        ChatError::NotServerOper => "not_server_oper",
+        ChatError::ServerBanned(_) => "banned_from_server",
+        ChatError::NoSuchKline(_) => "no_such_kline",
+        ChatError::Suspended { .. } => "suspended",
+        ChatError::NotSuspended(_) => "not_suspended",
+        ChatError::Lockdown => "lockdown",
+        ChatError::NickReserved(_) => "nick_reserved",
         ChatError::Banned(_) => "banned",
         ChatError::InviteOnly(_) => "invite_only",
         ChatError::BadKey(_) => "bad_key",
@@ -704,6 +749,7 @@ pub fn is_broadcast(ev: &Event) -> bool {
             | Event::RealnameChanged { .. }
             | Event::Typing { .. }
             | Event::Announcement(_)
+            | Event::Wallops(_)
             | Event::ServerNotice(_)
             | Event::OfflineMessages { .. }
     )
@@ -716,6 +762,17 @@ fn marker_json(target: &Target, marker: &Option<Marker>) -> Value {
         "target": target.to_string(),
         "msg": marker.and_then(|m| m.msg).map(|id| id.0),
         "marker_time": marker.map(|m| rfc3339(m.time)),
+    })
+}
+
+/// A server-wide ban, as the WebSocket and REST admin show it.
+pub fn kline_json(k: &confab_core::Kline) -> Value {
+    json!({
+        "mask": k.mask.to_string(),
+        "reason": k.reason,
+        "by": k.by,
+        "set": rfc3339(k.set),
+        "expires": k.expires.map(rfc3339),
     })
 }
 
@@ -752,6 +809,7 @@ fn details_json(u: &UserDetails) -> Value {
         "rooms": rooms,
         "signon": rfc3339(u.signon),
         "last_active": rfc3339(u.last_active),
+        "oper": u.oper,
     })
 }
 
@@ -953,6 +1011,15 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
             json!({"from": from.as_str(), "to": to.to_string(), "active": active}),
         ),
         Event::Announcement(text) => ("announcement", json!({"text": text.as_str()})),
+        Event::YoureOper { name } => ("oper", json!({"name": name})),
+        Event::Klines(list) => {
+            let list: Vec<Value> = list.iter().map(kline_json).collect();
+            ("klines", json!({"klines": list}))
+        }
+        Event::Wallops(text) => (
+            "wallops",
+            json!({"from": env.actor.as_ref().map(|a| a.nick.as_str()), "text": text.as_str()}),
+        ),
         Event::ReadMarker { target, marker } => ("read_marker", marker_json(target, marker)),
         Event::ReadMarkers(list) => {
             let list: Vec<Value> = list

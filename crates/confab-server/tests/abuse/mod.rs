@@ -8,6 +8,7 @@ mod expensive;
 mod flood;
 mod input;
 mod offline;
+mod oper;
 mod privacy;
 mod uploads;
 mod web;
