@@ -85,6 +85,9 @@ pub struct UserDetails {
     pub last_active: Timestamp,
     /// Whether one of the user's sessions is a server operator.
     pub oper: bool,
+    /// The user's real address, only when a server operator asks (everyone
+    /// else sees the cloak in `who.host`).
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// A user who went away, as they were (IRC's WHOWAS).

@@ -69,6 +69,26 @@ fn whois_says_who_is_a_server_operator() {
 }
 
 #[test]
+fn only_a_server_operator_sees_real_addresses_in_whois() {
+    let mut w = World::new();
+    let alice = w.connect_info(from_ip("203.0.113.7"));
+    w.login_as(alice, "alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.oper(carol, "operuser");
+    w.clear();
+    let address = |w: &mut World, asker| {
+        let got = w.ask(asker, Command::Whois(vec![nick("alice")]));
+        let Event::Whois { found, .. } = &got[0] else {
+            panic!("{got:?}")
+        };
+        found[0].address
+    };
+    assert_eq!(address(&mut w, bob), None);
+    assert_eq!(address(&mut w, carol), Some("203.0.113.7".parse().unwrap()));
+}
+
+#[test]
 fn operator_status_ends_with_the_session() {
     let mut w = World::new();
     let alice = w.login("alice");

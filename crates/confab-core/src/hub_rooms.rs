@@ -526,6 +526,8 @@ impl<O: Outbox> Hub<O> {
     // WHOIS, and IRC's ISON / USERHOST / WHO nick
     pub(super) fn whois(&mut self, sid: SessionId, nicks: Vec<Nick>, now: Timestamp) {
         let asker = self.sessions[&sid].user;
+        // Real addresses are for server operators only.
+        let asked_by_oper = self.sessions[&sid].oper.is_some();
         let mut found = Vec::new();
         let mut missing = Vec::new();
         for nick in nicks {
@@ -558,6 +560,7 @@ impl<O: Outbox> Hub<O> {
                 signon: u.signon,
                 last_active: u.last_active,
                 oper,
+                address: u.addr.filter(|_| asked_by_oper),
             });
         }
         self.reply(sid, now, Event::Whois { found, missing });

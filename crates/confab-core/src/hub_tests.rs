@@ -3384,6 +3384,7 @@ fn whois_tells_the_details_of_online_users_and_which_names_are_missing() {
                     signon,
                     last_active: active,
                     oper: false,
+                    address: None,
                 },
                 UserDetails {
                     who: actor("bob", "bob", "localhost", "bob"),
@@ -3392,6 +3393,7 @@ fn whois_tells_the_details_of_online_users_and_which_names_are_missing() {
                     signon,
                     last_active: signon,
                     oper: false,
+                    address: None,
                 },
             ],
             missing: vec![nick("ghost"), nick("erin")],

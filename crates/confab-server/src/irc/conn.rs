@@ -1116,6 +1116,11 @@ impl Conn {
                     if u.oper {
                         out.push(view.num("313", &[n, "is an IRC operator"]));
                     }
+                    // RPL_WHOISACTUALLY: the real address, to an operator.
+                    if let Some(ip) = u.address {
+                        let ip = ip.to_string();
+                        out.push(view.num("338", &[n, &ip, "actually using host"]));
+                    }
                     if w.account {
                         out.push(view.num("330", &[n, n, "is logged in as"]));
                     }

@@ -148,8 +148,13 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
                     plain(&who.realname),
                     date_time(u.signon, tz)
                 ));
-                // The host is a cloak (the server never shows addresses).
+                // The host is a cloak; the address only to an operator.
                 line(&format!("***   from {}", plain(&who.host)));
+                if let Some(ip) = u.address {
+                    line(&format!(
+                        "***   actually from {ip} (you are a server operator)"
+                    ));
+                }
                 if let Some(a) = &u.away {
                     line(&format!("***   away: {}", plain(a.as_str())));
                 }

@@ -810,6 +810,7 @@ fn details_json(u: &UserDetails) -> Value {
         "signon": rfc3339(u.signon),
         "last_active": rfc3339(u.last_active),
         "oper": u.oper,
+        "address": u.address.map(|ip| ip.to_string()),
     })
 }
 

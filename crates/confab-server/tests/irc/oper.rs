@@ -202,3 +202,22 @@ async fn service_names_are_reserved() {
     }
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn whois_shows_the_real_address_to_operators_only() {
+    let s = oper_server().await;
+    let mut plain = register(s.addr, "plainuser").await;
+    let mut oper = register(s.addr, "oper_user").await;
+    must("OPER", &oper.ask("OPER operuser operpassword").await, "381");
+
+    let r = plain.ask("WHOIS oper_user").await;
+    must_not("WHOIS by a user", &r, "338");
+    let host = param(must("WHOIS by a user", &r, "311"), 3).to_owned();
+    assert_ne!(host, "127.0.0.1", "the host is a cloak");
+
+    let r = oper.ask("WHOIS plainuser").await;
+    let actually = must("WHOIS by an operator", &r, "338");
+    assert_eq!(param(actually, 1), "plainuser", "{actually}");
+    assert_eq!(param(actually, 2), "127.0.0.1", "{actually}");
+    s.shutdown().await;
+}
