@@ -116,7 +116,18 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
     }
     let (name, args) = split_word(rest);
     let args = args.trim();
-    let lower = name.to_ascii_lowercase();
+    // Aliases are spelled as the command they stand for, whose help the
+    // usage errors show.
+    let lower = match name.to_ascii_lowercase().as_str() {
+        "leave" => "part".to_owned(),
+        "names" => "list".to_owned(),
+        "who" => "users".to_owned(),
+        "query" => "start".to_owned(),
+        "identify" => "login".to_owned(),
+        "?" => "help".to_owned(),
+        "exit" | "bye" => "quit".to_owned(),
+        other => other.to_owned(),
+    };
     let nick = |s: &str| Nick::parse(s.strip_prefix('@').unwrap_or(s), limits.max_nick_len);
     let room = |s: &str| RoomName::parse(s, limits.max_room_len);
     let text = |s: &str| Text::parse(s, limits.max_message_bytes);
@@ -149,7 +160,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
                 key,
             }))
         }
-        "part" | "leave" => {
+        "part" => {
             let (first, more) = split_word(args);
             let (r, reason) = if first.starts_with('#') {
                 (Some(room(first)?), more.trim())
@@ -164,7 +175,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             Ok(Input::Hub(Command::Part { room: r, reason }))
         }
         "rooms" => no_args(Input::Hub(Command::Rooms)),
-        "list" | "names" => {
+        "list" => {
             let r = if args.is_empty() {
                 None
             } else {
@@ -172,7 +183,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             };
             Ok(Input::Hub(Command::Members(r)))
         }
-        "users" | "who" => no_args(Input::Hub(Command::Users)),
+        "users" => no_args(Input::Hub(Command::Users)),
         "msg" => {
             let (first, more) = split_word(args);
             let addressed = first.starts_with('@') || first.starts_with('#');
@@ -202,7 +213,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             }
             say(None, MsgKind::Action, args, limits)
         }
-        "start" | "query" => Ok(Input::Hub(Command::Start(nick(&one_arg(args)?)?))),
+        "start" => Ok(Input::Hub(Command::Start(nick(&one_arg(args)?)?))),
         "stop" => no_args(Input::Hub(Command::Stop)),
         "topic" => Ok(Input::Hub(match args {
             "" => Command::GetTopic(None),
@@ -232,7 +243,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
         }
         "whois" => Ok(Input::Hub(Command::Whois(vec![nick(&one_arg(args)?)?]))),
         "register" => Ok(Input::Register(one_arg(args)?)),
-        "login" | "identify" => {
+        "login" => {
             let (name, password) = split_word(args);
             let password = password.trim();
             if name.is_empty() || password.is_empty() || password.contains(char::is_whitespace) {
@@ -260,7 +271,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             Ok(Input::Hub(Command::Search(text(args)?)))
         }
         "time" => no_args(Input::Time),
-        "help" | "?" => match args {
+        "help" => match args {
             "" => Ok(Input::Help(None)),
             a => match help_for(&one_arg(a)?) {
                 Some(h) => Ok(Input::Help(Some(h))),
@@ -268,7 +279,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             },
         },
         "commands" => no_args(Input::Commands),
-        "quit" | "exit" | "bye" => {
+        "quit" => {
             let reason = if args.is_empty() {
                 None
             } else {
@@ -501,6 +512,42 @@ mod tests {
             err(&long).len(),
             "unknown command /; /commands lists them all".len() + 32
         );
+    }
+
+    #[test]
+    fn every_parsed_command_has_help() {
+        // Aliases misused once panicked here ("every parsed command has
+        // help"): their usage is the command's they stand for.
+        let cases = [
+            ("/names #a #b", "list"),
+            ("/who x", "users"),
+            ("/query", "start"),
+            ("/QUERY a b", "start"),
+            ("/identify alice", "login"),
+            ("/? a b", "help"),
+        ];
+        for (line, name) in cases {
+            match parse(line, &L) {
+                Err(ParseError::Usage(h)) => assert_eq!(h.name, name, "{line}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        for alias in [
+            "leave", "names", "who", "query", "identify", "?", "exit", "bye",
+        ] {
+            for args in ["", " x", " x y", " #a #b", " @9"] {
+                let _ = parse(&format!("/{alias}{args}"), &L);
+            }
+        }
+        assert_eq!(
+            ok("/leave"),
+            Input::Hub(Command::Part {
+                room: None,
+                reason: None
+            })
+        );
+        assert_eq!(ok("/who"), Input::Hub(Command::Users));
+        assert_eq!(ok("/bye"), Input::Hub(Command::Quit(None)));
     }
 
     #[test]
