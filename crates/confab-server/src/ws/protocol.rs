@@ -957,6 +957,34 @@ mod tests {
     }
 
     #[test]
+    fn request_ids_are_echoed_verbatim() {
+        // A number is echoed as the number the client wrote, however many
+        // digits it has: as a browser's JSON.parse (correctly rounded, like
+        // Rust's `f64` parsing) reads both. serde_json's default float
+        // parsing could be off by one unit in the last place, so a long id
+        // came back as another number (found by the ws_protocol fuzz
+        // target); the workspace enables its `float_roundtrip`.
+        for id in [
+            "118446744073709551616844674407370955161630",
+            "0.30000000000000004",
+            "2.2250738585072014e-308",
+            "9007199254740993",
+            "1.7976931348623157e308",
+            "-12345678901234567890123",
+        ] {
+            let inc = p(&format!(r#"{{"type":"ping","id":{id}}}"#)).unwrap();
+            let pong = v(&pong(inc.id.as_ref(), Timestamp(0)));
+            let want: f64 = id.parse().unwrap();
+            assert_eq!(pong["re"].as_f64(), Some(want), "{id}");
+        }
+        for id in ["18446744073709551615", "-9223372036854775808", "\"h1\""] {
+            let inc = p(&format!(r#"{{"type":"ping","id":{id}}}"#)).unwrap();
+            let pong = pong(inc.id.as_ref(), Timestamp(0));
+            assert!(pong.contains(&format!(r#""re":{id}"#)), "{pong}");
+        }
+    }
+
+    #[test]
     fn hello_variants() {
         let h = p(r##"{"type":"hello","v":1,"name":"alice"}"##).unwrap();
         assert_eq!(h.id, None);
