@@ -275,7 +275,9 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             "" => Ok(Input::Help(None)),
             a => match help_for(&one_arg(a)?) {
                 Some(h) => Ok(Input::Help(Some(h))),
-                None => Err(ParseError::Unknown(a.trim_start_matches('/').to_owned())),
+                None => Err(ParseError::Unknown(
+                    truncate(a.trim_start_matches('/'), 32).to_owned(),
+                )),
             },
         },
         "commands" => no_args(Input::Commands),
@@ -511,6 +513,21 @@ mod tests {
         assert_eq!(
             err(&long).len(),
             "unknown command /; /commands lists them all".len() + 32
+        );
+    }
+
+    #[test]
+    fn errors_quote_the_line_in_bounded_pieces() {
+        // `/help` with an unknown word quoted all of it (found with the
+        // line_codec fuzz target's bound on error messages).
+        let long = "x".repeat(4000);
+        let short = "unknown command /; /commands lists them all".len() + 32;
+        assert_eq!(err(&format!("/help {long}")).len(), short);
+        assert_eq!(err(&format!("/help /{long}")).len(), short);
+        assert_eq!(err(&format!("/{long}")).len(), short);
+        assert_eq!(
+            err("/help zap"),
+            "unknown command /zap; /commands lists them all"
         );
     }
 

@@ -283,7 +283,10 @@ impl Fields<'_> {
             Some(v) => {
                 return Err(BadInput::new(
                     "bad_version",
-                    format!("this server speaks version {VERSION} of the protocol, not {v}"),
+                    format!(
+                        "this server speaks version {VERSION} of the protocol, not {}",
+                        truncate(&v.to_string(), 40)
+                    ),
                 ));
             }
         }
@@ -1031,6 +1034,22 @@ mod tests {
         assert_eq!(e.field, Some("name"));
         let e = p(r##"{"type":"hello","v":1,"name":"1bad"}"##).unwrap_err();
         assert_eq!(e.field, Some("name"));
+    }
+
+    #[test]
+    fn errors_quote_the_input_in_bounded_pieces() {
+        // A `v` of any size was quoted whole (found with the ws_protocol
+        // fuzz target's bound on error messages).
+        let long = "x".repeat(5000);
+        for v in [format!("{long:?}"), format!("[{}1]", "1,".repeat(2000))] {
+            let e = p(&format!(r#"{{"type":"hello","v":{v}}}"#)).unwrap_err();
+            assert_eq!(e.code, "bad_version");
+            assert!(e.message.len() < 200, "{}", e.message);
+        }
+        let e = p(r#"{"type":"hello","v":2}"#).unwrap_err();
+        assert!(e.message.ends_with("not 2"), "{}", e.message);
+        let e = p(&format!(r#"{{"type":"{long}"}}"#)).unwrap_err();
+        assert!(e.message.len() < 200, "{}", e.message);
     }
 
     #[test]
