@@ -145,7 +145,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(decode(max, &bytes), whole, "byte by byte");
 
     let ends = input.iter().filter(|&&b| b == b'\r' || b == b'\n').count();
-    assert!(whole.len() <= ends, "{} items from {ends} line ends", whole.len());
+    assert!(
+        whole.len() <= ends,
+        "{} items from {ends} line ends",
+        whole.len()
+    );
 
     if !input.contains(&0xff) {
         assert_eq!(whole, reference(max, input), "reference decoder");
@@ -155,9 +159,15 @@ fuzz_target!(|data: &[u8]| {
         let Decoded::Line(line) = item else {
             continue;
         };
-        assert!(line.len() <= max, "a line of {} bytes over {max}", line.len());
         assert!(
-            !line.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0x08 | 0x7f)),
+            line.len() <= max,
+            "a line of {} bytes over {max}",
+            line.len()
+        );
+        assert!(
+            !line
+                .bytes()
+                .any(|b| matches!(b, b'\r' | b'\n' | 0x08 | 0x7f)),
             "a line end or erase in {line:?}"
         );
         for end in ["\r\n", "\n"] {

@@ -84,7 +84,10 @@ fn check_ok(inc: &Incoming, obj: &Map<String, Value>, l: &Limits) {
                 Auth::Token(t) => assert_eq!(obj.get("token").and_then(Value::as_str), Some(&**t)),
                 Auth::Password { name, password } => {
                     check_nick(name, l);
-                    assert_eq!(obj.get("password").and_then(Value::as_str), Some(&**password));
+                    assert_eq!(
+                        obj.get("password").and_then(Value::as_str),
+                        Some(&**password)
+                    );
                 }
                 Auth::Guest(name) => check_nick(name, l),
             }
@@ -92,7 +95,10 @@ fn check_ok(inc: &Incoming, obj: &Map<String, Value>, l: &Limits) {
         Request::Ping => assert_eq!(kind, "ping"),
         Request::Register { password } => {
             assert_eq!(kind, "register");
-            assert_eq!(obj.get("password").and_then(Value::as_str), Some(&**password));
+            assert_eq!(
+                obj.get("password").and_then(Value::as_str),
+                Some(&**password)
+            );
         }
         Request::SendUpload {
             to,
@@ -125,7 +131,11 @@ fn check_err(e: &BadInput, value: &Result<Value, serde_json::Error>) {
         e.message.len(),
         &e.message[..e.message.floor_char_boundary(100)]
     );
-    assert_eq!(e.field.is_some(), e.code == "bad_request", "field iff bad_request");
+    assert_eq!(
+        e.field.is_some(),
+        e.code == "bad_request",
+        "field iff bad_request"
+    );
     assert!(e.field.is_none_or(|f| !f.is_empty()));
     match value {
         Ok(Value::Object(obj)) => {

@@ -24,7 +24,11 @@ pub const MAX_ERROR_BYTES: usize = 1024;
 /// A nick within the limit that parses back to itself.
 pub fn check_nick(n: &Nick, l: &Limits) {
     let s = n.as_str();
-    assert!(!s.is_empty() && s.len() <= l.nick, "nick {n:?} over {}", l.nick);
+    assert!(
+        !s.is_empty() && s.len() <= l.nick,
+        "nick {n:?} over {}",
+        l.nick
+    );
     assert_eq!(Nick::parse(s, l.nick).as_ref(), Ok(n), "nick re-parses");
 }
 
@@ -41,7 +45,12 @@ pub fn check_room(r: &RoomName, l: &Limits) {
 /// of it gives it back.
 pub fn check_text(t: &Text, l: &Limits) {
     let s = t.as_str();
-    assert!(s.len() <= l.message, "text of {} bytes over {}", s.len(), l.message);
+    assert!(
+        s.len() <= l.message,
+        "text of {} bytes over {}",
+        s.len(),
+        l.message
+    );
     assert!(!s.trim().is_empty(), "blank text");
     assert!(!s.contains('\t'), "a tab in a text");
     assert_eq!(s.trim_end(), s, "trailing whitespace in a text");
