@@ -332,7 +332,7 @@ async fn user_add_passwd_list_and_login() {
     assert_eq!(out.code(), Some(0), "{}", out.all());
     assert_eq!(
         out.stdout.trim(),
-        "password changed for alice",
+        "password changed for alice; their older login tokens no longer work",
         "{}",
         out.all()
     );

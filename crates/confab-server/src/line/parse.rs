@@ -135,7 +135,18 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
     }
     let (name, args) = split_word(rest);
     let args = args.trim();
-    let lower = name.to_ascii_lowercase();
+    // Aliases are spelled as the command they stand for, whose help the
+    // usage errors show.
+    let lower = match name.to_ascii_lowercase().as_str() {
+        "leave" => "part".to_owned(),
+        "names" => "list".to_owned(),
+        "who" => "users".to_owned(),
+        "query" => "start".to_owned(),
+        "identify" => "login".to_owned(),
+        "?" => "help".to_owned(),
+        "exit" | "bye" => "quit".to_owned(),
+        other => other.to_owned(),
+    };
     let nick = |s: &str| Nick::parse(s.strip_prefix('@').unwrap_or(s), limits.max_nick_len);
     let room = |s: &str| RoomName::parse(s, limits.max_room_len);
     let text = |s: &str| Text::parse(s, limits.max_message_bytes);
@@ -170,7 +181,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
                 key,
             }))
         }
-        "part" | "leave" => {
+        "part" => {
             let (first, more) = split_word(args);
             let (r, reason) = if first.starts_with('#') {
                 (Some(room(first)?), more.trim())
@@ -185,7 +196,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             Ok(Input::Hub(Command::Part { room: r, reason }))
         }
         "rooms" => no_args(Input::Hub(Command::Rooms)),
-        "list" | "names" => {
+        "list" => {
             let r = if args.is_empty() {
                 None
             } else {
@@ -193,7 +204,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             };
             Ok(Input::Hub(Command::Members(r)))
         }
-        "users" | "who" => no_args(Input::Hub(Command::Users)),
+        "users" => no_args(Input::Hub(Command::Users)),
         "msg" => {
             let (first, more) = split_word(args);
             let addressed = first.starts_with('@') || first.starts_with('#');
@@ -223,7 +234,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             }
             say(None, MsgKind::Action, args, limits)
         }
-        "start" | "query" => Ok(Input::Hub(Command::Start(nick(&one_arg(args)?)?))),
+        "start" => Ok(Input::Hub(Command::Start(nick(&one_arg(args)?)?))),
         "stop" => no_args(Input::Hub(Command::Stop)),
         "topic" => Ok(Input::Hub(match args {
             "" => Command::GetTopic(None),
@@ -253,7 +264,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
         }
         "whois" => Ok(Input::Hub(Command::Whois(vec![nick(&one_arg(args)?)?]))),
         "register" => Ok(Input::Register(one_arg(args)?)),
-        "passwd" | "password" => {
+        "passwd" => {
             let words: Vec<&str> = args.split_whitespace().collect();
             match words.as_slice() {
                 [old, new] => Ok(Input::Passwd {
@@ -263,7 +274,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
                 _ => Err(usage("passwd")),
             }
         }
-        "login" | "identify" => {
+        "login" => {
             let (name, password) = split_word(args);
             let password = password.trim();
             if name.is_empty() || password.is_empty() || password.contains(char::is_whitespace) {
@@ -367,15 +378,17 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             Ok(Input::Hub(Command::Search(text(args)?)))
         }
         "time" => no_args(Input::Time),
-        "help" | "?" => match args {
+        "help" => match args {
             "" => Ok(Input::Help(None)),
             a => match help_for(&one_arg(a)?) {
                 Some(h) => Ok(Input::Help(Some(h))),
-                None => Err(ParseError::Unknown(a.trim_start_matches('/').to_owned())),
+                None => Err(ParseError::Unknown(
+                    truncate(a.trim_start_matches('/'), 32).to_owned(),
+                )),
             },
         },
         "commands" => no_args(Input::Commands),
-        "quit" | "exit" | "bye" => {
+        "quit" => {
             let reason = if args.is_empty() {
                 None
             } else {
@@ -608,6 +621,57 @@ mod tests {
             err(&long).len(),
             "unknown command /; /commands lists them all".len() + 32
         );
+    }
+
+    #[test]
+    fn errors_quote_the_line_in_bounded_pieces() {
+        // `/help` with an unknown word quoted all of it (found with the
+        // line_codec fuzz target's bound on error messages).
+        let long = "x".repeat(4000);
+        let short = "unknown command /; /commands lists them all".len() + 32;
+        assert_eq!(err(&format!("/help {long}")).len(), short);
+        assert_eq!(err(&format!("/help /{long}")).len(), short);
+        assert_eq!(err(&format!("/{long}")).len(), short);
+        assert_eq!(
+            err("/help zap"),
+            "unknown command /zap; /commands lists them all"
+        );
+    }
+
+    #[test]
+    fn every_parsed_command_has_help() {
+        // Aliases misused once panicked here ("every parsed command has
+        // help"): their usage is the command's they stand for.
+        let cases = [
+            ("/names #a #b", "list"),
+            ("/who x", "users"),
+            ("/query", "start"),
+            ("/QUERY a b", "start"),
+            ("/identify alice", "login"),
+            ("/? a b", "help"),
+        ];
+        for (line, name) in cases {
+            match parse(line, &L) {
+                Err(ParseError::Usage(h)) => assert_eq!(h.name, name, "{line}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        for alias in [
+            "leave", "names", "who", "query", "identify", "?", "exit", "bye",
+        ] {
+            for args in ["", " x", " x y", " #a #b", " @9"] {
+                let _ = parse(&format!("/{alias}{args}"), &L);
+            }
+        }
+        assert_eq!(
+            ok("/leave"),
+            Input::Hub(Command::Part {
+                room: None,
+                reason: None
+            })
+        );
+        assert_eq!(ok("/who"), Input::Hub(Command::Users));
+        assert_eq!(ok("/bye"), Input::Hub(Command::Quit(None)));
     }
 
     #[test]

@@ -315,7 +315,10 @@ impl Fields<'_> {
             Some(v) => {
                 return Err(BadInput::new(
                     "bad_version",
-                    format!("this server speaks version {VERSION} of the protocol, not {v}"),
+                    format!(
+                        "this server speaks version {VERSION} of the protocol, not {}",
+                        truncate(&v.to_string(), 40)
+                    ),
                 ));
             }
         }
@@ -1069,6 +1072,34 @@ mod tests {
     }
 
     #[test]
+    fn request_ids_are_echoed_verbatim() {
+        // A number is echoed as the number the client wrote, however many
+        // digits it has: as a browser's JSON.parse (correctly rounded, like
+        // Rust's `f64` parsing) reads both. serde_json's default float
+        // parsing could be off by one unit in the last place, so a long id
+        // came back as another number (found by the ws_protocol fuzz
+        // target); the workspace enables its `float_roundtrip`.
+        for id in [
+            "118446744073709551616844674407370955161630",
+            "0.30000000000000004",
+            "2.2250738585072014e-308",
+            "9007199254740993",
+            "1.7976931348623157e308",
+            "-12345678901234567890123",
+        ] {
+            let inc = p(&format!(r#"{{"type":"ping","id":{id}}}"#)).unwrap();
+            let pong = v(&pong(inc.id.as_ref(), Timestamp(0)));
+            let want: f64 = id.parse().unwrap();
+            assert_eq!(pong["re"].as_f64(), Some(want), "{id}");
+        }
+        for id in ["18446744073709551615", "-9223372036854775808", "\"h1\""] {
+            let inc = p(&format!(r#"{{"type":"ping","id":{id}}}"#)).unwrap();
+            let pong = pong(inc.id.as_ref(), Timestamp(0));
+            assert!(pong.contains(&format!(r#""re":{id}"#)), "{pong}");
+        }
+    }
+
+    #[test]
     fn hello_variants() {
         let h = p(r##"{"type":"hello","v":1,"name":"alice"}"##).unwrap();
         assert_eq!(h.id, None);
@@ -1115,6 +1146,22 @@ mod tests {
         assert_eq!(e.field, Some("name"));
         let e = p(r##"{"type":"hello","v":1,"name":"1bad"}"##).unwrap_err();
         assert_eq!(e.field, Some("name"));
+    }
+
+    #[test]
+    fn errors_quote_the_input_in_bounded_pieces() {
+        // A `v` of any size was quoted whole (found with the ws_protocol
+        // fuzz target's bound on error messages).
+        let long = "x".repeat(5000);
+        for v in [format!("{long:?}"), format!("[{}1]", "1,".repeat(2000))] {
+            let e = p(&format!(r#"{{"type":"hello","v":{v}}}"#)).unwrap_err();
+            assert_eq!(e.code, "bad_version");
+            assert!(e.message.len() < 200, "{}", e.message);
+        }
+        let e = p(r#"{"type":"hello","v":2}"#).unwrap_err();
+        assert!(e.message.ends_with("not 2"), "{}", e.message);
+        let e = p(&format!(r#"{{"type":"{long}"}}"#)).unwrap_err();
+        assert!(e.message.len() < 200, "{}", e.message);
     }
 
     #[test]
