@@ -106,6 +106,14 @@ fn check_parse(line: &str, pl: ParseLimits) {
             check_nick(&name, &l);
             assert!(!password.is_empty() && !password.contains(char::is_whitespace));
         }
+        Ok(Input::Passwd { old, new }) => {
+            for pw in [&old, &new] {
+                assert!(!pw.is_empty() && !pw.contains(char::is_whitespace));
+            }
+        }
+        Ok(Input::Oper { name, password }) => {
+            assert!(!name.is_empty() && !password.is_empty());
+        }
         Err(e) => {
             let msg = e.to_string();
             assert!(!msg.is_empty(), "an empty error");

@@ -56,6 +56,16 @@ const TYPES: &[(&str, &[&str])] = &[
     ("read_marker", &["read-marker"]),
     ("read_markers", &["read-markers"]),
     ("quit", &["quit"]),
+    ("passwd", &[]),
+    ("oper", &[]),
+    ("kill", &["kill"]),
+    ("wallops", &["wallops"]),
+    ("kline", &["kline"]),
+    ("unkline", &["unkline"]),
+    ("klines", &["klines"]),
+    ("suspend", &["suspend"]),
+    ("unsuspend", &["unsuspend"]),
+    ("lockdown", &["lockdown"]),
 ];
 
 const CODES: &[&str] = &["bad_json", "bad_request", "unknown_type", "bad_version"];
@@ -95,6 +105,19 @@ fn check_ok(inc: &Incoming, obj: &Map<String, Value>, l: &Limits) {
         Request::Ping => assert_eq!(kind, "ping"),
         Request::Register { password } => {
             assert_eq!(kind, "register");
+            assert_eq!(
+                obj.get("password").and_then(Value::as_str),
+                Some(&**password)
+            );
+        }
+        Request::Passwd { old, new } => {
+            assert_eq!(kind, "passwd");
+            assert_eq!(obj.get("old").and_then(Value::as_str), Some(&**old));
+            assert_eq!(obj.get("new").and_then(Value::as_str), Some(&**new));
+        }
+        Request::Oper { name, password } => {
+            assert_eq!(kind, "oper");
+            assert_eq!(obj.get("name").and_then(Value::as_str), Some(&**name));
             assert_eq!(
                 obj.get("password").and_then(Value::as_str),
                 Some(&**password)

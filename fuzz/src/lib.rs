@@ -164,6 +164,19 @@ pub fn check_command(c: &Command, l: &Limits) {
             check_room(room, l);
         }
         Command::SetRealname(_) => panic!("no door's parser here sets a real name"),
+        Command::Kill { nick, reason } | Command::Suspend { name: nick, reason } => {
+            check_nick(nick, l);
+            check_opt_text(reason, l);
+        }
+        Command::Unsuspend(n) => check_nick(n, l),
+        Command::Wallops(t) => check_text(t, l),
+        // Masks are checked by the hub (`kline::KlineMask`), like room keys.
+        Command::Kline {
+            mask: _,
+            minutes: _,
+            reason,
+        } => check_opt_text(reason, l),
+        Command::Unkline(_) | Command::Klines | Command::Lockdown(_) => {}
         Command::Whois(nicks) => {
             assert!(!nicks.is_empty(), "whois nobody");
             for n in nicks {
