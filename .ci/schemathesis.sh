@@ -123,11 +123,15 @@ generation.max-examples = 8
 
 EOF
 
+# Logging out, refreshing and changing the password void the run's own
+# token (that is what they are for), which would leave every later call a
+# 401; they are tested over real sockets (tests/abuse/auth.rs) instead.
 REPORTS="$TARGET/schemathesis-report"
 status=0
 # From the temp dir, so that schemathesis's own cache stays out of the repo.
 (cd "$WORK" && "$ROOT_VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" --no-color run "$BASE/api/openapi.json" \
     --checks all \
+    --exclude-path-regex '^/api/v1/(logout|token|password)' \
     ${ST_MAX_TIME:+--max-time "$ST_MAX_TIME"} \
     --seed "${ST_SEED:-1}" \
     --generation-database none \

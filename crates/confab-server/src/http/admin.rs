@@ -223,11 +223,28 @@ pub struct KlineRequest {
     /// CIDR block (at most a /8, or an IPv6 /32).
     pub mask: String,
     /// How long it holds, in minutes; absent: for good.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = 1)]
     pub minutes: Option<u64>,
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// A whole number, written as JSON integers are or with a zero fraction
+/// (`52.0`), as JSON Schema's `integer` allows.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(n) = n.as_u64() {
+        return Ok(Some(n));
+    }
+    match n.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64 => Ok(Some(f as u64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "{n} is not a whole number of minutes"
+        ))),
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -300,10 +317,10 @@ pub async fn klines(
         (status = 400, description = "Malformed JSON", body = ErrorResponse),
         (status = 401, description = "Not the admin token", body = ErrorResponse),
         (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
-        (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
+        (status = 409, description = "Not a mask the server will ban (bad_mask: not one, or too wide), or refused by the chat rules", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
-        (status = 422, description = "Missing field, bad mask, minutes or reason", body = ErrorResponse),
+        (status = 422, description = "Missing field, bad minutes or reason", body = ErrorResponse),
         (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
     )
 )]
@@ -334,6 +351,13 @@ pub async fn add_kline(
             Json(KlineResponse { mask, disconnected }),
         )),
         Ok(_) => Err(admin_refusal(ChatError::BadValue("unexpected".into()))),
+        // A mask the server will not ban (not one, or too wide): a refusal
+        // of what was asked, not of its form (any string is a mask's form).
+        Err(e @ (ChatError::Input(_) | ChatError::BadValue(_))) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "bad_mask",
+            e.to_string(),
+        )),
         Err(e) => Err(admin_refusal(e)),
     }
 }
@@ -348,9 +372,8 @@ pub async fn add_kline(
         (status = 400, description = "Bad query parameters", body = ErrorResponse),
         (status = 401, description = "Not the admin token", body = ErrorResponse),
         (status = 403, description = "Admin endpoints disabled (no http.admin_token)", body = ErrorResponse),
-        (status = 404, description = "No ban on that mask", body = ErrorResponse),
+        (status = 404, description = "No ban on that mask (or it is not a mask)", body = ErrorResponse),
         (status = 409, description = "Refused by the chat rules", body = ErrorResponse),
-        (status = 422, description = "Not a mask", body = ErrorResponse),
         (status = 503, description = "Server stopping or cannot store it", body = ErrorResponse),
     )
 )]
@@ -366,6 +389,12 @@ pub async fn remove_kline(
         .map_err(unavailable)?
     {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
+        // Not a mask at all: there is certainly no ban on it.
+        Err(e @ (ChatError::Input(_) | ChatError::BadValue(_))) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_kline",
+            e.to_string(),
+        )),
         Err(e) => Err(admin_refusal(e)),
     }
 }

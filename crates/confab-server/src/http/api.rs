@@ -648,6 +648,10 @@ pub async fn read_marker(
 /// U+FEFF): no control characters but tab and IRC formatting codes, and
 /// at least one character that is neither a control nor white space.
 /// [`message_text`] checks exactly this (and the length).
+/// What a reason may hold (see [`TEXT_PATTERN`]), blank included (no
+/// reason).
+pub const REASON_PATTERN: &str = r"^[^\x00\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f]*$";
+
 pub const TEXT_PATTERN: &str = concat!(
     r"^[^\x00\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f]*",
     r"[^\s\x00-\x1f\x7f-\x9f]",

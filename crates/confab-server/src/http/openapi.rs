@@ -136,11 +136,33 @@ fn refine(doc: &mut utoipa::openapi::OpenApi, config: &crate::Config) {
             .pattern(Some(api::TEXT_PATTERN))
             .build()
     };
+    // A reason may be left out, null or blank (no reason); otherwise the
+    // input rule for reasons: no control character but IRC formatting.
+    let reason = || {
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::String,
+                Type::Null,
+            ]))
+            .description(Some(format!(
+                "At most {} characters (and bytes of UTF-8); no control characters but tab and IRC formatting codes.",
+                config.limits.max_reason_bytes
+            )))
+            .max_length(Some(config.limits.max_reason_bytes))
+            .pattern(Some(api::REASON_PATTERN))
+            .build()
+    };
     if let Some(components) = &mut doc.components {
-        for name in ["SendRequest", "AnnouncementRequest"] {
+        for name in ["SendRequest", "AnnouncementRequest", "WallopsRequest"] {
             if let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(name) {
                 obj.properties
                     .insert("text".to_owned(), RefOr::T(Schema::Object(text())));
+            }
+        }
+        for name in ["KillRequest", "KlineRequest", "SuspendRequest"] {
+            if let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(name) {
+                obj.properties
+                    .insert("reason".to_owned(), RefOr::T(Schema::Object(reason())));
             }
         }
     }
