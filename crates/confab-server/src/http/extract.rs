@@ -138,11 +138,7 @@ impl FromRequestParts<Shared> for AuthUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
-        let token = bearer(&parts.headers).ok_or_else(|| {
-            unauthorized("log in first: send Authorization: Bearer <token> (POST /api/v1/login)")
-        })?;
-        let token = token.to_owned();
-        let AuthToken(claims) = AuthToken::check(parts, state, &token).await?;
+        let AuthToken(claims) = AuthToken::from_request_parts(parts, state).await?;
         Ok(AuthUser(claims.account))
     }
 }
