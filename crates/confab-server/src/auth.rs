@@ -271,6 +271,14 @@ impl Guard {
         tokio::task::spawn_blocking(work).await.ok()
     }
 
+    /// The hash of a new password, on the bounded pool; the error is for
+    /// the user.
+    async fn new_hash(&self, password: String) -> Result<String, String> {
+        self.hashing(move || hash(&password))
+            .await
+            .ok_or_else(|| "could not hash the password; try again".to_owned())
+    }
+
     fn decoy(&self) -> String {
         self.decoy
             .get_or_init(|| hash(SaltString::generate(&mut OsRng).as_ref()))
@@ -360,12 +368,12 @@ pub async fn change_password(
         Ok(account) => account,
         Err(e) => return Ok(Err(ChangeError::Login(e))),
     };
-    match hub.guard().hashing(move || hash(&new)).await {
-        Some(hash) => Ok(Ok((account, hash))),
-        None => Ok(Err(ChangeError::New(
-            "could not hash the password; try again".to_owned(),
-        ))),
-    }
+    Ok(hub
+        .guard()
+        .new_hash(new)
+        .await
+        .map(|hash| (account, hash))
+        .map_err(ChangeError::New))
 }
 
 /// A chat connection's own password change (line `/passwd`, NickServ
@@ -422,10 +430,7 @@ pub async fn register_hash(
         }
         regs.note(ip, Instant::now());
     }
-    guard
-        .hashing(move || hash(&password))
-        .await
-        .ok_or_else(|| "could not hash the password; try again".to_owned())
+    guard.new_hash(password).await
 }
 
 #[cfg(test)]

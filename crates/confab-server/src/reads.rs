@@ -21,7 +21,8 @@ type Job = (Read, oneshot::Sender<Event>);
 
 /// Threads with a database connection each, taking reads from one queue.
 pub struct Readers {
-    jobs: Mutex<std_mpsc::Sender<Job>>,
+    /// Submitting takes no lock: the hub thread pushes reads here.
+    jobs: std_mpsc::Sender<Job>,
 }
 
 impl Readers {
@@ -44,9 +45,7 @@ impl Readers {
                 .spawn(move || serve(store, &rx))
                 .expect("spawning a reader thread");
         }
-        Ok(Some(Arc::new(Readers {
-            jobs: Mutex::new(tx),
-        })))
+        Ok(Some(Arc::new(Readers { jobs: tx })))
     }
 
     /// Queues `read`; its answer comes on the receiver.
@@ -54,7 +53,7 @@ impl Readers {
         let (tx, rx) = oneshot::channel();
         // Every reader gone (they only stop with the process): the
         // dropped sender tells the waiting door.
-        let _ = self.jobs.lock().expect("read queue").send((read, tx));
+        let _ = self.jobs.send((read, tx));
         rx
     }
 }
