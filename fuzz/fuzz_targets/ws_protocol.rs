@@ -58,6 +58,7 @@ const TYPES: &[(&str, &[&str])] = &[
     ("quit", &["quit"]),
     ("passwd", &[]),
     ("oper", &[]),
+    ("deoper", &["deoper"]),
     ("kill", &["kill"]),
     ("wallops", &["wallops"]),
     ("kline", &["kline"]),

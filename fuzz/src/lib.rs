@@ -132,7 +132,8 @@ pub fn check_command(c: &Command, l: &Limits) {
         | Command::Stop
         | Command::Ignores
         | Command::Stats
-        | Command::ReadMarkers => {}
+        | Command::ReadMarkers
+        | Command::Deoper => {}
         Command::Members(r) | Command::GetTopic(r) => check_opt_room(r, l),
         Command::Send { to, kind: _, text } => {
             if let Some(to) = to {

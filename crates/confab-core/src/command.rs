@@ -148,6 +148,8 @@ pub enum Command {
     /// The session becomes a server operator under the oper name given;
     /// the door checked the oper password (`[[opers]]` in the config).
     Oper(String),
+    /// The session stops being a server operator (IRC's `MODE nick -o`).
+    Deoper,
     /// Disconnect every session of `nick` (server operators only); the
     /// others see it quit with `Killed (oper (reason))`.
     Kill {
@@ -241,6 +243,7 @@ impl Command {
             Command::GetReadMarker(_) => "read-marker",
             Command::ReadMarkers => "read-markers",
             Command::Oper(_) => "oper",
+            Command::Deoper => "deoper",
             Command::Kill { .. } => "kill",
             Command::Wallops(_) => "wallops",
             Command::Kline { .. } => "kline",

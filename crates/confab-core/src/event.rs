@@ -469,6 +469,8 @@ pub enum Event {
     ReadMarkers(Vec<(Target, Marker)>),
     /// Reply: the session is now a server operator, as `name`.
     YoureOper { name: String },
+    /// Reply: the session is no longer a server operator.
+    NoLongerOper,
     /// A server operator's notice to every server operator (IRC's
     /// WALLOPS); the actor says who sent it.
     Wallops(Text),

@@ -998,6 +998,7 @@ impl<O: Outbox> Hub<O> {
                 self.oper_up(sid, uid, name, now);
                 Ok(())
             }
+            Command::Deoper => self.oper_down(sid, now),
             Command::Kill { nick, reason } => {
                 let by = self.oper_of(sid)?;
                 let shown = self.display(&nick);
@@ -1366,16 +1367,11 @@ impl<O: Outbox> Hub<O> {
         let banned = self.sessions[&sid]
             .user
             .is_some_and(|u| self.bans_reader(&self.rooms[&key], u));
-        if n > 0 && self.store.is_some() && !banned {
-            self.commit_ops(now);
-            let messages = self
-                .store()?
-                .history(&Conversation::Room(key), &HistoryQuery::before(None, n))
-                .map_err(storage)?;
-            if !messages.is_empty() {
-                let target = Target::Room(name);
-                self.reply(sid, now, Event::History { target, messages });
-            }
+        let uid = self.sessions[&sid].user;
+        if let Some(uid) = uid.filter(|_| n > 0 && self.store.is_some() && !banned) {
+            let query = ReadQuery::Window(Conversation::Room(key), HistoryQuery::before(None, n));
+            let answer = Answer::JoinHistory(Target::Room(name));
+            self.read(sid, uid, query, answer, now)?;
         }
         Ok(())
     }
@@ -2085,15 +2081,7 @@ impl<O: Outbox> Hub<O> {
         answer: Answer,
         now: Timestamp,
     ) -> Result<(), ChatError> {
-        self.store()?;
-        let me = &self.users[&uid];
-        let read = Read {
-            query,
-            upto: MsgId(self.next_msg.saturating_sub(1)),
-            ignores: me.ignores.iter().cloned().collect(),
-            private_since: me.account_since,
-            answer,
-        };
+        let read = self.describe_read(uid, query, answer)?;
         if self.config.offload_reads {
             self.reply(sid, now, Event::Read(Box::new(read)));
             return Ok(());
@@ -2101,12 +2089,40 @@ impl<O: Outbox> Hub<O> {
         // What this batch staged must be readable: the answer then holds
         // everything up to this point, and later messages come live.
         self.commit_ops(now);
-        let event = read.run(self.store()?.as_mut());
-        if let Event::Error(e) = event {
-            return Err(e);
+        match read.run(self.store()?.as_mut()) {
+            Some(Event::Error(e)) => return Err(e),
+            Some(event) => self.reply(sid, now, event),
+            None => {}
         }
-        self.reply(sid, now, event);
         Ok(())
+    }
+
+    /// `query` as `uid` may read it now, to run here or elsewhere.
+    pub(super) fn describe_read(
+        &mut self,
+        uid: UserId,
+        query: ReadQuery,
+        answer: Answer,
+    ) -> Result<Read, ChatError> {
+        self.store()?;
+        let me = &self.users[&uid];
+        Ok(Read {
+            query,
+            upto: MsgId(self.next_msg.saturating_sub(1)),
+            ignores: me.ignores.iter().cloned().collect(),
+            private_since: me.account_since,
+            answer,
+        })
+    }
+
+    /// Runs `read` on the hub's own store, after committing the batch so
+    /// far (for callers without a read pool).
+    pub fn run_read(&mut self, read: &Read, now: Timestamp) -> Option<Event> {
+        self.commit_ops(now);
+        match self.store() {
+            Ok(store) => read.run(store.as_mut()),
+            Err(e) => Some(Event::Error(e)),
+        }
     }
 
     // /search words: what this user may see.
@@ -2121,7 +2137,7 @@ impl<O: Outbox> Hub<O> {
         let limit = self.config.max_history;
         let query = ReadQuery::Search {
             who,
-            text: query,
+            text: query.as_str().to_owned(),
             limit,
         };
         self.read(sid, uid, query, Answer::Search, now)

@@ -38,6 +38,19 @@ impl<O: Outbox> Hub<O> {
         self.reply(sid, now, Event::YoureOper { name });
     }
 
+    // MODE nick -o, /deoper: the session drops its operator status.
+    pub(super) fn oper_down(&mut self, sid: SessionId, now: Timestamp) -> Result<(), ChatError> {
+        let by = self.oper_of(sid)?;
+        let name = self.sessions.get_mut(&sid).expect("live").oper.take();
+        self.journal.push(Journal::Oper {
+            by,
+            action: "deoper",
+            detail: name.map(|n| n.to_string()).unwrap_or_default(),
+        });
+        self.reply(sid, now, Event::NoLongerOper);
+        Ok(())
+    }
+
     /// Disconnects every session of `nick`: each is told why, and the
     /// others see the user quit with `Killed (by (reason))`.
     pub(super) fn kill(

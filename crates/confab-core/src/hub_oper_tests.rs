@@ -101,6 +101,24 @@ fn operator_status_ends_with_the_session() {
 }
 
 #[test]
+fn an_operator_can_drop_the_status_and_it_is_journaled() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    w.oper(alice, "operuser");
+    oper_journal(&mut w);
+    assert_eq!(w.ask(alice, Command::Deoper), vec![Event::NoLongerOper]);
+    assert!(!w.hub.is_oper(alice));
+    assert_eq!(
+        oper_journal(&mut w),
+        vec![("alice".to_owned(), "deoper", "operuser".to_owned())]
+    );
+    assert_eq!(
+        w.ask(alice, Command::Deoper),
+        vec![Event::Error(ChatError::NotServerOper)]
+    );
+}
+
+#[test]
 fn kill_and_wallops_are_refused_to_users_who_are_not_operators() {
     let mut w = World::new();
     let alice = w.login("alice");

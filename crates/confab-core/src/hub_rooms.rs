@@ -641,39 +641,19 @@ impl<O: Outbox> Hub<O> {
         limit: usize,
         now: Timestamp,
     ) -> Result<(), ChatError> {
-        self.store()?;
         let who = self.visibility(uid);
-        let since = self.users[&uid].account_since;
-        let limit = limit.min(self.config.max_history);
-        self.commit_ops(now);
-        let found = self
-            .store()?
-            .conversations(&who, after, before, limit)
-            .map_err(storage)?;
-        let mut targets = Vec::new();
-        for (conversation, time) in found {
-            let target = match conversation {
-                Conversation::Room(key) => match self.rooms.get(&key) {
-                    Some(room) => Target::Room(room.name.clone()),
-                    None => continue,
-                },
-                Conversation::Private(_, other) => {
-                    if time < since {
-                        continue;
-                    }
-                    match self.by_nick.get(&other) {
-                        Some(id) => Target::User(self.users[id].nick.clone()),
-                        None => match Nick::parse(other.as_str(), usize::MAX) {
-                            Ok(nick) => Target::User(nick),
-                            Err(_) => continue,
-                        },
-                    }
-                }
-            };
-            targets.push((target, time));
-        }
-        self.reply(sid, now, Event::Conversations(targets));
-        Ok(())
+        let names = who
+            .rooms
+            .iter()
+            .filter_map(|key| self.rooms.get(key).map(|r| r.name.clone()))
+            .collect();
+        let query = ReadQuery::Conversations {
+            who,
+            after,
+            before,
+            limit: limit.min(self.config.max_history),
+        };
+        self.read(sid, uid, query, Answer::Conversations(names), now)
     }
 }
 

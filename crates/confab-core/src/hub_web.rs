@@ -97,47 +97,47 @@ impl<O: Outbox> Hub<O> {
         Ok(self.user_infos())
     }
 
-    /// A window of a room's history, as `user` may read it.
+    /// A window of a room's history, as `user` may read it: the read to
+    /// run (by a read pool, or [`Hub::run_read`]) once the batch is
+    /// committed.
     pub fn api_history(
         &mut self,
         user: &ApiUser,
         room: &RoomName,
         query: &HistoryQuery,
-        now: Timestamp,
-    ) -> Result<Vec<Message>, ChatError> {
+    ) -> Result<Read, ChatError> {
         let uid = self.api_user(user)?;
         let key = self.history_room(uid, room, true)?;
         let query = HistoryQuery {
             limit: query.limit.clamp(1, self.config.max_history),
             ..*query
         };
-        self.commit_ops(now);
-        let messages = self
-            .store()?
-            .history(&Conversation::Room(key), &query)
-            .map_err(storage)?;
-        Ok(self.visible(uid, messages))
+        let target = Target::Room(self.rooms[&key].name.clone());
+        let query = ReadQuery::Window(Conversation::Room(key), query);
+        self.describe_read(uid, query, Answer::History(target))
     }
 
-    /// Messages of `room` matching the words of `query`, newest last.
+    /// Messages of `room` matching the words of `query`, newest last: the
+    /// read to run, as for [`Hub::api_history`].
     pub fn api_search(
         &mut self,
         user: &ApiUser,
         room: &RoomName,
         query: &str,
         limit: usize,
-        now: Timestamp,
-    ) -> Result<Vec<Message>, ChatError> {
+    ) -> Result<Read, ChatError> {
         let uid = self.api_user(user)?;
         let key = self.history_room(uid, room, true)?;
         let who = Visibility {
             rooms: vec![key],
             private: None,
         };
-        let limit = limit.clamp(1, self.config.max_history);
-        self.commit_ops(now);
-        let messages = self.store()?.search(&who, query, limit).map_err(storage)?;
-        Ok(self.visible(uid, messages))
+        let query = ReadQuery::Search {
+            who,
+            text: query.to_owned(),
+            limit: limit.clamp(1, self.config.max_history),
+        };
+        self.describe_read(uid, query, Answer::Search)
     }
 
     /// Stages a message from `user` to `to`, as if one of its sessions

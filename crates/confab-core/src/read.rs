@@ -1,5 +1,5 @@
 //! [`Read`]: a read of the store that answers a command (history, search,
-//! resume), described completely so that it can run away from the hub.
+//! resume, the conversations list), described completely so that it can run away from the hub.
 //!
 //! The hub decides who may read what (membership, bans, secret rooms,
 //! ignores, the account's age) and writes that into a `Read`; running it
@@ -11,10 +11,10 @@
 //! order. Either way the read sees every message up to the batch that
 //! asked (`upto`) and none after, which come live.
 
+use crate::ChatError;
 use crate::event::{Event, Message, MsgId, Target, Timestamp};
-use crate::names::NickKey;
+use crate::names::{Nick, NickKey, RoomName};
 use crate::store::{Bound, Conversation, HistoryQuery, Store, StoreError, Visibility};
-use crate::{ChatError, Text};
 
 /// A read and what to make of its rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub enum ReadQuery {
     /// Messages matching `text`, newest last.
     Search {
         who: Visibility,
-        text: Text,
+        text: String,
         limit: usize,
     },
     /// Messages after `after`, oldest first, up to `limit`.
@@ -54,19 +54,55 @@ pub enum ReadQuery {
         after: MsgId,
         limit: usize,
     },
+    /// The conversations whose latest message lies strictly between
+    /// `after` and `before`, the `limit` earliest.
+    Conversations {
+        who: Visibility,
+        after: Timestamp,
+        before: Timestamp,
+        limit: usize,
+    },
 }
 
 /// The event the rows become.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     History(Target),
+    /// History shown on joining a room: nothing at all when empty.
+    JoinHistory(Target),
     Search,
     Resumed,
+    /// `Event::Conversations`, naming rooms as these names spell them
+    /// (the reader's rooms; the store keeps only their keys).
+    Conversations(Vec<RoomName>),
 }
 
 impl Read {
-    /// Runs the read: the event to send (a refusal if the store fails).
-    pub fn run(&self, store: &mut dyn Store) -> Event {
+    /// Runs the read: the event to send (a refusal if the store fails), or
+    /// none when there is nothing to say.
+    pub fn run(&self, store: &mut dyn Store) -> Option<Event> {
+        let event = self.event(store);
+        match (&self.answer, &event) {
+            (Answer::JoinHistory(_), Event::History { messages, .. }) if messages.is_empty() => {
+                None
+            }
+            _ => Some(event),
+        }
+    }
+
+    fn event(&self, store: &mut dyn Store) -> Event {
+        if let ReadQuery::Conversations {
+            who,
+            after,
+            before,
+            limit,
+        } = &self.query
+        {
+            return match store.conversations(who, *after, *before, *limit) {
+                Ok(found) => self.conversations(found),
+                Err(e) => Event::Error(ChatError::Storage(e.to_string())),
+            };
+        }
         match self.rows(store) {
             Ok((messages, more)) => self.answer(messages, more),
             Err(e) => Event::Error(ChatError::Storage(e.to_string())),
@@ -103,9 +139,7 @@ impl Read {
                 messages.extend(store.history(conversation, &after)?);
                 (messages, false)
             }
-            ReadQuery::Search { who, text, limit } => {
-                (store.search(who, text.as_str(), *limit)?, false)
-            }
+            ReadQuery::Search { who, text, limit } => (store.search(who, text, *limit)?, false),
             ReadQuery::Since { who, after, limit } => {
                 let mut messages = store.since(who, *after, limit + 1)?;
                 messages.retain(|m| m.id <= self.upto);
@@ -113,7 +147,49 @@ impl Read {
                 messages.truncate(*limit);
                 (messages, more)
             }
+            ReadQuery::Conversations { .. } => (Vec::new(), false),
         })
+    }
+
+    /// Names each conversation found: a room as its name is spelt, a
+    /// person by their name (as a key: they may be offline or renamed).
+    fn conversations(&self, found: Vec<(Conversation, Timestamp)>) -> Event {
+        let Answer::Conversations(names) = &self.answer else {
+            return Event::Conversations(Vec::new());
+        };
+        let targets = found
+            .into_iter()
+            .filter_map(|(conversation, time)| {
+                let target = match conversation {
+                    Conversation::Room(key) => {
+                        Target::Room(names.iter().find(|n| n.key() == key)?.clone())
+                    }
+                    Conversation::Private(_, other) => {
+                        if time < self.private_since {
+                            return None;
+                        }
+                        Target::User(Nick::parse(other.as_str(), usize::MAX).ok()?)
+                    }
+                };
+                Some((target, time))
+            })
+            .collect();
+        Event::Conversations(targets)
+    }
+
+    /// The messages of a history or search answer, for a caller that
+    /// wants rows (REST); a refusal as an error.
+    pub fn messages(answer: Option<Event>) -> Result<Vec<Message>, ChatError> {
+        match answer {
+            Some(Event::History { messages, .. } | Event::SearchResults { messages, .. }) => {
+                Ok(messages)
+            }
+            Some(Event::Error(e)) => Err(e),
+            None => Ok(Vec::new()),
+            Some(_) => Err(ChatError::Storage(
+                "the read gave an answer of another kind".to_owned(),
+            )),
+        }
     }
 
     fn answer(&self, messages: Vec<Message>, more: bool) -> Event {
@@ -124,7 +200,7 @@ impl Read {
             .filter(|m| matches!(m.to, Target::Room(_)) || m.time >= self.private_since)
             .collect();
         match &self.answer {
-            Answer::History(target) => Event::History {
+            Answer::History(target) | Answer::JoinHistory(target) => Event::History {
                 target: target.clone(),
                 messages,
             },
@@ -133,11 +209,12 @@ impl Read {
                     unreachable!("a search answer comes from a search")
                 };
                 Event::SearchResults {
-                    query: text.as_str().to_owned(),
+                    query: text.clone(),
                     messages,
                 }
             }
             Answer::Resumed => Event::Resumed { messages, more },
+            Answer::Conversations(_) => Event::Conversations(Vec::new()),
         }
     }
 }

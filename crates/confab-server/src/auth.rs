@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -195,6 +196,9 @@ pub struct Guard {
     by_account: Mutex<Recent<NickKey>>,
     registrations: Mutex<Recent<IpAddr>>,
     hashing: Semaphore,
+    /// The hub's lockdown switch, mirrored after every batch so that a
+    /// registration is refused before its password is hashed.
+    lockdown: AtomicBool,
     /// What an unknown name's password is checked against, so that a
     /// login takes as long whether or not the account exists.
     decoy: OnceLock<String>,
@@ -204,6 +208,11 @@ pub struct Guard {
 const MAX_ACCOUNT_DELAY: Duration = Duration::from_secs(8);
 
 impl Guard {
+    /// Mirrors the hub's lockdown switch (the hub thread, after a batch).
+    pub fn set_lockdown(&self, on: bool) {
+        self.lockdown.store(on, Ordering::Relaxed);
+    }
+
     pub fn new(rule: GuardRule) -> Arc<Guard> {
         Arc::new(Guard {
             rule,
@@ -211,6 +220,7 @@ impl Guard {
             by_account: Mutex::new(Recent::new(rule.window)),
             registrations: Mutex::new(Recent::new(Duration::from_secs(3600))),
             hashing: Semaphore::new(rule.concurrent_hashes.max(1)),
+            lockdown: AtomicBool::new(false),
             decoy: OnceLock::new(),
         })
     }
@@ -419,6 +429,11 @@ pub async fn register_hash(
 ) -> Result<String, String> {
     check_new(&password, min_len).map_err(|e| e.to_string())?;
     let guard = hub.guard();
+    // The hub refuses it too (the switch may have just flipped), but
+    // without spending a hash.
+    if guard.lockdown.load(Ordering::Relaxed) {
+        return Err(confab_core::ChatError::Lockdown.to_string());
+    }
     {
         let mut regs = guard.registrations.lock().expect("guard");
         let (n, left) = regs.count(&ip, Instant::now());

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use confab_core::hub::{Counters, Journal};
+use confab_core::read::Read;
 use confab_core::store::HistoryQuery;
 use confab_core::store::{Account, StoreError};
 use confab_core::{
@@ -64,7 +65,7 @@ pub enum Out {
     Raw(bytes::Bytes),
     /// An `Event::Read` being run by the read pool: the door waits for its
     /// answer here, in the queue's order ([`Out::ready`]).
-    Pending(Delivery, oneshot::Receiver<Event>),
+    Pending(Delivery, oneshot::Receiver<Option<Event>>),
 }
 
 /// An item of the queue as a door renders it.
@@ -81,15 +82,55 @@ impl Out {
             Out::Event(d) => Ready::Event(d),
             Out::Raw(b) => Ready::Raw(b),
             Out::Pending(read, answer) => {
-                let event = answer.await.unwrap_or_else(|_| {
-                    Event::Error(ChatError::Storage("the read was lost; try again".into()))
-                });
+                let lost =
+                    || Event::Error(ChatError::Storage("the read was lost; try again".into()));
+                let event = match answer.await {
+                    Ok(Some(event)) => event,
+                    // Nothing to say (history on joining an empty room).
+                    Ok(None) => return Ready::Raw(bytes::Bytes::new()),
+                    Err(_) => lost(),
+                };
                 let d = Envelope::new(read.time, event);
                 if let Some(origin) = read.origin() {
                     d.set_origin(origin);
                 }
                 Ready::Event(d)
             }
+        }
+    }
+}
+
+/// Tells the hub a session is gone when dropped armed: a connection task
+/// that ends abnormally (a panic) leaves no session behind. Every door
+/// holds one while its session lives and disarms it to say goodbye itself.
+pub struct Leave {
+    hub: HubHandle,
+    sid: SessionId,
+    armed: bool,
+}
+
+impl Leave {
+    pub fn new(hub: &HubHandle, sid: SessionId) -> Leave {
+        Leave {
+            hub: hub.clone(),
+            sid,
+            armed: true,
+        }
+    }
+
+    /// The door ends the session itself.
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        if self.armed {
+            let (hub, sid) = (self.hub.clone(), self.sid);
+            tokio::spawn(async move {
+                let _ = hub.disconnect(sid, "Connection error".into()).await;
+            });
         }
     }
 }
@@ -346,6 +387,9 @@ pub enum ApiAnswer {
     Rooms(Vec<RoomInfo>),
     Users(Vec<UserInfo>),
     Messages(Vec<Message>),
+    /// Messages to read on the read pool ([`HubHandle::api`] runs it and
+    /// answers `Messages`).
+    Read(Box<Read>),
     /// The message as stored, and whether it was kept for an offline
     /// recipient (`Some(guest)`, `true` for a guest name).
     Sent(Message, Option<bool>),
@@ -528,7 +572,18 @@ impl HubHandle {
     ) -> Result<Result<ApiAnswer, ChatError>, HubGone> {
         let (reply, answer) = oneshot::channel();
         self.send(Request::Api { user, call, reply }).await?;
-        answer.await.map_err(|_| HubGone)
+        let answer = answer.await.map_err(|_| HubGone)?;
+        Ok(match (answer, &self.readers) {
+            (Ok(ApiAnswer::Read(read)), Some(readers)) => {
+                let rows = readers.submit(*read).await.unwrap_or_else(|_| {
+                    Some(Event::Error(ChatError::Storage(
+                        "the read was lost; try again".into(),
+                    )))
+                });
+                Read::messages(rows).map(ApiAnswer::Messages)
+            }
+            (answer, _) => answer,
+        })
     }
 
     /// Announces `text` to every session on every door; how many sessions
@@ -571,11 +626,13 @@ pub fn spawn_hub(
     readers: Option<Arc<Readers>>,
 ) -> (HubHandle, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
+    let pooled_reads = readers.is_some();
+    guard.set_lockdown(hub.lockdown());
     let handle = HubHandle {
         tx,
         next_sid: Arc::new(AtomicU64::new(1)),
         flood,
-        guard,
+        guard: guard.clone(),
         cloak: cloak.clone(),
         readers,
     };
@@ -586,6 +643,8 @@ pub fn spawn_hub(
         hub,
         audit,
         cloak,
+        pooled_reads,
+        guard,
     };
     let thread = std::thread::Builder::new()
         .name("confab-hub".into())
@@ -605,6 +664,10 @@ struct Runner {
     cloak: Arc<Cloak>,
     /// REST admin answers held until the batch commits.
     admin_answers: Vec<HeldAdmin>,
+    /// REST reads run on the read pool (not on this thread).
+    pooled_reads: bool,
+    /// Told of the lockdown switch after every batch.
+    guard: Arc<Guard>,
 }
 
 impl Runner {
@@ -634,6 +697,7 @@ impl Runner {
             if let Some(a) = &mut self.audit {
                 a.flush();
             }
+            self.guard.set_lockdown(self.hub.lockdown());
             self.answer();
             self.count();
         }
@@ -828,10 +892,12 @@ impl Runner {
             ApiCall::Rooms => ApiAnswer::Rooms(hub.api_rooms(user)?),
             ApiCall::Users => ApiAnswer::Users(hub.api_users(user)?),
             ApiCall::History { room, query } => {
-                ApiAnswer::Messages(hub.api_history(user, &room, &query, now)?)
+                let read = hub.api_history(user, &room, &query)?;
+                self.reading(read, now)?
             }
             ApiCall::Search { room, query, limit } => {
-                ApiAnswer::Messages(hub.api_search(user, &room, &query, limit, now)?)
+                let read = hub.api_search(user, &room, &query, limit)?;
+                self.reading(read, now)?
             }
             ApiCall::Send { to, kind, text } => {
                 self.audit(
@@ -849,6 +915,15 @@ impl Runner {
             }
             ApiCall::Standing => ApiAnswer::Standing,
         })
+    }
+
+    /// A REST read: for the read pool (the caller's task runs it once
+    /// the batch is committed), or run here when there is none.
+    fn reading(&mut self, read: Read, now: Timestamp) -> Result<ApiAnswer, ChatError> {
+        if self.pooled_reads {
+            return Ok(ApiAnswer::Read(Box::new(read)));
+        }
+        Read::messages(self.hub.run_read(&read, now)).map(ApiAnswer::Messages)
     }
 
     fn audit(&mut self, now: Timestamp, kind: &str, fields: serde_json::Value) {

@@ -17,7 +17,7 @@ use tracing::warn;
 
 use crate::config::Config;
 
-type Job = (Read, oneshot::Sender<Event>);
+type Job = (Read, oneshot::Sender<Option<Event>>);
 
 /// Threads with a database connection each, taking reads from one queue.
 pub struct Readers {
@@ -48,8 +48,8 @@ impl Readers {
         Ok(Some(Arc::new(Readers { jobs: tx })))
     }
 
-    /// Queues `read`; its answer comes on the receiver.
-    pub fn submit(&self, read: Read) -> oneshot::Receiver<Event> {
+    /// Queues `read`; its answer (if it has one) comes on the receiver.
+    pub fn submit(&self, read: Read) -> oneshot::Receiver<Option<Event>> {
         let (tx, rx) = oneshot::channel();
         // Every reader gone (they only stop with the process): the
         // dropped sender tells the waiting door.
@@ -71,7 +71,7 @@ fn serve(mut store: SqliteStore, jobs: &Mutex<std_mpsc::Receiver<Job>>) {
             return;
         };
         let event = read.run(&mut store);
-        if let Event::Error(ChatError::Storage(e)) = &event {
+        if let Some(Event::Error(ChatError::Storage(e))) = &event {
             warn!(error = %e, "a read failed");
         }
         let _ = answer.send(event);

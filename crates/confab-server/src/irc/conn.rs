@@ -35,7 +35,7 @@ use tracing::{Instrument, info};
 use super::render::{self, CAPS, Caps, View};
 use crate::auth;
 use crate::config::Config;
-use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Ready, now};
+use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Ready, now};
 
 /// Items taken from the outbound queue per write.
 const WRITE_BATCH: usize = 64;
@@ -196,11 +196,7 @@ async fn run<S: Io>(
     };
     // Should this task end abnormally (a panic), the hub still learns
     // that the session is gone.
-    let mut leave = Leave {
-        hub: hub.clone(),
-        sid,
-        armed: true,
-    };
+    let mut leave = Leave::new(&hub, sid);
     let mut inbuf = BytesMut::from(&initial[..]);
     let mut discarding = false;
     let mut batch = Vec::with_capacity(WRITE_BATCH);
@@ -285,7 +281,7 @@ async fn run<S: Io>(
             }
         }
     };
-    leave.armed = false;
+    leave.disarm();
     if conn.connected {
         let _ = hub.disconnect(sid, reason.clone()).await;
         // What the hub still sends (the quit's goodbye) is dropped with
@@ -294,24 +290,6 @@ async fn run<S: Io>(
     let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
     let _ = writer.shutdown().await;
     info!(%reason, "disconnected");
-}
-
-/// Tells the hub a session is gone when dropped armed.
-struct Leave {
-    hub: HubHandle,
-    sid: SessionId,
-    armed: bool,
-}
-
-impl Drop for Leave {
-    fn drop(&mut self) {
-        if self.armed {
-            let (hub, sid) = (self.hub.clone(), self.sid);
-            tokio::spawn(async move {
-                let _ = hub.disconnect(sid, "Connection error".into()).await;
-            });
-        }
-    }
 }
 
 /// Writes `out` unless the connection is killed meanwhile; false on error.
@@ -874,6 +852,15 @@ impl Conn {
                         .with_source(self.nick.clone())
                         .with_param(self.nick.clone())
                         .with_param("+o"),
+                ]
+            }
+            Event::NoLongerOper => {
+                self.oper = false;
+                vec![
+                    Irc::new("MODE")
+                        .with_source(self.nick.clone())
+                        .with_param(self.nick.clone())
+                        .with_param("-o"),
                 ]
             }
             Event::Bye { reason } => {
@@ -2238,6 +2225,7 @@ impl Conn {
             let mut add = true;
             let mut changed = String::new();
             let mut unknown = false;
+            let mut deoper = false;
             for c in modes.chars() {
                 match c {
                     '+' => add = true,
@@ -2249,7 +2237,8 @@ impl Conn {
                             changed.push('i');
                         }
                     }
-                    // Operator status comes only from OPER.
+                    // Operator status comes only from OPER, and goes.
+                    'o' | 'O' if !add && self.oper => deoper = true,
                     'w' | 'o' | 'O' => {}
                     _ => unknown = true,
                 }
@@ -2263,6 +2252,10 @@ impl Conn {
                     .with_param(self.nick.clone())
                     .with_param(changed);
                 self.reply(vec![m]).await;
+            }
+            if deoper {
+                // The hub's answer is the `MODE -o` the client sees.
+                self.command(Command::Deoper, "MODE", Kind::Plain).await;
             }
             return;
         }

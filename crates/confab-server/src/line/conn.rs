@@ -27,7 +27,7 @@ use super::render;
 use crate::auth;
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Out, Ready, now};
+use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Out, Ready, now};
 
 /// Deliveries the writer takes off the queue per write.
 const WRITE_BATCH: usize = 256;
@@ -116,6 +116,9 @@ async fn run<S: Io>(
         },
         config: config.clone(),
     };
+    // Should this task end abnormally (a panic), the hub still learns
+    // that the session is gone.
+    let mut leave = Leave::new(&hub, sid);
     let mut decoder = LineDecoder::new(limits.max_line_bytes);
     let mut items = Vec::new();
     decoder.feed(&initial, &mut items);
@@ -155,6 +158,7 @@ async fn run<S: Io>(
         }
     };
     conn.ack_written().await;
+    leave.disarm();
     let Conn { hub, local, .. } = conn;
     // The hub drops its end of the queue; with ours dropped too, the writer
     // drains what is left and ends.

@@ -98,6 +98,7 @@ commands! {
     "history", "/history [N]", "show the last N (default 20) messages of your current room or private conversation";
     "search", "/search WORDS", "search the messages you may see for all of WORDS";
     "oper", "/oper NAME PASSWORD", "become a server operator (with an operator name and password from the server's config)";
+    "deoper", "/deoper", "stop being a server operator";
     "kill", "/kill @nick [reason]", "operators: disconnect a user from the server";
     "wallops", "/wallops TEXT", "operators: send a notice to every server operator";
     "kline", "/kline [MINUTES] MASK [reason]", "operators: ban $a:account, nick!ident@host or an address/CIDR from the server (for MINUTES, or for good)";
@@ -355,6 +356,12 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
                 _ => return Err(usage("lockdown")),
             },
         ))),
+        "deoper" => {
+            if !args.is_empty() {
+                return Err(usage("deoper"));
+            }
+            Ok(Input::Hub(Command::Deoper))
+        }
         "wallops" => {
             if args.is_empty() {
                 return Err(usage("wallops"));

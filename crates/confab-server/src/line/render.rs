@@ -312,6 +312,7 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
             "*** You are now a server operator ({}): /kill, /wallops, /kline",
             plain(name)
         )),
+        Event::NoLongerOper => line("*** You are no longer a server operator"),
         Event::Wallops(s) => match &env.actor {
             Some(a) => line(&format!(
                 "*** Wallops from {}: {}",

@@ -25,7 +25,7 @@ use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, 
 use crate::auth::{self, LoginError};
 use crate::flood::{Excess, Pacer};
 use crate::http::Shared;
-use crate::hub_task::{ConnOutbox, KillSwitch, Ready, now};
+use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready, now};
 use crate::metrics::ConnGauge;
 
 /// Deliveries taken off the queue at a time.
@@ -121,6 +121,9 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
     let config = state.config.clone();
     let pacer = state.hub.flood().pacer(peer.ip());
     let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer, &state.hub);
+    // Should this task end abnormally (a panic), the hub still learns
+    // that the session is gone (if it had begun).
+    let mut leave = Leave::new(&state.hub, sid);
     let mut conn = Conn {
         sid,
         peer,
@@ -227,6 +230,7 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
             }
         }
     };
+    leave.disarm();
     if conn.outbox.is_none() {
         // Connected: the hub says goodbye to the others (it already has,
         // when it was the one that closed the session).

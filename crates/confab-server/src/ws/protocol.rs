@@ -199,6 +199,7 @@ impl Fields<'_> {
                 reason: self.opt_input("reason", Field::Reason)?,
             }),
             "wallops" => hub(Command::Wallops(self.text("text")?)),
+            "deoper" => hub(Command::Deoper),
             "kline" => hub(Command::Kline {
                 mask: self.string("mask")?.to_owned(),
                 minutes: self.opt_minutes()?,
@@ -1016,6 +1017,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         ),
         Event::Announcement(text) => ("announcement", json!({"text": text.as_str()})),
         Event::YoureOper { name } => ("oper", json!({"name": name})),
+        Event::NoLongerOper => ("deoper", json!({})),
         Event::Klines(list) => {
             let list: Vec<Value> = list.iter().map(kline_json).collect();
             ("klines", json!({"klines": list}))

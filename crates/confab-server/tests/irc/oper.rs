@@ -45,6 +45,28 @@ async fn oper_with_the_right_password_gives_381_and_mode_o() {
 }
 
 #[tokio::test]
+async fn mode_minus_o_drops_operator_status() {
+    let s = oper_server().await;
+    let mut c = register(s.addr, "oper_user").await;
+    c.ask("OPER operuser operpassword").await;
+    let r = c.ask("MODE oper_user -o").await;
+    let mode = must("MODE -o", &r, "MODE");
+    assert_eq!(mode.params, ["oper_user", "-o"], "{mode}");
+    let r = c.ask("MODE oper_user").await;
+    assert!(
+        !param(must("MODE", &r, "221"), 1).contains('o'),
+        "{}",
+        dump(&r)
+    );
+    // Its privileges went with it; dropping it again changes nothing.
+    let r = c.ask("WALLOPS :still there?").await;
+    must("WALLOPS after -o", &r, "481");
+    let r = c.ask("MODE oper_user -o").await;
+    must_not("MODE -o again", &r, "MODE");
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn oper_failures_give_their_numerics_and_no_privileges() {
     let s = oper_server().await;
     let mut c = register(s.addr, "oper_user").await;
