@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod build;
 pub mod cloak;
 pub mod config;
 pub mod flood;

@@ -15,10 +15,18 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::Serialize;
 
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the version and the commit built from.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CONFAB_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "confab",
-    version,
+    version = LONG_VERSION,
     about = "One chat server for telnet, IRC, the web and the terminal."
 )]
 struct Cli {
@@ -151,6 +159,7 @@ impl TlsOverrides {
 }
 
 fn main() -> ExitCode {
+    confab_server::build::set_commit(env!("CONFAB_COMMIT"));
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
