@@ -2247,6 +2247,9 @@ impl<O: Outbox> Hub<O> {
         if let Some(&uid) = self.by_nick.get(&key) {
             return Ok(uid);
         }
+        if let Some(uid) = self.adopt_account(&key)? {
+            return Ok(uid);
+        }
         let Some((name, left)) = self.departed_guest(&key) else {
             return Err(ChatError::NoSuchUser(nick.clone()));
         };
@@ -2257,6 +2260,36 @@ impl<O: Outbox> Hub<O> {
             return Err(ChatError::NoSuchUser(nick.clone()));
         }
         Ok(self.new_user(name, None, left))
+    }
+
+    /// The user of account `key`, which the hub may not know yet: an
+    /// account made while the server runs (`confab user add`, straight
+    /// into the store) is looked up and known from then on. `None` when
+    /// there is no such account, or an online guest holds the name.
+    pub fn adopt_account(&mut self, key: &NickKey) -> Result<Option<UserId>, ChatError> {
+        let known = self.by_nick.get(key).copied();
+        if let Some(uid) = known
+            && (self.users[&uid].account.is_some() || self.users[&uid].online())
+        {
+            return Ok(self.users[&uid].account.map(|_| uid));
+        }
+        let Some(store) = self.store.as_mut() else {
+            return Ok(None);
+        };
+        let Some(account) = store.account(key).map_err(storage)? else {
+            return Ok(None);
+        };
+        let uid = match known {
+            // Never seen online: as of its creation.
+            None => self.new_user(account.name.clone(), Some(account.id), account.created),
+            Some(uid) => {
+                // An offline guest of that name: the account takes it over.
+                self.users.get_mut(&uid).expect("indexed").nick = account.name.clone();
+                uid
+            }
+        };
+        self.make_registered(uid, &account);
+        Ok(Some(uid))
     }
 
     /// The latest guest who went by `key` and left, if WHOWAS remembers

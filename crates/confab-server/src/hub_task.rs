@@ -878,6 +878,9 @@ impl Runner {
         now: Timestamp,
     ) -> Result<ApiAnswer, ChatError> {
         tracing::info!(user = user.as_str(), "api request");
+        // An account made while the server runs is known from its first
+        // call on.
+        self.hub.adopt_account(user)?;
         // A token outlives a K-line on its account: every call checks.
         if let Some(reason) = self.hub.account_klined(user, now) {
             return Err(ChatError::ServerBanned(reason));

@@ -4,6 +4,8 @@
 //! tells what happened. Every server is a real `confab serve` child process
 //! on a temporary data dir.
 
+#[path = "../../confab-server/tests/support/http.rs"]
+mod http;
 mod process;
 #[path = "../../confab-server/tests/support/mod.rs"]
 mod support;
@@ -363,6 +365,59 @@ async fn user_add_passwd_list_and_login() {
             "the database holds {pw:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_account_added_while_the_server_runs_works_on_every_door_at_once() {
+    let (home, data) = home_and_data();
+    let home = home.path();
+    const PASSWORD: &str = "added-Later-55";
+    let mut server = ServerProcess::start(home, &data);
+    let mut alice = Client::login(server.addr, "alice").await;
+    alice.expect("*** In #general").await;
+    let out = cli(
+        home,
+        &data,
+        &["user", "add", "bob"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+
+    // Its first REST token works for every call, not only after a login
+    // on another door.
+    let login = http::post(server.addr, "/api/v1/login")
+        .json(&serde_json::json!({"name": "bob", "password": PASSWORD}))
+        .send()
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text());
+    let token = login.json()["token"].as_str().expect("a token").to_owned();
+    let rooms = http::get(server.addr, "/api/v1/rooms")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(rooms.status, 200, "{}", rooms.text());
+    let sent = http::post(server.addr, "/api/v1/users/alice/messages")
+        .bearer(&token)
+        .json(&serde_json::json!({"text": "hello from rest"}))
+        .send()
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.text());
+    alice.expect("bob -> alice: hello from rest").await;
+
+    // A private message to an account never online is kept for it.
+    let out = cli(
+        home,
+        &data,
+        &["user", "add", "carol"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    alice.send("/msg @carol are you there?").await;
+    alice.expect("alice -> carol: are you there?").await;
+    let mut carol = log_in(server.addr, "carol", PASSWORD).await;
+    carol.expect("alice -> carol: are you there?").await;
+    server.signal("-TERM");
+    assert_eq!(server.wait().code(), Some(0));
 }
 
 #[tokio::test]
