@@ -239,10 +239,13 @@ impl<W: Write> Lines<W> {
                 }
             }
             ServerEvent::Search { query, messages } => {
-                self.info(
-                    t,
-                    &format!("{} messages match \"{query}\":", messages.len()),
-                );
+                let query = sanitize(query);
+                let said = match messages.len() {
+                    0 => format!("No messages match \"{query}\""),
+                    1 => format!("1 message matches \"{query}\":"),
+                    n => format!("{n} messages match \"{query}\":"),
+                };
+                self.info(t, &said);
                 for m in messages {
                     let line = format!(
                         "[{}] (found) {} <{}> {}",

@@ -5,11 +5,14 @@ use crate::event::{MsgId, Target};
 use crate::input::InputError;
 use crate::names::{Nick, RoomName};
 
+/// The `Display` text is door-neutral (no door's command syntax): a door
+/// that has its own words for the way out says them itself (the line
+/// door's `render::refusal`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChatError {
     #[error("choose a name first")]
     NotLoggedIn,
-    #[error("you already have a name; use /nick to change it")]
+    #[error("you already have a name; change it rather than choosing one again")]
     AlreadyLoggedIn,
     #[error("the name {0} is taken; choose another")]
     NickInUse(Nick),
@@ -21,7 +24,9 @@ pub enum ChatError {
     NoSuchRoom(RoomName),
     #[error("you are not in {0}")]
     NotInRoom(RoomName),
-    #[error("you are in no room and talk to nobody: /join #room or /start @nick first")]
+    #[error(
+        "you are in no room and talk to nobody: join a room or start a private conversation first"
+    )]
     NoTarget,
     #[error("you are not in any room")]
     NoRoom,
@@ -29,25 +34,27 @@ pub enum ChatError {
     IgnoreSelf,
     #[error("you are not ignoring {0}")]
     NotIgnoring(Nick),
-    #[error("you are in {0} rooms, the most allowed; /part one first")]
+    #[error("you are in {0} rooms, the most allowed; leave one first")]
     TooManyRooms(usize),
     #[error("{0} has too many unread messages; try again when they have read them")]
     OfflineQueueFull(Nick),
     #[error("{0} is offline and has no account, and this server keeps no messages for guests")]
     GuestNotKept(Nick),
-    #[error("the name {0} is registered; log in with /login {0} PASSWORD")]
+    #[error("the name {0} is registered; log in to it with its password, or choose another")]
     NickRegistered(Nick),
-    #[error("this server is for registered users only; log in with /login NAME PASSWORD")]
+    #[error("this server is for registered users only; log in to an account")]
     GuestsNotAllowed,
     #[error("you are logged in to the account {0}, whose name cannot change")]
     AccountNameFixed(Nick),
     #[error("you are already registered as {0}")]
     AlreadyRegistered(Nick),
-    #[error("only a registered account has a password; /register PASSWORD first")]
+    #[error("you are already logged in to the account {0}")]
+    AlreadyIdentified(Nick),
+    #[error("only a registered account has a password; register your name first")]
     NotAnAccount,
     #[error("this server keeps no history (it runs without storage)")]
     NoStorage,
-    #[error("private history and search are for registered users; /register PASSWORD first")]
+    #[error("private history and search are for registered users; register your name first")]
     GuestsNoPrivateHistory,
     #[error("could not store that, so it was not sent: {0}")]
     Storage(String),

@@ -848,6 +848,12 @@ impl<O: Outbox> Hub<O> {
                 self.check_suspended(&account)?;
                 return self.identify(sid, account, now);
             }
+            // Leaving is never refused, even before a name was taken (an
+            // IRC client whose nick was refused).
+            Command::Quit(_) if self.sessions[&sid].user.is_none() => {
+                self.kick(sid, "Quit", now);
+                return Ok(());
+            }
             _ => {}
         }
         let uid = self.sessions[&sid].user.ok_or(ChatError::NotLoggedIn)?;
@@ -1242,7 +1248,7 @@ impl<O: Outbox> Hub<O> {
         };
         let user = &self.users[&uid];
         if user.account.is_some() {
-            return Err(ChatError::AlreadyRegistered(user.nick.clone()));
+            return Err(ChatError::AlreadyIdentified(user.nick.clone()));
         }
         if let Some(&other) = self.by_nick.get(&account.name.key())
             && other != uid

@@ -489,7 +489,6 @@ fn commands_before_login_are_refused() {
         Command::Ignore(nick("bob")),
         Command::Unignore(nick("bob")),
         Command::Ignores,
-        Command::Quit(None),
     ];
     for cmd in commands {
         let name = cmd.name();
@@ -498,6 +497,15 @@ fn commands_before_login_are_refused() {
     // Nothing reached anyone, and the session is still open.
     w.assert_silent(bob);
     assert_eq!(w.hub.session_count(), 2);
+    // But leaving is never refused.
+    assert_eq!(
+        w.ask(s, Command::Quit(None)),
+        vec![Event::Bye {
+            reason: "Quit".into()
+        }]
+    );
+    assert_eq!(w.hub.session_count(), 1);
+    w.assert_silent(bob);
 }
 
 #[test]
@@ -3661,7 +3669,7 @@ fn identify_when_already_an_account_is_refused() {
     let alice = w.login_account(&account(1, "alice"));
     assert_eq!(
         w.ask(alice, Command::Identify(account(2, "other"))),
-        vec![error(ChatError::AlreadyRegistered(nick("alice")))]
+        vec![error(ChatError::AlreadyIdentified(nick("alice")))]
     );
     assert_eq!(w.hub.nick_of(alice), Some(&nick("alice")));
 }

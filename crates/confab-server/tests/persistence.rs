@@ -79,9 +79,16 @@ async fn registered_names_are_protected() {
         .expect("*** Error: a password needs at least 8 characters")
         .await;
     // A guest may log in later, as NickServ IDENTIFY allows on IRC: the
-    // guest quits and the account arrives.
+    // guest quits and the account arrives, whatever name it had taken.
+    guest.send("/nick erin").await;
+    guest.expect("*** mallory is now known as erin").await;
     guest.send("/login alice correct-horse").await;
     guest.expect("*** Welcome, alice!").await;
+    // Logged in: another /login says so, by the account's name.
+    guest.send("/login alice correct-horse").await;
+    guest
+        .expect("*** Error: you are already logged in to the account alice")
+        .await;
     // The owner still gets in, and cannot be renamed.
     let mut alice = login(s.addr, "alice", PW).await;
     alice.send("/nick alicia").await;
@@ -173,6 +180,11 @@ async fn search_finds_only_what_the_user_may_see() {
     bob.expect("messages match").await;
     bob.send("/search bread banana").await;
     bob.expect("*** 1 message matches \"bread banana\":").await;
+    bob.expect("(found) [").await;
+    bob.expect("*** End of search results").await;
+    // No hits says so, rather than a count of 0 and nothing after.
+    bob.send("/search kumquat").await;
+    bob.expect("*** No messages match \"kumquat\"").await;
     s.shutdown().await;
 }
 

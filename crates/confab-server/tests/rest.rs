@@ -1249,3 +1249,38 @@ async fn read_markers_set_on_a_websocket_are_read_over_rest() {
     r.assert_error(401);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn bad_parameters_are_explained_in_plain_words() {
+    let s = server().await;
+    let _alice = register(s.addr, "alice").await;
+    let token = token(s.addr, "alice").await;
+    let cases = [
+        (
+            "/api/v1/rooms/%23general/messages?limit=ten",
+            "the query parameter limit must be a number",
+        ),
+        (
+            "/api/v1/rooms/%23general/messages?limit=99999999999999999999999",
+            "the query parameter limit is too large",
+        ),
+        (
+            "/api/v1/rooms/%23general/search",
+            "the query parameter q is missing",
+        ),
+    ];
+    for (path, said) in cases {
+        let r = get(s.addr, path).bearer(&token).send().await;
+        assert_eq!(r.assert_error(400), "bad_query", "{path}");
+        assert_eq!(r.json()["error"]["message"], said, "{path}");
+    }
+    let r = post(s.addr, "/api/v1/rooms/%23general/messages")
+        .bearer(&token)
+        .json(&json!({"text": 5}))
+        .send()
+        .await;
+    assert_eq!(r.assert_error(422), "invalid_body");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert_eq!(message, "the field text must be a string, not integer `5`");
+    s.shutdown().await;
+}

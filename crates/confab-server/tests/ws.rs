@@ -319,6 +319,15 @@ async fn accounts_by_password_and_by_token() {
         .refused(json!({"type": "hello", "v": 1, "name": "carol", "password": "nope-nope"}))
         .await;
     assert_eq!(e["code"], "bad_login");
+    // The name without a password: registered, said in this door's terms
+    // (no telnet command to type).
+    let e = w
+        .refused(json!({"type": "hello", "v": 1, "name": "carol"}))
+        .await;
+    assert_eq!(e["code"], "nick_registered", "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(!message.contains('/'), "{message}");
+    assert!(message.contains("carol is registered"), "{message}");
     w.ok(json!({"type": "hello", "v": 1, "name": "carol", "password": PW, "auto_join": false}))
         .await;
 

@@ -62,11 +62,16 @@ fn json_rejection(rejection: JsonRejection, limit: usize) -> ApiError {
         JsonRejection::JsonDataError(e) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
-            e.body_text(),
+            explain("field", &e.body_text()),
         ),
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text())
-        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!(
+                "the body is not valid JSON: {}",
+                strip_prefix(&e.body_text())
+            ),
+        ),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -101,12 +106,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_query",
-                e.body_text(),
+                explain("query parameter", &e.body_text()),
             )),
             Err(other) => Err(ApiError::new(
                 other.status(),
                 "bad_query",
-                other.body_text(),
+                explain("query parameter", &other.body_text()),
             )),
         }
     }
@@ -127,7 +132,121 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 }
 
 fn path_rejection(rejection: PathRejection) -> ApiError {
-    ApiError::new(rejection.status(), "bad_path", rejection.body_text())
+    let text = explain("path segment", &rejection.body_text());
+    ApiError::new(rejection.status(), "bad_path", text)
+}
+
+/// The prefixes axum puts before the deserializer's words.
+const PREFIXES: &[&str] = &[
+    "Failed to deserialize query string: ",
+    "Failed to deserialize the JSON body into the target type: ",
+    "Failed to parse the request body as JSON: ",
+    "Failed to deserialize form: ",
+    "Invalid URL: ",
+    "Wrong number of path arguments for `Path`. ",
+];
+
+fn strip_prefix(text: &str) -> &str {
+    PREFIXES
+        .iter()
+        .find_map(|p| text.strip_prefix(p))
+        .unwrap_or(text)
+}
+
+/// A deserializer's complaint (`limit: invalid digit found in string`)
+/// in the user's terms (`the query parameter limit must be a whole
+/// number`): what was wrong, with which `kind` of value, never a library's
+/// wording.
+pub fn explain(kind: &str, raw: &str) -> String {
+    let text = strip_prefix(raw);
+    // "name: what" when the deserializer knows which value it was.
+    let (name, what) = match text.split_once(": ") {
+        Some((name, what))
+            if !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c)) =>
+        {
+            (Some(name), what)
+        }
+        _ => (None, text),
+    };
+    // serde_json adds where in the body; the name says it better.
+    let what = match (name, what.find(" at line ")) {
+        (Some(_), Some(at)) => &what[..at],
+        _ => what,
+    };
+    if let Some(field) = what
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
+        return format!("the {kind} {field} is missing");
+    }
+    let said = if what.contains("invalid digit") || what.contains("invalid float literal") {
+        "must be a number".to_owned()
+    } else if what.contains("too large to fit") {
+        "is too large".to_owned()
+    } else if what.contains("too small to fit") {
+        "is too small".to_owned()
+    } else if what.contains("from empty string") {
+        "must not be empty".to_owned()
+    } else if let Some(rest) = what.strip_prefix("invalid type: ") {
+        match rest.split_once(", expected ") {
+            Some((got, want)) => format!("must be {want}, not {got}"),
+            None => format!("has the wrong type ({rest})"),
+        }
+    } else if let Some(rest) = what.strip_prefix("unknown variant ") {
+        match rest.split_once(", expected ") {
+            Some((got, want)) => format!("must be {want}, not {got}"),
+            None => format!("is not one of the choices ({rest})"),
+        }
+    } else if let Some(rest) = what.strip_prefix("unknown field ") {
+        return match rest.split_once(", expected ") {
+            Some((got, want)) => format!("there is no {kind} {got} (expected {want})"),
+            None => format!("there is no {kind} {rest}"),
+        };
+    } else {
+        format!("is not valid: {what}")
+    };
+    match name {
+        Some(name) => format!("the {kind} {name} {said}"),
+        None => format!("a {kind} {said}"),
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::explain;
+
+    #[test]
+    fn deserializer_complaints_read_as_plain_words() {
+        let cases = [
+            (
+                "Failed to deserialize query string: limit: invalid digit found in string",
+                "the query parameter limit must be a number",
+            ),
+            (
+                "Failed to deserialize query string: limit: number too large to fit in target type",
+                "the query parameter limit is too large",
+            ),
+            (
+                "Failed to deserialize query string: missing field `q`",
+                "the query parameter q is missing",
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: text: invalid type: integer `5`, expected a string at line 1 column 10",
+                "the query parameter text must be a string, not integer `5`",
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: kind: unknown variant `shout`, expected `normal` or `action` at line 1 column 20",
+                "the query parameter kind must be `normal` or `action`, not `shout`",
+            ),
+        ];
+        for (raw, plain) in cases {
+            assert_eq!(explain("query parameter", raw), plain, "{raw}");
+            assert!(!explain("field", raw).contains("Failed to"), "{raw}");
+        }
+    }
 }
 
 /// The account a request acts for, from its `Authorization: Bearer`

@@ -591,6 +591,10 @@ impl Conn {
                             .with_param(self.nick.clone()),
                     );
                 }
+                if command == "NICKSERV" {
+                    let text = format!("You are now identified as {}", self.nick);
+                    out.push(self.service_notice(&text));
+                }
                 out.push(self.view().num(
                     "900",
                     &[&self.my_mask(), &self.nick, "You are now logged in"],
@@ -2558,10 +2562,8 @@ impl Conn {
                     return self.reply(vec![n]).await;
                 };
                 match auth::log_in(&self.hub, &nick, pass.to_owned(), self.peer.ip()).await {
+                    // "You are now identified" once the hub agrees.
                     Ok(Ok(account)) => {
-                        let n = self
-                            .service_notice(&format!("You are now identified as {}", account.name));
-                        self.reply(vec![n]).await;
                         self.command(Command::Identify(account), "NICKSERV", Kind::Identify)
                             .await;
                     }

@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeZone};
 use confab_core::event::mode_string;
 use confab_core::input::is_invisible_format;
 use confab_core::text::is_format_code;
-use confab_core::{Envelope, Event, Message, MsgKind, Target, Timestamp};
+use confab_core::{ChatError, Envelope, Event, Message, MsgKind, Target, Timestamp};
 
 use super::parse::{COMMANDS, CommandHelp};
 
@@ -279,17 +279,21 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
                 line("*** End of history");
             }
         }
+        Event::SearchResults { query, messages } if messages.is_empty() => {
+            line(&format!("*** No messages match \"{}\"", plain(query)));
+        }
         Event::SearchResults { query, messages } => {
             let n = count(messages.len(), "message matches", "messages match");
             line(&format!("*** {n} \"{}\":", plain(query)));
             for m in messages {
                 line(&format!("(found) {}", dated(m, tz)));
             }
+            line("*** End of search results");
         }
         Event::Registered { nick } => line(&format!(
             "*** The name {nick} is now registered to you; next time, /login {nick} PASSWORD"
         )),
-        Event::Error(e) => line(&format!("*** Error: {e}")),
+        Event::Error(e) => line(&format!("*** Error: {}", refusal(e))),
         Event::ServerNotice(s) => line(&format!("*** Notice: {}", plain(s))),
         Event::Announcement(s) => line(&format!("*** Announcement: {}", plain(s.as_str()))),
         Event::Klines(list) if list.is_empty() => line("*** No server bans"),
@@ -335,6 +339,33 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         Event::Local(_) | Event::Fence(_) | Event::KeptPageEnd { .. } | Event::Read(_) => {}
     }
     Bytes::from(out)
+}
+
+/// A refusal in this door's words: the core's text, with the command that
+/// gets the user out where there is one.
+pub fn refusal(e: &ChatError) -> String {
+    use ChatError as E;
+    match e {
+        E::AlreadyLoggedIn => "you already have a name; use /nick to change it".to_owned(),
+        E::NoTarget => {
+            "you are in no room and talk to nobody: /join #room or /start @nick first".to_owned()
+        }
+        E::TooManyRooms(n) => format!("you are in {n} rooms, the most allowed; /part one first"),
+        E::NickRegistered(n) => {
+            format!("the name {n} is registered; log in with /login {n} PASSWORD")
+        }
+        E::GuestsNotAllowed => {
+            "this server is for registered users only; log in with /login NAME PASSWORD".to_owned()
+        }
+        E::NotAnAccount => {
+            "only a registered account has a password; /register PASSWORD first".to_owned()
+        }
+        E::GuestsNoPrivateHistory => {
+            "private history and search are for registered users; /register PASSWORD first"
+                .to_owned()
+        }
+        e => e.to_string(),
+    }
 }
 
 /// A line the door itself says (help, a usage error), stamped `time`.

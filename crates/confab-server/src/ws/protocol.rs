@@ -707,6 +707,7 @@ pub fn error_code(e: &ChatError) -> &'static str {
         ChatError::GuestsNotAllowed => "guests_not_allowed",
         ChatError::AccountNameFixed(_) => "account_name_fixed",
         ChatError::AlreadyRegistered(_) => "already_registered",
+        ChatError::AlreadyIdentified(_) => "already_logged_in",
         ChatError::NotAnAccount => "not_an_account",
         ChatError::NoStorage => "no_storage",
         ChatError::GuestsNoPrivateHistory => "guests_no_private_history",

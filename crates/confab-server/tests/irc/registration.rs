@@ -405,6 +405,21 @@ async fn quit_before_registration_gets_error_and_closes() {
 }
 
 #[tokio::test]
+async fn quit_after_a_refused_nick_gets_error_and_closes() {
+    let s = start(|_| {}).await;
+    let _owner = register(s.addr, "taken").await;
+    let mut c = connect(s.addr, "taken").await;
+    c.send("NICK taken").await;
+    let replies = c.ask("USER u 0 * :Real Name").await;
+    must("NICK taken", &replies, "433");
+    c.send("QUIT :never mind").await;
+    let rest = c.expect_closed().await;
+    must("QUIT after 433", &rest, "ERROR");
+    must_not("QUIT after 433", &rest, "451");
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn quit_after_registration_closes_and_tells_the_channel() {
     let s = start(|_| {}).await;
     let mut alice = register(s.addr, "alice").await;

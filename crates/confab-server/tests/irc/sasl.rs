@@ -253,8 +253,23 @@ async fn nickserv_registers_and_identifies() {
         let r = c.ask(line).await;
         let logged = must(case, &r, "900");
         assert_eq!(param(logged, 2), "nsuser", "[{case}] {logged}");
+        let said = must(case, &r, "NOTICE");
+        assert_eq!(last(said), "You are now identified as nsuser", "[{case}]");
         let r = c.ask("WHOIS nsuser").await;
         assert_eq!(param(must(case, &r, "330"), 2), "nsuser", "[{case}]");
+        // Once more, logged in already: one answer, that it is.
+        let r = c.ask(line).await;
+        let notices: Vec<&str> = r
+            .iter()
+            .filter(|m| m.command == "NOTICE")
+            .map(last)
+            .collect();
+        assert_eq!(
+            notices,
+            ["you are already logged in to the account nsuser"],
+            "[{case}] {}",
+            dump(&r)
+        );
         c.quit().await;
     }
     // A wrong password: a notice, no login.
