@@ -2,46 +2,157 @@
 //! dir, of connections, disconnections, commands (by name: never their
 //! arguments, which may hold passwords), messages and errors.
 //!
-//! Written by the hub thread and flushed once per batch, so it costs one
-//! `write` per batch, not one per event. A failing disk is reported once in
-//! the server log and never stops the chat.
+//! The hub thread only collects entries (a message is moved, not copied or
+//! formatted) and hands the batch's entries over once per batch; a thread
+//! of its own formats and writes them, and flushes when it has caught up.
+//! So the hub never waits on the disk or the JSON for it. A `kill -9` may
+//! lose the entries still on their way; a clean stop writes them all
+//! (dropping the log waits for the writer). A failing disk is reported
+//! once in the server log and never stops the chat.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use confab_core::{Message, MsgKind, Target, Timestamp};
 use serde_json::{Value, json};
 
 use crate::hub_task::rfc3339;
 
+/// One entry, as the hub thread hands it over.
+enum Entry {
+    Record {
+        time: Timestamp,
+        kind: &'static str,
+        fields: Value,
+    },
+    Message(Message),
+}
+
+enum Work {
+    Entries(Vec<Entry>),
+    /// Answered once everything handed over before it is on disk.
+    Sync(mpsc::SyncSender<()>),
+}
+
+/// The hub thread's end of the audit log.
 pub struct AuditLog {
-    path: PathBuf,
-    out: BufWriter<File>,
-    failed: bool,
-    /// Whether private messages are logged with their text.
-    private_texts: bool,
+    batch: Vec<Entry>,
+    tx: Option<mpsc::Sender<Work>>,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl AuditLog {
-    /// Opens `path` for appending, creating it if needed.
-    /// `private_texts`: whether private messages keep their text.
+    /// Opens `path` for appending, creating it if needed, and starts its
+    /// writer. `private_texts`: whether private messages keep their text.
     pub fn open(path: &Path, private_texts: bool) -> std::io::Result<AuditLog> {
         // Messages, names and addresses: the owner's eyes only.
         let file = crate::server::private_options()
             .create(true)
             .append(true)
             .open(path)?;
-        Ok(AuditLog {
+        let mut writer = Writer {
             path: path.to_owned(),
             out: BufWriter::new(file),
             failed: false,
             private_texts,
+        };
+        let (tx, rx) = mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("confab-audit".into())
+            .spawn(move || writer.run(&rx))?;
+        Ok(AuditLog {
+            batch: Vec::new(),
+            tx: Some(tx),
+            writer: Some(handle),
         })
     }
 
     /// Appends one record: `{"time": …, "kind": kind, …fields}`.
-    pub fn record(&mut self, time: Timestamp, kind: &str, fields: Value) {
+    pub fn record(&mut self, time: Timestamp, kind: &'static str, fields: Value) {
+        self.batch.push(Entry::Record { time, kind, fields });
+    }
+
+    /// Records a message; a private one without its text unless the log
+    /// keeps private texts.
+    pub fn message(&mut self, msg: Message) {
+        self.batch.push(Entry::Message(msg));
+    }
+
+    /// Hands what was recorded since the last flush to the writer.
+    pub fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Work::Entries(batch));
+        }
+    }
+
+    /// A way to wait until everything recorded so far is on disk (for
+    /// readers of the file, such as the REST admin's audit query).
+    pub fn sync(&mut self) -> Option<mpsc::Receiver<()>> {
+        self.flush();
+        let (done, wait) = mpsc::sync_channel(1);
+        self.tx.as_ref()?.send(Work::Sync(done)).ok()?;
+        Some(wait)
+    }
+}
+
+impl Drop for AuditLog {
+    /// Writes what is left and waits for the writer to finish.
+    fn drop(&mut self) {
+        self.flush();
+        drop(self.tx.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The writer thread's side: formats entries and writes them.
+struct Writer {
+    path: PathBuf,
+    out: BufWriter<File>,
+    failed: bool,
+    private_texts: bool,
+}
+
+impl Writer {
+    fn run(&mut self, rx: &mpsc::Receiver<Work>) {
+        while let Ok(work) = rx.recv() {
+            self.work(work);
+            // Everything waiting too, then one flush.
+            while let Ok(work) = rx.try_recv() {
+                self.work(work);
+            }
+            let result = self.out.flush();
+            self.check(result);
+        }
+    }
+
+    fn work(&mut self, work: Work) {
+        match work {
+            Work::Entries(entries) => {
+                for entry in entries {
+                    match entry {
+                        Entry::Record { time, kind, fields } => self.record(time, kind, fields),
+                        Entry::Message(msg) => self.message(&msg),
+                    }
+                }
+            }
+            Work::Sync(done) => {
+                let result = self.out.flush();
+                self.check(result);
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn record(&mut self, time: Timestamp, kind: &str, fields: Value) {
         let mut obj = serde_json::Map::new();
         obj.insert("time".into(), Value::String(rfc3339(time)));
         obj.insert("kind".into(), Value::String(kind.to_owned()));
@@ -55,10 +166,7 @@ impl AuditLog {
     }
 
     /// A message, with everything needed to find it again.
-    /// Records a message; a private one without its text unless the log
-    /// keeps private texts.
-    pub fn message(&mut self, msg: &Message) {
-        let private_texts = self.private_texts;
+    fn message(&mut self, msg: &Message) {
         let (to_kind, to) = match &msg.to {
             Target::Room(r) => ("room", r.as_str()),
             Target::User(n) => ("user", n.as_str()),
@@ -74,7 +182,7 @@ impl AuditLog {
             "to_kind": to_kind,
             "to": to,
             "message_kind": kind,
-            "text": (to_kind == "room" || private_texts).then(|| msg.text.as_str()),
+            "text": (to_kind == "room" || self.private_texts).then(|| msg.text.as_str()),
         });
         let kind = if to_kind == "room" {
             "message"
@@ -82,11 +190,6 @@ impl AuditLog {
             "private_message"
         };
         self.record(msg.time, kind, fields);
-    }
-
-    pub fn flush(&mut self) {
-        let result = self.out.flush();
-        self.check(result);
     }
 
     fn check(&mut self, result: std::io::Result<()>) {

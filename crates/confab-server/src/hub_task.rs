@@ -289,6 +289,10 @@ enum Request {
         kind: &'static str,
         fields: serde_json::Value,
     },
+    /// A way to wait until the audit log has everything so far on disk.
+    AuditSync {
+        reply: oneshot::Sender<Option<std::sync::mpsc::Receiver<()>>>,
+    },
     /// The REST admin's operator actions.
     Admin {
         call: AdminCall,
@@ -603,6 +607,17 @@ impl HubHandle {
         self.send(Request::Audit { kind, fields }).await
     }
 
+    /// Waits until everything recorded in the audit log so far is on disk
+    /// (its writer runs behind the hub).
+    pub async fn audit_synced(&self) -> Result<(), HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::AuditSync { reply }).await?;
+        if let Some(wait) = answer.await.map_err(|_| HubGone)? {
+            let _ = tokio::task::spawn_blocking(move || wait.recv()).await;
+        }
+        Ok(())
+    }
+
     /// Runs an operator action for the REST admin; the answer comes once
     /// the batch is committed.
     pub async fn admin(&self, call: AdminCall) -> Result<Result<AdminAnswer, ChatError>, HubGone> {
@@ -685,9 +700,8 @@ impl Runner {
             for req in batch.drain(..) {
                 if let Some(done) = self.request(req, now) {
                     self.audit_journal();
-                    if let Some(a) = &mut self.audit {
-                        a.flush();
-                    }
+                    // Everything on disk before the server says it stopped.
+                    drop(self.audit.take());
                     let _ = done.send(());
                     return;
                 }
@@ -820,6 +834,9 @@ impl Runner {
                 self.hub.announce(text, now);
             }
             Request::Audit { kind, fields } => self.audit(now, kind, fields),
+            Request::AuditSync { reply } => {
+                let _ = reply.send(self.audit.as_mut().and_then(AuditLog::sync));
+            }
             Request::Admin { call, reply } => {
                 let answer = match call {
                     AdminCall::Kill { nick, reason } => self
@@ -929,7 +946,7 @@ impl Runner {
         Read::messages(self.hub.run_read(&read, now)).map(ApiAnswer::Messages)
     }
 
-    fn audit(&mut self, now: Timestamp, kind: &str, fields: serde_json::Value) {
+    fn audit(&mut self, now: Timestamp, kind: &'static str, fields: serde_json::Value) {
         if let Some(a) = &mut self.audit {
             a.record(now, kind, fields);
         }
@@ -947,7 +964,7 @@ impl Runner {
         };
         for entry in journal {
             match entry {
-                Journal::Message(msg) => a.message(&msg),
+                Journal::Message(msg) => a.message(msg),
                 Journal::Refused { sid, error } => {
                     let nick = self.hub.nick_of(sid).map(|n| n.to_string());
                     a.record(

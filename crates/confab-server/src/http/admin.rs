@@ -677,6 +677,13 @@ pub async fn audit(
             "the audit log is turned off (audit.enabled)",
         ));
     };
+    // What happened before this request is in the file (the log's writer
+    // runs behind the hub).
+    state
+        .hub
+        .audit_synced()
+        .await
+        .map_err(super::api::unavailable)?;
     let read = tokio::task::spawn_blocking(move || filter.scan(&path)).await;
     match read {
         Ok(Ok(page)) => Ok(Json(page)),
