@@ -387,6 +387,12 @@ pub struct Hub<O> {
     suspended: HashMap<AccountId, String>,
     /// No new guests or registrations while on.
     lockdown: bool,
+    /// Stored messages not yet in the store's full-text index, as far as
+    /// this hub knows (unknown at start: counted as many).
+    unindexed: u64,
+    /// A search was asked in this batch: the index catches up right after
+    /// the batch commits, before the search runs.
+    index_due: bool,
 }
 
 /// Running totals of what the hub did, for the server's metrics.
@@ -453,6 +459,8 @@ impl<O: Outbox> Hub<O> {
             klines: Vec::new(),
             suspended: HashMap::new(),
             lockdown: false,
+            unindexed: u64::MAX,
+            index_due: false,
         }
     }
 
@@ -712,6 +720,7 @@ impl<O: Outbox> Hub<O> {
     pub fn finish(&mut self, now: Timestamp) {
         loop {
             self.commit_ops(now);
+            self.index_if_due();
             let mut overflowed = Vec::new();
             for (sid, d) in self.staged.items.drain(..) {
                 let Some(s) = self.sessions.get(&sid) else {
@@ -788,6 +797,10 @@ impl<O: Outbox> Hub<O> {
             return;
         }
         let result = store.commit(&self.ops);
+        if result.is_ok() {
+            let messages = self.ops.iter().filter(|o| matches!(o, Op::Message(_)));
+            self.unindexed = self.unindexed.saturating_add(messages.count() as u64);
+        }
         self.ops.clear();
         let unsaved = std::mem::take(&mut self.unsaved);
         let Err(e) = result else {
@@ -810,6 +823,37 @@ impl<O: Outbox> Hub<O> {
                 });
                 self.staged.items.push((origin.sid, ev));
             }
+        }
+    }
+
+    /// Feeds up to `max` stored messages into the store's full-text index
+    /// (see [`Store::index_backlog`]); how many. The server calls it when
+    /// idle, or when [`Hub::unindexed`] grows too large.
+    pub fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
+        let Some(store) = &mut self.store else {
+            return Ok(0);
+        };
+        let n = store.index_backlog(max)?;
+        self.unindexed = if n < max {
+            0
+        } else {
+            self.unindexed.saturating_sub(n as u64)
+        };
+        Ok(n)
+    }
+
+    /// Stored messages not yet indexed for search, as far as the hub
+    /// knows (`u64::MAX` until it first caught up).
+    pub fn unindexed(&self) -> u64 {
+        self.unindexed
+    }
+
+    /// Brings the full-text index up to date when a search asked for it.
+    /// A failure leaves the search to miss the latest messages, which are
+    /// stored all the same.
+    fn index_if_due(&mut self) {
+        if std::mem::take(&mut self.index_due) {
+            let _ = self.index_backlog(usize::MAX);
         }
     }
 
@@ -2089,12 +2133,14 @@ impl<O: Outbox> Hub<O> {
     ) -> Result<(), ChatError> {
         let read = self.describe_read(uid, query, answer)?;
         if self.config.offload_reads {
+            // Indexed once the batch commits, before the pool runs it.
             self.reply(sid, now, Event::Read(Box::new(read)));
             return Ok(());
         }
         // What this batch staged must be readable: the answer then holds
         // everything up to this point, and later messages come live.
         self.commit_ops(now);
+        self.index_if_due();
         match read.run(self.store()?.as_mut()) {
             Some(Event::Error(e)) => return Err(e),
             Some(event) => self.reply(sid, now, event),
@@ -2111,6 +2157,9 @@ impl<O: Outbox> Hub<O> {
         answer: Answer,
     ) -> Result<Read, ChatError> {
         self.store()?;
+        if matches!(query, ReadQuery::Search { .. }) {
+            self.index_due = true;
+        }
         let me = &self.users[&uid];
         Ok(Read {
             query,
@@ -2125,6 +2174,7 @@ impl<O: Outbox> Hub<O> {
     /// far (for callers without a read pool).
     pub fn run_read(&mut self, read: &Read, now: Timestamp) -> Option<Event> {
         self.commit_ops(now);
+        self.index_if_due();
         match self.store() {
             Ok(store) => read.run(store.as_mut()),
             Err(e) => Some(Event::Error(e)),

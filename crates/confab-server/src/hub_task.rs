@@ -34,6 +34,13 @@ use crate::cloak::Cloak;
 use crate::flood::{Gate, Pacer};
 use crate::reads::Readers;
 
+/// Messages indexed for search in one go (one transaction, a few ms).
+const INDEX_CHUNK: usize = 512;
+
+/// Unindexed messages past which a busy hub indexes a chunk after each
+/// batch anyway.
+const INDEX_LAG: u64 = 8192;
+
 /// Requests queued for the hub before senders wait.
 const REQUEST_QUEUE: usize = 4096;
 /// Requests the hub takes per batch (and per store transaction).
@@ -660,6 +667,7 @@ pub fn spawn_hub(
         cloak,
         pooled_reads,
         guard,
+        index_failing: false,
     };
     let thread = std::thread::Builder::new()
         .name("confab-hub".into())
@@ -683,6 +691,8 @@ struct Runner {
     pooled_reads: bool,
     /// Told of the lockdown switch after every batch.
     guard: Arc<Guard>,
+    /// Indexing for search failed last time (said once, not per batch).
+    index_failing: bool,
 }
 
 impl Runner {
@@ -714,6 +724,33 @@ impl Runner {
             self.guard.set_lockdown(self.hub.lockdown());
             self.answer();
             self.count();
+            self.index(&rx);
+        }
+    }
+
+    /// Feeds the full-text index a chunk at a time while no request waits,
+    /// or one chunk after a batch when it has fallen far behind; a search
+    /// brings it up to date itself. So messages are indexed in bulk, never
+    /// one commit at a time on their way to the recipients.
+    fn index(&mut self, rx: &mpsc::Receiver<Request>) {
+        let behind = self.hub.unindexed();
+        if behind == 0 || (!rx.is_empty() && behind < INDEX_LAG) {
+            return;
+        }
+        loop {
+            match self.hub.index_backlog(INDEX_CHUNK) {
+                Ok(n) if n == INDEX_CHUNK && rx.is_empty() => {}
+                Ok(_) => {
+                    self.index_failing = false;
+                    return;
+                }
+                Err(e) => {
+                    if !std::mem::replace(&mut self.index_failing, true) {
+                        tracing::warn!(error = %e, "could not index messages for search");
+                    }
+                    return;
+                }
+            }
         }
     }
 

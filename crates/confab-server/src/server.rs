@@ -119,6 +119,10 @@ pub fn private_options() -> std::fs::OpenOptions {
 struct Timed<S>(S);
 
 impl<S: Store> Store for Timed<S> {
+    fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
+        self.0.index_backlog(max)
+    }
+
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         self.0.load()
     }

@@ -221,6 +221,38 @@ CREATE TABLE server_flags (
     name TEXT PRIMARY KEY
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 7 -> 8: the full-text index is fed in bulk, off the path of every
+    // message (`Store::index_backlog`), rather than by a trigger per row.
+    r#"
+-- Messages with ids up to `upto` are in messages_fts; later ones wait.
+CREATE TABLE fts_state (
+    id   INTEGER PRIMARY KEY CHECK (id = 0),
+    upto INTEGER NOT NULL
+) STRICT;
+INSERT INTO fts_state (id, upto)
+    VALUES (0, coalesce((SELECT max(id) FROM messages), 0));
+
+DROP TRIGGER messages_fts_insert;
+
+-- Only an indexed row has index entries to take out (an FTS5 'delete' of
+-- a row never indexed would corrupt the index).
+DROP TRIGGER messages_fts_delete;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+    WHEN old.id <= (SELECT upto FROM fts_state) BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text)
+        VALUES ('delete', old.id, old.text);
+END;
+
+DROP TRIGGER messages_fts_update;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF id, text ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text)
+        SELECT 'delete', old.id, old.text
+        WHERE old.id <= (SELECT upto FROM fts_state);
+    INSERT INTO messages_fts (rowid, text)
+        SELECT new.id, new.text
+        WHERE new.id <= (SELECT upto FROM fts_state);
+END;
+"#,
 ];
 
 /// The schema version this code writes and the newest it reads.

@@ -1097,6 +1097,38 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let (from, to): (i64, Option<i64>) = tx
+            .prepare_cached(
+                "SELECT s.upto, (SELECT max(id) FROM \
+                   (SELECT id FROM messages WHERE id > s.upto ORDER BY id LIMIT ?1)) \
+                 FROM fts_state s WHERE s.id = 0",
+            )
+            .and_then(|mut s| s.query_row([rows::limit(max)], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(db)?;
+        let Some(to) = to else {
+            return Ok(0);
+        };
+        let n = tx
+            .prepare_cached(
+                "INSERT INTO messages_fts (rowid, text) \
+                 SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2 ORDER BY id",
+            )
+            .and_then(|mut s| s.execute([from, to]))
+            .map_err(db)?;
+        tx.execute("UPDATE fts_state SET upto = ?1 WHERE id = 0", [to])
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(n)
+    }
+
     fn search(
         &mut self,
         who: &Visibility,
