@@ -1,9 +1,10 @@
 //! The docs cannot drift from the binary: the README's and docs/'s
-//! runnable examples run against a real server, and
+//! runnable examples run against a real server (`runnable.rs`), and
 //! `confab.example.toml` is checked against `confab serve --print-config`
 //! (`example_config.rs`).
 
 mod example_config;
+mod runnable;
 
 use std::path::PathBuf;
 
