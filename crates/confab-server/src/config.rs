@@ -611,12 +611,39 @@ fn bad(key: &'static str, why: impl Into<String>) -> ConfigError {
     }
 }
 
+/// What [`Config::redacted`] shows in place of a secret.
+pub const HIDDEN: &str = "<hidden>";
+
 impl Config {
+    /// The config with its secrets replaced by [`HIDDEN`], for showing it
+    /// (`confab serve --print-config`): the admin token and the opers'
+    /// password hashes. An empty token stays empty, since it says
+    /// something (the admin endpoints are off) and gives nothing away.
+    /// Keep this in step with every secret a new setting adds.
+    pub fn redacted(&self) -> Config {
+        let mut shown = self.clone();
+        if !shown.http.admin_token.is_empty() {
+            shown.http.admin_token = HIDDEN.to_owned();
+        }
+        for oper in &mut shown.opers {
+            oper.password_hash = HIDDEN.to_owned();
+        }
+        shown
+    }
+
     /// Checks what serde cannot: ranges and names.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
         if self.listen.is_empty() && self.listeners.is_empty() {
             return Err(bad("listen", "give at least one address"));
+        }
+        // A printed config pasted back as a config file must not leave
+        // the admin endpoints open to anyone who guesses "<hidden>".
+        if self.http.admin_token == HIDDEN {
+            return Err(bad(
+                "http.admin_token",
+                "\"<hidden>\" is what --print-config shows in place of the token; set the real one",
+            ));
         }
         for (i, o) in self.opers.iter().enumerate() {
             if o.name.is_empty() || o.name.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -964,6 +991,27 @@ mod tests {
             .map(|k| k.as_str().to_owned())
             .collect();
         assert_eq!(keys, ["confab", "staff"]);
+    }
+
+    #[test]
+    fn redacting_hides_the_admin_token_and_oper_hashes_and_nothing_else() {
+        let mut c = Config::default();
+        assert_eq!(c.redacted(), c, "an empty token gives nothing away");
+        c.http.admin_token = "s3cret".into();
+        c.opers = vec![OperConfig {
+            name: "root".into(),
+            password_hash: crate::auth::hash("oper-password"),
+        }];
+        let shown = c.redacted();
+        assert_eq!(shown.http.admin_token, HIDDEN);
+        assert_eq!(shown.opers[0].password_hash, HIDDEN);
+        assert_eq!(shown.opers[0].name, "root");
+        let mut back = shown.clone();
+        back.http.admin_token = c.http.admin_token.clone();
+        back.opers = c.opers.clone();
+        assert_eq!(back, c);
+        // Pasted back as a config, the placeholder is refused, not used.
+        assert_eq!(shown.validate().unwrap_err().key, "http.admin_token");
     }
 
     #[test]

@@ -115,7 +115,8 @@ struct ServeArgs {
     /// An address to listen on (repeatable); replaces the configured ones.
     #[arg(long, value_name = "ADDR")]
     listen: Vec<SocketAddr>,
-    /// Print the effective config as TOML and exit.
+    /// Print the effective config as TOML and exit (secrets show as
+    /// "<hidden>").
     #[arg(long)]
     print_config: bool,
     /// Serve TLS with a self-signed certificate (for development; it is
@@ -269,7 +270,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let config = load_config_with(&args.config, &args.listen, tls)?;
     if args.print_config {
-        print!("{}", toml::to_string_pretty(&config)?);
+        // Secrets are shown as "<hidden>": the output is for reading,
+        // pasting into issues and starting a config file.
+        print!("{}", toml::to_string_pretty(&config.redacted())?);
         return Ok(());
     }
     init_logging();

@@ -2,6 +2,7 @@
 //! errors, and a real server process that shuts down gracefully on signals.
 
 mod client;
+mod docs;
 mod process;
 #[path = "../../confab-server/tests/support/mod.rs"]
 mod support;
