@@ -446,7 +446,7 @@ async fn handle(mut stream: TcpStream, tcp_peer: SocketAddr, mut ctx: AcceptCtx)
         match crate::peer::read_proxy_header(&mut stream, sniff_timeout).await {
             Ok((client, first)) => (client.unwrap_or(tcp_peer), first),
             Err(e) => {
-                warn!(peer = %tcp_peer, error = %e, "connection refused: {e}");
+                warn!(peer = %tcp_peer, error = %e, "connection refused on a PROXY protocol listener");
                 return;
             }
         }
