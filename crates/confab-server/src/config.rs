@@ -452,6 +452,14 @@ pub struct Limits {
     /// hear what it speaks, then to say it); past this, the next refused
     /// connection is closed without a word.
     pub max_pending_refusals: usize,
+    /// How long a silent plain connection from an address that made an
+    /// HTTP request in the last minute may stay silent before it is
+    /// greeted as telnet, in milliseconds, instead of `sniff_timeout_ms`:
+    /// browsers open connections before they use them, and one greeted
+    /// as telnet fails the request later sent on it. 0 (the default): off,
+    /// as telnet users at such an address would wait this long for their
+    /// greeting; over TLS or behind a proxy the question does not arise.
+    pub browser_sniff_timeout_ms: u64,
     /// How long shutdown waits for queues to drain, in milliseconds.
     pub shutdown_grace_ms: u64,
     /// Addresses exempt from the rate limit: IPs or CIDR blocks
@@ -534,6 +542,7 @@ impl Default for Limits {
             login_timeout_ms: 60_000,
             sniff_timeout_ms: 300,
             max_pending_refusals: 64,
+            browser_sniff_timeout_ms: 0,
             shutdown_grace_ms: 5_000,
             flood_exempt: Vec::new(),
         }

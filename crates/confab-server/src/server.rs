@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -340,6 +340,7 @@ impl Server {
         let refusing = Arc::new(tokio::sync::Semaphore::new(
             config.limits.max_pending_refusals,
         ));
+        let recent_http = Arc::new(RecentHttp::default());
         // Every connection task holds a clone of `alive`; when they have
         // all ended, `all_done` yields `None`.
         let (alive, mut all_done) = mpsc::channel::<()>(1);
@@ -358,6 +359,7 @@ impl Server {
                 limiter: limiter.clone(),
                 proxies: proxies.clone(),
                 refusing: refusing.clone(),
+                recent_http: recent_http.clone(),
                 router: router.clone(),
                 tls: self.tls.clone(),
                 mode,
@@ -401,6 +403,8 @@ struct AcceptCtx {
     /// Places for refused connections being told so
     /// (`limits.max_pending_refusals`).
     refusing: Arc<tokio::sync::Semaphore>,
+    /// Addresses that spoke HTTP lately.
+    recent_http: Arc<RecentHttp>,
     router: axum::Router,
     tls: Option<Tls>,
     mode: Mode,
@@ -478,7 +482,16 @@ async fn handle(mut stream: TcpStream, tcp_peer: SocketAddr, mut ctx: AcceptCtx)
         return;
     }
     let mut stream = stream;
-    let Some(initial) = sniff(&mut stream, sniff_timeout).await else {
+    // A browser that spoke HTTP from here lately may hold an idle
+    // connection open before it uses it: give it longer before taking it
+    // for telnet (when configured).
+    let browser_sniff = ctx.config.limits.browser_sniff_timeout_ms;
+    let plain_sniff = if browser_sniff > 0 && ctx.recent_http.lately(peer.ip()) {
+        sniff_timeout.max(Duration::from_millis(browser_sniff))
+    } else {
+        sniff_timeout
+    };
+    let Some(initial) = sniff(&mut stream, plain_sniff).await else {
         return;
     };
     if !crate::tls::looks_like_tls(&initial) {
@@ -609,6 +622,9 @@ async fn detect<S: Io>(stream: S, peer: SocketAddr, initial: Bytes, ctx: &Accept
     }
     let protocol = classify(&initial);
     debug!(%peer, ?protocol, "detected");
+    if protocol == Protocol::Http && ctx.config.limits.browser_sniff_timeout_ms > 0 {
+        ctx.recent_http.saw(peer.ip());
+    }
     serve_fixed(stream, peer, protocol, initial, ctx).await;
 }
 
@@ -658,5 +674,41 @@ async fn serve_fixed<S: Io>(
             let _gauge = ConnGauge::new("line");
             line::conn::serve(stream, peer, initial, hub, config).await;
         }
+    }
+}
+
+/// Addresses that spoke HTTP in the last [`RecentHttp::WINDOW`], so that
+/// a silent plain connection from one is given
+/// `limits.browser_sniff_timeout_ms` (when set) rather than
+/// `limits.sniff_timeout_ms` before it is greeted as telnet:
+/// browsers open connections ahead of need and leave them idle, and one
+/// greeted as telnet fails the request later sent on it. A telnet user at
+/// such an address waits longer for the greeting, or presses Enter.
+#[derive(Default)]
+struct RecentHttp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Instant>>);
+
+impl RecentHttp {
+    /// How long an address counts as a browser's after its last request.
+    const WINDOW: Duration = Duration::from_secs(60);
+    /// Addresses remembered at most (the oldest are forgotten first, once
+    /// they are out of the window; new ones are not remembered while the
+    /// table is full of fresh ones).
+    const MAX: usize = 4096;
+
+    fn saw(&self, ip: std::net::IpAddr) {
+        let now = Instant::now();
+        let mut seen = self.0.lock().expect("not poisoned");
+        if seen.len() >= Self::MAX && !seen.contains_key(&ip) {
+            seen.retain(|_, t| now.duration_since(*t) < Self::WINDOW);
+            if seen.len() >= Self::MAX {
+                return;
+            }
+        }
+        seen.insert(ip, now);
+    }
+
+    fn lately(&self, ip: std::net::IpAddr) -> bool {
+        let seen = self.0.lock().expect("not poisoned");
+        seen.get(&ip).is_some_and(|t| t.elapsed() < Self::WINDOW)
     }
 }

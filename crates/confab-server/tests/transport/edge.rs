@@ -333,3 +333,31 @@ async fn forwarded_headers_count_from_trusted_proxies_only() {
     drop(c);
     s.shutdown().await;
 }
+
+/// A connection from `source` (another loopback address) to `addr`.
+async fn connect_from(source: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_browsers_idle_connection_is_not_taken_for_telnet() {
+    let s = start(|c, _| c.limits.browser_sniff_timeout_ms = 10_000).await;
+    // An address that has not spoken HTTP: silence is a telnet user.
+    let mut telnet = Lines::new(connect_from("127.0.0.2", s.addr()).await, "telnet");
+    telnet.expect("Welcome to confab").await;
+
+    // One that just did (a browser) may open a connection and leave it
+    // idle past limits.sniff_timeout_ms (100 ms here) before using it.
+    let (status, _) = super::http_get(connect_from("127.0.0.3", s.addr()).await, "/healthz").await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let idle = connect_from("127.0.0.3", s.addr()).await;
+    // The silence under test, five sniff timeouts long.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (status, body) = super::http_get(idle, "/healthz").await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert_eq!(body.trim(), "ok");
+    drop(telnet);
+    s.shutdown().await;
+}
