@@ -42,6 +42,25 @@ pub struct Config {
     /// session on any door becomes an operator with `OPER name password`
     /// (`/oper` on the line door, `oper` on the WebSocket).
     pub opers: Vec<OperConfig>,
+    /// Proxies in front of the server (nginx, Caddy, HAProxy, a load
+    /// balancer) whose word on the client's address is believed.
+    pub proxy: ProxyConfig,
+}
+
+/// `[proxy]`: which peers are proxies whose word on the real client's
+/// address is believed (the PROXY protocol on listeners that expect it,
+/// `X-Forwarded-For` / `Forwarded` on HTTP). Everyone else's headers are
+/// ignored, so a client cannot choose the address limits, bans, cloaks and
+/// the audit log see.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// The proxies' addresses: IPs or CIDR blocks (`127.0.0.1`,
+    /// `10.0.0.0/8`, `::1`). Empty: no proxy is trusted, every peer is the
+    /// client. A trusted proxy's own connections count toward
+    /// `limits.max_connections` but not per address: the clients behind it
+    /// are counted by their own addresses.
+    pub trusted: Vec<String>,
 }
 
 /// A server operator: `[[opers]]` in the TOML file.
@@ -66,6 +85,12 @@ pub struct ListenerConfig {
     /// Every connection must open with TLS (then `protocol` applies inside).
     #[serde(default)]
     pub tls: bool,
+    /// Every connection opens with a PROXY protocol header (v1 or v2, as
+    /// nginx's `proxy_protocol on` or HAProxy's `send-proxy` send it),
+    /// which says who the client is. Only peers in `proxy.trusted` may
+    /// connect; a connection without a valid header is refused.
+    #[serde(default)]
+    pub proxy_protocol: bool,
 }
 
 /// The protocol of a dedicated listener.
@@ -421,6 +446,20 @@ pub struct Limits {
     /// How long a new connection may stay silent before the server decides
     /// it is a human on telnet and greets it, in milliseconds.
     pub sniff_timeout_ms: u64,
+    /// Connections refused at `max_connections` or
+    /// `max_connections_per_ip` that are being told so at once, each in
+    /// its own protocol (which takes up to two `sniff_timeout_ms`: to
+    /// hear what it speaks, then to say it); past this, the next refused
+    /// connection is closed without a word.
+    pub max_pending_refusals: usize,
+    /// How long a silent plain connection from an address that made an
+    /// HTTP request in the last minute may stay silent before it is
+    /// greeted as telnet, in milliseconds, instead of `sniff_timeout_ms`:
+    /// browsers open connections before they use them, and one greeted
+    /// as telnet fails the request later sent on it. 0 (the default): off,
+    /// as telnet users at such an address would wait this long for their
+    /// greeting; over TLS or behind a proxy the question does not arise.
+    pub browser_sniff_timeout_ms: u64,
     /// How long shutdown waits for queues to drain, in milliseconds.
     pub shutdown_grace_ms: u64,
     /// Addresses exempt from the rate limit: IPs or CIDR blocks
@@ -444,6 +483,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             listeners: Vec::new(),
             opers: Vec::new(),
+            proxy: ProxyConfig::default(),
         }
     }
 }
@@ -501,6 +541,8 @@ impl Default for Limits {
             max_connections_per_ip: 50,
             login_timeout_ms: 60_000,
             sniff_timeout_ms: 300,
+            max_pending_refusals: 64,
+            browser_sniff_timeout_ms: 0,
             shutdown_grace_ms: 5_000,
             flood_exempt: Vec::new(),
         }
@@ -554,7 +596,7 @@ fn in_any(list: &[String], ip: IpAddr) -> bool {
         .any(|(net, bits)| in_block(ip, net, bits))
 }
 
-fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+pub(crate) fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
     let (ip, bits) = match s.split_once('/') {
         Some((ip, bits)) => (ip, Some(bits)),
         None => (s, None),
@@ -578,7 +620,7 @@ fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
 
 /// Whether `ip` lies in the block `net/bits` (an IPv4-mapped IPv6 address
 /// counts as IPv4).
-fn in_block(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+pub(crate) fn in_block(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
@@ -661,7 +703,7 @@ impl Config {
                 ));
             }
         }
-        let positive: [(&'static str, u64); 15] = [
+        let positive: [(&'static str, u64); 16] = [
             ("limits.max_line_bytes", l.max_line_bytes as u64),
             ("limits.max_message_bytes", l.max_message_bytes as u64),
             ("limits.max_nick_len", l.max_nick_len as u64),
@@ -675,6 +717,7 @@ impl Config {
             ),
             ("limits.login_timeout_ms", l.login_timeout_ms),
             ("limits.sniff_timeout_ms", l.sniff_timeout_ms),
+            ("limits.max_pending_refusals", l.max_pending_refusals as u64),
             ("limits.offline_queue", l.offline_queue as u64),
             ("limits.offline_page", l.offline_page as u64),
             (
@@ -776,6 +819,35 @@ impl Config {
         }
         self.validate_tls()?;
         self.validate_cloak()?;
+        self.validate_proxy()?;
+        Ok(())
+    }
+
+    /// Trusted proxies are addresses or blocks; a PROXY protocol listener
+    /// needs someone to trust, or it would refuse everyone.
+    fn validate_proxy(&self) -> Result<(), ConfigError> {
+        for entry in &self.proxy.trusted {
+            let (_, bits) = parse_cidr(entry).map_err(|why| bad("proxy.trusted", why))?;
+            if bits == 0 {
+                let why = format!(
+                    "{entry:?} trusts every address, so any client could choose the address \
+                     the server sees; list the proxies' own addresses"
+                );
+                return Err(bad("proxy.trusted", why));
+            }
+        }
+        if let Some(l) = self.listeners.iter().find(|l| l.proxy_protocol)
+            && self.proxy.trusted.is_empty()
+        {
+            return Err(bad(
+                "proxy.trusted",
+                format!(
+                    "the listener on {} expects the PROXY protocol: list the proxies' \
+                     addresses in proxy.trusted (e.g. [\"127.0.0.1\"])",
+                    l.addr
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -1093,11 +1165,35 @@ mod tests {
             addr: "127.0.0.1:0".parse().unwrap(),
             protocol: Protocol::Irc,
             tls: true,
+            proxy_protocol: false,
         });
         assert_eq!(c.validate().unwrap_err().key, "listeners");
         c.tls.self_signed = true;
         c.listen.clear();
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_a_proxy_protocol_listener_needs_one() {
+        let mut c = Config::default();
+        c.proxy.trusted = vec!["127.0.0.1".into(), "10.0.0.0/8".into(), "::1".into()];
+        c.validate().unwrap();
+        c.listeners.push(ListenerConfig {
+            addr: "127.0.0.1:7001".parse().unwrap(),
+            protocol: Protocol::Auto,
+            tls: false,
+            proxy_protocol: true,
+        });
+        c.validate().unwrap();
+        for bad in ["nginx", "10.0.0.0/33", "0.0.0.0/0", "::/0"] {
+            c.proxy.trusted = vec![bad.into()];
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.key, "proxy.trusted", "{bad}");
+        }
+        c.proxy.trusted.clear();
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.key, "proxy.trusted");
+        assert!(e.to_string().contains("127.0.0.1:7001"), "{e}");
     }
 
     #[test]

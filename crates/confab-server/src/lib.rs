@@ -6,7 +6,9 @@
 //! - [`hub_task`]: the task that owns the core's `Hub`, the handle doors
 //!   use to reach it, and the bounded per-connection outbound queue.
 //! - [`cloak`]: the hosts users see (a keyed hash of the address).
-//! - [`server`]: listeners, connection limits, protocol detection, shutdown.
+//! - [`server`]: listeners, protocol detection, refusals, shutdown.
+//! - [`peer`]: who a connection is (trusted proxies, the PROXY protocol,
+//!   forwarded headers) and the connection limits that count it.
 //! - [`line`]: the line door (telnet, `nc`).
 //! - [`irc`]: the IRC door.
 //! - [`tls`]: the certificate (files or self-signed) and its reloads.
@@ -22,6 +24,7 @@ pub mod hub_task;
 pub mod irc;
 pub mod line;
 pub mod metrics;
+pub mod peer;
 pub mod reads;
 pub mod rewind;
 pub mod server;

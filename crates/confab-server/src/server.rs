@@ -1,17 +1,17 @@
-//! [`Server`]: binds the listeners, accepts connections, enforces the
-//! connection limits, detects each connection's protocol (TLS, then again
-//! inside it; HTTP; IRC; else the line protocol), hands it to its door,
-//! and shuts down gracefully.
+//! [`Server`]: binds the listeners, accepts connections, learns who each
+//! is (a PROXY protocol header from a trusted proxy, `peer.rs`), enforces
+//! the connection limits (refusing in the client's own protocol), detects
+//! each connection's protocol (TLS, then again inside it; HTTP; IRC; else
+//! the line protocol), hands it to its door, and shuts down gracefully.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -31,6 +31,7 @@ use crate::audit::AuditLog;
 use crate::config::{Config, ConfigError, Protocol, Synchronous};
 use crate::hub_task::{ConnOutbox, HubHandle, spawn_hub};
 use crate::metrics::ConnGauge;
+use crate::peer::{Full, Limiter, Proxies};
 use crate::rewind::{Io, Rewind};
 use crate::tls::{Tls, TlsError};
 use crate::{http, irc, line};
@@ -273,11 +274,13 @@ impl Server {
         let detecting = Mode {
             protocol: Protocol::Auto,
             tls_only: false,
+            proxy_protocol: false,
         };
         let dedicated = config.listeners.iter().map(|l| {
             let mode = Mode {
                 protocol: l.protocol,
                 tls_only: l.tls,
+                proxy_protocol: l.proxy_protocol,
             };
             (l.addr, mode)
         });
@@ -337,6 +340,11 @@ impl Server {
             config.limits.max_connections,
             config.limits.max_connections_per_ip,
         ));
+        let proxies = Arc::new(Proxies::from_config(&config));
+        let refusing = Arc::new(tokio::sync::Semaphore::new(
+            config.limits.max_pending_refusals,
+        ));
+        let recent_http = Arc::new(RecentHttp::default());
         // Every connection task holds a clone of `alive`; when they have
         // all ended, `all_done` yields `None`.
         let (alive, mut all_done) = mpsc::channel::<()>(1);
@@ -346,12 +354,16 @@ impl Server {
             config: config.clone(),
             tokens: self.tokens,
             uploads: self.uploads,
+            limiter: limiter.clone(),
         }));
         for (listener, mode) in self.listeners {
             let ctx = AcceptCtx {
                 config: config.clone(),
                 hub: hub.clone(),
                 limiter: limiter.clone(),
+                proxies: proxies.clone(),
+                refusing: refusing.clone(),
+                recent_http: recent_http.clone(),
                 router: router.clone(),
                 tls: self.tls.clone(),
                 mode,
@@ -382,6 +394,8 @@ struct Mode {
     protocol: Protocol,
     /// Every connection must open with TLS.
     tls_only: bool,
+    /// Every connection opens with a PROXY protocol header.
+    proxy_protocol: bool,
 }
 
 #[derive(Clone)]
@@ -389,6 +403,12 @@ struct AcceptCtx {
     config: Arc<Config>,
     hub: HubHandle,
     limiter: Arc<Limiter>,
+    proxies: Arc<Proxies>,
+    /// Places for refused connections being told so
+    /// (`limits.max_pending_refusals`).
+    refusing: Arc<tokio::sync::Semaphore>,
+    /// Addresses that spoke HTTP lately.
+    recent_http: Arc<RecentHttp>,
     router: axum::Router,
     tls: Option<Tls>,
     mode: Mode,
@@ -416,25 +436,45 @@ async fn accept_loop(listener: TcpListener, ctx: AcceptCtx) {
     }
 }
 
-async fn handle(mut stream: TcpStream, peer: SocketAddr, mut ctx: AcceptCtx) {
-    let guard = match ctx.limiter.admit(peer.ip()) {
+async fn handle(mut stream: TcpStream, tcp_peer: SocketAddr, mut ctx: AcceptCtx) {
+    let _ = stream.set_nodelay(true);
+    let sniff_timeout = ctx.config.limits.sniff_timeout();
+    // Who the client is: the TCP peer, or whom a trusted proxy's PROXY
+    // protocol header names (with the client's first bytes, if they came
+    // with it).
+    let (peer, first) = if ctx.mode.proxy_protocol {
+        if !ctx.proxies.trusts(tcp_peer.ip()) {
+            warn!(
+                peer = %tcp_peer,
+                "connection refused: this listener expects the PROXY protocol, \
+                 and the address is not in proxy.trusted"
+            );
+            return;
+        }
+        match crate::peer::read_proxy_header(&mut stream, sniff_timeout).await {
+            Ok((client, first)) => (client.unwrap_or(tcp_peer), first),
+            Err(e) => {
+                warn!(peer = %tcp_peer, error = %e, "connection refused on a PROXY protocol listener");
+                return;
+            }
+        }
+    } else {
+        (tcp_peer, Bytes::new())
+    };
+    let stream = Rewind::new(first, stream);
+    // A trusted proxy's own connections count in all but not per
+    // address: the clients behind it are counted by their addresses.
+    let counted = (!ctx.proxies.trusts(peer.ip())).then_some(peer.ip());
+    let guard = match ctx.limiter.admit(counted) {
         Ok(guard) => guard,
         Err(why) => {
-            info!(%peer, why, "connection refused");
-            let line = format!("*** Error: {why}; try again later\r\n");
-            let _ = timeout(ctx.config.limits.sniff_timeout(), async {
-                let _ = stream.write_all(line.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            })
-            .await;
+            refuse(stream, peer, why, &ctx).await;
             return;
         }
     };
     // The connection's place in the limits and in the shutdown wait, kept
     // by whatever serves it: a WebSocket outlives its HTTP exchange.
     ctx.hold = Some(http::Hold::new((guard, ctx._alive.clone())));
-    let _ = stream.set_nodelay(true);
-    let sniff_timeout = ctx.config.limits.sniff_timeout();
     if ctx.mode.tls_only {
         if let Some(tls) = handshake(stream, peer, &ctx).await {
             serve_as(tls, peer, ctx.mode.protocol, sniff_timeout, &ctx).await;
@@ -445,7 +485,17 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, mut ctx: AcceptCtx) {
         serve_fixed(stream, peer, ctx.mode.protocol, Bytes::new(), &ctx).await;
         return;
     }
-    let Some(initial) = sniff(&mut stream, sniff_timeout).await else {
+    let mut stream = stream;
+    // A browser that spoke HTTP from here lately may hold an idle
+    // connection open before it uses it: give it longer before taking it
+    // for telnet (when configured).
+    let browser_sniff = ctx.config.limits.browser_sniff_timeout_ms;
+    let plain_sniff = if browser_sniff > 0 && ctx.recent_http.lately(peer.ip()) {
+        sniff_timeout.max(Duration::from_millis(browser_sniff))
+    } else {
+        sniff_timeout
+    };
+    let Some(initial) = sniff(&mut stream, plain_sniff).await else {
         return;
     };
     if !crate::tls::looks_like_tls(&initial) {
@@ -457,6 +507,51 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, mut ctx: AcceptCtx) {
     } else {
         info!(%peer, "TLS handshake refused: TLS is not configured");
     }
+}
+
+/// Tells a connection refused at the connection limits why, in its own
+/// protocol: HTTP 503 with a JSON body and `Retry-After`, IRC `ERROR`,
+/// the line protocol's text. That takes hearing what it speaks, within
+/// `limits.sniff_timeout_ms` (a silent client is a human on telnet), then
+/// as long again to write and close. A refused connection gets no session,
+/// costs the hub nothing and takes one of `limits.max_pending_refusals`
+/// places while it is told; with none free it is closed without a word.
+///
+/// TLS is refused with a plain TLS alert (`internal_error`) and no
+/// handshake: a handshake costs the server a signature, which is just the
+/// work a flood of connections at the limit must not buy.
+async fn refuse<S: Io>(mut stream: S, peer: SocketAddr, why: Full, ctx: &AcceptCtx) {
+    let Ok(_place) = ctx.refusing.clone().try_acquire_owned() else {
+        debug!(%peer, why = why.message(), "connection refused without a word: too many refusals under way");
+        return;
+    };
+    let limit = ctx.config.limits.sniff_timeout();
+    let initial = sniff(&mut stream, limit).await.unwrap_or_default();
+    let protocol = if ctx.mode.tls_only || crate::tls::looks_like_tls(&initial) {
+        None
+    } else if ctx.mode.protocol == Protocol::Auto {
+        Some(classify(&initial))
+    } else {
+        Some(ctx.mode.protocol)
+    };
+    info!(%peer, why = why.message(), ?protocol, "connection refused");
+    let answer = match protocol {
+        // A fatal alert record, `internal_error`: no handshake needed.
+        None => vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50],
+        Some(Protocol::Http) => http::refusal(why),
+        Some(Protocol::Irc) => irc::render::refusal(why.message()),
+        Some(Protocol::Line | Protocol::Auto) => line::render::refusal(why.message()),
+    };
+    let _ = timeout(limit, async {
+        stream.write_all(&answer).await?;
+        stream.shutdown().await?;
+        // Read what else the client sends until it closes, so that the
+        // close does not reset the connection before it reads the answer.
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        io::Result::Ok(())
+    })
+    .await;
 }
 
 /// Completes the server side of a TLS handshake within the configured
@@ -521,15 +616,32 @@ async fn sniff<S: Io>(stream: &mut S, limit: Duration) -> Option<Bytes> {
 /// is the web door; an IRC client opens with CAP, NICK, PASS or USER;
 /// anything else is the line protocol.
 async fn detect<S: Io>(stream: S, peer: SocketAddr, initial: Bytes, ctx: &AcceptCtx) {
-    let protocol = if http::looks_like_http(&initial) {
+    if crate::peer::looks_like_proxy_header(&initial) {
+        warn!(
+            %peer,
+            "connection refused: it sent a PROXY protocol header to a listener that does \
+             not expect one (set proxy_protocol on a [[listeners]] entry for the proxy)"
+        );
+        return;
+    }
+    let protocol = classify(&initial);
+    debug!(%peer, ?protocol, "detected");
+    if protocol == Protocol::Http && ctx.config.limits.browser_sniff_timeout_ms > 0 {
+        ctx.recent_http.saw(peer.ip());
+    }
+    serve_fixed(stream, peer, protocol, initial, ctx).await;
+}
+
+/// The protocol a client's first bytes show: an HTTP request line, IRC's
+/// first words, else (silence too) the line protocol.
+fn classify(initial: &[u8]) -> Protocol {
+    if http::looks_like_http(initial) {
         Protocol::Http
-    } else if irc::looks_like_irc(&initial) {
+    } else if irc::looks_like_irc(initial) {
         Protocol::Irc
     } else {
         Protocol::Line
-    };
-    debug!(%peer, ?protocol, "detected");
-    serve_fixed(stream, peer, protocol, initial, ctx).await;
+    }
 }
 
 /// Hands `stream`, whose first bytes `initial` were already read, to the
@@ -547,7 +659,16 @@ async fn serve_fixed<S: Io>(
             let header_timeout = Duration::from_millis(config.http.header_timeout_ms);
             let stream = Rewind::new(initial, stream);
             let hold = ctx.hold.clone().expect("admitted before serving");
-            http::serve(stream, peer, ctx.router.clone(), header_timeout, hold).await;
+            let proxies = ctx.proxies.clone();
+            http::serve(
+                stream,
+                peer,
+                ctx.router.clone(),
+                header_timeout,
+                hold,
+                proxies,
+            )
+            .await;
         }
         Protocol::Irc => {
             let _gauge = ConnGauge::new("irc");
@@ -560,79 +681,38 @@ async fn serve_fixed<S: Io>(
     }
 }
 
-/// Counts open connections, in all and per address.
-struct Limiter {
-    max: usize,
-    per_ip: usize,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
-}
+/// Addresses that spoke HTTP in the last [`RecentHttp::WINDOW`], so that
+/// a silent plain connection from one is given
+/// `limits.browser_sniff_timeout_ms` (when set) rather than
+/// `limits.sniff_timeout_ms` before it is greeted as telnet:
+/// browsers open connections ahead of need and leave them idle, and one
+/// greeted as telnet fails the request later sent on it. A telnet user at
+/// such an address waits longer for the greeting, or presses Enter.
+#[derive(Default)]
+struct RecentHttp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Instant>>);
 
-struct Admitted {
-    limiter: Arc<Limiter>,
-    ip: IpAddr,
-}
+impl RecentHttp {
+    /// How long an address counts as a browser's after its last request.
+    const WINDOW: Duration = Duration::from_secs(60);
+    /// Addresses remembered at most (the oldest are forgotten first, once
+    /// they are out of the window; new ones are not remembered while the
+    /// table is full of fresh ones).
+    const MAX: usize = 4096;
 
-impl Limiter {
-    fn new(max: usize, per_ip: usize) -> Limiter {
-        Limiter {
-            max,
-            per_ip,
-            open: Mutex::new((0, HashMap::new())),
-        }
-    }
-
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admitted, &'static str> {
-        let mut open = self.open.lock().expect("not poisoned");
-        let (total, by_ip) = &mut *open;
-        if *total >= self.max {
-            return Err("the server is full");
-        }
-        let n = by_ip.entry(ip).or_insert(0);
-        if *n >= self.per_ip {
-            return Err("too many connections from your address");
-        }
-        *n += 1;
-        *total += 1;
-        Ok(Admitted {
-            limiter: self.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        let mut open = self.limiter.open.lock().expect("not poisoned");
-        let (total, by_ip) = &mut *open;
-        *total -= 1;
-        if let Some(n) = by_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                by_ip.remove(&self.ip);
+    fn saw(&self, ip: std::net::IpAddr) {
+        let now = Instant::now();
+        let mut seen = self.0.lock().expect("not poisoned");
+        if seen.len() >= Self::MAX && !seen.contains_key(&ip) {
+            seen.retain(|_, t| now.duration_since(*t) < Self::WINDOW);
+            if seen.len() >= Self::MAX {
+                return;
             }
         }
+        seen.insert(ip, now);
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limiter_counts_per_address_and_in_all() {
-        let l = Arc::new(Limiter::new(3, 2));
-        let a: IpAddr = [10, 0, 0, 1].into();
-        let b: IpAddr = [10, 0, 0, 2].into();
-        let a1 = l.admit(a).unwrap();
-        let _a2 = l.admit(a).unwrap();
-        assert_eq!(
-            l.admit(a).err(),
-            Some("too many connections from your address")
-        );
-        let _b1 = l.admit(b).unwrap();
-        assert_eq!(l.admit(b).err(), Some("the server is full"));
-        drop(a1);
-        let _b2 = l.admit(b).unwrap();
-        assert_eq!(l.open.lock().unwrap().1.len(), 2);
+    fn lately(&self, ip: std::net::IpAddr) -> bool {
+        let seen = self.0.lock().expect("not poisoned");
+        seen.get(&ip).is_some_and(|t| t.elapsed() < Self::WINDOW)
     }
 }

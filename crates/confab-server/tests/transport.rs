@@ -1,7 +1,9 @@
 //! Transports over real sockets: TLS on the shared port (self-signed and
 //! from PEM files, with reloads), every door inside TLS, IRC over
 //! WebSocket (text and binary), clients that stall, and dedicated
-//! single-protocol listeners. Every wait has a deadline; nothing sleeps.
+//! single-protocol listeners; the server's edge (`edge.rs`: refusals at
+//! the connection limits, trusted proxies). Every wait has a deadline;
+//! nothing sleeps.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+#[path = "transport/edge.rs"]
+mod edge;
 
 /// How long anything expected may take.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -641,6 +646,7 @@ async fn dedicated_listeners_serve_one_protocol() {
             addr: any,
             protocol,
             tls,
+            proxy_protocol: false,
         };
         c.listen.clear();
         c.listeners = vec![

@@ -48,6 +48,9 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Every upload's owner and size, for the quota and rate.
     pub uploads: upload_index::Index,
+    /// The connection limits, for a WebSocket whose client a trusted
+    /// proxy names (counted against its own address when it opens).
+    pub limiter: Arc<crate::peer::Limiter>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -77,17 +80,25 @@ pub fn router(state: Shared) -> Router {
 /// Serves HTTP/1.1 on `io` until the client closes, upgrading to
 /// WebSocket where asked. A client that takes longer than
 /// `header_timeout` to send a request's headers is dropped (slowloris).
+/// Each request's `ConnectInfo` is its client: `peer`, or whom a trusted
+/// proxy's headers name (`Proxies::client`), so every handler sees the
+/// client's address.
 pub async fn serve<S: Io>(
     io: S,
     peer: SocketAddr,
     router: Router,
     header_timeout: Duration,
     hold: Hold,
+    proxies: Arc<crate::peer::Proxies>,
 ) {
     let _gauge = ConnGauge::new("http");
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
+            let client = proxies.client(peer, req.headers());
+            if client != peer {
+                req.extensions_mut().insert(crate::peer::Forwarded);
+            }
+            req.extensions_mut().insert(ConnectInfo(client));
             req.extensions_mut().insert(hold.clone());
             router.clone().oneshot(req.map(axum::body::Body::new))
         });
@@ -141,8 +152,22 @@ async fn ws_upgrade(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(hold): Extension<Hold>,
+    forwarded: Option<Extension<crate::peer::Forwarded>>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // Behind a proxy the connection is the proxy's, counted in all; the
+    // client it names is counted against its own address while the
+    // WebSocket lives.
+    let hold = match forwarded {
+        None => hold,
+        Some(_) => match state.limiter.admit_forwarded(peer.ip()) {
+            Ok(place) => Hold::new((hold, place)),
+            Err(why) => {
+                tracing::info!(%peer, why = why.message(), "WebSocket refused");
+                return refused(why);
+            }
+        },
+    };
     let limit = state.config.http.max_ws_message_bytes;
     let ws = ws
         .protocols([IRC_TEXT, IRC_BINARY, CONFAB_V1])
@@ -235,14 +260,59 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
+impl ApiError {
+    /// The JSON body of this error.
+    fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
             error: ErrorDetail {
                 code: self.code,
                 message: &self.message,
             },
-        };
-        (self.status, axum::Json(body)).into_response()
+        }
+    }
+
+    /// A refusal at the connection limits: 503, `server_full` or
+    /// `too_many_connections`.
+    pub fn full(why: crate::peer::Full) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            why.code(),
+            format!("{}; try again later", why.message()),
+        )
+    }
+}
+
+/// The whole HTTP response to a connection refused at the connection
+/// limits before it is served (no HTTP server runs for it): 503 with the
+/// JSON error body every refusal has, `Retry-After`, and
+/// `Connection: close`.
+pub fn refusal(why: crate::peer::Full) -> Vec<u8> {
+    let error = ApiError::full(why);
+    let body = serde_json::to_vec(&error.body()).expect("serializable");
+    let mut out = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         retry-after: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        crate::peer::RETRY_AFTER_SECS,
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The same refusal from inside the router (a WebSocket whose forwarded
+/// client is over its address's limit).
+pub fn refused(why: crate::peer::Full) -> Response {
+    let retry = crate::peer::RETRY_AFTER_SECS.to_string();
+    (
+        [(axum::http::header::RETRY_AFTER, retry)],
+        ApiError::full(why),
+    )
+        .into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body())).into_response()
     }
 }

@@ -302,6 +302,7 @@ mod tests {
             config,
             tokens: Tokens::load_or_create(dir).unwrap(),
             uploads: crate::http::upload_index::Index::open(&dir.join("uploads"), 0).unwrap(),
+            limiter: Arc::new(crate::peer::Limiter::new(10, 10)),
         })
     }
 

@@ -210,6 +210,15 @@ pub fn message_lines(msg: &Message, actor: Option<&Actor>, caps: Caps) -> Vec<Ir
     out
 }
 
+/// What a client refused before it is served (at the connection limits)
+/// reads: `ERROR :Closing Link: * (why; try again later)`.
+pub fn refusal(why: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let error = Irc::new("ERROR").with_param(format!("Closing Link: * ({why}; try again later)"));
+    write(&[error], &mut out);
+    out
+}
+
 /// Serialises messages. The last parameter of those that end in free
 /// text (messages, numerics' explanations, reasons) always comes after a
 /// `:`, as clients expect.

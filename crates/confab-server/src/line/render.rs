@@ -460,6 +460,12 @@ fn dated<Tz: TimeZone<Offset: Display>>(msg: &Message, tz: &Tz) -> String {
     format!("[{when}] {body}")
 }
 
+/// What a client refused before it is served (at the connection limits)
+/// reads; no time stamp, as no session has begun.
+pub fn refusal(why: &str) -> Vec<u8> {
+    format!("*** Error: {why}; try again later\r\n").into_bytes()
+}
+
 /// Text as a terminal shows it safely: IRC formatting codes removed (with
 /// a colour code's digits).
 pub fn plain(s: &str) -> String {
