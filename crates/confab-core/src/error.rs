@@ -7,7 +7,7 @@ use crate::names::{Nick, RoomName};
 
 /// The `Display` text is door-neutral (no door's command syntax): a door
 /// that has its own words for the way out says them itself (the line
-/// door's `render::refusal`).
+/// door's `render::said`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChatError {
     #[error("choose a name first")]

@@ -293,7 +293,7 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         Event::Registered { nick } => line(&format!(
             "*** The name {nick} is now registered to you; next time, /login {nick} PASSWORD"
         )),
-        Event::Error(e) => line(&format!("*** Error: {}", refusal(e))),
+        Event::Error(e) => line(&format!("*** Error: {}", said(e))),
         Event::ServerNotice(s) => line(&format!("*** Notice: {}", plain(s))),
         Event::Announcement(s) => line(&format!("*** Announcement: {}", plain(s.as_str()))),
         Event::Klines(list) if list.is_empty() => line("*** No server bans"),
@@ -343,7 +343,7 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
 
 /// A refusal in this door's words: the core's text, with the command that
 /// gets the user out where there is one.
-pub fn refusal(e: &ChatError) -> String {
+pub fn said(e: &ChatError) -> String {
     use ChatError as E;
     match e {
         E::AlreadyLoggedIn => "you already have a name; use /nick to change it".to_owned(),
