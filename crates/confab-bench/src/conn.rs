@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -24,6 +24,8 @@ type Ws = WebSocketStream<TcpStream>;
 
 /// The largest line or frame a reader keeps before giving up on it.
 const MAX_LINE: usize = 1 << 20;
+/// Most WebSocket frames one read hands over beyond the first.
+const WS_BATCH: usize = 255;
 
 pub struct Reader {
     kind: ReaderKind,
@@ -245,7 +247,19 @@ impl Reader {
                         };
                     }
                     Some(Ok(Message::Text(t))) => {
-                        each(t.as_bytes(), Instant::now());
+                        let now = Instant::now();
+                        each(t.as_bytes(), now);
+                        // Take the frames already here with the same clock
+                        // reading, as a TCP read takes all its lines.
+                        for _ in 0..WS_BATCH {
+                            match stream.next().now_or_never() {
+                                Some(Some(Ok(Message::Text(t)))) => each(t.as_bytes(), now),
+                                Some(Some(Ok(_))) => {}
+                                // Nothing ready, or an error or the end: the
+                                // stream has ended, and the next call says so.
+                                _ => break,
+                            }
+                        }
                         return Ok(true);
                     }
                     Some(Ok(Message::Close(_))) => return Ok(false),
