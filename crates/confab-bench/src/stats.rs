@@ -1,0 +1,241 @@
+//! What receivers count: a latency histogram with log buckets, and per
+//! sender the order of sequence numbers (loss, duplicates, reordering).
+//!
+//! The histogram keeps the top 7 bits of each value (under 1% error),
+//! 3,000-odd `u32` counters whatever the number of samples, so a run with
+//! millions of deliveries stays small and histograms of many receivers
+//! merge by adding counters.
+
+use std::collections::{HashMap, HashSet};
+
+/// Bits of each value kept exactly; the rest is rounded away.
+const SUB_BITS: u32 = 7;
+const SUB: usize = 1 << SUB_BITS;
+const HALF: usize = SUB / 2;
+/// Enough buckets for any `u64`.
+const BUCKETS: usize = (64 - SUB_BITS as usize + 2) * HALF;
+
+/// A histogram of latencies in nanoseconds.
+#[derive(Clone, Debug, Default)]
+pub struct Histogram {
+    counts: Vec<u32>,
+    total: u64,
+    max: u64,
+}
+
+fn index(v: u64) -> usize {
+    if v < SUB as u64 {
+        return v as usize;
+    }
+    let e = 63 - v.leading_zeros(); // >= SUB_BITS
+    let shift = e + 1 - SUB_BITS; // >= 1
+    let m = (v >> shift) as usize; // in [HALF, SUB)
+    shift as usize * HALF + m
+}
+
+/// The smallest value that falls in bucket `i`, and the bucket's width.
+fn bounds(i: usize) -> (u64, u64) {
+    if i < SUB {
+        return (i as u64, 1);
+    }
+    let shift = (i / HALF - 1) as u32;
+    let m = (i % HALF + HALF) as u64;
+    (m << shift, 1 << shift)
+}
+
+impl Histogram {
+    pub fn record(&mut self, v: u64) {
+        if self.counts.is_empty() {
+            // Taken on the first sample: idle receivers hold nothing.
+            self.counts = vec![0; BUCKETS];
+        }
+        self.counts[index(v)] += 1;
+        self.total += 1;
+        self.max = self.max.max(v);
+    }
+
+    pub fn merge(&mut self, other: &Histogram) {
+        if other.total == 0 {
+            return;
+        }
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS];
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.total += other.total;
+        self.max = self.max.max(other.max);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// The value at quantile `q` (0..=1), the middle of its bucket; 0 for
+    /// an empty histogram.
+    pub fn quantile(&self, q: f64) -> u64 {
+        if self.total == 0 {
+            return 0;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += u64::from(c);
+            if seen >= rank {
+                let (low, width) = bounds(i);
+                return (low + width / 2).min(self.max);
+            }
+        }
+        self.max
+    }
+}
+
+/// Missing sequence numbers remembered per sender and receiver, at most.
+const MISSING_CAP: usize = 100_000;
+
+/// The sequence numbers one receiver saw from one sender.
+#[derive(Default, Debug, Clone)]
+pub struct SeqTrack {
+    /// One past the highest number seen.
+    next: u64,
+    /// Numbers below `next` not seen yet (skipped over).
+    missing: HashSet<u64>,
+    /// Skipped numbers not remembered (past `MISSING_CAP`).
+    forgotten: u64,
+    pub unique: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+}
+
+impl SeqTrack {
+    /// Notes `seq`; true when it is the first time.
+    pub fn note(&mut self, seq: u64) -> bool {
+        if seq == self.next {
+            self.next += 1;
+        } else if seq > self.next {
+            for s in self.next..seq {
+                if self.missing.len() < MISSING_CAP {
+                    self.missing.insert(s);
+                } else {
+                    self.forgotten += 1;
+                }
+            }
+            self.next = seq + 1;
+        } else if self.missing.remove(&seq) {
+            self.out_of_order += 1;
+        } else {
+            self.duplicates += 1;
+            return false;
+        }
+        self.unique += 1;
+        true
+    }
+}
+
+/// Everything one receiver counted during a phase.
+#[derive(Default, Debug)]
+pub struct RecvStats {
+    pub latency: Histogram,
+    pub senders: HashMap<u64, SeqTrack>,
+    /// Benchmark messages of another run or phase (history, stragglers).
+    pub stale: u64,
+    /// The receiver's own messages echoed back (line, WebSocket).
+    pub echoes: u64,
+}
+
+impl RecvStats {
+    /// Notes one delivery; true when it is new.
+    pub fn note(&mut self, sender: u64, seq: u64, latency_ns: u64) -> bool {
+        let fresh = self.senders.entry(sender).or_default().note(seq);
+        if fresh {
+            self.latency.record(latency_ns);
+        }
+        fresh
+    }
+}
+
+/// The sums over receivers.
+#[derive(Default, Debug)]
+pub struct Totals {
+    pub latency: Histogram,
+    pub unique: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+    pub stale: u64,
+}
+
+impl Totals {
+    pub fn add(&mut self, r: &RecvStats) {
+        self.latency.merge(&r.latency);
+        for t in r.senders.values() {
+            self.unique += t.unique;
+            self.duplicates += t.duplicates;
+            self.out_of_order += t.out_of_order;
+        }
+        self.stale += r.stale;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_contiguous_and_tight() {
+        let mut prev = 0;
+        for v in (0..5000u64).chain([1 << 20, (1 << 20) + 1, u64::MAX / 3, u64::MAX]) {
+            let i = index(v);
+            assert!(i < BUCKETS, "{v}");
+            let (low, width) = bounds(i);
+            assert!(
+                low <= v && v - low < width,
+                "{v} in bucket {i} = {low}+{width}"
+            );
+            assert!(width * 64 <= low.max(64), "{v}: bucket too wide");
+            if v < 5000 {
+                assert!(i == prev || i == prev + 1 || v == 0);
+                prev = i;
+            }
+        }
+    }
+
+    #[test]
+    fn quantiles_are_within_a_percent() {
+        let mut h = Histogram::default();
+        for v in 1..=10_000u64 {
+            h.record(v * 1000);
+        }
+        for (q, want) in [
+            (0.5, 5_000_000f64),
+            (0.99, 9_900_000.0),
+            (1.0, 10_000_000.0),
+        ] {
+            let got = h.quantile(q) as f64;
+            assert!((got - want).abs() / want < 0.01, "q{q}: {got} vs {want}");
+        }
+        assert_eq!(h.count(), 10_000);
+        assert_eq!(h.max(), 10_000_000);
+        let mut m = Histogram::default();
+        m.merge(&h);
+        m.merge(&h);
+        assert_eq!(m.count(), 20_000);
+        assert_eq!(m.quantile(0.5), h.quantile(0.5));
+        assert_eq!(Histogram::default().quantile(0.99), 0);
+    }
+
+    #[test]
+    fn sequences_tell_loss_duplicates_and_reordering() {
+        let mut t = SeqTrack::default();
+        for s in [0, 1, 2, 4, 5, 3, 5, 7] {
+            t.note(s);
+        }
+        assert_eq!(t.unique, 7); // 6 is lost
+        assert_eq!(t.duplicates, 1); // the second 5
+        assert_eq!(t.out_of_order, 1); // 3
+    }
+}
