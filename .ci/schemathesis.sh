@@ -48,6 +48,8 @@ export ADMIN_TOKEN="admin-$RANDOM$RANDOM$RANDOM"
 
 # The account the token acts for, and a second one to send private
 # messages to; the password comes on stdin, never in argv.
+# Admin commands never create a database: init makes it before the first start.
+"$BIN" admin init --data-dir "$DATA" >/dev/null
 printf '%s\n' "$PASSWORD" | "$BIN" user add "$USER_NAME" --data-dir "$DATA" >/dev/null
 printf '%s\n' "other-$PASSWORD" | "$BIN" user add friend --data-dir "$DATA" >/dev/null
 

@@ -61,6 +61,7 @@ export CONFAB_LIMITS__RATE_PER_SEC=1000000 CONFAB_LIMITS__RATE_BURST=1000000 \
     CONFAB_LIMITS__MAX_ROOMS_PER_USER=$((ROOMS + 10)) CONFAB_LIMITS__SEND_QUEUE=65536 \
     CONFAB_LIMITS__SNIFF_TIMEOUT_MS=50 HOME=$D
 
+"$BIN" admin init --data-dir "$D/data" >/dev/null
 echo "$PASSWORD" | "$BIN" user add alice --data-dir "$D/data" >/dev/null
 "$BIN" serve --listen "$ADDR" --data-dir "$D/data" >"$D/serve.out" 2>"$D/serve.log" &
 SERVER_PID=$!

@@ -154,9 +154,15 @@ function childEnv(home, extra = {}) {
   };
 }
 
-/** Runs `confab user add NAME --data-dir DIR` with the password on stdin (the server must not be running, or not yet). */
+/** Runs `confab user add NAME --data-dir DIR` with the password on stdin (the server must not be running, or not yet); `confab admin init` first makes the database if the server never ran there. */
 export function addUserOffline(dataDir, name, password) {
   const home = tempDir("confab-home-");
+  const init = spawnSync(binaryPath(), ["admin", "init", "--data-dir", dataDir], {
+    env: childEnv(home),
+    encoding: "utf8",
+    timeout: DEADLINE,
+  });
+  if (init.status !== 0) throw new Error(`confab admin init: ${init.stderr || init.stdout}`);
   const r = spawnSync(binaryPath(), ["user", "add", name, "--data-dir", dataDir], {
     input: `${password}\n`,
     env: childEnv(home),

@@ -20,7 +20,8 @@ pub const DEFAULT_PORT: u16 = 7777;
 pub struct Config {
     /// Addresses to listen on. The default binds every interface so that
     /// other computers can join. A string of comma-separated addresses is
-    /// accepted too (handy in `CONFAB_LISTEN`).
+    /// accepted too (handy in `CONFAB_LISTEN`); each is `IP:PORT`, `:PORT`
+    /// or `localhost:PORT` ([`parse_listen_addr`]).
     #[serde(deserialize_with = "addrs")]
     pub listen: Vec<SocketAddr>,
     /// Where the server keeps its state; created on start.
@@ -78,6 +79,8 @@ pub struct OperConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
+    /// Where it listens, in the forms `listen` takes.
+    #[serde(deserialize_with = "addr")]
     pub addr: SocketAddr,
     /// What every connection speaks; `auto` detects it as `listen` does.
     #[serde(default)]
@@ -553,21 +556,58 @@ fn addrs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::E
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {
-        Many(Vec<SocketAddr>),
+        Many(Vec<String>),
         Text(String),
     }
-    match OneOrMany::deserialize(d)? {
-        OneOrMany::Many(v) => Ok(v),
-        OneOrMany::Text(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(|a| {
-                a.parse().map_err(|_| {
-                    serde::de::Error::custom(format!("{a:?} is not an address like 0.0.0.0:7777"))
-                })
-            })
-            .collect(),
+    let texts = match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::Text(s) => s.split(',').map(str::to_owned).collect(),
+    };
+    texts
+        .iter()
+        .map(|a| a.trim())
+        .filter(|a| !a.is_empty())
+        .map(|a| parse_listen_addr(a).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+fn addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    parse_listen_addr(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// Parses an address to listen on: `IP:PORT` (`0.0.0.0:7777`,
+/// `[::]:7777`), or one of two common shorthands: `:PORT` is every IPv4
+/// interface (`0.0.0.0:PORT`, as the default), `localhost:PORT` is the
+/// IPv4 loopback (`127.0.0.1:PORT`). Other host names are refused rather
+/// than looked up: a listener binds addresses, and a name may stand for
+/// several or change. Errors show the forms that work.
+pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let examples = "give IP:PORT, like 0.0.0.0:7777 (every IPv4 interface), \
+                    [::]:7777 (every IPv6 interface), 127.0.0.1:7777, :7777 or localhost:7777";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!(
+            "{text:?} is not an address to listen on: {examples}"
+        ));
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        return Err(format!(
+            "{text:?} has no valid port (0 to 65535): {examples}"
+        ));
+    };
+    match host {
+        "" => Ok(SocketAddr::from(([0, 0, 0, 0], port))),
+        h if h.eq_ignore_ascii_case("localhost") => Ok(SocketAddr::from(([127, 0, 0, 1], port))),
+        h if h.contains(':') && !h.starts_with('[') => Err(format!(
+            "{text:?} is not an address to listen on: write an IPv6 address in brackets, \
+             like [::1]:7777"
+        )),
+        _ => Err(format!(
+            "{text:?} is not an address to listen on (host names are not looked up): {examples}"
+        )),
     }
 }
 
@@ -1194,6 +1234,51 @@ mod tests {
         let e = c.validate().unwrap_err();
         assert_eq!(e.key, "proxy.trusted");
         assert!(e.to_string().contains("127.0.0.1:7001"), "{e}");
+    }
+
+    #[test]
+    fn listen_addresses_take_shorthands_and_refuse_names_with_examples() {
+        let ok = |text: &str, want: &str| {
+            assert_eq!(parse_listen_addr(text), Ok(want.parse().unwrap()), "{text}");
+        };
+        ok("0.0.0.0:7777", "0.0.0.0:7777");
+        ok("[::]:7777", "[::]:7777");
+        ok(" 127.0.0.1:0 ", "127.0.0.1:0");
+        ok(":7777", "0.0.0.0:7777");
+        ok("localhost:8080", "127.0.0.1:8080");
+        ok("LocalHost:1", "127.0.0.1:1");
+        for bad in [
+            "example.org:7777",
+            "7777",
+            "nowhere",
+            "localhost:http",
+            "::1:7777",
+        ] {
+            let e = parse_listen_addr(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+            assert!(
+                e.contains("[::1]:7777") || e.contains("0.0.0.0:7777"),
+                "{e}"
+            );
+        }
+        // The forms work in every place an address is read.
+        let c: Config = serde_json::from_str(
+            r#"{"listen": ":7001, localhost:7002", "listeners": [{"addr": ":7003"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.listen,
+            [
+                "0.0.0.0:7001".parse().unwrap(),
+                "127.0.0.1:7002".parse().unwrap()
+            ]
+        );
+        assert_eq!(c.listeners[0].addr, "0.0.0.0:7003".parse().unwrap());
+        let e = serde_json::from_str::<Config>(r#"{"listen": ["host:1"]}"#).unwrap_err();
+        assert!(
+            e.to_string().contains("host names are not looked up"),
+            "{e}"
+        );
     }
 
     #[test]

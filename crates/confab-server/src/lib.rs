@@ -23,6 +23,7 @@ pub mod http;
 pub mod hub_task;
 pub mod irc;
 pub mod line;
+pub mod lock;
 pub mod metrics;
 pub mod peer;
 pub mod reads;

@@ -43,6 +43,8 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error("cannot use data dir {path}: {error}")]
     DataDir { path: PathBuf, error: io::Error },
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     #[error("cannot listen on {addr}: {error}")]
     Bind { addr: SocketAddr, error: io::Error },
     #[error("cannot use the database: {error}")]
@@ -64,6 +66,8 @@ pub struct Server {
     uploads: http::upload_index::Index,
     cloak: crate::cloak::Cloak,
     readers: Option<Arc<crate::reads::Readers>>,
+    /// Held until `run` returns: one server per data dir.
+    lock: crate::lock::DataDirLock,
 }
 
 /// Writes a file in the data dir that only its owner may read (keys),
@@ -234,6 +238,8 @@ impl Server {
             return Err(data_dir_error(error));
         }
         create_private_dir(&config.data_dir).map_err(data_dir_error)?;
+        // Before anything in the data dir is read or written.
+        let lock = crate::lock::DataDirLock::acquire(&config.data_dir)?;
         let store = open_store(&config)?;
         crate::metrics::handle();
         let mut hub = Hub::with_store(config.hub_config()?, Box::new(Timed(store)))
@@ -291,9 +297,7 @@ impl Server {
             .map(|&a| (a, detecting))
             .chain(dedicated)
         {
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|error| StartError::Bind { addr, error })?;
+            let l = listen(addr).map_err(|error| StartError::Bind { addr, error })?;
             listeners.push((l, mode));
         }
         Ok(Server {
@@ -306,6 +310,7 @@ impl Server {
             uploads,
             cloak,
             readers,
+            lock,
         })
     }
 
@@ -327,6 +332,7 @@ impl Server {
     /// Serves until `shutdown` resolves, then tells every user, flushes
     /// their queues (up to the grace period) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let _lock = self.lock;
         let config = self.config;
         let (hub, hub_thread) = spawn_hub(
             self.hub,
@@ -386,6 +392,25 @@ impl Server {
         let _ = tokio::task::spawn_blocking(move || hub_thread.join()).await;
         info!("stopped");
     }
+}
+
+/// A listening socket on `addr`, as tokio's `TcpListener::bind` makes one
+/// (address reuse on Unix, so a restart need not wait out TIME_WAIT), but
+/// an IPv6 one takes IPv6 only: Linux's default dual-stack socket would
+/// also claim the port on IPv4, and `0.0.0.0:7777` beside `[::]:7777`
+/// would fail with "address in use".
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
 }
 
 /// What a listener serves.

@@ -335,7 +335,8 @@ async fn accounts_by_password_and_by_token() {
     // out) logs in to the account, as a second device.
     let tokens = confab_server::http::Tokens::load_or_create(&data).expect("token key");
     let nick = confab_core::Nick::parse("carol", 16).unwrap();
-    let token = tokens.issue(&nick, 0, i64::MAX);
+    // Issued now: a token older than its account opens nothing.
+    let token = tokens.issue(&nick, confab_server::hub_task::now().0, i64::MAX);
     let (mut phone, welcome) = hello(
         s.addr,
         "phone",

@@ -236,6 +236,43 @@ impl SqliteStore {
         Ok(SqliteStore { conn })
     }
 
+    /// Deletes the account `name` and what was only its own: its rooms and
+    /// standing in them, its ignores, read markers and suspension, and the
+    /// private messages kept for it (they had no other reader). What it
+    /// said stays in the history of its rooms and conversations, under its
+    /// name. Returns how many kept messages went with it. Not for a store a
+    /// running hub holds: the hub keeps accounts in memory (`confab user
+    /// del` takes the data dir's lock first).
+    pub fn delete_account(&mut self, name: &NickKey) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM accounts WHERE name_key = ?1",
+                [name.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let Some(id) = id else {
+            return Err(StoreError::NoSuchAccount(name.as_str().to_owned()));
+        };
+        let kept: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM pending WHERE account_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        // The rest goes by the foreign keys' ON DELETE CASCADE.
+        tx.execute("DELETE FROM accounts WHERE id = ?1", [id])
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(usize::try_from(kept).unwrap_or(0))
+    }
+
     /// Writes a consistent copy of the database to `dest` while the store
     /// stays open (`VACUUM INTO`: a compacted snapshot as of one moment),
     /// and syncs it to disk. Refuses to overwrite an existing file.

@@ -2730,3 +2730,54 @@ fn tokens_are_voided_by_account_and_one_by_one_and_survive_a_reopen() {
         Timestamp(70)
     );
 }
+
+#[test]
+fn deleting_an_account_takes_its_own_rows_and_leaves_what_it_said() {
+    let db = Db::new();
+    let mut store = db.open();
+    let a = store.create_account(&nick("a"), "h", Timestamp(0)).unwrap();
+    let b = store.create_account(&nick("b"), "h", Timestamp(0)).unwrap();
+    store
+        .commit(&[
+            Op::Join {
+                account: a.id,
+                room: room("#r"),
+            },
+            Op::Message(to_room(1, "a", "#r", "said in a room")),
+            Op::Message(to_user(2, "b", "a", "kept for a")),
+            Op::Message(to_user(3, "a", "b", "kept for b")),
+            Op::Pending {
+                to: KeptFor::Account(a.id),
+                msg: MsgId(2),
+            },
+            Op::Pending {
+                to: KeptFor::Account(b.id),
+                msg: MsgId(3),
+            },
+        ])
+        .unwrap();
+    assert_eq!(store.delete_account(&nk("A")).unwrap(), 1);
+    assert_eq!(store.account(&nk("a")).unwrap(), None);
+    assert_eq!(
+        store.delete_account(&nk("a")),
+        Err(StoreError::NoSuchAccount("a".into()))
+    );
+    drop(store);
+    let mut store = db.open();
+    let snap = store.load().unwrap();
+    let names: Vec<&str> = snap
+        .accounts
+        .iter()
+        .map(|s| s.account.name.as_str())
+        .collect();
+    assert_eq!(names, ["b"]);
+    assert_eq!(ids(&all(&mut store, &Conversation::Room(rk("#r")))), [1]);
+    assert_eq!(
+        ids(&store.pending(&KeptFor::Account(b.id), 100).unwrap()),
+        [3]
+    );
+    // The name is free again.
+    store
+        .create_account(&nick("a"), "h2", Timestamp(9))
+        .unwrap();
+}

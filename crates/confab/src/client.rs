@@ -63,8 +63,9 @@ pub struct ChatArgs {
     #[command(flatten)]
     who: WhoArgs,
     /// Where to look for a server, and to host one if none answers
-    /// (default: the config's first listen address, 0.0.0.0:7777).
-    #[arg(long, value_name = "ADDR")]
+    /// (default: the config's first listen address, 0.0.0.0:7777). As
+    /// `serve --listen`: IP:PORT, `:PORT` or `localhost:PORT`.
+    #[arg(long, value_name = "ADDR", value_parser = confab_server::config::parse_listen_addr)]
     listen: Option<SocketAddr>,
     #[command(flatten)]
     config: ConfigArgs,

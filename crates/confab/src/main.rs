@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use confab_server::{Config, Server};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -27,7 +27,10 @@ const LONG_VERSION: &str = concat!(
 #[command(
     name = "confab",
     version = LONG_VERSION,
-    about = "One chat server for telnet, IRC, the web and the terminal."
+    about = "One chat server for telnet, IRC, the web and the terminal.",
+    after_help = "Settings come from the built-in defaults, then the TOML file (--config), \
+        then CONFAB_* environment variables (nested keys joined by __, as in \
+        CONFAB_LIMITS__SEND_QUEUE), then flags. `confab serve --print-config` shows the result."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -57,6 +60,18 @@ enum Cmd {
     /// Administration.
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// Print a shell completion script to stdout, e.g.
+    /// `confab completions bash > ~/.local/share/bash-completion/completions/confab`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout, e.g. `confab man | man -l -`;
+    /// `confab man user add` for a subcommand's own page.
+    Man {
+        /// A subcommand, as typed after `confab`.
+        subcommand: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -78,8 +93,21 @@ enum UserCmd {
     /// file. Operators live in the config, not the database: only whoever
     /// controls the config can make one.
     Oper { name: String },
-    /// List the accounts.
+    /// List the accounts: name, when created, when last seen.
     List {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Delete an account (with the server stopped).
+    ///
+    /// Its rooms, ignores, read markers and the private messages kept for
+    /// it unread go with it; what it said stays in the history under its
+    /// name. Its login tokens stop working, even if the name is registered
+    /// again. The server must be stopped, as it holds the accounts in
+    /// memory; `user add`, `passwd`, `list` and `admin backup` work while
+    /// it runs.
+    Del {
+        name: String,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -94,6 +122,12 @@ enum AdminCmd {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Create the data dir and its database, as the server's first start
+    /// does, without serving: to add accounts before the first start.
+    Init {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 /// Where the config comes from; shared by every subcommand.
@@ -103,8 +137,9 @@ struct ConfigArgs {
     /// override what it says.
     #[arg(long, value_name = "FILE", env = "CONFAB_CONFIG")]
     config: Option<PathBuf>,
-    /// Where the server keeps its state.
-    #[arg(long, value_name = "DIR")]
+    /// Where the server keeps its state [default: $XDG_DATA_HOME/confab,
+    /// else ~/.local/share/confab]
+    #[arg(long, value_name = "DIR", env = "CONFAB_DATA_DIR")]
     data_dir: Option<PathBuf>,
 }
 
@@ -112,22 +147,34 @@ struct ConfigArgs {
 struct ServeArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// An address to listen on (repeatable); replaces the configured ones.
-    #[arg(long, value_name = "ADDR")]
+    /// An address to listen on (repeatable, or comma-separated); replaces
+    /// the configured ones. IP:PORT (`[::]:7777` for IPv6), `:PORT` for
+    /// every IPv4 interface, `localhost:PORT` [default: 0.0.0.0:7777]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "CONFAB_LISTEN",
+        value_delimiter = ',',
+        value_parser = confab_server::config::parse_listen_addr
+    )]
     listen: Vec<SocketAddr>,
     /// Print the effective config as TOML and exit (secrets show as
     /// "<hidden>").
     #[arg(long)]
     print_config: bool,
+    // TLS settings may come from the file, the environment and flags in
+    // any mix, so the config's check pairs them (`Config::validate`), not
+    // clap.
     /// Serve TLS with a self-signed certificate (for development; it is
     /// written to the data dir as tls-self-signed.pem).
-    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    #[arg(long, env = "CONFAB_TLS__SELF_SIGNED")]
     tls_self_signed: bool,
-    /// Serve TLS with this PEM certificate chain (reloaded on SIGHUP).
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    /// Serve TLS with this PEM certificate chain (reloaded on SIGHUP);
+    /// needs --tls-key.
+    #[arg(long, value_name = "FILE", env = "CONFAB_TLS__CERT")]
     tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert (reloaded on SIGHUP).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, value_name = "FILE", env = "CONFAB_TLS__KEY")]
     tls_key: Option<PathBuf>,
 }
 
@@ -163,6 +210,11 @@ fn main() -> ExitCode {
     confab_server::build::set_commit(env!("CONFAB_COMMIT"));
     let cli = Cli::parse();
     let result = match cli.command {
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "confab", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Man { subcommand } => man(&subcommand).map(|()| ExitCode::SUCCESS),
         Cmd::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
         Cmd::Chat(args) => client::chat(args),
         Cmd::Connect(args) => client::connect(args),
@@ -170,6 +222,7 @@ fn main() -> ExitCode {
         Cmd::Admin(AdminCmd::Backup { file, config }) => {
             backup(&config, &file).map(|()| ExitCode::SUCCESS)
         }
+        Cmd::Admin(AdminCmd::Init { config }) => init(&config).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -203,22 +256,117 @@ fn load_config_with(
         figment = figment.merge(Toml::file_exact(path));
     }
     let unknown = unknown_env_settings();
-    for var in &unknown {
-        eprintln!("confab: warning: ignoring {var}: there is no such setting");
+    for (var, nearest) in &unknown {
+        let hint = nearest
+            .as_ref()
+            .map(|n| format!(" (did you mean {}?)", env_var(n)))
+            .unwrap_or_default();
+        eprintln!("confab: warning: ignoring {var}: there is no such setting{hint}");
     }
     let env = Env::prefixed("CONFAB_")
         .split("__")
         .ignore(NOT_SETTINGS)
-        .filter(move |key| !unknown.iter().any(|u| key == setting_key(u).as_str()));
+        .filter(move |key| !unknown.iter().any(|(u, _)| key == setting_key(u).as_str()));
     let overrides = Overrides {
         listen: listen.to_vec(),
         data_dir: args.data_dir.clone(),
         tls,
     };
     figment = figment.merge(env).merge(Serialized::defaults(overrides));
-    let config: Config = figment.extract().context("reading the config")?;
-    config.validate()?;
+    let config: Config = figment
+        .extract()
+        .map_err(|e| anyhow::anyhow!("{}", explain(e)))
+        .context("reading the config")?;
+    if let Err(e) = config.validate() {
+        let from = figment
+            .find_metadata(e.key)
+            .and_then(|md| source_of(md, e.key))
+            .map(|s| format!(" (set {s})"))
+            .unwrap_or_default();
+        anyhow::bail!("{e}{from}");
+    }
     Ok(config)
+}
+
+/// A figment error as a person reads it, one line per error: the
+/// setting's key as written in the file (figment's own message puts its
+/// profile in front: `default.limits.send_queu`), where the value came
+/// from (the file, or the environment variable), and for an unknown key
+/// the nearest valid one.
+fn explain(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let mut path: Vec<&str> = e.path.iter().map(String::as_str).collect();
+            if let Some(profile) = &e.profile
+                && path.first() == Some(&profile.as_str().as_str())
+            {
+                path.remove(0);
+            }
+            if let figment::error::Kind::UnknownField(field, expected) = &e.kind {
+                if path.last() != Some(&field.as_str()) {
+                    path.push(field);
+                }
+                let key = path.join(".");
+                let mut line = format!("unknown setting {key}");
+                if let Some(from) = e.metadata.as_ref().and_then(|md| source_of(md, &key)) {
+                    line.push_str(&format!(" {from}"));
+                }
+                let parent = &path[..path.len() - 1];
+                if let Some(near) = nearest(field, expected) {
+                    let near: Vec<&str> = parent.iter().copied().chain([near]).collect();
+                    line.push_str(&format!("; did you mean {}?", near.join(".")));
+                }
+                return line;
+            }
+            let key = path.join(".");
+            let from = e
+                .metadata
+                .as_ref()
+                .and_then(|md| source_of(md, &key))
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{from}", e.kind)
+            } else {
+                format!("{key}: {}{from}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Where the value of `key` came from, as "in FILE" or "in CONFAB_VAR";
+/// `None` for the defaults.
+fn source_of(md: &figment::Metadata, key: &str) -> Option<String> {
+    if let Some(figment::Source::File(path)) = &md.source {
+        return Some(format!("in {}", path.display()));
+    }
+    if md.name.contains("environment") {
+        return Some(format!("in {}", env_var(key)));
+    }
+    if md.name.contains("Overrides") {
+        return Some("by a flag".to_owned());
+    }
+    None
+}
+
+/// The `CONFAB_*` variable of a setting: `limits.send_queue` is
+/// `CONFAB_LIMITS__SEND_QUEUE` (the inverse of [`setting_key`]).
+fn env_var(key: &str) -> String {
+    format!("CONFAB_{}", key.to_ascii_uppercase().replace('.', "__"))
+}
+
+/// The candidate closest to `word` by edit distance, if it is close
+/// enough to be a typo of it.
+fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (strsim::levenshtein(&word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 /// `CONFAB_*` variables that are not settings: the config file, the log
@@ -227,27 +375,39 @@ const NOT_SETTINGS: &[&str] = &["config", "log", "password"];
 
 /// The `CONFAB_*` variables that name no setting (other tools share the
 /// prefix, and a typo should not stop a server): each is tried alone on
-/// the defaults, and those refused as an unknown field are reported and
-/// left out. A known setting with a bad value is kept, so its error shows.
-fn unknown_env_settings() -> Vec<String> {
-    let mut unknown: Vec<String> = std::env::vars_os()
+/// the defaults, and those refused as an unknown field are reported, with
+/// the nearest setting's key if one is close, and left out. A known
+/// setting with a bad value is kept, so its error shows.
+fn unknown_env_settings() -> Vec<(String, Option<String>)> {
+    let mut unknown: Vec<(String, Option<String>)> = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
         .filter(|k| k.starts_with("CONFAB_"))
-        .filter(|var| {
-            let key = setting_key(var);
+        .filter_map(|var| {
+            let key = setting_key(&var);
             if NOT_SETTINGS.contains(&key.as_str()) {
-                return false;
+                return None;
             }
-            let alone = Env::prefixed("CONFAB_")
-                .split("__")
-                .filter(move |k| k.as_str().eq_ignore_ascii_case(&key));
-            let tried = Figment::from(Serialized::defaults(Config::default()))
+            let alone = Env::prefixed("CONFAB_").split("__").filter({
+                let key = key.clone();
+                move |k| k.as_str().eq_ignore_ascii_case(&key)
+            });
+            let error = Figment::from(Serialized::defaults(Config::default()))
                 .merge(alone)
-                .extract::<Config>();
-            tried.is_err_and(|e| {
-                e.into_iter()
-                    .any(|e| matches!(e.kind, figment::error::Kind::UnknownField(..)))
-            })
+                .extract::<Config>()
+                .err()?;
+            let (field, expected) = error.into_iter().find_map(|e| match e.kind {
+                figment::error::Kind::UnknownField(field, expected) => Some((field, expected)),
+                _ => None,
+            })?;
+            // The key with its unknown part (a section or a setting)
+            // replaced by the nearest valid one.
+            let near = nearest(&field, expected).map(|n| {
+                key.split('.')
+                    .map(|part| if part == field { n } else { part })
+                    .collect::<Vec<_>>()
+                    .join(".")
+            });
+            Some((var, near))
         })
         .collect();
     unknown.sort();
@@ -297,11 +457,67 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Opens the database of the configured data dir (creating it if new).
+/// Opens the database of the configured data dir for an admin command.
+/// It must exist: a mistyped `--data-dir` would otherwise get a new empty
+/// database, and the command would report on (or add to) that one. A
+/// server makes its database on its first start (`admin init` too).
 fn open_store(config: &Config) -> anyhow::Result<confab_store::SqliteStore> {
+    let dir = &config.data_dir;
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "cannot use data dir {}: it is not a directory",
+            dir.display()
+        );
+    }
+    let db = config.database_path();
+    if !db.try_exists().unwrap_or(true) {
+        anyhow::bail!(
+            "there is no confab database at {}: check --data-dir (or the config's data_dir). \
+             A server creates its database on its first start: run `confab serve` once \
+             with this data dir, or `confab admin init` to create it without serving",
+            db.display()
+        );
+    }
+    Ok(confab_server::server::open_store(config)?)
+}
+
+/// `confab admin init`: the data dir and its database, as a first start
+/// makes them.
+fn init(args: &ConfigArgs) -> anyhow::Result<()> {
+    let config = load_config(args, &[])?;
+    let db = config.database_path();
+    if db.try_exists().unwrap_or(false) {
+        // Opened to check that it is a confab database (and migrate it).
+        open_store(&config)?;
+        println!("{} exists already", db.display());
+        return Ok(());
+    }
     confab_server::server::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot use data dir {}", config.data_dir.display()))?;
-    Ok(confab_server::server::open_store(config)?)
+    confab_server::server::open_store(&config)?;
+    println!("created {}", db.display());
+    Ok(())
+}
+
+/// `confab man [SUBCOMMAND]...`: the manual page of confab or of one of
+/// its subcommands (`confab-user-add(1)`, as the main page calls them),
+/// in roff, on stdout.
+fn man(path: &[String]) -> anyhow::Result<()> {
+    let mut cmd = Cli::command();
+    // Gives every subcommand its full name (`confab-user-add`).
+    cmd.build();
+    for name in path {
+        cmd = cmd
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| client::Usage(format!("there is no subcommand {name:?}")))?;
+    }
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(cmd)
+        .source(format!("confab {LONG_VERSION}"))
+        .manual("confab manual")
+        .render(&mut out)
+        .context("writing the manual page")
 }
 
 /// Reads a password: from the terminal without echo, or the first line of
@@ -376,13 +592,36 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
         UserCmd::List { config } => {
             let mut store = open_store(&load_config(&config, &[])?)?;
             for a in store.accounts()? {
-                println!(
-                    "{}\tcreated {}\tlast seen {}",
-                    a.name,
-                    date(a.created),
+                // The store says the creation time for never.
+                let seen = if a.last_seen > a.created {
                     date(a.last_seen)
-                );
+                } else {
+                    "never".to_owned()
+                };
+                println!("{}\tcreated {}\tlast seen {seen}", a.name, date(a.created));
             }
+        }
+        UserCmd::Del { name, config } => {
+            let settings = load_config(&config, &[])?;
+            let nick = Nick::parse(&name, usize::MAX)
+                .with_context(|| format!("{name:?} cannot be a name"))?;
+            let mut store = open_store(&settings)?;
+            // A running hub holds the account in memory and would write
+            // for it again: only with the server stopped, and none may
+            // start meanwhile.
+            let _lock = confab_server::lock::DataDirLock::acquire(&settings.data_dir)
+                .context("confab user del needs the server stopped")?;
+            let Some(account) = store.account(&nick.key())? else {
+                anyhow::bail!("there is no account called {nick}");
+            };
+            let kept = store.delete_account(&nick.key())?;
+            let nick = account.name;
+            let unread = match kept {
+                0 => String::new(),
+                1 => " and the 1 private message kept for it".to_owned(),
+                n => format!(" and the {n} private messages kept for it"),
+            };
+            println!("deleted the account {nick}{unread}; the name is free to register");
         }
     }
     Ok(())
@@ -478,5 +717,71 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag's variable is the one figment reads for the same
+    /// setting (or one of the variables that are no setting), so help
+    /// tells the truth and the two readers agree.
+    #[test]
+    fn every_flag_variable_names_its_setting() {
+        fn walk(cmd: &clap::Command, seen: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if let Some(var) = arg.get_env() {
+                    seen.push(var.to_str().unwrap().to_owned());
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, seen);
+            }
+        }
+        let mut vars = Vec::new();
+        walk(&Cli::command(), &mut vars);
+        assert!(vars.contains(&"CONFAB_LISTEN".to_owned()), "{vars:?}");
+        for var in vars {
+            assert!(var.starts_with("CONFAB_"), "{var}");
+            let key = setting_key(&var);
+            if NOT_SETTINGS.contains(&key.as_str()) {
+                continue;
+            }
+            assert_eq!(env_var(&key), var);
+            let one = Figment::from(Serialized::defaults(Config::default()))
+                .merge(Serialized::default(&key, "1"))
+                .extract::<Config>();
+            let unknown = one.is_err_and(|e| {
+                e.into_iter()
+                    .any(|e| matches!(e.kind, figment::error::Kind::UnknownField(..)))
+            });
+            assert!(!unknown, "{var} names no setting");
+        }
+    }
+
+    /// The defaults help shows are the config's.
+    #[test]
+    fn help_shows_the_configs_defaults() {
+        let mut cmd = Cli::command();
+        let serve = cmd.find_subcommand_mut("serve").unwrap();
+        let help = serve.render_long_help().to_string();
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let listen = Config::default().listen[0];
+        assert!(flat.contains(&format!("[default: {listen}]")), "{help}");
+        assert!(
+            flat.contains("[default: $XDG_DATA_HOME/confab, else ~/.local/share/confab]"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn near_misses_find_their_key_and_strangers_none() {
+        let keys = ["send_queue", "max_line_bytes", "rate_per_sec"];
+        assert_eq!(nearest("send_queu", &keys), Some("send_queue"));
+        assert_eq!(nearest("SEND_QUEUE", &keys), Some("send_queue"));
+        assert_eq!(nearest("max_line_byte", &keys), Some("max_line_bytes"));
+        assert_eq!(nearest("rate", &keys), None);
+        assert_eq!(nearest("deploy_colour", &keys), None);
     }
 }

@@ -83,17 +83,31 @@ fn bad_configs_fail_clearly() {
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("bad.toml");
     let cases: &[(&str, &str)] = &[
+        // The key as written (not figment's `default.limits.send_quee`),
+        // the file, and the nearest valid key.
         (
             "[limits]\nsend_quee = 5\n",
-            "unknown field: found `send_quee`",
+            "unknown setting limits.send_quee in FILE; did you mean limits.send_queue?",
+        ),
+        ("[limit]\nsend_queue = 5\n", "did you mean limits?"),
+        (
+            "[limits]\nsend_queue = 0\n",
+            "limits.send_queue: must be greater than 0 (set in FILE)",
         ),
         (
             "[limits]\nsend_queue = 0\n",
             "limits.send_queue: must be greater than 0",
         ),
-        ("[limits]\nsend_queue = \"lots\"\n", "send_queue"),
+        (
+            "[limits]\nsend_queue = \"lots\"\n",
+            "limits.send_queue: invalid type: found string \"lots\", expected usize (in FILE)",
+        ),
         ("[chat]\ndefault_room = \"#a b\"\n", "chat.default_room"),
-        ("listen = [\"nowhere\"]\n", "listen"),
+        (
+            "listen = [\"example.org:7777\"]\n",
+            "listen: \"example.org:7777\" is not an address to listen on (host names are not \
+             looked up): give IP:PORT, like 0.0.0.0:7777",
+        ),
         ("this is not toml", "reading the config"),
     ];
     for (text, expected) in cases {
@@ -102,7 +116,9 @@ fn bad_configs_fail_clearly() {
             run(confab(home.path()).args(["serve", "--config", file.to_str().unwrap()]));
         assert_eq!(out.status.code(), Some(1), "{text}: {stdout}{stderr}");
         assert!(stderr.starts_with("confab: error: "), "{text}: {stderr}");
-        assert!(stderr.contains(expected), "{text}: {stderr}");
+        let expected = expected.replace("FILE", &file.display().to_string());
+        assert!(stderr.contains(&expected), "{text}: {stderr}");
+        assert!(!stderr.contains("default."), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     let (out, _, stderr) = run(confab(home.path()).args(["serve", "--config", "/no/such.toml"]));
@@ -115,7 +131,20 @@ fn bad_configs_fail_clearly() {
         .args(["serve", "--print-config"])
         .env("CONFAB_LIMITS__RATE_PER_SEC", "-1"));
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("limits.rate_per_sec"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "limits.rate_per_sec: must be a number above 0 (set in CONFAB_LIMITS__RATE_PER_SEC)"
+        ),
+        "{stderr}"
+    );
+    let (out, _, stderr) = run(confab(home.path())
+        .args(["serve", "--print-config"])
+        .env("CONFAB_LIMITS__SEND_QUEUE", "lots"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("limits.send_queue: invalid type: found string \"lots\", expected usize (in CONFAB_LIMITS__SEND_QUEUE)"),
+        "{stderr}"
+    );
     // Other tools share the prefix, and a typo should not stop a server:
     // an unknown variable is named in a warning and left out.
     let (out, stdout, stderr) = run(confab(home.path())
@@ -124,13 +153,12 @@ fn bad_configs_fail_clearly() {
         .env("CONFAB_DEPLOY_COLOUR", "blue")
         .env("CONFAB_LIMITS__SEND_QUEUE", "99"));
     assert!(out.status.success(), "{stderr}");
-    for var in ["CONFAB_LIMITS__SEND_QUEU", "CONFAB_DEPLOY_COLOUR"] {
-        assert!(
-            stderr.contains(&format!(
-                "warning: ignoring {var}: there is no such setting"
-            )),
-            "{stderr}"
-        );
+    for line in [
+        "warning: ignoring CONFAB_LIMITS__SEND_QUEU: there is no such setting \
+         (did you mean CONFAB_LIMITS__SEND_QUEUE?)",
+        "warning: ignoring CONFAB_DEPLOY_COLOUR: there is no such setting\n",
+    ] {
+        assert!(stderr.contains(line), "{stderr}");
     }
     assert!(stdout.contains("send_queue = 99"), "{stdout}");
 }
@@ -205,4 +233,139 @@ async fn sigterm_tells_users_and_exits_cleanly() {
 #[tokio::test]
 async fn sigint_tells_users_and_exits_cleanly() {
     graceful_exit_on("-INT").await;
+}
+
+/// `:PORT` and `localhost:PORT` are understood wherever an address to
+/// listen on is read (flags, `CONFAB_LISTEN`, the file); anything else
+/// is refused with the forms that work.
+#[test]
+fn listen_addresses_take_shorthands_and_errors_show_examples() {
+    let home = tempfile::tempdir().unwrap();
+    let (out, stdout, stderr) = run(confab(home.path())
+        .args(["serve", "--print-config", "--listen", ":9101"])
+        .args(["--listen", "localhost:9102,[::1]:9103"]));
+    assert!(out.status.success(), "{stderr}");
+    for addr in ["\"0.0.0.0:9101\"", "\"127.0.0.1:9102\"", "\"[::1]:9103\""] {
+        assert!(stdout.contains(addr), "{stdout}");
+    }
+    let (out, stdout, stderr) = run(confab(home.path())
+        .args(["serve", "--print-config"])
+        .env("CONFAB_LISTEN", "localhost:9104, :9105"));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("\"127.0.0.1:9104\""), "{stdout}");
+    assert!(stdout.contains("\"0.0.0.0:9105\""), "{stdout}");
+    for bad in ["example.org:7777", "7777"] {
+        let (out, _, stderr) =
+            run(confab(home.path()).args(["serve", "--print-config", "--listen", bad]));
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("{bad:?} ")), "{stderr}");
+        assert!(
+            stderr.contains("like 0.0.0.0:7777 (every IPv4 interface), [::]:7777"),
+            "{stderr}"
+        );
+    }
+}
+
+/// Issue 14: README's `CONFAB_LISTEN=0.0.0.0:7777,[::]:7777` failed with
+/// "Address already in use" (Linux's IPv6 socket took IPv4 too). Both
+/// listen now, each on its own family, and each answers.
+#[tokio::test]
+async fn ipv4_and_ipv6_listeners_share_a_port() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 on this machine: skipped");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = confab(home.path())
+        .args(["serve", "--data-dir"])
+        .arg(home.path().join("data"))
+        .env("CONFAB_LISTEN", format!("0.0.0.0:{port},[::]:{port}"))
+        .env("CONFAB_LIMITS__SNIFF_TIMEOUT_MS", "50")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Killed on drop, however the test ends.
+    let server = process::Running::new(child);
+    let mut said = Vec::new();
+    while let Ok(line) = server.stdout.recv_timeout(process::DEADLINE) {
+        let done = line.starts_with("data dir");
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    let expected = [
+        format!("confab listening on 0.0.0.0:{port}"),
+        format!("confab listening on [::]:{port}"),
+    ];
+    assert_eq!(said[..said.len().min(2)], expected, "{}", server.log());
+    for (addr, name) in [
+        (format!("127.0.0.1:{port}"), "four"),
+        (format!("[::1]:{port}"), "six"),
+    ] {
+        let mut c = Client::login(addr.parse().unwrap(), name).await;
+        c.send("/quit").await;
+    }
+}
+
+/// Completions, the manual page, typo suggestions, and help that wraps
+/// to the terminal and shows each flag's default and variable.
+#[test]
+fn completions_man_page_suggestions_and_help() {
+    let home = tempfile::tempdir().unwrap();
+    let (out, stdout, stderr) = run(confab(home.path()).args(["completions", "bash"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("complete -F _confab"), "{stdout}");
+    assert!(stdout.contains("--data-dir"), "{stdout}");
+    let (out, stdout, _) = run(confab(home.path()).args(["completions", "zsh"]));
+    assert!(
+        out.status.success() && stdout.starts_with("#compdef confab"),
+        "{stdout}"
+    );
+
+    let (out, stdout, stderr) = run(confab(home.path()).arg("man"));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(".TH confab 1"), "{stdout}");
+    assert!(stdout.contains(env!("CARGO_PKG_VERSION")), "{stdout}");
+    assert!(stdout.contains("confab\\-serve(1)"), "{stdout}");
+    let (out, stdout, stderr) = run(confab(home.path()).args(["man", "user", "del"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(".TH confab-user-del 1"), "{stdout}");
+    assert!(stdout.contains("confab user del"), "{stdout}");
+    assert!(stdout.contains("the server stopped"), "{stdout}");
+    let (out, _, stderr) = run(confab(home.path()).args(["man", "nope"]));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+
+    let (out, _, stderr) = run(confab(home.path()).arg("srve"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("a similar subcommand exists: 'serve'"),
+        "{stderr}"
+    );
+    let (_, _, stderr) = run(confab(home.path()).args(["user", "lst"]));
+    assert!(stderr.contains("'list'"), "{stderr}");
+    let (_, _, stderr) = run(confab(home.path()).args(["serve", "--data-dri", "x"]));
+    assert!(stderr.contains("--data-dir"), "{stderr}");
+
+    let (out, help, _) = run(confab(home.path())
+        .args(["serve", "--help"])
+        .env("COLUMNS", "70"));
+    assert!(out.status.success());
+    let widest = help.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest <= 70, "wider than the terminal:\n{help}");
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for shown in [
+        "[default: 0.0.0.0:7777] [env: CONFAB_LISTEN=]",
+        "[env: CONFAB_DATA_DIR=]",
+        "[env: CONFAB_CONFIG=]",
+        "[env: CONFAB_TLS__CERT=]",
+    ] {
+        assert!(flat.contains(shown), "{shown:?} not in:\n{help}");
+    }
 }

@@ -73,6 +73,12 @@ fn cli(home: &Path, data: &Path, args: &[&str], stdin: Option<&str>) -> Outcome 
     run(confab(home).args(args).args(["--data-dir", data]), stdin)
 }
 
+/// `confab admin init` on `data`: its database, as a first start makes it.
+fn init(home: &Path, data: &Path) {
+    let out = cli(home, data, &["admin", "init"], None);
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+}
+
 /// `confab serve` on `data` expected to fail at start.
 fn serve_fails(home: &Path, data: &Path) -> Outcome {
     cli(home, data, &["serve", "--listen", "127.0.0.1:0"], None)
@@ -214,6 +220,7 @@ async fn user_add_passwd_list_and_login() {
     const FIRST: &str = "first-Secret-77";
     const SECOND: &str = "second-Secret-88";
 
+    init(home, &data);
     let out = cli(
         home,
         &data,
@@ -232,6 +239,7 @@ async fn user_add_passwd_list_and_login() {
         .collect();
     assert_eq!(names, ["alice"], "{}", out.all());
     assert!(out.stdout.contains("\tcreated 20"), "{}", out.all());
+    assert!(out.stdout.ends_with("\tlast seen never\n"), "{}", out.all());
 
     // Again: refused, and the first password stays.
     let out = cli(
@@ -528,6 +536,7 @@ fn start_up_errors_are_clear() {
 
     // A database from a newer confab.
     std::fs::remove_file(&db).unwrap();
+    init(home, &data);
     let out = cli(home, &data, &["user", "list"], None);
     assert_eq!(out.code(), Some(0), "{}", out.all());
     assert_eq!(out.stdout, "", "{}", out.all());
@@ -587,6 +596,7 @@ fn sid_of(line: &str) -> Option<u64> {
 /// guest) chat, alice makes two mistakes and quits, the server stops.
 async fn audited_session() -> String {
     let (home, data) = home_and_data();
+    init(home.path(), &data);
     let out = cli(
         home.path(),
         &data,
@@ -793,4 +803,220 @@ fn user_oper_prints_a_config_block_the_server_accepts_and_reserved_names_are_ref
     );
     assert_eq!(out.code(), Some(1), "{}", out.all());
     assert!(out.stderr.contains("reserved"), "{}", out.all());
+}
+
+/// Issue 14: `confab user list --data-dir TYPO` made an empty database
+/// and exited 0. Every admin command refuses a data dir without one,
+/// names the path and says how to make one, and creates nothing.
+#[test]
+fn admin_commands_refuse_to_create_a_database() {
+    let (home, _) = home_and_data();
+    let home = home.path();
+    let typo = home.join("TYPO");
+    let empty = home.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let backup = home.join("backup.db");
+    let backup = backup.to_str().unwrap();
+    for dir in [&typo, &empty] {
+        let db = dir.join("confab.db");
+        for (args, stdin) in [
+            (&["user", "list"][..], None),
+            (&["user", "add", "alice"][..], Some("long-enough-1\n")),
+            (&["user", "passwd", "alice"][..], Some("long-enough-1\n")),
+            (&["user", "del", "alice"][..], None),
+            (&["admin", "backup", backup][..], None),
+        ] {
+            let out = cli(home, dir, args, stdin);
+            assert_clean_failure(
+                &out,
+                &[
+                    &format!("there is no confab database at {}", db.display()),
+                    "run `confab serve` once with this data dir",
+                    "confab admin init",
+                ],
+            );
+            assert!(!db.exists(), "{args:?} made {}", db.display());
+        }
+    }
+    assert!(!typo.exists());
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+    // `admin init` makes it, as a first start would; then they work.
+    let out = cli(home, &typo, &["admin", "init"], None);
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    let db = typo.join("confab.db");
+    assert_eq!(out.stdout.trim(), format!("created {}", db.display()));
+    let out = cli(home, &typo, &["admin", "init"], None);
+    assert_eq!(
+        out.stdout.trim(),
+        format!("{} exists already", db.display())
+    );
+    let out = cli(home, &typo, &["user", "list"], None);
+    assert_eq!(
+        (out.code(), out.stdout.as_str()),
+        (Some(0), ""),
+        "{}",
+        out.all()
+    );
+}
+
+/// Issue 14: two servers could run on one data dir. The second is
+/// refused, naming the dir and the first's process; admin commands that
+/// share the database keep working beside the server, and `user del`
+/// waits for it to stop. The lock goes with the process, `kill -9` too.
+#[tokio::test]
+async fn one_server_per_data_dir_and_admin_commands_beside_it() {
+    let (home, data) = home_and_data();
+    let home = home.path();
+    let mut server = ServerProcess::start(home, &data);
+    let out = serve_fails(home, &data);
+    assert_clean_failure(
+        &out,
+        &[&format!(
+            "the data dir {} is in use by another confab server (process {})",
+            data.display(),
+            server.pid()
+        )],
+    );
+    // The first is unharmed.
+    let mut alice = Client::login(server.addr, "alice").await;
+    alice.say("#general", "still serving").await;
+
+    let out = cli(
+        home,
+        &data,
+        &["user", "add", "bob"],
+        Some("long-enough-1\n"),
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    let out = cli(home, &data, &["user", "list"], None);
+    assert!(out.stdout.starts_with("bob\t"), "{}", out.all());
+    let file = home.join("copy.db");
+    let out = cli(
+        home,
+        &data,
+        &["admin", "backup", file.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    let out = cli(home, &data, &["user", "del", "bob"], None);
+    assert_clean_failure(
+        &out,
+        &[
+            "confab user del needs the server stopped",
+            "is in use by another confab server",
+        ],
+    );
+
+    server.signal("-KILL");
+    server.wait();
+    let out = cli(home, &data, &["user", "del", "bob"], None);
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    let _again = ServerProcess::start(home, &data);
+}
+
+/// One HTTP/1.1 request (the connection closes after it): the status and
+/// the body.
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(support::DEADLINE, s.read_to_string(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok());
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    (status.unwrap_or(0), body.unwrap_or_default())
+}
+
+/// A REST login token for `name`.
+async fn token(addr: SocketAddr, name: &str, password: &str) -> String {
+    let body = format!(r#"{{"name":"{name}","password":"{password}"}}"#);
+    let (status, body) = http(addr, "POST", "/api/v1/login", "", &body).await;
+    assert_eq!(status, 200, "{body}");
+    let at = body.find(r#""token":""#).expect("a token") + r#""token":""#.len();
+    body[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn user_del_deletes_the_account_and_its_tokens_even_when_the_name_comes_back() {
+    let (home, data) = home_and_data();
+    let home = home.path();
+    init(home, &data);
+    for name in ["alice", "bob"] {
+        let out = cli(
+            home,
+            &data,
+            &["user", "add", name],
+            Some("first-Secret-77\n"),
+        );
+        assert_eq!(out.code(), Some(0), "{}", out.all());
+    }
+    let mut server = ServerProcess::start(home, &data);
+    let old = token(server.addr, "alice", "first-Secret-77").await;
+    assert_eq!(
+        http(server.addr, "GET", "/api/v1/rooms", &old, "").await.0,
+        200
+    );
+    // bob writes to alice while she is away: kept for her.
+    let mut bob = log_in(server.addr, "bob", "first-Secret-77").await;
+    bob.send("/msg @alice are you there?").await;
+    bob.expect("*** alice is offline; your message will be delivered when they return")
+        .await;
+    bob.say("#general", "said before the deletion").await;
+    server.signal("-TERM");
+    assert_eq!(server.wait().code(), Some(0));
+
+    let out = cli(home, &data, &["user", "del", "ALICE"], None);
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    assert_eq!(
+        out.stdout.trim(),
+        "deleted the account alice and the 1 private message kept for it; the name is free to register",
+        "{}",
+        out.all()
+    );
+    let out = cli(home, &data, &["user", "del", "alice"], None);
+    assert_clean_failure(&out, &["there is no account called alice"]);
+    let out = cli(home, &data, &["user", "list"], None);
+    let names: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(names, ["bob"], "{}", out.all());
+    // Someone else registers the name: the old token does not open it.
+    let out = cli(
+        home,
+        &data,
+        &["user", "add", "alice"],
+        Some("second-Secret-88\n"),
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.all());
+    let server = ServerProcess::start(home, &data);
+    let (status, body) = http(server.addr, "GET", "/api/v1/rooms", &old, "").await;
+    assert_eq!(status, 401, "{body}");
+    let new = token(server.addr, "alice", "second-Secret-88").await;
+    assert_eq!(
+        http(server.addr, "GET", "/api/v1/rooms", &new, "").await.0,
+        200
+    );
+    // What was said stays.
+    let mut carol = Client::login(server.addr, "carol").await;
+    let line = carol
+        .expect("#general <bob> said before the deletion")
+        .await;
+    assert!(line.contains("(history)"), "{line}");
 }

@@ -10,7 +10,8 @@
 //! issued before its `tokens_after` (a new password, "log out
 //! everywhere"), or this one by its id (logout), which the store keeps
 //! until the token would have expired and this table holds in memory.
-//! Tokens of the older `cf1` form (no issue time) count as issued at 0.
+//! Tokens of the older `cf1` form (no issue time) count as issued at 0,
+//! so before any account's creation: they no longer open it.
 
 use std::collections::HashSet;
 use std::io;
@@ -167,9 +168,9 @@ pub enum Refused {
 }
 
 /// Checks `token` all the way, as every door must: genuine, unexpired,
-/// not revoked by id, and issued after its account's `tokens_after`
-/// (which the store has, so a password changed by `confab user passwd`
-/// counts at once). The token's claims and its account.
+/// not revoked by id, and issued after its account's `tokens_after` and
+/// its creation (which the store has, so a password changed by `confab
+/// user passwd` counts at once). The token's claims and its account.
 pub async fn check(
     tokens: &Tokens,
     hub: &crate::hub_task::HubHandle,
@@ -184,7 +185,10 @@ pub async fn check(
         .map_err(|_| Refused::Gone)?
         .map_err(|e| Refused::Store(e.to_string()))?;
     let account = lookup.account.ok_or(Refused::NoAccount)?;
-    if claims.issued < account.tokens_after.0 {
+    // A token older than its account was issued to an earlier account of
+    // the same name (deleted with `confab user del`, registered again).
+    // Tokens of the `cf1` form (issued "at 0") fall to this too.
+    if claims.issued < account.tokens_after.0.max(account.created.0) {
         return Err(Refused::Token(TokenError::Revoked));
     }
     Ok((claims, account))

@@ -256,6 +256,13 @@ fn reconnects_after_a_restart(account: bool) {
     let password = "correct-horse-battery";
     let mut env = vec![];
     if account {
+        let init = confab(home.path())
+            .args(["admin", "init", "--data-dir"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(init.success());
         let mut add = confab(home.path())
             .args(["user", "add", "alice", "--data-dir"])
             .arg(&data)

@@ -122,7 +122,7 @@ impl ServerProcess {
         server
     }
 
-    fn pid(&self) -> String {
+    pub fn pid(&self) -> String {
         self.child.as_ref().expect("running").id().to_string()
     }
 
@@ -162,5 +162,38 @@ impl Drop for ServerProcess {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Any `confab` child with its stdout lines and stderr gathered; killed
+/// on drop.
+pub struct Running {
+    child: Child,
+    pub stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Takes over `child`, spawned with piped stdout and stderr.
+    pub fn new(mut child: Child) -> Running {
+        let stdout = lines_of(child.stdout.take().expect("piped stdout"));
+        let stderr = lines_of(child.stderr.take().expect("piped stderr"));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
