@@ -22,6 +22,17 @@ pub enum ClosedBy {
 }
 
 impl ClosedBy {
+    /// A failed read: the client's doing when it reset the connection
+    /// (closed with data unread, or its process ended).
+    pub fn read_error(e: &std::io::Error) -> ClosedBy {
+        match e.kind() {
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                ClosedBy::Client
+            }
+            _ => ClosedBy::ReadError,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ClosedBy::Client => "client",

@@ -827,8 +827,12 @@ impl Runner {
                 };
                 let (messages, journal) = (self.hub.counters().messages, self.hub.journal().len());
                 self.hub.stage_req(sid, req, cmd, now);
-                let conn = self.doors.get(&sid);
                 let sent = self.hub.counters().messages - messages;
+                // The common case: nothing to count or log.
+                if sent == 0 && login.is_none() {
+                    return None;
+                }
+                let conn = self.doors.get(&sid);
                 if let Some(conn) = conn
                     && sent > 0
                 {

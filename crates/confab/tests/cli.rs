@@ -212,6 +212,9 @@ async fn json_logs_are_one_object_a_line_starting_with_the_version() {
     );
     // Once someone is in, the signal handlers certainly are.
     let mut alice = Client::login(server.addr, "alice").await;
+    let mut bob = Client::login(server.addr, "bob").await;
+    bob.send("/quit").await;
+    bob.expect("*** Disconnected").await;
     server.signal("-TERM");
     alice.expect("*** Disconnected").await;
     assert_eq!(server.wait().code(), Some(0));
@@ -259,12 +262,26 @@ async fn json_logs_are_one_object_a_line_starting_with_the_version() {
     assert_eq!(login["fields"]["door"], "line", "{login}");
     assert_eq!(login["fields"]["name"], "alice", "{login}");
     assert_eq!(login["fields"]["ok"], true, "{login}");
-    let closed = lines
+    // Who closed: bob, then the server for alice.
+    let closed: Vec<_> = lines
         .iter()
-        .find(|l| l["fields"]["message"] == "disconnected")
-        .unwrap_or_else(|| panic!("no disconnect in {log}"));
-    assert_eq!(closed["fields"]["closed_by"], "server", "{closed}");
-    assert!(closed["span"]["peer"].is_string(), "{closed}");
+        .filter(|l| l["fields"]["message"] == "disconnected")
+        .map(|l| {
+            assert!(l["span"]["peer"].is_string(), "{l}");
+            (
+                l["fields"]["closed_by"].as_str().unwrap(),
+                l["fields"]["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        closed,
+        [
+            ("client", "Quit"),
+            ("server", "the server is shutting down")
+        ],
+        "{log}"
+    );
 }
 
 async fn graceful_exit_on(sig: &str) {

@@ -269,7 +269,7 @@ async fn run<S: Io>(
             }
             read = reader.read_buf(&mut inbuf), if !conn.awaiting_login() => match read {
                 Ok(0) => eof = Some((ClosedBy::Client, "Connection closed".to_owned())),
-                Err(e) => eof = Some((ClosedBy::ReadError, format!("Read error: {e}"))),
+                Err(e) => eof = Some((ClosedBy::read_error(&e), format!("Read error: {e}"))),
                 Ok(_) => {}
             },
             () = tokio::time::sleep_until(deadline) => {

@@ -104,6 +104,7 @@ async fn run<S: Io>(
     let mut conn = Conn {
         sid,
         hub: hub.clone(),
+        quitting: false,
         local,
         login: login_rx,
         nick: None,
@@ -138,6 +139,7 @@ async fn run<S: Io>(
             biased;
             end = &mut writer => {
                 let closed = match &end {
+                    Ok(WriterEnd::Bye(why)) if conn.quitting => (ClosedBy::Client, why.clone()),
                     Ok(WriterEnd::Bye(why)) => (ClosedBy::Server, why.clone()),
                     Ok(WriterEnd::Killed(why)) => (ClosedBy::Killed, why.to_string()),
                     Ok(WriterEnd::Failed(e)) => (ClosedBy::WriteError, format!("Write error: {e}")),
@@ -156,7 +158,7 @@ async fn run<S: Io>(
             read = reader.read(&mut buf) => match read {
                 Ok(0) => break (ClosedBy::Client, "Connection closed".to_owned()),
                 Ok(n) => decoder.feed(&buf[..n], &mut items),
-                Err(e) => break (ClosedBy::ReadError, format!("Read error: {e}")),
+                Err(e) => break (ClosedBy::read_error(&e), format!("Read error: {e}")),
             },
         }
     };
@@ -193,6 +195,8 @@ enum Flow {
 struct Conn {
     sid: SessionId,
     hub: HubHandle,
+    /// The user asked to quit: the hub's goodbye that follows is theirs.
+    quitting: bool,
     local: mpsc::Sender<Out>,
     /// Set by the writer: `Some(true)` once logged in, `Some(false)` when a
     /// name was refused.
@@ -389,6 +393,7 @@ impl Conn {
 
     async fn command(&mut self, cmd: Command) -> Flow {
         self.ack_written().await;
+        self.quitting |= matches!(cmd, Command::Quit(_));
         match self.hub.command(self.sid, cmd).await {
             Ok(()) => Flow::Go,
             Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),

@@ -91,6 +91,8 @@ enum Flow {
 struct Conn {
     /// The flood limit, applied before each request is read.
     pacer: Pacer,
+    /// The client asked to quit: the hub's goodbye that follows is theirs.
+    quitting: bool,
     sid: SessionId,
     peer: SocketAddr,
     state: Shared,
@@ -130,6 +132,7 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
         sid,
         peer,
         pacer,
+        quitting: false,
         limits: ParseLimits {
             max_nick_len: config.limits.max_nick_len,
             max_room_len: config.limits.max_room_len,
@@ -176,6 +179,8 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
             .await;
             let by = if timed_out {
                 ClosedBy::Timeout
+            } else if conn.quitting {
+                ClosedBy::Client
             } else {
                 ClosedBy::Server
             };
@@ -540,6 +545,7 @@ impl Conn {
 
     /// Sends `cmds` to the hub as one numbered request, then its fence.
     async fn request(&mut self, id: Option<ReqId>, kind: Kind, cmds: Vec<Command>) -> Flow {
+        self.quitting |= cmds.iter().any(|c| matches!(c, Command::Quit(_)));
         let req = self.next_req;
         self.next_req += 1;
         self.pending.insert(
