@@ -308,13 +308,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         filter,
         args.log.log_format,
     );
-    log_start(&args.config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
         let server = Server::bind(config.clone()).await?;
+        // Once bound: a start that fails says only its error.
+        log_start(&args.config);
         for addr in server.local_addrs() {
             println!("confab listening on {addr}");
         }

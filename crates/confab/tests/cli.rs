@@ -223,7 +223,22 @@ async fn json_logs_are_one_object_a_line_starting_with_the_version() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
         .collect();
-    let first = &lines[0]["fields"];
+    // Once bound, before it says it listens.
+    let start = lines
+        .iter()
+        .position(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("starting confab")
+        })
+        .unwrap_or_else(|| panic!("no start-up line in {log}"));
+    let listening = lines
+        .iter()
+        .position(|l| l["fields"]["message"] == "listening")
+        .unwrap();
+    assert!(start < listening, "{log}");
+    let first = &lines[start]["fields"];
     let version = env!("CARGO_PKG_VERSION");
     assert_eq!(first["version"], version, "{log}");
     assert!(
