@@ -380,6 +380,9 @@ pub struct Hub<O> {
     departed: VecDeque<Departed>,
     /// The most users online at once.
     max_users: usize,
+    /// Users online now (with a session): counted as they come and go,
+    /// so that nobody counts `users` (offline accounts too) to know.
+    online: usize,
     counters: Counters,
     /// Server-wide bans (expired ones go when next listed).
     klines: Vec<crate::kline::Kline>,
@@ -406,6 +409,8 @@ pub struct Counters {
     pub queue_drops: u64,
     /// Store commits that failed.
     pub commit_failures: u64,
+    /// Room and private messages accepted (staged for the store).
+    pub messages: u64,
 }
 
 /// Deliveries waiting for the batch's commit, in order. While a command
@@ -455,6 +460,7 @@ impl<O: Outbox> Hub<O> {
             journal: Vec::new(),
             departed: VecDeque::new(),
             max_users: 0,
+            online: 0,
             counters: Counters::default(),
             klines: Vec::new(),
             suspended: HashMap::new(),
@@ -569,6 +575,16 @@ impl<O: Outbox> Hub<O> {
         self.sessions.len()
     }
 
+    /// Number of users online (with at least one session); O(1).
+    pub fn online_users(&self) -> usize {
+        self.online
+    }
+
+    /// Number of rooms.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
     /// The account called `name`, for a door checking a password.
     pub fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError> {
         match &mut self.store {
@@ -633,6 +649,11 @@ impl<O: Outbox> Hub<O> {
     /// What the hub has done so far, in totals.
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    /// What the journal holds since it was last taken.
+    pub fn journal(&self) -> &[Journal] {
+        &self.journal
     }
 
     pub fn take_journal(&mut self) -> Vec<Journal> {
@@ -769,6 +790,7 @@ impl<O: Outbox> Hub<O> {
             }
         }
         let mut seen = Vec::new();
+        self.online = 0;
         for u in self.users.values_mut() {
             if u.online() {
                 u.sessions.clear();
@@ -1320,6 +1342,7 @@ impl<O: Outbox> Hub<O> {
         let user = self.users.get_mut(&uid).expect("live");
         let coming_online = !user.online();
         if coming_online {
+            self.online += 1;
             // The first session says who the user is to others.
             // What the door says of the client passes the input rules,
             // or the nick stands in for it.
@@ -1348,7 +1371,7 @@ impl<O: Outbox> Hub<O> {
         let nick = user.nick.clone();
         let rooms = user.rooms.clone();
         let actor = user.actor.clone();
-        let online = self.users.values().filter(|u| u.online()).count();
+        let online = self.online;
         self.max_users = self.max_users.max(online);
         self.reply(
             sid,
@@ -2091,6 +2114,7 @@ impl<O: Outbox> Hub<O> {
             let origin = self.staged.origin.unwrap_or(Origin { sid, req: 0 });
             self.unsaved.push((id, origin));
         }
+        self.counters.messages += 1;
         self.journal.push(Journal::Message(msg));
         Ok(())
     }
@@ -2460,6 +2484,7 @@ impl<O: Outbox> Hub<O> {
         if user.online() {
             return;
         }
+        self.online -= 1;
         let user = self.users.get_mut(&uid).expect("live");
         user.last_seen = now;
         let account = user.account;

@@ -581,7 +581,12 @@ impl<O: Outbox> Hub<O> {
 
     // LUSERS
     pub(super) fn stats(&mut self, sid: SessionId, now: Timestamp) {
-        let users = self.users.values().filter(|u| u.online()).count();
+        let users = self.online;
+        debug_assert_eq!(
+            users,
+            self.users.values().filter(|u| u.online()).count(),
+            "the online count is kept right"
+        );
         let ev = Event::Stats {
             users,
             sessions: self.sessions.values().filter(|s| s.user.is_some()).count(),

@@ -5134,3 +5134,52 @@ fn an_offloaded_read_answers_as_the_hub_would_and_sees_nothing_newer() {
 
 #[path = "hub_oper_tests.rs"]
 mod server_operators;
+
+#[test]
+fn the_online_count_follows_users_not_sessions_nor_offline_accounts() {
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
+    assert_eq!(w.hub.online_users(), 0);
+    let alice = w.login("alice");
+    // An account with two sessions is one user online.
+    let bob = w.connect();
+    w.cmd(bob, Command::LoginAccount(account(1, "bob")));
+    let bob2 = w.connect();
+    w.cmd(bob2, Command::LoginAccount(account(1, "bob")));
+    // A session still at the name prompt is no one.
+    let _nobody = w.connect();
+    assert_eq!(w.hub.online_users(), 2);
+    assert_eq!(w.hub.session_count(), 4);
+    assert_eq!(w.hub.room_count(), 0);
+    w.cmd(alice, join("#a"));
+    assert_eq!(w.hub.room_count(), 1);
+    w.disconnect(bob, "one device");
+    assert_eq!(w.hub.online_users(), 2);
+    // The account stays a user while offline; it is not counted.
+    w.disconnect(bob2, "the other");
+    assert_eq!(w.hub.online_users(), 1);
+    // A guest who identifies leaves as the guest and comes as the account.
+    let carol = w.login("carol");
+    assert_eq!(w.hub.online_users(), 2);
+    w.cmd(carol, Command::Identify(account(1, "bob")));
+    assert_eq!(w.hub.online_users(), 2);
+    // The welcome says the same.
+    w.clear();
+    let bob = w.connect();
+    w.cmd(bob, Command::LoginAccount(account(1, "bob")));
+    assert!(
+        matches!(
+            w.events(bob).first(),
+            Some(Event::Welcome { online: 2, .. })
+        ),
+        "one more session of bob"
+    );
+    w.disconnect(alice, "gone");
+    w.cmd(bob, Command::Stats);
+    assert!(
+        matches!(w.events(bob).first(), Some(Event::Stats { users: 1, .. })),
+        "LUSERS counts one user"
+    );
+    w.hub.shutdown("bye", w.now);
+    assert_eq!(w.hub.online_users(), 0);
+}

@@ -296,27 +296,58 @@ impl Guard {
     }
 }
 
-/// Checks `password` for the account `name` from `ip` as every door must:
+/// The one log line of a login on any door, and the failures' count:
+/// `door`, the `name` asked for (none when a token did not say), the
+/// client's address, whether it is an account (or a guest name), and
+/// `Ok` or why it was refused. A password or token refused by the door
+/// is logged where it is checked ([`log_in`], the token check); a login
+/// the hub accepts or refuses by the hub thread, after the command.
+pub fn log_login(
+    door: &crate::metrics::Door,
+    name: Option<&str>,
+    ip: IpAddr,
+    account: bool,
+    outcome: Result<(), &str>,
+) {
+    let name = name.unwrap_or("-");
+    match outcome {
+        Ok(()) => tracing::info!(door = door.name, name, %ip, account, ok = true, "login"),
+        Err(why) => {
+            door.login_failures.increment(1);
+            tracing::info!(door = door.name, name, %ip, account, ok = false, why, "login failed");
+        }
+    }
+}
+
+/// Checks `password` for the account `name` from `ip`, arriving by
+/// `door`, as every door must:
 /// cheap refusals first (an address over its failures, an overlong
 /// password), then the account's slowdown for recent failures, then the
 /// verification on the bounded hashing pool (against a decoy hash when
 /// there is no such account, so both take as long). The hub is told the
-/// outcome for the audit log. `Err(HubGone)` when the server is stopping.
+/// outcome for the audit log; a refusal is logged ([`log_login`]).
+/// `Err(HubGone)` when the server is stopping.
 pub async fn log_in(
     hub: &crate::hub_task::HubHandle,
+    door: &'static str,
     name: &confab_core::Nick,
     password: String,
     ip: IpAddr,
 ) -> Result<Result<confab_core::store::Account, LoginError>, crate::hub_task::HubGone> {
+    let door = crate::metrics::door(door);
+    let failed = |why: &str| log_login(door, Some(name.as_str()), ip, true, Err(why));
     let guard = hub.guard();
     if let Err(secs) = guard.address_allows(ip) {
-        tracing::info!(name = %name, %ip, "login refused: too many failures from the address");
+        failed("too many failures from the address");
         return Ok(Err(LoginError::Limited(secs)));
     }
     let key = name.key();
     let account = match hub.account(key.clone()).await? {
         Ok(lookup) => lookup.account,
-        Err(e) => return Ok(Err(LoginError::Store(e.to_string()))),
+        Err(e) => {
+            failed(&format!("store: {e}"));
+            return Ok(Err(LoginError::Store(e.to_string())));
+        }
     };
     let verified = if password.len() > MAX_PASSWORD_BYTES {
         false
@@ -341,7 +372,10 @@ pub async fn log_in(
         }
         account => {
             guard.failed(ip, account.as_ref().map(|_| &key));
-            tracing::info!(name = %name, %ip, "login failed");
+            failed(match account {
+                Some(_) => "wrong password",
+                None => "no such account",
+            });
             Ok(Err(LoginError::Wrong))
         }
     }
@@ -365,6 +399,7 @@ pub enum ChangeError {
 /// for the hub to store.
 pub async fn change_password(
     hub: &crate::hub_task::HubHandle,
+    door: &'static str,
     name: &confab_core::Nick,
     old: String,
     new: String,
@@ -374,7 +409,7 @@ pub async fn change_password(
     if let Err(e) = check_new(&new, min_len) {
         return Ok(Err(ChangeError::New(e.to_string())));
     }
-    let account = match log_in(hub, name, old, ip).await? {
+    let account = match log_in(hub, door, name, old, ip).await? {
         Ok(account) => account,
         Err(e) => return Ok(Err(ChangeError::Login(e))),
     };
@@ -393,6 +428,7 @@ pub async fn change_password(
 /// to tell the user.
 pub async fn change_own_password(
     hub: &crate::hub_task::HubHandle,
+    door: &'static str,
     pacer: &crate::flood::Pacer,
     old: String,
     new: String,
@@ -407,7 +443,7 @@ pub async fn change_own_password(
         return Ok(Err(not_an_account()));
     };
     Ok(
-        match change_password(hub, &nick, old, new, min_len, ip).await? {
+        match change_password(hub, door, &nick, old, new, min_len, ip).await? {
             Ok((account, password_hash)) => Ok(confab_core::Command::SetPassword {
                 name: account.name.key(),
                 password_hash,

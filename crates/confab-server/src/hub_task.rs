@@ -11,7 +11,8 @@
 //! bounded: a door that floods it waits, which slows that door's reader
 //! and nobody else.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -660,6 +661,8 @@ pub fn spawn_hub(
     };
     let mut runner = Runner {
         counted: hub.counters(),
+        metrics: HubMetrics::new(),
+        doors: HashMap::new(),
         answers: Vec::new(),
         admin_answers: Vec::new(),
         hub,
@@ -676,8 +679,46 @@ pub fn spawn_hub(
     (handle, thread)
 }
 
+/// The hub thread's metric handles, registered once.
+struct HubMetrics {
+    deliveries: metrics::Counter,
+    message_deliveries: metrics::Counter,
+    sendq_disconnects: metrics::Counter,
+    commit_failures: metrics::Counter,
+    users_online: metrics::Gauge,
+    sessions: metrics::Gauge,
+    rooms: metrics::Gauge,
+}
+
+impl HubMetrics {
+    fn new() -> HubMetrics {
+        use crate::metrics as m;
+        m::handle();
+        HubMetrics {
+            deliveries: metrics::counter!(m::DELIVERIES),
+            message_deliveries: metrics::counter!(m::MESSAGE_DELIVERIES),
+            sendq_disconnects: metrics::counter!(m::SENDQ_DISCONNECTS),
+            commit_failures: metrics::counter!(m::STORE_COMMIT_FAILURES),
+            users_online: metrics::gauge!(m::USERS_ONLINE),
+            sessions: metrics::gauge!(m::SESSIONS),
+            rooms: metrics::gauge!(m::ROOMS),
+        }
+    }
+}
+
+/// What the hub thread knows of a session's connection: its door and
+/// address (for the login log and the messages by door).
+struct Conn {
+    door: &'static crate::metrics::Door,
+    ip: IpAddr,
+}
+
 struct Runner {
     hub: Hub<ConnOutbox>,
+    metrics: HubMetrics,
+    /// Every session's door and address, from its `Connect` until the
+    /// journal says it left.
+    doors: HashMap<SessionId, Conn>,
     audit: Option<AuditLog>,
     /// The hub's counters as last reported to the metrics.
     counted: Counters,
@@ -697,6 +738,7 @@ struct Runner {
 
 impl Runner {
     fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
+        self.count();
         let mut batch = Vec::with_capacity(REQUEST_BATCH);
         while let Some(first) = rx.blocking_recv() {
             batch.push(first);
@@ -772,17 +814,23 @@ impl Runner {
         }
     }
 
-    /// Reports what the hub did since the last call to the metrics.
+    /// Reports what the hub did since the last call to the metrics, and
+    /// how many users, sessions and rooms there are (counts the hub
+    /// keeps: nothing here grows with the users).
     fn count(&mut self) {
         let now = self.hub.counters();
         let then = std::mem::replace(&mut self.counted, now);
-        metrics::counter!(crate::metrics::DELIVERIES).increment(now.deliveries - then.deliveries);
-        metrics::counter!(crate::metrics::MESSAGES_OUT)
+        let m = &self.metrics;
+        m.deliveries.increment(now.deliveries - then.deliveries);
+        m.message_deliveries
             .increment(now.message_deliveries - then.message_deliveries);
-        metrics::counter!(crate::metrics::QUEUE_DROPS)
+        m.sendq_disconnects
             .increment(now.queue_drops - then.queue_drops);
-        metrics::counter!(crate::metrics::STORE_ERRORS)
+        m.commit_failures
             .increment(now.commit_failures - then.commit_failures);
+        m.users_online.set(self.hub.online_users() as f64);
+        m.sessions.set(self.hub.session_count() as f64);
+        m.rooms.set(self.hub.room_count() as f64);
     }
 
     /// Runs one request; `Some` when it was the shutdown.
@@ -803,17 +851,58 @@ impl Runner {
                 );
                 info.host = self.cloak.host(peer.ip());
                 info.addr = Some(peer.ip());
+                let door = crate::metrics::door(door);
+                self.doors.insert(
+                    sid,
+                    Conn {
+                        door,
+                        ip: peer.ip(),
+                    },
+                );
                 self.hub.connect_with(sid, outbox, info, now);
             }
             Request::Command { sid, req, cmd } => {
-                tracing::info!(sid = sid.0, command = cmd.name(), "command");
+                tracing::debug!(sid = sid.0, command = cmd.name(), "command");
                 let nick = self.hub.nick_of(sid).map(|n| n.to_string());
                 self.audit(
                     now,
                     "command",
                     json!({"sid": sid.0, "nick": nick, "command": cmd.name()}),
                 );
+                let login = match &cmd {
+                    Command::Login(nick) => Some((nick.to_string(), false)),
+                    Command::LoginAccount(a) | Command::Identify(a) => {
+                        Some((a.name.to_string(), true))
+                    }
+                    _ => None,
+                };
+                let (messages, journal) = (self.hub.counters().messages, self.hub.journal().len());
                 self.hub.stage_req(sid, req, cmd, now);
+                let sent = self.hub.counters().messages - messages;
+                // The common case: nothing to count or log.
+                if sent == 0 && login.is_none() {
+                    return None;
+                }
+                let conn = self.doors.get(&sid);
+                if let Some(conn) = conn
+                    && sent > 0
+                {
+                    conn.door.messages.increment(sent);
+                }
+                if let (Some((name, account)), Some(conn)) = (login, conn) {
+                    // Refused: the journal says why.
+                    let refused = self.hub.journal()[journal..].iter().find_map(|j| match j {
+                        Journal::Refused { sid: s, error } if *s == sid => Some(error.to_string()),
+                        _ => None,
+                    });
+                    crate::auth::log_login(
+                        conn.door,
+                        Some(&name),
+                        conn.ip,
+                        account,
+                        refused.as_deref().map_or(Ok(()), Err),
+                    );
+                }
             }
             Request::Disconnect { sid, reason } => {
                 // Audited from the journal, whoever ended the session.
@@ -931,7 +1020,7 @@ impl Runner {
         call: ApiCall,
         now: Timestamp,
     ) -> Result<ApiAnswer, ChatError> {
-        tracing::info!(user = user.as_str(), "api request");
+        tracing::debug!(user = user.as_str(), "api request");
         // An account made while the server runs is known from its first
         // call on.
         self.hub.adopt_account(user)?;
@@ -963,6 +1052,7 @@ impl Runner {
                     json!({"nick": user.as_str(), "command": "api-send"}),
                 );
                 let (msg, kept) = self.hub.api_send(user, to, kind, text, now)?;
+                crate::metrics::door("rest").messages.increment(1);
                 ApiAnswer::Sent(msg, kept)
             }
             ApiCall::ReadMarkers => ApiAnswer::ReadMarkers(hub.api_read_markers(user)?),
@@ -991,11 +1081,11 @@ impl Runner {
 
     fn audit_journal(&mut self) {
         let journal = self.hub.take_journal();
-        let messages = journal
-            .iter()
-            .filter(|j| matches!(j, Journal::Message(_)))
-            .count();
-        metrics::counter!(crate::metrics::MESSAGES_IN).increment(messages as u64);
+        for entry in &journal {
+            if let Journal::Left { sid, .. } = entry {
+                self.doors.remove(sid);
+            }
+        }
         let Some(a) = &mut self.audit else {
             return;
         };

@@ -12,11 +12,14 @@
 //! - [`line`]: the line door (telnet, `nc`).
 //! - [`irc`]: the IRC door.
 //! - [`tls`]: the certificate (files or self-signed) and its reloads.
+//! - [`metrics`]: the Prometheus metrics; [`closed`]: who ended a
+//!   connection, as every door logs it.
 
 pub mod audit;
 pub mod auth;
 pub mod build;
 pub mod cloak;
+pub mod closed;
 pub mod config;
 pub mod flood;
 pub mod http;

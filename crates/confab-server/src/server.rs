@@ -120,8 +120,9 @@ pub fn private_options() -> std::fs::OpenOptions {
     options
 }
 
-/// A store that times its commits for the metrics.
-struct Timed<S>(S);
+/// A store that times its commits for the metrics (the histogram's
+/// handle registered once).
+struct Timed<S>(S, metrics::Histogram);
 
 impl<S: Store> Store for Timed<S> {
     fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
@@ -134,7 +135,7 @@ impl<S: Store> Store for Timed<S> {
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
         let start = std::time::Instant::now();
         let result = self.0.commit(ops);
-        metrics::histogram!(crate::metrics::STORE_COMMIT_SECONDS).record(start.elapsed());
+        self.1.record(start.elapsed());
         result
     }
     fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError> {
@@ -242,7 +243,11 @@ impl Server {
         let lock = crate::lock::DataDirLock::acquire(&config.data_dir)?;
         let store = open_store(&config)?;
         crate::metrics::handle();
-        let mut hub = Hub::with_store(config.hub_config()?, Box::new(Timed(store)))
+        let timed = Timed(
+            store,
+            metrics::histogram!(crate::metrics::STORE_COMMIT_SECONDS),
+        );
+        let mut hub = Hub::with_store(config.hub_config()?, Box::new(timed))
             .map_err(|error| StartError::Store { error })?;
         let audit = match config.audit_path() {
             Some(path) => Some(

@@ -1090,10 +1090,10 @@ async fn operations_endpoints_spec_and_docs() {
     let text = r.text();
     use confab_server::metrics as m;
     for name in [
-        m::CONNECTIONS,
+        m::CONNECTIONS_OPEN,
         m::CONNECTIONS_TOTAL,
-        m::MESSAGES_IN,
-        m::MESSAGES_OUT,
+        m::MESSAGES,
+        m::MESSAGE_DELIVERIES,
         m::DELIVERIES,
         m::STORE_COMMIT_SECONDS,
     ] {

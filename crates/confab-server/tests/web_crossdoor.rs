@@ -1,13 +1,16 @@
 //! What the web door does to the other doors: an administrator's
 //! announcement over REST reaches a WebSocket client, an IRC client and a
 //! telnet client on the same port; typing crosses between web and IRC.
-//! `abuse/` is the abuse suite: attacks on every door, shown harmless.
+//! `abuse/` is the abuse suite: attacks on every door, shown harmless;
+//! `ops/metrics.rs` reads `/metrics` after traffic on every door.
 
 mod abuse;
 #[path = "support/http.rs"]
 mod http;
 #[path = "irc/client.rs"]
 mod irc_client;
+#[path = "ops/metrics.rs"]
+mod metrics;
 mod support;
 #[path = "ws/client.rs"]
 mod ws_client;

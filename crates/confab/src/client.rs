@@ -219,7 +219,7 @@ async fn host(config: confab_server::Config) -> anyhow::Result<Hosted> {
         .append(true)
         .open(&log_path)
         .with_context(|| format!("cannot write the log {}", log_path.display()))?;
-    crate::init_logging_to(std::sync::Mutex::new(log), false);
+    crate::init_hosted_logging(std::sync::Mutex::new(log))?;
     let server = Server::bind(config.clone()).await?;
     let bound = *server
         .local_addrs()

@@ -147,6 +147,8 @@ struct ConfigArgs {
 struct ServeArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    #[command(flatten)]
+    log: LogArgs,
     /// An address to listen on (repeatable, or comma-separated); replaces
     /// the configured ones. IP:PORT (`[::]:7777` for IPv6), `:PORT` for
     /// every IPv4 interface, `localhost:PORT` [default: 0.0.0.0:7777]
@@ -176,6 +178,32 @@ struct ServeArgs {
     /// The PEM private key of --tls-cert (reloaded on SIGHUP).
     #[arg(long, value_name = "FILE", env = "CONFAB_TLS__KEY")]
     tls_key: Option<PathBuf>,
+}
+
+/// How the server logs (to stderr).
+#[derive(clap::Args, Debug, Default)]
+pub struct LogArgs {
+    /// What to log: a level (error, warn, info, debug, trace) or
+    /// comma-separated TARGET=LEVEL directives after one, such as
+    /// `info,confab_server::http::access=warn`. [default: info, or RUST_LOG]
+    #[arg(long, value_name = "LEVEL", env = "CONFAB_LOG")]
+    pub log_level: Option<String>,
+    /// `text` for people, `json` for one JSON object per line.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        env = "CONFAB_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// The flags that override config keys; unset ones are left out.
@@ -370,8 +398,8 @@ fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 }
 
 /// `CONFAB_*` variables that are not settings: the config file, the log
-/// filter, a password for `user add`.
-const NOT_SETTINGS: &[&str] = &["config", "log", "password"];
+/// filter and format, a password for `user add`.
+const NOT_SETTINGS: &[&str] = &["config", "log", "log_format", "password"];
 
 /// The `CONFAB_*` variables that name no setting (other tools share the
 /// prefix, and a typo should not stop a server): each is tried alone on
@@ -423,6 +451,8 @@ fn setting_key(var: &str) -> String {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // A bad filter stops the server before anything else happens.
+    let filter = log_filter(args.log.log_level.as_deref())?;
     let tls = TlsOverrides {
         cert: args.tls_cert.clone(),
         key: args.tls_key.clone(),
@@ -435,13 +465,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print!("{}", toml::to_string_pretty(&config.redacted())?);
         return Ok(());
     }
-    init_logging();
+    init_logging_to(
+        std::io::stderr,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        filter,
+        args.log.log_format,
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
         let server = Server::bind(config.clone()).await?;
+        // Once bound: a start that fails says only its error.
+        log_start(&args.config);
         for addr in server.local_addrs() {
             println!("confab listening on {addr}");
         }
@@ -650,29 +687,95 @@ fn backup(args: &ConfigArgs, file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs to stderr; `CONFAB_LOG` (or `RUST_LOG`) sets the filter.
-fn init_logging() {
-    init_logging_to(
-        std::io::stderr,
-        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+/// The log filter: `level` (`--log-level`, or `CONFAB_LOG` through
+/// clap), else `RUST_LOG`, else `info`. A filter that says nothing
+/// useful is an error naming it, never a quiet fallback: each part is a
+/// level or `TARGET=LEVEL` (tracing would take a bare word for a target
+/// and log nothing of confab's).
+fn log_filter(level: Option<&str>) -> anyhow::Result<tracing_subscriber::EnvFilter> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let (filter, from) = match level {
+        Some(l) => (l.to_owned(), "--log-level or CONFAB_LOG"),
+        None => match std::env::var("RUST_LOG") {
+            Ok(l) => (l, "RUST_LOG"),
+            Err(_) => ("info".to_owned(), "the default"),
+        },
+    };
+    let bad = |why: &str| {
+        anyhow::anyhow!(
+            "bad log filter {filter:?} (from {from}): {why}; use a level ({}) or \
+             directives such as info,confab_server::http::access=warn",
+            LEVELS.join(", ")
+        )
+    };
+    for part in filter.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let level = part.rsplit_once('=').map_or(part, |(_, level)| level);
+        if !part.contains('[') && !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(bad(&format!("{level:?} is not a level")));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(&filter)
+        .map_err(|e| bad(&e.to_string()))
+}
+
+/// The start-up line: what is running and where its config came from.
+fn log_start(args: &ConfigArgs) {
+    let config = match &args.config {
+        Some(path) => path.display().to_string(),
+        None => "defaults".to_owned(),
+    };
+    let unknown = unknown_env_settings();
+    let mut env: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("CONFAB_") && !unknown.iter().any(|(u, _)| u == k))
+        .filter(|k| !NOT_SETTINGS.contains(&setting_key(k).as_str()))
+        .collect();
+    env.sort();
+    tracing::info!(
+        version = confab_server::build::VERSION,
+        commit = confab_server::build::commit(),
+        config,
+        env = env.join(","),
+        "starting confab {}",
+        confab_server::build::long_version()
     );
 }
 
-/// Logs to `writer` (`confab chat` hosting logs to a file: the terminal is
-/// the client's).
-fn init_logging_to<W>(writer: W, ansi: bool)
+/// Logs to `writer` through `filter`, as text or JSON lines (`confab chat`
+/// hosting logs text to a file: the terminal is the client's).
+fn init_logging_to<W>(
+    writer: W,
+    ansi: bool,
+    filter: tracing_subscriber::EnvFilter,
+    format: LogFormat,
+) where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => builder.with_ansi(ansi).init(),
+        // Span fields (the session id and address) ride in "span" and
+        // "spans"; the event's own in "fields".
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+}
+
+/// `confab chat` hosting: its log to `writer`, filtered as `serve`'s.
+fn init_hosted_logging<W>(writer: W) -> anyhow::Result<()>
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("CONFAB_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_owned());
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(writer)
-        .with_ansi(ansi)
-        .init();
+    let level = std::env::var("CONFAB_LOG").ok();
+    init_logging_to(
+        writer,
+        false,
+        log_filter(level.as_deref())?,
+        LogFormat::Text,
+    );
+    Ok(())
 }
 
 /// Reloads the TLS certificate files on each SIGHUP (a broken file is

@@ -197,6 +197,137 @@ fn start_up_problems_are_named() {
     );
 }
 
+#[test]
+fn a_bad_log_filter_is_an_error_naming_it() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let serve = |cmd: &mut Command| {
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data);
+    };
+    // From the environment, then from the flag: a level that is none, a
+    // directive whose level is none.
+    let mut cmd = confab(home.path());
+    serve(&mut cmd);
+    let (out, _, stderr) = run(cmd.env("CONFAB_LOG", "verbose"));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("bad log filter \"verbose\"") && stderr.contains("not a level"),
+        "{stderr}"
+    );
+    let mut cmd = confab(home.path());
+    serve(&mut cmd);
+    let (out, _, stderr) = run(cmd.args(["--log-level", "info,confab_server=loud"]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("\"loud\" is not a level"), "{stderr}");
+    // Nothing was started: no database.
+    assert!(!data.join("confab.db").exists());
+    // A format that is none is clap's error (exit 2).
+    let mut cmd = confab(home.path());
+    serve(&mut cmd);
+    let (out, _, stderr) = run(cmd.args(["--log-format", "xml"]));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line_starting_with_the_version() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let mut server = ServerProcess::start_with(
+        home.path(),
+        &data,
+        "127.0.0.1:0",
+        &["--log-format", "json", "--log-level", "debug"],
+    );
+    // Once someone is in, the signal handlers certainly are.
+    let mut alice = Client::login(server.addr, "alice").await;
+    let mut bob = Client::login(server.addr, "bob").await;
+    bob.send("/quit").await;
+    bob.expect("*** Disconnected").await;
+    server.signal("-TERM");
+    alice.expect("*** Disconnected").await;
+    assert_eq!(server.wait().code(), Some(0));
+    let log = server.full_log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    // Once bound, before it says it listens.
+    let start = lines
+        .iter()
+        .position(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("starting confab")
+        })
+        .unwrap_or_else(|| panic!("no start-up line in {log}"));
+    let listening = lines
+        .iter()
+        .position(|l| l["fields"]["message"] == "listening")
+        .unwrap();
+    assert!(start < listening, "{log}");
+    let first = &lines[start]["fields"];
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(first["version"], version, "{log}");
+    assert!(
+        first["commit"].as_str().is_some_and(|c| !c.is_empty()),
+        "{log}"
+    );
+    let message = first["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("starting confab {version} (commit ")),
+        "{log}"
+    );
+    // Where the config came from: defaults, and the CONFAB_* settings the
+    // harness sets.
+    assert_eq!(first["config"], "defaults", "{log}");
+    assert!(
+        first["env"]
+            .as_str()
+            .unwrap()
+            .contains("CONFAB_LIMITS__SNIFF_TIMEOUT_MS"),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+    );
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "stopped"),
+        "{log}"
+    );
+    // The login, with its fields; the connection's span says which one.
+    let login = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "login")
+        .unwrap_or_else(|| panic!("no login in {log}"));
+    assert_eq!(login["fields"]["door"], "line", "{login}");
+    assert_eq!(login["fields"]["name"], "alice", "{login}");
+    assert_eq!(login["fields"]["ok"], true, "{login}");
+    // Who closed: bob, then the server for alice.
+    let closed: Vec<_> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "disconnected")
+        .map(|l| {
+            assert!(l["span"]["peer"].is_string(), "{l}");
+            (
+                l["fields"]["closed_by"].as_str().unwrap(),
+                l["fields"]["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        closed,
+        [
+            ("client", "Quit"),
+            ("server", "the server is shutting down")
+        ],
+        "{log}"
+    );
+}
+
 async fn graceful_exit_on(sig: &str) {
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("data");
@@ -215,9 +346,10 @@ async fn graceful_exit_on(sig: &str) {
     assert_eq!(server.wait().code(), Some(0));
     let log = server.full_log();
     for needle in [
+        "starting confab",
         "connected",
-        "logged in",
-        "command=\"send\"",
+        "login door=\"line\" name=\"alice\" ip=127.0.0.1 account=false ok=true",
+        "closed_by=\"server\"",
         "shutting down",
         "stopped",
     ] {

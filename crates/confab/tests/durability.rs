@@ -361,7 +361,14 @@ async fn user_add_passwd_list_and_login() {
     server.signal("-TERM");
     assert_eq!(server.wait().code(), Some(0));
     let log = server.full_log();
-    assert!(log.contains("logged in"), "{log}");
+    assert!(
+        log.contains("name=\"alice\"") && log.contains("ok=true"),
+        "{log}"
+    );
+    assert!(
+        log.contains("login failed") && log.contains("wrong password"),
+        "{log}"
+    );
     let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
     assert!(audit.contains("\"kind\":\"login\""), "{audit}");
     let db = std::fs::read(data.join("confab.db")).unwrap();

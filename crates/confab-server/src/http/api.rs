@@ -160,9 +160,13 @@ pub async fn login(
         )
         .into_response()
     };
+    let door = crate::metrics::door("rest");
     // A name that cannot exist has no account.
-    let name = Nick::parse(&req.name, state.config.limits.max_nick_len).map_err(|_| wrong())?;
-    let account = match auth::log_in(&state.hub, &name, req.password, peer.ip()).await {
+    let name = Nick::parse(&req.name, state.config.limits.max_nick_len).map_err(|_| {
+        auth::log_login(door, None, peer.ip(), true, Err("not a valid name"));
+        wrong()
+    })?;
+    let account = match auth::log_in(&state.hub, "rest", &name, req.password, peer.ip()).await {
         Err(gone) => return Err(unavailable(gone).into_response()),
         Ok(Err(LoginError::Wrong)) => return Err(wrong()),
         Ok(Err(e @ LoginError::Limited(secs))) => {
@@ -179,11 +183,17 @@ pub async fn login(
         Ok(Ok(account)) => account,
     };
     // A suspended or K-lined account gets no token.
+    let logged =
+        |outcome| auth::log_login(door, Some(account.name.as_str()), peer.ip(), true, outcome);
     match state.hub.api(account.name.key(), ApiCall::Standing).await {
         Err(gone) => return Err(unavailable(gone).into_response()),
-        Ok(Err(e)) => return Err(chat_error(e).into_response()),
+        Ok(Err(e)) => {
+            logged(Err(&e.to_string()));
+            return Err(chat_error(e).into_response());
+        }
         Ok(Ok(_)) => {}
     }
+    logged(Ok(()));
     Ok(Json(new_token(&state, &account.name)))
 }
 

@@ -27,6 +27,7 @@ use crate::hub_task::HubHandle;
 use crate::metrics::ConnGauge;
 use crate::rewind::Io;
 
+pub mod access;
 pub mod admin;
 pub mod api;
 pub mod extract;
@@ -74,6 +75,8 @@ pub fn router(state: Shared) -> Router {
             state.clone(),
             origin::check,
         ))
+        // Outermost: the origin check's refusals are logged and counted.
+        .layer(axum::middleware::from_fn(access::log))
         .with_state(state)
 }
 

@@ -52,8 +52,10 @@ pub async fn readyz(State(state): State<Shared>) -> Result<Json<Ready>, ApiError
     }
 }
 
-/// Prometheus metrics: connections per door, messages in and out, fan-out
-/// deliveries, queue drops, store commit latency and failures. Open to
+/// Prometheus metrics: connections and messages per door, deliveries,
+/// SendQ disconnects, store commit latency and failures, login failures,
+/// flood events, users online, sessions and rooms, HTTP requests by route
+/// and status, build info and the process (docs/operations.md). Open to
 /// the addresses in `http.metrics_from` (loopback by default); anyone
 /// else sends the admin token.
 #[utoipa::path(
@@ -78,7 +80,7 @@ pub async fn metrics(
     }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        crate::metrics::handle().render(),
+        crate::metrics::render(),
     )
         .into_response()
 }

@@ -167,24 +167,26 @@ pub async fn password(
         return unavailable("the token's account name is not valid");
     };
     let min = state.config.accounts.min_password_len;
-    let hash = match auth::change_password(&state.hub, &name, req.old, req.new, min, peer.ip())
-        .await
-    {
-        Err(gone) => return unavailable(gone),
-        Ok(Err(auth::ChangeError::Login(LoginError::Wrong))) => {
-            let why = "the old password is wrong";
-            return ApiError::new(StatusCode::UNAUTHORIZED, "wrong_password", why).into_response();
-        }
-        Ok(Err(auth::ChangeError::Login(e @ LoginError::Limited(secs)))) => {
-            return too_many_because(Duration::from_secs(secs), &e.to_string());
-        }
-        Ok(Err(auth::ChangeError::Login(LoginError::Store(e)))) => return unavailable(e),
-        Ok(Err(auth::ChangeError::New(why))) => {
-            return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_password", why)
-                .into_response();
-        }
-        Ok(Ok((account, hash))) => (account, hash),
-    };
+    let hash =
+        match auth::change_password(&state.hub, "rest", &name, req.old, req.new, min, peer.ip())
+            .await
+        {
+            Err(gone) => return unavailable(gone),
+            Ok(Err(auth::ChangeError::Login(LoginError::Wrong))) => {
+                let why = "the old password is wrong";
+                return ApiError::new(StatusCode::UNAUTHORIZED, "wrong_password", why)
+                    .into_response();
+            }
+            Ok(Err(auth::ChangeError::Login(e @ LoginError::Limited(secs)))) => {
+                return too_many_because(Duration::from_secs(secs), &e.to_string());
+            }
+            Ok(Err(auth::ChangeError::Login(LoginError::Store(e)))) => return unavailable(e),
+            Ok(Err(auth::ChangeError::New(why))) => {
+                return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_password", why)
+                    .into_response();
+            }
+            Ok(Ok((account, hash))) => (account, hash),
+        };
     let (account, hash) = hash;
     match state.hub.set_password(account.name.key(), hash).await {
         Ok(Ok(())) => Json(new_token(&state, &account.name)).into_response(),

@@ -34,6 +34,7 @@ use tracing::{Instrument, info};
 
 use super::render::{self, CAPS, Caps, View};
 use crate::auth;
+use crate::closed::ClosedBy;
 use crate::config::Config;
 use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Ready, now};
 
@@ -145,6 +146,9 @@ struct Conn {
     out: Vec<u8>,
     /// Set when the connection must end, with the reason.
     closing: Option<String>,
+    /// Who ends it when `closing` is set: the server unless the client
+    /// quit or a timer ran out.
+    closed_by: ClosedBy,
     last_heard: Instant,
     ping_sent: Option<Instant>,
     label: Option<String>,
@@ -190,6 +194,7 @@ async fn run<S: Io>(
         pacer,
         out: Vec::new(),
         closing: None,
+        closed_by: ClosedBy::Server,
         last_heard: Instant::now(),
         ping_sent: None,
         label: None,
@@ -203,8 +208,9 @@ async fn run<S: Io>(
     let ping_every = Duration::from_millis(config.irc.ping_interval_ms);
     let ping_timeout = Duration::from_millis(config.irc.ping_timeout_ms);
     let register_by = Instant::now() + Duration::from_millis(config.irc.registration_timeout_ms);
-    let mut eof = false;
-    let reason = loop {
+    // Set when reading ended: how.
+    let mut eof = None;
+    let (closed_by, reason) = loop {
         // Every complete line in the buffer first.
         // While the registration's login is with the hub, later lines
         // wait (clients may send JOIN right behind USER).
@@ -228,13 +234,13 @@ async fn run<S: Io>(
             conn.line(&line).await;
         }
         if !conn.out.is_empty() && !flush(&mut writer, &mut conn.out, &mut kill).await {
-            break "write error".to_owned();
+            break (ClosedBy::WriteError, "write error".to_owned());
         }
         if let Some(why) = conn.closing.clone() {
-            break why;
+            break (conn.closed_by, why);
         }
-        if eof {
-            break "Connection closed".to_owned();
+        if let Some(eof) = eof {
+            break eof;
         }
         let deadline = match conn.ping_sent {
             Some(sent) => sent + ping_timeout,
@@ -251,28 +257,31 @@ async fn run<S: Io>(
                 conn.out.clear();
                 conn.error_line(&why);
                 let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
-                break why.to_string();
+                break (ClosedBy::Killed, why.to_string());
             }
             n = rx.recv_many(&mut batch, WRITE_BATCH) => {
                 if n == 0 {
-                    break "Connection closed".to_owned();
+                    break (ClosedBy::Server, "closed".to_owned());
                 }
                 for item in batch.drain(..) {
                     conn.deliver(item.ready().await);
                 }
             }
             read = reader.read_buf(&mut inbuf), if !conn.awaiting_login() => match read {
-                Ok(0) | Err(_) => eof = true,
+                Ok(0) => eof = Some((ClosedBy::Client, "Connection closed".to_owned())),
+                Err(e) => eof = Some((ClosedBy::read_error(&e), format!("Read error: {e}"))),
                 Ok(_) => {}
             },
             () = tokio::time::sleep_until(deadline) => {
                 if !conn.registered && Instant::now() >= register_by {
                     conn.error_line("Registration timed out");
                     conn.closing = Some("Registration timed out".into());
+                    conn.closed_by = ClosedBy::Timeout;
                 } else if conn.ping_sent.is_some() {
                     let why = format!("Ping timeout: {} seconds", ping_timeout.as_secs());
                     conn.error_line(&why);
                     conn.closing = Some(why);
+                    conn.closed_by = ClosedBy::Timeout;
                 } else {
                     let ping = Irc::new("PING").with_param(conn.config.irc.server_name.clone());
                     ping.write_to(&mut conn.out);
@@ -289,7 +298,7 @@ async fn run<S: Io>(
     }
     let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
     let _ = writer.shutdown().await;
-    info!(%reason, "disconnected");
+    closed_by.log(&reason);
 }
 
 /// Writes `out` unless the connection is killed meanwhile; false on error.
@@ -1323,6 +1332,7 @@ impl Conn {
                 // Leaving is never refused: a reason that is not a text is
                 // dropped here, one over the limit by the hub.
                 let reason = self.reason(p.first().map(String::as_str)).ok().flatten();
+                self.closed_by = ClosedBy::Client;
                 if self.connected {
                     self.command(Command::Quit(reason), "QUIT", Kind::Plain)
                         .await;
@@ -1411,7 +1421,7 @@ impl Conn {
         if self.account.is_none()
             && let Some(pass) = self.pass.take()
         {
-            match auth::log_in(&self.hub, &nick, pass, self.peer.ip()).await {
+            match auth::log_in(&self.hub, "irc", &nick, pass, self.peer.ip()).await {
                 Ok(Ok(account)) => self.account = Some(account),
                 Ok(Err(e)) => {
                     let view = self.view();
@@ -1595,7 +1605,7 @@ impl Conn {
         if !authz.is_empty() && !authz.eq_ignore_ascii_case(name) {
             return self.num("904", &["SASL authentication failed"]).await;
         }
-        match auth::log_in(&self.hub, &nick, pass.to_owned(), self.peer.ip()).await {
+        match auth::log_in(&self.hub, "irc", &nick, pass.to_owned(), self.peer.ip()).await {
             Ok(Ok(account)) => {
                 let name = account.name.to_string();
                 let mask = format!("{}!{}@{}", self.nick, self.ident(), self.host());
@@ -2561,7 +2571,7 @@ impl Conn {
                     let n = self.service_notice("Wrong name or password");
                     return self.reply(vec![n]).await;
                 };
-                match auth::log_in(&self.hub, &nick, pass.to_owned(), self.peer.ip()).await {
+                match auth::log_in(&self.hub, "irc", &nick, pass.to_owned(), self.peer.ip()).await {
                     // "You are now identified" once the hub agrees.
                     Ok(Ok(account)) => {
                         self.command(Command::Identify(account), "NICKSERV", Kind::Identify)
@@ -2582,7 +2592,7 @@ impl Conn {
                 let min = self.config.accounts.min_password_len;
                 let (hub, ip) = (self.hub.clone(), self.peer.ip());
                 let (old, new) = ((*old).to_owned(), (*new).to_owned());
-                match auth::change_own_password(&hub, &self.pacer, old, new, min, ip).await {
+                match auth::change_own_password(&hub, "irc", &self.pacer, old, new, min, ip).await {
                     Ok(Ok(cmd)) => self.command(cmd, "NICKSERV", Kind::NickServ).await,
                     Ok(Err(why)) => {
                         let n = self.service_notice(&why);

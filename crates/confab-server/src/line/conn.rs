@@ -19,12 +19,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::rewind::Io;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{Instrument, info, warn};
+use tracing::{Instrument, debug, info};
 
 use super::codec::{Decoded, LineDecoder};
 use super::parse::{Input, ParseLimits, parse};
 use super::render;
 use crate::auth;
+use crate::closed::ClosedBy;
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
 use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Out, Ready, now};
@@ -37,8 +38,9 @@ const READ_CHUNK: usize = 4096;
 /// How the writer ended.
 #[derive(Debug)]
 enum WriterEnd {
-    /// The hub said goodbye (quit, flood, shutdown) and it was written.
-    Bye,
+    /// The hub said goodbye (quit, flood, shutdown) and it was written;
+    /// why.
+    Bye(String),
     /// Every sender is gone: the connection is closing from our side.
     Drained,
     /// The hub closed the connection at once (its queue was full).
@@ -102,6 +104,7 @@ async fn run<S: Io>(
     let mut conn = Conn {
         sid,
         hub: hub.clone(),
+        quitting: false,
         local,
         login: login_rx,
         nick: None,
@@ -125,35 +128,37 @@ async fn run<S: Io>(
     let login_deadline = Instant::now() + limits.login_timeout();
     let mut buf = vec![0u8; READ_CHUNK];
     let mut writer_end = None;
-    let reason: String = 'conn: loop {
+    let (closed_by, reason): (ClosedBy, String) = 'conn: loop {
         for item in items.drain(..) {
             match conn.item(item).await {
                 Flow::Go => {}
-                Flow::Stop(reason) => break 'conn reason,
+                Flow::Stop(by, reason) => break 'conn (by, reason),
             }
         }
         tokio::select! {
             biased;
             end = &mut writer => {
-                let reason = match &end {
-                    Ok(WriterEnd::Bye) => "closed by the server".to_owned(),
-                    Ok(WriterEnd::Killed(why)) => why.to_string(),
-                    Ok(WriterEnd::Failed(e)) => format!("Write error: {e}"),
-                    Ok(WriterEnd::Drained) | Err(_) => "closed".to_owned(),
+                let closed = match &end {
+                    Ok(WriterEnd::Bye(why)) if conn.quitting => (ClosedBy::Client, why.clone()),
+                    Ok(WriterEnd::Bye(why)) => (ClosedBy::Server, why.clone()),
+                    Ok(WriterEnd::Killed(why)) => (ClosedBy::Killed, why.to_string()),
+                    Ok(WriterEnd::Failed(e)) => (ClosedBy::WriteError, format!("Write error: {e}")),
+                    Ok(WriterEnd::Drained) => (ClosedBy::Server, "closed".to_owned()),
+                    Err(e) => (ClosedBy::Server, format!("writer task failed: {e}")),
                 };
                 writer_end = Some(end);
-                break reason;
+                break closed;
             }
             () = sleep_until(login_deadline), if conn.nick.is_none() => {
                 let secs = limits.login_timeout().as_secs_f64();
                 let text = format!("no name chosen within {secs} seconds; goodbye");
                 conn.say(render::error(now(), &Local, &text)).await;
-                break "login timeout".to_owned();
+                break (ClosedBy::Timeout, "login timeout".to_owned());
             }
             read = reader.read(&mut buf) => match read {
-                Ok(0) => break "Connection closed".to_owned(),
+                Ok(0) => break (ClosedBy::Client, "Connection closed".to_owned()),
                 Ok(n) => decoder.feed(&buf[..n], &mut items),
-                Err(e) => break format!("Read error: {e}"),
+                Err(e) => break (ClosedBy::read_error(&e), format!("Read error: {e}")),
             },
         }
     };
@@ -164,23 +169,12 @@ async fn run<S: Io>(
     // drains what is left and ends.
     let _ = hub.disconnect(sid, reason.clone()).await;
     drop(local);
-    let end = match writer_end {
-        Some(end) => end,
-        None => match timeout(limits.shutdown_grace(), &mut writer).await {
-            Ok(end) => end,
-            Err(_) => {
-                writer.abort();
-                info!(reason, "disconnected; output not flushed in time");
-                return;
-            }
-        },
-    };
-    match end {
-        Ok(WriterEnd::Killed(why)) => warn!(reason = %why, "disconnected: client too slow"),
-        Ok(WriterEnd::Failed(e)) => info!(error = %e, "disconnected: write failed"),
-        Ok(WriterEnd::Bye | WriterEnd::Drained) => info!(reason, "disconnected"),
-        Err(e) => warn!(error = %e, "writer task failed"),
+    // What was left to write goes out first (or the writer ends it).
+    if writer_end.is_none() && timeout(limits.shutdown_grace(), &mut writer).await.is_err() {
+        writer.abort();
+        debug!("output not flushed in time");
     }
+    closed_by.log(&reason);
 }
 
 fn name_prompt(limits: &Limits) -> Bytes {
@@ -193,13 +187,16 @@ fn name_prompt(limits: &Limits) -> Bytes {
 
 enum Flow {
     Go,
-    Stop(String),
+    /// The connection ends: who ended it, and why.
+    Stop(ClosedBy, String),
 }
 
 /// The reader side's state.
 struct Conn {
     sid: SessionId,
     hub: HubHandle,
+    /// The user asked to quit: the hub's goodbye that follows is theirs.
+    quitting: bool,
     local: mpsc::Sender<Out>,
     /// Set by the writer: `Some(true)` once logged in, `Some(false)` when a
     /// name was refused.
@@ -237,7 +234,7 @@ impl Conn {
         if !line.trim().is_empty() && self.pacer.pace().await.is_err() {
             let bye = format!("Disconnected: {}", Excess::REASON);
             self.say(render::notice(now(), &Local, &bye)).await;
-            return Flow::Stop(Excess::REASON.to_owned());
+            return Flow::Stop(ClosedBy::Server, Excess::REASON.to_owned());
         }
         let parsed = parse(&line, &self.parse_limits);
         if self.nick.is_none() {
@@ -253,7 +250,7 @@ impl Conn {
             Ok(Input::Oper { name, password }) => self.oper(name, password).await,
             Ok(local) => self.local(local).await,
             Err(e) => {
-                info!(error = %e, "bad input");
+                debug!(error = %e, "bad input");
                 self.error(&e.to_string()).await
             }
         }
@@ -271,7 +268,7 @@ impl Conn {
                 Ok(Input::Hub(Command::ChangeNick(nick))) => Ok(nick),
                 Ok(Input::Hub(Command::Quit(_))) => {
                     self.say(render::notice(now(), &Local, "Goodbye.")).await;
-                    return Flow::Stop("Quit".to_owned());
+                    return Flow::Stop(ClosedBy::Client, "Quit".to_owned());
                 }
                 Ok(Input::Nothing) => return Flow::Go,
                 Ok(Input::Login { name, password }) => return self.log_in(name, password).await,
@@ -300,15 +297,15 @@ impl Conn {
     /// next line is read in the right state.
     async fn enter(&mut self, nick: Nick, cmd: Command) -> Flow {
         self.login.borrow_and_update();
-        if let Flow::Stop(r) = self.command(cmd).await {
-            return Flow::Stop(r);
+        if let Flow::Stop(by, r) = self.command(cmd).await {
+            return Flow::Stop(by, r);
         }
         // The writer sees the hub's answer first and passes it on.
         if self.login.changed().await.is_err() {
-            return Flow::Stop("closed while logging in".to_owned());
+            return Flow::Stop(ClosedBy::Server, "closed while logging in".to_owned());
         }
         if *self.login.borrow() == Some(true) {
-            info!(nick = %nick, "logged in");
+            // The hub thread logs the login (`auth::log_login`).
             self.nick = Some(nick);
         }
         Flow::Go
@@ -316,7 +313,7 @@ impl Conn {
 
     /// `/login NAME PASSWORD` before a name is chosen.
     async fn log_in(&mut self, name: Nick, password: String) -> Flow {
-        match auth::log_in(&self.hub, &name, password, self.peer.ip()).await {
+        match auth::log_in(&self.hub, "line", &name, password, self.peer.ip()).await {
             Ok(Ok(account)) => {
                 let nick = account.name.clone();
                 self.enter(nick, Command::LoginAccount(account)).await
@@ -325,7 +322,7 @@ impl Conn {
                 self.error(&e.to_string()).await;
                 self.prompt().await
             }
-            Err(_) => Flow::Stop("server shutting down".to_owned()),
+            Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),
         }
     }
 
@@ -333,10 +330,10 @@ impl Conn {
     /// name and comes back as the account (the hub refuses when it is an
     /// account already).
     async fn identify(&mut self, name: Nick, password: String) -> Flow {
-        match auth::log_in(&self.hub, &name, password, self.peer.ip()).await {
+        match auth::log_in(&self.hub, "line", &name, password, self.peer.ip()).await {
             Ok(Ok(account)) => self.command(Command::Identify(account)).await,
             Ok(Err(e)) => self.error(&e.to_string()).await,
-            Err(_) => Flow::Stop("server shutting down".to_owned()),
+            Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),
         }
     }
 
@@ -344,10 +341,10 @@ impl Conn {
     async fn passwd(&mut self, old: String, new: String) -> Flow {
         let min = self.config.accounts.min_password_len;
         let ip = self.peer.ip();
-        match auth::change_own_password(&self.hub, &self.pacer, old, new, min, ip).await {
+        match auth::change_own_password(&self.hub, "line", &self.pacer, old, new, min, ip).await {
             Ok(Ok(cmd)) => self.command(cmd).await,
             Ok(Err(why)) => self.error(&why).await,
-            Err(_) => Flow::Stop("server shutting down".to_owned()),
+            Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),
         }
     }
 
@@ -357,7 +354,7 @@ impl Conn {
         match auth::oper(&self.hub, &opers, &name, password, self.peer.ip()).await {
             Ok(Ok(name)) => self.command(Command::Oper(name)).await,
             Ok(Err(e)) => self.error(&e.to_string()).await,
-            Err(_) => Flow::Stop("server shutting down".to_owned()),
+            Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),
         }
     }
 
@@ -396,9 +393,10 @@ impl Conn {
 
     async fn command(&mut self, cmd: Command) -> Flow {
         self.ack_written().await;
+        self.quitting |= matches!(cmd, Command::Quit(_));
         match self.hub.command(self.sid, cmd).await {
             Ok(()) => Flow::Go,
-            Err(_) => Flow::Stop("server shutting down".to_owned()),
+            Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),
         }
     }
 
@@ -443,7 +441,7 @@ impl Conn {
         if sent {
             Flow::Go
         } else {
-            Flow::Stop("closed".to_owned())
+            Flow::Stop(ClosedBy::Server, "closed".to_owned())
         }
     }
 }
@@ -490,7 +488,7 @@ async fn write_loop<S: Io>(
             return WriterEnd::Drained;
         }
         buf.clear();
-        let mut bye = false;
+        let mut bye = None;
         let mut taken = None;
         let mut kept = 0;
         for item in batch.drain(..) {
@@ -513,19 +511,19 @@ async fn write_loop<S: Io>(
                 }
                 // Before a name is taken, an error answers the login.
                 Event::Error(e) if !logged_in => {
-                    info!(error = %e, "name refused");
+                    debug!(error = %e, "name refused");
                     buf.extend_from_slice(&render::notice(now(), &Local, "Choose another name:"));
                     login.send_replace(Some(false));
                 }
-                Event::Bye { .. } => {
-                    bye = true;
+                Event::Bye { reason } => {
+                    bye = Some(reason.clone());
                     break;
                 }
                 Event::KeptPageEnd { upto } => taken = Some(*upto),
                 // A page's messages may go out in an earlier write than
                 // its end: the reader waits for the end all the same.
                 Event::Message { msg, offline: true } => kept = kept.max(msg.id.0),
-                Event::Error(e) => info!(error = %e, "command refused"),
+                Event::Error(e) => debug!(error = %e, "command refused"),
                 _ => {}
             }
         }
@@ -548,9 +546,9 @@ async fn write_loop<S: Io>(
             // The hub may be gone (shutting down): then nothing is taken.
             let _ = taker.hub.kept_taken(taker.sid, upto).await;
         }
-        if bye {
+        if let Some(reason) = bye {
             let _ = w.shutdown().await;
-            return WriterEnd::Bye;
+            return WriterEnd::Bye(reason);
         }
     }
 }

@@ -19,10 +19,11 @@ use bytes::Bytes;
 use confab_core::{ClientInfo, Command, Delivery, Event, Message, MsgId, Nick, SessionId};
 use futures_util::SinkExt;
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{Instrument, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, SLOT};
 use crate::auth::{self, LoginError};
+use crate::closed::ClosedBy;
 use crate::flood::{Excess, Pacer};
 use crate::http::Shared;
 use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready, now};
@@ -83,12 +84,15 @@ struct Pending {
 /// Why the reader stops.
 enum Flow {
     Go,
-    Stop(String),
+    /// The connection ends: who ended it, and why.
+    Stop(ClosedBy, String),
 }
 
 struct Conn {
     /// The flood limit, applied before each request is read.
     pacer: Pacer,
+    /// The client asked to quit: the hub's goodbye that follows is theirs.
+    quitting: bool,
     sid: SessionId,
     peer: SocketAddr,
     state: Shared,
@@ -128,6 +132,7 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
         sid,
         peer,
         pacer,
+        quitting: false,
         limits: ParseLimits {
             max_nick_len: config.limits.max_nick_len,
             max_room_len: config.limits.max_room_len,
@@ -150,11 +155,16 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
     let mut heard = Instant::now();
     let mut ping_sent: Option<Instant> = None;
     let mut batch = Vec::with_capacity(WRITE_BATCH);
-    let mut killed = false;
-    let reason: String = loop {
+    // Set when the login timer ran out (the close is then written).
+    let mut timed_out = false;
+    let (closed_by, reason): (ClosedBy, String) = loop {
         if let Err(e) = conn.write(&mut socket, &mut kill).await {
-            killed = e.killed;
-            break e.reason;
+            let by = if e.killed {
+                ClosedBy::Killed
+            } else {
+                ClosedBy::WriteError
+            };
+            break (by, e.reason);
         }
         if let Some((code, why)) = conn.closing.take() {
             let frame = CloseFrame {
@@ -167,18 +177,22 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
                 Ok::<(), axum::Error>(())
             })
             .await;
-            break why;
+            let by = if timed_out {
+                ClosedBy::Timeout
+            } else if conn.quitting {
+                ClosedBy::Client
+            } else {
+                ClosedBy::Server
+            };
+            break (by, why);
         }
         let beat = ping_sent.unwrap_or(heard) + interval;
         tokio::select! {
             biased;
-            why = kill.fired() => {
-                killed = true;
-                break why.to_string();
-            }
+            why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
             n = rx.recv_many(&mut batch, WRITE_BATCH) => {
                 if n == 0 {
-                    break "closed".to_owned();
+                    break (ClosedBy::Server, "closed".to_owned());
                 }
                 for item in batch.drain(..) {
                     conn.deliver(item.ready().await);
@@ -188,10 +202,10 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
                 heard = Instant::now();
                 ping_sent = None;
                 match frame {
-                    None => break "Connection closed".to_owned(),
+                    None => break (ClosedBy::Client, "Connection closed".to_owned()),
                     Some(Ok(frame)) => {
-                        if let Flow::Stop(why) = conn.frame(frame).await {
-                            break why;
+                        if let Flow::Stop(by, why) = conn.frame(frame).await {
+                            break (by, why);
                         }
                     }
                     Some(Err(e)) => {
@@ -200,7 +214,7 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
                             let msg = format!("a message may be at most {max} bytes; closing");
                             conn.fatal(None, "message_too_big", &msg, close_code::SIZE, "message too big");
                         } else {
-                            break format!("WebSocket error: {e}");
+                            break (ClosedBy::ReadError, format!("WebSocket error: {e}"));
                         }
                     }
                 }
@@ -209,23 +223,21 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
                 let secs = config.limits.login_timeout().as_secs_f64();
                 let msg = format!("no hello within {secs} seconds; goodbye");
                 conn.fatal(None, "login_timeout", &msg, close_code::POLICY, "login timeout");
+                timed_out = true;
             }
             () = sleep_until(beat) => {
                 if ping_sent.is_some() {
-                    break "Ping timeout".to_owned();
+                    break (ClosedBy::Timeout, "Ping timeout".to_owned());
                 }
                 ping_sent = Some(Instant::now());
                 let ping = WsMessage::Ping(Bytes::from_static(b"confab"));
                 let sent = tokio::select! {
                     biased;
-                    why = kill.fired() => {
-                        killed = true;
-                        break why.to_string();
-                    }
+                    why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
                     r = socket.send(ping) => r,
                 };
                 if let Err(e) = sent {
-                    break format!("Write error: {e}");
+                    break (ClosedBy::WriteError, format!("Write error: {e}"));
                 }
             }
         }
@@ -236,11 +248,7 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
         // when it was the one that closed the session).
         let _ = conn.state.hub.disconnect(sid, reason.clone()).await;
     }
-    if killed {
-        warn!(reason, "disconnected: client too slow");
-    } else {
-        info!(reason, "disconnected");
-    }
+    closed_by.log(&reason);
 }
 
 /// Writing stopped the connection.
@@ -330,7 +338,9 @@ impl Conn {
                     Some(upto) if self.connected() => {
                         match self.state.hub.kept_taken(self.sid, MsgId(upto)).await {
                             Ok(()) => Flow::Go,
-                            Err(_) => Flow::Stop("server shutting down".to_owned()),
+                            Err(_) => {
+                                Flow::Stop(ClosedBy::Server, "server shutting down".to_owned())
+                            }
                         }
                     }
                     _ => Flow::Go,
@@ -339,7 +349,7 @@ impl Conn {
             // Pings are answered by the WebSocket layer; any frame counts
             // as a sign of life.
             WsMessage::Ping(_) | WsMessage::Pong(_) => Flow::Go,
-            WsMessage::Close(_) => Flow::Stop("Connection closed".to_owned()),
+            WsMessage::Close(_) => Flow::Stop(ClosedBy::Client, "Connection closed".to_owned()),
         }
     }
 
@@ -347,7 +357,7 @@ impl Conn {
         let incoming = match protocol::parse(text, &self.limits) {
             Ok(i) => i,
             Err(bad) => {
-                info!(code = bad.code, "bad input");
+                debug!(code = bad.code, "bad input");
                 if bad.code == "bad_version" {
                     self.push(bad.render(now()));
                     self.closing = Some((close_code::PROTOCOL, "unsupported version".to_owned()));
@@ -378,13 +388,13 @@ impl Conn {
                 let min = self.state.config.accounts.min_password_len;
                 let hub = self.state.hub.clone();
                 let ip = self.peer.ip();
-                match auth::change_own_password(&hub, &self.pacer, old, new, min, ip).await {
+                match auth::change_own_password(&hub, "ws", &self.pacer, old, new, min, ip).await {
                     Ok(Ok(cmd)) => self.request(id, Kind::Other, vec![cmd]).await,
                     Ok(Err(why)) => {
                         self.door_error(id.as_ref(), "bad_password", None, &why)
                             .await
                     }
-                    Err(_) => Flow::Stop("server shutting down".to_owned()),
+                    Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),
                 }
             }
             (_, Request::Register { password }) => {
@@ -416,7 +426,7 @@ impl Conn {
                         self.door_error(id.as_ref(), code, None, &e.to_string())
                             .await
                     }
-                    Err(_) => Flow::Stop("server shutting down".to_owned()),
+                    Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),
                 }
             }
             (
@@ -469,7 +479,7 @@ impl Conn {
         let (cmd, account) = match hello.auth {
             Auth::Guest(nick) => (Command::Login(nick), false),
             Auth::Password { name, password } => {
-                match auth::log_in(&hub, &name, password, self.peer.ip()).await {
+                match auth::log_in(&hub, "ws", &name, password, self.peer.ip()).await {
                     Ok(Ok(account)) => (Command::LoginAccount(account), true),
                     Ok(Err(LoginError::Wrong)) => {
                         let msg = "wrong name or password";
@@ -486,7 +496,9 @@ impl Conn {
                             .door_error(id.as_ref(), "storage", None, &e.to_string())
                             .await;
                     }
-                    Err(_) => return Flow::Stop("server shutting down".to_owned()),
+                    Err(_) => {
+                        return Flow::Stop(ClosedBy::Server, "server shutting down".to_owned());
+                    }
                 }
             }
             Auth::Token(token) => {
@@ -499,7 +511,9 @@ impl Conn {
                     Err(Refused::Store(e)) => {
                         return self.door_error(id.as_ref(), "storage", None, &e).await;
                     }
-                    Err(Refused::Gone) => return Flow::Stop("server shutting down".to_owned()),
+                    Err(Refused::Gone) => {
+                        return Flow::Stop(ClosedBy::Server, "server shutting down".to_owned());
+                    }
                 }
             }
         };
@@ -514,7 +528,7 @@ impl Conn {
                 .await
                 .is_err()
             {
-                return Flow::Stop("server shutting down".to_owned());
+                return Flow::Stop(ClosedBy::Server, "server shutting down".to_owned());
             }
         }
         self.phase = Phase::LoggingIn;
@@ -531,6 +545,7 @@ impl Conn {
 
     /// Sends `cmds` to the hub as one numbered request, then its fence.
     async fn request(&mut self, id: Option<ReqId>, kind: Kind, cmds: Vec<Command>) -> Flow {
+        self.quitting |= cmds.iter().any(|c| matches!(c, Command::Quit(_)));
         let req = self.next_req;
         self.next_req += 1;
         self.pending.insert(
@@ -545,17 +560,18 @@ impl Conn {
         let hub = &self.state.hub;
         for cmd in cmds {
             if hub.command_req(self.sid, req, cmd).await.is_err() {
-                return Flow::Stop("server shutting down".to_owned());
+                return Flow::Stop(ClosedBy::Server, "server shutting down".to_owned());
             }
         }
         if hub.fence(self.sid, req).await.is_err() {
-            return Flow::Stop("server shutting down".to_owned());
+            return Flow::Stop(ClosedBy::Server, "server shutting down".to_owned());
         }
         Flow::Go
     }
 
     async fn bad_token(&mut self, id: Option<&ReqId>, why: &str) -> Flow {
-        info!(why, "bad token");
+        let door = crate::metrics::door("ws");
+        auth::log_login(door, None, self.peer.ip(), true, Err(why));
         self.fatal(id, "bad_token", why, close_code::POLICY, "bad token");
         Flow::Go
     }
@@ -594,7 +610,7 @@ impl Conn {
         }
         match self.state.hub.echo(self.sid, text.into(), error).await {
             Ok(()) => Flow::Go,
-            Err(_) => Flow::Stop("server shutting down".to_owned()),
+            Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),
         }
     }
 
@@ -648,8 +664,8 @@ impl Conn {
                     _ => false,
                 };
                 self.phase = Phase::Ready;
+                // The hub thread logs the login (`auth::log_login`).
                 self.nick = Some(nick.clone());
-                info!(nick = %nick, "logged in");
                 let text =
                     protocol::welcome(re.as_ref(), nick, account, self.sid.0, *online, d.time);
                 self.push(text);
@@ -669,7 +685,7 @@ impl Conn {
                         }
                     }
                 }
-                info!(error = %e, "command refused");
+                debug!(error = %e, "command refused");
                 if let Some(text) = protocol::render(d, re.as_ref()) {
                     self.push(text);
                 }
