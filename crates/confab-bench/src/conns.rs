@@ -111,11 +111,10 @@ pub async fn idle(common: &Common, o: &ConnsOpts) -> anyhow::Result<Report> {
                 let mut pongs = Vec::new();
                 let read = tokio::select! {
                     r = reader.read_some(|line, _| {
-                        if proto == Proto::Irc && line.starts_with(b"PING") {
-                            if let Seen::Ping(p) = proto.classify(&String::from_utf8_lossy(line)) {
+                        if proto == Proto::Irc && line.starts_with(b"PING")
+                            && let Seen::Ping(p) = proto.classify(&String::from_utf8_lossy(line)) {
                                 pongs.push(p);
                             }
-                        }
                     }) => r,
                     _ = stop.changed() => break,
                 };

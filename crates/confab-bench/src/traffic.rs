@@ -337,10 +337,11 @@ async fn receive(
                     } else {
                         got.push((p.sender, p.seq, clock.ns(at).saturating_sub(p.ns)));
                     }
-                } else if proto == Proto::Irc && line.starts_with(b"PING") {
-                    if let Seen::Ping(pong) = proto.classify(&String::from_utf8_lossy(line)) {
-                        pongs.push(pong);
-                    }
+                } else if proto == Proto::Irc
+                    && line.starts_with(b"PING")
+                    && let Seen::Ping(pong) = proto.classify(&String::from_utf8_lossy(line))
+                {
+                    pongs.push(pong);
                 }
             })
             .await;

@@ -1214,10 +1214,10 @@ impl<O: Outbox> Hub<O> {
 
     /// Whether `key` is a registered account's name.
     fn is_registered(&mut self, key: &NickKey) -> Result<bool, ChatError> {
-        if let Some(id) = self.by_nick.get(key) {
-            if self.users[id].account.is_some() {
-                return Ok(true);
-            }
+        if let Some(id) = self.by_nick.get(key)
+            && self.users[id].account.is_some()
+        {
+            return Ok(true);
         }
         match &mut self.store {
             Some(store) => Ok(store.account(key).map_err(storage)?.is_some()),

@@ -955,16 +955,16 @@ impl Config {
         if tls.handshake_timeout_ms == 0 {
             return Err(bad("tls.handshake_timeout_ms", "must be greater than 0"));
         }
-        if let Some(l) = self.listeners.iter().find(|l| l.tls) {
-            if !tls.enabled() {
-                return Err(bad(
-                    "listeners",
-                    format!(
-                        "the listener on {} wants TLS: set tls.cert and tls.key, or tls.self_signed",
-                        l.addr
-                    ),
-                ));
-            }
+        if let Some(l) = self.listeners.iter().find(|l| l.tls)
+            && !tls.enabled()
+        {
+            return Err(bad(
+                "listeners",
+                format!(
+                    "the listener on {} wants TLS: set tls.cert and tls.key, or tls.self_signed",
+                    l.addr
+                ),
+            ));
         }
         Ok(())
     }

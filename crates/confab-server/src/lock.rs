@@ -55,10 +55,6 @@ impl DataDirLock {
             .truncate(false)
             .open(dir.join(LOCK_FILE))
             .map_err(io_error)?;
-        // Stable since Rust 1.89. The workspace's `rust-version` still says
-        // 1.85 (the code needed 1.88 already, for let chains); raising it
-        // turns on newer lints across the code, a change of its own.
-        #[allow(clippy::incompatible_msrv)]
         let locked = file.try_lock();
         match locked {
             Ok(()) => {}

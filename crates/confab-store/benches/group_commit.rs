@@ -21,7 +21,7 @@ const RUNS: usize = 2;
 
 fn message(id: u64, nicks: &[Nick], rooms: &[RoomName]) -> Message {
     let i = id as usize;
-    let to = if i % 10 == 0 {
+    let to = if i.is_multiple_of(10) {
         Target::User(nicks[(i / 10) % nicks.len()].clone())
     } else {
         Target::Room(rooms[i % rooms.len()].clone())
