@@ -151,6 +151,16 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// A WebSocket's read buffer. tungstenite allocates it whole when the
+/// socket opens (128 KiB by default: most of an idle connection's memory);
+/// a chat frame is a few hundred bytes, and a larger one gets room for
+/// itself when its header says so.
+const WS_READ_BUFFER: usize = 4 * 1024;
+
+/// Bytes of frames gathered before they are written (the door flushes
+/// after each batch anyway); the buffer grows only as far as this.
+const WS_WRITE_BUFFER: usize = 16 * 1024;
+
 async fn ws_upgrade(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -175,7 +185,9 @@ async fn ws_upgrade(
     let ws = ws
         .protocols([IRC_TEXT, IRC_BINARY, CONFAB_V1])
         .max_message_size(limit)
-        .max_frame_size(limit);
+        .max_frame_size(limit)
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(WS_WRITE_BUFFER);
     let protocol = ws
         .selected_protocol()
         .and_then(|p| p.to_str().ok())

@@ -185,9 +185,14 @@ export function Composer({ chat, buffer, onFiles, canUpload }) {
     const value = el.value;
     const next = value.slice(0, c.start) + pick + value.slice(c.end);
     const caret = c.start + pick.length;
+    // The box and its caret change now, not on a later frame: a caret set
+    // late would undo a selection the user made meanwhile (Tab, then
+    // Ctrl+A, Backspace would delete one character). The render that
+    // follows finds the value already there and leaves the caret alone.
+    el.value = next;
+    el.setSelectionRange(caret, caret);
     setText(next);
     setCompletion({ ...c, end: caret });
-    requestAnimationFrame(() => el.setSelectionRange(caret, caret));
     return true;
   };
 
