@@ -108,6 +108,19 @@ impl Out {
     }
 }
 
+/// What a connection's buffer may keep between bursts.
+pub const KEEP_BYTES: usize = 512;
+
+/// Gives back what a buffer grew beyond [`KEEP_BYTES`] (emptied first):
+/// doors call it when their queue is empty, so idle connections hold no
+/// buffers and busy ones keep theirs.
+pub fn release<T>(v: &mut Vec<T>) {
+    v.clear();
+    if v.capacity() * std::mem::size_of::<T>().max(1) > KEEP_BYTES {
+        *v = Vec::new();
+    }
+}
+
 /// Tells the hub a session is gone when dropped armed: a connection task
 /// that ends abnormally (a panic) leaves no session behind. Every door
 /// holds one while its session lives and disarms it to say goodbye itself.

@@ -204,7 +204,7 @@ async fn run<S: Io>(
     let mut leave = Leave::new(&hub, sid);
     let mut inbuf = BytesMut::from(&initial[..]);
     let mut discarding = false;
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut batch = Vec::new();
     let ping_every = Duration::from_millis(config.irc.ping_interval_ms);
     let ping_timeout = Duration::from_millis(config.irc.ping_timeout_ms);
     let register_by = Instant::now() + Duration::from_millis(config.irc.registration_timeout_ms);
@@ -235,6 +235,15 @@ async fn run<S: Io>(
         }
         if !conn.out.is_empty() && !flush(&mut writer, &mut conn.out, &mut kill).await {
             break (ClosedBy::WriteError, "write error".to_owned());
+        }
+        // Nothing waiting: what a burst grew goes back, so an idle
+        // connection holds no buffers of its own.
+        if rx.is_empty() {
+            crate::hub_task::release(&mut conn.out);
+            crate::hub_task::release(&mut batch);
+            if inbuf.is_empty() && inbuf.capacity() > crate::hub_task::KEEP_BYTES {
+                inbuf = BytesMut::new();
+            }
         }
         if let Some(why) = conn.closing.clone() {
             break (conn.closed_by, why);

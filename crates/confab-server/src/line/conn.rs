@@ -474,8 +474,8 @@ async fn write_loop<S: Io>(
     login: watch::Sender<Option<bool>>,
     taker: Taker,
 ) -> WriterEnd {
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
-    let mut buf = Vec::with_capacity(8 * 1024);
+    let mut batch = Vec::new();
+    let mut buf = Vec::new();
     let mut logged_in = false;
     loop {
         let n = tokio::select! {
@@ -549,6 +549,12 @@ async fn write_loop<S: Io>(
         if let Some(reason) = bye {
             let _ = w.shutdown().await;
             return WriterEnd::Bye(reason);
+        }
+        // Nothing waiting: what a burst grew goes back, so an idle
+        // connection holds no buffers of its own.
+        if rx.is_empty() {
+            crate::hub_task::release(&mut buf);
+            crate::hub_task::release(&mut batch);
         }
     }
 }
