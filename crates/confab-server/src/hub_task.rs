@@ -38,6 +38,9 @@ use crate::reads::Readers;
 /// Messages indexed for search in one go (one transaction, a few ms).
 const INDEX_CHUNK: usize = 512;
 
+/// Longest a few unindexed messages wait for a quiet moment.
+const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Unindexed messages past which a busy hub indexes a chunk after each
 /// batch anyway.
 const INDEX_LAG: u64 = 8192;
@@ -684,6 +687,7 @@ pub fn spawn_hub(
         pooled_reads,
         guard,
         index_failing: false,
+        last_indexed: std::time::Instant::now(),
     };
     let thread = std::thread::Builder::new()
         .name("confab-hub".into())
@@ -747,6 +751,8 @@ struct Runner {
     guard: Arc<Guard>,
     /// Indexing for search failed last time (said once, not per batch).
     index_failing: bool,
+    /// When the full-text index was last fed.
+    last_indexed: std::time::Instant,
 }
 
 impl Runner {
@@ -783,15 +789,18 @@ impl Runner {
         }
     }
 
-    /// Feeds the full-text index a chunk at a time while no request waits,
-    /// or one chunk after a batch when it has fallen far behind; a search
-    /// brings it up to date itself. So messages are indexed in bulk, never
-    /// one commit at a time on their way to the recipients.
+    /// Feeds the full-text index in bulk: once a whole chunk waits (or a
+    /// second has passed since the last time), and only while no request
+    /// waits unless it has fallen far behind; a search brings it up to
+    /// date itself. Each indexing is a transaction of its own (an fsync),
+    /// so it must stay rare next to the batches: never one per batch.
     fn index(&mut self, rx: &mpsc::Receiver<Request>) {
         let behind = self.hub.unindexed();
-        if behind == 0 || (!rx.is_empty() && behind < INDEX_LAG) {
+        let due = behind >= INDEX_CHUNK as u64 || self.last_indexed.elapsed() >= INDEX_EVERY;
+        if behind == 0 || !due || (!rx.is_empty() && behind < INDEX_LAG) {
             return;
         }
+        self.last_indexed = std::time::Instant::now();
         loop {
             match self.hub.index_backlog(INDEX_CHUNK) {
                 Ok(n) if n == INDEX_CHUNK && rx.is_empty() => {}
