@@ -160,10 +160,19 @@ async fn an_upload_larger_than_the_memory_budget_is_streamed_both_ways() {
     // The instrument first: it sees a 40 MiB buffer, once touched. (Over
     // glibc's largest mmap threshold, 32 MiB, so the pages are fresh even
     // when other tests in this process freed big buffers just before.)
-    let before = reset_peak();
-    let buffer = std::hint::black_box(vec![1u8; 40 * MIB as usize]);
-    let seen = status_kib("VmHWM:").saturating_sub(before);
-    drop(buffer);
+    // The peak is the process's, shared with the tests running beside
+    // this one: one that frees a lot meanwhile hides the buffer, so the
+    // instrument gets a few tries.
+    let mut seen = 0;
+    for _ in 0..10 {
+        let before = reset_peak();
+        let buffer = std::hint::black_box(vec![1u8; 40 * MIB as usize]);
+        seen = status_kib("VmHWM:").saturating_sub(before);
+        drop(buffer);
+        if seen >= 38 * MIB {
+            break;
+        }
+    }
     assert!(
         seen >= 38 * MIB,
         "the peak RSS missed a 40 MiB buffer: {seen}"
