@@ -8,51 +8,25 @@ use std::net::SocketAddr;
 use confab_bench::conns::{ConnsOpts, StormOpts};
 use confab_bench::traffic::{FanoutOpts, PmOpts, RoomsOpts};
 use confab_bench::{Common, Proto, Report, Workload};
-use confab_server::{Config, Server};
-use tokio::sync::oneshot;
+
+#[path = "../../confab-server/tests/support/mod.rs"]
+mod support;
+
+use support::{TestServer, start};
 
 const PROTOS: [Proto; 3] = [Proto::Irc, Proto::Line, Proto::Ws];
 
 /// A confab server configured as docs/benchmarks.md says: flood control
 /// lifted for loopback, per-address limits raised, a deep send queue, no
 /// default room.
-struct TestServer {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
-}
-
 async fn server() -> TestServer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        data_dir: dir.path().join("data"),
-        ..Config::default()
-    };
-    config.limits.flood_exempt = vec!["127.0.0.0/8".into(), "::1/128".into()];
-    config.limits.max_connections_per_ip = 10_000;
-    config.limits.send_queue = 16_384;
-    config.chat.default_room = String::new();
-    let server = Server::bind(config).await.expect("bind");
-    let addr = server.local_addrs()[0];
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    TestServer {
-        addr,
-        stop,
-        task,
-        _dir: dir,
-    }
-}
-
-impl TestServer {
-    async fn shutdown(self) {
-        let _ = self.stop.send(());
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.task).await;
-    }
+    start(|config| {
+        config.limits.flood_exempt = vec!["127.0.0.0/8".into(), "::1/128".into()];
+        config.limits.max_connections_per_ip = 10_000;
+        config.limits.send_queue = 16_384;
+        config.chat.default_room = String::new();
+    })
+    .await
 }
 
 fn common(addr: SocketAddr, proto: Proto, duration: f64) -> Common {

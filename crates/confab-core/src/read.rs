@@ -91,26 +91,21 @@ impl Read {
     }
 
     fn event(&self, store: &mut dyn Store) -> Event {
-        if let ReadQuery::Conversations {
-            who,
-            after,
-            before,
-            limit,
-        } = &self.query
-        {
-            return match store.conversations(who, *after, *before, *limit) {
-                Ok(found) => self.conversations(found),
-                Err(e) => Event::Error(ChatError::Storage(e.to_string())),
-            };
-        }
-        match self.rows(store) {
-            Ok((messages, more)) => self.answer(messages, more),
-            Err(e) => Event::Error(ChatError::Storage(e.to_string())),
-        }
+        self.answered(store)
+            .unwrap_or_else(|e| Event::Error(ChatError::Storage(e.to_string())))
     }
 
-    fn rows(&self, store: &mut dyn Store) -> Result<(Vec<Message>, bool), StoreError> {
-        Ok(match &self.query {
+    fn answered(&self, store: &mut dyn Store) -> Result<Event, StoreError> {
+        let (messages, more) = match &self.query {
+            ReadQuery::Conversations {
+                who,
+                after,
+                before,
+                limit,
+            } => {
+                let found = store.conversations(who, *after, *before, *limit)?;
+                return Ok(self.conversations(found));
+            }
             ReadQuery::Window(conversation, q) => (store.history(conversation, q)?, false),
             ReadQuery::Around {
                 conversation,
@@ -147,8 +142,8 @@ impl Read {
                 messages.truncate(*limit);
                 (messages, more)
             }
-            ReadQuery::Conversations { .. } => (Vec::new(), false),
-        })
+        };
+        Ok(self.answer(messages, more))
     }
 
     /// Names each conversation found: a room as its name is spelt, a
@@ -214,7 +209,9 @@ impl Read {
                 }
             }
             Answer::Resumed => Event::Resumed { messages, more },
-            Answer::Conversations(_) => Event::Conversations(Vec::new()),
+            Answer::Conversations(_) => {
+                unreachable!("a conversations answer comes from a conversations read")
+            }
         }
     }
 }

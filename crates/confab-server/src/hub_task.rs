@@ -93,13 +93,9 @@ impl Out {
             Out::Event(d) => Ready::Event(d),
             Out::Raw(b) => Ready::Raw(b),
             Out::Pending(read, answer) => {
-                let lost =
-                    || Event::Error(ChatError::Storage("the read was lost; try again".into()));
-                let event = match answer.await {
-                    Ok(Some(event)) => event,
-                    // Nothing to say (history on joining an empty room).
-                    Ok(None) => return Ready::Raw(bytes::Bytes::new()),
-                    Err(_) => lost(),
+                // Nothing to say (history on joining an empty room).
+                let Some(event) = crate::reads::answer(answer).await else {
+                    return Ready::Raw(bytes::Bytes::new());
                 };
                 let d = Envelope::new(read.time, event);
                 if let Some(origin) = read.origin() {
@@ -603,11 +599,7 @@ impl HubHandle {
         let answer = answer.await.map_err(|_| HubGone)?;
         Ok(match (answer, &self.readers) {
             (Ok(ApiAnswer::Read(read)), Some(readers)) => {
-                let rows = readers.submit(*read).await.unwrap_or_else(|_| {
-                    Some(Event::Error(ChatError::Storage(
-                        "the read was lost; try again".into(),
-                    )))
-                });
+                let rows = crate::reads::answer(readers.submit(*read)).await;
                 Read::messages(rows).map(ApiAnswer::Messages)
             }
             (answer, _) => answer,

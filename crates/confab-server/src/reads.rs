@@ -58,6 +58,16 @@ impl Readers {
     }
 }
 
+/// A submitted read's answer, once the pool has it; a read lost with its
+/// reader is a refusal the user can act on.
+pub async fn answer(rx: oneshot::Receiver<Option<Event>>) -> Option<Event> {
+    rx.await.unwrap_or_else(|_| {
+        Some(Event::Error(ChatError::Storage(
+            "the read was lost; try again".into(),
+        )))
+    })
+}
+
 fn open(path: &Path) -> Result<SqliteStore, confab_core::store::StoreError> {
     // Reads only: synchronous does not matter, and the schema is current
     // (the server migrated it before starting these).

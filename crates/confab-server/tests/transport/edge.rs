@@ -353,8 +353,11 @@ async fn a_browsers_idle_connection_is_not_taken_for_telnet() {
     let (status, _) = super::http_get(connect_from("127.0.0.3", s.addr()).await, "/healthz").await;
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     let idle = connect_from("127.0.0.3", s.addr()).await;
-    // The silence under test, five sniff timeouts long.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The silence under test, five sniff timeouts long: no telnet
+    // greeting comes meanwhile (a read that stays pending the whole time).
+    let mut byte = [0u8; 1];
+    let heard = timeout(std::time::Duration::from_millis(500), idle.peek(&mut byte)).await;
+    assert!(heard.is_err(), "the idle connection was greeted: {heard:?}");
     let (status, body) = super::http_get(idle, "/healthz").await;
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     assert_eq!(body.trim(), "ok");
