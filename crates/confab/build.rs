@@ -1,4 +1,5 @@
-//! Records the commit the binary is built from (`CONFAB_COMMIT`), for
+//! Records the commit the binary is built from (`BUILT_FROM_COMMIT`; not `CONFAB_*`, which `cargo run` would
+//! hand the server as an unknown setting), for
 //! `confab --version`, the start-up log line and the build-info metric.
 //! Outside a git checkout (a source tarball) it is "unknown".
 
@@ -21,7 +22,7 @@ fn main() {
     } else {
         commit
     };
-    println!("cargo:rustc-env=CONFAB_COMMIT={commit}");
+    println!("cargo:rustc-env=BUILT_FROM_COMMIT={commit}");
     // Built again when HEAD moves: a new commit, or another branch.
     for path in ["HEAD", "index"] {
         if let Some(p) = git(&["rev-parse", "--git-path", path]) {

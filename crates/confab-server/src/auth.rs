@@ -421,6 +421,18 @@ pub async fn change_password(
         .map_err(ChangeError::New))
 }
 
+/// Why a connection's own password change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OwnPasswordError {
+    /// The connection is a guest: the core's refusal, which each door
+    /// words its own way.
+    #[error("{}", confab_core::ChatError::NotAnAccount)]
+    NotAnAccount(confab_core::ChatError),
+    /// The old password or the new one (said to the user as it is).
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// A chat connection's own password change (line `/passwd`, NickServ
 /// `PASSWD`, WebSocket `passwd`): for the account the hub last said the
 /// connection is, checked as [`change_password`]. The command for the hub
@@ -434,8 +446,8 @@ pub async fn change_own_password(
     new: String,
     min_len: usize,
     ip: IpAddr,
-) -> Result<Result<confab_core::Command, String>, crate::hub_task::HubGone> {
-    let not_an_account = || confab_core::ChatError::NotAnAccount.to_string();
+) -> Result<Result<confab_core::Command, OwnPasswordError>, crate::hub_task::HubGone> {
+    let not_an_account = || OwnPasswordError::NotAnAccount(confab_core::ChatError::NotAnAccount);
     let Some(name) = pacer.account() else {
         return Ok(Err(not_an_account()));
     };
@@ -448,8 +460,10 @@ pub async fn change_own_password(
                 name: account.name.key(),
                 password_hash,
             }),
-            Err(ChangeError::Login(LoginError::Wrong)) => Err("the old password is wrong".into()),
-            Err(e) => Err(e.to_string()),
+            Err(ChangeError::Login(LoginError::Wrong)) => Err(OwnPasswordError::Refused(
+                "the old password is wrong".into(),
+            )),
+            Err(e) => Err(OwnPasswordError::Refused(e.to_string())),
         },
     )
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
-    env!("CONFAB_COMMIT"),
+    env!("BUILT_FROM_COMMIT"),
     ")"
 );
 
@@ -235,7 +235,7 @@ impl TlsOverrides {
 }
 
 fn main() -> ExitCode {
-    confab_server::build::set_commit(env!("CONFAB_COMMIT"));
+    confab_server::build::set_commit(env!("BUILT_FROM_COMMIT"));
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Completions { shell } => {

@@ -2604,7 +2604,7 @@ impl Conn {
                 match auth::change_own_password(&hub, "irc", &self.pacer, old, new, min, ip).await {
                     Ok(Ok(cmd)) => self.command(cmd, "NICKSERV", Kind::NickServ).await,
                     Ok(Err(why)) => {
-                        let n = self.service_notice(&why);
+                        let n = self.service_notice(&why.to_string());
                         self.reply(vec![n]).await;
                     }
                     Err(_) => self.closing = Some("Server shutting down".into()),

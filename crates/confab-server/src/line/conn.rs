@@ -343,7 +343,8 @@ impl Conn {
         let ip = self.peer.ip();
         match auth::change_own_password(&self.hub, "line", &self.pacer, old, new, min, ip).await {
             Ok(Ok(cmd)) => self.command(cmd).await,
-            Ok(Err(why)) => self.error(&why).await,
+            Ok(Err(auth::OwnPasswordError::NotAnAccount(e))) => self.error(&render::said(&e)).await,
+            Ok(Err(why)) => self.error(&why.to_string()).await,
             Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),
         }
     }

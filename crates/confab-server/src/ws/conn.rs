@@ -391,7 +391,7 @@ impl Conn {
                 match auth::change_own_password(&hub, "ws", &self.pacer, old, new, min, ip).await {
                     Ok(Ok(cmd)) => self.request(id, Kind::Other, vec![cmd]).await,
                     Ok(Err(why)) => {
-                        self.door_error(id.as_ref(), "bad_password", None, &why)
+                        self.door_error(id.as_ref(), "bad_password", None, &why.to_string())
                             .await
                     }
                     Err(_) => Flow::Stop(ClosedBy::Server, "server shutting down".to_owned()),

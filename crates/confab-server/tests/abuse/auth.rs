@@ -220,7 +220,7 @@ async fn a_guest_has_no_password_to_change_and_a_wrong_old_one_is_refused_everyw
     let mut guest = Client::login(s.addr, "drifter").await;
     guest.send("/passwd one-password two-password").await;
     guest
-        .expect("only a registered account has a password")
+        .expect("*** Error: only a registered account has a password; /register PASSWORD first")
         .await;
 
     let mut alice = Client::login(s.addr, "alice").await;
