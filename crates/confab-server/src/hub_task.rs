@@ -27,12 +27,13 @@ use confab_core::{
     UserInfo,
 };
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::AuditLog;
 use crate::auth::Guard;
 use crate::cloak::Cloak;
 use crate::flood::{Gate, Pacer};
+use crate::queue;
 use crate::reads::Readers;
 
 /// Messages indexed for search in one go (one transaction, a few ms).
@@ -159,8 +160,7 @@ impl Drop for Leave {
 /// waits; a full queue is reported to the hub, which then calls
 /// [`Outbox::close`].
 pub struct ConnOutbox {
-    tx: mpsc::Sender<Out>,
-    kill: watch::Sender<Option<Arc<str>>>,
+    tx: queue::Sender<Out>,
     /// Told when the session becomes an account, to pace it by that.
     pacer: Pacer,
     /// Where its reads run (none: the hub reads itself).
@@ -176,20 +176,19 @@ impl ConnOutbox {
         capacity: usize,
         pacer: &Pacer,
         hub: &HubHandle,
-    ) -> (ConnOutbox, mpsc::Receiver<Out>, KillSwitch) {
-        let (tx, rx) = mpsc::channel(capacity);
-        let (kill, kill_rx) = watch::channel(None);
+    ) -> (ConnOutbox, queue::Receiver<Out>, KillSwitch) {
+        let (tx, rx) = queue::queue(capacity);
+        let kill = rx.kill_switch();
         let outbox = ConnOutbox {
             tx,
-            kill,
             pacer: pacer.clone(),
             readers: hub.readers.clone(),
         };
-        (outbox, rx, KillSwitch(kill_rx))
+        (outbox, rx, kill)
     }
 
     /// A sender for the door's own output, into the same queue.
-    pub fn local(&self) -> mpsc::Sender<Out> {
+    pub fn local(&self) -> queue::Sender<Out> {
         self.tx.clone()
     }
 }
@@ -205,14 +204,14 @@ impl Outbox for ConnOutbox {
         };
         match self.tx.try_send(out) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => Err(QueueFull),
+            Err(queue::TrySendError::Full(_)) => Err(QueueFull),
             // The writer is gone: the connection is closing anyway.
-            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(queue::TrySendError::Closed(_)) => Ok(()),
         }
     }
 
     fn close(&self, reason: &str) {
-        self.kill.send_replace(Some(reason.into()));
+        self.tx.kill(reason);
     }
 
     fn account(&self, account: Option<&NickKey>) {
@@ -221,24 +220,7 @@ impl Outbox for ConnOutbox {
 }
 
 /// Fires when the hub closes a connection without the queue (it is full).
-#[derive(Clone)]
-pub struct KillSwitch(watch::Receiver<Option<Arc<str>>>);
-
-impl KillSwitch {
-    /// Waits until the connection is closed; the reason. Pending forever if
-    /// the outbox is dropped without closing (the writer ends by its queue).
-    pub async fn fired(&mut self) -> Arc<str> {
-        let fired = self
-            .0
-            .wait_for(Option::is_some)
-            .await
-            .map(|r| r.clone().expect("waited for Some"));
-        match fired {
-            Ok(reason) => reason,
-            Err(_) => std::future::pending().await,
-        }
-    }
-}
+pub type KillSwitch = queue::KillSwitch<Out>;
 
 /// An account looked up for a login (`None`: there is no such account).
 #[derive(Debug)]

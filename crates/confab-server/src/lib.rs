@@ -29,6 +29,7 @@ pub mod line;
 pub mod lock;
 pub mod metrics;
 pub mod peer;
+pub mod queue;
 pub mod reads;
 pub mod rewind;
 pub mod server;

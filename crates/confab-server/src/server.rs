@@ -481,7 +481,8 @@ async fn handle(mut stream: TcpStream, tcp_peer: SocketAddr, mut ctx: AcceptCtx)
             );
             return;
         }
-        match crate::peer::read_proxy_header(&mut stream, sniff_timeout).await {
+        let reading = Box::pin(crate::peer::read_proxy_header(&mut stream, sniff_timeout));
+        match reading.await {
             Ok((client, first)) => (client.unwrap_or(tcp_peer), first),
             Err(e) => {
                 warn!(peer = %tcp_peer, error = %e, "connection refused on a PROXY protocol listener");
@@ -498,7 +499,8 @@ async fn handle(mut stream: TcpStream, tcp_peer: SocketAddr, mut ctx: AcceptCtx)
     let guard = match ctx.limiter.admit(counted) {
         Ok(guard) => guard,
         Err(why) => {
-            refuse(stream, peer, why, &ctx).await;
+            let refusing = Box::pin(refuse(stream, peer, why, &ctx));
+            refusing.await;
             return;
         }
     };
@@ -506,9 +508,12 @@ async fn handle(mut stream: TcpStream, tcp_peer: SocketAddr, mut ctx: AcceptCtx)
     // by whatever serves it: a WebSocket outlives its HTTP exchange.
     ctx.hold = Some(http::Hold::new((guard, ctx._alive.clone())));
     if ctx.mode.tls_only {
-        if let Some(tls) = handshake(stream, peer, &ctx).await {
-            serve_as(tls, peer, ctx.mode.protocol, sniff_timeout, &ctx).await;
-        }
+        let serving = {
+            let shaking = Box::pin(handshake(stream, peer, &ctx));
+            let Some(tls) = shaking.await else { return };
+            Box::pin(serve_as(tls, peer, ctx.mode.protocol, sniff_timeout, &ctx))
+        };
+        serving.await;
         return;
     }
     if ctx.mode.protocol != Protocol::Auto {
@@ -525,15 +530,25 @@ async fn handle(mut stream: TcpStream, tcp_peer: SocketAddr, mut ctx: AcceptCtx)
     } else {
         sniff_timeout
     };
-    let Some(initial) = sniff(&mut stream, plain_sniff).await else {
+    // (Boxed, and freed once done: a connection's task keeps the size
+    // of every future it awaited.)
+    let sniffed = {
+        let sniffing = Box::pin(sniff(&mut stream, plain_sniff));
+        sniffing.await
+    };
+    let Some(initial) = sniffed else {
         return;
     };
     if !crate::tls::looks_like_tls(&initial) {
-        detect(stream, peer, initial, &ctx).await;
+        let serving = Box::pin(detect(stream, peer, initial, &ctx));
+        serving.await;
     } else if ctx.tls.is_some() {
-        if let Some(tls) = handshake(Rewind::new(initial, stream), peer, &ctx).await {
-            serve_as(tls, peer, Protocol::Auto, sniff_timeout, &ctx).await;
-        }
+        let serving = {
+            let shaking = Box::pin(handshake(Rewind::new(initial, stream), peer, &ctx));
+            let Some(tls) = shaking.await else { return };
+            Box::pin(serve_as(tls, peer, Protocol::Auto, sniff_timeout, &ctx))
+        };
+        serving.await;
     } else {
         info!(%peer, "TLS handshake refused: TLS is not configured");
     }
@@ -634,8 +649,8 @@ async fn sniff<S: Io>(stream: &mut S, limit: Duration) -> Option<Bytes> {
     match timeout(limit, stream.read(&mut first)).await {
         Ok(Ok(0)) | Ok(Err(_)) => None,
         Ok(Ok(n)) => {
-            first.truncate(n);
-            Some(Bytes::from(first))
+            // A copy: the 1 KiB read buffer is not kept with it.
+            Some(Bytes::copy_from_slice(&first[..n]))
         }
         Err(_) => Some(Bytes::new()),
     }
@@ -675,7 +690,10 @@ fn classify(initial: &[u8]) -> Protocol {
 }
 
 /// Hands `stream`, whose first bytes `initial` were already read, to the
-/// door of `protocol` (`Auto` counts as the line protocol).
+/// door of `protocol` (`Auto` counts as the line protocol). The IRC and
+/// line doors get a task of their own (holding the connection's place), so
+/// that what detection took ends here and an idle connection's task is
+/// its door's alone; HTTP is boxed, so it is the size of its own.
 async fn serve_fixed<S: Io>(
     stream: S,
     peer: SocketAddr,
@@ -690,23 +708,31 @@ async fn serve_fixed<S: Io>(
             let stream = Rewind::new(initial, stream);
             let hold = ctx.hold.clone().expect("admitted before serving");
             let proxies = ctx.proxies.clone();
-            http::serve(
+            let serving = Box::pin(http::serve(
                 stream,
                 peer,
                 ctx.router.clone(),
                 header_timeout,
                 hold,
                 proxies,
-            )
-            .await;
+            ));
+            serving.await;
         }
         Protocol::Irc => {
-            let _gauge = ConnGauge::new("irc");
-            irc::conn::serve(stream, peer, initial, hub, config).await;
+            let hold = ctx.hold.clone();
+            tokio::spawn(async move {
+                let _hold = hold;
+                let _gauge = ConnGauge::new("irc");
+                irc::conn::serve(stream, peer, initial, hub, config).await;
+            });
         }
         Protocol::Line | Protocol::Auto => {
-            let _gauge = ConnGauge::new("line");
-            line::conn::serve(stream, peer, initial, hub, config).await;
+            let hold = ctx.hold.clone();
+            tokio::spawn(async move {
+                let _hold = hold;
+                let _gauge = ConnGauge::new("line");
+                line::conn::serve(stream, peer, initial, hub, config).await;
+            });
         }
     }
 }

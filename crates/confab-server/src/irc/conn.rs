@@ -203,6 +203,7 @@ async fn run<S: Io>(
     // that the session is gone.
     let mut leave = Leave::new(&hub, sid);
     let mut inbuf = BytesMut::from(&initial[..]);
+    drop(initial);
     let mut discarding = false;
     let mut batch = Vec::new();
     let ping_every = Duration::from_millis(config.irc.ping_interval_ms);
@@ -231,7 +232,11 @@ async fn run<S: Io>(
                 conn.closing = Some(Excess::REASON.into());
                 continue;
             }
-            conn.line(&line).await;
+            // Boxed: handling a line is a large future (every command's)
+            // that an idle connection should not carry.
+            // (Bound first: a temporary would live across the await.)
+            let handling = Box::pin(conn.line(&line));
+            handling.await;
         }
         if !conn.out.is_empty() && !flush(&mut writer, &mut conn.out, &mut kill).await {
             break (ClosedBy::WriteError, "write error".to_owned());
@@ -243,6 +248,9 @@ async fn run<S: Io>(
             crate::hub_task::release(&mut batch);
             if inbuf.is_empty() && inbuf.capacity() > crate::hub_task::KEEP_BYTES {
                 inbuf = BytesMut::new();
+            }
+            if conn.pending.is_empty() && conn.pending.capacity() > 0 {
+                conn.pending = HashMap::new();
             }
         }
         if let Some(why) = conn.closing.clone() {
@@ -301,7 +309,9 @@ async fn run<S: Io>(
     };
     leave.disarm();
     if conn.connected {
-        let _ = hub.disconnect(sid, reason.clone()).await;
+        // (Boxed: a request to the hub is a large future to keep.)
+        let leaving = Box::pin(hub.disconnect(sid, reason.clone()));
+        let _ = leaving.await;
         // What the hub still sends (the quit's goodbye) is dropped with
         // the queue.
     }

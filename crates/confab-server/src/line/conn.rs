@@ -10,14 +10,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use chrono::Local;
 use confab_core::{ClientInfo, Command, Event, MsgId, Nick, SessionId};
 use tokio::io::WriteHalf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::rewind::Io;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{Instrument, debug, info};
 
@@ -29,10 +29,11 @@ use crate::closed::ClosedBy;
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
 use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Out, Ready, now};
+use crate::queue;
 
 /// Deliveries the writer takes off the queue per write.
 const WRITE_BATCH: usize = 256;
-/// Bytes read from the socket at a time.
+/// Bytes a read may take while a burst fills the buffer.
 const READ_CHUNK: usize = 4096;
 
 /// How the writer ended.
@@ -95,9 +96,16 @@ async fn run<S: Io>(
     .concat();
     // The hub thread gives the session its host (a cloak of `peer`).
     let info = ClientInfo::default();
-    if local.send(Out::Raw(greeting.into())).await.is_err()
-        || hub.connect(sid, outbox, peer, "line", info).await.is_err()
-    {
+    // (Boxed and freed, like every rare await here: an idle connection's
+    // task should not carry it.)
+    let connected = {
+        let connecting = Box::pin(async {
+            local.send(Out::Raw(greeting.into())).await.is_ok()
+                && hub.connect(sid, outbox, peer, "line", info).await.is_ok()
+        });
+        connecting.await
+    };
+    if !connected {
         writer.abort();
         return;
     }
@@ -125,12 +133,18 @@ async fn run<S: Io>(
     let mut decoder = LineDecoder::new(limits.max_line_bytes);
     let mut items = Vec::new();
     decoder.feed(&initial, &mut items);
+    drop(initial);
     let login_deadline = Instant::now() + limits.login_timeout();
-    let mut buf = vec![0u8; READ_CHUNK];
+    // Empty while idle: a read takes a little, more while a burst fills it.
+    let mut buf = BytesMut::new();
     let mut writer_end = None;
     let (closed_by, reason): (ClosedBy, String) = 'conn: loop {
         for item in items.drain(..) {
-            match conn.item(item).await {
+            // Boxed: handling a line is a large future that an idle
+            // connection should not carry.
+            // (Bound first: a temporary would live across the await.)
+            let handling = Box::pin(conn.item(item));
+            match handling.await {
                 Flow::Go => {}
                 Flow::Stop(by, reason) => break 'conn (by, reason),
             }
@@ -155,9 +169,20 @@ async fn run<S: Io>(
                 conn.say(render::error(now(), &Local, &text)).await;
                 break (ClosedBy::Timeout, "login timeout".to_owned());
             }
-            read = reader.read(&mut buf) => match read {
+            read = reader.read_buf(&mut buf) => match read {
                 Ok(0) => break (ClosedBy::Client, "Connection closed".to_owned()),
-                Ok(n) => decoder.feed(&buf[..n], &mut items),
+                Ok(_) => {
+                    decoder.feed(&buf, &mut items);
+                    // A full buffer means more is waiting: read it in
+                    // bigger chunks. Otherwise give back what it grew.
+                    let full = buf.len() == buf.capacity();
+                    buf.clear();
+                    if full {
+                        buf.reserve(READ_CHUNK);
+                    } else if buf.capacity() > crate::hub_task::KEEP_BYTES {
+                        buf = BytesMut::new();
+                    }
+                }
                 Err(e) => break (ClosedBy::read_error(&e), format!("Read error: {e}")),
             },
         }
@@ -167,7 +192,8 @@ async fn run<S: Io>(
     let Conn { hub, local, .. } = conn;
     // The hub drops its end of the queue; with ours dropped too, the writer
     // drains what is left and ends.
-    let _ = hub.disconnect(sid, reason.clone()).await;
+    let leaving = Box::pin(hub.disconnect(sid, reason.clone()));
+    let _ = leaving.await;
     drop(local);
     // What was left to write goes out first (or the writer ends it).
     if writer_end.is_none() && timeout(limits.shutdown_grace(), &mut writer).await.is_err() {
@@ -197,7 +223,7 @@ struct Conn {
     hub: HubHandle,
     /// The user asked to quit: the hub's goodbye that follows is theirs.
     quitting: bool,
-    local: mpsc::Sender<Out>,
+    local: queue::Sender<Out>,
     /// Set by the writer: `Some(true)` once logged in, `Some(false)` when a
     /// name was refused.
     login: watch::Receiver<Option<bool>>,
@@ -470,7 +496,7 @@ struct Pages {
 /// stops the writer (the socket fills up) before it gets that far.
 async fn write_loop<S: Io>(
     mut w: WriteHalf<S>,
-    mut rx: mpsc::Receiver<Out>,
+    mut rx: queue::Receiver<Out>,
     mut kill: KillSwitch,
     login: watch::Sender<Option<bool>>,
     taker: Taker,

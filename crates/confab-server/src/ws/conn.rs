@@ -154,7 +154,7 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
     let interval = Duration::from_millis(config.http.ws_ping_interval_ms.max(1));
     let mut heard = Instant::now();
     let mut ping_sent: Option<Instant> = None;
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut batch = Vec::new();
     // Set when the login timer ran out (the close is then written).
     let mut timed_out = false;
     let (closed_by, reason): (ClosedBy, String) = loop {
@@ -171,12 +171,14 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
                 code,
                 reason: Utf8Bytes::from(clip(&why, CLOSE_REASON_BYTES)),
             };
-            let _ = timeout(CLOSE_GRACE, async {
+            // (Boxed, like every rare await here: an idle connection's
+            // task should not carry it.)
+            let closing = Box::pin(timeout(CLOSE_GRACE, async {
                 socket.send(WsMessage::Close(Some(frame))).await?;
                 drain(&mut socket).await;
                 Ok::<(), axum::Error>(())
-            })
-            .await;
+            }));
+            let _ = closing.await;
             let by = if timed_out {
                 ClosedBy::Timeout
             } else if conn.quitting {
@@ -197,6 +199,10 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
                 for item in batch.drain(..) {
                     conn.deliver(item.ready().await);
                 }
+                // Nothing more waiting: give back what a burst grew.
+                if rx.is_empty() {
+                    crate::hub_task::release(&mut batch);
+                }
             }
             frame = socket.recv() => {
                 heard = Instant::now();
@@ -204,7 +210,11 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
                 match frame {
                     None => break (ClosedBy::Client, "Connection closed".to_owned()),
                     Some(Ok(frame)) => {
-                        if let Flow::Stop(by, why) = conn.frame(frame).await {
+                        // Boxed: the handling of a frame is a large future that
+                        // an idle connection should not carry.
+                        // (Bound first: a temporary would live across the await.)
+                        let handling = Box::pin(conn.frame(frame));
+                        if let Flow::Stop(by, why) = handling.await {
                             break (by, why);
                         }
                     }
@@ -246,7 +256,8 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
     if conn.outbox.is_none() {
         // Connected: the hub says goodbye to the others (it already has,
         // when it was the one that closed the session).
-        let _ = conn.state.hub.disconnect(sid, reason.clone()).await;
+        let leaving = Box::pin(conn.state.hub.disconnect(sid, reason.clone()));
+        let _ = leaving.await;
     }
     closed_by.log(&reason);
 }

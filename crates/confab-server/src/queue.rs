@@ -1,0 +1,366 @@
+//! A connection's outbound queue: bounded, many senders and one receiver,
+//! and lazily allocated. It holds no memory while empty: the first item
+//! allocates, and a receiver that empties it gives back what a burst grew
+//! (beyond [`KEEP`] items). tokio's `mpsc` allocates a block of slots per
+//! channel up front and keeps its blocks, which for a server of idle
+//! connections is most of what each one costs.
+//!
+//! The hub pushes without waiting ([`Sender::try_send`]); a door's own
+//! output may wait for room ([`Sender::send`]). The receiver sees the end
+//! (`recv_many` gives 0) once every sender is gone and the queue is empty;
+//! senders see [`Closed`] once the receiver is gone.
+//!
+//! The queue also carries the connection's kill switch: the hub ends a
+//! session whose queue is full with [`Sender::kill`], which its door hears
+//! through [`KillSwitch::fired`] without reading the queue.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+/// Items a queue keeps room for between bursts.
+const KEEP: usize = 16;
+
+struct State<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+    senders: usize,
+    receiver: bool,
+    /// Why the connection must end at once, once it must.
+    killed: Option<Arc<str>>,
+}
+
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    /// Something to receive (or the last sender left): wakes the receiver.
+    filled: Notify,
+    /// Room was made (or the receiver left): wakes waiting senders.
+    drained: Notify,
+    /// The kill switch fired.
+    killing: Notify,
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic while holding the lock leaves a consistent queue (every
+        // change is a single call): go on with it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The receiver is gone: the item comes back.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Closed<T>(pub T);
+
+/// Why [`Sender::try_send`] failed; the item comes back.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TrySendError<T> {
+    Full(T),
+    Closed(T),
+}
+
+/// A queue of at most `capacity` items (at least one).
+pub fn queue<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            items: VecDeque::new(),
+            capacity: capacity.max(1),
+            senders: 1,
+            receiver: true,
+            killed: None,
+        }),
+        filled: Notify::new(),
+        drained: Notify::new(),
+        killing: Notify::new(),
+    });
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared },
+    )
+}
+
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Queues `item` unless the queue is full or its receiver gone.
+    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        let mut s = self.shared.lock();
+        if !s.receiver {
+            return Err(TrySendError::Closed(item));
+        }
+        if s.items.len() >= s.capacity {
+            return Err(TrySendError::Full(item));
+        }
+        let was_empty = s.items.is_empty();
+        s.items.push_back(item);
+        drop(s);
+        // The receiver only waits on an empty queue.
+        if was_empty {
+            self.shared.filled.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Fires the kill switch with `reason` (the first reason stays).
+    pub fn kill(&self, reason: &str) {
+        {
+            let mut s = self.shared.lock();
+            if s.killed.is_some() {
+                return;
+            }
+            s.killed = Some(reason.into());
+        }
+        self.shared.killing.notify_waiters();
+    }
+
+    /// Queues `item`, waiting for room; `Closed` if the receiver is gone.
+    pub async fn send(&self, item: T) -> Result<(), Closed<T>> {
+        let mut item = item;
+        loop {
+            let drained = self.shared.drained.notified();
+            tokio::pin!(drained);
+            // Registered before looking, so room made meanwhile wakes it.
+            drained.as_mut().enable();
+            match self.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(back)) => return Err(Closed(back)),
+                Err(TrySendError::Full(back)) => item = back,
+            }
+            drained.await;
+        }
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
+        self.shared.lock().senders += 1;
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let last = {
+            let mut s = self.shared.lock();
+            s.senders -= 1;
+            s.senders == 0
+        };
+        if last {
+            self.shared.filled.notify_one();
+        }
+    }
+}
+
+pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Receiver<T> {
+    /// Moves up to `limit` items into `buf`, waiting while the queue is
+    /// empty; 0 once it is empty and every sender is gone. Cancel-safe: an
+    /// item is taken only by the call that returns it.
+    pub async fn recv_many(&mut self, buf: &mut Vec<T>, limit: usize) -> usize {
+        if limit == 0 {
+            return 0;
+        }
+        loop {
+            {
+                let mut s = self.shared.lock();
+                if !s.items.is_empty() {
+                    let n = limit.min(s.items.len());
+                    buf.extend(s.items.drain(..n));
+                    if s.items.is_empty() && s.items.capacity() > KEEP {
+                        s.items = VecDeque::new();
+                    }
+                    drop(s);
+                    self.shared.drained.notify_waiters();
+                    return n;
+                }
+                if s.senders == 0 {
+                    return 0;
+                }
+            }
+            // A permit stored by a push since the look above makes this
+            // return at once: no wake-up is lost.
+            self.shared.filled.notified().await;
+        }
+    }
+
+    /// Nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.shared.lock().items.is_empty()
+    }
+
+    /// The queue's kill switch, for the door to wait on.
+    pub fn kill_switch(&self) -> KillSwitch<T> {
+        KillSwitch {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// Fires when a sender ends the connection without the queue
+/// ([`Sender::kill`]): the hub does so when the queue is full.
+pub struct KillSwitch<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> KillSwitch<T> {
+    /// Waits until the switch fires; the reason. Pending forever if it
+    /// never does (the door ends by its queue then).
+    pub async fn fired(&mut self) -> Arc<str> {
+        loop {
+            let killing = self.shared.killing.notified();
+            tokio::pin!(killing);
+            // Registered before looking, so a kill meanwhile wakes it.
+            killing.as_mut().enable();
+            if let Some(reason) = self.shared.lock().killed.clone() {
+                return reason;
+            }
+            killing.await;
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let items = {
+            let mut s = self.shared.lock();
+            s.receiver = false;
+            std::mem::take(&mut s.items)
+        };
+        // Dropped outside the lock: an item's drop may do anything.
+        drop(items);
+        self.shared.drained.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn items_come_out_in_order_a_batch_at_a_time() {
+        let (tx, mut rx) = queue(10);
+        for i in 0..5 {
+            tx.try_send(i).unwrap();
+        }
+        let mut got = Vec::new();
+        assert_eq!(rx.recv_many(&mut got, 3).await, 3);
+        assert_eq!(rx.recv_many(&mut got, 3).await, 2);
+        assert_eq!(got, [0, 1, 2, 3, 4]);
+        assert!(rx.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_and_an_emptied_one_takes_again() {
+        let (tx, mut rx) = queue(2);
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+        let mut got = Vec::new();
+        rx.recv_many(&mut got, 10).await;
+        tx.try_send(3).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_waiting_sender_goes_on_when_room_is_made() {
+        let (tx, mut rx) = queue(1);
+        tx.try_send(1).unwrap();
+        let sender = tokio::spawn(async move { tx.send(2).await });
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            rx.recv_many(&mut got, 10).await;
+        }
+        assert_eq!(got, [1, 2]);
+        assert_eq!(sender.await.unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn the_receiver_sees_the_end_after_the_last_item() {
+        let (tx, mut rx) = queue(4);
+        let tx2 = tx.clone();
+        tx.try_send(1).unwrap();
+        drop(tx);
+        tx2.try_send(2).unwrap();
+        drop(tx2);
+        let mut got = Vec::new();
+        assert_eq!(rx.recv_many(&mut got, 10).await, 2);
+        assert_eq!(rx.recv_many(&mut got, 10).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_receiver_wakes_for_an_item_and_for_the_end() {
+        let (tx, mut rx) = queue(4);
+        let waiting = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let first = rx.recv_many(&mut got, 10).await;
+            let second = rx.recv_many(&mut got, 10).await;
+            (first, second, got)
+        });
+        tokio::task::yield_now().await;
+        tx.try_send(5).unwrap();
+        drop(tx);
+        assert_eq!(waiting.await.unwrap(), (1, 0, vec![5]));
+    }
+
+    #[tokio::test]
+    async fn senders_learn_the_receiver_is_gone() {
+        let (tx, rx) = queue(1);
+        tx.try_send(1).unwrap();
+        let waiting = {
+            let tx = tx.clone();
+            tokio::spawn(async move { tx.send(2).await })
+        };
+        tokio::task::yield_now().await;
+        drop(rx);
+        assert_eq!(waiting.await.unwrap(), Err(Closed(2)));
+        assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+    }
+
+    #[tokio::test]
+    async fn an_emptied_queue_gives_back_what_a_burst_grew() {
+        let (tx, mut rx) = queue(1000);
+        for i in 0..500 {
+            tx.try_send(i).unwrap();
+        }
+        let mut got = Vec::new();
+        while rx.recv_many(&mut got, 64).await > 0 && got.len() < 500 {}
+        assert_eq!(got.len(), 500);
+        assert_eq!(rx.shared.lock().items.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_kill_switch_fires_for_a_waiter_and_after_the_fact() {
+        let (tx, rx) = queue::<u8>(1);
+        let mut switch = rx.kill_switch();
+        let waiting = tokio::spawn(async move { switch.fired().await });
+        tokio::task::yield_now().await;
+        tx.kill("SendQ exceeded");
+        tx.kill("a later reason");
+        assert_eq!(&*waiting.await.unwrap(), "SendQ exceeded");
+        assert_eq!(&*rx.kill_switch().fired().await, "SendQ exceeded");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_loses_nothing() {
+        let (tx, mut rx) = queue(4);
+        let mut got = Vec::new();
+        // Cancelled while waiting on an empty queue.
+        tokio::select! {
+            biased;
+            _ = rx.recv_many(&mut got, 4) => panic!("nothing was queued"),
+            () = std::future::ready(()) => {}
+        }
+        tx.try_send(7).unwrap();
+        assert_eq!(rx.recv_many(&mut got, 4).await, 1);
+        assert_eq!(got, [7]);
+    }
+}
