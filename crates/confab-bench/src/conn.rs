@@ -20,6 +20,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::proto::{Proto, Seen};
 
+/// A WebSocket client's read buffer: frames of chat are small.
+const WS_READ_BUFFER: usize = 8 * 1024;
+
 type Ws = WebSocketStream<TcpStream>;
 
 /// The largest line or frame a reader keeps before giving up on it.
@@ -104,9 +107,15 @@ impl Conn {
             let mut conn = match proto {
                 Proto::Ws => {
                     let url = format!("ws://{target}/ws");
-                    let (ws, _) = tokio_tungstenite::client_async(url, stream)
-                        .await
-                        .context("WebSocket handshake")?;
+                    // tungstenite zeroes its whole read buffer before each
+                    // read (128 KiB by default): half the generator's CPU.
+                    let config =
+                        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                            .read_buffer_size(WS_READ_BUFFER);
+                    let (ws, _) =
+                        tokio_tungstenite::client_async_with_config(url, stream, Some(config))
+                            .await
+                            .context("WebSocket handshake")?;
                     let (w, r) = ws.split();
                     Conn {
                         proto,
