@@ -571,6 +571,12 @@ impl Conn {
                 self.out.extend_from_slice(&bytes);
                 return;
             }
+        } else if !labeled
+            && let Some(bytes) = render::cached_broadcast(d, self.caps, &self.nick, || self.view())
+        {
+            // A room's change, as every member sees it.
+            self.out.extend_from_slice(&bytes);
+            return;
         }
         let (command, kind) = match req.map(|r| &self.pending[&r]) {
             Some(p) => (p.command.clone(), p.kind.clone()),

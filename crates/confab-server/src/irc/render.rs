@@ -300,6 +300,64 @@ pub fn cached_message(env: &Envelope, msg: &Message, caps: Caps) -> Option<bytes
     }))
 }
 
+/// A change every member of a room sees alike (a join, part, quit, nick
+/// change, kick, topic or mode), rendered once per variant and shared like
+/// [`cached_message`]: it depends only on the tags the client takes (and,
+/// for a join, extended-join), not on who reads it. `None` for a change of
+/// the viewer's own (its door updates its state on the way) and for a
+/// client with another mix of tags. `me` is the viewer's nick; `view`
+/// is called for the first rendering only.
+pub fn cached_broadcast(
+    env: &Envelope,
+    caps: Caps,
+    me: &str,
+    view: impl FnOnce() -> View,
+) -> Option<bytes::Bytes> {
+    let mine = |n: &confab_core::Nick| n.as_str().eq_ignore_ascii_case(me);
+    let joined = match &env.event {
+        Event::Joined { nick, .. } | Event::Parted { nick, .. } | Event::Kicked { nick, .. }
+            if mine(nick) =>
+        {
+            return None;
+        }
+        Event::NickChanged { old, .. } if mine(old) => return None,
+        Event::Joined { .. } => true,
+        Event::Parted { .. }
+        | Event::Kicked { .. }
+        | Event::NickChanged { .. }
+        | Event::Quit { .. }
+        | Event::TopicChanged { .. }
+        | Event::ModeChanged { .. } => false,
+        _ => return None,
+    };
+    // A join's rendering differs with extended-join, other changes' not.
+    let extended = joined && caps.extended_join;
+    let slot = if !(caps.tags() || extended) {
+        SLOT_PLAIN
+    } else if caps.all_message_tags() && (!joined || caps.extended_join) {
+        SLOT_TAGGED
+    } else {
+        return None;
+    };
+    Some(env.rendered(slot, |e| {
+        let caps = if slot == SLOT_PLAIN {
+            Caps::default()
+        } else {
+            Caps {
+                message_tags: true,
+                server_time: true,
+                account_tag: true,
+                extended_join: true,
+                ..Caps::default()
+            }
+        };
+        let view = View { caps, ..view() };
+        let mut out = Vec::new();
+        write(&broadcast(e, &view), &mut out);
+        out.into()
+    }))
+}
+
 /// The prefixes of a member's standing (`@`, `+`; both with multi-prefix).
 pub fn prefix(status: confab_core::Status, multi: bool) -> String {
     let mut p = String::new();
@@ -575,6 +633,59 @@ mod tests {
         let mut out = Vec::new();
         write(msgs, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_rooms_change_renders_once_per_variant_as_it_would_each_time() {
+        let room = RoomName::parse("#r", 50).unwrap();
+        let joined = Envelope::by(
+            Timestamp(1_700_000_000_123),
+            Event::Joined {
+                room,
+                nick: Nick::parse("alice", 20).unwrap(),
+            },
+            &actor("alice", true),
+        );
+        let view = |nick: &str, caps: Caps| View {
+            server: "srv".into(),
+            nick: nick.into(),
+            caps,
+        };
+        let tagged = Caps {
+            message_tags: true,
+            server_time: true,
+            account_tag: true,
+            extended_join: true,
+            ..Caps::default()
+        };
+        for caps in [Caps::default(), tagged] {
+            let v = view("bob", caps);
+            let cached = cached_broadcast(&joined, caps, "bob", || v.clone()).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&cached),
+                wire(&broadcast(&joined, &v))
+            );
+            // Another member with the same tags gets the same bytes.
+            let again = cached_broadcast(&joined, caps, "carol", || panic!("rendered twice"));
+            assert_eq!(again.unwrap(), cached);
+        }
+        assert!(
+            wire(&broadcast(&joined, &view("bob", tagged))).contains("alice :Real Name"),
+            "extended-join's account and real name"
+        );
+        // Alice's own join goes the long way (her door notes the channel),
+        // and so does a client with another mix of tags.
+        assert!(cached_broadcast(&joined, Caps::default(), "ALICE", || unreachable!()).is_none());
+        let time_only = Caps {
+            server_time: true,
+            ..Caps::default()
+        };
+        assert!(cached_broadcast(&joined, time_only, "bob", || unreachable!()).is_none());
+        let no_extended_join = Caps {
+            extended_join: false,
+            ..tagged
+        };
+        assert!(cached_broadcast(&joined, no_extended_join, "bob", || unreachable!()).is_none());
     }
 
     #[test]
