@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs confab-bench's workloads against confab (over IRC, the line
-# protocol and WebSocket) and, where installed from Debian, against the
+# protocol and WebSocket), the generator's bare relay (`relay`: no chat
+# logic, the reference for fan-out) and, where installed from Debian, the
 # IRC servers ngIRCd and InspIRCd (over IRC), with the server pinned to
 # one core and the load generator to another, a fresh server for every
 # workload; prints one table. See docs/benchmarks.md.
 #
-#   scripts/bench.sh [--quick] [--debug] [--only "confab ngircd inspircd"] [--protos "irc line ws"]
+#   scripts/bench.sh [--quick] [--debug] [--only "confab ngircd inspircd relay"] [--protos "irc line ws"]
 #
 # --quick: small counts and short runs (seconds), to check the script.
 # --debug: use the debug build (figures are then meaningless).
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-quick=0 profile=release only="confab ngircd inspircd" protos="irc line ws"
+quick=0 profile=release only="confab ngircd inspircd relay" protos="irc line ws"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
@@ -149,6 +150,13 @@ EOF
     server_pid=$!
 }
 
+# The bare relay: confab-bench's own, pinned like the servers.
+start_relay() {
+    local dir=$1
+    "${server_pin[@]}" "$bench" relay --listen "127.0.0.1:$port" --for 900 >"$dir/server.log" 2>&1 &
+    server_pid=$!
+}
+
 run_one() { # server proto workload
     local server=$1 proto=$2 w=$3
     port=$((port + 1))
@@ -177,6 +185,7 @@ for server in $only; do
         confab) server_protos=$protos ;;
         ngircd) [ -n "$ngircd" ] || { echo "ngircd not installed: skipped" >&2; continue; }; server_protos=irc ;;
         inspircd) [ -n "$inspircd" ] || { echo "inspircd not installed: skipped" >&2; continue; }; server_protos=irc ;;
+        relay) server_protos=irc ;;
         *) echo "unknown server $server" >&2; exit 2 ;;
     esac
     for proto in $server_protos; do

@@ -19,6 +19,8 @@
 //! - [`conns`]: registrations, idle connections (server RSS), join storm.
 //! - [`procfs`]: the server's RSS and CPU from /proc.
 //! - [`report`]: the table and the JSON.
+//! - [`relay`]: a bare IRC relay with no chat logic, the reference for
+//!   the fan-out target (`confab-bench relay`).
 //!
 //! # Bounds
 //!
@@ -32,6 +34,7 @@ pub mod conns;
 pub mod payload;
 pub mod procfs;
 pub mod proto;
+pub mod relay;
 pub mod report;
 pub mod setup;
 pub mod stats;

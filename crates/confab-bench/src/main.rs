@@ -19,7 +19,17 @@ struct Cli {
     #[arg(long, global = true)]
     threads: Option<usize>,
     #[command(subcommand)]
-    workload: Workload,
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    #[command(flatten)]
+    Workload(Workload),
+    /// A bare IRC relay (no chat logic, nothing stored): the reference
+    /// that fan-out figures are compared with. Listens on loopback only
+    /// and stops by itself after --for seconds.
+    Relay(confab_bench::relay::RelayOpts),
 }
 
 /// Time allowed beyond --duration for connecting clients and draining.
@@ -43,10 +53,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let workload = match cli.command {
+        Command::Workload(w) => w,
+        Command::Relay(opts) => {
+            let served = runtime.block_on(confab_bench::relay::serve(&opts));
+            runtime.shutdown_timeout(Duration::from_secs(1));
+            return match served {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("confab-bench relay: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    };
     // The last word on stopping: whatever happens inside, the run ends.
     let cap = Duration::from_secs_f64(MAX_DURATION_SECS) + SETUP_ALLOWANCE;
     let result = runtime.block_on(async {
-        tokio::time::timeout(cap, cli.workload.run())
+        tokio::time::timeout(cap, workload.run())
             .await
             .unwrap_or_else(|_| Err(anyhow::anyhow!("stopped after the hard cap of {cap:?}")))
     });

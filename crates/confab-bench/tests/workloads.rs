@@ -214,3 +214,51 @@ async fn refuses_targets_off_this_machine() {
     .unwrap_err();
     assert!(err.to_string().contains("--duration"), "{err:#}");
 }
+
+/// The bare relay (`confab-bench relay`) carries the workloads a relay
+/// can: rooms, private messages and a join storm, nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bare_relay_carries_rooms_private_messages_and_a_storm() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let relay = tokio::spawn(confab_bench::relay::serve_on(
+        listener,
+        std::time::Duration::from_secs(120),
+    ));
+    let r = run(Workload::Rooms {
+        common: common(addr, Proto::Irc, 1.0),
+        opts: RoomsOpts {
+            clients: 9,
+            rooms: 3,
+            rate: 20.0,
+        },
+    })
+    .await;
+    assert_clean(&r);
+    assert_eq!(r.phases[0].expected, r.phases[0].sent * 2);
+    let r = run(Workload::Pm {
+        common: common(addr, Proto::Irc, 1.0),
+        opts: PmOpts {
+            pairs: 3,
+            rate: 20.0,
+        },
+    })
+    .await;
+    assert_clean(&r);
+    let r = run(Workload::Storm {
+        common: common(addr, Proto::Irc, 30.0),
+        opts: StormOpts {
+            clients: 20,
+            room: None,
+        },
+    })
+    .await;
+    let storm = r.storm.as_ref().expect("a storm report");
+    assert_eq!(
+        storm.announcements_seen,
+        storm.announcements_expected,
+        "{}",
+        r.table()
+    );
+    relay.abort();
+}

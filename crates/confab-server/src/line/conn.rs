@@ -571,7 +571,10 @@ async fn write_loop<S: Io>(
         if let Some(upto) = taken {
             taker.pages.send_modify(|p| p.written = upto.0);
             // The hub may be gone (shutting down): then nothing is taken.
-            let _ = taker.hub.kept_taken(taker.sid, upto).await;
+            // (Boxed: a request to the hub is a large future for a task
+            // that idles, and this one is rare.)
+            let telling = Box::pin(taker.hub.kept_taken(taker.sid, upto));
+            let _ = telling.await;
         }
         if let Some(reason) = bye {
             let _ = w.shutdown().await;
