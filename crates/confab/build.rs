@@ -1,6 +1,7 @@
-//! Records the commit the binary is built from (`BUILT_FROM_COMMIT`; not `CONFAB_*`, which `cargo run` would
-//! hand the server as an unknown setting), for
-//! `confab --version`, the start-up log line and the build-info metric.
+//! Records the commit the binary is built from (`BUILT_FROM_COMMIT`; not
+//! `CONFAB_*`, which `cargo run` would hand the server as an unknown
+//! setting), for `confab --version`, the start-up log line and the
+//! build-info metric.
 //! Outside a git checkout (a source tarball) it is "unknown".
 
 use std::process::Command;

@@ -117,33 +117,39 @@ async fn fanout_at_one_rate_and_as_a_ramp() {
     s.shutdown().await;
 }
 
+/// Rooms of 3 and 3 pairs talking over `proto` to the server at `addr`:
+/// clean reports with every message reaching whom it should.
+async fn rooms_and_pairs(addr: SocketAddr, proto: Proto) {
+    let r = run(Workload::Rooms {
+        common: common(addr, proto, 1.0),
+        opts: RoomsOpts {
+            clients: 9,
+            rooms: 3,
+            rate: 20.0,
+        },
+    })
+    .await;
+    assert_clean(&r);
+    let p = &r.phases[0];
+    assert_eq!(p.expected, p.sent * 2, "rooms of 3: each message to 2");
+
+    let r = run(Workload::Pm {
+        common: common(addr, proto, 1.0),
+        opts: PmOpts {
+            pairs: 3,
+            rate: 20.0,
+        },
+    })
+    .await;
+    assert_clean(&r);
+    assert_eq!(r.phases[0].expected, r.phases[0].sent);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_and_private_messages() {
     let s = server().await;
     for proto in PROTOS {
-        let r = run(Workload::Rooms {
-            common: common(s.addr, proto, 1.0),
-            opts: RoomsOpts {
-                clients: 9,
-                rooms: 3,
-                rate: 20.0,
-            },
-        })
-        .await;
-        assert_clean(&r);
-        let p = &r.phases[0];
-        assert_eq!(p.expected, p.sent * 2, "rooms of 3: each message to 2");
-
-        let r = run(Workload::Pm {
-            common: common(s.addr, proto, 1.0),
-            opts: PmOpts {
-                pairs: 3,
-                rate: 20.0,
-            },
-        })
-        .await;
-        assert_clean(&r);
-        assert_eq!(r.phases[0].expected, r.phases[0].sent);
+        rooms_and_pairs(s.addr, proto).await;
     }
     s.shutdown().await;
 }
@@ -225,26 +231,7 @@ async fn the_bare_relay_carries_rooms_private_messages_and_a_storm() {
         listener,
         std::time::Duration::from_secs(120),
     ));
-    let r = run(Workload::Rooms {
-        common: common(addr, Proto::Irc, 1.0),
-        opts: RoomsOpts {
-            clients: 9,
-            rooms: 3,
-            rate: 20.0,
-        },
-    })
-    .await;
-    assert_clean(&r);
-    assert_eq!(r.phases[0].expected, r.phases[0].sent * 2);
-    let r = run(Workload::Pm {
-        common: common(addr, Proto::Irc, 1.0),
-        opts: PmOpts {
-            pairs: 3,
-            rate: 20.0,
-        },
-    })
-    .await;
-    assert_clean(&r);
+    rooms_and_pairs(addr, Proto::Irc).await;
     let r = run(Workload::Storm {
         common: common(addr, Proto::Irc, 30.0),
         opts: StormOpts {

@@ -174,13 +174,17 @@ impl<T> Receiver<T> {
             {
                 let mut s = self.shared.lock();
                 if !s.items.is_empty() {
+                    // A sender waits only on a full queue.
+                    let was_full = s.items.len() >= s.capacity;
                     let n = limit.min(s.items.len());
                     buf.extend(s.items.drain(..n));
                     if s.items.is_empty() && s.items.capacity() > KEEP {
                         s.items = VecDeque::new();
                     }
                     drop(s);
-                    self.shared.drained.notify_waiters();
+                    if was_full {
+                        self.shared.drained.notify_waiters();
+                    }
                     return n;
                 }
                 if s.senders == 0 {

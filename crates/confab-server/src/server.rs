@@ -719,22 +719,29 @@ async fn serve_fixed<S: Io>(
             serving.await;
         }
         Protocol::Irc => {
-            let hold = ctx.hold.clone();
-            tokio::spawn(async move {
-                let _hold = hold;
-                let _gauge = ConnGauge::new("irc");
-                irc::conn::serve(stream, peer, initial, hub, config).await;
-            });
+            let serving = irc::conn::serve(stream, peer, initial, hub, config);
+            spawn_door(ctx, "irc", serving);
         }
         Protocol::Line | Protocol::Auto => {
-            let hold = ctx.hold.clone();
-            tokio::spawn(async move {
-                let _hold = hold;
-                let _gauge = ConnGauge::new("line");
-                line::conn::serve(stream, peer, initial, hub, config).await;
-            });
+            let serving = line::conn::serve(stream, peer, initial, hub, config);
+            spawn_door(ctx, "line", serving);
         }
     }
+}
+
+/// Runs a chat door's connection in a task of its own, which holds the
+/// connection's place and counts it in the door's gauge.
+fn spawn_door(
+    ctx: &AcceptCtx,
+    door: &'static str,
+    serving: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let hold = ctx.hold.clone();
+    tokio::spawn(async move {
+        let _hold = hold;
+        let _gauge = ConnGauge::new(door);
+        serving.await;
+    });
 }
 
 /// Addresses that spoke HTTP in the last [`RecentHttp::WINDOW`], so that

@@ -284,20 +284,29 @@ pub fn cached_message(env: &Envelope, msg: &Message, caps: Caps) -> Option<bytes
         return None;
     };
     Some(env.rendered(slot, |e| {
-        let caps = if slot == SLOT_PLAIN {
-            Caps::default()
-        } else {
-            Caps {
-                message_tags: true,
-                server_time: true,
-                account_tag: true,
-                ..Caps::default()
-            }
-        };
         let mut out = Vec::new();
-        write(&message_lines(msg, e.actor.as_deref(), caps), &mut out);
+        write(
+            &message_lines(msg, e.actor.as_deref(), slot_caps(slot)),
+            &mut out,
+        );
         out.into()
     }))
+}
+
+/// The capabilities a cached rendering in `slot` is made for: none, or
+/// every tag (and extended-join, which only a join's rendering reads).
+fn slot_caps(slot: usize) -> Caps {
+    if slot == SLOT_PLAIN {
+        Caps::default()
+    } else {
+        Caps {
+            message_tags: true,
+            server_time: true,
+            account_tag: true,
+            extended_join: true,
+            ..Caps::default()
+        }
+    }
 }
 
 /// A change every member of a room sees alike (a join, part, quit, nick
@@ -340,18 +349,10 @@ pub fn cached_broadcast(
         return None;
     };
     Some(env.rendered(slot, |e| {
-        let caps = if slot == SLOT_PLAIN {
-            Caps::default()
-        } else {
-            Caps {
-                message_tags: true,
-                server_time: true,
-                account_tag: true,
-                extended_join: true,
-                ..Caps::default()
-            }
+        let view = View {
+            caps: slot_caps(slot),
+            ..view()
         };
-        let view = View { caps, ..view() };
         let mut out = Vec::new();
         write(&broadcast(e, &view), &mut out);
         out.into()
