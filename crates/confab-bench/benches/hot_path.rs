@@ -337,6 +337,7 @@ fn fanout(c: &mut Criterion) {
     let (handle, thread) = hub_task::spawn_hub(
         Hub::new(hub_config.clone()),
         None,
+        None,
         gate.clone(),
         guard,
         Arc::new(confab_server::cloak::Cloak::off()),

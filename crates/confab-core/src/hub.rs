@@ -21,7 +21,10 @@
 //! store transaction (group commit) and only then hands the deliveries to
 //! the outboxes, so a message that anyone received is on disk. If the
 //! commit fails, the batch's messages are withheld and their senders told.
-//! [`Hub::handle`] is a batch of one.
+//! [`Hub::handle`] is a batch of one. A store that commits in the
+//! background ([`Store::begin_commit`]) lets the caller stage the next
+//! batch while one commits: its deliveries go out at
+//! [`Hub::poll_commit`], and batches go out in order.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -38,8 +41,8 @@ use crate::input::{Field, InputLimits};
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 use crate::read::{Answer, Read, ReadQuery};
 use crate::store::{
-    Account, AccountId, Conversation, HistoryQuery, KeptFor, Op, RoomSettings, Store, StoreError,
-    Visibility,
+    Account, AccountId, Commit, Conversation, HistoryQuery, KeptFor, Op, RoomSettings, Store,
+    StoreError, Visibility,
 };
 use crate::text::Text;
 
@@ -396,6 +399,27 @@ pub struct Hub<O> {
     /// A search was asked in this batch: the index catches up right after
     /// the batch commits, before the search runs.
     index_due: bool,
+    /// The sealed batch whose commit is running, if any: its deliveries
+    /// wait for it ([`Hub::poll_commit`]).
+    inflight: Option<InFlight>,
+    /// Batches sealed so far; the one being staged is the next.
+    sealed: u64,
+    /// The latest batch whose deliveries went out (or were withheld).
+    released: u64,
+    /// Messages whose commit failed, until [`Hub::take_failed`].
+    failed: Vec<MsgId>,
+}
+
+/// A sealed batch: its commit (none when it had nothing to store), then
+/// its deliveries.
+struct InFlight {
+    commit: Option<Box<dyn Commit>>,
+    items: Vec<(SessionId, Delivery)>,
+    /// Its messages, with their senders (told if the commit fails).
+    unsaved: Vec<(MsgId, Origin)>,
+    /// How many messages it stores (for the index's count).
+    messages: u64,
+    batch: u64,
 }
 
 /// Running totals of what the hub did, for the server's metrics.
@@ -467,6 +491,10 @@ impl<O: Outbox> Hub<O> {
             lockdown: false,
             unindexed: u64::MAX,
             index_due: false,
+            inflight: None,
+            sealed: 0,
+            released: 0,
+            failed: Vec::new(),
         }
     }
 
@@ -736,41 +764,147 @@ impl<O: Outbox> Hub<O> {
         }
     }
 
-    /// Commits the batch's changes, then delivers its events; closes the
-    /// sessions whose outbox overflowed (whose quits make a new round).
+    /// Ends the batch: starts committing its changes, and delivers its
+    /// events once they are committed; closes the sessions whose outbox
+    /// overflowed (whose quits make a new round). With a store that
+    /// commits in the background ([`Store::begin_commit`]) the events wait
+    /// for [`Hub::poll_commit`] or the next batch; the batch before is
+    /// settled first, so batches go out in order.
     pub fn finish(&mut self, now: Timestamp) {
+        self.settle(now);
         loop {
-            self.commit_ops(now);
-            self.index_if_due();
-            let mut overflowed = Vec::new();
-            for (sid, d) in self.staged.items.drain(..) {
-                let Some(s) = self.sessions.get(&sid) else {
-                    continue;
-                };
-                self.counters.deliveries += 1;
-                if let Event::Message { .. } = d.event {
-                    self.counters.message_deliveries += 1;
+            let mut batch = self.seal();
+            let result = match &mut batch.commit {
+                None => Some(Ok(())),
+                Some(commit) => commit.poll(),
+            };
+            match result {
+                None => {
+                    self.inflight = Some(batch);
+                    return;
                 }
-                if s.outbox.push(d).is_err() && !overflowed.contains(&sid) {
-                    overflowed.push(sid);
-                }
-            }
-            self.counters.queue_drops += overflowed.len() as u64;
-            if overflowed.is_empty() {
-                return;
-            }
-            for sid in overflowed {
-                if let Some(s) = self.sessions.get(&sid) {
-                    s.outbox.close("SendQ exceeded");
-                    self.remove_session(sid, "SendQ exceeded", now);
+                Some(result) => {
+                    if !self.release(batch, result, now) {
+                        return;
+                    }
                 }
             }
         }
     }
 
+    /// Whether a batch's commit is still running.
+    pub fn committing(&self) -> bool {
+        self.inflight.is_some()
+    }
+
+    /// Whether anything is staged for the next [`Hub::finish`].
+    pub fn has_staged(&self) -> bool {
+        !self.staged.items.is_empty() || !self.ops.is_empty()
+    }
+
+    /// The number of the batch being staged: what is staged now goes out
+    /// once [`Hub::released`] reaches it.
+    pub fn batch(&self) -> u64 {
+        self.sealed + 1
+    }
+
+    /// The latest batch whose events went out.
+    pub fn released(&self) -> u64 {
+        self.released
+    }
+
+    /// The messages whose commit failed since the last call (withheld from
+    /// everyone; their senders were told).
+    pub fn take_failed(&mut self) -> Vec<MsgId> {
+        std::mem::take(&mut self.failed)
+    }
+
+    /// Delivers the running batch if its commit has finished; whether it
+    /// did. Its overflowed sessions' quits wait for the next batch.
+    pub fn poll_commit(&mut self, now: Timestamp) -> bool {
+        let Some(batch) = &mut self.inflight else {
+            return false;
+        };
+        let Some(result) = batch.commit.as_mut().and_then(|c| c.poll()) else {
+            return false;
+        };
+        let batch = self.inflight.take().expect("running");
+        self.release(batch, result, now);
+        true
+    }
+
+    /// Waits for the running batch's commit, then delivers it.
+    pub fn settle(&mut self, now: Timestamp) {
+        if let Some(mut batch) = self.inflight.take() {
+            let result = batch.commit.take().map_or(Ok(()), |c| c.wait());
+            self.release(batch, result, now);
+        }
+    }
+
+    /// Takes what is staged as a batch and begins its commit.
+    fn seal(&mut self) -> InFlight {
+        self.sealed += 1;
+        let ops = std::mem::take(&mut self.ops);
+        let messages = ops.iter().filter(|o| matches!(o, Op::Message(_))).count() as u64;
+        let commit = match &mut self.store {
+            Some(store) if !ops.is_empty() => Some(store.begin_commit(ops)),
+            _ => None,
+        };
+        // After the commit: a search in the batch finds its messages.
+        self.index_if_due();
+        InFlight {
+            commit,
+            items: std::mem::take(&mut self.staged.items),
+            unsaved: std::mem::take(&mut self.unsaved),
+            messages,
+            batch: self.sealed,
+        }
+    }
+
+    /// Delivers a batch whose commit ended with `result` (withholding its
+    /// messages if that failed); closes the sessions whose outbox
+    /// overflowed. Whether any did.
+    fn release(&mut self, batch: InFlight, result: Result<(), StoreError>, now: Timestamp) -> bool {
+        let InFlight {
+            mut items,
+            unsaved,
+            messages,
+            batch,
+            ..
+        } = batch;
+        self.released = batch;
+        match result {
+            Ok(()) => self.unindexed = self.unindexed.saturating_add(messages),
+            Err(e) => self.withhold(&mut items, unsaved, &e, now),
+        }
+        let mut overflowed = Vec::new();
+        for (sid, d) in items {
+            let Some(s) = self.sessions.get(&sid) else {
+                continue;
+            };
+            self.counters.deliveries += 1;
+            if let Event::Message { .. } = d.event {
+                self.counters.message_deliveries += 1;
+            }
+            if s.outbox.push(d).is_err() && !overflowed.contains(&sid) {
+                overflowed.push(sid);
+            }
+        }
+        self.counters.queue_drops += overflowed.len() as u64;
+        let any = !overflowed.is_empty();
+        for sid in overflowed {
+            if let Some(s) = self.sessions.get(&sid) {
+                s.outbox.close("SendQ exceeded");
+                self.remove_session(sid, "SendQ exceeded", now);
+            }
+        }
+        any
+    }
+
     /// The server is stopping: every session is told and closed.
     pub fn shutdown(&mut self, reason: &str, now: Timestamp) {
         self.finish(now);
+        self.settle(now);
         let bye = Envelope::new(
             now,
             Event::Bye {
@@ -806,9 +940,11 @@ impl<O: Outbox> Hub<O> {
         self.commit_ops(now);
     }
 
-    /// Commits the pending ops. On failure, the batch's unsaved messages
-    /// are withheld from everyone and their senders are told why.
+    /// Commits the ops staged so far, now, after the running batch (whose
+    /// events go out first). On failure, the batch's unsaved messages are
+    /// withheld from everyone and their senders are told why.
     fn commit_ops(&mut self, now: Timestamp) {
+        self.settle(now);
         let Some(store) = &mut self.store else {
             self.ops.clear();
             self.unsaved.clear();
@@ -825,15 +961,29 @@ impl<O: Outbox> Hub<O> {
         }
         self.ops.clear();
         let unsaved = std::mem::take(&mut self.unsaved);
-        let Err(e) = result else {
-            return;
-        };
+        if let Err(e) = result {
+            let mut items = std::mem::take(&mut self.staged.items);
+            self.withhold(&mut items, unsaved, &e, now);
+            self.staged.items = items;
+        }
+    }
+
+    /// A commit failed: its messages (`unsaved`) are taken out of `items`
+    /// and each sender is told why, in `items`.
+    fn withhold(
+        &mut self,
+        items: &mut Vec<(SessionId, Delivery)>,
+        unsaved: Vec<(MsgId, Origin)>,
+        e: &StoreError,
+        now: Timestamp,
+    ) {
         self.counters.commit_failures += 1;
         let failed: HashSet<MsgId> = unsaved.iter().map(|(id, _)| *id).collect();
-        self.staged.items.retain(|(_, d)| match &d.event {
+        items.retain(|(_, d)| match &d.event {
             Event::Message { msg, .. } => !failed.contains(&msg.id),
             _ => true,
         });
+        self.failed.extend(failed);
         let mut told = HashSet::new();
         for (_, origin) in unsaved {
             if told.insert(origin) {
@@ -843,7 +993,7 @@ impl<O: Outbox> Hub<O> {
                     sid: origin.sid,
                     error: storage(e.clone()),
                 });
-                self.staged.items.push((origin.sid, ev));
+                items.push((origin.sid, ev));
             }
         }
     }

@@ -3917,6 +3917,11 @@ struct Kept {
     klines: Vec<crate::kline::Kline>,
     suspensions: Vec<(AccountId, String)>,
     lockdown: bool,
+    /// Commits begun in the background report their end only once this
+    /// is off again (a slow disk).
+    hold: bool,
+    /// Every commit fails (a full disk).
+    full: bool,
 }
 
 /// A store that keeps accounts, their rooms, messages and read markers
@@ -3935,6 +3940,29 @@ impl Memory {
 
     fn markers(&self) -> Vec<(AccountId, Target, Marker)> {
         self.0.lock().unwrap().markers.clone()
+    }
+
+    /// Holds (or lets go of) the end of commits begun in the background.
+    fn hold(&self, on: bool) {
+        self.0.lock().unwrap().hold = on;
+    }
+
+    /// Makes every commit fail as a full disk does (or succeed again).
+    fn fill(&self, on: bool) {
+        self.0.lock().unwrap().full = on;
+    }
+}
+
+/// A commit [`Memory`] has done but reports done only once let go of
+/// ([`Memory::hold`]); waiting for it lets go.
+struct Held(Memory, Result<(), StoreError>);
+
+impl crate::store::Commit for Held {
+    fn poll(&mut self) -> Option<Result<(), StoreError>> {
+        (!self.0.0.lock().unwrap().hold).then(|| self.1.clone())
+    }
+    fn wait(self: Box<Self>) -> Result<(), StoreError> {
+        self.1
     }
 }
 
@@ -4017,8 +4045,15 @@ impl crate::store::Store for Memory {
             lockdown: kept.lockdown,
         })
     }
+    fn begin_commit(&mut self, ops: Vec<Op>) -> Box<dyn crate::store::Commit> {
+        let result = self.commit(&ops);
+        Box::new(Held(self.clone(), result))
+    }
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
         let mut kept = self.0.lock().unwrap();
+        if kept.full {
+            return Err(StoreError::DiskFull);
+        }
         for op in ops {
             match op {
                 Op::Message(m) => kept.messages.push(m.clone()),
@@ -5182,4 +5217,100 @@ fn the_online_count_follows_users_not_sessions_nor_offline_accounts() {
     );
     w.hub.shutdown("bye", w.now);
     assert_eq!(w.hub.online_users(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// 29. Pipelined commits: a batch goes out once its commit ends, in order
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_batch_goes_out_only_once_its_commit_ends() {
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    memory.hold(true);
+    w.cmd(alice, say("one"));
+    assert!(w.hub.committing());
+    w.assert_silent(bob);
+    assert!(!w.hub.poll_commit(w.now), "still committing");
+    w.assert_silent(bob);
+    memory.hold(false);
+    assert!(w.hub.poll_commit(w.now));
+    assert!(!w.hub.committing());
+    let now = w.now;
+    assert_eq!(
+        w.events(bob),
+        vec![said(1, now, "alice", to_room("#a"), "one")]
+    );
+}
+
+#[test]
+fn a_batch_sealed_while_one_commits_goes_out_after_it() {
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    memory.hold(true);
+    let batch = w.hub.batch();
+    w.cmd(alice, say("one"));
+    assert_eq!(w.hub.released(), batch - 1);
+    // Staged while "one" commits; sealing it settles "one" first.
+    w.hub.stage(bob, say("two"), w.now);
+    w.assert_silent(alice);
+    w.hub.finish(w.now);
+    assert_eq!(w.hub.released(), batch);
+    let now = w.now;
+    assert_eq!(
+        w.events(alice),
+        vec![said(1, now, "alice", to_room("#a"), "one")]
+    );
+    memory.hold(false);
+    assert!(w.hub.poll_commit(w.now));
+    assert_eq!(w.hub.released(), batch + 1);
+    assert_eq!(
+        w.events(alice),
+        vec![said(2, now, "bob", to_room("#a"), "two")]
+    );
+}
+
+#[test]
+fn a_failed_background_commit_withholds_its_messages_and_tells_the_sender() {
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    memory.hold(true);
+    memory.fill(true);
+    w.cmd(alice, say("lost?"));
+    w.assert_silent(alice);
+    memory.hold(false);
+    assert!(w.hub.poll_commit(w.now));
+    assert_eq!(
+        w.events(alice),
+        vec![error(ChatError::Storage("the disk is full".into()))]
+    );
+    w.assert_silent(bob);
+    assert_eq!(w.hub.take_failed(), vec![MsgId(1)]);
+    assert_eq!(w.hub.take_failed(), vec![]);
+}
+
+#[test]
+fn leaving_while_a_batch_commits_gets_the_batch_before_the_goodbye() {
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    memory.hold(true);
+    w.cmd(alice, say("one"));
+    w.cmd(bob, Command::Quit(None));
+    let now = w.now;
+    assert_eq!(
+        w.events(bob),
+        vec![said(1, now, "alice", to_room("#a"), "one"), bye("Quit")]
+    );
 }

@@ -252,6 +252,28 @@ pub enum StoreError {
     Other(String),
 }
 
+/// A commit begun with [`Store::begin_commit`].
+pub trait Commit: Send {
+    /// Its result once it is known; never waits.
+    fn poll(&mut self) -> Option<Result<(), StoreError>>;
+
+    /// Waits for its result.
+    fn wait(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A commit already done.
+struct Committed(Option<Result<(), StoreError>>);
+
+impl Commit for Committed {
+    fn poll(&mut self) -> Option<Result<(), StoreError>> {
+        self.0.clone()
+    }
+
+    fn wait(self: Box<Self>) -> Result<(), StoreError> {
+        self.0.unwrap_or(Ok(()))
+    }
+}
+
 /// The storage interface. See the module docs for the contract.
 pub trait Store: Send + 'static {
     /// The state to start from.
@@ -259,6 +281,14 @@ pub trait Store: Send + 'static {
 
     /// Applies `ops` in one durable transaction: all or nothing.
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError>;
+
+    /// Starts committing `ops` as [`Store::commit`] does, in the
+    /// background where the store can: the hub stages the next batch
+    /// meanwhile. Whatever is asked of the store afterwards sees `ops`
+    /// committed (or failed). A store that cannot commits now.
+    fn begin_commit(&mut self, ops: Vec<Op>) -> Box<dyn Commit> {
+        Box::new(Committed(Some(self.commit(&ops))))
+    }
 
     /// The account called `name` (any case).
     fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError>;

@@ -1,15 +1,16 @@
-//! The hub thread: the one owner of the [`Hub`] and its store, fed by a
-//! bounded channel.
+//! The hub thread: the one owner of the [`Hub`], fed by a bounded channel.
 //!
 //! Doors never touch the hub directly. They hold a [`HubHandle`] and send
 //! it requests. The hub runs on a dedicated OS thread, because it calls the
-//! store synchronously: it takes a batch of requests off the channel,
-//! stages each against the hub, then commits the batch's changes in one
-//! transaction (group commit) and only then hands the events to the
-//! connections' queues. The hub pushes into each [`ConnOutbox`] without
-//! waiting, so the thread never blocks on a client. The request channel is
-//! bounded: a door that floods it waits, which slows that door's reader
-//! and nobody else.
+//! store synchronously (an account, a page of kept messages): it takes a
+//! batch of requests off the channel, stages each against the hub, then
+//! hands the batch's changes to the store thread ([`crate::store_thread`])
+//! to commit in one transaction (group commit). While that commit runs it
+//! stages the requests that arrive next; once it ends it hands the batch's
+//! events to the connections' queues and seals the next batch. The hub
+//! pushes into each [`ConnOutbox`] without waiting, so the thread never
+//! blocks on a client. The request channel is bounded: a door that floods
+//! it waits, which slows that door's reader and nobody else.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -35,25 +36,15 @@ use crate::cloak::Cloak;
 use crate::flood::{Gate, Pacer};
 use crate::queue;
 use crate::reads::Readers;
-
-/// Messages indexed for search in one go (one transaction). Small: the
-/// hub takes no request while a chunk is indexed, and after a burst it
-/// catches up chunk by chunk between batches; with 512 a chunk with
-/// FTS5's merging held the hub for tens of ms, and a fan-out's later
-/// steps missed a 50 ms p99 at a thirtieth of the rate the first held.
-const INDEX_CHUNK: usize = 64;
-
-/// Longest a few unindexed messages wait for a quiet moment.
-const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Unindexed messages past which a busy hub indexes a chunk after each
-/// batch anyway.
-const INDEX_LAG: u64 = 8192;
+use crate::store_thread::Committed;
 
 /// Requests queued for the hub before senders wait.
 const REQUEST_QUEUE: usize = 4096;
-/// Requests the hub takes per batch (and per store transaction).
+/// Requests the hub takes off the channel in one go.
 const REQUEST_BATCH: usize = 128;
+/// Requests staged while a commit runs past which the hub waits for it
+/// (the batch after it is bounded).
+const STAGED_MAX: usize = 4096;
 
 /// The wall clock as the hub counts it.
 pub fn now() -> Timestamp {
@@ -377,16 +368,17 @@ pub enum ApiCall {
     Standing,
 }
 
-/// A REST answer held for the commit: where it goes, what it is, and the
-/// commit failures counted when it was staged.
+/// A REST answer held for the commit of its batch: the batch, where it
+/// goes, what it is.
 type Held = (
+    u64,
     oneshot::Sender<Result<ApiAnswer, ChatError>>,
     Result<ApiAnswer, ChatError>,
-    u64,
 );
 
-/// A REST admin answer held for the commit, and where it goes.
+/// A REST admin answer held for the commit of its batch.
 type HeldAdmin = (
+    u64,
     oneshot::Sender<Result<AdminAnswer, ChatError>>,
     Result<AdminAnswer, ChatError>,
 );
@@ -633,9 +625,12 @@ impl HubHandle {
     }
 }
 
-/// Starts the hub thread on `hub`.
+/// Starts the hub thread on `hub`. `committed` is signalled when a
+/// commit its store runs in the background ends (none: the store commits
+/// at once).
 pub fn spawn_hub(
     hub: Hub<ConnOutbox>,
+    committed: Option<Committed>,
     audit: Option<AuditLog>,
     flood: Arc<Gate>,
     guard: Arc<Guard>,
@@ -659,17 +654,24 @@ pub fn spawn_hub(
         doors: HashMap::new(),
         answers: Vec::new(),
         admin_answers: Vec::new(),
+        failed: std::collections::HashSet::new(),
         hub,
         audit,
         cloak,
         pooled_reads,
         guard,
-        index_failing: false,
-        last_indexed: std::time::Instant::now(),
     };
+    let committed = committed.unwrap_or_default();
     let thread = std::thread::Builder::new()
         .name("confab-hub".into())
-        .spawn(move || runner.run(rx))
+        .spawn(move || {
+            // The thread's own loop, to wait on requests and commits at
+            // once; the hub's work in it never awaits.
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("the hub thread's event loop");
+            rt.block_on(runner.run(rx, committed));
+        })
         .expect("spawning the hub thread");
     (handle, thread)
 }
@@ -717,9 +719,11 @@ struct Runner {
     audit: Option<AuditLog>,
     /// The hub's counters as last reported to the metrics.
     counted: Counters,
-    /// REST answers held until the batch commits, with the commit
-    /// failures counted when each was staged.
+    /// REST answers held until their batch commits.
     answers: Vec<Held>,
+    /// Messages whose commit failed, while answers wait (a REST message
+    /// among them is an error after all).
+    failed: std::collections::HashSet<MsgId>,
     cloak: Arc<Cloak>,
     /// REST admin answers held until the batch commits.
     admin_answers: Vec<HeldAdmin>,
@@ -727,17 +731,40 @@ struct Runner {
     pooled_reads: bool,
     /// Told of the lockdown switch after every batch.
     guard: Arc<Guard>,
-    /// Indexing for search failed last time (said once, not per batch).
-    index_failing: bool,
-    /// When the full-text index was last fed.
-    last_indexed: std::time::Instant,
 }
 
 impl Runner {
-    fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
+    /// Takes requests in batches and stages them. A batch is sealed and
+    /// its commit begun as soon as no commit runs; while one runs, the
+    /// requests that arrive are staged for the next (pipelined group
+    /// commit), which is sealed when that commit ends.
+    async fn run(&mut self, mut rx: mpsc::Receiver<Request>, committed: Committed) {
         self.count();
         let mut batch = Vec::with_capacity(REQUEST_BATCH);
-        while let Some(first) = rx.blocking_recv() {
+        let mut staged = 0;
+        loop {
+            let first = if self.hub.committing() {
+                tokio::select! {
+                    biased;
+                    () = committed.notified() => {
+                        let now = now();
+                        if self.hub.poll_commit(now) {
+                            if self.hub.has_staged() {
+                                self.hub.finish(now);
+                            }
+                            staged = 0;
+                            self.after();
+                        }
+                        continue;
+                    }
+                    req = rx.recv() => req,
+                }
+            } else {
+                rx.recv().await
+            };
+            let Some(first) = first else {
+                break;
+            };
             batch.push(first);
             while batch.len() < REQUEST_BATCH {
                 match rx.try_recv() {
@@ -746,71 +773,73 @@ impl Runner {
                 }
             }
             let now = now();
+            staged += batch.len();
             for req in batch.drain(..) {
                 if let Some(done) = self.request(req, now) {
-                    self.audit_journal();
+                    self.after();
                     // Everything on disk before the server says it stopped.
                     drop(self.audit.take());
                     let _ = done.send(());
                     return;
                 }
             }
-            self.hub.finish(now);
-            self.audit_journal();
-            if let Some(a) = &mut self.audit {
-                a.flush();
+            if !self.hub.committing() || staged >= STAGED_MAX {
+                self.hub.finish(now);
+                staged = 0;
             }
-            self.guard.set_lockdown(self.hub.lockdown());
-            self.answer();
-            self.count();
-            self.index(&rx);
+            self.after();
         }
+        let now = now();
+        self.hub.finish(now);
+        self.hub.settle(now);
+        self.after();
     }
 
-    /// Feeds the full-text index in bulk: once a whole chunk waits (or a
-    /// second has passed since the last time), and only while no request
-    /// waits unless it has fallen far behind; a search brings it up to
-    /// date itself. Each indexing is a transaction of its own (an fsync),
-    /// so it must stay rare next to the batches: never one per batch.
-    fn index(&mut self, rx: &mpsc::Receiver<Request>) {
-        let behind = self.hub.unindexed();
-        let due = behind >= INDEX_CHUNK as u64 || self.last_indexed.elapsed() >= INDEX_EVERY;
-        if behind == 0 || !due || (!rx.is_empty() && behind < INDEX_LAG) {
-            return;
+    /// What follows staging or delivering: the audit log gets the journal,
+    /// REST callers the answers of the batches delivered, the metrics
+    /// what changed.
+    fn after(&mut self) {
+        self.audit_journal();
+        if let Some(a) = &mut self.audit {
+            a.flush();
         }
-        self.last_indexed = std::time::Instant::now();
-        loop {
-            match self.hub.index_backlog(INDEX_CHUNK) {
-                Ok(n) if n == INDEX_CHUNK && rx.is_empty() => {}
-                Ok(_) => {
-                    self.index_failing = false;
-                    return;
-                }
-                Err(e) => {
-                    if !std::mem::replace(&mut self.index_failing, true) {
-                        tracing::warn!(error = %e, "could not index messages for search");
-                    }
-                    return;
-                }
-            }
-        }
+        self.guard.set_lockdown(self.hub.lockdown());
+        self.answer();
+        self.count();
     }
 
-    /// Sends the batch's REST answers, now that it is committed; a message
-    /// whose commit failed is an error after all.
+    /// Sends the REST answers of the batches delivered, now that they are
+    /// committed; a message whose commit failed is an error after all.
     fn answer(&mut self) {
-        let failures = self.hub.counters().commit_failures;
-        for (reply, answer, failures_then) in self.answers.drain(..) {
+        self.failed.extend(self.hub.take_failed());
+        let released = self.hub.released();
+        let failed = &self.failed;
+        self.answers.retain_mut(|(batch, reply, answer)| {
+            if *batch > released {
+                return true;
+            }
+            let answer = std::mem::replace(answer, Ok(ApiAnswer::Standing));
             let answer = match answer {
-                Ok(ApiAnswer::Sent(..)) if failures != failures_then => Err(ChatError::Storage(
+                Ok(ApiAnswer::Sent(msg, _)) if failed.contains(&msg.id) => Err(ChatError::Storage(
                     "the message could not be stored".to_owned(),
                 )),
                 other => other,
             };
-            let _ = reply.send(answer);
-        }
-        for (reply, answer) in self.admin_answers.drain(..) {
-            let _ = reply.send(answer);
+            let (dead, _) = oneshot::channel();
+            let _ = std::mem::replace(reply, dead).send(answer);
+            false
+        });
+        self.admin_answers.retain_mut(|(batch, reply, answer)| {
+            if *batch > released {
+                return true;
+            }
+            let answer = std::mem::replace(answer, Ok(AdminAnswer::Done));
+            let (dead, _) = oneshot::channel();
+            let _ = std::mem::replace(reply, dead).send(answer);
+            false
+        });
+        if self.answers.is_empty() {
+            self.failed.clear();
         }
     }
 
@@ -950,9 +979,8 @@ impl Runner {
                 self.audit(now, "login", json!({"name": name.as_str(), "ok": ok}));
             }
             Request::Api { user, call, reply } => {
-                let failures = self.hub.counters().commit_failures;
                 let answer = self.api(&user, call, now);
-                self.answers.push((reply, answer, failures));
+                self.answers.push((self.hub.batch(), reply, answer));
             }
             Request::Announce { text, reply } => {
                 self.audit(now, "announce", json!({"text": text.as_str()}));
@@ -1001,7 +1029,7 @@ impl Runner {
                         Ok(AdminAnswer::Lockdown(self.hub.lockdown()))
                     }
                 };
-                self.admin_answers.push((reply, answer));
+                self.admin_answers.push((self.hub.batch(), reply, answer));
             }
             Request::Shutdown { reason, done } => {
                 self.hub.finish(now);

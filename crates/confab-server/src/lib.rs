@@ -33,6 +33,7 @@ pub mod queue;
 pub mod reads;
 pub mod rewind;
 pub mod server;
+pub mod store_thread;
 pub mod tls;
 pub mod ws;
 

@@ -61,6 +61,8 @@ pub struct Server {
     listeners: Vec<(TcpListener, Mode)>,
     tls: Option<Tls>,
     hub: Hub<ConnOutbox>,
+    /// Signalled when the store thread ends a commit.
+    committed: crate::store_thread::Committed,
     audit: Option<AuditLog>,
     tokens: http::Tokens,
     uploads: http::upload_index::Index,
@@ -247,7 +249,11 @@ impl Server {
             store,
             metrics::histogram!(crate::metrics::STORE_COMMIT_SECONDS),
         );
-        let mut hub = Hub::with_store(config.hub_config()?, Box::new(timed))
+        let (store, committed) =
+            crate::store_thread::spawn(Box::new(timed)).map_err(|error| StartError::Store {
+                error: StoreError::Other(format!("could not start the store thread: {error}")),
+            })?;
+        let mut hub = Hub::with_store(config.hub_config()?, Box::new(store))
             .map_err(|error| StartError::Store { error })?;
         let audit = match config.audit_path() {
             Some(path) => Some(
@@ -310,6 +316,7 @@ impl Server {
             listeners,
             tls,
             hub,
+            committed,
             audit,
             tokens,
             uploads,
@@ -341,6 +348,7 @@ impl Server {
         let config = self.config;
         let (hub, hub_thread) = spawn_hub(
             self.hub,
+            Some(self.committed),
             self.audit,
             crate::flood::Gate::new(&config),
             crate::auth::Guard::new(crate::auth::GuardRule::from_config(&config.accounts)),

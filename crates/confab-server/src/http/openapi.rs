@@ -292,6 +292,7 @@ mod tests {
         let (hub, _thread) = crate::hub_task::spawn_hub(
             hub,
             None,
+            None,
             gate,
             guard,
             Arc::new(crate::cloak::Cloak::off()),

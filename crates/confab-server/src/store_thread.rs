@@ -1,0 +1,366 @@
+//! The store thread: the one owner of the store's writing connection.
+//!
+//! The hub thread hands it each batch's ops ([`Store::begin_commit`]) and
+//! goes on staging the next batch while this thread commits (pipelined
+//! group commit); the batch's events go out once its commit is done, which
+//! this thread signals on [`Committed`]. Everything else the hub asks of
+//! the store (an account, a page of kept messages, a topic) is a call
+//! that waits, run here in order behind the commits before it, so it sees
+//! them. When it has nothing else to do, this thread feeds the full-text
+//! index in bulk, so that indexing never holds up the hub.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use confab_core::store::{
+    Account, Commit, Conversation, HistoryQuery, KeptFor, Op, Snapshot, Store, StoreError,
+    Visibility,
+};
+use confab_core::{Message, MsgId, Nick, NickKey, RoomKey, Timestamp, Topic};
+
+/// Messages indexed for search in one go (one transaction). Small: a
+/// commit that arrives meanwhile waits for the chunk, and a chunk of 512
+/// with FTS5's merging took tens of ms.
+const INDEX_CHUNK: usize = 64;
+
+/// Longest a few unindexed messages wait for a quiet moment.
+const INDEX_EVERY: Duration = Duration::from_secs(1);
+
+/// Unindexed messages past which a busy thread indexes a chunk after each
+/// commit anyway.
+const INDEX_LAG: u64 = 8192;
+
+/// Signalled each time a commit begun with [`Store::begin_commit`] ends.
+pub type Committed = Arc<tokio::sync::Notify>;
+
+/// Work for the store thread.
+type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+
+/// The hub's store: every call runs on the store thread, in order.
+pub struct StoreThread {
+    jobs: mpsc::Sender<Job>,
+    committed: Committed,
+}
+
+/// Starts the store thread on `store`. The thread ends once the returned
+/// handle is dropped and the calls before have run.
+pub fn spawn(store: Box<dyn Store>) -> std::io::Result<(StoreThread, Committed)> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let committed = Committed::default();
+    let mut worker = Worker {
+        store,
+        unindexed: u64::MAX,
+        last_indexed: Instant::now(),
+        index_failing: false,
+    };
+    std::thread::Builder::new()
+        .name("confab-store".into())
+        .spawn(move || worker.run(&queue))?;
+    let handle = StoreThread {
+        jobs,
+        committed: committed.clone(),
+    };
+    Ok((handle, committed))
+}
+
+/// The store thread's state.
+struct Worker {
+    store: Box<dyn Store>,
+    /// Stored messages not yet in the full-text index, as far as this
+    /// thread knows (unknown at start: counted as many).
+    unindexed: u64,
+    /// When the index was last fed.
+    last_indexed: Instant,
+    /// Indexing failed last time (said once, retried every second).
+    index_failing: bool,
+}
+
+impl Worker {
+    fn run(&mut self, queue: &mpsc::Receiver<Job>) {
+        loop {
+            let job = match queue.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::TryRecvError::Disconnected) => return,
+                Err(mpsc::TryRecvError::Empty) => {
+                    // Idle: index what is due, or wait until it is.
+                    let wait = self.index_wait();
+                    if wait.is_zero() {
+                        self.index_chunk();
+                        continue;
+                    }
+                    match queue.recv_timeout(wait) {
+                        Ok(job) => job,
+                        Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            };
+            job(self);
+            if self.unindexed >= INDEX_LAG && !self.index_failing {
+                self.index_chunk();
+            }
+        }
+    }
+
+    /// How long until the index is due a chunk (`Duration::MAX`: nothing
+    /// to index). A whole chunk is due at once; a few messages wait up
+    /// to [`INDEX_EVERY`], so that a quiet server does not pay an index
+    /// transaction per message.
+    fn index_wait(&self) -> Duration {
+        if self.unindexed == 0 {
+            return Duration::MAX;
+        }
+        if self.unindexed >= INDEX_CHUNK as u64 && !self.index_failing {
+            return Duration::ZERO;
+        }
+        INDEX_EVERY.saturating_sub(self.last_indexed.elapsed())
+    }
+
+    fn index_chunk(&mut self) {
+        self.last_indexed = Instant::now();
+        if let Err(e) = self.index(INDEX_CHUNK) {
+            if !std::mem::replace(&mut self.index_failing, true) {
+                tracing::warn!(error = %e, "could not index messages for search");
+            }
+        } else {
+            self.index_failing = false;
+        }
+    }
+
+    fn index(&mut self, max: usize) -> Result<usize, StoreError> {
+        let n = self.store.index_backlog(max)?;
+        self.unindexed = if n < max {
+            0
+        } else {
+            self.unindexed.saturating_sub(n as u64)
+        };
+        Ok(n)
+    }
+
+    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+        let result = self.store.commit(ops);
+        if result.is_ok() {
+            let messages = ops.iter().filter(|o| matches!(o, Op::Message(_)));
+            self.unindexed = self.unindexed.saturating_add(messages.count() as u64);
+        }
+        result
+    }
+}
+
+/// The store thread ended (it panicked): every later call fails.
+fn gone() -> StoreError {
+    StoreError::Other("the store thread stopped".to_owned())
+}
+
+impl StoreThread {
+    /// Runs `f` on the store thread and waits for its result.
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Worker) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |w| {
+            let _ = tx.send(f(w));
+        });
+        self.jobs.send(job).map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
+    }
+}
+
+/// A commit running on the store thread.
+struct Pending {
+    result: mpsc::Receiver<Result<(), StoreError>>,
+    known: Option<Result<(), StoreError>>,
+}
+
+impl Commit for Pending {
+    fn poll(&mut self) -> Option<Result<(), StoreError>> {
+        if self.known.is_none() {
+            self.known = match self.result.try_recv() {
+                Ok(result) => Some(result),
+                Err(mpsc::TryRecvError::Empty) => None,
+                Err(mpsc::TryRecvError::Disconnected) => Some(Err(gone())),
+            };
+        }
+        self.known.clone()
+    }
+
+    fn wait(self: Box<Self>) -> Result<(), StoreError> {
+        match self.known {
+            Some(result) => result,
+            None => self.result.recv().unwrap_or_else(|_| Err(gone())),
+        }
+    }
+}
+
+impl Store for StoreThread {
+    fn begin_commit(&mut self, ops: Vec<Op>) -> Box<dyn Commit> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let committed = self.committed.clone();
+        let job: Job = Box::new(move |w| {
+            let _ = tx.send(w.commit(&ops));
+            committed.notify_one();
+        });
+        let known = self.jobs.send(job).err().map(|_| Err(gone()));
+        Box::new(Pending { result: rx, known })
+    }
+
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        self.call(|w| w.store.load())
+    }
+    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+        let ops = ops.to_vec();
+        self.call(move |w| w.commit(&ops))
+    }
+    fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError> {
+        let name = name.clone();
+        self.call(move |w| w.store.account(&name))
+    }
+    fn create_account(
+        &mut self,
+        name: &Nick,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<Account, StoreError> {
+        let (name, hash) = (name.clone(), password_hash.to_owned());
+        self.call(move |w| w.store.create_account(&name, &hash, now))
+    }
+    fn set_password(
+        &mut self,
+        name: &NickKey,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (name, hash) = (name.clone(), password_hash.to_owned());
+        self.call(move |w| w.store.set_password(&name, &hash, now))
+    }
+    fn revoke_tokens(&mut self, name: &NickKey, before: Timestamp) -> Result<(), StoreError> {
+        let name = name.clone();
+        self.call(move |w| w.store.revoke_tokens(&name, before))
+    }
+    fn revoke_token(&mut self, id: &str, expires: Timestamp) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.call(move |w| w.store.revoke_token(&id, expires))
+    }
+    fn revoked_tokens(&mut self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        self.call(move |w| w.store.revoked_tokens(now))
+    }
+    fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
+        self.call(|w| w.store.accounts())
+    }
+    fn topic(&mut self, room: &RoomKey) -> Result<Option<Topic>, StoreError> {
+        let room = room.clone();
+        self.call(move |w| w.store.topic(&room))
+    }
+    fn history(
+        &mut self,
+        conversation: &Conversation,
+        query: &HistoryQuery,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (conversation, query) = (conversation.clone(), *query);
+        self.call(move |w| w.store.history(&conversation, &query))
+    }
+    fn conversations(
+        &mut self,
+        who: &Visibility,
+        after: Timestamp,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
+        let who = who.clone();
+        self.call(move |w| w.store.conversations(&who, after, before, limit))
+    }
+    fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
+        self.call(move |w| w.index(max))
+    }
+    fn search(
+        &mut self,
+        who: &Visibility,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (who, query) = (who.clone(), query.to_owned());
+        self.call(move |w| w.store.search(&who, &query, limit))
+    }
+    fn since(
+        &mut self,
+        who: &Visibility,
+        after: MsgId,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let who = who.clone();
+        self.call(move |w| w.store.since(&who, after, limit))
+    }
+    fn pending(&mut self, to: &KeptFor, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let to = to.clone();
+        self.call(move |w| w.store.pending(&to, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use confab_core::{MsgKind, RoomName, Target, Text};
+    use confab_store::{SqliteOptions, SqliteStore, Synchronous};
+
+    fn message(id: u64, room: &RoomName) -> Message {
+        Message {
+            id: MsgId(id),
+            time: Timestamp(1_700_000_000_000 + id as i64),
+            from: Nick::parse("alice", 30).unwrap(),
+            to: Target::Room(room.clone()),
+            kind: MsgKind::Say,
+            text: Text::parse(&format!("message {id}"), 400).unwrap(),
+        }
+    }
+
+    /// A commit begun in the background ends with a signal, and every call
+    /// after it, which waits, sees it: the commits and the index in order.
+    #[test]
+    fn calls_see_the_commits_begun_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteOptions {
+            synchronous: Synchronous::Full,
+        };
+        let sqlite = SqliteStore::open(&dir.path().join("confab.db"), opts).unwrap();
+        let (mut store, committed) = spawn(Box::new(sqlite)).unwrap();
+        store.load().unwrap();
+        let room = RoomName::parse("#a", 50).unwrap();
+        let mut commits: Vec<_> = (1..=100)
+            .map(|id| store.begin_commit(vec![Op::Message(message(id, &room))]))
+            .collect();
+        // Straight behind the commits: all of them, in order.
+        let history = store
+            .history(
+                &Conversation::Room(room.key()),
+                &HistoryQuery::before(None, 1000),
+            )
+            .unwrap();
+        let ids: Vec<u64> = history.iter().map(|m| m.id.0).collect();
+        assert_eq!(ids, (1..=100).collect::<Vec<_>>());
+        for commit in &mut commits {
+            assert_eq!(commit.poll(), Some(Ok(())));
+        }
+        // Signalled (a permit is kept for a waiter that comes late).
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), committed.notified())
+                .await
+                .expect("signalled");
+        });
+        // A search indexes what is behind first, as the hub asks it to
+        // (the thread may have indexed some already, while idle).
+        assert!(store.index_backlog(usize::MAX).unwrap() <= 100);
+        assert_eq!(store.index_backlog(usize::MAX).unwrap(), 0);
+        let who = Visibility {
+            rooms: vec![room.key()],
+            private: None,
+        };
+        let found = store.search(&who, "message", 1000).unwrap();
+        assert_eq!(found.len(), 100);
+    }
+}
