@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use confab_core::{Message, MsgKind, Target, Timestamp};
+use confab_core::{Message, MsgKind, Nick, SessionId, Target, Timestamp};
 use serde_json::{Value, json};
 
 use crate::hub_task::rfc3339;
@@ -29,6 +29,13 @@ enum Entry {
         fields: Value,
     },
     Message(Message),
+    /// A user's command, by name.
+    Command {
+        time: Timestamp,
+        sid: SessionId,
+        nick: Option<Nick>,
+        command: &'static str,
+    },
 }
 
 enum Work {
@@ -73,6 +80,23 @@ impl AuditLog {
     /// Appends one record: `{"time": …, "kind": kind, …fields}`.
     pub fn record(&mut self, time: Timestamp, kind: &'static str, fields: Value) {
         self.batch.push(Entry::Record { time, kind, fields });
+    }
+
+    /// Records that session `sid` (`nick`, once it has one) sent a
+    /// `command`; its JSON is made by the writer, off the hub thread.
+    pub fn command(
+        &mut self,
+        time: Timestamp,
+        sid: SessionId,
+        nick: Option<Nick>,
+        command: &'static str,
+    ) {
+        self.batch.push(Entry::Command {
+            time,
+            sid,
+            nick,
+            command,
+        });
     }
 
     /// Records a message; a private one without its text unless the log
@@ -141,6 +165,16 @@ impl Writer {
                     match entry {
                         Entry::Record { time, kind, fields } => self.record(time, kind, fields),
                         Entry::Message(msg) => self.message(&msg),
+                        Entry::Command {
+                            time,
+                            sid,
+                            nick,
+                            command,
+                        } => {
+                            let nick = nick.as_ref().map(Nick::as_str);
+                            let fields = json!({"sid": sid.0, "nick": nick, "command": command});
+                            self.record(time, "command", fields);
+                        }
                     }
                 }
             }

@@ -235,6 +235,9 @@ enum Request {
         sid: SessionId,
         req: u64,
         cmd: Command,
+        /// The last command of request `req`: fence it (see
+        /// [`HubHandle::command_fenced`]).
+        fence: bool,
     },
     Disconnect {
         sid: SessionId,
@@ -473,7 +476,32 @@ impl HubHandle {
     /// Like [`HubHandle::command`], numbered: the events it causes carry
     /// `req` in their origin.
     pub async fn command_req(&self, sid: SessionId, req: u64, cmd: Command) -> Result<(), HubGone> {
-        self.send(Request::Command { sid, req, cmd }).await
+        let fence = false;
+        self.send(Request::Command {
+            sid,
+            req,
+            cmd,
+            fence,
+        })
+        .await
+    }
+
+    /// [`HubHandle::command_req`] then [`HubHandle::fence`], in one
+    /// request: the hub's channel carries one item per command, not two.
+    pub async fn command_fenced(
+        &self,
+        sid: SessionId,
+        req: u64,
+        cmd: Command,
+    ) -> Result<(), HubGone> {
+        let fence = true;
+        self.send(Request::Command {
+            sid,
+            req,
+            cmd,
+            fence,
+        })
+        .await
     }
 
     pub async fn disconnect(&self, sid: SessionId, reason: String) -> Result<(), HubGone> {
@@ -890,14 +918,16 @@ impl Runner {
                 );
                 self.hub.connect_with(sid, outbox, info, now);
             }
-            Request::Command { sid, req, cmd } => {
+            Request::Command {
+                sid,
+                req,
+                cmd,
+                fence,
+            } => {
                 tracing::debug!(sid = sid.0, command = cmd.name(), "command");
-                let nick = self.hub.nick_of(sid).map(|n| n.to_string());
-                self.audit(
-                    now,
-                    "command",
-                    json!({"sid": sid.0, "nick": nick, "command": cmd.name()}),
-                );
+                if let Some(a) = &mut self.audit {
+                    a.command(now, sid, self.hub.nick_of(sid).cloned(), cmd.name());
+                }
                 let login = match &cmd {
                     Command::Login(nick) => Some((nick.to_string(), false)),
                     Command::LoginAccount(a) | Command::Identify(a) => {
@@ -907,6 +937,9 @@ impl Runner {
                 };
                 let (messages, journal) = (self.hub.counters().messages, self.hub.journal().len());
                 self.hub.stage_req(sid, req, cmd, now);
+                if fence {
+                    self.hub.stage_fence(sid, req, now);
+                }
                 let sent = self.hub.counters().messages - messages;
                 // The common case: nothing to count or log.
                 if sent == 0 && login.is_none() {

@@ -184,6 +184,8 @@ pub struct SqliteOptions {
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Connection,
+    /// `PRAGMA synchronous` as configured.
+    synchronous: &'static str,
 }
 
 impl SqliteStore {
@@ -233,7 +235,10 @@ impl SqliteStore {
             StoreError::Corrupt(msg) => StoreError::Corrupt(format!("{}: {msg}", path.display())),
             other => other,
         })?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore {
+            conn,
+            synchronous: sync,
+        })
     }
 
     /// Deletes the account `name` and what was only its own: its rooms and
@@ -617,6 +622,36 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
 }
 
 impl SqliteStore {
+    /// [`Store::index_backlog`]'s transaction.
+    fn index_chunk(&mut self, max: usize) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let (from, to): (i64, Option<i64>) = tx
+            .prepare_cached(
+                "SELECT s.upto, (SELECT max(id) FROM \
+                   (SELECT id FROM messages WHERE id > s.upto ORDER BY id LIMIT ?1)) \
+                 FROM fts_state s WHERE s.id = 0",
+            )
+            .and_then(|mut s| s.query_row([rows::limit(max)], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(db)?;
+        let Some(to) = to else {
+            return Ok(0);
+        };
+        let n = tx
+            .prepare_cached(
+                "INSERT INTO messages_fts (rowid, text) \
+                 SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2 ORDER BY id",
+            )
+            .and_then(|mut s| s.execute([from, to]))
+            .map_err(db)?;
+        tx.execute("UPDATE fts_state SET upto = ?1 WHERE id = 0", [to])
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(n)
+    }
+
     /// Runs a message query and collects the rows in the order it returns
     /// them.
     fn messages_in_order(
@@ -1138,31 +1173,18 @@ impl Store for SqliteStore {
         if max == 0 {
             return Ok(0);
         }
-        let tx = self
+        // The index is made from the messages, and `fts_state` says how
+        // far, in the same transaction: one lost to a crash is made again.
+        // So it need not wait for the disk (synchronous=NORMAL keeps a
+        // WAL database consistent); the next commit's sync covers it.
+        let relaxed = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        let indexed = relaxed.map_err(db).and_then(|()| self.index_chunk(max));
+        let restored = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let (from, to): (i64, Option<i64>) = tx
-            .prepare_cached(
-                "SELECT s.upto, (SELECT max(id) FROM \
-                   (SELECT id FROM messages WHERE id > s.upto ORDER BY id LIMIT ?1)) \
-                 FROM fts_state s WHERE s.id = 0",
-            )
-            .and_then(|mut s| s.query_row([rows::limit(max)], |r| Ok((r.get(0)?, r.get(1)?))))
-            .map_err(db)?;
-        let Some(to) = to else {
-            return Ok(0);
-        };
-        let n = tx
-            .prepare_cached(
-                "INSERT INTO messages_fts (rowid, text) \
-                 SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2 ORDER BY id",
-            )
-            .and_then(|mut s| s.execute([from, to]))
-            .map_err(db)?;
-        tx.execute("UPDATE fts_state SET upto = ?1 WHERE id = 0", [to])
-            .map_err(db)?;
-        tx.commit().map_err(db)?;
+            .pragma_update(None, "synchronous", self.synchronous)
+            .map_err(db);
+        let n = indexed?;
+        restored?;
         Ok(n)
     }
 

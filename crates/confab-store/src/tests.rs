@@ -2337,6 +2337,12 @@ fn search_finds_messages_once_indexed_in_bulk_and_the_index_survives_reopening()
         .unwrap();
     assert_eq!(store.index_backlog(10).unwrap(), 1);
     assert_eq!(ids(&store.search(&v, "kiwi", 10).unwrap()), [1, 2, 3, 5]);
+    // Indexing does not wait for the disk, but commits still do.
+    let sync: i64 = store
+        .conn()
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(sync, 2); // FULL
     // Deleting and editing rows keeps the index whole, indexed or not.
     store
         .conn()

@@ -519,8 +519,7 @@ impl Conn {
                 held: Vec::new(),
             },
         );
-        let sent = self.hub.command_req(self.sid, req, cmd).await.is_ok()
-            && self.hub.fence(self.sid, req).await.is_ok();
+        let sent = self.hub.command_fenced(self.sid, req, cmd).await.is_ok();
         if !sent {
             self.closing = Some("Server shutting down".into());
         }

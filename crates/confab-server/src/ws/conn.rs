@@ -569,12 +569,18 @@ impl Conn {
             },
         );
         let hub = &self.state.hub;
-        for cmd in cmds {
-            if hub.command_req(self.sid, req, cmd).await.is_err() {
+        let last = cmds.len().checked_sub(1);
+        for (i, cmd) in cmds.into_iter().enumerate() {
+            let sent = if Some(i) == last {
+                hub.command_fenced(self.sid, req, cmd).await
+            } else {
+                hub.command_req(self.sid, req, cmd).await
+            };
+            if sent.is_err() {
                 return Flow::Stop(ClosedBy::Server, "server shutting down".to_owned());
             }
         }
-        if hub.fence(self.sid, req).await.is_err() {
+        if last.is_none() && hub.fence(self.sid, req).await.is_err() {
             return Flow::Stop(ClosedBy::Server, "server shutting down".to_owned());
         }
         Flow::Go
