@@ -249,8 +249,10 @@ impl Server {
             store,
             metrics::histogram!(crate::metrics::STORE_COMMIT_SECONDS),
         );
-        let (store, committed) =
-            crate::store_thread::spawn(Box::new(timed)).map_err(|error| StartError::Store {
+        // Account lookups (every guest login) on a connection of their own.
+        let accounts: Box<dyn Store> = Box::new(open_store(&config)?);
+        let (store, committed) = crate::store_thread::spawn(Box::new(timed), Some(accounts))
+            .map_err(|error| StartError::Store {
                 error: StoreError::Other(format!("could not start the store thread: {error}")),
             })?;
         let mut hub = Hub::with_store(config.hub_config()?, Box::new(store))

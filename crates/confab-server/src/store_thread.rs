@@ -8,6 +8,12 @@
 //! that waits, run here in order behind the commits before it, so it sees
 //! them. When it has nothing else to do, this thread feeds the full-text
 //! index in bulk, so that indexing never holds up the hub.
+//!
+//! One read is answered on the hub's own thread, from a connection of its
+//! own: whether a name is an account, which every guest login asks (an
+//! account may be made by `confab user add` while the server runs).
+//! Accounts are made and changed only by calls that wait, so what is in
+//! flight never holds one, and the lookup need not wait behind a commit.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -41,11 +47,18 @@ type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 pub struct StoreThread {
     jobs: mpsc::Sender<Job>,
     committed: Committed,
+    /// Where accounts are looked up (none: on the thread).
+    accounts: Option<Box<dyn Store>>,
 }
 
-/// Starts the store thread on `store`. The thread ends once the returned
-/// handle is dropped and the calls before have run.
-pub fn spawn(store: Box<dyn Store>) -> std::io::Result<(StoreThread, Committed)> {
+/// Starts the store thread on `store`; `accounts`, another connection to
+/// the same database, answers account lookups on the caller's thread.
+/// The thread ends once the returned handle is dropped and the calls
+/// before have run.
+pub fn spawn(
+    store: Box<dyn Store>,
+    accounts: Option<Box<dyn Store>>,
+) -> std::io::Result<(StoreThread, Committed)> {
     let (jobs, queue) = mpsc::channel::<Job>();
     let committed = Committed::default();
     let mut worker = Worker {
@@ -60,6 +73,7 @@ pub fn spawn(store: Box<dyn Store>) -> std::io::Result<(StoreThread, Committed)>
     let handle = StoreThread {
         jobs,
         committed: committed.clone(),
+        accounts,
     };
     Ok((handle, committed))
 }
@@ -214,6 +228,9 @@ impl Store for StoreThread {
         self.call(move |w| w.commit(&ops))
     }
     fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError> {
+        if let Some(accounts) = &mut self.accounts {
+            return accounts.account(name);
+        }
         let name = name.clone();
         self.call(move |w| w.store.account(&name))
     }
@@ -323,9 +340,18 @@ mod tests {
         let opts = SqliteOptions {
             synchronous: Synchronous::Full,
         };
-        let sqlite = SqliteStore::open(&dir.path().join("confab.db"), opts).unwrap();
-        let (mut store, committed) = spawn(Box::new(sqlite)).unwrap();
+        let path = dir.path().join("confab.db");
+        let sqlite = SqliteStore::open(&path, opts).unwrap();
+        let reader = SqliteStore::open(&path, opts).unwrap();
+        let (mut store, committed) = spawn(Box::new(sqlite), Some(Box::new(reader))).unwrap();
         store.load().unwrap();
+        // An account made through the thread is found on the caller's
+        // own connection at once.
+        let bob = Nick::parse("bob", 30).unwrap();
+        assert_eq!(store.account(&bob.key()).unwrap(), None);
+        store.create_account(&bob, "hash", Timestamp(1)).unwrap();
+        let found = store.account(&bob.key()).unwrap().expect("made");
+        assert_eq!(found.name, bob);
         let room = RoomName::parse("#a", 50).unwrap();
         let mut commits: Vec<_> = (1..=100)
             .map(|id| store.begin_commit(vec![Op::Message(message(id, &room))]))
