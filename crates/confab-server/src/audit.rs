@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use confab_core::{Message, MsgKind, Nick, SessionId, Target, Timestamp};
 use serde_json::{Value, json};
 
-use crate::hub_task::rfc3339;
+use crate::time::rfc3339;
 
 /// One entry, as the hub thread hands it over.
 enum Entry {
@@ -56,7 +56,7 @@ impl AuditLog {
     /// writer. `private_texts`: whether private messages keep their text.
     pub fn open(path: &Path, private_texts: bool) -> std::io::Result<AuditLog> {
         // Messages, names and addresses: the owner's eyes only.
-        let file = crate::server::private_options()
+        let file = crate::files::private_options()
             .create(true)
             .append(true)
             .open(path)?;

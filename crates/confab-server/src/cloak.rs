@@ -165,7 +165,7 @@ fn load_or_create_key(path: &Path) -> io::Result<[u8; 32]> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             OsRng.fill_bytes(&mut key);
-            crate::server::write_private(path, &key)?;
+            crate::files::write_private(path, &key)?;
             Ok(key)
         }
         Err(e) => Err(e),

@@ -15,7 +15,7 @@ use confab_core::NickKey;
 use confab_core::rate::{Flood, FloodRule, Pace};
 
 use crate::config::Config;
-use crate::hub_task::now;
+use crate::time::now;
 
 /// Whose bucket a command is charged to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

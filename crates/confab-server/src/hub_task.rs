@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use confab_core::hub::{Counters, Journal};
 use confab_core::read::Read;
@@ -37,6 +36,7 @@ use crate::flood::{Gate, Pacer};
 use crate::queue;
 use crate::reads::Readers;
 use crate::store_thread::Committed;
+use crate::time::now;
 
 /// Requests queued for the hub before senders wait.
 const REQUEST_QUEUE: usize = 4096;
@@ -45,22 +45,6 @@ const REQUEST_BATCH: usize = 128;
 /// Requests staged while a commit runs past which the hub waits for it
 /// (the batch after it is bounded).
 const STAGED_MAX: usize = 4096;
-
-/// The wall clock as the hub counts it.
-pub fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    Timestamp(ms)
-}
-
-/// A time as every door and log writes it: RFC 3339 in UTC with
-/// milliseconds (`2026-11-23T20:00:00.123Z`; IRCv3's `time` tag too).
-pub fn rfc3339(t: Timestamp) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(t.0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 /// One item of a connection's outbound queue: an event from the hub, or
 /// bytes its own door wrote (help text, a usage error, a prompt), queued

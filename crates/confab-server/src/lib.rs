@@ -21,6 +21,7 @@ pub mod build;
 pub mod cloak;
 pub mod closed;
 pub mod config;
+pub mod files;
 pub mod flood;
 pub mod http;
 pub mod hub_task;
@@ -34,6 +35,7 @@ pub mod reads;
 pub mod rewind;
 pub mod server;
 pub mod store_thread;
+pub mod time;
 pub mod tls;
 pub mod ws;
 

@@ -48,7 +48,7 @@ impl DataDirLock {
             dir: dir.to_owned(),
             error,
         };
-        let mut file = crate::server::private_options()
+        let mut file = crate::files::private_options()
             .read(true)
             .write(true)
             .create(true)

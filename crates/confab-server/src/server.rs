@@ -72,56 +72,6 @@ pub struct Server {
     lock: crate::lock::DataDirLock,
 }
 
-/// Writes a file in the data dir that only its owner may read (keys),
-/// durably.
-pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    let mut f = private_options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-/// Creates `path` and its missing parents for the owner only (0700), as
-/// the data dir and what is in it hold messages, keys and addresses. An
-/// existing directory keeps its mode.
-pub fn create_private_dir(path: &std::path::Path) -> io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
-}
-
-/// Creates the file at `path` for the owner only (0600) if it does not
-/// exist, so that whatever opens it next (SQLite, the audit log) keeps
-/// that mode; SQLite gives its `-wal` and `-shm` files the database's.
-pub fn create_private_file(path: &std::path::Path) -> io::Result<()> {
-    private_options()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map(drop)
-}
-
-/// Options that create files for their owner only (0600).
-pub fn private_options() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-}
-
 /// A store that times its commits for the metrics (the histogram's
 /// handle registered once).
 struct Timed<S>(S, metrics::Histogram);
@@ -219,7 +169,7 @@ pub fn open_store(config: &Config) -> Result<SqliteStore, StartError> {
         Synchronous::Normal => confab_store::Synchronous::Normal,
     };
     if !path.exists()
-        && let Err(error) = create_private_file(&path)
+        && let Err(error) = crate::files::create_private_file(&path)
     {
         return Err(StartError::DataDir { path, error });
     }
@@ -240,7 +190,7 @@ impl Server {
             let error = io::Error::new(io::ErrorKind::NotADirectory, "it is not a directory");
             return Err(data_dir_error(error));
         }
-        create_private_dir(&config.data_dir).map_err(data_dir_error)?;
+        crate::files::create_private_dir(&config.data_dir).map_err(data_dir_error)?;
         // Before anything in the data dir is read or written.
         let lock = crate::lock::DataDirLock::acquire(&config.data_dir)?;
         let store = open_store(&config)?;
@@ -272,18 +222,19 @@ impl Server {
         })?;
         // Tokens logged out one by one stay logged out across restarts.
         let revoked = hub
-            .revoked_tokens(crate::hub_task::now())
+            .revoked_tokens(crate::time::now())
             .map_err(|error| StartError::Store { error })?;
         tokens.load_revoked(revoked);
         // History, search and resume read on connections of their own.
         let readers =
             crate::reads::Readers::start(&config).map_err(|error| StartError::Store { error })?;
         let uploads_dir = config.data_dir.join(http::uploads::DIR);
-        let uploads = http::upload_index::Index::open(&uploads_dir, crate::hub_task::now().0)
-            .map_err(|error| StartError::DataDir {
+        let uploads = http::upload_index::Index::open(&uploads_dir, crate::time::now().0).map_err(
+            |error| StartError::DataDir {
                 path: uploads_dir,
                 error,
-            })?;
+            },
+        )?;
         let cloak =
             crate::cloak::Cloak::from_config(&config).map_err(|error| StartError::DataDir {
                 path: config.data_dir.join("cloak.key"),

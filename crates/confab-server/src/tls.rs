@@ -199,7 +199,7 @@ fn self_signed(config: &Config) -> Result<(PathBuf, ServerConfig), TlsError> {
 
 /// Writes a file only its owner may read.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
-    crate::server::write_private(path, bytes).map_err(|error| TlsError::Write {
+    crate::files::write_private(path, bytes).map_err(|error| TlsError::Write {
         path: path.to_owned(),
         error,
     })

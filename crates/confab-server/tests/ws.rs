@@ -336,7 +336,7 @@ async fn accounts_by_password_and_by_token() {
     let tokens = confab_server::http::Tokens::load_or_create(&data).expect("token key");
     let nick = confab_core::Nick::parse("carol", 16).unwrap();
     // Issued now: a token older than its account opens nothing.
-    let token = tokens.issue(&nick, confab_server::hub_task::now().0, i64::MAX);
+    let token = tokens.issue(&nick, confab_server::time::now().0, i64::MAX);
     let (mut phone, welcome) = hello(
         s.addr,
         "phone",

@@ -211,10 +211,10 @@ impl Hosted {
 /// Hosts a server with `config`, logging to `confab.log` in its data dir
 /// (the terminal belongs to the client).
 async fn host(config: confab_server::Config) -> anyhow::Result<Hosted> {
-    confab_server::server::create_private_dir(&config.data_dir)
+    confab_server::files::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot use data dir {}", config.data_dir.display()))?;
     let log_path = config.data_dir.join("confab.log");
-    let log = confab_server::server::private_options()
+    let log = confab_server::files::private_options()
         .create(true)
         .append(true)
         .open(&log_path)

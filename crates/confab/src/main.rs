@@ -535,7 +535,7 @@ fn init(args: &ConfigArgs) -> anyhow::Result<()> {
         println!("{} exists already", db.display());
         return Ok(());
     }
-    confab_server::server::create_private_dir(&config.data_dir)
+    confab_server::files::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot use data dir {}", config.data_dir.display()))?;
     confab_server::server::open_store(&config)?;
     println!("created {}", db.display());
@@ -584,7 +584,7 @@ fn read_password(prompt: &str, min_len: usize) -> anyhow::Result<String> {
 fn user(cmd: UserCmd) -> anyhow::Result<()> {
     use confab_core::Nick;
     use confab_core::store::Store;
-    use confab_server::hub_task::now as hub_time_now;
+    use confab_server::time::now as hub_time_now;
     match cmd {
         UserCmd::Add { name, config } => {
             let settings = load_config(&config, &[])?;
@@ -616,7 +616,7 @@ fn user(cmd: UserCmd) -> anyhow::Result<()> {
             }
             let password = read_password(&format!("new password for {nick}: "), min)?;
             // Every login token issued before now stops working.
-            let now = confab_server::hub_task::now();
+            let now = confab_server::time::now();
             store.set_password(&nick.key(), &confab_server::auth::hash(&password), now)?;
             println!("password changed for {nick}; their older login tokens no longer work");
         }

@@ -205,8 +205,8 @@ impl KlineJson {
             mask: k.mask.to_string(),
             reason: k.reason.clone(),
             by: k.by.clone(),
-            set: crate::hub_task::rfc3339(k.set),
-            expires: k.expires.map(crate::hub_task::rfc3339),
+            set: crate::time::rfc3339(k.set),
+            expires: k.expires.map(crate::time::rfc3339),
         }
     }
 }

@@ -25,8 +25,8 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ByAddress, too_many_b
 use super::openapi::ErrorResponse;
 use super::{ApiError, Shared, uploads};
 use crate::auth::{self, LoginError};
-use crate::hub_task::rfc3339;
 use crate::hub_task::{ApiAnswer, ApiCall};
+use crate::time::rfc3339;
 
 /// Most messages one page of history or search returns.
 pub const MAX_PAGE: usize = 100;
@@ -199,7 +199,7 @@ pub async fn login(
 
 /// A fresh token for `name`, valid for `http.token_ttl_secs`.
 pub fn new_token(state: &Shared, name: &Nick) -> LoginResponse {
-    let now = crate::hub_task::now().0;
+    let now = crate::time::now().0;
     let ttl_ms = state.config.http.token_ttl_secs.saturating_mul(1000);
     let expires = now.saturating_add(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
     LoginResponse {

@@ -1,7 +1,7 @@
 //! The web door: HTTP/1.1 on a detected connection (plain or inside TLS),
 //! routed by axum. `/ws` upgrades to WebSocket: the confab JSON protocol
 //! (`ws/`), or IRC for clients that ask for an IRCv3 WebSocket subprotocol
-//! (`irc::ws`). `/api/v1` is the REST API (`api.rs`), described by the
+//! (`irc_ws.rs`, which runs the IRC door behind the upgrade). `/api/v1` is the REST API (`api.rs`), described by the
 //! OpenAPI document at `/api/openapi.json` and the docs page at `/docs`.
 //!
 //! Every error is JSON: `{"error": {"code": …, "message": …}}` with the
@@ -31,6 +31,7 @@ pub mod access;
 pub mod admin;
 pub mod api;
 pub mod extract;
+pub mod irc_ws;
 pub mod openapi;
 pub mod ops;
 pub mod origin;
@@ -198,8 +199,8 @@ async fn ws_upgrade(
     ws.on_upgrade(move |socket| async move {
         let _hold = hold;
         match protocol.as_deref() {
-            Some(IRC_TEXT) => crate::irc::ws::serve(socket, false, peer, state).await,
-            Some(IRC_BINARY) => crate::irc::ws::serve(socket, true, peer, state).await,
+            Some(IRC_TEXT) => irc_ws::serve(socket, false, peer, state).await,
+            Some(IRC_BINARY) => irc_ws::serve(socket, true, peer, state).await,
             _ => crate::ws::serve(socket, peer, state).await,
         }
     })

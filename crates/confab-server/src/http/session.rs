@@ -19,7 +19,7 @@ use super::extract::{ApiJson, AuthToken, too_many_because};
 use super::openapi::ErrorResponse;
 use super::{ApiError, Shared};
 use crate::auth::{self, LoginError};
-use crate::hub_task::now;
+use crate::time::now;
 
 fn unavailable(why: impl ToString) -> Response {
     ApiError::new(

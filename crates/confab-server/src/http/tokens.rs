@@ -79,7 +79,7 @@ impl Tokens {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 OsRng.fill_bytes(&mut key);
-                crate::server::write_private(&path, &key)?;
+                crate::files::write_private(&path, &key)?;
                 Ok(Tokens::with_key(key))
             }
             Err(e) => Err(e),
@@ -177,7 +177,7 @@ pub async fn check(
     token: &str,
 ) -> Result<(Claims, Account), Refused> {
     let claims = tokens
-        .verify(token, crate::hub_task::now().0)
+        .verify(token, crate::time::now().0)
         .map_err(Refused::Token)?;
     let lookup = hub
         .account(claims.account.clone())

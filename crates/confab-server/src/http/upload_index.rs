@@ -39,6 +39,19 @@ pub enum Take {
     Forbidden,
 }
 
+/// What is kept beside an upload's bytes (`ID.json`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Sidecar {
+    pub name: String,
+    pub content_type: String,
+    pub inline: bool,
+    pub size: u64,
+    /// The uploader's account (its case-folded key).
+    pub uploader: String,
+    /// When it was stored (RFC 3339).
+    pub time: String,
+}
+
 /// The index of the uploads directory.
 #[derive(Debug)]
 pub struct Index {
@@ -71,20 +84,9 @@ impl Usage {
     }
 }
 
-/// Creates `dir` (and its parents) and makes it owner-only (0700), even
-/// when it already existed more open.
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        builder.mode(0o700);
-        builder.create(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-    }
-    #[cfg(not(unix))]
-    builder.create(dir)
+/// Whether `id` is one this server could have made (32 hex digits).
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Bytes available to this process on the filesystem holding `dir`.
@@ -99,7 +101,7 @@ impl Index {
     /// mid-upload), are removed; uploads are counted against their
     /// uploader, and those of the last hour against the rate.
     pub fn open(dir: &Path, now_ms: i64) -> io::Result<Index> {
-        create_private_dir(dir)?;
+        crate::files::make_private_dir(dir)?;
         let mut inner = Inner::default();
         let mut names = Vec::new();
         for entry in std::fs::read_dir(dir)? {
@@ -117,14 +119,14 @@ impl Index {
             let Some(id) = name.strip_suffix(".json") else {
                 continue;
             };
-            if !super::uploads::valid_id(id) {
+            if !valid_id(id) {
                 continue;
             }
             sidecars.insert(id.to_owned());
             let path = dir.join(name);
             let sidecar = std::fs::read(&path)
                 .ok()
-                .and_then(|bytes| serde_json::from_slice::<super::uploads::Sidecar>(&bytes).ok());
+                .and_then(|bytes| serde_json::from_slice::<Sidecar>(&bytes).ok());
             let Some(sidecar) = sidecar else {
                 tracing::warn!(path = %path.display(), "unreadable upload sidecar; not counted");
                 continue;
@@ -141,7 +143,7 @@ impl Index {
                 .insert(id.to_owned(), (sidecar.uploader, sidecar.size));
         }
         for name in &names {
-            if super::uploads::valid_id(name) && !sidecars.contains(name.as_str()) {
+            if valid_id(name) && !sidecars.contains(name.as_str()) {
                 tracing::warn!(id = %name, "removing an upload whose sidecar was never written");
                 remove_quietly(&dir.join(name));
             } else if !name.ends_with(".tmp") {
@@ -367,7 +369,7 @@ mod tests {
         let id = "0123456789abcdef0123456789abcdef";
         let orphan = "fedcba9876543210fedcba9876543210";
         std::fs::write(up.join(id), b"12345").unwrap();
-        let time = crate::hub_task::rfc3339(confab_core::Timestamp(HOUR_MS));
+        let time = crate::time::rfc3339(confab_core::Timestamp(HOUR_MS));
         let sidecar = serde_json::json!({"name": "x", "content_type": "text/plain",
             "inline": false, "size": 5, "uploader": "alice", "time": time});
         std::fs::write(up.join(format!("{id}.json")), sidecar.to_string()).unwrap();

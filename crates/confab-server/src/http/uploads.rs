@@ -52,7 +52,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Admin, ApiPath, ApiQuery, AuthUser, check_length, too_large};
 use super::openapi::ErrorResponse;
-use super::upload_index::{Refusal, Rule, Take, free_space};
+use super::upload_index::{Refusal, Rule, Sidecar, Take, free_space, valid_id};
 use super::{ApiError, Shared};
 
 /// The uploads' directory, inside the data dir.
@@ -80,19 +80,6 @@ pub struct UploadInfo {
     pub size: u64,
     /// Where it is served (`http.public_url` + path, or the path alone).
     pub url: String,
-}
-
-/// What is kept beside the bytes.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Sidecar {
-    pub name: String,
-    pub content_type: String,
-    pub inline: bool,
-    pub size: u64,
-    /// The uploader's account (its case-folded key).
-    pub uploader: String,
-    /// When it was stored (RFC 3339).
-    pub time: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -213,7 +200,7 @@ impl Incoming {
         std::fs::rename(self.tmp(), &file)?;
         let meta = serde_json::to_vec(sidecar).map_err(std::io::Error::other)?;
         let tmp = dir.join(format!("{}.json.tmp", self.id));
-        let written = crate::server::write_private(&tmp, &meta)
+        let written = crate::files::write_private(&tmp, &meta)
             .and_then(|()| std::fs::rename(&tmp, dir.join(format!("{}.json", self.id))));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
@@ -295,7 +282,7 @@ pub async fn create(
     // From here the upload counts against the hour, finished or not.
     state
         .uploads
-        .admit(&owner, crate::hub_task::now().0, declared, rule)
+        .admit(&owner, crate::time::now().0, declared, rule)
         .map_err(refused)?;
 
     let mut incoming = Incoming {
@@ -359,7 +346,7 @@ pub async fn create(
         inline,
         size,
         uploader: owner,
-        time: crate::hub_task::rfc3339(crate::hub_task::now()),
+        time: crate::time::rfc3339(crate::time::now()),
     };
     let id = incoming.id.clone();
     // On the blocking pool, whole: once every byte is in, the upload
@@ -716,11 +703,6 @@ async fn read(path: PathBuf) -> std::io::Result<Vec<u8>> {
 
 fn dir(state: &Shared) -> PathBuf {
     state.config.data_dir.join(DIR)
-}
-
-/// Whether `id` is one this server could have made.
-pub fn valid_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn new_id() -> String {

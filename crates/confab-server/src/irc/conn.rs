@@ -36,7 +36,8 @@ use super::render::{self, CAPS, Caps, View};
 use crate::auth;
 use crate::closed::ClosedBy;
 use crate::config::Config;
-use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Ready, now};
+use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Ready};
+use crate::time::now;
 
 /// Items taken from the outbound queue per write.
 const WRITE_BATCH: usize = 64;
@@ -812,7 +813,7 @@ impl Conn {
                         view.server_msg("CHATHISTORY")
                             .with_param("TARGETS")
                             .with_param(target.to_string())
-                            .with_param(format!("timestamp={}", crate::hub_task::rfc3339(*time))),
+                            .with_param(format!("timestamp={}", crate::time::rfc3339(*time))),
                     );
                 }
                 self.batch("draft/chathistory-targets", &[], inner)
@@ -866,7 +867,7 @@ impl Conn {
                     .iter()
                     .map(|k| {
                         let expires = k.expires.map_or("never".to_owned(), |t| {
-                            crate::hub_task::rfc3339(t)
+                            crate::time::rfc3339(t)
                         });
                         view.num(
                             "216",
@@ -912,7 +913,7 @@ impl Conn {
                 if self.caps.read_marker || command == "MARKREAD" =>
             {
                 let stamp = match marker {
-                    Some(m) => format!("timestamp={}", crate::hub_task::rfc3339(m.time)),
+                    Some(m) => format!("timestamp={}", crate::time::rfc3339(m.time)),
                     None => "*".to_owned(),
                 };
                 vec![

@@ -5,7 +5,6 @@
 
 pub mod conn;
 pub mod render;
-pub mod ws;
 
 /// Whether the first bytes of a connection look like an IRC client:
 /// its first word is one of the commands that open a registration.

@@ -9,7 +9,7 @@ use confab_core::event::mode_string;
 use confab_core::{Actor, ChatError, Envelope, Event, Field, Message, MsgKind, Target, Timestamp};
 use confab_irc::{Message as Irc, split_text};
 
-use crate::hub_task::rfc3339;
+use crate::time::rfc3339;
 
 /// Envelope cache slot for messages rendered without tags.
 pub const SLOT_PLAIN: usize = 1;

@@ -28,8 +28,9 @@ use crate::auth;
 use crate::closed::ClosedBy;
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Out, Ready, now};
+use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Out, Ready};
 use crate::queue;
+use crate::time::now;
 
 /// Deliveries the writer takes off the queue per write.
 const WRITE_BATCH: usize = 256;

@@ -26,8 +26,9 @@ use crate::auth::{self, LoginError};
 use crate::closed::ClosedBy;
 use crate::flood::{Excess, Pacer};
 use crate::http::Shared;
-use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready, now};
+use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready};
 use crate::metrics::ConnGauge;
+use crate::time::now;
 
 /// Deliveries taken off the queue at a time.
 const WRITE_BATCH: usize = 256;

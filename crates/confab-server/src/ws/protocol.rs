@@ -17,7 +17,7 @@ use confab_core::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::hub_task::rfc3339;
+use crate::time::rfc3339;
 
 /// The protocol version this server speaks.
 pub const VERSION: u64 = 1;

@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tracing::{Instrument, debug, info};
 
-use crate::http::Shared;
+use super::Shared;
 use crate::metrics::ConnGauge;
 
 /// Bytes buffered in the pipe each way.
