@@ -825,13 +825,13 @@ impl Config {
             parse_cidr(entry).map_err(|why| bad("http.metrics_from", why))?;
         }
         for o in &self.http.allowed_origins {
-            if o.trim() != "*" && crate::http::origin::origin_of(o).is_none() {
+            if o.trim() != "*" && crate::origin::origin_of(o).is_none() {
                 let why = format!("{o:?} is not an origin; write it as https://host[:port] or *");
                 return Err(bad("http.allowed_origins", why));
             }
         }
         let public = &self.http.public_url;
-        if !public.is_empty() && crate::http::origin::origin_of(public).is_none() {
+        if !public.is_empty() && crate::origin::origin_of(public).is_none() {
             return Err(bad(
                 "http.public_url",
                 "must be a URL like https://chat.example.org",

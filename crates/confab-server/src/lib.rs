@@ -29,6 +29,7 @@ pub mod irc;
 pub mod line;
 pub mod lock;
 pub mod metrics;
+pub mod origin;
 pub mod peer;
 pub mod queue;
 pub mod reads;

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api::{chat_error, message_text, unavailable};
+use super::api::message_text;
+use super::errors::ErrorResponse;
+use super::errors::{chat_error, unavailable};
 use super::extract::{Admin, ApiJson, ApiQuery};
-use super::openapi::ErrorResponse;
 use super::{ApiError, Shared};
 use crate::hub_task::{AdminAnswer, AdminCall};
 use confab_core::ChatError;
@@ -683,7 +684,7 @@ pub async fn audit(
         .hub
         .audit_synced()
         .await
-        .map_err(super::api::unavailable)?;
+        .map_err(super::errors::unavailable)?;
     let read = tokio::task::spawn_blocking(move || filter.scan(&path)).await;
     match read {
         Ok(Ok(page)) => Ok(Json(page)),

@@ -9,9 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use confab_core::store::{Bound, HistoryQuery};
-use confab_core::{
-    ChatError, Marker, Message, MsgId, MsgKind, Nick, NickKey, RoomName, Target, Text, Timestamp,
-};
+use confab_core::{Marker, Message, MsgId, MsgKind, Nick, NickKey, RoomName, Target, Text};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -21,8 +19,9 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 
+use super::errors::{ErrorResponse, chat_error, unavailable};
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ByAddress, too_many_because};
-use super::openapi::ErrorResponse;
+use super::session::{LoginResponse, new_token};
 use super::{ApiError, Shared, uploads};
 use crate::auth::{self, LoginError};
 use crate::hub_task::{ApiAnswer, ApiCall};
@@ -120,17 +119,6 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LoginResponse {
-    /// Send as `Authorization: Bearer <token>`.
-    pub token: String,
-    /// When the token stops working (RFC 3339).
-    #[schema(format = DateTime)]
-    pub expires_at: String,
-    /// The account's name as registered.
-    pub name: String,
-}
-
 /// Checks a password and hands out a login token.
 #[utoipa::path(
     post, path = "/api/v1/login", tag = "auth",
@@ -195,18 +183,6 @@ pub async fn login(
     }
     logged(Ok(()));
     Ok(Json(new_token(&state, &account.name)))
-}
-
-/// A fresh token for `name`, valid for `http.token_ttl_secs`.
-pub fn new_token(state: &Shared, name: &Nick) -> LoginResponse {
-    let now = crate::time::now().0;
-    let ttl_ms = state.config.http.token_ttl_secs.saturating_mul(1000);
-    let expires = now.saturating_add(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
-    LoginResponse {
-        token: state.tokens.issue(name, now, expires),
-        expires_at: rfc3339(Timestamp(expires)),
-        name: name.to_string(),
-    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -741,55 +717,10 @@ async fn call(state: &Shared, user: NickKey, call: ApiCall) -> Result<ApiAnswer,
     }
 }
 
-pub fn unavailable(gone: crate::hub_task::HubGone) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        gone.to_string(),
-    )
-}
-
 fn unexpected() -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",
         "the hub answered something unexpected",
     )
-}
-
-/// The HTTP status and code of a hub refusal; its message is the core's.
-pub fn chat_error(e: ChatError) -> ApiError {
-    use ChatError as E;
-    let (status, code) = match &e {
-        E::NotLoggedIn => {
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unknown_account",
-                "the token's account is not known to this server",
-            );
-        }
-        E::NoSuchRoom(_) => (StatusCode::NOT_FOUND, "no_such_room"),
-        E::NoSuchUser(_) => (StatusCode::NOT_FOUND, "no_such_user"),
-        E::NotInRoom(_)
-        | E::CannotSend(_)
-        | E::Banned(_)
-        | E::NotOperator(_)
-        | E::InviteOnly(_)
-        | E::BadKey(_)
-        | E::GuestsNotAllowed
-        | E::GuestsNoPrivateHistory => (StatusCode::FORBIDDEN, "forbidden"),
-        E::ServerBanned(_) => (StatusCode::FORBIDDEN, "banned_from_server"),
-        E::Suspended { .. } => (StatusCode::FORBIDDEN, "suspended"),
-        // The recipient's state, not the sender's pace: no Retry-After.
-        E::OfflineQueueFull(_) => (StatusCode::CONFLICT, "offline_queue_full"),
-        E::GuestNotKept(_) => (StatusCode::CONFLICT, "guest_not_kept"),
-        E::BadValue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_value"),
-        E::Storage(m) if m.contains("search query is not valid") => {
-            (StatusCode::BAD_REQUEST, "bad_query")
-        }
-        E::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage"),
-        E::NoStorage => (StatusCode::SERVICE_UNAVAILABLE, "no_storage"),
-        _ => (StatusCode::CONFLICT, "refused"),
-    };
-    ApiError::new(status, code, e.to_string())
 }

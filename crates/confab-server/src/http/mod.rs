@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde::Serialize;
 use tower::ServiceExt;
 use tracing::debug;
 
@@ -30,11 +29,11 @@ use crate::rewind::Io;
 pub mod access;
 pub mod admin;
 pub mod api;
+pub mod errors;
 pub mod extract;
 pub mod irc_ws;
 pub mod openapi;
 pub mod ops;
-pub mod origin;
 pub mod session;
 pub mod tokens;
 pub mod upload_index;
@@ -74,7 +73,7 @@ pub fn router(state: Shared) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            origin::check,
+            check_origin,
         ))
         // Outermost: the origin check's refusals are logged and counted.
         .layer(axum::middleware::from_fn(access::log))
@@ -218,6 +217,35 @@ impl Hold {
     }
 }
 
+/// The middleware applying [`crate::origin`]: 403 `origin_not_allowed` for another site's page.
+pub async fn check_origin(
+    State(state): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = req.headers();
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let http = &state.config.http;
+        if !crate::origin::allowed(origin, host, &http.public_url, &http.allowed_origins) {
+            let shown: String = origin.chars().take(100).collect();
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                format!(
+                    "pages from {shown:?} may not use this server; \
+                     its operator can add the origin to http.allowed_origins"
+                ),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::looks_like_http;
@@ -258,17 +286,6 @@ pub struct ApiError {
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
-}
-
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
@@ -281,11 +298,11 @@ impl ApiError {
 
 impl ApiError {
     /// The JSON body of this error.
-    fn body(&self) -> ErrorBody<'_> {
-        ErrorBody {
-            error: ErrorDetail {
-                code: self.code,
-                message: &self.message,
+    fn body(&self) -> errors::ErrorResponse {
+        errors::ErrorResponse {
+            error: errors::ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
             },
         }
     }

@@ -7,35 +7,21 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use super::errors::{ErrorDetail, ErrorResponse};
 use super::{Shared, admin, api, ops, session, uploads};
 
 /// Where the document is served.
 pub const SPEC_PATH: &str = "/api/openapi.json";
 /// Where the docs page is served.
 pub const DOCS_PATH: &str = "/docs";
-
-/// Every error's body.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ErrorResponse {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A stable, machine-readable code (`unauthorized`, `no_such_room`, …).
-    pub code: String,
-    /// What went wrong, for people.
-    pub message: String,
-}
 
 #[derive(OpenApi)]
 #[openapi(

@@ -12,7 +12,7 @@ use confab_core::Nick;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::ErrorResponse;
+use super::errors::ErrorResponse;
 use super::{ApiError, Shared};
 
 /// Whether the process is up.

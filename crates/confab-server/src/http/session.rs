@@ -14,12 +14,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-use super::api::{LoginResponse, new_token};
+use super::errors::ErrorResponse;
 use super::extract::{ApiJson, AuthToken, too_many_because};
-use super::openapi::ErrorResponse;
 use super::{ApiError, Shared};
 use crate::auth::{self, LoginError};
 use crate::time::now;
+use crate::time::rfc3339;
 
 fn unavailable(why: impl ToString) -> Response {
     ApiError::new(
@@ -28,6 +28,29 @@ fn unavailable(why: impl ToString) -> Response {
         why.to_string(),
     )
     .into_response()
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When the token stops working (RFC 3339).
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    /// The account's name as registered.
+    pub name: String,
+}
+
+/// A fresh token for `name`, valid for `http.token_ttl_secs`.
+pub fn new_token(state: &Shared, name: &Nick) -> LoginResponse {
+    let now = crate::time::now().0;
+    let ttl_ms = state.config.http.token_ttl_secs.saturating_mul(1000);
+    let expires = now.saturating_add(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
+    LoginResponse {
+        token: state.tokens.issue(name, now, expires),
+        expires_at: rfc3339(Timestamp(expires)),
+        name: name.to_string(),
+    }
 }
 
 /// Voids this token: it stops working at once, everywhere.
@@ -128,7 +151,7 @@ pub(crate) async fn standing(
         .await
     {
         Err(gone) => Err(unavailable(gone)),
-        Ok(Err(e)) => Err(super::api::chat_error(e).into_response()),
+        Ok(Err(e)) => Err(super::errors::chat_error(e).into_response()),
         Ok(Ok(_)) => Ok(()),
     }
 }

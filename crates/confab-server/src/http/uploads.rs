@@ -50,8 +50,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use utoipa::{IntoParams, ToSchema};
 
+use super::errors::ErrorResponse;
 use super::extract::{Admin, ApiPath, ApiQuery, AuthUser, check_length, too_large};
-use super::openapi::ErrorResponse;
 use super::upload_index::{Refusal, Rule, Sidecar, Take, free_space, valid_id};
 use super::{ApiError, Shared};
 

@@ -5,14 +5,9 @@
 //! `http.public_url`) or listed in `http.allowed_origins`. Requests
 //! without `Origin` (curl, the terminal client, IRC clients, same-origin
 //! page loads) are not browsers acting for another site, and pass.
-
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::http::header::{HOST, ORIGIN};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use super::{ApiError, Shared};
+//!
+//! The rule, pure: the web door applies it to each request
+//! (`http::check_origin`), config checks its settings with it.
 
 /// `scheme://host[:port]` of `url`, lowercased, with no path: what a
 /// browser sends as `Origin`. `None` when `url` is not such a URL.
@@ -41,29 +36,6 @@ pub fn allowed(origin: &str, host: Option<&str>, public_url: &str, list: &[Strin
     }
     list.iter()
         .any(|o| o.trim() == "*" || origin_of(o).as_deref() == Some(origin.as_str()))
-}
-
-/// The middleware: 403 `origin_not_allowed` for another site's page.
-pub async fn check(State(state): State<Shared>, req: Request, next: Next) -> Response {
-    let headers = req.headers();
-    if let Some(origin) = headers.get(ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-        let http = &state.config.http;
-        if !allowed(origin, host, &http.public_url, &http.allowed_origins) {
-            let shown: String = origin.chars().take(100).collect();
-            return ApiError::new(
-                StatusCode::FORBIDDEN,
-                "origin_not_allowed",
-                format!(
-                    "pages from {shown:?} may not use this server; \
-                     its operator can add the origin to http.allowed_origins"
-                ),
-            )
-            .into_response();
-        }
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]
