@@ -35,9 +35,13 @@ pub mod queue;
 pub mod reads;
 pub mod rewind;
 pub mod server;
+pub mod shared;
 pub mod store_thread;
 pub mod time;
 pub mod tls;
+pub mod tokens;
+pub mod uploads;
+pub mod wire;
 pub mod ws;
 
 pub use config::Config;

@@ -64,8 +64,8 @@ pub struct Server {
     /// Signalled when the store thread ends a commit.
     committed: crate::store_thread::Committed,
     audit: Option<AuditLog>,
-    tokens: http::Tokens,
-    uploads: http::upload_index::Index,
+    tokens: crate::tokens::Tokens,
+    uploads: crate::uploads::Index,
     cloak: crate::cloak::Cloak,
     readers: Option<Arc<crate::reads::Readers>>,
     /// Held until `run` returns: one server per data dir.
@@ -214,7 +214,7 @@ impl Server {
             ),
             None => None,
         };
-        let tokens = http::Tokens::load_or_create(&config.data_dir).map_err(|error| {
+        let tokens = crate::tokens::Tokens::load_or_create(&config.data_dir).map_err(|error| {
             StartError::DataDir {
                 path: config.data_dir.join("token.key"),
                 error,
@@ -228,13 +228,14 @@ impl Server {
         // History, search and resume read on connections of their own.
         let readers =
             crate::reads::Readers::start(&config).map_err(|error| StartError::Store { error })?;
-        let uploads_dir = config.data_dir.join(http::uploads::DIR);
-        let uploads = http::upload_index::Index::open(&uploads_dir, crate::time::now().0).map_err(
-            |error| StartError::DataDir {
-                path: uploads_dir,
-                error,
-            },
-        )?;
+        let uploads_dir = config.data_dir.join(crate::uploads::DIR);
+        let uploads =
+            crate::uploads::Index::open(&uploads_dir, crate::time::now().0).map_err(|error| {
+                StartError::DataDir {
+                    path: uploads_dir,
+                    error,
+                }
+            })?;
         let cloak =
             crate::cloak::Cloak::from_config(&config).map_err(|error| StartError::DataDir {
                 path: config.data_dir.join("cloak.key"),

@@ -131,7 +131,7 @@ async fn login_gives_a_token_and_refuses_everything_else() {
         .send()
         .await
         .assert_error(401);
-    let keys = confab_server::http::Tokens::load_or_create(&data).unwrap();
+    let keys = confab_server::tokens::Tokens::load_or_create(&data).unwrap();
     let alice = confab_core::Nick::parse("alice", 20).unwrap();
     let expired = keys.issue(&alice, 0, chrono::Utc::now().timestamp_millis() - 1000);
     let r = get(s.addr, "/api/v1/users").bearer(&expired).send().await;

@@ -333,7 +333,7 @@ async fn accounts_by_password_and_by_token() {
 
     // A token signed with the server's key (what POST /api/v1/login hands
     // out) logs in to the account, as a second device.
-    let tokens = confab_server::http::Tokens::load_or_create(&data).expect("token key");
+    let tokens = confab_server::tokens::Tokens::load_or_create(&data).expect("token key");
     let nick = confab_core::Nick::parse("carol", 16).unwrap();
     // Issued now: a token older than its account opens nothing.
     let token = tokens.issue(&nick, confab_server::time::now().0, i64::MAX);

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use confab_core::store::{Bound, HistoryQuery};
-use confab_core::{Marker, Message, MsgId, MsgKind, Nick, NickKey, RoomName, Target, Text};
+use confab_core::{Marker, MsgId, Nick, NickKey, RoomName, Target, Text};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -22,44 +22,17 @@ use axum::response::{IntoResponse, Response};
 use super::errors::{ErrorResponse, chat_error, unavailable};
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ByAddress, too_many_because};
 use super::session::{LoginResponse, new_token};
-use super::{ApiError, Shared, uploads};
+use super::{ApiError, Shared};
 use crate::auth::{self, LoginError};
 use crate::hub_task::{ApiAnswer, ApiCall};
 use crate::time::rfc3339;
+use crate::uploads::AttachError;
+use crate::wire::{MessageJson, MessageKind};
 
 /// Most messages one page of history or search returns.
 pub const MAX_PAGE: usize = 100;
 /// Messages a page has when the request does not say.
 pub const DEFAULT_PAGE: usize = 50;
-
-/// A chat message, as the REST API and the WebSocket protocol show it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct MessageJson {
-    /// Unique per server, increasing: later messages have larger ids.
-    pub id: u64,
-    /// When the server accepted it (RFC 3339, UTC, milliseconds).
-    #[schema(format = DateTime, example = "2026-11-23T20:00:00.123Z")]
-    pub time: String,
-    /// The sender's name.
-    pub from: String,
-    /// A room (`#general`) or, for a private message, the recipient's name.
-    pub target: String,
-    pub kind: MessageKind,
-    pub text: String,
-}
-
-impl From<&Message> for MessageJson {
-    fn from(m: &Message) -> MessageJson {
-        MessageJson {
-            id: m.id.0,
-            time: rfc3339(m.time),
-            from: m.from.to_string(),
-            target: m.to.to_string(),
-            kind: m.kind.into(),
-            text: m.text.as_str().to_owned(),
-        }
-    }
-}
 
 /// A message just sent, as stored, and whether it was kept for an offline
 /// recipient.
@@ -80,36 +53,6 @@ pub struct KeptJson {
     pub guest: bool,
     /// What happened, in words for the sender.
     pub notice: String,
-}
-
-/// How a message reads: said, acted (`/me`), or a notice.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MessageKind {
-    #[default]
-    Say,
-    Action,
-    Notice,
-}
-
-impl From<MsgKind> for MessageKind {
-    fn from(k: MsgKind) -> MessageKind {
-        match k {
-            MsgKind::Say => MessageKind::Say,
-            MsgKind::Action => MessageKind::Action,
-            MsgKind::Notice => MessageKind::Notice,
-        }
-    }
-}
-
-impl From<MessageKind> for MsgKind {
-    fn from(k: MessageKind) -> MsgKind {
-        match k {
-            MessageKind::Say => MsgKind::Say,
-            MessageKind::Action => MsgKind::Action,
-            MessageKind::Notice => MsgKind::Notice,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -498,12 +441,14 @@ async fn send(
 ) -> Result<(StatusCode, Json<SentJson>), ApiError> {
     let mut text = message_text(state, &req.text)?;
     if let Some(id) = &req.upload {
-        text = uploads::attach(state, &text, id)
-            .await
-            .map_err(|e| match e {
-                uploads::AttachError::Upload(e) => e,
-                uploads::AttachError::Text(e) => bad_text(&e.to_string()),
-            })?;
+        text = crate::uploads::attach(&state.uploads, &state.config, &text, id).map_err(
+            |e| match e {
+                AttachError::NoSuchUpload(_) => {
+                    ApiError::new(StatusCode::NOT_FOUND, e.code(), e.to_string())
+                }
+                AttachError::Text(e) => bad_text(&e.to_string()),
+            },
+        )?;
     }
     let call_ = ApiCall::Send {
         to,

@@ -265,12 +265,12 @@ impl FromRequestParts<Shared> for AuthUser {
 /// The caller's token, checked (genuine, unexpired, not revoked) and its
 /// call charged to the account's flood bucket: for the calls about the
 /// token itself (logout, refresh, a new password).
-pub struct AuthToken(pub super::tokens::Claims);
+pub struct AuthToken(pub crate::tokens::Claims);
 
 impl AuthToken {
     async fn check(parts: &Parts, state: &Shared, token: &str) -> Result<AuthToken, Response> {
-        use super::tokens::Refused;
-        let claims = match super::tokens::check(&state.tokens, &state.hub, token).await {
+        use crate::tokens::Refused;
+        let claims = match crate::tokens::check(&state.tokens, &state.hub, token).await {
             Ok((claims, _)) => claims,
             Err(e @ (Refused::Token(_) | Refused::NoAccount)) => {
                 return Err(unauthorized(&e.to_string()));

@@ -21,8 +21,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tower::ServiceExt;
 use tracing::debug;
 
-use crate::config::Config;
-use crate::hub_task::HubHandle;
 use crate::metrics::ConnGauge;
 use crate::rewind::Io;
 
@@ -35,26 +33,10 @@ pub mod irc_ws;
 pub mod openapi;
 pub mod ops;
 pub mod session;
-pub mod tokens;
-pub mod upload_index;
 pub mod uploads;
 pub mod web;
 
-pub use tokens::{TokenError, Tokens};
-
-/// What every handler shares.
-pub struct AppState {
-    pub hub: HubHandle,
-    pub config: Arc<Config>,
-    pub tokens: Tokens,
-    /// Every upload's owner and size, for the quota and rate.
-    pub uploads: upload_index::Index,
-    /// The connection limits, for a WebSocket whose client a trusted
-    /// proxy names (counted against its own address when it opens).
-    pub limiter: Arc<crate::peer::Limiter>,
-}
-
-pub type Shared = Arc<AppState>;
+pub use crate::shared::{AppState, Shared};
 
 /// The IRCv3 WebSocket subprotocols, text first.
 pub const IRC_TEXT: &str = "text.ircv3.net";

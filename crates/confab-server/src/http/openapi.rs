@@ -161,7 +161,7 @@ fn refine(doc: &mut utoipa::openapi::OpenApi, config: &crate::Config) {
                 .build(),
         ))
     };
-    let file_path = format!("{}/{{id}}", uploads::PATH);
+    let file_path = format!("{}/{{id}}", crate::uploads::PATH);
     for (path, item) in doc.paths.paths.iter_mut() {
         // Every call with a login token, and the login itself, draws on
         // the flood limit (`extract::flood_check`).
@@ -180,7 +180,7 @@ fn refine(doc: &mut utoipa::openapi::OpenApi, config: &crate::Config) {
                     .or_insert_with(too_many);
             }
         }
-        if path == uploads::PATH
+        if path == crate::uploads::PATH
             && let Some(body) = item.post.as_mut().and_then(|op| op.request_body.as_mut())
         {
             for content in body.content.values_mut() {
@@ -264,7 +264,8 @@ mod tests {
 
     use super::*;
     use crate::Config;
-    use crate::http::{AppState, Tokens};
+    use crate::http::AppState;
+    use crate::tokens::Tokens;
 
     fn state(dir: &std::path::Path) -> Shared {
         let config = Config {
@@ -288,7 +289,7 @@ mod tests {
             hub,
             config,
             tokens: Tokens::load_or_create(dir).unwrap(),
-            uploads: crate::http::upload_index::Index::open(&dir.join("uploads"), 0).unwrap(),
+            uploads: crate::uploads::Index::open(&dir.join("uploads"), 0).unwrap(),
             limiter: Arc::new(crate::peer::Limiter::new(10, 10)),
         })
     }

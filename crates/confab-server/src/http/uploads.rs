@@ -10,7 +10,7 @@
 //! free-disk floor (`http.upload_min_free_bytes`). Only a complete body is
 //! renamed into place; a refused, failed or abandoned upload (the client
 //! went away and the request was dropped) leaves nothing behind.
-//! [`super::upload_index::Index`] keeps every upload's owner and size in
+//! [`crate::uploads::Index`] keeps every upload's owner and size in
 //! memory for those checks.
 //!
 //! The server picks the id (32 random hex digits) and stores the bytes as
@@ -52,15 +52,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::errors::ErrorResponse;
 use super::extract::{Admin, ApiPath, ApiQuery, AuthUser, check_length, too_large};
-use super::upload_index::{Refusal, Rule, Sidecar, Take, free_space, valid_id};
 use super::{ApiError, Shared};
+use crate::uploads::{DIR, Refusal, Rule, Sidecar, Take, free_space, url, valid_id};
 
-/// The uploads' directory, inside the data dir.
-pub const DIR: &str = "uploads";
 /// Longest file name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
-/// Where uploads are served.
-pub const PATH: &str = "/api/v1/uploads";
 
 const OCTET: &str = "application/octet-stream";
 const INLINE_IMAGES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
@@ -357,7 +353,7 @@ pub async fn create(
         .and_then(|r| r)
         .map_err(|e| storage(&e).into_response())?;
     let info = UploadInfo {
-        url: url(&state, &id),
+        url: url(&state.config, &id),
         id,
         name,
         content_type,
@@ -652,48 +648,6 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The link to upload `id` for a message, if it exists (else 404
-/// `unknown_upload`): what the REST API and the WebSocket door append to
-/// a message's text.
-pub async fn link(state: &Shared, id: &str) -> Result<String, ApiError> {
-    // The index knows every upload kept: no disk read per message.
-    if valid_id(id) && state.uploads.owner(id).is_some() {
-        return Ok(url(state, id));
-    }
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "unknown_upload",
-        format!("there is no upload with the id {id:?}"),
-    ))
-}
-
-/// Why a message could not take an upload's link.
-pub enum AttachError {
-    /// No such upload (or it cannot be read).
-    Upload(ApiError),
-    /// The text with the link is too long.
-    Text(confab_core::TextError),
-}
-
-/// `text` with the link of upload `id` appended: how a message on any
-/// door references a file (REST and WebSocket sends take an `upload`).
-pub async fn attach(
-    state: &Shared,
-    text: &confab_core::Text,
-    id: &str,
-) -> Result<confab_core::Text, AttachError> {
-    let link = link(state, id).await.map_err(AttachError::Upload)?;
-    let with_link = format!("{} {link}", text.as_str());
-    confab_core::Text::parse(&with_link, state.config.limits.max_message_bytes)
-        .map_err(AttachError::Text)
-}
-
-/// Where upload `id` is served.
-pub fn url(state: &Shared, id: &str) -> String {
-    let base = state.config.http.public_url.trim_end_matches('/');
-    format!("{base}{PATH}/{id}")
-}
-
 /// Reads a file on the blocking pool.
 async fn read(path: PathBuf) -> std::io::Result<Vec<u8>> {
     tokio::task::spawn_blocking(move || std::fs::read(path))
@@ -708,7 +662,7 @@ fn dir(state: &Shared) -> PathBuf {
 fn new_id() -> String {
     let mut raw = [0u8; 16];
     OsRng.fill_bytes(&mut raw);
-    super::tokens::hex(&raw)
+    crate::tokens::hex(&raw)
 }
 
 fn missing(id: &str) -> ApiError {

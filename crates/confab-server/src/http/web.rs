@@ -51,7 +51,7 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
     };
     let etag = format!(
         "\"{}\"",
-        super::tokens::hex(&file.metadata.sha256_hash()[..16])
+        crate::tokens::hex(&file.metadata.sha256_hash()[..16])
     );
     let fresh = headers
         .get(header::IF_NONE_MATCH)

@@ -25,9 +25,9 @@ use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, 
 use crate::auth::{self, LoginError};
 use crate::closed::ClosedBy;
 use crate::flood::{Excess, Pacer};
-use crate::http::Shared;
 use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready};
 use crate::metrics::ConnGauge;
+use crate::shared::Shared;
 use crate::time::now;
 
 /// Deliveries taken off the queue at a time.
@@ -450,14 +450,15 @@ impl Conn {
                     upload,
                 },
             ) => {
-                use crate::http::uploads::{self, AttachError};
-                let linked =
-                    uploads::attach(&self.state, &text, &upload)
-                        .await
-                        .map_err(|e| match e {
-                            AttachError::Upload(e) => (e.code, "upload", e.message),
-                            AttachError::Text(e) => ("bad_request", "text", e.to_string()),
-                        });
+                use crate::uploads::{AttachError, attach};
+                let state = &self.state;
+                let linked = attach(&state.uploads, &state.config, &text, &upload).map_err(|e| {
+                    let field = match e {
+                        AttachError::NoSuchUpload(_) => "upload",
+                        AttachError::Text(_) => "text",
+                    };
+                    (e.code(), field, e.to_string())
+                });
                 match linked {
                     Ok(text) => {
                         let cmd = Command::Send {
@@ -514,7 +515,7 @@ impl Conn {
                 }
             }
             Auth::Token(token) => {
-                use crate::http::tokens::{Refused, check};
+                use crate::tokens::{Refused, check};
                 match check(&self.state.tokens, &hub, &token).await {
                     Ok((_, account)) => (Command::LoginAccount(account), true),
                     Err(e @ (Refused::Token(_) | Refused::NoAccount)) => {

@@ -566,11 +566,10 @@ fn truncate(s: &str, max: usize) -> &str {
 // ---- rendering ----
 
 /// A message as every web API shows it (the REST API's
-/// [`MessageJson`](crate::http::api::MessageJson), one definition):
+/// [`MessageJson`](crate::wire::MessageJson), one definition):
 /// `{"id", "time", "from", "target", "kind", "text"}`.
 pub fn message_json(m: &Message) -> Value {
-    serde_json::to_value(crate::http::api::MessageJson::from(m))
-        .expect("a message serializes to JSON")
+    serde_json::to_value(crate::wire::MessageJson::from(m)).expect("a message serializes to JSON")
 }
 
 fn messages_json(ms: &[Message]) -> Value {

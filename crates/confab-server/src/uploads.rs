@@ -1,4 +1,9 @@
-//! What the uploads' limits need to know without touching the disk: every
+//! Uploaded files, whatever door they are sent or referenced from: where
+//! they live and are served, what an id looks like, the JSON sidecar
+//! beside each, the link a message carries ([`attach`]), and the index.
+//! The web door's handlers (`http/uploads.rs`) store and serve them.
+//!
+//! The index: what the uploads' limits need to know without touching the disk: every
 //! upload's owner and size, each account's stored and in-flight bytes
 //! (the quota) and when its recent uploads started (the rate). Loaded
 //! from the sidecars when the server starts (which also removes what a
@@ -10,6 +15,54 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+/// The uploads' directory, inside the data dir.
+pub const DIR: &str = "uploads";
+/// Where uploads are served.
+pub const PATH: &str = "/api/v1/uploads";
+
+/// Where upload `id` is served.
+pub fn url(config: &crate::Config, id: &str) -> String {
+    let base = config.http.public_url.trim_end_matches('/');
+    format!("{base}{PATH}/{id}")
+}
+
+/// Why a message could not take an upload's link.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    /// No such upload (or it cannot be read).
+    #[error("there is no upload with the id {0:?}")]
+    NoSuchUpload(String),
+    /// The text with the link is too long.
+    #[error(transparent)]
+    Text(confab_core::TextError),
+}
+
+impl AttachError {
+    /// The error's code on the web doors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AttachError::NoSuchUpload(_) => "unknown_upload",
+            AttachError::Text(_) => "bad_request",
+        }
+    }
+}
+
+/// `text` with the link of upload `id` appended: how a message on any
+/// door references a file (REST and WebSocket sends take an `upload`).
+/// The index knows every upload kept: no disk read per message.
+pub fn attach(
+    index: &Index,
+    config: &crate::Config,
+    text: &confab_core::Text,
+    id: &str,
+) -> Result<confab_core::Text, AttachError> {
+    if !valid_id(id) || index.owner(id).is_none() {
+        return Err(AttachError::NoSuchUpload(id.to_owned()));
+    }
+    let with_link = format!("{} {}", text.as_str(), url(config, id));
+    confab_core::Text::parse(&with_link, config.limits.max_message_bytes).map_err(AttachError::Text)
+}
 
 /// The rate window: uploads per hour.
 pub const HOUR_MS: i64 = 3_600_000;
