@@ -58,6 +58,9 @@ pub enum ChatError {
     GuestsNoPrivateHistory,
     #[error("could not store that, so it was not sent: {0}")]
     Storage(String),
+    /// A search whose words the index cannot take.
+    #[error("the search query is not valid: {0}")]
+    BadQuery(String),
     #[error("permission denied: you are not a server operator")]
     NotServerOper,
     #[error("you are banned from this server: {0}")]
@@ -108,4 +111,85 @@ pub enum ChatError {
         mode: char,
         error: InputError,
     },
+}
+
+impl From<crate::store::StoreError> for ChatError {
+    /// A store's failure as the user hears of it: a search the index
+    /// cannot take is the user's to fix, anything else the server's.
+    fn from(e: crate::store::StoreError) -> ChatError {
+        match e {
+            crate::store::StoreError::BadQuery(why) => ChatError::BadQuery(why),
+            e => ChatError::Storage(e.to_string()),
+        }
+    }
+}
+
+impl ChatError {
+    /// A stable, machine-readable name for the refusal, for the doors that
+    /// send codes (the WebSocket protocol's `error.code`). Exhaustive: a
+    /// new refusal needs its code here.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChatError::NotLoggedIn => "not_logged_in",
+            ChatError::AlreadyLoggedIn => "already_logged_in",
+            ChatError::NickInUse(_) => "nick_in_use",
+            ChatError::NoSuchUser(_) => "no_such_user",
+            ChatError::NoSuchRoom(_) => "no_such_room",
+            ChatError::NotInRoom(_) => "not_in_room",
+            ChatError::NoTarget => "no_target",
+            ChatError::NoRoom => "no_room",
+            ChatError::IgnoreSelf => "ignore_self",
+            ChatError::NotIgnoring(_) => "not_ignoring",
+            ChatError::TooManyRooms(_) => "too_many_rooms",
+            ChatError::OfflineQueueFull(_) => "offline_queue_full",
+            ChatError::GuestNotKept(_) => "guest_not_kept",
+            ChatError::NickRegistered(_) => "nick_registered",
+            ChatError::GuestsNotAllowed => "guests_not_allowed",
+            ChatError::AccountNameFixed(_) => "account_name_fixed",
+            ChatError::AlreadyRegistered(_) => "already_registered",
+            ChatError::AlreadyIdentified(_) => "already_logged_in",
+            ChatError::NotAnAccount => "not_an_account",
+            ChatError::NoStorage => "no_storage",
+            ChatError::GuestsNoPrivateHistory => "guests_no_private_history",
+            ChatError::Storage(_) => "storage",
+            ChatError::BadQuery(_) => "bad_query",
+            ChatError::NotOperator(_) => "not_operator",
+            ChatError::NotServerOper => "not_server_oper",
+            ChatError::ServerBanned(_) => "banned_from_server",
+            ChatError::NoSuchKline(_) => "no_such_kline",
+            ChatError::Suspended { .. } => "suspended",
+            ChatError::NotSuspended(_) => "not_suspended",
+            ChatError::Lockdown => "lockdown",
+            ChatError::NickReserved(_) => "nick_reserved",
+            ChatError::Banned(_) => "banned",
+            ChatError::InviteOnly(_) => "invite_only",
+            ChatError::BadKey(_) => "bad_key",
+            ChatError::RoomFull(_) => "room_full",
+            ChatError::CannotSend(_) => "cannot_send",
+            ChatError::UserNotInRoom { .. } => "user_not_in_room",
+            ChatError::AlreadyInRoom { .. } => "already_in_room",
+            ChatError::NotOnline(_) => "not_online",
+            ChatError::BanListFull(_) => "ban_list_full",
+            ChatError::BadValue(_) => "bad_value",
+            ChatError::NoSuchMessage { .. } => "no_such_message",
+            ChatError::Input(_) | ChatError::BadModeParam { .. } => "bad_value",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_bad_search_is_the_users_to_fix_and_other_store_failures_the_servers() {
+        let e = ChatError::from(StoreError::BadQuery("no words".into()));
+        assert_eq!(e, ChatError::BadQuery("no words".into()));
+        assert_eq!(e.code(), "bad_query");
+        assert_eq!(e.to_string(), "the search query is not valid: no words");
+        let e = ChatError::from(StoreError::DiskFull);
+        assert_eq!(e, ChatError::Storage("the disk is full".into()));
+        assert_eq!(e.code(), "storage");
+    }
 }

@@ -463,7 +463,7 @@ impl Staged {
 }
 
 fn storage(e: StoreError) -> ChatError {
-    ChatError::Storage(e.to_string())
+    ChatError::from(e)
 }
 
 impl<O: Outbox> Hub<O> {

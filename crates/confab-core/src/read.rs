@@ -92,7 +92,7 @@ impl Read {
 
     fn event(&self, store: &mut dyn Store) -> Event {
         self.answered(store)
-            .unwrap_or_else(|e| Event::Error(ChatError::Storage(e.to_string())))
+            .unwrap_or_else(|e| Event::Error(ChatError::from(e)))
     }
 
     fn answered(&self, store: &mut dyn Store) -> Result<Event, StoreError> {

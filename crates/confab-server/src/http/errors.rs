@@ -59,9 +59,7 @@ pub fn chat_error(e: ChatError) -> ApiError {
         E::OfflineQueueFull(_) => (StatusCode::CONFLICT, "offline_queue_full"),
         E::GuestNotKept(_) => (StatusCode::CONFLICT, "guest_not_kept"),
         E::BadValue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_value"),
-        E::Storage(m) if m.contains("search query is not valid") => {
-            (StatusCode::BAD_REQUEST, "bad_query")
-        }
+        E::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
         E::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage"),
         E::NoStorage => (StatusCode::SERVICE_UNAVAILABLE, "no_storage"),
         _ => (StatusCode::CONFLICT, "refused"),

@@ -686,54 +686,6 @@ fn error_field(e: &ChatError) -> Option<&'static str> {
     }
 }
 
-/// The error code of a refusal by the hub.
-pub fn error_code(e: &ChatError) -> &'static str {
-    match e {
-        ChatError::NotLoggedIn => "not_logged_in",
-        ChatError::AlreadyLoggedIn => "already_logged_in",
-        ChatError::NickInUse(_) => "nick_in_use",
-        ChatError::NoSuchUser(_) => "no_such_user",
-        ChatError::NoSuchRoom(_) => "no_such_room",
-        ChatError::NotInRoom(_) => "not_in_room",
-        ChatError::NoTarget => "no_target",
-        ChatError::NoRoom => "no_room",
-        ChatError::IgnoreSelf => "ignore_self",
-        ChatError::NotIgnoring(_) => "not_ignoring",
-        ChatError::TooManyRooms(_) => "too_many_rooms",
-        ChatError::OfflineQueueFull(_) => "offline_queue_full",
-        ChatError::GuestNotKept(_) => "guest_not_kept",
-        ChatError::NickRegistered(_) => "nick_registered",
-        ChatError::GuestsNotAllowed => "guests_not_allowed",
-        ChatError::AccountNameFixed(_) => "account_name_fixed",
-        ChatError::AlreadyRegistered(_) => "already_registered",
-        ChatError::AlreadyIdentified(_) => "already_logged_in",
-        ChatError::NotAnAccount => "not_an_account",
-        ChatError::NoStorage => "no_storage",
-        ChatError::GuestsNoPrivateHistory => "guests_no_private_history",
-        ChatError::Storage(_) => "storage",
-        ChatError::NotOperator(_) => "not_operator",
-        ChatError::NotServerOper => "not_server_oper",
-        ChatError::ServerBanned(_) => "banned_from_server",
-        ChatError::NoSuchKline(_) => "no_such_kline",
-        ChatError::Suspended { .. } => "suspended",
-        ChatError::NotSuspended(_) => "not_suspended",
-        ChatError::Lockdown => "lockdown",
-        ChatError::NickReserved(_) => "nick_reserved",
-        ChatError::Banned(_) => "banned",
-        ChatError::InviteOnly(_) => "invite_only",
-        ChatError::BadKey(_) => "bad_key",
-        ChatError::RoomFull(_) => "room_full",
-        ChatError::CannotSend(_) => "cannot_send",
-        ChatError::UserNotInRoom { .. } => "user_not_in_room",
-        ChatError::AlreadyInRoom { .. } => "already_in_room",
-        ChatError::NotOnline(_) => "not_online",
-        ChatError::BanListFull(_) => "ban_list_full",
-        ChatError::BadValue(_) => "bad_value",
-        ChatError::NoSuchMessage { .. } => "no_such_message",
-        ChatError::Input(_) | ChatError::BadModeParam { .. } => "bad_value",
-    }
-}
-
 /// Whether an event reads the same for every recipient (and so is
 /// rendered once into [`SLOT`], without `"re"`).
 pub fn is_broadcast(ev: &Event) -> bool {
@@ -896,13 +848,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         }
         Event::OfflineMessages { count } => ("offline", json!({"count": count})),
         Event::Error(e) => {
-            return Some(error(
-                re,
-                error_code(e),
-                error_field(e),
-                &e.to_string(),
-                time,
-            ));
+            return Some(error(re, e.code(), error_field(e), &e.to_string(), time));
         }
         Event::History { target, messages } => {
             return Some(history(re, target, messages, time));
