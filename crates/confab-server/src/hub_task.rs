@@ -42,9 +42,11 @@ use crate::time::now;
 const REQUEST_QUEUE: usize = 4096;
 /// Requests the hub takes off the channel in one go.
 const REQUEST_BATCH: usize = 128;
-/// Requests staged while a commit runs past which the hub waits for it
-/// (the batch after it is bounded).
-const STAGED_MAX: usize = 4096;
+/// Requests staged while a commit runs past which the hub waits for it:
+/// a batch holds at most this many, so that its release does not pour
+/// thousands of events at once into the queue of a client who sent them
+/// (a burst a connection's queue can take, as before pipelining).
+const STAGED_MAX: usize = REQUEST_BATCH;
 
 /// One item of a connection's outbound queue: an event from the hub, or
 /// bytes its own door wrote (help text, a usage error, a prompt), queued
