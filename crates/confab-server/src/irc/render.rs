@@ -482,7 +482,48 @@ pub fn broadcast(env: &Envelope, view: &View) -> Vec<Irc> {
                     .with_param(target),
             ]
         }
-        _ => Vec::new(),
+        // Without the capability that shows them.
+        Event::AwayChanged { .. }
+        | Event::AccountChanged { .. }
+        | Event::RealnameChanged { .. }
+        | Event::Typing { .. } => Vec::new(),
+        // Rendered by the connection (`Conn::render`), or nothing on
+        // IRC; named one by one so that a new event cannot pass unseen.
+        Event::Welcome { .. }
+        | Event::Message { .. }
+        | Event::TopicIs { .. }
+        | Event::Rooms(_)
+        | Event::Members { .. }
+        | Event::Users(_)
+        | Event::TargetChanged(_)
+        | Event::IgnoreChanged { .. }
+        | Event::Ignores(_)
+        | Event::KeptForOffline { .. }
+        | Event::OfflineMessages { .. }
+        | Event::KeptPageEnd { .. }
+        | Event::Error(_)
+        | Event::History { .. }
+        | Event::SearchResults { .. }
+        | Event::Registered { .. }
+        | Event::ServerNotice(_)
+        | Event::Bye { .. }
+        | Event::Modes { .. }
+        | Event::Bans { .. }
+        | Event::IsAway { .. }
+        | Event::Whois { .. }
+        | Event::Whowas { .. }
+        | Event::Stats { .. }
+        | Event::Local(_)
+        | Event::Fence(_)
+        | Event::Conversations(_)
+        | Event::Resumed { .. }
+        | Event::Read(_)
+        | Event::Announcement(_)
+        | Event::ReadMarker { .. }
+        | Event::ReadMarkers(_)
+        | Event::YoureOper { .. }
+        | Event::NoLongerOper
+        | Event::Klines(_) => Vec::new(),
     }
 }
 
@@ -586,7 +627,25 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
                 .with_param("MESSAGE_ERROR")
                 .with_param(text)
         }
-        _ => view
+        // Every other refusal: a standard FAIL with the core's text.
+        ChatError::AlreadyLoggedIn
+        | ChatError::NoTarget
+        | ChatError::NoRoom
+        | ChatError::IgnoreSelf
+        | ChatError::NotIgnoring(_)
+        | ChatError::GuestsNotAllowed
+        | ChatError::AlreadyRegistered(_)
+        | ChatError::AlreadyIdentified(_)
+        | ChatError::NotAnAccount
+        | ChatError::NoStorage
+        | ChatError::GuestsNoPrivateHistory
+        | ChatError::Storage(_)
+        | ChatError::BadQuery(_)
+        | ChatError::NoSuchKline(_)
+        | ChatError::NotSuspended(_)
+        | ChatError::Lockdown
+        | ChatError::BadValue(_)
+        | ChatError::NoSuchMessage { .. } => view
             .server_msg("FAIL")
             .with_param(if command.is_empty() { "*" } else { command })
             .with_param("REFUSED")
