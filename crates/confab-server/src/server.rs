@@ -21,10 +21,7 @@ use tokio::time::timeout;
 use tracing::{debug, info, warn};
 
 use confab_core::Hub;
-use confab_core::store::{
-    Account, Conversation, HistoryQuery, KeptFor, Op, Snapshot, Store, StoreError, Visibility,
-};
-use confab_core::{Message, MsgId, Nick, NickKey, RoomKey, Timestamp, Topic};
+use confab_core::store::{Store, StoreError};
 use confab_store::{SqliteOptions, SqliteStore};
 
 use crate::audit::AuditLog;
@@ -72,95 +69,6 @@ pub struct Server {
     lock: crate::lock::DataDirLock,
 }
 
-/// A store that times its commits for the metrics (the histogram's
-/// handle registered once).
-struct Timed<S>(S, metrics::Histogram);
-
-impl<S: Store> Store for Timed<S> {
-    fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
-        self.0.index_backlog(max)
-    }
-
-    fn load(&mut self) -> Result<Snapshot, StoreError> {
-        self.0.load()
-    }
-    fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
-        let start = std::time::Instant::now();
-        let result = self.0.commit(ops);
-        self.1.record(start.elapsed());
-        result
-    }
-    fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError> {
-        self.0.account(name)
-    }
-    fn create_account(
-        &mut self,
-        name: &Nick,
-        password_hash: &str,
-        now: Timestamp,
-    ) -> Result<Account, StoreError> {
-        self.0.create_account(name, password_hash, now)
-    }
-    fn set_password(
-        &mut self,
-        name: &NickKey,
-        password_hash: &str,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.0.set_password(name, password_hash, now)
-    }
-    fn revoke_tokens(&mut self, name: &NickKey, before: Timestamp) -> Result<(), StoreError> {
-        self.0.revoke_tokens(name, before)
-    }
-    fn revoke_token(&mut self, id: &str, expires: Timestamp) -> Result<(), StoreError> {
-        self.0.revoke_token(id, expires)
-    }
-    fn revoked_tokens(&mut self, now: Timestamp) -> Result<Vec<String>, StoreError> {
-        self.0.revoked_tokens(now)
-    }
-    fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
-        self.0.accounts()
-    }
-    fn topic(&mut self, room: &RoomKey) -> Result<Option<Topic>, StoreError> {
-        self.0.topic(room)
-    }
-    fn history(
-        &mut self,
-        conversation: &Conversation,
-        query: &HistoryQuery,
-    ) -> Result<Vec<Message>, StoreError> {
-        self.0.history(conversation, query)
-    }
-    fn conversations(
-        &mut self,
-        who: &Visibility,
-        after: Timestamp,
-        before: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
-        self.0.conversations(who, after, before, limit)
-    }
-    fn search(
-        &mut self,
-        who: &Visibility,
-        query: &str,
-        limit: usize,
-    ) -> Result<Vec<Message>, StoreError> {
-        self.0.search(who, query, limit)
-    }
-    fn since(
-        &mut self,
-        who: &Visibility,
-        after: MsgId,
-        limit: usize,
-    ) -> Result<Vec<Message>, StoreError> {
-        self.0.since(who, after, limit)
-    }
-    fn pending(&mut self, to: &KeptFor, limit: usize) -> Result<Vec<Message>, StoreError> {
-        self.0.pending(to, limit)
-    }
-}
-
 /// Opens the configured database (creating and migrating it as needed).
 pub fn open_store(config: &Config) -> Result<SqliteStore, StartError> {
     let path = config.database_path();
@@ -195,13 +103,9 @@ impl Server {
         let lock = crate::lock::DataDirLock::acquire(&config.data_dir)?;
         let store = open_store(&config)?;
         crate::metrics::handle();
-        let timed = Timed(
-            store,
-            metrics::histogram!(crate::metrics::STORE_COMMIT_SECONDS),
-        );
         // Account lookups (every guest login) on a connection of their own.
         let accounts: Box<dyn Store> = Box::new(open_store(&config)?);
-        let (store, committed) = crate::store_thread::spawn(Box::new(timed), Some(accounts))
+        let (store, committed) = crate::store_thread::spawn(Box::new(store), Some(accounts))
             .map_err(|error| StartError::Store {
                 error: StoreError::Other(format!("could not start the store thread: {error}")),
             })?;

@@ -63,6 +63,7 @@ pub fn spawn(
     let committed = Committed::default();
     let mut worker = Worker {
         store,
+        commit_seconds: metrics::histogram!(crate::metrics::STORE_COMMIT_SECONDS),
         unindexed: u64::MAX,
         last_indexed: Instant::now(),
         index_failing: false,
@@ -81,6 +82,8 @@ pub fn spawn(
 /// The store thread's state.
 struct Worker {
     store: Box<dyn Store>,
+    /// How long each commit takes, for the metrics.
+    commit_seconds: metrics::Histogram,
     /// Stored messages not yet in the full-text index, as far as this
     /// thread knows (unknown at start: counted as many).
     unindexed: u64,
@@ -153,7 +156,9 @@ impl Worker {
     }
 
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
+        let start = Instant::now();
         let result = self.store.commit(ops);
+        self.commit_seconds.record(start.elapsed());
         if result.is_ok() {
             let messages = ops.iter().filter(|o| matches!(o, Op::Message(_)));
             self.unindexed = self.unindexed.saturating_add(messages.count() as u64);
