@@ -1965,68 +1965,12 @@ fn shutdown_says_bye_to_every_session() {
 // 13. A store that cannot commit (a full disk)
 // ---------------------------------------------------------------------------
 
-/// A store whose every commit fails as a full disk does; reads find
-/// nothing. It stands for the disk, not for the hub's rules.
-struct FullDisk;
-
-impl crate::store::Store for FullDisk {
-    fn load(&mut self) -> Result<crate::store::Snapshot, StoreError> {
-        Ok(crate::store::Snapshot::default())
-    }
-    fn commit(&mut self, _: &[Op]) -> Result<(), StoreError> {
-        Err(StoreError::DiskFull)
-    }
-    fn account(&mut self, _: &NickKey) -> Result<Option<Account>, StoreError> {
-        Ok(None)
-    }
-    fn create_account(&mut self, _: &Nick, _: &str, _: Timestamp) -> Result<Account, StoreError> {
-        Err(StoreError::DiskFull)
-    }
-    fn set_password(&mut self, _: &NickKey, _: &str, _: Timestamp) -> Result<(), StoreError> {
-        Err(StoreError::DiskFull)
-    }
-    fn revoke_tokens(&mut self, _: &NickKey, _: Timestamp) -> Result<(), StoreError> {
-        Err(StoreError::DiskFull)
-    }
-    fn revoke_token(&mut self, _: &str, _: Timestamp) -> Result<(), StoreError> {
-        Err(StoreError::DiskFull)
-    }
-    fn revoked_tokens(&mut self, _: Timestamp) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn topic(&mut self, _: &RoomKey) -> Result<Option<Topic>, StoreError> {
-        Ok(None)
-    }
-    fn history(&mut self, _: &Conversation, _: &HistoryQuery) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn conversations(
-        &mut self,
-        _: &Visibility,
-        _: Timestamp,
-        _: Timestamp,
-        _: usize,
-    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn search(&mut self, _: &Visibility, _: &str, _: usize) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn pending(&mut self, _: &KeptFor, _: usize) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
-    }
-}
-
 #[test]
 fn a_message_that_cannot_be_stored_reaches_nobody_and_its_sender_is_told() {
     let mut w = World::new();
-    w.hub = Hub::with_store(quiet_config(), Box::new(FullDisk)).unwrap();
+    let disk = Memory::default();
+    disk.fill(true);
+    w.hub = Hub::with_store(quiet_config(), Box::new(disk)).unwrap();
     let alice = w.login("alice");
     let bob = w.login("bob");
     w.in_room("#a", &[alice, bob]);
@@ -2058,65 +2002,6 @@ fn a_message_that_cannot_be_stored_reaches_nobody_and_its_sender_is_told() {
 // ---------------------------------------------------------------------------
 
 use crate::event::{ModeChange, RoomMode, UserDetails};
-
-/// A store whose commits succeed and that keeps nothing: enough for
-/// accounts (several sessions, staying in rooms while offline) without
-/// testing the store itself.
-struct Forgetful;
-
-impl crate::store::Store for Forgetful {
-    fn load(&mut self) -> Result<crate::store::Snapshot, StoreError> {
-        Ok(crate::store::Snapshot::default())
-    }
-    fn commit(&mut self, _: &[Op]) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn account(&mut self, _: &NickKey) -> Result<Option<Account>, StoreError> {
-        Ok(None)
-    }
-    fn create_account(&mut self, _: &Nick, _: &str, _: Timestamp) -> Result<Account, StoreError> {
-        Err(StoreError::DiskFull)
-    }
-    fn set_password(&mut self, _: &NickKey, _: &str, _: Timestamp) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn revoke_tokens(&mut self, _: &NickKey, _: Timestamp) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn revoke_token(&mut self, _: &str, _: Timestamp) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn revoked_tokens(&mut self, _: Timestamp) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn topic(&mut self, _: &RoomKey) -> Result<Option<Topic>, StoreError> {
-        Ok(None)
-    }
-    fn history(&mut self, _: &Conversation, _: &HistoryQuery) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn conversations(
-        &mut self,
-        _: &Visibility,
-        _: Timestamp,
-        _: Timestamp,
-        _: usize,
-    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn search(&mut self, _: &Visibility, _: &str, _: usize) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn since(&mut self, _: &Visibility, _: MsgId, _: usize) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
-    }
-    fn pending(&mut self, _: &KeptFor, _: usize) -> Result<Vec<Message>, StoreError> {
-        Ok(Vec::new())
-    }
-}
 
 /// An account as a door hands it over after checking the password.
 fn account(id: i64, name: &str) -> Account {
@@ -2286,10 +2171,10 @@ fn client(ident: Option<&str>, host: &str) -> ClientInfo {
 }
 
 impl World {
-    /// A world whose hub has a store (that keeps nothing).
+    /// A world whose hub has a store (in memory).
     fn with_store() -> World {
         let mut w = World::new();
-        w.hub = Hub::with_store(quiet_config(), Box::new(Forgetful)).expect("loads");
+        w.hub = Hub::with_store(quiet_config(), Box::new(Memory::default())).expect("loads");
         w
     }
 
@@ -3924,10 +3809,21 @@ struct Kept {
     full: bool,
 }
 
-/// A store that keeps accounts, their rooms, messages and read markers
-/// in memory and
-/// reads history windows the way the trait says. It stands for the
-/// SQLite store, whose own tests check it against the same contract.
+impl Kept {
+    /// Whether a write may happen: not on a full disk.
+    fn writable(&self) -> Result<(), StoreError> {
+        if self.full {
+            return Err(StoreError::DiskFull);
+        }
+        Ok(())
+    }
+}
+
+/// The hub tests' one store: accounts, their rooms, messages and read
+/// markers in memory, with faults to inject (a full disk: [`Memory::fill`];
+/// a slow one: [`Memory::hold`]). It reads history windows the way the
+/// trait says. It stands for the SQLite store, whose own tests check it
+/// against the same contract.
 #[derive(Clone, Default)]
 struct Memory(SyncArc<Mutex<Kept>>);
 
@@ -4051,9 +3947,7 @@ impl crate::store::Store for Memory {
     }
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
         let mut kept = self.0.lock().unwrap();
-        if kept.full {
-            return Err(StoreError::DiskFull);
-        }
+        kept.writable()?;
         for op in ops {
             match op {
                 Op::Message(m) => kept.messages.push(m.clone()),
@@ -4116,6 +4010,10 @@ impl crate::store::Store for Memory {
         now: Timestamp,
     ) -> Result<Account, StoreError> {
         let mut kept = self.0.lock().unwrap();
+        kept.writable()?;
+        if kept.accounts.iter().any(|a| a.name.key() == name.key()) {
+            return Err(StoreError::NameTaken(name.clone()));
+        }
         let id = i64::try_from(kept.accounts.len()).unwrap() + 1;
         let a = Account {
             id: AccountId(id),
@@ -4135,6 +4033,7 @@ impl crate::store::Store for Memory {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut kept = self.0.lock().unwrap();
+        kept.writable()?;
         let a = kept.accounts.iter_mut().find(|a| a.name.key() == *name);
         let a = a.ok_or_else(|| StoreError::NoSuchAccount(name.as_str().to_owned()))?;
         a.password_hash = hash.to_owned();
@@ -4143,17 +4042,16 @@ impl crate::store::Store for Memory {
     }
     fn revoke_tokens(&mut self, name: &NickKey, before: Timestamp) -> Result<(), StoreError> {
         let mut kept = self.0.lock().unwrap();
+        kept.writable()?;
         let a = kept.accounts.iter_mut().find(|a| a.name.key() == *name);
         let a = a.ok_or_else(|| StoreError::NoSuchAccount(name.as_str().to_owned()))?;
         a.tokens_after = a.tokens_after.max(before);
         Ok(())
     }
     fn revoke_token(&mut self, id: &str, expires: Timestamp) -> Result<(), StoreError> {
-        self.0
-            .lock()
-            .unwrap()
-            .revoked
-            .push((id.to_owned(), expires));
+        let mut kept = self.0.lock().unwrap();
+        kept.writable()?;
+        kept.revoked.push((id.to_owned(), expires));
         Ok(())
     }
     fn revoked_tokens(&mut self, now: Timestamp) -> Result<Vec<String>, StoreError> {
