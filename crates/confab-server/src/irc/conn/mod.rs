@@ -1,9 +1,11 @@
 //! One IRC connection: registration (CAP, PASS, NICK, USER, SASL), then
-//! commands into core `Command`s and events back as IRC.
+//! commands into core `Command`s and events back as IRC. This file is the
+//! task and the dispatch of each line; the child modules are the rest,
+//! by concern (see ARCHITECTURE.md).
 //!
 //! One task per connection owns all of its state and selects over the
 //! socket, its outbound queue and its timers. Every command sent to the hub
-//! is numbered and followed by a fence ([`HubHandle::fence`]), so the
+//! is numbered and fenced ([`HubHandle::command_fenced`]), so the
 //! connection knows which events answer which command (for numerics that
 //! depend on the question, and for labeled-response). Replies the door
 //! makes itself go through the hub's echo once the session exists, so they
