@@ -2,7 +2,7 @@
 //! everywhere (every token of the account issued until now), swap a token
 //! for a fresh one, and change the password (which also voids every older
 //! token). Revocations go to the store through the hub thread and into
-//! [`Tokens`](super::Tokens)' table, so they hold across restarts.
+//! [`Tokens`](crate::tokens::Tokens)' table, so they hold across restarts.
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
