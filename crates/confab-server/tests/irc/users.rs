@@ -162,6 +162,30 @@ async fn whowas_remembers_who_left() {
 }
 
 #[tokio::test]
+async fn whowas_with_a_count_gives_at_most_that_many_then_369() {
+    let (s, mut alice, mut bob) = two().await;
+    bob.quit().await;
+    let mut again = register(s.addr, "bob").await;
+    again.quit().await;
+    alice.sync().await;
+    let count = |r: &[Message]| r.iter().filter(|m| m.command == "314").count();
+    let r = alice.ask("WHOWAS bob").await;
+    assert_eq!(count(&r), 2, "both departures:\n{}", dump(&r));
+    for line in ["WHOWAS bob 1", "WHOWAS bob :1"] {
+        let r = alice.ask(line).await;
+        assert_eq!(count(&r), 1, "{line}:\n{}", dump(&r));
+        assert_eq!(r.last().unwrap().command, "369", "{line}:\n{}", dump(&r));
+    }
+    // Not a positive number: every entry (RFC 2812).
+    for line in ["WHOWAS bob 0", "WHOWAS bob -1", "WHOWAS bob x"] {
+        let r = alice.ask(line).await;
+        assert_eq!(count(&r), 2, "{line}:\n{}", dump(&r));
+        assert_eq!(r.last().unwrap().command, "369", "{line}");
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn away_is_set_reported_and_cleared() {
     let (s, mut alice, mut bob) = two().await;
     let r = bob.ask("AWAY :out to lunch").await;

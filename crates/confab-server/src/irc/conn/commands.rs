@@ -227,8 +227,12 @@ impl Conn {
                 let Some(n) = p.first() else {
                     return self.num("431", &["No nickname given"]).await;
                 };
+                // A count that is not a positive number asks for every
+                // entry (RFC 2812 3.6.3).
+                let count = p.get(1).and_then(|c| c.trim().parse::<usize>().ok());
+                let kind = count.filter(|&c| c > 0).map_or(Kind::Plain, Kind::Whowas);
                 match Nick::parse(n, usize::MAX) {
-                    Ok(nick) => self.command(Command::Whowas(nick), cmd, Kind::Plain).await,
+                    Ok(nick) => self.command(Command::Whowas(nick), cmd, kind).await,
                     Err(_) => {
                         self.num("406", &[n, "There was no such nickname"]).await;
                         self.num("369", &[n, "End of WHOWAS"]).await;

@@ -98,6 +98,8 @@ enum Kind {
     Targets,
     /// MARKREAD's target, as asked.
     MarkRead(String),
+    /// WHOWAS with a count: at most that many entries.
+    Whowas(usize),
 }
 
 struct Pending {

@@ -200,7 +200,11 @@ impl Conn {
                 if entries.is_empty() {
                     out.push(view.num("406", &[nick.as_str(), "There was no such nickname"]));
                 }
-                for e in entries {
+                let count = match kind {
+                    Kind::Whowas(count) => *count,
+                    _ => usize::MAX,
+                };
+                for e in entries.iter().take(count) {
                     let w = &e.who;
                     out.push(view.num(
                         "314",
