@@ -341,6 +341,8 @@ pub enum Event {
     Members {
         room: RoomName,
         members: Vec<Member>,
+        /// The room is secret (`+s`): IRC's NAMES marks it `@`.
+        secret: bool,
     },
     /// Reply: every known user.
     Users(Vec<UserInfo>),

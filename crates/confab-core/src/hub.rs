@@ -2092,6 +2092,7 @@ impl<O: Outbox> Hub<O> {
         let ev = Event::Members {
             room: room.name.clone(),
             members,
+            secret: room.modes.secret,
         };
         self.reply(sid, now, ev);
         Ok(())

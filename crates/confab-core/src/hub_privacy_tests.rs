@@ -167,7 +167,7 @@ fn a_secret_room_reads_as_missing_to_non_members() {
     // Its members see it as ever.
     assert_eq!(
         w.ask(alice, Command::Members(Some(room("#hush")))),
-        vec![members("#hush", &["alice"])]
+        vec![secret_room(members("#hush", &["alice"]))]
     );
     // And a room that is not secret is still there for everyone.
     w.in_room("#open", &[alice]);

@@ -358,6 +358,7 @@ fn members(r: &str, nicks: &[&str]) -> Event {
     Event::Members {
         room: room(r),
         members: nicks.iter().map(|n| plain_member(n)).collect(),
+        secret: false,
     }
 }
 
@@ -2023,10 +2024,19 @@ fn member_with(n: &str, status: Status) -> Member {
     }
 }
 
+/// A member list of a secret (`+s`) room.
+fn secret_room(mut e: Event) -> Event {
+    if let Event::Members { secret, .. } = &mut e {
+        *secret = true;
+    }
+    e
+}
+
 fn members_with(r: &str, rows: &[(&str, Status)]) -> Event {
     Event::Members {
         room: room(r),
         members: rows.iter().map(|&(n, s)| member_with(n, s)).collect(),
+        secret: false,
     }
 }
 
@@ -3493,7 +3503,10 @@ fn every_delivery_a_command_causes_carries_its_origin() {
                 o(carol, 3)
             ),
             (
-                members_with("#a", &[("alice", OP), ("bob", PLAIN), ("carol", PLAIN)]),
+                secret_room(members_with(
+                    "#a",
+                    &[("alice", OP), ("bob", PLAIN), ("carol", PLAIN)],
+                )),
                 o(carol, 3)
             ),
         ]

@@ -203,7 +203,7 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
                 ));
             }
         }
-        Event::Members { room, members } => {
+        Event::Members { room, members, .. } => {
             let names: Vec<String> = members
                 .iter()
                 .map(|m| {
@@ -713,7 +713,8 @@ mod tests {
         assert_eq!(
             r(Event::Members {
                 room: room("#a"),
-                members: vec![member("alice", true, false), member("bob", false, true)]
+                members: vec![member("alice", true, false), member("bob", false, true)],
+                secret: false,
             }),
             "[14:02] *** In #a (2): @alice, bob (away)\r\n"
         );

@@ -818,7 +818,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
                 .collect();
             ("rooms", json!({"rooms": list}))
         }
-        Event::Members { room, members } => {
+        Event::Members { room, members, .. } => {
             let list: Vec<Value> = members.iter().map(member_json).collect();
             ("members", json!({"room": room.as_str(), "members": list}))
         }
@@ -1488,6 +1488,7 @@ mod tests {
                     },
                     away: false,
                 }],
+                secret: false,
             },
             Event::Users(vec![]),
             Event::Typing {

@@ -19,6 +19,23 @@ fn names(replies: &[Message], channel: &str) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn names_marks_a_secret_channel_with_at_and_a_public_one_with_equals() {
+    let s = start(|_| {}).await;
+    let mut alice = register(s.addr, "alice").await;
+    alice.join("#pub").await;
+    alice.join("#hush").await;
+    alice.ask("MODE #hush +s").await;
+    for (channel, symbol) in [("#pub", "="), ("#hush", "@")] {
+        let r = alice.ask(&format!("NAMES {channel}")).await;
+        let n = must(channel, &r, "353");
+        // 353 <client> <symbol> <channel> :[prefix]<nick>…
+        assert_eq!(param(n, 1), symbol, "{channel}: {n}");
+        assert_eq!(param(n, 2), channel);
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn join_echoes_then_names_the_channel_with_the_creator_as_op() {
     let s = start(|_| {}).await;
     let mut alice = register(s.addr, "alice").await;

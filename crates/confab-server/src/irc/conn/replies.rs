@@ -103,7 +103,11 @@ impl Conn {
                 }
                 None => Vec::new(),
             },
-            Event::Members { room, members } => match kind {
+            Event::Members {
+                room,
+                members,
+                secret,
+            } => match kind {
                 Kind::Who(mask) => {
                     let mut out: Vec<Irc> = members
                         .iter()
@@ -123,12 +127,14 @@ impl Conn {
                         }
                     }
                     let mut out = Vec::new();
+                    // `@` a secret channel, `=` a public one (RFC 2812 353).
+                    let kind_char = if *secret { "@" } else { "=" };
                     // 353 lines that fit in 512 bytes.
                     let overhead = view.server.len() + self.nick.len() + room.as_str().len() + 20;
                     let mut line = String::new();
                     for n in names {
                         if !line.is_empty() && line.len() + n.len() + 1 + overhead > MAX_LINE {
-                            out.push(view.num("353", &["=", room.as_str(), &line]));
+                            out.push(view.num("353", &[kind_char, room.as_str(), &line]));
                             line.clear();
                         }
                         if !line.is_empty() {
@@ -137,7 +143,7 @@ impl Conn {
                         line.push_str(&n);
                     }
                     if !line.is_empty() {
-                        out.push(view.num("353", &["=", room.as_str(), &line]));
+                        out.push(view.num("353", &[kind_char, room.as_str(), &line]));
                     }
                     out.push(view.num("366", &[room.as_str(), "End of /NAMES list"]));
                     out
