@@ -36,6 +36,40 @@ async fn names_marks_a_secret_channel_with_at_and_a_public_one_with_equals() {
 }
 
 #[tokio::test]
+async fn list_shows_a_secret_channel_only_to_its_members() {
+    let s = start(|_| {}).await;
+    let mut alice = register(s.addr, "alice").await;
+    let mut bob = register(s.addr, "bob").await;
+    alice.join("#pub").await;
+    alice.join("#hush").await;
+    alice.ask("MODE #hush +s").await;
+    let listed = |r: &[Message]| -> Vec<String> {
+        r.iter()
+            .filter(|m| m.command == "322")
+            .map(|m| param(m, 1).to_owned())
+            .collect()
+    };
+    for line in ["LIST", "LIST #hush", "LIST #pub,#hush", "LIST >0"] {
+        let r = bob.ask(line).await;
+        assert!(
+            !listed(&r).iter().any(|c| c == "#hush"),
+            "{line} to a non-member:\n{}",
+            dump(&r)
+        );
+        assert_eq!(r.last().unwrap().command, "323", "{line}");
+        let r = alice.ask(line).await;
+        if line != "LIST >0" {
+            assert!(
+                listed(&r).iter().any(|c| c == "#hush"),
+                "{line} to a member:\n{}",
+                dump(&r)
+            );
+        }
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn join_echoes_then_names_the_channel_with_the_creator_as_op() {
     let s = start(|_| {}).await;
     let mut alice = register(s.addr, "alice").await;
