@@ -1926,6 +1926,19 @@ impl<O: Outbox> Hub<O> {
         for id in &room.members {
             self.staged.user(&self.users[id], &joined);
         }
+        // An away user's new company learns it right after the join
+        // (IRCv3 away-notify: AWAY after JOIN).
+        let user = &self.users[&uid];
+        if let Some(away) = &user.away {
+            let ev = Event::AwayChanged {
+                nick: user.nick.clone(),
+                away: Some(away.clone()),
+            };
+            let away = Envelope::by(now, ev, &user.actor);
+            for id in room.members.iter().filter(|&&id| id != uid) {
+                self.staged.user(&self.users[id], &away);
+            }
+        }
         // Each session that saw the join learns where reading stopped.
         let name = room.name.clone();
         let marker = self.marker_event(uid, Target::Room(name));

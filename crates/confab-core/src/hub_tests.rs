@@ -3193,6 +3193,32 @@ fn invite_of_an_offline_registered_user_is_refused() {
 // ---------------------------------------------------------------------------
 
 #[test]
+fn an_away_user_joining_is_announced_away_to_the_room_right_after_the_join() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice]);
+    w.cmd(bob, Command::Away(Some(text("lunch"))));
+    w.clear();
+    w.cmd(bob, join("#a"));
+    assert_eq!(
+        w.events(alice),
+        vec![joined("#a", "bob"), away_changed("bob", Some("lunch"))]
+    );
+    // The joiner is not told about itself.
+    let own = w.events(bob);
+    assert!(
+        !own.contains(&away_changed("bob", Some("lunch"))),
+        "{own:?}"
+    );
+    // Not away: nothing more than the join.
+    let carol = w.login("carol");
+    w.clear();
+    w.cmd(carol, join("#a"));
+    assert_eq!(w.events(alice), vec![joined("#a", "carol")]);
+}
+
+#[test]
 fn away_is_told_to_everyone_sharing_a_room_and_every_session_of_the_user() {
     let mut w = World::with_store();
     let alice_account = account(1, "alice");

@@ -381,6 +381,32 @@ async fn away_notify_tells_channel_members() {
 }
 
 #[tokio::test]
+async fn away_notify_follows_an_away_users_join_with_away() {
+    let s = start(|_| {}).await;
+    let mut alice = register_with_caps(s.addr, "alice", &["away-notify"]).await;
+    let mut carol = register(s.addr, "carol").await;
+    let mut bob = register(s.addr, "bob").await;
+    alice.join("#c").await;
+    carol.join("#c").await;
+    bob.ask("AWAY :lunch").await;
+    drain(&mut [&mut alice, &mut carol]).await;
+    bob.join("#c").await;
+    let got = alice.sync().await;
+    let (join, away) = (index(&got, "JOIN"), index(&got, "AWAY"));
+    assert!(
+        matches!((join, away), (Some(j), Some(a)) if j < a),
+        "JOIN then AWAY:\n{}",
+        dump(&got)
+    );
+    let m = &got[away.unwrap()];
+    assert_from_user("away", m, "bob");
+    assert_eq!(m.params, ["lunch"]);
+    // Without the capability: the join only.
+    must_not("no away-notify", &carol.sync().await, "AWAY");
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn setname_changes_the_real_name() {
     let (s, mut alice, mut bob) = pair(&["setname"], &["setname"]).await;
     let r = alice.ask("SETNAME :New Name").await;
