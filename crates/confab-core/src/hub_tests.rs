@@ -5160,14 +5160,20 @@ fn the_online_count_follows_users_not_sessions_nor_offline_accounts() {
 // 29. Pipelined commits: a batch goes out once its commit ends, in order
 // ---------------------------------------------------------------------------
 
-#[test]
-fn a_batch_goes_out_only_once_its_commit_ends() {
+/// alice and bob in #a, on a store whose commits are held (a slow disk).
+fn held_pair() -> (Memory, World, SessionId, SessionId) {
     let memory = Memory::default();
     let mut w = World::with_memory(&memory);
     let alice = w.login("alice");
     let bob = w.login("bob");
     w.in_room("#a", &[alice, bob]);
     memory.hold(true);
+    (memory, w, alice, bob)
+}
+
+#[test]
+fn a_batch_goes_out_only_once_its_commit_ends() {
+    let (memory, mut w, alice, bob) = held_pair();
     w.cmd(alice, say("one"));
     assert!(w.hub.committing());
     w.assert_silent(bob);
@@ -5185,12 +5191,7 @@ fn a_batch_goes_out_only_once_its_commit_ends() {
 
 #[test]
 fn a_batch_sealed_while_one_commits_goes_out_after_it() {
-    let memory = Memory::default();
-    let mut w = World::with_memory(&memory);
-    let alice = w.login("alice");
-    let bob = w.login("bob");
-    w.in_room("#a", &[alice, bob]);
-    memory.hold(true);
+    let (memory, mut w, alice, bob) = held_pair();
     let batch = w.hub.batch();
     w.cmd(alice, say("one"));
     assert_eq!(w.hub.released(), batch - 1);
@@ -5215,12 +5216,7 @@ fn a_batch_sealed_while_one_commits_goes_out_after_it() {
 
 #[test]
 fn a_failed_background_commit_withholds_its_messages_and_tells_the_sender() {
-    let memory = Memory::default();
-    let mut w = World::with_memory(&memory);
-    let alice = w.login("alice");
-    let bob = w.login("bob");
-    w.in_room("#a", &[alice, bob]);
-    memory.hold(true);
+    let (memory, mut w, alice, bob) = held_pair();
     memory.fill(true);
     w.cmd(alice, say("lost?"));
     w.assert_silent(alice);
@@ -5237,12 +5233,7 @@ fn a_failed_background_commit_withholds_its_messages_and_tells_the_sender() {
 
 #[test]
 fn leaving_while_a_batch_commits_gets_the_batch_before_the_goodbye() {
-    let memory = Memory::default();
-    let mut w = World::with_memory(&memory);
-    let alice = w.login("alice");
-    let bob = w.login("bob");
-    w.in_room("#a", &[alice, bob]);
-    memory.hold(true);
+    let (_held, mut w, alice, bob) = held_pair();
     w.cmd(alice, say("one"));
     w.cmd(bob, Command::Quit(None));
     let now = w.now;

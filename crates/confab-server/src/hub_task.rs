@@ -462,12 +462,11 @@ impl HubHandle {
     /// Like [`HubHandle::command`], numbered: the events it causes carry
     /// `req` in their origin.
     pub async fn command_req(&self, sid: SessionId, req: u64, cmd: Command) -> Result<(), HubGone> {
-        let fence = false;
         self.send(Request::Command {
             sid,
             req,
             cmd,
-            fence,
+            fence: false,
         })
         .await
     }
@@ -480,12 +479,11 @@ impl HubHandle {
         req: u64,
         cmd: Command,
     ) -> Result<(), HubGone> {
-        let fence = true;
         self.send(Request::Command {
             sid,
             req,
             cmd,
-            fence,
+            fence: true,
         })
         .await
     }
