@@ -1349,7 +1349,50 @@ impl<O: Outbox> Hub<O> {
                 .and_then(|()| text(Field::Reason, reason)),
             Command::Unkline(mask) => limits.check(Field::BanMask, mask),
             Command::Suspend { reason, .. } => text(Field::Reason, reason),
-            _ => Ok(()),
+            // Nothing of these is checked here: no values, values the
+            // parsers made valid (names, texts), or checked where they
+            // apply (mode parameters, one change at a time). Named one by
+            // one so that a new command is looked at.
+            Command::Login(_)
+            | Command::LoginAccount(_)
+            | Command::Identify(_)
+            | Command::Register { .. }
+            | Command::ChangeNick(_)
+            | Command::SetPassword { .. }
+            | Command::Join { .. }
+            | Command::Rooms
+            | Command::Members(_)
+            | Command::Users
+            | Command::Send { .. }
+            | Command::Start(_)
+            | Command::Stop
+            | Command::GetTopic(_)
+            | Command::Ignore(_)
+            | Command::Unignore(_)
+            | Command::Ignores
+            | Command::History { .. }
+            | Command::Search(_)
+            | Command::Quit(_)
+            | Command::GetModes(_)
+            | Command::SetModes { .. }
+            | Command::Bans(_)
+            | Command::Invite { .. }
+            | Command::Whois(_)
+            | Command::Whowas(_)
+            | Command::Stats
+            | Command::ChatHistory { .. }
+            | Command::Conversations { .. }
+            | Command::Typing { .. }
+            | Command::Resume { .. }
+            | Command::MarkRead { .. }
+            | Command::GetReadMarker(_)
+            | Command::ReadMarkers
+            | Command::Oper(_)
+            | Command::Deoper
+            | Command::Wallops(_)
+            | Command::Klines
+            | Command::Unsuspend(_)
+            | Command::Lockdown(_) => Ok(()),
         }
         .map_err(ChatError::Input)
     }
