@@ -337,6 +337,25 @@ async fn private_history_and_targets() {
     s.shutdown().await;
 }
 
+#[tokio::test]
+async fn messages_to_oneself_have_a_history_and_are_a_target() {
+    let World { s, mut histo, .. } = world().await;
+    let r = histo.ask("PRIVMSG histo :note to self").await;
+    must_not("to oneself", &r, "FAIL");
+    let (_, inner) = batch(&mut histo, "self", "CHATHISTORY LATEST histo * 10").await;
+    assert_eq!(texts(&inner), ["note to self"], "{}", dump(&inner));
+    let line = "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10";
+    let (_, inner) = batch(&mut histo, "TARGETS", line).await;
+    assert!(
+        inner
+            .iter()
+            .any(|m| m.command == "CHATHISTORY" && param(m, 1).eq_ignore_ascii_case("histo")),
+        "[TARGETS] oneself:\n{}",
+        dump(&inner)
+    );
+    s.shutdown().await;
+}
+
 async fn other_channel(addr: SocketAddr) -> Irc {
     let mut carol = register(addr, "carol").await;
     carol.join("#other").await;
