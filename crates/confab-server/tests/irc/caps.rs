@@ -576,6 +576,59 @@ async fn labeled_response_labels_every_kind_of_answer() {
 }
 
 #[tokio::test]
+async fn a_labeled_line_with_several_answers_is_one_labeled_batch() {
+    let s = start(|_| {}).await;
+    let mut bob = register(s.addr, "bob").await;
+    bob.join("#c").await;
+    let mut c = register_with_caps(
+        s.addr,
+        "lab",
+        &["labeled-response", "batch", "echo-message"],
+    )
+    .await;
+    c.join("#c").await;
+    // (case, line, commands the batch holds)
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "two targets",
+            "@label=two PRIVMSG #c,bob :both",
+            &["PRIVMSG", "PRIVMSG"],
+        ),
+        (
+            "a bad channel among good ones",
+            "@label=joins JOIN #ok,bad",
+            &["403", "JOIN", "353", "366"],
+        ),
+    ];
+    for (case, line, inside) in cases {
+        let r = c.ask(line).await;
+        let label = &line[7..line.find(' ').unwrap()];
+        let open = r
+            .iter()
+            .position(|m| m.command == "BATCH" && param(m, 0).starts_with('+'))
+            .unwrap_or_else(|| panic!("[{case}] BATCH +id:\n{}", dump(&r)));
+        assert_eq!(tag(&r[open], "label"), Some(label), "[{case}]");
+        assert_eq!(param(&r[open], 1), "labeled-response", "[{case}]");
+        let id = param(&r[open], 0)[1..].to_owned();
+        let close = r
+            .iter()
+            .position(|m| m.command == "BATCH" && param(m, 0) == format!("-{id}"))
+            .unwrap_or_else(|| panic!("[{case}] BATCH -{id}:\n{}", dump(&r)));
+        let mut held: Vec<&str> = r[open + 1..close]
+            .iter()
+            .map(|m| m.command.as_str())
+            .collect();
+        let mut want = inside.to_vec();
+        held.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(held, want, "[{case}]:\n{}", dump(&r));
+        // Nothing of the line outside its batch, and no second label.
+        assert_eq!(r.len(), close + 1 - open, "[{case}]:\n{}", dump(&r));
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn typing_tagmsg_reaches_clients_that_take_tags() {
     let (s, mut alice, mut bob) = pair(&["message-tags"], &["message-tags"]).await;
     let mut carol = register(s.addr, "carol").await;

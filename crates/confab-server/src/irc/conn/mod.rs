@@ -163,6 +163,11 @@ struct Conn {
     last_heard: Instant,
     ping_sent: Option<Instant>,
     label: Option<String>,
+    /// The request of the labeled line being handled, once the hub knows
+    /// the session: every command and door-made reply of the line answers
+    /// it, and one fence at the line's end releases them as one labeled
+    /// response (several targets, several channels, a refusal among them).
+    group: Option<u64>,
 }
 
 async fn run<S: Io>(
@@ -209,6 +214,7 @@ async fn run<S: Io>(
         last_heard: Instant::now(),
         ping_sent: None,
         label: None,
+        group: None,
     };
     // Should this task end abnormally (a panic), the hub still learns
     // that the session is gone.
@@ -451,6 +457,27 @@ impl Conn {
     /// session, through the hub's echo after (keeping their order with the
     /// hub's replies). Labeled when the command was.
     async fn reply(&mut self, msgs: Vec<Irc>) {
+        if let Some(p) = self.group.and_then(|req| self.pending.get_mut(&req)) {
+            // Held for the line's labeled response; still audited.
+            let error = msgs
+                .iter()
+                .find(|m| m.command.starts_with(['4', '5']) || m.command == "FAIL")
+                .map(|m| {
+                    let why = m.params.last().map_or("", |p| p.as_str());
+                    format!("{} {why}", m.command)
+                });
+            p.held.extend(msgs);
+            if let Some(error) = error
+                && self
+                    .hub
+                    .echo(self.sid, Bytes::new(), Some(error))
+                    .await
+                    .is_err()
+            {
+                self.closing = Some("Server shutting down".into());
+            }
+            return;
+        }
         let msgs = match self.label.take() {
             Some(label) => self.labeled(&label, msgs),
             None => msgs,
@@ -519,6 +546,17 @@ impl Conn {
     /// Sends `cmd` to the hub as a numbered request, remembering what it
     /// was, and fences it.
     async fn command(&mut self, cmd: Command, command: &str, kind: Kind) {
+        if let Some(req) = self.group {
+            // Part of a labeled line: its fence comes at the line's end.
+            if let Some(p) = self.pending.get_mut(&req) {
+                p.command = command.to_owned();
+                p.kind = kind;
+            }
+            if self.hub.command_req(self.sid, req, cmd).await.is_err() {
+                self.closing = Some("Server shutting down".into());
+            }
+            return;
+        }
         let req = self.next_req;
         self.next_req += 1;
         self.pending.insert(
@@ -612,6 +650,16 @@ fn parse_error_text(e: &ParseError) -> &'static str {
 impl Conn {
     /// One line from the client.
     async fn line(&mut self, line: &[u8]) {
+        self.line_once(line).await;
+        if let Some(req) = self.group.take()
+            && self.hub.fence(self.sid, req).await.is_err()
+        {
+            self.closing = Some("Server shutting down".into());
+        }
+    }
+
+    /// One line, without the end of its labeled response.
+    async fn line_once(&mut self, line: &[u8]) {
         let msg = match Irc::parse(line) {
             Ok(m) => m,
             Err(ParseError::TagsTooLong | ParseError::LineTooLong) => {
@@ -639,6 +687,20 @@ impl Conn {
             && label.len() <= 64
         {
             self.label = Some(label.to_owned());
+        }
+        if self.connected
+            && let Some(label) = self.label.take()
+        {
+            let req = self.next_req;
+            self.next_req += 1;
+            let pending = Pending {
+                command: msg.command.clone(),
+                kind: Kind::Plain,
+                label: Some(label),
+                held: Vec::new(),
+            };
+            self.pending.insert(req, pending);
+            self.group = Some(req);
         }
         let cmd = msg.command.as_str();
         let p = &msg.params;
