@@ -393,9 +393,6 @@ pub struct Hub<O> {
     suspended: HashMap<AccountId, String>,
     /// No new guests or registrations while on.
     lockdown: bool,
-    /// Stored messages not yet in the store's full-text index, as far as
-    /// this hub knows (unknown at start: counted as many).
-    unindexed: u64,
     /// A search was asked in this batch: the index catches up right after
     /// the batch commits, before the search runs.
     index_due: bool,
@@ -417,8 +414,6 @@ struct InFlight {
     items: Vec<(SessionId, Delivery)>,
     /// Its messages, with their senders (told if the commit fails).
     unsaved: Vec<(MsgId, Origin)>,
-    /// How many messages it stores (for the index's count).
-    messages: u64,
     batch: u64,
 }
 
@@ -462,10 +457,6 @@ impl Staged {
     }
 }
 
-fn storage(e: StoreError) -> ChatError {
-    ChatError::from(e)
-}
-
 impl<O: Outbox> Hub<O> {
     /// A hub that keeps nothing: guests only, no history.
     pub fn new(config: HubConfig) -> Hub<O> {
@@ -489,7 +480,6 @@ impl<O: Outbox> Hub<O> {
             klines: Vec::new(),
             suspended: HashMap::new(),
             lockdown: false,
-            unindexed: u64::MAX,
             index_due: false,
             inflight: None,
             sealed: 0,
@@ -845,7 +835,6 @@ impl<O: Outbox> Hub<O> {
     fn seal(&mut self) -> InFlight {
         self.sealed += 1;
         let ops = std::mem::take(&mut self.ops);
-        let messages = ops.iter().filter(|o| matches!(o, Op::Message(_))).count() as u64;
         let commit = match &mut self.store {
             Some(store) if !ops.is_empty() => Some(store.begin_commit(ops)),
             _ => None,
@@ -856,7 +845,6 @@ impl<O: Outbox> Hub<O> {
             commit,
             items: std::mem::take(&mut self.staged.items),
             unsaved: std::mem::take(&mut self.unsaved),
-            messages,
             batch: self.sealed,
         }
     }
@@ -868,14 +856,12 @@ impl<O: Outbox> Hub<O> {
         let InFlight {
             mut items,
             unsaved,
-            messages,
             batch,
             ..
         } = batch;
         self.released = batch;
-        match result {
-            Ok(()) => self.unindexed = self.unindexed.saturating_add(messages),
-            Err(e) => self.withhold(&mut items, unsaved, &e, now),
+        if let Err(e) = result {
+            self.withhold(&mut items, unsaved, &e, now);
         }
         let mut overflowed = Vec::new();
         for (sid, d) in items {
@@ -955,10 +941,6 @@ impl<O: Outbox> Hub<O> {
             return;
         }
         let result = store.commit(&self.ops);
-        if result.is_ok() {
-            let messages = self.ops.iter().filter(|o| matches!(o, Op::Message(_)));
-            self.unindexed = self.unindexed.saturating_add(messages.count() as u64);
-        }
         self.ops.clear();
         let unsaved = std::mem::take(&mut self.unsaved);
         if let Err(e) = result {
@@ -987,45 +969,25 @@ impl<O: Outbox> Hub<O> {
         let mut told = HashSet::new();
         for (_, origin) in unsaved {
             if told.insert(origin) {
-                let ev = Envelope::new(now, Event::Error(storage(e.clone())));
+                let ev = Envelope::new(now, Event::Error(ChatError::from(e.clone())));
                 ev.set_origin(origin);
                 self.journal.push(Journal::Refused {
                     sid: origin.sid,
-                    error: storage(e.clone()),
+                    error: ChatError::from(e.clone()),
                 });
                 items.push((origin.sid, ev));
             }
         }
     }
 
-    /// Feeds up to `max` stored messages into the store's full-text index
-    /// (see [`Store::index_backlog`]); how many. The server calls it when
-    /// idle, or when [`Hub::unindexed`] grows too large.
-    pub fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
-        let Some(store) = &mut self.store else {
-            return Ok(0);
-        };
-        let n = store.index_backlog(max)?;
-        self.unindexed = if n < max {
-            0
-        } else {
-            self.unindexed.saturating_sub(n as u64)
-        };
-        Ok(n)
-    }
-
-    /// Stored messages not yet indexed for search, as far as the hub
-    /// knows (`u64::MAX` until it first caught up).
-    pub fn unindexed(&self) -> u64 {
-        self.unindexed
-    }
-
     /// Brings the full-text index up to date when a search asked for it.
     /// A failure leaves the search to miss the latest messages, which are
     /// stored all the same.
     fn index_if_due(&mut self) {
-        if std::mem::take(&mut self.index_due) {
-            let _ = self.index_backlog(usize::MAX);
+        if std::mem::take(&mut self.index_due)
+            && let Some(store) = &mut self.store
+        {
+            let _ = store.index_backlog(usize::MAX);
         }
     }
 
@@ -1413,7 +1375,7 @@ impl<O: Outbox> Hub<O> {
             return Ok(true);
         }
         match &mut self.store {
-            Some(store) => Ok(store.account(key).map_err(storage)?.is_some()),
+            Some(store) => Ok(store.account(key).map_err(ChatError::from)?.is_some()),
             None => Ok(false),
         }
     }
@@ -1672,7 +1634,7 @@ impl<O: Outbox> Hub<O> {
         let page: Vec<Message> = if self.store.is_some() {
             let to = user.kept_for();
             self.commit_ops(now);
-            self.store()?.pending(&to, limit).map_err(storage)?
+            self.store()?.pending(&to, limit).map_err(ChatError::from)?
         } else {
             user.kept_mem.iter().take(limit).cloned().collect()
         };
@@ -1740,7 +1702,7 @@ impl<O: Outbox> Hub<O> {
         }
         self.store()?
             .set_password(name, password_hash, now)
-            .map_err(storage)?;
+            .map_err(ChatError::from)?;
         let text = "your password is changed; every login token issued before now is revoked";
         self.reply(sid, now, Event::ServerNotice(text.into()));
         Ok(())
@@ -1765,7 +1727,7 @@ impl<O: Outbox> Hub<O> {
         let account = match self.store()?.create_account(&nick, password_hash, now) {
             Ok(a) => a,
             Err(StoreError::NameTaken(n)) => return Err(ChatError::NickRegistered(n)),
-            Err(e) => return Err(storage(e)),
+            Err(e) => return Err(ChatError::from(e)),
         };
         self.make_registered(uid, &account);
         self.reply(sid, now, Event::Registered { nick: nick.clone() });
@@ -1931,7 +1893,7 @@ impl<O: Outbox> Hub<O> {
             self.may_join(uid, &key, key_given.as_deref())?;
         } else {
             let topic = match &mut self.store {
-                Some(store) => store.topic(&key).map_err(storage)?,
+                Some(store) => store.topic(&key).map_err(ChatError::from)?,
                 None => None,
             };
             let modes = self.config.default_modes.clone();
@@ -2563,7 +2525,7 @@ impl<O: Outbox> Hub<O> {
         let Some(store) = self.store.as_mut() else {
             return Ok(None);
         };
-        let Some(account) = store.account(key).map_err(storage)? else {
+        let Some(account) = store.account(key).map_err(ChatError::from)? else {
             return Ok(None);
         };
         let uid = match known {

@@ -170,7 +170,7 @@ impl<O: Outbox> Hub<O> {
         let found = self
             .store()?
             .history(&conversation, query)
-            .map_err(storage)?;
+            .map_err(ChatError::from)?;
         Ok(self.visible(uid, found).pop())
     }
 

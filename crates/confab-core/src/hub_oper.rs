@@ -318,7 +318,7 @@ impl<O: Outbox> Hub<O> {
             return Ok((id, self.users[uid].nick.clone()));
         }
         let found = match &mut self.store {
-            Some(store) => store.account(&name.key()).map_err(storage)?,
+            Some(store) => store.account(&name.key()).map_err(ChatError::from)?,
             None => None,
         };
         found

@@ -58,15 +58,11 @@ pub fn private_options() -> std::fs::OpenOptions {
 /// Creates `dir` (and its parents) and makes it owner-only (0700), even
 /// when it already existed more open.
 pub fn make_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
+    create_private_dir(dir)?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        builder.mode(0o700);
-        builder.create(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    #[cfg(not(unix))]
-    builder.create(dir)
+    Ok(())
 }

@@ -12,7 +12,7 @@
 //! blocks on a client. The request channel is bounded: a door that floods
 //! it waits, which slows that door's reader and nobody else.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -664,8 +664,8 @@ pub fn spawn_hub(
         counted: hub.counters(),
         metrics: HubMetrics::new(),
         doors: HashMap::new(),
-        answers: Vec::new(),
-        admin_answers: Vec::new(),
+        answers: VecDeque::new(),
+        admin_answers: VecDeque::new(),
         failed: std::collections::HashSet::new(),
         hub,
         audit,
@@ -732,13 +732,13 @@ struct Runner {
     /// The hub's counters as last reported to the metrics.
     counted: Counters,
     /// REST answers held until their batch commits.
-    answers: Vec<Held>,
+    answers: VecDeque<Held>,
     /// Messages whose commit failed, while answers wait (a REST message
     /// among them is an error after all).
     failed: std::collections::HashSet<MsgId>,
     cloak: Arc<Cloak>,
     /// REST admin answers held until the batch commits.
-    admin_answers: Vec<HeldAdmin>,
+    admin_answers: VecDeque<HeldAdmin>,
     /// REST reads run on the read pool (not on this thread).
     pooled_reads: bool,
     /// Told of the lockdown switch after every batch.
@@ -821,35 +821,33 @@ impl Runner {
     }
 
     /// Sends the REST answers of the batches delivered, now that they are
-    /// committed; a message whose commit failed is an error after all.
+    /// committed (answers are held in batch order); a message whose commit
+    /// failed is an error after all.
     fn answer(&mut self) {
         self.failed.extend(self.hub.take_failed());
         let released = self.hub.released();
-        let failed = &self.failed;
-        self.answers.retain_mut(|(batch, reply, answer)| {
-            if *batch > released {
-                return true;
-            }
-            let answer = std::mem::replace(answer, Ok(ApiAnswer::Standing));
+        while self
+            .answers
+            .front()
+            .is_some_and(|(batch, ..)| *batch <= released)
+        {
+            let (_, reply, answer) = self.answers.pop_front().expect("due");
             let answer = match answer {
-                Ok(ApiAnswer::Sent(msg, _)) if failed.contains(&msg.id) => Err(ChatError::Storage(
-                    "the message could not be stored".to_owned(),
-                )),
+                Ok(ApiAnswer::Sent(msg, _)) if self.failed.contains(&msg.id) => Err(
+                    ChatError::Storage("the message could not be stored".to_owned()),
+                ),
                 other => other,
             };
-            let (dead, _) = oneshot::channel();
-            let _ = std::mem::replace(reply, dead).send(answer);
-            false
-        });
-        self.admin_answers.retain_mut(|(batch, reply, answer)| {
-            if *batch > released {
-                return true;
-            }
-            let answer = std::mem::replace(answer, Ok(AdminAnswer::Done));
-            let (dead, _) = oneshot::channel();
-            let _ = std::mem::replace(reply, dead).send(answer);
-            false
-        });
+            let _ = reply.send(answer);
+        }
+        while self
+            .admin_answers
+            .front()
+            .is_some_and(|(batch, ..)| *batch <= released)
+        {
+            let (_, reply, answer) = self.admin_answers.pop_front().expect("due");
+            let _ = reply.send(answer);
+        }
         if self.answers.is_empty() {
             self.failed.clear();
         }
@@ -997,7 +995,7 @@ impl Runner {
             }
             Request::Api { user, call, reply } => {
                 let answer = self.api(&user, call, now);
-                self.answers.push((self.hub.batch(), reply, answer));
+                self.answers.push_back((self.hub.batch(), reply, answer));
             }
             Request::Announce { text, reply } => {
                 self.audit(now, "announce", json!({"text": text.as_str()}));
@@ -1046,7 +1044,8 @@ impl Runner {
                         Ok(AdminAnswer::Lockdown(self.hub.lockdown()))
                     }
                 };
-                self.admin_answers.push((self.hub.batch(), reply, answer));
+                self.admin_answers
+                    .push_back((self.hub.batch(), reply, answer));
             }
             Request::Shutdown { reason, done } => {
                 self.hub.finish(now);

@@ -504,8 +504,23 @@ async fn account_notify_reports_registrations_and_identify_arrives_as_the_accoun
     s.shutdown().await;
 }
 
-#[tokio::test]
-async fn labeled_response_labels_every_kind_of_answer() {
+/// Where the first batch of `r` opens (`BATCH +id`) and closes
+/// (`BATCH -id`).
+fn batch_bounds(case: &str, r: &[Message]) -> (usize, usize) {
+    let open = r
+        .iter()
+        .position(|m| m.command == "BATCH" && param(m, 0).starts_with('+'))
+        .unwrap_or_else(|| panic!("[{case}] BATCH +id:\n{}", dump(r)));
+    let id = &param(&r[open], 0)[1..];
+    let close = r
+        .iter()
+        .position(|m| m.command == "BATCH" && param(m, 0) == format!("-{id}"))
+        .unwrap_or_else(|| panic!("[{case}] BATCH -{id}:\n{}", dump(r)));
+    (open, close)
+}
+
+/// bob and lab (labeled-response, batch, echo-message) in #c.
+async fn labeling() -> (TestServer, Irc, Irc) {
     let s = start(|_| {}).await;
     let mut bob = register(s.addr, "bob").await;
     bob.join("#c").await;
@@ -516,6 +531,12 @@ async fn labeled_response_labels_every_kind_of_answer() {
     )
     .await;
     c.join("#c").await;
+    (s, bob, c)
+}
+
+#[tokio::test]
+async fn labeled_response_labels_every_kind_of_answer() {
+    let (s, mut bob, mut c) = labeling().await;
     let mut plain = register_with_caps(s.addr, "plain", &["labeled-response", "batch"]).await;
     plain.join("#c").await;
 
@@ -540,18 +561,11 @@ async fn labeled_response_labels_every_kind_of_answer() {
     ] {
         let r = c.ask(line).await;
         let label = line[7..].split(' ').next().unwrap();
-        let start = r
-            .iter()
-            .position(|m| m.command == "BATCH" && param(m, 0).starts_with('+'))
-            .unwrap_or_else(|| panic!("[{case}] BATCH +id:\n{}", dump(&r)));
+        let (start, close) = batch_bounds(case, &r);
         let open = &r[start];
         assert_eq!(param(open, 1), "labeled-response", "[{case}] {open}");
         assert_eq!(tag(open, "label"), Some(label), "[{case}] {open}");
         let id = &param(open, 0)[1..];
-        let close = r
-            .iter()
-            .position(|m| m.command == "BATCH" && param(m, 0) == format!("-{id}"))
-            .unwrap_or_else(|| panic!("[{case}] BATCH -{id}:\n{}", dump(&r)));
         assert!(close > start + 1, "[{case}]");
         for m in &r[start + 1..close] {
             assert_eq!(tag(m, "batch"), Some(id), "[{case}] inside the batch: {m}");
@@ -577,16 +591,7 @@ async fn labeled_response_labels_every_kind_of_answer() {
 
 #[tokio::test]
 async fn a_labeled_line_with_several_answers_is_one_labeled_batch() {
-    let s = start(|_| {}).await;
-    let mut bob = register(s.addr, "bob").await;
-    bob.join("#c").await;
-    let mut c = register_with_caps(
-        s.addr,
-        "lab",
-        &["labeled-response", "batch", "echo-message"],
-    )
-    .await;
-    c.join("#c").await;
+    let (s, _bob, mut c) = labeling().await;
     // (case, line, commands the batch holds)
     let cases: &[(&str, &str, &[&str])] = &[
         (
@@ -603,17 +608,9 @@ async fn a_labeled_line_with_several_answers_is_one_labeled_batch() {
     for (case, line, inside) in cases {
         let r = c.ask(line).await;
         let label = &line[7..line.find(' ').unwrap()];
-        let open = r
-            .iter()
-            .position(|m| m.command == "BATCH" && param(m, 0).starts_with('+'))
-            .unwrap_or_else(|| panic!("[{case}] BATCH +id:\n{}", dump(&r)));
+        let (open, close) = batch_bounds(case, &r);
         assert_eq!(tag(&r[open], "label"), Some(label), "[{case}]");
         assert_eq!(param(&r[open], 1), "labeled-response", "[{case}]");
-        let id = param(&r[open], 0)[1..].to_owned();
-        let close = r
-            .iter()
-            .position(|m| m.command == "BATCH" && param(m, 0) == format!("-{id}"))
-            .unwrap_or_else(|| panic!("[{case}] BATCH -{id}:\n{}", dump(&r)));
         let mut held: Vec<&str> = r[open + 1..close]
             .iter()
             .map(|m| m.command.as_str())

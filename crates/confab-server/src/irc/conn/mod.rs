@@ -459,13 +459,7 @@ impl Conn {
     async fn reply(&mut self, msgs: Vec<Irc>) {
         if let Some(p) = self.group.and_then(|req| self.pending.get_mut(&req)) {
             // Held for the line's labeled response; still audited.
-            let error = msgs
-                .iter()
-                .find(|m| m.command.starts_with(['4', '5']) || m.command == "FAIL")
-                .map(|m| {
-                    let why = m.params.last().map_or("", |p| p.as_str());
-                    format!("{} {why}", m.command)
-                });
+            let error = audited_error(&msgs);
             p.held.extend(msgs);
             if let Some(error) = error
                 && self
@@ -489,13 +483,7 @@ impl Conn {
         render::write(&msgs, &mut bytes);
         if self.connected {
             // Errors the door finds itself are audited like the hub's.
-            let error = msgs
-                .iter()
-                .find(|m| m.command.starts_with(['4', '5']) || m.command == "FAIL")
-                .map(|m| {
-                    let why = m.params.last().map_or("", |p| p.as_str());
-                    format!("{} {why}", m.command)
-                });
+            let error = audited_error(&msgs);
             if self.hub.echo(self.sid, bytes.into(), error).await.is_err() {
                 self.closing = Some("Server shutting down".into());
             }
@@ -636,6 +624,17 @@ impl Conn {
             None => render::write(&msgs, &mut self.out),
         }
     }
+}
+
+/// The error among a door-made reply, as the audit log records it: its
+/// numeric (or `FAIL`) and its text.
+fn audited_error(msgs: &[Irc]) -> Option<String> {
+    msgs.iter()
+        .find(|m| m.command.starts_with(['4', '5']) || m.command == "FAIL")
+        .map(|m| {
+            let why = m.params.last().map_or("", |p| p.as_str());
+            format!("{} {why}", m.command)
+        })
 }
 
 /// Why a line could not be read as a message.
