@@ -1932,7 +1932,8 @@ impl<O: Outbox> Hub<O> {
             self.staged.user(&self.users[id], &joined);
         }
         // An away user's new company learns it right after the join
-        // (IRCv3 away-notify: AWAY after JOIN).
+        // (IRCv3 away-notify: AWAY after JOIN); those who share another
+        // room with the user were told when it went away.
         let user = &self.users[&uid];
         if let Some(away) = &user.away {
             let ev = Event::AwayChanged {
@@ -1940,8 +1941,15 @@ impl<O: Outbox> Hub<O> {
                 away: Some(away.clone()),
             };
             let away = Envelope::by(now, ev, &user.actor);
+            let shared_before = |other: &User| {
+                let mut rooms = other.rooms.iter().filter(|&r| *r != key);
+                rooms.any(|r| user.rooms.contains(r))
+            };
             for id in room.members.iter().filter(|&&id| id != uid) {
-                self.staged.user(&self.users[id], &away);
+                let member = &self.users[id];
+                if !shared_before(member) {
+                    self.staged.user(member, &away);
+                }
             }
         }
         // Each session that saw the join learns where reading stopped.

@@ -3216,6 +3216,11 @@ fn an_away_user_joining_is_announced_away_to_the_room_right_after_the_join() {
     w.clear();
     w.cmd(carol, join("#a"));
     assert_eq!(w.events(alice), vec![joined("#a", "carol")]);
+    // Those who share another room with bob (carol, in #a) were told
+    // when he went away.
+    w.in_room("#b", &[carol]);
+    w.cmd(bob, join("#b"));
+    assert_eq!(w.events(carol), vec![joined("#b", "bob")]);
 }
 
 #[test]
