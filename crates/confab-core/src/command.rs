@@ -75,8 +75,15 @@ pub enum Command {
     History {
         limit: usize,
     },
-    /// Search the messages the user may see.
-    Search(Text),
+    /// Search the messages the user may see (of one room, when `room` is
+    /// given), newest last: at most `limit`, which the hub caps at its
+    /// history limit ([`Command::search`]: everything, as many as it
+    /// allows).
+    Search {
+        text: Text,
+        room: Option<RoomName>,
+        limit: usize,
+    },
     /// Leave the chat.
     Quit(Option<Text>),
     /// Show a room's modes.
@@ -179,6 +186,8 @@ pub enum Command {
     },
     /// Lift an account's suspension (server operators only).
     Unsuspend(Nick),
+    /// List the suspended accounts (server operators only).
+    Suspensions,
     /// Turn lockdown on or off (`None`: tell whether it is on). While on,
     /// no new guests and no registrations; accounts still log in.
     Lockdown(Option<bool>),
@@ -198,6 +207,72 @@ impl Command {
     /// `Join` without a key.
     pub fn join(room: RoomName) -> Command {
         Command::Join { room, key: None }
+    }
+
+    /// `Search` of everything the user may see.
+    pub fn search(text: Text) -> Command {
+        Command::Search {
+            text,
+            room: None,
+            limit: usize::MAX,
+        }
+    }
+
+    /// Whether only server operators may ask it (the REST admin may ask
+    /// these and nothing else).
+    pub fn is_oper_only(&self) -> bool {
+        match self {
+            Command::Kill { .. }
+            | Command::Wallops(_)
+            | Command::Kline { .. }
+            | Command::Unkline(_)
+            | Command::Klines
+            | Command::Suspend { .. }
+            | Command::Unsuspend(_)
+            | Command::Suspensions
+            | Command::Lockdown(_) => true,
+            Command::Login(_)
+            | Command::LoginAccount(_)
+            | Command::Identify(_)
+            | Command::Register { .. }
+            | Command::ChangeNick(_)
+            | Command::SetPassword { .. }
+            | Command::Join { .. }
+            | Command::Part { .. }
+            | Command::Rooms
+            | Command::Members(_)
+            | Command::Users
+            | Command::Send { .. }
+            | Command::Start(_)
+            | Command::Stop
+            | Command::GetTopic(_)
+            | Command::SetTopic { .. }
+            | Command::Ignore(_)
+            | Command::Unignore(_)
+            | Command::Ignores
+            | Command::History { .. }
+            | Command::Search { .. }
+            | Command::Quit(_)
+            | Command::GetModes(_)
+            | Command::SetModes { .. }
+            | Command::Bans(_)
+            | Command::Kick { .. }
+            | Command::Invite { .. }
+            | Command::Away(_)
+            | Command::SetRealname(_)
+            | Command::Whois(_)
+            | Command::Whowas(_)
+            | Command::Stats
+            | Command::ChatHistory { .. }
+            | Command::Conversations { .. }
+            | Command::Typing { .. }
+            | Command::Resume { .. }
+            | Command::MarkRead { .. }
+            | Command::GetReadMarker(_)
+            | Command::ReadMarkers
+            | Command::Oper(_)
+            | Command::Deoper => false,
+        }
     }
 
     /// A short name for logs.
@@ -223,7 +298,7 @@ impl Command {
             Command::Unignore(_) => "unignore",
             Command::Ignores => "ignores",
             Command::History { .. } => "history",
-            Command::Search(_) => "search",
+            Command::Search { .. } => "search",
             Command::Quit(_) => "quit",
             Command::GetModes(_) => "modes",
             Command::SetModes { .. } => "set-modes",
@@ -251,6 +326,7 @@ impl Command {
             Command::Klines => "klines",
             Command::Suspend { .. } => "suspend",
             Command::Unsuspend(_) => "unsuspend",
+            Command::Suspensions => "suspensions",
             Command::Lockdown(_) => "lockdown",
         }
     }

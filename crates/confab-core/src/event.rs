@@ -478,6 +478,59 @@ pub enum Event {
     Wallops(Text),
     /// Reply: the server-wide bans in force.
     Klines(Vec<crate::kline::Kline>),
+    /// Reply: the suspended accounts by name, with why.
+    Suspensions(Vec<(Nick, String)>),
+    /// Reply: a server operator's action is done, and what it did.
+    OperDone(OperDone),
+}
+
+/// What a server operator's action did ([`Event::OperDone`]). Every door
+/// words it the same way (its `Display`); the REST admin reads the
+/// figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperDone {
+    /// Every session of the user was disconnected.
+    Killed(Nick),
+    /// A wallops went to this many operator sessions.
+    WallopsSent(usize),
+    /// A K-line is set on this (canonical) mask; it ended this many
+    /// sessions.
+    Klined { mask: String, disconnected: usize },
+    /// The K-line on this (canonical) mask is lifted.
+    Unklined(String),
+    /// The account is suspended; this many of its sessions ended.
+    Suspended { name: Nick, disconnected: usize },
+    /// The account may log in again.
+    Unsuspended(Nick),
+    /// Whether lockdown is on now.
+    Lockdown(bool),
+}
+
+impl std::fmt::Display for OperDone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OperDone::Killed(nick) => write!(f, "{nick} was killed"),
+            OperDone::WallopsSent(n) => write!(f, "Wallops sent to {n} operator sessions"),
+            OperDone::Klined { mask, disconnected } => {
+                write!(
+                    f,
+                    "K-line set on {mask}; {disconnected} sessions disconnected"
+                )
+            }
+            OperDone::Unklined(mask) => write!(f, "K-line on {mask} lifted"),
+            OperDone::Suspended { name, disconnected } => {
+                write!(
+                    f,
+                    "{name} is suspended; {disconnected} sessions disconnected"
+                )
+            }
+            OperDone::Unsuspended(name) => write!(f, "{name} is no longer suspended"),
+            OperDone::Lockdown(true) => {
+                f.write_str("Lockdown is on: no new guests or registrations")
+            }
+            OperDone::Lockdown(false) => f.write_str("Lockdown is off"),
+        }
+    }
 }
 
 /// A read marker: the user has read a conversation up to `time`, and so

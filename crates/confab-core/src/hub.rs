@@ -189,7 +189,9 @@ pub enum Journal {
 }
 
 struct Session<O> {
-    outbox: O,
+    /// Where its events go; none for a caller with no session of its own
+    /// ([`Hub::call`]), whose replies are collected instead.
+    outbox: Option<O>,
     info: ClientInfo,
     user: Option<UserId>,
     /// The current room: the last joined one that the user is still in.
@@ -202,6 +204,24 @@ struct Session<O> {
     /// if it is one. Per session: another device of the same account is
     /// not an operator until it says so too.
     oper: Option<Arc<str>>,
+}
+
+impl<O: Outbox> Session<O> {
+    fn push(&self, delivery: Delivery) -> Result<(), QueueFull> {
+        self.outbox.as_ref().map_or(Ok(()), |o| o.push(delivery))
+    }
+
+    fn close(&self, reason: &str) {
+        if let Some(o) = &self.outbox {
+            o.close(reason);
+        }
+    }
+
+    fn account(&self, account: Option<&NickKey>) {
+        if let Some(o) = &self.outbox {
+            o.account(account);
+        }
+    }
 }
 
 struct User {
@@ -687,7 +707,7 @@ impl<O: Outbox> Hub<O> {
     /// A new connection, with what its door knows of the client.
     pub fn connect_with(&mut self, sid: SessionId, outbox: O, info: ClientInfo, _now: Timestamp) {
         let session = Session {
-            outbox,
+            outbox: Some(outbox),
             info,
             user: None,
             room: None,
@@ -872,7 +892,7 @@ impl<O: Outbox> Hub<O> {
             if let Event::Message { .. } = d.event {
                 self.counters.message_deliveries += 1;
             }
-            if s.outbox.push(d).is_err() && !overflowed.contains(&sid) {
+            if s.push(d).is_err() && !overflowed.contains(&sid) {
                 overflowed.push(sid);
             }
         }
@@ -880,7 +900,7 @@ impl<O: Outbox> Hub<O> {
         let any = !overflowed.is_empty();
         for sid in overflowed {
             if let Some(s) = self.sessions.get(&sid) {
-                s.outbox.close("SendQ exceeded");
+                s.close("SendQ exceeded");
                 self.remove_session(sid, "SendQ exceeded", now);
             }
         }
@@ -905,8 +925,8 @@ impl<O: Outbox> Hub<O> {
                 reason: reason.to_owned(),
             });
             // A full queue cannot take the goodbye: close it at once.
-            if s.outbox.push(bye.clone()).is_err() {
-                s.outbox.close(reason);
+            if s.push(bye.clone()).is_err() {
+                s.close(reason);
             }
         }
         let mut seen = Vec::new();
@@ -1034,7 +1054,15 @@ impl<O: Outbox> Hub<O> {
             }
             _ => {}
         }
-        let uid = self.sessions[&sid].user.ok_or(ChatError::NotLoggedIn)?;
+        let Some(uid) = self.sessions[&sid].user else {
+            // The REST admin: an operator with no user, for operator
+            // commands only.
+            if self.is_oper(sid) && cmd.is_oper_only() {
+                self.check_input(&cmd)?;
+                return self.oper_command(sid, None, cmd, now);
+            }
+            return Err(ChatError::NotLoggedIn);
+        };
         self.check_input(&cmd)?;
         match cmd {
             Command::Login(_) | Command::LoginAccount(_) | Command::Identify(_) => {
@@ -1141,7 +1169,7 @@ impl<O: Outbox> Hub<O> {
                 Ok(())
             }
             Command::History { limit } => self.history(sid, uid, limit, now),
-            Command::Search(query) => self.search(sid, uid, query, now),
+            Command::Search { text, room, limit } => self.search(sid, uid, text, room, limit, now),
             Command::GetModes(room) => self.get_modes(sid, uid, room, now),
             Command::SetModes { room, changes } => self.set_modes(uid, room, changes, now),
             Command::Bans(room) => self.bans(sid, room, now),
@@ -1183,81 +1211,15 @@ impl<O: Outbox> Hub<O> {
                 Ok(())
             }
             Command::Deoper => self.oper_down(sid, now),
-            Command::Kill { nick, reason } => {
-                let by = self.oper_of(sid)?;
-                let shown = self.display(&nick);
-                self.kill(&by, &nick, reason, now)?;
-                self.reply(sid, now, Event::ServerNotice(format!("{shown} was killed")));
-                Ok(())
-            }
-            Command::Wallops(text) => {
-                self.oper_of(sid)?;
-                self.wallops(Some(uid), text, now);
-                Ok(())
-            }
-            Command::Kline {
-                mask,
-                minutes,
-                reason,
-            } => {
-                let by = self.oper_of(sid)?;
-                let (mask, killed) = self.add_kline(&by, &mask, minutes, reason, now)?;
-                let ev = Event::ServerNotice(format!(
-                    "K-line set on {mask}; {killed} sessions disconnected"
-                ));
-                self.reply(sid, now, ev);
-                Ok(())
-            }
-            Command::Unkline(mask) => {
-                let by = self.oper_of(sid)?;
-                let mask = self.remove_kline(&by, &mask)?;
-                self.reply(
-                    sid,
-                    now,
-                    Event::ServerNotice(format!("K-line on {mask} lifted")),
-                );
-                Ok(())
-            }
-            Command::Klines => {
-                self.oper_of(sid)?;
-                let list = self.klines(now);
-                self.reply(sid, now, Event::Klines(list));
-                Ok(())
-            }
-            Command::Suspend { name, reason } => {
-                let by = self.oper_of(sid)?;
-                let n = self.suspend(&by, &name, reason, now)?;
-                let ev =
-                    Event::ServerNotice(format!("{name} is suspended; {n} sessions disconnected"));
-                self.reply(sid, now, ev);
-                Ok(())
-            }
-            Command::Unsuspend(name) => {
-                let by = self.oper_of(sid)?;
-                self.unsuspend(&by, &name)?;
-                self.reply(
-                    sid,
-                    now,
-                    Event::ServerNotice(format!("{name} is no longer suspended")),
-                );
-                Ok(())
-            }
-            Command::Lockdown(on) => {
-                let by = self.oper_of(sid)?;
-                if let Some(on) = on {
-                    self.set_lockdown(&by, on);
-                }
-                let ev = Event::ServerNotice(
-                    if self.lockdown {
-                        "Lockdown is on: no new guests or registrations"
-                    } else {
-                        "Lockdown is off"
-                    }
-                    .to_owned(),
-                );
-                self.reply(sid, now, ev);
-                Ok(())
-            }
+            Command::Kill { .. }
+            | Command::Wallops(_)
+            | Command::Kline { .. }
+            | Command::Unkline(_)
+            | Command::Klines
+            | Command::Suspend { .. }
+            | Command::Unsuspend(_)
+            | Command::Suspensions
+            | Command::Lockdown(_) => self.oper_command(sid, Some(uid), cmd, now),
             Command::Conversations {
                 after,
                 before,
@@ -1333,7 +1295,7 @@ impl<O: Outbox> Hub<O> {
             | Command::Unignore(_)
             | Command::Ignores
             | Command::History { .. }
-            | Command::Search(_)
+            | Command::Search { .. }
             | Command::Quit(_)
             | Command::GetModes(_)
             | Command::SetModes { .. }
@@ -1354,6 +1316,7 @@ impl<O: Outbox> Hub<O> {
             | Command::Wallops(_)
             | Command::Klines
             | Command::Unsuspend(_)
+            | Command::Suspensions
             | Command::Lockdown(_) => Ok(()),
         }
         .map_err(ChatError::Input)
@@ -1522,7 +1485,7 @@ impl<O: Outbox> Hub<O> {
         user.refresh();
         user.sessions.push(sid);
         let account = user.account.map(|_| user.nick.key());
-        self.sessions[&sid].outbox.account(account.as_ref());
+        self.sessions[&sid].account(account.as_ref());
         let nick = user.nick.clone();
         let rooms = user.rooms.clone();
         let actor = user.actor.clone();
@@ -1757,7 +1720,7 @@ impl<O: Outbox> Hub<O> {
         let user = &self.users[&uid];
         let key = user.nick.key();
         for sid in &user.sessions {
-            self.sessions[sid].outbox.account(Some(&key));
+            self.sessions[sid].account(Some(&key));
         }
         let rooms: Vec<RoomName> = user
             .rooms
@@ -2291,6 +2254,15 @@ impl<O: Outbox> Hub<O> {
             let origin = self.staged.origin.unwrap_or(Origin { sid, req: 0 });
             self.unsaved.push((id, origin));
         }
+        if self.sessionless(sid) {
+            // A caller with no session of the user's reads what it sent
+            // in its reply (as the user's sessions do).
+            let ev = Event::Message {
+                msg: msg.clone(),
+                offline: false,
+            };
+            self.reply(sid, now, ev);
+        }
         self.counters.messages += 1;
         self.journal.push(Journal::Message(msg));
         Ok(())
@@ -2382,20 +2354,27 @@ impl<O: Outbox> Hub<O> {
         }
     }
 
-    // /search words: what this user may see.
+    // /search words: what this user may see (of one room, when given).
     fn search(
         &mut self,
         sid: SessionId,
         uid: UserId,
         query: Text,
+        room: Option<RoomName>,
+        limit: usize,
         now: Timestamp,
     ) -> Result<(), ChatError> {
-        let who = self.visibility(uid);
-        let limit = self.config.max_history;
+        let who = match room {
+            None => self.visibility(uid),
+            Some(room) => Visibility {
+                rooms: vec![self.history_room(uid, &room, self.sessionless(sid))?],
+                private: None,
+            },
+        };
         let query = ReadQuery::Search {
             who,
             text: query.as_str().to_owned(),
-            limit,
+            limit: limit.clamp(1, self.config.max_history),
         };
         self.read(sid, uid, query, Answer::Search, now)
     }
@@ -2618,9 +2597,9 @@ impl<O: Outbox> Hub<O> {
         });
         mine.push(bye);
         if let Some(s) = self.sessions.get(&sid)
-            && mine.into_iter().any(|d| s.outbox.push(d).is_err())
+            && mine.into_iter().any(|d| s.push(d).is_err())
         {
-            s.outbox.close(reason);
+            s.close(reason);
         }
         self.remove_session(sid, reason, now);
     }
@@ -2726,7 +2705,7 @@ mod markers;
 
 #[path = "hub_oper.rs"]
 mod oper;
-pub use web::{API_SESSION, ApiUser};
+pub use web::{CALL_SESSION, Caller};
 
 #[cfg(test)]
 #[path = "hub_tests.rs"]

@@ -217,24 +217,4 @@ impl<O: Outbox> Hub<O> {
         });
         list.into_iter().map(|(_, tm)| tm.clone()).collect()
     }
-
-    /// The read markers of `user` (REST), by target as in
-    /// [`Event::ReadMarkers`].
-    pub fn api_read_markers(&self, user: &ApiUser) -> Result<Vec<(Target, Marker)>, ChatError> {
-        let uid = self.api_user(user)?;
-        Ok(self.markers_of(uid))
-    }
-
-    /// Where `user` stopped reading `target` (REST), spelled as the hub
-    /// spells it.
-    pub fn api_read_marker(
-        &self,
-        user: &ApiUser,
-        target: Target,
-    ) -> Result<(Target, Option<Marker>), ChatError> {
-        let uid = self.api_user(user)?;
-        let target = self.marker_target(uid, target, false)?;
-        let marker = self.marker_of(uid, &target);
-        Ok((target, marker))
-    }
 }

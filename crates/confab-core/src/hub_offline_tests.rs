@@ -216,13 +216,7 @@ fn the_cap_on_kept_messages_is_the_same_for_accounts_and_guests_and_refuses_at_s
         );
     }
     assert_eq!(
-        w.hub.api_send(
-            &a.name.key(),
-            to_user("bob"),
-            MsgKind::Say,
-            text("by rest"),
-            w.now
-        ),
+        w.api_send(&a.name.key(), to_user("bob"), MsgKind::Say, text("by rest")),
         Err(ChatError::OfflineQueueFull(nick("bob")))
     );
     // Once bob has taken them, there is room again.
@@ -258,12 +252,11 @@ fn a_message_kept_for_a_guest_name_tells_the_sender_whoever_next_uses_it_reads_i
         })
     );
     // Over REST too.
-    let sent = w.hub.api_send(
+    let sent = w.api_send(
         &a.name.key(),
         to_user("carol"),
         MsgKind::Say,
         text("hi again"),
-        w.now,
     );
     assert_eq!(sent.map(|(_, kept)| kept), Ok(Some(true)));
     // Kept durably, by the name.

@@ -1,24 +1,95 @@
 //! Server operators and what they may do: become one (`OPER`, the door
 //! checked the password), disconnect a user (`KILL`), and tell every
-//! operator something (`WALLOPS`). The REST admin (no session) does the
-//! same through the `admin_*` calls. Every action goes to the journal for
-//! the audit log. Split from `hub.rs` for size; same state.
+//! operator something (`WALLOPS`), ban from the server (K-lines),
+//! suspend accounts, lock the server down. The REST admin does the same
+//! with no session or user of its own ([`Hub::call`] as `Caller::Admin`).
+//! Every action goes to the journal for the audit log. Split from
+//! `hub.rs` for size; same state.
 
 use super::*;
+use crate::event::OperDone;
 use crate::kline::{Kline, KlineMask};
 
 /// Who did an operator action when no session did: the REST admin.
 pub const ADMIN: &str = "admin";
 
 impl<O: Outbox> Hub<O> {
-    /// The nick of `sid`'s user when the session is a server operator;
-    /// else the command is refused.
+    /// The nick of `sid`'s user when the session is a server operator
+    /// (`admin` for the REST admin, which has no user); else the command
+    /// is refused.
     pub(super) fn oper_of(&self, sid: SessionId) -> Result<String, ChatError> {
         let s = &self.sessions[&sid];
         match (&s.oper, s.user) {
             (Some(_), Some(uid)) => Ok(self.users[&uid].nick.to_string()),
-            _ => Err(ChatError::NotServerOper),
+            (Some(_), None) => Ok(ADMIN.to_owned()),
+            (None, _) => Err(ChatError::NotServerOper),
         }
+    }
+
+    /// Runs an operator-only command ([`Command::is_oper_only`]) of
+    /// session `sid`, whose user is `uid` (none: the REST admin). The
+    /// reply says what it did ([`Event::OperDone`]).
+    pub(super) fn oper_command(
+        &mut self,
+        sid: SessionId,
+        uid: Option<UserId>,
+        cmd: Command,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let by = self.oper_of(sid)?;
+        let done = match cmd {
+            Command::Kill { nick, reason } => {
+                let shown = self.display(&nick);
+                self.kill(&by, &nick, reason, now)?;
+                OperDone::Killed(shown)
+            }
+            Command::Wallops(text) => {
+                let told = self.wallops(uid, text, now);
+                if !self.sessionless(sid) {
+                    // An operator's session reads its own wallops.
+                    return Ok(());
+                }
+                OperDone::WallopsSent(told)
+            }
+            Command::Kline {
+                mask,
+                minutes,
+                reason,
+            } => {
+                let (mask, disconnected) = self.add_kline(&by, &mask, minutes, reason, now)?;
+                OperDone::Klined { mask, disconnected }
+            }
+            Command::Unkline(mask) => OperDone::Unklined(self.remove_kline(&by, &mask)?),
+            Command::Klines => {
+                let list = self.klines(now);
+                self.reply(sid, now, Event::Klines(list));
+                return Ok(());
+            }
+            Command::Suspend { name, reason } => {
+                let disconnected = self.suspend(&by, &name, reason, now)?;
+                OperDone::Suspended { name, disconnected }
+            }
+            Command::Unsuspend(name) => {
+                self.unsuspend(&by, &name)?;
+                OperDone::Unsuspended(name)
+            }
+            Command::Suspensions => {
+                let list = self.suspensions();
+                self.reply(sid, now, Event::Suspensions(list));
+                return Ok(());
+            }
+            Command::Lockdown(on) => {
+                if let Some(on) = on {
+                    self.set_lockdown(&by, on);
+                }
+                OperDone::Lockdown(self.lockdown)
+            }
+            // Not an operator's command: only the REST admin, which has no
+            // user, can come here with one.
+            _ => return Err(ChatError::NotLoggedIn),
+        };
+        self.reply(sid, now, Event::OperDone(done));
+        Ok(())
     }
 
     /// Whether session `sid` is a server operator.
@@ -79,8 +150,8 @@ impl<O: Outbox> Hub<O> {
     }
 
     /// A notice to every session that is a server operator, from `from`
-    /// (a user) or the server (the REST admin).
-    pub(super) fn wallops(&mut self, from: Option<UserId>, text: Text, now: Timestamp) {
+    /// (a user) or the server (the REST admin); how many it went to.
+    pub(super) fn wallops(&mut self, from: Option<UserId>, text: Text, now: Timestamp) -> usize {
         let by = from.map_or_else(|| ADMIN.to_owned(), |u| self.users[&u].nick.to_string());
         self.journal.push(Journal::Oper {
             by,
@@ -94,13 +165,14 @@ impl<O: Outbox> Hub<O> {
         let mut sids: Vec<SessionId> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.oper.is_some())
+            .filter(|(_, s)| s.oper.is_some() && s.outbox.is_some())
             .map(|(sid, _)| *sid)
             .collect();
         sids.sort();
-        for sid in sids {
-            self.staged.push(sid, ev.clone());
+        for sid in &sids {
+            self.staged.push(*sid, ev.clone());
         }
+        sids.len()
     }
 
     /// The reason of the first K-line in force that matches a login to
@@ -125,9 +197,9 @@ impl<O: Outbox> Hub<O> {
             .map(|k| k.reason.clone())
     }
 
-    /// The reason of a K-line in force on the account `key` (for the REST
-    /// API, whose calls act for an account without a session).
-    pub fn account_klined(&self, key: &NickKey, now: Timestamp) -> Option<String> {
+    /// The reason of a K-line in force on the account `key` (for calls
+    /// with no session, which act for an account: [`Hub::call`]).
+    pub(super) fn account_klined(&self, key: &NickKey, now: Timestamp) -> Option<String> {
         self.klines
             .iter()
             .find(|k| k.active(now) && matches!(&k.mask, KlineMask::Account(a) if a == key))
@@ -227,60 +299,6 @@ impl<O: Outbox> Hub<O> {
         }
         self.klines.clone()
     }
-
-    /// The REST admin sets a K-line (see `add_kline`).
-    pub fn admin_kline(
-        &mut self,
-        mask: &str,
-        minutes: Option<u64>,
-        reason: Option<Text>,
-        now: Timestamp,
-    ) -> Result<(String, usize), ChatError> {
-        let limits = &self.config.input;
-        limits
-            .check(Field::BanMask, mask)
-            .map_err(ChatError::Input)?;
-        if let Some(r) = &reason {
-            limits
-                .check(Field::Reason, r.as_str())
-                .map_err(ChatError::Input)?;
-        }
-        self.add_kline(ADMIN, mask, minutes, reason, now)
-    }
-
-    /// The REST admin lifts a K-line.
-    pub fn admin_unkline(&mut self, mask: &str) -> Result<String, ChatError> {
-        self.remove_kline(ADMIN, mask)
-    }
-
-    /// The K-lines in force, for the REST admin.
-    pub fn admin_klines(&mut self, now: Timestamp) -> Vec<Kline> {
-        self.klines(now)
-    }
-
-    /// The REST admin disconnects `nick` (see `kill`).
-    pub fn admin_kill(
-        &mut self,
-        nick: &Nick,
-        reason: Option<Text>,
-        now: Timestamp,
-    ) -> Result<(), ChatError> {
-        if let Some(r) = &reason {
-            self.config
-                .input
-                .check(Field::Reason, r.as_str())
-                .map_err(ChatError::Input)?;
-        }
-        self.kill(ADMIN, nick, reason, now)
-    }
-
-    /// The REST admin's notice to every operator; how many sessions it
-    /// went to.
-    pub fn admin_wallops(&mut self, text: Text, now: Timestamp) -> usize {
-        let n = self.sessions.values().filter(|s| s.oper.is_some()).count();
-        self.wallops(None, text, now);
-        n
-    }
 }
 
 /// Suspensions and lockdown.
@@ -296,8 +314,9 @@ impl<O: Outbox> Hub<O> {
         }
     }
 
-    /// Why the account `key` is suspended, if it is (for the REST API).
-    pub fn account_suspended(&mut self, key: &NickKey) -> Option<String> {
+    /// Why the account `key` is suspended, if it is (for calls with no
+    /// session, see [`Hub::account_klined`]).
+    pub(super) fn account_suspended(&mut self, key: &NickKey) -> Option<String> {
         let id = match self.by_nick.get(key) {
             Some(uid) => self.users[uid].account?,
             None => return None,
@@ -390,34 +409,8 @@ impl<O: Outbox> Hub<O> {
         });
     }
 
-    /// The REST admin suspends an account (see `suspend`).
-    pub fn admin_suspend(
-        &mut self,
-        name: &Nick,
-        reason: Option<Text>,
-        now: Timestamp,
-    ) -> Result<usize, ChatError> {
-        if let Some(r) = &reason {
-            self.config
-                .input
-                .check(Field::Reason, r.as_str())
-                .map_err(ChatError::Input)?;
-        }
-        self.suspend(ADMIN, name, reason, now)
-    }
-
-    /// The REST admin lifts a suspension.
-    pub fn admin_unsuspend(&mut self, name: &Nick) -> Result<(), ChatError> {
-        self.unsuspend(ADMIN, name)
-    }
-
-    /// The REST admin turns lockdown on or off.
-    pub fn admin_lockdown(&mut self, on: bool) {
-        self.set_lockdown(ADMIN, on);
-    }
-
-    /// The suspended accounts by name, with why, for the REST admin.
-    pub fn admin_suspensions(&self) -> Vec<(Nick, String)> {
+    /// The suspended accounts by name, with why.
+    fn suspensions(&self) -> Vec<(Nick, String)> {
         let mut list: Vec<(Nick, String)> = self
             .users
             .values()

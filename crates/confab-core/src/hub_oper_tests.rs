@@ -3,6 +3,7 @@
 //! for the audit log. Each test is named as the rule it checks.
 
 use super::*;
+use crate::OperDone;
 
 impl World {
     /// Makes `sid` a server operator named `name` (the door checked the
@@ -166,7 +167,7 @@ fn kill_disconnects_every_session_of_the_user_and_others_see_why() {
                 nick: nick("alice"),
                 reason: "Killed (carol (spam))".into()
             },
-            Event::ServerNotice("alice was killed".into()),
+            Event::OperDone(OperDone::Killed(nick("alice"))),
         ]
     );
     for sid in [phone, laptop] {
@@ -250,18 +251,63 @@ fn wallops_reach_every_operator_and_nobody_else() {
 }
 
 #[test]
+fn every_door_words_an_operators_outcome_the_same() {
+    let said = [
+        (OperDone::Killed(nick("alice")), "alice was killed"),
+        (
+            OperDone::WallopsSent(2),
+            "Wallops sent to 2 operator sessions",
+        ),
+        (
+            OperDone::Klined {
+                mask: "$a:alice".into(),
+                disconnected: 1,
+            },
+            "K-line set on $a:alice; 1 sessions disconnected",
+        ),
+        (
+            OperDone::Unklined("dave!*@*".into()),
+            "K-line on dave!*@* lifted",
+        ),
+        (
+            OperDone::Suspended {
+                name: nick("ALICE"),
+                disconnected: 1,
+            },
+            "ALICE is suspended; 1 sessions disconnected",
+        ),
+        (
+            OperDone::Unsuspended(nick("alice")),
+            "alice is no longer suspended",
+        ),
+        (
+            OperDone::Lockdown(true),
+            "Lockdown is on: no new guests or registrations",
+        ),
+        (OperDone::Lockdown(false), "Lockdown is off"),
+    ];
+    for (done, text) in said {
+        assert_eq!(done.to_string(), text);
+    }
+}
+
+#[test]
 fn the_admin_kills_and_sends_wallops_without_a_session() {
     let mut w = World::new();
     let alice = w.login("alice");
     let bob = w.login("bob");
     w.oper(alice, "operuser");
-    let n = w.hub.admin_wallops(text("maintenance"), w.now);
+    let told = w.admin(Command::Wallops(text("maintenance")));
     w.hub.finish(w.now);
-    assert_eq!(n, 1);
+    assert_eq!(told, Ok(vec![Event::OperDone(OperDone::WallopsSent(1))]));
     let got = w.deliveries(alice);
     assert_eq!(got[0].event, Event::Wallops(text("maintenance")));
     assert!(got[0].actor.is_none());
-    w.hub.admin_kill(&nick("bob"), None, w.now).expect("kills");
+    let kill = Command::Kill {
+        nick: nick("bob"),
+        reason: None,
+    };
+    w.admin(kill.clone()).expect("kills");
     w.hub.finish(w.now);
     assert_eq!(
         w.events(bob),
@@ -269,10 +315,55 @@ fn the_admin_kills_and_sends_wallops_without_a_session() {
             reason: "Killed (admin (no reason given))".into()
         }]
     );
+    assert_eq!(w.admin(kill), Err(ChatError::NoSuchUser(nick("bob"))));
+}
+
+#[test]
+fn the_admin_runs_operator_commands_only_and_leaves_no_session_behind() {
+    let alice = account(1, "alice");
+    let memory = Memory::with_account(&alice);
+    let (mut w, oper) = with_oper(&memory);
+    let phone = w.login_account(&alice);
+    let sessions = w.hub.session_count();
+    let suspend = Command::Suspend {
+        name: nick("alice"),
+        reason: Some(text("abuse")),
+    };
     assert_eq!(
-        w.hub.admin_kill(&nick("bob"), None, w.now),
-        Err(ChatError::NoSuchUser(nick("bob")))
+        w.admin(suspend),
+        Ok(vec![Event::OperDone(OperDone::Suspended {
+            name: nick("alice"),
+            disconnected: 1
+        })])
     );
+    w.hub.finish(w.now);
+    assert_eq!(
+        w.events(phone),
+        vec![Event::Bye {
+            reason: "Suspended (abuse)".into()
+        }]
+    );
+    // The same list for an operator's session and for the admin.
+    let list = vec![Event::Suspensions(vec![(nick("alice"), "abuse".into())])];
+    assert_eq!(w.admin(Command::Suspensions), Ok(list.clone()));
+    assert_eq!(w.ask(oper, Command::Suspensions), list);
+    assert_eq!(
+        oper_journal(&mut w),
+        [("admin".to_owned(), "suspend", "alice (abuse)".to_owned())]
+    );
+    // Nothing but operator commands: the admin is no user.
+    assert_eq!(w.admin(Command::Rooms), Err(ChatError::NotLoggedIn));
+    // An account's call is no operator's (alice's, once she may again).
+    w.admin(Command::Unsuspend(nick("alice"))).expect("lifts");
+    assert_eq!(
+        w.call(&nick("alice").key(), Command::Suspensions),
+        Err(ChatError::NotServerOper)
+    );
+    // A call is no session: none is left, and nothing reaches it later.
+    assert_eq!(w.hub.session_count(), sessions - 1);
+    w.hub.announce(text("hello"), w.now);
+    w.hub.finish(w.now);
+    assert_eq!(w.events(oper), vec![Event::Announcement(text("hello"))]);
 }
 
 fn kline(mask: &str, minutes: Option<u64>, reason: &str) -> Command {
@@ -310,9 +401,10 @@ fn kline_on_an_account_disconnects_its_sessions_and_refuses_its_logins() {
     let got = w.ask(oper, kline("$a:ALICE", None, "spam"));
     assert_eq!(
         got,
-        vec![Event::ServerNotice(
-            "K-line set on $a:alice; 1 sessions disconnected".into()
-        )]
+        vec![Event::OperDone(OperDone::Klined {
+            mask: "$a:alice".into(),
+            disconnected: 1
+        })]
     );
     assert_eq!(
         w.events(alice),
@@ -396,7 +488,7 @@ fn kline_with_a_duration_lapses_and_unkline_lifts_one_at_once() {
     assert_eq!(masks, ["dave!*@*"]);
     assert_eq!(
         w.ask(oper, Command::Unkline("DAVE!*@*".into())),
-        vec![Event::ServerNotice("K-line on dave!*@* lifted".into())]
+        vec![Event::OperDone(OperDone::Unklined("dave!*@*".into()))]
     );
     w.login("dave");
     assert_eq!(
@@ -459,9 +551,10 @@ fn a_suspended_account_loses_its_sessions_and_cannot_log_in_until_unsuspended() 
     );
     assert_eq!(
         got,
-        vec![Event::ServerNotice(
-            "ALICE is suspended; 1 sessions disconnected".into()
-        )]
+        vec![Event::OperDone(OperDone::Suspended {
+            name: nick("ALICE"),
+            disconnected: 1
+        })]
     );
     assert_eq!(
         w.events(phone),
@@ -500,7 +593,7 @@ fn a_suspended_account_loses_its_sessions_and_cannot_log_in_until_unsuspended() 
     w.cmd(oper, Command::Unsuspend(nick("alice")));
     assert_eq!(
         w.events(oper),
-        vec![Event::ServerNotice("alice is no longer suspended".into())]
+        vec![Event::OperDone(OperDone::Unsuspended(nick("alice")))]
     );
     w.login_account(&alice);
     assert_eq!(
@@ -529,9 +622,7 @@ fn lockdown_refuses_new_guests_and_registrations_but_not_accounts() {
     let guest = w.login("guest");
     assert_eq!(
         w.ask(oper, Command::Lockdown(Some(true))),
-        vec![Event::ServerNotice(
-            "Lockdown is on: no new guests or registrations".into()
-        )]
+        vec![Event::OperDone(OperDone::Lockdown(true))]
     );
     let s = w.connect();
     assert_eq!(
@@ -558,7 +649,7 @@ fn lockdown_refuses_new_guests_and_registrations_but_not_accounts() {
     w.clear();
     assert_eq!(
         w.ask(oper, Command::Lockdown(None)),
-        vec![Event::ServerNotice("Lockdown is off".into())]
+        vec![Event::OperDone(OperDone::Lockdown(false))]
     );
     w.login("newbie");
     let bob = w.login("bob");

@@ -282,7 +282,7 @@ fn a_secret_rooms_history_reads_as_missing_to_outsiders_over_rest() {
         w.api_history(&nick("carol").key(), &room("#a"), &q),
         Err(ChatError::NoSuchRoom(room("#a")))
     );
-    assert_eq!(w.hub.api_rooms(&nick("carol").key()).unwrap(), vec![]);
+    assert_eq!(w.api_rooms(&nick("carol").key()).unwrap(), vec![]);
 }
 
 #[test]

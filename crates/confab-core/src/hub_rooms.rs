@@ -596,11 +596,17 @@ impl<O: Outbox> Hub<O> {
         self.reply(sid, now, ev);
     }
 
-    /// The stored conversation behind `target`, as `uid` may read it.
-    fn conversation(&self, uid: UserId, target: &Target) -> Result<Conversation, ChatError> {
+    /// The stored conversation behind `target`, as `uid` may read it
+    /// (`outsiders`: as [`Hub::history_room`] says).
+    fn conversation(
+        &self,
+        uid: UserId,
+        target: &Target,
+        outsiders: bool,
+    ) -> Result<Conversation, ChatError> {
         let me = &self.users[&uid];
         match target {
-            Target::Room(name) => Ok(Conversation::Room(self.history_room(uid, name, false)?)),
+            Target::Room(name) => Ok(Conversation::Room(self.history_room(uid, name, outsiders)?)),
             Target::User(nick) => {
                 if me.account.is_none() {
                     return Err(ChatError::GuestsNoPrivateHistory);
@@ -620,7 +626,7 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<(), ChatError> {
         self.store()?;
-        let conversation = self.conversation(uid, &target)?;
+        let conversation = self.conversation(uid, &target, self.sessionless(sid))?;
         let max = self.config.max_history;
         let query = match window {
             Window::Query(mut q) => {

@@ -82,6 +82,8 @@ fn quiet_config() -> HubConfig {
 }
 
 /// A hub, a fake clock and the outboxes of every session ever connected.
+type W = World;
+
 struct World {
     hub: Hub<TestOutbox>,
     now: Timestamp,
@@ -90,6 +92,49 @@ struct World {
 }
 
 impl World {
+    /// A call with no session for the account `user` (REST).
+    fn call(&mut self, user: &NickKey, cmd: Command) -> Result<Vec<Event>, ChatError> {
+        self.hub.call(&Caller::Account(user.clone()), cmd, self.now)
+    }
+
+    /// A call as the REST admin.
+    fn admin(&mut self, cmd: Command) -> Result<Vec<Event>, ChatError> {
+        self.hub.call(&Caller::Admin, cmd, self.now)
+    }
+
+    /// The one reply of a call, which must be there.
+    fn one(events: Vec<Event>) -> Event {
+        match <[Event; 1]>::try_from(events) {
+            Ok([event]) => event,
+            Err(events) => panic!("one reply expected, got {events:?}"),
+        }
+    }
+
+    /// A read a call answers, run as the server runs it (after the batch).
+    fn read_messages(&mut self, events: Vec<Event>) -> Result<Vec<Message>, ChatError> {
+        let answer = match W::one(events) {
+            Event::Read(read) => self.hub.run_read(&read, self.now),
+            other => Some(other),
+        };
+        crate::read::Read::messages(answer)
+    }
+
+    /// REST's rooms.
+    fn api_rooms(&mut self, user: &NickKey) -> Result<Vec<RoomInfo>, ChatError> {
+        match W::one(self.call(user, Command::Rooms)?) {
+            Event::Rooms(rooms) => Ok(rooms),
+            other => panic!("rooms expected, got {other:?}"),
+        }
+    }
+
+    /// REST's users.
+    fn api_users(&mut self, user: &NickKey) -> Result<Vec<UserInfo>, ChatError> {
+        match W::one(self.call(user, Command::Users)?) {
+            Event::Users(users) => Ok(users),
+            other => panic!("users expected, got {other:?}"),
+        }
+    }
+
     /// REST history, read as the server reads it (run after the batch).
     fn api_history(
         &mut self,
@@ -97,8 +142,12 @@ impl World {
         room: &RoomName,
         q: &HistoryQuery,
     ) -> Result<Vec<Message>, ChatError> {
-        let read = self.hub.api_history(user, room, q)?;
-        crate::read::Read::messages(self.hub.run_read(&read, self.now))
+        let cmd = Command::ChatHistory {
+            target: Target::Room(room.clone()),
+            window: crate::command::Window::Query(*q),
+        };
+        let events = self.call(user, cmd)?;
+        self.read_messages(events)
     }
 
     /// REST search, read as the server reads it.
@@ -109,8 +158,59 @@ impl World {
         q: &str,
         limit: usize,
     ) -> Result<Vec<Message>, ChatError> {
-        let read = self.hub.api_search(user, room, q, limit)?;
-        crate::read::Read::messages(self.hub.run_read(&read, self.now))
+        let cmd = Command::Search {
+            text: text(q),
+            room: Some(room.clone()),
+            limit,
+        };
+        let events = self.call(user, cmd)?;
+        self.read_messages(events)
+    }
+
+    /// A REST message: as stored, and whether it was kept for an offline
+    /// guest (`Some(true)`) or account (`Some(false)`).
+    fn api_send(
+        &mut self,
+        user: &NickKey,
+        to: Target,
+        kind: MsgKind,
+        text: Text,
+    ) -> Result<(Message, Option<bool>), ChatError> {
+        let cmd = Command::Send {
+            to: Some(to),
+            kind,
+            text,
+        };
+        let events = self.call(user, cmd)?;
+        let kept = events.iter().find_map(|e| match e {
+            Event::KeptForOffline { guest, .. } => Some(*guest),
+            _ => None,
+        });
+        let msg = events.into_iter().find_map(|e| match e {
+            Event::Message { msg, .. } => Some(msg),
+            _ => None,
+        });
+        Ok((msg.expect("a sent message is in the reply"), kept))
+    }
+
+    /// REST's read markers.
+    fn api_read_markers(&mut self, user: &NickKey) -> Result<Vec<(Target, Marker)>, ChatError> {
+        match W::one(self.call(user, Command::ReadMarkers)?) {
+            Event::ReadMarkers(list) => Ok(list),
+            other => panic!("read markers expected, got {other:?}"),
+        }
+    }
+
+    /// REST's read marker of one conversation.
+    fn api_read_marker(
+        &mut self,
+        user: &NickKey,
+        target: Target,
+    ) -> Result<(Target, Option<Marker>), ChatError> {
+        match W::one(self.call(user, Command::GetReadMarker(target))?) {
+            Event::ReadMarker { target, marker } => Ok((target, marker)),
+            other => panic!("a read marker expected, got {other:?}"),
+        }
     }
 
     fn new() -> World {
@@ -3752,18 +3852,18 @@ fn rest_calls_act_for_registered_users_only() {
     w.clear();
     // A guest's name is no account.
     assert_eq!(
-        w.hub.api_rooms(&nick("guest").key()),
+        w.api_rooms(&nick("guest").key()),
         Err(ChatError::NotLoggedIn)
     );
     assert_eq!(
-        w.hub.api_rooms(&nick("nobody").key()),
+        w.api_rooms(&nick("nobody").key()),
         Err(ChatError::NotLoggedIn)
     );
     // Alice sees the open room, not the secret one she is not in.
-    let rooms = w.hub.api_rooms(&nick("ALICE").key()).unwrap();
+    let rooms = w.api_rooms(&nick("ALICE").key()).unwrap();
     let names: Vec<&str> = rooms.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["#open"]);
-    let users = w.hub.api_users(&nick("alice").key()).unwrap();
+    let users = w.api_users(&nick("alice").key()).unwrap();
     let online: Vec<(&str, bool)> = users.iter().map(|u| (u.nick.as_str(), u.online)).collect();
     assert_eq!(online, [("alice", true), ("guest", true)]);
     // Reading a closed room reads as missing.
@@ -3786,13 +3886,11 @@ fn a_rest_message_goes_out_like_any_other_once_committed() {
     let a = w.login_account(&alice);
     w.in_room("#open", &[guest, a]);
     let (msg, kept) = w
-        .hub
         .api_send(
             &nick("alice").key(),
             to_room("#open"),
             MsgKind::Say,
             text("from the api"),
-            w.now,
         )
         .unwrap();
     assert_eq!(kept, None);
@@ -3808,15 +3906,13 @@ fn a_rest_message_goes_out_like_any_other_once_committed() {
     assert_eq!(msg.from, nick("alice"));
     // Rules apply: not in the room of a `+n` room.
     assert_eq!(
-        w.hub
-            .api_send(
-                &nick("alice").key(),
-                to_room("#elsewhere"),
-                MsgKind::Say,
-                text("x"),
-                w.now
-            )
-            .map(|_| ()),
+        w.api_send(
+            &nick("alice").key(),
+            to_room("#elsewhere"),
+            MsgKind::Say,
+            text("x")
+        )
+        .map(|_| ()),
         Err(ChatError::NoSuchRoom(room("#elsewhere")))
     );
 }
@@ -4550,22 +4646,19 @@ fn the_rest_api_reads_an_accounts_markers() {
     w.cmd(alice, mark_at(to_room("#a"), t));
     let key = nick("alice").key();
     let kept = Marker { time: t, msg: None };
+    assert_eq!(w.api_read_markers(&key), Ok(vec![(to_room("#a"), kept)]));
     assert_eq!(
-        w.hub.api_read_markers(&key),
-        Ok(vec![(to_room("#a"), kept)])
-    );
-    assert_eq!(
-        w.hub.api_read_marker(&key, to_room("#A")),
+        w.api_read_marker(&key, to_room("#A")),
         Ok((to_room("#a"), Some(kept)))
     );
     assert_eq!(
-        w.hub.api_read_marker(&key, to_user("bob")),
+        w.api_read_marker(&key, to_user("bob")),
         Ok((to_user("bob"), None))
     );
     // Guests have no REST access.
     w.login("carol");
     assert_eq!(
-        w.hub.api_read_markers(&nick("carol").key()),
+        w.api_read_markers(&nick("carol").key()),
         Err(ChatError::NotLoggedIn)
     );
 }
@@ -5071,7 +5164,7 @@ fn an_offloaded_read_answers_as_the_hub_would_and_sees_nothing_newer() {
 
     let asks = [
         Command::History { limit: 10 },
-        Command::Search(text("apple")),
+        Command::search(text("apple")),
         Command::Resume {
             after: MsgId(0),
             limit: 10,

@@ -1,15 +1,12 @@
 //! What the web doors need beyond a session's commands: typing
 //! notifications, resuming after a reconnect, announcements to everyone,
-//! and the REST API's requests, which act for an account without a
-//! session of their own (reads of rooms, users and history, and sending
-//! as the token's user). Split from `hub.rs` for size; same state.
+//! and calls with no session of their own ([`Hub::call`]: the REST API,
+//! for an account or the admin), which run the same commands as sessions
+//! do. Split from `hub.rs` for size; same state.
 
 use super::*;
-use crate::event::{MsgId, RoomInfo, UserInfo};
+use crate::event::MsgId;
 use crate::read::{Answer, ReadQuery};
-
-/// Who a REST request acts for: a registered account, by name.
-pub type ApiUser = NickKey;
 
 impl<O: Outbox> Hub<O> {
     // Typing: to the others in the conversation, never stored.
@@ -77,102 +74,95 @@ impl<O: Outbox> Hub<O> {
         }
     }
 
-    /// The registered user `user` (REST requests act for accounts only).
-    pub(super) fn api_user(&self, user: &ApiUser) -> Result<UserId, ChatError> {
-        match self.by_nick.get(user) {
-            Some(&uid) if self.users[&uid].account.is_some() => Ok(uid),
+    /// Whether `sid` is a caller with no session of its own
+    /// ([`Hub::call`]).
+    pub(super) fn sessionless(&self, sid: SessionId) -> bool {
+        self.sessions.get(&sid).is_some_and(|s| s.outbox.is_none())
+    }
+
+    /// Checks that `caller` may act now: an account that exists and is
+    /// neither K-lined nor suspended (a token outlives both), or the
+    /// admin. What every [`Hub::call`] checks first.
+    pub fn standing(&mut self, caller: &Caller, now: Timestamp) -> Result<(), ChatError> {
+        self.caller_user(caller, now).map(drop)
+    }
+
+    /// [`Hub::standing`], and the caller's user if it has one.
+    fn caller_user(
+        &mut self,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> Result<Option<UserId>, ChatError> {
+        let Caller::Account(name) = caller else {
+            return Ok(None);
+        };
+        // An account made while the server runs is known from its first
+        // call on.
+        self.adopt_account(name)?;
+        if let Some(reason) = self.account_klined(name, now) {
+            return Err(ChatError::ServerBanned(reason));
+        }
+        if let Some(reason) = self.account_suspended(name) {
+            let name = Nick::parse(name.as_str(), usize::MAX)
+                .map_err(|e| ChatError::BadValue(e.to_string()))?;
+            return Err(ChatError::Suspended { name, reason });
+        }
+        match self.by_nick.get(name) {
+            Some(&uid) if self.users[&uid].account.is_some() => Ok(Some(uid)),
             _ => Err(ChatError::NotLoggedIn),
         }
     }
 
-    /// The rooms `user` can see, by name.
-    pub fn api_rooms(&self, user: &ApiUser) -> Result<Vec<RoomInfo>, ChatError> {
-        let uid = self.api_user(user)?;
-        Ok(self.room_infos(|r| r.seen_by(Some(uid))))
-    }
-
-    /// Every known user, online or not, by name.
-    pub fn api_users(&self, user: &ApiUser) -> Result<Vec<UserInfo>, ChatError> {
-        self.api_user(user)?;
-        Ok(self.user_infos())
-    }
-
-    /// A window of a room's history, as `user` may read it: the read to
-    /// run (by a read pool, or [`Hub::run_read`]) once the batch is
-    /// committed.
-    pub fn api_history(
+    /// Runs `cmd` for a caller with no session of its own (the REST API),
+    /// the way a session's command runs, as part of the batch; the events
+    /// a session would have been told in reply (a message sent among
+    /// them), or the refusal. What the command changes goes out with the
+    /// batch; like every message, one it sends is stored when the batch
+    /// commits (see [`Hub::take_failed`]). The caller is in no room and
+    /// has no current target, so commands name their targets; of a room's
+    /// history it may read what an outsider may ([`Hub::history_room`]).
+    pub fn call(
         &mut self,
-        user: &ApiUser,
-        room: &RoomName,
-        query: &HistoryQuery,
-    ) -> Result<Read, ChatError> {
-        let uid = self.api_user(user)?;
-        let key = self.history_room(uid, room, true)?;
-        let query = HistoryQuery {
-            limit: query.limit.clamp(1, self.config.max_history),
-            ..*query
-        };
-        let target = Target::Room(self.rooms[&key].name.clone());
-        let query = ReadQuery::Window(Conversation::Room(key), query);
-        self.describe_read(uid, query, Answer::History(target))
-    }
-
-    /// Messages of `room` matching the words of `query`, newest last: the
-    /// read to run, as for [`Hub::api_history`].
-    pub fn api_search(
-        &mut self,
-        user: &ApiUser,
-        room: &RoomName,
-        query: &str,
-        limit: usize,
-    ) -> Result<Read, ChatError> {
-        let uid = self.api_user(user)?;
-        let key = self.history_room(uid, room, true)?;
-        let who = Visibility {
-            rooms: vec![key],
-            private: None,
-        };
-        let query = ReadQuery::Search {
-            who,
-            text: query.to_owned(),
-            limit: limit.clamp(1, self.config.max_history),
-        };
-        self.describe_read(uid, query, Answer::Search)
-    }
-
-    /// Stages a message from `user` to `to`, as if one of its sessions
-    /// sent it; the message, and whether it was kept for an offline
-    /// recipient (`Some(guest)`: `true` when kept for a guest name, which
-    /// whoever next uses it reads). Like every message it is stored when
-    /// the batch commits (see [`Hub::last_commit_failed`]).
-    pub fn api_send(
-        &mut self,
-        user: &ApiUser,
-        to: Target,
-        kind: MsgKind,
-        text: Text,
+        caller: &Caller,
+        cmd: Command,
         now: Timestamp,
-    ) -> Result<(Message, Option<bool>), ChatError> {
-        let uid = self.api_user(user)?;
-        let id = MsgId(self.next_msg);
-        let staged = self.staged.items.len();
-        // No session: replies meant for the sender (kept for offline,
-        // away) go to a session id no door ever hands out.
-        self.send(API_SESSION, uid, Some(to), kind, text, now)?;
-        let Some(Journal::Message(msg)) = self.journal.last() else {
-            unreachable!("send journals the message it sends");
+    ) -> Result<Vec<Event>, ChatError> {
+        let user = self.caller_user(caller, now)?;
+        let oper = matches!(caller, Caller::Admin).then(|| Arc::from(oper::ADMIN));
+        let session = Session {
+            outbox: None,
+            info: ClientInfo::default(),
+            user,
+            room: None,
+            private: None,
+            oper,
         };
-        debug_assert_eq!(msg.id, id);
-        let kept = self.staged.items[staged..]
-            .iter()
-            .find_map(|(sid, d)| match &d.event {
-                Event::KeptForOffline { guest, .. } if *sid == API_SESSION => Some(*guest),
-                _ => None,
-            });
-        Ok((msg.clone(), kept))
+        let sid = CALL_SESSION;
+        let before = self.sessions.insert(sid, session);
+        debug_assert!(before.is_none(), "calls run one at a time");
+        let result = self.dispatch(sid, cmd, now);
+        self.sessions.remove(&sid);
+        let mut events = Vec::new();
+        self.staged.items.retain(|(s, d)| {
+            if *s == sid {
+                events.push(d.event.clone());
+            }
+            *s != sid
+        });
+        result.map(|()| events)
     }
 }
 
-/// The session id of REST requests: never a real session (doors count
-/// from 1), so what is staged for it is dropped.
-pub const API_SESSION: SessionId = SessionId(0);
+/// Who acts through [`Hub::call`], with no session of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A registered account, by name (the REST API's token holder).
+    Account(NickKey),
+    /// The server's administrator (the REST admin): operator commands
+    /// only, done as `admin`.
+    Admin,
+}
+
+/// The session id of [`Hub::call`]s: never a real session's (doors count
+/// from 1).
+pub const CALL_SESSION: SessionId = SessionId(0);

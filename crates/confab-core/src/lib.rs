@@ -33,8 +33,8 @@ pub use command::{Command, Window};
 pub use error::ChatError;
 pub use event::{
     Actor, Ban, Delivery, Departed, Envelope, Event, Marker, Member, Message, ModeChange, MsgId,
-    MsgKind, Origin, RoomInfo, RoomMode, RoomModes, SessionId, Status, Target, Timestamp, Topic,
-    UserDetails, UserInfo,
+    MsgKind, OperDone, Origin, RoomInfo, RoomMode, RoomModes, SessionId, Status, Target, Timestamp,
+    Topic, UserDetails, UserInfo,
 };
 pub use hub::{ClientInfo, Hub, HubConfig, Outbox, QueueFull};
 pub use input::{Field, InputError, InputLimits};

@@ -17,14 +17,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use confab_core::hub::{Counters, Journal};
-use confab_core::read::Read;
-use confab_core::store::HistoryQuery;
+use confab_core::hub::{Caller, Counters, Journal};
 use confab_core::store::{Account, StoreError};
 use confab_core::{
-    ChatError, ClientInfo, Command, Delivery, Envelope, Event, Hub, Marker, Message, MsgId,
-    MsgKind, NickKey, Outbox, QueueFull, RoomInfo, RoomName, SessionId, Target, Text, Timestamp,
-    UserInfo,
+    ChatError, ClientInfo, Command, Delivery, Envelope, Event, Hub, MsgId, NickKey, Outbox,
+    QueueFull, SessionId, Text, Timestamp,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
@@ -261,10 +258,12 @@ enum Request {
         reason: String,
         done: oneshot::Sender<()>,
     },
-    Api {
-        user: NickKey,
-        call: ApiCall,
-        reply: oneshot::Sender<Result<ApiAnswer, ChatError>>,
+    /// A command of a caller with no session (REST), or with none only
+    /// its standing checked.
+    Call {
+        caller: Caller,
+        cmd: Option<Command>,
+        reply: oneshot::Sender<Result<Vec<Event>, ChatError>>,
     },
     Announce {
         text: Text,
@@ -279,117 +278,15 @@ enum Request {
     AuditSync {
         reply: oneshot::Sender<Option<std::sync::mpsc::Receiver<()>>>,
     },
-    /// The REST admin's operator actions.
-    Admin {
-        call: AdminCall,
-        reply: oneshot::Sender<Result<AdminAnswer, ChatError>>,
-    },
 }
 
-/// What the REST admin asks of the hub (see [`HubHandle::admin`]).
-#[derive(Debug, Clone)]
-pub enum AdminCall {
-    Kill {
-        nick: confab_core::Nick,
-        reason: Option<Text>,
-    },
-    Wallops(Text),
-    Kline {
-        mask: String,
-        minutes: Option<u64>,
-        reason: Option<Text>,
-    },
-    Unkline(String),
-    Klines,
-    Suspend {
-        name: confab_core::Nick,
-        reason: Option<Text>,
-    },
-    Unsuspend(confab_core::Nick),
-    Suspensions,
-    /// Turn lockdown on or off (`None`: only say whether it is on).
-    Lockdown(Option<bool>),
-}
-
-/// The hub's answer to an [`AdminCall`].
-#[derive(Debug, Clone)]
-pub enum AdminAnswer {
-    Done,
-    /// How many sessions were told.
-    Told(usize),
-    /// A K-line set on this (canonical) mask; how many sessions it ended.
-    Klined(String, usize),
-    /// The K-line lifted, by its canonical mask.
-    Unklined(String),
-    Klines(Vec<confab_core::Kline>),
-    /// Suspended accounts with why.
-    Suspensions(Vec<(confab_core::Nick, String)>),
-    /// Whether lockdown is on now.
-    Lockdown(bool),
-}
-
-/// What the REST API asks of the hub for an account (see
-/// [`HubHandle::api`]).
-#[derive(Debug, Clone)]
-pub enum ApiCall {
-    Rooms,
-    Users,
-    History {
-        room: RoomName,
-        query: HistoryQuery,
-    },
-    Search {
-        room: RoomName,
-        query: String,
-        limit: usize,
-    },
-    Send {
-        to: Target,
-        kind: MsgKind,
-        text: Text,
-    },
-    /// Every read marker of the user.
-    ReadMarkers,
-    /// The user's read marker of one conversation.
-    ReadMarker(Target),
-    /// Nothing but the checks every call makes: the account is not
-    /// K-lined or suspended (a REST login asks before issuing a token).
-    Standing,
-}
-
-/// A REST answer held for the commit of its batch: the batch, where it
+/// A call's answer held for the commit of its batch: the batch, where it
 /// goes, what it is.
 type Held = (
     u64,
-    oneshot::Sender<Result<ApiAnswer, ChatError>>,
-    Result<ApiAnswer, ChatError>,
+    oneshot::Sender<Result<Vec<Event>, ChatError>>,
+    Result<Vec<Event>, ChatError>,
 );
-
-/// A REST admin answer held for the commit of its batch.
-type HeldAdmin = (
-    u64,
-    oneshot::Sender<Result<AdminAnswer, ChatError>>,
-    Result<AdminAnswer, ChatError>,
-);
-
-/// The hub's answer to an [`ApiCall`].
-#[derive(Debug, Clone)]
-pub enum ApiAnswer {
-    Rooms(Vec<RoomInfo>),
-    Users(Vec<UserInfo>),
-    Messages(Vec<Message>),
-    /// Messages to read on the read pool ([`HubHandle::api`] runs it and
-    /// answers `Messages`).
-    Read(Box<Read>),
-    /// The message as stored, and whether it was kept for an offline
-    /// recipient (`Some(guest)`, `true` for a guest name).
-    Sent(Message, Option<bool>),
-    ReadMarkers(Vec<(Target, Marker)>),
-    /// The conversation as the hub spells it, and its marker if any.
-    ReadMarker(Target, Option<Marker>),
-    /// The account is in good standing.
-    Standing,
-}
 
 /// The hub has stopped (the server is shutting down).
 #[derive(Debug, Clone, Copy, thiserror::Error)]
@@ -576,24 +473,52 @@ impl HubHandle {
         wait.await.map_err(|_| HubGone)
     }
 
-    /// Runs a REST request for the account `user`. The answer comes once
-    /// the batch it was part of is committed, so a message it sent is
-    /// stored when the caller hears of it.
-    pub async fn api(
+    /// Runs `cmd` for a caller with no session (REST: an account, or the
+    /// admin), as a session's command runs: the events a session would
+    /// have been told in reply, or the refusal. The answer comes once the
+    /// batch it was part of is committed, so a message it sent is stored
+    /// when the caller hears of it; a read it asked for is run (on the
+    /// read pool, if there is one) and its answer is among the events.
+    pub async fn call(
         &self,
-        user: NickKey,
-        call: ApiCall,
-    ) -> Result<Result<ApiAnswer, ChatError>, HubGone> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Request::Api { user, call, reply }).await?;
-        let answer = answer.await.map_err(|_| HubGone)?;
-        Ok(match (answer, &self.readers) {
-            (Ok(ApiAnswer::Read(read)), Some(readers)) => {
-                let rows = crate::reads::answer(readers.submit(*read)).await;
-                Read::messages(rows).map(ApiAnswer::Messages)
+        caller: Caller,
+        cmd: Command,
+    ) -> Result<Result<Vec<Event>, ChatError>, HubGone> {
+        let events = match self.ask(caller, Some(cmd)).await? {
+            Ok(events) => events,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut answer = Vec::with_capacity(events.len());
+        for event in events {
+            let event = match (event, &self.readers) {
+                (Event::Read(read), Some(readers)) => {
+                    crate::reads::answer(readers.submit(*read)).await
+                }
+                (event, _) => Some(event),
+            };
+            match event {
+                Some(Event::Error(e)) => return Ok(Err(e)),
+                Some(event) => answer.push(event),
+                None => {}
             }
-            (answer, _) => answer,
-        })
+        }
+        Ok(Ok(answer))
+    }
+
+    /// Whether `caller` may act now (see [`Hub::standing`]): a REST login
+    /// asks before it issues a token.
+    pub async fn standing(&self, caller: Caller) -> Result<Result<(), ChatError>, HubGone> {
+        Ok(self.ask(caller, None).await?.map(drop))
+    }
+
+    async fn ask(
+        &self,
+        caller: Caller,
+        cmd: Option<Command>,
+    ) -> Result<Result<Vec<Event>, ChatError>, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Call { caller, cmd, reply }).await?;
+        answer.await.map_err(|_| HubGone)
     }
 
     /// Announces `text` to every session on every door; how many sessions
@@ -624,14 +549,6 @@ impl HubHandle {
         Ok(())
     }
 
-    /// Runs an operator action for the REST admin; the answer comes once
-    /// the batch is committed.
-    pub async fn admin(&self, call: AdminCall) -> Result<Result<AdminAnswer, ChatError>, HubGone> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Request::Admin { call, reply }).await?;
-        answer.await.map_err(|_| HubGone)
-    }
-
     async fn send(&self, req: Request) -> Result<(), HubGone> {
         self.tx.send(req).await.map_err(|_| HubGone)
     }
@@ -650,7 +567,6 @@ pub fn spawn_hub(
     readers: Option<Arc<Readers>>,
 ) -> (HubHandle, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
-    let pooled_reads = readers.is_some();
     guard.set_lockdown(hub.lockdown());
     let handle = HubHandle {
         tx,
@@ -665,12 +581,10 @@ pub fn spawn_hub(
         metrics: HubMetrics::new(),
         doors: HashMap::new(),
         answers: VecDeque::new(),
-        admin_answers: VecDeque::new(),
         failed: std::collections::HashSet::new(),
         hub,
         audit,
         cloak,
-        pooled_reads,
         guard,
     };
     let committed = committed.unwrap_or_default();
@@ -731,16 +645,12 @@ struct Runner {
     audit: Option<AuditLog>,
     /// The hub's counters as last reported to the metrics.
     counted: Counters,
-    /// REST answers held until their batch commits.
+    /// Calls' answers held until their batch commits.
     answers: VecDeque<Held>,
     /// Messages whose commit failed, while answers wait (a REST message
     /// among them is an error after all).
     failed: std::collections::HashSet<MsgId>,
     cloak: Arc<Cloak>,
-    /// REST admin answers held until the batch commits.
-    admin_answers: VecDeque<HeldAdmin>,
-    /// REST reads run on the read pool (not on this thread).
-    pooled_reads: bool,
     /// Told of the lockdown switch after every batch.
     guard: Arc<Guard>,
 }
@@ -832,20 +742,13 @@ impl Runner {
             .is_some_and(|(batch, ..)| *batch <= released)
         {
             let (_, reply, answer) = self.answers.pop_front().expect("due");
+            let unsaved = |e: &Event| matches!(e, Event::Message { msg, .. } if self.failed.contains(&msg.id));
             let answer = match answer {
-                Ok(ApiAnswer::Sent(msg, _)) if self.failed.contains(&msg.id) => Err(
-                    ChatError::Storage("the message could not be stored".to_owned()),
-                ),
+                Ok(events) if events.iter().any(unsaved) => Err(ChatError::Storage(
+                    "the message could not be stored".to_owned(),
+                )),
                 other => other,
             };
-            let _ = reply.send(answer);
-        }
-        while self
-            .admin_answers
-            .front()
-            .is_some_and(|(batch, ..)| *batch <= released)
-        {
-            let (_, reply, answer) = self.admin_answers.pop_front().expect("due");
             let _ = reply.send(answer);
         }
         if self.answers.is_empty() {
@@ -993,8 +896,8 @@ impl Runner {
             Request::AuthResult { name, ok } => {
                 self.audit(now, "login", json!({"name": name.as_str(), "ok": ok}));
             }
-            Request::Api { user, call, reply } => {
-                let answer = self.api(&user, call, now);
+            Request::Call { caller, cmd, reply } => {
+                let answer = self.call(&caller, cmd, now);
                 self.answers.push_back((self.hub.batch(), reply, answer));
             }
             Request::Announce { text, reply } => {
@@ -1005,47 +908,6 @@ impl Runner {
             Request::Audit { kind, fields } => self.audit(now, kind, fields),
             Request::AuditSync { reply } => {
                 let _ = reply.send(self.audit.as_mut().and_then(AuditLog::sync));
-            }
-            Request::Admin { call, reply } => {
-                let answer = match call {
-                    AdminCall::Kill { nick, reason } => self
-                        .hub
-                        .admin_kill(&nick, reason, now)
-                        .map(|()| AdminAnswer::Done),
-                    AdminCall::Wallops(text) => {
-                        Ok(AdminAnswer::Told(self.hub.admin_wallops(text, now)))
-                    }
-                    AdminCall::Kline {
-                        mask,
-                        minutes,
-                        reason,
-                    } => self
-                        .hub
-                        .admin_kline(&mask, minutes, reason, now)
-                        .map(|(m, n)| AdminAnswer::Klined(m, n)),
-                    AdminCall::Unkline(mask) => {
-                        self.hub.admin_unkline(&mask).map(AdminAnswer::Unklined)
-                    }
-                    AdminCall::Klines => Ok(AdminAnswer::Klines(self.hub.admin_klines(now))),
-                    AdminCall::Suspend { name, reason } => self
-                        .hub
-                        .admin_suspend(&name, reason, now)
-                        .map(AdminAnswer::Told),
-                    AdminCall::Unsuspend(name) => {
-                        self.hub.admin_unsuspend(&name).map(|()| AdminAnswer::Done)
-                    }
-                    AdminCall::Suspensions => {
-                        Ok(AdminAnswer::Suspensions(self.hub.admin_suspensions()))
-                    }
-                    AdminCall::Lockdown(on) => {
-                        if let Some(on) = on {
-                            self.hub.admin_lockdown(on);
-                        }
-                        Ok(AdminAnswer::Lockdown(self.hub.lockdown()))
-                    }
-                };
-                self.admin_answers
-                    .push_back((self.hub.batch(), reply, answer));
             }
             Request::Shutdown { reason, done } => {
                 self.hub.finish(now);
@@ -1058,63 +920,31 @@ impl Runner {
         None
     }
 
-    fn api(
+    /// Runs a call with no session (see [`HubHandle::call`]); audited
+    /// like a session's command, by the caller's name.
+    fn call(
         &mut self,
-        user: &NickKey,
-        call: ApiCall,
+        caller: &Caller,
+        cmd: Option<Command>,
         now: Timestamp,
-    ) -> Result<ApiAnswer, ChatError> {
-        tracing::debug!(user = user.as_str(), "api request");
-        // An account made while the server runs is known from its first
-        // call on.
-        self.hub.adopt_account(user)?;
-        // A token outlives a K-line on its account: every call checks.
-        if let Some(reason) = self.hub.account_klined(user, now) {
-            return Err(ChatError::ServerBanned(reason));
+    ) -> Result<Vec<Event>, ChatError> {
+        let Some(cmd) = cmd else {
+            return self.hub.standing(caller, now).map(|()| Vec::new());
+        };
+        let name = match caller {
+            Caller::Account(name) => name.as_str(),
+            Caller::Admin => "admin",
+        };
+        tracing::debug!(caller = name, command = cmd.name(), "call");
+        let fields = json!({"nick": name, "command": cmd.name(), "door": "rest"});
+        self.audit(now, "command", fields);
+        let messages = self.hub.counters().messages;
+        let answer = self.hub.call(caller, cmd, now);
+        let sent = self.hub.counters().messages - messages;
+        if sent > 0 {
+            crate::metrics::door("rest").messages.increment(sent);
         }
-        if let Some(reason) = self.hub.account_suspended(user) {
-            let name = confab_core::Nick::parse(user.as_str(), usize::MAX)
-                .map_err(|e| ChatError::BadValue(e.to_string()))?;
-            return Err(ChatError::Suspended { name, reason });
-        }
-        let hub = &mut self.hub;
-        Ok(match call {
-            ApiCall::Rooms => ApiAnswer::Rooms(hub.api_rooms(user)?),
-            ApiCall::Users => ApiAnswer::Users(hub.api_users(user)?),
-            ApiCall::History { room, query } => {
-                let read = hub.api_history(user, &room, &query)?;
-                self.reading(read, now)?
-            }
-            ApiCall::Search { room, query, limit } => {
-                let read = hub.api_search(user, &room, &query, limit)?;
-                self.reading(read, now)?
-            }
-            ApiCall::Send { to, kind, text } => {
-                self.audit(
-                    now,
-                    "command",
-                    json!({"nick": user.as_str(), "command": "api-send"}),
-                );
-                let (msg, kept) = self.hub.api_send(user, to, kind, text, now)?;
-                crate::metrics::door("rest").messages.increment(1);
-                ApiAnswer::Sent(msg, kept)
-            }
-            ApiCall::ReadMarkers => ApiAnswer::ReadMarkers(hub.api_read_markers(user)?),
-            ApiCall::ReadMarker(target) => {
-                let (target, marker) = hub.api_read_marker(user, target)?;
-                ApiAnswer::ReadMarker(target, marker)
-            }
-            ApiCall::Standing => ApiAnswer::Standing,
-        })
-    }
-
-    /// A REST read: for the read pool (the caller's task runs it once
-    /// the batch is committed), or run here when there is none.
-    fn reading(&mut self, read: Read, now: Timestamp) -> Result<ApiAnswer, ChatError> {
-        if self.pooled_reads {
-            return Ok(ApiAnswer::Read(Box::new(read)));
-        }
-        Read::messages(self.hub.run_read(&read, now)).map(ApiAnswer::Messages)
+        answer
     }
 
     fn audit(&mut self, now: Timestamp, kind: &'static str, fields: serde_json::Value) {

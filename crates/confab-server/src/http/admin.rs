@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api::message_text;
+use super::api::{hub_call, message_text, reply};
 use super::errors::ErrorResponse;
 use super::errors::{chat_error, unavailable};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::{ApiError, Shared};
-use crate::hub_task::{AdminAnswer, AdminCall};
-use confab_core::ChatError;
+use confab_core::hub::Caller;
+use confab_core::{ChatError, Command, Event, OperDone};
 
 /// Most audit entries one query returns.
 pub const MAX_AUDIT: usize = 1000;
@@ -120,11 +120,11 @@ pub async fn kill(
         None | Some("") => None,
         Some(r) => Some(message_text(&state, r)?),
     };
-    let call = AdminCall::Kill {
+    let kill = Command::Kill {
         nick: nick.clone(),
         reason,
     };
-    match state.hub.admin(call).await.map_err(unavailable)? {
+    match hub_call(&state, Caller::Admin, kill).await? {
         Ok(_) => Ok(Json(KillResponse {
             nick: nick.to_string(),
         })),
@@ -172,16 +172,13 @@ pub async fn wallops(
     ApiJson(req): ApiJson<WallopsRequest>,
 ) -> Result<(StatusCode, Json<WallopsResponse>), ApiError> {
     let text = message_text(&state, &req.text)?;
-    let sessions = match state
-        .hub
-        .admin(AdminCall::Wallops(text))
-        .await
-        .map_err(unavailable)?
-    {
-        Ok(AdminAnswer::Told(n)) => n,
-        Ok(_) => 0,
-        Err(e) => return Err(chat_error(e)),
-    };
+    let events = hub_call(&state, Caller::Admin, Command::Wallops(text))
+        .await?
+        .map_err(chat_error)?;
+    let sessions = reply(events, |e| match e {
+        Event::OperDone(OperDone::WallopsSent(n)) => Some(n),
+        _ => None,
+    })?;
     Ok((StatusCode::ACCEPTED, Json(WallopsResponse { sessions })))
 }
 
@@ -263,6 +260,14 @@ pub struct UnklineParams {
     pub mask: String,
 }
 
+/// Runs an operator command as the admin: the events it answers, the
+/// admin endpoints' refusals mapped to HTTP errors.
+async fn admin_call(state: &Shared, cmd: Command) -> Result<Vec<Event>, ApiError> {
+    hub_call(state, Caller::Admin, cmd)
+        .await?
+        .map_err(admin_refusal)
+}
+
 fn admin_refusal(e: ChatError) -> ApiError {
     match e {
         e @ (ChatError::Input(_) | ChatError::BadValue(_)) => {
@@ -293,18 +298,14 @@ pub async fn klines(
     State(state): State<Shared>,
     _admin: Admin,
 ) -> Result<Json<KlineList>, ApiError> {
-    match state
-        .hub
-        .admin(AdminCall::Klines)
-        .await
-        .map_err(unavailable)?
-    {
-        Ok(AdminAnswer::Klines(list)) => Ok(Json(KlineList {
-            klines: list.iter().map(KlineJson::of).collect(),
-        })),
-        Ok(_) => Ok(Json(KlineList { klines: Vec::new() })),
-        Err(e) => Err(admin_refusal(e)),
-    }
+    let events = admin_call(&state, Command::Klines).await?;
+    let list = reply(events, |e| match e {
+        Event::Klines(list) => Some(list),
+        _ => None,
+    })?;
+    Ok(Json(KlineList {
+        klines: list.iter().map(KlineJson::of).collect(),
+    }))
 }
 
 /// Bans a mask from the whole server (a K-line), replacing a ban on the
@@ -341,17 +342,24 @@ pub async fn add_kline(
         None | Some("") => None,
         Some(r) => Some(message_text(&state, r)?),
     };
-    let call = AdminCall::Kline {
+    let kline = Command::Kline {
         mask: req.mask,
         minutes: req.minutes,
         reason,
     };
-    match state.hub.admin(call).await.map_err(unavailable)? {
-        Ok(AdminAnswer::Klined(mask, disconnected)) => Ok((
-            StatusCode::CREATED,
-            Json(KlineResponse { mask, disconnected }),
-        )),
-        Ok(_) => Err(admin_refusal(ChatError::BadValue("unexpected".into()))),
+    match hub_call(&state, Caller::Admin, kline).await? {
+        Ok(events) => {
+            let (mask, disconnected) = reply(events, |e| match e {
+                Event::OperDone(OperDone::Klined { mask, disconnected }) => {
+                    Some((mask, disconnected))
+                }
+                _ => None,
+            })?;
+            Ok((
+                StatusCode::CREATED,
+                Json(KlineResponse { mask, disconnected }),
+            ))
+        }
         // A mask the server will not ban (not one, or too wide): a refusal
         // of what was asked, not of its form (any string is a mask's form).
         Err(e @ (ChatError::Input(_) | ChatError::BadValue(_))) => Err(ApiError::new(
@@ -383,12 +391,7 @@ pub async fn remove_kline(
     _admin: Admin,
     ApiQuery(params): ApiQuery<UnklineParams>,
 ) -> Result<StatusCode, ApiError> {
-    match state
-        .hub
-        .admin(AdminCall::Unkline(params.mask))
-        .await
-        .map_err(unavailable)?
-    {
+    match hub_call(&state, Caller::Admin, Command::Unkline(params.mask)).await? {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
         // Not a mask at all: there is certainly no ban on it.
         Err(e @ (ChatError::Input(_) | ChatError::BadValue(_))) => Err(ApiError::new(
@@ -467,16 +470,11 @@ pub async fn suspensions(
     State(state): State<Shared>,
     _admin: Admin,
 ) -> Result<Json<SuspensionList>, ApiError> {
-    let list = match state
-        .hub
-        .admin(AdminCall::Suspensions)
-        .await
-        .map_err(unavailable)?
-    {
-        Ok(AdminAnswer::Suspensions(list)) => list,
-        Ok(_) => Vec::new(),
-        Err(e) => return Err(admin_refusal(e)),
-    };
+    let events = admin_call(&state, Command::Suspensions).await?;
+    let list = reply(events, |e| match e {
+        Event::Suspensions(list) => Some(list),
+        _ => None,
+    })?;
     Ok(Json(SuspensionList {
         suspensions: list
             .into_iter()
@@ -517,21 +515,22 @@ pub async fn suspend(
         None | Some("") => None,
         Some(r) => Some(message_text(&state, r)?),
     };
-    let call = AdminCall::Suspend {
+    let suspend = Command::Suspend {
         name: name.clone(),
         reason,
     };
-    match state.hub.admin(call).await.map_err(unavailable)? {
-        Ok(AdminAnswer::Told(disconnected)) => Ok((
-            StatusCode::CREATED,
-            Json(SuspendResponse {
-                name: name.to_string(),
-                disconnected,
-            }),
-        )),
-        Ok(_) => Err(admin_refusal(ChatError::BadValue("unexpected".into()))),
-        Err(e) => Err(admin_refusal(e)),
-    }
+    let events = admin_call(&state, suspend).await?;
+    let disconnected = reply(events, |e| match e {
+        Event::OperDone(OperDone::Suspended { disconnected, .. }) => Some(disconnected),
+        _ => None,
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SuspendResponse {
+            name: name.to_string(),
+            disconnected,
+        }),
+    ))
 }
 
 /// Lifts an account's suspension.
@@ -555,28 +554,17 @@ pub async fn unsuspend(
     ApiQuery(params): ApiQuery<UnsuspendParams>,
 ) -> Result<StatusCode, ApiError> {
     let name = account_name(&state, &params.name)?;
-    match state
-        .hub
-        .admin(AdminCall::Unsuspend(name))
-        .await
-        .map_err(unavailable)?
-    {
-        Ok(_) => Ok(StatusCode::NO_CONTENT),
-        Err(e) => Err(admin_refusal(e)),
-    }
+    admin_call(&state, Command::Unsuspend(name)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn lockdown_call(state: &Shared, on: Option<bool>) -> Result<Json<Lockdown>, ApiError> {
-    match state
-        .hub
-        .admin(AdminCall::Lockdown(on))
-        .await
-        .map_err(unavailable)?
-    {
-        Ok(AdminAnswer::Lockdown(on)) => Ok(Json(Lockdown { on })),
-        Ok(_) => Err(admin_refusal(ChatError::BadValue("unexpected".into()))),
-        Err(e) => Err(admin_refusal(e)),
-    }
+    let events = admin_call(state, Command::Lockdown(on)).await?;
+    let on = reply(events, |e| match e {
+        Event::OperDone(OperDone::Lockdown(on)) => Some(on),
+        _ => None,
+    })?;
+    Ok(Json(Lockdown { on }))
 }
 
 /// Whether lockdown is on.

@@ -1,15 +1,20 @@
 //! The REST API's user endpoints under `/api/v1` (docs/rest.md): log in
 //! for a token, list rooms and users, read and search a room's history,
 //! send to a room or a user, read the user's read markers. Each handler parses its input into core
-//! types (`Nick::parse`, `RoomName::parse`, `Text::parse`), asks the hub
-//! through [`HubHandle::api`](crate::hub_task::HubHandle::api) and renders
-//! the answer as JSON; every refusal is an [`ApiError`].
+//! types (`Nick::parse`, `RoomName::parse`, `Text::parse`), runs the
+//! same `Command` a session would, as a caller with no session
+//! ([`HubHandle::call`](crate::hub_task::HubHandle::call)), and renders
+//! the events it answers as JSON; every refusal is an [`ApiError`].
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use confab_core::hub::Caller;
 use confab_core::store::{Bound, HistoryQuery};
-use confab_core::{Marker, MsgId, Nick, NickKey, RoomName, Target, Text};
+use confab_core::{
+    ChatError, Command, Event, Marker, Message, MsgId, Nick, NickKey, RoomName, Target, Text,
+    Window,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -24,7 +29,6 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ByAddress, too_many_b
 use super::session::{LoginResponse, new_token};
 use super::{ApiError, Shared};
 use crate::auth::{self, LoginError};
-use crate::hub_task::{ApiAnswer, ApiCall};
 use crate::time::rfc3339;
 use crate::uploads::AttachError;
 use crate::wire::{MessageJson, MessageKind};
@@ -116,7 +120,11 @@ pub async fn login(
     // A suspended or K-lined account gets no token.
     let logged =
         |outcome| auth::log_login(door, Some(account.name.as_str()), peer.ip(), true, outcome);
-    match state.hub.api(account.name.key(), ApiCall::Standing).await {
+    match state
+        .hub
+        .standing(Caller::Account(account.name.key()))
+        .await
+    {
         Err(gone) => return Err(unavailable(gone).into_response()),
         Ok(Err(e)) => {
             logged(Err(&e.to_string()));
@@ -151,9 +159,11 @@ pub async fn rooms(
     State(state): State<Shared>,
     AuthUser(user): AuthUser,
 ) -> Result<Json<Vec<RoomJson>>, ApiError> {
-    let ApiAnswer::Rooms(rooms) = call(&state, user, ApiCall::Rooms).await? else {
-        return Err(unexpected());
-    };
+    let events = call(&state, user, Command::Rooms).await?;
+    let rooms = reply(events, |e| match e {
+        Event::Rooms(rooms) => Some(rooms),
+        _ => None,
+    })?;
     Ok(Json(
         rooms
             .into_iter()
@@ -190,9 +200,11 @@ pub async fn users(
     State(state): State<Shared>,
     AuthUser(user): AuthUser,
 ) -> Result<Json<Vec<UserJson>>, ApiError> {
-    let ApiAnswer::Users(users) = call(&state, user, ApiCall::Users).await? else {
-        return Err(unexpected());
-    };
+    let events = call(&state, user, Command::Users).await?;
+    let users = reply(events, |e| match e {
+        Event::Users(users) => Some(users),
+        _ => None,
+    })?;
     Ok(Json(
         users
             .into_iter()
@@ -271,11 +283,7 @@ pub async fn history(
         limit: limit + 1,
         latest: !forward,
     };
-    let ApiAnswer::Messages(mut messages) =
-        call(&state, user, ApiCall::History { room, query }).await?
-    else {
-        return Err(unexpected());
-    };
+    let mut messages = messages(call(&state, user, room_history(room, query)).await?)?;
     let has_more = messages.len() > limit;
     if has_more {
         if forward {
@@ -335,19 +343,24 @@ pub async fn search(
         // The index keeps letters and digits only: such a query matches
         // nothing, in a room that must still exist and be readable.
         let query = HistoryQuery::before(None, 1);
-        call(&state, user, ApiCall::History { room, query }).await?;
+        call(&state, user, room_history(room, query)).await?;
         return Ok(Json(SearchResults {
             messages: Vec::new(),
         }));
     }
-    let call_ = ApiCall::Search {
-        room,
-        query: params.q,
+    let text = Text::parse(&params.q, state.config.limits.max_message_bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("q cannot be searched for: {e}"),
+        )
+    })?;
+    let search = Command::Search {
+        text,
+        room: Some(room),
         limit,
     };
-    let ApiAnswer::Messages(messages) = call(&state, user, call_).await? else {
-        return Err(unexpected());
-    };
+    let messages = messages(call(&state, user, search).await?)?;
     Ok(Json(SearchResults {
         messages: messages.iter().map(MessageJson::from).collect(),
     }))
@@ -450,14 +463,21 @@ async fn send(
             },
         )?;
     }
-    let call_ = ApiCall::Send {
-        to,
+    let send = Command::Send {
+        to: Some(to),
         kind: req.kind.into(),
         text,
     };
-    let ApiAnswer::Sent(msg, kept) = call(state, user, call_).await? else {
-        return Err(unexpected());
-    };
+    let events = call(state, user, send).await?;
+    // Kept for an offline recipient: `true` when a guest name.
+    let kept = events.iter().find_map(|e| match e {
+        Event::KeptForOffline { guest, .. } => Some(*guest),
+        _ => None,
+    });
+    let msg = reply(events, |e| match e {
+        Event::Message { msg, .. } => Some(msg),
+        _ => None,
+    })?;
     let kept = kept.map(|guest| {
         let to = msg.to.to_string();
         KeptJson {
@@ -518,9 +538,11 @@ pub async fn read_markers(
     State(state): State<Shared>,
     AuthUser(user): AuthUser,
 ) -> Result<Json<Vec<ReadMarkerJson>>, ApiError> {
-    let ApiAnswer::ReadMarkers(list) = call(&state, user, ApiCall::ReadMarkers).await? else {
-        return Err(unexpected());
-    };
+    let events = call(&state, user, Command::ReadMarkers).await?;
+    let list = reply(events, |e| match e {
+        Event::ReadMarkers(list) => Some(list),
+        _ => None,
+    })?;
     Ok(Json(
         list.iter()
             .map(|(t, m)| ReadMarkerJson::new(t, Some(*m)))
@@ -566,11 +588,11 @@ pub async fn read_marker(
             format!("{target} is not a room (#name) or a user's name"),
         )
     })?;
-    let ApiAnswer::ReadMarker(target, marker) =
-        call(&state, user, ApiCall::ReadMarker(parsed)).await?
-    else {
-        return Err(unexpected());
-    };
+    let events = call(&state, user, Command::GetReadMarker(parsed)).await?;
+    let (target, marker) = reply(events, |e| match e {
+        Event::ReadMarker { target, marker } => Some((target, marker)),
+        _ => None,
+    })?;
     Ok(Json(ReadMarkerJson::new(&target, marker)))
 }
 
@@ -653,13 +675,47 @@ fn page_limit(state: &Shared, asked: Option<usize>) -> Result<usize, ApiError> {
     Ok(limit.min(most))
 }
 
-/// Runs `call` for `user` on the hub, mapping refusals to HTTP errors.
-async fn call(state: &Shared, user: NickKey, call: ApiCall) -> Result<ApiAnswer, ApiError> {
-    match state.hub.api(user, call).await {
-        Err(gone) => Err(unavailable(gone)),
-        Ok(Err(e)) => Err(chat_error(e)),
-        Ok(Ok(answer)) => Ok(answer),
+/// Runs `cmd` for the account `user` on the hub: the events it answers,
+/// refusals mapped to HTTP errors.
+async fn call(state: &Shared, user: NickKey, cmd: Command) -> Result<Vec<Event>, ApiError> {
+    hub_call(state, Caller::Account(user), cmd)
+        .await?
+        .map_err(chat_error)
+}
+
+/// Runs `cmd` for `caller` on the hub: the events it answers, or the
+/// hub's refusal for the caller to map (the hub's absence is a 503).
+pub(super) async fn hub_call(
+    state: &Shared,
+    caller: Caller,
+    cmd: Command,
+) -> Result<Result<Vec<Event>, ChatError>, ApiError> {
+    state.hub.call(caller, cmd).await.map_err(unavailable)
+}
+
+/// The one event of a call's answer that `pick` takes (a reply the hub
+/// always gives for that command: its absence is a bug).
+pub(super) fn reply<T>(
+    events: Vec<Event>,
+    pick: impl FnMut(Event) -> Option<T>,
+) -> Result<T, ApiError> {
+    events.into_iter().find_map(pick).ok_or_else(unexpected)
+}
+
+/// A room's history as a command.
+fn room_history(room: RoomName, query: HistoryQuery) -> Command {
+    Command::ChatHistory {
+        target: Target::Room(room),
+        window: Window::Query(query),
     }
+}
+
+/// The messages a read answers (history or search).
+fn messages(events: Vec<Event>) -> Result<Vec<Message>, ApiError> {
+    reply(events, |e| match e {
+        Event::History { messages, .. } | Event::SearchResults { messages, .. } => Some(messages),
+        _ => None,
+    })
 }
 
 fn unexpected() -> ApiError {

@@ -145,11 +145,8 @@ pub(crate) async fn standing(
     state: &Shared,
     account: &confab_core::NickKey,
 ) -> Result<(), Response> {
-    match state
-        .hub
-        .api(account.clone(), crate::hub_task::ApiCall::Standing)
-        .await
-    {
+    let caller = confab_core::hub::Caller::Account(account.clone());
+    match state.hub.standing(caller).await {
         Err(gone) => Err(unavailable(gone)),
         Ok(Err(e)) => Err(super::errors::chat_error(e).into_response()),
         Ok(Ok(_)) => Ok(()),

@@ -523,7 +523,9 @@ pub fn broadcast(env: &Envelope, view: &View) -> Vec<Irc> {
         | Event::ReadMarkers(_)
         | Event::YoureOper { .. }
         | Event::NoLongerOper
-        | Event::Klines(_) => Vec::new(),
+        | Event::Klines(_)
+        | Event::Suspensions(_)
+        | Event::OperDone(_) => Vec::new(),
     }
 }
 

@@ -106,6 +106,7 @@ commands! {
     "klines", "/klines", "operators: list the server bans";
     "suspend", "/suspend NAME [reason]", "operators: suspend an account (its sessions end; it cannot log in)";
     "unsuspend", "/unsuspend NAME", "operators: let a suspended account log in again";
+    "suspensions", "/suspensions", "operators: list the suspended accounts";
     "lockdown", "/lockdown [on|off]", "operators: refuse new guests and registrations (accounts still log in), or say whether that is on";
     "time", "/time", "show the server's time";
     "help", "/help [command]", "show help, for one command or in general";
@@ -333,6 +334,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
         }
         "unkline" => Ok(Input::Hub(Command::Unkline(one_arg(args)?))),
         "klines" => no_args(Input::Hub(Command::Klines)),
+        "suspensions" => no_args(Input::Hub(Command::Suspensions)),
         "suspend" => {
             let (who, reason) = split_word(args);
             if who.is_empty() {
@@ -382,7 +384,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             if args.is_empty() {
                 return Err(usage("search"));
             }
-            Ok(Input::Hub(Command::Search(text(args)?)))
+            Ok(Input::Hub(Command::search(text(args)?)))
         }
         "time" => no_args(Input::Time),
         "help" => match args {
@@ -611,7 +613,7 @@ mod tests {
         assert!(err("/history lots").starts_with("usage: /history"));
         assert_eq!(
             ok("/search crab rave"),
-            Input::Hub(Command::Search(text("crab rave")))
+            Input::Hub(Command::search(text("crab rave")))
         );
         assert!(err("/search").starts_with("usage: /search"));
     }

@@ -295,6 +295,14 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         )),
         Event::Error(e) => line(&format!("*** Error: {}", said(e))),
         Event::ServerNotice(s) => line(&format!("*** Notice: {}", plain(s))),
+        Event::OperDone(done) => line(&format!("*** Notice: {}", plain(&done.to_string()))),
+        Event::Suspensions(list) if list.is_empty() => line("*** No suspended accounts"),
+        Event::Suspensions(list) => {
+            line(&format!("*** {} suspended accounts:", list.len()));
+            for (name, reason) in list {
+                line(&format!("***   {name} ({})", plain(reason)));
+            }
+        }
         Event::Announcement(s) => line(&format!("*** Announcement: {}", plain(s.as_str()))),
         Event::Klines(list) if list.is_empty() => line("*** No server bans"),
         Event::Klines(list) => {

@@ -207,6 +207,7 @@ impl Fields<'_> {
             }),
             "unkline" => hub(Command::Unkline(self.string("mask")?.to_owned())),
             "klines" => hub(Command::Klines),
+            "suspensions" => hub(Command::Suspensions),
             "suspend" => hub(Command::Suspend {
                 name: self.nick("name")?,
                 reason: self.opt_input("reason", Field::Reason)?,
@@ -256,7 +257,7 @@ impl Fields<'_> {
             "users" => hub(Command::Users),
             "rooms" => hub(Command::Rooms),
             "history" => hub(self.history()?),
-            "search" => hub(Command::Search(self.text("text")?)),
+            "search" => hub(Command::search(self.text("text")?)),
             "ignore" => hub(Command::Ignore(self.nick("nick")?)),
             "unignore" => hub(Command::Unignore(self.nick("nick")?)),
             "ignores" => hub(Command::Ignores),
@@ -859,6 +860,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         ),
         Event::Registered { nick } => ("registered", json!({"nick": nick.as_str()})),
         Event::ServerNotice(text) => ("notice", json!({"text": text})),
+        Event::OperDone(done) => ("notice", json!({"text": done.to_string()})),
         Event::Bye { reason } => ("bye", json!({"reason": reason})),
         Event::ModeChanged { room, by, changes } => {
             let list: Vec<Value> = changes.iter().map(mode_json).collect();
@@ -967,6 +969,13 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         Event::Klines(list) => {
             let list: Vec<Value> = list.iter().map(kline_json).collect();
             ("klines", json!({"klines": list}))
+        }
+        Event::Suspensions(list) => {
+            let list: Vec<Value> = list
+                .iter()
+                .map(|(name, reason)| json!({"name": name.as_str(), "reason": reason}))
+                .collect();
+            ("suspensions", json!({"suspensions": list}))
         }
         Event::Wallops(text) => (
             "wallops",

@@ -363,6 +363,29 @@ async fn a_suspended_account_is_cut_off_on_every_door_until_lifted() {
         r.json(),
         json!({"suspensions": [{"name": "alice", "reason": "spam"}]})
     );
+    // Operators on every door read the same list.
+    let (before, _) = web.ok(json!({"type": "suspensions"})).await;
+    assert!(
+        before.iter().any(|m| m["type"] == "suspensions"
+            && m["suspensions"] == json!([{"name": "alice", "reason": "spam"}])),
+        "{before:?}"
+    );
+    let mut ircop = irc_client::register(s.addr, "ircop").await;
+    ircop.ask(&format!("OPER root {OPER_PW}")).await;
+    let said: Vec<String> = ircop
+        .ask("SUSPENSIONS")
+        .await
+        .into_iter()
+        .filter(|m| m.command == "NOTICE")
+        .map(|m| m.params.last().unwrap().clone())
+        .collect();
+    assert_eq!(said, ["1 suspended accounts:", "  alice (spam)"]);
+    let mut lineop = Client::login(s.addr, "lineop").await;
+    lineop.send(&format!("/oper root {OPER_PW}")).await;
+    lineop.expect("You are now a server operator").await;
+    lineop.send("/suspensions").await;
+    lineop.expect("*** 1 suspended accounts:").await;
+    lineop.expect("***   alice (spam)").await;
 
     let r = crate::http::Request::new(s.addr, "DELETE", "/api/v1/admin/suspensions?name=ALICE")
         .bearer(ADMIN)

@@ -447,6 +447,9 @@ impl Conn {
                 }
                 None => self.need_more(cmd).await,
             },
+            "SUSPENSIONS" => {
+                self.command(Command::Suspensions, cmd, Kind::Plain).await;
+            }
             "SUSPEND" | "UNSUSPEND" => {
                 let Some(name) = p.first() else {
                     return self.need_more(cmd).await;

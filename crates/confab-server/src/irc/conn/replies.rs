@@ -283,6 +283,28 @@ impl Conn {
                     .with_param(self.nick.clone())
                     .with_param(text.clone()),
             ],
+            Event::OperDone(done) => vec![
+                view.server_msg("NOTICE")
+                    .with_param(self.nick.clone())
+                    .with_param(done.to_string()),
+            ],
+            Event::Suspensions(list) => {
+                let said = match list.len() {
+                    0 => "No suspended accounts".to_owned(),
+                    n => format!("{n} suspended accounts:"),
+                };
+                let notice = |text: String| {
+                    view.server_msg("NOTICE")
+                        .with_param(self.nick.clone())
+                        .with_param(text)
+                };
+                let mut out = vec![notice(said)];
+                out.extend(
+                    list.iter()
+                        .map(|(name, reason)| notice(format!("  {name} ({reason})"))),
+                );
+                out
+            }
             Event::Announcement(text) => vec![
                 view.server_msg("NOTICE")
                     .with_param(self.nick.clone())
