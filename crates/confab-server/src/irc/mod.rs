@@ -1,8 +1,11 @@
 //! The IRC door: RFC 1459/2812 as modern servers speak it, with IRCv3
-//! capabilities. `render.rs` turns core events into IRC messages (pure),
-//! `conn.rs` is a connection: registration, capability negotiation, SASL,
-//! commands into core `Command`s, replies, and the socket.
+//! capabilities. `commands.rs` is the command table and each command's
+//! translation into core `Command`s (pure), `render.rs` turns core events
+//! into IRC messages (pure), `conn/` is a connection: the socket and its
+//! task, registration, capability negotiation, SASL, MODE, CHATHISTORY
+//! and the replies that depend on the question.
 
+pub mod commands;
 pub mod conn;
 pub mod render;
 

@@ -377,6 +377,9 @@ async fn server_queries_answer_with_their_numerics() {
         ("MOTD", "MOTD", &[], None),
         ("ADMIN", "ADMIN", &["256"], None),
         ("INFO", "INFO", &["374"], Some("374")),
+        ("HELP", "HELP", &["704", "705"], Some("706")),
+        ("HELP one command", "HELP privmsg", &["704"], Some("706")),
+        ("HELP unknown", "HELP FROBNICATE", &["524"], Some("524")),
     ];
     for (case, line, codes, final_code) in cases {
         let r = alice.ask(line).await;
@@ -395,6 +398,21 @@ async fn server_queries_answer_with_their_numerics() {
         if *case == "TIME" {
             // 391 <client> <server> [<timestamp> [<TS offset>]] :<human-readable time>
             assert_eq!(param(must(case, &r, "391"), 1), SERVER);
+        }
+        if *case == "HELP" {
+            // One line per command, the whole table.
+            let lines: Vec<&str> = r
+                .iter()
+                .filter(|m| m.command == "705")
+                .map(|m| m.params.last().unwrap().as_str())
+                .collect();
+            assert!(lines.len() > 40, "[{case}]\n{}", dump(&r));
+            assert!(lines.iter().any(|l| l.starts_with("JOIN ")), "{lines:?}");
+        }
+        if *case == "HELP one command" {
+            let m = must(case, &r, "704");
+            assert_eq!(param(m, 1), "PRIVMSG", "{m}");
+            assert!(param(m, 2).contains("send a message"), "{m}");
         }
         if *case == "MOTD" {
             assert!(

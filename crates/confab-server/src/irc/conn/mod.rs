@@ -23,8 +23,8 @@ use chrono::{DateTime, Utc};
 use confab_core::command::Window;
 use confab_core::store::{Account, Bound, HistoryQuery};
 use confab_core::{
-    ChatError, ClientInfo, Command, Delivery, Event, Field, ModeChange, MsgId, MsgKind, Nick,
-    RoomKey, RoomMode, RoomName, SessionId, Target, Text, Timestamp,
+    ChatError, ClientInfo, Command, Delivery, Event, ModeChange, MsgId, Nick, RoomKey, RoomMode,
+    RoomName, SessionId, Target, Timestamp,
 };
 use confab_irc::{MAX_LINE, MAX_TAGS, Message as Irc, ParseError};
 use tokio::io::WriteHalf;
@@ -34,6 +34,7 @@ use crate::rewind::Io;
 use tokio::time::Instant;
 use tracing::{Instrument, info};
 
+use super::commands::{Kind, MAX_TARGETS, SERVICE, is_channel, safe};
 use super::render::{self, CAPS, Caps, View};
 use crate::auth;
 use crate::closed::ClosedBy;
@@ -52,13 +53,10 @@ const WRITE_BATCH: usize = 64;
 /// The token of the PING that follows a page of kept messages
 /// (`PING :kept-42`); the client's PONG says it read the page.
 const KEPT_PING: &str = "kept-";
-/// Most targets of one PRIVMSG/NOTICE (ISUPPORT `TARGMAX`).
-const MAX_TARGETS: usize = 4;
 /// Most messages one CHATHISTORY request returns.
 const CHATHISTORY_MAX: usize = 100;
 /// Longest SASL payload accepted, in bytes of base64.
 const MAX_SASL: usize = 1600;
-const SERVICE: &str = "NickServ";
 const VERSION: &str = concat!("confab-", env!("CARGO_PKG_VERSION"));
 
 /// Serves one connection whose first bytes looked like IRC.
@@ -74,32 +72,6 @@ pub async fn serve<S: Io>(
     run(stream, peer, sid, initial, hub, config)
         .instrument(span)
         .await;
-}
-
-/// What a numbered command was, to read its replies by.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Kind {
-    Plain,
-    Login,
-    Identify,
-    NickServ,
-    Names,
-    Who(String),
-    WhoNick(String),
-    /// `MODE nick` for another nick: 502 if it exists, else 401.
-    UserMode(String),
-    Ison,
-    Userhost,
-    Topic,
-    /// The channels asked for (all when empty).
-    List(Vec<String>),
-    /// CHATHISTORY's subcommand and target, as asked.
-    History(String, String),
-    Targets,
-    /// MARKREAD's target, as asked.
-    MarkRead(String),
-    /// WHOWAS with a count: at most that many entries.
-    Whowas(usize),
 }
 
 struct Pending {
@@ -388,15 +360,6 @@ fn next_line(buf: &mut BytesMut, discarding: &mut bool) -> Line {
             None => return Line::None,
         }
     }
-}
-
-/// Splits a comma list, dropping empty items.
-fn list(s: &str) -> Vec<&str> {
-    s.split(',').filter(|x| !x.is_empty()).collect()
-}
-
-fn is_channel(s: &str) -> bool {
-    s.starts_with('#')
 }
 
 /// A CHATHISTORY reference: `msgid=…`, `timestamp=…` or `*`.
@@ -701,107 +664,7 @@ impl Conn {
             self.pending.insert(req, pending);
             self.group = Some(req);
         }
-        let cmd = msg.command.as_str();
-        let p = &msg.params;
-        let need = |n: usize| p.len() >= n;
-        match cmd {
-            "CAP" => return self.cap(&msg).await,
-            "PING" => {
-                let Some(token) = p.first() else {
-                    return self.num("409", &["No origin specified"]).await;
-                };
-                let m = self
-                    .view()
-                    .server_msg("PONG")
-                    .with_param(self.config.irc.server_name.clone())
-                    .with_param(token.clone());
-                return self.reply(vec![m]).await;
-            }
-            "PONG" => {
-                // The answer to a page of kept messages: taken.
-                let upto = p.iter().rev().find_map(|t| t.strip_prefix(KEPT_PING));
-                if let Some(upto) = upto.and_then(|u| u.parse().ok())
-                    && self.connected
-                    && self.hub.kept_taken(self.sid, MsgId(upto)).await.is_err()
-                {
-                    self.closing = Some("Server shutting down".into());
-                }
-                return;
-            }
-            "QUIT" => {
-                // Leaving is never refused: a reason that is not a text is
-                // dropped here, one over the limit by the hub.
-                let reason = self.reason(p.first().map(String::as_str)).ok().flatten();
-                self.closed_by = ClosedBy::Client;
-                if self.connected {
-                    self.command(Command::Quit(reason), "QUIT", Kind::Plain)
-                        .await;
-                } else {
-                    self.error_line("Quit");
-                    self.closing = Some("Quit".into());
-                }
-                return;
-            }
-            "AUTHENTICATE" => return self.authenticate(&msg).await,
-            "PASS" if !self.registered => {
-                if !need(1) {
-                    return self.num("461", &["PASS", "Not enough parameters"]).await;
-                }
-                self.pass = Some(p[0].clone());
-                return;
-            }
-            "NICK" if !self.registered => {
-                let Some(n) = p.first().filter(|n| !n.is_empty()) else {
-                    return self.num("431", &["No nickname given"]).await;
-                };
-                match Nick::parse(n, self.config.limits.max_nick_len) {
-                    Ok(nick) => self.wanted = Some(nick.to_string()),
-                    Err(_) => return self.num("432", &[n, "Erroneous nickname"]).await,
-                }
-                return self.try_register().await;
-            }
-            "USER" if !self.registered => {
-                if p.len() < 4 || p[0].is_empty() || p[3].is_empty() {
-                    return self.num("461", &["USER", "Not enough parameters"]).await;
-                }
-                let ident: String = p[0]
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-                    .take(15)
-                    .collect();
-                let ident = if ident.is_empty() {
-                    "user".into()
-                } else {
-                    ident
-                };
-                // The core's rule for real names; one that breaks it is
-                // refused (the nick stands in for it) but does not stop
-                // the registration.
-                let realname = match self.config.limits.input().check(Field::Realname, &p[3]) {
-                    Ok(()) => p[3].to_owned(),
-                    Err(e) => {
-                        let m = self
-                            .view()
-                            .server_msg("FAIL")
-                            .with_param("USER")
-                            .with_param("INVALID_REALNAME")
-                            .with_param(e.to_string());
-                        self.fail(m).await;
-                        String::new()
-                    }
-                };
-                self.user = Some((format!("~{ident}"), realname));
-                return self.try_register().await;
-            }
-            "PASS" | "USER" => {
-                return self.num("462", &["You may not reregister"]).await;
-            }
-            _ => {}
-        }
-        if !self.logged_in {
-            return self.num("451", &["You have not registered"]).await;
-        }
-        self.registered_command(&msg).await;
+        self.run(&msg).await;
     }
 }
 
@@ -810,18 +673,4 @@ fn iso_date(t: Timestamp) -> String {
         .unwrap_or_default()
         .format("%a %b %e %H:%M:%S %Y")
         .to_string()
-}
-
-impl Conn {}
-
-/// A client's word made safe to echo as a middle parameter: no spaces, not
-/// empty, no leading `:`.
-fn safe(s: &str) -> String {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    let s = s.trim_start_matches(':');
-    if s.is_empty() {
-        "*".to_owned()
-    } else {
-        s.to_owned()
-    }
 }
