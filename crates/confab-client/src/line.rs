@@ -298,9 +298,17 @@ impl<W: Write> Lines<W> {
                         .map(|r| format!("{}{}", if r.op { "@" } else { "" }, r.room))
                         .collect();
                     let account = if u.account { ", registered" } else { "" };
+                    let offline = if u.last_seen.is_some() {
+                        ", offline"
+                    } else {
+                        ""
+                    };
                     self.info(
                         t,
-                        &format!("{} ({}){account} from {}", u.nick, u.realname, u.host),
+                        &format!(
+                            "{} ({}){account}{offline} from {}",
+                            u.nick, u.realname, u.host
+                        ),
                     );
                     if let Some(a) = &u.away {
                         self.info(t, &format!("  away: {a}"));

@@ -1213,6 +1213,9 @@ impl Model {
                         text.push_str(" (account)");
                     }
                     text.push_str(&format!(" from {}", u.host));
+                    if u.last_seen.is_some() {
+                        text.push_str(", offline");
+                    }
                     if let Some(a) = &u.away {
                         text.push_str(&format!(", away: {a}"));
                     }

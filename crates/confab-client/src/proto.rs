@@ -455,6 +455,10 @@ pub struct WhoisUser {
     pub signon: Option<Time>,
     #[serde(default)]
     pub last_active: Option<Time>,
+    /// When a registered user who is offline was last connected (none:
+    /// online).
+    #[serde(default)]
+    pub last_seen: Option<Time>,
 }
 
 /// What the server says. docs/protocol.md, "Events" and each request's

@@ -88,6 +88,10 @@ pub struct UserDetails {
     /// The user's real address, only when a server operator asks (everyone
     /// else sees the cloak in `who.host`).
     pub address: Option<std::net::IpAddr>,
+    /// When a registered user who is offline was last connected (`None`:
+    /// online now). An account stays known, and in its rooms, while
+    /// offline; a guest who left is not found.
+    pub last_seen: Option<Timestamp>,
 }
 
 /// A user who went away, as they were (IRC's WHOWAS).

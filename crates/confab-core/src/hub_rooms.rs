@@ -524,6 +524,8 @@ impl<O: Outbox> Hub<O> {
     }
 
     // WHOIS, and IRC's ISON / USERHOST / WHO nick
+    /// WHOIS: the users online, and the registered ones offline (with
+    /// when they were last seen); the rest are missing.
     pub(super) fn whois(&mut self, sid: SessionId, nicks: Vec<Nick>, now: Timestamp) {
         let asker = self.sessions[&sid].user;
         // Real addresses are for server operators only.
@@ -535,7 +537,7 @@ impl<O: Outbox> Hub<O> {
                 .by_nick
                 .get(&nick.key())
                 .map(|id| (id, &self.users[id]))
-                .filter(|(_, u)| u.online())
+                .filter(|(_, u)| u.online() || u.account.is_some())
             else {
                 missing.push(nick);
                 continue;
@@ -561,6 +563,7 @@ impl<O: Outbox> Hub<O> {
                 last_active: u.last_active,
                 oper,
                 address: u.addr.filter(|_| asked_by_oper),
+                last_seen: (!u.online()).then_some(u.last_seen),
             });
         }
         self.reply(sid, now, Event::Whois { found, missing });

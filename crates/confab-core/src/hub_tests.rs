@@ -3442,6 +3442,7 @@ fn whois_tells_the_details_of_online_users_and_which_names_are_missing() {
                     last_active: active,
                     oper: false,
                     address: None,
+                    last_seen: None,
                 },
                 UserDetails {
                     who: actor("bob", "bob", "localhost", "bob"),
@@ -3451,11 +3452,45 @@ fn whois_tells_the_details_of_online_users_and_which_names_are_missing() {
                     last_active: signon,
                     oper: false,
                     address: None,
+                    last_seen: None,
                 },
             ],
             missing: vec![nick("ghost"), nick("erin")],
         }]
     );
+}
+
+#[test]
+fn whois_finds_a_registered_user_who_is_offline_with_when_they_were_last_seen() {
+    let alice_acct = account(1, "alice");
+    let memory = Memory::with_account(&alice_acct);
+    let mut w = World::with_memory(&memory);
+    let alice = w.login_account(&alice_acct);
+    w.in_room("#a", &[alice]);
+    let bob = w.login("bob");
+    w.in_room("#a", &[bob]);
+    w.advance(5_000);
+    let left = w.now;
+    w.disconnect(alice, "gone");
+    // A guest who left holding kept messages is no user to WHOIS.
+    let carol = w.login("carol");
+    w.disconnect(carol, "gone");
+    w.cmd(bob, say_to(to_user("carol"), "for later"));
+    w.advance(5_000);
+    w.clear();
+    let whois = w.ask(bob, Command::Whois(vec![nick("alice"), nick("carol")]));
+    let [Event::Whois { found, missing }] = &whois[..] else {
+        panic!("not a whois: {whois:?}");
+    };
+    assert_eq!(missing, &[nick("carol")]);
+    let [alice] = &found[..] else {
+        panic!("alice alone: {found:?}");
+    };
+    assert_eq!(alice.who.nick, nick("alice"));
+    assert!(alice.who.account);
+    assert_eq!(alice.last_seen, Some(left));
+    assert_eq!(alice.rooms, vec![(room("#a"), OP)]);
+    assert!(!alice.oper);
 }
 
 #[test]

@@ -142,11 +142,14 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
             for u in found {
                 let who = &u.who;
                 let account = if who.account { ", registered" } else { "" };
+                let since = match u.last_seen {
+                    None => format!("online since {}", date_time(u.signon, tz)),
+                    Some(seen) => format!("offline, last seen {}", date_time(seen, tz)),
+                };
                 line(&format!(
-                    "*** {} ({}){account}, online since {}",
+                    "*** {} ({}){account}, {since}",
                     who.nick,
                     plain(&who.realname),
-                    date_time(u.signon, tz)
                 ));
                 // The host is a cloak; the address only to an operator.
                 line(&format!("***   from {}", plain(&who.host)));

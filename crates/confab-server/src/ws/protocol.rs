@@ -768,6 +768,8 @@ fn details_json(u: &UserDetails) -> Value {
         "last_active": rfc3339(u.last_active),
         "oper": u.oper,
         "address": u.address.map(|ip| ip.to_string()),
+        "online": u.last_seen.is_none(),
+        "last_seen": u.last_seen.map(rfc3339),
     })
 }
 

@@ -86,6 +86,39 @@ async fn whois_shows_the_account_of_a_logged_in_user() {
 }
 
 #[tokio::test]
+async fn whois_finds_a_registered_user_who_is_offline_and_ison_does_not() {
+    let s = start(|_| {}).await;
+    let mut dana = create_account(s.addr, "dana", "password123", &[]).await;
+    dana.join("#c").await;
+    dana.quit().await;
+    let mut alice = register(s.addr, "alice").await;
+    let r = alice.ask("WHOIS dana").await;
+    let user = must("311", &r, "311");
+    assert_eq!(param(user, 1), "dana", "{user}");
+    must("319", &r, "319");
+    must("330", &r, "330");
+    let offline = must("320", &r, "320");
+    assert!(
+        last(offline).starts_with("is offline, last seen "),
+        "{offline}"
+    );
+    must_not("an offline user is not idle", &r, "317");
+    must_not("an offline account is no missing nick", &r, "401");
+    assert_eq!(r.last().unwrap().command, "318", "{}", dump(&r));
+    // Online is online: ISON and WHO leave dana out.
+    let r = alice.ask("ISON dana alice").await;
+    assert_eq!(last(must("303", &r, "303")), "alice", "{}", dump(&r));
+    let r = alice.ask("WHO dana").await;
+    must_not("WHO of an offline user", &r, "352");
+    // A guest who left is no one.
+    let mut erin = register(s.addr, "erin").await;
+    erin.quit().await;
+    let r = alice.ask("WHOIS erin").await;
+    must("401", &r, "401");
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn who_lists_channel_members_and_nicks() {
     let (s, mut alice, mut bob) = two().await;
     bob.ask("AWAY :lunch").await;

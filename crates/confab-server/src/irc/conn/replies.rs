@@ -541,13 +541,17 @@ impl Conn {
     ) -> Vec<Irc> {
         let view = self.view();
         let mut out = Vec::new();
+        // Who is online: what ISON, USERHOST, WHO and MODE look at. WHOIS
+        // also finds registered users who are offline.
+        let online: Vec<&confab_core::UserDetails> =
+            found.iter().filter(|u| u.last_seen.is_none()).collect();
         match kind {
             Kind::Ison => {
-                let names: Vec<&str> = found.iter().map(|u| u.who.nick.as_str()).collect();
+                let names: Vec<&str> = online.iter().map(|u| u.who.nick.as_str()).collect();
                 out.push(view.num("303", &[&names.join(" ")]));
             }
             Kind::Userhost => {
-                let items: Vec<String> = found
+                let items: Vec<String> = online
                     .iter()
                     .map(|u| {
                         let away = if u.away.is_some() { '-' } else { '+' };
@@ -557,14 +561,14 @@ impl Conn {
                 out.push(view.num("302", &[&items.join(" ")]));
             }
             Kind::UserMode(asked) => {
-                if found.is_empty() {
+                if online.is_empty() {
                     out.push(view.num("401", &[asked, "No such nick/channel"]));
                 } else {
                     out.push(view.num("502", &["Can't change mode for other users"]));
                 }
             }
             Kind::WhoNick(mask) => {
-                for u in found {
+                for u in online {
                     let channel = u.rooms.first().map_or("*".to_owned(), |r| r.0.to_string());
                     let status = u.rooms.first().map(|r| r.1).unwrap_or_default();
                     out.push(self.who_line(&channel, &u.who, u.away.is_some(), status));
@@ -601,9 +605,17 @@ impl Conn {
                     if w.account {
                         out.push(view.num("330", &[n, n, "is logged in as"]));
                     }
-                    let idle = ((now().0 - u.last_active.0) / 1000).max(0).to_string();
-                    let signon = (u.signon.0 / 1000).to_string();
-                    out.push(view.num("317", &[n, &idle, &signon, "seconds idle, signon time"]));
+                    if let Some(seen) = u.last_seen {
+                        // RPL_WHOISSPECIAL: offline, and since when.
+                        let said = format!("is offline, last seen {}", iso_date(seen));
+                        out.push(view.num("320", &[n, &said]));
+                    } else {
+                        let idle = ((now().0 - u.last_active.0) / 1000).max(0).to_string();
+                        let signon = (u.signon.0 / 1000).to_string();
+                        out.push(
+                            view.num("317", &[n, &idle, &signon, "seconds idle, signon time"]),
+                        );
+                    }
                     out.push(view.num("318", &[n, "End of /WHOIS list"]));
                 }
                 for n in missing {
