@@ -160,6 +160,36 @@ async fn sasl_failures_get_their_numerics() {
 }
 
 #[tokio::test]
+async fn sasl_once_registered_turns_the_guest_into_the_account_with_one_900() {
+    let s = start(|_| {}).await;
+    make_account(s.addr, "sally", PASSWORD).await;
+    let mut c = register(s.addr, "guest7").await;
+    c.req_caps(&["sasl"]).await;
+    let r = c.ask("AUTHENTICATE PLAIN").await;
+    must("PLAIN", &r, "AUTHENTICATE");
+    let r = c
+        .ask(&format!(
+            "AUTHENTICATE {}",
+            sasl_plain("", "sally", PASSWORD)
+        ))
+        .await;
+    // The guest becomes sally: NICK, then one 900 to the new nick, then 903.
+    let nick = must("NICK", &r, "NICK");
+    assert_eq!(param(nick, 0), "sally", "{nick}");
+    let logged: Vec<&Message> = r.iter().filter(|m| m.command == "900").collect();
+    assert_eq!(logged.len(), 1, "one 900:\n{}", dump(&r));
+    assert_eq!(param(logged[0], 0), "sally", "{}", logged[0]);
+    assert_eq!(param(logged[0], 2), "sally", "{}", logged[0]);
+    assert!(index(&r, "NICK") < index(&r, "900"), "{}", dump(&r));
+    assert!(index(&r, "900") < index(&r, "903"), "{}", dump(&r));
+    let r = c.ask("WHOIS sally").await;
+    assert_eq!(param(must("WHOIS", &r, "330"), 2), "sally");
+    let r = c.ask("AUTHENTICATE PLAIN").await;
+    must("again", &r, "907");
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn authenticating_twice_gets_907() {
     let s = start(|_| {}).await;
     make_account(s.addr, "sally", PASSWORD).await;

@@ -210,12 +210,14 @@ impl Conn {
                 let name = account.name.to_string();
                 let mask = format!("{}!{}@{}", self.nick, self.ident(), self.host());
                 if self.logged_in {
-                    // After registration: the guest session becomes the account's.
+                    // After registration: the guest session becomes the
+                    // account's; 900 and 903 come with the hub's welcome
+                    // (none if it refuses: a suspended account).
                     self.command(Command::Identify(account), "AUTHENTICATE", Kind::Identify)
                         .await;
-                } else {
-                    self.account = Some(account);
+                    return;
                 }
+                self.account = Some(account);
                 let view = self.view();
                 let msgs = vec![
                     view.num(

@@ -45,10 +45,17 @@ impl Conn {
                     let text = format!("You are now identified as {}", self.nick);
                     out.push(self.service_notice(&text));
                 }
-                out.push(self.view().num(
-                    "900",
-                    &[&self.my_mask(), &self.nick, "You are now logged in"],
-                ));
+                if command == "AUTHENTICATE" {
+                    // SASL once registered: told once the hub took it.
+                    let said = format!("You are now logged in as {}", self.nick);
+                    out.push(self.view().num("900", &[&self.my_mask(), &self.nick, &said]));
+                    out.push(self.view().num("903", &["SASL authentication successful"]));
+                } else {
+                    out.push(self.view().num(
+                        "900",
+                        &[&self.my_mask(), &self.nick, "You are now logged in"],
+                    ));
+                }
                 out
             }
             Event::Message { msg, .. } => render::message_lines(msg, d.actor.as_deref(), self.caps),
