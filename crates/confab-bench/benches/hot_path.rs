@@ -76,6 +76,7 @@ fn room_message() -> Message {
         to: Target::Room(room("#rust")),
         kind: MsgKind::Say,
         text: text(TEXT),
+        tags: confab_core::ClientTags::default(),
     }
 }
 
@@ -257,6 +258,7 @@ fn say() -> Command {
         to: Some(Target::Room(room("#rust"))),
         kind: MsgKind::Say,
         text: text(TEXT),
+        tags: confab_core::ClientTags::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::event::{ModeChange, MsgId, MsgKind, Target, Timestamp};
 use crate::names::{Nick, NickKey, RoomName};
 use crate::store::{Account, Bound, HistoryQuery};
+use crate::tags::ClientTags;
 use crate::text::Text;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +53,18 @@ pub enum Command {
     /// List every known user, online or not.
     Users,
     /// Send a message; `to: None` means the session's current target.
+    /// `tags`: client-only tags to pass on with it (most have none).
     Send {
         to: Option<Target>,
         kind: MsgKind,
         text: Text,
+        tags: ClientTags,
+    },
+    /// Client-only tags to a conversation with no message (IRC's
+    /// `TAGMSG`), passed on to those in it and never stored.
+    TagMsg {
+        to: Target,
+        tags: ClientTags,
     },
     /// Make a private conversation with `nick` the current target.
     Start(Nick),
@@ -204,6 +213,16 @@ pub enum Window {
 }
 
 impl Command {
+    /// `Send` with no tags: what most messages are.
+    pub fn send(to: Option<Target>, kind: MsgKind, text: Text) -> Command {
+        Command::Send {
+            to,
+            kind,
+            text,
+            tags: ClientTags::default(),
+        }
+    }
+
     /// `Join` without a key.
     pub fn join(room: RoomName) -> Command {
         Command::Join { room, key: None }
@@ -243,6 +262,7 @@ impl Command {
             | Command::Members(_)
             | Command::Users
             | Command::Send { .. }
+            | Command::TagMsg { .. }
             | Command::Start(_)
             | Command::Stop
             | Command::GetTopic(_)
@@ -290,6 +310,7 @@ impl Command {
             Command::Members(_) => "members",
             Command::Users => "users",
             Command::Send { .. } => "send",
+            Command::TagMsg { .. } => "tagmsg",
             Command::Start(_) => "start",
             Command::Stop => "stop",
             Command::GetTopic(_) => "topic",

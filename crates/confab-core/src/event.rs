@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use crate::error::ChatError;
 use crate::names::{Nick, RoomName};
+use crate::tags::ClientTags;
 use crate::text::Text;
 
 /// Milliseconds since the Unix epoch. The hub never reads the clock: every
@@ -280,6 +281,9 @@ pub struct Message {
     pub to: Target,
     pub kind: MsgKind,
     pub text: Text,
+    /// Client-only tags the sender gave it (a reply to, …), passed on and
+    /// kept as they are.
+    pub tags: ClientTags,
 }
 
 /// One row of a room listing.
@@ -454,6 +458,14 @@ pub enum Event {
         from: Nick,
         to: Target,
         active: bool,
+    },
+    /// Client-only tags from `from` to `to`, with no message (IRC's
+    /// `TAGMSG`: a reaction, …); never stored. The sender's sessions get
+    /// it too.
+    TagMsg {
+        from: Nick,
+        to: Target,
+        tags: ClientTags,
     },
     /// Reply to `Resume`: the messages missed, oldest first; `more` when
     /// the limit cut them short (ask again after the last one).

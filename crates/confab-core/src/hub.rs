@@ -44,6 +44,7 @@ use crate::store::{
     Account, AccountId, Commit, Conversation, HistoryQuery, KeptFor, Op, RoomSettings, Store,
     StoreError, Visibility,
 };
+use crate::tags::ClientTags;
 use crate::text::Text;
 
 /// Where the hub puts a session's events. The door side drains it.
@@ -204,6 +205,13 @@ struct Session<O> {
     /// if it is one. Per session: another device of the same account is
     /// not an operator until it says so too.
     oper: Option<Arc<str>>,
+}
+
+/// A message as sent, before the hub gives it an id and a target.
+struct Draft {
+    kind: MsgKind,
+    text: Text,
+    tags: ClientTags,
 }
 
 impl<O: Outbox> Session<O> {
@@ -1092,7 +1100,13 @@ impl<O: Outbox> Hub<O> {
                 self.users_list(sid, now);
                 Ok(())
             }
-            Command::Send { to, kind, text } => self.send(sid, uid, to, kind, text, now),
+            Command::Send {
+                to,
+                kind,
+                text,
+                tags,
+            } => self.send(sid, uid, to, Draft { kind, text, tags }, now),
+            Command::TagMsg { to, tags } => self.tag_msg(uid, to, tags, now),
             Command::Start(nick) => {
                 let tid = self.user_id(&nick)?;
                 let name = self.users[&tid].nick.clone();
@@ -1288,6 +1302,7 @@ impl<O: Outbox> Hub<O> {
             | Command::Members(_)
             | Command::Users
             | Command::Send { .. }
+            | Command::TagMsg { .. }
             | Command::Start(_)
             | Command::Stop
             | Command::GetTopic(_)
@@ -2126,10 +2141,10 @@ impl<O: Outbox> Hub<O> {
         sid: SessionId,
         uid: UserId,
         to: Option<Target>,
-        kind: MsgKind,
-        text: Text,
+        draft: Draft,
         now: Timestamp,
     ) -> Result<(), ChatError> {
+        let Draft { kind, text, tags } = draft;
         let target = match to {
             Some(t) => t,
             None => self.target_of(sid).ok_or(ChatError::NoTarget)?,
@@ -2154,6 +2169,7 @@ impl<O: Outbox> Hub<O> {
                     to: Target::Room(room.name.clone()),
                     kind,
                     text,
+                    tags,
                 };
                 let d = Envelope::by(
                     now,
@@ -2185,6 +2201,7 @@ impl<O: Outbox> Hub<O> {
                     to: Target::User(recipient.nick.clone()),
                     kind,
                     text,
+                    tags,
                 };
                 let ignored = recipient.ignores.contains(&from_key);
                 let offline = !recipient.online();

@@ -180,6 +180,7 @@ impl World {
             to: Some(to),
             kind,
             text,
+            tags: crate::ClientTags::default(),
         };
         let events = self.call(user, cmd)?;
         let kept = events.iter().find_map(|e| match e {
@@ -377,6 +378,7 @@ fn say(t: &str) -> Command {
         to: None,
         kind: MsgKind::Say,
         text: text(t),
+        tags: crate::ClientTags::default(),
     }
 }
 
@@ -386,6 +388,7 @@ fn say_to(target: Target, t: &str) -> Command {
         to: Some(target),
         kind: MsgKind::Say,
         text: text(t),
+        tags: crate::ClientTags::default(),
     }
 }
 
@@ -397,6 +400,7 @@ fn message(id: u64, time: Timestamp, from: &str, to: Target, kind: MsgKind, t: &
         to,
         kind,
         text: text(t),
+        tags: crate::ClientTags::default(),
     }
 }
 
@@ -1142,6 +1146,7 @@ fn room_message_keeps_its_kind_and_is_stamped_with_now() {
             to: None,
             kind: MsgKind::Action,
             text: text("waves"),
+            tags: crate::ClientTags::default(),
         },
     );
     let delivered = w.deliveries(bob);
@@ -3378,6 +3383,7 @@ fn private_message_to_an_away_user_tells_the_sender_except_for_notices() {
             to: Some(to_user("alice")),
             kind: MsgKind::Notice,
             text: text("fyi"),
+            tags: crate::ClientTags::default(),
         },
     );
     let fyi = Event::Message {
@@ -3799,6 +3805,45 @@ fn typing_goes_to_the_others_in_the_room_and_is_not_kept() {
         [Event::Error(ChatError::NotInRoom(_))]
     ));
     w.assert_silent(bob);
+}
+
+#[test]
+fn tagmsg_goes_to_the_conversation_and_the_senders_sessions_and_is_not_kept() {
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#rust", &[alice, bob, carol]);
+    w.cmd(carol, Command::Ignore(nick("alice")));
+    w.clear();
+    let react = crate::ClientTags::new([("+draft/react", "ok")]).unwrap();
+    let cmd = |to| Command::TagMsg {
+        to,
+        tags: react.clone(),
+    };
+    let ev = |to| Event::TagMsg {
+        from: nick("alice"),
+        to,
+        tags: react.clone(),
+    };
+    assert_eq!(
+        w.ask(alice, cmd(to_room("#RUST"))),
+        vec![ev(to_room("#rust"))]
+    );
+    assert_eq!(w.events(bob), vec![ev(to_room("#rust"))]);
+    w.assert_silent(carol);
+    assert_eq!(w.ask(alice, cmd(to_user("BOB"))), vec![ev(to_user("bob"))]);
+    assert_eq!(w.events(bob), vec![ev(to_user("bob"))]);
+    // Nothing stored, nothing counted as a message.
+    assert_eq!(w.hub.counters().messages, 0);
+    assert!(memory.0.lock().unwrap().messages.is_empty());
+    // The rules of sending hold.
+    let dave = w.login("dave");
+    assert!(matches!(
+        w.ask(dave, cmd(to_room("#rust"))).as_slice(),
+        [Event::Error(ChatError::NotInRoom(_))]
+    ));
 }
 
 #[test]

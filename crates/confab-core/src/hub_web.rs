@@ -7,6 +7,7 @@
 use super::*;
 use crate::event::MsgId;
 use crate::read::{Answer, ReadQuery};
+use crate::tags::ClientTags;
 
 impl<O: Outbox> Hub<O> {
     // Typing: to the others in the conversation, never stored.
@@ -43,6 +44,51 @@ impl<O: Outbox> Hub<O> {
                 let them = &self.users[&tid];
                 if tid != uid && !them.ignores.contains(&from_key) {
                     self.staged.user(them, &ev);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // TAGMSG: client-only tags to the conversation, the sender's
+    // sessions included (its door decides whether to echo), never stored.
+    pub(super) fn tag_msg(
+        &mut self,
+        uid: UserId,
+        to: Target,
+        tags: ClientTags,
+        now: Timestamp,
+    ) -> Result<(), ChatError> {
+        let me = &self.users[&uid];
+        let from_key = me.nick.key();
+        let from = me.nick.clone();
+        let actor = me.actor.clone();
+        match to {
+            Target::Room(name) => {
+                let key = self.sendable_room(uid, name)?;
+                let room = &self.rooms[&key];
+                let to = Target::Room(room.name.clone());
+                let ev = Envelope::by(now, Event::TagMsg { from, to, tags }, &actor);
+                for mid in &room.members {
+                    let member = &self.users[mid];
+                    if !member.ignores.contains(&from_key) {
+                        self.staged.user(member, &ev);
+                    }
+                }
+                if !room.members.contains(&uid) {
+                    self.staged.user(&self.users[&uid], &ev);
+                }
+            }
+            Target::User(nick) => {
+                let tid = self.user_id(&nick)?;
+                let them = &self.users[&tid];
+                let to = Target::User(them.nick.clone());
+                let ev = Envelope::by(now, Event::TagMsg { from, to, tags }, &actor);
+                if !them.ignores.contains(&from_key) {
+                    self.staged.user(them, &ev);
+                }
+                if tid != uid {
+                    self.staged.user(&self.users[&uid], &ev);
                 }
             }
         }

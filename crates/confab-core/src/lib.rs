@@ -27,6 +27,7 @@ pub mod names;
 pub mod rate;
 pub mod read;
 pub mod store;
+pub mod tags;
 pub mod text;
 
 pub use command::{Command, Window};
@@ -40,4 +41,5 @@ pub use hub::{ClientInfo, Hub, HubConfig, Outbox, QueueFull};
 pub use input::{Field, InputError, InputLimits};
 pub use kline::{Kline, KlineMask};
 pub use names::{NameError, Nick, NickKey, RoomKey, RoomName};
+pub use tags::{ClientTags, TagsError};
 pub use text::{Text, TextError};

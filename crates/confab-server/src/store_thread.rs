@@ -334,6 +334,7 @@ mod tests {
             to: Target::Room(room.clone()),
             kind: MsgKind::Say,
             text: Text::parse(&format!("message {id}"), 400).unwrap(),
+            tags: confab_core::ClientTags::default(),
         }
     }
 

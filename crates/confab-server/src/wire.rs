@@ -2,6 +2,8 @@
 //! and `ToSchema` for the OpenAPI document): one definition each, so the
 //! two cannot drift apart.
 
+use std::collections::BTreeMap;
+
 use confab_core::{Message, MsgKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,6 +24,11 @@ pub struct MessageJson {
     pub target: String,
     pub kind: MessageKind,
     pub text: String,
+    /// The client-only tags its sender gave it (IRCv3 message-tags, such
+    /// as `+draft/reply`: the id of the message it answers), key to value
+    /// (`""` for none); left out when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl From<&Message> for MessageJson {
@@ -33,6 +40,11 @@ impl From<&Message> for MessageJson {
             target: m.to.to_string(),
             kind: m.kind.into(),
             text: m.text.as_str().to_owned(),
+            tags: m
+                .tags
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
         }
     }
 }

@@ -37,6 +37,7 @@ fn message(id: u64, nicks: &[Nick], rooms: &[RoomName]) -> Message {
             512,
         )
         .unwrap(),
+        tags: confab_core::ClientTags::default(),
     }
 }
 

@@ -10,7 +10,7 @@ use rusqlite::Row;
 
 use confab_core::store::{Account, AccountId, Bound, StoreError};
 use confab_core::{
-    Message, MsgId, MsgKind, Nick, NickKey, RoomKey, RoomName, Target, Text, Timestamp,
+    ClientTags, Message, MsgId, MsgKind, Nick, NickKey, RoomKey, RoomName, Target, Text, Timestamp,
 };
 
 use crate::error::{corrupt, db};
@@ -19,7 +19,7 @@ use crate::error::{corrupt, db};
 /// aliased `m`.
 macro_rules! message_columns {
     () => {
-        "m.id, m.time_ms, m.from_nick, m.kind, m.target_kind, m.target_name, m.text"
+        "m.id, m.time_ms, m.from_nick, m.kind, m.target_kind, m.target_name, m.text, m.tags"
     };
 }
 pub(crate) use message_columns;
@@ -148,6 +148,7 @@ pub(crate) fn message(row: &Row<'_>) -> Result<Message, StoreError> {
     let target_kind: String = row.get(4).map_err(db)?;
     let target_name: String = row.get(5).map_err(db)?;
     let body: String = row.get(6).map_err(db)?;
+    let tags: Option<String> = row.get(7).map_err(db)?;
     let id = stored_msg_id(id)?;
     let kind = match kind.as_str() {
         "say" => MsgKind::Say,
@@ -163,6 +164,10 @@ pub(crate) fn message(row: &Row<'_>) -> Result<Message, StoreError> {
         to,
         kind,
         text: text(&body)?,
+        tags: match tags {
+            None => ClientTags::default(),
+            Some(t) => ClientTags::decode(&t).map_err(|e| corrupt("message tags", &t, e))?,
+        },
     })
 }
 

@@ -253,6 +253,12 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF id, text ON messages BEGIN
         WHERE new.id <= (SELECT upto FROM fts_state);
 END;
 "#,
+    // 8 -> 9: a message keeps the client-only tags its sender gave it
+    // (IRCv3 `+draft/reply=…`), as a tags section writes them; NULL for
+    // none.
+    r#"
+ALTER TABLE messages ADD COLUMN tags TEXT;
+"#,
 ];
 
 /// The schema version this code writes and the newest it reads.

@@ -343,7 +343,8 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
             exec(
                 tx,
                 "INSERT INTO messages (id, time_ms, from_nick, from_key, kind, target_kind, \
-                 target_name, target_key, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 target_name, target_key, text, tags) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     id,
                     m.time.0,
@@ -354,6 +355,7 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
                     target_name,
                     target_key,
                     m.text.as_str(),
+                    (!m.tags.is_empty()).then(|| m.tags.encode()),
                 ],
             )
             .map_err(|e| {

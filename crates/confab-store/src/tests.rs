@@ -48,6 +48,7 @@ fn to_room(id: u64, from: &str, to: &str, body: &str) -> Message {
         to: Target::Room(room(to)),
         kind: MsgKind::Say,
         text: text(body),
+        tags: confab_core::ClientTags::default(),
     }
 }
 
@@ -59,6 +60,7 @@ fn to_user(id: u64, from: &str, to: &str, body: &str) -> Message {
         to: Target::User(nick(to)),
         kind: MsgKind::Say,
         text: text(body),
+        tags: confab_core::ClientTags::default(),
     }
 }
 
@@ -559,6 +561,48 @@ fn every_op_round_trips_and_survives_reopen() {
 }
 
 #[test]
+fn a_message_keeps_its_client_tags_across_a_reopen_and_a_bad_one_is_corrupt() {
+    let db = Db::new();
+    let mut store = db.open();
+    let tags = confab_core::ClientTags::new([("+draft/reply", "7"), ("+x", "a;b c")]).unwrap();
+    let tagged = Message {
+        tags: tags.clone(),
+        ..to_room(8, "alice", "#a", "re")
+    };
+    store
+        .commit(&[
+            Op::Message(to_room(7, "bob", "#a", "q")),
+            Op::Message(tagged.clone()),
+        ])
+        .unwrap();
+    drop(store);
+    let mut store = db.open();
+    let got = all(&mut store, &Conversation::Room(rk("#a")));
+    assert_eq!(got, [to_room(7, "bob", "#a", "q"), tagged]);
+    assert_eq!(got[1].tags, tags);
+    assert!(got[0].tags.is_empty());
+    // What the file holds is what a tags section says.
+    let raw: Option<String> = db
+        .raw()
+        .query_row("SELECT tags FROM messages WHERE id = 8", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(raw.as_deref(), Some("+draft/reply=7;+x=a\\:b\\sc"));
+    drop(store);
+    db.raw()
+        .execute("UPDATE messages SET tags = 'time=x' WHERE id = 8", [])
+        .unwrap();
+    let mut store = db.open();
+    let history = store.history(
+        &Conversation::Room(rk("#a")),
+        &HistoryQuery::before(None, 10),
+    );
+    assert!(
+        matches!(history, Err(StoreError::Corrupt(_))),
+        "{history:?}"
+    );
+}
+
+#[test]
 fn joins_keep_order_and_ignore_repeats() {
     let db = Db::new();
     let mut store = db.open();
@@ -842,6 +886,7 @@ fn message_kinds_names_and_texts_round_trip() {
             to: Target::Room(odd_room.clone()),
             kind,
             text: text("\x02bold\x02 \x0304red\x03 héllo ✓ 🦀  spaced"),
+            tags: confab_core::ClientTags::default(),
         });
     }
     let ops: Vec<_> = msgs.iter().cloned().map(Op::Message).collect();
@@ -2388,8 +2433,8 @@ fn v1_file(db: &Db) -> Connection {
 
 #[test]
 fn a_v1_database_upgrades_keeping_its_data() {
-    assert_eq!(SCHEMA_VERSION, 8);
-    assert_eq!(MIGRATIONS.len(), 8);
+    assert_eq!(SCHEMA_VERSION, 9);
+    assert_eq!(MIGRATIONS.len(), 9);
     let db = Db::new();
     drop(v1_file(&db));
 
@@ -2398,7 +2443,7 @@ fn a_v1_database_upgrades_keeping_its_data() {
         .conn()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
     let check = |store: &mut SqliteStore| {
         let snap = store.load().unwrap();
         assert_eq!(snap.next_msg_id, 3);
@@ -2680,6 +2725,7 @@ fn a_room_named_before_invisible_characters_were_refused_still_loads() {
                 to: Target::Room(old.clone()),
                 kind: MsgKind::Say,
                 text: text("hi"),
+                tags: confab_core::ClientTags::default(),
             }),
         ])
         .unwrap();

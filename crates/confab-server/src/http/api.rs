@@ -379,6 +379,11 @@ pub struct SendRequest {
     #[serde(default)]
     #[schema(pattern = "^[0-9a-f]{32}$")]
     pub upload: Option<String>,
+    /// Client-only tags to pass on with it (IRCv3 message-tags, such as
+    /// `+draft/reply`: the id of the message it answers): `+name` to a
+    /// value (`""` for none).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// Sends a message to a room as the token's user (who must be a member).
@@ -395,7 +400,7 @@ pub struct SendRequest {
         (status = 404, description = "No such room, or no such upload", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
-        (status = 422, description = "Missing fields or bad text", body = ErrorResponse),
+        (status = 422, description = "Missing fields, bad text or bad tags", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
 )]
@@ -425,7 +430,7 @@ pub async fn send_to_room(
         (status = 409, description = "The user cannot take messages now: too many unread (`offline_queue_full`), or an offline guest on a server that keeps nothing for guests (`guest_not_kept`)", body = ErrorResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
-        (status = 422, description = "Missing fields or bad text", body = ErrorResponse),
+        (status = 422, description = "Missing fields, bad text or bad tags", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
 )]
@@ -463,10 +468,18 @@ async fn send(
             },
         )?;
     }
+    let tags = confab_core::ClientTags::new(req.tags).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_tags",
+            format!("those tags cannot be sent: {e}"),
+        )
+    })?;
     let send = Command::Send {
         to: Some(to),
         kind: req.kind.into(),
         text,
+        tags,
     };
     let events = call(state, user, send).await?;
     // Kept for an offline recipient: `true` when a guest name.

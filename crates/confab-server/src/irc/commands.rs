@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use confab_core::{Command, Field, MsgKind, Nick, RoomKey, RoomName, Target, Text};
+use confab_core::{ClientTags, Command, Field, MsgKind, Nick, RoomKey, RoomName, Target, Text};
 use confab_irc::Message as Irc;
 
 /// Most targets of one PRIVMSG/NOTICE (ISUPPORT `TARGMAX`).
@@ -157,7 +157,7 @@ table! {
     "PART", Registered, 1, "PART #a,#b [:reason]: leave channels", part;
     "PRIVMSG", Registered, 0, "PRIVMSG target[,target] :text: send a message", privmsg;
     "NOTICE", Registered, 0, "NOTICE target[,target] :text: send a notice (never answered)", privmsg;
-    "TAGMSG", Registered, 1, "TAGMSG target: tags only (+typing is relayed to every door)", tagmsg;
+    "TAGMSG", Registered, 1, "TAGMSG target: client-only tags with no message (@+draft/react=...); +typing reaches every door", tagmsg;
     "TOPIC", Registered, 1, "TOPIC #a [:topic]: show or set a channel's topic", topic;
     "NAMES", Registered, 0, "NAMES #a: who is in a channel", names;
     "LIST", Registered, 0, "LIST [#a,#b]: channels and their topics", list_cmd;
@@ -441,6 +441,10 @@ fn privmsg(msg: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
         Ok(t) => t,
         Err(e) => return refuse(invalid_text(e)),
     };
+    let tags = match client_tags(msg) {
+        Ok(tags) => tags,
+        Err(steps) => return steps,
+    };
     let targets = list(targets);
     if targets.len() > MAX_TARGETS {
         return num("407", &[targets[0], "Too many targets"]);
@@ -472,30 +476,65 @@ fn privmsg(msg: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
             to: Some(to),
             kind,
             text: text.clone(),
+            tags: tags.clone(),
         };
         steps.push(Step::Hub(send, Kind::Plain));
     }
     steps
 }
 
-// Client tags are not relayed, except IRCv3's typing notification, which
-// every door understands.
+/// The client-only tags of `msg` (`+…`), as the core keeps them; a tags
+/// section over the limit is refused with 417, a tag whose name is not
+/// one is left out.
+fn client_tags(msg: &Irc) -> Result<ClientTags, Vec<Step>> {
+    let pairs = msg
+        .tags
+        .iter()
+        .filter(|t| t.key.starts_with('+'))
+        .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or("")))
+        .filter(|(key, _)| ClientTags::new([(*key, "")]).is_ok());
+    ClientTags::new(pairs).map_err(|_| num("417", &["Input line was too long"]))
+}
+
+// TAGMSG: client-only tags to a channel or a user. IRCv3's typing
+// notification becomes the core's, which every door understands; the
+// other tags go to those whose client takes tags.
 fn tagmsg(msg: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
-    let active = match msg.tag("+typing") {
-        Some(Some("active" | "paused")) => true,
-        Some(Some("done")) => false,
-        _ => return Vec::new(),
+    let tags = match client_tags(msg) {
+        Ok(tags) => tags,
+        Err(steps) => return steps,
     };
+    let typing = match tags.get("+typing") {
+        Some("active" | "paused") => Some(true),
+        Some("done") => Some(false),
+        _ => None,
+    };
+    let others = tags.without("+typing");
+    if typing.is_none() && others.is_empty() {
+        return Vec::new();
+    }
     let target = p[0];
     let to = if is_channel(target) {
         ctx.room(target).map(Target::Room)
     } else {
         Nick::parse(target, usize::MAX).ok().map(Target::User)
     };
-    match to {
-        Some(to) => hub(Command::Typing { to, active }, Kind::Plain),
-        None => num("401", &[&safe(target), "No such nick/channel"]),
+    let Some(to) = to else {
+        return num("401", &[&safe(target), "No such nick/channel"]);
+    };
+    let mut steps = Vec::new();
+    if let Some(active) = typing {
+        let typing = Command::Typing {
+            to: to.clone(),
+            active,
+        };
+        steps.push(Step::Hub(typing, Kind::Plain));
     }
+    if !others.is_empty() {
+        let tagmsg = Command::TagMsg { to, tags: others };
+        steps.push(Step::Hub(tagmsg, Kind::Plain));
+    }
+    steps
 }
 
 fn topic(_: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
@@ -795,6 +834,7 @@ mod tests {
             to: Some(to),
             kind: MsgKind::Say,
             text: text(s),
+            tags: ClientTags::default(),
         };
         Step::Hub(send, Kind::Plain)
     }
@@ -934,7 +974,8 @@ mod tests {
                 Command::Send {
                     to: Some(Target::Room(room("#in"))),
                     kind: MsgKind::Action,
-                    text: text("waves")
+                    text: text("waves"),
+                    tags: ClientTags::default(),
                 },
                 Kind::Plain
             )]
@@ -950,6 +991,19 @@ mod tests {
             registered("PRIVMSG a,b,c,d,e :x"),
             [n("407", &["a", "Too many targets"])]
         );
+        // Client-only tags go with the message; server tags do not.
+        assert_eq!(
+            registered("@+draft/reply=5;msgid=x PRIVMSG #in :yes"),
+            [Step::Hub(
+                Command::Send {
+                    to: Some(Target::Room(room("#in"))),
+                    kind: MsgKind::Say,
+                    text: text("yes"),
+                    tags: ClientTags::new([("+draft/reply", "5")]).unwrap()
+                },
+                Kind::Plain
+            )]
+        );
         let bad = registered("PRIVMSG #in :\u{7}x");
         assert!(
             matches!(&bad[..], [Step::Fail("INVALID_TEXT", _)]),
@@ -958,7 +1012,7 @@ mod tests {
     }
 
     #[test]
-    fn typing_is_the_one_client_tag_relayed() {
+    fn tagmsg_passes_client_tags_on_and_typing_becomes_the_cores() {
         assert_eq!(
             registered("@+typing=active TAGMSG #in"),
             [Step::Hub(
@@ -970,7 +1024,34 @@ mod tests {
             )]
         );
         assert_eq!(registered("@+typing=done TAGMSG bob").len(), 1);
-        assert_eq!(registered("@+react=x TAGMSG #in"), []);
+        let react = ClientTags::new([("+draft/react", "👍"), ("+draft/reply", "7")]).unwrap();
+        assert_eq!(
+            registered("@+draft/react=👍;+draft/reply=7;time=x TAGMSG #in"),
+            [Step::Hub(
+                Command::TagMsg {
+                    to: Target::Room(room("#in")),
+                    tags: react
+                },
+                Kind::Plain
+            )]
+        );
+        // Typing and another tag: both, the typing as the core's.
+        let both = registered("@+typing=active;+x=1 TAGMSG bob");
+        assert!(
+            matches!(
+                &both[..],
+                [
+                    Step::Hub(Command::Typing { .. }, _),
+                    Step::Hub(Command::TagMsg { .. }, _)
+                ]
+            ),
+            "{both:?}"
+        );
+        // No client tag: nothing to pass on.
+        assert_eq!(registered("@time=x TAGMSG #in"), []);
+        assert_eq!(registered("TAGMSG #in"), []);
+        let long = format!("@+x={} TAGMSG #in", "y".repeat(5000));
+        assert_eq!(registered(&long), [n("417", &["Input line was too long"])]);
         assert_eq!(
             registered("@+typing=active TAGMSG :a b"),
             [n("401", &["ab", "No such nick/channel"])]

@@ -162,6 +162,15 @@ fn tag(mut m: Irc, caps: Caps, time: Timestamp, env: Option<&Envelope>) -> Irc {
     m
 }
 
+/// Adds a message's client-only tags to `m` (for a client that takes
+/// message tags).
+fn client_tags(mut m: Irc, tags: &confab_core::ClientTags) -> Irc {
+    for (key, value) in tags.iter() {
+        m = m.with_tag(key, Some(value));
+    }
+    m
+}
+
 /// A chat message as PRIVMSG/NOTICE lines, split so that each fits in 512
 /// bytes. Tags by `caps`; `actor` gives the full source when known.
 pub fn message_lines(msg: &Message, actor: Option<&Actor>, caps: Caps) -> Vec<Irc> {
@@ -197,6 +206,7 @@ pub fn message_lines(msg: &Message, actor: Option<&Actor>, caps: Caps) -> Vec<Ir
         }
         if caps.message_tags {
             m = m.with_tag("msgid", Some(&msg.id.0.to_string()));
+            m = client_tags(m, &msg.tags);
         }
         if caps.account_tag
             && let Some(a) = actor
@@ -470,6 +480,9 @@ pub fn broadcast(env: &Envelope, view: &View) -> Vec<Irc> {
             vec![msg.with_param(text.as_str())]
         }
         // IRCv3's typing client tag, for clients that take tags.
+        Event::TagMsg { from, to, tags } if caps.message_tags => {
+            vec![client_tags(m("TAGMSG", from.as_str()), tags).with_param(to.to_string())]
+        }
         Event::Typing { from, to, active } if caps.message_tags => {
             let state = if *active { "active" } else { "done" };
             let target = match to {
@@ -486,7 +499,8 @@ pub fn broadcast(env: &Envelope, view: &View) -> Vec<Irc> {
         Event::AwayChanged { .. }
         | Event::AccountChanged { .. }
         | Event::RealnameChanged { .. }
-        | Event::Typing { .. } => Vec::new(),
+        | Event::Typing { .. }
+        | Event::TagMsg { .. } => Vec::new(),
         // Rendered by the connection (`Conn::render`), or nothing on
         // IRC; named one by one so that a new event cannot pass unseen.
         Event::Welcome { .. }
@@ -688,6 +702,7 @@ mod tests {
             to: Target::Room(RoomName::parse("#r", 50).unwrap()),
             kind,
             text: Text::parse(text, 4096).unwrap(),
+            tags: confab_core::ClientTags::default(),
         }
     }
 

@@ -411,7 +411,7 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
 
 fn say(to: Option<Target>, kind: MsgKind, s: &str, l: &ParseLimits) -> Result<Input, ParseError> {
     let text = Text::parse(s, l.max_message_bytes)?;
-    Ok(Input::Hub(Command::Send { to, kind, text }))
+    Ok(Input::Hub(Command::send(to, kind, text)))
 }
 
 /// The first word of `s` and the rest (which starts with the separator).
@@ -462,6 +462,7 @@ mod tests {
             to,
             kind,
             text: text(s),
+            tags: confab_core::ClientTags::default(),
         })
     }
 

@@ -343,7 +343,11 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         }
         // Typing is for clients that can show it without a line of text;
         // read markers for clients that count unread messages.
-        Event::Typing { .. } | Event::ReadMarker { .. } | Event::ReadMarkers(_) => {}
+        // Client-only tags (a reaction) are for clients that know them.
+        Event::Typing { .. }
+        | Event::TagMsg { .. }
+        | Event::ReadMarker { .. }
+        | Event::ReadMarkers(_) => {}
         Event::Bye { reason } => line(&format!("*** Disconnected: {}", plain(reason))),
         // Written by the writer as they are; nothing to show.
         // A read is answered in its place (`hub_task::Out::ready`).
@@ -620,6 +624,7 @@ mod tests {
                 to,
                 kind,
                 text: Text::parse(text, 100).unwrap(),
+                tags: confab_core::ClientTags::default(),
             },
             offline: false,
         }

@@ -447,6 +447,7 @@ impl Conn {
                     to,
                     kind,
                     text,
+                    tags,
                     upload,
                 },
             ) => {
@@ -465,6 +466,7 @@ impl Conn {
                             to: Some(to),
                             kind,
                             text,
+                            tags,
                         };
                         self.request(id, Kind::Send, vec![cmd]).await
                     }

@@ -12,8 +12,8 @@
 use confab_core::event::{Member, ModeChange, RoomMode, UserDetails};
 use confab_core::store::{Bound, HistoryQuery};
 use confab_core::{
-    ChatError, Command, Envelope, Event, Field, Marker, Message, MsgId, MsgKind, Nick, RoomName,
-    Target, Text, Timestamp, Window,
+    ChatError, ClientTags, Command, Envelope, Event, Field, Marker, Message, MsgId, MsgKind, Nick,
+    RoomName, Target, Text, Timestamp, Window,
 };
 use serde_json::{Map, Value, json};
 
@@ -67,6 +67,7 @@ pub enum Request {
         to: Target,
         kind: MsgKind,
         text: Text,
+        tags: ClientTags,
         upload: String,
     },
     /// Everything else: a core command as it is.
@@ -219,14 +220,20 @@ impl Fields<'_> {
                     to: self.target("to")?,
                     kind: self.kind()?,
                     text: self.text("text")?,
+                    tags: self.opt_tags()?,
                     upload: upload.to_owned(),
                 },
                 None => hub(Command::Send {
                     to: Some(self.target("to")?),
                     kind: self.kind()?,
                     text: self.text("text")?,
+                    tags: self.opt_tags()?,
                 }),
             },
+            "tagmsg" => hub(Command::TagMsg {
+                to: self.target("to")?,
+                tags: self.opt_tags()?,
+            }),
             "join" => hub(Command::Join {
                 room: self.room("room")?,
                 key: self.opt_string("key")?.map(str::to_owned),
@@ -440,6 +447,28 @@ impl Fields<'_> {
         }
     }
 
+    /// `"tags"`: client-only tags, an object of `+name` to a string value
+    /// (`""` for none); none when absent.
+    fn opt_tags(&self) -> Result<ClientTags, BadInput> {
+        let bad = |why: String| BadInput::field("tags", why);
+        match self.obj.get("tags") {
+            None | Some(Value::Null) => Ok(ClientTags::default()),
+            Some(Value::Object(map)) => {
+                let mut pairs = Vec::with_capacity(map.len());
+                for (key, value) in map {
+                    let Value::String(value) = value else {
+                        return Err(bad(format!("the value of tag {key:?} must be a string")));
+                    };
+                    pairs.push((key.as_str(), value.as_str()));
+                }
+                ClientTags::new(pairs).map_err(|e| bad(e.to_string()))
+            }
+            Some(_) => Err(bad(
+                "\"tags\" must be an object of client-only tags (\"+name\": \"value\")".into(),
+            )),
+        }
+    }
+
     fn opt_minutes(&self) -> Result<Option<u64>, BadInput> {
         match self.obj.get("minutes") {
             None | Some(Value::Null) => Ok(None),
@@ -571,6 +600,15 @@ fn truncate(s: &str, max: usize) -> &str {
 /// `{"id", "time", "from", "target", "kind", "text"}`.
 pub fn message_json(m: &Message) -> Value {
     serde_json::to_value(crate::wire::MessageJson::from(m)).expect("a message serializes to JSON")
+}
+
+/// Client-only tags as a JSON object, key to value (`""` for none).
+fn tags_json(tags: &confab_core::ClientTags) -> Value {
+    Value::Object(
+        tags.iter()
+            .map(|(k, v)| (k.to_owned(), Value::from(v)))
+            .collect(),
+    )
 }
 
 fn messages_json(ms: &[Message]) -> Value {
@@ -705,6 +743,7 @@ pub fn is_broadcast(ev: &Event) -> bool {
             | Event::AccountChanged { .. }
             | Event::RealnameChanged { .. }
             | Event::Typing { .. }
+            | Event::TagMsg { .. }
             | Event::Announcement(_)
             | Event::Wallops(_)
             | Event::ServerNotice(_)
@@ -964,6 +1003,10 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         Event::Typing { from, to, active } => (
             "typing",
             json!({"from": from.as_str(), "to": to.to_string(), "active": active}),
+        ),
+        Event::TagMsg { from, to, tags } => (
+            "tagmsg",
+            json!({"from": from.as_str(), "to": to.to_string(), "tags": tags_json(tags)}),
         ),
         Event::Announcement(text) => ("announcement", json!({"text": text.as_str()})),
         Event::YoureOper { name } => ("oper", json!({"name": name})),
@@ -1228,7 +1271,8 @@ mod tests {
             Command::Send {
                 to: Some(Target::Room(room("#a"))),
                 kind: MsgKind::Say,
-                text: Text::parse("hi", 100).unwrap()
+                text: Text::parse("hi", 100).unwrap(),
+                tags: confab_core::ClientTags::default(),
             }
         );
         assert!(matches!(
@@ -1355,6 +1399,7 @@ mod tests {
             to: Target::Room(room("#general")),
             kind: MsgKind::Say,
             text: Text::parse("hi", 100).unwrap(),
+            tags: confab_core::ClientTags::default(),
         }
     }
 

@@ -648,8 +648,110 @@ async fn typing_tagmsg_reaches_clients_that_take_tags() {
         // Without message-tags, nothing arrives.
         must_not(case, &carol.sync().await, "TAGMSG");
     }
-    // Other client tags are not relayed.
-    alice.ask("@+draft/react=x TAGMSG #c").await;
-    must_not("other tag", &bob.sync().await, "TAGMSG");
+    // Other client tags are relayed as they are, to clients that take
+    // tags only.
+    alice.ask("@+draft/react=x;+draft/reply=9 TAGMSG #c").await;
+    let got = bob.sync().await;
+    let m = must("other tags", &got, "TAGMSG");
+    assert_eq!(tag(m, "+draft/react"), Some("x"), "{m}");
+    assert_eq!(tag(m, "+draft/reply"), Some("9"), "{m}");
+    assert_eq!(param(m, 0), "#c", "{m}");
+    must_not("other tags", &carol.sync().await, "TAGMSG");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_tags_ride_with_messages_and_stay_in_the_history() {
+    let caps = [
+        "message-tags",
+        "echo-message",
+        "batch",
+        "server-time",
+        "draft/chathistory",
+    ];
+    let (s, mut alice, mut bob) = pair(&caps, &["message-tags"]).await;
+    let mut carol = register(s.addr, "carol").await;
+    carol.join("#c").await;
+    drain(&mut [&mut alice, &mut bob, &mut carol]).await;
+    let r = alice
+        .ask("@+draft/reply=1;+example.com/x=a\\sb;msgid=forged PRIVMSG #c :re")
+        .await;
+    let echo = must("echo", &r, "PRIVMSG");
+    assert_eq!(tag(echo, "+draft/reply"), Some("1"), "{echo}");
+    let got = bob.sync().await;
+    let m = must("relayed", &got, "PRIVMSG");
+    assert_eq!(tag(m, "+draft/reply"), Some("1"), "{m}");
+    assert_eq!(tag(m, "+example.com/x"), Some("a b"), "{m}");
+    // The server's own msgid, never the client's.
+    assert_ne!(tag(m, "msgid"), Some("forged"), "{m}");
+    assert_eq!(tag(m, "msgid"), tag(echo, "msgid"), "{m}");
+    let seen = carol.sync().await;
+    let plain = must("without tags", &seen, "PRIVMSG");
+    assert!(plain.tags.is_empty(), "{plain}");
+    // Kept with the message: the history gives it back.
+    let r = alice.ask("CHATHISTORY LATEST #c * 10").await;
+    let kept = r
+        .iter()
+        .find(|m| m.command == "PRIVMSG" && last(m) == "re")
+        .unwrap_or_else(|| panic!("history:\n{}", dump(&r)));
+    assert_eq!(tag(kept, "+draft/reply"), Some("1"), "{kept}");
+    assert_eq!(tag(kept, "+example.com/x"), Some("a b"), "{kept}");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_labeled_tagmsg_is_echoed_with_its_label_and_too_many_tags_get_417() {
+    let caps = ["message-tags", "echo-message", "labeled-response", "batch"];
+    let (s, mut alice, mut bob) = pair(&caps, &["message-tags"]).await;
+    let r = alice.ask("@label=r1;+draft/react=ok TAGMSG #c").await;
+    let echo = must("echo", &r, "TAGMSG");
+    assert_eq!(tag(echo, "label"), Some("r1"), "{echo}");
+    assert_eq!(tag(echo, "+draft/react"), Some("ok"), "{echo}");
+    must("relayed", &bob.sync().await, "TAGMSG");
+    // Over 4094 bytes of client tags: refused, nothing relayed.
+    let long = format!("@+draft/x={} PRIVMSG #c :hi", "y".repeat(4100));
+    let r = alice.ask(&long).await;
+    must("too long", &r, "417");
+    must_not("too long", &bob.sync().await, "PRIVMSG");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_tags_cross_between_irc_and_the_websocket_door() {
+    use crate::ws_client;
+    use serde_json::json;
+    let s = start(|_| {}).await;
+    let mut ivy = register_with_caps(s.addr, "ivy", &["message-tags"]).await;
+    ivy.join("#c").await;
+    let (mut web, _) = ws_client::guest(s.addr, "web").await;
+    web.ok(json!({"type": "join", "room": "#c"})).await;
+    ivy.sync().await;
+    // WebSocket → IRC: a reply, its tags with it.
+    web.ok(json!({"type": "send", "to": "#c", "text": "agreed",
+        "tags": {"+draft/reply": "1"}}))
+        .await;
+    let got = ivy.sync().await;
+    let m = must("from the web", &got, "PRIVMSG");
+    assert_eq!(tag(m, "+draft/reply"), Some("1"), "{m}");
+    // IRC → WebSocket: a reaction, as a tagmsg event; a message's tags in
+    // its JSON.
+    ivy.ask("@+draft/react=👍;+draft/reply=2 TAGMSG #c").await;
+    let ev = web.expect("tagmsg").await;
+    assert_eq!(ev["from"], "ivy", "{ev}");
+    assert_eq!(ev["to"], "#c", "{ev}");
+    assert_eq!(
+        ev["tags"],
+        json!({"+draft/react": "👍", "+draft/reply": "2"})
+    );
+    ivy.ask("@+draft/reply=2 PRIVMSG #c :me too").await;
+    let (_, ev) = web
+        .expect_where("message", |v| v["message"]["text"] == "me too")
+        .await;
+    assert_eq!(ev["message"]["tags"], json!({"+draft/reply": "2"}), "{ev}");
+    // Bad tags from the web are refused, naming the field.
+    let e = web
+        .refused(json!({"type": "send", "to": "#c", "text": "x", "tags": {"time": "1"}}))
+        .await;
+    assert_eq!(e["field"], "tags", "{e}");
     s.shutdown().await;
 }

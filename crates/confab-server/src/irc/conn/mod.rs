@@ -555,6 +555,14 @@ impl Conn {
             }
             _ => {}
         }
+        // A TAGMSG comes back to the session that sent it only with
+        // echo-message (its other sessions see it as from elsewhere).
+        if matches!(d.event, Event::TagMsg { .. })
+            && !self.caps.echo_message
+            && d.origin().is_some_and(|o| o.sid == self.sid)
+        {
+            return;
+        }
         let req = d
             .origin()
             .filter(|o| o.sid == self.sid)
