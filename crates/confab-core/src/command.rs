@@ -121,6 +121,13 @@ pub enum Command {
     SetRealname(Text),
     /// Tell what is known of these names.
     Whois(Vec<Nick>),
+    /// List the users online whose nick, `nick!ident@host`, host or real
+    /// name matches a glob (`*`: everyone), but for invisible ones who
+    /// share no room with the asker (IRC's `WHO mask`).
+    Who(String),
+    /// Be left out of WHO and of member lists for those who share no
+    /// room with the user, or no longer (IRC's user mode `+i`).
+    SetInvisible(bool),
     /// Tell who recently used a name.
     Whowas(Nick),
     /// Tell how big the server is.
@@ -281,6 +288,8 @@ impl Command {
             | Command::Away(_)
             | Command::SetRealname(_)
             | Command::Whois(_)
+            | Command::Who(_)
+            | Command::SetInvisible(_)
             | Command::Whowas(_)
             | Command::Stats
             | Command::ChatHistory { .. }
@@ -329,6 +338,8 @@ impl Command {
             Command::Away(_) => "away",
             Command::SetRealname(_) => "setname",
             Command::Whois(_) => "whois",
+            Command::Who(_) => "who",
+            Command::SetInvisible(_) => "set-invisible",
             Command::Whowas(_) => "whowas",
             Command::Stats => "stats",
             Command::ChatHistory { .. } => "chathistory",

@@ -256,6 +256,9 @@ struct User {
     rooms: Vec<RoomKey>,
     /// Names whose messages this user does not see.
     ignores: HashSet<NickKey>,
+    /// Left out of WHO and of a room's member list for those who share no
+    /// room with the user (IRC's user mode `+i`).
+    invisible: bool,
     last_seen: Timestamp,
     /// How many private messages are kept for the user (they arrived while
     /// it was offline) and not yet taken by one of its sessions.
@@ -294,6 +297,7 @@ impl User {
             sessions: Vec::new(),
             rooms: Vec::new(),
             ignores: HashSet::new(),
+            invisible: false,
             last_seen: now,
             kept: 0,
             kept_mem: VecDeque::new(),
@@ -1201,6 +1205,14 @@ impl<O: Outbox> Hub<O> {
                 self.whois(sid, nicks, now);
                 Ok(())
             }
+            Command::Who(mask) => {
+                self.who(sid, uid, &mask, now);
+                Ok(())
+            }
+            Command::SetInvisible(on) => {
+                self.users.get_mut(&uid).expect("live").invisible = on;
+                Ok(())
+            }
             Command::Whowas(nick) => {
                 self.whowas(sid, nick, now);
                 Ok(())
@@ -1317,6 +1329,8 @@ impl<O: Outbox> Hub<O> {
             | Command::Bans(_)
             | Command::Invite { .. }
             | Command::Whois(_)
+            | Command::Who(_)
+            | Command::SetInvisible(_)
             | Command::Whowas(_)
             | Command::Stats
             | Command::ChatHistory { .. }
@@ -2079,10 +2093,14 @@ impl<O: Outbox> Hub<O> {
     ) -> Result<(), ChatError> {
         let key = self.room_arg(sid, room)?;
         let room = &self.rooms[&key];
+        // Invisible members only to those in the room.
+        let inside = self.sessions[&sid]
+            .user
+            .is_some_and(|me| room.members.contains(&me));
         let mut members: Vec<Member> = room
             .members
             .iter()
-            .filter(|id| self.users[id].online())
+            .filter(|id| self.users[id].online() && (inside || !self.users[id].invisible))
             .map(|id| {
                 let u = &self.users[id];
                 Member {

@@ -569,6 +569,34 @@ impl<O: Outbox> Hub<O> {
         self.reply(sid, now, Event::Whois { found, missing });
     }
 
+    /// WHO mask: the users online that match, as WHOIS describes them,
+    /// by nick; invisible ones only to those sharing a room with them (or
+    /// themselves). At most `MAX_WHO`.
+    pub(super) fn who(&mut self, sid: SessionId, uid: UserId, mask: &str, now: Timestamp) {
+        const MAX_WHO: usize = 1000;
+        let everyone = matches!(mask, "*" | "0" | "");
+        let my_rooms: HashSet<&RoomKey> = self.users[&uid].rooms.iter().collect();
+        let mut nicks: Vec<Nick> = self
+            .users
+            .iter()
+            .filter(|(id, u)| {
+                u.online()
+                    && (!u.invisible || **id == uid || u.rooms.iter().any(|r| my_rooms.contains(r)))
+            })
+            .filter(|(_, u)| {
+                everyone
+                    || glob_match(mask, u.nick.as_str())
+                    || glob_match(mask, &format!("{}!{}@{}", u.nick, u.ident, u.host))
+                    || glob_match(mask, &u.host)
+                    || glob_match(mask, &u.realname)
+            })
+            .map(|(_, u)| u.nick.clone())
+            .collect();
+        nicks.sort_by_key(Nick::key);
+        nicks.truncate(MAX_WHO);
+        self.whois(sid, nicks, now);
+    }
+
     // WHOWAS nick
     pub(super) fn whowas(&mut self, sid: SessionId, nick: Nick, now: Timestamp) {
         let key = nick.key();

@@ -3500,6 +3500,49 @@ fn whois_finds_a_registered_user_who_is_offline_with_when_they_were_last_seen() 
 }
 
 #[test]
+fn who_matches_masks_and_hides_the_invisible_from_strangers() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = w.login("carol");
+    w.in_room("#a", &[alice, bob]);
+    w.cmd(bob, Command::SetInvisible(true));
+    w.clear();
+    let who = |w: &mut World, sid, mask: &str| -> Vec<String> {
+        match &w.ask(sid, Command::Who(mask.into()))[..] {
+            [Event::Whois { found, missing }] => {
+                assert!(missing.is_empty());
+                found.iter().map(|u| u.who.nick.to_string()).collect()
+            }
+            other => panic!("not a who: {other:?}"),
+        }
+    };
+    // Alice shares #a with bob: she sees him; carol does not.
+    assert_eq!(who(&mut w, alice, "*"), ["alice", "bob", "carol"]);
+    assert_eq!(who(&mut w, carol, "*"), ["alice", "carol"]);
+    assert_eq!(who(&mut w, carol, "B*"), Vec::<String>::new());
+    assert_eq!(who(&mut w, bob, "b?b"), ["bob"]);
+    // By nick!ident@host too.
+    assert_eq!(
+        who(&mut w, alice, "*!*@localhost"),
+        ["alice", "bob", "carol"]
+    );
+    // A room's members: the invisible only to those inside.
+    let members = |w: &mut World, sid| -> Vec<String> {
+        match &w.ask(sid, Command::Members(Some(room("#a"))))[..] {
+            [Event::Members { members, .. }] => {
+                members.iter().map(|m| m.who.nick.to_string()).collect()
+            }
+            other => panic!("not members: {other:?}"),
+        }
+    };
+    assert_eq!(members(&mut w, alice), ["alice", "bob"]);
+    assert_eq!(members(&mut w, carol), ["alice"]);
+    w.cmd(bob, Command::SetInvisible(false));
+    assert_eq!(members(&mut w, carol), ["alice", "bob"]);
+}
+
+#[test]
 fn set_realname_is_told_to_the_users_audience_and_shown_by_whois() {
     let mut w = World::new();
     let (alice, bob) = w.alice_runs_a();

@@ -587,14 +587,21 @@ fn list_cmd(_: &Irc, p: &[&str], _: &Ctx) -> Vec<Step> {
     hub(Command::Rooms, Kind::List(asked))
 }
 
+// WHO #channel, WHO nick, or WHO mask (a glob on nick, nick!user@host,
+// host or real name; `*` or none: everyone one may see).
 fn who(_: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
     let mask = p.first().copied().unwrap_or("*");
     if let Some(room) = ctx.room(mask) {
         hub(Command::Members(Some(room)), Kind::Who(mask.to_owned()))
     } else if let Ok(nick) = Nick::parse(mask, usize::MAX) {
         hub(Command::Whois(vec![nick]), Kind::WhoNick(mask.to_owned()))
+    } else if is_channel(mask) || mask.chars().any(char::is_whitespace) {
+        num("315", &[&safe(mask), "End of WHO list"])
     } else {
-        num("315", &[mask, "End of WHO list"])
+        hub(
+            Command::Who(mask.to_owned()),
+            Kind::WhoNick(mask.to_owned()),
+        )
     }
 }
 
@@ -1098,8 +1105,19 @@ mod tests {
         );
         assert_eq!(
             registered("WHO *.x"),
-            [n("315", &["*.x", "End of WHO list"])]
+            [Step::Hub(
+                Command::Who("*.x".into()),
+                Kind::WhoNick("*.x".into())
+            )]
         );
+        assert_eq!(
+            registered("WHO"),
+            [Step::Hub(
+                Command::Who("*".into()),
+                Kind::WhoNick("*".into())
+            )]
+        );
+        assert_eq!(registered("WHO #"), [n("315", &["#", "End of WHO list"])]);
         assert_eq!(
             registered("WHOIS srv a,b"),
             [Step::Hub(

@@ -400,6 +400,44 @@ async fn user_modes_are_ones_own() {
 }
 
 #[tokio::test]
+async fn who_with_a_mask_lists_those_one_may_see_and_hides_the_invisible() {
+    let (s, mut alice, mut bob) = two().await;
+    let mut carol = register(s.addr, "carol").await;
+    let r = bob.ask("MODE bob +i").await;
+    must("+i", &r, "MODE");
+    let nicks = |r: &[Message]| -> Vec<String> {
+        let mut n: Vec<String> = all(r, "352")
+            .iter()
+            .map(|m| param(m, 5).to_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    // alice shares #c with bob; carol shares nothing.
+    let r = alice.ask("WHO *").await;
+    assert_eq!(nicks(&r), ["alice", "bob", "carol"], "{}", dump(&r));
+    assert_eq!(param(must("WHO *", &r, "315"), 1), "*");
+    let r = carol.ask("WHO *").await;
+    assert_eq!(nicks(&r), ["alice", "carol"], "{}", dump(&r));
+    let r = carol.ask("WHO b*").await;
+    assert_eq!(nicks(&r), Vec::<String>::new(), "{}", dump(&r));
+    let r = alice.ask("WHO b*").await;
+    assert_eq!(nicks(&r), ["bob"], "{}", dump(&r));
+    let r = alice.ask("WHO *!~*@*").await;
+    assert_eq!(nicks(&r), ["alice", "bob", "carol"], "{}", dump(&r));
+    // A channel's WHO and NAMES leave bob out for carol, who is not in it.
+    let r = carol.ask("WHO #c").await;
+    assert_eq!(nicks(&r), ["alice"], "{}", dump(&r));
+    let r = carol.ask("NAMES #c").await;
+    assert_eq!(last(must("NAMES", &r, "353")), "@alice", "{}", dump(&r));
+    // Visible again.
+    bob.ask("MODE bob -i").await;
+    let r = carol.ask("WHO *").await;
+    assert_eq!(nicks(&r), ["alice", "bob", "carol"], "{}", dump(&r));
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn server_queries_answer_with_their_numerics() {
     let (s, mut alice, _bob) = two().await;
     // (case, line, numerics that must all be there, the last one)

@@ -56,6 +56,10 @@ impl Conn {
                     .with_param(self.nick.clone())
                     .with_param(changed);
                 self.reply(vec![m]).await;
+                // WHO and member lists leave an invisible user out for
+                // those who share no channel with it: the hub's to know.
+                let invisible = Command::SetInvisible(self.invisible);
+                self.command(invisible, "MODE", Kind::Plain).await;
             }
             if deoper {
                 // The hub's answer is the `MODE -o` the client sees.
