@@ -292,7 +292,7 @@ async fn messages_sent_over_rest_reach_telnet() {
     let code = send("/api/v1/rooms/quiet/messages", json!({"text": "x"}))
         .await
         .assert_error(403);
-    assert_eq!(code, "forbidden");
+    assert_eq!(code, "not_in_room");
     // Carol saw none of the refused ones.
     let r = post(s.addr, "/api/v1/rooms/general/messages")
         .bearer(&t)

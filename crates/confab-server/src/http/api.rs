@@ -254,7 +254,7 @@ pub struct MessagePage {
         (status = 200, description = "A page of messages", body = MessagePage),
         (status = 400, description = "Bad query parameters", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
-        (status = 403, description = "A ban of the room matches the user (`forbidden`), or the account is suspended or banned from the server", body = ErrorResponse),
+        (status = 403, description = "A ban of the room matches the user (`banned`), or the account is suspended or banned from the server", body = ErrorResponse),
         (status = 404, description = "No such room (or not readable)", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )
@@ -326,7 +326,7 @@ pub struct SearchResults {
         (status = 200, description = "Matching messages", body = SearchResults),
         (status = 400, description = "Bad query parameters", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
-        (status = 403, description = "A ban of the room matches the user (`forbidden`), or the account is suspended or banned from the server", body = ErrorResponse),
+        (status = 403, description = "A ban of the room matches the user (`banned`), or the account is suspended or banned from the server", body = ErrorResponse),
         (status = 404, description = "No such room (or not readable)", body = ErrorResponse),
         (status = 503, description = "Server stopping or store failing", body = ErrorResponse),
     )

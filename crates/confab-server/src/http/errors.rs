@@ -1,6 +1,7 @@
 //! Errors as the web doors answer them: one body for every error
 //! ([`ErrorResponse`]), and the one map from a hub refusal to an HTTP
-//! status and code ([`chat_error`]), which REST and WebSocket share.
+//! status ([`chat_error`]); its code is the core's (`ChatError::code`),
+//! the one the WebSocket door sends too.
 
 use axum::http::StatusCode;
 use confab_core::ChatError;
@@ -32,19 +33,21 @@ pub fn unavailable(gone: crate::hub_task::HubGone) -> ApiError {
     )
 }
 
-/// The HTTP status and code of a hub refusal; its message is the core's.
+/// A hub refusal over HTTP: the core's code and message (the same the
+/// WebSocket door sends), with its status. Every refusal is named, so a
+/// new one must be given a status here.
 pub fn chat_error(e: ChatError) -> ApiError {
     use ChatError as E;
-    let (status, code) = match &e {
+    let status = match &e {
         E::NotLoggedIn => {
+            // Over REST: the account of a valid token is gone.
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unknown_account",
                 "the token's account is not known to this server",
             );
         }
-        E::NoSuchRoom(_) => (StatusCode::NOT_FOUND, "no_such_room"),
-        E::NoSuchUser(_) => (StatusCode::NOT_FOUND, "no_such_user"),
+        E::NoSuchRoom(_) | E::NoSuchUser(_) | E::NoSuchKline(_) => StatusCode::NOT_FOUND,
         E::NotInRoom(_)
         | E::CannotSend(_)
         | E::Banned(_)
@@ -52,17 +55,38 @@ pub fn chat_error(e: ChatError) -> ApiError {
         | E::InviteOnly(_)
         | E::BadKey(_)
         | E::GuestsNotAllowed
-        | E::GuestsNoPrivateHistory => (StatusCode::FORBIDDEN, "forbidden"),
-        E::ServerBanned(_) => (StatusCode::FORBIDDEN, "banned_from_server"),
-        E::Suspended { .. } => (StatusCode::FORBIDDEN, "suspended"),
-        // The recipient's state, not the sender's pace: no Retry-After.
-        E::OfflineQueueFull(_) => (StatusCode::CONFLICT, "offline_queue_full"),
-        E::GuestNotKept(_) => (StatusCode::CONFLICT, "guest_not_kept"),
-        E::BadValue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_value"),
-        E::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
-        E::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage"),
-        E::NoStorage => (StatusCode::SERVICE_UNAVAILABLE, "no_storage"),
-        _ => (StatusCode::CONFLICT, "refused"),
+        | E::GuestsNoPrivateHistory
+        | E::NotServerOper
+        | E::ServerBanned(_)
+        | E::Suspended { .. } => StatusCode::FORBIDDEN,
+        E::BadQuery(_) => StatusCode::BAD_REQUEST,
+        E::BadValue(_) | E::Input(_) | E::BadModeParam { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        E::Storage(_) | E::NoStorage => StatusCode::SERVICE_UNAVAILABLE,
+        // The state of things, not the request's form: the recipient's
+        // queue is full, a name is taken, the room is full, ….
+        E::AlreadyLoggedIn
+        | E::NickInUse(_)
+        | E::NickReserved(_)
+        | E::NoTarget
+        | E::NoRoom
+        | E::IgnoreSelf
+        | E::NotIgnoring(_)
+        | E::TooManyRooms(_)
+        | E::OfflineQueueFull(_)
+        | E::GuestNotKept(_)
+        | E::NickRegistered(_)
+        | E::AccountNameFixed(_)
+        | E::AlreadyRegistered(_)
+        | E::AlreadyIdentified(_)
+        | E::NotAnAccount
+        | E::NotSuspended(_)
+        | E::Lockdown
+        | E::RoomFull(_)
+        | E::UserNotInRoom { .. }
+        | E::AlreadyInRoom { .. }
+        | E::NotOnline(_)
+        | E::BanListFull(_)
+        | E::NoSuchMessage { .. } => StatusCode::CONFLICT,
     };
-    ApiError::new(status, code, e.to_string())
+    ApiError::new(status, e.code(), e.to_string())
 }

@@ -292,7 +292,7 @@ async fn a_banned_user_reads_no_history_over_rest_or_any_door() {
     bob.sync().await;
     for path in [history, search] {
         let r = get(s.addr, path).bearer(&t).send().await;
-        assert_eq!(r.assert_error(403), "forbidden", "{path}");
+        assert_eq!(r.assert_error(403), "banned", "{path}");
         assert!(!r.text().contains("before the ban"), "{path}");
     }
     // IRC's CHATHISTORY.
