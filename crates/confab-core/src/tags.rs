@@ -4,8 +4,6 @@
 //! a message (and kept with it in the history), or alone (IRC's
 //! `TAGMSG`).
 
-use std::fmt;
-
 /// Most bytes of client-only tag data one message may carry, as the
 /// tags section puts them (`+a=b;+c`): IRCv3 message-tags' limit for what
 /// a client sends.
@@ -24,6 +22,8 @@ pub enum TagsError {
     NotClientOnly(String),
     #[error("{0:?} is not a valid tag name")]
     BadKey(String),
+    #[error("the value of tag {0:?} holds a NUL")]
+    Nul(String),
     #[error("the tags take {len} bytes; at most {MAX_CLIENT_TAG_BYTES} are allowed")]
     TooLong { len: usize },
 }
@@ -45,13 +45,16 @@ impl ClientTags {
             if !valid_name(name) {
                 return Err(TagsError::BadKey(key));
             }
+            if value.contains('\0') {
+                return Err(TagsError::Nul(key));
+            }
             match tags.iter_mut().find(|(k, _)| *k == key) {
                 Some(tag) => tag.1 = value,
                 None => tags.push((key, value)),
             }
         }
         let tags = ClientTags(tags);
-        let len = tags.encode().len();
+        let len = tags.wire_len();
         if len > MAX_CLIENT_TAG_BYTES {
             return Err(TagsError::TooLong { len });
         }
@@ -77,30 +80,12 @@ impl ClientTags {
         ClientTags(self.0.iter().filter(|(k, _)| k != key).cloned().collect())
     }
 
-    /// The tags as a message's tags section writes them (`+a=b;+c`, values
-    /// escaped the IRCv3 way): the form the store keeps.
+    /// The tags as the store keeps them: `key=value` pairs joined by NUL
+    /// (which neither a key nor a value holds), so nothing needs
+    /// escaping.
     pub fn encode(&self) -> String {
-        let mut out = String::new();
-        for (i, (key, value)) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(';');
-            }
-            out.push_str(key);
-            if !value.is_empty() {
-                out.push('=');
-                for c in value.chars() {
-                    match c {
-                        ';' => out.push_str("\\:"),
-                        ' ' => out.push_str("\\s"),
-                        '\\' => out.push_str("\\\\"),
-                        '\r' => out.push_str("\\r"),
-                        '\n' => out.push_str("\\n"),
-                        c => out.push(c),
-                    }
-                }
-            }
-        }
-        out
+        let pairs: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pairs.join("\0")
     }
 
     /// Reads what [`ClientTags::encode`] wrote (and checks it again).
@@ -108,16 +93,27 @@ impl ClientTags {
         if s.is_empty() {
             return Ok(ClientTags::default());
         }
-        ClientTags::new(s.split(';').map(|tag| {
-            let (key, raw) = tag.split_once('=').unwrap_or((tag, ""));
-            (key.to_owned(), unescape(raw))
-        }))
+        ClientTags::new(
+            s.split('\0')
+                .map(|tag| tag.split_once('=').unwrap_or((tag, ""))),
+        )
     }
-}
 
-impl fmt::Display for ClientTags {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.encode())
+    /// How many bytes the tags take in an IRC message's tags section
+    /// (`+a=b;+c`, where `;`, space, `\\`, CR and LF in a value take two).
+    fn wire_len(&self) -> usize {
+        let escaped = |v: &str| {
+            v.len()
+                + v.chars()
+                    .filter(|c| matches!(c, ';' | ' ' | '\\' | '\r' | '\n'))
+                    .count()
+        };
+        let tags: usize = self
+            .0
+            .iter()
+            .map(|(k, v)| k.len() + if v.is_empty() { 0 } else { 1 + escaped(v) })
+            .sum();
+        tags + self.0.len().saturating_sub(1)
     }
 }
 
@@ -134,28 +130,6 @@ fn valid_name(name: &str) -> bool {
                 .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c))
     });
     vendor_ok && !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
-/// An escaped tag value as it was (an unknown escape is the character
-/// itself; a lone trailing backslash is dropped).
-fn unescape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some(':') => out.push(';'),
-            Some('s') => out.push(' '),
-            Some('r') => out.push('\r'),
-            Some('n') => out.push('\n'),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -175,7 +149,7 @@ mod tests {
             [("+draft/reply", "43"), ("+example.com/x", "")]
         );
         assert_eq!(tags.get("+draft/reply"), Some("43"));
-        assert_eq!(tags.without("+draft/reply").encode(), "+example.com/x");
+        assert_eq!(tags.without("+draft/reply").encode(), "+example.com/x=");
     }
 
     #[test]
@@ -193,11 +167,15 @@ mod tests {
     }
 
     #[test]
-    fn encoding_escapes_values_and_decodes_back() {
-        let tags = ClientTags::new([("+a", "x; y\\z\r\n"), ("+b", "")]).unwrap();
-        assert_eq!(tags.encode(), "+a=x\\:\\sy\\\\z\\r\\n;+b");
+    fn encoding_keeps_any_value_and_decodes_back() {
+        let tags = ClientTags::new([("+a", "x; y\\z=\r\n"), ("+b", "")]).unwrap();
+        assert_eq!(tags.encode(), "+a=x; y\\z=\r\n\0+b=");
         assert_eq!(ClientTags::decode(&tags.encode()), Ok(tags));
         assert_eq!(ClientTags::decode(""), Ok(ClientTags::default()));
+        assert_eq!(
+            ClientTags::new([("+a", "x\0y")]),
+            Err(TagsError::Nul("+a".into()))
+        );
     }
 
     #[test]
@@ -209,5 +187,8 @@ mod tests {
         ));
         let fits = "v".repeat(MAX_CLIENT_TAG_BYTES - 3);
         assert!(ClientTags::new([("+a", fits.as_str())]).is_ok());
+        // Counted as IRC writes them: a space takes two bytes.
+        let spaces = " ".repeat(MAX_CLIENT_TAG_BYTES / 2);
+        assert!(ClientTags::new([("+a", spaces.as_str())]).is_err());
     }
 }

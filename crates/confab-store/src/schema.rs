@@ -254,8 +254,8 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF id, text ON messages BEGIN
 END;
 "#,
     // 8 -> 9: a message keeps the client-only tags its sender gave it
-    // (IRCv3 `+draft/reply=…`), as a tags section writes them; NULL for
-    // none.
+    // (IRCv3 `+draft/reply=…`): `key=value` pairs joined by NUL
+    // (`ClientTags::encode`); NULL for none.
     r#"
 ALTER TABLE messages ADD COLUMN tags TEXT;
 "#,

@@ -419,9 +419,10 @@ async fn who_with_a_mask_lists_those_one_may_see_and_hides_the_invisible() {
     assert_eq!(param(must("WHO *", &r, "315"), 1), "*");
     let r = carol.ask("WHO *").await;
     assert_eq!(nicks(&r), ["alice", "carol"], "{}", dump(&r));
-    let r = carol.ask("WHO b*").await;
+    // (`bo?` can match no host: every cloak is longer.)
+    let r = carol.ask("WHO bo?").await;
     assert_eq!(nicks(&r), Vec::<String>::new(), "{}", dump(&r));
-    let r = alice.ask("WHO b*").await;
+    let r = alice.ask("WHO bo?").await;
     assert_eq!(nicks(&r), ["bob"], "{}", dump(&r));
     let r = alice.ask("WHO *!~*@*").await;
     assert_eq!(nicks(&r), ["alice", "bob", "carol"], "{}", dump(&r));
