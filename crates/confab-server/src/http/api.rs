@@ -348,13 +348,18 @@ pub async fn search(
             messages: Vec::new(),
         }));
     }
-    let text = Text::parse(&params.q, state.config.limits.max_message_bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_query",
-            format!("q cannot be searched for: {e}"),
-        )
-    })?;
+    // The index keeps words only: control characters separate them like
+    // spaces do, and any length is searched for.
+    let words: String = params
+        .q
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let Ok(text) = Text::parse(&words, usize::MAX) else {
+        return Ok(Json(SearchResults {
+            messages: Vec::new(),
+        }));
+    };
     let search = Command::Search {
         text,
         room: Some(room),
@@ -381,8 +386,10 @@ pub struct SendRequest {
     pub upload: Option<String>,
     /// Client-only tags to pass on with it (IRCv3 message-tags, such as
     /// `+draft/reply`: the id of the message it answers): `+name` to a
-    /// value (`""` for none).
+    /// value (`""` for none); see `crate::wire::client_tags` for the
+    /// limits.
     #[serde(default)]
+    #[schema(schema_with = crate::wire::tags_schema)]
     pub tags: std::collections::BTreeMap<String, String>,
 }
 
@@ -468,7 +475,7 @@ async fn send(
             },
         )?;
     }
-    let tags = confab_core::ClientTags::new(req.tags).map_err(|e| {
+    let tags = crate::wire::client_tags(&req.tags).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_tags",

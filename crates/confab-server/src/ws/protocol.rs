@@ -448,20 +448,21 @@ impl Fields<'_> {
     }
 
     /// `"tags"`: client-only tags, an object of `+name` to a string value
-    /// (`""` for none); none when absent.
+    /// (`""` for none), as REST takes them (`wire::client_tags`); none
+    /// when absent.
     fn opt_tags(&self) -> Result<ClientTags, BadInput> {
         let bad = |why: String| BadInput::field("tags", why);
         match self.obj.get("tags") {
             None | Some(Value::Null) => Ok(ClientTags::default()),
             Some(Value::Object(map)) => {
-                let mut pairs = Vec::with_capacity(map.len());
+                let mut json = std::collections::BTreeMap::new();
                 for (key, value) in map {
                     let Value::String(value) = value else {
                         return Err(bad(format!("the value of tag {key:?} must be a string")));
                     };
-                    pairs.push((key.as_str(), value.as_str()));
+                    json.insert(key.clone(), value.clone());
                 }
-                ClientTags::new(pairs).map_err(|e| bad(e.to_string()))
+                crate::wire::client_tags(&json).map_err(bad)
             }
             Some(_) => Err(bad(
                 "\"tags\" must be an object of client-only tags (\"+name\": \"value\")".into(),
