@@ -2404,6 +2404,7 @@ impl<O: Outbox> Hub<O> {
             Some(room) => Visibility {
                 rooms: vec![self.history_room(uid, &room, self.sessionless(sid))?],
                 private: None,
+                private_since: Timestamp::default(),
             },
         };
         let query = ReadQuery::Search {
@@ -2427,6 +2428,7 @@ impl<O: Outbox> Hub<O> {
                 .cloned()
                 .collect(),
             private: me.account.map(|_| me.nick.key()),
+            private_since: me.account_since,
         }
     }
 

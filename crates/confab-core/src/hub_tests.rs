@@ -4141,10 +4141,13 @@ fn in_window(m: &Message, q: &HistoryQuery) -> bool {
 fn seen_by(who: &Visibility, m: &Message) -> bool {
     match &m.to {
         Target::Room(r) => who.rooms.contains(&r.key()),
-        Target::User(to) => who
-            .private
-            .as_ref()
-            .is_some_and(|me| *me == to.key() || *me == m.from.key()),
+        Target::User(to) => {
+            m.time >= who.private_since
+                && who
+                    .private
+                    .as_ref()
+                    .is_some_and(|me| *me == to.key() || *me == m.from.key())
+        }
     }
 }
 

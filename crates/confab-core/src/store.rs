@@ -223,11 +223,15 @@ impl HistoryQuery {
 }
 
 /// What a search may see: messages in these rooms, and private messages
-/// to or from this name (registered users only; `None` for guests).
+/// to or from this name (registered users only; `None` for guests) from
+/// `private_since` on (older ones were a guest's who used the name before
+/// the account existed). The store applies both before it counts to a
+/// limit, so a page is never short for what was left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Visibility {
     pub rooms: Vec<RoomKey>,
     pub private: Option<NickKey>,
+    pub private_since: Timestamp,
 }
 
 /// Why the store failed. The `Display` text may be shown to users and

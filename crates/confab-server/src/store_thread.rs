@@ -391,6 +391,7 @@ mod tests {
         let who = Visibility {
             rooms: vec![room.key()],
             private: None,
+            private_since: confab_core::Timestamp::default(),
         };
         let found = store.search(&who, "message", 1000).unwrap();
         assert_eq!(found.len(), 100);

@@ -82,8 +82,9 @@ pub(crate) const HISTORY_PRIVATE_LATEST: &str = history_private!("DESC");
 /// The conversations of someone who sees the rooms of a JSON array of keys
 /// (`?1`) and the private messages to and from a key (`?2`, NULL for
 /// none), each with the time of its latest message, for those whose latest
-/// message lies strictly between `?3` and `?4`; the `?5` earliest by that
-/// time (then by kind and key, so ties come in a stable order).
+/// message lies strictly between `?3` and `?4` (a private one's at `?6`
+/// or later: `Visibility::private_since`); the `?5` earliest by that time
+/// (then by kind and key, so ties come in a stable order).
 ///
 /// Columns: `'room'` and the room key, or `'user'` and the key of the
 /// other party; then the time. Every message of the conversations is read
@@ -101,38 +102,40 @@ SELECT 'room' AS kind, m.target_key AS other, max(m.time_ms) AS t FROM messages 
 UNION ALL \
 SELECT 'user', max(m.from_key, m.target_key), max(m.time_ms) AS t FROM messages m \
  WHERE m.target_kind = 'user' AND min(m.from_key, m.target_key) = ?2 \
- GROUP BY max(m.from_key, m.target_key) HAVING t > ?3 AND t < ?4 \
+ GROUP BY max(m.from_key, m.target_key) HAVING t > ?3 AND t < ?4 AND t >= ?6 \
 UNION ALL \
 SELECT 'user', min(m.from_key, m.target_key), max(m.time_ms) AS t FROM messages m \
  WHERE m.target_kind = 'user' AND min(m.from_key, m.target_key) < ?2 \
    AND max(m.from_key, m.target_key) = ?2 \
- GROUP BY min(m.from_key, m.target_key) HAVING t > ?3 AND t < ?4 \
+ GROUP BY min(m.from_key, m.target_key) HAVING t > ?3 AND t < ?4 AND t >= ?6 \
 ORDER BY t, kind, other LIMIT ?5";
 
 /// The newest messages matching an FTS5 query (`?1`) in the rooms of a
 /// JSON array of keys (`?2`) or private to or from a key (`?3`, NULL for
-/// none). The full-text index yields matches newest first and each is
-/// checked against the visibility until `?4` are found.
+/// none) sent at `?5` or later. The full-text index yields matches newest
+/// first and each is checked against the visibility until `?4` are found.
 pub(crate) const SEARCH: &str = concat!(
     "SELECT ",
     message_columns!(),
     " FROM messages_fts f JOIN messages m ON m.id = f.rowid \
      WHERE messages_fts MATCH ?1 AND ( \
        (m.target_kind = 'room' AND m.target_key IN (SELECT value FROM json_each(?2))) \
-       OR (m.target_kind = 'user' AND (m.from_key = ?3 OR m.target_key = ?3)) \
+       OR (m.target_kind = 'user' AND (m.from_key = ?3 OR m.target_key = ?3) \
+           AND m.time_ms >= ?5) \
      ) ORDER BY f.rowid DESC LIMIT ?4"
 );
 
 /// The messages after an id (`?1`), oldest first, in the rooms of a JSON
-/// array of keys (`?2`) or private to or from a key (`?3`, NULL for none),
-/// at most `?4`: what a reconnecting client missed. Walks the primary key
+/// array of keys (`?2`) or private to or from a key (`?3`, NULL for none)
+/// sent at `?5` or later, at most `?4`: what a reconnecting client missed. Walks the primary key
 /// from the id, so it costs what it returns plus what others said.
 pub(crate) const SINCE: &str = concat!(
     "SELECT ",
     message_columns!(),
     " FROM messages m WHERE m.id > ?1 AND ( \
        (m.target_kind = 'room' AND m.target_key IN (SELECT value FROM json_each(?2))) \
-       OR (m.target_kind = 'user' AND (m.from_key = ?3 OR m.target_key = ?3)) \
+       OR (m.target_kind = 'user' AND (m.from_key = ?3 OR m.target_key = ?3) \
+           AND m.time_ms >= ?5) \
      ) ORDER BY m.id LIMIT ?4"
 );
 
@@ -1153,7 +1156,8 @@ impl Store for SqliteStore {
                 private,
                 after.0,
                 before.0,
-                rows::limit(limit)
+                rows::limit(limit),
+                who.private_since.0
             ])
             .map_err(db)?;
         let mut out = Vec::new();
@@ -1204,13 +1208,17 @@ impl Store for SqliteStore {
         let private = who.private.as_ref().map(NickKey::as_str);
         // The full-text index yields matches newest first; each is checked
         // against what `who` may see until `limit` are found.
-        self.messages(SEARCH, params![matcher, rooms, private, rows::limit(limit)])
-            .map_err(|e| match e {
-                // Quoting makes every query valid FTS5; should one still be
-                // refused, say so in the user's terms.
-                StoreError::Other(msg) if msg.contains("fts5") => StoreError::BadQuery(msg),
-                other => other,
-            })
+        let since = who.private_since.0;
+        self.messages(
+            SEARCH,
+            params![matcher, rooms, private, rows::limit(limit), since],
+        )
+        .map_err(|e| match e {
+            // Quoting makes every query valid FTS5; should one still be
+            // refused, say so in the user's terms.
+            StoreError::Other(msg) if msg.contains("fts5") => StoreError::BadQuery(msg),
+            other => other,
+        })
     }
 
     fn since(
@@ -1225,7 +1233,11 @@ impl Store for SqliteStore {
         let rooms = json_strings(who.rooms.iter().map(RoomKey::as_str));
         let private = who.private.as_ref().map(NickKey::as_str);
         let after = i64::try_from(after.0).unwrap_or(i64::MAX);
-        self.messages_in_order(SINCE, params![after, rooms, private, rows::limit(limit)])
+        let since = who.private_since.0;
+        self.messages_in_order(
+            SINCE,
+            params![after, rooms, private, rows::limit(limit), since],
+        )
     }
 
     fn pending(&mut self, to: &KeptFor, limit: usize) -> Result<Vec<Message>, StoreError> {

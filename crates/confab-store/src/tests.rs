@@ -124,6 +124,7 @@ fn sees(rooms: &[&str], private: Option<&str>) -> Visibility {
     Visibility {
         rooms: rooms.iter().map(|r| rk(r)).collect(),
         private: private.map(nk),
+        private_since: Timestamp(0),
     }
 }
 
@@ -1158,7 +1159,7 @@ fn history_queries_use_their_indexes() {
     }
     let p = plan(
         CONVERSATIONS,
-        &[&r##"["#a","#b"]"##, &"alice", &0, &max, &10],
+        &[&r##"["#a","#b"]"##, &"alice", &0, &max, &10, &0],
     );
     assert!(
         p.contains("SEARCH m USING INDEX messages_room (target_key=?)"),
@@ -1178,7 +1179,7 @@ fn history_queries_use_their_indexes() {
         assert!(p.contains("SEARCH p USING PRIMARY KEY"), "{p}");
         assert!(!p.contains("USE TEMP B-TREE FOR ORDER BY"), "{p}");
     }
-    let p = plan(SEARCH, &[&"\"x\"", &"[]", &None::<String>, &10]);
+    let p = plan(SEARCH, &[&"\"x\"", &"[]", &None::<String>, &10, &0]);
     assert!(p.contains("VIRTUAL TABLE INDEX"), "{p}");
     assert!(!p.contains("USE TEMP B-TREE FOR ORDER BY"), "{p}");
 }
@@ -1510,6 +1511,20 @@ fn conversations_by_time_of_latest_message() {
     // Nobody, or nothing visible.
     assert!(c(&sees(&[], None), 0, 2_000, 100).is_empty());
     assert!(c(&sees(&["#nothing"], Some("zed")), 0, 2_000, 100).is_empty());
+    // An account made at 1007: the private conversations whose latest
+    // message is older were a guest's, and are left out before the limit
+    // counts (rooms are not).
+    let since = Visibility {
+        private_since: Timestamp(1_007),
+        ..alice.clone()
+    };
+    let after: Vec<_> = everything
+        .iter()
+        .filter(|(conv, t)| matches!(conv, Conversation::Room(_)) || *t >= 1_007)
+        .cloned()
+        .collect();
+    assert_eq!(c(&since, 0, 2_000, 100), after);
+    assert_eq!(c(&since, 0, 2_000, 4), after[..4]);
 }
 
 // ---- search ----
@@ -2700,6 +2715,22 @@ fn since_reads_what_a_reconnecting_user_missed() {
     assert!(s(&sees(&[], None), 0, 100).is_empty());
     assert!(s(&sees(&["#rust"], Some("alice")), 9, 100).is_empty());
     assert!(s(&sees(&["#rust"], Some("alice")), u64::MAX, 100).is_empty());
+    // Private messages from before the account are left out before the
+    // limit counts.
+    let alice = sees(&["#rust"], Some("alice"));
+    let all = store.since(&alice, MsgId(0), 100).unwrap();
+    let kept: Vec<u64> = all
+        .iter()
+        .filter(|m| matches!(m.to, Target::Room(_)) || m.time.0 >= 1_007)
+        .map(|m| m.id.0)
+        .collect();
+    assert!(kept.len() < all.len(), "the fixture has older private ones");
+    let since = Visibility {
+        private_since: Timestamp(1_007),
+        ..alice
+    };
+    assert_eq!(ids(&store.since(&since, MsgId(0), 100).unwrap()), kept);
+    assert_eq!(ids(&store.since(&since, MsgId(0), 2).unwrap()), kept[..2]);
 }
 
 #[test]
