@@ -320,3 +320,46 @@ fn a_banned_member_rejoining_at_login_is_shown_no_history() {
     w.cmd(sid, Command::LoginAccount(account(2, "bob")));
     assert!(has_history(&w.events(sid)));
 }
+
+#[test]
+fn a_window_of_private_history_that_starts_before_the_account_is_not_cut_short() {
+    // bob wrote to the guest "alice"; then alice registered the name and
+    // bob wrote again. The earliest two alice may read are the later ones.
+    let memory = Memory::default();
+    let mut w = World::with_memory(&memory);
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    for t in ["old 1", "old 2", "old 3"] {
+        w.cmd(bob, say_to(to_user("alice"), t));
+    }
+    w.advance(1_000);
+    w.cmd(
+        alice,
+        Command::Register {
+            password_hash: "$argon2id$test".into(),
+        },
+    );
+    w.advance(1_000);
+    for t in ["new 1", "new 2", "new 3"] {
+        w.cmd(bob, say_to(to_user("alice"), t));
+    }
+    w.clear();
+    let earliest = |after| Command::ChatHistory {
+        target: to_user("bob"),
+        window: Window::Query(HistoryQuery {
+            after,
+            before: None,
+            limit: 2,
+            latest: false,
+        }),
+    };
+    assert_eq!(texts(&w.ask(alice, earliest(None))), ["new 1", "new 2"]);
+    let long_ago = Some(Bound::Time(Timestamp(0)));
+    assert_eq!(texts(&w.ask(alice, earliest(long_ago))), ["new 1", "new 2"]);
+    // The latest are the latest either way.
+    let latest = Command::ChatHistory {
+        target: to_user("bob"),
+        window: Window::Query(HistoryQuery::before(None, 2)),
+    };
+    assert_eq!(texts(&w.ask(alice, latest)), ["new 2", "new 3"]);
+}

@@ -106,7 +106,10 @@ impl Read {
                 let found = store.conversations(who, *after, *before, *limit)?;
                 return Ok(self.conversations(found));
             }
-            ReadQuery::Window(conversation, q) => (store.history(conversation, q)?, false),
+            ReadQuery::Window(conversation, q) => {
+                let q = self.floored(conversation, q);
+                (store.history(conversation, &q)?, false)
+            }
             ReadQuery::Around {
                 conversation,
                 at,
@@ -124,12 +127,15 @@ impl Read {
                     Bound::Id(id) => Bound::Id(MsgId(id.0.saturating_sub(1))),
                     Bound::Time(t) => Bound::Time(Timestamp(t.0.saturating_sub(1))),
                 };
-                let after = HistoryQuery {
-                    after: Some(from),
-                    before: None,
-                    limit: limit - half,
-                    latest: false,
-                };
+                let after = self.floored(
+                    conversation,
+                    &HistoryQuery {
+                        after: Some(from),
+                        before: None,
+                        limit: limit - half,
+                        latest: false,
+                    },
+                );
                 let mut messages = store.history(conversation, &before)?;
                 messages.extend(store.history(conversation, &after)?);
                 (messages, false)
@@ -144,6 +150,24 @@ impl Read {
             }
         };
         Ok(self.answer(messages, more))
+    }
+
+    /// `q` for `conversation`, starting no earlier than the reader's
+    /// private messages do (`private_since`): the store then counts the
+    /// earliest `limit` among those the reader may see, and a window that
+    /// starts before the account existed is not cut short by messages that
+    /// are then left out. (A window after a message id keeps its bound.)
+    fn floored(&self, conversation: &Conversation, q: &HistoryQuery) -> HistoryQuery {
+        let Conversation::Private(..) = conversation else {
+            return *q;
+        };
+        let floor = Timestamp(self.private_since.0.saturating_sub(1));
+        let after = match q.after {
+            None => Some(Bound::Time(floor)),
+            Some(Bound::Time(t)) => Some(Bound::Time(t.max(floor))),
+            id @ Some(Bound::Id(_)) => id,
+        };
+        HistoryQuery { after, ..*q }
     }
 
     /// Names each conversation found: a room as its name is spelt, a
