@@ -4362,7 +4362,7 @@ impl crate::store::Store for Memory {
         _: Timestamp,
         _: Timestamp,
         _: usize,
-    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
+    ) -> Result<Vec<(Conversation, Timestamp, Option<Nick>)>, StoreError> {
         Ok(Vec::new())
     }
     fn search(

@@ -171,14 +171,14 @@ impl Read {
     }
 
     /// Names each conversation found: a room as its name is spelt, a
-    /// person by their name (as a key: they may be offline or renamed).
-    fn conversations(&self, found: Vec<(Conversation, Timestamp)>) -> Event {
+    /// person as the latest message spelt their name (else by its key).
+    fn conversations(&self, found: Vec<(Conversation, Timestamp, Option<Nick>)>) -> Event {
         let Answer::Conversations(names) = &self.answer else {
             return Event::Conversations(Vec::new());
         };
         let targets = found
             .into_iter()
-            .filter_map(|(conversation, time)| {
+            .filter_map(|(conversation, time, name)| {
                 let target = match conversation {
                     Conversation::Room(key) => {
                         Target::Room(names.iter().find(|n| n.key() == key)?.clone())
@@ -187,7 +187,10 @@ impl Read {
                         if time < self.private_since {
                             return None;
                         }
-                        Target::User(Nick::parse(other.as_str(), usize::MAX).ok()?)
+                        match name {
+                            Some(name) if name.key() == other => Target::User(name),
+                            _ => Target::User(Nick::parse(other.as_str(), usize::MAX).ok()?),
+                        }
                     }
                 };
                 Some((target, time))

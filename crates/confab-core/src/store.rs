@@ -340,13 +340,15 @@ pub trait Store: Send + 'static {
     /// The conversations `who` took part in, each with the time of its
     /// latest message, for those whose latest message lies strictly between
     /// `after` and `before`; the `limit` earliest of them, by that time.
+    /// A private one comes with the other party's name as that latest
+    /// message spells it (its key is lowercase).
     fn conversations(
         &mut self,
         who: &Visibility,
         after: Timestamp,
         before: Timestamp,
         limit: usize,
-    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError>;
+    ) -> Result<Vec<(Conversation, Timestamp, Option<Nick>)>, StoreError>;
 
     /// Feeds up to `max` stored messages not yet in the full-text index
     /// into it, oldest first; how many. `search` finds a message once it

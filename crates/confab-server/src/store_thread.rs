@@ -289,7 +289,7 @@ impl Store for StoreThread {
         after: Timestamp,
         before: Timestamp,
         limit: usize,
-    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
+    ) -> Result<Vec<(Conversation, Timestamp, Option<Nick>)>, StoreError> {
         let who = who.clone();
         self.call(move |w| w.store.conversations(&who, after, before, limit))
     }

@@ -87,7 +87,9 @@ pub(crate) const HISTORY_PRIVATE_LATEST: &str = history_private!("DESC");
 /// (then by kind and key, so ties come in a stable order).
 ///
 /// Columns: `'room'` and the room key, or `'user'` and the key of the
-/// other party; then the time. Every message of the conversations is read
+/// other party; then the time; then, for a private one, the other party's
+/// name as the latest message spells it (a bare column of the `max`
+/// aggregate: SQLite takes it from the row of the maximum). Every message of the conversations is read
 /// (no index has the time), through the indexes: `messages_room` for each
 /// listed room, and `messages_private` twice, since its pairs are
 /// unordered: where `?2` is the smaller key of the pair (an equality on
@@ -96,15 +98,19 @@ pub(crate) const HISTORY_PRIVATE_LATEST: &str = history_private!("DESC");
 /// the other party is the smaller key). The two are disjoint, so each
 /// groups by its own column.
 pub(crate) const CONVERSATIONS: &str = "\
-SELECT 'room' AS kind, m.target_key AS other, max(m.time_ms) AS t FROM messages m \
+SELECT 'room' AS kind, m.target_key AS other, max(m.time_ms) AS t, NULL FROM messages m \
  WHERE m.target_kind = 'room' AND m.target_key IN (SELECT value FROM json_each(?1)) \
  GROUP BY m.target_key HAVING t > ?3 AND t < ?4 \
 UNION ALL \
-SELECT 'user', max(m.from_key, m.target_key), max(m.time_ms) AS t FROM messages m \
+SELECT 'user', max(m.from_key, m.target_key), max(m.time_ms) AS t, \
+ CASE WHEN m.from_key = max(m.from_key, m.target_key) THEN m.from_nick ELSE m.target_name END \
+ FROM messages m \
  WHERE m.target_kind = 'user' AND min(m.from_key, m.target_key) = ?2 \
  GROUP BY max(m.from_key, m.target_key) HAVING t > ?3 AND t < ?4 AND t >= ?6 \
 UNION ALL \
-SELECT 'user', min(m.from_key, m.target_key), max(m.time_ms) AS t FROM messages m \
+SELECT 'user', min(m.from_key, m.target_key), max(m.time_ms) AS t, \
+ CASE WHEN m.from_key = min(m.from_key, m.target_key) THEN m.from_nick ELSE m.target_name END \
+ FROM messages m \
  WHERE m.target_kind = 'user' AND min(m.from_key, m.target_key) < ?2 \
    AND max(m.from_key, m.target_key) = ?2 \
  GROUP BY min(m.from_key, m.target_key) HAVING t > ?3 AND t < ?4 AND t >= ?6 \
@@ -1139,7 +1145,7 @@ impl Store for SqliteStore {
         after: Timestamp,
         before: Timestamp,
         limit: usize,
-    ) -> Result<Vec<(Conversation, Timestamp)>, StoreError> {
+    ) -> Result<Vec<(Conversation, Timestamp, Option<Nick>)>, StoreError> {
         // Nothing lies strictly between `after` and `before`.
         if limit == 0 || after.0.checked_add(1).is_none_or(|lo| lo >= before.0) {
             return Ok(Vec::new());
@@ -1165,12 +1171,14 @@ impl Store for SqliteStore {
             let kind: String = row.get(0).map_err(db)?;
             let other: String = row.get(1).map_err(db)?;
             let time: i64 = row.get(2).map_err(db)?;
+            let name: Option<String> = row.get(3).map_err(db)?;
             let conversation = match (kind.as_str(), &who.private) {
                 ("room", _) => Conversation::Room(rows::room_key(&other)?),
                 ("user", Some(me)) => Conversation::Private(me.clone(), rows::nick_key(&other)?),
                 _ => return Err(StoreError::Other(format!("unexpected conversation {kind}"))),
             };
-            out.push((conversation, Timestamp(time)));
+            let name = name.map(|n| rows::nick(&n)).transpose()?;
+            out.push((conversation, Timestamp(time), name));
         }
         Ok(out)
     }

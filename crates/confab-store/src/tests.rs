@@ -1452,7 +1452,7 @@ fn conversations_by_time_of_latest_message() {
             .conversations(v, Timestamp(after), Timestamp(before), limit)
             .unwrap()
             .into_iter()
-            .map(|(conv, t)| (conv, t.0))
+            .map(|(conv, t, _)| (conv, t.0))
             .collect::<Vec<_>>()
     };
     let alice = sees(&["#a", "#B", "#c", "#d", "#a"], Some("Alice"));
@@ -1525,6 +1525,27 @@ fn conversations_by_time_of_latest_message() {
         .collect();
     assert_eq!(c(&since, 0, 2_000, 100), after);
     assert_eq!(c(&since, 0, 2_000, 4), after[..4]);
+    // The other party as the latest message spells them; rooms unnamed
+    // (the hub knows their names).
+    let names: Vec<Option<String>> = store
+        .conversations(&alice, Timestamp(0), Timestamp(2_000), 100)
+        .unwrap()
+        .into_iter()
+        .map(|(_, _, name)| name.map(|n| n.to_string()))
+        .collect();
+    let some = |n: &str| Some(n.to_owned());
+    assert_eq!(
+        names,
+        [
+            None,
+            None,
+            None,
+            some("carol"),
+            some("aaron"),
+            some("alice"),
+            some("BOB")
+        ]
+    );
 }
 
 // ---- search ----
