@@ -2197,16 +2197,7 @@ impl<O: Outbox> Hub<O> {
                     },
                     &actor,
                 );
-                for mid in &room.members {
-                    let member = &self.users[mid];
-                    if !member.ignores.contains(&from_key) {
-                        self.staged.user(member, &d);
-                    }
-                }
-                if !room.members.contains(&uid) {
-                    // Sent from outside (a room without `+n`).
-                    self.staged.user(&self.users[&uid], &d);
-                }
+                self.stage_to_room(&key, uid, &from_key, &d);
                 msg
             }
             Target::User(nick) => {
@@ -2301,6 +2292,23 @@ impl<O: Outbox> Hub<O> {
         self.counters.messages += 1;
         self.journal.push(Journal::Message(msg));
         Ok(())
+    }
+
+    /// Stages `d`, from `uid` (whose name's key is `from`), for the room
+    /// `key`: every member but those ignoring the sender, and the
+    /// sender's sessions when it is not in the room (sending from outside
+    /// a room without `+n`).
+    fn stage_to_room(&mut self, key: &RoomKey, uid: UserId, from: &NickKey, d: &Delivery) {
+        let room = &self.rooms[key];
+        for mid in &room.members {
+            let member = &self.users[mid];
+            if !member.ignores.contains(from) {
+                self.staged.user(member, d);
+            }
+        }
+        if !room.members.contains(&uid) {
+            self.staged.user(&self.users[&uid], d);
+        }
     }
 
     // /history [n]: earlier messages of the current target.

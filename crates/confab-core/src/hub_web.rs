@@ -66,18 +66,9 @@ impl<O: Outbox> Hub<O> {
         match to {
             Target::Room(name) => {
                 let key = self.sendable_room(uid, name)?;
-                let room = &self.rooms[&key];
-                let to = Target::Room(room.name.clone());
+                let to = Target::Room(self.rooms[&key].name.clone());
                 let ev = Envelope::by(now, Event::TagMsg { from, to, tags }, &actor);
-                for mid in &room.members {
-                    let member = &self.users[mid];
-                    if !member.ignores.contains(&from_key) {
-                        self.staged.user(member, &ev);
-                    }
-                }
-                if !room.members.contains(&uid) {
-                    self.staged.user(&self.users[&uid], &ev);
-                }
+                self.stage_to_room(&key, uid, &from_key, &ev);
             }
             Target::User(nick) => {
                 let tid = self.user_id(&nick)?;
@@ -188,6 +179,9 @@ impl<O: Outbox> Hub<O> {
         debug_assert!(before.is_none(), "calls run one at a time");
         let result = self.dispatch(sid, cmd, now);
         self.sessions.remove(&sid);
+        // All of the batch is looked through, not only what follows the
+        // call: a failed commit inside it (a read commits first) may take
+        // items out from before.
         let mut events = Vec::new();
         self.staged.items.retain(|(s, d)| {
             if *s == sid {

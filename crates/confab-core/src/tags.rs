@@ -117,6 +117,12 @@ impl ClientTags {
     }
 }
 
+/// Whether `key` names a client-only tag (`+name` or `+vendor/name`), as
+/// [`ClientTags::new`] requires.
+pub fn is_client_tag(key: &str) -> bool {
+    key.strip_prefix('+').is_some_and(valid_name)
+}
+
 /// A tag name after the `+`: an optional vendor (`example.com/`) and a
 /// name of letters, digits and hyphens.
 fn valid_name(name: &str) -> bool {

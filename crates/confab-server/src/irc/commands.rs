@@ -490,9 +490,8 @@ fn client_tags(msg: &Irc) -> Result<ClientTags, Vec<Step>> {
     let pairs = msg
         .tags
         .iter()
-        .filter(|t| t.key.starts_with('+'))
-        .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or("")))
-        .filter(|(key, _)| ClientTags::new([(*key, "")]).is_ok());
+        .filter(|t| confab_core::tags::is_client_tag(&t.key))
+        .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or("")));
     ClientTags::new(pairs).map_err(|_| num("417", &["Input line was too long"]))
 }
 

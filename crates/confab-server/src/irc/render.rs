@@ -669,13 +669,19 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
     }
 }
 
-/// Whether an event is a message a client should not get back: its own,
-/// sent from this very session, without echo-message.
-pub fn is_own_echo(env: &Envelope, msg: &Message, me: confab_core::SessionId, caps: Caps) -> bool {
-    !caps.echo_message
-        && env.origin().is_some_and(|o| o.sid == me)
-        && matches!(env.event, Event::Message { offline: false, .. })
-        && !matches!(&msg.to, Target::User(n) if n == &msg.from)
+/// Whether an event is something a client sent that it should not get
+/// back: a message or a TAGMSG from this very session, without
+/// echo-message (a message to oneself always comes back).
+pub fn is_own_echo(env: &Envelope, me: confab_core::SessionId, caps: Caps) -> bool {
+    let echoed = match &env.event {
+        Event::Message {
+            msg,
+            offline: false,
+        } => !matches!(&msg.to, Target::User(n) if n == &msg.from),
+        Event::TagMsg { .. } => true,
+        _ => false,
+    };
+    echoed && !caps.echo_message && env.origin().is_some_and(|o| o.sid == me)
 }
 
 #[cfg(test)]

@@ -555,12 +555,9 @@ impl Conn {
             }
             _ => {}
         }
-        // A TAGMSG comes back to the session that sent it only with
-        // echo-message (its other sessions see it as from elsewhere).
-        if matches!(d.event, Event::TagMsg { .. })
-            && !self.caps.echo_message
-            && d.origin().is_some_and(|o| o.sid == self.sid)
-        {
+        // What this session sent comes back only with echo-message (its
+        // other sessions see it as from elsewhere).
+        if render::is_own_echo(d, self.sid, self.caps) {
             return;
         }
         let req = d
@@ -571,9 +568,6 @@ impl Conn {
         let labeled = req.is_some_and(|r| self.pending[&r].label.is_some());
         // The hot path: a message, cached per variant.
         if let Event::Message { msg, .. } = &d.event {
-            if render::is_own_echo(d, msg, self.sid, self.caps) {
-                return;
-            }
             if !labeled && let Some(bytes) = render::cached_message(d, msg, self.caps) {
                 self.out.extend_from_slice(&bytes);
                 return;
