@@ -334,6 +334,29 @@ async fn private_history_and_targets() {
     let line = "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2000-01-02T00:00:00.000Z 10";
     let (_, inner) = batch(&mut histo, "TARGETS, empty window", line).await;
     assert!(inner.is_empty(), "{}", dump(&inner));
+    // Ordered by latest message, earliest first; a limit keeps the
+    // earliest; both bounds are exclusive, and a target counts only by
+    // its latest message (#h's earlier ones are inside the last window).
+    let (h, pal) = (&sent[4].time, &private.time);
+    let (lo, hi) = ("2000-01-01T00:00:00.000Z", "2100-01-01T00:00:00.000Z");
+    for (case, a, b, limit, want) in [
+        ("all", lo, hi, 10, &["#h", "pal"][..]),
+        ("limit 1", lo, hi, 1, &["#h"][..]),
+        ("reversed bounds", hi, lo, 10, &["#h", "pal"][..]),
+        ("after #h's latest", h, hi, 10, &["pal"][..]),
+        ("before pal's latest", lo, pal, 10, &["#h"][..]),
+        ("between the two", h, pal, 10, &[][..]),
+        ("before #h's latest", lo, h, 10, &[][..]),
+    ] {
+        let line = format!("CHATHISTORY TARGETS timestamp={a} timestamp={b} {limit}");
+        let (_, inner) = batch(&mut histo, case, &line).await;
+        let got: Vec<String> = inner
+            .iter()
+            .filter(|m| m.command == "CHATHISTORY")
+            .map(|m| param(m, 1).to_ascii_lowercase())
+            .collect();
+        assert_eq!(got, want, "[TARGETS {case}] {line}:\n{}", dump(&inner));
+    }
     s.shutdown().await;
 }
 

@@ -43,10 +43,13 @@ impl Conn {
             let (Some(a), Some(b)) = (bound_time(Some(a)), bound_time(Some(b))) else {
                 return self.fail(bad("TARGETS takes timestamps")).await;
             };
+            // Both bounds are exclusive, as for BETWEEN: a target whose
+            // latest message is at a bound is outside (irctest's
+            // testChathistoryTargets pages this way).
             let (after, before) = if a <= b { (a, b) } else { (b, a) };
             let cmd = Command::Conversations {
-                after: Timestamp(after.0 - 1),
-                before: Timestamp(before.0 + 1),
+                after,
+                before,
                 limit: n,
             };
             return self.command(cmd, "CHATHISTORY", Kind::Targets).await;
