@@ -13,6 +13,8 @@ use std::collections::HashSet;
 use confab_core::{ClientTags, Command, Field, MsgKind, Nick, RoomKey, RoomName, Target, Text};
 use confab_irc::Message as Irc;
 
+use super::render;
+
 /// Most targets of one PRIVMSG/NOTICE (ISUPPORT `TARGMAX`).
 pub const MAX_TARGETS: usize = 4;
 /// The services pseudo-user: messages to it are NickServ commands.
@@ -117,6 +119,8 @@ pub struct Ctx<'a> {
     pub limits: &'a crate::config::Limits,
     /// The current nick (`*` before registration).
     pub nick: &'a str,
+    /// The length of the client's `nick!user@host` as others see it.
+    pub source_len: usize,
     /// The channels the client is in.
     pub channels: &'a HashSet<RoomKey>,
     /// Registration is over (the hub has the session).
@@ -472,6 +476,23 @@ fn privmsg(msg: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
                 }
             }
         };
+        // A PRIVMSG that would not fit in one line once relayed with the
+        // sender's address is refused whole, rather than cut or split
+        // (clients read one line per message). A NOTICE cannot be
+        // answered, so one is split instead; so is a long message from
+        // another door, which knows no such limit.
+        let action = kind == MsgKind::Action;
+        let len =
+            render::message_line_len(ctx.source_len, &cmd, t.len(), action, text.as_str().len());
+        if !notice && len > confab_irc::MAX_LINE {
+            let over = len - confab_irc::MAX_LINE;
+            let unit = if over == 1 { "byte" } else { "bytes" };
+            let why = format!(
+                "Input line was too long: {over} {unit} over 512 once relayed; send it in parts"
+            );
+            steps.push(num1("417", &[&why]));
+            continue;
+        }
         let send = Command::Send {
             to: Some(to),
             kind,
@@ -794,6 +815,9 @@ mod tests {
         crate::config::Config::default().limits
     }
 
+    /// How others see the registered client.
+    const SOURCE: &str = "me!~me@abcdefghijklmnop.confab";
+
     /// The steps for `line` from a registered client in `#in`.
     fn registered(line: &str) -> Vec<Step> {
         let limits = limits();
@@ -801,6 +825,7 @@ mod tests {
         let ctx = Ctx {
             limits: &limits,
             nick: "me",
+            source_len: SOURCE.len(),
             channels: &channels,
             registered: true,
         };
@@ -813,6 +838,7 @@ mod tests {
         let ctx = Ctx {
             limits: &limits,
             nick: "*",
+            source_len: 0,
             channels: &channels,
             registered: false,
         };
@@ -960,6 +986,46 @@ mod tests {
                 },
                 Kind::Plain
             )]
+        );
+    }
+
+    #[test]
+    fn a_privmsg_too_long_to_relay_in_one_line_is_refused_whole() {
+        // What fits: 512 bytes with ":" SOURCE " PRIVMSG #in :" and CR LF.
+        let fits = 512 - (1 + SOURCE.len() + " PRIVMSG #in :".len() + 2);
+        let send = |kind, s: &str| {
+            let send = Command::Send {
+                to: Some(Target::Room(room("#in"))),
+                kind,
+                text: Text::parse(s, 4096).unwrap(),
+                tags: ClientTags::default(),
+            };
+            Step::Hub(send, Kind::Plain)
+        };
+        let most = "x".repeat(fits);
+        let over = "x".repeat(fits + 1);
+        assert_eq!(
+            registered(&format!("PRIVMSG #in :{most}")),
+            [send(MsgKind::Say, &most)]
+        );
+        let refused = registered(&format!("PRIVMSG #in,# :{over}"));
+        assert!(
+            matches!(&refused[..], [Step::Num("417", p), Step::Num("403", _)]
+                if p[0].contains("1 byte over 512")),
+            "{refused:?}"
+        );
+        // An action's CTCP wrapping counts.
+        let action = "x".repeat(fits - 9);
+        assert_eq!(
+            registered(&format!("PRIVMSG #in :\x01ACTION {action}\x01")),
+            [send(MsgKind::Action, &action)]
+        );
+        let refused = registered(&format!("PRIVMSG #in :\x01ACTION {action}x\x01"));
+        assert!(matches!(&refused[..], [Step::Num("417", _)]), "{refused:?}");
+        // A notice is never answered: it goes, to be split.
+        assert_eq!(
+            registered(&format!("NOTICE #in :{over}")),
+            [send(MsgKind::Notice, &over)]
         );
     }
 

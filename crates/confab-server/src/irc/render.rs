@@ -171,6 +171,20 @@ fn client_tags(mut m: Irc, tags: &confab_core::ClientTags) -> Irc {
     m
 }
 
+/// The bytes one PRIVMSG/NOTICE line of a chat message takes, tags left
+/// out: `:source command target :text` and CR LF, with the CTCP wrapping
+/// of an action.
+pub fn message_line_len(
+    source: usize,
+    command: &str,
+    target: usize,
+    action: bool,
+    text: usize,
+) -> usize {
+    let ctcp = if action { "\x01ACTION \x01".len() } else { 0 };
+    1 + source + 1 + command.len() + 1 + target + 2 + ctcp + text + 2
+}
+
 /// A chat message as PRIVMSG/NOTICE lines, split so that each fits in 512
 /// bytes. Tags by `caps`; `actor` gives the full source when known.
 pub fn message_lines(msg: &Message, actor: Option<&Actor>, caps: Caps) -> Vec<Irc> {
@@ -185,10 +199,7 @@ pub fn message_lines(msg: &Message, actor: Option<&Actor>, caps: Caps) -> Vec<Ir
         "PRIVMSG"
     };
     let action = msg.kind == MsgKind::Action;
-    // ":" from " " command " " target " :" text "\r\n", and the CTCP
-    // wrapping of an action.
-    let overhead = 1 + from.len() + 1 + command.len() + 1 + target.len() + 2 + 2;
-    let overhead = overhead + if action { 9 } else { 0 };
+    let overhead = message_line_len(from.len(), command, target.len(), action, 0);
     let room = confab_irc::MAX_LINE.saturating_sub(overhead).max(16);
     let mut out = Vec::new();
     for piece in split_text(msg.text.as_str(), room) {

@@ -12,6 +12,12 @@ impl Conn {
         Ctx {
             limits: &self.config.limits,
             nick: &self.nick,
+            // nick "!" user "@" host
+            source_len: self.nick.len()
+                + 1
+                + self.user.as_ref().map_or(1, |u| u.0.len())
+                + 1
+                + self.host.len(),
             channels: &self.channels,
             registered: self.logged_in,
         }

@@ -93,6 +93,8 @@ struct Conn {
     hub: HubHandle,
     config: Arc<Config>,
     peer: SocketAddr,
+    /// The client's host as everyone sees it: its cloak, the hub's rule.
+    host: String,
     /// The session's outbox until the hub gets it (end of registration).
     outbox: Option<ConnOutbox>,
     /// The hub knows the session (from the end of registration on).
@@ -159,6 +161,7 @@ async fn run<S: Io>(
         hub: hub.clone(),
         config: config.clone(),
         peer,
+        host: hub.cloak().host(peer.ip()),
         outbox: Some(outbox),
         connected: false,
         registered: false,
@@ -396,9 +399,8 @@ impl Conn {
         self.login_req.is_some() && !self.logged_in
     }
 
-    /// The client's host as everyone sees it: its cloak, the hub's rule.
-    fn host(&self) -> String {
-        self.hub.cloak().host(self.peer.ip())
+    fn host(&self) -> &str {
+        &self.host
     }
 
     fn ident(&self) -> String {
