@@ -332,6 +332,15 @@ fn a_window_of_private_history_that_starts_before_the_account_is_not_cut_short()
     for t in ["old 1", "old 2", "old 3"] {
         w.cmd(bob, say_to(to_user("alice"), t));
     }
+    // The guest alice saw "old 1" live, and may page on from its id.
+    let old_1 = w
+        .events(alice)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Message { msg, .. } if msg.text.as_str() == "old 1" => Some(msg.id),
+            _ => None,
+        })
+        .expect("old 1 delivered");
     w.advance(1_000);
     w.cmd(
         alice,
@@ -356,6 +365,20 @@ fn a_window_of_private_history_that_starts_before_the_account_is_not_cut_short()
     assert_eq!(texts(&w.ask(alice, earliest(None))), ["new 1", "new 2"]);
     let long_ago = Some(Bound::Time(Timestamp(0)));
     assert_eq!(texts(&w.ask(alice, earliest(long_ago))), ["new 1", "new 2"]);
+    let after_old = Some(Bound::Id(old_1));
+    assert_eq!(
+        texts(&w.ask(alice, earliest(after_old))),
+        ["new 1", "new 2"]
+    );
+    // Around an old message: what may be read after it.
+    let around = Command::ChatHistory {
+        target: to_user("bob"),
+        window: Window::Around {
+            at: Bound::Id(old_1),
+            limit: 4,
+        },
+    };
+    assert_eq!(texts(&w.ask(alice, around)), ["new 1", "new 2"]);
     // The latest are the latest either way.
     let latest = Command::ChatHistory {
         target: to_user("bob"),

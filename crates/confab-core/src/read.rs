@@ -106,10 +106,7 @@ impl Read {
                 let found = store.conversations(who, *after, *before, *limit)?;
                 return Ok(self.conversations(found));
             }
-            ReadQuery::Window(conversation, q) => {
-                let q = self.floored(conversation, q);
-                (store.history(conversation, &q)?, false)
-            }
+            ReadQuery::Window(conversation, q) => (self.window(store, conversation, q)?, false),
             ReadQuery::Around {
                 conversation,
                 at,
@@ -127,17 +124,14 @@ impl Read {
                     Bound::Id(id) => Bound::Id(MsgId(id.0.saturating_sub(1))),
                     Bound::Time(t) => Bound::Time(Timestamp(t.0.saturating_sub(1))),
                 };
-                let after = self.floored(
-                    conversation,
-                    &HistoryQuery {
-                        after: Some(from),
-                        before: None,
-                        limit: limit - half,
-                        latest: false,
-                    },
-                );
+                let after = HistoryQuery {
+                    after: Some(from),
+                    before: None,
+                    limit: limit - half,
+                    latest: false,
+                };
                 let mut messages = store.history(conversation, &before)?;
-                messages.extend(store.history(conversation, &after)?);
+                messages.extend(self.window(store, conversation, &after)?);
                 (messages, false)
             }
             ReadQuery::Search { who, text, limit } => (store.search(who, text, *limit)?, false),
@@ -152,22 +146,44 @@ impl Read {
         Ok(self.answer(messages, more))
     }
 
-    /// `q` for `conversation`, starting no earlier than the reader's
-    /// private messages do (`private_since`): the store then counts the
-    /// earliest `limit` among those the reader may see, and a window that
-    /// starts before the account existed is not cut short by messages that
-    /// are then left out. (A window after a message id keeps its bound.)
-    fn floored(&self, conversation: &Conversation, q: &HistoryQuery) -> HistoryQuery {
+    /// The window `q` of `conversation`, starting no earlier than the
+    /// reader's private messages do (`private_since`): the store counts
+    /// the `limit` among those the reader may see, so a window that starts
+    /// before the account existed is not cut short by messages that are
+    /// then left out.
+    fn window(
+        &self,
+        store: &mut dyn Store,
+        conversation: &Conversation,
+        q: &HistoryQuery,
+    ) -> Result<Vec<Message>, StoreError> {
         let Conversation::Private(..) = conversation else {
-            return *q;
+            return store.history(conversation, q);
         };
+        // Bounds are exclusive: from `private_since` on is after this.
         let floor = Timestamp(self.private_since.0.saturating_sub(1));
-        let after = match q.after {
-            None => Some(Bound::Time(floor)),
-            Some(Bound::Time(t)) => Some(Bound::Time(t.max(floor))),
-            id @ Some(Bound::Id(_)) => id,
+        let floored = |after: Timestamp| HistoryQuery {
+            after: Some(Bound::Time(after)),
+            ..*q
         };
-        HistoryQuery { after, ..*q }
+        match q.after {
+            None => store.history(conversation, &floored(floor)),
+            Some(Bound::Time(t)) => store.history(conversation, &floored(t.max(floor))),
+            // A store window has one lower bound: after the id first, and
+            // if that reaches back past the floor (a message the reader
+            // may not see came back), from the floor instead.
+            Some(Bound::Id(_)) => {
+                let messages = store.history(conversation, q)?;
+                if messages
+                    .first()
+                    .is_some_and(|m| m.time < self.private_since)
+                {
+                    store.history(conversation, &floored(floor))
+                } else {
+                    Ok(messages)
+                }
+            }
+        }
     }
 
     /// Names each conversation found: a room as its name is spelt, a
