@@ -84,9 +84,52 @@ impl<O: Outbox> Hub<O> {
                 }
                 OperDone::Lockdown(self.lockdown)
             }
-            // Not an operator's command: only the REST admin, which has no
-            // user, can come here with one.
-            _ => return Err(ChatError::NotLoggedIn),
+            // Not operators' commands ([`Command::is_oper_only`] routes
+            // none here). Named, so that a new command must be placed.
+            Command::Login(_)
+            | Command::LoginAccount(_)
+            | Command::Identify(_)
+            | Command::Register { .. }
+            | Command::ChangeNick(_)
+            | Command::SetPassword { .. }
+            | Command::Join { .. }
+            | Command::Part { .. }
+            | Command::Rooms
+            | Command::Members(_)
+            | Command::Users
+            | Command::Send { .. }
+            | Command::TagMsg { .. }
+            | Command::Start(_)
+            | Command::Stop
+            | Command::GetTopic(_)
+            | Command::SetTopic { .. }
+            | Command::Ignore(_)
+            | Command::Unignore(_)
+            | Command::Ignores
+            | Command::History { .. }
+            | Command::Search { .. }
+            | Command::Quit(_)
+            | Command::GetModes(_)
+            | Command::SetModes { .. }
+            | Command::Bans(_)
+            | Command::Kick { .. }
+            | Command::Invite { .. }
+            | Command::Away(_)
+            | Command::SetRealname(_)
+            | Command::Whois(_)
+            | Command::Who(_)
+            | Command::SetInvisible(_)
+            | Command::Whowas(_)
+            | Command::Stats
+            | Command::ChatHistory { .. }
+            | Command::Conversations { .. }
+            | Command::Typing { .. }
+            | Command::Resume { .. }
+            | Command::MarkRead { .. }
+            | Command::GetReadMarker(_)
+            | Command::ReadMarkers
+            | Command::Oper(_)
+            | Command::Deoper => return Err(ChatError::NotServerOper),
         };
         self.reply(sid, now, Event::OperDone(done));
         Ok(())
