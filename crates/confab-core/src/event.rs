@@ -435,10 +435,14 @@ pub enum Event {
     },
     /// Reply: who recently used `nick`, latest first.
     Whowas { nick: Nick, entries: Vec<Departed> },
-    /// Reply: how big the server is.
+    /// Reply: how big the server is: users online (`invisible` of them
+    /// `+i`), their connections (`opers` of them operators), rooms, and
+    /// the most users online at once.
     Stats {
         users: usize,
+        invisible: usize,
         sessions: usize,
+        opers: usize,
         rooms: usize,
         max_users: usize,
     },

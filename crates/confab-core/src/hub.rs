@@ -418,6 +418,11 @@ pub struct Hub<O> {
     /// Users online now (with a session): counted as they come and go,
     /// so that nobody counts `users` (offline accounts too) to know.
     online: usize,
+    /// Of those, how many are invisible (`+i`).
+    invisible: usize,
+    /// Sessions bound to a user, and how many of them are operators.
+    attached: usize,
+    opers: usize,
     counters: Counters,
     /// Server-wide bans (expired ones go when next listed).
     klines: Vec<crate::kline::Kline>,
@@ -508,6 +513,9 @@ impl<O: Outbox> Hub<O> {
             departed: VecDeque::new(),
             max_users: 0,
             online: 0,
+            invisible: 0,
+            attached: 0,
+            opers: 0,
             counters: Counters::default(),
             klines: Vec::new(),
             suspended: HashMap::new(),
@@ -943,6 +951,9 @@ impl<O: Outbox> Hub<O> {
         }
         let mut seen = Vec::new();
         self.online = 0;
+        self.invisible = 0;
+        self.attached = 0;
+        self.opers = 0;
         for u in self.users.values_mut() {
             if u.online() {
                 u.sessions.clear();
@@ -1210,7 +1221,15 @@ impl<O: Outbox> Hub<O> {
                 Ok(())
             }
             Command::SetInvisible(on) => {
-                self.users.get_mut(&uid).expect("live").invisible = on;
+                let user = self.users.get_mut(&uid).expect("live");
+                if user.invisible != on {
+                    user.invisible = on;
+                    if on {
+                        self.invisible += 1;
+                    } else {
+                        self.invisible -= 1;
+                    }
+                }
                 Ok(())
             }
             Command::Whowas(nick) => {
@@ -1510,9 +1529,12 @@ impl<O: Outbox> Hub<O> {
             user.signon = now;
             user.last_active = now;
             user.away = None;
+            // User modes are the connection's: a new one starts visible.
+            user.invisible = false;
         }
         user.refresh();
         user.sessions.push(sid);
+        self.attached += 1;
         let account = user.account.map(|_| user.nick.key());
         self.sessions[&sid].account(account.as_ref());
         let nick = user.nick.clone();
@@ -2662,6 +2684,9 @@ impl<O: Outbox> Hub<O> {
             nick,
             reason: reason.to_owned(),
         });
+        if session.oper.is_some() {
+            self.opers -= 1;
+        }
         if let Some(uid) = session.user {
             self.detach(sid, uid, reason, now);
         }
@@ -2672,7 +2697,9 @@ impl<O: Outbox> Hub<O> {
     /// room, a registered user stays a member while away.
     fn detach(&mut self, sid: SessionId, uid: UserId, reason: &str, now: Timestamp) {
         let user = self.users.get_mut(&uid).expect("live");
+        let before = user.sessions.len();
         user.sessions.retain(|&s| s != sid);
+        self.attached -= before - user.sessions.len();
         if user.page.is_some_and(|p| p.sid == sid) {
             // A page the session did not take stays kept: for another
             // session of the user, or the next login.
@@ -2687,6 +2714,9 @@ impl<O: Outbox> Hub<O> {
         }
         self.online -= 1;
         let user = self.users.get_mut(&uid).expect("live");
+        if user.invisible {
+            self.invisible -= 1;
+        }
         user.last_seen = now;
         let account = user.account;
         let actor = user.actor.clone();

@@ -143,7 +143,15 @@ impl<O: Outbox> Hub<O> {
     // OPER name password (the door checked the password)
     pub(super) fn oper_up(&mut self, sid: SessionId, uid: UserId, name: String, now: Timestamp) {
         let nick = self.users[&uid].nick.to_string();
-        self.sessions.get_mut(&sid).expect("live").oper = Some(name.as_str().into());
+        let was = self
+            .sessions
+            .get_mut(&sid)
+            .expect("live")
+            .oper
+            .replace(name.as_str().into());
+        if was.is_none() {
+            self.opers += 1;
+        }
         self.journal.push(Journal::Oper {
             by: nick,
             action: "oper",
@@ -156,6 +164,9 @@ impl<O: Outbox> Hub<O> {
     pub(super) fn oper_down(&mut self, sid: SessionId, now: Timestamp) -> Result<(), ChatError> {
         let by = self.oper_of(sid)?;
         let name = self.sessions.get_mut(&sid).expect("live").oper.take();
+        if name.is_some() {
+            self.opers -= 1;
+        }
         self.journal.push(Journal::Oper {
             by,
             action: "deoper",

@@ -618,9 +618,31 @@ impl<O: Outbox> Hub<O> {
             self.users.values().filter(|u| u.online()).count(),
             "the online count is kept right"
         );
+        debug_assert_eq!(
+            (self.invisible, self.attached, self.opers),
+            (
+                self.users
+                    .values()
+                    .filter(|u| u.online() && u.invisible)
+                    .count(),
+                // Not a sessionless caller's (`Hub::call`), which lives
+                // for one command.
+                self.sessions
+                    .iter()
+                    .filter(|(id, s)| **id != CALL_SESSION && s.user.is_some())
+                    .count(),
+                self.sessions
+                    .iter()
+                    .filter(|(id, s)| **id != CALL_SESSION && s.oper.is_some())
+                    .count(),
+            ),
+            "the counts are kept right"
+        );
         let ev = Event::Stats {
             users,
-            sessions: self.sessions.values().filter(|s| s.user.is_some()).count(),
+            invisible: self.invisible,
+            sessions: self.attached,
+            opers: self.opers,
             rooms: self.rooms.len(),
             max_users: self.max_users.max(users),
         };

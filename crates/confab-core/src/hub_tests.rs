@@ -3638,11 +3638,58 @@ fn stats_count_users_logged_in_sessions_rooms_and_the_most_users_at_once() {
         w.ask(alice, Command::Stats),
         vec![Event::Stats {
             users: 2,
+            invisible: 0,
             sessions: 2,
+            opers: 0,
             rooms: 2,
             max_users: 3,
         }]
     );
+}
+
+#[test]
+fn stats_count_invisible_users_and_operators_as_they_come_and_go() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    let carol = account(3, "carol");
+    let c1 = w.login_account(&carol);
+    let counts = |w: &mut World| match w.ask(alice, Command::Stats).as_slice() {
+        [
+            ..,
+            Event::Stats {
+                users,
+                invisible,
+                sessions,
+                opers,
+                ..
+            },
+        ] => (*users, *invisible, *sessions, *opers),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(counts(&mut w), (3, 0, 3, 0));
+    w.cmd(bob, Command::SetInvisible(true));
+    w.cmd(bob, Command::SetInvisible(true));
+    w.cmd(c1, Command::SetInvisible(true));
+    assert_eq!(counts(&mut w), (3, 2, 3, 0));
+    w.cmd(bob, Command::SetInvisible(false));
+    assert_eq!(counts(&mut w), (3, 1, 3, 0));
+    w.cmd(alice, Command::Oper("admin".into()));
+    w.cmd(alice, Command::Oper("admin".into()));
+    // A second connection of carol's: one user, still invisible.
+    let c2 = w.login_account(&carol);
+    w.cmd(c2, Command::Oper("admin".into()));
+    assert_eq!(counts(&mut w), (3, 1, 4, 2));
+    w.disconnect(c2, "gone");
+    assert_eq!(counts(&mut w), (3, 1, 3, 1));
+    // The last connection gone, carol is not counted; when she comes back
+    // her new connection starts visible.
+    w.disconnect(c1, "gone");
+    assert_eq!(counts(&mut w), (2, 0, 2, 1));
+    let _c3 = w.login_account(&carol);
+    assert_eq!(counts(&mut w), (3, 0, 3, 1));
+    w.cmd(alice, Command::Deoper);
+    assert_eq!(counts(&mut w), (3, 0, 3, 0));
 }
 
 // ---------------------------------------------------------------------------

@@ -189,13 +189,16 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         }
         Event::Stats {
             users,
+            invisible: _,
             sessions,
+            opers,
             rooms,
             max_users,
         } => line(&format!(
-            "*** {} online ({}), {}; at most {max_users} at once",
+            "*** {} online ({}, {}), {}; at most {max_users} at once",
             count(*users, "user", "users"),
             count(*sessions, "connection", "connections"),
+            count(*opers, "operator", "operators"),
             count(*rooms, "room", "rooms"),
         )),
         Event::Conversations(list) => {

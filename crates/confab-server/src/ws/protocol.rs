@@ -987,12 +987,21 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         }
         Event::Stats {
             users,
+            invisible,
             sessions,
+            opers,
             rooms,
             max_users,
         } => (
             "stats",
-            json!({"users": users, "sessions": sessions, "rooms": rooms, "max_users": max_users}),
+            json!({
+                "users": users,
+                "invisible": invisible,
+                "sessions": sessions,
+                "opers": opers,
+                "rooms": rooms,
+                "max_users": max_users
+            }),
         ),
         Event::Conversations(list) => {
             let list: Vec<Value> = list

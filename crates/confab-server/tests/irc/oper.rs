@@ -243,3 +243,41 @@ async fn whois_shows_the_real_address_to_operators_only() {
     assert_eq!(param(actually, 2), "127.0.0.1", "{actually}");
     s.shutdown().await;
 }
+
+/// LUSERS counts as irctest's `lusers` tests read it: 251's visible and
+/// invisible users add up to the users online, 252 counts operators, and
+/// each count follows MODE, OPER and QUIT.
+#[tokio::test]
+async fn lusers_counts_invisible_users_and_operators() {
+    let s = oper_server().await;
+    let mut bar = register(s.addr, "bar").await;
+    let mut qux = register(s.addr, "qux").await;
+    async fn counts(c: &mut Irc) -> (usize, usize, usize) {
+        let r = c.ask("LUSERS").await;
+        let client = last(must("LUSERS", &r, "251")).to_owned();
+        let n: Vec<usize> = client.split(' ').filter_map(|w| w.parse().ok()).collect();
+        let opers = param(must("LUSERS", &r, "252"), 1).parse().unwrap();
+        (n[0], n[1], opers)
+    }
+    assert_eq!(counts(&mut bar).await, (2, 0, 0));
+    qux.ask("MODE qux +i").await;
+    assert_eq!(counts(&mut bar).await, (1, 1, 0));
+    bar.ask("OPER operuser operpassword").await;
+    qux.ask("OPER operuser operpassword").await;
+    assert_eq!(counts(&mut bar).await, (1, 1, 2));
+    bar.ask("MODE bar -o").await;
+    assert_eq!(counts(&mut bar).await, (1, 1, 1));
+    qux.quit().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = counts(&mut bar).await;
+        if got == (1, 0, 0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "qux still counted: {got:?}"
+        );
+    }
+    s.shutdown().await;
+}

@@ -230,10 +230,20 @@ impl Conn {
             }
             Event::Stats {
                 users,
+                invisible,
                 sessions: _,
+                opers,
                 rooms,
                 max_users,
-            } => self.lusers(*users, Some(*rooms), *max_users),
+            } => self.lusers(
+                Lusers {
+                    users: *users,
+                    invisible: *invisible,
+                    opers: *opers,
+                    max: *max_users,
+                },
+                Some(*rooms),
+            ),
             Event::History { messages, .. } => match kind {
                 Kind::History(_, name) => self.history_batch(name, messages),
                 // History on joining: clients fetch it with CHATHISTORY.
@@ -661,7 +671,15 @@ impl Conn {
             ),
         ];
         out.extend(self.isupport());
-        out.extend(self.lusers(online, None, online));
+        // A welcome's counts: the users online (an operator or an
+        // invisible user among them is counted when LUSERS asks).
+        let counts = Lusers {
+            users: online,
+            invisible: 0,
+            opers: 0,
+            max: online,
+        };
+        out.extend(self.lusers(counts, None));
         out.extend(self.motd());
         out
     }
@@ -704,16 +722,23 @@ impl Conn {
             .collect()
     }
 
-    pub(super) fn lusers(&self, users: usize, rooms: Option<usize>, max: usize) -> Vec<Irc> {
+    pub(super) fn lusers(&self, counts: Lusers, rooms: Option<usize>) -> Vec<Irc> {
+        let Lusers {
+            users,
+            invisible,
+            opers,
+            max,
+        } = counts;
         let view = self.view();
         let u = users.to_string();
+        let visible = users.saturating_sub(invisible);
         let mut out = vec![view.num(
             "251",
             &[&format!(
-                "There are {users} users and 0 invisible on 1 servers"
+                "There are {visible} users and {invisible} invisible on 1 servers"
             )],
         )];
-        out.push(view.num("252", &["0", "operator(s) online"]));
+        out.push(view.num("252", &[&opers.to_string(), "operator(s) online"]));
         if let Some(r) = rooms {
             out.push(view.num("254", &[&r.to_string(), "channels formed"]));
         }
@@ -755,4 +780,12 @@ impl Conn {
         out.push(view.num("376", &["End of /MOTD command."]));
         out
     }
+}
+
+/// The counts LUSERS shows.
+pub(super) struct Lusers {
+    pub users: usize,
+    pub invisible: usize,
+    pub opers: usize,
+    pub max: usize,
 }
