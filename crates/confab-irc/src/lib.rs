@@ -22,8 +22,8 @@
 //! - **Lenient about spaces.** Any run of spaces separates two parts; spaces
 //!   before the command and after the last parameter are ignored (a
 //!   trailing parameter keeps its spaces, of course).
-//! - **Commands** are ASCII letters (uppercased on parse) or exactly three
-//!   digits.
+//! - **Commands** are words of ASCII letters, digits and `_` with a letter
+//!   in them (uppercased on parse), or exactly three digits.
 //! - **Tags**: see [`Tag`]. Escapes are undone on parse and redone on write,
 //!   an empty value means no value, and of duplicate keys the last wins.
 //! - **At most [`MAX_PARAMS`] (15) parameters**, as RFC 2812 says: once 14

@@ -34,7 +34,8 @@ pub struct Message {
     /// The source (prefix), without its leading `:`; never empty after a
     /// parse (a lone `:` is no source).
     pub source: Option<String>,
-    /// The command: ASCII letters, uppercased on parse, or three digits.
+    /// The command: a word of ASCII letters, digits and `_` with a letter
+    /// in it, uppercased on parse, or three digits.
     pub command: String,
     /// The parameters; the trailing one is simply the last. At most
     /// [`MAX_PARAMS`].
@@ -381,10 +382,13 @@ fn valid_tag_key(key: &str) -> bool {
     vendor_ok && !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// Letters only, or exactly three digits.
+/// A word of ASCII letters, digits and `_` with a letter in it (a name,
+/// known or not: an unknown one is answered 421, as `NONEXISTENT_COMMAND`
+/// is by modern servers), or exactly three digits (a numeric).
 fn valid_command(command: &str) -> bool {
     let b = command.as_bytes();
-    (!b.is_empty() && b.iter().all(u8::is_ascii_alphabetic))
+    let word = b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    (word && b.iter().any(u8::is_ascii_alphabetic))
         || (b.len() == 3 && b.iter().all(u8::is_ascii_digit))
 }
 

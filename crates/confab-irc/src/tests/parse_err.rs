@@ -20,10 +20,9 @@ const CASES: &[(&[u8], ParseError)] = &[
     (b"@a :src", ParseError::NoCommand),
     (b"@a :src \r\n", ParseError::NoCommand),
     // Bad command.
-    (b"PR1VMSG #c :x", ParseError::BadCommand),
     (b"12", ParseError::BadCommand),
     (b"1234", ParseError::BadCommand),
-    (b"12a", ParseError::BadCommand),
+    (b"1_2", ParseError::BadCommand),
     (b"PING:x", ParseError::BadCommand),
     (b"PRIV-MSG", ParseError::BadCommand),
     (b"\xc3\x84RGER x", ParseError::BadCommand),

@@ -88,6 +88,10 @@ const CASES: &[Case] = &[
     case(b"@a=\xc3\xbc;b=\xe6\x97\xa5 CMD", &[("a", Some("\u{fc}")), ("b", Some("\u{65e5}"))], None, "CMD", &[]),
     case(b"@a   :src   CMD  p", &[("a", None)], Some("src"), "CMD", &["p"]),
     case(b"@a=1 ping", &[("a", Some("1"))], None, "PING", &[]),
+    // Any word of letters, digits and `_` is a command (unknown ones get
+    // 421 from the door).
+    case(b"nonexistent_command x", NO, None, "NONEXISTENT_COMMAND", &["x"]),
+    case(b"PR1VMSG", NO, None, "PR1VMSG", &[]),
     // Escapes.
     case(br"@t=a\sb\:c\\d\re\nf CMD", &[("t", Some("a b;c\\d\re\nf"))], None, "CMD", &[]),
     case(br"@t=x\y CMD", &[("t", Some("xy"))], None, "CMD", &[]),
