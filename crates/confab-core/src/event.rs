@@ -465,8 +465,10 @@ pub enum Event {
     },
     /// Client-only tags from `from` to `to`, with no message (IRC's
     /// `TAGMSG`: a reaction, …); never stored. The sender's sessions get
-    /// it too.
+    /// it too. `id` is unique like a message's (one replies or reacts to
+    /// it by that id), though no history holds it.
     TagMsg {
+        id: MsgId,
         from: Nick,
         to: Target,
         tags: ClientTags,

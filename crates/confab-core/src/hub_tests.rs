@@ -3912,19 +3912,24 @@ fn tagmsg_goes_to_the_conversation_and_the_senders_sessions_and_is_not_kept() {
         to,
         tags: react.clone(),
     };
-    let ev = |to| Event::TagMsg {
+    let ev = |id, to| Event::TagMsg {
+        id: MsgId(id),
         from: nick("alice"),
         to,
         tags: react.clone(),
     };
     assert_eq!(
         w.ask(alice, cmd(to_room("#RUST"))),
-        vec![ev(to_room("#rust"))]
+        vec![ev(1, to_room("#rust"))]
     );
-    assert_eq!(w.events(bob), vec![ev(to_room("#rust"))]);
+    assert_eq!(w.events(bob), vec![ev(1, to_room("#rust"))]);
     w.assert_silent(carol);
-    assert_eq!(w.ask(alice, cmd(to_user("BOB"))), vec![ev(to_user("bob"))]);
-    assert_eq!(w.events(bob), vec![ev(to_user("bob"))]);
+    // Each has an id of its own, unique like a message's.
+    assert_eq!(
+        w.ask(alice, cmd(to_user("BOB"))),
+        vec![ev(2, to_user("bob"))]
+    );
+    assert_eq!(w.events(bob), vec![ev(2, to_user("bob"))]);
     // Nothing stored, nothing counted as a message.
     assert_eq!(w.hub.counters().messages, 0);
     assert!(memory.0.lock().unwrap().messages.is_empty());

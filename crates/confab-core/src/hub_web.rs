@@ -63,18 +63,23 @@ impl<O: Outbox> Hub<O> {
         let from_key = me.nick.key();
         let from = me.nick.clone();
         let actor = me.actor.clone();
+        let id = MsgId(self.next_msg);
         match to {
             Target::Room(name) => {
                 let key = self.sendable_room(uid, name)?;
+                self.next_msg += 1;
                 let to = Target::Room(self.rooms[&key].name.clone());
-                let ev = Envelope::by(now, Event::TagMsg { from, to, tags }, &actor);
+                let tagmsg = Event::TagMsg { id, from, to, tags };
+                let ev = Envelope::by(now, tagmsg, &actor);
                 self.stage_to_room(&key, uid, &from_key, &ev);
             }
             Target::User(nick) => {
                 let tid = self.user_id(&nick)?;
+                self.next_msg += 1;
                 let them = &self.users[&tid];
                 let to = Target::User(them.nick.clone());
-                let ev = Envelope::by(now, Event::TagMsg { from, to, tags }, &actor);
+                let tagmsg = Event::TagMsg { id, from, to, tags };
+                let ev = Envelope::by(now, tagmsg, &actor);
                 if !them.ignores.contains(&from_key) {
                     self.staged.user(them, &ev);
                 }

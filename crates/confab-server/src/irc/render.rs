@@ -491,8 +491,9 @@ pub fn broadcast(env: &Envelope, view: &View) -> Vec<Irc> {
             vec![msg.with_param(text.as_str())]
         }
         // IRCv3's typing client tag, for clients that take tags.
-        Event::TagMsg { from, to, tags } if caps.message_tags => {
-            vec![client_tags(m("TAGMSG", from.as_str()), tags).with_param(to.to_string())]
+        Event::TagMsg { id, from, to, tags } if caps.message_tags => {
+            let m = m("TAGMSG", from.as_str()).with_tag("msgid", Some(&id.0.to_string()));
+            vec![client_tags(m, tags).with_param(to.to_string())]
         }
         Event::Typing { from, to, active } if caps.message_tags => {
             let state = if *active { "active" } else { "done" };
@@ -682,17 +683,34 @@ pub fn error(e: &ChatError, command: &str, view: &View) -> Irc {
 
 /// Whether an event is something a client sent that it should not get
 /// back: a message or a TAGMSG from this very session, without
-/// echo-message (a message to oneself always comes back).
+/// echo-message. One to oneself always comes back: it is delivered.
 pub fn is_own_echo(env: &Envelope, me: confab_core::SessionId, caps: Caps) -> bool {
-    let echoed = match &env.event {
+    let sent = matches!(
+        env.event,
+        Event::Message { offline: false, .. } | Event::TagMsg { .. }
+    );
+    sent && !to_oneself(&env.event)
+        && !caps.echo_message
+        && env.origin().is_some_and(|o| o.sid == me)
+}
+
+/// Whether the session that sent this should get it twice: a message or
+/// TAGMSG to oneself with echo-message is both the echo (labeled, if the
+/// line was) and the delivery.
+pub fn is_echoed_delivery(env: &Envelope, me: confab_core::SessionId, caps: Caps) -> bool {
+    caps.echo_message && to_oneself(&env.event) && env.origin().is_some_and(|o| o.sid == me)
+}
+
+/// A message or TAGMSG someone sent to themselves (live, not kept).
+fn to_oneself(event: &Event) -> bool {
+    match event {
         Event::Message {
             msg,
             offline: false,
-        } => !matches!(&msg.to, Target::User(n) if n == &msg.from),
-        Event::TagMsg { .. } => true,
+        } => matches!(&msg.to, Target::User(n) if n == &msg.from),
+        Event::TagMsg { from, to, .. } => matches!(to, Target::User(n) if n == from),
         _ => false,
-    };
-    echoed && !caps.echo_message && env.origin().is_some_and(|o| o.sid == me)
+    }
 }
 
 #[cfg(test)]

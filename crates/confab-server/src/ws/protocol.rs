@@ -1014,9 +1014,14 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
             "typing",
             json!({"from": from.as_str(), "to": to.to_string(), "active": active}),
         ),
-        Event::TagMsg { from, to, tags } => (
+        Event::TagMsg { id, from, to, tags } => (
             "tagmsg",
-            json!({"from": from.as_str(), "to": to.to_string(), "tags": tags_json(tags)}),
+            json!({
+                "msgid": id.0,
+                "from": from.as_str(),
+                "to": to.to_string(),
+                "tags": tags_json(tags)
+            }),
         ),
         Event::Announcement(text) => ("announcement", json!({"text": text.as_str()})),
         Event::YoureOper { name } => ("oper", json!({"name": name})),

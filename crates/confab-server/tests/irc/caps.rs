@@ -716,6 +716,47 @@ async fn a_labeled_tagmsg_is_echoed_with_its_label_and_too_many_tags_get_417() {
     s.shutdown().await;
 }
 
+/// To oneself with echo-message, a PRIVMSG, NOTICE or TAGMSG comes back
+/// twice, the echo and the delivery, and only the echo carries the label
+/// (irctest's labeled-response and chathistory cases); without
+/// echo-message, once. A TAGMSG has a msgid, relayed and echoed alike.
+#[tokio::test]
+async fn to_oneself_with_echo_message_is_the_echo_and_the_delivery() {
+    let caps = ["message-tags", "echo-message", "labeled-response", "batch"];
+    let (s, mut alice, mut bob) = pair(&caps, &["message-tags"]).await;
+    for (case, line, command) in [
+        ("PRIVMSG", "@label=l1 PRIVMSG alice :hi me", "PRIVMSG"),
+        ("NOTICE", "@label=l2 NOTICE alice :note", "NOTICE"),
+        ("TAGMSG", "@label=l3;+draft/react=ok TAGMSG alice", "TAGMSG"),
+        ("unlabeled", "PRIVMSG alice :again", "PRIVMSG"),
+    ] {
+        let r = alice.ask(line).await;
+        let copies = all(&r, command);
+        assert_eq!(copies.len(), 2, "[{case}] echo and delivery:\n{}", dump(&r));
+        let labeled = copies.iter().filter(|m| tag(m, "label").is_some()).count();
+        let want = usize::from(line.starts_with("@label"));
+        assert_eq!(labeled, want, "[{case}] one labeled copy:\n{}", dump(&r));
+        must_not(case, &r, "BATCH");
+        let ids: Vec<_> = copies.iter().map(|m| tag(m, "msgid")).collect();
+        assert!(
+            ids[0].is_some() && ids[0] == ids[1],
+            "[{case}] one msgid: {ids:?}"
+        );
+    }
+    // Without echo-message: once.
+    let got = bob.ask("PRIVMSG bob :just once").await;
+    assert_eq!(all(&got, "PRIVMSG").len(), 1, "{}", dump(&got));
+    let got = bob.ask("@+draft/react=ok TAGMSG bob").await;
+    assert_eq!(all(&got, "TAGMSG").len(), 1, "{}", dump(&got));
+    // A TAGMSG to another: echo and relay have the same msgid.
+    let r = alice.ask("@+draft/react=ok TAGMSG bob").await;
+    let echo = tag(must("echo", &r, "TAGMSG"), "msgid").map(str::to_owned);
+    let got = bob.sync().await;
+    let relayed = tag(must("relay", &got, "TAGMSG"), "msgid").map(str::to_owned);
+    assert!(echo.is_some() && echo == relayed, "{echo:?} {relayed:?}");
+    s.shutdown().await;
+}
+
 #[tokio::test]
 async fn client_tags_cross_between_irc_and_the_websocket_door() {
     use crate::ws_client;

@@ -509,6 +509,25 @@ async fn junk_input_never_disconnects() {
     s.shutdown().await;
 }
 
+/// A line that is not UTF-8 gets `FAIL <its command> INVALID_UTF8` (or
+/// `*` when not even its command reads), and nothing is relayed.
+#[tokio::test]
+async fn a_line_that_is_not_utf8_fails_naming_its_command() {
+    let (s, mut alice, mut bob, _carol) = three().await;
+    for (case, line, command) in [
+        ("a PRIVMSG", &b"PRIVMSG bob hi\xaa\r\n"[..], "PRIVMSG"),
+        ("a lowercase TOPIC", b"topic #c :caf\xe9\r\n", "TOPIC"),
+        ("no command", b"\xff\xfe\r\n", "*"),
+    ] {
+        let replies = alice.ask_raw(line).await;
+        let fail = must(case, &replies, "FAIL");
+        assert_eq!(param(fail, 0), command, "[{case}] {fail}");
+        assert_eq!(param(fail, 1), "INVALID_UTF8", "[{case}] {fail}");
+        must_not(case, &bob.sync().await, "PRIVMSG");
+    }
+    s.shutdown().await;
+}
+
 #[tokio::test]
 async fn unknown_commands_get_421_naming_them() {
     let (s, mut alice, _bob, _carol) = three().await;
@@ -517,6 +536,12 @@ async fn unknown_commands_get_421_naming_them() {
         ("with params", "FOOBAR x y :z", "FOOBAR"),
         ("lowercase", "xyzzy", "XYZZY"),
         ("numeric-looking", "999", "999"),
+        (
+            "with an underscore",
+            "NONEXISTENT_COMMAND",
+            "NONEXISTENT_COMMAND",
+        ),
+        ("with a digit", "PR1VMSG #c :x", "PR1VMSG"),
     ] {
         let replies = alice.ask(line).await;
         let err = must(case, &replies, "421");

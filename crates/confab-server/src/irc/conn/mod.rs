@@ -562,6 +562,26 @@ impl Conn {
         if render::is_own_echo(d, self.sid, self.caps) {
             return;
         }
+        self.shown(d);
+        // To oneself with echo-message: the echo above, and the delivery,
+        // never labeled.
+        if render::is_echoed_delivery(d, self.sid, self.caps) {
+            match &d.event {
+                Event::Message { msg, .. } => {
+                    let lines = render::message_lines(msg, d.actor.as_deref(), self.caps);
+                    render::write(&lines, &mut self.out);
+                }
+                _ => {
+                    let msgs = self.render(d, "", &Kind::Plain);
+                    render::write(&msgs, &mut self.out);
+                }
+            }
+        }
+    }
+
+    /// A delivery as this client sees it: labeled when it answers a
+    /// labeled line, else straight out.
+    fn shown(&mut self, d: &Delivery) {
         let req = d
             .origin()
             .filter(|o| o.sid == self.sid)
@@ -633,10 +653,16 @@ impl Conn {
             }
             Err(ParseError::Empty) => return,
             Err(e) => {
+                // A line that is not UTF-8 names its command when the rest
+                // of it reads (`FAIL PRIVMSG INVALID_UTF8`).
+                let command = (e == ParseError::InvalidUtf8)
+                    .then(|| Irc::parse(String::from_utf8_lossy(line).as_bytes()).ok())
+                    .flatten()
+                    .map_or_else(|| "*".to_owned(), |m| m.command);
                 let m = self
                     .view()
                     .server_msg("FAIL")
-                    .with_param("*")
+                    .with_param(command)
                     .with_param(if e == ParseError::InvalidUtf8 {
                         "INVALID_UTF8"
                     } else {

@@ -256,7 +256,7 @@ impl Conn {
                         view.server_msg("CHATHISTORY")
                             .with_param("TARGETS")
                             .with_param(target.to_string())
-                            .with_param(format!("timestamp={}", crate::time::rfc3339(*time))),
+                            .with_param(crate::time::rfc3339(*time)),
                     );
                 }
                 self.batch("draft/chathistory-targets", &[], inner)
