@@ -71,6 +71,8 @@ pub struct Member {
     pub who: Arc<Actor>,
     pub status: Status,
     pub away: bool,
+    /// One of the user's sessions is a server operator.
+    pub oper: bool,
 }
 
 /// What there is to know about an online user (IRC's WHOIS).

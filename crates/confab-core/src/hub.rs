@@ -2129,6 +2129,7 @@ impl<O: Outbox> Hub<O> {
                     who: u.actor.clone(),
                     status: room.status(*id),
                     away: u.away.is_some(),
+                    oper: self.user_is_oper(*id),
                 }
             })
             .collect();

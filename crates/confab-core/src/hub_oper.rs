@@ -135,6 +135,14 @@ impl<O: Outbox> Hub<O> {
         Ok(())
     }
 
+    /// Whether one of user `uid`'s sessions is a server operator.
+    pub(super) fn user_is_oper(&self, uid: UserId) -> bool {
+        self.users[&uid]
+            .sessions
+            .iter()
+            .any(|s| self.sessions.get(s).is_some_and(|s| s.oper.is_some()))
+    }
+
     /// Whether session `sid` is a server operator.
     pub fn is_oper(&self, sid: SessionId) -> bool {
         self.sessions.get(&sid).is_some_and(|s| s.oper.is_some())

@@ -551,10 +551,7 @@ impl<O: Outbox> Hub<O> {
                 .filter(|room| asker == Some(*id) || room.seen_by(asker))
                 .map(|room| (room.name.clone(), room.status(*id)))
                 .collect();
-            let oper = u
-                .sessions
-                .iter()
-                .any(|s| self.sessions.get(s).is_some_and(|s| s.oper.is_some()));
+            let oper = self.user_is_oper(*id);
             found.push(UserDetails {
                 who: u.actor.clone(),
                 away: u.away.clone(),

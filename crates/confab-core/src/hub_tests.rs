@@ -447,6 +447,7 @@ fn plain_member(n: &str) -> crate::event::Member {
         }),
         status: Default::default(),
         away: false,
+        oper: false,
     }
 }
 
@@ -2165,6 +2166,7 @@ fn keep_status(e: &mut Event) {
             *m = Member {
                 status: m.status,
                 away: m.away,
+                oper: m.oper,
                 ..plain_member(m.who.nick.as_str())
             };
         }

@@ -607,6 +607,7 @@ mod tests {
             }),
             status: confab_core::Status { op, voice: false },
             away,
+            oper: false,
         }
     }
 

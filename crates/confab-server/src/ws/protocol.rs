@@ -788,6 +788,7 @@ fn member_json(m: &Member) -> Value {
         "op": m.status.op,
         "voice": m.status.voice,
         "away": m.away,
+        "oper": m.oper,
     })
 }
 
@@ -1558,6 +1559,7 @@ mod tests {
                         voice: false,
                     },
                     away: false,
+                    oper: false,
                 }],
                 secret: false,
             },

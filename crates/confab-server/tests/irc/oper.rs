@@ -281,3 +281,42 @@ async fn lusers_counts_invisible_users_and_operators() {
     }
     s.shutdown().await;
 }
+
+/// WHO marks a server operator with `*` after H or G, by nick, by mask
+/// and in a channel's list (irctest's testWhoNickOper and
+/// testWhoNickAwayAndOper).
+#[tokio::test]
+async fn who_marks_server_operators() {
+    let s = oper_server().await;
+    let mut op = register(s.addr, "opnick").await;
+    let mut other = register(s.addr, "other").await;
+    op.join("#w").await;
+    other.join("#w").await;
+    op.ask("OPER operuser operpassword").await;
+    let flags = |r: &[confab_irc::Message], nick: &str| {
+        let m = r
+            .iter()
+            .find(|m| m.command == "352" && param(m, 5) == nick)
+            .unwrap_or_else(|| panic!("352 for {nick}:\n{}", dump(r)));
+        param(m, 6).to_owned()
+    };
+    for (case, line) in [
+        ("nick", "WHO opnick"),
+        ("mask", "WHO opn*"),
+        ("channel", "WHO #w"),
+    ] {
+        let r = other.ask(line).await;
+        assert!(
+            flags(&r, "opnick").starts_with("H*"),
+            "[{case}] {}",
+            dump(&r)
+        );
+        if case == "channel" {
+            assert!(!flags(&r, "other").contains('*'), "[{case}] {}", dump(&r));
+        }
+    }
+    op.ask("AWAY :gone").await;
+    let r = other.ask("WHO opnick").await;
+    assert!(flags(&r, "opnick").starts_with("G*"), "{}", dump(&r));
+    s.shutdown().await;
+}

@@ -118,7 +118,7 @@ impl Conn {
                 Kind::Who(mask) => {
                     let mut out: Vec<Irc> = members
                         .iter()
-                        .map(|m| self.who_line(room.as_str(), &m.who, m.away, m.status))
+                        .map(|m| self.who_line(room.as_str(), &m.who, m.away, m.oper, m.status))
                         .collect();
                     out.push(view.num("315", &[mask, "End of WHO list"]));
                     out
@@ -532,9 +532,15 @@ impl Conn {
         channel: &str,
         who: &confab_core::Actor,
         away: bool,
+        oper: bool,
         status: confab_core::Status,
     ) -> Irc {
+        // H or G (here or gone), * for a server operator, then the
+        // channel prefixes.
         let mut flags = String::from(if away { "G" } else { "H" });
+        if oper {
+            flags.push('*');
+        }
         flags.push_str(&render::prefix(status, self.caps.multi_prefix));
         self.view().num(
             "352",
@@ -588,7 +594,7 @@ impl Conn {
                 for u in online {
                     let channel = u.rooms.first().map_or("*".to_owned(), |r| r.0.to_string());
                     let status = u.rooms.first().map(|r| r.1).unwrap_or_default();
-                    out.push(self.who_line(&channel, &u.who, u.away.is_some(), status));
+                    out.push(self.who_line(&channel, &u.who, u.away.is_some(), u.oper, status));
                 }
                 out.push(view.num("315", &[mask, "End of WHO list"]));
             }
