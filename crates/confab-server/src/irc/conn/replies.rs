@@ -22,9 +22,19 @@ impl Conn {
                     self.registered = true;
                     return self.burst(*online);
                 }
-                // NickServ IDENTIFY: the guest left its channels.
+                let mut out = Vec::new();
+                if command == "AUTHENTICATE" {
+                    // SASL once registered: told first, as SASL's replies
+                    // end (to the nick the client has until the NICK below).
+                    let mut view = self.view();
+                    view.nick = old.clone();
+                    let said = format!("You are now logged in as {}", self.nick);
+                    out.push(view.num("900", &[&self.my_mask(), &self.nick, &said]));
+                    out.push(view.num("903", &["SASL authentication successful"]));
+                }
+                // The guest left its channels.
                 let source = format!("{old}!{}@{}", self.ident(), self.host());
-                let mut out: Vec<Irc> = self
+                out.extend(self
                     .channels
                     .drain()
                     .map(|c| {
@@ -32,8 +42,7 @@ impl Conn {
                             .with_source(source.clone())
                             .with_param(c.as_str())
                             .with_param("Identified")
-                    })
-                    .collect();
+                    }));
                 if old != self.nick {
                     out.push(
                         Irc::new("NICK")
@@ -45,12 +54,7 @@ impl Conn {
                     let text = format!("You are now identified as {}", self.nick);
                     out.push(self.service_notice(&text));
                 }
-                if command == "AUTHENTICATE" {
-                    // SASL once registered: told once the hub took it.
-                    let said = format!("You are now logged in as {}", self.nick);
-                    out.push(self.view().num("900", &[&self.my_mask(), &self.nick, &said]));
-                    out.push(self.view().num("903", &["SASL authentication successful"]));
-                } else {
+                if command != "AUTHENTICATE" {
                     out.push(self.view().num(
                         "900",
                         &[&self.my_mask(), &self.nick, "You are now logged in"],
