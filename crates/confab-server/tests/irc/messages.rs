@@ -467,6 +467,21 @@ async fn lines_over_512_bytes_get_417_and_the_connection_lives() {
     must_not("long tags", &replies, "417");
     let got = bob.sync().await;
     assert_eq!(last(must("long tags", &got, "PRIVMSG")), "tagged");
+    // But all the tags a client sends, its own and others, take at most
+    // 4094 bytes between the `@` and the space (IRCv3 message-tags).
+    for (n, ok) in [(4081, true), (4082, false)] {
+        let case = format!("{} bytes of tags", "foo=bar;+baz=".len() + n);
+        let line = format!("@foo=bar;+baz={} PRIVMSG #c :t{n}", "a".repeat(n));
+        let replies = alice.ask(&line).await;
+        let got = bob.sync().await;
+        if ok {
+            must_not(&case, &replies, "417");
+            must(&case, &got, "PRIVMSG");
+        } else {
+            must(&case, &replies, "417");
+            must_not(&case, &got, "PRIVMSG");
+        }
+    }
     s.shutdown().await;
 }
 

@@ -646,6 +646,14 @@ impl Conn {
 
     /// One line, without the end of its labeled response.
     async fn line_once(&mut self, line: &[u8]) {
+        // What a client may send of tags, all of them (IRCv3
+        // message-tags): 4094 bytes between the `@` and the space.
+        if let Some(tags) = line.strip_prefix(b"@") {
+            let len = tags.iter().position(|&b| b == b' ').unwrap_or(tags.len());
+            if len > confab_core::tags::MAX_CLIENT_TAG_BYTES {
+                return self.num("417", &["Input line was too long"]).await;
+            }
+        }
         let msg = match Irc::parse(line) {
             Ok(m) => m,
             Err(ParseError::TagsTooLong | ParseError::LineTooLong) => {
