@@ -173,15 +173,21 @@ pub enum Command {
     Oper(String),
     /// The session stops being a server operator (IRC's `MODE nick -o`).
     Deoper,
-    /// Disconnect every session of `nick` (server operators only); the
+    /// A server operator's command (server operators, and the REST
+    /// admin, only).
+    Operator(OperCommand),
+}
+
+/// What only server operators (and the REST admin) may ask:
+/// [`Command::Operator`]. The hub runs each in `Hub::oper_command`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperCommand {
+    /// Disconnect every session of `nick`; the
     /// others see it quit with `Killed (oper (reason))`.
-    Kill {
-        nick: Nick,
-        reason: Option<Text>,
-    },
-    /// A notice to every server operator online (server operators only).
+    Kill { nick: Nick, reason: Option<Text> },
+    /// A notice to every server operator online.
     Wallops(Text),
-    /// Ban a mask from the whole server (server operators only): `$a:name`
+    /// Ban a mask from the whole server: `$a:name`
     /// (an account), `nick!ident@host` (a glob) or an address or CIDR
     /// block; for `minutes`, or for good. Matching sessions are
     /// disconnected.
@@ -190,23 +196,37 @@ pub enum Command {
         minutes: Option<u64>,
         reason: Option<Text>,
     },
-    /// Lift the server-wide ban on a mask (server operators only).
+    /// Lift the server-wide ban on a mask.
     Unkline(String),
-    /// List the server-wide bans (server operators only).
+    /// List the server-wide bans.
     Klines,
-    /// Suspend an account (server operators only): its sessions end and
+    /// Suspend an account: its sessions end and
     /// it cannot log in until unsuspended.
-    Suspend {
-        name: Nick,
-        reason: Option<Text>,
-    },
-    /// Lift an account's suspension (server operators only).
+    Suspend { name: Nick, reason: Option<Text> },
+    /// Lift an account's suspension.
     Unsuspend(Nick),
-    /// List the suspended accounts (server operators only).
+    /// List the suspended accounts.
     Suspensions,
     /// Turn lockdown on or off (`None`: tell whether it is on). While on,
     /// no new guests and no registrations; accounts still log in.
     Lockdown(Option<bool>),
+}
+
+impl OperCommand {
+    /// A short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OperCommand::Kill { .. } => "kill",
+            OperCommand::Wallops(_) => "wallops",
+            OperCommand::Kline { .. } => "kline",
+            OperCommand::Unkline(_) => "unkline",
+            OperCommand::Klines => "klines",
+            OperCommand::Suspend { .. } => "suspend",
+            OperCommand::Unsuspend(_) => "unsuspend",
+            OperCommand::Suspensions => "suspensions",
+            OperCommand::Lockdown(_) => "lockdown",
+        }
+    }
 }
 
 /// Which messages of a conversation to read.
@@ -247,61 +267,7 @@ impl Command {
     /// Whether only server operators may ask it (the REST admin may ask
     /// these and nothing else).
     pub fn is_oper_only(&self) -> bool {
-        match self {
-            Command::Kill { .. }
-            | Command::Wallops(_)
-            | Command::Kline { .. }
-            | Command::Unkline(_)
-            | Command::Klines
-            | Command::Suspend { .. }
-            | Command::Unsuspend(_)
-            | Command::Suspensions
-            | Command::Lockdown(_) => true,
-            Command::Login(_)
-            | Command::LoginAccount(_)
-            | Command::Identify(_)
-            | Command::Register { .. }
-            | Command::ChangeNick(_)
-            | Command::SetPassword { .. }
-            | Command::Join { .. }
-            | Command::Part { .. }
-            | Command::Rooms
-            | Command::Members(_)
-            | Command::Users
-            | Command::Send { .. }
-            | Command::TagMsg { .. }
-            | Command::Start(_)
-            | Command::Stop
-            | Command::GetTopic(_)
-            | Command::SetTopic { .. }
-            | Command::Ignore(_)
-            | Command::Unignore(_)
-            | Command::Ignores
-            | Command::History { .. }
-            | Command::Search { .. }
-            | Command::Quit(_)
-            | Command::GetModes(_)
-            | Command::SetModes { .. }
-            | Command::Bans(_)
-            | Command::Kick { .. }
-            | Command::Invite { .. }
-            | Command::Away(_)
-            | Command::SetRealname(_)
-            | Command::Whois(_)
-            | Command::Who(_)
-            | Command::SetInvisible(_)
-            | Command::Whowas(_)
-            | Command::Stats
-            | Command::ChatHistory { .. }
-            | Command::Conversations { .. }
-            | Command::Typing { .. }
-            | Command::Resume { .. }
-            | Command::MarkRead { .. }
-            | Command::GetReadMarker(_)
-            | Command::ReadMarkers
-            | Command::Oper(_)
-            | Command::Deoper => false,
-        }
+        matches!(self, Command::Operator(_))
     }
 
     /// A short name for logs.
@@ -351,15 +317,7 @@ impl Command {
             Command::ReadMarkers => "read-markers",
             Command::Oper(_) => "oper",
             Command::Deoper => "deoper",
-            Command::Kill { .. } => "kill",
-            Command::Wallops(_) => "wallops",
-            Command::Kline { .. } => "kline",
-            Command::Unkline(_) => "unkline",
-            Command::Klines => "klines",
-            Command::Suspend { .. } => "suspend",
-            Command::Unsuspend(_) => "unsuspend",
-            Command::Suspensions => "suspensions",
-            Command::Lockdown(_) => "lockdown",
+            Command::Operator(op) => op.name(),
         }
     }
 }

@@ -30,7 +30,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::command::Command;
+use crate::command::{Command, OperCommand};
 use crate::error::ChatError;
 pub use crate::event::SessionId;
 use crate::event::{
@@ -1080,11 +1080,14 @@ impl<O: Outbox> Hub<O> {
         let Some(uid) = self.sessions[&sid].user else {
             // The REST admin: an operator with no user, for operator
             // commands only.
-            if self.is_oper(sid) && cmd.is_oper_only() {
-                self.check_input(&cmd)?;
-                return self.oper_command(sid, None, cmd, now);
+            if !(self.is_oper(sid) && cmd.is_oper_only()) {
+                return Err(ChatError::NotLoggedIn);
             }
-            return Err(ChatError::NotLoggedIn);
+            self.check_input(&cmd)?;
+            let Command::Operator(op) = cmd else {
+                return Err(ChatError::NotLoggedIn);
+            };
+            return self.oper_command(sid, None, op, now);
         };
         self.check_input(&cmd)?;
         match cmd {
@@ -1256,15 +1259,7 @@ impl<O: Outbox> Hub<O> {
                 Ok(())
             }
             Command::Deoper => self.oper_down(sid, now),
-            Command::Kill { .. }
-            | Command::Wallops(_)
-            | Command::Kline { .. }
-            | Command::Unkline(_)
-            | Command::Klines
-            | Command::Suspend { .. }
-            | Command::Unsuspend(_)
-            | Command::Suspensions
-            | Command::Lockdown(_) => self.oper_command(sid, Some(uid), cmd, now),
+            Command::Operator(op) => self.oper_command(sid, Some(uid), op, now),
             Command::Conversations {
                 after,
                 before,
@@ -1312,12 +1307,12 @@ impl<O: Outbox> Hub<O> {
             Command::SetTopic { topic, .. } => text(Field::Topic, topic),
             Command::Away(away) => text(Field::Away, away),
             Command::SetRealname(name) => limits.check(Field::Realname, name.as_str()),
-            Command::Kill { reason, .. } => text(Field::Reason, reason),
-            Command::Kline { mask, reason, .. } => limits
+            Command::Operator(OperCommand::Kill { reason, .. }) => text(Field::Reason, reason),
+            Command::Operator(OperCommand::Kline { mask, reason, .. }) => limits
                 .check(Field::BanMask, mask)
                 .and_then(|()| text(Field::Reason, reason)),
-            Command::Unkline(mask) => limits.check(Field::BanMask, mask),
-            Command::Suspend { reason, .. } => text(Field::Reason, reason),
+            Command::Operator(OperCommand::Unkline(mask)) => limits.check(Field::BanMask, mask),
+            Command::Operator(OperCommand::Suspend { reason, .. }) => text(Field::Reason, reason),
             // Nothing of these is checked here: no values, values the
             // parsers made valid (names, texts), or checked where they
             // apply (mode parameters, one change at a time). Named one by
@@ -1361,11 +1356,11 @@ impl<O: Outbox> Hub<O> {
             | Command::ReadMarkers
             | Command::Oper(_)
             | Command::Deoper
-            | Command::Wallops(_)
-            | Command::Klines
-            | Command::Unsuspend(_)
-            | Command::Suspensions
-            | Command::Lockdown(_) => Ok(()),
+            | Command::Operator(OperCommand::Wallops(_))
+            | Command::Operator(OperCommand::Klines)
+            | Command::Operator(OperCommand::Unsuspend(_))
+            | Command::Operator(OperCommand::Suspensions)
+            | Command::Operator(OperCommand::Lockdown(_)) => Ok(()),
         }
         .map_err(ChatError::Input)
     }

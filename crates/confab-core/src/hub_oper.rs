@@ -26,24 +26,24 @@ impl<O: Outbox> Hub<O> {
         }
     }
 
-    /// Runs an operator-only command ([`Command::is_oper_only`]) of
-    /// session `sid`, whose user is `uid` (none: the REST admin). The
-    /// reply says what it did ([`Event::OperDone`]).
+    /// Runs an operator's command ([`Command::Operator`]) of session
+    /// `sid`, whose user is `uid` (none: the REST admin). The reply says
+    /// what it did ([`Event::OperDone`]).
     pub(super) fn oper_command(
         &mut self,
         sid: SessionId,
         uid: Option<UserId>,
-        cmd: Command,
+        cmd: OperCommand,
         now: Timestamp,
     ) -> Result<(), ChatError> {
         let by = self.oper_of(sid)?;
         let done = match cmd {
-            Command::Kill { nick, reason } => {
+            OperCommand::Kill { nick, reason } => {
                 let shown = self.display(&nick);
                 self.kill(&by, &nick, reason, now)?;
                 OperDone::Killed(shown)
             }
-            Command::Wallops(text) => {
+            OperCommand::Wallops(text) => {
                 let told = self.wallops(uid, text, now);
                 if !self.sessionless(sid) {
                     // An operator's session reads its own wallops.
@@ -51,7 +51,7 @@ impl<O: Outbox> Hub<O> {
                 }
                 OperDone::WallopsSent(told)
             }
-            Command::Kline {
+            OperCommand::Kline {
                 mask,
                 minutes,
                 reason,
@@ -59,77 +59,31 @@ impl<O: Outbox> Hub<O> {
                 let (mask, disconnected) = self.add_kline(&by, &mask, minutes, reason, now)?;
                 OperDone::Klined { mask, disconnected }
             }
-            Command::Unkline(mask) => OperDone::Unklined(self.remove_kline(&by, &mask)?),
-            Command::Klines => {
+            OperCommand::Unkline(mask) => OperDone::Unklined(self.remove_kline(&by, &mask)?),
+            OperCommand::Klines => {
                 let list = self.klines(now);
                 self.reply(sid, now, Event::Klines(list));
                 return Ok(());
             }
-            Command::Suspend { name, reason } => {
+            OperCommand::Suspend { name, reason } => {
                 let disconnected = self.suspend(&by, &name, reason, now)?;
                 OperDone::Suspended { name, disconnected }
             }
-            Command::Unsuspend(name) => {
+            OperCommand::Unsuspend(name) => {
                 self.unsuspend(&by, &name)?;
                 OperDone::Unsuspended(name)
             }
-            Command::Suspensions => {
+            OperCommand::Suspensions => {
                 let list = self.suspensions();
                 self.reply(sid, now, Event::Suspensions(list));
                 return Ok(());
             }
-            Command::Lockdown(on) => {
+            OperCommand::Lockdown(on) => {
                 if let Some(on) = on {
                     self.set_lockdown(&by, on);
                 }
                 OperDone::Lockdown(self.lockdown)
             }
-            // Not operators' commands ([`Command::is_oper_only`] routes
-            // none here). Named, so that a new command must be placed.
-            Command::Login(_)
-            | Command::LoginAccount(_)
-            | Command::Identify(_)
-            | Command::Register { .. }
-            | Command::ChangeNick(_)
-            | Command::SetPassword { .. }
-            | Command::Join { .. }
-            | Command::Part { .. }
-            | Command::Rooms
-            | Command::Members(_)
-            | Command::Users
-            | Command::Send { .. }
-            | Command::TagMsg { .. }
-            | Command::Start(_)
-            | Command::Stop
-            | Command::GetTopic(_)
-            | Command::SetTopic { .. }
-            | Command::Ignore(_)
-            | Command::Unignore(_)
-            | Command::Ignores
-            | Command::History { .. }
-            | Command::Search { .. }
-            | Command::Quit(_)
-            | Command::GetModes(_)
-            | Command::SetModes { .. }
-            | Command::Bans(_)
-            | Command::Kick { .. }
-            | Command::Invite { .. }
-            | Command::Away(_)
-            | Command::SetRealname(_)
-            | Command::Whois(_)
-            | Command::Who(_)
-            | Command::SetInvisible(_)
-            | Command::Whowas(_)
-            | Command::Stats
-            | Command::ChatHistory { .. }
-            | Command::Conversations { .. }
-            | Command::Typing { .. }
-            | Command::Resume { .. }
-            | Command::MarkRead { .. }
-            | Command::GetReadMarker(_)
-            | Command::ReadMarkers
-            | Command::Oper(_)
-            | Command::Deoper => return Err(ChatError::NotServerOper),
         };
         self.reply(sid, now, Event::OperDone(done));
         Ok(())

@@ -20,10 +20,10 @@ impl World {
 }
 
 fn kill(n: &str, reason: Option<&str>) -> Command {
-    Command::Kill {
+    Command::Operator(OperCommand::Kill {
         nick: nick(n),
         reason: reason.map(text),
-    }
+    })
 }
 
 fn oper_journal(w: &mut World) -> Vec<(String, &'static str, String)> {
@@ -129,7 +129,10 @@ fn kill_and_wallops_are_refused_to_users_who_are_not_operators() {
         vec![Event::Error(ChatError::NotServerOper)]
     );
     assert_eq!(
-        w.ask(alice, Command::Wallops(text("hello"))),
+        w.ask(
+            alice,
+            Command::Operator(OperCommand::Wallops(text("hello")))
+        ),
         vec![Event::Error(ChatError::NotServerOper)]
     );
     assert!(w.closed(bob).is_empty());
@@ -209,10 +212,10 @@ fn kill_reason_follows_the_input_rules() {
     let oper = w.login("carol");
     let bob = w.login("bob");
     w.oper(oper, "operuser");
-    let bad = Command::Kill {
+    let bad = Command::Operator(OperCommand::Kill {
         nick: nick("bob"),
         reason: Some(text(&"x".repeat(201))),
-    };
+    });
     let got = w.ask(oper, bad);
     assert!(
         matches!(got[..], [Event::Error(ChatError::Input(_))]),
@@ -229,7 +232,10 @@ fn wallops_reach_every_operator_and_nobody_else() {
     let carol = w.login("carol");
     w.oper(alice, "one");
     w.oper(bob, "two");
-    w.cmd(alice, Command::Wallops(text("split incoming")));
+    w.cmd(
+        alice,
+        Command::Operator(OperCommand::Wallops(text("split incoming"))),
+    );
     for sid in [alice, bob] {
         let got = w.deliveries(sid);
         assert_eq!(got.len(), 1, "{got:?}");
@@ -297,16 +303,16 @@ fn the_admin_kills_and_sends_wallops_without_a_session() {
     let alice = w.login("alice");
     let bob = w.login("bob");
     w.oper(alice, "operuser");
-    let told = w.admin(Command::Wallops(text("maintenance")));
+    let told = w.admin(Command::Operator(OperCommand::Wallops(text("maintenance"))));
     w.hub.finish(w.now);
     assert_eq!(told, Ok(vec![Event::OperDone(OperDone::WallopsSent(1))]));
     let got = w.deliveries(alice);
     assert_eq!(got[0].event, Event::Wallops(text("maintenance")));
     assert!(got[0].actor.is_none());
-    let kill = Command::Kill {
+    let kill = Command::Operator(OperCommand::Kill {
         nick: nick("bob"),
         reason: None,
-    };
+    });
     w.admin(kill.clone()).expect("kills");
     w.hub.finish(w.now);
     assert_eq!(
@@ -325,10 +331,10 @@ fn the_admin_runs_operator_commands_only_and_leaves_no_session_behind() {
     let (mut w, oper) = with_oper(&memory);
     let phone = w.login_account(&alice);
     let sessions = w.hub.session_count();
-    let suspend = Command::Suspend {
+    let suspend = Command::Operator(OperCommand::Suspend {
         name: nick("alice"),
         reason: Some(text("abuse")),
-    };
+    });
     assert_eq!(
         w.admin(suspend),
         Ok(vec![Event::OperDone(OperDone::Suspended {
@@ -345,8 +351,14 @@ fn the_admin_runs_operator_commands_only_and_leaves_no_session_behind() {
     );
     // The same list for an operator's session and for the admin.
     let list = vec![Event::Suspensions(vec![(nick("alice"), "abuse".into())])];
-    assert_eq!(w.admin(Command::Suspensions), Ok(list.clone()));
-    assert_eq!(w.ask(oper, Command::Suspensions), list);
+    assert_eq!(
+        w.admin(Command::Operator(OperCommand::Suspensions)),
+        Ok(list.clone())
+    );
+    assert_eq!(
+        w.ask(oper, Command::Operator(OperCommand::Suspensions)),
+        list
+    );
     assert_eq!(
         oper_journal(&mut w),
         [("admin".to_owned(), "suspend", "alice (abuse)".to_owned())]
@@ -354,9 +366,13 @@ fn the_admin_runs_operator_commands_only_and_leaves_no_session_behind() {
     // Nothing but operator commands: the admin is no user.
     assert_eq!(w.admin(Command::Rooms), Err(ChatError::NotLoggedIn));
     // An account's call is no operator's (alice's, once she may again).
-    w.admin(Command::Unsuspend(nick("alice"))).expect("lifts");
+    w.admin(Command::Operator(OperCommand::Unsuspend(nick("alice"))))
+        .expect("lifts");
     assert_eq!(
-        w.call(&nick("alice").key(), Command::Suspensions),
+        w.call(
+            &nick("alice").key(),
+            Command::Operator(OperCommand::Suspensions)
+        ),
         Err(ChatError::NotServerOper)
     );
     // A call is no session: none is left, and nothing reaches it later.
@@ -367,11 +383,11 @@ fn the_admin_runs_operator_commands_only_and_leaves_no_session_behind() {
 }
 
 fn kline(mask: &str, minutes: Option<u64>, reason: &str) -> Command {
-    Command::Kline {
+    Command::Operator(OperCommand::Kline {
         mask: mask.to_owned(),
         minutes,
         reason: Some(text(reason)),
-    }
+    })
 }
 
 fn from_ip(ip: &str) -> ClientInfo {
@@ -480,19 +496,25 @@ fn kline_with_a_duration_lapses_and_unkline_lifts_one_at_once() {
     );
     w.advance(10 * 60_000);
     w.login("bob");
-    let got = w.ask(oper, Command::Klines);
+    let got = w.ask(oper, Command::Operator(OperCommand::Klines));
     let Event::Klines(list) = &got[0] else {
         panic!("{got:?}")
     };
     let masks: Vec<String> = list.iter().map(|k| k.mask.to_string()).collect();
     assert_eq!(masks, ["dave!*@*"]);
     assert_eq!(
-        w.ask(oper, Command::Unkline("DAVE!*@*".into())),
+        w.ask(
+            oper,
+            Command::Operator(OperCommand::Unkline("DAVE!*@*".into()))
+        ),
         vec![Event::OperDone(OperDone::Unklined("dave!*@*".into()))]
     );
     w.login("dave");
     assert_eq!(
-        w.ask(oper, Command::Unkline("dave!*@*".into())),
+        w.ask(
+            oper,
+            Command::Operator(OperCommand::Unkline("dave!*@*".into()))
+        ),
         vec![Event::Error(ChatError::NoSuchKline("dave!*@*".into()))]
     );
 }
@@ -518,8 +540,8 @@ fn klines_are_for_operators_and_bad_masks_are_refused() {
     let bob = w.login("bob");
     for cmd in [
         kline("eve!*@*", None, "x"),
-        Command::Unkline("eve!*@*".into()),
-        Command::Klines,
+        Command::Operator(OperCommand::Unkline("eve!*@*".into())),
+        Command::Operator(OperCommand::Klines),
     ] {
         assert_eq!(
             w.ask(bob, cmd),
@@ -544,10 +566,10 @@ fn a_suspended_account_loses_its_sessions_and_cannot_log_in_until_unsuspended() 
     let phone = w.login_account(&alice);
     let got = w.ask(
         oper,
-        Command::Suspend {
+        Command::Operator(OperCommand::Suspend {
             name: nick("ALICE"),
             reason: Some(text("abuse")),
-        },
+        }),
     );
     assert_eq!(
         got,
@@ -590,23 +612,29 @@ fn a_suspended_account_loses_its_sessions_and_cannot_log_in_until_unsuspended() 
         w2.ask(s, Command::LoginAccount(alice.clone())),
         vec![Event::Error(suspended)]
     );
-    w.cmd(oper, Command::Unsuspend(nick("alice")));
+    w.cmd(
+        oper,
+        Command::Operator(OperCommand::Unsuspend(nick("alice"))),
+    );
     assert_eq!(
         w.events(oper),
         vec![Event::OperDone(OperDone::Unsuspended(nick("alice")))]
     );
     w.login_account(&alice);
     assert_eq!(
-        w.ask(oper, Command::Unsuspend(nick("alice"))),
+        w.ask(
+            oper,
+            Command::Operator(OperCommand::Unsuspend(nick("alice")))
+        ),
         vec![Event::Error(ChatError::NotSuspended(nick("alice")))]
     );
     assert_eq!(
         w.ask(
             oper,
-            Command::Suspend {
+            Command::Operator(OperCommand::Suspend {
                 name: nick("nobody"),
                 reason: None
-            }
+            })
         ),
         vec![Event::Error(ChatError::NoSuchUser(nick("nobody")))]
     );
@@ -621,7 +649,7 @@ fn lockdown_refuses_new_guests_and_registrations_but_not_accounts() {
     let (mut w, oper) = with_oper(&memory);
     let guest = w.login("guest");
     assert_eq!(
-        w.ask(oper, Command::Lockdown(Some(true))),
+        w.ask(oper, Command::Operator(OperCommand::Lockdown(Some(true)))),
         vec![Event::OperDone(OperDone::Lockdown(true))]
     );
     let s = w.connect();
@@ -645,16 +673,16 @@ fn lockdown_refuses_new_guests_and_registrations_but_not_accounts() {
     let mut w2 = World::new();
     w2.hub = Hub::with_store(quiet_config(), Box::new(memory.clone())).expect("loads");
     assert!(w2.hub.lockdown());
-    w.cmd(oper, Command::Lockdown(Some(false)));
+    w.cmd(oper, Command::Operator(OperCommand::Lockdown(Some(false))));
     w.clear();
     assert_eq!(
-        w.ask(oper, Command::Lockdown(None)),
+        w.ask(oper, Command::Operator(OperCommand::Lockdown(None))),
         vec![Event::OperDone(OperDone::Lockdown(false))]
     );
     w.login("newbie");
     let bob = w.login("bob");
     assert_eq!(
-        w.ask(bob, Command::Lockdown(Some(true))),
+        w.ask(bob, Command::Operator(OperCommand::Lockdown(Some(true)))),
         vec![Event::Error(ChatError::NotServerOper)]
     );
 }

@@ -30,7 +30,7 @@ pub mod store;
 pub mod tags;
 pub mod text;
 
-pub use command::{Command, Window};
+pub use command::{Command, OperCommand, Window};
 pub use error::ChatError;
 pub use event::{
     Actor, Ban, Delivery, Departed, Envelope, Event, Marker, Member, Message, ModeChange, MsgId,

@@ -21,7 +21,7 @@ use super::errors::{chat_error, unavailable};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::{ApiError, Shared};
 use confab_core::hub::Caller;
-use confab_core::{ChatError, Command, Event, OperDone};
+use confab_core::{ChatError, Command, Event, OperCommand, OperDone};
 
 /// Most audit entries one query returns.
 pub const MAX_AUDIT: usize = 1000;
@@ -120,10 +120,10 @@ pub async fn kill(
         None | Some("") => None,
         Some(r) => Some(message_text(&state, r)?),
     };
-    let kill = Command::Kill {
+    let kill = Command::Operator(OperCommand::Kill {
         nick: nick.clone(),
         reason,
-    };
+    });
     match hub_call(&state, Caller::Admin, kill).await? {
         Ok(_) => Ok(Json(KillResponse {
             nick: nick.to_string(),
@@ -172,9 +172,13 @@ pub async fn wallops(
     ApiJson(req): ApiJson<WallopsRequest>,
 ) -> Result<(StatusCode, Json<WallopsResponse>), ApiError> {
     let text = message_text(&state, &req.text)?;
-    let events = hub_call(&state, Caller::Admin, Command::Wallops(text))
-        .await?
-        .map_err(chat_error)?;
+    let events = hub_call(
+        &state,
+        Caller::Admin,
+        Command::Operator(OperCommand::Wallops(text)),
+    )
+    .await?
+    .map_err(chat_error)?;
     let sessions = reply(events, |e| match e {
         Event::OperDone(OperDone::WallopsSent(n)) => Some(n),
         _ => None,
@@ -298,7 +302,7 @@ pub async fn klines(
     State(state): State<Shared>,
     _admin: Admin,
 ) -> Result<Json<KlineList>, ApiError> {
-    let events = admin_call(&state, Command::Klines).await?;
+    let events = admin_call(&state, Command::Operator(OperCommand::Klines)).await?;
     let list = reply(events, |e| match e {
         Event::Klines(list) => Some(list),
         _ => None,
@@ -342,11 +346,11 @@ pub async fn add_kline(
         None | Some("") => None,
         Some(r) => Some(message_text(&state, r)?),
     };
-    let kline = Command::Kline {
+    let kline = Command::Operator(OperCommand::Kline {
         mask: req.mask,
         minutes: req.minutes,
         reason,
-    };
+    });
     match hub_call(&state, Caller::Admin, kline).await? {
         Ok(events) => {
             let (mask, disconnected) = reply(events, |e| match e {
@@ -391,7 +395,13 @@ pub async fn remove_kline(
     _admin: Admin,
     ApiQuery(params): ApiQuery<UnklineParams>,
 ) -> Result<StatusCode, ApiError> {
-    match hub_call(&state, Caller::Admin, Command::Unkline(params.mask)).await? {
+    match hub_call(
+        &state,
+        Caller::Admin,
+        Command::Operator(OperCommand::Unkline(params.mask)),
+    )
+    .await?
+    {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
         // Not a mask at all: there is certainly no ban on it.
         Err(e @ (ChatError::Input(_) | ChatError::BadValue(_))) => Err(ApiError::new(
@@ -470,7 +480,7 @@ pub async fn suspensions(
     State(state): State<Shared>,
     _admin: Admin,
 ) -> Result<Json<SuspensionList>, ApiError> {
-    let events = admin_call(&state, Command::Suspensions).await?;
+    let events = admin_call(&state, Command::Operator(OperCommand::Suspensions)).await?;
     let list = reply(events, |e| match e {
         Event::Suspensions(list) => Some(list),
         _ => None,
@@ -515,10 +525,10 @@ pub async fn suspend(
         None | Some("") => None,
         Some(r) => Some(message_text(&state, r)?),
     };
-    let suspend = Command::Suspend {
+    let suspend = Command::Operator(OperCommand::Suspend {
         name: name.clone(),
         reason,
-    };
+    });
     let events = admin_call(&state, suspend).await?;
     let disconnected = reply(events, |e| match e {
         Event::OperDone(OperDone::Suspended { disconnected, .. }) => Some(disconnected),
@@ -554,12 +564,12 @@ pub async fn unsuspend(
     ApiQuery(params): ApiQuery<UnsuspendParams>,
 ) -> Result<StatusCode, ApiError> {
     let name = account_name(&state, &params.name)?;
-    admin_call(&state, Command::Unsuspend(name)).await?;
+    admin_call(&state, Command::Operator(OperCommand::Unsuspend(name))).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn lockdown_call(state: &Shared, on: Option<bool>) -> Result<Json<Lockdown>, ApiError> {
-    let events = admin_call(state, Command::Lockdown(on)).await?;
+    let events = admin_call(state, Command::Operator(OperCommand::Lockdown(on))).await?;
     let on = reply(events, |e| match e {
         Event::OperDone(OperDone::Lockdown(on)) => Some(on),
         _ => None,

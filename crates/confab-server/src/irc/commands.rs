@@ -10,7 +10,9 @@
 
 use std::collections::HashSet;
 
-use confab_core::{ClientTags, Command, Field, MsgKind, Nick, RoomKey, RoomName, Target, Text};
+use confab_core::{
+    ClientTags, Command, Field, MsgKind, Nick, OperCommand, RoomKey, RoomName, Target, Text,
+};
 use confab_irc::Message as Irc;
 
 use super::render;
@@ -186,11 +188,11 @@ table! {
     "KILL", Registered, 2, "KILL nick :reason: disconnect a user (operators)", kill;
     "WALLOPS", Registered, 0, "WALLOPS :text: a notice to every operator (operators)", wallops;
     "KLINE", Registered, 0, "KLINE [minutes] mask [:reason]: ban from the server (operators)", kline;
-    "UNKLINE", Registered, 1, "UNKLINE mask: lift a server ban (operators)", |_, p, _| hub(Command::Unkline(p[0].to_owned()), Kind::Plain);
+    "UNKLINE", Registered, 1, "UNKLINE mask: lift a server ban (operators)", |_, p, _| hub(Command::Operator(OperCommand::Unkline(p[0].to_owned())), Kind::Plain);
     "STATS", Registered, 1, "STATS k: the server bans (operators)", stats;
     "SUSPEND", Registered, 1, "SUSPEND account [:reason]: suspend an account (operators)", suspend;
     "UNSUSPEND", Registered, 1, "UNSUSPEND account: lift a suspension (operators)", suspend;
-    "SUSPENSIONS", Registered, 0, "SUSPENSIONS: the suspended accounts (operators)", |_, _, _| hub(Command::Suspensions, Kind::Plain);
+    "SUSPENSIONS", Registered, 0, "SUSPENSIONS: the suspended accounts (operators)", |_, _, _| hub(Command::Operator(OperCommand::Suspensions), Kind::Plain);
     "LOCKDOWN", Registered, 0, "LOCKDOWN [ON|OFF]: refuse new guests and registrations (operators)", lockdown;
     "DIE", Registered, 0, "DIE: not here", not_oper;
     "RESTART", Registered, 0, "RESTART: not here", not_oper;
@@ -733,7 +735,10 @@ fn kill(_: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
         return num("401", &[&safe(p[0]), "No such nick/channel"]);
     };
     match ctx.reason(p.get(1).copied()) {
-        Ok(reason) => hub(Command::Kill { nick, reason }, Kind::Plain),
+        Ok(reason) => hub(
+            Command::Operator(OperCommand::Kill { nick, reason }),
+            Kind::Plain,
+        ),
         Err(e) => invalid_text(e),
     }
 }
@@ -743,7 +748,7 @@ fn wallops(_: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
         return num("461", &["WALLOPS", "Not enough parameters"]);
     };
     match ctx.text(text) {
-        Ok(text) => hub(Command::Wallops(text), Kind::Plain),
+        Ok(text) => hub(Command::Operator(OperCommand::Wallops(text)), Kind::Plain),
         Err(e) => invalid_text(e),
     }
 }
@@ -761,17 +766,17 @@ fn kline(_: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
         Ok(reason) => reason,
         Err(e) => return invalid_text(e),
     };
-    let kline = Command::Kline {
+    let kline = Command::Operator(OperCommand::Kline {
         mask: (*mask).to_owned(),
         minutes,
         reason,
-    };
+    });
     hub(kline, Kind::Plain)
 }
 
 fn stats(_: &Irc, p: &[&str], _: &Ctx) -> Vec<Step> {
     match p[0] {
-        "k" | "K" => hub(Command::Klines, Kind::Plain),
+        "k" | "K" => hub(Command::Operator(OperCommand::Klines), Kind::Plain),
         q => num("219", &[&safe(q), "End of /STATS report"]),
     }
 }
@@ -781,10 +786,13 @@ fn suspend(msg: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
         return num("401", &[&safe(p[0]), "No such nick/channel"]);
     };
     if !msg.command.eq_ignore_ascii_case("SUSPEND") {
-        return hub(Command::Unsuspend(name), Kind::Plain);
+        return hub(Command::Operator(OperCommand::Unsuspend(name)), Kind::Plain);
     }
     match ctx.reason(p.get(1).copied()) {
-        Ok(reason) => hub(Command::Suspend { name, reason }, Kind::Plain),
+        Ok(reason) => hub(
+            Command::Operator(OperCommand::Suspend { name, reason }),
+            Kind::Plain,
+        ),
         Err(e) => invalid_text(e),
     }
 }
@@ -796,7 +804,7 @@ fn lockdown(_: &Irc, p: &[&str], _: &Ctx) -> Vec<Step> {
         Some(s) if s == "OFF" => Some(false),
         Some(_) => return invalid_text("LOCKDOWN takes ON, OFF or nothing".to_owned()),
     };
-    hub(Command::Lockdown(on), Kind::Plain)
+    hub(Command::Operator(OperCommand::Lockdown(on)), Kind::Plain)
 }
 
 fn not_oper(_: &Irc, _: &[&str], _: &Ctx) -> Vec<Step> {
@@ -1247,11 +1255,11 @@ mod tests {
         assert_eq!(
             registered("KLINE 10 *!*@x :spam"),
             [Step::Hub(
-                Command::Kline {
+                Command::Operator(OperCommand::Kline {
                     mask: "*!*@x".into(),
                     minutes: Some(10),
                     reason: Some(text("spam"))
-                },
+                }),
                 Kind::Plain
             )]
         );
@@ -1261,7 +1269,10 @@ mod tests {
         );
         assert_eq!(
             registered("STATS k"),
-            [Step::Hub(Command::Klines, Kind::Plain)]
+            [Step::Hub(
+                Command::Operator(OperCommand::Klines),
+                Kind::Plain
+            )]
         );
         assert_eq!(
             registered("STATS :a b"),
@@ -1269,11 +1280,17 @@ mod tests {
         );
         assert_eq!(
             registered("UNSUSPEND bob"),
-            [Step::Hub(Command::Unsuspend(nick("bob")), Kind::Plain)]
+            [Step::Hub(
+                Command::Operator(OperCommand::Unsuspend(nick("bob"))),
+                Kind::Plain
+            )]
         );
         assert_eq!(
             registered("lockdown on"),
-            [Step::Hub(Command::Lockdown(Some(true)), Kind::Plain)]
+            [Step::Hub(
+                Command::Operator(OperCommand::Lockdown(Some(true))),
+                Kind::Plain
+            )]
         );
         assert!(matches!(
             &registered("LOCKDOWN maybe")[..],

@@ -6,7 +6,8 @@
 //! in as arguments and names go through the core's validating types.
 
 use confab_core::{
-    Command, Field, InputError, MsgKind, NameError, Nick, RoomName, Target, Text, TextError,
+    Command, Field, InputError, MsgKind, NameError, Nick, OperCommand, RoomName, Target, Text,
+    TextError,
 };
 
 /// What a line asks for.
@@ -307,10 +308,10 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
                 "" => None,
                 r => Some(field(Field::Reason, r)?),
             };
-            Ok(Input::Hub(Command::Kill {
+            Ok(Input::Hub(Command::Operator(OperCommand::Kill {
                 nick: nick(who)?,
                 reason,
-            }))
+            })))
         }
         "kline" => {
             let (first, rest) = split_word(args);
@@ -326,15 +327,17 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
                 "" => None,
                 r => Some(field(Field::Reason, r)?),
             };
-            Ok(Input::Hub(Command::Kline {
+            Ok(Input::Hub(Command::Operator(OperCommand::Kline {
                 mask: mask.to_owned(),
                 minutes,
                 reason,
-            }))
+            })))
         }
-        "unkline" => Ok(Input::Hub(Command::Unkline(one_arg(args)?))),
-        "klines" => no_args(Input::Hub(Command::Klines)),
-        "suspensions" => no_args(Input::Hub(Command::Suspensions)),
+        "unkline" => Ok(Input::Hub(Command::Operator(OperCommand::Unkline(
+            one_arg(args)?,
+        )))),
+        "klines" => no_args(Input::Hub(Command::Operator(OperCommand::Klines))),
+        "suspensions" => no_args(Input::Hub(Command::Operator(OperCommand::Suspensions))),
         "suspend" => {
             let (who, reason) = split_word(args);
             if who.is_empty() {
@@ -344,20 +347,22 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
                 "" => None,
                 r => Some(field(Field::Reason, r)?),
             };
-            Ok(Input::Hub(Command::Suspend {
+            Ok(Input::Hub(Command::Operator(OperCommand::Suspend {
                 name: nick(who)?,
                 reason,
-            }))
+            })))
         }
-        "unsuspend" => Ok(Input::Hub(Command::Unsuspend(nick(&one_arg(args)?)?))),
-        "lockdown" => Ok(Input::Hub(Command::Lockdown(
+        "unsuspend" => Ok(Input::Hub(Command::Operator(OperCommand::Unsuspend(nick(
+            &one_arg(args)?,
+        )?)))),
+        "lockdown" => Ok(Input::Hub(Command::Operator(OperCommand::Lockdown(
             match args.to_ascii_lowercase().as_str() {
                 "" => None,
                 "on" => Some(true),
                 "off" => Some(false),
                 _ => return Err(usage("lockdown")),
             },
-        ))),
+        )))),
         "deoper" => {
             if !args.is_empty() {
                 return Err(usage("deoper"));
@@ -368,7 +373,9 @@ pub fn parse(line: &str, limits: &ParseLimits) -> Result<Input, ParseError> {
             if args.is_empty() {
                 return Err(usage("wallops"));
             }
-            Ok(Input::Hub(Command::Wallops(text(args)?)))
+            Ok(Input::Hub(Command::Operator(OperCommand::Wallops(text(
+                args,
+            )?))))
         }
         "history" => {
             let limit = match args {

@@ -13,7 +13,7 @@ use confab_core::event::{Member, ModeChange, RoomMode, UserDetails};
 use confab_core::store::{Bound, HistoryQuery};
 use confab_core::{
     ChatError, ClientTags, Command, Envelope, Event, Field, Marker, Message, MsgId, MsgKind, Nick,
-    RoomName, Target, Text, Timestamp, Window,
+    OperCommand, RoomName, Target, Text, Timestamp, Window,
 };
 use serde_json::{Map, Value, json};
 
@@ -195,26 +195,32 @@ impl Fields<'_> {
                 name: self.string("name")?.to_owned(),
                 password: self.string("password")?.to_owned(),
             },
-            "kill" => hub(Command::Kill {
+            "kill" => hub(Command::Operator(OperCommand::Kill {
                 nick: self.nick("nick")?,
                 reason: self.opt_input("reason", Field::Reason)?,
-            }),
-            "wallops" => hub(Command::Wallops(self.text("text")?)),
+            })),
+            "wallops" => hub(Command::Operator(OperCommand::Wallops(self.text("text")?))),
             "deoper" => hub(Command::Deoper),
-            "kline" => hub(Command::Kline {
+            "kline" => hub(Command::Operator(OperCommand::Kline {
                 mask: self.string("mask")?.to_owned(),
                 minutes: self.opt_minutes()?,
                 reason: self.opt_input("reason", Field::Reason)?,
-            }),
-            "unkline" => hub(Command::Unkline(self.string("mask")?.to_owned())),
-            "klines" => hub(Command::Klines),
-            "suspensions" => hub(Command::Suspensions),
-            "suspend" => hub(Command::Suspend {
+            })),
+            "unkline" => hub(Command::Operator(OperCommand::Unkline(
+                self.string("mask")?.to_owned(),
+            ))),
+            "klines" => hub(Command::Operator(OperCommand::Klines)),
+            "suspensions" => hub(Command::Operator(OperCommand::Suspensions)),
+            "suspend" => hub(Command::Operator(OperCommand::Suspend {
                 name: self.nick("name")?,
                 reason: self.opt_input("reason", Field::Reason)?,
-            }),
-            "unsuspend" => hub(Command::Unsuspend(self.nick("name")?)),
-            "lockdown" => hub(Command::Lockdown(self.opt_bool("on")?)),
+            })),
+            "unsuspend" => hub(Command::Operator(OperCommand::Unsuspend(
+                self.nick("name")?,
+            ))),
+            "lockdown" => hub(Command::Operator(OperCommand::Lockdown(
+                self.opt_bool("on")?,
+            ))),
             "send" => match self.opt_string("upload")? {
                 Some(upload) => Request::SendUpload {
                     to: self.target("to")?,
