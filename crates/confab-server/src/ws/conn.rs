@@ -158,6 +158,10 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
     let mut batch = Vec::new();
     // Set when the login timer ran out (the close is then written).
     let mut timed_out = false;
+    // One heartbeat timer for the connection's life, moved only when its
+    // deadline does (a frame heard, a ping sent).
+    let timer = tokio::time::sleep_until(heard + interval);
+    tokio::pin!(timer);
     let (closed_by, reason): (ClosedBy, String) = loop {
         if let Err(e) = conn.write(&mut socket, &mut kill).await {
             let by = if e.killed {
@@ -190,6 +194,9 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
             break (by, why);
         }
         let beat = ping_sent.unwrap_or(heard) + interval;
+        if timer.deadline() != beat {
+            timer.as_mut().reset(beat);
+        }
         tokio::select! {
             biased;
             why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
@@ -236,7 +243,7 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
                 conn.fatal(None, "login_timeout", &msg, close_code::POLICY, "login timeout");
                 timed_out = true;
             }
-            () = sleep_until(beat) => {
+            () = &mut timer => {
                 if ping_sent.is_some() {
                     break (ClosedBy::Timeout, "Ping timeout".to_owned());
                 }

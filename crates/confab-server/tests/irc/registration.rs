@@ -456,3 +456,38 @@ async fn commands_pipelined_behind_registration_wait_for_it() {
     assert_eq!(got.params, ["#pipe", "first words"], "{got}");
     s.shutdown().await;
 }
+
+/// The connection's timers: a client that does not register in time is
+/// closed; a quiet registered client is sent PING, kept while it answers
+/// PONG, and closed with `Ping timeout` when it stops.
+#[tokio::test]
+async fn registration_and_ping_timeouts_close_quiet_connections() {
+    let s = start(|c| {
+        c.irc.registration_timeout_ms = 300;
+        c.irc.ping_interval_ms = 200;
+        c.irc.ping_timeout_ms = 300;
+    })
+    .await;
+    let mut lurker = connect(s.addr, "lurker").await;
+    lurker.send("NICK lurker").await;
+    let got = lurker.expect_closed().await;
+    let error = must("registration", &got, "ERROR");
+    assert!(last(error).contains("Registration timed out"), "{error}");
+
+    let mut c = register(s.addr, "pinged").await;
+    for round in 0..3 {
+        let (_, ping) = c.expect_skipping("PING").await;
+        c.send(&format!("PONG :{}", last(&ping))).await;
+        let r = c.ask("TIME").await;
+        must(&format!("round {round}: still connected"), &r, "391");
+        // (A slow machine may have sent the next PING meanwhile.)
+        for ping in all(&r, "PING") {
+            c.send(&format!("PONG :{}", last(ping))).await;
+        }
+    }
+    c.expect_skipping("PING").await;
+    let got = c.expect_closed().await;
+    let error = must("ping timeout", &got, "ERROR");
+    assert!(last(error).contains("Ping timeout"), "{error}");
+    s.shutdown().await;
+}

@@ -203,6 +203,10 @@ async fn run<S: Io>(
     let register_by = Instant::now() + Duration::from_millis(config.irc.registration_timeout_ms);
     // Set when reading ended: how.
     let mut eof = None;
+    // One timer for the connection's life, moved only when its deadline
+    // does (a line heard, a PING sent), not armed anew on every wake.
+    let timer = tokio::time::sleep_until(register_by);
+    tokio::pin!(timer);
     let (closed_by, reason) = loop {
         // Every complete line in the buffer first.
         // While the registration's login is with the hub, later lines
@@ -260,6 +264,9 @@ async fn run<S: Io>(
         } else {
             deadline.min(register_by)
         };
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
         tokio::select! {
             biased;
             why = kill.fired() => {
@@ -281,7 +288,7 @@ async fn run<S: Io>(
                 Err(e) => eof = Some((ClosedBy::read_error(&e), format!("Read error: {e}"))),
                 Ok(_) => {}
             },
-            () = tokio::time::sleep_until(deadline) => {
+            () = &mut timer => {
                 if !conn.registered && Instant::now() >= register_by {
                     conn.error_line("Registration timed out");
                     conn.closing = Some("Registration timed out".into());
