@@ -216,7 +216,12 @@ async fn run<S: Io>(
                 Line::None => break,
                 Line::TooLong => {
                     let m = conn.view().num("417", &["Input line was too long"]);
-                    conn.reply(vec![m]).await;
+                    // Boxed, being rare: a reply is a large future (~1 KB)
+                    // that an idle connection's task should not be sized
+                    // for. (Bound first: a temporary would live across
+                    // the await.)
+                    let replying = Box::pin(conn.reply(vec![m]));
+                    replying.await;
                     continue;
                 }
                 Line::Some(line) => line,
