@@ -264,12 +264,6 @@ impl Command {
         }
     }
 
-    /// Whether only server operators may ask it (the REST admin may ask
-    /// these and nothing else).
-    pub fn is_oper_only(&self) -> bool {
-        matches!(self, Command::Operator(_))
-    }
-
     /// A short name for logs.
     pub fn name(&self) -> &'static str {
         match self {

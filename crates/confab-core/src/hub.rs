@@ -37,7 +37,7 @@ use crate::event::{
     Actor, Ban, Delivery, Departed, Envelope, Event, Marker, Member, Message, MsgId, MsgKind,
     Origin, RoomInfo, RoomModes, Status, Target, Timestamp, Topic, UserInfo,
 };
-use crate::input::{Field, InputLimits};
+use crate::input::{Field, InputError, InputLimits};
 use crate::names::{Nick, NickKey, RoomKey, RoomName};
 use crate::read::{Answer, Read, ReadQuery};
 use crate::store::{
@@ -1080,14 +1080,13 @@ impl<O: Outbox> Hub<O> {
         let Some(uid) = self.sessions[&sid].user else {
             // The REST admin: an operator with no user, for operator
             // commands only.
-            if !(self.is_oper(sid) && cmd.is_oper_only()) {
-                return Err(ChatError::NotLoggedIn);
-            }
-            self.check_input(&cmd)?;
-            let Command::Operator(op) = cmd else {
-                return Err(ChatError::NotLoggedIn);
+            return match cmd {
+                Command::Operator(op) if self.is_oper(sid) => {
+                    self.check_oper_input(&op).map_err(ChatError::Input)?;
+                    self.oper_command(sid, None, op, now)
+                }
+                _ => Err(ChatError::NotLoggedIn),
             };
-            return self.oper_command(sid, None, op, now);
         };
         self.check_input(&cmd)?;
         match cmd {
@@ -1294,10 +1293,7 @@ impl<O: Outbox> Hub<O> {
     /// `Quit`, which is never refused.
     fn check_input(&self, cmd: &Command) -> Result<(), ChatError> {
         let limits = &self.config.input;
-        let text = |field, t: &Option<Text>| match t {
-            Some(t) => limits.check(field, t.as_str()),
-            None => Ok(()),
-        };
+        let text = |field, t: &Option<Text>| optional_text(limits, field, t);
         match cmd {
             // An empty key is no key (IRC's `JOIN #a,#b ,k2`).
             Command::Join { key: Some(k), .. } if !k.is_empty() => limits.check(Field::Key, k),
@@ -1307,12 +1303,7 @@ impl<O: Outbox> Hub<O> {
             Command::SetTopic { topic, .. } => text(Field::Topic, topic),
             Command::Away(away) => text(Field::Away, away),
             Command::SetRealname(name) => limits.check(Field::Realname, name.as_str()),
-            Command::Operator(OperCommand::Kill { reason, .. }) => text(Field::Reason, reason),
-            Command::Operator(OperCommand::Kline { mask, reason, .. }) => limits
-                .check(Field::BanMask, mask)
-                .and_then(|()| text(Field::Reason, reason)),
-            Command::Operator(OperCommand::Unkline(mask)) => limits.check(Field::BanMask, mask),
-            Command::Operator(OperCommand::Suspend { reason, .. }) => text(Field::Reason, reason),
+            Command::Operator(op) => self.check_oper_input(op),
             // Nothing of these is checked here: no values, values the
             // parsers made valid (names, texts), or checked where they
             // apply (mode parameters, one change at a time). Named one by
@@ -1355,14 +1346,29 @@ impl<O: Outbox> Hub<O> {
             | Command::GetReadMarker(_)
             | Command::ReadMarkers
             | Command::Oper(_)
-            | Command::Deoper
-            | Command::Operator(OperCommand::Wallops(_))
-            | Command::Operator(OperCommand::Klines)
-            | Command::Operator(OperCommand::Unsuspend(_))
-            | Command::Operator(OperCommand::Suspensions)
-            | Command::Operator(OperCommand::Lockdown(_)) => Ok(()),
+            | Command::Deoper => Ok(()),
         }
         .map_err(ChatError::Input)
+    }
+
+    /// [`Hub::check_input`] for an operator's command.
+    fn check_oper_input(&self, op: &OperCommand) -> Result<(), InputError> {
+        let limits = &self.config.input;
+        let text = |field, t: &Option<Text>| optional_text(limits, field, t);
+        match op {
+            OperCommand::Kill { reason, .. } | OperCommand::Suspend { reason, .. } => {
+                text(Field::Reason, reason)
+            }
+            OperCommand::Kline { mask, reason, .. } => limits
+                .check(Field::BanMask, mask)
+                .and_then(|()| text(Field::Reason, reason)),
+            OperCommand::Unkline(mask) => limits.check(Field::BanMask, mask),
+            OperCommand::Wallops(_)
+            | OperCommand::Klines
+            | OperCommand::Unsuspend(_)
+            | OperCommand::Suspensions
+            | OperCommand::Lockdown(_) => Ok(()),
+        }
     }
 
     /// A name as the hub spells it now, or as given if unknown.
@@ -2781,3 +2787,9 @@ pub use web::{CALL_SESSION, Caller};
 #[cfg(test)]
 #[path = "hub_tests.rs"]
 mod tests;
+
+/// An optional free-form value against its input rule (none passes).
+fn optional_text(limits: &InputLimits, field: Field, t: &Option<Text>) -> Result<(), InputError> {
+    t.as_ref()
+        .map_or(Ok(()), |t| limits.check(field, t.as_str()))
+}

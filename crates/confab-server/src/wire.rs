@@ -40,13 +40,17 @@ impl From<&Message> for MessageJson {
             target: m.to.to_string(),
             kind: m.kind.into(),
             text: m.text.as_str().to_owned(),
-            tags: m
-                .tags
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
+            tags: tags_map(&m.tags),
         }
     }
+}
+
+/// Client-only tags as the web doors show them: key to value (`""` for
+/// none).
+pub fn tags_map(tags: &ClientTags) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 /// Most client-only tags a web client sends with one message.

@@ -19,6 +19,9 @@ use super::render;
 
 /// Most targets of one PRIVMSG/NOTICE (ISUPPORT `TARGMAX`).
 pub const MAX_TARGETS: usize = 4;
+/// 417's text: a line, its tags, or a message once relayed, too long.
+pub const INPUT_TOO_LONG: &str = "Input line was too long";
+
 /// The services pseudo-user: messages to it are NickServ commands.
 pub const SERVICE: &str = "NickServ";
 
@@ -489,9 +492,8 @@ fn privmsg(msg: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
         if !notice && len > confab_irc::MAX_LINE {
             let over = len - confab_irc::MAX_LINE;
             let unit = if over == 1 { "byte" } else { "bytes" };
-            let why = format!(
-                "Input line was too long: {over} {unit} over 512 once relayed; send it in parts"
-            );
+            let why =
+                format!("{INPUT_TOO_LONG}: {over} {unit} over 512 once relayed; send it in parts");
             steps.push(num1("417", &[&why]));
             continue;
         }
@@ -515,7 +517,7 @@ fn client_tags(msg: &Irc) -> Result<ClientTags, Vec<Step>> {
         .iter()
         .filter(|t| confab_core::tags::is_client_tag(&t.key))
         .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or("")));
-    ClientTags::new(pairs).map_err(|_| num("417", &["Input line was too long"]))
+    ClientTags::new(pairs).map_err(|_| num("417", &[INPUT_TOO_LONG]))
 }
 
 // TAGMSG: client-only tags to a channel or a user. IRCv3's typing

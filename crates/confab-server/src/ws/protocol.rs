@@ -609,15 +609,6 @@ pub fn message_json(m: &Message) -> Value {
     serde_json::to_value(crate::wire::MessageJson::from(m)).expect("a message serializes to JSON")
 }
 
-/// Client-only tags as a JSON object, key to value (`""` for none).
-fn tags_json(tags: &confab_core::ClientTags) -> Value {
-    Value::Object(
-        tags.iter()
-            .map(|(k, v)| (k.to_owned(), Value::from(v)))
-            .collect(),
-    )
-}
-
 fn messages_json(ms: &[Message]) -> Value {
     Value::Array(ms.iter().map(message_json).collect())
 }
@@ -1027,7 +1018,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
                 "msgid": id.0,
                 "from": from.as_str(),
                 "to": to.to_string(),
-                "tags": tags_json(tags)
+                "tags": crate::wire::tags_map(tags)
             }),
         ),
         Event::Announcement(text) => ("announcement", json!({"text": text.as_str()})),

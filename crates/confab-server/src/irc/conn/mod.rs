@@ -34,7 +34,7 @@ use crate::rewind::Io;
 use tokio::time::Instant;
 use tracing::{Instrument, info};
 
-use super::commands::{Kind, MAX_TARGETS, SERVICE, is_channel, safe};
+use super::commands::{INPUT_TOO_LONG, Kind, MAX_TARGETS, SERVICE, is_channel, safe};
 use super::render::{self, CAPS, Caps, View};
 use crate::auth;
 use crate::closed::ClosedBy;
@@ -215,7 +215,7 @@ async fn run<S: Io>(
             let line = match next_line(&mut inbuf, &mut discarding) {
                 Line::None => break,
                 Line::TooLong => {
-                    let m = conn.view().num("417", &["Input line was too long"]);
+                    let m = conn.view().num("417", &[INPUT_TOO_LONG]);
                     // Boxed, being rare: a reply is a large future (~1 KB)
                     // that an idle connection's task should not be sized
                     // for. (Bound first: a temporary would live across
@@ -574,29 +574,20 @@ impl Conn {
         if render::is_own_echo(d, self.sid, self.caps) {
             return;
         }
-        self.shown(d);
+        self.shown(d, true);
         // To oneself with echo-message: the echo above, and the delivery,
         // never labeled.
         if render::is_echoed_delivery(d, self.sid, self.caps) {
-            match &d.event {
-                Event::Message { msg, .. } => {
-                    let lines = render::message_lines(msg, d.actor.as_deref(), self.caps);
-                    render::write(&lines, &mut self.out);
-                }
-                _ => {
-                    let msgs = self.render(d, "", &Kind::Plain);
-                    render::write(&msgs, &mut self.out);
-                }
-            }
+            self.shown(d, false);
         }
     }
 
     /// A delivery as this client sees it: labeled when it answers a
-    /// labeled line, else straight out.
-    fn shown(&mut self, d: &Delivery) {
+    /// labeled line of the client's (`as_answer`), else straight out.
+    fn shown(&mut self, d: &Delivery, as_answer: bool) {
         let req = d
             .origin()
-            .filter(|o| o.sid == self.sid)
+            .filter(|o| as_answer && o.sid == self.sid)
             .map(|o| o.req)
             .filter(|r| self.pending.contains_key(r));
         let labeled = req.is_some_and(|r| self.pending[&r].label.is_some());
@@ -639,7 +630,7 @@ fn audited_error(msgs: &[Irc]) -> Option<String> {
 /// Why a line could not be read as a message.
 fn parse_error_text(e: &ParseError) -> &'static str {
     match e {
-        ParseError::TagsTooLong | ParseError::LineTooLong => "Input line was too long",
+        ParseError::TagsTooLong | ParseError::LineTooLong => INPUT_TOO_LONG,
         ParseError::InvalidUtf8 => "Lines must be UTF-8",
         _ => "Malformed message",
     }
@@ -659,17 +650,20 @@ impl Conn {
     /// One line, without the end of its labeled response.
     async fn line_once(&mut self, line: &[u8]) {
         // What a client may send of tags, all of them (IRCv3
-        // message-tags): 4094 bytes between the `@` and the space.
-        if let Some(tags) = line.strip_prefix(b"@") {
-            let len = tags.iter().position(|&b| b == b' ').unwrap_or(tags.len());
-            if len > confab_core::tags::MAX_CLIENT_TAG_BYTES {
-                return self.num("417", &["Input line was too long"]).await;
-            }
-        }
-        let msg = match Irc::parse(line) {
+        // message-tags): 4094 bytes between the `@` and the space, less
+        // than the parser's limit for what a server sends.
+        let tags = line
+            .strip_prefix(b"@")
+            .map_or(0, |t| t.iter().position(|&b| b == b' ').unwrap_or(t.len()));
+        let parsed = if tags > confab_core::tags::MAX_CLIENT_TAG_BYTES {
+            Err(ParseError::TagsTooLong)
+        } else {
+            Irc::parse(line)
+        };
+        let msg = match parsed {
             Ok(m) => m,
-            Err(ParseError::TagsTooLong | ParseError::LineTooLong) => {
-                return self.num("417", &["Input line was too long"]).await;
+            Err(e @ (ParseError::TagsTooLong | ParseError::LineTooLong)) => {
+                return self.num("417", &[parse_error_text(&e)]).await;
             }
             Err(ParseError::Empty) => return,
             Err(e) => {
