@@ -180,7 +180,7 @@ impl<O: Outbox> Hub<O> {
             oper,
         };
         let sid = CALL_SESSION;
-        let before = self.sessions.insert(sid, session);
+        let before = self.sessions.insert(sid, Box::new(session));
         debug_assert!(before.is_none(), "calls run one at a time");
         let result = self.dispatch(sid, cmd, now);
         self.sessions.remove(&sid);

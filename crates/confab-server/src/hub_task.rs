@@ -90,12 +90,62 @@ impl Out {
 pub const KEEP_BYTES: usize = 512;
 
 /// Gives back what a buffer grew beyond [`KEEP_BYTES`] (emptied first):
-/// doors call it when their queue is empty, so idle connections hold no
-/// buffers and busy ones keep theirs.
+/// doors call it when their queue is empty, so a busy connection keeps a
+/// little room and a burst's growth goes back. What it keeps goes back
+/// too once the connection is [`Quiet`].
 pub fn release<T>(v: &mut Vec<T>) {
     v.clear();
     if v.capacity() * std::mem::size_of::<T>().max(1) > KEEP_BYTES {
         *v = Vec::new();
+    }
+}
+
+/// Tells a door when its connection has been quiet long enough to give
+/// back every buffer it kept: a busy connection allocates nothing per
+/// message, an idle one holds nothing. The door looks at its own timer's
+/// wake-up (see [`Quiet::deadline`]), at most once per [`Quiet::AFTER`]
+/// while busy.
+#[derive(Default)]
+pub struct Quiet {
+    /// When to look next; none while nothing may be held.
+    check: Option<tokio::time::Instant>,
+    /// Something happened since the last look.
+    busy: bool,
+}
+
+impl Quiet {
+    /// How long without a read or a delivery before buffers go back.
+    pub const AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+    /// Something was read or delivered (buffers may be held).
+    pub fn busy(&mut self) {
+        self.busy = true;
+        if self.check.is_none() {
+            self.check = Some(tokio::time::Instant::now() + Self::AFTER);
+        }
+    }
+
+    /// When the door's timer should wake to look, if before its own
+    /// deadline.
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.check
+    }
+
+    /// At a wake-up: true when the buffers should go back now (nothing
+    /// happened since the last look); otherwise looks again later.
+    pub fn due(&mut self, now: tokio::time::Instant) -> bool {
+        match self.check {
+            Some(at) if now >= at => {
+                if std::mem::take(&mut self.busy) {
+                    self.check = Some(now + Self::AFTER);
+                    false
+                } else {
+                    self.check = None;
+                    true
+                }
+            }
+            _ => false,
+        }
     }
 }
 
@@ -991,5 +1041,34 @@ impl Runner {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Quiet;
+    use std::time::Duration;
+
+    #[test]
+    fn buffers_go_back_after_a_quiet_spell_not_while_busy() {
+        let mut quiet = Quiet::default();
+        assert_eq!(quiet.deadline(), None, "nothing held, nothing to look at");
+        quiet.busy();
+        let first = quiet.deadline().expect("a look is due");
+        assert!(!quiet.due(first - Duration::from_millis(1)), "not yet");
+        assert!(!quiet.due(first), "busy since: look again later");
+        let second = quiet.deadline().expect("looks again");
+        assert_eq!(second, first + Quiet::AFTER);
+        quiet.busy();
+        quiet.busy();
+        assert_eq!(
+            quiet.deadline(),
+            Some(second),
+            "traffic does not move the look"
+        );
+        assert!(!quiet.due(second));
+        let third = quiet.deadline().expect("looks again");
+        assert!(quiet.due(third), "a whole spell without traffic");
+        assert_eq!(quiet.deadline(), None);
     }
 }

@@ -202,6 +202,15 @@ impl<T> Receiver<T> {
         self.shared.lock().items.is_empty()
     }
 
+    /// Gives back the room kept between bursts, if nothing is queued (a
+    /// quiet connection's door calls it).
+    pub fn shrink(&self) {
+        let mut s = self.shared.lock();
+        if s.items.is_empty() {
+            s.items = VecDeque::new();
+        }
+    }
+
     /// The queue's kill switch, for the door to wait on.
     pub fn kill_switch(&self) -> KillSwitch<T> {
         KillSwitch {
@@ -261,6 +270,24 @@ mod tests {
         assert_eq!(rx.recv_many(&mut got, 3).await, 2);
         assert_eq!(got, [0, 1, 2, 3, 4]);
         assert!(rx.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_emptied_queue_keeps_a_little_room_until_shrunk() {
+        let (tx, mut rx) = queue(10);
+        let room = |rx: &Receiver<i32>| rx.shared.lock().items.capacity();
+        assert_eq!(room(&rx), 0, "nothing allocated before the first item");
+        tx.try_send(1).unwrap();
+        let mut got = Vec::new();
+        rx.recv_many(&mut got, 10).await;
+        assert!(room(&rx) > 0, "a small queue keeps its room between bursts");
+        tx.try_send(2).unwrap();
+        rx.shrink();
+        assert!(room(&rx) > 0, "what is queued stays");
+        rx.recv_many(&mut got, 10).await;
+        rx.shrink();
+        assert_eq!(room(&rx), 0);
+        assert_eq!(got, [1, 2]);
     }
 
     #[tokio::test]

@@ -597,17 +597,18 @@ async fn serve_fixed<S: Io>(
 
 /// Runs a chat door's connection in a task of its own, which holds the
 /// connection's place and counts it in the door's gauge.
+///
+/// Not `async move { serving.await }`: an async block keeps the future it
+/// captured and the future it awaits in two slots, which doubled every idle
+/// connection's task (4.3 KB for IRC). `map` holds it once.
 fn spawn_door(
     ctx: &AcceptCtx,
     door: &'static str,
     serving: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    let hold = ctx.hold.clone();
-    tokio::spawn(async move {
-        let _hold = hold;
-        let _gauge = ConnGauge::new(door);
-        serving.await;
-    });
+    use futures_util::FutureExt;
+    let guards = (ctx.hold.clone(), ConnGauge::new(door));
+    tokio::spawn(serving.map(move |()| drop(guards)));
 }
 
 /// Addresses that spoke HTTP in the last [`RecentHttp::WINDOW`], so that

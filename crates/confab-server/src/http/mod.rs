@@ -177,13 +177,17 @@ async fn ws_upgrade(
         .selected_protocol()
         .and_then(|p| p.to_str().ok())
         .map(str::to_owned);
-    ws.on_upgrade(move |socket| async move {
-        let _hold = hold;
-        match protocol.as_deref() {
-            Some(IRC_TEXT) => irc_ws::serve(socket, false, peer, state).await,
-            Some(IRC_BINARY) => irc_ws::serve(socket, true, peer, state).await,
-            _ => crate::ws::serve(socket, peer, state).await,
-        }
+    // Not an `async move` block awaiting the door: one would keep what it
+    // captured beside the door's future for the connection's whole life.
+    ws.on_upgrade(move |socket| {
+        use futures_util::FutureExt;
+        use futures_util::future::Either;
+        let serving = match protocol.as_deref() {
+            Some(IRC_TEXT) => Either::Left(irc_ws::serve(socket, false, peer, state)),
+            Some(IRC_BINARY) => Either::Left(irc_ws::serve(socket, true, peer, state)),
+            _ => Either::Right(crate::ws::serve(socket, peer, state)),
+        };
+        serving.map(move |()| drop(hold))
     })
 }
 

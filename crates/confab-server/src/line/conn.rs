@@ -53,18 +53,19 @@ enum WriterEnd {
 
 /// Serves one connection in the line protocol. `initial` holds what the
 /// client sent before the protocol was decided.
-pub async fn serve<S: Io>(
+///
+/// Not an `async fn`: one would keep its arguments beside the `run` future
+/// it moved them into, for the connection's whole life.
+pub fn serve<S: Io>(
     stream: S,
     peer: SocketAddr,
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) {
+) -> impl std::future::Future<Output = ()> + Send {
     let sid = hub.new_session();
     let span = tracing::info_span!("line", sid = sid.0, %peer);
-    run(stream, peer, sid, initial, hub, config)
-        .instrument(span)
-        .await;
+    run(stream, peer, sid, initial, hub, config).instrument(span)
 }
 
 async fn run<S: Io>(
@@ -167,7 +168,9 @@ async fn run<S: Io>(
             () = sleep_until(login_deadline), if conn.nick.is_none() => {
                 let secs = limits.login_timeout().as_secs_f64();
                 let text = format!("no name chosen within {secs} seconds; goodbye");
-                conn.say(render::error(now(), &Local, &text)).await;
+                // Boxed, as below: rare, and large for an idle task to carry.
+                let saying = Box::pin(conn.say(render::error(now(), &Local, &text)));
+                saying.await;
                 break (ClosedBy::Timeout, "login timeout".to_owned());
             }
             read = reader.read_buf(&mut buf) => match read {
@@ -188,7 +191,11 @@ async fn run<S: Io>(
             },
         }
     };
-    conn.ack_written().await;
+    // Boxed: awaited once, at the end, and twice the size of the idle
+    // loop's other awaits. (Bound first: a temporary would live across
+    // the await.)
+    let acking = Box::pin(conn.ack_written());
+    acking.await;
     leave.disarm();
     let Conn { hub, local, .. } = conn;
     // The hub drops its end of the queue; with ours dropped too, the writer

@@ -48,10 +48,17 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 const KEPT_PING: &str = "kept:";
 
 /// Serves one WebSocket connection speaking the JSON protocol.
-pub async fn serve(socket: WebSocket, peer: SocketAddr, state: Shared) {
+///
+/// Not an `async fn`: one would keep its arguments beside the `run` future
+/// it moved them into, for the connection's whole life.
+pub fn serve(
+    socket: WebSocket,
+    peer: SocketAddr,
+    state: Shared,
+) -> impl std::future::Future<Output = ()> + Send {
     let sid = state.hub.new_session();
     let span = tracing::info_span!("ws", sid = sid.0, %peer);
-    run(socket, peer, sid, state).instrument(span).await;
+    run(socket, peer, sid, state).instrument(span)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,9 +127,15 @@ struct Conn {
     closing: Option<(u16, String)>,
 }
 
-async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Shared) {
-    let _gauge = ConnGauge::new("ws");
-    info!("connected");
+/// Sets the connection up, then returns the loop that serves it. (Not an
+/// `async fn`, for the reason given at `irc::conn::run`.)
+fn run(
+    mut socket: WebSocket,
+    peer: SocketAddr,
+    sid: SessionId,
+    state: Shared,
+) -> impl std::future::Future<Output = ()> + Send {
+    let gauge = ConnGauge::new("ws");
     let config = state.config.clone();
     let pacer = state.hub.flood().pacer(peer.ip());
     let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer, &state.hub);
@@ -153,121 +166,138 @@ async fn run(mut socket: WebSocket, peer: SocketAddr, sid: SessionId, state: Sha
     };
     let login_deadline = Instant::now() + config.limits.login_timeout();
     let interval = Duration::from_millis(config.http.ws_ping_interval_ms.max(1));
-    let mut heard = Instant::now();
-    let mut ping_sent: Option<Instant> = None;
-    let mut batch = Vec::new();
-    // Set when the login timer ran out (the close is then written).
-    let mut timed_out = false;
-    // One heartbeat timer for the connection's life, moved only when its
-    // deadline does (a frame heard, a ping sent).
-    let timer = tokio::time::sleep_until(heard + interval);
-    tokio::pin!(timer);
-    let (closed_by, reason): (ClosedBy, String) = loop {
-        if let Err(e) = conn.write(&mut socket, &mut kill).await {
-            let by = if e.killed {
-                ClosedBy::Killed
-            } else {
-                ClosedBy::WriteError
-            };
-            break (by, e.reason);
-        }
-        if let Some((code, why)) = conn.closing.take() {
-            let frame = CloseFrame {
-                code,
-                reason: Utf8Bytes::from(clip(&why, CLOSE_REASON_BYTES)),
-            };
-            // (Boxed, like every rare await here: an idle connection's
-            // task should not carry it.)
-            let closing = Box::pin(timeout(CLOSE_GRACE, async {
-                socket.send(WsMessage::Close(Some(frame))).await?;
-                drain(&mut socket).await;
-                Ok::<(), axum::Error>(())
-            }));
-            let _ = closing.await;
-            let by = if timed_out {
-                ClosedBy::Timeout
-            } else if conn.quitting {
-                ClosedBy::Client
-            } else {
-                ClosedBy::Server
-            };
-            break (by, why);
-        }
-        let beat = ping_sent.unwrap_or(heard) + interval;
-        if timer.deadline() != beat {
-            timer.as_mut().reset(beat);
-        }
-        tokio::select! {
-            biased;
-            why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
-            n = rx.recv_many(&mut batch, WRITE_BATCH) => {
-                if n == 0 {
-                    break (ClosedBy::Server, "closed".to_owned());
-                }
-                for item in batch.drain(..) {
-                    conn.deliver(item.ready().await);
-                }
-                // Nothing more waiting: give back what a burst grew.
-                if rx.is_empty() {
-                    crate::hub_task::release(&mut batch);
-                }
-            }
-            frame = socket.recv() => {
-                heard = Instant::now();
-                ping_sent = None;
-                match frame {
-                    None => break (ClosedBy::Client, "Connection closed".to_owned()),
-                    Some(Ok(frame)) => {
-                        // Boxed: the handling of a frame is a large future that
-                        // an idle connection should not carry.
-                        // (Bound first: a temporary would live across the await.)
-                        let handling = Box::pin(conn.frame(frame));
-                        if let Flow::Stop(by, why) = handling.await {
-                            break (by, why);
-                        }
-                    }
-                    Some(Err(e)) => {
-                        if is_too_big(&e) {
-                            let max = config.http.max_ws_message_bytes;
-                            let msg = format!("a message may be at most {max} bytes; closing");
-                            conn.fatal(None, "message_too_big", &msg, close_code::SIZE, "message too big");
-                        } else {
-                            break (ClosedBy::ReadError, format!("WebSocket error: {e}"));
-                        }
-                    }
-                }
-            }
-            () = sleep_until(login_deadline), if conn.phase != Phase::Ready => {
-                let secs = config.limits.login_timeout().as_secs_f64();
-                let msg = format!("no hello within {secs} seconds; goodbye");
-                conn.fatal(None, "login_timeout", &msg, close_code::POLICY, "login timeout");
-                timed_out = true;
-            }
-            () = &mut timer => {
-                if ping_sent.is_some() {
-                    break (ClosedBy::Timeout, "Ping timeout".to_owned());
-                }
-                ping_sent = Some(Instant::now());
-                let ping = WsMessage::Ping(Bytes::from_static(b"confab"));
-                let sent = tokio::select! {
-                    biased;
-                    why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
-                    r = socket.send(ping) => r,
+    async move {
+        let _gauge = gauge;
+        info!("connected");
+        let mut heard = Instant::now();
+        let mut ping_sent: Option<Instant> = None;
+        let mut batch = Vec::new();
+        let mut quiet = crate::hub_task::Quiet::default();
+        // Set when the login timer ran out (the close is then written).
+        let mut timed_out = false;
+        // One heartbeat timer for the connection's life, moved only when its
+        // deadline does (a frame heard, a ping sent).
+        let timer = tokio::time::sleep_until(heard + interval);
+        tokio::pin!(timer);
+        let (closed_by, reason): (ClosedBy, String) = loop {
+            if let Err(e) = conn.write(&mut socket, &mut kill).await {
+                let by = if e.killed {
+                    ClosedBy::Killed
+                } else {
+                    ClosedBy::WriteError
                 };
-                if let Err(e) = sent {
-                    break (ClosedBy::WriteError, format!("Write error: {e}"));
+                break (by, e.reason);
+            }
+            if let Some((code, why)) = conn.closing.take() {
+                let frame = CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from(clip(&why, CLOSE_REASON_BYTES)),
+                };
+                // (Boxed, like every rare await here: an idle connection's
+                // task should not carry it.)
+                let closing = Box::pin(timeout(CLOSE_GRACE, async {
+                    socket.send(WsMessage::Close(Some(frame))).await?;
+                    drain(&mut socket).await;
+                    Ok::<(), axum::Error>(())
+                }));
+                let _ = closing.await;
+                let by = if timed_out {
+                    ClosedBy::Timeout
+                } else if conn.quitting {
+                    ClosedBy::Client
+                } else {
+                    ClosedBy::Server
+                };
+                break (by, why);
+            }
+            let beat = ping_sent.unwrap_or(heard) + interval;
+            let wake = quiet.deadline().map_or(beat, |q| q.min(beat));
+            if timer.deadline() != wake {
+                timer.as_mut().reset(wake);
+            }
+            tokio::select! {
+                biased;
+                why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
+                n = rx.recv_many(&mut batch, WRITE_BATCH) => {
+                    if n == 0 {
+                        break (ClosedBy::Server, "closed".to_owned());
+                    }
+                    quiet.busy();
+                    for item in batch.drain(..) {
+                        conn.deliver(item.ready().await);
+                    }
+                    // Nothing more waiting: give back what a burst grew.
+                    if rx.is_empty() {
+                        crate::hub_task::release(&mut batch);
+                    }
+                }
+                frame = socket.recv() => {
+                    heard = Instant::now();
+                    quiet.busy();
+                    ping_sent = None;
+                    match frame {
+                        None => break (ClosedBy::Client, "Connection closed".to_owned()),
+                        Some(Ok(frame)) => {
+                            // Boxed: the handling of a frame is a large future that
+                            // an idle connection should not carry.
+                            // (Bound first: a temporary would live across the await.)
+                            let handling = Box::pin(conn.frame(frame));
+                            if let Flow::Stop(by, why) = handling.await {
+                                break (by, why);
+                            }
+                        }
+                        Some(Err(e)) => {
+                            if is_too_big(&e) {
+                                let max = config.http.max_ws_message_bytes;
+                                let msg = format!("a message may be at most {max} bytes; closing");
+                                conn.fatal(None, "message_too_big", &msg, close_code::SIZE, "message too big");
+                            } else {
+                                break (ClosedBy::ReadError, format!("WebSocket error: {e}"));
+                            }
+                        }
+                    }
+                }
+                () = sleep_until(login_deadline), if conn.phase != Phase::Ready => {
+                    let secs = config.limits.login_timeout().as_secs_f64();
+                    let msg = format!("no hello within {secs} seconds; goodbye");
+                    conn.fatal(None, "login_timeout", &msg, close_code::POLICY, "login timeout");
+                    timed_out = true;
+                }
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if quiet.due(now) {
+                        // Quiet a while: what a busy connection kept goes back.
+                        batch = Vec::new();
+                        rx.shrink();
+                    }
+                    if now < beat {
+                        continue;
+                    }
+                    if ping_sent.is_some() {
+                        break (ClosedBy::Timeout, "Ping timeout".to_owned());
+                    }
+                    ping_sent = Some(Instant::now());
+                    let ping = WsMessage::Ping(Bytes::from_static(b"confab"));
+                    let sent = tokio::select! {
+                        biased;
+                        why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
+                        r = socket.send(ping) => r,
+                    };
+                    if let Err(e) = sent {
+                        break (ClosedBy::WriteError, format!("Write error: {e}"));
+                    }
                 }
             }
+        };
+        leave.disarm();
+        if conn.outbox.is_none() {
+            // Connected: the hub says goodbye to the others (it already has,
+            // when it was the one that closed the session).
+            let leaving = Box::pin(conn.state.hub.disconnect(sid, reason.clone()));
+            let _ = leaving.await;
         }
-    };
-    leave.disarm();
-    if conn.outbox.is_none() {
-        // Connected: the hub says goodbye to the others (it already has,
-        // when it was the one that closed the session).
-        let leaving = Box::pin(conn.state.hub.disconnect(sid, reason.clone()));
-        let _ = leaving.await;
+        closed_by.log(&reason);
     }
-    closed_by.log(&reason);
 }
 
 /// Writing stopped the connection.

@@ -60,18 +60,19 @@ const MAX_SASL: usize = 1600;
 const VERSION: &str = concat!("confab-", env!("CARGO_PKG_VERSION"));
 
 /// Serves one connection whose first bytes looked like IRC.
-pub async fn serve<S: Io>(
+///
+/// Not an `async fn`: one would keep its arguments beside the `run` future
+/// it moved them into, for the connection's whole life.
+pub fn serve<S: Io>(
     stream: S,
     peer: SocketAddr,
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) {
+) -> impl std::future::Future<Output = ()> + Send {
     let sid = hub.new_session();
     let span = tracing::info_span!("irc", sid = sid.0, %peer);
-    run(stream, peer, sid, initial, hub, config)
-        .instrument(span)
-        .await;
+    run(stream, peer, sid, initial, hub, config).instrument(span)
 }
 
 struct Pending {
@@ -144,24 +145,38 @@ struct Conn {
     group: Option<u64>,
 }
 
-async fn run<S: Io>(
+/// Sets the connection up, then returns the loop that serves it.
+///
+/// Not an `async fn`: its arguments would stay in the task beside the
+/// state made from them (the halves of the stream, `Conn`) for the
+/// connection's whole life. Made here, that state is what the loop
+/// captures, once.
+fn run<S: Io>(
     stream: S,
     peer: SocketAddr,
     sid: SessionId,
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) {
-    info!("connected");
+) -> impl std::future::Future<Output = ()> + Send {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let pacer = hub.flood().pacer(peer.ip());
     let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer, &hub);
+    let ping_every = Duration::from_millis(config.irc.ping_interval_ms);
+    let ping_timeout = Duration::from_millis(config.irc.ping_timeout_ms);
+    let register_by = Instant::now() + Duration::from_millis(config.irc.registration_timeout_ms);
+    // Should this task end abnormally (a panic), the hub still learns
+    // that the session is gone.
+    let mut leave = Leave::new(&hub, sid);
+    let mut inbuf = BytesMut::from(&initial[..]);
+    drop(initial);
+    let host = hub.cloak().host(peer.ip());
     let mut conn = Conn {
         sid,
-        hub: hub.clone(),
-        config: config.clone(),
+        hub,
+        config,
         peer,
-        host: hub.cloak().host(peer.ip()),
+        host,
         outbox: Some(outbox),
         connected: false,
         registered: false,
@@ -191,137 +206,151 @@ async fn run<S: Io>(
         label: None,
         group: None,
     };
-    // Should this task end abnormally (a panic), the hub still learns
-    // that the session is gone.
-    let mut leave = Leave::new(&hub, sid);
-    let mut inbuf = BytesMut::from(&initial[..]);
-    drop(initial);
-    let mut discarding = false;
-    let mut batch = Vec::new();
-    let ping_every = Duration::from_millis(config.irc.ping_interval_ms);
-    let ping_timeout = Duration::from_millis(config.irc.ping_timeout_ms);
-    let register_by = Instant::now() + Duration::from_millis(config.irc.registration_timeout_ms);
-    // Set when reading ended: how.
-    let mut eof = None;
-    // One timer for the connection's life, moved only when its deadline
-    // does (a line heard, a PING sent), not armed anew on every wake.
-    let timer = tokio::time::sleep_until(register_by);
-    tokio::pin!(timer);
-    let (closed_by, reason) = loop {
-        // Every complete line in the buffer first.
-        // While the registration's login is with the hub, later lines
-        // wait (clients may send JOIN right behind USER).
-        while conn.closing.is_none() && !conn.awaiting_login() {
-            let line = match next_line(&mut inbuf, &mut discarding) {
-                Line::None => break,
-                Line::TooLong => {
-                    let m = conn.view().num("417", &[INPUT_TOO_LONG]);
-                    // Boxed, being rare: a reply is a large future (~1 KB)
-                    // that an idle connection's task should not be sized
-                    // for. (Bound first: a temporary would live across
-                    // the await.)
-                    let replying = Box::pin(conn.reply(vec![m]));
-                    replying.await;
+    async move {
+        info!("connected");
+        let mut discarding = false;
+        let mut batch = Vec::new();
+        let mut quiet = crate::hub_task::Quiet::default();
+        // Set when reading ended: how.
+        let mut eof = None;
+        // One timer for the connection's life, moved only when its deadline
+        // does (a line heard, a PING sent), not armed anew on every wake.
+        let timer = tokio::time::sleep_until(register_by);
+        tokio::pin!(timer);
+        let (closed_by, reason) = loop {
+            // Every complete line in the buffer first.
+            // While the registration's login is with the hub, later lines
+            // wait (clients may send JOIN right behind USER).
+            while conn.closing.is_none() && !conn.awaiting_login() {
+                let line = match next_line(&mut inbuf, &mut discarding) {
+                    Line::None => break,
+                    Line::TooLong => {
+                        let m = conn.view().num("417", &[INPUT_TOO_LONG]);
+                        // Boxed, being rare: a reply is a large future (~1 KB)
+                        // that an idle connection's task should not be sized
+                        // for. (Bound first: a temporary would live across
+                        // the await.)
+                        let replying = Box::pin(conn.reply(vec![m]));
+                        replying.await;
+                        continue;
+                    }
+                    Line::Some(line) => line,
+                };
+                conn.last_heard = Instant::now();
+                conn.ping_sent = None;
+                // Fake lag: over the limit, the next line waits its turn.
+                if conn.pacer.pace().await.is_err() {
+                    conn.closing = Some(Excess::REASON.into());
                     continue;
                 }
-                Line::Some(line) => line,
+                // Boxed: handling a line is a large future (every command's)
+                // that an idle connection should not carry.
+                // (Bound first: a temporary would live across the await.)
+                let handling = Box::pin(conn.line(&line));
+                handling.await;
+            }
+            if !conn.out.is_empty() && !flush(&mut writer, &mut conn.out, &mut kill).await {
+                break (ClosedBy::WriteError, "write error".to_owned());
+            }
+            // Nothing waiting: what a burst grew goes back, so an idle
+            // connection holds no buffers of its own.
+            if rx.is_empty() {
+                crate::hub_task::release(&mut conn.out);
+                crate::hub_task::release(&mut batch);
+                if inbuf.is_empty() && inbuf.capacity() > crate::hub_task::KEEP_BYTES {
+                    inbuf = BytesMut::new();
+                }
+                if conn.pending.is_empty() && conn.pending.capacity() > 0 {
+                    conn.pending = HashMap::new();
+                }
+            }
+            if let Some(why) = conn.closing.clone() {
+                break (conn.closed_by, why);
+            }
+            if let Some(eof) = eof {
+                break eof;
+            }
+            let deadline = match conn.ping_sent {
+                Some(sent) => sent + ping_timeout,
+                None => conn.last_heard + ping_every,
             };
-            conn.last_heard = Instant::now();
-            conn.ping_sent = None;
-            // Fake lag: over the limit, the next line waits its turn.
-            if conn.pacer.pace().await.is_err() {
-                conn.closing = Some(Excess::REASON.into());
-                continue;
+            let due = if conn.registered {
+                deadline
+            } else {
+                deadline.min(register_by)
+            };
+            let wake = quiet.deadline().map_or(due, |q| q.min(due));
+            if timer.deadline() != wake {
+                timer.as_mut().reset(wake);
             }
-            // Boxed: handling a line is a large future (every command's)
-            // that an idle connection should not carry.
-            // (Bound first: a temporary would live across the await.)
-            let handling = Box::pin(conn.line(&line));
-            handling.await;
-        }
-        if !conn.out.is_empty() && !flush(&mut writer, &mut conn.out, &mut kill).await {
-            break (ClosedBy::WriteError, "write error".to_owned());
-        }
-        // Nothing waiting: what a burst grew goes back, so an idle
-        // connection holds no buffers of its own.
-        if rx.is_empty() {
-            crate::hub_task::release(&mut conn.out);
-            crate::hub_task::release(&mut batch);
-            if inbuf.is_empty() && inbuf.capacity() > crate::hub_task::KEEP_BYTES {
-                inbuf = BytesMut::new();
-            }
-            if conn.pending.is_empty() && conn.pending.capacity() > 0 {
-                conn.pending = HashMap::new();
-            }
-        }
-        if let Some(why) = conn.closing.clone() {
-            break (conn.closed_by, why);
-        }
-        if let Some(eof) = eof {
-            break eof;
-        }
-        let deadline = match conn.ping_sent {
-            Some(sent) => sent + ping_timeout,
-            None => conn.last_heard + ping_every,
-        };
-        let deadline = if conn.registered {
-            deadline
-        } else {
-            deadline.min(register_by)
-        };
-        if timer.deadline() != deadline {
-            timer.as_mut().reset(deadline);
-        }
-        tokio::select! {
-            biased;
-            why = kill.fired() => {
-                conn.out.clear();
-                conn.error_line(&why);
-                let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
-                break (ClosedBy::Killed, why.to_string());
-            }
-            n = rx.recv_many(&mut batch, WRITE_BATCH) => {
-                if n == 0 {
-                    break (ClosedBy::Server, "closed".to_owned());
-                }
-                for item in batch.drain(..) {
-                    conn.deliver(item.ready().await);
-                }
-            }
-            read = reader.read_buf(&mut inbuf), if !conn.awaiting_login() => match read {
-                Ok(0) => eof = Some((ClosedBy::Client, "Connection closed".to_owned())),
-                Err(e) => eof = Some((ClosedBy::read_error(&e), format!("Read error: {e}"))),
-                Ok(_) => {}
-            },
-            () = &mut timer => {
-                if !conn.registered && Instant::now() >= register_by {
-                    conn.error_line("Registration timed out");
-                    conn.closing = Some("Registration timed out".into());
-                    conn.closed_by = ClosedBy::Timeout;
-                } else if conn.ping_sent.is_some() {
-                    let why = format!("Ping timeout: {} seconds", ping_timeout.as_secs());
+            tokio::select! {
+                biased;
+                why = kill.fired() => {
+                    conn.out.clear();
                     conn.error_line(&why);
-                    conn.closing = Some(why);
-                    conn.closed_by = ClosedBy::Timeout;
-                } else {
-                    let ping = Irc::new("PING").with_param(conn.config.irc.server_name.clone());
-                    ping.write_to(&mut conn.out);
-                    conn.ping_sent = Some(Instant::now());
+                    let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
+                    break (ClosedBy::Killed, why.to_string());
+                }
+                n = rx.recv_many(&mut batch, WRITE_BATCH) => {
+                    if n == 0 {
+                        break (ClosedBy::Server, "closed".to_owned());
+                    }
+                    quiet.busy();
+                    for item in batch.drain(..) {
+                        conn.deliver(item.ready().await);
+                    }
+                }
+                read = reader.read_buf(&mut inbuf), if !conn.awaiting_login() => match read {
+                    Ok(0) => eof = Some((ClosedBy::Client, "Connection closed".to_owned())),
+                    Err(e) => eof = Some((ClosedBy::read_error(&e), format!("Read error: {e}"))),
+                    Ok(_) => quiet.busy(),
+                },
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if quiet.due(now) {
+                        // Quiet a while: what a busy connection kept goes
+                        // back too (the loop above left them empty).
+                        if conn.out.is_empty() {
+                            conn.out = Vec::new();
+                        }
+                        batch = Vec::new();
+                        if inbuf.is_empty() {
+                            inbuf = BytesMut::new();
+                        }
+                        rx.shrink();
+                    }
+                    if now < due {
+                        continue;
+                    }
+                    if !conn.registered && now >= register_by {
+                        conn.error_line("Registration timed out");
+                        conn.closing = Some("Registration timed out".into());
+                        conn.closed_by = ClosedBy::Timeout;
+                    } else if conn.ping_sent.is_some() {
+                        let why = format!("Ping timeout: {} seconds", ping_timeout.as_secs());
+                        conn.error_line(&why);
+                        conn.closing = Some(why);
+                        conn.closed_by = ClosedBy::Timeout;
+                    } else {
+                        let ping = Irc::new("PING").with_param(conn.config.irc.server_name.clone());
+                        ping.write_to(&mut conn.out);
+                        conn.ping_sent = Some(Instant::now());
+                    }
                 }
             }
+        };
+        leave.disarm();
+        if conn.connected {
+            // (Boxed: a request to the hub is a large future to keep.)
+            let leaving = Box::pin(conn.hub.disconnect(sid, reason.clone()));
+            let _ = leaving.await;
+            // What the hub still sends (the quit's goodbye) is dropped with
+            // the queue.
         }
-    };
-    leave.disarm();
-    if conn.connected {
-        // (Boxed: a request to the hub is a large future to keep.)
-        let leaving = Box::pin(hub.disconnect(sid, reason.clone()));
-        let _ = leaving.await;
-        // What the hub still sends (the quit's goodbye) is dropped with
-        // the queue.
+        let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
+        let _ = writer.shutdown().await;
+        closed_by.log(&reason);
     }
-    let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
-    let _ = writer.shutdown().await;
-    closed_by.log(&reason);
 }
 
 /// Writes `out` unless the connection is killed meanwhile; false on error.
