@@ -89,13 +89,13 @@ impl Out {
 /// What a connection's buffer may keep between bursts.
 pub const KEEP_BYTES: usize = 512;
 
-/// Gives back what a buffer grew beyond [`KEEP_BYTES`] (emptied first):
-/// doors call it when their queue is empty, so a busy connection keeps a
-/// little room and a burst's growth goes back. What it keeps goes back
-/// too once the connection is [`Quiet`].
-pub fn release<T>(v: &mut Vec<T>) {
+/// Empties a buffer and gives back what it holds beyond `keep` bytes:
+/// doors call it when their queue is empty with [`KEEP_BYTES`], so a busy
+/// connection keeps a little room and a burst's growth goes back, and
+/// with 0 once the connection is [`Quiet`].
+pub fn release<T>(v: &mut Vec<T>, keep: usize) {
     v.clear();
-    if v.capacity() * std::mem::size_of::<T>().max(1) > KEEP_BYTES {
+    if v.capacity() * std::mem::size_of::<T>().max(1) > keep {
         *v = Vec::new();
     }
 }

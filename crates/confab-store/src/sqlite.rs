@@ -89,8 +89,9 @@ pub(crate) const HISTORY_PRIVATE_LATEST: &str = history_private!("DESC");
 /// Columns: `'room'` and the room key, or `'user'` and the key of the
 /// other party; then the time; then, for a private one, the other party's
 /// name as the latest message spells it (a bare column of the `max`
-/// aggregate: SQLite takes it from the row of the maximum). Every message of the conversations is read
-/// (no index has the time), through the indexes: `messages_room` for each
+/// aggregate: SQLite takes it from the row of the maximum). Every message
+/// of the conversations is read (no index has the time), through the
+/// indexes: `messages_room` for each
 /// listed room, and `messages_private` twice, since its pairs are
 /// unordered: where `?2` is the smaller key of the pair (an equality on
 /// the index's first column, the other party its second), and where it is

@@ -591,8 +591,8 @@ async fn write_loop<S: Io>(
         // Nothing waiting: what a burst grew goes back, so an idle
         // connection holds no buffers of its own.
         if rx.is_empty() {
-            crate::hub_task::release(&mut buf);
-            crate::hub_task::release(&mut batch);
+            crate::hub_task::release(&mut buf, crate::hub_task::KEEP_BYTES);
+            crate::hub_task::release(&mut batch, crate::hub_task::KEEP_BYTES);
         }
     }
 }

@@ -228,7 +228,7 @@ fn run(
                     }
                     // Nothing more waiting: give back what a burst grew.
                     if rx.is_empty() {
-                        crate::hub_task::release(&mut batch);
+                        crate::hub_task::release(&mut batch, crate::hub_task::KEEP_BYTES);
                     }
                 }
                 frame = socket.recv() => {
@@ -267,7 +267,7 @@ fn run(
                     let now = Instant::now();
                     if quiet.due(now) {
                         // Quiet a while: what a busy connection kept goes back.
-                        batch = Vec::new();
+                        crate::hub_task::release(&mut batch, 0);
                         rx.shrink();
                     }
                     if now < beat {

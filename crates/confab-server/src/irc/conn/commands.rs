@@ -12,12 +12,8 @@ impl Conn {
         Ctx {
             limits: &self.config.limits,
             nick: &self.nick,
-            // nick "!" user "@" host
-            source_len: self.nick.len()
-                + 1
-                + self.user.as_ref().map_or(1, |u| u.0.len())
-                + 1
-                + self.host.len(),
+            // `my_mask`'s length, without making it for every line.
+            source_len: self.nick.len() + 1 + self.ident().len() + 1 + self.host.len(),
             channels: &self.channels,
             registered: self.logged_in,
         }

@@ -211,6 +211,9 @@ fn run<S: Io>(
         let mut discarding = false;
         let mut batch = Vec::new();
         let mut quiet = crate::hub_task::Quiet::default();
+        // What buffers keep at the next give-back (nothing after a quiet
+        // spell).
+        let mut keep = crate::hub_task::KEEP_BYTES;
         // Set when reading ended: how.
         let mut eof = None;
         // One timer for the connection's life, moved only when its deadline
@@ -252,13 +255,18 @@ fn run<S: Io>(
             if !conn.out.is_empty() && !flush(&mut writer, &mut conn.out, &mut kill).await {
                 break (ClosedBy::WriteError, "write error".to_owned());
             }
-            // Nothing waiting: what a burst grew goes back, so an idle
+            // Nothing waiting: what a burst grew goes back, and once the
+            // connection was quiet a while, what it kept too, so an idle
             // connection holds no buffers of its own.
             if rx.is_empty() {
-                crate::hub_task::release(&mut conn.out);
-                crate::hub_task::release(&mut batch);
-                if inbuf.is_empty() && inbuf.capacity() > crate::hub_task::KEEP_BYTES {
+                let keep = std::mem::replace(&mut keep, crate::hub_task::KEEP_BYTES);
+                crate::hub_task::release(&mut conn.out, keep);
+                crate::hub_task::release(&mut batch, keep);
+                if inbuf.is_empty() && inbuf.capacity() > keep {
                     inbuf = BytesMut::new();
+                }
+                if keep == 0 {
+                    rx.shrink();
                 }
                 if conn.pending.is_empty() && conn.pending.capacity() > 0 {
                     conn.pending = HashMap::new();
@@ -308,16 +316,9 @@ fn run<S: Io>(
                 () = &mut timer => {
                     let now = Instant::now();
                     if quiet.due(now) {
-                        // Quiet a while: what a busy connection kept goes
-                        // back too (the loop above left them empty).
-                        if conn.out.is_empty() {
-                            conn.out = Vec::new();
-                        }
-                        batch = Vec::new();
-                        if inbuf.is_empty() {
-                            inbuf = BytesMut::new();
-                        }
-                        rx.shrink();
+                        // Quiet a while: the next give-back, above, keeps
+                        // nothing.
+                        keep = 0;
                     }
                     if now < due {
                         continue;
@@ -444,8 +445,8 @@ impl Conn {
         &self.host
     }
 
-    fn ident(&self) -> String {
-        self.user.as_ref().map_or("*".into(), |u| u.0.clone())
+    fn ident(&self) -> &str {
+        self.user.as_ref().map_or("*", |u| u.0.as_str())
     }
 
     fn my_mask(&self) -> String {

@@ -208,7 +208,7 @@ impl Conn {
         match auth::log_in(&self.hub, "irc", &nick, pass.to_owned(), self.peer.ip()).await {
             Ok(Ok(account)) => {
                 let name = account.name.to_string();
-                let mask = format!("{}!{}@{}", self.nick, self.ident(), self.host());
+                let mask = self.my_mask();
                 if self.logged_in {
                     // After registration: the guest session becomes the
                     // account's; 900 and 903 come with the hub's welcome
