@@ -7,12 +7,14 @@
 //!
 //! The hub pushes without waiting ([`Sender::try_send`]); a door's own
 //! output may wait for room ([`Sender::send`]). The receiver sees the end
-//! (`recv_many` gives 0) once every sender is gone and the queue is empty;
+//! ([`Ended::Closed`]) once every sender is gone and the queue is empty;
 //! senders see [`Closed`] once the receiver is gone.
 //!
 //! The queue also carries the connection's kill switch: the hub ends a
-//! session whose queue is full with [`Sender::kill`], which its door hears
-//! through [`KillSwitch::fired`] without reading the queue.
+//! session whose queue is full with [`Sender::kill`]. A door waiting on
+//! its queue hears it from `recv_many` itself, ahead of what is queued (so
+//! the wait costs one registration, not two); a door stuck writing hears
+//! it through [`KillSwitch::fired`].
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,6 +49,16 @@ impl<T> Shared<T> {
         // change is a single call): go on with it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Why [`Receiver::recv_many`] has nothing more to give.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Every sender is gone and the queue is empty.
+    Closed,
+    /// The kill switch fired, with this reason (what is queued stays
+    /// unread).
+    Killed(Arc<str>),
 }
 
 /// The receiver is gone: the item comes back.
@@ -115,6 +127,9 @@ impl<T> Sender<T> {
             }
             s.killed = Some(reason.into());
         }
+        // The receiver, waiting on its queue or the next time it looks; a
+        // writer stuck on its socket.
+        self.shared.filled.notify_one();
         self.shared.killing.notify_waiters();
     }
 
@@ -163,16 +178,18 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// Moves up to `limit` items into `buf`, waiting while the queue is
-    /// empty; 0 once it is empty and every sender is gone. Cancel-safe: an
-    /// item is taken only by the call that returns it.
-    pub async fn recv_many(&mut self, buf: &mut Vec<T>, limit: usize) -> usize {
-        if limit == 0 {
-            return 0;
-        }
+    /// Moves up to `limit` items (at least one) into `buf`, waiting while
+    /// the queue is empty; how many. `Ended` once the kill switch has fired
+    /// (whatever is queued), or once the queue is empty and every sender is
+    /// gone. Cancel-safe: an item is taken only by the call that returns it.
+    pub async fn recv_many(&mut self, buf: &mut Vec<T>, limit: usize) -> Result<usize, Ended> {
+        let limit = limit.max(1);
         loop {
             {
                 let mut s = self.shared.lock();
+                if let Some(why) = &s.killed {
+                    return Err(Ended::Killed(why.clone()));
+                }
                 if !s.items.is_empty() {
                     // A sender waits only on a full queue.
                     let was_full = s.items.len() >= s.capacity;
@@ -185,14 +202,14 @@ impl<T> Receiver<T> {
                     if was_full {
                         self.shared.drained.notify_waiters();
                     }
-                    return n;
+                    return Ok(n);
                 }
                 if s.senders == 0 {
-                    return 0;
+                    return Err(Ended::Closed);
                 }
             }
-            // A permit stored by a push since the look above makes this
-            // return at once: no wake-up is lost.
+            // A permit stored by a push (or a kill) since the look above
+            // makes this return at once: no wake-up is lost.
             self.shared.filled.notified().await;
         }
     }
@@ -220,7 +237,10 @@ impl<T> Receiver<T> {
 }
 
 /// Fires when a sender ends the connection without the queue
-/// ([`Sender::kill`]): the hub does so when the queue is full.
+/// ([`Sender::kill`]): the hub does so when the queue is full. For a door
+/// blocked on something else, its socket above all: put it after that in
+/// a `biased` select, so a write that goes through at once never
+/// registers here.
 pub struct KillSwitch<T> {
     shared: Arc<Shared<T>>,
 }
@@ -266,8 +286,8 @@ mod tests {
             tx.try_send(i).unwrap();
         }
         let mut got = Vec::new();
-        assert_eq!(rx.recv_many(&mut got, 3).await, 3);
-        assert_eq!(rx.recv_many(&mut got, 3).await, 2);
+        assert_eq!(rx.recv_many(&mut got, 3).await, Ok(3));
+        assert_eq!(rx.recv_many(&mut got, 3).await, Ok(2));
         assert_eq!(got, [0, 1, 2, 3, 4]);
         assert!(rx.is_empty());
     }
@@ -279,12 +299,12 @@ mod tests {
         assert_eq!(room(&rx), 0, "nothing allocated before the first item");
         tx.try_send(1).unwrap();
         let mut got = Vec::new();
-        rx.recv_many(&mut got, 10).await;
+        rx.recv_many(&mut got, 10).await.unwrap();
         assert!(room(&rx) > 0, "a small queue keeps its room between bursts");
         tx.try_send(2).unwrap();
         rx.shrink();
         assert!(room(&rx) > 0, "what is queued stays");
-        rx.recv_many(&mut got, 10).await;
+        rx.recv_many(&mut got, 10).await.unwrap();
         rx.shrink();
         assert_eq!(room(&rx), 0);
         assert_eq!(got, [1, 2]);
@@ -297,7 +317,7 @@ mod tests {
         tx.try_send(2).unwrap();
         assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
         let mut got = Vec::new();
-        rx.recv_many(&mut got, 10).await;
+        rx.recv_many(&mut got, 10).await.unwrap();
         tx.try_send(3).unwrap();
     }
 
@@ -308,7 +328,7 @@ mod tests {
         let sender = tokio::spawn(async move { tx.send(2).await });
         let mut got = Vec::new();
         while got.len() < 2 {
-            rx.recv_many(&mut got, 10).await;
+            rx.recv_many(&mut got, 10).await.unwrap();
         }
         assert_eq!(got, [1, 2]);
         assert_eq!(sender.await.unwrap(), Ok(()));
@@ -323,8 +343,8 @@ mod tests {
         tx2.try_send(2).unwrap();
         drop(tx2);
         let mut got = Vec::new();
-        assert_eq!(rx.recv_many(&mut got, 10).await, 2);
-        assert_eq!(rx.recv_many(&mut got, 10).await, 0);
+        assert_eq!(rx.recv_many(&mut got, 10).await, Ok(2));
+        assert_eq!(rx.recv_many(&mut got, 10).await, Err(Ended::Closed));
     }
 
     #[tokio::test]
@@ -339,7 +359,7 @@ mod tests {
         tokio::task::yield_now().await;
         tx.try_send(5).unwrap();
         drop(tx);
-        assert_eq!(waiting.await.unwrap(), (1, 0, vec![5]));
+        assert_eq!(waiting.await.unwrap(), (Ok(1), Err(Ended::Closed), vec![5]));
     }
 
     #[tokio::test]
@@ -363,7 +383,7 @@ mod tests {
             tx.try_send(i).unwrap();
         }
         let mut got = Vec::new();
-        while rx.recv_many(&mut got, 64).await > 0 && got.len() < 500 {}
+        while rx.recv_many(&mut got, 64).await.is_ok() && got.len() < 500 {}
         assert_eq!(got.len(), 500);
         assert_eq!(rx.shared.lock().items.capacity(), 0);
     }
@@ -381,6 +401,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_receiver_hears_the_kill_ahead_of_what_is_queued() {
+        let (tx, mut rx) = queue(4);
+        let waiting = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let first = rx.recv_many(&mut got, 10).await;
+            (first, rx)
+        });
+        tokio::task::yield_now().await;
+        tx.kill("SendQ exceeded");
+        let (first, mut rx) = waiting.await.unwrap();
+        assert_eq!(first, Err(Ended::Killed("SendQ exceeded".into())));
+        // Killed with items queued: the kill, not the items.
+        let (tx, mut full) = queue(1);
+        tx.try_send(1).unwrap();
+        tx.kill("SendQ exceeded");
+        let mut got = Vec::new();
+        assert!(matches!(
+            full.recv_many(&mut got, 10).await,
+            Err(Ended::Killed(_))
+        ));
+        assert!(got.is_empty());
+        // And again, for a door that asks twice.
+        assert!(matches!(
+            rx.recv_many(&mut got, 10).await,
+            Err(Ended::Killed(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn a_cancelled_wait_loses_nothing() {
         let (tx, mut rx) = queue(4);
         let mut got = Vec::new();
@@ -391,7 +440,7 @@ mod tests {
             () = std::future::ready(()) => {}
         }
         tx.try_send(7).unwrap();
-        assert_eq!(rx.recv_many(&mut got, 4).await, 1);
+        assert_eq!(rx.recv_many(&mut got, 4).await, Ok(1));
         assert_eq!(got, [7]);
     }
 }

@@ -30,6 +30,7 @@ use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
 use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Out, Ready};
 use crate::queue;
+use crate::queue::Ended;
 use crate::time::now;
 
 /// Deliveries the writer takes off the queue per write.
@@ -513,14 +514,13 @@ async fn write_loop<S: Io>(
     let mut buf = Vec::new();
     let mut logged_in = false;
     loop {
-        let n = tokio::select! {
-            biased;
-            why = kill.fired() => return WriterEnd::Killed(why),
-            n = rx.recv_many(&mut batch, WRITE_BATCH) => n,
-        };
-        if n == 0 {
-            let _ = w.shutdown().await;
-            return WriterEnd::Drained;
+        match rx.recv_many(&mut batch, WRITE_BATCH).await {
+            Ok(_) => {}
+            Err(Ended::Killed(why)) => return WriterEnd::Killed(why),
+            Err(Ended::Closed) => {
+                let _ = w.shutdown().await;
+                return WriterEnd::Drained;
+            }
         }
         buf.clear();
         let mut bye = None;
@@ -568,10 +568,11 @@ async fn write_loop<S: Io>(
                 .pages
                 .send_modify(|p| p.writing = p.writing.max(writing));
         }
+        // The kill, while the write waits (a client that does not read).
         let written = tokio::select! {
             biased;
-            why = kill.fired() => return WriterEnd::Killed(why),
             r = w.write_all(&buf) => r,
+            why = kill.fired() => return WriterEnd::Killed(why),
         };
         if let Err(e) = written {
             return WriterEnd::Failed(e);

@@ -27,6 +27,7 @@ use crate::closed::ClosedBy;
 use crate::flood::{Excess, Pacer};
 use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready};
 use crate::metrics::ConnGauge;
+use crate::queue::Ended;
 use crate::shared::Shared;
 use crate::time::now;
 
@@ -217,10 +218,11 @@ fn run(
             }
             tokio::select! {
                 biased;
-                why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
-                n = rx.recv_many(&mut batch, WRITE_BATCH) => {
-                    if n == 0 {
-                        break (ClosedBy::Server, "closed".to_owned());
+                got = rx.recv_many(&mut batch, WRITE_BATCH) => {
+                    match got {
+                        Ok(_) => {}
+                        Err(Ended::Killed(why)) => break (ClosedBy::Killed, why.to_string()),
+                        Err(Ended::Closed) => break (ClosedBy::Server, "closed".to_owned()),
                     }
                     quiet.busy();
                     for item in batch.drain(..) {
@@ -280,8 +282,8 @@ fn run(
                     let ping = WsMessage::Ping(Bytes::from_static(b"confab"));
                     let sent = tokio::select! {
                         biased;
-                        why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
                         r = socket.send(ping) => r,
+                        why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
                     };
                     if let Err(e) = sent {
                         break (ClosedBy::WriteError, format!("Write error: {e}"));
@@ -332,11 +334,11 @@ impl Conn {
         };
         tokio::select! {
             biased;
-            why = kill.fired() => Err(WriteEnd { reason: why.to_string(), killed: true }),
             r = written => r.map_err(|e| WriteEnd {
                 reason: format!("Write error: {e}"),
                 killed: false,
             }),
+            why = kill.fired() => Err(WriteEnd { reason: why.to_string(), killed: true }),
         }
     }
 

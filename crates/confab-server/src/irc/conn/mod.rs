@@ -40,6 +40,7 @@ use crate::auth;
 use crate::closed::ClosedBy;
 use crate::config::Config;
 use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Ready};
+use crate::queue::Ended;
 use crate::time::now;
 
 mod chathistory;
@@ -293,15 +294,16 @@ fn run<S: Io>(
             }
             tokio::select! {
                 biased;
-                why = kill.fired() => {
-                    conn.out.clear();
-                    conn.error_line(&why);
-                    let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
-                    break (ClosedBy::Killed, why.to_string());
-                }
-                n = rx.recv_many(&mut batch, WRITE_BATCH) => {
-                    if n == 0 {
-                        break (ClosedBy::Server, "closed".to_owned());
+                got = rx.recv_many(&mut batch, WRITE_BATCH) => {
+                    match got {
+                        Ok(_) => {}
+                        Err(Ended::Killed(why)) => {
+                            conn.out.clear();
+                            conn.error_line(&why);
+                            let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
+                            break (ClosedBy::Killed, why.to_string());
+                        }
+                        Err(Ended::Closed) => break (ClosedBy::Server, "closed".to_owned()),
                     }
                     quiet.busy();
                     for item in batch.drain(..) {
@@ -354,15 +356,16 @@ fn run<S: Io>(
     }
 }
 
-/// Writes `out` unless the connection is killed meanwhile; false on error.
+/// Writes `out` unless the connection is killed while the write waits;
+/// false on error or kill.
 async fn flush<S: Io>(w: &mut WriteHalf<S>, out: &mut Vec<u8>, kill: &mut KillSwitch) -> bool {
     if out.is_empty() {
         return true;
     }
     let ok = tokio::select! {
         biased;
-        _ = kill.fired() => false,
         r = w.write_all(out) => r.is_ok(),
+        _ = kill.fired() => false,
     };
     out.clear();
     ok
