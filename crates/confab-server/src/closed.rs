@@ -1,6 +1,33 @@
-//! Who ended a connection, as every door logs it: one `disconnected`
-//! line with `closed_by` and the reason, so an operator can tell a client
-//! that left from a server that sent it away.
+//! A connection's log lines: which connection each is about
+//! ([`ConnLog`], [`conn_event!`]), and who ended it, as every door logs it:
+//! one `disconnected` line with `closed_by` and the reason, so an operator
+//! can tell a client that left from a server that sent it away.
+
+use std::net::SocketAddr;
+
+use confab_core::SessionId;
+
+/// Which connection a log line is about: its door, session and peer,
+/// written as fields of each of its lines by [`conn_event!`]. A connection
+/// holds no `tracing` span: one keeps ~300 bytes for as long as the
+/// connection lives, and costs an enter and an exit on every wake.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLog {
+    pub door: &'static str,
+    pub sid: SessionId,
+    pub peer: SocketAddr,
+}
+
+/// `conn_event!(level, who, fields…, "message")`: a `tracing` event at
+/// `level` (`info`, `debug`, …) with `who`'s ([`ConnLog`]) door, sid and
+/// peer first.
+macro_rules! conn_event {
+    ($level:ident, $who:expr, $($rest:tt)+) => {{
+        let who: &$crate::closed::ConnLog = &$who;
+        tracing::$level!(door = who.door, sid = who.sid.0, peer = %who.peer, $($rest)+)
+    }};
+}
+pub(crate) use conn_event;
 
 /// Who (or what) ended a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,15 +71,14 @@ impl ClosedBy {
         }
     }
 
-    /// Logs the end of a connection (in the connection's span, which has
-    /// its session id and address). A kill is a warning: it means a
+    /// Logs the end of `who`'s connection. A kill is a warning: it means a
     /// client could not keep up.
-    pub fn log(self, reason: &str) {
+    pub fn log(self, who: &ConnLog, reason: &str) {
         let closed_by = self.as_str();
         if self == ClosedBy::Killed {
-            tracing::warn!(closed_by, reason, "disconnected");
+            conn_event!(warn, who, closed_by, reason, "disconnected");
         } else {
-            tracing::info!(closed_by, reason, "disconnected");
+            conn_event!(info, who, closed_by, reason, "disconnected");
         }
     }
 }

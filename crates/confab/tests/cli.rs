@@ -298,7 +298,7 @@ async fn json_logs_are_one_object_a_line_starting_with_the_version() {
         lines.iter().any(|l| l["fields"]["message"] == "stopped"),
         "{log}"
     );
-    // The login, with its fields; the connection's span says which one.
+    // The login, with its fields; a connection's lines say which one.
     let login = lines
         .iter()
         .find(|l| l["fields"]["message"] == "login")
@@ -311,7 +311,9 @@ async fn json_logs_are_one_object_a_line_starting_with_the_version() {
         .iter()
         .filter(|l| l["fields"]["message"] == "disconnected")
         .map(|l| {
-            assert!(l["span"]["peer"].is_string(), "{l}");
+            assert!(l["fields"]["peer"].is_string(), "{l}");
+            assert_eq!(l["fields"]["door"], "line", "{l}");
+            assert!(l["fields"]["sid"].is_u64(), "{l}");
             (
                 l["fields"]["closed_by"].as_str().unwrap(),
                 l["fields"]["reason"].as_str().unwrap(),

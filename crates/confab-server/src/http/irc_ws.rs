@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tracing::{Instrument, debug, info};
+use tracing::{debug, info};
 
 use super::Shared;
 use crate::metrics::ConnGauge;
@@ -36,11 +36,8 @@ pub async fn serve(socket: WebSocket, binary: bool, peer: SocketAddr, state: Sha
         state.hub.clone(),
         state.config.clone(),
     ));
-    let span = tracing::info_span!("irc-ws", %peer, binary);
     let max_line = state.config.http.max_ws_message_bytes;
-    bridge(socket, bridge_end, binary, max_line)
-        .instrument(span)
-        .await;
+    bridge(socket, bridge_end, binary, max_line, peer).await;
     // The pipe is closed: the door sees the end of its input (or cannot
     // write any more) and ends the session as a TCP client's would.
     let _ = door.await;
@@ -95,7 +92,15 @@ fn close(code: u16, reason: &str) -> Message {
 /// in `to_door` (at most about `max_line` bytes of it, so a client cannot
 /// grow it), while the door's output keeps being read: neither direction
 /// can block the other.
-async fn bridge(mut socket: WebSocket, pipe: DuplexStream, binary: bool, max_line: usize) {
+/// (Its log lines name the bridge and `peer`; the door's own lines, its
+/// session.)
+async fn bridge(
+    mut socket: WebSocket,
+    pipe: DuplexStream,
+    binary: bool,
+    max_line: usize,
+    peer: SocketAddr,
+) {
     let (mut from_door, mut to_door_w) = tokio::io::split(pipe);
     let mut out = BytesMut::with_capacity(4096);
     let mut to_door = BytesMut::new();
@@ -107,7 +112,7 @@ async fn bridge(mut socket: WebSocket, pipe: DuplexStream, binary: bool, max_lin
                     Some(Ok(Message::Binary(b))) => b,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | None => {
-                        debug!("client closed the WebSocket");
+                        debug!(door = "irc-ws", %peer, binary, "client closed the WebSocket");
                         // Its last lines (a QUIT and its reason) still
                         // reach the door, unless the door stopped reading.
                         let flush = to_door_w.write_all(&to_door);
@@ -115,12 +120,12 @@ async fn bridge(mut socket: WebSocket, pipe: DuplexStream, binary: bool, max_lin
                         return;
                     }
                     Some(Err(e)) => {
-                        debug!(error = %e, "WebSocket error");
+                        debug!(door = "irc-ws", %peer, binary, error = %e, "WebSocket error");
                         return;
                     }
                 };
                 if let Err(why) = check_incoming(&data) {
-                    info!(why, "refused a WebSocket message");
+                    info!(door = "irc-ws", %peer, binary, why, "refused a WebSocket message");
                     let _ = socket.send(close(close_code::INVALID, why)).await;
                     return;
                 }

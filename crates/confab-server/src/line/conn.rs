@@ -19,13 +19,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::rewind::Io;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{Instrument, debug, info};
 
 use super::codec::{Decoded, LineDecoder};
 use super::parse::{Input, ParseLimits, parse};
 use super::render;
 use crate::auth;
-use crate::closed::ClosedBy;
+use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
 use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Out, Ready};
@@ -65,8 +64,16 @@ pub fn serve<S: Io>(
     config: Arc<Config>,
 ) -> impl std::future::Future<Output = ()> + Send {
     let sid = hub.new_session();
-    let span = tracing::info_span!("line", sid = sid.0, %peer);
-    run(stream, peer, sid, initial, hub, config).instrument(span)
+    run(stream, peer, sid, initial, hub, config)
+}
+
+/// Which connection this is, for its log lines.
+fn who(sid: SessionId, peer: SocketAddr) -> ConnLog {
+    ConnLog {
+        door: "line",
+        sid,
+        peer,
+    }
 }
 
 async fn run<S: Io>(
@@ -78,7 +85,7 @@ async fn run<S: Io>(
     config: Arc<Config>,
 ) {
     let limits = &config.limits;
-    info!("connected");
+    conn_event!(info, who(sid, peer), "connected");
     let (mut reader, writer) = tokio::io::split(stream);
     let pacer = hub.flood().pacer(peer.ip());
     let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue, &pacer, &hub);
@@ -87,10 +94,10 @@ async fn run<S: Io>(
     let (pages, written) = watch::channel(Pages::default());
     let taker = Taker {
         hub: hub.clone(),
-        sid,
+        who: who(sid, peer),
         pages,
     };
-    let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx, taker).in_current_span());
+    let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx, taker));
     let t = now();
     let greeting = [
         render::notice(t, &Local, "Welcome to confab. Type /help for help."),
@@ -207,9 +214,9 @@ async fn run<S: Io>(
     // What was left to write goes out first (or the writer ends it).
     if writer_end.is_none() && timeout(limits.shutdown_grace(), &mut writer).await.is_err() {
         writer.abort();
-        debug!("output not flushed in time");
+        conn_event!(debug, who(sid, peer), "output not flushed in time");
     }
-    closed_by.log(&reason);
+    closed_by.log(&who(sid, peer), &reason);
 }
 
 fn name_prompt(limits: &Limits) -> Bytes {
@@ -285,7 +292,7 @@ impl Conn {
             Ok(Input::Oper { name, password }) => self.oper(name, password).await,
             Ok(local) => self.local(local).await,
             Err(e) => {
-                debug!(error = %e, "bad input");
+                conn_event!(debug, who(self.sid, self.peer), error = %e, "bad input");
                 self.error(&e.to_string()).await
             }
         }
@@ -485,7 +492,8 @@ impl Conn {
 /// How the writer tells the hub that a page of kept messages was taken.
 struct Taker {
     hub: HubHandle,
-    sid: SessionId,
+    /// The connection, for the session's id and the log lines.
+    who: ConnLog,
     /// The pages being written and written, for the reader (see
     /// [`Conn::ack_written`]).
     pages: watch::Sender<Pages>,
@@ -546,7 +554,7 @@ async fn write_loop<S: Io>(
                 }
                 // Before a name is taken, an error answers the login.
                 Event::Error(e) if !logged_in => {
-                    debug!(error = %e, "name refused");
+                    conn_event!(debug, taker.who, error = %e, "name refused");
                     buf.extend_from_slice(&render::notice(now(), &Local, "Choose another name:"));
                     login.send_replace(Some(false));
                 }
@@ -558,7 +566,7 @@ async fn write_loop<S: Io>(
                 // A page's messages may go out in an earlier write than
                 // its end: the reader waits for the end all the same.
                 Event::Message { msg, offline: true } => kept = kept.max(msg.id.0),
-                Event::Error(e) => debug!(error = %e, "command refused"),
+                Event::Error(e) => conn_event!(debug, taker.who, error = %e, "command refused"),
                 _ => {}
             }
         }
@@ -582,7 +590,7 @@ async fn write_loop<S: Io>(
             // The hub may be gone (shutting down): then nothing is taken.
             // (Boxed: a request to the hub is a large future for a task
             // that idles, and this one is rare.)
-            let telling = Box::pin(taker.hub.kept_taken(taker.sid, upto));
+            let telling = Box::pin(taker.hub.kept_taken(taker.who.sid, upto));
             let _ = telling.await;
         }
         if let Some(reason) = bye {

@@ -19,11 +19,10 @@ use bytes::Bytes;
 use confab_core::{ClientInfo, Command, Delivery, Event, Message, MsgId, Nick, SessionId};
 use futures_util::SinkExt;
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{Instrument, debug, info, warn};
 
 use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, SLOT};
 use crate::auth::{self, LoginError};
-use crate::closed::ClosedBy;
+use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::flood::{Excess, Pacer};
 use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready};
 use crate::metrics::ConnGauge;
@@ -58,8 +57,7 @@ pub fn serve(
     state: Shared,
 ) -> impl std::future::Future<Output = ()> + Send {
     let sid = state.hub.new_session();
-    let span = tracing::info_span!("ws", sid = sid.0, %peer);
-    run(socket, peer, sid, state).instrument(span)
+    run(socket, peer, sid, state)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +167,7 @@ fn run(
     let interval = Duration::from_millis(config.http.ws_ping_interval_ms.max(1));
     async move {
         let _gauge = gauge;
-        info!("connected");
+        conn_event!(info, conn.who(), "connected");
         let mut heard = Instant::now();
         let mut ping_sent: Option<Instant> = None;
         let mut batch = Vec::new();
@@ -298,7 +296,7 @@ fn run(
             let leaving = Box::pin(conn.state.hub.disconnect(sid, reason.clone()));
             let _ = leaving.await;
         }
-        closed_by.log(&reason);
+        closed_by.log(&conn.who(), &reason);
     }
 }
 
@@ -309,6 +307,15 @@ struct WriteEnd {
 }
 
 impl Conn {
+    /// Which connection this is, for its log lines.
+    fn who(&self) -> ConnLog {
+        ConnLog {
+            door: "ws",
+            sid: self.sid,
+            peer: self.peer,
+        }
+    }
+
     /// Writes the queued text frames, flushing once for the lot; stops
     /// early when the hub closes the session (a client that does not read
     /// blocks here until then).
@@ -352,7 +359,9 @@ impl Conn {
         }
         match Utf8Bytes::try_from(bytes) {
             Ok(t) => self.out.push(t),
-            Err(e) => warn!(error = %e, "dropped a rendering that is not UTF-8"),
+            Err(e) => {
+                conn_event!(warn, self.who(), error = %e, "dropped a rendering that is not UTF-8")
+            }
         }
     }
 
@@ -408,7 +417,7 @@ impl Conn {
         let incoming = match protocol::parse(text, &self.limits) {
             Ok(i) => i,
             Err(bad) => {
-                debug!(code = bad.code, "bad input");
+                conn_event!(debug, self.who(), code = bad.code, "bad input");
                 if bad.code == "bad_version" {
                     self.push(bad.render(now()));
                     self.closing = Some((close_code::PROTOCOL, "unsupported version".to_owned()));
@@ -745,7 +754,7 @@ impl Conn {
                         }
                     }
                 }
-                debug!(error = %e, "command refused");
+                conn_event!(debug, self.who(), error = %e, "command refused");
                 if let Some(text) = protocol::render(d, re.as_ref()) {
                     self.push(text);
                 }

@@ -32,12 +32,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::rewind::Io;
 use tokio::time::Instant;
-use tracing::{Instrument, info};
 
 use super::commands::{INPUT_TOO_LONG, Kind, MAX_TARGETS, SERVICE, is_channel, safe};
 use super::render::{self, CAPS, Caps, View};
 use crate::auth;
-use crate::closed::ClosedBy;
+use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::Config;
 use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Ready};
 use crate::queue::Ended;
@@ -72,8 +71,7 @@ pub fn serve<S: Io>(
     config: Arc<Config>,
 ) -> impl std::future::Future<Output = ()> + Send {
     let sid = hub.new_session();
-    let span = tracing::info_span!("irc", sid = sid.0, %peer);
-    run(stream, peer, sid, initial, hub, config).instrument(span)
+    run(stream, peer, sid, initial, hub, config)
 }
 
 struct Pending {
@@ -208,7 +206,7 @@ fn run<S: Io>(
         group: None,
     };
     async move {
-        info!("connected");
+        conn_event!(info, conn.who(), "connected");
         let mut discarding = false;
         let mut batch = Vec::new();
         let mut quiet = crate::hub_task::Quiet::default();
@@ -352,7 +350,7 @@ fn run<S: Io>(
         }
         let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
         let _ = writer.shutdown().await;
-        closed_by.log(&reason);
+        closed_by.log(&conn.who(), &reason);
     }
 }
 
@@ -431,6 +429,15 @@ fn bound_time(b: Option<Bound>) -> Option<Timestamp> {
 }
 
 impl Conn {
+    /// Which connection this is, for its log lines.
+    fn who(&self) -> ConnLog {
+        ConnLog {
+            door: "irc",
+            sid: self.sid,
+            peer: self.peer,
+        }
+    }
+
     fn view(&self) -> View {
         View {
             server: self.config.irc.server_name.clone(),
