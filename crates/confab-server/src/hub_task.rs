@@ -210,7 +210,7 @@ impl ConnOutbox {
         let outbox = ConnOutbox {
             tx,
             pacer: pacer.clone(),
-            readers: hub.readers.clone(),
+            readers: hub.0.readers.clone(),
         };
         (outbox, rx, kill)
     }
@@ -350,11 +350,14 @@ enum TokenOp {
     SetPassword { name: NickKey, hash: String },
 }
 
-/// A door's way to the hub. Cheap to clone.
+/// A door's way to the hub. Cheap to clone: one count, and one pointer
+/// in each connection's task (and in its `Leave`).
 #[derive(Clone)]
-pub struct HubHandle {
+pub struct HubHandle(Arc<HandleParts>);
+
+struct HandleParts {
     tx: mpsc::Sender<Request>,
-    next_sid: Arc<AtomicU64>,
+    next_sid: AtomicU64,
     flood: Arc<Gate>,
     guard: Arc<Guard>,
     cloak: Arc<Cloak>,
@@ -365,23 +368,23 @@ pub struct HubHandle {
 impl HubHandle {
     /// A fresh session id, unique for the life of the server.
     pub fn new_session(&self) -> SessionId {
-        SessionId(self.next_sid.fetch_add(1, Ordering::Relaxed))
+        SessionId(self.0.next_sid.fetch_add(1, Ordering::Relaxed))
     }
 
     /// The flood limit every door applies.
     pub fn flood(&self) -> &Arc<Gate> {
-        &self.flood
+        &self.0.flood
     }
 
     /// The limits on logins, registrations and password hashing.
     pub fn guard(&self) -> &Arc<Guard> {
-        &self.guard
+        &self.0.guard
     }
 
     /// How hosts are shown: the one rule, which the hub thread applies to
     /// every new session (and the IRC door to its own client's mask).
     pub fn cloak(&self) -> &Cloak {
-        &self.cloak
+        &self.0.cloak
     }
 
     pub async fn connect(
@@ -540,7 +543,7 @@ impl HubHandle {
         };
         let mut answer = Vec::with_capacity(events.len());
         for event in events {
-            let event = match (event, &self.readers) {
+            let event = match (event, &self.0.readers) {
                 (Event::Read(read), Some(readers)) => {
                     crate::reads::answer(readers.submit(*read)).await
                 }
@@ -600,7 +603,7 @@ impl HubHandle {
     }
 
     async fn send(&self, req: Request) -> Result<(), HubGone> {
-        self.tx.send(req).await.map_err(|_| HubGone)
+        self.0.tx.send(req).await.map_err(|_| HubGone)
     }
 }
 
@@ -618,14 +621,14 @@ pub fn spawn_hub(
 ) -> (HubHandle, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     guard.set_lockdown(hub.lockdown());
-    let handle = HubHandle {
+    let handle = HubHandle(Arc::new(HandleParts {
         tx,
-        next_sid: Arc::new(AtomicU64::new(1)),
+        next_sid: AtomicU64::new(1),
         flood,
         guard: guard.clone(),
         cloak: cloak.clone(),
         readers,
-    };
+    }));
     let mut runner = Runner {
         counted: hub.counters(),
         metrics: HubMetrics::new(),

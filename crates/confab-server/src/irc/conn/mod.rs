@@ -96,7 +96,9 @@ struct Conn {
     /// The client's host as everyone sees it: its cloak, the hub's rule.
     host: String,
     /// The session's outbox until the hub gets it (end of registration).
-    outbox: Option<ConnOutbox>,
+    /// (Boxed, as `account`: what only registration needs should not size
+    /// an idle connection's task.)
+    outbox: Option<Box<ConnOutbox>>,
     /// The hub knows the session (from the end of registration on).
     connected: bool,
     registered: bool,
@@ -112,7 +114,7 @@ struct Conn {
     user: Option<(String, String)>,
     pass: Option<String>,
     /// The account SASL logged in to, before registration.
-    account: Option<Account>,
+    account: Option<Box<Account>>,
     logged_in: bool,
     /// The session is logged in to an account.
     is_account: bool,
@@ -176,7 +178,7 @@ fn run<S: Io>(
         config,
         peer,
         host,
-        outbox: Some(outbox),
+        outbox: Some(Box::new(outbox)),
         connected: false,
         registered: false,
         caps: Caps::default(),

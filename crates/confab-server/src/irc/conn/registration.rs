@@ -22,7 +22,7 @@ impl Conn {
             && let Some(pass) = self.pass.take()
         {
             match auth::log_in(&self.hub, "irc", &nick, pass, self.peer.ip()).await {
-                Ok(Ok(account)) => self.account = Some(account),
+                Ok(Ok(account)) => self.account = Some(Box::new(account)),
                 Ok(Err(e)) => {
                     let view = self.view();
                     let m = view.num("464", &[&format!("Password incorrect: {e}")]);
@@ -34,7 +34,7 @@ impl Conn {
                 }
             }
         }
-        if let Some(outbox) = self.outbox.take() {
+        if let Some(outbox) = self.outbox.take().map(|o| *o) {
             let info = ClientInfo {
                 ident: Some(ident),
                 // The hub thread sets the host (the same cloak).
@@ -54,7 +54,7 @@ impl Conn {
             self.connected = true;
         }
         let cmd = match self.account.clone() {
-            Some(account) => Command::LoginAccount(account),
+            Some(account) => Command::LoginAccount(*account),
             None => Command::Login(nick),
         };
         let label = self.label.take();
@@ -217,7 +217,7 @@ impl Conn {
                         .await;
                     return;
                 }
-                self.account = Some(account);
+                self.account = Some(Box::new(account));
                 let view = self.view();
                 let msgs = vec![
                     view.num(
