@@ -7,6 +7,7 @@
 # workload; prints one table. See docs/benchmarks.md.
 #
 #   scripts/bench.sh [--quick] [--debug] [--only "confab ngircd inspircd relay"] [--protos "irc line ws"]
+#                    [--workloads "fanout rooms pm register idle storm"]
 #
 # --quick: small counts and short runs (seconds), to check the script.
 # --debug: use the debug build (figures are then meaningless).
@@ -17,13 +18,15 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 quick=0 profile=release only="confab ngircd inspircd relay" protos="irc line ws"
+workloads="fanout rooms pm register idle storm"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
         --debug) profile=debug ;;
         --only) only=$2; shift ;;
         --protos) protos=$2; shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --workloads) workloads=$2; shift ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -62,7 +65,6 @@ else
     register=(--clients 5000)
     storm=(--clients 1000 --duration 120)
 fi
-workloads="fanout rooms pm register idle storm"
 
 port=17800
 server_pid=
