@@ -10,7 +10,7 @@
 //! never waits for this task: when the queue is full it fires the kill
 //! switch and the connection ends ("SendQ exceeded").
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -111,7 +111,7 @@ struct Conn {
     next_req: u64,
     pending: HashMap<u64, Pending>,
     /// Ids of the messages delivered on this connection.
-    delivered: BTreeSet<u64>,
+    delivered: Delivered,
     /// The `resume_after` of the `hello`: history shown on joining stops
     /// there, as what follows comes in `resumed`.
     resume_floor: Option<MsgId>,
@@ -156,7 +156,7 @@ fn run(
         outbox: Some(outbox),
         next_req: 1,
         pending: HashMap::new(),
-        delivered: BTreeSet::new(),
+        delivered: Delivered::default(),
         resume_floor: None,
         nick: None,
         out: Vec::new(),
@@ -297,6 +297,31 @@ fn run(
             let _ = leaving.await;
         }
         closed_by.log(&conn.who(), &reason);
+    }
+}
+
+/// The ids of the messages delivered on a connection (the highest
+/// [`DELIVERED_MEMORY`] of them), in order. Live messages come in id
+/// order, so recording one is a push at the back, with no search (a
+/// `BTreeSet` here was 3% of the server's CPU in a fan-out); a resumed
+/// page's older ids are placed by a binary search.
+#[derive(Default)]
+struct Delivered(VecDeque<u64>);
+
+impl Delivered {
+    /// Records `id`; false if it was already recorded.
+    fn first(&mut self, id: u64) -> bool {
+        match self.0.back() {
+            Some(&last) if id <= last => match self.0.binary_search(&id) {
+                Ok(_) => return false,
+                Err(at) => self.0.insert(at, id),
+            },
+            _ => self.0.push_back(id),
+        }
+        if self.0.len() > DELIVERED_MEMORY {
+            self.0.pop_front();
+        }
+        true
     }
 }
 
@@ -694,13 +719,7 @@ impl Conn {
 
     /// Marks a message id delivered; false if it already was.
     fn first_delivery(&mut self, id: MsgId) -> bool {
-        if !self.delivered.insert(id.0) {
-            return false;
-        }
-        if self.delivered.len() > DELIVERED_MEMORY {
-            self.delivered.pop_first();
-        }
-        true
+        self.delivered.first(id.0)
     }
 
     fn event(&mut self, d: &Delivery) {
@@ -845,4 +864,34 @@ fn clip(s: &str, max: usize) -> String {
         end -= 1;
     }
     s[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivered_ids_are_recorded_once_in_any_order_and_the_lowest_forgotten_first() {
+        let mut d = Delivered::default();
+        // Live, in order; then a resumed page's older ids among them.
+        assert!([10, 20, 30].into_iter().all(|id| d.first(id)));
+        assert!(!d.first(20));
+        assert!(d.first(15));
+        assert!(!d.first(15));
+        assert!(d.first(5));
+        assert!(!d.first(30));
+        assert!(d.first(31));
+        assert_eq!(Vec::from(d.0.clone()), [5, 10, 15, 20, 30, 31]);
+        // Full: the lowest goes.
+        let mut d = Delivered::default();
+        for id in 1..=DELIVERED_MEMORY as u64 + 1 {
+            assert!(d.first(id));
+        }
+        assert_eq!(d.0.len(), DELIVERED_MEMORY);
+        assert_eq!(d.0.front(), Some(&2));
+        assert!(!d.first(2));
+        // Older than all it keeps: delivered, not remembered.
+        assert!(d.first(1));
+        assert_eq!(d.0.front(), Some(&2));
+    }
 }
