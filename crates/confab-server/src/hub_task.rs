@@ -100,10 +100,11 @@ pub fn release<T>(v: &mut Vec<T>, keep: usize) {
     }
 }
 
-/// Tells a door when its connection has been quiet long enough to give
-/// back every buffer it kept: a busy connection allocates nothing per
+/// The doors' one rule for giving buffers back ([`Quiet::give_back`]):
+/// when the queue is empty, what a burst grew; once the connection has
+/// been quiet a while, everything. A busy connection allocates nothing per
 /// message, an idle one holds nothing. The door looks at its own timer's
-/// wake-up (see [`Quiet::deadline`]), at most once per [`Quiet::AFTER`]
+/// wake-up ([`Quiet::set_timer`]), at most once per [`Quiet::AFTER`]
 /// while busy.
 #[derive(Default)]
 pub struct Quiet {
@@ -111,6 +112,8 @@ pub struct Quiet {
     check: Option<tokio::time::Instant>,
     /// Something happened since the last look.
     busy: bool,
+    /// A quiet spell was seen: the next give-back keeps nothing.
+    spent: bool,
 }
 
 impl Quiet {
@@ -131,8 +134,22 @@ impl Quiet {
         self.check
     }
 
-    /// At a wake-up: true when the buffers should go back now (nothing
-    /// happened since the last look); otherwise looks again later.
+    /// Moves the door's timer to `due` (the door's own deadline) or to an
+    /// earlier look, unless it is there already.
+    pub fn set_timer(
+        &self,
+        timer: std::pin::Pin<&mut tokio::time::Sleep>,
+        due: tokio::time::Instant,
+    ) {
+        let wake = self.check.map_or(due, |at| at.min(due));
+        if timer.deadline() != wake {
+            timer.reset(wake);
+        }
+    }
+
+    /// At a wake-up of the door's timer: true when the connection has been
+    /// quiet since the last look (the next [`Quiet::give_back`] then keeps
+    /// nothing); otherwise looks again later.
     pub fn due(&mut self, now: tokio::time::Instant) -> bool {
         match self.check {
             Some(at) if now >= at => {
@@ -141,11 +158,36 @@ impl Quiet {
                     false
                 } else {
                     self.check = None;
+                    self.spent = true;
                     true
                 }
             }
             _ => false,
         }
+    }
+
+    /// Once the door's queue is empty: empties `batch`, giving back what
+    /// a burst grew or, after a quiet spell, everything (the queue's room
+    /// too). How many bytes the door's own buffers may keep; none while
+    /// deliveries wait.
+    pub fn give_back(
+        &mut self,
+        rx: &crate::queue::Receiver<Out>,
+        batch: &mut Vec<Out>,
+    ) -> Option<usize> {
+        if !rx.is_empty() {
+            return None;
+        }
+        let keep = if std::mem::take(&mut self.spent) {
+            0
+        } else {
+            KEEP_BYTES
+        };
+        release(batch, keep);
+        if keep == 0 {
+            rx.shrink();
+        }
+        Some(keep)
     }
 }
 

@@ -209,11 +209,11 @@ fn run(
                 };
                 break (by, why);
             }
+            // Nothing waiting: what a burst grew goes back (everything,
+            // after a quiet spell).
+            quiet.give_back(&rx, &mut batch);
             let beat = ping_sent.unwrap_or(heard) + interval;
-            let wake = quiet.deadline().map_or(beat, |q| q.min(beat));
-            if timer.deadline() != wake {
-                timer.as_mut().reset(wake);
-            }
+            quiet.set_timer(timer.as_mut(), beat);
             tokio::select! {
                 biased;
                 got = rx.recv_many(&mut batch, WRITE_BATCH) => {
@@ -225,10 +225,6 @@ fn run(
                     quiet.busy();
                     for item in batch.drain(..) {
                         conn.deliver(item.ready().await);
-                    }
-                    // Nothing more waiting: give back what a burst grew.
-                    if rx.is_empty() {
-                        crate::hub_task::release(&mut batch, crate::hub_task::KEEP_BYTES);
                     }
                 }
                 frame = socket.recv() => {
@@ -265,11 +261,9 @@ fn run(
                 }
                 () = &mut timer => {
                     let now = Instant::now();
-                    if quiet.due(now) {
-                        // Quiet a while: what a busy connection kept goes back.
-                        crate::hub_task::release(&mut batch, 0);
-                        rx.shrink();
-                    }
+                    // Quiet a while: the next give-back, above, keeps
+                    // nothing.
+                    quiet.due(now);
                     if now < beat {
                         continue;
                     }

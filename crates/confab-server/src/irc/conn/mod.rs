@@ -212,9 +212,6 @@ fn run<S: Io>(
         let mut discarding = false;
         let mut batch = Vec::new();
         let mut quiet = crate::hub_task::Quiet::default();
-        // What buffers keep at the next give-back (nothing after a quiet
-        // spell).
-        let mut keep = crate::hub_task::KEEP_BYTES;
         // Set when reading ended: how.
         let mut eof = None;
         // One timer for the connection's life, moved only when its deadline
@@ -259,15 +256,10 @@ fn run<S: Io>(
             // Nothing waiting: what a burst grew goes back, and once the
             // connection was quiet a while, what it kept too, so an idle
             // connection holds no buffers of its own.
-            if rx.is_empty() {
-                let keep = std::mem::replace(&mut keep, crate::hub_task::KEEP_BYTES);
+            if let Some(keep) = quiet.give_back(&rx, &mut batch) {
                 crate::hub_task::release(&mut conn.out, keep);
-                crate::hub_task::release(&mut batch, keep);
                 if inbuf.is_empty() && inbuf.capacity() > keep {
                     inbuf = BytesMut::new();
-                }
-                if keep == 0 {
-                    rx.shrink();
                 }
                 if conn.pending.is_empty() && conn.pending.capacity() > 0 {
                     conn.pending = HashMap::new();
@@ -288,10 +280,7 @@ fn run<S: Io>(
             } else {
                 deadline.min(register_by)
             };
-            let wake = quiet.deadline().map_or(due, |q| q.min(due));
-            if timer.deadline() != wake {
-                timer.as_mut().reset(wake);
-            }
+            quiet.set_timer(timer.as_mut(), due);
             tokio::select! {
                 biased;
                 got = rx.recv_many(&mut batch, WRITE_BATCH) => {
@@ -317,11 +306,9 @@ fn run<S: Io>(
                 },
                 () = &mut timer => {
                     let now = Instant::now();
-                    if quiet.due(now) {
-                        // Quiet a while: the next give-back, above, keeps
-                        // nothing.
-                        keep = 0;
-                    }
+                    // Quiet a while: the next give-back, above, keeps
+                    // nothing.
+                    quiet.due(now);
                     if now < due {
                         continue;
                     }
