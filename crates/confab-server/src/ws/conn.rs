@@ -287,7 +287,7 @@ fn run(
         if conn.outbox.is_none() {
             // Connected: the hub says goodbye to the others (it already has,
             // when it was the one that closed the session).
-            let leaving = Box::pin(conn.state.hub.disconnect(sid, reason.clone()));
+            let leaving = Box::pin(conn.state.hub.disconnect(conn.sid, reason.clone()));
             let _ = leaving.await;
         }
         closed_by.log(&conn.who(), &reason);

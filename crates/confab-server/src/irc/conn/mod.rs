@@ -332,7 +332,7 @@ fn run<S: Io>(
         leave.disarm();
         if conn.connected {
             // (Boxed: a request to the hub is a large future to keep.)
-            let leaving = Box::pin(conn.hub.disconnect(sid, reason.clone()));
+            let leaving = Box::pin(conn.hub.disconnect(conn.sid, reason.clone()));
             let _ = leaving.await;
             // What the hub still sends (the quit's goodbye) is dropped with
             // the queue.
