@@ -41,6 +41,7 @@ pub mod time;
 pub mod tls;
 pub mod tokens;
 pub mod uploads;
+pub mod websocket;
 pub mod wire;
 pub mod ws;
 

@@ -1284,3 +1284,60 @@ async fn bad_parameters_are_explained_in_plain_words() {
     assert_eq!(message, "the field text must be a string, not integer `5`");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn websocket_handshakes_are_checked_and_refused_in_json() {
+    let s = server().await;
+    // A browser (or curl) asking for the page that is a socket.
+    let r = get(s.addr, "/ws").send().await;
+    assert_eq!(r.assert_error(426), "not_websocket");
+    assert_eq!(r.header("upgrade"), Some("websocket"));
+    let handshake = |version: &'static str| {
+        get(s.addr, "/ws")
+            .header("Connection", "keep-alive, Upgrade")
+            .header("Upgrade", "WebSocket")
+            .header("Sec-WebSocket-Version", version)
+    };
+    let r = handshake("8")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await;
+    assert_eq!(r.assert_error(426), "bad_websocket_version");
+    assert_eq!(r.header("sec-websocket-version"), Some("13"));
+    let r = handshake("13").send().await;
+    assert_eq!(r.assert_error(400), "bad_request");
+    // The handshake of RFC 6455's example, answered with its accept key
+    // and the first protocol offered that the server speaks.
+    let mut raw_ws = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let req = handshake("13")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header(
+            "Sec-WebSocket-Protocol",
+            "chat.example, confab.v1, text.ircv3.net",
+        )
+        .to_bytes();
+    tokio::io::AsyncWriteExt::write_all(&mut raw_ws, &req)
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(http::DEADLINE, async {
+            tokio::io::AsyncReadExt::read(&mut raw_ws, &mut byte).await
+        })
+        .await
+        .expect("an answer within the deadline")
+        .unwrap();
+        assert_eq!(n, 1, "closed after {:?}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    let r = http::parse(&head);
+    assert_eq!(r.status, 101, "{}", String::from_utf8_lossy(&head));
+    assert_eq!(
+        r.header("sec-websocket-accept"),
+        Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    );
+    assert_eq!(r.header("sec-websocket-protocol"), Some("confab.v1"));
+    drop(raw_ws);
+    s.shutdown().await;
+}

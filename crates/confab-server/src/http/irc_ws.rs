@@ -11,13 +11,13 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tracing::{debug, info};
 
 use super::Shared;
 use crate::metrics::ConnGauge;
+use crate::websocket::{Frames, Message, Socket, close_code};
 
 /// Bytes buffered in the pipe each way.
 const PIPE: usize = 64 * 1024;
@@ -26,7 +26,7 @@ const FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Serves the IRC door over `socket`: one IRC line per WebSocket message,
 /// as text (`text.ircv3.net`) or binary (`binary.ircv3.net`) frames.
-pub async fn serve(socket: WebSocket, binary: bool, peer: SocketAddr, state: Shared) {
+pub async fn serve(socket: Socket, binary: bool, peer: SocketAddr, state: Shared) {
     let _gauge = ConnGauge::new("irc-ws");
     let (door_end, bridge_end) = tokio::io::duplex(PIPE);
     let door = tokio::spawn(crate::irc::conn::serve(
@@ -70,22 +70,12 @@ fn next_line(buf: &mut BytesMut, max: usize) -> Option<Bytes> {
 }
 
 /// One line of the door's output as a WebSocket message.
-fn frame(line: Bytes, binary: bool) -> Message {
+fn frame(frames: &mut Frames, line: &[u8], binary: bool) {
     if binary {
-        Message::Binary(line)
+        frames.binary(line);
     } else {
-        match String::from_utf8(line.to_vec()) {
-            Ok(s) => Message::Text(s.into()),
-            Err(e) => Message::Text(String::from_utf8_lossy(e.as_bytes()).into_owned().into()),
-        }
+        frames.text(&String::from_utf8_lossy(line));
     }
-}
-
-fn close(code: u16, reason: &str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }))
 }
 
 /// Moves lines both ways until either side ends. Lines for the door wait
@@ -95,7 +85,7 @@ fn close(code: u16, reason: &str) -> Message {
 /// (Its log lines name the bridge and `peer`; the door's own lines, its
 /// session.)
 async fn bridge(
-    mut socket: WebSocket,
+    mut socket: Socket,
     pipe: DuplexStream,
     binary: bool,
     max_line: usize,
@@ -103,6 +93,7 @@ async fn bridge(
 ) {
     let (mut from_door, mut to_door_w) = tokio::io::split(pipe);
     let mut out = BytesMut::with_capacity(4096);
+    let mut frames = Frames::default();
     let mut to_door = BytesMut::new();
     loop {
         tokio::select! {
@@ -110,7 +101,7 @@ async fn bridge(
                 let data: Bytes = match msg {
                     Some(Ok(Message::Text(t))) => Bytes::copy_from_slice(t.as_bytes()),
                     Some(Ok(Message::Binary(b))) => b,
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
                     Some(Ok(Message::Close(_))) | None => {
                         debug!(door = "irc-ws", %peer, binary, "client closed the WebSocket");
                         // Its last lines (a QUIT and its reason) still
@@ -126,7 +117,7 @@ async fn bridge(
                 };
                 if let Err(why) = check_incoming(&data) {
                     info!(door = "irc-ws", %peer, binary, why, "refused a WebSocket message");
-                    let _ = socket.send(close(close_code::INVALID, why)).await;
+                    let _ = socket.close(close_code::INVALID, why).await;
                     return;
                 }
                 if !data.is_empty() {
@@ -142,17 +133,19 @@ async fn bridge(
             }
             read = from_door.read_buf(&mut out) => {
                 let n = read.unwrap_or(0);
+                // Every whole line read, in one write.
                 while let Some(line) = next_line(&mut out, PIPE) {
-                    if socket.send(frame(line, binary)).await.is_err() {
-                        return;
-                    }
+                    frame(&mut frames, &line, binary);
                 }
+                if n == 0 && !out.is_empty() {
+                    frame(&mut frames, &out.split(), binary);
+                }
+                if socket.write(&mut frames).await.is_err() {
+                    return;
+                }
+                frames.release(crate::hub_task::KEEP_BYTES);
                 if n == 0 {
-                    if !out.is_empty() {
-                        let rest = out.split().freeze();
-                        let _ = socket.send(frame(rest, binary)).await;
-                    }
-                    let _ = socket.send(close(close_code::NORMAL, "")).await;
+                    let _ = socket.close(close_code::NORMAL, "").await;
                     return;
                 }
             }
@@ -176,14 +169,14 @@ mod tests {
 
     #[test]
     fn text_frames_are_always_utf8() {
-        let Message::Text(t) = frame(Bytes::from_static(b"PRIVMSG #a :caf\xe9"), false) else {
-            panic!("text frame expected");
-        };
-        assert_eq!(t.as_str(), "PRIVMSG #a :caf\u{fffd}");
-        let Message::Binary(b) = frame(Bytes::from_static(b"caf\xe9"), true) else {
-            panic!("binary frame expected");
-        };
-        assert_eq!(&b[..], b"caf\xe9");
+        let mut text = Frames::default();
+        frame(&mut text, b"PRIVMSG #a :caf\xe9", false);
+        let mut want = Frames::default();
+        want.text("PRIVMSG #a :caf\u{fffd}");
+        assert_eq!(text.as_bytes(), want.as_bytes());
+        let mut binary = Frames::default();
+        frame(&mut binary, b"caf\xe9", true);
+        assert_eq!(binary.as_bytes(), b"\x82\x04caf\xe9");
     }
 
     #[test]

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -33,6 +32,7 @@ pub mod irc_ws;
 pub mod openapi;
 pub mod ops;
 pub mod session;
+pub mod upgrade;
 pub mod uploads;
 pub mod web;
 
@@ -133,25 +133,16 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// A WebSocket's read buffer. tungstenite allocates it whole when the
-/// socket opens and keeps it (128 KiB by default: most of an idle
-/// connection's memory), and zeroes it before every read; a chat frame is
-/// a few hundred bytes, and a larger one gets room for itself when its
-/// header says so.
+/// A WebSocket's read buffer (see `websocket::config`): a chat frame is
+/// a few hundred bytes.
 const WS_READ_BUFFER: usize = 512;
-
-/// Bytes of frames gathered before they are written (the door flushes
-/// after each batch anyway); the buffer grows only as far as this, and
-/// tungstenite keeps what it grew (rooms workload: 4 KiB is as fast as
-/// 16 KiB).
-const WS_WRITE_BUFFER: usize = 4 * 1024;
 
 async fn ws_upgrade(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(hold): Extension<Hold>,
     forwarded: Option<Extension<crate::peer::Forwarded>>,
-    ws: WebSocketUpgrade,
+    ws: upgrade::Upgrade,
 ) -> Response {
     // Behind a proxy the connection is the proxy's, counted in all; the
     // client it names is counted against its own address while the
@@ -167,22 +158,14 @@ async fn ws_upgrade(
         },
     };
     let limit = state.config.http.max_ws_message_bytes;
-    let ws = ws
-        .protocols([IRC_TEXT, IRC_BINARY, CONFAB_V1])
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .read_buffer_size(WS_READ_BUFFER)
-        .write_buffer_size(WS_WRITE_BUFFER);
-    let protocol = ws
-        .selected_protocol()
-        .and_then(|p| p.to_str().ok())
-        .map(str::to_owned);
+    let config = crate::websocket::config(limit, WS_READ_BUFFER);
+    let protocol = ws.protocol(&[IRC_TEXT, IRC_BINARY, CONFAB_V1]);
     // Not an `async move` block awaiting the door: one would keep what it
     // captured beside the door's future for the connection's whole life.
-    ws.on_upgrade(move |socket| {
+    ws.on_upgrade(protocol, config, move |socket| {
         use futures_util::FutureExt;
         use futures_util::future::Either;
-        let serving = match protocol.as_deref() {
+        let serving = match protocol {
             Some(IRC_TEXT) => Either::Left(irc_ws::serve(socket, false, peer, state)),
             Some(IRC_BINARY) => Either::Left(irc_ws::serve(socket, true, peer, state)),
             _ => Either::Right(crate::ws::serve(socket, peer, state)),

@@ -14,10 +14,8 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, close_code};
 use bytes::Bytes;
 use confab_core::{ClientInfo, Command, Delivery, Event, Message, MsgId, Nick, SessionId};
-use futures_util::SinkExt;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, SLOT};
@@ -29,6 +27,7 @@ use crate::metrics::ConnGauge;
 use crate::queue::Ended;
 use crate::shared::Shared;
 use crate::time::now;
+use crate::websocket::{Frames, Message as WsMessage, Socket, close_code, too_big};
 
 /// Deliveries taken off the queue at a time.
 const WRITE_BATCH: usize = 256;
@@ -52,7 +51,7 @@ const KEPT_PING: &str = "kept:";
 /// Not an `async fn`: one would keep its arguments beside the `run` future
 /// it moved them into, for the connection's whole life.
 pub fn serve(
-    socket: WebSocket,
+    socket: Socket,
     peer: SocketAddr,
     state: Shared,
 ) -> impl std::future::Future<Output = ()> + Send {
@@ -116,11 +115,8 @@ struct Conn {
     /// there, as what follows comes in `resumed`.
     resume_floor: Option<MsgId>,
     nick: Option<Nick>,
-    /// Text frames to write.
-    out: Vec<Utf8Bytes>,
-    /// A page of kept messages ends in `out`, the last of them this one:
-    /// a ping frame follows, and its pong says the client read the page.
-    kept_ping: Option<MsgId>,
+    /// Frames to write.
+    out: Frames,
     /// Close the connection with this code and reason once `out` is
     /// written.
     closing: Option<(u16, String)>,
@@ -129,7 +125,7 @@ struct Conn {
 /// Sets the connection up, then returns the loop that serves it. (Not an
 /// `async fn`, for the reason given at `irc::conn::run`.)
 fn run(
-    mut socket: WebSocket,
+    mut socket: Socket,
     peer: SocketAddr,
     sid: SessionId,
     state: Shared,
@@ -159,8 +155,7 @@ fn run(
         delivered: Delivered::default(),
         resume_floor: None,
         nick: None,
-        out: Vec::new(),
-        kept_ping: None,
+        out: Frames::default(),
         closing: None,
     };
     let login_deadline = Instant::now() + config.limits.login_timeout();
@@ -188,16 +183,13 @@ fn run(
                 break (by, e.reason);
             }
             if let Some((code, why)) = conn.closing.take() {
-                let frame = CloseFrame {
-                    code,
-                    reason: Utf8Bytes::from(clip(&why, CLOSE_REASON_BYTES)),
-                };
+                let reason = clip(&why, CLOSE_REASON_BYTES);
                 // (Boxed, like every rare await here: an idle connection's
                 // task should not carry it.)
                 let closing = Box::pin(timeout(CLOSE_GRACE, async {
-                    socket.send(WsMessage::Close(Some(frame))).await?;
+                    socket.close(code, &reason).await?;
                     drain(&mut socket).await;
-                    Ok::<(), axum::Error>(())
+                    Ok::<(), crate::websocket::Error>(())
                 }));
                 let _ = closing.await;
                 let by = if timed_out {
@@ -211,7 +203,9 @@ fn run(
             }
             // Nothing waiting: what a burst grew goes back (everything,
             // after a quiet spell).
-            quiet.give_back(&rx, &mut batch);
+            if let Some(keep) = quiet.give_back(&rx, &mut batch) {
+                conn.out.release(keep);
+            }
             let beat = ping_sent.unwrap_or(heard) + interval;
             quiet.set_timer(timer.as_mut(), beat);
             tokio::select! {
@@ -243,7 +237,7 @@ fn run(
                             }
                         }
                         Some(Err(e)) => {
-                            if is_too_big(&e) {
+                            if too_big(&e) {
                                 let max = config.http.max_ws_message_bytes;
                                 let msg = format!("a message may be at most {max} bytes; closing");
                                 conn.fatal(None, "message_too_big", &msg, close_code::SIZE, "message too big");
@@ -271,15 +265,7 @@ fn run(
                         break (ClosedBy::Timeout, "Ping timeout".to_owned());
                     }
                     ping_sent = Some(Instant::now());
-                    let ping = WsMessage::Ping(Bytes::from_static(b"confab"));
-                    let sent = tokio::select! {
-                        biased;
-                        r = socket.send(ping) => r,
-                        why = kill.fired() => break (ClosedBy::Killed, why.to_string()),
-                    };
-                    if let Err(e) = sent {
-                        break (ClosedBy::WriteError, format!("Write error: {e}"));
-                    }
+                    conn.out.ping(b"confab");
                 }
             }
         };
@@ -335,32 +321,16 @@ impl Conn {
         }
     }
 
-    /// Writes the queued text frames, flushing once for the lot; stops
-    /// early when the hub closes the session (a client that does not read
-    /// blocks here until then).
-    async fn write(
-        &mut self,
-        socket: &mut WebSocket,
-        kill: &mut KillSwitch,
-    ) -> Result<(), WriteEnd> {
-        if self.out.is_empty() && self.kept_ping.is_none() {
+    /// Writes the queued frames in one piece; stops early when the hub
+    /// closes the session (a client that does not read blocks here until
+    /// then).
+    async fn write(&mut self, socket: &mut Socket, kill: &mut KillSwitch) -> Result<(), WriteEnd> {
+        if self.out.is_empty() {
             return Ok(());
         }
-        let frames = std::mem::take(&mut self.out);
-        let ping = self.kept_ping.take();
-        let written = async {
-            for text in frames {
-                socket.feed(WsMessage::Text(text)).await?;
-            }
-            if let Some(upto) = ping {
-                let payload = format!("{KEPT_PING}{}", upto.0);
-                socket.feed(WsMessage::Ping(payload.into())).await?;
-            }
-            socket.flush().await
-        };
         tokio::select! {
             biased;
-            r = written => r.map_err(|e| WriteEnd {
+            r = socket.write(&mut self.out) => r.map_err(|e| WriteEnd {
                 reason: format!("Write error: {e}"),
                 killed: false,
             }),
@@ -369,15 +339,15 @@ impl Conn {
     }
 
     fn push(&mut self, text: String) {
-        self.out.push(Utf8Bytes::from(text));
+        self.out.text(&text);
     }
 
     fn push_bytes(&mut self, bytes: Bytes) {
         if bytes.is_empty() {
             return;
         }
-        match Utf8Bytes::try_from(bytes) {
-            Ok(t) => self.out.push(t),
+        match std::str::from_utf8(&bytes) {
+            Ok(t) => self.out.text(t),
             Err(e) => {
                 conn_event!(warn, self.who(), error = %e, "dropped a rendering that is not UTF-8")
             }
@@ -429,6 +399,8 @@ impl Conn {
             // as a sign of life.
             WsMessage::Ping(_) | WsMessage::Pong(_) => Flow::Go,
             WsMessage::Close(_) => Flow::Stop(ClosedBy::Client, "Connection closed".to_owned()),
+            // (Never read: tungstenite reads whole messages.)
+            WsMessage::Frame(_) => Flow::Go,
         }
     }
 
@@ -727,7 +699,10 @@ impl Conn {
         match &d.event {
             Event::Fence(r) => self.done(*r),
             Event::Local(b) => self.push_bytes(b.clone()),
-            Event::KeptPageEnd { upto } => self.kept_ping = Some(*upto),
+            // A ping follows the page; its pong says the client read it.
+            Event::KeptPageEnd { upto } => {
+                self.out.ping(format!("{KEPT_PING}{}", upto.0).as_bytes())
+            }
             Event::Message { msg, .. } => {
                 if let Some(p) = req.and_then(|r| self.pending.get_mut(&r))
                     && p.kind == Kind::Send
@@ -826,22 +801,15 @@ impl Conn {
 /// up to its close frame, so that closing the socket with unread input
 /// does not reset the connection and lose what was written last. (After
 /// a read error the stream is finished and this returns at once.)
-async fn drain(socket: &mut WebSocket) {
+async fn drain(socket: &mut Socket) {
     while let Some(frame) = socket.recv().await {
         match frame {
             Ok(WsMessage::Close(_)) => return,
             Ok(_) => {}
-            Err(e) if is_too_big(&e) => {}
+            Err(e) if too_big(&e) => {}
             Err(_) => return,
         }
     }
-}
-
-/// Whether a read failed because a frame or message was over the limit
-/// (tungstenite's capacity error, which axum passes on as text).
-fn is_too_big(e: &axum::Error) -> bool {
-    let text = e.to_string();
-    text.contains("Space limit exceeded") || text.contains("Message too long")
 }
 
 fn render_cached(env: &confab_core::Envelope) -> Bytes {
