@@ -118,9 +118,7 @@ pub async fn idle(common: &Common, o: &ConnsOpts) -> anyhow::Result<Report> {
                     }) => r,
                     _ = stop.changed() => break,
                 };
-                if !pongs.is_empty() {
-                    let _ = writer.send_each(proto, &pongs).await;
-                }
+                let _ = writer.answer(&pongs, &mut reader).await;
                 if !matches!(read, Ok(true)) {
                     open.fetch_sub(1, Relaxed);
                     break;
@@ -207,7 +205,7 @@ pub async fn storm(common: &Common, o: &StormOpts) -> anyhow::Result<Report> {
                 return;
             };
             let sent = Instant::now();
-            if let Err(e) = writer.send_each(proto, &[proto.join(&room)]).await {
+            if let Err(e) = writer.send_each(&[proto.join(&room)]).await {
                 failures
                     .lock()
                     .expect("lock")
@@ -250,9 +248,7 @@ pub async fn storm(common: &Common, o: &StormOpts) -> anyhow::Result<Report> {
                         .expect("lock")
                         .push(format!("{nick}: {why}"));
                 }
-                if !pongs.is_empty() {
-                    let _ = writer.send_each(proto, &pongs).await;
-                }
+                let _ = writer.answer(&pongs, &mut reader).await;
                 if !matches!(read, Ok(true)) {
                     return;
                 }

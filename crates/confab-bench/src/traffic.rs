@@ -359,8 +359,8 @@ async fn receive(
             }
             shared.delivered.fetch_add(fresh, Relaxed);
         }
-        if !pongs.is_empty() {
-            let _ = writer.lock().await.send_each(proto, &pongs).await;
+        if !pongs.is_empty() || reader.has_pings() {
+            let _ = writer.lock().await.answer(&pongs, &mut reader).await;
             pongs.clear();
         }
         match read {
