@@ -55,14 +55,14 @@ if [ "$quick" = 1 ]; then
     rooms=(--clients 200 --rooms 20 --rate 2 --duration 3)
     pm=(--pairs 100 --rate 5 --duration 3)
     idle=(--clients 500 --duration 2 --sources 2)
-    register=(--clients 500)
+    register=(--clients 500 --sources 16)
     storm=(--clients 200 --duration 30)
 else
     fanout=(--clients 500 --senders 10 --rate 1000 --step-secs 3 --duration 60)
     rooms=(--clients 2000 --rooms 200 --rate 2 --duration 10)
     pm=(--pairs 1000 --rate 5 --duration 10)
     idle=(--clients 10000 --duration 5 --sources 4)
-    register=(--clients 5000)
+    register=(--clients 5000 --sources 16)
     storm=(--clients 1000 --duration 120)
 fi
 
