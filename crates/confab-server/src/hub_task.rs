@@ -100,6 +100,15 @@ pub fn release<T>(v: &mut Vec<T>, keep: usize) {
     }
 }
 
+/// Drops an emptied map's table (a map keeps it when its last entry
+/// goes): for the doors' maps of requests in flight, empty between
+/// requests.
+pub fn release_map<K, V>(m: &mut std::collections::HashMap<K, V>) {
+    if m.is_empty() && m.capacity() > 0 {
+        *m = std::collections::HashMap::new();
+    }
+}
+
 /// The doors' one rule for giving buffers back ([`Quiet::give_back`]):
 /// when the queue is empty, what a burst grew; once the connection has
 /// been quiet a while, everything. A busy connection allocates nothing per

@@ -32,10 +32,14 @@ use crate::websocket::{Frames, Message as WsMessage, Socket, close_code, too_big
 /// Deliveries taken off the queue at a time.
 const WRITE_BATCH: usize = 256;
 /// Message ids remembered as delivered on one connection, so that a
-/// `resumed` reply never repeats one (the oldest are forgotten first).
-/// Clients resume right after hello, when the set is small; this bounds
-/// what a long-lived connection in busy rooms keeps (about 200 KB).
+/// `resumed` reply never repeats one (the oldest are forgotten first):
+/// at most 80 KB, and only for a while ([`REMEMBER`]).
 const DELIVERED_MEMORY: usize = 10_000;
+/// How long a connection remembers the ids it delivers: from `hello`,
+/// and from the answer to each resume, until this long after (and while
+/// a resume is under way). Clients resume right after `hello`, or after
+/// joining their rooms; a connection that stays on keeps no list.
+const REMEMBER: Duration = Duration::from_secs(60);
 /// The longest a close reason may be (the frame holds 123 bytes).
 const CLOSE_REASON_BYTES: usize = 120;
 /// How long a closing connection waits for its last writes and the
@@ -81,6 +85,8 @@ enum Kind {
 struct Pending {
     id: Option<ReqId>,
     kind: Kind,
+    /// It holds a resume.
+    resume: bool,
     /// An error answered it (then no `ack`).
     errored: bool,
     /// The message it sent, as stored.
@@ -205,6 +211,7 @@ fn run(
             // after a quiet spell).
             if let Some(keep) = quiet.give_back(&rx, &mut batch) {
                 conn.out.release(keep);
+                crate::hub_task::release_map(&mut conn.pending);
             }
             let beat = ping_sent.unwrap_or(heard) + interval;
             quiet.set_timer(timer.as_mut(), beat);
@@ -258,6 +265,7 @@ fn run(
                     // Quiet a while: the next give-back, above, keeps
                     // nothing.
                     quiet.due(now);
+                    conn.delivered.expire(now);
                     if now < beat {
                         continue;
                     }
@@ -280,28 +288,65 @@ fn run(
     }
 }
 
-/// The ids of the messages delivered on a connection (the highest
-/// [`DELIVERED_MEMORY`] of them), in order. Live messages come in id
-/// order, so recording one is a push at the back, with no search (a
-/// `BTreeSet` here was 3% of the server's CPU in a fan-out); a resumed
-/// page's older ids are placed by a binary search.
+/// The ids of the messages delivered on a connection while it remembers
+/// them ([`REMEMBER`]; the highest [`DELIVERED_MEMORY`] of them), in
+/// order. Live messages come in id order, so recording one is a push at
+/// the back, with no search (a `BTreeSet` here was 3% of the server's CPU
+/// in a fan-out); a resumed page's older ids are placed by a binary
+/// search.
 #[derive(Default)]
-struct Delivered(VecDeque<u64>);
+struct Delivered {
+    ids: VecDeque<u64>,
+    /// Ids are remembered until then; `None`: not now.
+    until: Option<Instant>,
+    /// Resumes sent whose fence has not come back: remembering goes on
+    /// while there are any.
+    resuming: usize,
+}
 
 impl Delivered {
-    /// Records `id`; false if it was already recorded.
+    /// Records `id` (while remembering); false if it was already recorded.
     fn first(&mut self, id: u64) -> bool {
-        match self.0.back() {
-            Some(&last) if id <= last => match self.0.binary_search(&id) {
-                Ok(_) => return false,
-                Err(at) => self.0.insert(at, id),
-            },
-            _ => self.0.push_back(id),
+        if self.until.is_none() && self.resuming == 0 {
+            return true;
         }
-        if self.0.len() > DELIVERED_MEMORY {
-            self.0.pop_front();
+        let ids = &mut self.ids;
+        match ids.back() {
+            Some(&last) if id <= last => match ids.binary_search(&id) {
+                Ok(_) => return false,
+                Err(at) => ids.insert(at, id),
+            },
+            _ => ids.push_back(id),
+        }
+        if ids.len() > DELIVERED_MEMORY {
+            ids.pop_front();
         }
         true
+    }
+
+    /// Remembers from now until [`REMEMBER`] after `now`.
+    fn remember(&mut self, now: Instant) {
+        self.until = Some(now + REMEMBER);
+    }
+
+    /// A resume was sent.
+    fn resume_sent(&mut self, now: Instant) {
+        self.resuming += 1;
+        self.remember(now);
+    }
+
+    /// A resume was answered (its fence came back).
+    fn resume_done(&mut self, now: Instant) {
+        self.resuming = self.resuming.saturating_sub(1);
+        self.remember(now);
+    }
+
+    /// Forgets every id once the time to remember them is over.
+    fn expire(&mut self, now: Instant) {
+        if self.resuming == 0 && self.until.is_some_and(|t| now >= t) {
+            self.until = None;
+            self.ids = VecDeque::new();
+        }
     }
 }
 
@@ -571,6 +616,9 @@ impl Conn {
                 }
             }
         };
+        // What is delivered from now on is remembered a while, for a
+        // resume.
+        self.delivered.remember(Instant::now());
         if let Some(outbox) = self.outbox.take() {
             // The hub thread gives the session its host (a cloak).
             let info = ClientInfo {
@@ -602,11 +650,16 @@ impl Conn {
         self.quitting |= cmds.iter().any(|c| matches!(c, Command::Quit(_)));
         let req = self.next_req;
         self.next_req += 1;
+        let resume = cmds.iter().any(|c| matches!(c, Command::Resume { .. }));
+        if resume {
+            self.delivered.resume_sent(Instant::now());
+        }
         self.pending.insert(
             req,
             Pending {
                 id,
                 kind,
+                resume,
                 errored: false,
                 sent: None,
             },
@@ -787,6 +840,9 @@ impl Conn {
         let Some(p) = self.pending.remove(&req) else {
             return;
         };
+        if p.resume {
+            self.delivered.resume_done(Instant::now());
+        }
         match (p.kind, p.id) {
             (Kind::Ping, id) => self.push(protocol::pong(id.as_ref(), now())),
             (_, Some(id)) if !p.errored => {
@@ -834,7 +890,12 @@ mod tests {
 
     #[test]
     fn delivered_ids_are_recorded_once_in_any_order_and_the_lowest_forgotten_first() {
-        let mut d = Delivered::default();
+        let remembering = || {
+            let mut d = Delivered::default();
+            d.remember(Instant::now());
+            d
+        };
+        let mut d = remembering();
         // Live, in order; then a resumed page's older ids among them.
         assert!([10, 20, 30].into_iter().all(|id| d.first(id)));
         assert!(!d.first(20));
@@ -843,17 +904,39 @@ mod tests {
         assert!(d.first(5));
         assert!(!d.first(30));
         assert!(d.first(31));
-        assert_eq!(Vec::from(d.0.clone()), [5, 10, 15, 20, 30, 31]);
+        assert_eq!(Vec::from(d.ids.clone()), [5, 10, 15, 20, 30, 31]);
         // Full: the lowest goes.
-        let mut d = Delivered::default();
+        let mut d = remembering();
         for id in 1..=DELIVERED_MEMORY as u64 + 1 {
             assert!(d.first(id));
         }
-        assert_eq!(d.0.len(), DELIVERED_MEMORY);
-        assert_eq!(d.0.front(), Some(&2));
+        assert_eq!(d.ids.len(), DELIVERED_MEMORY);
+        assert_eq!(d.ids.front(), Some(&2));
         assert!(!d.first(2));
         // Older than all it keeps: delivered, not remembered.
         assert!(d.first(1));
-        assert_eq!(d.0.front(), Some(&2));
+        assert_eq!(d.ids.front(), Some(&2));
+    }
+
+    #[test]
+    fn ids_are_remembered_from_hello_and_during_resumes_then_forgotten() {
+        let start = Instant::now();
+        let mut d = Delivered::default();
+        // Before hello, and so after the time to remember: not recorded.
+        assert!(d.first(1) && d.first(1));
+        d.remember(start);
+        assert!(d.first(2) && !d.first(2));
+        // A resume under way keeps the ids past the minute.
+        d.resume_sent(start);
+        let late = start + REMEMBER * 3;
+        d.expire(late);
+        assert!(!d.first(2));
+        // Its answer: a minute more.
+        d.resume_done(late);
+        d.expire(late + REMEMBER / 2);
+        assert!(!d.first(2));
+        d.expire(late + REMEMBER);
+        assert!(d.ids.is_empty() && d.ids.capacity() == 0);
+        assert!(d.first(2) && d.first(2));
     }
 }

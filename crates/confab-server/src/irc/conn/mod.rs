@@ -261,9 +261,7 @@ fn run<S: Io>(
                 if inbuf.is_empty() && inbuf.capacity() > keep {
                     inbuf = BytesMut::new();
                 }
-                if conn.pending.is_empty() && conn.pending.capacity() > 0 {
-                    conn.pending = HashMap::new();
-                }
+                crate::hub_task::release_map(&mut conn.pending);
             }
             if let Some(why) = conn.closing.clone() {
                 break (conn.closed_by, why);
