@@ -165,9 +165,11 @@ async fn ws_upgrade(
     ws.on_upgrade(protocol, config, move |socket| {
         use futures_util::FutureExt;
         use futures_util::future::Either;
+        // IRC over WebSocket boxed: its future is the larger, and the JSON
+        // protocol's connections should not each carry its size.
         let serving = match protocol {
-            Some(IRC_TEXT) => Either::Left(irc_ws::serve(socket, false, peer, state)),
-            Some(IRC_BINARY) => Either::Left(irc_ws::serve(socket, true, peer, state)),
+            Some(IRC_TEXT) => Either::Left(Box::pin(irc_ws::serve(socket, false, peer, state))),
+            Some(IRC_BINARY) => Either::Left(Box::pin(irc_ws::serve(socket, true, peer, state))),
             _ => Either::Right(crate::ws::serve(socket, peer, state)),
         };
         serving.map(move |()| drop(hold))

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use confab_core::{ClientInfo, Command, Delivery, Event, Message, MsgId, Nick, SessionId};
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, timeout};
 
 use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, SLOT};
 use crate::auth::{self, LoginError};
@@ -214,7 +214,13 @@ fn run(
                 crate::hub_task::release_map(&mut conn.pending);
             }
             let beat = ping_sent.unwrap_or(heard) + interval;
-            quiet.set_timer(timer.as_mut(), beat);
+            // Until the login, the one timer keeps its deadline too.
+            let due = if conn.phase == Phase::Ready {
+                beat
+            } else {
+                beat.min(login_deadline)
+            };
+            quiet.set_timer(timer.as_mut(), due);
             tokio::select! {
                 biased;
                 got = rx.recv_many(&mut batch, WRITE_BATCH) => {
@@ -254,18 +260,19 @@ fn run(
                         }
                     }
                 }
-                () = sleep_until(login_deadline), if conn.phase != Phase::Ready => {
-                    let secs = config.limits.login_timeout().as_secs_f64();
-                    let msg = format!("no hello within {secs} seconds; goodbye");
-                    conn.fatal(None, "login_timeout", &msg, close_code::POLICY, "login timeout");
-                    timed_out = true;
-                }
                 () = &mut timer => {
                     let now = Instant::now();
                     // Quiet a while: the next give-back, above, keeps
                     // nothing.
                     quiet.due(now);
                     conn.delivered.expire(now);
+                    if conn.phase != Phase::Ready && now >= login_deadline {
+                        let secs = config.limits.login_timeout().as_secs_f64();
+                        let msg = format!("no hello within {secs} seconds; goodbye");
+                        conn.fatal(None, "login_timeout", &msg, close_code::POLICY, "login timeout");
+                        timed_out = true;
+                        continue;
+                    }
                     if now < beat {
                         continue;
                     }
