@@ -619,7 +619,12 @@ fn opt_text(t: &Option<Text>) -> Value {
 
 /// Writes `{"type": kind, …fields, "re"?, "time"}`: the type first, for
 /// people reading the traffic.
-fn object(kind: &str, fields: Value, re: Option<&ReqId>, time: Timestamp) -> String {
+fn object(
+    kind: &str,
+    fields: &impl serde::Serialize,
+    re: Option<&ReqId>,
+    time: Timestamp,
+) -> String {
     let mut out = String::with_capacity(128);
     out.push_str("{\"type\":");
     out.push_str(&Value::from(kind).to_string());
@@ -627,13 +632,13 @@ fn object(kind: &str, fields: Value, re: Option<&ReqId>, time: Timestamp) -> Str
         out.push_str(",\"re\":");
         out.push_str(&re.to_string());
     }
-    if let Value::Object(map) = fields {
-        for (k, v) in map {
-            out.push(',');
-            out.push_str(&Value::from(k).to_string());
-            out.push(':');
-            out.push_str(&v.to_string());
-        }
+    // The fields' own object, without its braces (`{}`: none).
+    let inner = serde_json::to_string(fields).expect("a map of JSON values");
+    if let Some(inner) = inner.strip_prefix('{').and_then(|i| i.strip_suffix('}'))
+        && !inner.is_empty()
+    {
+        out.push(',');
+        out.push_str(inner);
     }
     out.push_str(",\"time\":\"");
     out.push_str(&rfc3339(time));
@@ -653,7 +658,7 @@ pub fn error(
     if let Some(f) = field {
         fields["field"] = Value::from(f);
     }
-    object("error", fields, re, time)
+    object("error", &fields, re, time)
 }
 
 /// `ack`: the request is done; for a `send`, the message as stored.
@@ -662,12 +667,12 @@ pub fn ack(re: &ReqId, message: Option<&Message>, time: Timestamp) -> String {
         Some(m) => json!({"message": message_json(m)}),
         None => json!({}),
     };
-    object("ack", fields, Some(re), time)
+    object("ack", &fields, Some(re), time)
 }
 
 /// `pong`, the answer to `ping`.
 pub fn pong(re: Option<&ReqId>, time: Timestamp) -> String {
-    object("pong", json!({}), re, time)
+    object("pong", &json!({}), re, time)
 }
 
 /// `welcome`, the answer to a successful `hello`.
@@ -687,13 +692,13 @@ pub fn welcome(
         "session": session,
         "online": online,
     });
-    object("welcome", fields, re, time)
+    object("welcome", &fields, re, time)
 }
 
 /// `resumed`: the messages missed, oldest first.
 pub fn resumed(re: Option<&ReqId>, messages: &[Message], more: bool, time: Timestamp) -> String {
     let fields = json!({"messages": messages_json(messages), "more": more});
-    object("resumed", fields, re, time)
+    object("resumed", &fields, re, time)
 }
 
 /// `history`: a window of a conversation, oldest first.
@@ -704,7 +709,7 @@ pub fn history(
     time: Timestamp,
 ) -> String {
     let fields = json!({"target": target.to_string(), "messages": messages_json(messages)});
-    object("history", fields, re, time)
+    object("history", &fields, re, time)
 }
 
 /// The request field a value refused by the input rules came from
@@ -778,15 +783,37 @@ fn mode_json(c: &ModeChange) -> Value {
     })
 }
 
-fn member_json(m: &Member) -> Value {
-    json!({
-        "nick": m.who.nick.as_str(),
-        "account": m.who.account,
-        "op": m.status.op,
-        "voice": m.status.voice,
-        "away": m.away,
-        "oper": m.oper,
-    })
+/// A `members` event's fields, serialized as they are: a join sends the
+/// joiner the whole list, so a join storm renders a list per joiner, and
+/// a `Value` per member (a map of six keys) was most of that work. Fields
+/// in the order a `Value` would give them (alphabetical).
+#[derive(serde::Serialize)]
+struct MembersJson<'a> {
+    members: Vec<MemberJson<'a>>,
+    room: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct MemberJson<'a> {
+    account: bool,
+    away: bool,
+    nick: &'a str,
+    op: bool,
+    oper: bool,
+    voice: bool,
+}
+
+impl<'a> From<&'a Member> for MemberJson<'a> {
+    fn from(m: &'a Member) -> MemberJson<'a> {
+        MemberJson {
+            account: m.who.account,
+            away: m.away,
+            nick: m.who.nick.as_str(),
+            op: m.status.op,
+            oper: m.oper,
+            voice: m.status.voice,
+        }
+    }
 }
 
 fn details_json(u: &UserDetails) -> Value {
@@ -860,8 +887,11 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
             ("rooms", json!({"rooms": list}))
         }
         Event::Members { room, members, .. } => {
-            let list: Vec<Value> = members.iter().map(member_json).collect();
-            ("members", json!({"room": room.as_str(), "members": list}))
+            let fields = MembersJson {
+                members: members.iter().map(MemberJson::from).collect(),
+                room: room.as_str(),
+            };
+            return Some(object("members", &fields, re, time));
         }
         Event::Users(users) => {
             let list: Vec<Value> = users
@@ -1055,7 +1085,7 @@ pub fn render(env: &Envelope, re: Option<&ReqId>) -> Option<String> {
         | Event::Read(_)
         | Event::KeptPageEnd { .. } => return None,
     };
-    Some(object(kind, fields, re, time))
+    Some(object(kind, &fields, re, time))
 }
 
 #[cfg(test)]
@@ -1599,5 +1629,42 @@ mod tests {
         }
         let hidden = Envelope::new(Timestamp(0), Event::Fence(1));
         assert_eq!(render(&hidden, None), None);
+    }
+
+    #[test]
+    fn a_member_list_reads_as_it_always_did() {
+        let who = |name: &str, account: bool| {
+            Arc::new(Actor {
+                nick: nick(name),
+                ident: name.into(),
+                host: "h".into(),
+                realname: "r".into(),
+                account,
+            })
+        };
+        let member = |name: &str, op: bool, away: bool| Member {
+            who: who(name, op),
+            status: Status { op, voice: !op },
+            away,
+            oper: away,
+        };
+        let env = Envelope::new(
+            Timestamp(5),
+            Event::Members {
+                room: room("#a"),
+                members: vec![member("alice", true, false), member("bob\\", false, true)],
+                secret: false,
+            },
+        );
+        let re = json!("r1");
+        assert_eq!(
+            render(&env, Some(&re)).unwrap(),
+            concat!(
+                r#"{"type":"members","re":"r1","members":["#,
+                r#"{"account":true,"away":false,"nick":"alice","op":true,"oper":false,"voice":false},"#,
+                r#"{"account":false,"away":true,"nick":"bob\\","op":false,"oper":true,"voice":true}],"#,
+                r##""room":"#a","time":"1970-01-01T00:00:00.005Z"}"##
+            )
+        );
     }
 }
