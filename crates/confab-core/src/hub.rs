@@ -2113,7 +2113,7 @@ impl<O: Outbox> Hub<O> {
                 topic: r.topic.as_ref().map(|t| t.text.clone()),
             })
             .collect();
-        rooms.sort_by_key(|r| r.name.key());
+        rooms.sort_by_cached_key(|r| r.name.key());
         rooms
     }
 
@@ -2144,7 +2144,7 @@ impl<O: Outbox> Hub<O> {
                 }
             })
             .collect();
-        members.sort_by_key(|m| m.who.nick.key());
+        members.sort_by(|a, b| a.who.nick.cmp_key(&b.who.nick));
         let ev = Event::Members {
             room: room.name.clone(),
             members,
@@ -2183,7 +2183,7 @@ impl<O: Outbox> Hub<O> {
                 });
             }
         }
-        users.sort_by_key(|u| u.nick.key());
+        users.sort_by(|a, b| a.nick.cmp_key(&b.nick));
         users
     }
 

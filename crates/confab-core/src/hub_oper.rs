@@ -432,7 +432,7 @@ impl<O: Outbox> Hub<O> {
             .values()
             .filter_map(|u| Some((u.nick.clone(), self.suspended.get(&u.account?)?.clone())))
             .collect();
-        list.sort_by_key(|(n, _)| n.key());
+        list.sort_by(|(a, _), (b, _)| a.cmp_key(b));
         list
     }
 }

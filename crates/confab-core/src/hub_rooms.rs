@@ -589,7 +589,7 @@ impl<O: Outbox> Hub<O> {
             })
             .map(|(_, u)| u.nick.clone())
             .collect();
-        nicks.sort_by_key(Nick::key);
+        nicks.sort_by(Nick::cmp_key);
         nicks.truncate(MAX_WHO);
         self.whois(sid, nicks, now);
     }

@@ -89,6 +89,15 @@ impl Nick {
     pub fn key(&self) -> NickKey {
         NickKey(self.0.to_ascii_lowercase().into())
     }
+
+    /// The order of the two nicks' keys, without making them (sorting a
+    /// member list by `key` made two strings per comparison).
+    pub fn cmp_key(&self, other: &Nick) -> std::cmp::Ordering {
+        self.0
+            .bytes()
+            .map(|b| b.to_ascii_lowercase())
+            .cmp(other.0.bytes().map(|b| b.to_ascii_lowercase()))
+    }
 }
 
 impl fmt::Display for Nick {
@@ -177,6 +186,19 @@ impl fmt::Debug for RoomName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nicks_compare_as_their_keys_do() {
+        let names = [
+            "bob", "Alice", "alice2", "ALICE", "[x]", "_y", "Zed", "a|b", "A{b",
+        ];
+        let nicks: Vec<Nick> = names.iter().map(|n| Nick::parse(n, 20).unwrap()).collect();
+        for a in &nicks {
+            for b in &nicks {
+                assert_eq!(a.cmp_key(b), a.key().cmp(&b.key()), "{a} {b}");
+            }
+        }
+    }
 
     #[test]
     fn nicks() {
