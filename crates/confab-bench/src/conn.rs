@@ -115,6 +115,8 @@ impl Conn {
                 stream = socket.into_inner();
             }
             let (r, w) = stream.into_split();
+            // Masks only have to vary from frame to frame (they protect
+            // proxies, and there is none on loopback): seeded by the nick.
             let seed = nick.bytes().fold(0x9E37_79B9_7F4A_7C15u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
             });

@@ -75,6 +75,8 @@ impl Socket {
 
     /// Writes `frames` whole after what tungstenite holds, and empties
     /// them (keeping their room: the door decides what it gives back).
+    /// Dropped while it waits (a killed connection), it may leave a frame
+    /// half written: the connection must then end.
     pub async fn write(&mut self, frames: &mut Frames) -> Result<(), Error> {
         self.ws.flush().await?;
         if frames.0.is_empty() {
