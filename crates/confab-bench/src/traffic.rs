@@ -63,6 +63,8 @@ pub struct FanoutOpts {
     pub step_secs: f64,
     /// Each held step multiplies the rate by this (until one fails; then
     /// the ramp bisects between the last held rate and the failed one).
+    /// A step that fails on latency alone is run once more at its rate,
+    /// and fails only if that one does too.
     #[arg(long, default_value_t = 1.6)]
     pub factor: f64,
     /// Send at --rate for --duration, no ramp.
@@ -504,17 +506,22 @@ pub async fn fanout(common: &Common, o: &FanoutOpts) -> anyhow::Result<Report> {
         let step = Duration::from_secs_f64(o.step_secs);
         let mut rate = o.rate;
         let (mut good, mut bad): (Option<f64>, Option<f64>) = (None, None);
+        // The rate whose step failed on latency alone, once: one spike of
+        // a shared machine should not send the search down.
+        let mut again: Option<f64> = None;
         for k in 0..MAX_STEPS {
             if began.elapsed() + step > budget {
                 break;
             }
             let mut p = engine.phase(k as u64, rate, step).await;
-            let held = p.lost == 0
-                && p.duplicates == 0
-                && p.sent_per_sec >= 0.95 * rate
-                && p.latency.p99_ms <= o.p99_ms;
+            let delivered = p.lost == 0 && p.duplicates == 0 && p.sent_per_sec >= 0.95 * rate;
+            let held = delivered && p.latency.p99_ms <= o.p99_ms;
             p.held = Some(held);
             phases.push(p);
+            if !held && delivered && again != Some(rate) {
+                again = Some(rate);
+                continue;
+            }
             if held {
                 good = Some(good.map_or(rate, |g: f64| g.max(rate)));
             } else {
