@@ -159,6 +159,8 @@ async fn run<S: Io>(
                 Flow::Stop(by, reason) => break 'conn (by, reason),
             }
         }
+        // Lines come seldom: their list keeps no room between them.
+        crate::hub_task::release(&mut items, 0);
         tokio::select! {
             biased;
             end = &mut writer => {
@@ -521,8 +523,29 @@ async fn write_loop<S: Io>(
     let mut batch = Vec::new();
     let mut buf = Vec::new();
     let mut logged_in = false;
+    // The give-back rule of every door (`hub_task::Quiet`). The line door
+    // has no heartbeat: its timer wakes only to look for a quiet spell.
+    let mut quiet = crate::hub_task::Quiet::default();
+    let never = Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
+    let timer = tokio::time::sleep_until(never);
+    tokio::pin!(timer);
     loop {
-        match rx.recv_many(&mut batch, WRITE_BATCH).await {
+        // Nothing waiting: what a burst grew goes back, and after a quiet
+        // spell everything, so an idle connection holds no buffers of its
+        // own.
+        if let Some(keep) = quiet.give_back(&rx, &mut batch) {
+            crate::hub_task::release(&mut buf, keep);
+        }
+        quiet.set_timer(timer.as_mut(), never);
+        let got = tokio::select! {
+            biased;
+            got = rx.recv_many(&mut batch, WRITE_BATCH) => got,
+            () = &mut timer => {
+                quiet.due(Instant::now());
+                continue;
+            }
+        };
+        match got {
             Ok(_) => {}
             Err(Ended::Killed(why)) => return WriterEnd::Killed(why),
             Err(Ended::Closed) => {
@@ -530,6 +553,7 @@ async fn write_loop<S: Io>(
                 return WriterEnd::Drained;
             }
         }
+        quiet.busy();
         buf.clear();
         let mut bye = None;
         let mut taken = None;
@@ -596,12 +620,6 @@ async fn write_loop<S: Io>(
         if let Some(reason) = bye {
             let _ = w.shutdown().await;
             return WriterEnd::Bye(reason);
-        }
-        // Nothing waiting: what a burst grew goes back, so an idle
-        // connection holds no buffers of its own.
-        if rx.is_empty() {
-            crate::hub_task::release(&mut buf, crate::hub_task::KEEP_BYTES);
-            crate::hub_task::release(&mut batch, crate::hub_task::KEEP_BYTES);
         }
     }
 }
