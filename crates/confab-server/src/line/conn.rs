@@ -17,7 +17,8 @@ use tokio::io::WriteHalf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::rewind::Io;
-use tokio::sync::watch;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::codec::{Decoded, LineDecoder};
@@ -90,14 +91,13 @@ async fn run<S: Io>(
     let pacer = hub.flood().pacer(peer.ip());
     let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue, &pacer, &hub);
     let local = outbox.local();
-    let (login_tx, login_rx) = watch::channel(None);
-    let (pages, written) = watch::channel(Pages::default());
+    let told = Arc::new(Told::default());
     let taker = Taker {
         hub: hub.clone(),
         who: who(sid, peer),
-        pages,
+        told: told.clone(),
     };
-    let mut writer = tokio::spawn(write_loop(writer, rx, kill, login_tx, taker));
+    let mut writer = tokio::spawn(write_loop(writer, rx, kill, taker));
     let t = now();
     let greeting = [
         render::notice(t, &Local, "Welcome to confab. Type /help for help."),
@@ -124,11 +124,10 @@ async fn run<S: Io>(
         hub: hub.clone(),
         quitting: false,
         local,
-        login: login_rx,
+        told,
         nick: None,
         peer,
         pacer,
-        written,
         acked: 0,
         parse_limits: ParseLimits {
             max_nick_len: limits.max_nick_len,
@@ -242,15 +241,13 @@ struct Conn {
     /// The user asked to quit: the hub's goodbye that follows is theirs.
     quitting: bool,
     local: queue::Sender<Out>,
-    /// Set by the writer: `Some(true)` once logged in, `Some(false)` when a
-    /// name was refused.
-    login: watch::Receiver<Option<bool>>,
+    /// What the writer tells: the answers to logins, and the pages of
+    /// kept messages written (see [`Conn::ack_written`]).
+    told: Arc<Told>,
     nick: Option<Nick>,
     peer: SocketAddr,
     pacer: Pacer,
-    /// The pages of kept messages the writer is writing and has written,
-    /// and the last the reader told the hub of: see [`Conn::ack_written`].
-    written: watch::Receiver<Pages>,
+    /// The last page of kept messages the reader told the hub of.
     acked: u64,
     parse_limits: ParseLimits,
     config: Arc<Config>,
@@ -340,15 +337,16 @@ impl Conn {
     /// Sends a login command and waits for the hub's verdict, so that the
     /// next line is read in the right state.
     async fn enter(&mut self, nick: Nick, cmd: Command) -> Flow {
-        self.login.borrow_and_update();
+        let answered = self.told.answers.load(SeqCst);
         if let Flow::Stop(by, r) = self.command(cmd).await {
             return Flow::Stop(by, r);
         }
         // The writer sees the hub's answer first and passes it on.
-        if self.login.changed().await.is_err() {
+        let told = self.told.clone();
+        if !told.wait(|t| t.answers.load(SeqCst) != answered).await {
             return Flow::Stop(ClosedBy::Server, "closed while logging in".to_owned());
         }
-        if *self.login.borrow() == Some(true) {
+        if told.welcomed.load(SeqCst) {
             // The hub thread logs the login (`auth::log_login`).
             self.nick = Some(nick);
         }
@@ -427,9 +425,9 @@ impl Conn {
     /// can race), up to the shutdown grace.
     async fn ack_written(&mut self) {
         let grace = self.config.limits.shutdown_grace();
-        let done = |p: &Pages| p.written >= p.writing;
-        let _ = timeout(grace, self.written.wait_for(done)).await;
-        let upto = self.written.borrow().written;
+        let done = |t: &Told| t.written.load(SeqCst) >= t.writing.load(SeqCst);
+        let _ = timeout(grace, self.told.wait(done)).await;
+        let upto = self.told.written.load(SeqCst);
         if upto != 0 && upto != self.acked {
             self.acked = upto;
             let _ = self.hub.kept_taken(self.sid, MsgId(upto)).await;
@@ -496,17 +494,58 @@ struct Taker {
     hub: HubHandle,
     /// The connection, for the session's id and the log lines.
     who: ConnLog,
-    /// The pages being written and written, for the reader (see
-    /// [`Conn::ack_written`]).
-    pages: watch::Sender<Pages>,
+    /// What the reader is told; dropped with the writer, which tells the
+    /// reader that nothing more will come.
+    told: Arc<Told>,
 }
 
-/// The last kept message of the page the writer is writing, and of the
-/// last it has written (0 for none).
-#[derive(Debug, Clone, Copy, Default)]
-struct Pages {
-    writing: u64,
-    written: u64,
+impl Drop for Taker {
+    fn drop(&mut self) {
+        self.told.tell(|t| t.ended.store(true, SeqCst));
+    }
+}
+
+/// What the writer tells the reader: the hub's answers to logins (the
+/// writer sees them first) and the pages of kept messages it wrote. One
+/// small shared object: a tokio `watch` channel holds eight `Notify`s,
+/// and two of them were 700 bytes of every line connection.
+#[derive(Default)]
+struct Told {
+    /// Answers to logins so far.
+    answers: std::sync::atomic::AtomicU32,
+    /// The last answer let the user in.
+    welcomed: AtomicBool,
+    /// The last kept message of the page being written, and of the last
+    /// page written (0 for none).
+    writing: AtomicU64,
+    written: AtomicU64,
+    /// The writer has ended: nothing more will be told.
+    ended: AtomicBool,
+    changed: Notify,
+}
+
+impl Told {
+    fn tell(&self, what: impl FnOnce(&Told)) {
+        what(self);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until `ready` holds; false if the writer ended first.
+    async fn wait(&self, ready: impl Fn(&Told) -> bool) -> bool {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a change in between wakes it.
+            notified.as_mut().enable();
+            if ready(self) {
+                return true;
+            }
+            if self.ended.load(SeqCst) {
+                return false;
+            }
+            notified.await;
+        }
+    }
 }
 
 /// Drains the queue into the socket until goodbye, the kill switch or an
@@ -517,7 +556,6 @@ async fn write_loop<S: Io>(
     mut w: WriteHalf<S>,
     mut rx: queue::Receiver<Out>,
     mut kill: KillSwitch,
-    login: watch::Sender<Option<bool>>,
     taker: Taker,
 ) -> WriterEnd {
     let mut batch = Vec::new();
@@ -574,13 +612,19 @@ async fn write_loop<S: Io>(
             match &d.event {
                 Event::Welcome { .. } => {
                     logged_in = true;
-                    login.send_replace(Some(true));
+                    taker.told.tell(|t| {
+                        t.welcomed.store(true, SeqCst);
+                        t.answers.fetch_add(1, SeqCst);
+                    });
                 }
                 // Before a name is taken, an error answers the login.
                 Event::Error(e) if !logged_in => {
                     conn_event!(debug, taker.who, error = %e, "name refused");
                     buf.extend_from_slice(&render::notice(now(), &Local, "Choose another name:"));
-                    login.send_replace(Some(false));
+                    taker.told.tell(|t| {
+                        t.welcomed.store(false, SeqCst);
+                        t.answers.fetch_add(1, SeqCst);
+                    });
                 }
                 Event::Bye { reason } => {
                     bye = Some(reason.clone());
@@ -596,9 +640,9 @@ async fn write_loop<S: Io>(
         }
         let writing = kept.max(taken.map_or(0, |t| t.0));
         if writing > 0 {
-            taker
-                .pages
-                .send_modify(|p| p.writing = p.writing.max(writing));
+            taker.told.tell(|t| {
+                t.writing.fetch_max(writing, SeqCst);
+            });
         }
         // The kill, while the write waits (a client that does not read).
         let written = tokio::select! {
@@ -610,7 +654,7 @@ async fn write_loop<S: Io>(
             return WriterEnd::Failed(e);
         }
         if let Some(upto) = taken {
-            taker.pages.send_modify(|p| p.written = upto.0);
+            taker.told.tell(|t| t.written.store(upto.0, SeqCst));
             // The hub may be gone (shutting down): then nothing is taken.
             // (Boxed: a request to the hub is a large future for a task
             // that idles, and this one is rare.)
