@@ -27,7 +27,6 @@ use confab_core::{
     RoomName, SessionId, Target, Timestamp,
 };
 use confab_irc::{MAX_LINE, MAX_TAGS, Message as Irc, ParseError};
-use tokio::io::WriteHalf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::rewind::Io;
@@ -160,7 +159,9 @@ fn run<S: Io>(
     hub: HubHandle,
     config: Arc<Config>,
 ) -> impl std::future::Future<Output = ()> + Send {
-    let (mut reader, mut writer) = tokio::io::split(stream);
+    // One stream, not split halves: the loop writes and reads in turn,
+    // never at once (a split is an `Arc` and a lock on every I/O).
+    let mut stream = stream;
     let pacer = hub.flood().pacer(peer.ip());
     let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer, &hub);
     let ping_every = Duration::from_millis(config.irc.ping_interval_ms);
@@ -250,7 +251,7 @@ fn run<S: Io>(
                 let handling = Box::pin(conn.line(&line));
                 handling.await;
             }
-            if !conn.out.is_empty() && !flush(&mut writer, &mut conn.out, &mut kill).await {
+            if !conn.out.is_empty() && !flush(&mut stream, &mut conn.out, &mut kill).await {
                 break (ClosedBy::WriteError, "write error".to_owned());
             }
             // Nothing waiting: what a burst grew goes back, and once the
@@ -287,7 +288,7 @@ fn run<S: Io>(
                         Err(Ended::Killed(why)) => {
                             conn.out.clear();
                             conn.error_line(&why);
-                            let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
+                            let _ = flush(&mut stream, &mut conn.out, &mut kill).await;
                             break (ClosedBy::Killed, why.to_string());
                         }
                         Err(Ended::Closed) => break (ClosedBy::Server, "closed".to_owned()),
@@ -297,7 +298,7 @@ fn run<S: Io>(
                         conn.deliver(item.ready().await);
                     }
                 }
-                read = reader.read_buf(&mut inbuf), if !conn.awaiting_login() => match read {
+                read = stream.read_buf(&mut inbuf), if !conn.awaiting_login() => match read {
                     Ok(0) => eof = Some((ClosedBy::Client, "Connection closed".to_owned())),
                     Err(e) => eof = Some((ClosedBy::read_error(&e), format!("Read error: {e}"))),
                     Ok(_) => quiet.busy(),
@@ -335,15 +336,15 @@ fn run<S: Io>(
             // What the hub still sends (the quit's goodbye) is dropped with
             // the queue.
         }
-        let _ = flush(&mut writer, &mut conn.out, &mut kill).await;
-        let _ = writer.shutdown().await;
+        let _ = flush(&mut stream, &mut conn.out, &mut kill).await;
+        let _ = stream.shutdown().await;
         closed_by.log(&conn.who(), &reason);
     }
 }
 
 /// Writes `out` unless the connection is killed while the write waits;
 /// false on error or kill.
-async fn flush<S: Io>(w: &mut WriteHalf<S>, out: &mut Vec<u8>, kill: &mut KillSwitch) -> bool {
+async fn flush<S: Io>(w: &mut S, out: &mut Vec<u8>, kill: &mut KillSwitch) -> bool {
     if out.is_empty() {
         return true;
     }
