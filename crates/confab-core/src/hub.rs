@@ -2133,15 +2133,13 @@ impl<O: Outbox> Hub<O> {
         let mut members: Vec<Member> = room
             .members
             .iter()
-            .filter(|id| self.users[id].online() && (inside || !self.users[id].invisible))
-            .map(|id| {
-                let u = &self.users[id];
-                Member {
-                    who: u.actor.clone(),
-                    status: room.status(*id),
-                    away: u.away.is_some(),
-                    oper: self.user_is_oper(*id),
-                }
+            .map(|id| (id, &self.users[id]))
+            .filter(|(_, u)| u.online() && (inside || !u.invisible))
+            .map(|(id, u)| Member {
+                who: u.actor.clone(),
+                status: room.status(*id),
+                away: u.away.is_some(),
+                oper: self.is_oper_user(u),
             })
             .collect();
         members.sort_by(|a, b| a.who.nick.cmp_key(&b.who.nick));

@@ -91,8 +91,12 @@ impl<O: Outbox> Hub<O> {
 
     /// Whether one of user `uid`'s sessions is a server operator.
     pub(super) fn user_is_oper(&self, uid: UserId) -> bool {
-        self.users[&uid]
-            .sessions
+        self.is_oper_user(&self.users[&uid])
+    }
+
+    /// [`Hub::user_is_oper`], for a user already at hand.
+    pub(super) fn is_oper_user(&self, user: &User) -> bool {
+        user.sessions
             .iter()
             .any(|s| self.sessions.get(s).is_some_and(|s| s.oper.is_some()))
     }
