@@ -50,7 +50,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
         if headers
             .get(SEC_WEBSOCKET_VERSION)
             .map(HeaderValue::as_bytes)
-            != Some(b"13")
+            != Some(VERSION.as_bytes())
         {
             let error = ApiError::new(
                 StatusCode::UPGRADE_REQUIRED,

@@ -17,7 +17,7 @@ use tokio::io::WriteHalf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::rewind::Io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until, timeout};
 
@@ -512,7 +512,7 @@ impl Drop for Taker {
 #[derive(Default)]
 struct Told {
     /// Answers to logins so far.
-    answers: std::sync::atomic::AtomicU32,
+    answers: AtomicU32,
     /// The last answer let the user in.
     welcomed: AtomicBool,
     /// The last kept message of the page being written, and of the last
@@ -528,6 +528,14 @@ impl Told {
     fn tell(&self, what: impl FnOnce(&Told)) {
         what(self);
         self.changed.notify_waiters();
+    }
+
+    /// The hub answered a login: `welcomed`, or the name was refused.
+    fn answered(&self, welcomed: bool) {
+        self.tell(|t| {
+            t.welcomed.store(welcomed, SeqCst);
+            t.answers.fetch_add(1, SeqCst);
+        });
     }
 
     /// Waits until `ready` holds; false if the writer ended first.
@@ -612,19 +620,13 @@ async fn write_loop<S: Io>(
             match &d.event {
                 Event::Welcome { .. } => {
                     logged_in = true;
-                    taker.told.tell(|t| {
-                        t.welcomed.store(true, SeqCst);
-                        t.answers.fetch_add(1, SeqCst);
-                    });
+                    taker.told.answered(true);
                 }
                 // Before a name is taken, an error answers the login.
                 Event::Error(e) if !logged_in => {
                     conn_event!(debug, taker.who, error = %e, "name refused");
                     buf.extend_from_slice(&render::notice(now(), &Local, "Choose another name:"));
-                    taker.told.tell(|t| {
-                        t.welcomed.store(false, SeqCst);
-                        t.answers.fetch_add(1, SeqCst);
-                    });
+                    taker.told.answered(false);
                 }
                 Event::Bye { reason } => {
                     bye = Some(reason.clone());
