@@ -34,11 +34,11 @@ const DEFAULT_MAX: usize = 4096;
 
 fn decode(max: usize, chunks: &[&[u8]]) -> Vec<Decoded> {
     let mut d = LineDecoder::new(max);
-    let mut out = Vec::new();
+    let mut out = std::collections::VecDeque::new();
     for c in chunks {
         d.feed(c, &mut out);
     }
-    out
+    out.into()
 }
 
 /// The decoder's rules for input without IAC, in another shape: cut the

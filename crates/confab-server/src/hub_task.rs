@@ -265,11 +265,6 @@ impl ConnOutbox {
         };
         (outbox, rx, kill)
     }
-
-    /// A sender for the door's own output, into the same queue.
-    pub fn local(&self) -> queue::Sender<Out> {
-        self.tx.clone()
-    }
 }
 
 impl Outbox for ConnOutbox {
@@ -300,6 +295,36 @@ impl Outbox for ConnOutbox {
 
 /// Fires when the hub closes a connection without the queue (it is full).
 pub type KillSwitch = queue::KillSwitch<Out>;
+
+/// Why a door's output did not go out.
+#[derive(Debug)]
+pub enum Unwritten {
+    /// The write failed (the client went away).
+    Failed(std::io::Error),
+    /// The hub closed the connection while the write waited (a client
+    /// that does not read).
+    Killed(Arc<str>),
+}
+
+/// Writes `out` and empties it, unless the connection is killed while the
+/// write waits: the doors' one way of putting a batch on the socket.
+pub async fn write_out<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    out: &mut Vec<u8>,
+    kill: &mut KillSwitch,
+) -> Result<(), Unwritten> {
+    use tokio::io::AsyncWriteExt;
+    if out.is_empty() {
+        return Ok(());
+    }
+    let written = tokio::select! {
+        biased;
+        r = w.write_all(out) => r.map_err(Unwritten::Failed),
+        why = kill.fired() => Err(Unwritten::Killed(why)),
+    };
+    out.clear();
+    written
+}
 
 /// An account looked up for a login (`None`: there is no such account).
 #[derive(Debug)]

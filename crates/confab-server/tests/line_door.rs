@@ -428,6 +428,26 @@ async fn half_closed_client_still_gets_its_answers() {
 }
 
 #[tokio::test]
+async fn a_script_sent_at_once_is_answered_in_full() {
+    // `printf 'bob\n/join #x\n/users\n' | nc`: every line arrives (with
+    // the end of input) before the name is even answered. The lines after
+    // the name wait for it, and the end of input waits for them.
+    let s = default_server().await;
+    let mut c = Client::connect(s.addr, "bob").await;
+    c.send_raw(b"bob\r\n/join #x\r\n/users\r\n").await;
+    c.shutdown_write().await;
+    let rest = c.expect_closed().await;
+    let at = |needle: &str| {
+        rest.iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in {rest:?}"))
+    };
+    assert!(at("*** Welcome, bob!") < at("*** In #x"), "{rest:?}");
+    assert!(at("*** In #x") < at("*** 1 user, 1 online:"), "{rest:?}");
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn away_and_whois_from_the_line_door() {
     let s = default_server().await;
     let mut alice = Client::login(s.addr, "alice").await;

@@ -13,6 +13,8 @@
 //! A line longer than the limit is discarded up to its end and reported
 //! once; memory stays bounded by the limit whatever the client sends.
 
+use std::collections::VecDeque;
+
 /// What the decoder makes of the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
@@ -67,7 +69,7 @@ impl LineDecoder {
     }
 
     /// Feeds `input`, appending every complete item to `out`.
-    pub fn feed(&mut self, input: &[u8], out: &mut Vec<Decoded>) {
+    pub fn feed(&mut self, input: &[u8], out: &mut VecDeque<Decoded>) {
         for &b in input {
             self.state = match self.state {
                 State::AfterCr if b == b'\n' || b == 0 => State::Text,
@@ -94,7 +96,7 @@ impl LineDecoder {
         }
     }
 
-    fn text(&mut self, b: u8, out: &mut Vec<Decoded>) -> State {
+    fn text(&mut self, b: u8, out: &mut VecDeque<Decoded>) -> State {
         match b {
             b'\r' => {
                 self.end(out);
@@ -138,15 +140,15 @@ impl LineDecoder {
         }
     }
 
-    fn end(&mut self, out: &mut Vec<Decoded>) {
+    fn end(&mut self, out: &mut VecDeque<Decoded>) {
         let line = std::mem::take(&mut self.line);
         if std::mem::take(&mut self.overlong) {
-            out.push(Decoded::TooLong);
+            out.push_back(Decoded::TooLong);
             return;
         }
         match String::from_utf8(line) {
-            Ok(s) => out.push(Decoded::Line(s)),
-            Err(_) => out.push(Decoded::InvalidUtf8),
+            Ok(s) => out.push_back(Decoded::Line(s)),
+            Err(_) => out.push_back(Decoded::InvalidUtf8),
         }
     }
 }
@@ -157,11 +159,11 @@ mod tests {
 
     fn decode(max: usize, chunks: &[&[u8]]) -> Vec<Decoded> {
         let mut d = LineDecoder::new(max);
-        let mut out = Vec::new();
+        let mut out = VecDeque::new();
         for c in chunks {
             d.feed(c, &mut out);
         }
-        out
+        out.into()
     }
 
     fn line(s: &str) -> Decoded {
@@ -230,7 +232,7 @@ mod tests {
     #[test]
     fn overlong_without_newline_stays_bounded() {
         let mut d = LineDecoder::new(8);
-        let mut out = Vec::new();
+        let mut out = VecDeque::new();
         for _ in 0..1000 {
             d.feed(&[b'x'; 1024], &mut out);
         }

@@ -1,24 +1,23 @@
-//! One line-protocol connection: a reader loop and a writer task.
+//! One line-protocol connection: one task that reads, writes and talks to
+//! the hub.
 //!
-//! The reader decodes lines, asks for a name until it has one, then parses
-//! commands and sends them to the hub. The writer drains the connection's
-//! bounded queue, renders events (once per event for all line clients, via
-//! the envelope cache) and writes them in batches. The hub never waits for
-//! either: when the queue is full it fires the kill switch and the writer
-//! drops the connection.
+//! The loop decodes lines, asks for a name until it has one, then parses
+//! commands and sends them to the hub. Between reads it drains the
+//! connection's bounded queue, renders events (once per event for all line
+//! clients, via the envelope cache) and writes them in batches. The hub
+//! never waits for it: when the queue is full it fires the kill switch and
+//! the connection is dropped.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use chrono::Local;
 use confab_core::{ClientInfo, Command, Event, MsgId, Nick, SessionId};
-use tokio::io::WriteHalf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::rewind::Io;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
-use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::codec::{Decoded, LineDecoder};
@@ -28,29 +27,14 @@ use crate::auth;
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Out, Ready};
-use crate::queue;
+use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, Unwritten, write_out};
 use crate::queue::Ended;
 use crate::time::now;
 
-/// Deliveries the writer takes off the queue per write.
+/// Deliveries taken off the queue per write.
 const WRITE_BATCH: usize = 256;
 /// Bytes a read may take while a burst fills the buffer.
 const READ_CHUNK: usize = 4096;
-
-/// How the writer ended.
-#[derive(Debug)]
-enum WriterEnd {
-    /// The hub said goodbye (quit, flood, shutdown) and it was written;
-    /// why.
-    Bye(String),
-    /// Every sender is gone: the connection is closing from our side.
-    Drained,
-    /// The hub closed the connection at once (its queue was full).
-    Killed(Arc<str>),
-    /// Writing failed (the client went away).
-    Failed(std::io::Error),
-}
 
 /// Serves one connection in the line protocol. `initial` holds what the
 /// client sent before the protocol was decided.
@@ -77,147 +61,248 @@ fn who(sid: SessionId, peer: SocketAddr) -> ConnLog {
     }
 }
 
-async fn run<S: Io>(
+/// How the loop ended: who ended it, why, and whether what the hub still
+/// holds for the client (a goodbye said through it) should go out.
+struct End {
+    by: ClosedBy,
+    reason: String,
+    drain: bool,
+}
+
+impl End {
+    fn new(by: ClosedBy, reason: impl Into<String>, drain: bool) -> End {
+        End {
+            by,
+            reason: reason.into(),
+            drain,
+        }
+    }
+}
+
+/// Not an `async fn`, for the reason `serve` gives: the state made here is
+/// what the loop captures, once.
+fn run<S: Io>(
     stream: S,
     peer: SocketAddr,
     sid: SessionId,
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) {
+) -> impl std::future::Future<Output = ()> + Send {
+    // One stream, not split halves: the loop writes and reads in turn.
+    let mut stream = stream;
     let limits = &config.limits;
-    conn_event!(info, who(sid, peer), "connected");
-    let (mut reader, writer) = tokio::io::split(stream);
     let pacer = hub.flood().pacer(peer.ip());
-    let (outbox, rx, kill) = ConnOutbox::new(limits.send_queue, &pacer, &hub);
-    let local = outbox.local();
-    let told = Arc::new(Told::default());
-    let taker = Taker {
-        hub: hub.clone(),
-        who: who(sid, peer),
-        told: told.clone(),
-    };
-    let mut writer = tokio::spawn(write_loop(writer, rx, kill, taker));
-    let t = now();
-    let greeting = [
-        render::notice(t, &Local, "Welcome to confab. Type /help for help."),
-        name_prompt(limits),
-    ]
-    .concat();
-    // The hub thread gives the session its host (a cloak of `peer`).
-    let info = ClientInfo::default();
-    // (Boxed and freed, like every rare await here: an idle connection's
-    // task should not carry it.)
-    let connected = {
-        let connecting = Box::pin(async {
-            local.send(Out::Raw(greeting.into())).await.is_ok()
-                && hub.connect(sid, outbox, peer, "line", info).await.is_ok()
-        });
-        connecting.await
-    };
-    if !connected {
-        writer.abort();
-        return;
-    }
+    let (outbox, mut rx, mut kill) = ConnOutbox::new(limits.send_queue, &pacer, &hub);
+    let login_by = Instant::now() + limits.login_timeout();
+    let mut decoder = LineDecoder::new(limits.max_line_bytes);
+    let mut items = VecDeque::new();
+    decoder.feed(&initial, &mut items);
+    drop(initial);
     let mut conn = Conn {
         sid,
-        hub: hub.clone(),
         quitting: false,
-        local,
-        told,
         nick: None,
+        entering: None,
+        page_open: false,
+        taken: None,
+        fencing: false,
+        fenced: false,
+        bye: None,
+        out: Vec::new(),
         peer,
         pacer,
-        acked: 0,
         parse_limits: ParseLimits {
             max_nick_len: limits.max_nick_len,
             max_room_len: limits.max_room_len,
             max_message_bytes: limits.max_message_bytes,
         },
-        config: config.clone(),
+        hub,
+        config,
     };
-    // Should this task end abnormally (a panic), the hub still learns
-    // that the session is gone.
-    let mut leave = Leave::new(&hub, sid);
-    let mut decoder = LineDecoder::new(limits.max_line_bytes);
-    let mut items = Vec::new();
-    decoder.feed(&initial, &mut items);
-    drop(initial);
-    let login_deadline = Instant::now() + limits.login_timeout();
-    // Empty while idle: a read takes a little, more while a burst fills it.
-    let mut buf = BytesMut::new();
-    let mut writer_end = None;
-    let (closed_by, reason): (ClosedBy, String) = 'conn: loop {
-        for item in items.drain(..) {
-            // Boxed: handling a line is a large future that an idle
-            // connection should not carry.
-            // (Bound first: a temporary would live across the await.)
-            let handling = Box::pin(conn.item(item));
-            match handling.await {
-                Flow::Go => {}
-                Flow::Stop(by, reason) => break 'conn (by, reason),
-            }
+    async move {
+        conn_event!(info, who(sid, peer), "connected");
+        let t = now();
+        conn.out.extend_from_slice(&render::notice(
+            t,
+            &Local,
+            "Welcome to confab. Type /help for help.",
+        ));
+        conn.out
+            .extend_from_slice(&name_prompt(&conn.config.limits));
+        // The hub thread gives the session its host (a cloak of `peer`).
+        // (Boxed and freed, like every rare await here: an idle
+        // connection's task should not carry it.)
+        let connecting =
+            Box::pin(
+                conn.hub
+                    .connect(sid, outbox, peer, "line", ClientInfo::default()),
+            );
+        if connecting.await.is_err() {
+            return;
         }
-        // Lines come seldom: their list keeps no room between them.
-        crate::hub_task::release(&mut items, 0);
-        tokio::select! {
-            biased;
-            end = &mut writer => {
-                let closed = match &end {
-                    Ok(WriterEnd::Bye(why)) if conn.quitting => (ClosedBy::Client, why.clone()),
-                    Ok(WriterEnd::Bye(why)) => (ClosedBy::Server, why.clone()),
-                    Ok(WriterEnd::Killed(why)) => (ClosedBy::Killed, why.to_string()),
-                    Ok(WriterEnd::Failed(e)) => (ClosedBy::WriteError, format!("Write error: {e}")),
-                    Ok(WriterEnd::Drained) => (ClosedBy::Server, "closed".to_owned()),
-                    Err(e) => (ClosedBy::Server, format!("writer task failed: {e}")),
+        // Should this task end abnormally (a panic), the hub still learns
+        // that the session is gone.
+        let mut leave = Leave::new(&conn.hub, sid);
+        let mut batch = Vec::new();
+        // Empty while idle: a read takes a little, more while a burst
+        // fills it.
+        let mut buf = BytesMut::new();
+        // The give-back rule of every door (`hub_task::Quiet`).
+        let mut quiet = crate::hub_task::Quiet::default();
+        // The line door has no heartbeat: once named, the timer wakes only
+        // to look for a quiet spell.
+        let never = Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
+        let timer = sleep_until(login_by);
+        tokio::pin!(timer);
+        // Set when reading ended: how.
+        let mut eof = None;
+        let end = 'conn: loop {
+            // Every decoded line first, unless a login's answer or the end
+            // of a page of kept messages is still to come: then they wait,
+            // so each is read in the state its sender saw.
+            while !conn.holding()
+                && let Some(item) = items.pop_front()
+            {
+                // Boxed: handling a line is a large future that an idle
+                // connection should not carry.
+                // (Bound first: a temporary would live across the await.)
+                let handling = Box::pin(conn.item(item));
+                if let Flow::Stop(by, reason) = handling.await {
+                    break 'conn End::new(by, reason, true);
+                }
+            }
+            // Lines come seldom: their list keeps no room between them.
+            if items.is_empty() && items.capacity() > 0 {
+                items = VecDeque::new();
+            }
+            match write_out(&mut stream, &mut conn.out, &mut kill).await {
+                Ok(()) => {}
+                Err(Unwritten::Killed(why)) => break End::new(ClosedBy::Killed, &*why, false),
+                Err(Unwritten::Failed(e)) => {
+                    break End::new(ClosedBy::WriteError, format!("Write error: {e}"), false);
+                }
+            }
+            // A page of kept messages counts as taken once written: a
+            // telnet client has no way to say it read it, and a client
+            // that does not read stops the loop (the socket fills up)
+            // before it gets this far. The hub may be gone (shutting
+            // down): then nothing is taken.
+            if let Some(upto) = conn.taken.take() {
+                let telling = Box::pin(conn.hub.kept_taken(sid, upto));
+                let _ = telling.await;
+            }
+            if let Some(why) = conn.bye.take() {
+                let _ = stream.shutdown().await;
+                let by = if conn.quitting {
+                    ClosedBy::Client
+                } else {
+                    ClosedBy::Server
                 };
-                writer_end = Some(end);
-                break closed;
+                break End::new(by, why, false);
             }
-            () = sleep_until(login_deadline), if conn.nick.is_none() => {
-                let secs = limits.login_timeout().as_secs_f64();
-                let text = format!("no name chosen within {secs} seconds; goodbye");
-                // Boxed, as below: rare, and large for an idle task to carry.
-                let saying = Box::pin(conn.say(render::error(now(), &Local, &text)));
-                saying.await;
-                break (ClosedBy::Timeout, "login timeout".to_owned());
+            // Nothing waiting: what a burst grew goes back, and after a
+            // quiet spell everything, so an idle connection holds no
+            // buffers of its own.
+            if let Some(keep) = quiet.give_back(&rx, &mut batch) {
+                crate::hub_task::release(&mut conn.out, keep);
+                if keep == 0 && buf.capacity() > 0 {
+                    buf = BytesMut::new();
+                }
             }
-            read = reader.read_buf(&mut buf) => match read {
-                Ok(0) => break (ClosedBy::Client, "Connection closed".to_owned()),
-                Ok(_) => {
-                    decoder.feed(&buf, &mut items);
-                    // A full buffer means more is waiting: read it in
-                    // bigger chunks. Otherwise give back what it grew.
-                    let full = buf.len() == buf.capacity();
-                    buf.clear();
-                    if full {
-                        buf.reserve(READ_CHUNK);
-                    } else if buf.capacity() > crate::hub_task::KEEP_BYTES {
-                        buf = BytesMut::new();
+            // The client stopped sending (`printf … | nc` does at once): it
+            // ends once every line it sent has been handled and answered.
+            // A fence behind them comes back after their replies, which
+            // wait for their commit.
+            if items.is_empty() && !conn.holding() && eof.is_some() {
+                if !conn.fencing {
+                    conn.fencing = true;
+                    let fencing = Box::pin(conn.hub.fence(sid, 0));
+                    if fencing.await.is_err() {
+                        break eof.take().expect("checked");
+                    }
+                } else if conn.fenced {
+                    break eof.take().expect("checked");
+                }
+            }
+            let due = if conn.nick.is_none() { login_by } else { never };
+            quiet.set_timer(timer.as_mut(), due);
+            tokio::select! {
+                biased;
+                got = rx.recv_many(&mut batch, WRITE_BATCH) => {
+                    match got {
+                        Ok(_) => {}
+                        Err(Ended::Killed(why)) => break End::new(ClosedBy::Killed, &*why, false),
+                        Err(Ended::Closed) => {
+                            let _ = stream.shutdown().await;
+                            break End::new(ClosedBy::Server, "closed", false);
+                        }
+                    }
+                    quiet.busy();
+                    for item in batch.drain(..) {
+                        conn.deliver(item.ready().await);
                     }
                 }
-                Err(e) => break (ClosedBy::read_error(&e), format!("Read error: {e}")),
-            },
+                read = stream.read_buf(&mut buf), if !conn.holding() && eof.is_none() => match read {
+                    Ok(0) => eof = Some(End::new(ClosedBy::Client, "Connection closed", true)),
+                    Ok(_) => {
+                        quiet.busy();
+                        decoder.feed(&buf, &mut items);
+                        // A full buffer means more is waiting: read it in
+                        // bigger chunks. Otherwise give back what it grew.
+                        let full = buf.len() == buf.capacity();
+                        buf.clear();
+                        if full {
+                            buf.reserve(READ_CHUNK);
+                        } else if buf.capacity() > crate::hub_task::KEEP_BYTES {
+                            buf = BytesMut::new();
+                        }
+                    }
+                    Err(e) => {
+                        eof = Some(End::new(ClosedBy::read_error(&e), format!("Read error: {e}"), true));
+                    }
+                },
+                () = &mut timer => {
+                    let at = Instant::now();
+                    quiet.due(at);
+                    if conn.nick.is_some() || at < login_by {
+                        continue;
+                    }
+                    let secs = conn.config.limits.login_timeout().as_secs_f64();
+                    let text = format!("no name chosen within {secs} seconds; goodbye");
+                    conn.out.extend_from_slice(&render::error(now(), &Local, &text));
+                    break End::new(ClosedBy::Timeout, "login timeout", true);
+                }
+            }
+        };
+        leave.disarm();
+        // (Boxed: a request to the hub is a large future to keep.)
+        let leaving = Box::pin(conn.hub.disconnect(sid, end.reason.clone()));
+        let _ = leaving.await;
+        if end.drain {
+            // The hub has dropped its end of the queue: what it still
+            // holds for the client goes out, then the stream closes, all
+            // within the shutdown grace (a client that does not read).
+            let grace = conn.config.limits.shutdown_grace();
+            let finishing = Box::pin(async {
+                while rx.recv_many(&mut batch, WRITE_BATCH).await.is_ok() {
+                    for item in batch.drain(..) {
+                        conn.deliver(item.ready().await);
+                    }
+                }
+                if write_out(&mut stream, &mut conn.out, &mut kill)
+                    .await
+                    .is_ok()
+                {
+                    let _ = stream.shutdown().await;
+                }
+            });
+            if timeout(grace, finishing).await.is_err() {
+                conn_event!(debug, who(sid, peer), "output not flushed in time");
+            }
         }
-    };
-    // Boxed: awaited once, at the end, and twice the size of the idle
-    // loop's other awaits. (Bound first: a temporary would live across
-    // the await.)
-    let acking = Box::pin(conn.ack_written());
-    acking.await;
-    leave.disarm();
-    let Conn { hub, local, .. } = conn;
-    // The hub drops its end of the queue; with ours dropped too, the writer
-    // drains what is left and ends.
-    let leaving = Box::pin(hub.disconnect(sid, reason.clone()));
-    let _ = leaving.await;
-    drop(local);
-    // What was left to write goes out first (or the writer ends it).
-    if writer_end.is_none() && timeout(limits.shutdown_grace(), &mut writer).await.is_err() {
-        writer.abort();
-        conn_event!(debug, who(sid, peer), "output not flushed in time");
+        end.by.log(&who(sid, peer), &end.reason);
     }
-    closed_by.log(&who(sid, peer), &reason);
 }
 
 fn name_prompt(limits: &Limits) -> Bytes {
@@ -234,21 +319,32 @@ enum Flow {
     Stop(ClosedBy, String),
 }
 
-/// The reader side's state.
+/// The connection's state, apart from its stream and queue.
 struct Conn {
     sid: SessionId,
     hub: HubHandle,
     /// The user asked to quit: the hub's goodbye that follows is theirs.
     quitting: bool,
-    local: queue::Sender<Out>,
-    /// What the writer tells: the answers to logins, and the pages of
-    /// kept messages written (see [`Conn::ack_written`]).
-    told: Arc<Told>,
     nick: Option<Nick>,
+    /// The name a login asked the hub for, until its answer: later lines
+    /// wait for it.
+    entering: Option<Nick>,
+    /// Kept messages were rendered whose page has not ended yet: later
+    /// lines wait for the end, so that a line sent after reading the page
+    /// (a `/quit`) comes after the word that it was taken.
+    page_open: bool,
+    /// The end of a page of kept messages rendered, not yet written.
+    taken: Option<MsgId>,
+    /// The input has ended and a fence was sent behind the last line; it
+    /// came back.
+    fencing: bool,
+    fenced: bool,
+    /// The hub's goodbye was rendered: once written, the connection ends.
+    bye: Option<String>,
+    /// Output not yet written.
+    out: Vec<u8>,
     peer: SocketAddr,
     pacer: Pacer,
-    /// The last page of kept messages the reader told the hub of.
-    acked: u64,
     parse_limits: ParseLimits,
     config: Arc<Config>,
 }
@@ -270,8 +366,8 @@ impl Conn {
                     .await;
             }
         };
-        // Over the flood limit the reader waits here, reading nothing
-        // more, so a paste arrives whole at the allowed pace.
+        // Over the flood limit the loop waits here, reading nothing more,
+        // so a paste arrives whole at the allowed pace.
         if !line.trim().is_empty() && self.pacer.pace().await.is_err() {
             let bye = format!("Disconnected: {}", Excess::REASON);
             self.say(render::notice(now(), &Local, &bye)).await;
@@ -334,23 +430,15 @@ impl Conn {
         self.enter(nick.clone(), Command::Login(nick)).await
     }
 
-    /// Sends a login command and waits for the hub's verdict, so that the
-    /// next line is read in the right state.
+    /// Sends a login command; the lines after it wait for the hub's
+    /// verdict ([`Conn::deliver`]), so that each is read in the right
+    /// state.
     async fn enter(&mut self, nick: Nick, cmd: Command) -> Flow {
-        let answered = self.told.answers.load(SeqCst);
-        if let Flow::Stop(by, r) = self.command(cmd).await {
-            return Flow::Stop(by, r);
+        let flow = self.command(cmd).await;
+        if let Flow::Go = flow {
+            self.entering = Some(nick);
         }
-        // The writer sees the hub's answer first and passes it on.
-        let told = self.told.clone();
-        if !told.wait(|t| t.answers.load(SeqCst) != answered).await {
-            return Flow::Stop(ClosedBy::Server, "closed while logging in".to_owned());
-        }
-        if told.welcomed.load(SeqCst) {
-            // The hub thread logs the login (`auth::log_login`).
-            self.nick = Some(nick);
-        }
-        Flow::Go
+        flow
     }
 
     /// `/login NAME PASSWORD` before a name is chosen.
@@ -415,27 +503,7 @@ impl Conn {
         self.say(p).await
     }
 
-    /// Tells the hub of a page of kept messages the writer has written,
-    /// before anything the client says next (a `/quit` written after
-    /// reading the page must not overtake the writer's word that it was
-    /// written, or the page would come again). The writer tells the hub
-    /// too; the hub ignores the second word.
-    /// A page the writer is still writing is waited for (the client may
-    /// have read it already: the write's end and the client's next line
-    /// can race), up to the shutdown grace.
-    async fn ack_written(&mut self) {
-        let grace = self.config.limits.shutdown_grace();
-        let done = |t: &Told| t.written.load(SeqCst) >= t.writing.load(SeqCst);
-        let _ = timeout(grace, self.told.wait(done)).await;
-        let upto = self.told.written.load(SeqCst);
-        if upto != 0 && upto != self.acked {
-            self.acked = upto;
-            let _ = self.hub.kept_taken(self.sid, MsgId(upto)).await;
-        }
-    }
-
     async fn command(&mut self, cmd: Command) -> Flow {
-        self.ack_written().await;
         self.quitting |= matches!(cmd, Command::Quit(_));
         match self.hub.command(self.sid, cmd).await {
             Ok(()) => Flow::Go,
@@ -467,205 +535,74 @@ impl Conn {
         self.say_audited(line, Some(text.to_owned())).await
     }
 
-    /// Queues the door's own output. Once logged in, it goes by way of the
-    /// hub thread, so that it comes after the replies to earlier commands.
-    /// Before that, straight into the queue, waiting when it is full: that
-    /// slows this client's own input, nobody else's.
+    /// The door's own output. Once logged in, it goes by way of the hub
+    /// thread, so that it comes after the replies to earlier commands.
+    /// Before that, straight out with the next write.
     async fn say(&mut self, bytes: Bytes) -> Flow {
         self.say_audited(bytes, None).await
     }
 
     async fn say_audited(&mut self, bytes: Bytes, error: Option<String>) -> Flow {
-        let sent = if self.nick.is_some() {
-            self.hub.echo(self.sid, bytes, error).await.is_ok()
-        } else {
-            self.local.send(Out::Raw(bytes)).await.is_ok()
+        if self.nick.is_none() {
+            self.out.extend_from_slice(&bytes);
+            return Flow::Go;
+        }
+        match self.hub.echo(self.sid, bytes, error).await {
+            Ok(()) => Flow::Go,
+            Err(_) => Flow::Stop(ClosedBy::Server, "closed".to_owned()),
+        }
+    }
+
+    /// Lines wait: for a login's answer, or for the end of a page.
+    fn holding(&self) -> bool {
+        self.entering.is_some() || self.page_open
+    }
+
+    /// One item of the queue, rendered into the output; notes what the
+    /// loop acts on (a login's answer, a page's end, the goodbye).
+    fn deliver(&mut self, item: Ready) {
+        // Nothing follows the goodbye.
+        if self.bye.is_some() {
+            return;
+        }
+        let d = match item {
+            Ready::Raw(b) => return self.out.extend_from_slice(&b),
+            Ready::Event(d) => d,
         };
-        if sent {
-            Flow::Go
-        } else {
-            Flow::Stop(ClosedBy::Server, "closed".to_owned())
-        }
-    }
-}
-
-/// How the writer tells the hub that a page of kept messages was taken.
-struct Taker {
-    hub: HubHandle,
-    /// The connection, for the session's id and the log lines.
-    who: ConnLog,
-    /// What the reader is told; dropped with the writer, which tells the
-    /// reader that nothing more will come.
-    told: Arc<Told>,
-}
-
-impl Drop for Taker {
-    fn drop(&mut self) {
-        self.told.tell(|t| t.ended.store(true, SeqCst));
-    }
-}
-
-/// What the writer tells the reader: the hub's answers to logins (the
-/// writer sees them first) and the pages of kept messages it wrote. One
-/// small shared object: a tokio `watch` channel holds eight `Notify`s,
-/// and two of them were 700 bytes of every line connection.
-#[derive(Default)]
-struct Told {
-    /// Answers to logins so far.
-    answers: AtomicU32,
-    /// The last answer let the user in.
-    welcomed: AtomicBool,
-    /// The last kept message of the page being written, and of the last
-    /// page written (0 for none).
-    writing: AtomicU64,
-    written: AtomicU64,
-    /// The writer has ended: nothing more will be told.
-    ended: AtomicBool,
-    changed: Notify,
-}
-
-impl Told {
-    fn tell(&self, what: impl FnOnce(&Told)) {
-        what(self);
-        self.changed.notify_waiters();
-    }
-
-    /// The hub answered a login: `welcomed`, or the name was refused.
-    fn answered(&self, welcomed: bool) {
-        self.tell(|t| {
-            t.welcomed.store(welcomed, SeqCst);
-            t.answers.fetch_add(1, SeqCst);
-        });
-    }
-
-    /// Waits until `ready` holds; false if the writer ended first.
-    async fn wait(&self, ready: impl Fn(&Told) -> bool) -> bool {
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            // Registered before looking, so a change in between wakes it.
-            notified.as_mut().enable();
-            if ready(self) {
-                return true;
+        match &d.event {
+            Event::Local(b) => return self.out.extend_from_slice(b),
+            Event::Fence(_) => {
+                self.fenced = true;
+                return;
             }
-            if self.ended.load(SeqCst) {
-                return false;
-            }
-            notified.await;
+            _ => {}
         }
-    }
-}
-
-/// Drains the queue into the socket until goodbye, the kill switch or an
-/// error. A page of kept messages counts as taken once written: a telnet
-/// client has no way to say it read it, and a client that does not read
-/// stops the writer (the socket fills up) before it gets that far.
-async fn write_loop<S: Io>(
-    mut w: WriteHalf<S>,
-    mut rx: queue::Receiver<Out>,
-    mut kill: KillSwitch,
-    taker: Taker,
-) -> WriterEnd {
-    let mut batch = Vec::new();
-    let mut buf = Vec::new();
-    let mut logged_in = false;
-    // The give-back rule of every door (`hub_task::Quiet`). The line door
-    // has no heartbeat: its timer wakes only to look for a quiet spell.
-    let mut quiet = crate::hub_task::Quiet::default();
-    let never = Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
-    let timer = tokio::time::sleep_until(never);
-    tokio::pin!(timer);
-    loop {
-        // Nothing waiting: what a burst grew goes back, and after a quiet
-        // spell everything, so an idle connection holds no buffers of its
-        // own.
-        if let Some(keep) = quiet.give_back(&rx, &mut batch) {
-            crate::hub_task::release(&mut buf, keep);
-        }
-        quiet.set_timer(timer.as_mut(), never);
-        let got = tokio::select! {
-            biased;
-            got = rx.recv_many(&mut batch, WRITE_BATCH) => got,
-            () = &mut timer => {
-                quiet.due(Instant::now());
-                continue;
-            }
-        };
-        match got {
-            Ok(_) => {}
-            Err(Ended::Killed(why)) => return WriterEnd::Killed(why),
-            Err(Ended::Closed) => {
-                let _ = w.shutdown().await;
-                return WriterEnd::Drained;
-            }
-        }
-        quiet.busy();
-        buf.clear();
-        let mut bye = None;
-        let mut taken = None;
-        let mut kept = 0;
-        for item in batch.drain(..) {
-            let d = match item.ready().await {
-                Ready::Raw(b) => {
-                    buf.extend_from_slice(&b);
-                    continue;
+        self.out
+            .extend_from_slice(&d.rendered(render::SLOT, |e| render::render(e, &Local)));
+        match &d.event {
+            // The hub thread logs the login (`auth::log_login`).
+            Event::Welcome { .. } => {
+                if let Some(nick) = self.entering.take() {
+                    self.nick = Some(nick);
                 }
-                Ready::Event(d) => d,
-            };
-            if let Event::Local(b) = &d.event {
-                buf.extend_from_slice(b);
-                continue;
             }
-            buf.extend_from_slice(&d.rendered(render::SLOT, |e| render::render(e, &Local)));
-            match &d.event {
-                Event::Welcome { .. } => {
-                    logged_in = true;
-                    taker.told.answered(true);
-                }
-                // Before a name is taken, an error answers the login.
-                Event::Error(e) if !logged_in => {
-                    conn_event!(debug, taker.who, error = %e, "name refused");
-                    buf.extend_from_slice(&render::notice(now(), &Local, "Choose another name:"));
-                    taker.told.answered(false);
-                }
-                Event::Bye { reason } => {
-                    bye = Some(reason.clone());
-                    break;
-                }
-                Event::KeptPageEnd { upto } => taken = Some(*upto),
-                // A page's messages may go out in an earlier write than
-                // its end: the reader waits for the end all the same.
-                Event::Message { msg, offline: true } => kept = kept.max(msg.id.0),
-                Event::Error(e) => conn_event!(debug, taker.who, error = %e, "command refused"),
-                _ => {}
+            // Before a name is taken, an error answers the login.
+            Event::Error(e) if self.nick.is_none() => {
+                conn_event!(debug, who(self.sid, self.peer), error = %e, "name refused");
+                self.out
+                    .extend_from_slice(&render::notice(now(), &Local, "Choose another name:"));
+                self.entering = None;
             }
-        }
-        let writing = kept.max(taken.map_or(0, |t| t.0));
-        if writing > 0 {
-            taker.told.tell(|t| {
-                t.writing.fetch_max(writing, SeqCst);
-            });
-        }
-        // The kill, while the write waits (a client that does not read).
-        let written = tokio::select! {
-            biased;
-            r = w.write_all(&buf) => r,
-            why = kill.fired() => return WriterEnd::Killed(why),
-        };
-        if let Err(e) = written {
-            return WriterEnd::Failed(e);
-        }
-        if let Some(upto) = taken {
-            taker.told.tell(|t| t.written.store(upto.0, SeqCst));
-            // The hub may be gone (shutting down): then nothing is taken.
-            // (Boxed: a request to the hub is a large future for a task
-            // that idles, and this one is rare.)
-            let telling = Box::pin(taker.hub.kept_taken(taker.who.sid, upto));
-            let _ = telling.await;
-        }
-        if let Some(reason) = bye {
-            let _ = w.shutdown().await;
-            return WriterEnd::Bye(reason);
+            Event::Error(e) => {
+                conn_event!(debug, who(self.sid, self.peer), error = %e, "command refused")
+            }
+            Event::Bye { reason } => self.bye = Some(reason.clone()),
+            Event::KeptPageEnd { upto } => {
+                self.taken = Some(*upto);
+                self.page_open = false;
+            }
+            Event::Message { offline: true, .. } => self.page_open = true,
+            _ => {}
         }
     }
 }

@@ -345,16 +345,7 @@ fn run<S: Io>(
 /// Writes `out` unless the connection is killed while the write waits;
 /// false on error or kill.
 async fn flush<S: Io>(w: &mut S, out: &mut Vec<u8>, kill: &mut KillSwitch) -> bool {
-    if out.is_empty() {
-        return true;
-    }
-    let ok = tokio::select! {
-        biased;
-        r = w.write_all(out) => r.is_ok(),
-        _ = kill.fired() => false,
-    };
-    out.clear();
-    ok
+    crate::hub_task::write_out(w, out, kill).await.is_ok()
 }
 
 enum Line {
