@@ -491,3 +491,24 @@ async fn registration_and_ping_timeouts_close_quiet_connections() {
     assert!(last(error).contains("Ping timeout"), "{error}");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_script_sent_at_once_is_answered_in_full() {
+    // `printf 'NICK …\r\nUSER …\r\nJOIN #x\r\n…' | nc`: every line and the
+    // end of input arrive before registration is answered. The lines after
+    // it wait for the login, and the end of input waits for their answers.
+    let s = start(|_| {}).await;
+    let mut c = connect(s.addr, "script").await;
+    c.send_raw(b"NICK script\r\nUSER s 0 * :S\r\nJOIN #x\r\nTOPIC #x :set at once\r\n")
+        .await;
+    c.shutdown_write().await;
+    let rest = c.expect_closed().await;
+    let at = |command: &str| {
+        rest.iter()
+            .position(|m| m.command == command)
+            .unwrap_or_else(|| panic!("no {command} in {}", c.recent()))
+    };
+    assert!(at("001") < at("JOIN"), "{}", c.recent());
+    assert!(at("366") < at("TOPIC"), "{}", c.recent());
+    s.shutdown().await;
+}

@@ -143,6 +143,9 @@ struct Conn {
     /// it, and one fence at the line's end releases them as one labeled
     /// response (several targets, several channels, a refusal among them).
     group: Option<u64>,
+    /// The input ended: the fence sent behind its last line, and whether
+    /// it came back.
+    end_fence: Option<(u64, bool)>,
 }
 
 /// Sets the connection up, then returns the loop that serves it.
@@ -207,6 +210,7 @@ fn run<S: Io>(
         ping_sent: None,
         label: None,
         group: None,
+        end_fence: None,
     };
     async move {
         conn_event!(info, conn.who(), "connected");
@@ -267,8 +271,25 @@ fn run<S: Io>(
             if let Some(why) = conn.closing.clone() {
                 break (conn.closed_by, why);
             }
-            if let Some(eof) = eof {
-                break eof;
+            // The client stopped sending (`printf … | nc` does at once):
+            // it ends once every line it sent has been handled and
+            // answered. A fence behind them comes back after their
+            // replies, which wait for their commit.
+            if eof.is_some() && !conn.awaiting_login() {
+                match conn.end_fence {
+                    _ if !conn.connected => break eof.take().expect("checked"),
+                    None => {
+                        let req = conn.next_req;
+                        conn.next_req += 1;
+                        conn.end_fence = Some((req, false));
+                        let fencing = Box::pin(conn.hub.fence(conn.sid, req));
+                        if fencing.await.is_err() {
+                            break eof.take().expect("checked");
+                        }
+                    }
+                    Some((_, true)) => break eof.take().expect("checked"),
+                    Some((_, false)) => {}
+                }
             }
             let deadline = match conn.ping_sent {
                 Some(sent) => sent + ping_timeout,
@@ -298,7 +319,7 @@ fn run<S: Io>(
                         conn.deliver(item.ready().await);
                     }
                 }
-                read = stream.read_buf(&mut inbuf), if !conn.awaiting_login() => match read {
+                read = stream.read_buf(&mut inbuf), if !conn.awaiting_login() && eof.is_none() => match read {
                     Ok(0) => eof = Some((ClosedBy::Client, "Connection closed".to_owned())),
                     Err(e) => eof = Some((ClosedBy::read_error(&e), format!("Read error: {e}"))),
                     Ok(_) => quiet.busy(),
@@ -568,6 +589,12 @@ impl Conn {
 
     /// All replies to `req` are in: release a labeled response.
     fn done(&mut self, req: u64) {
+        if let Some((fence, back)) = &mut self.end_fence
+            && *fence == req
+        {
+            *back = true;
+            return;
+        }
         let Some(p) = self.pending.remove(&req) else {
             return;
         };
