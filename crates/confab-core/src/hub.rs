@@ -254,8 +254,6 @@ struct User {
     /// Rooms in join order; the last is the most recently joined.
     /// Registered users keep theirs while offline.
     rooms: Vec<RoomKey>,
-    /// Names whose messages this user does not see.
-    ignores: HashSet<NickKey>,
     /// Left out of WHO and of a room's member list for those who share no
     /// room with the user (IRC's user mode `+i`).
     invisible: bool,
@@ -263,7 +261,18 @@ struct User {
     /// How many private messages are kept for the user (they arrived while
     /// it was offline) and not yet taken by one of its sessions.
     kept: usize,
-    /// Those messages when the hub has no store; with one they are there.
+    /// What few users have (see [`Rare`]); none while all of it is empty.
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a [`User`] that most users leave empty, boxed apart: as
+/// fields of every `User` their empty tables took 160 of its 376 bytes.
+#[derive(Default)]
+struct Rare {
+    /// Names whose messages this user does not see.
+    ignores: HashSet<NickKey>,
+    /// The messages kept for the user when the hub has no store; with one
+    /// they are there.
     kept_mem: VecDeque<Message>,
     /// The page of kept messages handed to a session and not yet taken.
     page: Option<Page>,
@@ -271,6 +280,18 @@ struct User {
     /// `hub_markers.rs`). A guest's end with its last session.
     markers: HashMap<markers::Place, (Target, Marker)>,
 }
+
+impl Rare {
+    fn is_empty(&self) -> bool {
+        self.ignores.is_empty()
+            && self.kept_mem.is_empty()
+            && self.page.is_none()
+            && self.markers.is_empty()
+    }
+}
+
+/// What a user without a [`Rare`] box has: nothing.
+static NO_RARE: std::sync::LazyLock<Rare> = std::sync::LazyLock::new(Rare::default);
 
 impl User {
     fn new(nick: Nick, account: Option<AccountId>, now: Timestamp) -> User {
@@ -296,14 +317,37 @@ impl User {
             account_since: now,
             sessions: Vec::new(),
             rooms: Vec::new(),
-            ignores: HashSet::new(),
             invisible: false,
             last_seen: now,
             kept: 0,
-            kept_mem: VecDeque::new(),
-            page: None,
-            markers: HashMap::new(),
+            rare: None,
         }
+    }
+
+    fn rare(&self) -> &Rare {
+        self.rare.as_deref().unwrap_or(&NO_RARE)
+    }
+
+    /// The rare parts, boxed on first use; [`User::tidy`] drops the box
+    /// once they are empty again.
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_default()
+    }
+
+    fn tidy(&mut self) {
+        if self.rare.as_ref().is_some_and(|r| r.is_empty()) {
+            self.rare = None;
+        }
+    }
+
+    /// The user does not see messages from `from`.
+    fn ignores(&self, from: &NickKey) -> bool {
+        self.rare.as_ref().is_some_and(|r| r.ignores.contains(from))
+    }
+
+    /// The page of kept messages out, if any.
+    fn page(&self) -> Option<Page> {
+        self.rare.as_ref().and_then(|r| r.page)
     }
 
     fn online(&self) -> bool {
@@ -583,12 +627,14 @@ impl<O: Outbox> Hub<O> {
             user.account_since = state.account.created;
             user.kept = state.kept;
             user.rooms = rooms;
-            user.ignores = state.ignores.into_iter().collect();
-            user.markers = state
+            let rare = user.rare_mut();
+            rare.ignores = state.ignores.into_iter().collect();
+            rare.markers = state
                 .markers
                 .into_iter()
                 .map(|(target, m)| (markers::Place::of(&target), (target, m)))
                 .collect();
+            user.tidy();
             hub.users.insert(uid, Box::new(user));
         }
         let limits = hub.config.input;
@@ -1163,7 +1209,7 @@ impl<O: Outbox> Hub<O> {
                 }
                 let key = nick.key();
                 let user = self.users.get_mut(&uid).expect("live");
-                user.ignores.insert(key.clone());
+                user.rare_mut().ignores.insert(key.clone());
                 if let Some(account) = user.account {
                     self.op(Op::Ignore { account, nick: key });
                 }
@@ -1181,9 +1227,10 @@ impl<O: Outbox> Hub<O> {
             Command::Unignore(nick) => {
                 let key = nick.key();
                 let user = self.users.get_mut(&uid).expect("live");
-                if !user.ignores.remove(&key) {
+                if !user.rare.as_mut().is_some_and(|r| r.ignores.remove(&key)) {
                     return Err(ChatError::NotIgnoring(nick));
                 }
+                user.tidy();
                 if let Some(account) = user.account {
                     self.op(Op::Unignore { account, nick: key });
                 }
@@ -1196,7 +1243,7 @@ impl<O: Outbox> Hub<O> {
                 Ok(())
             }
             Command::Ignores => {
-                let mut keys: Vec<&NickKey> = self.users[&uid].ignores.iter().collect();
+                let mut keys: Vec<&NickKey> = self.users[&uid].rare().ignores.iter().collect();
                 keys.sort();
                 let nicks = keys
                     .into_iter()
@@ -1649,7 +1696,7 @@ impl<O: Outbox> Hub<O> {
     /// ends mid-delivery leaves it for the next.
     fn next_page(&mut self, uid: UserId, now: Timestamp) -> Result<(), ChatError> {
         let user = &self.users[&uid];
-        if user.kept == 0 || user.page.is_some() {
+        if user.kept == 0 || user.page().is_some() {
             return Ok(());
         }
         let Some(&sid) = user.sessions.first() else {
@@ -1661,7 +1708,7 @@ impl<O: Outbox> Hub<O> {
             self.commit_ops(now);
             self.store()?.pending(&to, limit).map_err(ChatError::from)?
         } else {
-            user.kept_mem.iter().take(limit).cloned().collect()
+            user.rare().kept_mem.iter().take(limit).cloned().collect()
         };
         let user = self.users.get_mut(&uid).expect("live");
         let Some(upto) = page.last().map(|m| m.id) else {
@@ -1669,7 +1716,7 @@ impl<O: Outbox> Hub<O> {
             user.kept = 0;
             return Ok(());
         };
-        user.page = Some(Page {
+        user.rare_mut().page = Some(Page {
             sid,
             upto,
             count: page.len(),
@@ -1691,12 +1738,14 @@ impl<O: Outbox> Hub<O> {
             return;
         };
         let user = self.users.get_mut(&uid).expect("live");
-        let Some(page) = user.page.filter(|p| p.sid == sid && p.upto == upto) else {
+        let Some(page) = user.page().filter(|p| p.sid == sid && p.upto == upto) else {
             return;
         };
-        user.page = None;
         user.kept = user.kept.saturating_sub(page.count);
-        user.kept_mem.retain(|m| m.id > upto);
+        let rare = user.rare_mut();
+        rare.page = None;
+        rare.kept_mem.retain(|m| m.id > upto);
+        user.tidy();
         let to = user.kept_for();
         self.op(Op::Delivered { to, upto });
         if let Err(e) = self.next_page(uid, now) {
@@ -1789,8 +1838,8 @@ impl<O: Outbox> Hub<O> {
             .iter()
             .map(|k| self.rooms[k].name.clone())
             .collect();
-        let ignores: Vec<NickKey> = user.ignores.iter().cloned().collect();
-        let markers: Vec<(Target, Marker)> = user.markers.values().cloned().collect();
+        let ignores: Vec<NickKey> = user.rare().ignores.iter().cloned().collect();
+        let markers: Vec<(Target, Marker)> = user.rare().markers.values().cloned().collect();
         for (target, marker) in markers {
             self.op(Op::ReadMarker {
                 account: account.id,
@@ -1845,7 +1894,7 @@ impl<O: Outbox> Hub<O> {
                 // An offline guest name is free to take, with what was kept
                 // for it.
                 let gone = self.users.remove(&other).expect("indexed");
-                inherited = Some((gone.kept, gone.kept_mem));
+                inherited = Some((gone.kept, gone.rare.map(|r| r.kept_mem)));
             }
             self.by_nick.remove(&old_key);
             self.by_nick.insert(key.clone(), uid);
@@ -1869,11 +1918,13 @@ impl<O: Outbox> Hub<O> {
             Some((count, mem)) if count > 0 => {
                 let user = self.users.get_mut(&uid).expect("live");
                 user.kept += count;
-                user.kept_mem.extend(mem);
-                user.kept_mem.make_contiguous().sort_by_key(|m| m.id);
+                let rare = user.rare_mut();
+                rare.kept_mem.extend(mem.into_iter().flatten());
+                rare.kept_mem.make_contiguous().sort_by_key(|m| m.id);
                 // A page out may now end past messages not in it: it is
                 // handed out again from the oldest.
-                user.page = None;
+                rare.page = None;
+                user.tidy();
                 if let Some(&sid) = user.sessions.first() {
                     self.reply(sid, now, Event::OfflineMessages { count });
                 }
@@ -2244,7 +2295,7 @@ impl<O: Outbox> Hub<O> {
                     text,
                     tags,
                 };
-                let ignored = recipient.ignores.contains(&from_key);
+                let ignored = recipient.ignores(&from_key);
                 let offline = !recipient.online();
                 let guest = recipient.account.is_none();
                 if offline && guest && !self.config.keep_for_guests {
@@ -2276,7 +2327,7 @@ impl<O: Outbox> Hub<O> {
                         if self.store.is_some() {
                             keep_for = Some(r.kept_for());
                         } else {
-                            r.kept_mem.push_back(msg.clone());
+                            r.rare_mut().kept_mem.push_back(msg.clone());
                         }
                     }
                     let ev = Event::KeptForOffline {
@@ -2334,7 +2385,7 @@ impl<O: Outbox> Hub<O> {
         let room = &self.rooms[key];
         for mid in &room.members {
             let member = &self.users[mid];
-            if !member.ignores.contains(from) {
+            if !member.ignores(from) {
                 self.staged.user(member, d);
             }
         }
@@ -2412,7 +2463,7 @@ impl<O: Outbox> Hub<O> {
         Ok(Read {
             query,
             upto: MsgId(self.next_msg.saturating_sub(1)),
-            ignores: me.ignores.iter().cloned().collect(),
+            ignores: me.rare().ignores.iter().cloned().collect(),
             private_since: me.account_since,
             answer,
         })
@@ -2478,7 +2529,7 @@ impl<O: Outbox> Hub<O> {
         let me = &self.users[&uid];
         messages
             .into_iter()
-            .filter(|m| !me.ignores.contains(&m.from.key()))
+            .filter(|m| !me.ignores(&m.from.key()))
             .filter(|m| matches!(m.to, Target::Room(_)) || m.time >= me.account_since)
             .collect()
     }
@@ -2710,10 +2761,11 @@ impl<O: Outbox> Hub<O> {
         let before = user.sessions.len();
         user.sessions.retain(|&s| s != sid);
         self.attached -= before - user.sessions.len();
-        if user.page.is_some_and(|p| p.sid == sid) {
+        if user.page().is_some_and(|p| p.sid == sid) {
             // A page the session did not take stays kept: for another
             // session of the user, or the next login.
-            user.page = None;
+            user.rare_mut().page = None;
+            user.tidy();
             if user.online() {
                 let _ = self.next_page(uid, now);
             }
@@ -2756,7 +2808,10 @@ impl<O: Outbox> Hub<O> {
             return;
         }
         let user = self.users.get_mut(&uid).expect("live");
-        user.markers.clear();
+        if let Some(rare) = &mut user.rare {
+            rare.markers.clear();
+        }
+        user.tidy();
         let rooms = std::mem::take(&mut user.rooms);
         for key in rooms {
             let room = self.rooms.get_mut(&key).expect("member of it");

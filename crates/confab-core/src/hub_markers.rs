@@ -46,7 +46,7 @@ impl<O: Outbox> Hub<O> {
         };
         let place = Place::of(&target);
         let user = self.users.get_mut(&uid).expect("live");
-        if let Some((known, current)) = user.markers.get(&place)
+        if let Some((known, current)) = user.rare().markers.get(&place)
             && marker <= *current
         {
             // Not forward: the asker learns what is kept.
@@ -57,7 +57,9 @@ impl<O: Outbox> Hub<O> {
             self.reply(sid, now, ev);
             return Ok(());
         }
-        user.markers.insert(place, (target.clone(), marker));
+        user.rare_mut()
+            .markers
+            .insert(place, (target.clone(), marker));
         if let Some(account) = user.account {
             let op = Op::ReadMarker {
                 account,
@@ -182,7 +184,7 @@ impl<O: Outbox> Hub<O> {
     }
 
     fn marker_of(&self, uid: UserId, target: &Target) -> Option<Marker> {
-        let markers = &self.users[&uid].markers;
+        let markers = &self.users[&uid].rare().markers;
         markers.get(&Place::of(target)).map(|(_, m)| *m)
     }
 
@@ -208,7 +210,8 @@ impl<O: Outbox> Hub<O> {
 
     /// Every marker of `uid`, rooms first, each kind by key.
     fn markers_of(&self, uid: UserId) -> Vec<(Target, Marker)> {
-        let mut list: Vec<(&Place, &(Target, Marker))> = self.users[&uid].markers.iter().collect();
+        let mut list: Vec<(&Place, &(Target, Marker))> =
+            self.users[&uid].rare().markers.iter().collect();
         list.sort_by(|a, b| match (a.0, b.0) {
             (Place::Room(x), Place::Room(y)) => x.cmp(y),
             (Place::User(x), Place::User(y)) => x.cmp(y),

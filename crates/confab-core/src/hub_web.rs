@@ -34,7 +34,7 @@ impl<O: Outbox> Hub<O> {
                 let key = self.sendable_room(uid, name)?;
                 for mid in &self.rooms[&key].members {
                     let member = &self.users[mid];
-                    if *mid != uid && !member.ignores.contains(&from_key) {
+                    if *mid != uid && !member.ignores(&from_key) {
                         self.staged.user(member, &ev);
                     }
                 }
@@ -42,7 +42,7 @@ impl<O: Outbox> Hub<O> {
             Target::User(nick) => {
                 let tid = self.user_id(&nick)?;
                 let them = &self.users[&tid];
-                if tid != uid && !them.ignores.contains(&from_key) {
+                if tid != uid && !them.ignores(&from_key) {
                     self.staged.user(them, &ev);
                 }
             }
@@ -80,7 +80,7 @@ impl<O: Outbox> Hub<O> {
                 let to = Target::User(them.nick.clone());
                 let tagmsg = Event::TagMsg { id, from, to, tags };
                 let ev = Envelope::by(now, tagmsg, &actor);
-                if !them.ignores.contains(&from_key) {
+                if !them.ignores(&from_key) {
                     self.staged.user(them, &ev);
                 }
                 if tid != uid {
