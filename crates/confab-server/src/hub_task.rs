@@ -68,22 +68,59 @@ impl Out {
     /// The item as the door renders it: a pending read's answer once the
     /// pool has it (in the read's place, with its time and origin).
     pub async fn ready(self) -> Ready {
+        match self.now() {
+            Ok(ready) => ready,
+            Err((read, answer)) => Out::answered(read, answer).await,
+        }
+    }
+
+    /// The item at once, unless it is a read the pool is still running.
+    fn now(self) -> Result<Ready, (Delivery, oneshot::Receiver<Option<Event>>)> {
         match self {
-            Out::Event(d) => Ready::Event(d),
-            Out::Raw(b) => Ready::Raw(b),
-            Out::Pending(read, answer) => {
-                // Nothing to say (history on joining an empty room).
-                let Some(event) = crate::reads::answer(answer).await else {
-                    return Ready::Raw(bytes::Bytes::new());
-                };
-                let d = Envelope::new(read.time, event);
-                if let Some(origin) = read.origin() {
-                    d.set_origin(origin);
-                }
-                Ready::Event(d)
+            Out::Event(d) => Ok(Ready::Event(d)),
+            Out::Raw(b) => Ok(Ready::Raw(b)),
+            Out::Pending(read, answer) => Err((read, answer)),
+        }
+    }
+
+    async fn answered(read: Delivery, answer: oneshot::Receiver<Option<Event>>) -> Ready {
+        // Nothing to say (history on joining an empty room).
+        let Some(event) = crate::reads::answer(answer).await else {
+            return Ready::Raw(bytes::Bytes::new());
+        };
+        let d = Envelope::new(read.time, event);
+        if let Some(origin) = read.origin() {
+            d.set_origin(origin);
+        }
+        Ready::Event(d)
+    }
+}
+
+/// Hands the items of `batch` to `deliver` in order, emptying it: the
+/// doors' one way of taking a batch off the queue. At a read the pool is
+/// still running it stops and returns the rest, boxed, for the door to
+/// await: few batches wait, and a wait in place would size every
+/// connection's task.
+#[must_use = "the rest of the batch is delivered only when awaited"]
+pub fn deliver_all<'a>(
+    batch: &'a mut Vec<Out>,
+    mut deliver: impl FnMut(Ready) + Send + 'a,
+) -> Option<std::pin::Pin<Box<impl std::future::Future<Output = ()> + Send + 'a>>> {
+    let mut items = batch.drain(..);
+    while let Some(item) = items.next() {
+        match item.now() {
+            Ok(ready) => deliver(ready),
+            Err((read, answer)) => {
+                return Some(Box::pin(async move {
+                    deliver(Out::answered(read, answer).await);
+                    for item in items {
+                        deliver(item.ready().await);
+                    }
+                }));
             }
         }
     }
+    None
 }
 
 /// What a connection's buffer may keep between bursts.
@@ -307,23 +344,37 @@ pub enum Unwritten {
 }
 
 /// Writes `out` and empties it, unless the connection is killed while the
-/// write waits: the doors' one way of putting a batch on the socket.
-pub async fn write_out<W: tokio::io::AsyncWrite + Unpin>(
-    w: &mut W,
-    out: &mut Vec<u8>,
-    kill: &mut KillSwitch,
-) -> Result<(), Unwritten> {
-    use tokio::io::AsyncWriteExt;
-    if out.is_empty() {
-        return Ok(());
-    }
-    let written = tokio::select! {
-        biased;
-        r = w.write_all(out) => r.map_err(Unwritten::Failed),
-        why = kill.fired() => Err(Unwritten::Killed(why)),
-    };
-    out.clear();
-    written
+/// write waits: the doors' one way of putting a batch on the socket. (A
+/// plain poll loop: its future is a few words in every connection's task.)
+pub fn write_out<'a, W: tokio::io::AsyncWrite + Unpin>(
+    w: &'a mut W,
+    out: &'a mut Vec<u8>,
+    kill: &'a mut KillSwitch,
+) -> impl std::future::Future<Output = Result<(), Unwritten>> + 'a {
+    use std::task::Poll;
+    let mut written = 0;
+    std::future::poll_fn(move |cx| {
+        let result = loop {
+            if written == out.len() {
+                break Ok(());
+            }
+            match std::pin::Pin::new(&mut *w).poll_write(cx, &out[written..]) {
+                Poll::Ready(Ok(0)) => {
+                    break Err(Unwritten::Failed(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Err(e)) => break Err(Unwritten::Failed(e)),
+                // The kill, while the write waits (a client that does not
+                // read).
+                Poll::Pending => match kill.poll_fired(cx) {
+                    Poll::Ready(why) => break Err(Unwritten::Killed(why)),
+                    Poll::Pending => return Poll::Pending,
+                },
+            }
+        };
+        out.clear();
+        Poll::Ready(result)
+    })
 }
 
 /// An account looked up for a login (`None`: there is no such account).

@@ -15,9 +15,16 @@
 //! its queue hears it from `recv_many` itself, ahead of what is queued (so
 //! the wait costs one registration, not two); a door stuck writing hears
 //! it through [`KillSwitch::fired`].
+//!
+//! The receiving side is one task (the door's), so it waits by leaving its
+//! waker in the queue's state, under the lock every push takes: no
+//! `Notify` waiter lives in the door's future while it waits (a `Notified`
+//! is 64 bytes of every idle connection's task, twice over).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
@@ -31,16 +38,25 @@ struct State<T> {
     receiver: bool,
     /// Why the connection must end at once, once it must.
     killed: Option<Arc<str>>,
+    /// The receiving task, while it waits for an item, the end or the
+    /// kill: taken and woken by the first of them.
+    waker: Option<Waker>,
+}
+
+impl<T> State<T> {
+    /// Leaves `cx`'s waker to be woken (the receiving task's, every time).
+    fn wait(&mut self, cx: &Context<'_>) {
+        match &self.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.waker = Some(cx.waker().clone()),
+        }
+    }
 }
 
 struct Shared<T> {
     state: Mutex<State<T>>,
-    /// Something to receive (or the last sender left): wakes the receiver.
-    filled: Notify,
     /// Room was made (or the receiver left): wakes waiting senders.
     drained: Notify,
-    /// The kill switch fired.
-    killing: Notify,
 }
 
 impl<T> Shared<T> {
@@ -48,6 +64,14 @@ impl<T> Shared<T> {
         // A panic while holding the lock leaves a consistent queue (every
         // change is a single call): go on with it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Wakes the receiving task, if it waits (outside the lock: a wake may
+/// run anything).
+fn wake(waker: Option<Waker>) {
+    if let Some(w) = waker {
+        w.wake();
     }
 }
 
@@ -81,10 +105,9 @@ pub fn queue<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             senders: 1,
             receiver: true,
             killed: None,
+            waker: None,
         }),
-        filled: Notify::new(),
         drained: Notify::new(),
-        killing: Notify::new(),
     });
     (
         Sender {
@@ -110,27 +133,26 @@ impl<T> Sender<T> {
         }
         let was_empty = s.items.is_empty();
         s.items.push_back(item);
-        drop(s);
         // The receiver only waits on an empty queue.
-        if was_empty {
-            self.shared.filled.notify_one();
-        }
+        let waiting = if was_empty { s.waker.take() } else { None };
+        drop(s);
+        wake(waiting);
         Ok(())
     }
 
     /// Fires the kill switch with `reason` (the first reason stays).
     pub fn kill(&self, reason: &str) {
-        {
+        let waiting = {
             let mut s = self.shared.lock();
             if s.killed.is_some() {
                 return;
             }
             s.killed = Some(reason.into());
-        }
-        // The receiver, waiting on its queue or the next time it looks; a
-        // writer stuck on its socket.
-        self.shared.filled.notify_one();
-        self.shared.killing.notify_waiters();
+            s.waker.take()
+        };
+        // The receiver, waiting on its queue or stuck writing to its
+        // socket; else it sees the kill the next time it looks.
+        wake(waiting);
     }
 
     /// Queues `item`, waiting for room; `Closed` if the receiver is gone.
@@ -162,17 +184,17 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let last = {
+        let waiting = {
             let mut s = self.shared.lock();
             s.senders -= 1;
-            s.senders == 0
+            if s.senders == 0 { s.waker.take() } else { None }
         };
-        if last {
-            self.shared.filled.notify_one();
-        }
+        wake(waiting);
     }
 }
 
+/// The receiving end. It and its [`KillSwitch`] are waited on by one task
+/// (they leave one waker in the queue), the door's.
 pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
 }
@@ -182,36 +204,45 @@ impl<T> Receiver<T> {
     /// the queue is empty; how many. `Ended` once the kill switch has fired
     /// (whatever is queued), or once the queue is empty and every sender is
     /// gone. Cancel-safe: an item is taken only by the call that returns it.
-    pub async fn recv_many(&mut self, buf: &mut Vec<T>, limit: usize) -> Result<usize, Ended> {
+    pub fn recv_many<'a>(
+        &'a mut self,
+        buf: &'a mut Vec<T>,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, Ended>> + 'a {
         let limit = limit.max(1);
-        loop {
-            {
-                let mut s = self.shared.lock();
-                if let Some(why) = &s.killed {
-                    return Err(Ended::Killed(why.clone()));
-                }
-                if !s.items.is_empty() {
-                    // A sender waits only on a full queue.
-                    let was_full = s.items.len() >= s.capacity;
-                    let n = limit.min(s.items.len());
-                    buf.extend(s.items.drain(..n));
-                    if s.items.is_empty() && s.items.capacity() > KEEP {
-                        s.items = VecDeque::new();
-                    }
-                    drop(s);
-                    if was_full {
-                        self.shared.drained.notify_waiters();
-                    }
-                    return Ok(n);
-                }
-                if s.senders == 0 {
-                    return Err(Ended::Closed);
-                }
-            }
-            // A permit stored by a push (or a kill) since the look above
-            // makes this return at once: no wake-up is lost.
-            self.shared.filled.notified().await;
+        std::future::poll_fn(move |cx| self.poll_recv_many(cx, buf, limit))
+    }
+
+    fn poll_recv_many(
+        &mut self,
+        cx: &Context<'_>,
+        buf: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<Result<usize, Ended>> {
+        let mut s = self.shared.lock();
+        if let Some(why) = &s.killed {
+            return Poll::Ready(Err(Ended::Killed(why.clone())));
         }
+        if s.items.is_empty() {
+            if s.senders == 0 {
+                return Poll::Ready(Err(Ended::Closed));
+            }
+            // Under the lock every push takes: no wake-up is lost.
+            s.wait(cx);
+            return Poll::Pending;
+        }
+        // A sender waits only on a full queue.
+        let was_full = s.items.len() >= s.capacity;
+        let n = limit.min(s.items.len());
+        buf.extend(s.items.drain(..n));
+        if s.items.is_empty() && s.items.capacity() > KEEP {
+            s.items = VecDeque::new();
+        }
+        drop(s);
+        if was_full {
+            self.shared.drained.notify_waiters();
+        }
+        Poll::Ready(Ok(n))
     }
 
     /// Nothing is queued.
@@ -248,29 +279,34 @@ pub struct KillSwitch<T> {
 impl<T> KillSwitch<T> {
     /// Waits until the switch fires; the reason. Pending forever if it
     /// never does (the door ends by its queue then).
-    pub async fn fired(&mut self) -> Arc<str> {
-        loop {
-            let killing = self.shared.killing.notified();
-            tokio::pin!(killing);
-            // Registered before looking, so a kill meanwhile wakes it.
-            killing.as_mut().enable();
-            if let Some(reason) = self.shared.lock().killed.clone() {
-                return reason;
+    pub fn fired(&mut self) -> impl Future<Output = Arc<str>> + '_ {
+        std::future::poll_fn(|cx| self.poll_fired(cx))
+    }
+
+    /// [`KillSwitch::fired`] for a door's own poll loop.
+    pub fn poll_fired(&mut self, cx: &Context<'_>) -> Poll<Arc<str>> {
+        let mut s = self.shared.lock();
+        match &s.killed {
+            Some(reason) => Poll::Ready(reason.clone()),
+            None => {
+                s.wait(cx);
+                Poll::Pending
             }
-            killing.await;
         }
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let items = {
+        let (items, waker) = {
             let mut s = self.shared.lock();
             s.receiver = false;
-            std::mem::take(&mut s.items)
+            (std::mem::take(&mut s.items), s.waker.take())
         };
-        // Dropped outside the lock: an item's drop may do anything.
+        // Dropped outside the lock: an item's drop may do anything. (The
+        // waker too: it holds the receiving task.)
         drop(items);
+        drop(waker);
         self.shared.drained.notify_waiters();
     }
 }

@@ -239,8 +239,8 @@ fn run<S: Io>(
                         }
                     }
                     quiet.busy();
-                    for item in batch.drain(..) {
-                        conn.deliver(item.ready().await);
+                    if let Some(rest) = crate::hub_task::deliver_all(&mut batch, |item| conn.deliver(item)) {
+                        rest.await;
                     }
                 }
                 read = stream.read_buf(&mut buf), if !conn.holding() && eof.is_none() => match read {
@@ -286,8 +286,10 @@ fn run<S: Io>(
             let grace = conn.config.limits.shutdown_grace();
             let finishing = Box::pin(async {
                 while rx.recv_many(&mut batch, WRITE_BATCH).await.is_ok() {
-                    for item in batch.drain(..) {
-                        conn.deliver(item.ready().await);
+                    if let Some(rest) =
+                        crate::hub_task::deliver_all(&mut batch, |item| conn.deliver(item))
+                    {
+                        rest.await;
                     }
                 }
                 if write_out(&mut stream, &mut conn.out, &mut kill)

@@ -230,8 +230,8 @@ fn run(
                         Err(Ended::Closed) => break (ClosedBy::Server, "closed".to_owned()),
                     }
                     quiet.busy();
-                    for item in batch.drain(..) {
-                        conn.deliver(item.ready().await);
+                    if let Some(rest) = crate::hub_task::deliver_all(&mut batch, |item| conn.deliver(item)) {
+                        rest.await;
                     }
                 }
                 frame = socket.recv() => {

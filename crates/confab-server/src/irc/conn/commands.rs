@@ -88,13 +88,14 @@ impl Conn {
                     self.closing = Some("Quit".into());
                 }
             }
-            Door::Pass(pass) => self.pass = Some(pass),
+            Door::Pass(pass) => self.reg().pass = Some(pass),
             Door::Nick(nick) => {
-                self.wanted = Some(nick.to_string());
+                self.reg().wanted = Some(nick.to_string());
                 self.try_register().await;
             }
             Door::User { ident, realname } => {
-                self.user = Some((ident, realname));
+                self.ident = Some(ident);
+                self.reg().realname = Some(realname);
                 self.try_register().await;
             }
             Door::Mode(p) => {

@@ -37,7 +37,7 @@ use super::render::{self, CAPS, Caps, View};
 use crate::auth;
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::Config;
-use crate::hub_task::{ConnOutbox, HubHandle, KillSwitch, Leave, Ready};
+use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, write_out};
 use crate::queue::Ended;
 use crate::time::now;
 
@@ -87,6 +87,19 @@ enum Sasl {
     Plain(String),
 }
 
+/// What registration needs and an idle connection should not carry in
+/// its task: boxed, and dropped once the client is registered and no SASL
+/// exchange is under way ([`Conn::line`]).
+#[derive(Default)]
+struct Registering {
+    /// The nick asked for.
+    wanted: Option<String>,
+    /// `USER`'s real name.
+    realname: Option<String>,
+    pass: Option<String>,
+    sasl: Option<Sasl>,
+}
+
 struct Conn {
     sid: SessionId,
     hub: HubHandle,
@@ -107,17 +120,15 @@ struct Conn {
     cap_302: bool,
     /// The current nick (`*` before registration).
     nick: String,
-    /// The nick asked for during registration.
-    wanted: Option<String>,
-    /// `USER`'s user name and real name.
-    user: Option<(String, String)>,
-    pass: Option<String>,
+    /// What registration (and a SASL exchange) holds until it is done.
+    reg: Option<Box<Registering>>,
+    /// `USER`'s user name.
+    ident: Option<String>,
     /// The account SASL logged in to, before registration.
     account: Option<Box<Account>>,
     logged_in: bool,
     /// The session is logged in to an account.
     is_account: bool,
-    sasl: Option<Sasl>,
     next_req: u64,
     pending: HashMap<u64, Pending>,
     /// The registration login in flight.
@@ -167,8 +178,6 @@ fn run<S: Io>(
     let mut stream = stream;
     let pacer = hub.flood().pacer(peer.ip());
     let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer, &hub);
-    let ping_every = Duration::from_millis(config.irc.ping_interval_ms);
-    let ping_timeout = Duration::from_millis(config.irc.ping_timeout_ms);
     let register_by = Instant::now() + Duration::from_millis(config.irc.registration_timeout_ms);
     // Should this task end abnormally (a panic), the hub still learns
     // that the session is gone.
@@ -189,13 +198,11 @@ fn run<S: Io>(
         cap_hold: false,
         cap_302: false,
         nick: "*".into(),
-        wanted: None,
-        user: None,
-        pass: None,
+        reg: None,
+        ident: None,
         account: None,
         logged_in: false,
         is_account: false,
-        sasl: None,
         next_req: 1,
         pending: HashMap::new(),
         login_req: None,
@@ -255,7 +262,10 @@ fn run<S: Io>(
                 let handling = Box::pin(conn.line(&line));
                 handling.await;
             }
-            if !conn.out.is_empty() && !flush(&mut stream, &mut conn.out, &mut kill).await {
+            if write_out(&mut stream, &mut conn.out, &mut kill)
+                .await
+                .is_err()
+            {
                 break (ClosedBy::WriteError, "write error".to_owned());
             }
             // Nothing waiting: what a burst grew goes back, and once the
@@ -292,8 +302,8 @@ fn run<S: Io>(
                 }
             }
             let deadline = match conn.ping_sent {
-                Some(sent) => sent + ping_timeout,
-                None => conn.last_heard + ping_every,
+                Some(sent) => sent + conn.ping_timeout(),
+                None => conn.last_heard + conn.ping_every(),
             };
             let due = if conn.registered {
                 deadline
@@ -309,14 +319,16 @@ fn run<S: Io>(
                         Err(Ended::Killed(why)) => {
                             conn.out.clear();
                             conn.error_line(&why);
-                            let _ = flush(&mut stream, &mut conn.out, &mut kill).await;
+                            // (Boxed, being rare: see `reply` above.)
+                            let flushing = Box::pin(write_out(&mut stream, &mut conn.out, &mut kill));
+                            let _ = flushing.await;
                             break (ClosedBy::Killed, why.to_string());
                         }
                         Err(Ended::Closed) => break (ClosedBy::Server, "closed".to_owned()),
                     }
                     quiet.busy();
-                    for item in batch.drain(..) {
-                        conn.deliver(item.ready().await);
+                    if let Some(rest) = crate::hub_task::deliver_all(&mut batch, |item| conn.deliver(item)) {
+                        rest.await;
                     }
                 }
                 read = stream.read_buf(&mut inbuf), if !conn.awaiting_login() && eof.is_none() => match read {
@@ -337,7 +349,8 @@ fn run<S: Io>(
                         conn.closing = Some("Registration timed out".into());
                         conn.closed_by = ClosedBy::Timeout;
                     } else if conn.ping_sent.is_some() {
-                        let why = format!("Ping timeout: {} seconds", ping_timeout.as_secs());
+                        let why =
+                            format!("Ping timeout: {} seconds", conn.ping_timeout().as_secs());
                         conn.error_line(&why);
                         conn.closing = Some(why);
                         conn.closed_by = ClosedBy::Timeout;
@@ -357,16 +370,11 @@ fn run<S: Io>(
             // What the hub still sends (the quit's goodbye) is dropped with
             // the queue.
         }
-        let _ = flush(&mut stream, &mut conn.out, &mut kill).await;
+        let flushing = Box::pin(write_out(&mut stream, &mut conn.out, &mut kill));
+        let _ = flushing.await;
         let _ = stream.shutdown().await;
         closed_by.log(&conn.who(), &reason);
     }
-}
-
-/// Writes `out` unless the connection is killed while the write waits;
-/// false on error or kill.
-async fn flush<S: Io>(w: &mut S, out: &mut Vec<u8>, kill: &mut KillSwitch) -> bool {
-    crate::hub_task::write_out(w, out, kill).await.is_ok()
 }
 
 enum Line {
@@ -447,6 +455,22 @@ impl Conn {
     }
 
     /// The registration's login was sent and not yet answered.
+    /// What registration holds, made when first needed.
+    fn reg(&mut self) -> &mut Registering {
+        self.reg.get_or_insert_default()
+    }
+
+    /// How long the connection may be silent before it is pinged (a
+    /// config value: an idle task should not carry a copy).
+    fn ping_every(&self) -> Duration {
+        Duration::from_millis(self.config.irc.ping_interval_ms)
+    }
+
+    /// How long a ping may go unanswered.
+    fn ping_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.irc.ping_timeout_ms)
+    }
+
     fn awaiting_login(&self) -> bool {
         self.login_req.is_some() && !self.logged_in
     }
@@ -456,7 +480,7 @@ impl Conn {
     }
 
     fn ident(&self) -> &str {
-        self.user.as_ref().map_or("*", |u| u.0.as_str())
+        self.ident.as_deref().unwrap_or("*")
     }
 
     fn my_mask(&self) -> String {
@@ -686,6 +710,9 @@ impl Conn {
     /// One line from the client.
     async fn line(&mut self, line: &[u8]) {
         self.line_once(line).await;
+        if self.registered && self.reg.as_ref().is_some_and(|r| r.sasl.is_none()) {
+            self.reg = None;
+        }
         if let Some(req) = self.group.take()
             && self.hub.fence(self.sid, req).await.is_err()
         {

@@ -10,7 +10,11 @@ impl Conn {
         if self.cap_hold || self.login_req.is_some() || self.logged_in {
             return;
         }
-        let (Some(wanted), Some((ident, realname))) = (self.wanted.clone(), self.user.clone())
+        let Some(reg) = self.reg.as_deref() else {
+            return;
+        };
+        let (Some(wanted), Some(ident), Some(realname)) =
+            (reg.wanted.clone(), self.ident.clone(), reg.realname.clone())
         else {
             return;
         };
@@ -19,7 +23,7 @@ impl Conn {
         };
         // A server password (PASS) logs in to the account of the nick.
         if self.account.is_none()
-            && let Some(pass) = self.pass.take()
+            && let Some(pass) = self.reg().pass.take()
         {
             match auth::log_in(&self.hub, "irc", &nick, pass, self.peer.ip()).await {
                 Ok(Ok(account)) => self.account = Some(Box::new(account)),
@@ -161,12 +165,12 @@ impl Conn {
                 .await;
         }
         if arg == "*" {
-            self.sasl = None;
+            self.reg().sasl = None;
             return self.num("906", &["SASL authentication aborted"]).await;
         }
-        let Some(Sasl::Plain(buf)) = &mut self.sasl else {
+        let Some(Sasl::Plain(buf)) = &mut self.reg().sasl else {
             if arg.eq_ignore_ascii_case("PLAIN") {
-                self.sasl = Some(Sasl::Plain(String::new()));
+                self.reg().sasl = Some(Sasl::Plain(String::new()));
                 let m = Irc::new("AUTHENTICATE").with_param("+");
                 return self.reply(vec![m]).await;
             }
@@ -178,14 +182,14 @@ impl Conn {
             buf.push_str(arg);
         }
         if arg.len() > 400 || buf.len() > MAX_SASL {
-            self.sasl = None;
+            self.reg().sasl = None;
             return self.num("905", &["SASL message too long"]).await;
         }
         if arg.len() == 400 {
             return; // more to come
         }
         let payload = std::mem::take(buf);
-        self.sasl = None;
+        self.reg().sasl = None;
         let decoded = Base64::decode_vec(&payload)
             .ok()
             .and_then(|b| String::from_utf8(b).ok());
