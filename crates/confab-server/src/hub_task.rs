@@ -123,6 +123,34 @@ pub fn deliver_all<'a>(
     None
 }
 
+/// The most one read takes off a socket ([`read_with`]).
+const READ_SCRATCH: usize = 4096;
+
+thread_local! {
+    /// Where [`read_with`] reads, one per worker thread.
+    static SCRATCH: std::cell::RefCell<[u8; READ_SCRATCH]> =
+        const { std::cell::RefCell::new([0; READ_SCRATCH]) };
+}
+
+/// Reads what the socket has and hands it to `take`; how many bytes (0 at
+/// the end of the stream). It reads into a scratch buffer of the worker
+/// thread's, so a connection waiting for input holds no buffer at all:
+/// `read_buf` reserves 64 bytes in an empty one before it waits, on every
+/// idle connection.
+pub fn read_with<'a, R: tokio::io::AsyncRead + Unpin>(
+    r: &'a mut R,
+    mut take: impl FnMut(&[u8]) + 'a,
+) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+    std::future::poll_fn(move |cx| {
+        SCRATCH.with_borrow_mut(|scratch| {
+            let mut read = tokio::io::ReadBuf::new(scratch);
+            std::task::ready!(std::pin::Pin::new(&mut *r).poll_read(cx, &mut read))?;
+            take(read.filled());
+            std::task::Poll::Ready(Ok(read.filled().len()))
+        })
+    })
+}
+
 /// What a connection's buffer may keep between bursts.
 pub const KEEP_BYTES: usize = 512;
 

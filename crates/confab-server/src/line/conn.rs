@@ -12,10 +12,10 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use chrono::Local;
 use confab_core::{ClientInfo, Command, Event, MsgId, Nick, SessionId};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::rewind::Io;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -27,14 +27,12 @@ use crate::auth;
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, Unwritten, write_out};
+use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, Unwritten, read_with, write_out};
 use crate::queue::Ended;
 use crate::time::now;
 
 /// Deliveries taken off the queue per write.
 const WRITE_BATCH: usize = 256;
-/// Bytes a read may take while a burst fills the buffer.
-const READ_CHUNK: usize = 4096;
 
 /// Serves one connection in the line protocol. `initial` holds what the
 /// client sent before the protocol was decided.
@@ -145,9 +143,6 @@ fn run<S: Io>(
         // that the session is gone.
         let mut leave = Leave::new(&conn.hub, sid);
         let mut batch = Vec::new();
-        // Empty while idle: a read takes a little, more while a burst
-        // fills it.
-        let mut buf = BytesMut::new();
         // The give-back rule of every door (`hub_task::Quiet`).
         let mut quiet = crate::hub_task::Quiet::default();
         // The line door has no heartbeat: once named, the timer wakes only
@@ -206,9 +201,6 @@ fn run<S: Io>(
             // buffers of its own.
             if let Some(keep) = quiet.give_back(&rx, &mut batch) {
                 crate::hub_task::release(&mut conn.out, keep);
-                if keep == 0 && buf.capacity() > 0 {
-                    buf = BytesMut::new();
-                }
             }
             // The client stopped sending (`printf … | nc` does at once): it
             // ends once every line it sent has been handled and answered.
@@ -243,21 +235,10 @@ fn run<S: Io>(
                         rest.await;
                     }
                 }
-                read = stream.read_buf(&mut buf), if !conn.holding() && eof.is_none() => match read {
+                read = read_with(&mut stream, |bytes| decoder.feed(bytes, &mut items)),
+                    if !conn.holding() && eof.is_none() => match read {
                     Ok(0) => eof = Some(End::new(ClosedBy::Client, "Connection closed", true)),
-                    Ok(_) => {
-                        quiet.busy();
-                        decoder.feed(&buf, &mut items);
-                        // A full buffer means more is waiting: read it in
-                        // bigger chunks. Otherwise give back what it grew.
-                        let full = buf.len() == buf.capacity();
-                        buf.clear();
-                        if full {
-                            buf.reserve(READ_CHUNK);
-                        } else if buf.capacity() > crate::hub_task::KEEP_BYTES {
-                            buf = BytesMut::new();
-                        }
-                    }
+                    Ok(_) => quiet.busy(),
                     Err(e) => {
                         eof = Some(End::new(ClosedBy::read_error(&e), format!("Read error: {e}"), true));
                     }

@@ -27,7 +27,7 @@ use confab_core::{
     RoomName, SessionId, Target, Timestamp,
 };
 use confab_irc::{MAX_LINE, MAX_TAGS, Message as Irc, ParseError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::rewind::Io;
 use tokio::time::Instant;
@@ -37,7 +37,7 @@ use super::render::{self, CAPS, Caps, View};
 use crate::auth;
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::Config;
-use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, write_out};
+use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, read_with, write_out};
 use crate::queue::Ended;
 use crate::time::now;
 
@@ -89,7 +89,7 @@ enum Sasl {
 
 /// What registration needs and an idle connection should not carry in
 /// its task: boxed, and dropped once the client is registered and no SASL
-/// exchange is under way ([`Conn::line`]).
+/// exchange is under way (`Conn::registered_tidy`).
 #[derive(Default)]
 struct Registering {
     /// The nick asked for.
@@ -331,7 +331,8 @@ fn run<S: Io>(
                         rest.await;
                     }
                 }
-                read = stream.read_buf(&mut inbuf), if !conn.awaiting_login() && eof.is_none() => match read {
+                read = read_with(&mut stream, |bytes| inbuf.extend_from_slice(bytes)),
+                    if !conn.awaiting_login() && eof.is_none() => match read {
                     Ok(0) => eof = Some((ClosedBy::Client, "Connection closed".to_owned())),
                     Err(e) => eof = Some((ClosedBy::read_error(&e), format!("Read error: {e}"))),
                     Ok(_) => quiet.busy(),
@@ -455,6 +456,15 @@ impl Conn {
     }
 
     /// The registration's login was sent and not yet answered.
+    /// Drops what registration held once the client is registered and no
+    /// SASL exchange is under way: after each line, and at the welcome
+    /// (an idle client sends no line after it).
+    fn registered_tidy(&mut self) {
+        if self.registered && self.reg.as_ref().is_some_and(|r| r.sasl.is_none()) {
+            self.reg = None;
+        }
+    }
+
     /// What registration holds, made when first needed.
     fn reg(&mut self) -> &mut Registering {
         self.reg.get_or_insert_default()
@@ -710,9 +720,7 @@ impl Conn {
     /// One line from the client.
     async fn line(&mut self, line: &[u8]) {
         self.line_once(line).await;
-        if self.registered && self.reg.as_ref().is_some_and(|r| r.sasl.is_none()) {
-            self.reg = None;
-        }
+        self.registered_tidy();
         if let Some(req) = self.group.take()
             && self.hub.fence(self.sid, req).await.is_err()
         {

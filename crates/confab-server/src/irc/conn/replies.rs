@@ -20,6 +20,7 @@ impl Conn {
                 }
                 if !self.registered {
                     self.registered = true;
+                    self.registered_tidy();
                     return self.burst(*online);
                 }
                 let mut out = Vec::new();
