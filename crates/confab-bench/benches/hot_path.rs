@@ -244,7 +244,7 @@ impl Outbox for Counting {
 /// What a door knows of a client from 127.0.0.1 (as IRC would say it).
 fn client(name: &str) -> ClientInfo {
     ClientInfo {
-        ident: Some(format!("~{name}")),
+        ident: Some(format!("~{name}").into()),
         host: "q7fk2mzx5rnw3bqh.confab".into(),
         addr: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         realname: None,

@@ -111,16 +111,17 @@ const IDENT_LEN: usize = 16;
 /// What a door knows of a new session's client.
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
-    /// IRC's user name; the nick when `None`.
-    pub ident: Option<String>,
+    /// IRC's user name; the nick when `None`. (The texts are shared with
+    /// the user the session attaches to, not copied.)
+    pub ident: Option<Arc<str>>,
     /// Where it connects from, as shown to others: a cloak of the
     /// address (the server computes it), never the address itself.
-    pub host: String,
+    pub host: Arc<str>,
     /// The real address, kept with the user and shown to nobody (for
     /// server operators to come); `None` when the door knows none.
     pub addr: Option<IpAddr>,
     /// IRC's real name; the nick when `None`.
-    pub realname: Option<String>,
+    pub realname: Option<Arc<str>>,
     /// Whether logging in with no rooms joins the default room (what a
     /// human on a line door expects; IRC clients choose their channels).
     pub auto_join: bool,
@@ -1574,15 +1575,13 @@ impl<O: Outbox> Hub<O> {
             let limits = &self.config.input;
             let ident = info
                 .ident
-                .as_deref()
                 .filter(|i| limits.check(Field::Key, i).is_ok() && i.len() <= IDENT_LEN);
             let realname = info
                 .realname
-                .as_deref()
                 .filter(|r| limits.check(Field::Realname, r).is_ok());
-            user.ident = ident.unwrap_or(nick).into();
-            user.realname = realname.unwrap_or(nick).into();
-            user.host = info.host.as_str().into();
+            user.ident = ident.unwrap_or_else(|| nick.into());
+            user.realname = realname.unwrap_or_else(|| nick.into());
+            user.host = info.host;
             user.addr = info.addr;
             user.signon = now;
             user.last_active = now;

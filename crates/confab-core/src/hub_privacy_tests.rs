@@ -18,8 +18,8 @@ fn addr() -> IpAddr {
 /// What the server's cloak makes of a client at `addr()`.
 fn cloaked(ident: Option<&str>) -> ClientInfo {
     ClientInfo {
-        ident: ident.map(str::to_owned),
-        host: CLOAK.to_owned(),
+        ident: ident.map(Into::into),
+        host: CLOAK.into(),
         addr: Some(addr()),
         ..ClientInfo::default()
     }

@@ -2281,8 +2281,8 @@ fn actor(n: &str, ident: &str, host: &str, realname: &str) -> Arc<Actor> {
 
 fn client(ident: Option<&str>, host: &str) -> ClientInfo {
     ClientInfo {
-        ident: ident.map(str::to_owned),
-        host: host.to_owned(),
+        ident: ident.map(Into::into),
+        host: host.into(),
         ..ClientInfo::default()
     }
 }
@@ -5205,8 +5205,8 @@ fn a_real_name_or_ident_from_a_door_that_breaks_the_rules_is_replaced_by_the_nic
     for (i, (realname, ident)) in bad.into_iter().enumerate() {
         let name = format!("user{i}");
         let info = ClientInfo {
-            ident: Some(ident.to_owned()),
-            realname: Some(realname.to_owned()),
+            ident: Some(ident.into()),
+            realname: Some(realname.into()),
             ..ClientInfo::default()
         };
         let sid = w.login_with(&name, info);

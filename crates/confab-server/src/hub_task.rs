@@ -999,7 +999,7 @@ impl Runner {
                     "connect",
                     json!({"sid": sid.0, "peer": peer.to_string(), "door": door}),
                 );
-                info.host = self.cloak.host(peer.ip());
+                info.host = self.cloak.host(peer.ip()).into();
                 info.addr = Some(peer.ip());
                 let door = crate::metrics::door(door);
                 self.doors.insert(

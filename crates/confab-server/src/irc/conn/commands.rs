@@ -94,7 +94,7 @@ impl Conn {
                 self.try_register().await;
             }
             Door::User { ident, realname } => {
-                self.ident = Some(ident);
+                self.ident = Some(ident.into());
                 self.reg().realname = Some(realname);
                 self.try_register().await;
             }

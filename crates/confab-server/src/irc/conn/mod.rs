@@ -122,8 +122,8 @@ struct Conn {
     nick: String,
     /// What registration (and a SASL exchange) holds until it is done.
     reg: Option<Box<Registering>>,
-    /// `USER`'s user name.
-    ident: Option<String>,
+    /// `USER`'s user name (shared with the hub's user).
+    ident: Option<Arc<str>>,
     /// The account SASL logged in to, before registration.
     account: Option<Box<Account>>,
     logged_in: bool,

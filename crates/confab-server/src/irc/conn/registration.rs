@@ -42,7 +42,7 @@ impl Conn {
             let info = ClientInfo {
                 ident: Some(ident),
                 // The hub thread sets the host (the same cloak).
-                realname: Some(realname).filter(|r| !r.is_empty()),
+                realname: Some(realname.into()).filter(|r: &Arc<str>| !r.is_empty()),
                 auto_join: false,
                 ..ClientInfo::default()
             };
