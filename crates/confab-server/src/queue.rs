@@ -5,10 +5,10 @@
 //! channel up front and keeps its blocks, which for a server of idle
 //! connections is most of what each one costs.
 //!
-//! The hub pushes without waiting ([`Sender::try_send`]); a door's own
-//! output may wait for room ([`Sender::send`]). The receiver sees the end
+//! The hub pushes without waiting ([`Sender::try_send`]), and nothing else
+//! pushes: a door writes its own output itself. The receiver sees the end
 //! ([`Ended::Closed`]) once every sender is gone and the queue is empty;
-//! senders see [`Closed`] once the receiver is gone.
+//! senders see [`TrySendError::Closed`] once the receiver is gone.
 //!
 //! The queue also carries the connection's kill switch: the hub ends a
 //! session whose queue is full with [`Sender::kill`]. A door waiting on
@@ -25,8 +25,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-
-use tokio::sync::Notify;
 
 /// Items a queue keeps room for between bursts.
 const KEEP: usize = 16;
@@ -55,8 +53,6 @@ impl<T> State<T> {
 
 struct Shared<T> {
     state: Mutex<State<T>>,
-    /// Room was made (or the receiver left): wakes waiting senders.
-    drained: Notify,
 }
 
 impl<T> Shared<T> {
@@ -85,10 +81,6 @@ pub enum Ended {
     Killed(Arc<str>),
 }
 
-/// The receiver is gone: the item comes back.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Closed<T>(pub T);
-
 /// Why [`Sender::try_send`] failed; the item comes back.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TrySendError<T> {
@@ -107,7 +99,6 @@ pub fn queue<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             killed: None,
             waker: None,
         }),
-        drained: Notify::new(),
     });
     (
         Sender {
@@ -153,23 +144,6 @@ impl<T> Sender<T> {
         // The receiver, waiting on its queue or stuck writing to its
         // socket; else it sees the kill the next time it looks.
         wake(waiting);
-    }
-
-    /// Queues `item`, waiting for room; `Closed` if the receiver is gone.
-    pub async fn send(&self, item: T) -> Result<(), Closed<T>> {
-        let mut item = item;
-        loop {
-            let drained = self.shared.drained.notified();
-            tokio::pin!(drained);
-            // Registered before looking, so room made meanwhile wakes it.
-            drained.as_mut().enable();
-            match self.try_send(item) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Closed(back)) => return Err(Closed(back)),
-                Err(TrySendError::Full(back)) => item = back,
-            }
-            drained.await;
-        }
     }
 }
 
@@ -231,16 +205,10 @@ impl<T> Receiver<T> {
             s.wait(cx);
             return Poll::Pending;
         }
-        // A sender waits only on a full queue.
-        let was_full = s.items.len() >= s.capacity;
         let n = limit.min(s.items.len());
         buf.extend(s.items.drain(..n));
         if s.items.is_empty() && s.items.capacity() > KEEP {
             s.items = VecDeque::new();
-        }
-        drop(s);
-        if was_full {
-            self.shared.drained.notify_waiters();
         }
         Poll::Ready(Ok(n))
     }
@@ -307,7 +275,6 @@ impl<T> Drop for Receiver<T> {
         // waker too: it holds the receiving task.)
         drop(items);
         drop(waker);
-        self.shared.drained.notify_waiters();
     }
 }
 
@@ -358,19 +325,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_waiting_sender_goes_on_when_room_is_made() {
-        let (tx, mut rx) = queue(1);
-        tx.try_send(1).unwrap();
-        let sender = tokio::spawn(async move { tx.send(2).await });
-        let mut got = Vec::new();
-        while got.len() < 2 {
-            rx.recv_many(&mut got, 10).await.unwrap();
-        }
-        assert_eq!(got, [1, 2]);
-        assert_eq!(sender.await.unwrap(), Ok(()));
-    }
-
-    #[tokio::test]
     async fn the_receiver_sees_the_end_after_the_last_item() {
         let (tx, mut rx) = queue(4);
         let tx2 = tx.clone();
@@ -402,13 +356,7 @@ mod tests {
     async fn senders_learn_the_receiver_is_gone() {
         let (tx, rx) = queue(1);
         tx.try_send(1).unwrap();
-        let waiting = {
-            let tx = tx.clone();
-            tokio::spawn(async move { tx.send(2).await })
-        };
-        tokio::task::yield_now().await;
         drop(rx);
-        assert_eq!(waiting.await.unwrap(), Err(Closed(2)));
         assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
     }
 
