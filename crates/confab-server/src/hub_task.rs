@@ -313,7 +313,7 @@ pub struct ConnOutbox {
 
 impl ConnOutbox {
     /// An outbox with room for `capacity` items, the receiving end for the
-    /// door's writer, and the switch its writer watches to stop at once.
+    /// door, and the switch it watches to stop at once.
     /// `pacer` is the connection's way through the flood limit.
     /// `hub` says where reads run.
     pub fn new(
@@ -344,7 +344,7 @@ impl Outbox for ConnOutbox {
         match self.tx.try_send(out) {
             Ok(()) => Ok(()),
             Err(queue::TrySendError::Full(_)) => Err(QueueFull),
-            // The writer is gone: the connection is closing anyway.
+            // The door is gone: the connection is closing anyway.
             Err(queue::TrySendError::Closed(_)) => Ok(()),
         }
     }

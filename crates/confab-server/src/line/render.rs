@@ -7,7 +7,7 @@
 //! forge a line.
 //!
 //! Pure: the time zone is an argument. A rendering depends only on the
-//! event, never on who receives it, so the writer caches it in the event's
+//! event, never on who receives it, so the door caches it in the event's
 //! envelope (slot [`SLOT`]) and a room of a thousand telnet users costs one
 //! rendering per message.
 
@@ -352,7 +352,7 @@ pub fn render<Tz: TimeZone<Offset: Display>>(env: &Envelope, tz: &Tz) -> Bytes {
         | Event::ReadMarker { .. }
         | Event::ReadMarkers(_) => {}
         Event::Bye { reason } => line(&format!("*** Disconnected: {}", plain(reason))),
-        // Written by the writer as they are; nothing to show.
+        // Written by the door as they are; nothing to show.
         // A read is answered in its place (`hub_task::Out::ready`).
         Event::Local(_) | Event::Fence(_) | Event::KeptPageEnd { .. } | Event::Read(_) => {}
     }
