@@ -429,12 +429,13 @@ async fn half_closed_client_still_gets_its_answers() {
 
 #[tokio::test]
 async fn a_script_sent_at_once_is_answered_in_full() {
-    // `printf 'bob\n/join #x\n/users\n' | nc`: every line arrives (with
+    // `printf 'bob\n/join #x\n/users' | nc`: every line arrives (with
     // the end of input) before the name is even answered. The lines after
-    // the name wait for it, and the end of input waits for them.
+    // the name wait for it, and the end of input waits for them; the last
+    // line needs no line end.
     let s = default_server().await;
     let mut c = Client::connect(s.addr, "bob").await;
-    c.send_raw(b"bob\r\n/join #x\r\n/users\r\n").await;
+    c.send_raw(b"bob\r\n/join #x\r\n/users").await;
     c.shutdown_write().await;
     let rest = c.expect_closed().await;
     let at = |needle: &str| {

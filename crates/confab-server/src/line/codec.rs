@@ -96,6 +96,15 @@ impl LineDecoder {
         }
     }
 
+    /// The input has ended: a last line without its line end is a line
+    /// all the same (`printf 'alice\n/users' | nc`).
+    pub fn finish(&mut self, out: &mut VecDeque<Decoded>) {
+        if !self.line.is_empty() || self.overlong {
+            self.end(out);
+        }
+        self.state = State::Text;
+    }
+
     fn text(&mut self, b: u8, out: &mut VecDeque<Decoded>) -> State {
         match b {
             b'\r' => {
@@ -227,6 +236,20 @@ mod tests {
     fn overlong_lines_are_skipped_once() {
         let got = decode(4, &[b"abcd\nabcde", b"fghij\nok\n"]);
         assert_eq!(got, [line("abcd"), Decoded::TooLong, line("ok")]);
+    }
+
+    #[test]
+    fn the_end_of_input_ends_the_last_line() {
+        let mut d = LineDecoder::new(4);
+        let mut out = VecDeque::new();
+        d.feed(b"ab\ncd", &mut out);
+        d.finish(&mut out);
+        assert_eq!(out, [line("ab"), line("cd")]);
+        // Nothing pending, nothing more; an overlong last line is reported.
+        d.finish(&mut out);
+        d.feed(b"abcdefg", &mut out);
+        d.finish(&mut out);
+        assert_eq!(out, [line("ab"), line("cd"), Decoded::TooLong]);
     }
 
     #[test]

@@ -237,7 +237,10 @@ fn run<S: Io>(
                 }
                 read = read_with(&mut stream, |bytes| decoder.feed(bytes, &mut items)),
                     if !conn.holding() && eof.is_none() => match read {
-                    Ok(0) => eof = Some(End::new(ClosedBy::Client, "Connection closed", true)),
+                    Ok(0) => {
+                        decoder.finish(&mut items);
+                        eof = Some(End::new(ClosedBy::Client, "Connection closed", true));
+                    }
                     Ok(_) => quiet.busy(),
                     Err(e) => {
                         eof = Some(End::new(ClosedBy::read_error(&e), format!("Read error: {e}"), true));

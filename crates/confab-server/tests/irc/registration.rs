@@ -496,10 +496,11 @@ async fn registration_and_ping_timeouts_close_quiet_connections() {
 async fn a_script_sent_at_once_is_answered_in_full() {
     // `printf 'NICK …\r\nUSER …\r\nJOIN #x\r\n…' | nc`: every line and the
     // end of input arrive before registration is answered. The lines after
-    // it wait for the login, and the end of input waits for their answers.
+    // it wait for the login, and the end of input waits for their answers;
+    // the last line needs no line end.
     let s = start(|_| {}).await;
     let mut c = connect(s.addr, "script").await;
-    c.send_raw(b"NICK script\r\nUSER s 0 * :S\r\nJOIN #x\r\nTOPIC #x :set at once\r\n")
+    c.send_raw(b"NICK script\r\nUSER s 0 * :S\r\nJOIN #x\r\nTOPIC #x :set at once")
         .await;
     c.shutdown_write().await;
     let rest = c.expect_closed().await;

@@ -333,7 +333,14 @@ fn run<S: Io>(
                 }
                 read = read_with(&mut stream, |bytes| inbuf.extend_from_slice(bytes)),
                     if !conn.awaiting_login() && eof.is_none() => match read {
-                    Ok(0) => eof = Some((ClosedBy::Client, "Connection closed".to_owned())),
+                    Ok(0) => {
+                        // A last line without its line end is a line all
+                        // the same (`printf … | nc`).
+                        if !inbuf.is_empty() {
+                            inbuf.extend_from_slice(b"\r\n");
+                        }
+                        eof = Some((ClosedBy::Client, "Connection closed".to_owned()));
+                    }
                     Err(e) => eof = Some((ClosedBy::read_error(&e), format!("Read error: {e}"))),
                     Ok(_) => quiet.busy(),
                 },
