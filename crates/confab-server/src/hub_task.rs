@@ -67,7 +67,7 @@ pub enum Ready {
 impl Out {
     /// The item as the door renders it: a pending read's answer once the
     /// pool has it (in the read's place, with its time and origin).
-    pub async fn ready(self) -> Ready {
+    async fn ready(self) -> Ready {
         match self.now() {
             Ok(ready) => ready,
             Err((read, answer)) => Out::answered(read, answer).await,
@@ -369,6 +369,17 @@ pub enum Unwritten {
     /// The hub closed the connection while the write waited (a client
     /// that does not read).
     Killed(Arc<str>),
+}
+
+impl Unwritten {
+    /// Who ended the connection, and why, as its log line says.
+    pub fn closed(self) -> (crate::closed::ClosedBy, String) {
+        use crate::closed::ClosedBy;
+        match self {
+            Unwritten::Failed(e) => (ClosedBy::WriteError, format!("Write error: {e}")),
+            Unwritten::Killed(why) => (ClosedBy::Killed, why.to_string()),
+        }
+    }
 }
 
 /// Writes `out` and empties it, unless the connection is killed while the

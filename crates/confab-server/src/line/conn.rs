@@ -27,7 +27,7 @@ use crate::auth;
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, Unwritten, read_with, write_out};
+use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, read_with, write_out};
 use crate::queue::Ended;
 use crate::time::now;
 
@@ -104,8 +104,7 @@ fn run<S: Io>(
         entering: None,
         page_open: false,
         taken: None,
-        fencing: false,
-        fenced: false,
+        end_fence: None,
         bye: None,
         out: Vec::new(),
         peer,
@@ -171,12 +170,9 @@ fn run<S: Io>(
             if items.is_empty() && items.capacity() > 0 {
                 items = VecDeque::new();
             }
-            match write_out(&mut stream, &mut conn.out, &mut kill).await {
-                Ok(()) => {}
-                Err(Unwritten::Killed(why)) => break End::new(ClosedBy::Killed, &*why, false),
-                Err(Unwritten::Failed(e)) => {
-                    break End::new(ClosedBy::WriteError, format!("Write error: {e}"), false);
-                }
+            if let Err(e) = write_out(&mut stream, &mut conn.out, &mut kill).await {
+                let (by, why) = e.closed();
+                break End::new(by, why, false);
             }
             // A page of kept messages counts as taken once written: a
             // telnet client has no way to say it read it, and a client
@@ -207,14 +203,16 @@ fn run<S: Io>(
             // A fence behind them comes back after their replies, which
             // wait for their commit.
             if items.is_empty() && !conn.holding() && eof.is_some() {
-                if !conn.fencing {
-                    conn.fencing = true;
-                    let fencing = Box::pin(conn.hub.fence(sid, 0));
-                    if fencing.await.is_err() {
-                        break eof.take().expect("checked");
+                match conn.end_fence {
+                    None => {
+                        conn.end_fence = Some(false);
+                        let fencing = Box::pin(conn.hub.fence(sid, 0));
+                        if fencing.await.is_err() {
+                            break eof.take().expect("checked");
+                        }
                     }
-                } else if conn.fenced {
-                    break eof.take().expect("checked");
+                    Some(true) => break eof.take().expect("checked"),
+                    Some(false) => {}
                 }
             }
             let due = if conn.nick.is_none() { login_by } else { never };
@@ -321,10 +319,9 @@ struct Conn {
     page_open: bool,
     /// The end of a page of kept messages rendered, not yet written.
     taken: Option<MsgId>,
-    /// The input has ended and a fence was sent behind the last line; it
-    /// came back.
-    fencing: bool,
-    fenced: bool,
+    /// The input ended: a fence was sent behind its last line, and
+    /// whether it came back.
+    end_fence: Option<bool>,
     /// The hub's goodbye was rendered: once written, the connection ends.
     bye: Option<String>,
     /// Output not yet written.
@@ -558,7 +555,7 @@ impl Conn {
         match &d.event {
             Event::Local(b) => return self.out.extend_from_slice(b),
             Event::Fence(_) => {
-                self.fenced = true;
+                self.end_fence = Some(true);
                 return;
             }
             _ => {}

@@ -22,7 +22,7 @@ use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, 
 use crate::auth::{self, LoginError};
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready};
+use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready, Unwritten};
 use crate::metrics::ConnGauge;
 use crate::queue::Ended;
 use crate::shared::Shared;
@@ -181,12 +181,7 @@ fn run(
         tokio::pin!(timer);
         let (closed_by, reason): (ClosedBy, String) = loop {
             if let Err(e) = conn.write(&mut socket, &mut kill).await {
-                let by = if e.killed {
-                    ClosedBy::Killed
-                } else {
-                    ClosedBy::WriteError
-                };
-                break (by, e.reason);
+                break e.closed();
             }
             if let Some((code, why)) = conn.closing.take() {
                 let reason = clip(&why, CLOSE_REASON_BYTES);
@@ -357,12 +352,6 @@ impl Delivered {
     }
 }
 
-/// Writing stopped the connection.
-struct WriteEnd {
-    reason: String,
-    killed: bool,
-}
-
 impl Conn {
     /// Which connection this is, for its log lines.
     fn who(&self) -> ConnLog {
@@ -376,17 +365,14 @@ impl Conn {
     /// Writes the queued frames in one piece; stops early when the hub
     /// closes the session (a client that does not read blocks here until
     /// then).
-    async fn write(&mut self, socket: &mut Socket, kill: &mut KillSwitch) -> Result<(), WriteEnd> {
+    async fn write(&mut self, socket: &mut Socket, kill: &mut KillSwitch) -> Result<(), Unwritten> {
         if self.out.is_empty() {
             return Ok(());
         }
         tokio::select! {
             biased;
-            r = socket.write(&mut self.out) => r.map_err(|e| WriteEnd {
-                reason: format!("Write error: {e}"),
-                killed: false,
-            }),
-            why = kill.fired() => Err(WriteEnd { reason: why.to_string(), killed: true }),
+            r = socket.write(&mut self.out) => r.map_err(|e| Unwritten::Failed(std::io::Error::other(e))),
+            why = kill.fired() => Err(Unwritten::Killed(why)),
         }
     }
 
