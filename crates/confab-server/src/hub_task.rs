@@ -383,8 +383,9 @@ impl Unwritten {
 }
 
 /// Writes `out` and empties it, unless the connection is killed while the
-/// write waits: the doors' one way of putting a batch on the socket. (A
-/// plain poll loop: its future is a few words in every connection's task.)
+/// write waits: the IRC and line doors' way of putting a batch on the
+/// socket. (A plain poll loop: its future is a few words in every
+/// connection's task.)
 pub fn write_out<'a, W: tokio::io::AsyncWrite + Unpin>(
     w: &'a mut W,
     out: &'a mut Vec<u8>,
