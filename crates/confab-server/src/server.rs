@@ -101,7 +101,11 @@ impl Server {
         crate::files::create_private_dir(&config.data_dir).map_err(data_dir_error)?;
         // Before anything in the data dir is read or written.
         let lock = crate::lock::DataDirLock::acquire(&config.data_dir)?;
-        let store = open_store(&config)?;
+        let mut store = open_store(&config)?;
+        // Checkpoints beside the commits, not inside one of them.
+        store
+            .checkpoint_in_background()
+            .map_err(|error| StartError::Store { error })?;
         crate::metrics::handle();
         // Account lookups (every guest login) on a connection of their own.
         let accounts: Box<dyn Store> = Box::new(open_store(&config)?);

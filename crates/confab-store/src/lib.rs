@@ -15,6 +15,14 @@
 //!   [`Synchronous::Full`] (the default) a commit is on disk when it
 //!   returns; [`Synchronous::Normal`] trades the last commits before a
 //!   power cut for speed. Every statement is prepared once and cached.
+//! - **Checkpoints beside the commits.** SQLite would copy a long WAL
+//!   into the database file inside the commit that made it long, and the
+//!   commits behind it would wait. The server's writing connection calls
+//!   [`SqliteStore::checkpoint_in_background`]: a thread of its own, on a
+//!   connection of its own, checkpoints (PASSIVE) once a commit leaves the
+//!   WAL past 1,000 frames; the writer checkpoints by itself only past
+//!   16,000, should the thread fall behind. Other connections (the CLI,
+//!   tests) keep SQLite's own checkpoints.
 //! - **All or nothing.** An op that fails (a duplicate message id, an
 //!   unknown account) rolls back the whole batch. Foreign keys are
 //!   deferred to the commit, so the ops of a batch may come in any order
@@ -83,6 +91,7 @@
 //! [`StoreError::TooNew`]: confab_core::store::StoreError::TooNew
 //! [`StoreError::Other`]: confab_core::store::StoreError::Other
 
+mod checkpoint;
 mod error;
 mod query;
 mod rows;

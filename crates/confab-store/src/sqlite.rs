@@ -15,6 +15,7 @@ use confab_core::{
     Timestamp, Topic,
 };
 
+use crate::checkpoint::Checkpoints;
 use crate::error::{at, corrupt, db, is_unique_violation};
 use crate::query::{fts_query, json_strings};
 use crate::rows::{self, account_columns, message_columns};
@@ -193,6 +194,8 @@ pub struct SqliteOptions {
 /// The [`Store`] on one SQLite file. See the crate docs for the schema.
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// Before `conn`, so that its thread has stopped when `conn` closes.
+    checkpoints: Option<Checkpoints>,
     conn: Connection,
     /// `PRAGMA synchronous` as configured.
     synchronous: &'static str,
@@ -246,9 +249,30 @@ impl SqliteStore {
             other => other,
         })?;
         Ok(SqliteStore {
+            checkpoints: None,
             conn,
             synchronous: sync,
         })
+    }
+
+    /// Checkpoints the WAL on a thread of its own from now on, beside this
+    /// connection's commits instead of inside one of them (see
+    /// `checkpoint.rs`). For the one connection that writes all the time:
+    /// the server's.
+    pub fn checkpoint_in_background(&mut self) -> Result<(), StoreError> {
+        if self.checkpoints.is_none() {
+            let path = self.conn.path().unwrap_or_default().to_owned();
+            let started = Checkpoints::start(&self.conn, Path::new(&path), self.synchronous)?;
+            self.checkpoints = Some(started);
+        }
+        Ok(())
+    }
+
+    /// After each commit of this connection.
+    fn committed(&self) {
+        if let Some(c) = &self.checkpoints {
+            c.after_commit();
+        }
     }
 
     /// Deletes the account `name` and what was only its own: its rooms and
@@ -661,6 +685,7 @@ impl SqliteStore {
         tx.execute("UPDATE fts_state SET upto = ?1 WHERE id = 0", [to])
             .map_err(db)?;
         tx.commit().map_err(db)?;
+        self.committed();
         Ok(n)
     }
 
@@ -932,7 +957,9 @@ impl Store for SqliteStore {
         }
         // Dropping `tx` on an error above, or after a failed COMMIT (a
         // deferred foreign key), rolls everything back.
-        tx.commit().map_err(db)
+        tx.commit().map_err(db)?;
+        self.committed();
+        Ok(())
     }
 
     fn account(&mut self, name: &NickKey) -> Result<Option<Account>, StoreError> {

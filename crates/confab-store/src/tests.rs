@@ -2885,3 +2885,51 @@ fn deleting_an_account_takes_its_own_rows_and_leaves_what_it_said() {
         .create_account(&nick("a"), "h2", Timestamp(9))
         .unwrap();
 }
+
+// ---- checkpoints ----
+
+#[test]
+fn a_long_wal_is_checkpointed_by_the_background_thread_while_the_writer_rests() {
+    let db = Db::new();
+    let mut store = db.open();
+    store.checkpoint_in_background().unwrap();
+    let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let wal = db.path.with_extension("db-wal");
+    let page = 4096;
+    let before = len(&db.path);
+    // Commits until the WAL passes the thread's threshold; a text of
+    // 3,000 bytes takes at least a page of its own.
+    let body = "kiwi ".repeat(600);
+    let mut id = 0;
+    while len(&wal) < (crate::checkpoint::SOFT as u64 + 50) * page {
+        assert!(id < 20_000, "the WAL never grew: {} bytes", len(&wal));
+        let batch: Vec<Op> = (0..4)
+            .map(|_| {
+                id += 1;
+                Op::Message(to_room(id, "ann", "#r", &body))
+            })
+            .collect();
+        store.commit(&batch).unwrap();
+    }
+    // The writer commits no more. Its own checkpoints would wait for
+    // HARD frames, so the file grows only if the thread copies the
+    // frames into it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while len(&db.path) <= before + 100 * page {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint: the database file stayed at {} bytes, the WAL at {}",
+            len(&db.path),
+            len(&wal)
+        );
+        std::thread::yield_now();
+    }
+    // What was copied reads back the same, through a new connection too.
+    let stored = all(&mut store, &Conversation::Room(rk("#r")));
+    assert_eq!(stored.len() as u64, id);
+    drop(store);
+    assert_eq!(
+        all(&mut db.open(), &Conversation::Room(rk("#r"))).len() as u64,
+        id
+    );
+}
