@@ -43,14 +43,14 @@
 //!   [`StoreError::TooNew`]; anything else is [`StoreError::Other`] with
 //!   SQLite's message (naming the file when opening).
 //!
-//! # Schema (version 7)
+//! # Schema (version 10)
 //!
 //! | table | columns | notes |
 //! |---|---|---|
 //! | `accounts` | `id` INTEGER PK, `name`, `name_key` UNIQUE, `password_hash`, `created_ms`, `last_seen_ms`, `tokens_after_ms` | `name_key` is [`Nick::key`](confab_core::Nick::key) (ASCII lowercase); login tokens issued before `tokens_after_ms` are void (v5) |
 //! | `revoked_tokens` | `id` PK, `expires_ms` | login tokens voided one by one (logout), forgotten once expired (v5) |
 //! | `messages` | `id` INTEGER PK, `time_ms`, `from_nick`, `from_key`, `kind` (`say`/`action`/`notice`), `target_kind` (`room`/`user`), `target_name`, `target_key`, `text` | `id` is the hub's [`MsgId`](confab_core::MsgId), never assigned by SQLite |
-//! | `messages_fts` | FTS5 over `text`, external content = `messages`, rowid = message id | `unicode61 remove_diacritics 2` tokenizer; fed in bulk by `index_backlog` (not per row), deletes and edits of indexed rows kept in sync by triggers |
+//! | `messages_fts` | FTS5 over `text`, external content = `messages`, rowid = message id | `unicode61 remove_diacritics 2` tokenizer; fed in bulk by `index_backlog` (not per row), which also merges a few pages of its segments each time (FTS5's `automerge` is off, v10); deletes and edits of indexed rows kept in sync by triggers |
 //! | `fts_state` | one row: `upto`, the last message id in `messages_fts` | |
 //! | `pending` | (`account_id`, `msg_id`) PK | private messages kept for an offline account, until delivered (`Op::Delivered` removes them up to an id, as pages are taken) |
 //! | `guest_pending` | (`guest_key`, `msg_id`) PK | the same for an offline guest name (v4), read by whoever next uses the name |

@@ -26,6 +26,12 @@ use crate::schema;
 /// is locked".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Pages of the full-text index's segments merged with each chunk
+/// indexed. Enough to keep up (a chunk of 64 messages writes a segment of
+/// a few pages, and each page is merged once per level), few enough that a
+/// chunk stays well under a millisecond.
+const MERGE_PAGES: i64 = 8;
+
 /// How many prepared statements a connection keeps: more than this crate
 /// has, so none is ever prepared twice.
 const STATEMENT_CACHE: usize = 64;
@@ -683,6 +689,12 @@ impl SqliteStore {
             .and_then(|mut s| s.execute([from, to]))
             .map_err(db)?;
         tx.execute("UPDATE fts_state SET upto = ?1 WHERE id = 0", [to])
+            .map_err(db)?;
+        // FTS5 merges its segments only when told (schema v10): a few pages
+        // with each chunk, so that no chunk takes long. It merges only
+        // where a level holds enough segments to be worth it.
+        tx.prepare_cached("INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?1)")
+            .and_then(|mut s| s.execute([MERGE_PAGES]))
             .map_err(db)?;
         tx.commit().map_err(db)?;
         self.committed();

@@ -2469,8 +2469,8 @@ fn v1_file(db: &Db) -> Connection {
 
 #[test]
 fn a_v1_database_upgrades_keeping_its_data() {
-    assert_eq!(SCHEMA_VERSION, 9);
-    assert_eq!(MIGRATIONS.len(), 9);
+    assert_eq!(SCHEMA_VERSION, 10);
+    assert_eq!(MIGRATIONS.len(), 10);
     let db = Db::new();
     drop(v1_file(&db));
 
@@ -2479,7 +2479,7 @@ fn a_v1_database_upgrades_keeping_its_data() {
         .conn()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     let check = |store: &mut SqliteStore| {
         let snap = store.load().unwrap();
         assert_eq!(snap.next_msg_id, 3);
@@ -2932,4 +2932,56 @@ fn a_long_wal_is_checkpointed_by_the_background_thread_while_the_writer_rests() 
         all(&mut db.open(), &Conversation::Room(rk("#r"))).len() as u64,
         id
     );
+}
+
+#[test]
+fn the_search_index_merges_a_little_with_each_chunk_and_stays_whole() {
+    let db = Db::new();
+    let mut store = db.open();
+    let automerge: i64 = store
+        .conn()
+        .query_row(
+            "SELECT v FROM messages_fts_config WHERE k = 'automerge'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(automerge, 0, "FTS5 would merge in bursts of its own");
+    let words = ["kiwi", "plum", "fig", "pear", "lime", "date", "yuzu"];
+    let chunks = 60;
+    let mut kiwis = 0;
+    for c in 0..chunks {
+        let batch: Vec<Op> = (0..64)
+            .map(|i| {
+                let id = c * 64 + i + 1;
+                let body = format!("{} {} n{id}", words[id as usize % 7], words[c as usize % 7]);
+                kiwis += usize::from(body.contains("kiwi"));
+                Op::Message(to_room(id, "ann", "#r", &body))
+            })
+            .collect();
+        store.commit(&batch).unwrap();
+        assert_eq!(store.index_backlog(64).unwrap(), 64);
+    }
+    // One segment per chunk without merging (FTS5's crisis merge would
+    // only fold level 0 at 16); the merges keep far fewer.
+    let segments: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(DISTINCT segid) FROM messages_fts_idx",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(segments <= 8, "{segments} segments (15 without the merges)");
+    store
+        .conn()
+        .execute(
+            "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+            [],
+        )
+        .unwrap();
+    let v = sees(&["#r"], None);
+    let found = store.search(&v, "n3840", 10).unwrap();
+    assert_eq!(ids(&found), [3840]);
+    assert_eq!(store.search(&v, "kiwi", 10_000).unwrap().len(), kiwis);
 }
