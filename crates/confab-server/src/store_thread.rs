@@ -26,9 +26,10 @@ use confab_core::store::{
 use confab_core::{Message, MsgId, Nick, NickKey, RoomKey, Timestamp, Topic};
 
 /// Messages indexed for search in one go (one transaction). Small: a
-/// commit that arrives meanwhile waits for the chunk, and a chunk of 512
-/// with FTS5's merging took tens of ms.
-const INDEX_CHUNK: usize = 64;
+/// commit that arrives meanwhile waits for the chunk. Private messages at
+/// 10,000 a second: p99 3.1 ms with 32, 3.5 with 64, 3.5-4.1 with 16 (the
+/// store's CPU rises); a chunk of 512 took tens of ms.
+const INDEX_CHUNK: usize = 32;
 
 /// Longest a few unindexed messages wait for a quiet moment.
 const INDEX_EVERY: Duration = Duration::from_secs(1);

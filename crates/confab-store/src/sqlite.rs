@@ -27,9 +27,9 @@ use crate::schema;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Pages of the full-text index's segments merged with each chunk
-/// indexed. Enough to keep up (a chunk of 64 messages writes a segment of
-/// a few pages, and each page is merged once per level), few enough that a
-/// chunk stays well under a millisecond.
+/// indexed. Enough to keep up (a chunk of a few dozen messages writes a
+/// segment of a few pages, and each page is merged once per level), few
+/// enough that a chunk stays well under a millisecond.
 const MERGE_PAGES: i64 = 8;
 
 /// How many prepared statements a connection keeps: more than this crate
