@@ -3,11 +3,12 @@
 //!
 //! # Design
 //!
-//! - **One connection, owned by the hub task.** The hub calls the store
-//!   synchronously from one thread, so there is no pool and no locking
-//!   here. Other processes (the CLI) may open the same file at the same
-//!   time: the database runs in WAL mode (readers never block the writer)
-//!   with a 5 s busy timeout for the moments two writers meet.
+//! - **A [`SqliteStore`] is one connection, used from one thread at a
+//!   time**: no pool and no locking here. The server holds several (the
+//!   writer on its store thread, one for account lookups, a read pool);
+//!   other processes (the CLI) may open the same file at the same time.
+//!   The database runs in WAL mode (readers never block the writer) with
+//!   a 5 s busy timeout for the moments two writers meet.
 //! - **Group commit.** [`Store::commit`](confab_core::store::Store::commit)
 //!   applies a whole batch of [`Op`](confab_core::store::Op)s in one
 //!   `BEGIN IMMEDIATE` transaction, so the cost of syncing to disk is paid
