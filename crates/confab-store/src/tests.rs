@@ -81,6 +81,11 @@ const NONE: Status = Status {
     voice: false,
 };
 
+/// The one number `sql` selects.
+fn number(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
 fn ids(msgs: &[Message]) -> Vec<u64> {
     msgs.iter().map(|m| m.id.0).collect()
 }
@@ -1001,10 +1006,7 @@ fn disk_full_is_reported_and_rolls_back() {
     store
         .commit(&[Op::Message(to_room(1, "a", "#r", "small"))])
         .unwrap();
-    let pages: i64 = store
-        .conn()
-        .query_row("PRAGMA page_count", [], |r| r.get(0))
-        .unwrap();
+    let pages = number(store.conn(), "PRAGMA page_count");
     // SQLite reports SQLITE_FULL when the file would outgrow this.
     store
         .conn()
@@ -1861,10 +1863,7 @@ fn statuses_round_trip_across_reopen() {
         ]
     );
     // Only the non-default standings have rows.
-    let rows: i64 = db
-        .raw()
-        .query_row("SELECT count(*) FROM room_statuses", [], |r| r.get(0))
-        .unwrap();
+    let rows = number(&db.raw(), "SELECT count(*) FROM room_statuses");
     assert_eq!(rows, 3);
 }
 
@@ -1903,10 +1902,7 @@ fn part_clears_standing() {
     db.raw()
         .execute_batch("PRAGMA foreign_keys = ON; DELETE FROM accounts;")
         .unwrap();
-    let rows: i64 = db
-        .raw()
-        .query_row("SELECT count(*) FROM room_statuses", [], |r| r.get(0))
-        .unwrap();
+    let rows = number(&db.raw(), "SELECT count(*) FROM room_statuses");
     assert_eq!(rows, 0);
 }
 
@@ -2016,10 +2012,7 @@ fn settings_upsert_replaces() {
     drop(store);
     let mut store = db.open();
     assert_eq!(store.load().unwrap().rooms, [other, third]);
-    let bans: i64 = db
-        .raw()
-        .query_row("SELECT count(*) FROM room_bans", [], |r| r.get(0))
-        .unwrap();
+    let bans = number(&db.raw(), "SELECT count(*) FROM room_bans");
     assert_eq!(bans, 0);
 }
 
@@ -2095,14 +2088,10 @@ fn key_and_limit_none_or_some() {
     let mut store = db.open();
     assert_eq!(store.load().unwrap().rooms, all);
     // NULL is none, not a string or zero.
-    let nulls: i64 = db
-        .raw()
-        .query_row(
-            "SELECT count(*) FROM room_settings WHERE join_key IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let nulls = number(
+        &db.raw(),
+        "SELECT count(*) FROM room_settings WHERE join_key IS NULL",
+    );
     assert_eq!(nulls, limits.len() as i64);
 
     // A limit SQLite cannot hold is stored as the largest it can: no room
@@ -2602,13 +2591,10 @@ fn a_failed_upgrade_leaves_the_v1_file_as_it_was() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, 1);
-    let statuses: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name = 'room_statuses'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let statuses = number(
+        &conn,
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'room_statuses'",
+    );
     assert_eq!(statuses, 0, "the first statement rolled back too");
 
     // With the obstacle gone, the upgrade goes through.
@@ -2938,14 +2924,10 @@ fn a_long_wal_is_checkpointed_by_the_background_thread_while_the_writer_rests() 
 fn the_search_index_merges_a_little_with_each_chunk_and_stays_whole() {
     let db = Db::new();
     let mut store = db.open();
-    let automerge: i64 = store
-        .conn()
-        .query_row(
-            "SELECT v FROM messages_fts_config WHERE k = 'automerge'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let automerge = number(
+        store.conn(),
+        "SELECT v FROM messages_fts_config WHERE k = 'automerge'",
+    );
     assert_eq!(automerge, 0, "FTS5 would merge in bursts of its own");
     let words = ["kiwi", "plum", "fig", "pear", "lime", "date", "yuzu"];
     let chunks = 60;
@@ -2964,14 +2946,10 @@ fn the_search_index_merges_a_little_with_each_chunk_and_stays_whole() {
     }
     // One segment per chunk without merging (FTS5's crisis merge would
     // only fold level 0 at 16); the merges keep far fewer.
-    let segments: i64 = store
-        .conn()
-        .query_row(
-            "SELECT count(DISTINCT segid) FROM messages_fts_idx",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let segments = number(
+        store.conn(),
+        "SELECT count(DISTINCT segid) FROM messages_fts_idx",
+    );
     assert!(segments <= 8, "{segments} segments (15 without the merges)");
     store
         .conn()
