@@ -92,6 +92,9 @@ fn run<S: Io>(
     let limits = &config.limits;
     let pacer = hub.flood().pacer(peer.ip());
     let (outbox, mut rx, mut kill) = ConnOutbox::new(limits.send_queue, &pacer, &hub);
+    // Boxed until the hub takes it: what the loop captures stays in the
+    // task for the connection's life.
+    let outbox = Box::new(outbox);
     let login_by = Instant::now() + limits.login_timeout();
     let mut decoder = LineDecoder::new(limits.max_line_bytes);
     let mut items = VecDeque::new();
@@ -118,7 +121,7 @@ fn run<S: Io>(
         config,
     };
     async move {
-        conn_event!(info, who(sid, peer), "connected");
+        conn_event!(info, who(conn.sid, conn.peer), "connected");
         let t = now();
         conn.out.extend_from_slice(&render::notice(
             t,
@@ -133,14 +136,14 @@ fn run<S: Io>(
         let connecting =
             Box::pin(
                 conn.hub
-                    .connect(sid, outbox, peer, "line", ClientInfo::default()),
+                    .connect(conn.sid, *outbox, conn.peer, "line", ClientInfo::default()),
             );
         if connecting.await.is_err() {
             return;
         }
         // Should this task end abnormally (a panic), the hub still learns
         // that the session is gone.
-        let mut leave = Leave::new(&conn.hub, sid);
+        let mut leave = Leave::new(&conn.hub, conn.sid);
         let mut batch = Vec::new();
         // The give-back rule of every door (`hub_task::Quiet`).
         let mut quiet = crate::hub_task::Quiet::default();
@@ -180,7 +183,7 @@ fn run<S: Io>(
             // before it gets this far. The hub may be gone (shutting
             // down): then nothing is taken.
             if let Some(upto) = conn.taken.take() {
-                let telling = Box::pin(conn.hub.kept_taken(sid, upto));
+                let telling = Box::pin(conn.hub.kept_taken(conn.sid, upto));
                 let _ = telling.await;
             }
             if let Some(why) = conn.bye.take() {
@@ -206,7 +209,7 @@ fn run<S: Io>(
                 match conn.end_fence {
                     None => {
                         conn.end_fence = Some(false);
-                        let fencing = Box::pin(conn.hub.fence(sid, 0));
+                        let fencing = Box::pin(conn.hub.fence(conn.sid, 0));
                         if fencing.await.is_err() {
                             break eof.take().expect("checked");
                         }
@@ -259,7 +262,7 @@ fn run<S: Io>(
         };
         leave.disarm();
         // (Boxed: a request to the hub is a large future to keep.)
-        let leaving = Box::pin(conn.hub.disconnect(sid, end.reason.clone()));
+        let leaving = Box::pin(conn.hub.disconnect(conn.sid, end.reason.clone()));
         let _ = leaving.await;
         if end.drain {
             // The hub has dropped its end of the queue: what it still
@@ -282,10 +285,14 @@ fn run<S: Io>(
                 }
             });
             if timeout(grace, finishing).await.is_err() {
-                conn_event!(debug, who(sid, peer), "output not flushed in time");
+                conn_event!(
+                    debug,
+                    who(conn.sid, conn.peer),
+                    "output not flushed in time"
+                );
             }
         }
-        end.by.log(&who(sid, peer), &end.reason);
+        end.by.log(&who(conn.sid, conn.peer), &end.reason);
     }
 }
 

@@ -10,7 +10,7 @@
 //! never waits for this task: when the queue is full it fires the kill
 //! switch and the connection ends ("SendQ exceeded").
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -114,7 +114,7 @@ struct Conn {
     /// first `hello` that gets past authentication).
     outbox: Option<ConnOutbox>,
     next_req: u64,
-    pending: HashMap<u64, Pending>,
+    pending: BTreeMap<u64, Pending>,
     /// Ids of the messages delivered on this connection.
     delivered: Delivered,
     /// The `resume_after` of the `hello`: history shown on joining stops
@@ -157,7 +157,7 @@ fn run(
         phase: Phase::Hello,
         outbox: Some(outbox),
         next_req: 1,
-        pending: HashMap::new(),
+        pending: BTreeMap::new(),
         delivered: Delivered::default(),
         resume_floor: None,
         nick: None,

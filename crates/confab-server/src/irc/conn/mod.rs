@@ -11,7 +11,7 @@
 //! makes itself go through the hub's echo once the session exists, so they
 //! keep their order with the hub's.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +98,8 @@ struct Registering {
     realname: Option<String>,
     pass: Option<String>,
     sasl: Option<Sasl>,
+    /// When an unregistered connection is closed.
+    register_by: Option<Instant>,
 }
 
 struct Conn {
@@ -130,9 +132,9 @@ struct Conn {
     /// The session is logged in to an account.
     is_account: bool,
     next_req: u64,
-    pending: HashMap<u64, Pending>,
-    /// The registration login in flight.
-    login_req: Option<u64>,
+    pending: BTreeMap<u64, Pending>,
+    /// The registration's login was sent (its answer may be in).
+    login_sent: bool,
     channels: HashSet<RoomKey>,
     invisible: bool,
     /// A server operator (`OPER` succeeded): user mode `+o`.
@@ -198,14 +200,17 @@ fn run<S: Io>(
         cap_hold: false,
         cap_302: false,
         nick: "*".into(),
-        reg: None,
+        reg: Some(Box::new(Registering {
+            register_by: Some(register_by),
+            ..Registering::default()
+        })),
         ident: None,
         account: None,
         logged_in: false,
         is_account: false,
         next_req: 1,
-        pending: HashMap::new(),
-        login_req: None,
+        pending: BTreeMap::new(),
+        login_sent: false,
         channels: HashSet::new(),
         invisible: false,
         oper: false,
@@ -224,11 +229,12 @@ fn run<S: Io>(
         let mut discarding = false;
         let mut batch = Vec::new();
         let mut quiet = crate::hub_task::Quiet::default();
-        // Set when reading ended: how.
-        let mut eof = None;
+        // Set when reading ended: how. (Boxed: the loop's state is the
+        // idle connection's task, see `Conn::due`.)
+        let mut eof: Option<Box<(ClosedBy, String)>> = None;
         // One timer for the connection's life, moved only when its deadline
         // does (a line heard, a PING sent), not armed anew on every wake.
-        let timer = tokio::time::sleep_until(register_by);
+        let timer = tokio::time::sleep_until(conn.due());
         tokio::pin!(timer);
         let (closed_by, reason) = loop {
             // Every complete line in the buffer first.
@@ -273,7 +279,10 @@ fn run<S: Io>(
             // connection holds no buffers of its own.
             if let Some(keep) = quiet.give_back(&rx, &mut batch) {
                 crate::hub_task::release(&mut conn.out, keep);
-                if inbuf.is_empty() && inbuf.capacity() > keep {
+                // (Once quiet, even an empty buffer with no room left goes:
+                // split from the lines it held, it still holds their
+                // allocation.)
+                if inbuf.is_empty() && (keep == 0 || inbuf.capacity() > keep) {
                     inbuf = BytesMut::new();
                 }
                 crate::hub_task::release_map(&mut conn.pending);
@@ -287,30 +296,21 @@ fn run<S: Io>(
             // replies, which wait for their commit.
             if eof.is_some() && !conn.awaiting_login() {
                 match conn.end_fence {
-                    _ if !conn.connected => break eof.take().expect("checked"),
+                    _ if !conn.connected => break *eof.take().expect("checked"),
                     None => {
                         let req = conn.next_req;
                         conn.next_req += 1;
                         conn.end_fence = Some((req, false));
                         let fencing = Box::pin(conn.hub.fence(conn.sid, req));
                         if fencing.await.is_err() {
-                            break eof.take().expect("checked");
+                            break *eof.take().expect("checked");
                         }
                     }
-                    Some((_, true)) => break eof.take().expect("checked"),
+                    Some((_, true)) => break *eof.take().expect("checked"),
                     Some((_, false)) => {}
                 }
             }
-            let deadline = match conn.ping_sent {
-                Some(sent) => sent + conn.ping_timeout(),
-                None => conn.last_heard + conn.ping_every(),
-            };
-            let due = if conn.registered {
-                deadline
-            } else {
-                deadline.min(register_by)
-            };
-            quiet.set_timer(timer.as_mut(), due);
+            quiet.set_timer(timer.as_mut(), conn.due());
             tokio::select! {
                 biased;
                 got = rx.recv_many(&mut batch, WRITE_BATCH) => {
@@ -339,9 +339,11 @@ fn run<S: Io>(
                         if !inbuf.is_empty() {
                             inbuf.extend_from_slice(b"\r\n");
                         }
-                        eof = Some((ClosedBy::Client, "Connection closed".to_owned()));
+                        eof = Some(Box::new((ClosedBy::Client, "Connection closed".to_owned())));
                     }
-                    Err(e) => eof = Some((ClosedBy::read_error(&e), format!("Read error: {e}"))),
+                    Err(e) => {
+                        eof = Some(Box::new((ClosedBy::read_error(&e), format!("Read error: {e}"))));
+                    }
                     Ok(_) => quiet.busy(),
                 },
                 () = &mut timer => {
@@ -349,10 +351,10 @@ fn run<S: Io>(
                     // Quiet a while: the next give-back, above, keeps
                     // nothing.
                     quiet.due(now);
-                    if now < due {
+                    if now < conn.due() {
                         continue;
                     }
-                    if !conn.registered && now >= register_by {
+                    if conn.register_by().is_some_and(|by| now >= by) {
                         conn.error_line("Registration timed out");
                         conn.closing = Some("Registration timed out".into());
                         conn.closed_by = ClosedBy::Timeout;
@@ -477,6 +479,30 @@ impl Conn {
         self.reg.get_or_insert_default()
     }
 
+    /// When the connection's timer is due: its registration's end, the
+    /// next ping or the ping's timeout. Asked again when the timer fires
+    /// rather than kept across the wait: what the loop holds there sizes
+    /// every idle connection's task, which fits tokio's 1,024-byte cell
+    /// (mimalloc's 1,024-byte class; one byte more takes the 1,280 one).
+    fn due(&self) -> Instant {
+        let deadline = match self.ping_sent {
+            Some(sent) => sent + self.ping_timeout(),
+            None => self.last_heard + self.ping_every(),
+        };
+        match self.register_by() {
+            Some(by) => deadline.min(by),
+            None => deadline,
+        }
+    }
+
+    /// When an unregistered connection is closed; none once registered.
+    fn register_by(&self) -> Option<Instant> {
+        if self.registered {
+            return None;
+        }
+        self.reg.as_ref().and_then(|r| r.register_by)
+    }
+
     /// How long the connection may be silent before it is pinged (a
     /// config value: an idle task should not carry a copy).
     fn ping_every(&self) -> Duration {
@@ -489,7 +515,7 @@ impl Conn {
     }
 
     fn awaiting_login(&self) -> bool {
-        self.login_req.is_some() && !self.logged_in
+        self.login_sent && !self.logged_in
     }
 
     fn host(&self) -> &str {

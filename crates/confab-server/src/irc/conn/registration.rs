@@ -7,7 +7,7 @@ impl Conn {
     /// Registration completes once there is a nick, a user and no CAP
     /// negotiation in progress.
     pub(super) async fn try_register(&mut self) {
-        if self.cap_hold || self.login_req.is_some() || self.logged_in {
+        if self.cap_hold || self.login_sent || self.logged_in {
             return;
         }
         let Some(reg) = self.reg.as_deref() else {
@@ -64,7 +64,7 @@ impl Conn {
         let label = self.label.take();
         self.command(cmd, "NICK", Kind::Login).await;
         self.label = label;
-        self.login_req = Some(self.next_req - 1);
+        self.login_sent = true;
     }
 
     pub(super) async fn cap(&mut self, msg: &Irc) {

@@ -418,7 +418,7 @@ impl Conn {
         match kind {
             Kind::Login => {
                 // The nick was refused at registration: ask for another.
-                self.login_req = None;
+                self.login_sent = false;
                 let view = self.view();
                 match e {
                     ChatError::NickInUse(_)
