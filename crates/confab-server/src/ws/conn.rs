@@ -108,15 +108,22 @@ struct Conn {
     sid: SessionId,
     peer: SocketAddr,
     state: Shared,
-    limits: ParseLimits,
     phase: Phase,
     /// The hub's end of the queue until the session is connected (at the
-    /// first `hello` that gets past authentication).
-    outbox: Option<ConnOutbox>,
+    /// first `hello` that gets past authentication). (Boxed, as the
+    /// other rare parts below: what the loop holds is every idle
+    /// connection's task, see `Conn::due`.)
+    outbox: Option<Box<ConnOutbox>>,
     next_req: u64,
     pending: BTreeMap<u64, Pending>,
     /// Ids of the messages delivered on this connection.
     delivered: Delivered,
+    /// When a frame was last heard.
+    heard: Instant,
+    /// When the unanswered ping went out.
+    ping_sent: Option<Instant>,
+    /// When a connection that has not said `hello` is closed.
+    login_by: Instant,
     /// The `resume_after` of the `hello`: history shown on joining stops
     /// there, as what follows comes in `resumed`.
     resume_floor: Option<MsgId>,
@@ -125,7 +132,7 @@ struct Conn {
     out: Frames,
     /// Close the connection with this code and reason once `out` is
     /// written.
-    closing: Option<(u16, String)>,
+    closing: Option<Box<(u16, String)>>,
 }
 
 /// Sets the connection up, then returns the loop that serves it. (Not an
@@ -148,42 +155,36 @@ fn run(
         peer,
         pacer,
         quitting: false,
-        limits: ParseLimits {
-            max_nick_len: config.limits.max_nick_len,
-            max_room_len: config.limits.max_room_len,
-            max_message_bytes: config.limits.max_message_bytes,
-        },
         state,
         phase: Phase::Hello,
-        outbox: Some(outbox),
+        outbox: Some(Box::new(outbox)),
         next_req: 1,
         pending: BTreeMap::new(),
         delivered: Delivered::default(),
+        heard: Instant::now(),
+        ping_sent: None,
+        login_by: Instant::now() + config.limits.login_timeout(),
         resume_floor: None,
         nick: None,
         out: Frames::default(),
         closing: None,
     };
-    let login_deadline = Instant::now() + config.limits.login_timeout();
-    let interval = Duration::from_millis(config.http.ws_ping_interval_ms.max(1));
     async move {
         let _gauge = gauge;
         conn_event!(info, conn.who(), "connected");
-        let mut heard = Instant::now();
-        let mut ping_sent: Option<Instant> = None;
         let mut batch = Vec::new();
         let mut quiet = crate::hub_task::Quiet::default();
         // Set when the login timer ran out (the close is then written).
         let mut timed_out = false;
         // One heartbeat timer for the connection's life, moved only when its
         // deadline does (a frame heard, a ping sent).
-        let timer = tokio::time::sleep_until(heard + interval);
+        let timer = tokio::time::sleep_until(conn.due());
         tokio::pin!(timer);
         let (closed_by, reason): (ClosedBy, String) = loop {
             if let Err(e) = conn.write(&mut socket, &mut kill).await {
                 break e.closed();
             }
-            if let Some((code, why)) = conn.closing.take() {
+            if let Some((code, why)) = conn.closing.take().map(|c| *c) {
                 let reason = clip(&why, CLOSE_REASON_BYTES);
                 // (Boxed, like every rare await here: an idle connection's
                 // task should not carry it.)
@@ -208,14 +209,7 @@ fn run(
                 conn.out.release(keep);
                 crate::hub_task::release_map(&mut conn.pending);
             }
-            let beat = ping_sent.unwrap_or(heard) + interval;
-            // Until the login, the one timer keeps its deadline too.
-            let due = if conn.phase == Phase::Ready {
-                beat
-            } else {
-                beat.min(login_deadline)
-            };
-            quiet.set_timer(timer.as_mut(), due);
+            quiet.set_timer(timer.as_mut(), conn.due());
             tokio::select! {
                 biased;
                 got = rx.recv_many(&mut batch, WRITE_BATCH) => {
@@ -230,9 +224,9 @@ fn run(
                     }
                 }
                 frame = socket.recv() => {
-                    heard = Instant::now();
+                    conn.heard = Instant::now();
                     quiet.busy();
-                    ping_sent = None;
+                    conn.ping_sent = None;
                     match frame {
                         None => break (ClosedBy::Client, "Connection closed".to_owned()),
                         Some(Ok(frame)) => {
@@ -261,20 +255,20 @@ fn run(
                     // nothing.
                     quiet.due(now);
                     conn.delivered.expire(now);
-                    if conn.phase != Phase::Ready && now >= login_deadline {
+                    if conn.phase != Phase::Ready && now >= conn.login_by {
                         let secs = config.limits.login_timeout().as_secs_f64();
                         let msg = format!("no hello within {secs} seconds; goodbye");
                         conn.fatal(None, "login_timeout", &msg, close_code::POLICY, "login timeout");
                         timed_out = true;
                         continue;
                     }
-                    if now < beat {
+                    if now < conn.beat() {
                         continue;
                     }
-                    if ping_sent.is_some() {
+                    if conn.ping_sent.is_some() {
                         break (ClosedBy::Timeout, "Ping timeout".to_owned());
                     }
-                    ping_sent = Some(Instant::now());
+                    conn.ping_sent = Some(Instant::now());
                     conn.out.ping(b"confab");
                 }
             }
@@ -295,11 +289,16 @@ fn run(
 /// order. Live messages come in id order, so recording one is a push at
 /// the back, with no search (a `BTreeSet` here was 3% of the server's CPU
 /// in a fan-out); a resumed page's older ids are placed by a binary
-/// search.
+/// search. Boxed, and gone when not remembering: a connection remembers
+/// for a minute after its `hello` and while it resumes, and an idle
+/// connection's task should not carry the rest of the time.
 #[derive(Default)]
-struct Delivered {
+struct Delivered(Option<Box<Remembering>>);
+
+#[derive(Default)]
+struct Remembering {
     ids: VecDeque<u64>,
-    /// Ids are remembered until then; `None`: not now.
+    /// Ids are remembered until then.
     until: Option<Instant>,
     /// Resumes sent whose fence has not come back: remembering goes on
     /// while there are any.
@@ -309,10 +308,10 @@ struct Delivered {
 impl Delivered {
     /// Records `id` (while remembering); false if it was already recorded.
     fn first(&mut self, id: u64) -> bool {
-        if self.until.is_none() && self.resuming == 0 {
+        let Some(r) = &mut self.0 else {
             return true;
-        }
-        let ids = &mut self.ids;
+        };
+        let ids = &mut r.ids;
         match ids.back() {
             Some(&last) if id <= last => match ids.binary_search(&id) {
                 Ok(_) => return false,
@@ -327,32 +326,67 @@ impl Delivered {
     }
 
     /// Remembers from now until [`REMEMBER`] after `now`.
-    fn remember(&mut self, now: Instant) {
-        self.until = Some(now + REMEMBER);
+    fn remember(&mut self, now: Instant) -> &mut Remembering {
+        let r = self.0.get_or_insert_default();
+        r.until = Some(now + REMEMBER);
+        r
     }
 
     /// A resume was sent.
     fn resume_sent(&mut self, now: Instant) {
-        self.resuming += 1;
-        self.remember(now);
+        self.remember(now).resuming += 1;
     }
 
     /// A resume was answered (its fence came back).
     fn resume_done(&mut self, now: Instant) {
-        self.resuming = self.resuming.saturating_sub(1);
-        self.remember(now);
+        let r = self.remember(now);
+        r.resuming = r.resuming.saturating_sub(1);
     }
 
     /// Forgets every id once the time to remember them is over.
     fn expire(&mut self, now: Instant) {
-        if self.resuming == 0 && self.until.is_some_and(|t| now >= t) {
-            self.until = None;
-            self.ids = VecDeque::new();
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|r| r.resuming == 0 && r.until.is_none_or(|t| now >= t))
+        {
+            self.0 = None;
         }
     }
 }
 
 impl Conn {
+    /// When the connection's timer is due: the next heartbeat, or its
+    /// timeout, and until the login the login's deadline. Asked again
+    /// when the timer fires rather than kept across the wait: what the
+    /// loop holds there sizes every idle connection's task (under 1,056
+    /// bytes of future, the task takes mimalloc's 1,280-byte class, not
+    /// 1,536).
+    fn due(&self) -> Instant {
+        if self.phase == Phase::Ready {
+            self.beat()
+        } else {
+            self.beat().min(self.login_by)
+        }
+    }
+
+    /// The next heartbeat: a ping after a quiet interval, or the close
+    /// when the ping went unanswered as long.
+    fn beat(&self) -> Instant {
+        let interval = Duration::from_millis(self.state.config.http.ws_ping_interval_ms.max(1));
+        self.ping_sent.unwrap_or(self.heard) + interval
+    }
+
+    /// What a request may hold (the config's limits).
+    fn parse_limits(&self) -> ParseLimits {
+        let limits = &self.state.config.limits;
+        ParseLimits {
+            max_nick_len: limits.max_nick_len,
+            max_room_len: limits.max_room_len,
+            max_message_bytes: limits.max_message_bytes,
+        }
+    }
+
     /// Which connection this is, for its log lines.
     fn who(&self) -> ConnLog {
         ConnLog {
@@ -443,13 +477,16 @@ impl Conn {
     }
 
     async fn text(&mut self, text: &str) -> Flow {
-        let incoming = match protocol::parse(text, &self.limits) {
+        let incoming = match protocol::parse(text, &self.parse_limits()) {
             Ok(i) => i,
             Err(bad) => {
                 conn_event!(debug, self.who(), code = bad.code, "bad input");
                 if bad.code == "bad_version" {
                     self.push(bad.render(now()));
-                    self.closing = Some((close_code::PROTOCOL, "unsupported version".to_owned()));
+                    self.closing = Some(Box::new((
+                        close_code::PROTOCOL,
+                        "unsupported version".to_owned(),
+                    )));
                     return Flow::Go;
                 }
                 return self.bad_input(&bad).await;
@@ -619,7 +656,7 @@ impl Conn {
                 ..ClientInfo::default()
             };
             if hub
-                .connect(self.sid, outbox, self.peer, "ws", info)
+                .connect(self.sid, *outbox, self.peer, "ws", info)
                 .await
                 .is_err()
             {
@@ -686,7 +723,7 @@ impl Conn {
     /// way of the hub), then the close frame.
     fn fatal(&mut self, id: Option<&ReqId>, code: &str, message: &str, close: u16, reason: &str) {
         self.push(protocol::error(id, code, None, message, now()));
-        self.closing = Some((close, reason.to_owned()));
+        self.closing = Some(Box::new((close, reason.to_owned())));
     }
 
     async fn bad_input(&mut self, bad: &BadInput) -> Flow {
@@ -814,7 +851,7 @@ impl Conn {
                 if let Some(text) = protocol::render(d, None) {
                     self.push(text);
                 }
-                self.closing = Some((close_code::NORMAL, reason.clone()));
+                self.closing = Some(Box::new((close_code::NORMAL, reason.clone())));
             }
             ev if protocol::is_broadcast(ev) => {
                 let bytes = d.rendered(SLOT, render_cached);
@@ -897,18 +934,24 @@ mod tests {
         assert!(d.first(5));
         assert!(!d.first(30));
         assert!(d.first(31));
-        assert_eq!(Vec::from(d.ids.clone()), [5, 10, 15, 20, 30, 31]);
+        assert_eq!(ids(&d), [5, 10, 15, 20, 30, 31]);
         // Full: the lowest goes.
         let mut d = remembering();
         for id in 1..=DELIVERED_MEMORY as u64 + 1 {
             assert!(d.first(id));
         }
-        assert_eq!(d.ids.len(), DELIVERED_MEMORY);
-        assert_eq!(d.ids.front(), Some(&2));
+        assert_eq!(ids(&d).len(), DELIVERED_MEMORY);
+        assert_eq!(ids(&d).first(), Some(&2));
         assert!(!d.first(2));
         // Older than all it keeps: delivered, not remembered.
         assert!(d.first(1));
-        assert_eq!(d.ids.front(), Some(&2));
+        assert_eq!(ids(&d).first(), Some(&2));
+    }
+
+    fn ids(d: &Delivered) -> Vec<u64> {
+        d.0.as_ref()
+            .map(|r| Vec::from(r.ids.clone()))
+            .unwrap_or_default()
     }
 
     #[test]
@@ -929,7 +972,7 @@ mod tests {
         d.expire(late + REMEMBER / 2);
         assert!(!d.first(2));
         d.expire(late + REMEMBER);
-        assert!(d.ids.is_empty() && d.ids.capacity() == 0);
+        assert!(d.0.is_none(), "forgotten: nothing held");
         assert!(d.first(2) && d.first(2));
     }
 }
