@@ -128,7 +128,9 @@ fn irc(c: &mut Criterion) {
         let Event::Message { msg, .. } = &env.event else {
             unreachable!("a message envelope")
         };
-        irc_render::cached_message(env, msg, caps).expect("tagged messages are cached")
+        irc_render::cached_message(env, msg, caps)
+            .expect("tagged messages are cached")
+            .clone()
     };
     let first = render(&envelope(&msg, &actor));
     assert_eq!(

@@ -619,9 +619,11 @@ impl Envelope {
     }
 
     /// The rendering of this event in `slot`, made by `render` the first
-    /// time any recipient asks and shared by all later ones.
-    pub fn rendered(&self, slot: usize, render: impl FnOnce(&Envelope) -> Bytes) -> Bytes {
-        self.rendered[slot].get_or_init(|| render(self)).clone()
+    /// time any recipient asks and shared by all later ones. Lent, not
+    /// cloned: a door copies it into its buffer (a clone and its drop
+    /// were two atomic operations per delivery).
+    pub fn rendered(&self, slot: usize, render: impl FnOnce(&Envelope) -> Bytes) -> &Bytes {
+        self.rendered[slot].get_or_init(|| render(self))
     }
 }
 

@@ -296,7 +296,11 @@ fn mend(p: &str) -> String {
 
 /// A room or private message as bytes for a client with `caps`, from the
 /// envelope's cache when the caps match a cached variant.
-pub fn cached_message(env: &Envelope, msg: &Message, caps: Caps) -> Option<bytes::Bytes> {
+pub fn cached_message<'e>(
+    env: &'e Envelope,
+    msg: &Message,
+    caps: Caps,
+) -> Option<&'e bytes::Bytes> {
     let slot = if !caps.tags() {
         SLOT_PLAIN
     } else if caps.all_message_tags() {
@@ -337,12 +341,12 @@ fn slot_caps(slot: usize) -> Caps {
 /// the viewer's own (its door updates its state on the way) and for a
 /// client with another mix of tags. `me` is the viewer's nick; `view`
 /// is called for the first rendering only.
-pub fn cached_broadcast(
-    env: &Envelope,
+pub fn cached_broadcast<'e>(
+    env: &'e Envelope,
     caps: Caps,
     me: &str,
     view: impl FnOnce() -> View,
-) -> Option<bytes::Bytes> {
+) -> Option<&'e bytes::Bytes> {
     let mine = |n: &confab_core::Nick| n.as_str().eq_ignore_ascii_case(me);
     let joined = match &env.event {
         Event::Joined { nick, .. } | Event::Parted { nick, .. } | Event::Kicked { nick, .. }
@@ -774,7 +778,7 @@ mod tests {
             let v = view("bob", caps);
             let cached = cached_broadcast(&joined, caps, "bob", || v.clone()).unwrap();
             assert_eq!(
-                String::from_utf8_lossy(&cached),
+                String::from_utf8_lossy(cached),
                 wire(&broadcast(&joined, &v))
             );
             // Another member with the same tags gets the same bytes.

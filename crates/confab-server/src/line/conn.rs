@@ -568,7 +568,7 @@ impl Conn {
             _ => {}
         }
         self.out
-            .extend_from_slice(&d.rendered(render::SLOT, |e| render::render(e, &Local)));
+            .extend_from_slice(d.rendered(render::SLOT, |e| render::render(e, &Local)));
         match &d.event {
             // The hub thread logs the login (`auth::log_login`).
             Event::Welcome { .. } => {

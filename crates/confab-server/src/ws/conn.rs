@@ -414,11 +414,11 @@ impl Conn {
         self.out.text(&text);
     }
 
-    fn push_bytes(&mut self, bytes: Bytes) {
+    fn push_bytes(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
-        match std::str::from_utf8(&bytes) {
+        match std::str::from_utf8(bytes) {
             Ok(t) => self.out.text(t),
             Err(e) => {
                 conn_event!(warn, self.who(), error = %e, "dropped a rendering that is not UTF-8")
@@ -761,7 +761,7 @@ impl Conn {
 
     fn deliver(&mut self, item: Ready) {
         match item {
-            Ready::Raw(b) => self.push_bytes(b),
+            Ready::Raw(b) => self.push_bytes(&b),
             Ready::Event(d) => self.event(&d),
         }
     }
@@ -781,7 +781,7 @@ impl Conn {
         let kind = req.map(|r| self.pending[&r].kind);
         match &d.event {
             Event::Fence(r) => self.done(*r),
-            Event::Local(b) => self.push_bytes(b.clone()),
+            Event::Local(b) => self.push_bytes(b),
             // A ping follows the page; its pong says the client read it.
             Event::KeptPageEnd { upto } => {
                 self.out.ping(format!("{KEPT_PING}{}", upto.0).as_bytes())
@@ -794,8 +794,7 @@ impl Conn {
                     p.sent = Some(msg.clone());
                 }
                 if self.first_delivery(msg.id) {
-                    let bytes = d.rendered(SLOT, render_cached);
-                    self.push_bytes(bytes);
+                    self.push_bytes(d.rendered(SLOT, render_cached));
                 }
             }
             Event::Welcome { nick, online } => {
@@ -854,8 +853,7 @@ impl Conn {
                 self.closing = Some(Box::new((close_code::NORMAL, reason.clone())));
             }
             ev if protocol::is_broadcast(ev) => {
-                let bytes = d.rendered(SLOT, render_cached);
-                self.push_bytes(bytes);
+                self.push_bytes(d.rendered(SLOT, render_cached));
             }
             _ => {
                 if let Some(text) = protocol::render(d, re.as_ref()) {

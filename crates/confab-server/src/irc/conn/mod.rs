@@ -707,14 +707,14 @@ impl Conn {
         // The hot path: a message, cached per variant.
         if let Event::Message { msg, .. } = &d.event {
             if !labeled && let Some(bytes) = render::cached_message(d, msg, self.caps) {
-                self.out.extend_from_slice(&bytes);
+                self.out.extend_from_slice(bytes);
                 return;
             }
         } else if !labeled
             && let Some(bytes) = render::cached_broadcast(d, self.caps, &self.nick, || self.view())
         {
             // A room's change, as every member sees it.
-            self.out.extend_from_slice(&bytes);
+            self.out.extend_from_slice(bytes);
             return;
         }
         let (command, kind) = match req.map(|r| &self.pending[&r]) {
