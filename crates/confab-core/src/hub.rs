@@ -201,7 +201,7 @@ struct Session<O> {
     /// The private conversation started with `/start`, which takes
     /// precedence over the room while set: the user, and its name when
     /// started (still the target should a guest leave and be forgotten).
-    private: Option<(UserId, Nick)>,
+    private: Option<Box<(UserId, Nick)>>,
     /// The oper name this session is a server operator under (`OPER`),
     /// if it is one. Per session: another device of the same account is
     /// not an operator until it says so too.
@@ -234,16 +234,14 @@ impl<O: Outbox> Session<O> {
 }
 
 struct User {
-    nick: Nick,
-    /// Who the user is to others; rebuilt by `refresh` when a part changes.
+    /// Who the user is to others: its nick, ident, cloaked host and real
+    /// name, read through [`User::nick`] and the like (kept once: every
+    /// user is in memory, and each copy was 16 bytes), replaced by
+    /// [`User::set`] when a part changes.
     actor: Arc<Actor>,
-    ident: Arc<str>,
-    /// The cloaked host others see.
-    host: Arc<str>,
     /// The real address of the user's first session, never shown to other
     /// users (server operators will: [`Hub::real_address`]).
     addr: Option<IpAddr>,
-    realname: Arc<str>,
     away: Option<Text>,
     signon: Timestamp,
     last_active: Timestamp,
@@ -298,19 +296,15 @@ impl User {
     fn new(nick: Nick, account: Option<AccountId>, now: Timestamp) -> User {
         let name: Arc<str> = nick.as_str().into();
         let actor = Arc::new(Actor {
-            nick: nick.clone(),
+            nick,
             ident: name.clone(),
             host: "localhost".into(),
-            realname: name.clone(),
+            realname: name,
             account: account.is_some(),
         });
         User {
-            nick,
             actor,
-            ident: name.clone(),
-            host: "localhost".into(),
             addr: None,
-            realname: name,
             away: None,
             signon: now,
             last_active: now,
@@ -359,19 +353,39 @@ impl User {
     fn kept_for(&self) -> KeptFor {
         match self.account {
             Some(id) => KeptFor::Account(id),
-            None => KeptFor::Guest(self.nick.key()),
+            None => KeptFor::Guest(self.nick().key()),
         }
     }
 
-    /// Rebuilds `actor` from the parts.
+    fn nick(&self) -> &Nick {
+        &self.actor.nick
+    }
+
+    fn ident(&self) -> &Arc<str> {
+        &self.actor.ident
+    }
+
+    /// The cloaked host others see.
+    fn host(&self) -> &Arc<str> {
+        &self.actor.host
+    }
+
+    fn realname(&self) -> &Arc<str> {
+        &self.actor.realname
+    }
+
+    /// Changes parts of who the user is, in a new `actor` (events already
+    /// made keep the old one).
+    fn set(&mut self, change: impl FnOnce(&mut Actor)) {
+        let mut actor = (*self.actor).clone();
+        change(&mut actor);
+        actor.account = self.account.is_some();
+        self.actor = Arc::new(actor);
+    }
+
+    /// A new `actor` after the account changed.
     fn refresh(&mut self) {
-        self.actor = Arc::new(Actor {
-            nick: self.nick.clone(),
-            ident: self.ident.clone(),
-            host: self.host.clone(),
-            realname: self.realname.clone(),
-            account: self.account.is_some(),
-        });
+        self.set(|_| {});
     }
 }
 
@@ -749,7 +763,7 @@ impl<O: Outbox> Hub<O> {
     /// The name of the user behind `sid`, if it has one.
     pub fn nick_of(&self, sid: SessionId) -> Option<&Nick> {
         let uid = self.sessions.get(&sid)?.user?;
-        self.users.get(&uid).map(|u| &u.nick)
+        self.users.get(&uid).map(|u| u.nick())
     }
 
     /// The real address of the online user `nick`, which the hub shows to
@@ -994,7 +1008,7 @@ impl<O: Outbox> Hub<O> {
             },
         );
         for (sid, s) in self.sessions.drain() {
-            let nick = s.user.map(|uid| self.users[&uid].nick.clone());
+            let nick = s.user.map(|uid| self.users[&uid].nick().clone());
             self.journal.push(Journal::Left {
                 sid,
                 nick,
@@ -1182,8 +1196,8 @@ impl<O: Outbox> Hub<O> {
             Command::TagMsg { to, tags } => self.tag_msg(uid, to, tags, now),
             Command::Start(nick) => {
                 let tid = self.user_id(&nick)?;
-                let name = self.users[&tid].nick.clone();
-                self.sessions.get_mut(&sid).expect("live").private = Some((tid, name));
+                let name = self.users[&tid].nick().clone();
+                self.sessions.get_mut(&sid).expect("live").private = Some(Box::new((tid, name)));
                 self.reply_target(sid, now);
                 Ok(())
             }
@@ -1214,7 +1228,7 @@ impl<O: Outbox> Hub<O> {
                 if let Some(account) = user.account {
                     self.op(Op::Ignore { account, nick: key });
                 }
-                let nick = self.users[&tid].nick.clone();
+                let nick = self.users[&tid].nick().clone();
                 self.reply(
                     sid,
                     now,
@@ -1249,7 +1263,7 @@ impl<O: Outbox> Hub<O> {
                 let nicks = keys
                     .into_iter()
                     .filter_map(|k| match self.by_nick.get(k) {
-                        Some(id) => Some(self.users[id].nick.clone()),
+                        Some(id) => Some(self.users[id].nick().clone()),
                         None => Nick::parse(k.as_str(), usize::MAX).ok(),
                     })
                     .collect();
@@ -1431,7 +1445,7 @@ impl<O: Outbox> Hub<O> {
     /// A name as the hub spells it now, or as given if unknown.
     fn display(&self, nick: &Nick) -> Nick {
         match self.by_nick.get(&nick.key()) {
-            Some(id) => self.users[id].nick.clone(),
+            Some(id) => self.users[id].nick().clone(),
             None => nick.clone(),
         }
     }
@@ -1485,8 +1499,7 @@ impl<O: Outbox> Hub<O> {
                 // A guest name that is offline: this session takes it (and
                 // the messages kept for it), in the spelling asked for.
                 let user = self.users.get_mut(&uid).expect("indexed");
-                user.nick = nick;
-                user.refresh();
+                user.set(|a| a.nick = nick);
                 uid
             }
             None => self.new_user(nick, None, now),
@@ -1518,7 +1531,7 @@ impl<O: Outbox> Hub<O> {
             Some(&uid) => {
                 // An offline guest of that name: the account takes it over.
                 let user = self.users.get_mut(&uid).expect("indexed");
-                user.nick = account.name.clone();
+                user.set(|a| a.nick = account.name.clone());
                 self.make_registered(uid, &account);
                 uid
             }
@@ -1539,7 +1552,7 @@ impl<O: Outbox> Hub<O> {
         };
         let user = &self.users[&uid];
         if user.account.is_some() {
-            return Err(ChatError::AlreadyIdentified(user.nick.clone()));
+            return Err(ChatError::AlreadyIdentified(user.nick().clone()));
         }
         if let Some(&other) = self.by_nick.get(&account.name.key())
             && other != uid
@@ -1571,7 +1584,7 @@ impl<O: Outbox> Hub<O> {
             // The first session says who the user is to others.
             // What the door says of the client passes the input rules,
             // or the nick stands in for it.
-            let nick: &str = user.nick.as_str();
+            let nick: Arc<str> = user.nick().as_str().into();
             let limits = &self.config.input;
             let ident = info
                 .ident
@@ -1579,9 +1592,11 @@ impl<O: Outbox> Hub<O> {
             let realname = info
                 .realname
                 .filter(|r| limits.check(Field::Realname, r).is_ok());
-            user.ident = ident.unwrap_or_else(|| nick.into());
-            user.realname = realname.unwrap_or_else(|| nick.into());
-            user.host = info.host;
+            user.set(|a| {
+                a.ident = ident.unwrap_or_else(|| nick.clone());
+                a.realname = realname.unwrap_or_else(|| nick.clone());
+                a.host = info.host;
+            });
             user.addr = info.addr;
             user.signon = now;
             user.last_active = now;
@@ -1590,11 +1605,16 @@ impl<O: Outbox> Hub<O> {
             user.invisible = false;
         }
         user.refresh();
+        // Room for one: most users have one session (a Vec's first growth
+        // makes room for four).
+        if user.sessions.capacity() == 0 {
+            user.sessions.reserve_exact(1);
+        }
         user.sessions.push(sid);
         self.attached += 1;
-        let account = user.account.map(|_| user.nick.key());
+        let account = user.account.map(|_| user.nick().key());
         self.sessions[&sid].account(account.as_ref());
-        let nick = user.nick.clone();
+        let nick = user.nick().clone();
         let rooms = user.rooms.clone();
         let actor = user.actor.clone();
         let online = self.online;
@@ -1770,7 +1790,7 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<(), ChatError> {
         let user = &self.users[&uid];
-        if user.account.is_none() || user.nick.key() != *name {
+        if user.account.is_none() || user.nick().key() != *name {
             return Err(ChatError::NotAnAccount);
         }
         self.store()?
@@ -1791,9 +1811,9 @@ impl<O: Outbox> Hub<O> {
     ) -> Result<(), ChatError> {
         let user = &self.users[&uid];
         if user.account.is_some() {
-            return Err(ChatError::AlreadyRegistered(user.nick.clone()));
+            return Err(ChatError::AlreadyRegistered(user.nick().clone()));
         }
-        let nick = user.nick.clone();
+        let nick = user.nick().clone();
         // A guest could hold a name reserved since it logged in.
         self.check_reserved(&nick)?;
         self.commit_ops(now);
@@ -1828,7 +1848,7 @@ impl<O: Outbox> Hub<O> {
             self.op(Op::MoveKept { from: was, to });
         }
         let user = &self.users[&uid];
-        let key = user.nick.key();
+        let key = user.nick().key();
         for sid in &user.sessions {
             self.sessions[sid].account(Some(&key));
         }
@@ -1872,7 +1892,7 @@ impl<O: Outbox> Hub<O> {
     // /nick NAME
     fn change_nick(&mut self, uid: UserId, nick: Nick, now: Timestamp) -> Result<(), ChatError> {
         let user = &self.users[&uid];
-        let old = user.nick.clone();
+        let old = user.nick().clone();
         if user.account.is_some() {
             return Err(ChatError::AccountNameFixed(old));
         }
@@ -1907,8 +1927,7 @@ impl<O: Outbox> Hub<O> {
         }
         let user = self.users.get_mut(&uid).expect("live");
         let before = user.actor.clone();
-        user.nick = nick.clone();
-        user.refresh();
+        user.set(|a| a.nick = nick.clone());
         let d = Envelope::by(now, Event::NickChanged { old, new: nick }, &before);
         for id in self.audience(uid) {
             self.staged.user(&self.users[&id], &d);
@@ -1999,7 +2018,7 @@ impl<O: Outbox> Hub<O> {
             now,
             Event::Joined {
                 room: room.name.clone(),
-                nick: user.nick.clone(),
+                nick: user.nick().clone(),
             },
             &user.actor,
         );
@@ -2012,7 +2031,7 @@ impl<O: Outbox> Hub<O> {
         let user = &self.users[&uid];
         if let Some(away) = &user.away {
             let ev = Event::AwayChanged {
-                nick: user.nick.clone(),
+                nick: user.nick().clone(),
                 away: Some(away.clone()),
             };
             let away = Envelope::by(now, ev, &user.actor);
@@ -2095,7 +2114,7 @@ impl<O: Outbox> Hub<O> {
             now,
             Event::Parted {
                 room: room.name.clone(),
-                nick: user.nick.clone(),
+                nick: user.nick().clone(),
                 reason,
             },
             &user.actor,
@@ -2215,7 +2234,7 @@ impl<O: Outbox> Hub<O> {
             .users
             .values()
             .map(|u| UserInfo {
-                nick: u.nick.clone(),
+                nick: u.nick().clone(),
                 online: u.online(),
                 last_seen: (!u.online()).then_some(u.last_seen),
             })
@@ -2251,7 +2270,7 @@ impl<O: Outbox> Hub<O> {
         };
         let sender = self.users.get_mut(&uid).expect("live");
         sender.last_active = now;
-        let from = sender.nick.clone();
+        let from = sender.nick().clone();
         let actor = sender.actor.clone();
         let from_key = from.key();
         let id = MsgId(self.next_msg);
@@ -2289,7 +2308,7 @@ impl<O: Outbox> Hub<O> {
                     id,
                     time: now,
                     from,
-                    to: Target::User(recipient.nick.clone()),
+                    to: Target::User(recipient.nick().clone()),
                     kind,
                     text,
                     tags,
@@ -2298,10 +2317,10 @@ impl<O: Outbox> Hub<O> {
                 let offline = !recipient.online();
                 let guest = recipient.account.is_none();
                 if offline && guest && !self.config.keep_for_guests {
-                    return Err(ChatError::GuestNotKept(recipient.nick.clone()));
+                    return Err(ChatError::GuestNotKept(recipient.nick().clone()));
                 }
                 if offline && recipient.kept >= self.config.offline_queue {
-                    return Err(ChatError::OfflineQueueFull(recipient.nick.clone()));
+                    return Err(ChatError::OfflineQueueFull(recipient.nick().clone()));
                 }
                 self.next_msg += 1;
                 let d = Envelope::by(
@@ -2316,7 +2335,7 @@ impl<O: Outbox> Hub<O> {
                     // The sender's own sessions see what they sent.
                     self.staged.user(&self.users[&uid], &d);
                 }
-                let recipient_nick = recipient.nick.clone();
+                let recipient_nick = recipient.nick().clone();
                 // Someone ignoring the sender is not told, and the sender
                 // cannot tell: the message seems delivered or kept.
                 if offline {
@@ -2410,7 +2429,7 @@ impl<O: Outbox> Hub<O> {
                 if me.account.is_none() {
                     return Err(ChatError::GuestsNoPrivateHistory);
                 }
-                Conversation::Private(me.nick.key(), nick.key())
+                Conversation::Private(me.nick().key(), nick.key())
             }
         };
         let limit = limit.clamp(1, self.config.max_history);
@@ -2517,7 +2536,7 @@ impl<O: Outbox> Hub<O> {
                 .filter(|k| self.rooms.get(k).is_none_or(|r| !self.bans_reader(r, uid)))
                 .cloned()
                 .collect(),
-            private: me.account.map(|_| me.nick.key()),
+            private: me.account.map(|_| me.nick().key()),
             private_since: me.account_since,
         }
     }
@@ -2543,7 +2562,7 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<(), ChatError> {
         let key = self.member_room_arg(sid, uid, room)?;
-        let by = self.users[&uid].nick.clone();
+        let by = self.users[&uid].nick().clone();
         let actor = self.users[&uid].actor.clone();
         let room = self.rooms.get_mut(&key).expect("member of it");
         if room.modes.topic_ops_only && !room.ops.contains(&uid) {
@@ -2578,8 +2597,8 @@ impl<O: Outbox> Hub<O> {
     /// current room.
     fn target_of(&self, sid: SessionId) -> Option<Target> {
         let s = &self.sessions[&sid];
-        if let Some((id, nick)) = &s.private {
-            let nick = self.users.get(id).map_or(nick, |u| &u.nick);
+        if let Some((id, nick)) = s.private.as_deref() {
+            let nick = self.users.get(id).map_or(nick, |u| u.nick());
             return Some(Target::User(nick.clone()));
         }
         s.room
@@ -2647,7 +2666,8 @@ impl<O: Outbox> Hub<O> {
             None => self.new_user(account.name.clone(), Some(account.id), account.created),
             Some(uid) => {
                 // An offline guest of that name: the account takes it over.
-                self.users.get_mut(&uid).expect("indexed").nick = account.name.clone();
+                let user = self.users.get_mut(&uid).expect("indexed");
+                user.set(|a| a.nick = account.name.clone());
                 uid
             }
         };
@@ -2738,7 +2758,7 @@ impl<O: Outbox> Hub<O> {
         let Some(session) = self.sessions.remove(&sid) else {
             return;
         };
-        let nick = session.user.map(|uid| self.users[&uid].nick.clone());
+        let nick = session.user.map(|uid| self.users[&uid].nick().clone());
         self.journal.push(Journal::Left {
             sid,
             nick,
@@ -2759,6 +2779,10 @@ impl<O: Outbox> Hub<O> {
         let user = self.users.get_mut(&uid).expect("live");
         let before = user.sessions.len();
         user.sessions.retain(|&s| s != sid);
+        if user.sessions.is_empty() {
+            // An account stays in memory offline: it holds no room.
+            user.sessions = Vec::new();
+        }
         self.attached -= before - user.sessions.len();
         if user.page().is_some_and(|p| p.sid == sid) {
             // A page the session did not take stays kept: for another
@@ -2794,7 +2818,7 @@ impl<O: Outbox> Hub<O> {
         let d = Envelope::by(
             now,
             Event::Quit {
-                nick: user.nick.clone(),
+                nick: user.nick().clone(),
                 reason: reason.to_owned(),
             },
             &actor,
@@ -2825,8 +2849,8 @@ impl<O: Outbox> Hub<O> {
         // next takes the name.
         if self.users[&uid].kept == 0 {
             let user = self.users.remove(&uid).expect("live");
-            if self.by_nick.get(&user.nick.key()) == Some(&uid) {
-                self.by_nick.remove(&user.nick.key());
+            if self.by_nick.get(&user.nick().key()) == Some(&uid) {
+                self.by_nick.remove(&user.nick().key());
             }
         }
     }

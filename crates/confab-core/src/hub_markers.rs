@@ -102,7 +102,7 @@ impl<O: Outbox> Hub<O> {
     fn marker_conversation(&self, uid: UserId, target: &Target) -> Conversation {
         match target {
             Target::Room(r) => Conversation::Room(r.key()),
-            Target::User(n) => Conversation::Private(self.users[&uid].nick.key(), n.key()),
+            Target::User(n) => Conversation::Private(self.users[&uid].nick().key(), n.key()),
         }
     }
 

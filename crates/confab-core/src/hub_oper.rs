@@ -20,7 +20,7 @@ impl<O: Outbox> Hub<O> {
     pub(super) fn oper_of(&self, sid: SessionId) -> Result<String, ChatError> {
         let s = &self.sessions[&sid];
         match (&s.oper, s.user) {
-            (Some(_), Some(uid)) => Ok(self.users[&uid].nick.to_string()),
+            (Some(_), Some(uid)) => Ok(self.users[&uid].nick().to_string()),
             (Some(_), None) => Ok(ADMIN.to_owned()),
             (None, _) => Err(ChatError::NotServerOper),
         }
@@ -108,7 +108,7 @@ impl<O: Outbox> Hub<O> {
 
     // OPER name password (the door checked the password)
     pub(super) fn oper_up(&mut self, sid: SessionId, uid: UserId, name: String, now: Timestamp) {
-        let nick = self.users[&uid].nick.to_string();
+        let nick = self.users[&uid].nick().to_string();
         let was = self
             .sessions
             .get_mut(&sid)
@@ -154,14 +154,14 @@ impl<O: Outbox> Hub<O> {
         let uid = self.user_id(nick)?;
         let sessions = self.users[&uid].sessions.clone();
         if sessions.is_empty() {
-            return Err(ChatError::NotOnline(self.users[&uid].nick.clone()));
+            return Err(ChatError::NotOnline(self.users[&uid].nick().clone()));
         }
         let why = reason.as_ref().map_or("no reason given", |r| r.as_str());
         let quit = format!("Killed ({by} ({why}))");
         self.journal.push(Journal::Oper {
             by: by.to_owned(),
             action: "kill",
-            detail: format!("{} ({why})", self.users[&uid].nick),
+            detail: format!("{} ({why})", self.users[&uid].nick()),
         });
         for s in sessions {
             self.kick(s, &quit, now);
@@ -172,7 +172,7 @@ impl<O: Outbox> Hub<O> {
     /// A notice to every session that is a server operator, from `from`
     /// (a user) or the server (the REST admin); how many it went to.
     pub(super) fn wallops(&mut self, from: Option<UserId>, text: Text, now: Timestamp) -> usize {
-        let by = from.map_or_else(|| ADMIN.to_owned(), |u| self.users[&u].nick.to_string());
+        let by = from.map_or_else(|| ADMIN.to_owned(), |u| self.users[&u].nick().to_string());
         self.journal.push(Journal::Oper {
             by,
             action: "wallops",
@@ -278,8 +278,8 @@ impl<O: Outbox> Hub<O> {
             .iter()
             .filter_map(|(sid, s)| {
                 let u = &self.users[&s.user?];
-                let account = u.account.map(|_| u.nick.key());
-                let user_mask = format!("{}!{}@{}", u.nick, u.ident, u.host);
+                let account = u.account.map(|_| u.nick().key());
+                let user_mask = format!("{}!{}@{}", u.nick(), u.ident(), u.host());
                 mask.matches(account.as_ref(), &user_mask, s.info.addr)
                     .then_some(*sid)
             })
@@ -354,7 +354,7 @@ impl<O: Outbox> Hub<O> {
         if let Some(uid) = self.by_nick.get(&name.key())
             && let Some(id) = self.users[uid].account
         {
-            return Ok((id, self.users[uid].nick.clone()));
+            return Ok((id, self.users[uid].nick().clone()));
         }
         let found = match &mut self.store {
             Some(store) => store.account(&name.key()).map_err(ChatError::from)?,
@@ -434,7 +434,7 @@ impl<O: Outbox> Hub<O> {
         let mut list: Vec<(Nick, String)> = self
             .users
             .values()
-            .filter_map(|u| Some((u.nick.clone(), self.suspended.get(&u.account?)?.clone())))
+            .filter_map(|u| Some((u.nick().clone(), self.suspended.get(&u.account?)?.clone())))
             .collect();
         list.sort_by(|(a, _), (b, _)| a.cmp_key(b));
         list

@@ -95,7 +95,7 @@ impl<O: Outbox> Hub<O> {
             return false;
         }
         let u = &self.users[&uid];
-        let mask = format!("{}!{}@{}", u.nick, u.ident, u.host);
+        let mask = format!("{}!{}@{}", u.nick(), u.ident(), u.host());
         room.bans.iter().any(|b| glob_match(&b.mask, &mask))
     }
 
@@ -191,7 +191,7 @@ impl<O: Outbox> Hub<O> {
             Ok(tid)
         } else {
             Err(ChatError::UserNotInRoom {
-                nick: self.users[&tid].nick.clone(),
+                nick: self.users[&tid].nick().clone(),
                 room: room.name.clone(),
             })
         }
@@ -254,7 +254,7 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<(), ChatError> {
         let key = self.operated_room(uid, name)?;
-        let by = self.users[&uid].nick.clone();
+        let by = self.users[&uid].nick().clone();
         let mut done = Vec::new();
         let mut refused = Vec::new();
         for change in changes {
@@ -367,7 +367,7 @@ impl<O: Outbox> Hub<O> {
                 };
                 if changed {
                     // Say the name as the hub spells it.
-                    let nick = self.users[&uid].nick.clone();
+                    let nick = self.users[&uid].nick().clone();
                     let mode = match change.mode {
                         RoomMode::Op(_) => RoomMode::Op(nick),
                         _ => RoomMode::Voice(nick),
@@ -438,8 +438,8 @@ impl<O: Outbox> Hub<O> {
         let tid = self.member_of(&key, &nick)?;
         let ev = Event::Kicked {
             room: self.rooms[&key].name.clone(),
-            by: self.users[&uid].nick.clone(),
-            nick: self.users[&tid].nick.clone(),
+            by: self.users[&uid].nick().clone(),
+            nick: self.users[&tid].nick().clone(),
             reason,
         };
         let d = Envelope::by(now, ev, &self.users[&uid].actor);
@@ -468,17 +468,17 @@ impl<O: Outbox> Hub<O> {
         let target = &self.users[&tid];
         if room.members.contains(&tid) {
             return Err(ChatError::AlreadyInRoom {
-                nick: target.nick.clone(),
+                nick: target.nick().clone(),
                 room: room.name.clone(),
             });
         }
         if !target.online() {
-            return Err(ChatError::NotOnline(target.nick.clone()));
+            return Err(ChatError::NotOnline(target.nick().clone()));
         }
         let ev = Event::Invited {
             room: room.name.clone(),
-            by: self.users[&uid].nick.clone(),
-            nick: target.nick.clone(),
+            by: self.users[&uid].nick().clone(),
+            nick: target.nick().clone(),
         };
         let d = Envelope::by(now, ev, &self.users[&uid].actor);
         self.staged.user(target, &d);
@@ -503,7 +503,7 @@ impl<O: Outbox> Hub<O> {
         let user = self.users.get_mut(&uid).expect("live");
         user.away = away.clone();
         let ev = Event::AwayChanged {
-            nick: user.nick.clone(),
+            nick: user.nick().clone(),
             away,
         };
         let d = Envelope::by(now, ev, &user.actor);
@@ -513,10 +513,9 @@ impl<O: Outbox> Hub<O> {
     // SETNAME realname
     pub(super) fn set_realname(&mut self, uid: UserId, realname: Text, now: Timestamp) {
         let user = self.users.get_mut(&uid).expect("live");
-        user.realname = realname.as_str().into();
-        user.refresh();
+        user.set(|a| a.realname = realname.as_str().into());
         let ev = Event::RealnameChanged {
-            nick: user.nick.clone(),
+            nick: user.nick().clone(),
             realname: realname.as_str().to_owned(),
         };
         let d = Envelope::by(now, ev, &user.actor);
@@ -582,12 +581,12 @@ impl<O: Outbox> Hub<O> {
             })
             .filter(|(_, u)| {
                 everyone
-                    || glob_match(mask, u.nick.as_str())
-                    || glob_match(mask, &format!("{}!{}@{}", u.nick, u.ident, u.host))
-                    || glob_match(mask, &u.host)
-                    || glob_match(mask, &u.realname)
+                    || glob_match(mask, u.nick().as_str())
+                    || glob_match(mask, &format!("{}!{}@{}", u.nick(), u.ident(), u.host()))
+                    || glob_match(mask, u.host())
+                    || glob_match(mask, u.realname())
             })
-            .map(|(_, u)| u.nick.clone())
+            .map(|(_, u)| u.nick().clone())
             .collect();
         nicks.sort_by(Nick::cmp_key);
         nicks.truncate(MAX_WHO);
@@ -661,7 +660,7 @@ impl<O: Outbox> Hub<O> {
                 if me.account.is_none() {
                     return Err(ChatError::GuestsNoPrivateHistory);
                 }
-                Ok(Conversation::Private(me.nick.key(), nick.key()))
+                Ok(Conversation::Private(me.nick().key(), nick.key()))
             }
         }
     }

@@ -19,11 +19,11 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<(), ChatError> {
         let me = &self.users[&uid];
-        let from_key = me.nick.key();
+        let from_key = me.nick().key();
         let ev = Envelope::by(
             now,
             Event::Typing {
-                from: me.nick.clone(),
+                from: me.nick().clone(),
                 to: to.clone(),
                 active,
             },
@@ -60,8 +60,8 @@ impl<O: Outbox> Hub<O> {
         now: Timestamp,
     ) -> Result<(), ChatError> {
         let me = &self.users[&uid];
-        let from_key = me.nick.key();
-        let from = me.nick.clone();
+        let from_key = me.nick().key();
+        let from = me.nick().clone();
         let actor = me.actor.clone();
         let id = MsgId(self.next_msg);
         match to {
@@ -77,7 +77,7 @@ impl<O: Outbox> Hub<O> {
                 let tid = self.user_id(&nick)?;
                 self.next_msg += 1;
                 let them = &self.users[&tid];
-                let to = Target::User(them.nick.clone());
+                let to = Target::User(them.nick().clone());
                 let tagmsg = Event::TagMsg { id, from, to, tags };
                 let ev = Envelope::by(now, tagmsg, &actor);
                 if !them.ignores(&from_key) {
