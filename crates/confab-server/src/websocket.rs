@@ -15,10 +15,13 @@
 //! tungstenite finish what it holds (a pong, a close), and tungstenite is
 //! polled again only after the door's frames are written whole.
 
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
+use tokio::io::AsyncWrite;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{FrameHeader, Utf8Bytes};
@@ -77,16 +80,36 @@ impl Socket {
     /// them (keeping their room: the door decides what it gives back).
     /// Dropped while it waits (a killed connection), it may leave a frame
     /// half written: the connection must then end.
-    pub async fn write(&mut self, frames: &mut Frames) -> Result<(), Error> {
-        self.ws.flush().await?;
-        if frames.0.is_empty() {
-            return Ok(());
-        }
+    pub fn write<'a>(
+        &'a mut self,
+        frames: &'a mut Frames,
+    ) -> impl Future<Output = Result<(), Error>> + 'a {
+        let mut written = 0;
+        std::future::poll_fn(move |cx| self.poll_write(cx, frames, &mut written))
+    }
+
+    /// [`Socket::write`] as a poll function, whose caller keeps `written`
+    /// (0 at first) between polls: a door's loop awaits it in every
+    /// connection's task, where an `async fn`'s state would take room.
+    pub fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        frames: &mut Frames,
+        written: &mut usize,
+    ) -> Poll<Result<(), Error>> {
+        ready!(self.ws.poll_flush_unpin(cx))?;
         let io = self.ws.get_mut();
-        io.write_all(&frames.0).await?;
+        while *written < frames.0.len() {
+            match ready!(Pin::new(&mut *io).poll_write(cx, &frames.0[*written..])) {
+                Ok(0) => return Poll::Ready(Err(Error::Io(std::io::ErrorKind::WriteZero.into()))),
+                Ok(n) => *written += n,
+                Err(e) => return Poll::Ready(Err(Error::Io(e))),
+            }
+        }
+        ready!(Pin::new(&mut *io).poll_flush(cx)).map_err(Error::Io)?;
         frames.0.clear();
-        io.flush().await?;
-        Ok(())
+        *written = 0;
+        Poll::Ready(Ok(()))
     }
 
     /// Sends a close frame with `code` and `reason` (which must fit a

@@ -177,23 +177,18 @@ fn run(
         // Set when the login timer ran out (the close is then written).
         let mut timed_out = false;
         // One heartbeat timer for the connection's life, moved only when its
-        // deadline does (a frame heard, a ping sent).
-        let timer = tokio::time::sleep_until(conn.due());
-        tokio::pin!(timer);
+        // deadline does (a frame heard, a ping sent). Boxed: its 112 bytes
+        // beside the socket's 328 would take the task past 1,024 bytes,
+        // into mimalloc's 1,280-byte class (a net 144 bytes more).
+        let mut timer = Box::pin(tokio::time::sleep_until(conn.due()));
         let (closed_by, reason): (ClosedBy, String) = loop {
             if let Err(e) = conn.write(&mut socket, &mut kill).await {
                 break e.closed();
             }
-            if let Some((code, why)) = conn.closing.take().map(|c| *c) {
-                let reason = clip(&why, CLOSE_REASON_BYTES);
+            if let Some(closing) = conn.closing.take() {
                 // (Boxed, like every rare await here: an idle connection's
-                // task should not carry it.)
-                let closing = Box::pin(timeout(CLOSE_GRACE, async {
-                    socket.close(code, &reason).await?;
-                    drain(&mut socket).await;
-                    Ok::<(), crate::websocket::Error>(())
-                }));
-                let _ = closing.await;
+                // task should not carry it, nor what it holds.)
+                let why = Box::pin(close(&mut socket, *closing)).await;
                 let by = if timed_out {
                     ClosedBy::Timeout
                 } else if conn.quitting {
@@ -359,9 +354,8 @@ impl Conn {
     /// When the connection's timer is due: the next heartbeat, or its
     /// timeout, and until the login the login's deadline. Asked again
     /// when the timer fires rather than kept across the wait: what the
-    /// loop holds there sizes every idle connection's task (under 1,056
-    /// bytes of future, the task takes mimalloc's 1,280-byte class, not
-    /// 1,536).
+    /// loop holds there sizes every idle connection's task (ARCHITECTURE.md:
+    /// it fits mimalloc's 1,024-byte class).
     fn due(&self) -> Instant {
         if self.phase == Phase::Ready {
             self.beat()
@@ -399,15 +393,27 @@ impl Conn {
     /// Writes the queued frames in one piece; stops early when the hub
     /// closes the session (a client that does not read blocks here until
     /// then).
-    async fn write(&mut self, socket: &mut Socket, kill: &mut KillSwitch) -> Result<(), Unwritten> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        tokio::select! {
-            biased;
-            r = socket.write(&mut self.out) => r.map_err(|e| Unwritten::Failed(std::io::Error::other(e))),
-            why = kill.fired() => Err(Unwritten::Killed(why)),
-        }
+    ///
+    /// A plain poll function, as the other doors' `write_out`: every idle
+    /// connection's task holds its future.
+    fn write<'a>(
+        &'a mut self,
+        socket: &'a mut Socket,
+        kill: &'a mut KillSwitch,
+    ) -> impl std::future::Future<Output = Result<(), Unwritten>> + 'a {
+        use std::task::Poll;
+        let mut written = 0;
+        std::future::poll_fn(move |cx| {
+            if self.out.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            match socket.poll_write(cx, &mut self.out, &mut written) {
+                Poll::Ready(r) => {
+                    Poll::Ready(r.map_err(|e| Unwritten::Failed(std::io::Error::other(e))))
+                }
+                Poll::Pending => kill.poll_fired(cx).map(|why| Err(Unwritten::Killed(why))),
+            }
+        })
     }
 
     fn push(&mut self, text: String) {
@@ -885,6 +891,19 @@ impl Conn {
 /// up to its close frame, so that closing the socket with unread input
 /// does not reset the connection and lose what was written last. (After
 /// a read error the stream is finished and this returns at once.)
+/// Sends a close frame with `code` and `why` (cut to fit the frame) and
+/// waits, a while, for the client's; returns `why`.
+async fn close(socket: &mut Socket, (code, why): (u16, String)) -> String {
+    let reason = clip(&why, CLOSE_REASON_BYTES);
+    let _ = timeout(CLOSE_GRACE, async {
+        socket.close(code, &reason).await?;
+        drain(socket).await;
+        Ok::<(), crate::websocket::Error>(())
+    })
+    .await;
+    why
+}
+
 async fn drain(socket: &mut Socket) {
     while let Some(frame) = socket.recv().await {
         match frame {
