@@ -305,11 +305,9 @@ fn hub(c: &mut Criterion) {
         )
     });
     g.finish();
+    // (None when a filter left this benchmark out: `cargo bench -- fanout`.)
     let routed = delivered.get() - before;
-    assert!(
-        routed > 0 && routed.is_multiple_of(2),
-        "every message reached both"
-    );
+    assert!(routed.is_multiple_of(2), "every message reached both");
 }
 
 /// Empties every queue as the doors' writers do; how many items there were.
