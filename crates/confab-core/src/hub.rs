@@ -1584,7 +1584,6 @@ impl<O: Outbox> Hub<O> {
             // The first session says who the user is to others.
             // What the door says of the client passes the input rules,
             // or the nick stands in for it.
-            let nick: Arc<str> = user.nick().as_str().into();
             let limits = &self.config.input;
             let ident = info
                 .ident
@@ -1593,8 +1592,8 @@ impl<O: Outbox> Hub<O> {
                 .realname
                 .filter(|r| limits.check(Field::Realname, r).is_ok());
             user.set(|a| {
-                a.ident = ident.unwrap_or_else(|| nick.clone());
-                a.realname = realname.unwrap_or_else(|| nick.clone());
+                a.ident = ident.unwrap_or_else(|| a.nick.as_str().into());
+                a.realname = realname.unwrap_or_else(|| a.nick.as_str().into());
                 a.host = info.host;
             });
             user.addr = info.addr;
@@ -1603,8 +1602,9 @@ impl<O: Outbox> Hub<O> {
             user.away = None;
             // User modes are the connection's: a new one starts visible.
             user.invisible = false;
+        } else {
+            user.refresh();
         }
-        user.refresh();
         // Room for one: most users have one session (a Vec's first growth
         // makes room for four).
         if user.sessions.capacity() == 0 {
