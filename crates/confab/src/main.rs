@@ -471,8 +471,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print!("{}", toml::to_string_pretty(&config.redacted())?);
         return Ok(());
     }
+    // Log lines go to stderr from a thread of their own: the hub thread
+    // and the connections' tasks only queue them, so a slow reader of
+    // stderr (a paused pager, a busy journal) does not hold them up, and
+    // lines made meanwhile go out in one write. Nothing is dropped: only
+    // past 128,000 queued lines does a logging thread wait. The guard
+    // writes what is left when `serve` returns.
+    let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("confab-log")
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     init_logging_to(
-        std::io::stderr,
+        log_writer,
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
         filter,
         args.log.log_format,

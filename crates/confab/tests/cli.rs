@@ -369,6 +369,47 @@ async fn sigint_tells_users_and_exits_cleanly() {
     graceful_exit_on("-INT").await;
 }
 
+/// A server whose log nobody reads (a paused pager, a stuck journal)
+/// keeps serving: its log lines wait in the logging thread's queue, not
+/// in the hub or the connections' tasks. Each login and quit logs about
+/// 400 bytes, so 600 of them are far past the 64 KiB a pipe holds.
+#[tokio::test]
+async fn a_server_whose_log_is_not_read_keeps_serving() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let mut child = confab(home.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("CONFAB_LIMITS__SNIFF_TIMEOUT_MS", "50")
+        .env("CONFAB_LIMITS__RATE_PER_SEC", "1000")
+        .env("CONFAB_LIMITS__RATE_BURST", "1000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn confab serve");
+    // Held open and never read.
+    let unread = child.stderr.take().unwrap();
+    let stdout = process::lines_of(child.stdout.take().unwrap());
+    let first = stdout.recv_timeout(process::DEADLINE).expect("listening");
+    let addr: std::net::SocketAddr = first
+        .strip_prefix("confab listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .parse()
+        .unwrap();
+    for i in 0..600 {
+        // Each waits for its welcome, within the support client's deadline.
+        let mut c = Client::login(addr, &format!("u{i}")).await;
+        c.send("/quit").await;
+        c.expect_closed().await;
+    }
+    let mut last = Client::login(addr, "last").await;
+    last.send("/users").await;
+    last.expect("last").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(unread);
+}
+
 /// `:PORT` and `localhost:PORT` are understood wherever an address to
 /// listen on is read (flags, `CONFAB_LISTEN`, the file); anything else
 /// is refused with the forms that work.
