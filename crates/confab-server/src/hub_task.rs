@@ -270,7 +270,8 @@ impl Quiet {
 /// holds one while its session lives and disarms it to say goodbye itself.
 pub struct Leave {
     /// None once disarmed. (No flag beside it: every door's task holds
-    /// one, and 8 bytes decide its allocation class, see `Quiet`.)
+    /// one, and a few bytes decide the task's allocator class, see
+    /// ARCHITECTURE.md.)
     hub: Option<HubHandle>,
     sid: SessionId,
 }
