@@ -56,6 +56,14 @@ pub struct Actor {
     pub account: bool,
 }
 
+impl Actor {
+    /// `nick!ident@host`: IRC's source of the actor's events, and what
+    /// ban masks and WHO masks match.
+    pub fn mask(&self) -> String {
+        format!("{}!{}@{}", self.nick, self.ident, self.host)
+    }
+}
+
 /// A member's standing in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Status {

@@ -361,10 +361,6 @@ impl User {
         &self.actor.nick
     }
 
-    fn ident(&self) -> &Arc<str> {
-        &self.actor.ident
-    }
-
     /// The cloaked host others see.
     fn host(&self) -> &Arc<str> {
         &self.actor.host
@@ -372,6 +368,10 @@ impl User {
 
     fn realname(&self) -> &Arc<str> {
         &self.actor.realname
+    }
+
+    fn mask(&self) -> String {
+        self.actor.mask()
     }
 
     /// Changes parts of who the user is, in a new `actor` (events already

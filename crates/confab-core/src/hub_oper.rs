@@ -279,7 +279,7 @@ impl<O: Outbox> Hub<O> {
             .filter_map(|(sid, s)| {
                 let u = &self.users[&s.user?];
                 let account = u.account.map(|_| u.nick().key());
-                let user_mask = format!("{}!{}@{}", u.nick(), u.ident(), u.host());
+                let user_mask = u.mask();
                 mask.matches(account.as_ref(), &user_mask, s.info.addr)
                     .then_some(*sid)
             })

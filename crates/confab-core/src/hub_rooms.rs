@@ -95,7 +95,7 @@ impl<O: Outbox> Hub<O> {
             return false;
         }
         let u = &self.users[&uid];
-        let mask = format!("{}!{}@{}", u.nick(), u.ident(), u.host());
+        let mask = u.mask();
         room.bans.iter().any(|b| glob_match(&b.mask, &mask))
     }
 
@@ -582,7 +582,7 @@ impl<O: Outbox> Hub<O> {
             .filter(|(_, u)| {
                 everyone
                     || glob_match(mask, u.nick().as_str())
-                    || glob_match(mask, &format!("{}!{}@{}", u.nick(), u.ident(), u.host()))
+                    || glob_match(mask, &u.mask())
                     || glob_match(mask, u.host())
                     || glob_match(mask, u.realname())
             })

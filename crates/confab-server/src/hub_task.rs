@@ -392,30 +392,45 @@ pub fn write_out<'a, W: tokio::io::AsyncWrite + Unpin>(
     out: &'a mut Vec<u8>,
     kill: &'a mut KillSwitch,
 ) -> impl std::future::Future<Output = Result<(), Unwritten>> + 'a {
-    use std::task::Poll;
     let mut written = 0;
     std::future::poll_fn(move |cx| {
-        let result = loop {
-            if written == out.len() {
-                break Ok(());
-            }
-            match std::pin::Pin::new(&mut *w).poll_write(cx, &out[written..]) {
-                Poll::Ready(Ok(0)) => {
-                    break Err(Unwritten::Failed(std::io::ErrorKind::WriteZero.into()));
-                }
-                Poll::Ready(Ok(n)) => written += n,
-                Poll::Ready(Err(e)) => break Err(Unwritten::Failed(e)),
-                // The kill, while the write waits (a client that does not
-                // read).
-                Poll::Pending => match kill.poll_fired(cx) {
-                    Poll::Ready(why) => break Err(Unwritten::Killed(why)),
-                    Poll::Pending => return Poll::Pending,
-                },
-            }
-        };
+        let writing = poll_write_all(w, cx, out, &mut written);
+        let result = std::task::ready!(unless_killed(writing, kill, cx));
         out.clear();
-        Poll::Ready(result)
+        std::task::Poll::Ready(result)
     })
+}
+
+/// Writes `buf[*written..]` to `w`, keeping its place in `written`
+/// between polls: the one write loop of the doors' poll functions.
+pub fn poll_write_all<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    cx: &mut std::task::Context<'_>,
+    buf: &[u8],
+    written: &mut usize,
+) -> std::task::Poll<std::io::Result<()>> {
+    use std::task::Poll;
+    while *written < buf.len() {
+        match std::task::ready!(std::pin::Pin::new(&mut *w).poll_write(cx, &buf[*written..])) {
+            Ok(0) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => *written += n,
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// A door's write as it ends: done or failed, or, while it waits (a
+/// client that does not read), killed once the hub fires `kill`.
+pub fn unless_killed(
+    writing: std::task::Poll<std::io::Result<()>>,
+    kill: &mut KillSwitch,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<Result<(), Unwritten>> {
+    match writing {
+        std::task::Poll::Ready(r) => std::task::Poll::Ready(r.map_err(Unwritten::Failed)),
+        std::task::Poll::Pending => kill.poll_fired(cx).map(|why| Err(Unwritten::Killed(why))),
+    }
 }
 
 /// An account looked up for a login (`None`: there is no such account).

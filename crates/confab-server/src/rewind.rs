@@ -84,14 +84,19 @@ mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
 
-    #[tokio::test]
-    async fn prefix_comes_first_then_the_stream() {
+    /// `prefix` rewound before a stream that says `rest` and ends.
+    async fn rewound(prefix: &'static [u8], rest: &[u8]) -> Rewind<tokio::io::DuplexStream> {
         let (mut a, b) = tokio::io::duplex(64);
-        tokio::io::AsyncWriteExt::write_all(&mut a, b" world")
+        tokio::io::AsyncWriteExt::write_all(&mut a, rest)
             .await
             .unwrap();
         drop(a);
-        let mut r = Rewind::new(Bytes::from_static(b"hello"), b);
+        Rewind::new(Bytes::from_static(prefix), b)
+    }
+
+    #[tokio::test]
+    async fn prefix_comes_first_then_the_stream() {
+        let mut r = rewound(b"hello", b" world").await;
         let mut out = String::new();
         r.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "hello world");
@@ -99,12 +104,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_prefix_read_in_pieces_is_read_whole_and_in_order() {
-        let (mut a, b) = tokio::io::duplex(64);
-        tokio::io::AsyncWriteExt::write_all(&mut a, b"!")
-            .await
-            .unwrap();
-        drop(a);
-        let mut r = Rewind::new(Bytes::from_static(b"hello"), b);
+        let mut r = rewound(b"hello", b"!").await;
         let mut got = Vec::new();
         let mut piece = [0u8; 2];
         loop {

@@ -99,13 +99,7 @@ impl Socket {
     ) -> Poll<Result<(), Error>> {
         ready!(self.ws.poll_flush_unpin(cx))?;
         let io = self.ws.get_mut();
-        while *written < frames.0.len() {
-            match ready!(Pin::new(&mut *io).poll_write(cx, &frames.0[*written..])) {
-                Ok(0) => return Poll::Ready(Err(Error::Io(std::io::ErrorKind::WriteZero.into()))),
-                Ok(n) => *written += n,
-                Err(e) => return Poll::Ready(Err(Error::Io(e))),
-            }
-        }
+        ready!(crate::hub_task::poll_write_all(io, cx, &frames.0, written)).map_err(Error::Io)?;
         ready!(Pin::new(&mut *io).poll_flush(cx)).map_err(Error::Io)?;
         frames.0.clear();
         *written = 0;

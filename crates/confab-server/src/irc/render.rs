@@ -134,16 +134,11 @@ impl View {
     }
 }
 
-/// `nick!ident@host` of an actor.
-pub fn mask(a: &Actor) -> String {
-    format!("{}!{}@{}", a.nick, a.ident, a.host)
-}
-
 /// The source for an event by `nick`: its actor's full mask when the
 /// envelope has the actor, else the bare nick.
 fn source(env: &Envelope, nick: &str) -> String {
     match &env.actor {
-        Some(a) if a.nick.as_str() == nick => mask(a),
+        Some(a) if a.nick.as_str() == nick => a.mask(),
         _ => nick.to_owned(),
     }
 }
@@ -189,7 +184,7 @@ pub fn message_line_len(
 /// bytes. Tags by `caps`; `actor` gives the full source when known.
 pub fn message_lines(msg: &Message, actor: Option<&Actor>, caps: Caps) -> Vec<Irc> {
     let from = match actor {
-        Some(a) if a.nick == msg.from => mask(a),
+        Some(a) if a.nick == msg.from => a.mask(),
         _ => msg.from.to_string(),
     };
     let target = msg.to.to_string();

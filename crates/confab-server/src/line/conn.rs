@@ -50,15 +50,6 @@ pub fn serve<S: Io>(
     run(stream, peer, sid, initial, hub, config)
 }
 
-/// Which connection this is, for its log lines.
-fn who(sid: SessionId, peer: SocketAddr) -> ConnLog {
-    ConnLog {
-        door: "line",
-        sid,
-        peer,
-    }
-}
-
 /// How the loop ended: who ended it, why, and whether what the hub still
 /// holds for the client (a goodbye said through it) should go out.
 struct End {
@@ -121,7 +112,7 @@ fn run<S: Io>(
         config,
     };
     async move {
-        conn_event!(info, who(conn.sid, conn.peer), "connected");
+        conn_event!(info, conn.who(), "connected");
         let t = now();
         conn.out.extend_from_slice(&render::notice(
             t,
@@ -285,14 +276,10 @@ fn run<S: Io>(
                 }
             });
             if timeout(grace, finishing).await.is_err() {
-                conn_event!(
-                    debug,
-                    who(conn.sid, conn.peer),
-                    "output not flushed in time"
-                );
+                conn_event!(debug, conn.who(), "output not flushed in time");
             }
         }
-        end.by.log(&who(conn.sid, conn.peer), &end.reason);
+        end.by.log(&conn.who(), &end.reason);
     }
 }
 
@@ -340,6 +327,15 @@ struct Conn {
 }
 
 impl Conn {
+    /// Which connection this is, for its log lines.
+    fn who(&self) -> ConnLog {
+        ConnLog {
+            door: "line",
+            sid: self.sid,
+            peer: self.peer,
+        }
+    }
+
     async fn item(&mut self, item: Decoded) -> Flow {
         let line = match item {
             Decoded::Line(line) => line,
@@ -377,7 +373,7 @@ impl Conn {
             Ok(Input::Oper { name, password }) => self.oper(name, password).await,
             Ok(local) => self.local(local).await,
             Err(e) => {
-                conn_event!(debug, who(self.sid, self.peer), error = %e, "bad input");
+                conn_event!(debug, self.who(), error = %e, "bad input");
                 self.error(&e.to_string()).await
             }
         }
@@ -578,13 +574,13 @@ impl Conn {
             }
             // Before a name is taken, an error answers the login.
             Event::Error(e) if self.nick.is_none() => {
-                conn_event!(debug, who(self.sid, self.peer), error = %e, "name refused");
+                conn_event!(debug, self.who(), error = %e, "name refused");
                 self.out
                     .extend_from_slice(&render::notice(now(), &Local, "Choose another name:"));
                 self.entering = None;
             }
             Event::Error(e) => {
-                conn_event!(debug, who(self.sid, self.peer), error = %e, "command refused")
+                conn_event!(debug, self.who(), error = %e, "command refused")
             }
             Event::Bye { reason } => self.bye = Some(reason.clone()),
             Event::KeptPageEnd { upto } => {

@@ -401,18 +401,15 @@ impl Conn {
         socket: &'a mut Socket,
         kill: &'a mut KillSwitch,
     ) -> impl std::future::Future<Output = Result<(), Unwritten>> + 'a {
-        use std::task::Poll;
         let mut written = 0;
         std::future::poll_fn(move |cx| {
             if self.out.is_empty() {
-                return Poll::Ready(Ok(()));
+                return std::task::Poll::Ready(Ok(()));
             }
-            match socket.poll_write(cx, &mut self.out, &mut written) {
-                Poll::Ready(r) => {
-                    Poll::Ready(r.map_err(|e| Unwritten::Failed(std::io::Error::other(e))))
-                }
-                Poll::Pending => kill.poll_fired(cx).map(|why| Err(Unwritten::Killed(why))),
-            }
+            let writing = socket
+                .poll_write(cx, &mut self.out, &mut written)
+                .map_err(std::io::Error::other);
+            crate::hub_task::unless_killed(writing, kill, cx)
         })
     }
 

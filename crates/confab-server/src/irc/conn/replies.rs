@@ -133,7 +133,7 @@ impl Conn {
                     for m in members {
                         let p = render::prefix(m.status, self.caps.multi_prefix);
                         if self.caps.userhost_in_names {
-                            names.push(format!("{p}{}", render::mask(&m.who)));
+                            names.push(format!("{p}{}", m.who.mask()));
                         } else {
                             names.push(format!("{p}{}", m.who.nick));
                         }
