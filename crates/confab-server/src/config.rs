@@ -440,7 +440,8 @@ pub struct Limits {
     pub offline_page: usize,
     /// Rooms one user may be in at once.
     pub max_rooms_per_user: usize,
-    /// Open connections, in all.
+    /// Open connections, in all (fewer when the open-file limit leaves room
+    /// for fewer: the server says so at start).
     pub max_connections: usize,
     /// Open connections from one IP address.
     pub max_connections_per_ip: usize,

@@ -7,6 +7,8 @@
 //!   use to reach it, and the bounded per-connection outbound queue.
 //! - [`cloak`]: the hosts users see (a keyed hash of the address).
 //! - [`server`]: listeners, protocol detection, refusals, shutdown.
+//! - [`fds`]: the open-file limit, raised at start, and the connections
+//!   it leaves room for.
 //! - [`peer`]: who a connection is (trusted proxies, the PROXY protocol,
 //!   forwarded headers) and the connection limits that count it.
 //! - [`line`]: the line door (telnet, `nc`).
@@ -21,6 +23,7 @@ pub mod build;
 pub mod cloak;
 pub mod closed;
 pub mod config;
+pub mod fds;
 pub mod files;
 pub mod flood;
 pub mod http;

@@ -67,6 +67,8 @@ pub struct Server {
     readers: Option<Arc<crate::reads::Readers>>,
     /// Held until `run` returns: one server per data dir.
     lock: crate::lock::DataDirLock,
+    /// The open-file limit in force, raised to the hard one at `bind`.
+    files: Option<u64>,
 }
 
 /// Opens the configured database (creating and migrating it as needed).
@@ -90,6 +92,7 @@ impl Server {
     /// so that any mistake shows before the server claims to be up.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         config.validate()?;
+        let files = crate::fds::raise_limit();
         let data_dir_error = |error| StartError::DataDir {
             path: config.data_dir.clone(),
             error,
@@ -185,6 +188,7 @@ impl Server {
             cloak,
             readers,
             lock,
+            files,
         })
     }
 
@@ -217,10 +221,23 @@ impl Server {
             Arc::new(self.cloak),
             self.readers,
         );
-        let limiter = Arc::new(Limiter::new(
-            config.limits.max_connections,
-            config.limits.max_connections_per_ip,
-        ));
+        let limits = &config.limits;
+        let cap = crate::fds::connection_cap(
+            limits.max_connections,
+            self.files,
+            limits.max_pending_refusals,
+        );
+        if cap < limits.max_connections {
+            warn!(
+                max_connections = limits.max_connections,
+                open_file_limit = self.files,
+                admitted = cap,
+                "the open-file limit leaves room for fewer connections than \
+                 limits.max_connections: past {cap}, clients are told the server is full \
+                 (raise the hard limit: `ulimit -Hn`, systemd's LimitNOFILE)"
+            );
+        }
+        let limiter = Arc::new(Limiter::new(cap, limits.max_connections_per_ip));
         let proxies = Arc::new(Proxies::from_config(&config));
         let refusing = Arc::new(tokio::sync::Semaphore::new(
             config.limits.max_pending_refusals,

@@ -410,6 +410,87 @@ async fn a_server_whose_log_is_not_read_keeps_serving() {
     drop(unread);
 }
 
+/// The open-file limit a user's shell or service manager gives, as
+/// `/proc/PID/limits` shows it: (soft, hard).
+fn open_file_limit(pid: &str) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (words[3].to_owned(), words[4].to_owned())
+}
+
+/// Many systems start a process with a soft limit of 1,024 open files
+/// and a much higher hard one. The server raises its soft limit to the
+/// hard one at start, so clients past the old soft limit still get in
+/// rather than hang in the listen backlog.
+#[tokio::test]
+async fn the_server_raises_its_open_file_limit_and_serves_past_the_old_one() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let mut serve = process::serve(home.path(), &data, "127.0.0.1:0", &[]);
+    serve
+        .env("CONFAB_LIMITS__MAX_CONNECTIONS", "1000")
+        .env("CONFAB_LIMITS__MAX_CONNECTIONS_PER_IP", "1000")
+        .env("CONFAB_CHAT__DEFAULT_ROOM", "");
+    let server = ServerProcess::start_cmd(process::with_open_files(&serve, 300, 2048), &data);
+    assert_eq!(
+        open_file_limit(&server.pid()),
+        ("2048".to_owned(), "2048".to_owned())
+    );
+    let mut clients = Vec::new();
+    for i in 0..350 {
+        clients.push(Client::login(server.addr, &format!("u{i}")).await);
+    }
+    assert!(
+        !server.log().contains("open-file limit"),
+        "{}",
+        server.log()
+    );
+}
+
+/// When even the hard limit leaves room for fewer connections than
+/// `limits.max_connections`, the server says so at start and admits only
+/// as many as fit; the next client is told the server is full, as at
+/// `max_connections`, instead of failing in `accept`.
+#[tokio::test]
+async fn past_what_the_open_file_limit_allows_clients_are_told_the_server_is_full() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let mut serve = process::serve(home.path(), &data, "127.0.0.1:0", &[]);
+    serve
+        .env("CONFAB_LIMITS__MAX_CONNECTIONS_PER_IP", "1000")
+        .env("CONFAB_CHAT__DEFAULT_ROOM", "");
+    let server = ServerProcess::start_cmd(process::with_open_files(&serve, 400, 400), &data);
+    let defaults = confab_server::Config::default().limits;
+    let fit = confab_server::fds::connection_cap(
+        defaults.max_connections,
+        Some(400),
+        defaults.max_pending_refusals,
+    );
+    assert!(fit > 0 && fit < defaults.max_connections);
+    let mut clients = Vec::new();
+    for i in 0..fit {
+        clients.push(Client::login(server.addr, &format!("u{i}")).await);
+    }
+    let mut refused = Client::connect(server.addr, "over").await;
+    refused.send("over").await;
+    refused
+        .expect("*** Error: the server is full; try again later")
+        .await;
+    let log = server.log_until("open-file limit");
+    assert!(
+        log.contains("the open-file limit leaves room for fewer connections"),
+        "{log}"
+    );
+    // A place freed is a place taken again.
+    drop(clients.pop());
+    let last = support::login_once_admitted(server.addr, "again").await;
+    drop(last);
+}
+
 /// `:PORT` and `localhost:PORT` are understood wherever an address to
 /// listen on is read (flags, `CONFAB_LISTEN`, the file); anything else
 /// is refused with the forms that work.

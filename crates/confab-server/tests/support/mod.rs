@@ -145,15 +145,15 @@ impl Client {
 }
 
 /// Logs in as `name` once the server has a free slot for this address
-/// (after a connection closed, the server frees its slot when it has
-/// finished with it); each try waits on the server's answer.
+/// and in all (after a connection closed, the server frees its slot when
+/// it has finished with it); each try waits on the server's answer.
 pub async fn login_once_admitted(addr: SocketAddr, name: &str) -> Client {
     let deadline = Instant::now() + DEADLINE;
     loop {
         let mut c = Client::connect(addr, name).await;
         c.send(name).await;
         let first = c.next_line().await.unwrap_or_default();
-        if !first.contains("too many connections") {
+        if !first.contains("too many connections") && !first.contains("the server is full") {
             c.expect(&format!("*** Welcome, {name}!")).await;
             return c;
         }

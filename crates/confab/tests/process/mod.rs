@@ -25,6 +25,34 @@ pub fn confab(home: &Path) -> Command {
     cmd
 }
 
+/// `confab serve` on `data`, with a quick protocol sniff and a rate limit
+/// that bulk sends never reach.
+pub fn serve(home: &Path, data: &Path, listen: &str, flags: &[&str]) -> Command {
+    let mut cmd = confab(home);
+    cmd.args(["serve", "--listen", listen, "--data-dir"])
+        .arg(data)
+        .args(flags)
+        .env("CONFAB_LIMITS__SNIFF_TIMEOUT_MS", "50")
+        .env("CONFAB_LIMITS__RATE_PER_SEC", "1000")
+        .env("CONFAB_LIMITS__RATE_BURST", "1000");
+    cmd
+}
+
+/// `cmd` run with an open-file limit of `soft` and `hard` files, through
+/// util-linux's `prlimit`.
+pub fn with_open_files(cmd: &Command, soft: u64, hard: u64) -> Command {
+    let mut wrapped = Command::new("prlimit");
+    wrapped
+        .arg(format!("--nofile={soft}:{hard}"))
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdin(Stdio::null());
+    wrapped
+}
+
 /// Forwards the lines of `from` to a channel, from a thread.
 pub fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
@@ -87,13 +115,13 @@ impl ServerProcess {
 
     /// Like [`ServerProcess::start_on`], with more `serve` flags.
     pub fn start_with(home: &Path, data: &Path, listen: &str, flags: &[&str]) -> ServerProcess {
-        let mut child = confab(home)
-            .args(["serve", "--listen", listen, "--data-dir"])
-            .arg(data)
-            .args(flags)
-            .env("CONFAB_LIMITS__SNIFF_TIMEOUT_MS", "50")
-            .env("CONFAB_LIMITS__RATE_PER_SEC", "1000")
-            .env("CONFAB_LIMITS__RATE_BURST", "1000")
+        ServerProcess::start_cmd(serve(home, data, listen, flags), data)
+    }
+
+    /// Starts `cmd`, a [`serve`] command (perhaps wrapped, as by
+    /// [`with_open_files`]), and waits until it listens.
+    pub fn start_cmd(mut cmd: Command, data: &Path) -> ServerProcess {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -148,6 +176,22 @@ impl ServerProcess {
             lines.push(line);
         }
         lines.join("\n")
+    }
+
+    /// What the server logged up to its first line that contains
+    /// `needle`; panics if none comes within the deadline.
+    pub fn log_until(&self, needle: &str) -> String {
+        let mut lines = Vec::new();
+        loop {
+            let Ok(line) = self.stderr.recv_timeout(DEADLINE) else {
+                panic!("no log line with {needle:?}; logged:\n{}", lines.join("\n"));
+            };
+            let found = line.contains(needle);
+            lines.push(line);
+            if found {
+                return lines.join("\n");
+            }
+        }
     }
 
     /// What the server logged so far.
