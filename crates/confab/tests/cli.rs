@@ -491,6 +491,60 @@ async fn past_what_the_open_file_limit_allows_clients_are_told_the_server_is_ful
     drop(last);
 }
 
+/// A client that stops reading is dropped once its queue fills, and the
+/// log names why, whatever its door: killed, for "SendQ exceeded". (The
+/// IRC door logged a client killed in mid-write as a write error.)
+#[tokio::test]
+async fn an_irc_client_that_stops_reading_is_logged_as_killed() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let mut serve = process::serve(home.path(), &data, "127.0.0.1:0", &[]);
+    serve.env("CONFAB_LIMITS__SEND_QUEUE", "200");
+    let server = ServerProcess::start_cmd(serve, &data);
+    // An IRC client with a small receive buffer, so its backlog builds up
+    // in the server's queue quickly.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut slow = BufReader::new(socket.connect(server.addr).await.unwrap());
+    slow.write_all(b"NICK slow\r\nUSER u 0 * :Slow\r\nJOIN #general\r\n")
+        .await
+        .unwrap();
+    let mut line = String::new();
+    while !line.contains(" 366 ") {
+        line.clear();
+        let read = tokio::time::timeout(process::DEADLINE, slow.read_line(&mut line));
+        assert!(read.await.expect("joined in time").unwrap() > 0, "closed");
+    }
+    // From here on, `slow` never reads; alice talks in its room.
+    let mut alice = Client::login(server.addr, "alice").await;
+    let body = "z".repeat(900);
+    let mut log = String::new();
+    let mut sent = 0;
+    // Bounded: at most 20 000 messages (about 18 MB).
+    let gone = |log: &str| {
+        log.lines()
+            .find(|l| l.contains("disconnected") && l.contains(r#"door="irc""#))
+            .map(str::to_owned)
+    };
+    while sent < 20_000 && gone(&log).is_none() {
+        let batch: String = (sent..sent + 50)
+            .map(|i| format!("{i} {body}\r\n"))
+            .collect();
+        alice.send_raw(batch.as_bytes()).await;
+        alice.expect(&format!("<alice> {} z", sent + 49)).await;
+        alice.seen.clear();
+        sent += 50;
+        log.push_str(&server.log());
+        log.push('\n');
+    }
+    let dropped =
+        gone(&log).unwrap_or_else(|| panic!("slow was still connected after {sent} messages"));
+    assert!(dropped.contains(r#"closed_by="killed""#), "{dropped}");
+    assert!(dropped.contains(r#"reason="SendQ exceeded""#), "{dropped}");
+    drop(slow);
+}
+
 /// `:PORT` and `localhost:PORT` are understood wherever an address to
 /// listen on is read (flags, `CONFAB_LISTEN`, the file); anything else
 /// is refused with the forms that work.

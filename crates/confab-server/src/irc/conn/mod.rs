@@ -268,11 +268,8 @@ fn run<S: Io>(
                 let handling = Box::pin(conn.line(&line));
                 handling.await;
             }
-            if write_out(&mut stream, &mut conn.out, &mut kill)
-                .await
-                .is_err()
-            {
-                break (ClosedBy::WriteError, "write error".to_owned());
+            if let Err(e) = write_out(&mut stream, &mut conn.out, &mut kill).await {
+                break e.closed();
             }
             // Nothing waiting: what a burst grew goes back, and once the
             // connection was quiet a while, what it kept too, so an idle
