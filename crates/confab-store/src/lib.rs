@@ -20,8 +20,8 @@
 //!   into the database file inside the commit that made it long, and the
 //!   commits behind it would wait. The server's writing connection calls
 //!   [`SqliteStore::checkpoint_in_background`]: a thread of its own, on a
-//!   connection of its own, checkpoints (PASSIVE) once a commit leaves the
-//!   WAL past 1,000 frames; the writer checkpoints by itself only past
+//!   connection of its own, checkpoints (PASSIVE) once 1,000 frames wait
+//!   past what it last copied; the writer checkpoints by itself only past
 //!   16,000, should the thread fall behind. Other connections (the CLI,
 //!   tests) keep SQLite's own checkpoints.
 //! - **All or nothing.** An op that fails (a duplicate message id, an

@@ -277,7 +277,7 @@ impl SqliteStore {
     /// After each commit of this connection.
     fn committed(&self) {
         if let Some(c) = &self.checkpoints {
-            c.after_commit();
+            c.after_commit(&self.conn);
         }
     }
 
