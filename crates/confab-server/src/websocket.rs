@@ -142,6 +142,14 @@ impl Frames {
         self.push(OpCode::Data(Data::Text), text.as_bytes());
     }
 
+    /// A text message from bytes the caller made from a `String` (a
+    /// shared rendering), so UTF-8 already: not checked again on every
+    /// delivery.
+    pub fn text_rendered(&mut self, utf8: &[u8]) {
+        debug_assert!(std::str::from_utf8(utf8).is_ok(), "a rendering is UTF-8");
+        self.push(OpCode::Data(Data::Text), utf8);
+    }
+
     /// A binary message.
     pub fn binary(&mut self, data: &[u8]) {
         self.push(OpCode::Data(Data::Binary), data);

@@ -797,7 +797,10 @@ impl Conn {
                     p.sent = Some(msg.clone());
                 }
                 if self.first_delivery(msg.id) {
-                    self.push_bytes(d.rendered(SLOT, render_cached));
+                    let text = d.rendered(SLOT, render_cached);
+                    if !text.is_empty() {
+                        self.out.text_rendered(text);
+                    }
                 }
             }
             Event::Welcome { nick, online } => {
@@ -912,6 +915,8 @@ async fn drain(socket: &mut Socket) {
     }
 }
 
+/// The message's JSON, shared by every WebSocket it goes to: made from a
+/// `String`, so UTF-8 (`Frames::text_rendered`); empty if it has none.
 fn render_cached(env: &confab_core::Envelope) -> Bytes {
     protocol::render(env, None).map_or_else(Bytes::new, Bytes::from)
 }
