@@ -1602,8 +1602,6 @@ impl<O: Outbox> Hub<O> {
             user.away = None;
             // User modes are the connection's: a new one starts visible.
             user.invisible = false;
-        } else {
-            user.refresh();
         }
         // Room for one: most users have one session (a Vec's first growth
         // makes room for four).

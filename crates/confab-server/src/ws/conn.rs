@@ -290,11 +290,10 @@ fn run(
 #[derive(Default)]
 struct Delivered(Option<Box<Remembering>>);
 
-#[derive(Default)]
 struct Remembering {
     ids: VecDeque<u64>,
     /// Ids are remembered until then.
-    until: Option<Instant>,
+    until: Instant,
     /// Resumes sent whose fence has not come back: remembering goes on
     /// while there are any.
     resuming: usize,
@@ -322,8 +321,15 @@ impl Delivered {
 
     /// Remembers from now until [`REMEMBER`] after `now`.
     fn remember(&mut self, now: Instant) -> &mut Remembering {
-        let r = self.0.get_or_insert_default();
-        r.until = Some(now + REMEMBER);
+        let until = now + REMEMBER;
+        let r = self.0.get_or_insert_with(|| {
+            Box::new(Remembering {
+                ids: VecDeque::new(),
+                until,
+                resuming: 0,
+            })
+        });
+        r.until = until;
         r
     }
 
@@ -343,7 +349,7 @@ impl Delivered {
         if self
             .0
             .as_ref()
-            .is_some_and(|r| r.resuming == 0 && r.until.is_none_or(|t| now >= t))
+            .is_some_and(|r| r.resuming == 0 && now >= r.until)
         {
             self.0 = None;
         }
@@ -417,6 +423,17 @@ impl Conn {
         self.out.text(&text);
     }
 
+    /// The event's rendering shared by every WebSocket it goes to (made
+    /// from a `String`: not checked for UTF-8 again on each delivery).
+    fn push_shared(&mut self, d: &Delivery) {
+        let text = d.rendered(SLOT, render_cached);
+        if !text.is_empty() {
+            self.out.text_rendered(text);
+        }
+    }
+
+    /// Bytes from elsewhere (the hub's `Local`, a read's answer): sent as
+    /// text if they are UTF-8.
     fn push_bytes(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
@@ -797,10 +814,7 @@ impl Conn {
                     p.sent = Some(msg.clone());
                 }
                 if self.first_delivery(msg.id) {
-                    let text = d.rendered(SLOT, render_cached);
-                    if !text.is_empty() {
-                        self.out.text_rendered(text);
-                    }
+                    self.push_shared(d);
                 }
             }
             Event::Welcome { nick, online } => {
@@ -858,9 +872,7 @@ impl Conn {
                 }
                 self.closing = Some(Box::new((close_code::NORMAL, reason.clone())));
             }
-            ev if protocol::is_broadcast(ev) => {
-                self.push_bytes(d.rendered(SLOT, render_cached));
-            }
+            ev if protocol::is_broadcast(ev) => self.push_shared(d),
             _ => {
                 if let Some(text) = protocol::render(d, re.as_ref()) {
                     self.push(text);
@@ -887,10 +899,6 @@ impl Conn {
     }
 }
 
-/// After our close frame: reads (and drops) what the client still sends,
-/// up to its close frame, so that closing the socket with unread input
-/// does not reset the connection and lose what was written last. (After
-/// a read error the stream is finished and this returns at once.)
 /// Sends a close frame with `code` and `why` (cut to fit the frame) and
 /// waits, a while, for the client's; returns `why`.
 async fn close(socket: &mut Socket, (code, why): (u16, String)) -> String {
@@ -904,6 +912,10 @@ async fn close(socket: &mut Socket, (code, why): (u16, String)) -> String {
     why
 }
 
+/// After our close frame: reads (and drops) what the client still sends,
+/// up to its close frame, so that closing the socket with unread input
+/// does not reset the connection and lose what was written last. (After
+/// a read error the stream is finished and this returns at once.)
 async fn drain(socket: &mut Socket) {
     while let Some(frame) = socket.recv().await {
         match frame {
