@@ -26,10 +26,14 @@ use confab_core::store::{
 use confab_core::{Message, MsgId, Nick, NickKey, RoomKey, Timestamp, Topic};
 
 /// Messages indexed for search in one go (one transaction). Small: a
-/// commit that arrives meanwhile waits for the chunk. Private messages at
-/// 10,000 a second: p99 3.1 ms with 32, 3.5 with 64, 3.5-4.1 with 16 (the
-/// store's CPU rises); a chunk of 512 took tens of ms.
-const INDEX_CHUNK: usize = 32;
+/// commit that arrives meanwhile waits for the chunk. Large enough that
+/// each transaction's fixed cost (a new segment, the index's structure
+/// record, a commit) is shared: with 64 rather than 32 (and 16 pages
+/// merged rather than 8), private messages at 10,000 a second took 0.74
+/// of the server's core rather than 0.78, p99 8.0-8.6 ms rather than
+/// 9.8-12.0 (2026-12-05, docs/performance.md); 128 stalled now and then
+/// (p99 17 ms in one run of two).
+const INDEX_CHUNK: usize = 64;
 
 /// Longest a few unindexed messages wait for a quiet moment.
 const INDEX_EVERY: Duration = Duration::from_secs(1);

@@ -27,10 +27,11 @@ use crate::schema;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Pages of the full-text index's segments merged with each chunk
-/// indexed. Enough to keep up (a chunk of a few dozen messages writes a
+/// indexed: a quarter of a page for each message of the server's chunk
+/// (64). Enough to keep up (a chunk of a few dozen messages writes a
 /// segment of a few pages, and each page is merged once per level), few
-/// enough that a chunk stays well under a millisecond.
-const MERGE_PAGES: i64 = 8;
+/// enough that a chunk stays around a millisecond.
+const MERGE_PAGES: i64 = 16;
 
 /// How many prepared statements a connection keeps: more than this crate
 /// has, so none is ever prepared twice.
