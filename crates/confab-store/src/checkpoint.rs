@@ -229,4 +229,52 @@ mod tests {
         assert!(!due(300, 5 * SOFT));
         assert!(due(SOFT + 200, 5 * SOFT));
     }
+
+    /// A writer whose checkpoint thread is gone (or far behind) still
+    /// keeps its WAL bounded: the hook copies the WAL into the database
+    /// itself once a commit leaves it [`HARD`] frames long.
+    #[test]
+    fn the_writer_checkpoints_by_itself_past_hard_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "synchronous", "OFF").unwrap();
+        conn.execute("CREATE TABLE t (b BLOB)", []).unwrap();
+        // The hook replaces SQLite's own checkpoints, as `start` has it,
+        // and no thread runs.
+        conn.wal_hook(Some(noted));
+        let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let page = 4096;
+        // Commits of 1,000 rows of 3,000 bytes, a page each, until one
+        // leaves the WAL past HARD frames; the next commit finds the WAL
+        // started over only if that one's checkpoint copied all of it.
+        let mut rows: i64 = 0;
+        let mut insert = |n: usize| {
+            let tx = conn.unchecked_transaction().unwrap();
+            for _ in 0..n {
+                tx.execute("INSERT INTO t VALUES (zeroblob(3000))", [])
+                    .unwrap();
+            }
+            tx.commit().unwrap();
+            rows += i64::try_from(n).unwrap();
+            WAL_FRAMES.get()
+        };
+        let mut frames = 0;
+        while frames < HARD {
+            frames = insert(1_000);
+            assert!(frames > 0, "the hook did not run");
+        }
+        assert!(
+            len(&path) >= u64::try_from(HARD).unwrap() * page,
+            "no checkpoint at {frames} frames: the database is {} bytes",
+            len(&path)
+        );
+        let after = insert(1);
+        assert!(after < 100, "the WAL did not start over: {after} frames");
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, rows);
+    }
 }
