@@ -63,7 +63,7 @@ else
     pm=(--pairs 1000 --rate 5 --duration 10)
     idle=(--clients 10000 --duration 5 --sources 4)
     # 15,000: at 5,000 the phase lasts a quarter of a second, and its
-    # start and end weigh on the rate (16-21k/s where 15,000 show 19-24k).
+    # start and end weigh on the rate (16-21k/s where 15,000 showed 19-27k).
     register=(--clients 15000 --sources 16)
     storm=(--clients 1000 --duration 120)
 fi
