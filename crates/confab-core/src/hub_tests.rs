@@ -1107,6 +1107,59 @@ fn members_lists_any_existing_room_sorted() {
     );
 }
 
+#[test]
+fn a_member_list_keeps_nick_order_through_joins_renames_and_parts() {
+    let mut w = World::new();
+    let zed = w.login("zed");
+    let amy = w.login("Amy");
+    let bob = w.login("bob");
+    let dave = w.login("dave");
+    w.in_room("#a", &[zed, amy, bob]);
+    assert_eq!(
+        w.ask(dave, Command::Members(Some(room("#a")))),
+        vec![members("#a", &["Amy", "bob", "zed"])]
+    );
+    // A new name takes the member to its new place.
+    w.cmd(amy, Command::ChangeNick(nick("carl")));
+    w.cmd(zed, Command::ChangeNick(nick("Abe")));
+    assert_eq!(
+        w.ask(dave, Command::Members(Some(room("#a")))),
+        vec![members("#a", &["Abe", "bob", "carl"])]
+    );
+    // Only the case changed: the same place.
+    w.cmd(bob, Command::ChangeNick(nick("BOB")));
+    w.cmd(bob, part(Some("#a"), None));
+    w.cmd(dave, join("#a"));
+    w.cmd(bob, join("#a"));
+    w.clear();
+    assert_eq!(
+        w.ask(dave, Command::Members(Some(room("#a")))),
+        vec![members("#a", &["Abe", "BOB", "carl", "dave"])]
+    );
+}
+
+#[test]
+fn a_member_list_loaded_from_the_store_is_in_nick_order() {
+    let memory = Memory::default();
+    let accounts = [account(1, "zed"), account(2, "Amy"), account(3, "bob")];
+    memory.0.lock().unwrap().accounts = accounts.to_vec();
+    let mut w = World::new();
+    w.hub = Hub::with_store(quiet_config(), Box::new(memory.clone())).expect("loads");
+    let sids: Vec<SessionId> = accounts.iter().map(|a| w.login_account(a)).collect();
+    w.in_room("#a", &sids);
+    // A restart loads the memberships in the accounts' order.
+    let mut w = World::new();
+    w.hub = Hub::with_store(quiet_config(), Box::new(memory.clone())).expect("loads");
+    for a in &accounts {
+        w.login_account(a);
+    }
+    let dave = w.login("dave");
+    assert_eq!(
+        w.ask(dave, Command::Members(Some(room("#a")))),
+        vec![members("#a", &["Amy", "bob", "zed"])]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 4. Room messages
 // ---------------------------------------------------------------------------
