@@ -318,12 +318,15 @@ impl ConnOutbox {
     /// `pacer` is the connection's way through the flood limit.
     /// `hub` says where reads run.
     pub fn new(
+        sid: SessionId,
         capacity: usize,
         pacer: &Pacer,
         hub: &HubHandle,
     ) -> (ConnOutbox, queue::Receiver<Out>, KillSwitch) {
         let (tx, rx) = queue::queue(capacity);
         let kill = rx.kill_switch();
+        // Until the hub has it: see `LoggingIn`.
+        hub.0.logging_in.add(sid, tx.downgrade());
         let outbox = ConnOutbox {
             tx,
             pacer: pacer.clone(),
@@ -546,6 +549,53 @@ struct HandleParts {
     cloak: Arc<Cloak>,
     /// The read pool (none: the hub reads itself).
     readers: Option<Arc<Readers>>,
+    /// Connections whose session the hub does not know yet.
+    logging_in: LoggingIn,
+    /// Set once the server stops: HTTP connections end after the request
+    /// under way.
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+/// The queues of connections still logging in (an IRC client before
+/// `USER`, a WebSocket before `hello`), which the hub cannot tell when the
+/// server shuts down: [`HubHandle::close_unattached`] kills them instead, so
+/// that shutdown need not wait out its grace for them. An entry goes at
+/// the connection's `connect`; one whose connection ended first, at the
+/// next sweep of the dead (the table never holds more than about twice
+/// the connections logging in).
+#[derive(Default)]
+struct LoggingIn {
+    queues: std::sync::Mutex<(HashMap<SessionId, queue::WeakSender<Out>>, usize)>,
+}
+
+impl LoggingIn {
+    /// Fewest entries before the dead are swept.
+    const SWEEP_FROM: usize = 64;
+
+    fn add(&self, sid: SessionId, queue: queue::WeakSender<Out>) {
+        let mut guard = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let (queues, sweep_at) = &mut *guard;
+        if queues.len() >= (*sweep_at).max(Self::SWEEP_FROM) {
+            queues.retain(|_, q| q.alive());
+            *sweep_at = 2 * queues.len();
+        }
+        queues.insert(sid, queue);
+    }
+
+    fn remove(&self, sid: SessionId) {
+        let mut guard = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        guard.0.remove(&sid);
+    }
+
+    fn close_all(&self, reason: &str) {
+        let queues = {
+            let mut guard = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::take(&mut guard.0)
+        };
+        for queue in queues.values() {
+            queue.kill(reason);
+        }
+    }
 }
 
 impl HubHandle {
@@ -578,14 +628,18 @@ impl HubHandle {
         door: &'static str,
         info: ClientInfo,
     ) -> Result<(), HubGone> {
-        self.send(Request::Connect {
-            sid,
-            outbox,
-            peer,
-            door,
-            info,
-        })
-        .await
+        let sent = self
+            .send(Request::Connect {
+                sid,
+                outbox,
+                peer,
+                door,
+                info,
+            })
+            .await;
+        // Now the hub's to close (or gone).
+        self.0.logging_in.remove(sid);
+        sent
     }
 
     pub async fn command(&self, sid: SessionId, cmd: Command) -> Result<(), HubGone> {
@@ -619,6 +673,19 @@ impl HubHandle {
             fence: true,
         })
         .await
+    }
+
+    /// Closes the connections the hub cannot tell at its shutdown: those
+    /// still logging in, with `reason`, and HTTP connections once the
+    /// request under way is answered (an idle keep-alive at once).
+    pub fn close_unattached(&self, reason: &str) {
+        self.0.stopping.send_replace(true);
+        self.0.logging_in.close_all(reason);
+    }
+
+    /// Turns true when the server stops (see [`HubHandle::close_unattached`]).
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.stopping.subscribe()
     }
 
     pub async fn disconnect(&self, sid: SessionId, reason: String) -> Result<(), HubGone> {
@@ -811,6 +878,8 @@ pub fn spawn_hub(
         guard: guard.clone(),
         cloak: cloak.clone(),
         readers,
+        logging_in: LoggingIn::default(),
+        stopping: tokio::sync::watch::Sender::new(false),
     }));
     let mut runner = Runner {
         counted: hub.counters(),
@@ -1256,5 +1325,37 @@ mod tests {
         let third = quiet.deadline().expect("looks again");
         assert!(quiet.due(third), "a whole spell without traffic");
         assert_eq!(quiet.deadline(), None);
+    }
+
+    #[tokio::test]
+    async fn logins_are_killed_at_shutdown_and_the_table_forgets_the_gone() {
+        use super::{LoggingIn, Out, SessionId};
+        use crate::queue;
+        let table = LoggingIn::default();
+        // Connections that ended without logging in leave dead entries,
+        // swept as the table grows.
+        for i in 0..1_000 {
+            let (tx, _rx) = queue::queue::<Out>(4);
+            table.add(SessionId(i), tx.downgrade());
+        }
+        let held = table.queues.lock().unwrap().0.len();
+        assert!(held <= LoggingIn::SWEEP_FROM, "{held} entries");
+        // A live one is killed with the reason; a connected one is not.
+        let (tx, rx) = queue::queue::<Out>(4);
+        let mut killed = rx.kill_switch();
+        table.add(SessionId(5_000), tx.downgrade());
+        let (tx2, rx2) = queue::queue::<Out>(4);
+        let mut spared = rx2.kill_switch();
+        table.add(SessionId(5_001), tx2.downgrade());
+        table.remove(SessionId(5_001));
+        table.close_all("the server is shutting down");
+        assert_eq!(&*killed.fired().await, "the server is shutting down");
+        let pending = std::future::poll_fn(|cx| match spared.poll_fired(cx) {
+            std::task::Poll::Ready(why) => std::task::Poll::Ready(Some(why)),
+            std::task::Poll::Pending => std::task::Poll::Ready(None),
+        })
+        .await;
+        assert_eq!(pending, None);
+        drop((tx, rx, tx2));
     }
 }

@@ -133,8 +133,12 @@ impl<T> Sender<T> {
 
     /// Fires the kill switch with `reason` (the first reason stays).
     pub fn kill(&self, reason: &str) {
+        Sender::kill_shared(&self.shared, reason);
+    }
+
+    fn kill_shared(shared: &Shared<T>, reason: &str) {
         let waiting = {
-            let mut s = self.shared.lock();
+            let mut s = shared.lock();
             if s.killed.is_some() {
                 return;
             }
@@ -144,6 +148,33 @@ impl<T> Sender<T> {
         // The receiver, waiting on its queue or stuck writing to its
         // socket; else it sees the kill the next time it looks.
         wake(waiting);
+    }
+
+    /// A handle that can fire the kill switch without keeping the queue
+    /// (nor counting as a sender).
+    pub fn downgrade(&self) -> WeakSender<T> {
+        WeakSender {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+}
+
+/// [`Sender::downgrade`]: kills the queue while it lives.
+pub struct WeakSender<T> {
+    shared: std::sync::Weak<Shared<T>>,
+}
+
+impl<T> WeakSender<T> {
+    /// Whether the queue still exists (its receiver or a sender does).
+    pub fn alive(&self) -> bool {
+        self.shared.strong_count() > 0
+    }
+
+    /// [`Sender::kill`], if the queue still exists.
+    pub fn kill(&self, reason: &str) {
+        if let Some(shared) = self.shared.upgrade() {
+            Sender::kill_shared(&shared, reason);
+        }
     }
 }
 

@@ -275,7 +275,10 @@ impl Server {
         info!("shutting down");
         accepting.abort_all();
         while accepting.join_next().await.is_some() {}
-        let _ = hub.shutdown("the server is shutting down".to_owned()).await;
+        let reason = "the server is shutting down";
+        let _ = hub.shutdown(reason.to_owned()).await;
+        // Those still logging in, whom the hub does not know, and HTTP.
+        hub.close_unattached(reason);
         drop(hub);
         let grace = config.limits.shutdown_grace();
         if timeout(grace, all_done.recv()).await.is_err() {
@@ -602,6 +605,7 @@ async fn serve_fixed<S: Io>(
                 header_timeout,
                 hold,
                 proxies,
+                hub.stopping(),
             ));
             serving.await;
         }

@@ -117,6 +117,59 @@ async fn shutdown_says_goodbye_on_websockets_too() {
     telnet.expect("*** Disconnected").await;
 }
 
+/// The hub tells its sessions goodbye at shutdown; connections it does not
+/// know yet (an IRC client before `USER`, a WebSocket before `hello`) and
+/// idle HTTP connections are closed too, so shutdown need not wait out
+/// its grace for them (a minute here, past the test's deadline).
+#[tokio::test]
+async fn shutdown_closes_logins_and_idle_http_without_waiting_out_the_grace() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start(|c| c.limits.shutdown_grace_ms = 60_000).await;
+    // Logging in, answered: the door is running.
+    let mut irc = irc_client::connect(s.addr, "halfway").await;
+    irc.send("NICK halfway").await;
+    irc.send("PING :here").await;
+    irc.expect("PONG").await;
+    let mut web = ws_client::Ws::connect(s.addr, "no-hello").await;
+    web.send(json!({"type": "ping", "id": "p"})).await;
+    web.expect("pong").await;
+    // A keep-alive connection, idle after its answer.
+    let mut keep = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    keep.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("\r\n\r\n") {
+        let n = tokio::time::timeout(support::DEADLINE, keep.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(n > 0, "closed before answering");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+
+    s.shutdown().await;
+    let rest = irc.expect_closed().await;
+    let error = rest.iter().find(|m| m.command == "ERROR");
+    assert!(
+        error.is_some_and(|m| irc_client::last(m).contains("the server is shutting down")),
+        "{rest:?}"
+    );
+    web.expect_closed().await;
+    // The HTTP connection ends (after what was left of its answer).
+    let closed = tokio::time::timeout(support::DEADLINE, async {
+        while keep.read(&mut buf).await.unwrap_or(0) > 0 {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the idle HTTP connection stayed open");
+}
+
 #[tokio::test]
 async fn a_web_message_can_carry_an_upload_link_to_every_door() {
     let s = start(|_| {}).await;

@@ -65,6 +65,8 @@ pub fn router(state: Shared) -> Router {
 /// Serves HTTP/1.1 on `io` until the client closes, upgrading to
 /// WebSocket where asked. A client that takes longer than
 /// `header_timeout` to send a request's headers is dropped (slowloris).
+/// Once `stopping` turns true (the server stops), the request under way
+/// is answered and the connection closed.
 /// Each request's `ConnectInfo` is its client: `peer`, or whom a trusted
 /// proxy's headers name (`Proxies::client`), so every handler sees the
 /// client's address.
@@ -75,6 +77,7 @@ pub async fn serve<S: Io>(
     header_timeout: Duration,
     hold: Hold,
     proxies: Arc<crate::peer::Proxies>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     let _gauge = ConnGauge::new("http");
     let service =
@@ -92,7 +95,16 @@ pub async fn serve<S: Io>(
         .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
-    if let Err(e) = conn.await {
+    let mut conn = std::pin::pin!(conn);
+    let served = tokio::select! {
+        served = conn.as_mut() => served,
+        // (Also when the server is gone altogether.)
+        () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = served {
         debug!(%peer, error = %e, "http connection ended");
     }
 }

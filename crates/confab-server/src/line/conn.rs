@@ -82,7 +82,7 @@ fn run<S: Io>(
     let mut stream = stream;
     let limits = &config.limits;
     let pacer = hub.flood().pacer(peer.ip());
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(limits.send_queue, &pacer, &hub);
+    let (outbox, mut rx, mut kill) = ConnOutbox::new(sid, limits.send_queue, &pacer, &hub);
     // Boxed until the hub takes it: what the loop captures stays in the
     // task for the connection's life.
     let outbox = Box::new(outbox);

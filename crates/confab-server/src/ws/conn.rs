@@ -146,7 +146,8 @@ fn run(
     let gauge = ConnGauge::new("ws");
     let config = state.config.clone();
     let pacer = state.hub.flood().pacer(peer.ip());
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(config.limits.send_queue, &pacer, &state.hub);
+    let (outbox, mut rx, mut kill) =
+        ConnOutbox::new(sid, config.limits.send_queue, &pacer, &state.hub);
     // Should this task end abnormally (a panic), the hub still learns
     // that the session is gone (if it had begun).
     let mut leave = Leave::new(&state.hub, sid);
