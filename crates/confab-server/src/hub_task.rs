@@ -558,7 +558,7 @@ struct HandleParts {
 
 /// The queues of connections still logging in (an IRC client before
 /// `USER`, a WebSocket before `hello`), which the hub cannot tell when the
-/// server shuts down: [`HubHandle::close_unattached`] kills them instead, so
+/// server shuts down: [`HubHandle::close_unattached`] says goodbye on them instead, so
 /// that shutdown need not wait out its grace for them. An entry goes at
 /// the connection's `connect`; one whose connection ended first, at the
 /// next sweep of the dead (the table never holds more than about twice
@@ -587,13 +587,23 @@ impl LoggingIn {
         guard.0.remove(&sid);
     }
 
+    /// Says goodbye on each queue, as the hub does to its sessions: the
+    /// door says so in its protocol and closes. A full queue is killed.
     fn close_all(&self, reason: &str) {
         let queues = {
             let mut guard = self.queues.lock().unwrap_or_else(|e| e.into_inner());
             std::mem::take(&mut guard.0)
         };
+        let bye = Envelope::new(
+            crate::time::now(),
+            Event::Bye {
+                reason: reason.to_owned(),
+            },
+        );
         for queue in queues.values() {
-            queue.kill(reason);
+            if let Err(queue::TrySendError::Full(_)) = queue.try_send(Out::Event(bye.clone())) {
+                queue.kill(reason);
+            }
         }
     }
 }
@@ -1328,8 +1338,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn logins_are_killed_at_shutdown_and_the_table_forgets_the_gone() {
-        use super::{LoggingIn, Out, SessionId};
+    async fn logins_are_told_goodbye_at_shutdown_and_the_table_forgets_the_gone() {
+        use super::{Event, LoggingIn, Out, SessionId};
         use crate::queue;
         let table = LoggingIn::default();
         // Connections that ended without logging in leave dead entries,
@@ -1340,22 +1350,31 @@ mod tests {
         }
         let held = table.queues.lock().unwrap().0.len();
         assert!(held <= LoggingIn::SWEEP_FROM, "{held} entries");
-        // A live one is killed with the reason; a connected one is not.
-        let (tx, rx) = queue::queue::<Out>(4);
-        let mut killed = rx.kill_switch();
+        // A live one hears goodbye; a full one is killed; a connected one
+        // (the hub's to tell) neither.
+        let (tx, mut rx) = queue::queue::<Out>(4);
         table.add(SessionId(5_000), tx.downgrade());
-        let (tx2, rx2) = queue::queue::<Out>(4);
-        let mut spared = rx2.kill_switch();
-        table.add(SessionId(5_001), tx2.downgrade());
-        table.remove(SessionId(5_001));
+        let (full_tx, full_rx) = queue::queue::<Out>(1);
+        full_tx.try_send(Out::Raw("queued".into())).ok().unwrap();
+        let mut full = full_rx.kill_switch();
+        table.add(SessionId(5_001), full_tx.downgrade());
+        let (tx2, mut rx2) = queue::queue::<Out>(4);
+        table.add(SessionId(5_002), tx2.downgrade());
+        table.remove(SessionId(5_002));
         table.close_all("the server is shutting down");
-        assert_eq!(&*killed.fired().await, "the server is shutting down");
-        let pending = std::future::poll_fn(|cx| match spared.poll_fired(cx) {
-            std::task::Poll::Ready(why) => std::task::Poll::Ready(Some(why)),
-            std::task::Poll::Pending => std::task::Poll::Ready(None),
-        })
-        .await;
-        assert_eq!(pending, None);
-        drop((tx, rx, tx2));
+        let mut got = Vec::new();
+        rx.recv_many(&mut got, 8).await.unwrap();
+        assert!(
+            matches!(&got[..], [Out::Event(d)] if matches!(&d.event, Event::Bye { reason } if reason == "the server is shutting down")),
+            "no goodbye"
+        );
+        assert_eq!(&*full.fired().await, "the server is shutting down");
+        drop(tx2);
+        assert_eq!(
+            rx2.recv_many(&mut got, 8).await,
+            Err(queue::Ended::Closed),
+            "the connected one heard nothing"
+        );
+        drop((tx, full_tx));
     }
 }

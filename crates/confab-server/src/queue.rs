@@ -115,7 +115,11 @@ pub struct Sender<T> {
 impl<T> Sender<T> {
     /// Queues `item` unless the queue is full or its receiver gone.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        let mut s = self.shared.lock();
+        Sender::send_shared(&self.shared, item)
+    }
+
+    fn send_shared(shared: &Shared<T>, item: T) -> Result<(), TrySendError<T>> {
+        let mut s = shared.lock();
         if !s.receiver {
             return Err(TrySendError::Closed(item));
         }
@@ -159,7 +163,7 @@ impl<T> Sender<T> {
     }
 }
 
-/// [`Sender::downgrade`]: kills the queue while it lives.
+/// [`Sender::downgrade`]: sends to the queue, or kills it, while it lives.
 pub struct WeakSender<T> {
     shared: std::sync::Weak<Shared<T>>,
 }
@@ -168,6 +172,14 @@ impl<T> WeakSender<T> {
     /// Whether the queue still exists (its receiver or a sender does).
     pub fn alive(&self) -> bool {
         self.shared.strong_count() > 0
+    }
+
+    /// [`Sender::try_send`], if the queue still exists (else `Closed`).
+    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        match self.shared.upgrade() {
+            Some(shared) => Sender::send_shared(&shared, item),
+            None => Err(TrySendError::Closed(item)),
+        }
     }
 
     /// [`Sender::kill`], if the queue still exists.

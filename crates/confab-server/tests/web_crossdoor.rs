@@ -118,9 +118,9 @@ async fn shutdown_says_goodbye_on_websockets_too() {
 }
 
 /// The hub tells its sessions goodbye at shutdown; connections it does not
-/// know yet (an IRC client before `USER`, a WebSocket before `hello`) and
-/// idle HTTP connections are closed too, so shutdown need not wait out
-/// its grace for them (a minute here, past the test's deadline).
+/// know yet (an IRC client before `USER`, a WebSocket before `hello`) are
+/// told too, and idle HTTP connections closed, so shutdown need not wait
+/// out its grace for them (a minute here, past the test's deadline).
 #[tokio::test]
 async fn shutdown_closes_logins_and_idle_http_without_waiting_out_the_grace() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -161,7 +161,8 @@ async fn shutdown_closes_logins_and_idle_http_without_waiting_out_the_grace() {
         error.is_some_and(|m| irc_client::last(m).contains("the server is shutting down")),
         "{rest:?}"
     );
-    web.expect_closed().await;
+    let (rest, _) = web.expect_closed().await;
+    assert!(rest.iter().any(|m| m["type"] == "bye"), "{rest:?}");
     // The HTTP connection ends (after what was left of its answer).
     let closed = tokio::time::timeout(support::DEADLINE, async {
         while keep.read(&mut buf).await.unwrap_or(0) > 0 {}
