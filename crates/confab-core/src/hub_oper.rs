@@ -96,9 +96,13 @@ impl<O: Outbox> Hub<O> {
 
     /// [`Hub::user_is_oper`], for a user already at hand.
     pub(super) fn is_oper_user(&self, user: &User) -> bool {
-        user.sessions
-            .iter()
-            .any(|s| self.sessions.get(s).is_some_and(|s| s.oper.is_some()))
+        // Asked for every member of a member list: with no operator online
+        // (the common case) no session need be looked up.
+        self.opers > 0
+            && user
+                .sessions
+                .iter()
+                .any(|s| self.sessions.get(s).is_some_and(|s| s.oper.is_some()))
     }
 
     /// Whether session `sid` is a server operator.

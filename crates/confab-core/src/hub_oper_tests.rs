@@ -716,3 +716,37 @@ fn service_names_and_configured_names_are_reserved_for_nicks_and_registration() 
         }]
     );
 }
+
+#[test]
+fn a_member_list_marks_server_operators_while_they_are() {
+    let mut w = World::new();
+    let alice = w.login("alice");
+    let bob = w.login("bob");
+    w.in_room("#a", &[alice, bob]);
+    let opers = |w: &mut World| {
+        w.clear();
+        w.cmd(alice, Command::Members(Some(room("#a"))));
+        w.outboxes[&alice]
+            .take()
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Members { members, .. } => Some(
+                    members
+                        .iter()
+                        .map(|m| (m.who.nick.to_string(), m.oper))
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .expect("a member list")
+    };
+    let none = vec![("alice".to_owned(), false), ("bob".to_owned(), false)];
+    assert_eq!(opers(&mut w), none);
+    w.oper(bob, "operuser");
+    assert_eq!(
+        opers(&mut w),
+        vec![("alice".to_owned(), false), ("bob".to_owned(), true)]
+    );
+    assert_eq!(w.ask(bob, Command::Deoper), vec![Event::NoLongerOper]);
+    assert_eq!(opers(&mut w), none);
+}
