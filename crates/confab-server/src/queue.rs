@@ -154,8 +154,8 @@ impl<T> Sender<T> {
         wake(waiting);
     }
 
-    /// A handle that can fire the kill switch without keeping the queue
-    /// (nor counting as a sender).
+    /// A handle that can send to the queue or fire its kill switch
+    /// without keeping the queue (nor counting as a sender).
     pub fn downgrade(&self) -> WeakSender<T> {
         WeakSender {
             shared: Arc::downgrade(&self.shared),
