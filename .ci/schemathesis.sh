@@ -30,6 +30,11 @@ WORK=$(mktemp -d)
 SERVER_PID=
 CHATTER_PID=
 cleanup() {
+    local status=$?
+    if [[ $status -ne 0 && -s "$WORK/server.err" ]]; then
+        echo "the server's log (warnings and errors):" >&2
+        tail -n 50 "$WORK/server.err" >&2
+    fi
     if [[ -n "$CHATTER_PID" ]] && kill -0 "$CHATTER_PID" 2>/dev/null; then
         kill "$CHATTER_PID"
     fi
@@ -92,7 +97,10 @@ while s.recv(4096):
 PY
 CHATTER_PID=$!
 
-# A login token, through the API itself.
+# A login token, through the API itself. (Generous: the login waits for
+# the store, behind the chatter's commits, each synced to disk. Twice in
+# one hour, right after a build, a 10 s wait timed out; the cause was
+# not found, and 30 tries after it took 0.05 s each.)
 export USER_TOKEN
 USER_TOKEN=$(BASE="$BASE" USER_NAME="$USER_NAME" PASSWORD="$PASSWORD" "$VENV/bin/python" - <<'EOF'
 import json, os, urllib.request
@@ -101,7 +109,7 @@ req = urllib.request.Request(
     data=json.dumps({"name": os.environ["USER_NAME"], "password": os.environ["PASSWORD"]}).encode(),
     headers={"Content-Type": "application/json"},
 )
-with urllib.request.urlopen(req, timeout=10) as r:
+with urllib.request.urlopen(req, timeout=60) as r:
     print(json.load(r)["token"])
 EOF
 )
