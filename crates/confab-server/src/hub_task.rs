@@ -564,36 +564,41 @@ struct HandleParts {
 /// next sweep of the dead (the table never holds more than about twice
 /// the connections logging in).
 #[derive(Default)]
-struct LoggingIn {
-    queues: std::sync::Mutex<(HashMap<SessionId, queue::WeakSender<Out>>, usize)>,
+struct LoggingIn(std::sync::Mutex<Logins>);
+
+#[derive(Default)]
+struct Logins {
+    queues: HashMap<SessionId, queue::WeakSender<Out>>,
+    /// The length at which the dead are swept next (at least
+    /// [`LoggingIn::SWEEP_FROM`]).
+    sweep_at: usize,
 }
 
 impl LoggingIn {
     /// Fewest entries before the dead are swept.
     const SWEEP_FROM: usize = 64;
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Logins> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn add(&self, sid: SessionId, queue: queue::WeakSender<Out>) {
-        let mut guard = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-        let (queues, sweep_at) = &mut *guard;
-        if queues.len() >= (*sweep_at).max(Self::SWEEP_FROM) {
-            queues.retain(|_, q| q.alive());
-            *sweep_at = 2 * queues.len();
+        let mut logins = self.lock();
+        if logins.queues.len() >= logins.sweep_at.max(Self::SWEEP_FROM) {
+            logins.queues.retain(|_, q| q.alive());
+            logins.sweep_at = 2 * logins.queues.len();
         }
-        queues.insert(sid, queue);
+        logins.queues.insert(sid, queue);
     }
 
     fn remove(&self, sid: SessionId) {
-        let mut guard = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-        guard.0.remove(&sid);
+        self.lock().queues.remove(&sid);
     }
 
     /// Says goodbye on each queue, as the hub does to its sessions: the
     /// door says so in its protocol and closes. A full queue is killed.
     fn close_all(&self, reason: &str) {
-        let queues = {
-            let mut guard = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-            std::mem::take(&mut guard.0)
-        };
+        let queues = std::mem::take(&mut self.lock().queues);
         let bye = Envelope::new(
             crate::time::now(),
             Event::Bye {
@@ -1348,7 +1353,7 @@ mod tests {
             let (tx, _rx) = queue::queue::<Out>(4);
             table.add(SessionId(i), tx.downgrade());
         }
-        let held = table.queues.lock().unwrap().0.len();
+        let held = table.lock().queues.len();
         assert!(held <= LoggingIn::SWEEP_FROM, "{held} entries");
         // A live one hears goodbye; a full one is killed; a connected one
         // (the hub's to tell) neither.

@@ -157,7 +157,7 @@ impl Checkpoints {
         if frames >= RESTART && (0..=CAUGHT_UP).contains(&(frames - copied)) {
             // A checkpoint that fails, or meets the thread's, leaves the
             // WAL as it is; the next commit tries again.
-            let _ = writer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            let _ = passive(writer);
         } else if due(frames, copied)
             && let Some(due) = &self.due
         {
@@ -186,14 +186,7 @@ fn due(frames: c_int, copied: c_int) -> bool {
 fn checkpoint(conn: &Connection, copied: &AtomicI32) {
     let mut behind = c_int::MAX;
     for _ in 0..PASSES {
-        // (busy, frames in the WAL, frames copied into the database)
-        let Ok((_, frames, done)) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((
-                r.get::<_, c_int>(0)?,
-                r.get::<_, c_int>(1)?,
-                r.get::<_, c_int>(2)?,
-            ))
-        }) else {
+        let Ok((frames, done)) = passive(conn) else {
             return;
         };
         copied.store(done.max(0), Ordering::Relaxed);
@@ -203,6 +196,15 @@ fn checkpoint(conn: &Connection, copied: &AtomicI32) {
         }
         behind = left;
     }
+}
+
+/// One PASSIVE checkpoint on `conn`: the WAL's frames, and how many of
+/// them are now in the database.
+fn passive(conn: &Connection) -> rusqlite::Result<(c_int, c_int)> {
+    // (busy, frames in the WAL, frames copied into the database)
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })
 }
 
 impl Drop for Checkpoints {
