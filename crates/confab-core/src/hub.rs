@@ -516,9 +516,6 @@ pub struct Hub<O> {
     suspended: HashMap<AccountId, String>,
     /// No new guests or registrations while on.
     lockdown: bool,
-    /// A search was asked in this batch: the index catches up right after
-    /// the batch commits, before the search runs.
-    index_due: bool,
     /// The sealed batch whose commit is running, if any: its deliveries
     /// wait for it ([`Hub::poll_commit`]).
     inflight: Option<InFlight>,
@@ -606,7 +603,6 @@ impl<O: Outbox> Hub<O> {
             klines: Vec::new(),
             suspended: HashMap::new(),
             lockdown: false,
-            index_due: false,
             inflight: None,
             sealed: 0,
             released: 0,
@@ -973,8 +969,6 @@ impl<O: Outbox> Hub<O> {
             Some(store) if !ops.is_empty() => Some(store.begin_commit(ops)),
             _ => None,
         };
-        // After the commit: a search in the batch finds its messages.
-        self.index_if_due();
         InFlight {
             commit,
             items: std::mem::take(&mut self.staged.items),
@@ -1114,17 +1108,6 @@ impl<O: Outbox> Hub<O> {
                 });
                 items.push((origin.sid, ev));
             }
-        }
-    }
-
-    /// Brings the full-text index up to date when a search asked for it.
-    /// A failure leaves the search to miss the latest messages, which are
-    /// stored all the same.
-    fn index_if_due(&mut self) {
-        if std::mem::take(&mut self.index_due)
-            && let Some(store) = &mut self.store
-        {
-            let _ = store.index_backlog(usize::MAX);
         }
     }
 
@@ -2494,14 +2477,13 @@ impl<O: Outbox> Hub<O> {
     ) -> Result<(), ChatError> {
         let read = self.describe_read(uid, query, answer)?;
         if self.config.offload_reads {
-            // Indexed once the batch commits, before the pool runs it.
+            // Run by the pool once the batch commits: it sees the batch.
             self.reply(sid, now, Event::Read(Box::new(read)));
             return Ok(());
         }
         // What this batch staged must be readable: the answer then holds
         // everything up to this point, and later messages come live.
         self.commit_ops(now);
-        self.index_if_due();
         match read.run(self.store()?.as_mut()) {
             Some(Event::Error(e)) => return Err(e),
             Some(event) => self.reply(sid, now, event),
@@ -2518,9 +2500,6 @@ impl<O: Outbox> Hub<O> {
         answer: Answer,
     ) -> Result<Read, ChatError> {
         self.store()?;
-        if matches!(query, ReadQuery::Search { .. }) {
-            self.index_due = true;
-        }
         let me = &self.users[&uid];
         Ok(Read {
             query,
@@ -2535,7 +2514,6 @@ impl<O: Outbox> Hub<O> {
     /// far (for callers without a read pool).
     pub fn run_read(&mut self, read: &Read, now: Timestamp) -> Option<Event> {
         self.commit_ops(now);
-        self.index_if_due();
         match self.store() {
             Ok(store) => read.run(store.as_mut()),
             Err(e) => Some(Event::Error(e)),

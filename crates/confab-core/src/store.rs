@@ -350,18 +350,9 @@ pub trait Store: Send + 'static {
         limit: usize,
     ) -> Result<Vec<(Conversation, Timestamp, Option<Nick>)>, StoreError>;
 
-    /// Feeds up to `max` stored messages not yet in the full-text index
-    /// into it, oldest first; how many. `search` finds a message once it
-    /// is indexed: indexing in bulk, away from each message's commit, is
-    /// far cheaper than a row at a time. A store that searches without an
-    /// index has nothing to do.
-    fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
-        let _ = max;
-        Ok(0)
-    }
-
     /// Up to `limit` messages matching the words of `query` that `who` may
-    /// see, newest last (of those indexed: see `index_backlog`).
+    /// see, newest last: every message committed before it (an index
+    /// being made anew may find only what it has indexed so far).
     fn search(
         &mut self,
         who: &Visibility,

@@ -109,6 +109,10 @@ impl Server {
         store
             .checkpoint_in_background()
             .map_err(|error| StartError::Store { error })?;
+        // The search index beside the commits too, in its own file.
+        store
+            .index_in_background()
+            .map_err(|error| StartError::Store { error })?;
         crate::metrics::handle();
         // Account lookups (every guest login) on a connection of their own.
         let accounts: Box<dyn Store> = Box::new(open_store(&config)?);

@@ -6,8 +6,8 @@
 //! this thread signals on [`Committed`]. Everything else the hub asks of
 //! the store (an account, a page of kept messages, a topic) is a call
 //! that waits, run here in order behind the commits before it, so it sees
-//! them. When it has nothing else to do, this thread feeds the full-text
-//! index in bulk, so that indexing never holds up the hub.
+//! them. The full-text index is fed by a thread of the store's own
+//! (`SqliteStore::index_in_background`), never here.
 //!
 //! One read is answered on the hub's own thread, from a connection of its
 //! own: whether a name is an account, which every guest login asks (an
@@ -17,30 +17,13 @@
 
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use confab_core::store::{
     Account, Commit, Conversation, HistoryQuery, KeptFor, Op, Snapshot, Store, StoreError,
     Visibility,
 };
 use confab_core::{Message, MsgId, Nick, NickKey, RoomKey, Timestamp, Topic};
-
-/// Messages indexed for search in one go (one transaction). Small: a
-/// commit that arrives meanwhile waits for the chunk. Large enough that
-/// each transaction's fixed cost (a new segment, the index's structure
-/// record, a commit) is shared: with 64 rather than 32 (and 16 pages
-/// merged rather than 8), private messages at 10,000 a second took 0.74
-/// of the server's core rather than 0.78, p99 8.0-8.6 ms rather than
-/// 9.8-12.0 (2026-12-05, docs/performance.md); 128 stalled now and then
-/// (p99 17 ms in one run of two).
-const INDEX_CHUNK: usize = 64;
-
-/// Longest a few unindexed messages wait for a quiet moment.
-const INDEX_EVERY: Duration = Duration::from_secs(1);
-
-/// Unindexed messages past which a busy thread indexes a chunk after each
-/// commit anyway.
-const INDEX_LAG: u64 = 8192;
 
 /// Signalled each time a commit begun with [`Store::begin_commit`] ends.
 pub type Committed = Arc<tokio::sync::Notify>;
@@ -69,9 +52,6 @@ pub fn spawn(
     let mut worker = Worker {
         store,
         commit_seconds: metrics::histogram!(crate::metrics::STORE_COMMIT_SECONDS),
-        unindexed: u64::MAX,
-        last_indexed: Instant::now(),
-        index_failing: false,
     };
     std::thread::Builder::new()
         .name("confab-store".into())
@@ -89,85 +69,19 @@ struct Worker {
     store: Box<dyn Store>,
     /// How long each commit takes, for the metrics.
     commit_seconds: metrics::Histogram,
-    /// Stored messages not yet in the full-text index, as far as this
-    /// thread knows (unknown at start: counted as many).
-    unindexed: u64,
-    /// When the index was last fed.
-    last_indexed: Instant,
-    /// Indexing failed last time (said once, retried every second).
-    index_failing: bool,
 }
 
 impl Worker {
     fn run(&mut self, queue: &mpsc::Receiver<Job>) {
-        loop {
-            let job = match queue.try_recv() {
-                Ok(job) => job,
-                Err(mpsc::TryRecvError::Disconnected) => return,
-                Err(mpsc::TryRecvError::Empty) => {
-                    // Idle: index what is due, or wait until it is.
-                    let wait = self.index_wait();
-                    if wait.is_zero() {
-                        self.index_chunk();
-                        continue;
-                    }
-                    match queue.recv_timeout(wait) {
-                        Ok(job) => job,
-                        Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                    }
-                }
-            };
+        while let Ok(job) = queue.recv() {
             job(self);
-            if self.unindexed >= INDEX_LAG && !self.index_failing {
-                self.index_chunk();
-            }
         }
-    }
-
-    /// How long until the index is due a chunk (`Duration::MAX`: nothing
-    /// to index). A whole chunk is due at once; a few messages wait up
-    /// to [`INDEX_EVERY`], so that a quiet server does not pay an index
-    /// transaction per message.
-    fn index_wait(&self) -> Duration {
-        if self.unindexed == 0 {
-            return Duration::MAX;
-        }
-        if self.unindexed >= INDEX_CHUNK as u64 && !self.index_failing {
-            return Duration::ZERO;
-        }
-        INDEX_EVERY.saturating_sub(self.last_indexed.elapsed())
-    }
-
-    fn index_chunk(&mut self) {
-        self.last_indexed = Instant::now();
-        if let Err(e) = self.index(INDEX_CHUNK) {
-            if !std::mem::replace(&mut self.index_failing, true) {
-                tracing::warn!(error = %e, "could not index messages for search");
-            }
-        } else {
-            self.index_failing = false;
-        }
-    }
-
-    fn index(&mut self, max: usize) -> Result<usize, StoreError> {
-        let n = self.store.index_backlog(max)?;
-        self.unindexed = if n < max {
-            0
-        } else {
-            self.unindexed.saturating_sub(n as u64)
-        };
-        Ok(n)
     }
 
     fn commit(&mut self, ops: &[Op]) -> Result<(), StoreError> {
         let start = Instant::now();
         let result = self.store.commit(ops);
         self.commit_seconds.record(start.elapsed());
-        if result.is_ok() {
-            let messages = ops.iter().filter(|o| matches!(o, Op::Message(_)));
-            self.unindexed = self.unindexed.saturating_add(messages.count() as u64);
-        }
         result
     }
 }
@@ -298,9 +212,6 @@ impl Store for StoreThread {
         let who = who.clone();
         self.call(move |w| w.store.conversations(&who, after, before, limit))
     }
-    fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
-        self.call(move |w| w.index(max))
-    }
     fn search(
         &mut self,
         who: &Visibility,
@@ -344,7 +255,7 @@ mod tests {
     }
 
     /// A commit begun in the background ends with a signal, and every call
-    /// after it, which waits, sees it: the commits and the index in order.
+    /// after it, which waits, sees it: the commits, and a search finds them.
     #[test]
     fn calls_see_the_commits_begun_before_them() {
         let dir = tempfile::tempdir().unwrap();
@@ -385,14 +296,12 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(10), committed.notified())
+            tokio::time::timeout(std::time::Duration::from_secs(10), committed.notified())
                 .await
                 .expect("signalled");
         });
-        // A search indexes what is behind first, as the hub asks it to
-        // (the thread may have indexed some already, while idle).
-        assert!(store.index_backlog(usize::MAX).unwrap() <= 100);
-        assert_eq!(store.index_backlog(usize::MAX).unwrap(), 0);
+        // A search finds every message committed before it: it indexes
+        // them first.
         let who = Visibility {
             rooms: vec![room.key()],
             private: None,

@@ -35,6 +35,13 @@
 //!   indexes use. Names and texts were validated on the way in; reading
 //!   them back parses them again without length limits, and a row that
 //!   does not parse is reported as [`StoreError::Corrupt`].
+//! - **The search index is a file of its own** (`confab.db.search` beside
+//!   `confab.db`): FTS5 over the messages' text, fed in chunks by a thread
+//!   of its own ([`SqliteStore::index_in_background`]), without syncing,
+//!   and made anew from the messages whenever it is missing, damaged or
+//!   not theirs. Its pages never go through the messages' WAL; a search
+//!   indexes what waits first, so it finds every message committed
+//!   before it.
 //! - **Search never parses user input as FTS5 syntax.** Each word of a
 //!   query becomes a quoted FTS5 string and the strings are AND-ed, so
 //!   `"`, `*`, `(`, `NEAR` or `OR` are searched for, never interpreted.
@@ -44,15 +51,15 @@
 //!   [`StoreError::TooNew`]; anything else is [`StoreError::Other`] with
 //!   SQLite's message (naming the file when opening).
 //!
-//! # Schema (version 10)
+//! # Schema (version 11)
 //!
 //! | table | columns | notes |
 //! |---|---|---|
 //! | `accounts` | `id` INTEGER PK, `name`, `name_key` UNIQUE, `password_hash`, `created_ms`, `last_seen_ms`, `tokens_after_ms` | `name_key` is [`Nick::key`](confab_core::Nick::key) (ASCII lowercase); login tokens issued before `tokens_after_ms` are void (v5) |
 //! | `revoked_tokens` | `id` PK, `expires_ms` | login tokens voided one by one (logout), forgotten once expired (v5) |
 //! | `messages` | `id` INTEGER PK, `time_ms`, `from_nick`, `from_key`, `kind` (`say`/`action`/`notice`), `target_kind` (`room`/`user`), `target_name`, `target_key`, `text` | `id` is the hub's [`MsgId`](confab_core::MsgId), never assigned by SQLite |
-//! | `messages_fts` | FTS5 over `text`, external content = `messages`, rowid = message id | `unicode61 remove_diacritics 2` tokenizer; fed in bulk by `index_backlog` (not per row), which also merges a few pages of its segments each time (FTS5's `automerge` is off, v10); deletes and edits of indexed rows kept in sync by triggers |
-//! | `fts_state` | one row: `upto`, the last message id in `messages_fts` | |
+//! | `search_link` | one row: `key`, random | names this database to its search index (v11), which is in a file of its own: see `index.rs` |
+//! | `search_changes` | `seq` PK, `msg_id` | ids of messages deleted or edited since the index last looked, queued by triggers (v11) |
 //! | `pending` | (`account_id`, `msg_id`) PK | private messages kept for an offline account, until delivered (`Op::Delivered` removes them up to an id, as pages are taken) |
 //! | `guest_pending` | (`guest_key`, `msg_id`) PK | the same for an offline guest name (v4), read by whoever next uses the name |
 //! | `topics` | `room_key` PK, `room_name`, `text`, `set_by`, `time_ms` | a cleared topic is no row |
@@ -94,6 +101,7 @@
 
 mod checkpoint;
 mod error;
+mod index;
 mod query;
 mod rows;
 mod schema;

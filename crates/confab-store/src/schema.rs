@@ -266,6 +266,39 @@ ALTER TABLE messages ADD COLUMN tags TEXT;
     r#"
 INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 0);
 "#,
+    // 10 -> 11: the full-text index moves to a file of its own (see
+    // `index.rs`): its pages no longer go through this file's WAL. It is
+    // made there anew from the messages.
+    r#"
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+DROP TABLE messages_fts;
+DROP TABLE fts_state;
+
+-- Names this database to its index file, which keeps the same key: an
+-- index made from another database is made anew.
+CREATE TABLE search_link (
+    id  INTEGER PRIMARY KEY CHECK (id = 0),
+    key TEXT    NOT NULL
+) STRICT;
+INSERT INTO search_link (id, key) VALUES (0, lower(hex(randomblob(16))));
+
+-- Messages deleted or edited since the index last looked: it takes them
+-- out (and puts edited ones back), then trims what it applied.
+CREATE TABLE search_changes (
+    seq    INTEGER PRIMARY KEY,
+    msg_id INTEGER NOT NULL
+) STRICT;
+
+CREATE TRIGGER search_changes_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO search_changes (msg_id) VALUES (old.id);
+END;
+
+CREATE TRIGGER search_changes_update AFTER UPDATE OF id, text ON messages BEGIN
+    INSERT INTO search_changes (msg_id) VALUES (old.id);
+    INSERT INTO search_changes (msg_id) SELECT new.id WHERE new.id <> old.id;
+END;
+"#,
 ];
 
 /// The schema version this code writes and the newest it reads.

@@ -17,6 +17,7 @@ use confab_core::{
 
 use crate::checkpoint::Checkpoints;
 use crate::error::{at, corrupt, db, is_unique_violation};
+use crate::index::{self, Indexer};
 use crate::query::{fts_query, json_strings};
 use crate::rows::{self, account_columns, message_columns};
 use crate::schema;
@@ -25,13 +26,6 @@ use crate::schema;
 /// open the database while the server runs) before failing with "database
 /// is locked".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Pages of the full-text index's segments merged with each chunk
-/// indexed: a quarter of a page for each message of the server's chunk
-/// (64). Enough to keep up (a chunk of a few dozen messages writes a
-/// segment of a few pages, and each page is merged once per level), few
-/// enough that a chunk stays around a millisecond.
-const MERGE_PAGES: i64 = 16;
 
 /// How many prepared statements a connection keeps: more than this crate
 /// has, so none is ever prepared twice.
@@ -132,8 +126,8 @@ ORDER BY t, kind, other LIMIT ?5";
 pub(crate) const SEARCH: &str = concat!(
     "SELECT ",
     message_columns!(),
-    " FROM messages_fts f JOIN messages m ON m.id = f.rowid \
-     WHERE messages_fts MATCH ?1 AND ( \
+    " FROM search.messages_fts f JOIN main.messages m ON m.id = f.rowid \
+     WHERE f.messages_fts MATCH ?1 AND ( \
        (m.target_kind = 'room' AND m.target_key IN (SELECT value FROM json_each(?2))) \
        OR (m.target_kind = 'user' AND (m.from_key = ?3 OR m.target_key = ?3) \
            AND m.time_ms >= ?5) \
@@ -203,7 +197,12 @@ pub struct SqliteOptions {
 pub struct SqliteStore {
     /// Before `conn`, so that its thread has stopped when `conn` closes.
     checkpoints: Option<Checkpoints>,
+    /// The thread feeding the search index, if this connection started it.
+    indexer: Option<Indexer>,
     conn: Connection,
+    /// A connection with the search index attached, opened at the first
+    /// search: `conn` never opens the index's file (see `index.rs`).
+    searcher: Option<Connection>,
     /// `PRAGMA synchronous` as configured.
     synchronous: &'static str,
 }
@@ -257,7 +256,9 @@ impl SqliteStore {
         })?;
         Ok(SqliteStore {
             checkpoints: None,
+            indexer: None,
             conn,
+            searcher: None,
             synchronous: sync,
         })
     }
@@ -273,6 +274,34 @@ impl SqliteStore {
             self.checkpoints = Some(started);
         }
         Ok(())
+    }
+
+    /// Feeds the search index on a thread of its own from now on, and
+    /// makes its file anew first where it must be (see `index.rs`). For
+    /// the connection that stores the messages: the server's.
+    pub fn index_in_background(&mut self) -> Result<(), StoreError> {
+        if self.indexer.is_none() {
+            let path = self.conn.path().unwrap_or_default().to_owned();
+            self.indexer = Some(Indexer::start(Path::new(&path))?);
+        }
+        Ok(())
+    }
+
+    /// Feeds up to `max` stored messages not yet in the search index into
+    /// it, oldest first, in one transaction; how many. What the indexer
+    /// thread does, for a store without one.
+    pub fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
+        index::index_chunk(self.searcher()?, max)
+    }
+
+    /// The connection with the search index attached, opened (and the
+    /// index made) at the first call.
+    fn searcher(&mut self) -> Result<&Connection, StoreError> {
+        if self.searcher.is_none() {
+            let path = self.conn.path().unwrap_or_default().to_owned();
+            self.searcher = Some(index::connect(Path::new(&path))?);
+        }
+        Ok(self.searcher.as_ref().expect("opened above"))
     }
 
     /// After each commit of this connection.
@@ -354,6 +383,12 @@ impl SqliteStore {
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
+
+    /// The connection with the search index attached, for tests.
+    #[cfg(test)]
+    pub(crate) fn search_conn(&mut self) -> &Connection {
+        self.searcher().expect("the search index opens")
+    }
 }
 
 fn sync_file_and_dir(path: &Path) -> std::io::Result<()> {
@@ -368,6 +403,22 @@ fn sync_file_and_dir(path: &Path) -> std::io::Result<()> {
         std::fs::File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+/// Runs a message query on `conn` and collects the rows in the order it
+/// returns them.
+fn messages_in_order(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Message>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+    let mut rows = stmt.query(params).map_err(db)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db)? {
+        out.push(rows::message(row)?);
+    }
+    Ok(out)
 }
 
 /// Runs one statement (cached, so each is compiled once per connection).
@@ -665,43 +716,6 @@ fn apply(tx: &Connection, op: &Op) -> Result<(), StoreError> {
 }
 
 impl SqliteStore {
-    /// [`Store::index_backlog`]'s transaction.
-    fn index_chunk(&mut self, max: usize) -> Result<usize, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let (from, to): (i64, Option<i64>) = tx
-            .prepare_cached(
-                "SELECT s.upto, (SELECT max(id) FROM \
-                   (SELECT id FROM messages WHERE id > s.upto ORDER BY id LIMIT ?1)) \
-                 FROM fts_state s WHERE s.id = 0",
-            )
-            .and_then(|mut s| s.query_row([rows::limit(max)], |r| Ok((r.get(0)?, r.get(1)?))))
-            .map_err(db)?;
-        let Some(to) = to else {
-            return Ok(0);
-        };
-        let n = tx
-            .prepare_cached(
-                "INSERT INTO messages_fts (rowid, text) \
-                 SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2 ORDER BY id",
-            )
-            .and_then(|mut s| s.execute([from, to]))
-            .map_err(db)?;
-        tx.execute("UPDATE fts_state SET upto = ?1 WHERE id = 0", [to])
-            .map_err(db)?;
-        // FTS5 merges its segments only when told (schema v10): a few pages
-        // with each chunk, so that no chunk takes long. It merges only
-        // where a level holds enough segments to be worth it.
-        tx.prepare_cached("INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?1)")
-            .and_then(|mut s| s.execute([MERGE_PAGES]))
-            .map_err(db)?;
-        tx.commit().map_err(db)?;
-        self.committed();
-        Ok(n)
-    }
-
     /// Runs a message query and collects the rows in the order it returns
     /// them.
     fn messages_in_order(
@@ -709,13 +723,7 @@ impl SqliteStore {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<Message>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(db)?;
-        let mut rows = stmt.query(params).map_err(db)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(db)? {
-            out.push(rows::message(row)?);
-        }
-        Ok(out)
+        messages_in_order(&self.conn, sql, params)
     }
 
     /// Runs a message query that reads newest first (to apply its limit)
@@ -972,6 +980,9 @@ impl Store for SqliteStore {
         // deferred foreign key), rolls everything back.
         tx.commit().map_err(db)?;
         self.committed();
+        if let Some(indexer) = &self.indexer {
+            indexer.stored(ops.iter().filter(|o| matches!(o, Op::Message(_))).count());
+        }
         Ok(())
     }
 
@@ -1224,25 +1235,6 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn index_backlog(&mut self, max: usize) -> Result<usize, StoreError> {
-        if max == 0 {
-            return Ok(0);
-        }
-        // The index is made from the messages, and `fts_state` says how
-        // far, in the same transaction: one lost to a crash is made again.
-        // So it need not wait for the disk (synchronous=NORMAL keeps a
-        // WAL database consistent); the next commit's sync covers it.
-        let relaxed = self.conn.pragma_update(None, "synchronous", "NORMAL");
-        let indexed = relaxed.map_err(db).and_then(|()| self.index_chunk(max));
-        let restored = self
-            .conn
-            .pragma_update(None, "synchronous", self.synchronous)
-            .map_err(db);
-        let n = indexed?;
-        restored?;
-        Ok(n)
-    }
-
     fn search(
         &mut self,
         who: &Visibility,
@@ -1255,13 +1247,22 @@ impl Store for SqliteStore {
         }
         let rooms = json_strings(who.rooms.iter().map(RoomKey::as_str));
         let private = who.private.as_ref().map(NickKey::as_str);
+        // Every message committed before the search is found (unless the
+        // index is being made anew: then those indexed so far).
+        let conn = self.searcher()?;
+        index::catch_up(conn)?;
         // The full-text index yields matches newest first; each is checked
         // against what `who` may see until `limit` are found.
         let since = who.private_since.0;
-        self.messages(
+        messages_in_order(
+            conn,
             SEARCH,
             params![matcher, rooms, private, rows::limit(limit), since],
         )
+        .map(|mut found| {
+            found.reverse();
+            found
+        })
         .map_err(|e| match e {
             // Quoting makes every query valid FTS5; should one still be
             // refused, say so in the user's terms.

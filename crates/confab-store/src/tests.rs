@@ -993,7 +993,7 @@ fn a_failing_batch_leaves_nothing() {
     let mut store = db.open();
     assert_eq!(ids(&all(&mut store, &Conversation::Room(rk("#r")))), [1, 2]);
     assert_eq!(
-        ids(&indexed_search(&mut store, &sees(&["#r"], None), "new", 10).unwrap()),
+        ids(&store.search(&sees(&["#r"], None), "new", 10).unwrap()),
         Vec::<u64>::new(),
         "the full-text index rolled back too"
     );
@@ -1181,7 +1181,21 @@ fn history_queries_use_their_indexes() {
         assert!(p.contains("SEARCH p USING PRIMARY KEY"), "{p}");
         assert!(!p.contains("USE TEMP B-TREE FOR ORDER BY"), "{p}");
     }
-    let p = plan(SEARCH, &[&"\"x\"", &"[]", &None::<String>, &10, &0]);
+    // Searches run on a connection with the index attached.
+    let mut store = store;
+    let conn = store.search_conn();
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {SEARCH}"))
+        .unwrap();
+    let p = stmt
+        .query_map(
+            rusqlite::params!["\"x\"", "[]", None::<String>, 10, 0],
+            |r| r.get::<_, String>(3),
+        )
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+        .join("\n");
     assert!(p.contains("VIRTUAL TABLE INDEX"), "{p}");
     assert!(!p.contains("USE TEMP B-TREE FOR ORDER BY"), "{p}");
 }
@@ -1584,7 +1598,7 @@ fn search_fixture() -> (Db, SqliteStore) {
 #[test]
 fn search_sees_only_visible_messages() {
     let (_db, mut store) = search_fixture();
-    let mut s = |v: &Visibility, q: &str| ids(&indexed_search(&mut store, v, q, 100).unwrap());
+    let mut s = |v: &Visibility, q: &str| ids(&store.search(v, q, 100).unwrap());
     // A guest in #rust: room messages only, no private ones.
     assert_eq!(s(&sees(&["#RUST"], None), "borrow"), [1, 5, 7]);
     // Alice in #rust: plus her private messages both ways, not carol's.
@@ -1608,20 +1622,10 @@ fn search_sees_only_visible_messages() {
 fn search_returns_the_newest_oldest_first() {
     let (_db, mut store) = search_fixture();
     let v = sees(&["#rust", "#secret"], Some("alice"));
-    assert_eq!(
-        ids(&indexed_search(&mut store, &v, "borrow", 2).unwrap()),
-        [6, 7]
-    );
-    assert_eq!(
-        ids(&indexed_search(&mut store, &v, "borrow", 3).unwrap()),
-        [5, 6, 7]
-    );
-    assert!(
-        indexed_search(&mut store, &v, "borrow", 0)
-            .unwrap()
-            .is_empty()
-    );
-    let msgs = indexed_search(&mut store, &v, "borrow", 1).unwrap();
+    assert_eq!(ids(&store.search(&v, "borrow", 2).unwrap()), [6, 7]);
+    assert_eq!(ids(&store.search(&v, "borrow", 3).unwrap()), [5, 6, 7]);
+    assert!(store.search(&v, "borrow", 0).unwrap().is_empty());
+    let msgs = store.search(&v, "borrow", 1).unwrap();
     assert_eq!(
         msgs,
         vec![to_room(7, "dave", "#rust", "checker of the Borrow")]
@@ -1632,7 +1636,7 @@ fn search_returns_the_newest_oldest_first() {
 fn search_matches_all_words_in_any_case_and_accent() {
     let (_db, mut store) = search_fixture();
     let v = sees(&["#rust", "#secret"], Some("alice"));
-    let mut s = |q: &str| ids(&indexed_search(&mut store, &v, q, 100).unwrap());
+    let mut s = |q: &str| ids(&store.search(&v, q, 100).unwrap());
     assert_eq!(s("borrow checker"), [1, 7]);
     assert_eq!(s("CHECKER   BORROW"), [1, 7]);
     assert_eq!(s("borrow checker great"), [1]);
@@ -1688,7 +1692,7 @@ fn search_never_interprets_fts_syntax() {
     for q in hostile {
         // Found or not, but never an FTS5 error: a query without any word
         // is refused as such, in the user's terms.
-        match indexed_search(&mut store, &v, q, 10) {
+        match store.search(&v, q, 10) {
             Ok(_) => {}
             Err(StoreError::BadQuery(why)) if !q.chars().any(char::is_alphanumeric) => {
                 assert_eq!(why, "it has no words to search for")
@@ -1696,7 +1700,7 @@ fn search_never_interprets_fts_syntax() {
             Err(e) => panic!("{q:?}: {e:?}"),
         }
     }
-    let mut s = |q: &str| ids(&indexed_search(&mut store, &v, q, 100).unwrap());
+    let mut s = |q: &str| ids(&store.search(&v, q, 100).unwrap());
     // The punctuation is dropped by the tokenizer, the words are searched.
     assert_eq!(s("\"hi\""), [9]);
     assert_eq!(s("(loudly)"), [9]);
@@ -1720,7 +1724,7 @@ fn search_never_interprets_fts_syntax() {
 fn empty_search_is_a_bad_query() {
     let (_db, mut store) = search_fixture();
     for q in ["", " ", "\t  \n", "\u{0}", "\x02\x03", "!!!", "* ( ) \"\""] {
-        let err = indexed_search(&mut store, &sees(&["#rust"], None), q, 10).unwrap_err();
+        let err = store.search(&sees(&["#rust"], None), q, 10).unwrap_err();
         assert!(matches!(err, StoreError::BadQuery(_)), "{q:?}: {err:?}");
     }
 }
@@ -2368,19 +2372,20 @@ fn suspensions_and_lockdown_are_kept_and_lifted() {
     assert!(!snap.lockdown);
 }
 
-/// A search as the server makes it: the full-text index caught up first.
-fn indexed_search(
-    store: &mut SqliteStore,
-    v: &Visibility,
-    q: &str,
-    limit: usize,
-) -> Result<Vec<Message>, StoreError> {
-    store.index_backlog(usize::MAX)?;
-    store.search(v, q, limit)
+/// The length of a file, 0 if missing.
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map_or(0, |m| m.len())
+}
+
+/// `path` with `suffix` added.
+fn plus(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 #[test]
-fn search_finds_messages_once_indexed_in_bulk_and_the_index_survives_reopening() {
+fn search_finds_every_committed_message_from_an_index_in_a_file_of_its_own() {
     let db = Db::new();
     let mut store = db.open();
     let v = sees(&["#r"], None);
@@ -2390,43 +2395,194 @@ fn search_finds_messages_once_indexed_in_bulk_and_the_index_survives_reopening()
             .commit(&[Op::Message(to_room(i as u64 + 1, "ann", "#r", t))])
             .unwrap();
     }
-    // Committed but not yet indexed: stored, not found.
-    assert!(store.search(&v, "kiwi", 10).unwrap().is_empty());
-    // A chunk at a time, oldest first.
-    assert_eq!(store.index_backlog(2).unwrap(), 2);
-    assert_eq!(ids(&store.search(&v, "kiwi", 10).unwrap()), [1, 2]);
-    assert_eq!(store.index_backlog(10).unwrap(), 2);
+    // Not indexed yet: the search catches the index up first.
     assert_eq!(ids(&store.search(&v, "kiwi", 10).unwrap()), [1, 2, 3]);
+    let index = plus(&db.path, ".search");
+    assert!(file_len(&index) > 0, "no index file at {}", index.display());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode(&index),
+            mode(&db.path),
+            "the index holds private words"
+        );
+    }
     assert_eq!(store.index_backlog(10).unwrap(), 0);
+    // A chunk at a time, oldest first; the database's WAL gets nothing.
+    for id in 5..=7 {
+        store
+            .commit(&[Op::Message(to_room(id, "ann", "#r", "kiwi more"))])
+            .unwrap();
+    }
+    let wal = plus(&db.path, "-wal");
+    let before = file_len(&wal);
+    assert_eq!(store.index_backlog(2).unwrap(), 2);
+    assert_eq!(store.index_backlog(10).unwrap(), 1);
+    assert_eq!(store.index_backlog(10).unwrap(), 0);
+    assert_eq!(
+        file_len(&wal),
+        before,
+        "indexing wrote to the database's WAL"
+    );
     // The mark is kept: nothing indexed twice after reopening.
     drop(store);
     let mut store = db.open();
     assert_eq!(store.index_backlog(10).unwrap(), 0);
-    store
-        .commit(&[Op::Message(to_room(5, "ann", "#r", "kiwi five"))])
-        .unwrap();
-    assert_eq!(store.index_backlog(10).unwrap(), 1);
-    assert_eq!(ids(&store.search(&v, "kiwi", 10).unwrap()), [1, 2, 3, 5]);
-    // Indexing does not wait for the disk, but commits still do.
+    assert_eq!(
+        ids(&store.search(&v, "kiwi", 10).unwrap()),
+        [1, 2, 3, 5, 6, 7]
+    );
+    // The index does not wait for the disk; the messages still do.
     let sync: i64 = store
         .conn()
         .pragma_query_value(None, "synchronous", |r| r.get(0))
         .unwrap();
     assert_eq!(sync, 2); // FULL
-    // Deleting and editing rows keeps the index whole, indexed or not.
+    let sync: i64 = store
+        .search_conn()
+        .pragma_query_value(Some("search"), "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(sync, 1); // NORMAL
+    // Deleting and editing rows, indexed or not (8 is not), keeps the
+    // index whole.
+    store
+        .commit(&[Op::Message(to_room(8, "ann", "#r", "kiwi eight"))])
+        .unwrap();
     store
         .conn()
         .execute_batch(
-            "DELETE FROM messages WHERE id = 1;
-             UPDATE messages SET text = 'fig edited' WHERE id = 4;",
+            "DELETE FROM messages WHERE id IN (1, 8);
+             UPDATE messages SET text = 'fig edited' WHERE id = 4;
+             UPDATE messages SET text = 'kiwi again' WHERE id = 2;",
         )
         .unwrap();
-    assert_eq!(ids(&store.search(&v, "kiwi", 10).unwrap()), [2, 3, 5]);
+    assert_eq!(ids(&store.search(&v, "kiwi", 10).unwrap()), [2, 3, 5, 6, 7]);
     assert_eq!(ids(&store.search(&v, "edited", 10).unwrap()), [4]);
+    assert_eq!(ids(&store.search(&v, "again", 10).unwrap()), [2]);
+    assert!(store.search(&v, "two", 10).unwrap().is_empty());
+    assert!(store.search(&v, "plum", 10).unwrap().is_empty());
+    // The changes were applied once and their queue trimmed; the index
+    // holds only the stored messages.
+    assert_eq!(
+        number(store.conn(), "SELECT count(*) FROM search_changes"),
+        0
+    );
+    let conn = store.search_conn();
+    assert_eq!(number(conn, "SELECT count(*) FROM search.messages_fts"), 6);
+    conn.execute_batch(
+        "INSERT INTO search.messages_fts (messages_fts) VALUES ('integrity-check');",
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_search_index_is_made_anew_when_missing_damaged_foreign_or_ahead() {
+    let db = Db::new();
+    let index = plus(&db.path, ".search");
+    let remove_index = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(plus(&index, suffix));
+        }
+    };
+    let v = sees(&["#r"], None);
+    let mut store = db.open();
+    for (id, t) in [(1, "kiwi one"), (2, "kiwi two")] {
+        store
+            .commit(&[Op::Message(to_room(id, "ann", "#r", t))])
+            .unwrap();
+    }
+    let backup = db.path.with_extension("backup");
+    store.backup_to(&backup).unwrap();
     store
-        .conn()
-        .execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check');")
+        .commit(&[Op::Message(to_room(3, "ann", "#r", "kiwi three"))])
         .unwrap();
+    assert_eq!(ids(&store.search(&v, "kiwi", 10).unwrap()), [1, 2, 3]);
+    drop(store);
+
+    // Missing.
+    remove_index();
+    let mut store = db.open();
+    assert_eq!(ids(&store.search(&v, "kiwi", 10).unwrap()), [1, 2, 3]);
+    drop(store);
+
+    // Not a database.
+    remove_index();
+    std::fs::write(&index, "not an index at all ".repeat(400)).unwrap();
+    let mut store = db.open();
+    assert_eq!(ids(&store.search(&v, "kiwi", 10).unwrap()), [1, 2, 3]);
+    drop(store);
+
+    // Ahead of the database: a backup put back in its place. Message 3
+    // is said anew, in other words; the index must not find the old.
+    std::fs::copy(&backup, &db.path).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(plus(&db.path, suffix));
+    }
+    let mut store = db.open();
+    let mut again = to_room(3, "ann", "#r", "plum three");
+    again.time = Timestamp(9_999);
+    store.commit(&[Op::Message(again)]).unwrap();
+    assert_eq!(ids(&store.search(&v, "kiwi", 10).unwrap()), [1, 2]);
+    assert_eq!(ids(&store.search(&v, "three", 10).unwrap()), [3]);
+    drop(store);
+
+    // Of another database with as many messages, put in its place.
+    let other = Db::new();
+    let mut store = other.open();
+    for (id, t) in [(1, "fig one"), (2, "fig two"), (3, "fig three")] {
+        store
+            .commit(&[Op::Message(to_room(id, "ann", "#r", t))])
+            .unwrap();
+    }
+    drop(store);
+    std::fs::copy(&other.path, &db.path).unwrap();
+    let mut store = db.open();
+    assert!(store.search(&v, "kiwi", 10).unwrap().is_empty());
+    assert!(store.search(&v, "plum", 10).unwrap().is_empty());
+    assert_eq!(ids(&store.search(&v, "fig", 10).unwrap()), [1, 2, 3]);
+}
+
+#[test]
+fn the_indexer_thread_feeds_the_index_without_a_search() {
+    let db = Db::new();
+    let mut store = db.open();
+    store.index_in_background().unwrap();
+    let mut id = 0;
+    for _ in 0..3 {
+        let batch: Vec<Op> = (0..100)
+            .map(|_| {
+                id += 1;
+                Op::Message(to_room(id, "ann", "#r", &format!("kiwi n{id}")))
+            })
+            .collect();
+        store.commit(&batch).unwrap();
+    }
+    // Read from the index's own file, by another connection: no search
+    // has caught it up.
+    let index = Connection::open(plus(&db.path, ".search")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let upto = number(&index, "SELECT upto FROM search_state");
+        if upto == 300 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the indexer stopped at {upto} of 300"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        number(
+            &index,
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'kiwi'"
+        ),
+        300
+    );
+    // Stopping the store stops the thread.
+    drop(store);
 }
 
 // ---- migrations ----
@@ -2458,8 +2614,8 @@ fn v1_file(db: &Db) -> Connection {
 
 #[test]
 fn a_v1_database_upgrades_keeping_its_data() {
-    assert_eq!(SCHEMA_VERSION, 10);
-    assert_eq!(MIGRATIONS.len(), 10);
+    assert_eq!(SCHEMA_VERSION, 11);
+    assert_eq!(MIGRATIONS.len(), 11);
     let db = Db::new();
     drop(v1_file(&db));
 
@@ -2468,7 +2624,7 @@ fn a_v1_database_upgrades_keeping_its_data() {
         .conn()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 10);
+    assert_eq!(version, 11);
     let check = |store: &mut SqliteStore| {
         let snap = store.load().unwrap();
         assert_eq!(snap.next_msg_id, 3);
@@ -2675,7 +2831,9 @@ fn backup_is_a_consistent_copy_while_open() {
     // The copy's full-text index works (caught up, as a server does
     // when idle).
     assert_eq!(
-        ids(&indexed_search(&mut copy, &sees(&["#r"], None), "word42 common", 10).unwrap()),
+        ids(&copy
+            .search(&sees(&["#r"], None), "word42 common", 10)
+            .unwrap()),
         [42]
     );
 
@@ -2925,8 +3083,8 @@ fn the_search_index_merges_a_little_with_each_chunk_and_stays_whole() {
     let db = Db::new();
     let mut store = db.open();
     let automerge = number(
-        store.conn(),
-        "SELECT v FROM messages_fts_config WHERE k = 'automerge'",
+        store.search_conn(),
+        "SELECT v FROM search.messages_fts_config WHERE k = 'automerge'",
     );
     assert_eq!(automerge, 0, "FTS5 would merge in bursts of its own");
     let words = ["kiwi", "plum", "fig", "pear", "lime", "date", "yuzu"];
@@ -2947,14 +3105,14 @@ fn the_search_index_merges_a_little_with_each_chunk_and_stays_whole() {
     // One segment per chunk without merging (FTS5's crisis merge would
     // only fold level 0 at 16); the merges keep far fewer.
     let segments = number(
-        store.conn(),
-        "SELECT count(DISTINCT segid) FROM messages_fts_idx",
+        store.search_conn(),
+        "SELECT count(DISTINCT segid) FROM search.messages_fts_idx",
     );
     assert!(segments <= 8, "{segments} segments (15 without the merges)");
     store
-        .conn()
+        .search_conn()
         .execute(
-            "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+            "INSERT INTO search.messages_fts (messages_fts) VALUES ('integrity-check')",
             [],
         )
         .unwrap();
