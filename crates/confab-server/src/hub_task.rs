@@ -141,13 +141,20 @@ pub fn read_with<'a, R: tokio::io::AsyncRead + Unpin>(
     r: &'a mut R,
     mut take: impl FnMut(&[u8]) + 'a,
 ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-    std::future::poll_fn(move |cx| {
-        SCRATCH.with_borrow_mut(|scratch| {
-            let mut read = tokio::io::ReadBuf::new(scratch);
-            std::task::ready!(std::pin::Pin::new(&mut *r).poll_read(cx, &mut read))?;
-            take(read.filled());
-            std::task::Poll::Ready(Ok(read.filled().len()))
-        })
+    std::future::poll_fn(move |cx| poll_read_with(r, cx, &mut take))
+}
+
+/// [`read_with`] as a poll function.
+pub fn poll_read_with<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+    cx: &mut std::task::Context<'_>,
+    take: impl FnOnce(&[u8]),
+) -> std::task::Poll<std::io::Result<usize>> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut read = tokio::io::ReadBuf::new(scratch);
+        std::task::ready!(std::pin::Pin::new(&mut *r).poll_read(cx, &mut read))?;
+        take(read.filled());
+        std::task::Poll::Ready(Ok(read.filled().len()))
     })
 }
 

@@ -144,6 +144,7 @@ async fn bridge(
                     return;
                 }
                 frames.release(crate::hub_task::KEEP_BYTES);
+                socket.release(crate::hub_task::KEEP_BYTES);
                 if n == 0 {
                     let _ = socket.close(close_code::NORMAL, "").await;
                     return;

@@ -145,12 +145,6 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// A WebSocket's read buffer (see `websocket::config`), kept for the
-/// connection's life: a chat request is a frame of one or two hundred
-/// bytes, read whole; a longer one takes a read per 256 bytes (256
-/// rather than 512: 250 bytes less per idle connection).
-const WS_READ_BUFFER: usize = 256;
-
 async fn ws_upgrade(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -172,11 +166,11 @@ async fn ws_upgrade(
         },
     };
     let limit = state.config.http.max_ws_message_bytes;
-    let config = crate::websocket::config(limit, WS_READ_BUFFER);
+    let limits = crate::websocket::Limits { max_message: limit };
     let protocol = ws.protocol(&[IRC_TEXT, IRC_BINARY, CONFAB_V1]);
     // Not an `async move` block awaiting the door: one would keep what it
     // captured beside the door's future for the connection's whole life.
-    ws.on_upgrade(protocol, config, move |socket| {
+    ws.on_upgrade(protocol, limits, move |socket| {
         use futures_util::FutureExt;
         use futures_util::future::Either;
         // IRC over WebSocket boxed: its future is the larger, and the JSON

@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use hyper::upgrade::OnUpgrade;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::ApiError;
 use crate::websocket::Socket;
@@ -101,7 +100,7 @@ impl Upgrade {
     pub fn on_upgrade<F, Fut>(
         self,
         protocol: Option<&'static str>,
-        config: WebSocketConfig,
+        limits: crate::websocket::Limits,
         serve: F,
     ) -> Response
     where
@@ -115,11 +114,11 @@ impl Upgrade {
         // upgrade needed beside it.
         let task = self
             .on_upgrade
-            .then(move |upgraded| match upgraded {
-                Ok(io) => Either::Left(Socket::new(io, config).map(Some)),
+            .map(move |upgraded| match upgraded {
+                Ok(io) => Some(Socket::new(io, limits)),
                 Err(e) => {
                     tracing::debug!(error = %e, "WebSocket upgrade failed");
-                    Either::Right(ready(None))
+                    None
                 }
             })
             .then(move |socket| match socket {
