@@ -518,6 +518,10 @@ mod tests {
         out
     }
 
+    fn close_frame(payload: &[u8]) -> Vec<u8> {
+        client_frame(OpCode::Control(Control::Close), true, payload)
+    }
+
     fn text_frame(is_final: bool, payload: &str) -> Vec<u8> {
         client_frame(OpCode::Data(Data::Text), is_final, payload.as_bytes())
     }
@@ -606,14 +610,7 @@ mod tests {
         // A close: taken, answered with the same code, then the end.
         let mut payload = 1000u16.to_be_bytes().to_vec();
         payload.extend_from_slice(b"bye");
-        client
-            .write_all(&client_frame(
-                OpCode::Control(Control::Close),
-                true,
-                &payload,
-            ))
-            .await
-            .unwrap();
+        client.write_all(&close_frame(&payload)).await.unwrap();
         let Message::Close(Some(frame)) = next(&mut socket).await.unwrap() else {
             panic!("not a close");
         };
@@ -628,14 +625,7 @@ mod tests {
     async fn a_close_with_a_code_no_one_may_send_is_answered_as_a_protocol_error() {
         let (mut socket, mut client) = pair(1000);
         let payload = 1005u16.to_be_bytes();
-        client
-            .write_all(&client_frame(
-                OpCode::Control(Control::Close),
-                true,
-                &payload,
-            ))
-            .await
-            .unwrap();
+        client.write_all(&close_frame(&payload)).await.unwrap();
         assert!(matches!(
             next(&mut socket).await.unwrap(),
             Message::Close(_)
@@ -665,10 +655,7 @@ mod tests {
         // What the client still sends is read up to its close, which is
         // not answered again.
         client.write_all(&text_frame(true, "late")).await.unwrap();
-        client
-            .write_all(&client_frame(OpCode::Control(Control::Close), true, b""))
-            .await
-            .unwrap();
+        client.write_all(&close_frame(b"")).await.unwrap();
         assert_eq!(next(&mut socket).await.unwrap(), Message::text("late"));
         assert_eq!(next(&mut socket).await.unwrap(), Message::Close(None));
         assert!(socket.recv().await.is_none());
