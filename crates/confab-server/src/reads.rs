@@ -22,7 +22,11 @@ type Job = (Read, oneshot::Sender<Option<Event>>);
 /// Threads with a database connection each, taking reads from one queue.
 pub struct Readers {
     /// Submitting takes no lock: the hub thread pushes reads here.
-    jobs: std_mpsc::Sender<Job>,
+    /// (`None` only while dropping.)
+    jobs: Option<std_mpsc::Sender<Job>>,
+    /// Joined on drop: a reader's connection must close before the
+    /// process ends, or SQLite leaves the WAL beside the database.
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Readers {
@@ -36,16 +40,21 @@ impl Readers {
         let (tx, rx) = std_mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let path = config.database_path();
+        let mut threads = Vec::with_capacity(n);
         for i in 0..n {
             // Open now, so a problem shows at start rather than at a read.
             let store = open(&path)?;
             let rx = rx.clone();
-            std::thread::Builder::new()
+            let thread = std::thread::Builder::new()
                 .name(format!("confab-read-{i}"))
                 .spawn(move || serve(store, &rx))
                 .expect("spawning a reader thread");
+            threads.push(thread);
         }
-        Ok(Some(Arc::new(Readers { jobs: tx })))
+        Ok(Some(Arc::new(Readers {
+            jobs: Some(tx),
+            threads,
+        })))
     }
 
     /// Queues `read`; its answer (if it has one) comes on the receiver.
@@ -53,8 +62,21 @@ impl Readers {
         let (tx, rx) = oneshot::channel();
         // Every reader gone (they only stop with the process): the
         // dropped sender tells the waiting door.
-        let _ = self.jobs.send((read, tx));
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send((read, tx));
+        }
         rx
+    }
+}
+
+impl Drop for Readers {
+    /// Ends the readers once the reads under way are answered, and waits
+    /// for their connections to close.
+    fn drop(&mut self) {
+        self.jobs = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -33,10 +33,24 @@ type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
 /// The hub's store: every call runs on the store thread, in order.
 pub struct StoreThread {
-    jobs: mpsc::Sender<Job>,
+    /// (`None` only while dropping.)
+    jobs: Option<mpsc::Sender<Job>>,
     committed: Committed,
     /// Where accounts are looked up (none: on the thread).
     accounts: Option<Box<dyn Store>>,
+    /// Joined on drop, once the calls before have run: the writing
+    /// connection (and the store's own threads) must close before the
+    /// process ends, or SQLite leaves the WAL beside the database.
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for StoreThread {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Starts the store thread on `store`; `accounts`, another connection to
@@ -53,13 +67,14 @@ pub fn spawn(
         store,
         commit_seconds: metrics::histogram!(crate::metrics::STORE_COMMIT_SECONDS),
     };
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("confab-store".into())
         .spawn(move || worker.run(&queue))?;
     let handle = StoreThread {
-        jobs,
+        jobs: Some(jobs),
         committed: committed.clone(),
         accounts,
+        thread: Some(thread),
     };
     Ok((handle, committed))
 }
@@ -101,7 +116,8 @@ impl StoreThread {
         let job: Job = Box::new(move |w| {
             let _ = tx.send(f(w));
         });
-        self.jobs.send(job).map_err(|_| gone())?;
+        let jobs = self.jobs.as_ref().ok_or_else(gone)?;
+        jobs.send(job).map_err(|_| gone())?;
         rx.recv().map_err(|_| gone())?
     }
 }
@@ -140,7 +156,11 @@ impl Store for StoreThread {
             let _ = tx.send(w.commit(&ops));
             committed.notify_one();
         });
-        let known = self.jobs.send(job).err().map(|_| Err(gone()));
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok());
+        let known = (!sent).then(|| Err(gone()));
         Box::new(Pending { result: rx, known })
     }
 

@@ -360,6 +360,11 @@ async fn user_add_passwd_list_and_login() {
     // not in the server's log, not in the database.
     server.signal("-TERM");
     assert_eq!(server.wait().code(), Some(0));
+    // A clean stop folds the write-ahead logs in and removes them: every
+    // connection closed before the process ended.
+    for name in ["confab.db-wal", "confab.db-shm", "confab.db.search-wal"] {
+        assert!(!data.join(name).exists(), "{name} left after a clean stop");
+    }
     let log = server.full_log();
     assert!(
         log.contains("name=\"alice\"") && log.contains("ok=true"),
