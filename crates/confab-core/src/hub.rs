@@ -2015,13 +2015,14 @@ impl<O: Outbox> Hub<O> {
             let room = Room::new(name, topic, modes, now);
             self.rooms.insert(key.clone(), room);
         }
-        self.rooms
-            .get_mut(&key)
-            .expect("inserted")
-            .add_member(uid, &self.users);
-        let user = self.users.get_mut(&uid).expect("live");
-        user.rooms.push(key.clone());
+        self.users
+            .get_mut(&uid)
+            .expect("live")
+            .rooms
+            .push(key.clone());
+        let user = &self.users[&uid];
         let room = self.rooms.get_mut(&key).expect("inserted");
+        room.add_member(uid, &self.users);
         room.invited.remove(&uid);
         // The first one in a room runs it.
         if room.members.len() == 1 {

@@ -22,8 +22,7 @@ type Job = (Read, oneshot::Sender<Option<Event>>);
 /// Threads with a database connection each, taking reads from one queue.
 pub struct Readers {
     /// Submitting takes no lock: the hub thread pushes reads here.
-    /// (`None` only while dropping.)
-    jobs: Option<std_mpsc::Sender<Job>>,
+    jobs: std_mpsc::Sender<Job>,
     /// Joined on drop: a reader's connection must close before the
     /// process ends, or SQLite leaves the WAL beside the database.
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -51,20 +50,15 @@ impl Readers {
                 .expect("spawning a reader thread");
             threads.push(thread);
         }
-        Ok(Some(Arc::new(Readers {
-            jobs: Some(tx),
-            threads,
-        })))
+        Ok(Some(Arc::new(Readers { jobs: tx, threads })))
     }
 
     /// Queues `read`; its answer (if it has one) comes on the receiver.
     pub fn submit(&self, read: Read) -> oneshot::Receiver<Option<Event>> {
         let (tx, rx) = oneshot::channel();
-        // Every reader gone (they only stop with the process): the
+        // Every reader gone (they stop when `Readers` is dropped): the
         // dropped sender tells the waiting door.
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send((read, tx));
-        }
+        let _ = self.jobs.send((read, tx));
         rx
     }
 }
@@ -73,7 +67,8 @@ impl Drop for Readers {
     /// Ends the readers once the reads under way are answered, and waits
     /// for their connections to close.
     fn drop(&mut self) {
-        self.jobs = None;
+        // The readers end once their queue has no sender.
+        drop(std::mem::replace(&mut self.jobs, std_mpsc::channel().0));
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }

@@ -33,8 +33,7 @@ type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
 /// The hub's store: every call runs on the store thread, in order.
 pub struct StoreThread {
-    /// (`None` only while dropping.)
-    jobs: Option<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
     committed: Committed,
     /// Where accounts are looked up (none: on the thread).
     accounts: Option<Box<dyn Store>>,
@@ -46,7 +45,8 @@ pub struct StoreThread {
 
 impl Drop for StoreThread {
     fn drop(&mut self) {
-        self.jobs = None;
+        // The thread ends once its queue has no sender.
+        drop(std::mem::replace(&mut self.jobs, mpsc::channel().0));
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -71,7 +71,7 @@ pub fn spawn(
         .name("confab-store".into())
         .spawn(move || worker.run(&queue))?;
     let handle = StoreThread {
-        jobs: Some(jobs),
+        jobs,
         committed: committed.clone(),
         accounts,
         thread: Some(thread),
@@ -116,8 +116,7 @@ impl StoreThread {
         let job: Job = Box::new(move |w| {
             let _ = tx.send(f(w));
         });
-        let jobs = self.jobs.as_ref().ok_or_else(gone)?;
-        jobs.send(job).map_err(|_| gone())?;
+        self.jobs.send(job).map_err(|_| gone())?;
         rx.recv().map_err(|_| gone())?
     }
 }
@@ -156,11 +155,7 @@ impl Store for StoreThread {
             let _ = tx.send(w.commit(&ops));
             committed.notify_one();
         });
-        let sent = self
-            .jobs
-            .as_ref()
-            .is_some_and(|jobs| jobs.send(job).is_ok());
-        let known = (!sent).then(|| Err(gone()));
+        let known = self.jobs.send(job).err().map(|_| Err(gone()));
         Box::new(Pending { result: rx, known })
     }
 

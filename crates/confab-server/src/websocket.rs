@@ -131,10 +131,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
                 Ok(None) => {}
                 Err(e) => return Poll::Ready(Some(Err(e))),
             }
-            if self.got_close {
-                // The close frame just taken: its answer goes out first.
-                continue;
-            }
             let inbuf = &mut self.inbuf;
             let read = crate::hub_task::poll_read_with(&mut self.io, cx, |b| {
                 inbuf.extend_from_slice(b);
@@ -153,7 +149,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
     /// The next whole message in what was read, answering the control
     /// frames on the way; `None` until more comes.
     fn next_message(&mut self) -> Result<Option<Message>, Error> {
-        while !self.got_close {
+        loop {
             let Some((header, payload)) = self.next_frame()? else {
                 return Ok(None);
             };
@@ -195,7 +191,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
                 }
             }
         }
-        Ok(None)
     }
 
     /// The next whole frame read, checked and unmasked; `None` until the

@@ -82,8 +82,13 @@ const EVERY: Duration = Duration::from_secs(1);
 
 /// The index file of the database at `db`: its path with `.search` added.
 pub(crate) fn path_of(db: &Path) -> PathBuf {
-    let mut name = OsString::from(db.as_os_str());
-    name.push(".search");
+    with_suffix(db, ".search")
+}
+
+/// `path` with `suffix` added to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(suffix);
     PathBuf::from(name)
 }
 
@@ -130,9 +135,7 @@ pub(crate) fn connect(db: &Path) -> Result<Connection, StoreError> {
             // from the messages.
             let _ = conn.execute_batch("DETACH DATABASE search");
             for suffix in ["", "-wal", "-shm"] {
-                let mut name = OsString::from(file.as_os_str());
-                name.push(suffix);
-                match std::fs::remove_file(&name) {
+                match std::fs::remove_file(with_suffix(&file, suffix)) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                         return Err(StoreError::Other(format!(
                             "{}: the search index is damaged and cannot be removed: {e}",

@@ -421,6 +421,18 @@ fn messages_in_order(
     Ok(out)
 }
 
+/// Runs a message query on `conn` that reads newest first (to apply its
+/// limit) and collects the rows oldest first.
+fn messages_oldest_first(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Message>, StoreError> {
+    let mut out = messages_in_order(conn, sql, params)?;
+    out.reverse();
+    Ok(out)
+}
+
 /// Runs one statement (cached, so each is compiled once per connection).
 fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
     tx.prepare_cached(sql)?.execute(params)
@@ -733,9 +745,7 @@ impl SqliteStore {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<Message>, StoreError> {
-        let mut out = self.messages_in_order(sql, params)?;
-        out.reverse();
-        Ok(out)
+        messages_oldest_first(&self.conn, sql, params)
     }
 }
 
@@ -1254,15 +1264,11 @@ impl Store for SqliteStore {
         // The full-text index yields matches newest first; each is checked
         // against what `who` may see until `limit` are found.
         let since = who.private_since.0;
-        messages_in_order(
+        messages_oldest_first(
             conn,
             SEARCH,
             params![matcher, rooms, private, rows::limit(limit), since],
         )
-        .map(|mut found| {
-            found.reverse();
-            found
-        })
         .map_err(|e| match e {
             // Quoting makes every query valid FTS5; should one still be
             // refused, say so in the user's terms.
