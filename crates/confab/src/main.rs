@@ -17,7 +17,8 @@ use serde::Serialize;
 
 /// mimalloc rather than glibc's malloc: per-thread free lists suit a server
 /// whose connections allocate on one thread and free on another, and it
-/// returns memory after a burst (docs/performance.md).
+/// returns memory after a burst. Version 2 (the workspace's `Cargo.toml`):
+/// idle connections cost less in it than in 3 (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
