@@ -8,7 +8,7 @@
 //! it only asks the hub, its translation function below; the unit tests
 //! at the end drive each translation like `line/parse.rs`'s do.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use confab_core::{
     ClientTags, Command, Field, MsgKind, Nick, OperCommand, RoomKey, RoomName, Target, Text,
@@ -127,7 +127,7 @@ pub struct Ctx<'a> {
     /// The length of the client's `nick!user@host` as others see it.
     pub source_len: usize,
     /// The channels the client is in.
-    pub channels: &'a HashSet<RoomKey>,
+    pub channels: &'a BTreeSet<RoomKey>,
     /// Registration is over (the hub has the session).
     pub registered: bool,
 }
@@ -378,10 +378,10 @@ fn quit(_: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
 
 fn join(_: &Irc, p: &[&str], ctx: &Ctx) -> Vec<Step> {
     if p[0] == "0" {
-        let mut rooms: Vec<&RoomKey> = ctx.channels.iter().collect();
-        rooms.sort();
-        return rooms
-            .into_iter()
+        // (In order: the set is sorted.)
+        return ctx
+            .channels
+            .iter()
             .filter_map(|key| ctx.room(key.as_str()))
             .map(|room| {
                 let part = Command::Part {
@@ -831,7 +831,7 @@ mod tests {
     /// The steps for `line` from a registered client in `#in`.
     fn registered(line: &str) -> Vec<Step> {
         let limits = limits();
-        let channels: HashSet<RoomKey> = [room("#in").key()].into();
+        let channels: BTreeSet<RoomKey> = [room("#in").key()].into();
         let ctx = Ctx {
             limits: &limits,
             nick: "me",
@@ -844,7 +844,7 @@ mod tests {
 
     fn registering(line: &str) -> Vec<Step> {
         let limits = limits();
-        let channels = HashSet::new();
+        let channels = BTreeSet::new();
         let ctx = Ctx {
             limits: &limits,
             nick: "*",

@@ -184,7 +184,9 @@ fn run(
         // connection, 2026-12-05).
         let timer = tokio::time::sleep_until(conn.due());
         tokio::pin!(timer);
-        let (closed_by, reason): (ClosedBy, String) = loop {
+        // (Boxed: kept across the last await, its 32 bytes would size every
+        // connection's task.)
+        let ended: Box<(ClosedBy, String)> = Box::new('conn: loop {
             if let Err(e) = conn.write(&mut socket, &mut kill).await {
                 break e.closed();
             }
@@ -209,77 +211,86 @@ fn run(
                 crate::hub_task::release_map(&mut conn.pending);
             }
             quiet.set_timer(timer.as_mut(), conn.due());
-            tokio::select! {
-                biased;
-                got = rx.recv_many(&mut batch, WRITE_BATCH) => {
-                    match got {
-                        Ok(_) => {}
-                        Err(Ended::Killed(why)) => break (ClosedBy::Killed, why.to_string()),
-                        Err(Ended::Closed) => break (ClosedBy::Server, "closed".to_owned()),
-                    }
-                    quiet.busy();
-                    if let Some(rest) = crate::hub_task::deliver_all(&mut batch, |item| conn.deliver(item)) {
-                        rest.await;
-                    }
-                }
-                frame = socket.recv() => {
-                    conn.heard = Instant::now();
-                    quiet.busy();
-                    conn.ping_sent = None;
-                    match frame {
-                        None => break (ClosedBy::Client, "Connection closed".to_owned()),
-                        Some(Ok(frame)) => {
-                            // Boxed: the handling of a frame is a large future that
-                            // an idle connection should not carry.
-                            // (Bound first: a temporary would live across the await.)
-                            let handling = Box::pin(conn.frame(frame));
-                            if let Flow::Stop(by, why) = handling.await {
-                                break (by, why);
-                            }
+            // Nothing is awaited inside the select: what it woke with
+            // (a frame's worth) would then be kept in every idle
+            // connection's task. A frame comes out of it; deliveries wait
+            // in `batch`.
+            let frame = 'woke: {
+                tokio::select! {
+                    biased;
+                    got = rx.recv_many(&mut batch, WRITE_BATCH) => {
+                        match got {
+                            Ok(_) => {}
+                            Err(Ended::Killed(why)) => break 'conn (ClosedBy::Killed, why.to_string()),
+                            Err(Ended::Closed) => break 'conn (ClosedBy::Server, "closed".to_owned()),
                         }
-                        Some(Err(e)) => {
-                            if too_big(&e) {
-                                let max = config.http.max_ws_message_bytes;
-                                let msg = format!("a message may be at most {max} bytes; closing");
-                                conn.fatal(None, "message_too_big", &msg, close_code::SIZE, "message too big");
-                            } else {
-                                break (ClosedBy::ReadError, format!("WebSocket error: {e}"));
+                        quiet.busy();
+                    }
+                    frame = socket.recv() => {
+                        conn.heard = Instant::now();
+                        quiet.busy();
+                        conn.ping_sent = None;
+                        match frame {
+                            None => break 'conn (ClosedBy::Client, "Connection closed".to_owned()),
+                            Some(Ok(frame)) => break 'woke frame,
+                            Some(Err(e)) => {
+                                if too_big(&e) {
+                                    let max = config.http.max_ws_message_bytes;
+                                    let msg = format!("a message may be at most {max} bytes; closing");
+                                    conn.fatal(None, "message_too_big", &msg, close_code::SIZE, "message too big");
+                                } else {
+                                    break 'conn (ClosedBy::ReadError, format!("WebSocket error: {e}"));
+                                }
                             }
                         }
                     }
+                    () = &mut timer => {
+                        let now = Instant::now();
+                        // Quiet a while: the next give-back, above, keeps
+                        // nothing.
+                        quiet.due(now);
+                        conn.delivered.expire(now);
+                        if conn.phase != Phase::Ready && now >= conn.login_by {
+                            let secs = config.limits.login_timeout().as_secs_f64();
+                            let msg = format!("no hello within {secs} seconds; goodbye");
+                            conn.fatal(None, "login_timeout", &msg, close_code::POLICY, "login timeout");
+                            timed_out = true;
+                            continue 'conn;
+                        }
+                        if now < conn.beat() {
+                            continue 'conn;
+                        }
+                        if conn.ping_sent.is_some() {
+                            break 'conn (ClosedBy::Timeout, "Ping timeout".to_owned());
+                        }
+                        conn.ping_sent = Some(Instant::now());
+                        conn.out.ping(b"confab");
+                    }
                 }
-                () = &mut timer => {
-                    let now = Instant::now();
-                    // Quiet a while: the next give-back, above, keeps
-                    // nothing.
-                    quiet.due(now);
-                    conn.delivered.expire(now);
-                    if conn.phase != Phase::Ready && now >= conn.login_by {
-                        let secs = config.limits.login_timeout().as_secs_f64();
-                        let msg = format!("no hello within {secs} seconds; goodbye");
-                        conn.fatal(None, "login_timeout", &msg, close_code::POLICY, "login timeout");
-                        timed_out = true;
-                        continue;
-                    }
-                    if now < conn.beat() {
-                        continue;
-                    }
-                    if conn.ping_sent.is_some() {
-                        break (ClosedBy::Timeout, "Ping timeout".to_owned());
-                    }
-                    conn.ping_sent = Some(Instant::now());
-                    conn.out.ping(b"confab");
+                // What the queue gave (nothing after another wake-up).
+                if let Some(rest) =
+                    crate::hub_task::deliver_all(&mut batch, |item| conn.deliver(item))
+                {
+                    rest.await;
                 }
+                continue 'conn;
+            };
+            // Boxed: the handling of a frame is a large future that an idle
+            // connection should not carry; the frame goes into it.
+            // (Bound first: a temporary would live across the await.)
+            let handling = Box::pin(conn.frame(frame));
+            if let Flow::Stop(by, why) = handling.await {
+                break (by, why);
             }
-        };
+        });
         leave.disarm();
         if conn.outbox.is_none() {
             // Connected: the hub says goodbye to the others (it already has,
             // when it was the one that closed the session).
-            let leaving = Box::pin(conn.state.hub.disconnect(conn.sid, reason.clone()));
+            let leaving = Box::pin(conn.state.hub.disconnect(conn.sid, ended.1.clone()));
             let _ = leaving.await;
         }
-        closed_by.log(&conn.who(), &reason);
+        ended.0.log(&conn.who(), &ended.1);
     }
 }
 

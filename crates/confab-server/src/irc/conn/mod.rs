@@ -11,7 +11,7 @@
 //! makes itself go through the hub's echo once the session exists, so they
 //! keep their order with the hub's.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,7 +76,7 @@ pub fn serve<S: Io>(
 struct Pending {
     command: String,
     kind: Kind,
-    label: Option<String>,
+    label: Option<Box<str>>,
     /// Replies held back to wrap in a labeled response.
     held: Vec<Irc>,
 }
@@ -108,7 +108,7 @@ struct Conn {
     config: Arc<Config>,
     peer: SocketAddr,
     /// The client's host as everyone sees it: its cloak, the hub's rule.
-    host: String,
+    host: Box<str>,
     /// The session's outbox until the hub gets it (end of registration).
     /// (Boxed, as `account`: what only registration needs should not size
     /// an idle connection's task.)
@@ -135,7 +135,7 @@ struct Conn {
     pending: BTreeMap<u64, Pending>,
     /// The registration's login was sent (its answer may be in).
     login_sent: bool,
-    channels: HashSet<RoomKey>,
+    channels: BTreeSet<RoomKey>,
     invisible: bool,
     /// A server operator (`OPER` succeeded): user mode `+o`.
     oper: bool,
@@ -144,13 +144,13 @@ struct Conn {
     /// Bytes ready for the socket.
     out: Vec<u8>,
     /// Set when the connection must end, with the reason.
-    closing: Option<String>,
+    closing: Option<Box<str>>,
     /// Who ends it when `closing` is set: the server unless the client
     /// quit or a timer ran out.
     closed_by: ClosedBy,
     last_heard: Instant,
     ping_sent: Option<Instant>,
-    label: Option<String>,
+    label: Option<Box<str>>,
     /// The request of the labeled line being handled, once the hub knows
     /// the session: every command and door-made reply of the line answers
     /// it, and one fence at the line's end releases them as one labeled
@@ -186,7 +186,7 @@ fn run<S: Io>(
     let mut leave = Leave::new(&hub, sid);
     let mut inbuf = BytesMut::from(&initial[..]);
     drop(initial);
-    let host = hub.cloak().host(peer.ip());
+    let host = hub.cloak().host(peer.ip()).into_boxed_str();
     let mut conn = Conn {
         sid,
         hub,
@@ -211,7 +211,7 @@ fn run<S: Io>(
         next_req: 1,
         pending: BTreeMap::new(),
         login_sent: false,
-        channels: HashSet::new(),
+        channels: BTreeSet::new(),
         invisible: false,
         oper: false,
         pacer,
@@ -236,39 +236,43 @@ fn run<S: Io>(
         // does (a line heard, a PING sent), not armed anew on every wake.
         let timer = tokio::time::sleep_until(conn.due());
         tokio::pin!(timer);
-        let (closed_by, reason) = loop {
+        // (Boxed: kept across the last awaits, its 32 bytes would size
+        // every connection's task.)
+        let ended: Box<(ClosedBy, String)> = Box::new(loop {
             // Every complete line in the buffer first.
             // While the registration's login is with the hub, later lines
             // wait (clients may send JOIN right behind USER).
-            while conn.closing.is_none() && !conn.awaiting_login() {
-                let line = match next_line(&mut inbuf, &mut discarding) {
-                    Line::None => break,
-                    Line::TooLong => {
-                        let m = conn.view().num("417", &[INPUT_TOO_LONG]);
-                        // Boxed, being rare: a reply is a large future (~1 KB)
-                        // that an idle connection's task should not be sized
-                        // for. (Bound first: a temporary would live across
-                        // the await.)
-                        let replying = Box::pin(conn.reply(vec![m]));
-                        replying.await;
-                        continue;
+            'lines: while conn.closing.is_none() && !conn.awaiting_login() {
+                // (The match ends before any await: what it matched on
+                // would otherwise be kept across it, in every idle
+                // connection's task.)
+                let line = 'next: {
+                    match next_line(&mut inbuf, &mut discarding) {
+                        Line::None => break 'lines,
+                        Line::TooLong => {}
+                        Line::Some(line) => break 'next line,
                     }
-                    Line::Some(line) => line,
+                    let m = conn.view().num("417", &[INPUT_TOO_LONG]);
+                    // Boxed, being rare: a reply is a large future (~1 KB)
+                    // that an idle connection's task should not be sized
+                    // for. (Bound first: a temporary would live across
+                    // the await.)
+                    let replying = Box::pin(conn.reply(vec![m]));
+                    replying.await;
+                    continue 'lines;
                 };
                 conn.last_heard = Instant::now();
                 conn.ping_sent = None;
-                // Fake lag: over the limit, the next line waits its turn.
-                if conn.pacer.pace().await.is_err() {
-                    conn.closing = Some(Excess::REASON.into());
-                    continue;
-                }
-                // Boxed: handling a line is a large future (every command's)
-                // that an idle connection should not carry.
-                // (Bound first: a temporary would live across the await.)
-                let handling = Box::pin(conn.line(&line));
+                // Boxed: pacing and handling a line is a large future (every
+                // command's) that an idle connection should not carry; the
+                // line goes into it. (Bound first: a temporary would live
+                // across the await.)
+                let handling = Box::pin(conn.paced_line(line));
                 handling.await;
             }
-            if let Err(e) = write_out(&mut stream, &mut conn.out, &mut kill).await {
+            if let Err(e) = write_out(&mut stream, &mut conn.out, &mut kill).await
+                && conn.closed_by != ClosedBy::Killed
+            {
                 break e.closed();
             }
             // Nothing waiting: what a burst grew goes back, and once the
@@ -285,7 +289,7 @@ fn run<S: Io>(
                 crate::hub_task::release_map(&mut conn.pending);
             }
             if let Some(why) = conn.closing.clone() {
-                break (conn.closed_by, why);
+                break (conn.closed_by, why.into());
             }
             // The client stopped sending (`printf … | nc` does at once):
             // it ends once every line it sent has been handled and
@@ -314,12 +318,15 @@ fn run<S: Io>(
                     match got {
                         Ok(_) => {}
                         Err(Ended::Killed(why)) => {
+                            // Its ERROR is written at the loop's top, which
+                            // then ends it for this reason, whatever the
+                            // write. (Not awaited here: what the select
+                            // matched would live in every idle task.)
                             conn.out.clear();
                             conn.error_line(&why);
-                            // (Boxed, being rare: see `reply` above.)
-                            let flushing = Box::pin(write_out(&mut stream, &mut conn.out, &mut kill));
-                            let _ = flushing.await;
-                            break (ClosedBy::Killed, why.to_string());
+                            conn.closing = Some(why.to_string().into());
+                            conn.closed_by = ClosedBy::Killed;
+                            continue;
                         }
                         Err(Ended::Closed) => break (ClosedBy::Server, "closed".to_owned()),
                     }
@@ -359,7 +366,7 @@ fn run<S: Io>(
                         let why =
                             format!("Ping timeout: {} seconds", conn.ping_timeout().as_secs());
                         conn.error_line(&why);
-                        conn.closing = Some(why);
+                        conn.closing = Some(why.into());
                         conn.closed_by = ClosedBy::Timeout;
                     } else {
                         let ping = Irc::new("PING").with_param(conn.config.irc.server_name.clone());
@@ -368,11 +375,11 @@ fn run<S: Io>(
                     }
                 }
             }
-        };
+        });
         leave.disarm();
         if conn.connected {
             // (Boxed: a request to the hub is a large future to keep.)
-            let leaving = Box::pin(conn.hub.disconnect(conn.sid, reason.clone()));
+            let leaving = Box::pin(conn.hub.disconnect(conn.sid, ended.1.clone()));
             let _ = leaving.await;
             // What the hub still sends (the quit's goodbye) is dropped with
             // the queue.
@@ -380,7 +387,7 @@ fn run<S: Io>(
         let flushing = Box::pin(write_out(&mut stream, &mut conn.out, &mut kill));
         let _ = flushing.await;
         let _ = stream.shutdown().await;
-        closed_by.log(&conn.who(), &reason);
+        ended.0.log(&conn.who(), &ended.1);
     }
 }
 
@@ -747,6 +754,16 @@ fn parse_error_text(e: &ParseError) -> &'static str {
 }
 
 impl Conn {
+    /// One line from the client, once the flood limit lets it through
+    /// (fake lag: over the limit, the next line waits its turn).
+    async fn paced_line(&mut self, line: Bytes) {
+        if self.pacer.pace().await.is_err() {
+            self.closing = Some(Excess::REASON.into());
+            return;
+        }
+        self.line(&line).await;
+    }
+
     /// One line from the client.
     async fn line(&mut self, line: &[u8]) {
         self.line_once(line).await;
@@ -803,7 +820,7 @@ impl Conn {
             && !label.is_empty()
             && label.len() <= 64
         {
-            self.label = Some(label.to_owned());
+            self.label = Some(label.into());
         }
         if self.connected
             && let Some(label) = self.label.take()

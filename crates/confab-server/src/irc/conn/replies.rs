@@ -35,9 +35,8 @@ impl Conn {
                 }
                 // The guest left its channels.
                 let source = format!("{old}!{}@{}", self.ident(), self.host());
-                out.extend(self
-                    .channels
-                    .drain()
+                out.extend(std::mem::take(&mut self.channels)
+                    .into_iter()
                     .map(|c| {
                         Irc::new("PART")
                             .with_source(source.clone())
@@ -372,7 +371,7 @@ impl Conn {
                 ]
             }
             Event::Bye { reason } => {
-                self.closing = Some(reason.clone());
+                self.closing = Some(reason.as_str().into());
                 let host = self.host();
                 vec![Irc::new("ERROR").with_param(format!("Closing Link: {host} ({reason})"))]
             }
@@ -427,11 +426,11 @@ impl Conn {
                     // ERR_YOUREBANNEDCREEP; the goodbye follows.
                     // 465, whatever command carried the login (NICK too).
                     ChatError::ServerBanned(_) | ChatError::Suspended { .. } => {
-                        self.closing = Some(e.to_string());
+                        self.closing = Some(e.to_string().into());
                         vec![render::error(e, "", &view)]
                     }
                     _ => {
-                        self.closing = Some(e.to_string());
+                        self.closing = Some(e.to_string().into());
                         vec![
                             view.server_msg("FAIL")
                                 .with_param("*")
