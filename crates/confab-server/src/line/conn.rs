@@ -140,12 +140,13 @@ fn run<S: Io>(
         let mut quiet = crate::hub_task::Quiet::default();
         // The line door has no heartbeat: once named, the timer wakes only
         // to look for a quiet spell.
-        let never = Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
         let timer = sleep_until(login_by);
         tokio::pin!(timer);
         // Set when reading ended: how.
-        let mut eof = None;
-        let end = 'conn: loop {
+        // (Boxed, as how the loop ended: kept across every await, each
+        // would size every idle connection's task.)
+        let mut eof: Option<Box<End>> = None;
+        let end: Box<End> = Box::new('conn: loop {
             // Every decoded line first, unless a login's answer or the end
             // of a page of kept messages is still to come: then they wait,
             // so each is read in the state its sender saw.
@@ -202,13 +203,17 @@ fn run<S: Io>(
                         conn.end_fence = Some(false);
                         let fencing = Box::pin(conn.hub.fence(conn.sid, 0));
                         if fencing.await.is_err() {
-                            break eof.take().expect("checked");
+                            break *eof.take().expect("checked");
                         }
                     }
-                    Some(true) => break eof.take().expect("checked"),
+                    Some(true) => break *eof.take().expect("checked"),
                     Some(false) => {}
                 }
             }
+            // (Named, the timer only looks for a quiet spell: `never` is a
+            // year on, the same instant each time, so the timer is not
+            // reset on every pass.)
+            let never = login_by + std::time::Duration::from_secs(365 * 24 * 3600);
             let due = if conn.nick.is_none() { login_by } else { never };
             quiet.set_timer(timer.as_mut(), due);
             tokio::select! {
@@ -231,11 +236,11 @@ fn run<S: Io>(
                     if !conn.holding() && eof.is_none() => match read {
                     Ok(0) => {
                         decoder.finish(&mut items);
-                        eof = Some(End::new(ClosedBy::Client, "Connection closed", true));
+                        eof = Some(Box::new(End::new(ClosedBy::Client, "Connection closed", true)));
                     }
                     Ok(_) => quiet.busy(),
                     Err(e) => {
-                        eof = Some(End::new(ClosedBy::read_error(&e), format!("Read error: {e}"), true));
+                        eof = Some(Box::new(End::new(ClosedBy::read_error(&e), format!("Read error: {e}"), true)));
                     }
                 },
                 () = &mut timer => {
@@ -250,7 +255,7 @@ fn run<S: Io>(
                     break End::new(ClosedBy::Timeout, "login timeout", true);
                 }
             }
-        };
+        });
         leave.disarm();
         // (Boxed: a request to the hub is a large future to keep.)
         let leaving = Box::pin(conn.hub.disconnect(conn.sid, end.reason.clone()));
