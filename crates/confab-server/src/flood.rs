@@ -131,9 +131,21 @@ impl Pacer {
         self.account.lock().expect("pacer account").clone()
     }
 
-    /// The hub's side: the connection is now `account` (or a guest).
-    pub(crate) fn set_account(&self, account: Option<&NickKey>) {
-        *self.account.lock().expect("pacer account") = account.cloned();
+    /// What the hub's side needs of the pacer: where to say which
+    /// account the connection is (8 bytes, not the pacer's 40, in every
+    /// session the hub holds).
+    pub(crate) fn account_cell(&self) -> PacerAccount {
+        PacerAccount(self.account.clone())
+    }
+}
+
+/// The account a [`Pacer`] paces by, as the hub sets it.
+pub(crate) struct PacerAccount(Arc<Mutex<Option<NickKey>>>);
+
+impl PacerAccount {
+    /// The connection is now `account` (or a guest).
+    pub(crate) fn set(&self, account: Option<&NickKey>) {
+        *self.0.lock().expect("pacer account") = account.cloned();
     }
 }
 
@@ -164,7 +176,7 @@ mod tests {
         assert_eq!(g.pace(&b.key()), Pace::Wait(1_000));
         // …but a logged-in user there has the account's own bucket.
         let alice = confab_core::Nick::parse("Alice", 30).unwrap().key();
-        b.set_account(Some(&alice));
+        b.account_cell().set(Some(&alice));
         assert_eq!(b.key(), Key::Account(alice));
         assert_eq!(g.pace(&b.key()), Pace::Go);
     }

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::audit::AuditLog;
 use crate::auth::Guard;
 use crate::cloak::Cloak;
-use crate::flood::{Gate, Pacer};
+use crate::flood::{Gate, Pacer, PacerAccount};
 use crate::queue;
 use crate::reads::Readers;
 use crate::store_thread::Committed;
@@ -314,7 +314,7 @@ impl Drop for Leave {
 pub struct ConnOutbox {
     tx: queue::Sender<Out>,
     /// Told when the session becomes an account, to pace it by that.
-    pacer: Pacer,
+    account: PacerAccount,
     /// Where its reads run (none: the hub reads itself).
     readers: Option<Arc<Readers>>,
 }
@@ -336,7 +336,7 @@ impl ConnOutbox {
         hub.0.logging_in.add(sid, tx.downgrade());
         let outbox = ConnOutbox {
             tx,
-            pacer: pacer.clone(),
+            account: pacer.account_cell(),
             readers: hub.0.readers.clone(),
         };
         (outbox, rx, kill)
@@ -365,7 +365,7 @@ impl Outbox for ConnOutbox {
     }
 
     fn account(&self, account: Option<&NickKey>) {
-        self.pacer.set_account(account);
+        self.account.set(account);
     }
 }
 
