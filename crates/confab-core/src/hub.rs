@@ -786,6 +786,11 @@ impl<O: Outbox> Hub<O> {
         self.users.get(&uid).map(|u| u.nick())
     }
 
+    /// The address a session connected from, if the hub knows it.
+    pub fn session_address(&self, sid: SessionId) -> Option<IpAddr> {
+        self.sessions.get(&sid)?.info.addr
+    }
+
     /// The real address of the online user `nick`, which the hub shows to
     /// no one: hosts are cloaks. For server operators (none yet).
     pub fn real_address(&self, nick: &Nick) -> Option<IpAddr> {

@@ -13,7 +13,7 @@
 //! it waits, which slows that door's reader and nobody else.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -958,17 +958,12 @@ impl HubMetrics {
 
 /// What the hub thread knows of a session's connection: its door and
 /// address (for the login log and the messages by door).
-struct Conn {
-    door: &'static crate::metrics::Door,
-    ip: IpAddr,
-}
-
 struct Runner {
     hub: Hub<ConnOutbox>,
     metrics: HubMetrics,
-    /// Every session's door and address, from its `Connect` until the
-    /// journal says it left.
-    doors: HashMap<SessionId, Conn>,
+    /// Every session's door, from its `Connect` until the journal says it
+    /// left. (Its address is the hub's: `Hub::session_address`.)
+    doors: HashMap<SessionId, &'static crate::metrics::Door>,
     audit: Option<AuditLog>,
     /// The hub's counters as last reported to the metrics.
     counted: Counters,
@@ -1120,14 +1115,7 @@ impl Runner {
                 );
                 info.host = self.cloak.host(peer.ip()).into();
                 info.addr = Some(peer.ip());
-                let door = crate::metrics::door(door);
-                self.doors.insert(
-                    sid,
-                    Conn {
-                        door,
-                        ip: peer.ip(),
-                    },
-                );
+                self.doors.insert(sid, crate::metrics::door(door));
                 self.hub.connect_with(sid, outbox, info, now);
             }
             Request::Command {
@@ -1147,6 +1135,9 @@ impl Runner {
                     }
                     _ => None,
                 };
+                // (Asked before the command runs: a refused login may end
+                // the session.)
+                let ip = login.as_ref().and_then(|_| self.hub.session_address(sid));
                 let (messages, journal) = (self.hub.counters().messages, self.hub.journal().len());
                 self.hub.stage_req(sid, req, cmd, now);
                 if fence {
@@ -1157,22 +1148,22 @@ impl Runner {
                 if sent == 0 && login.is_none() {
                     return None;
                 }
-                let conn = self.doors.get(&sid);
-                if let Some(conn) = conn
+                let door = self.doors.get(&sid).copied();
+                if let Some(door) = door
                     && sent > 0
                 {
-                    conn.door.messages.increment(sent);
+                    door.messages.increment(sent);
                 }
-                if let (Some((name, account)), Some(conn)) = (login, conn) {
+                if let (Some((name, account)), Some(door), Some(ip)) = (login, door, ip) {
                     // Refused: the journal says why.
                     let refused = self.hub.journal()[journal..].iter().find_map(|j| match j {
                         Journal::Refused { sid: s, error } if *s == sid => Some(error.to_string()),
                         _ => None,
                     });
                     crate::auth::log_login(
-                        conn.door,
+                        door,
                         Some(&name),
-                        conn.ip,
+                        ip,
                         account,
                         refused.as_deref().map_or(Ok(()), Err),
                     );
