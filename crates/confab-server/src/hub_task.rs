@@ -379,7 +379,7 @@ pub enum Unwritten {
     Failed(std::io::Error),
     /// The hub closed the connection while the write waited (a client
     /// that does not read).
-    Killed(Arc<str>),
+    Killed(crate::queue::Reason),
 }
 
 impl Unwritten {
