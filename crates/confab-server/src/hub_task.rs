@@ -956,8 +956,8 @@ impl HubMetrics {
     }
 }
 
-/// What the hub thread knows of a session's connection: its door and
-/// address (for the login log and the messages by door).
+/// The hub thread's state: the hub, and what the thread keeps beside it
+/// (metrics, each session's door, the audit log, calls held for commit).
 struct Runner {
     hub: Hub<ConnOutbox>,
     metrics: HubMetrics,

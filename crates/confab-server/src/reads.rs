@@ -67,11 +67,7 @@ impl Drop for Readers {
     /// Ends the readers once the reads under way are answered, and waits
     /// for their connections to close.
     fn drop(&mut self) {
-        // The readers end once their queue has no sender.
-        drop(std::mem::replace(&mut self.jobs, std_mpsc::channel().0));
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
+        crate::store_thread::close_and_join(&mut self.jobs, self.threads.drain(..));
     }
 }
 

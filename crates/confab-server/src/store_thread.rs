@@ -45,11 +45,20 @@ pub struct StoreThread {
 
 impl Drop for StoreThread {
     fn drop(&mut self) {
-        // The thread ends once its queue has no sender.
-        drop(std::mem::replace(&mut self.jobs, mpsc::channel().0));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        close_and_join(&mut self.jobs, self.thread.take());
+    }
+}
+
+/// Ends threads that serve `jobs` until it has no sender (the store
+/// thread, the read pool's): drops the sender, then waits for them, so
+/// their SQLite connections are closed when this returns.
+pub(crate) fn close_and_join<T>(
+    jobs: &mut mpsc::Sender<T>,
+    threads: impl IntoIterator<Item = std::thread::JoinHandle<()>>,
+) {
+    drop(std::mem::replace(jobs, mpsc::channel().0));
+    for thread in threads {
+        let _ = thread.join();
     }
 }
 
