@@ -63,7 +63,8 @@ pub trait Outbox {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueFull;
 
-type UserId = u64;
+/// A user's id in the hub (never 0: an `Option<UserId>` is 8 bytes).
+type UserId = std::num::NonZeroU64;
 
 /// The hub's rules that are configurable.
 #[derive(Debug, Clone)]
@@ -198,10 +199,18 @@ struct Session<O> {
     user: Option<UserId>,
     /// The current room: the last joined one that the user is still in.
     room: Option<RoomKey>,
+    /// What few sessions have (see [`SessionRare`]); none while empty.
+    rare: Option<Box<SessionRare>>,
+}
+
+/// The parts of a [`Session`] that most sessions leave empty, boxed apart:
+/// as fields they put a session 8 bytes over mimalloc's 128-byte class.
+#[derive(Default)]
+struct SessionRare {
     /// The private conversation started with `/start`, which takes
     /// precedence over the room while set: the user, and its name when
     /// started (still the target should a guest leave and be forgotten).
-    private: Option<Box<(UserId, Nick)>>,
+    private: Option<(UserId, Nick)>,
     /// The oper name this session is a server operator under (`OPER`),
     /// if it is one. Per session: another device of the same account is
     /// not an operator until it says so too.
@@ -213,6 +222,44 @@ struct Draft {
     kind: MsgKind,
     text: Text,
     tags: ClientTags,
+}
+
+impl<O> Session<O> {
+    fn private(&self) -> Option<&(UserId, Nick)> {
+        self.rare.as_ref().and_then(|r| r.private.as_ref())
+    }
+
+    fn is_oper(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| r.oper.is_some())
+    }
+
+    /// Changes the rare parts, boxed while any is set.
+    fn set_rare(&mut self, change: impl FnOnce(&mut SessionRare)) {
+        if self.rare.is_none() {
+            let mut rare = SessionRare::default();
+            change(&mut rare);
+            if rare.private.is_some() || rare.oper.is_some() {
+                self.rare = Some(Box::new(rare));
+            }
+            return;
+        }
+        let rare = self.rare.as_mut().expect("checked");
+        change(rare);
+        if rare.private.is_none() && rare.oper.is_none() {
+            self.rare = None;
+        }
+    }
+
+    fn set_private(&mut self, private: Option<(UserId, Nick)>) {
+        self.set_rare(|r| r.private = private);
+    }
+
+    /// Sets the oper name; the one it replaces, if any.
+    fn set_oper(&mut self, oper: Option<Arc<str>>) -> Option<Arc<str>> {
+        let mut was = None;
+        self.set_rare(|r| was = std::mem::replace(&mut r.oper, oper));
+        was
+    }
 }
 
 impl<O: Outbox> Session<O> {
@@ -239,10 +286,6 @@ struct User {
     /// user is in memory, and each copy was 16 bytes), replaced by
     /// [`User::set`] when a part changes.
     actor: Arc<Actor>,
-    /// The real address of the user's first session, never shown to other
-    /// users (server operators will: [`Hub::real_address`]).
-    addr: Option<IpAddr>,
-    away: Option<Text>,
     signon: Timestamp,
     last_active: Timestamp,
     account: Option<AccountId>,
@@ -266,8 +309,11 @@ struct User {
 
 /// The parts of a [`User`] that most users leave empty, boxed apart: as
 /// fields of every `User` their empty tables took 160 of its 376 bytes.
+/// (Without the away message among them, a `User` is 8 bytes over
+/// mimalloc's 128-byte class.)
 #[derive(Default)]
 struct Rare {
+    away: Option<Text>,
     /// Names whose messages this user does not see.
     ignores: HashSet<NickKey>,
     /// The messages kept for the user when the hub has no store; with one
@@ -282,7 +328,8 @@ struct Rare {
 
 impl Rare {
     fn is_empty(&self) -> bool {
-        self.ignores.is_empty()
+        self.away.is_none()
+            && self.ignores.is_empty()
             && self.kept_mem.is_empty()
             && self.page.is_none()
             && self.markers.is_empty()
@@ -304,8 +351,6 @@ impl User {
         });
         User {
             actor,
-            addr: None,
-            away: None,
             signon: now,
             last_active: now,
             account,
@@ -338,6 +383,18 @@ impl User {
     /// The user does not see messages from `from`.
     fn ignores(&self, from: &NickKey) -> bool {
         self.rare.as_ref().is_some_and(|r| r.ignores.contains(from))
+    }
+
+    /// The away message, if the user is away.
+    fn away(&self) -> Option<&Text> {
+        self.rare.as_ref().and_then(|r| r.away.as_ref())
+    }
+
+    fn set_away(&mut self, away: Option<Text>) {
+        if away.is_some() || self.rare.is_some() {
+            self.rare_mut().away = away;
+            self.tidy();
+        }
     }
 
     /// The page of kept messages out, if any.
@@ -586,7 +643,7 @@ impl<O: Outbox> Hub<O> {
             users: IdMap::default(),
             by_nick: HashMap::new(),
             rooms: HashMap::new(),
-            next_user: 1,
+            next_user: UserId::MIN,
             next_msg: 1,
             store: None,
             ops: Vec::new(),
@@ -619,8 +676,7 @@ impl<O: Outbox> Hub<O> {
         hub.suspended = snapshot.suspensions.into_iter().collect();
         hub.lockdown = snapshot.lockdown;
         for state in snapshot.accounts {
-            let uid = hub.next_user;
-            hub.next_user += 1;
+            let uid = hub.take_user_id();
             let mut rooms = Vec::new();
             for name in state.rooms {
                 let key = name.key();
@@ -795,8 +851,14 @@ impl<O: Outbox> Hub<O> {
     /// no one: hosts are cloaks. For server operators (none yet).
     pub fn real_address(&self, nick: &Nick) -> Option<IpAddr> {
         let uid = self.by_nick.get(&nick.key())?;
-        let user = &self.users[uid];
-        user.online().then_some(user.addr).flatten()
+        self.user_address(&self.users[uid])
+    }
+
+    /// The real address of the user's oldest session, if online. (Not kept
+    /// in `User`: its sessions have it.)
+    fn user_address(&self, user: &User) -> Option<IpAddr> {
+        let first = user.sessions.first()?;
+        self.sessions.get(first)?.info.addr
     }
 
     /// What the hub has done so far, in totals.
@@ -826,8 +888,7 @@ impl<O: Outbox> Hub<O> {
             info,
             user: None,
             room: None,
-            private: None,
-            oper: None,
+            rare: None,
         };
         self.sessions.insert(sid, Box::new(session));
     }
@@ -1209,12 +1270,15 @@ impl<O: Outbox> Hub<O> {
             Command::Start(nick) => {
                 let tid = self.user_id(&nick)?;
                 let name = self.users[&tid].nick().clone();
-                self.sessions.get_mut(&sid).expect("live").private = Some(Box::new((tid, name)));
+                self.sessions
+                    .get_mut(&sid)
+                    .expect("live")
+                    .set_private(Some((tid, name)));
                 self.reply_target(sid, now);
                 Ok(())
             }
             Command::Stop => {
-                self.sessions.get_mut(&sid).expect("live").private = None;
+                self.sessions.get_mut(&sid).expect("live").set_private(None);
                 self.reply_target(sid, now);
                 Ok(())
             }
@@ -1475,9 +1539,14 @@ impl<O: Outbox> Hub<O> {
         }
     }
 
-    fn new_user(&mut self, nick: Nick, account: Option<AccountId>, now: Timestamp) -> UserId {
+    fn take_user_id(&mut self) -> UserId {
         let uid = self.next_user;
-        self.next_user += 1;
+        self.next_user = uid.checked_add(1).expect("fewer than 2^64 users");
+        uid
+    }
+
+    fn new_user(&mut self, nick: Nick, account: Option<AccountId>, now: Timestamp) -> UserId {
+        let uid = self.take_user_id();
         self.by_nick.insert(nick.key(), uid);
         self.users
             .insert(uid, Box::new(User::new(nick, account, now)));
@@ -1579,7 +1648,7 @@ impl<O: Outbox> Hub<O> {
         self.detach(sid, uid, &format!("Identified as {}", account.name), now);
         let session = self.sessions.get_mut(&sid).expect("live");
         session.room = None;
-        session.private = None;
+        session.set_private(None);
         self.login_account(sid, account, now)
     }
 
@@ -1608,10 +1677,9 @@ impl<O: Outbox> Hub<O> {
                 a.realname = realname.unwrap_or_else(|| a.nick.as_str().into());
                 a.host = info.host;
             });
-            user.addr = info.addr;
             user.signon = now;
             user.last_active = now;
-            user.away = None;
+            user.set_away(None);
             // User modes are the connection's: a new one starts visible.
             user.invisible = false;
         }
@@ -2001,7 +2069,7 @@ impl<O: Outbox> Hub<O> {
         if user.rooms.contains(&key) {
             let session = self.sessions.get_mut(&sid).expect("live");
             session.room = Some(key);
-            session.private = None;
+            session.set_private(None);
             self.reply_target(sid, now);
             return Ok(());
         }
@@ -2039,7 +2107,7 @@ impl<O: Outbox> Hub<O> {
             let session = self.sessions.get_mut(&s).expect("live");
             if s == sid {
                 session.room = Some(key.clone());
-                session.private = None;
+                session.set_private(None);
             } else if session.room.is_none() {
                 session.room = Some(key.clone());
             }
@@ -2059,7 +2127,7 @@ impl<O: Outbox> Hub<O> {
         // (IRCv3 away-notify: AWAY after JOIN); those who share another
         // room with the user were told when it went away.
         let user = &self.users[&uid];
-        if let Some(away) = &user.away {
+        if let Some(away) = user.away() {
             let ev = Event::AwayChanged {
                 nick: user.nick().clone(),
                 away: Some(away.clone()),
@@ -2178,7 +2246,7 @@ impl<O: Outbox> Hub<O> {
             let session = self.sessions.get_mut(&s).expect("live");
             if session.room.as_ref() == Some(key) {
                 session.room = fallback.clone();
-                if session.private.is_none() {
+                if session.private().is_none() {
                     self.reply_target(s, now);
                 }
             }
@@ -2237,7 +2305,7 @@ impl<O: Outbox> Hub<O> {
             .map(|(id, u)| Member {
                 who: u.actor.clone(),
                 status: room.status(*id),
-                away: u.away.is_some(),
+                away: u.away().is_some(),
                 oper: self.is_oper_user(u),
             })
             .collect();
@@ -2390,7 +2458,7 @@ impl<O: Outbox> Hub<O> {
                     if !ignored {
                         self.staged.user(&self.users[&tid], &d);
                     }
-                    if let Some(away) = self.users[&tid].away.clone()
+                    if let Some(away) = self.users[&tid].away().cloned()
                         && kind != MsgKind::Notice
                     {
                         self.reply(
@@ -2625,7 +2693,7 @@ impl<O: Outbox> Hub<O> {
     /// current room.
     fn target_of(&self, sid: SessionId) -> Option<Target> {
         let s = &self.sessions[&sid];
-        if let Some((id, nick)) = s.private.as_deref() {
+        if let Some((id, nick)) = s.private() {
             let nick = self.users.get(id).map_or(nick, |u| u.nick());
             return Some(Target::User(nick.clone()));
         }
@@ -2792,7 +2860,7 @@ impl<O: Outbox> Hub<O> {
             nick,
             reason: reason.to_owned(),
         });
-        if session.oper.is_some() {
+        if session.is_oper() {
             self.opers -= 1;
         }
         if let Some(uid) = session.user {

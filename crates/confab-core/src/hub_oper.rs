@@ -19,10 +19,10 @@ impl<O: Outbox> Hub<O> {
     /// is refused.
     pub(super) fn oper_of(&self, sid: SessionId) -> Result<String, ChatError> {
         let s = &self.sessions[&sid];
-        match (&s.oper, s.user) {
-            (Some(_), Some(uid)) => Ok(self.users[&uid].nick().to_string()),
-            (Some(_), None) => Ok(ADMIN.to_owned()),
-            (None, _) => Err(ChatError::NotServerOper),
+        match (s.is_oper(), s.user) {
+            (true, Some(uid)) => Ok(self.users[&uid].nick().to_string()),
+            (true, None) => Ok(ADMIN.to_owned()),
+            (false, _) => Err(ChatError::NotServerOper),
         }
     }
 
@@ -102,12 +102,12 @@ impl<O: Outbox> Hub<O> {
             && user
                 .sessions
                 .iter()
-                .any(|s| self.sessions.get(s).is_some_and(|s| s.oper.is_some()))
+                .any(|s| self.sessions.get(s).is_some_and(|s| s.is_oper()))
     }
 
     /// Whether session `sid` is a server operator.
     pub fn is_oper(&self, sid: SessionId) -> bool {
-        self.sessions.get(&sid).is_some_and(|s| s.oper.is_some())
+        self.sessions.get(&sid).is_some_and(|s| s.is_oper())
     }
 
     // OPER name password (the door checked the password)
@@ -117,8 +117,7 @@ impl<O: Outbox> Hub<O> {
             .sessions
             .get_mut(&sid)
             .expect("live")
-            .oper
-            .replace(name.as_str().into());
+            .set_oper(Some(name.as_str().into()));
         if was.is_none() {
             self.opers += 1;
         }
@@ -133,7 +132,7 @@ impl<O: Outbox> Hub<O> {
     // MODE nick -o, /deoper: the session drops its operator status.
     pub(super) fn oper_down(&mut self, sid: SessionId, now: Timestamp) -> Result<(), ChatError> {
         let by = self.oper_of(sid)?;
-        let name = self.sessions.get_mut(&sid).expect("live").oper.take();
+        let name = self.sessions.get_mut(&sid).expect("live").set_oper(None);
         if name.is_some() {
             self.opers -= 1;
         }
@@ -189,7 +188,7 @@ impl<O: Outbox> Hub<O> {
         let mut sids: Vec<SessionId> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.oper.is_some() && s.outbox.is_some())
+            .filter(|(_, s)| s.is_oper() && s.outbox.is_some())
             .map(|(sid, _)| *sid)
             .collect();
         sids.sort();

@@ -501,7 +501,7 @@ impl<O: Outbox> Hub<O> {
     // AWAY [message]
     pub(super) fn set_away(&mut self, uid: UserId, away: Option<Text>, now: Timestamp) {
         let user = self.users.get_mut(&uid).expect("live");
-        user.away = away.clone();
+        user.set_away(away.clone());
         let ev = Event::AwayChanged {
             nick: user.nick().clone(),
             away,
@@ -528,7 +528,7 @@ impl<O: Outbox> Hub<O> {
     pub(super) fn whois(&mut self, sid: SessionId, nicks: Vec<Nick>, now: Timestamp) {
         let asker = self.sessions[&sid].user;
         // Real addresses are for server operators only.
-        let asked_by_oper = self.sessions[&sid].oper.is_some();
+        let asked_by_oper = self.sessions[&sid].is_oper();
         let mut found = Vec::new();
         let mut missing = Vec::new();
         for nick in nicks {
@@ -553,12 +553,12 @@ impl<O: Outbox> Hub<O> {
             let oper = self.user_is_oper(*id);
             found.push(UserDetails {
                 who: u.actor.clone(),
-                away: u.away.clone(),
+                away: u.away().cloned(),
                 rooms,
                 signon: u.signon,
                 last_active: u.last_active,
                 oper,
-                address: u.addr.filter(|_| asked_by_oper),
+                address: self.user_address(u).filter(|_| asked_by_oper),
                 last_seen: (!u.online()).then_some(u.last_seen),
             });
         }
@@ -629,7 +629,7 @@ impl<O: Outbox> Hub<O> {
                     .count(),
                 self.sessions
                     .iter()
-                    .filter(|(id, s)| **id != CALL_SESSION && s.oper.is_some())
+                    .filter(|(id, s)| **id != CALL_SESSION && s.is_oper())
                     .count(),
             ),
             "the counts are kept right"

@@ -5573,3 +5573,17 @@ fn leaving_while_a_batch_commits_gets_the_batch_before_the_goodbye() {
         vec![said(1, now, "alice", to_room("#a"), "one"), bye("Quit")]
     );
 }
+
+/// Every online user has a `User` and every connection a `Session`, each
+/// in an allocation of its own: at 128 bytes they take mimalloc's
+/// 128-byte class, 32 bytes less per connection than its 160 (an idle
+/// connection's memory, docs/performance.md). A field more belongs in
+/// their `Rare` boxes.
+#[test]
+fn a_user_and_a_session_fit_the_allocators_128_byte_class() {
+    use std::mem::size_of;
+    assert!(size_of::<User>() <= 128, "User: {}", size_of::<User>());
+    // The server's outbox is three pointers.
+    let session = size_of::<Session<[Box<u8>; 3]>>();
+    assert!(session <= 128, "Session: {session}");
+}

@@ -171,14 +171,14 @@ impl<O: Outbox> Hub<O> {
     ) -> Result<Vec<Event>, ChatError> {
         let user = self.caller_user(caller, now)?;
         let oper = matches!(caller, Caller::Admin).then(|| Arc::from(oper::ADMIN));
-        let session = Session {
+        let mut session = Session {
             outbox: None,
             info: ClientInfo::default(),
             user,
             room: None,
-            private: None,
-            oper,
+            rare: None,
         };
+        session.set_oper(oper);
         let sid = CALL_SESSION;
         let before = self.sessions.insert(sid, Box::new(session));
         debug_assert!(before.is_none(), "calls run one at a time");
