@@ -251,6 +251,7 @@ fn client(name: &str) -> ClientInfo {
         addr: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         realname: None,
         auto_join: false,
+        door: 0,
     }
 }
 

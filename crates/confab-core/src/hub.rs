@@ -126,6 +126,11 @@ pub struct ClientInfo {
     /// Whether logging in with no rooms joins the default room (what a
     /// human on a line door expects; IRC clients choose their channels).
     pub auto_join: bool,
+    /// Which door the session came by, in the server's numbering, for its
+    /// counts per door ([`Hub::session_door`]); the hub does not look at
+    /// it. (A byte where `ClientInfo` had padding: the server keeps no
+    /// table of its own beside the hub's.)
+    pub door: u8,
 }
 
 impl Default for ClientInfo {
@@ -136,6 +141,7 @@ impl Default for ClientInfo {
             addr: None,
             realname: None,
             auto_join: true,
+            door: 0,
         }
     }
 }
@@ -845,6 +851,12 @@ impl<O: Outbox> Hub<O> {
     /// The address a session connected from, if the hub knows it.
     pub fn session_address(&self, sid: SessionId) -> Option<IpAddr> {
         self.sessions.get(&sid)?.info.addr
+    }
+
+    /// The door session `sid` came by ([`ClientInfo::door`]), if it is
+    /// connected.
+    pub fn session_door(&self, sid: SessionId) -> Option<u8> {
+        Some(self.sessions.get(&sid)?.info.door)
     }
 
     /// The real address of the online user `nick`, which the hub shows to

@@ -906,7 +906,6 @@ pub fn spawn_hub(
     let mut runner = Runner {
         counted: hub.counters(),
         metrics: HubMetrics::new(),
-        doors: HashMap::new(),
         answers: VecDeque::new(),
         failed: std::collections::HashSet::new(),
         hub,
@@ -957,13 +956,12 @@ impl HubMetrics {
 }
 
 /// The hub thread's state: the hub, and what the thread keeps beside it
-/// (metrics, each session's door, the audit log, calls held for commit).
+/// (metrics, the audit log, calls held for commit). Nothing per session:
+/// a session's door and address are the hub's (`Hub::session_door`,
+/// `Hub::session_address`).
 struct Runner {
     hub: Hub<ConnOutbox>,
     metrics: HubMetrics,
-    /// Every session's door, from its `Connect` until the journal says it
-    /// left. (Its address is the hub's: `Hub::session_address`.)
-    doors: HashMap<SessionId, &'static crate::metrics::Door>,
     audit: Option<AuditLog>,
     /// The hub's counters as last reported to the metrics.
     counted: Counters,
@@ -1115,7 +1113,7 @@ impl Runner {
                 );
                 info.host = self.cloak.host(peer.ip()).into();
                 info.addr = Some(peer.ip());
-                self.doors.insert(sid, crate::metrics::door(door));
+                info.door = crate::metrics::door_number(door);
                 self.hub.connect_with(sid, outbox, info, now);
             }
             Request::Command {
@@ -1138,6 +1136,7 @@ impl Runner {
                 // (Asked before the command runs: a refused login may end
                 // the session.)
                 let ip = login.as_ref().and_then(|_| self.hub.session_address(sid));
+                let login_door = login.as_ref().and_then(|_| self.door_of(sid));
                 let (messages, journal) = (self.hub.counters().messages, self.hub.journal().len());
                 self.hub.stage_req(sid, req, cmd, now);
                 if fence {
@@ -1148,13 +1147,12 @@ impl Runner {
                 if sent == 0 && login.is_none() {
                     return None;
                 }
-                let door = self.doors.get(&sid).copied();
-                if let Some(door) = door
-                    && sent > 0
+                if sent > 0
+                    && let Some(door) = login_door.or_else(|| self.door_of(sid))
                 {
                     door.messages.increment(sent);
                 }
-                if let (Some((name, account)), Some(door), Some(ip)) = (login, door, ip) {
+                if let (Some((name, account)), Some(door), Some(ip)) = (login, login_door, ip) {
                     // Refused: the journal says why.
                     let refused = self.hub.journal()[journal..].iter().find_map(|j| match j {
                         Journal::Refused { sid: s, error } if *s == sid => Some(error.to_string()),
@@ -1265,6 +1263,12 @@ impl Runner {
         answer
     }
 
+    /// The metrics of the door session `sid` came by, while connected.
+    fn door_of(&self, sid: SessionId) -> Option<&'static crate::metrics::Door> {
+        let number = self.hub.session_door(sid)?;
+        Some(crate::metrics::door_at(number))
+    }
+
     fn audit(&mut self, now: Timestamp, kind: &'static str, fields: serde_json::Value) {
         if let Some(a) = &mut self.audit {
             a.record(now, kind, fields);
@@ -1273,11 +1277,6 @@ impl Runner {
 
     fn audit_journal(&mut self) {
         let journal = self.hub.take_journal();
-        for entry in &journal {
-            if let Journal::Left { sid, .. } = entry {
-                self.doors.remove(sid);
-            }
-        }
         let Some(a) = &mut self.audit else {
             return;
         };

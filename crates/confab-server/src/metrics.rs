@@ -152,6 +152,19 @@ pub struct Door {
 /// `http`). Registering them all at once makes every door's series show,
 /// at zero, from the first scrape.
 pub fn door(door: &str) -> &'static Door {
+    door_at(door_number(door))
+}
+
+/// `door`'s place in [`DOORS`] (as in [`door`], anything else is
+/// `http`'s): what the hub keeps of a session's door
+/// ([`confab_core::ClientInfo::door`]).
+pub fn door_number(door: &str) -> u8 {
+    let at = DOORS.iter().position(|d| *d == door);
+    at.unwrap_or(DOORS.len() - 2) as u8
+}
+
+/// The handles of the door numbered `number` ([`door_number`]).
+pub fn door_at(number: u8) -> &'static Door {
     static TABLE: OnceLock<Vec<Door>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         handle();
@@ -181,8 +194,7 @@ pub fn door(door: &str) -> &'static Door {
             .collect()
     });
     table
-        .iter()
-        .find(|d| d.name == door)
+        .get(usize::from(number))
         .unwrap_or(&table[DOORS.len() - 2])
 }
 
@@ -287,5 +299,19 @@ mod process {
                 start_time: boot.map(|b| b as f64 + start_ticks as f64 / ticks),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_door_number_names_the_same_door_and_unknown_doors_count_as_http() {
+        for name in DOORS {
+            assert_eq!(door_at(door_number(name)).name, name);
+        }
+        assert_eq!(door("gopher").name, "http");
+        assert_eq!(door_at(200).name, "http");
     }
 }
