@@ -636,12 +636,16 @@ impl HubHandle {
         &self.0.guard
     }
 
-    /// How hosts are shown: the one rule, which the hub thread applies to
-    /// every new session (and the IRC door to its own client's mask).
-    pub fn cloak(&self) -> &Cloak {
-        &self.0.cloak
+    /// The host a client at `ip` has: the cloak of its address (the one
+    /// rule, [`Cloak`]), computed once per connection by its door (not on
+    /// the hub thread), which may keep it too (IRC's own mask).
+    pub fn cloak_host(&self, ip: std::net::IpAddr) -> Arc<str> {
+        self.0.cloak.host(ip).into()
     }
 
+    /// Connects session `sid`, at `peer`, by `door`. `info.host` is the
+    /// cloak of `peer` ([`HubHandle::cloak_host`]); the hub thread adds
+    /// the address and the door.
     pub async fn connect(
         &self,
         sid: SessionId,
@@ -650,6 +654,7 @@ impl HubHandle {
         door: &'static str,
         info: ClientInfo,
     ) -> Result<(), HubGone> {
+        debug_assert_eq!(&*info.host, &*self.cloak_host(peer.ip()), "a cloak");
         let sent = self
             .send(Request::Connect {
                 sid,
@@ -898,7 +903,7 @@ pub fn spawn_hub(
         next_sid: AtomicU64::new(1),
         flood,
         guard: guard.clone(),
-        cloak: cloak.clone(),
+        cloak,
         readers,
         logging_in: LoggingIn::default(),
         stopping: tokio::sync::watch::Sender::new(false),
@@ -910,7 +915,6 @@ pub fn spawn_hub(
         failed: std::collections::HashSet::new(),
         hub,
         audit,
-        cloak,
         guard,
     };
     let committed = committed.unwrap_or_default();
@@ -970,7 +974,6 @@ struct Runner {
     /// Messages whose commit failed, while answers wait (a REST message
     /// among them is an error after all).
     failed: std::collections::HashSet<MsgId>,
-    cloak: Arc<Cloak>,
     /// Told of the lockdown switch after every batch.
     guard: Arc<Guard>,
 }
@@ -1111,7 +1114,6 @@ impl Runner {
                     "connect",
                     json!({"sid": sid.0, "peer": peer.to_string(), "door": door}),
                 );
-                info.host = self.cloak.host(peer.ip()).into();
                 info.addr = Some(peer.ip());
                 info.door = crate::metrics::door_number(door);
                 self.hub.connect_with(sid, outbox, info, now);

@@ -121,14 +121,13 @@ fn run<S: Io>(
         ));
         conn.out
             .extend_from_slice(&name_prompt(&conn.config.limits));
-        // The hub thread gives the session its host (a cloak of `peer`).
+        let info = ClientInfo {
+            host: conn.hub.cloak_host(conn.peer.ip()),
+            ..ClientInfo::default()
+        };
         // (Boxed and freed, like every rare await here: an idle
         // connection's task should not carry it.)
-        let connecting =
-            Box::pin(
-                conn.hub
-                    .connect(conn.sid, *outbox, conn.peer, "line", ClientInfo::default()),
-            );
+        let connecting = Box::pin(conn.hub.connect(conn.sid, *outbox, conn.peer, "line", info));
         if connecting.await.is_err() {
             return;
         }

@@ -685,8 +685,8 @@ impl Conn {
         // resume.
         self.delivered.remember(Instant::now());
         if let Some(outbox) = self.outbox.take() {
-            // The hub thread gives the session its host (a cloak).
             let info = ClientInfo {
+                host: hub.cloak_host(self.peer.ip()),
                 auto_join: hello.auto_join,
                 ..ClientInfo::default()
             };

@@ -108,7 +108,7 @@ struct Conn {
     config: Arc<Config>,
     peer: SocketAddr,
     /// The client's host as everyone sees it: its cloak, the hub's rule.
-    host: Box<str>,
+    host: Arc<str>,
     /// The session's outbox until the hub gets it (end of registration).
     /// (Boxed, as `account`: what only registration needs should not size
     /// an idle connection's task.)
@@ -186,7 +186,7 @@ fn run<S: Io>(
     let mut leave = Leave::new(&hub, sid);
     let mut inbuf = BytesMut::from(&initial[..]);
     drop(initial);
-    let host = hub.cloak().host(peer.ip()).into_boxed_str();
+    let host = hub.cloak_host(peer.ip());
     let mut conn = Conn {
         sid,
         hub,

@@ -41,7 +41,8 @@ impl Conn {
         if let Some(outbox) = self.outbox.take().map(|o| *o) {
             let info = ClientInfo {
                 ident: Some(ident),
-                // The hub thread sets the host (the same cloak).
+                // The same text as the connection's own mask.
+                host: self.host.clone(),
                 realname: Some(realname.into()).filter(|r: &Arc<str>| !r.is_empty()),
                 auto_join: false,
                 ..ClientInfo::default()
