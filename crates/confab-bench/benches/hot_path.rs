@@ -351,8 +351,7 @@ fn fanout(c: &mut Criterion) {
     let mut buf = Vec::new();
     for i in 0..FANOUT {
         let sid = SessionId(i as u64 + 1);
-        let pacer = gate.pacer(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        let (outbox, rx, _kill) = ConnOutbox::new(sid, config.limits.send_queue, &pacer, &handle);
+        let (outbox, rx, _kill) = ConnOutbox::new(sid, config.limits.send_queue, &handle);
         rxs.push(rx);
         let name = format!("user{i}");
         hub.connect_with(sid, outbox, client(&name), NOW);

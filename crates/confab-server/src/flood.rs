@@ -7,12 +7,13 @@
 //! by its address's otherwise. REST calls, which cannot be paced, are
 //! checked instead and answered 429 with the wait.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use confab_core::NickKey;
 use confab_core::rate::{Flood, FloodRule, Pace};
+use confab_core::{NickKey, SessionId};
 
 use crate::config::Config;
 use crate::time::now;
@@ -29,6 +30,10 @@ pub enum Key {
 pub struct Gate {
     table: Mutex<Flood<Key>>,
     exempt: Box<dyn Fn(IpAddr) -> bool + Send + Sync>,
+    /// The account each session logged in to one is, as the hub last said
+    /// ([`Gate::set_account`]). Here, not in each connection: a guest's
+    /// pacer then has nothing of its own to allocate.
+    accounts: Mutex<HashMap<SessionId, NickKey>>,
 }
 
 impl Gate {
@@ -43,17 +48,36 @@ impl Gate {
         Arc::new(Gate {
             table: Mutex::new(Flood::new(rule)),
             exempt: Box::new(move |ip| exempt.flood_exempt(ip)),
+            accounts: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The pacer of a connection from `ip`.
-    pub fn pacer(self: &Arc<Gate>, ip: IpAddr) -> Pacer {
+    /// The pacer of session `sid`'s connection from `ip`.
+    pub fn pacer(self: &Arc<Gate>, ip: IpAddr, sid: SessionId) -> Pacer {
         Pacer {
             gate: self.clone(),
             ip,
-            account: Arc::new(Mutex::new(None)),
+            sid,
             exempt: (self.exempt)(ip),
         }
+    }
+
+    /// Session `sid` is now `account` (or a guest, or gone: `None`).
+    pub(crate) fn set_account(&self, sid: SessionId, account: Option<&NickKey>) {
+        let mut accounts = self.accounts.lock().expect("flood accounts");
+        match account {
+            Some(name) => {
+                accounts.insert(sid, name.clone());
+            }
+            None => {
+                accounts.remove(&sid);
+            }
+        }
+    }
+
+    fn account_of(&self, sid: SessionId) -> Option<NickKey> {
+        let accounts = self.accounts.lock().expect("flood accounts");
+        accounts.get(&sid).cloned()
     }
 
     /// For a caller that cannot be paced: `Err(wait)` when `key` is over
@@ -79,8 +103,8 @@ impl Gate {
 pub struct Pacer {
     gate: Arc<Gate>,
     ip: IpAddr,
-    /// The account the hub last said this connection is.
-    account: Arc<Mutex<Option<NickKey>>>,
+    /// Whose account, if any, the gate knows ([`Gate::set_account`]).
+    sid: SessionId,
     exempt: bool,
 }
 
@@ -120,32 +144,15 @@ impl Pacer {
 
     /// The bucket this connection draws on now.
     pub fn key(&self) -> Key {
-        match &*self.account.lock().expect("pacer account") {
+        match self.account() {
             None => Key::Addr(self.ip),
-            Some(name) => Key::Account(name.clone()),
+            Some(name) => Key::Account(name),
         }
     }
 
     /// The account this connection is logged in to, as the hub last said.
     pub fn account(&self) -> Option<NickKey> {
-        self.account.lock().expect("pacer account").clone()
-    }
-
-    /// What the hub's side needs of the pacer: where to say which
-    /// account the connection is (8 bytes, not the pacer's 40, in every
-    /// session the hub holds).
-    pub(crate) fn account_cell(&self) -> PacerAccount {
-        PacerAccount(self.account.clone())
-    }
-}
-
-/// The account a [`Pacer`] paces by, as the hub sets it.
-pub(crate) struct PacerAccount(Arc<Mutex<Option<NickKey>>>);
-
-impl PacerAccount {
-    /// The connection is now `account` (or a guest).
-    pub(crate) fn set(&self, account: Option<&NickKey>) {
-        *self.0.lock().expect("pacer account") = account.cloned();
+        self.gate.account_of(self.sid)
     }
 }
 
@@ -167,8 +174,8 @@ mod tests {
     async fn a_connection_is_paced_by_its_account_once_logged_in() {
         let g = gate("");
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let a = g.pacer(ip);
-        let b = g.pacer(ip);
+        let a = g.pacer(ip, SessionId(1));
+        let b = g.pacer(ip, SessionId(2));
         assert_eq!(a.key(), Key::Addr(ip));
         a.pace().await.unwrap();
         a.pace().await.unwrap();
@@ -176,9 +183,13 @@ mod tests {
         assert_eq!(g.pace(&b.key()), Pace::Wait(1_000));
         // …but a logged-in user there has the account's own bucket.
         let alice = confab_core::Nick::parse("Alice", 30).unwrap().key();
-        b.account_cell().set(Some(&alice));
-        assert_eq!(b.key(), Key::Account(alice));
+        g.set_account(SessionId(2), Some(&alice));
+        assert_eq!(b.key(), Key::Account(alice.clone()));
+        assert_eq!(a.key(), Key::Addr(ip));
         assert_eq!(g.pace(&b.key()), Pace::Go);
+        // The session gone, the gate forgets it.
+        g.set_account(SessionId(2), None);
+        assert_eq!(b.key(), Key::Addr(ip));
     }
 
     #[test]

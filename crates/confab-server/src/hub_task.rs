@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::audit::AuditLog;
 use crate::auth::Guard;
 use crate::cloak::Cloak;
-use crate::flood::{Gate, Pacer, PacerAccount};
+use crate::flood::Gate;
 use crate::queue;
 use crate::reads::Readers;
 use crate::store_thread::Committed;
@@ -313,21 +313,26 @@ impl Drop for Leave {
 /// [`Outbox::close`].
 pub struct ConnOutbox {
     tx: queue::Sender<Out>,
-    /// Told when the session becomes an account, to pace it by that.
-    account: PacerAccount,
-    /// Where its reads run (none: the hub reads itself).
+    sid: SessionId,
+    /// Where its reads run, and where its account is told (the session's
+    /// pacer asks the gate). Shared by every outbox: nothing of its own.
+    shared: Arc<ConnShared>,
+}
+
+/// What every connection's outbox reaches, one per server.
+struct ConnShared {
+    /// The flood limit, told which account each session is.
+    flood: Arc<Gate>,
+    /// The read pool (none: the hub reads itself).
     readers: Option<Arc<Readers>>,
 }
 
 impl ConnOutbox {
     /// An outbox with room for `capacity` items, the receiving end for the
     /// door, and the switch it watches to stop at once.
-    /// `pacer` is the connection's way through the flood limit.
-    /// `hub` says where reads run.
     pub fn new(
         sid: SessionId,
         capacity: usize,
-        pacer: &Pacer,
         hub: &HubHandle,
     ) -> (ConnOutbox, queue::Receiver<Out>, KillSwitch) {
         let (tx, rx) = queue::queue(capacity);
@@ -336,16 +341,23 @@ impl ConnOutbox {
         hub.0.logging_in.add(sid, tx.downgrade());
         let outbox = ConnOutbox {
             tx,
-            account: pacer.account_cell(),
-            readers: hub.0.readers.clone(),
+            sid,
+            shared: hub.0.shared.clone(),
         };
         (outbox, rx, kill)
     }
 }
 
+impl Drop for ConnOutbox {
+    /// The session is gone: the gate forgets its account.
+    fn drop(&mut self) {
+        self.shared.flood.set_account(self.sid, None);
+    }
+}
+
 impl Outbox for ConnOutbox {
     fn push(&self, delivery: Delivery) -> Result<(), QueueFull> {
-        let out = match (&delivery.event, &self.readers) {
+        let out = match (&delivery.event, &self.shared.readers) {
             (Event::Read(read), Some(readers)) => {
                 let answer = readers.submit((**read).clone());
                 Out::Pending(delivery, answer)
@@ -365,7 +377,7 @@ impl Outbox for ConnOutbox {
     }
 
     fn account(&self, account: Option<&NickKey>) {
-        self.account.set(account);
+        self.shared.flood.set_account(self.sid, account);
     }
 }
 
@@ -551,11 +563,10 @@ pub struct HubHandle(Arc<HandleParts>);
 struct HandleParts {
     tx: mpsc::Sender<Request>,
     next_sid: AtomicU64,
-    flood: Arc<Gate>,
     guard: Arc<Guard>,
     cloak: Arc<Cloak>,
-    /// The read pool (none: the hub reads itself).
-    readers: Option<Arc<Readers>>,
+    /// The flood gate and the read pool.
+    shared: Arc<ConnShared>,
     /// Connections whose session the hub does not know yet.
     logging_in: LoggingIn,
     /// Set once the server stops: HTTP connections end after the request
@@ -628,7 +639,7 @@ impl HubHandle {
 
     /// The flood limit every door applies.
     pub fn flood(&self) -> &Arc<Gate> {
-        &self.0.flood
+        &self.0.shared.flood
     }
 
     /// The limits on logins, registrations and password hashing.
@@ -820,7 +831,7 @@ impl HubHandle {
         };
         let mut answer = Vec::with_capacity(events.len());
         for event in events {
-            let event = match (event, &self.0.readers) {
+            let event = match (event, &self.0.shared.readers) {
                 (Event::Read(read), Some(readers)) => {
                     crate::reads::answer(readers.submit(*read)).await
                 }
@@ -901,10 +912,9 @@ pub fn spawn_hub(
     let handle = HubHandle(Arc::new(HandleParts {
         tx,
         next_sid: AtomicU64::new(1),
-        flood,
         guard: guard.clone(),
         cloak,
-        readers,
+        shared: Arc::new(ConnShared { flood, readers }),
         logging_in: LoggingIn::default(),
         stopping: tokio::sync::watch::Sender::new(false),
     }));

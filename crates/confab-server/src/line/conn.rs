@@ -81,8 +81,8 @@ fn run<S: Io>(
     // One stream, not split halves: the loop writes and reads in turn.
     let mut stream = stream;
     let limits = &config.limits;
-    let pacer = hub.flood().pacer(peer.ip());
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(sid, limits.send_queue, &pacer, &hub);
+    let pacer = hub.flood().pacer(peer.ip(), sid);
+    let (outbox, mut rx, mut kill) = ConnOutbox::new(sid, limits.send_queue, &hub);
     // Boxed until the hub takes it: what the loop captures stays in the
     // task for the connection's life.
     let outbox = Box::new(outbox);

@@ -145,9 +145,8 @@ fn run(
 ) -> impl std::future::Future<Output = ()> + Send {
     let gauge = ConnGauge::new("ws");
     let config = state.config.clone();
-    let pacer = state.hub.flood().pacer(peer.ip());
-    let (outbox, mut rx, mut kill) =
-        ConnOutbox::new(sid, config.limits.send_queue, &pacer, &state.hub);
+    let pacer = state.hub.flood().pacer(peer.ip(), sid);
+    let (outbox, mut rx, mut kill) = ConnOutbox::new(sid, config.limits.send_queue, &state.hub);
     // Should this task end abnormally (a panic), the hub still learns
     // that the session is gone (if it had begun).
     let mut leave = Leave::new(&state.hub, sid);

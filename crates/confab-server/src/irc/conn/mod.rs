@@ -182,8 +182,8 @@ fn run<S: Io>(
     // One stream, not split halves: the loop writes and reads in turn,
     // never at once (a split is an `Arc` and a lock on every I/O).
     let mut stream = stream;
-    let pacer = hub.flood().pacer(peer.ip());
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(sid, config.limits.send_queue, &pacer, &hub);
+    let pacer = hub.flood().pacer(peer.ip(), sid);
+    let (outbox, mut rx, mut kill) = ConnOutbox::new(sid, config.limits.send_queue, &hub);
     let register_by = Instant::now() + Duration::from_millis(config.irc.registration_timeout_ms);
     // Should this task end abnormally (a panic), the hub still learns
     // that the session is gone.
