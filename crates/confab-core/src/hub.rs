@@ -230,6 +230,12 @@ struct Draft {
     tags: ClientTags,
 }
 
+impl SessionRare {
+    fn is_empty(&self) -> bool {
+        self.private.is_none() && self.oper.is_none()
+    }
+}
+
 impl<O> Session<O> {
     fn private(&self) -> Option<&(UserId, Nick)> {
         self.rare.as_ref().and_then(|r| r.private.as_ref())
@@ -242,18 +248,20 @@ impl<O> Session<O> {
     /// Changes the rare parts, boxed while any is set. (No box is made
     /// to clear what is not set: a join clears the conversation.)
     fn set_rare(&mut self, change: impl FnOnce(&mut SessionRare)) {
-        if self.rare.is_none() {
-            let mut rare = SessionRare::default();
-            change(&mut rare);
-            if rare.private.is_some() || rare.oper.is_some() {
-                self.rare = Some(Box::new(rare));
+        match &mut self.rare {
+            Some(rare) => {
+                change(rare);
+                if rare.is_empty() {
+                    self.rare = None;
+                }
             }
-            return;
-        }
-        let rare = self.rare.as_mut().expect("checked");
-        change(rare);
-        if rare.private.is_none() && rare.oper.is_none() {
-            self.rare = None;
+            None => {
+                let mut rare = SessionRare::default();
+                change(&mut rare);
+                if !rare.is_empty() {
+                    self.rare = Some(Box::new(rare));
+                }
+            }
         }
     }
 

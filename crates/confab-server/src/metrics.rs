@@ -63,6 +63,8 @@ pub const BUILD_INFO: &str = "confab_build_info";
 /// log in and send messages (IRC over WebSocket is the IRC door; REST
 /// runs on HTTP connections).
 pub const DOORS: [&str; 6] = ["line", "irc", "ws", "irc-ws", "http", "rest"];
+/// Where anything not in [`DOORS`] counts: `http`.
+const OTHER: usize = DOORS.len() - 2;
 const CONNECTING: [&str; 5] = ["line", "irc", "ws", "irc-ws", "http"];
 const CHATTING: [&str; 4] = ["line", "irc", "ws", "rest"];
 
@@ -160,7 +162,7 @@ pub fn door(door: &str) -> &'static Door {
 /// ([`confab_core::ClientInfo::door`]).
 pub fn door_number(door: &str) -> u8 {
     let at = DOORS.iter().position(|d| *d == door);
-    at.unwrap_or(DOORS.len() - 2) as u8
+    at.unwrap_or(OTHER) as u8
 }
 
 /// The handles of the door numbered `number` ([`door_number`]).
@@ -193,9 +195,7 @@ pub fn door_at(number: u8) -> &'static Door {
             })
             .collect()
     });
-    table
-        .get(usize::from(number))
-        .unwrap_or(&table[DOORS.len() - 2])
+    table.get(usize::from(number)).unwrap_or(&table[OTHER])
 }
 
 /// Counts a connection of `door` while it lives.

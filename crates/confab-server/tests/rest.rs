@@ -942,13 +942,12 @@ async fn uploads_stop_above_the_free_disk_floor() {
     s.shutdown().await;
 }
 
-/// Polls `check` every 10 ms until it holds, for up to the deadline.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !check() {
-        assert!(start.elapsed() < http::DEADLINE, "never: {what}");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+/// Polls `check` until it holds, for up to the deadline.
+async fn eventually(what: &str, check: impl FnMut() -> bool) {
+    assert!(
+        support::poll_until(http::DEADLINE, check).await,
+        "never: {what}"
+    );
 }
 
 #[tokio::test]

@@ -162,19 +162,17 @@ async fn an_upload_larger_than_the_memory_budget_is_streamed_both_ways() {
     // when other tests in this process freed big buffers just before.)
     // The peak is the process's, shared with the tests running beside
     // this one: one that frees a lot meanwhile hides the buffer, so the
-    // instrument gets a few tries, spread over half a second (back to
-    // back, ten tries once all fell inside one such moment).
+    // instrument is tried until it sees it, for up to half a second (back
+    // to back, ten tries once all fell inside one such moment).
     let mut seen = 0;
-    for _ in 0..20 {
+    crate::support::poll_until(std::time::Duration::from_millis(500), || {
         let before = reset_peak();
         let buffer = std::hint::black_box(vec![1u8; 40 * MIB as usize]);
         seen = status_kib("VmHWM:").saturating_sub(before);
         drop(buffer);
-        if seen >= 38 * MIB {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+        seen >= 38 * MIB
+    })
+    .await;
     assert!(
         seen >= 38 * MIB,
         "the peak RSS missed a 40 MiB buffer: {seen}"

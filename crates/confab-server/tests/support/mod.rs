@@ -19,6 +19,22 @@ use tokio::time::{Instant, timeout_at};
 /// How long any expected line may take to arrive.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
+/// Polls `check`, every 10 ms, until it holds or `within` has passed;
+/// whether it held. For what nothing announces (a file on disk, a
+/// process-wide figure).
+pub async fn poll_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub struct Client {
     pub name: String,
     reader: BufReader<OwnedReadHalf>,

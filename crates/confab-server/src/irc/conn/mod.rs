@@ -494,11 +494,12 @@ impl Conn {
     /// every idle connection's task (see ARCHITECTURE.md on the task's
     /// allocator class).
     fn due(&self) -> Instant {
-        let deadline = if self.pinged {
-            self.since + self.ping_timeout()
+        let wait = if self.pinged {
+            self.ping_timeout()
         } else {
-            self.since + self.ping_every()
+            self.ping_every()
         };
+        let deadline = self.since + wait;
         match self.register_by() {
             Some(by) => deadline.min(by),
             None => deadline,
