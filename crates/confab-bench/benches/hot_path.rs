@@ -341,10 +341,13 @@ fn fanout(c: &mut Criterion) {
         Hub::new(hub_config.clone()),
         None,
         None,
-        gate.clone(),
-        guard,
-        Arc::new(confab_server::cloak::Cloak::off()),
-        None,
+        hub_task::ForDoors {
+            flood: gate.clone(),
+            guard,
+            cloak: Arc::new(confab_server::cloak::Cloak::off()),
+            readers: None,
+            parked: Default::default(),
+        },
     );
     let mut hub: Hub<ConnOutbox> = Hub::new(hub_config);
     let mut rxs = Vec::with_capacity(FANOUT);

@@ -195,17 +195,47 @@ pub struct Quiet {
     busy: bool,
     /// A quiet spell was seen: the next give-back keeps nothing.
     spent: bool,
+    /// Looks left at [`Quiet::SOON`]'s pace, not [`Quiet::AFTER`]'s.
+    eager: u8,
 }
 
 impl Quiet {
     /// How long without a read or a delivery before buffers go back.
     pub const AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+    /// The quiet spell of a new connection, for its first second: one
+    /// that went quiet once logged in parks soon (`park`), so that a
+    /// burst of connections (every client back after a restart) does not
+    /// hold a task each for a second.
+    pub const SOON: std::time::Duration = std::time::Duration::from_millis(50);
+
+    /// How many of a new connection's looks come at [`Quiet::SOON`]'s
+    /// pace: its first second.
+    const EAGER_LOOKS: u8 = 20;
+
+    /// A new connection's: quiet spells of [`Quiet::SOON`] for its first
+    /// second.
+    pub fn eager() -> Quiet {
+        Quiet {
+            eager: Self::EAGER_LOOKS,
+            ..Quiet::default()
+        }
+    }
+
+    /// How long the next quiet spell is.
+    fn spell(&mut self) -> std::time::Duration {
+        if self.eager > 0 {
+            self.eager -= 1;
+            Self::SOON
+        } else {
+            Self::AFTER
+        }
+    }
 
     /// Something was read or delivered (buffers may be held).
     pub fn busy(&mut self) {
         self.busy = true;
         if self.check.is_none() {
-            self.check = Some(tokio::time::Instant::now() + Self::AFTER);
+            self.check = Some(tokio::time::Instant::now() + self.spell());
         }
     }
 
@@ -235,7 +265,7 @@ impl Quiet {
         match self.check {
             Some(at) if now >= at => {
                 if std::mem::take(&mut self.busy) {
-                    self.check = Some(now + Self::AFTER);
+                    self.check = Some(now + self.spell());
                     false
                 } else {
                     self.check = None;
@@ -572,6 +602,8 @@ struct HandleParts {
     /// Set once the server stops: HTTP connections end after the request
     /// under way.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// This server's connections parked now (`park`).
+    parked: crate::park::Count,
 }
 
 /// The queues of connections still logging in (an IRC client before
@@ -635,6 +667,11 @@ impl HubHandle {
     /// A fresh session id, unique for the life of the server.
     pub fn new_session(&self) -> SessionId {
         SessionId(self.0.next_sid.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// This server's connections parked now (`park`).
+    pub fn parked(&self) -> &crate::park::Count {
+        &self.0.parked
     }
 
     /// The flood limit every door applies.
@@ -895,6 +932,20 @@ impl HubHandle {
     }
 }
 
+/// What every door reaches through the hub's handle, beside the hub.
+pub struct ForDoors {
+    /// The flood limit.
+    pub flood: Arc<Gate>,
+    /// The limits on logins, registrations and password hashing.
+    pub guard: Arc<Guard>,
+    /// The hosts users see.
+    pub cloak: Arc<Cloak>,
+    /// Where reads run (none: on the hub thread).
+    pub readers: Option<Arc<Readers>>,
+    /// The count of the server's parked connections.
+    pub parked: crate::park::Count,
+}
+
 /// Starts the hub thread on `hub`. `committed` is signalled when a
 /// commit its store runs in the background ends (none: the store commits
 /// at once).
@@ -902,11 +953,15 @@ pub fn spawn_hub(
     hub: Hub<ConnOutbox>,
     committed: Option<Committed>,
     audit: Option<AuditLog>,
-    flood: Arc<Gate>,
-    guard: Arc<Guard>,
-    cloak: Arc<Cloak>,
-    readers: Option<Arc<Readers>>,
+    doors: ForDoors,
 ) -> (HubHandle, std::thread::JoinHandle<()>) {
+    let ForDoors {
+        flood,
+        guard,
+        cloak,
+        readers,
+        parked,
+    } = doors;
     let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
     guard.set_lockdown(hub.lockdown());
     let handle = HubHandle(Arc::new(HandleParts {
@@ -917,6 +972,7 @@ pub fn spawn_hub(
         shared: Arc::new(ConnShared { flood, readers }),
         logging_in: LoggingIn::default(),
         stopping: tokio::sync::watch::Sender::new(false),
+        parked,
     }));
     let mut runner = Runner {
         counted: hub.counters(),

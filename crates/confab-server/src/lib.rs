@@ -33,6 +33,7 @@ pub mod line;
 pub mod lock;
 pub mod metrics;
 pub mod origin;
+pub mod park;
 pub mod peer;
 pub mod queue;
 pub mod reads;

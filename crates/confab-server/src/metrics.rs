@@ -23,6 +23,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 /// Open connections (gauge), by door: `line`, `irc`, `http`, `ws`,
 /// `irc-ws`.
 pub const CONNECTIONS_OPEN: &str = "confab_connections_open";
+/// Idle connections parked now, without a task (`park`).
+pub const CONNECTIONS_PARKED: &str = "confab_connections_parked";
 /// Connections accepted since start, by door.
 pub const CONNECTIONS_TOTAL: &str = "confab_connections_total";
 /// Room and private messages the hub accepted and stored, by the door of
@@ -97,6 +99,15 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// The gauge of parked connections.
+pub fn parked() -> &'static Gauge {
+    static PARKED: OnceLock<Gauge> = OnceLock::new();
+    PARKED.get_or_init(|| {
+        handle();
+        metrics::gauge!(CONNECTIONS_PARKED)
+    })
+}
+
 /// `/metrics`: the recorder's state, then the process's figures.
 pub fn render() -> String {
     let mut text = handle().render();
@@ -108,6 +119,10 @@ fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_gauge!(CONNECTIONS_OPEN, "Open connections, by door.");
     describe_counter!(CONNECTIONS_TOTAL, "Connections accepted, by door.");
+    describe_gauge!(
+        CONNECTIONS_PARKED,
+        "Idle connections parked without a task of their own."
+    );
     describe_counter!(
         MESSAGES,
         "Room and private messages accepted, by the sender's door."

@@ -262,6 +262,18 @@ impl<T> Receiver<T> {
         Poll::Ready(Ok(n))
     }
 
+    /// Leaves `waker` to be woken by the next item, the kill or the end,
+    /// for a parked connection (`park`); false, leaving nothing, if one
+    /// of them is there already.
+    pub fn park(&self, waker: &Waker) -> bool {
+        let mut s = self.shared.lock();
+        if s.killed.is_some() || !s.items.is_empty() || s.senders == 0 {
+            return false;
+        }
+        s.waker = Some(waker.clone());
+        true
+    }
+
     /// Nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.shared.lock().items.is_empty()

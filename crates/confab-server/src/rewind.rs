@@ -28,6 +28,16 @@ impl<S> Rewind<S> {
         let prefix = (!prefix.is_empty()).then(|| Box::new(prefix));
         Rewind { prefix, inner }
     }
+
+    /// Nothing is left to rewind.
+    pub fn is_plain(&self) -> bool {
+        self.prefix.is_none()
+    }
+
+    /// The stream itself, if nothing is left to rewind.
+    pub fn into_plain(self) -> Option<S> {
+        self.prefix.is_none().then_some(self.inner)
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {

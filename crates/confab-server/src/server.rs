@@ -69,6 +69,8 @@ pub struct Server {
     lock: crate::lock::DataDirLock,
     /// The open-file limit in force, raised to the hard one at `bind`.
     files: Option<u64>,
+    /// Its connections parked now (`park`).
+    parked: crate::park::Count,
 }
 
 /// Opens the configured database (creating and migrating it as needed).
@@ -193,6 +195,7 @@ impl Server {
             readers,
             lock,
             files,
+            parked: crate::park::Count::default(),
         })
     }
 
@@ -211,6 +214,11 @@ impl Server {
         self.tls.clone()
     }
 
+    /// How many of its connections are parked (`park`), while it runs.
+    pub fn parked(&self) -> crate::park::Count {
+        self.parked.clone()
+    }
+
     /// Serves until `shutdown` resolves, then tells every user, flushes
     /// their queues (up to the grace period) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
@@ -220,10 +228,15 @@ impl Server {
             self.hub,
             Some(self.committed),
             self.audit,
-            crate::flood::Gate::new(&config),
-            crate::auth::Guard::new(crate::auth::GuardRule::from_config(&config.accounts)),
-            Arc::new(self.cloak),
-            self.readers,
+            crate::hub_task::ForDoors {
+                flood: crate::flood::Gate::new(&config),
+                guard: crate::auth::Guard::new(crate::auth::GuardRule::from_config(
+                    &config.accounts,
+                )),
+                cloak: Arc::new(self.cloak),
+                readers: self.readers,
+                parked: self.parked,
+            },
         );
         let limits = &config.limits;
         let cap = crate::fds::connection_cap(
@@ -624,20 +637,16 @@ async fn serve_fixed<S: Io>(
     }
 }
 
-/// Runs a chat door's connection in a task of its own, which holds the
-/// connection's place and counts it in the door's gauge.
-///
-/// Not `async move { serving.await }`: an async block keeps the future it
-/// captured and the future it awaits in two slots, which doubled every idle
-/// connection's task (4.3 KB for IRC). `map` holds it once.
-fn spawn_door(
+/// Runs a chat door's connection in a task of its own (or parked,
+/// `park::spawn`), with the guards that hold the connection's place and
+/// count it in the door's gauge.
+fn spawn_door<T: crate::park::Nap>(
     ctx: &AcceptCtx,
     door: &'static str,
-    serving: impl std::future::Future<Output = ()> + Send + 'static,
+    serving: impl std::future::Future<Output = Option<crate::park::Parked<T>>> + Send + 'static,
 ) {
-    use futures_util::FutureExt;
     let guards = (ctx.hold.clone(), ConnGauge::new(door));
-    tokio::spawn(serving.map(move |()| drop(guards)));
+    crate::park::spawn(guards, serving);
 }
 
 /// Addresses that spoke HTTP in the last [`RecentHttp::WINDOW`], so that

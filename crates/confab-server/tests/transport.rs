@@ -32,6 +32,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 #[path = "transport/edge.rs"]
 mod edge;
+#[path = "transport/park.rs"]
+mod park;
 
 /// How long anything expected may take.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -45,6 +47,8 @@ struct Srv {
     data: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// Its connections parked now.
+    parked: confab_server::park::Count,
     _dir: tempfile::TempDir,
 }
 
@@ -66,6 +70,7 @@ async fn start(tweak: impl FnOnce(&mut Config, &Path)) -> Srv {
     let server = Server::bind(config).await.expect("bind");
     let addrs = server.local_addrs();
     let tls = server.tls_reloader();
+    let parked = server.parked();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {
         let _ = stopped.await;
@@ -76,6 +81,7 @@ async fn start(tweak: impl FnOnce(&mut Config, &Path)) -> Srv {
         data,
         stop: Some(stop),
         task,
+        parked,
         _dir: dir,
     }
 }

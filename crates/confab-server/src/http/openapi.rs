@@ -280,10 +280,13 @@ mod tests {
             hub,
             None,
             None,
-            gate,
-            guard,
-            Arc::new(crate::cloak::Cloak::off()),
-            None,
+            crate::hub_task::ForDoors {
+                flood: gate,
+                guard,
+                cloak: Arc::new(crate::cloak::Cloak::off()),
+                readers: None,
+                parked: Default::default(),
+            },
         );
         Arc::new(AppState {
             hub,

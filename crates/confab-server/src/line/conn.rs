@@ -27,8 +27,9 @@ use crate::auth;
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, read_with, write_out};
-use crate::queue::Ended;
+use crate::hub_task::{ConnOutbox, HubHandle, Leave, Out, Ready, read_with, write_out};
+use crate::park::{Nap, Parked};
+use crate::queue::{self, Ended};
 use crate::time::now;
 
 /// Deliveries taken off the queue per write.
@@ -45,9 +46,35 @@ pub fn serve<S: Io>(
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) -> impl std::future::Future<Output = ()> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
     let sid = hub.new_session();
     run(stream, peer, sid, initial, hub, config)
+}
+
+/// A line connection while parked (see `park`): all it keeps but its
+/// socket.
+pub struct Napping {
+    conn: Conn,
+    rx: queue::Receiver<Out>,
+    leave: Leave,
+    decoder: LineDecoder,
+}
+
+impl Nap for Napping {
+    fn count(&self) -> &crate::park::Count {
+        self.conn.hub.parked()
+    }
+
+    fn wait(&mut self, waker: &std::task::Waker) -> bool {
+        self.rx.park(waker)
+    }
+
+    fn resume(
+        self,
+        stream: crate::rewind::Rewind<tokio::net::TcpStream>,
+    ) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send + 'static {
+        drive(stream, self, VecDeque::new(), None, Instant::now())
+    }
 }
 
 /// How the loop ended: who ended it, why, and whether what the hub still
@@ -77,12 +104,10 @@ fn run<S: Io>(
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) -> impl std::future::Future<Output = ()> + Send {
-    // One stream, not split halves: the loop writes and reads in turn.
-    let mut stream = stream;
+) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
     let limits = &config.limits;
     let pacer = hub.flood().pacer(peer.ip(), sid);
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(sid, limits.send_queue, &hub);
+    let (outbox, rx, _) = ConnOutbox::new(sid, limits.send_queue, &hub);
     // Boxed until the hub takes it: what the loop captures stays in the
     // task for the connection's life.
     let outbox = Box::new(outbox);
@@ -91,7 +116,10 @@ fn run<S: Io>(
     let mut items = VecDeque::new();
     decoder.feed(&initial, &mut items);
     drop(initial);
-    let mut conn = Conn {
+    // Should this task end abnormally (a panic), the hub still learns
+    // that the session is gone.
+    let leave = Leave::new(&hub, sid);
+    let conn = Conn {
         sid,
         quitting: false,
         nick: None,
@@ -111,32 +139,73 @@ fn run<S: Io>(
         hub,
         config,
     };
+    let nap = Napping {
+        conn,
+        rx,
+        leave,
+        decoder,
+    };
+    drive(stream, nap, items, Some(outbox), login_by)
+}
+
+/// The loop that serves a connection: from its start, when it has the
+/// session's `outbox` to hand the hub, or from a park (`park`). It
+/// returns the connection parked once it has been named and quiet a
+/// while with nothing under way, if its socket can park.
+fn drive<S: Io>(
+    stream: S,
+    nap: Napping,
+    items: VecDeque<Decoded>,
+    outbox: Option<Box<ConnOutbox>>,
+    login_by: Instant,
+) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+    // One stream, not split halves: the loop writes and reads in turn.
+    let mut stream = stream;
+    let mut items = items;
+    let Napping {
+        mut conn,
+        mut rx,
+        mut leave,
+        mut decoder,
+    } = nap;
+    // (Made again from the queue: a parked connection keeps one pointer
+    // less.)
+    let mut kill = rx.kill_switch();
     async move {
-        conn_event!(info, conn.who(), "connected");
-        let t = now();
-        conn.out.extend_from_slice(&render::notice(
-            t,
-            &Local,
-            "Welcome to confab. Type /help for help.",
-        ));
-        conn.out
-            .extend_from_slice(&name_prompt(&conn.config.limits));
-        let info = ClientInfo {
-            host: conn.hub.cloak_host(conn.peer.ip()),
-            ..ClientInfo::default()
-        };
-        // (Boxed and freed, like every rare await here: an idle
-        // connection's task should not carry it.)
-        let connecting = Box::pin(conn.hub.connect(conn.sid, *outbox, conn.peer, "line", info));
-        if connecting.await.is_err() {
-            return;
+        let fresh = outbox.is_some();
+        if let Some(outbox) = outbox {
+            conn_event!(info, conn.who(), "connected");
+            let t = now();
+            conn.out.extend_from_slice(&render::notice(
+                t,
+                &Local,
+                "Welcome to confab. Type /help for help.",
+            ));
+            conn.out
+                .extend_from_slice(&name_prompt(&conn.config.limits));
+            let info = ClientInfo {
+                host: conn.hub.cloak_host(conn.peer.ip()),
+                ..ClientInfo::default()
+            };
+            // (Boxed and freed, like every rare await here: an idle
+            // connection's task should not carry it.)
+            let connecting = Box::pin(conn.hub.connect(conn.sid, *outbox, conn.peer, "line", info));
+            if connecting.await.is_err() {
+                leave.disarm();
+                return None;
+            }
         }
-        // Should this task end abnormally (a panic), the hub still learns
-        // that the session is gone.
-        let mut leave = Leave::new(&conn.hub, conn.sid);
         let mut batch = Vec::new();
-        // The give-back rule of every door (`hub_task::Quiet`).
-        let mut quiet = crate::hub_task::Quiet::default();
+        // The give-back rule of every door (`hub_task::Quiet`); looked at
+        // after a while (a resumed connection too), and parked once quiet;
+        // soon, for a new one.
+        let mut quiet = if fresh {
+            crate::hub_task::Quiet::eager()
+        } else {
+            crate::hub_task::Quiet::default()
+        };
+        quiet.busy();
+        let mut napping = false;
         // The line door has no heartbeat: once named, the timer wakes only
         // to look for a quiet spell.
         let timer = sleep_until(login_by);
@@ -145,7 +214,7 @@ fn run<S: Io>(
         // (Boxed, as how the loop ended: kept across every await, each
         // would size every idle connection's task.)
         let mut eof: Option<Box<End>> = None;
-        let end: Box<End> = Box::new('conn: loop {
+        let end = 'conn: loop {
             // Every decoded line first, unless a login's answer or the end
             // of a page of kept messages is still to come: then they wait,
             // so each is read in the state its sender saw.
@@ -157,7 +226,7 @@ fn run<S: Io>(
                 // (Bound first: a temporary would live across the await.)
                 let handling = Box::pin(conn.item(item));
                 if let Flow::Stop(by, reason) = handling.await {
-                    break 'conn End::new(by, reason, true);
+                    break 'conn Some(End::new(by, reason, true));
                 }
             }
             // Lines come seldom: their list keeps no room between them.
@@ -166,7 +235,7 @@ fn run<S: Io>(
             }
             if let Err(e) = write_out(&mut stream, &mut conn.out, &mut kill).await {
                 let (by, why) = e.closed();
-                break End::new(by, why, false);
+                break Some(End::new(by, why, false));
             }
             // A page of kept messages counts as taken once written: a
             // telnet client has no way to say it read it, and a client
@@ -184,13 +253,23 @@ fn run<S: Io>(
                 } else {
                     ClosedBy::Server
                 };
-                break End::new(by, why, false);
+                break Some(End::new(by, why, false));
             }
             // Nothing waiting: what a burst grew goes back, and after a
             // quiet spell everything, so an idle connection holds no
             // buffers of its own.
             if let Some(keep) = quiet.give_back(&rx, &mut batch) {
                 crate::hub_task::release(&mut conn.out, keep);
+            }
+            // Quiet a while with nothing under way: it parks.
+            if std::mem::take(&mut napping)
+                && items.is_empty()
+                && eof.is_none()
+                && conn.out.is_empty()
+                && conn.can_nap()
+                && crate::park::can_take(&stream)
+            {
+                break None;
             }
             // The client stopped sending (`printf … | nc` does at once): it
             // ends once every line it sent has been handled and answered.
@@ -202,10 +281,10 @@ fn run<S: Io>(
                         conn.end_fence = Some(false);
                         let fencing = Box::pin(conn.hub.fence(conn.sid, 0));
                         if fencing.await.is_err() {
-                            break *eof.take().expect("checked");
+                            break eof.take().map(|e| *e);
                         }
                     }
-                    Some(true) => break *eof.take().expect("checked"),
+                    Some(true) => break eof.take().map(|e| *e),
                     Some(false) => {}
                 }
             }
@@ -220,10 +299,10 @@ fn run<S: Io>(
                 got = rx.recv_many(&mut batch, WRITE_BATCH) => {
                     match got {
                         Ok(_) => {}
-                        Err(Ended::Killed(why)) => break End::new(ClosedBy::Killed, &*why, false),
+                        Err(Ended::Killed(why)) => break Some(End::new(ClosedBy::Killed, &*why, false)),
                         Err(Ended::Closed) => {
                             let _ = stream.shutdown().await;
-                            break End::new(ClosedBy::Server, "closed", false);
+                            break Some(End::new(ClosedBy::Server, "closed", false));
                         }
                     }
                     quiet.busy();
@@ -244,17 +323,37 @@ fn run<S: Io>(
                 },
                 () = &mut timer => {
                     let at = Instant::now();
-                    quiet.due(at);
+                    napping = quiet.due(at);
                     if conn.nick.is_some() || at < login_by {
                         continue;
                     }
                     let secs = conn.config.limits.login_timeout().as_secs_f64();
                     let text = format!("no name chosen within {secs} seconds; goodbye");
                     conn.out.extend_from_slice(&render::error(now(), &Local, &text));
-                    break End::new(ClosedBy::Timeout, "login timeout", true);
+                    break Some(End::new(ClosedBy::Timeout, "login timeout", true));
                 }
             }
-        });
+        };
+        let Some(end) = end else {
+            return match crate::park::take(stream) {
+                Some(Ok(stream)) => Some(Parked {
+                    stream,
+                    // (No timer: named, a line connection has no heartbeat.)
+                    until: Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600),
+                    state: Napping {
+                        conn,
+                        rx,
+                        leave,
+                        decoder,
+                    },
+                }),
+                // (Closed: the session ends with the state, by `leave`.)
+                _ => None,
+            };
+        };
+        // (Boxed, as how the loop ended: kept across the last awaits, it
+        // would size every idle connection's task.)
+        let end = Box::new(end);
         leave.disarm();
         // (Boxed: a request to the hub is a large future to keep.)
         let leaving = Box::pin(conn.hub.disconnect(conn.sid, end.reason.clone()));
@@ -284,6 +383,7 @@ fn run<S: Io>(
             }
         }
         end.by.log(&conn.who(), &end.reason);
+        None
     }
 }
 
@@ -331,6 +431,17 @@ struct Conn {
 }
 
 impl Conn {
+    /// Named, and nothing is under way that the loop must see through: it
+    /// may park.
+    fn can_nap(&self) -> bool {
+        self.nick.is_some()
+            && !self.holding()
+            && self.taken.is_none()
+            && self.end_fence.is_none()
+            && self.bye.is_none()
+            && !self.quitting
+    }
+
     /// Which connection this is, for its log lines.
     fn who(&self) -> ConnLog {
         ConnLog {

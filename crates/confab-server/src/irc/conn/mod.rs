@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,8 +38,9 @@ use super::render::{self, CAPS, Caps, View};
 use crate::auth;
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::Config;
-use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, read_with, write_out};
-use crate::queue::Ended;
+use crate::hub_task::{ConnOutbox, HubHandle, Leave, Out, Ready, read_with, write_out};
+use crate::park::{Nap, Parked};
+use crate::queue::{self, Ended};
 use crate::time::now;
 
 mod chathistory;
@@ -68,9 +70,34 @@ pub fn serve<S: Io>(
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) -> impl std::future::Future<Output = ()> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
     let sid = hub.new_session();
     run(stream, peer, sid, initial, hub, config)
+}
+
+/// An IRC connection while parked (see `park`): all it keeps but its
+/// socket.
+pub struct Napping {
+    conn: Conn,
+    rx: queue::Receiver<Out>,
+    leave: Leave,
+}
+
+impl Nap for Napping {
+    fn count(&self) -> &crate::park::Count {
+        self.conn.hub.parked()
+    }
+
+    fn wait(&mut self, waker: &std::task::Waker) -> bool {
+        self.rx.park(waker)
+    }
+
+    fn resume(
+        self,
+        stream: crate::rewind::Rewind<tokio::net::TcpStream>,
+    ) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send + 'static {
+        drive(stream, self, BytesMut::new())
+    }
 }
 
 struct Pending {
@@ -106,7 +133,9 @@ struct Conn {
     sid: SessionId,
     hub: HubHandle,
     config: Arc<Config>,
-    peer: SocketAddr,
+    /// (Boxed: read at a login and in log lines, it would be 24 bytes
+    /// more of every idle connection's task, and of every parked one.)
+    peer: Box<SocketAddr>,
     /// The client's host as everyone sees it: its cloak, the hub's rule.
     host: Arc<str>,
     /// The session's outbox until the hub gets it (end of registration).
@@ -159,10 +188,12 @@ struct Conn {
     /// the session: every command and door-made reply of the line answers
     /// it, and one fence at the line's end releases them as one labeled
     /// response (several targets, several channels, a refusal among them).
-    group: Option<u64>,
+    group: Option<NonZeroU64>,
     /// The input ended: the fence sent behind its last line, and whether
     /// it came back.
-    end_fence: Option<(u64, bool)>,
+    /// (Boxed, being rare: every idle connection's task, and every parked
+    /// one, would carry its 24 bytes.)
+    end_fence: Option<Box<(u64, bool)>>,
 }
 
 /// Sets the connection up, then returns the loop that serves it.
@@ -178,24 +209,21 @@ fn run<S: Io>(
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) -> impl std::future::Future<Output = ()> + Send {
-    // One stream, not split halves: the loop writes and reads in turn,
-    // never at once (a split is an `Arc` and a lock on every I/O).
-    let mut stream = stream;
+) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
     let pacer = hub.flood().pacer(peer.ip(), sid);
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(sid, config.limits.send_queue, &hub);
+    let (outbox, rx, _) = ConnOutbox::new(sid, config.limits.send_queue, &hub);
     let register_by = Instant::now() + Duration::from_millis(config.irc.registration_timeout_ms);
     // Should this task end abnormally (a panic), the hub still learns
     // that the session is gone.
-    let mut leave = Leave::new(&hub, sid);
-    let mut inbuf = BytesMut::from(&initial[..]);
+    let leave = Leave::new(&hub, sid);
+    let inbuf = BytesMut::from(&initial[..]);
     drop(initial);
     let host = hub.cloak_host(peer.ip());
-    let mut conn = Conn {
+    let conn = Conn {
         sid,
         hub,
         config,
-        peer,
+        peer: Box::new(peer),
         host,
         outbox: Some(Box::new(outbox)),
         connected: false,
@@ -228,11 +256,43 @@ fn run<S: Io>(
         group: None,
         end_fence: None,
     };
+    conn_event!(info, conn.who(), "connected");
+    let nap = Napping { conn, rx, leave };
+    drive(stream, nap, inbuf)
+}
+
+/// The loop that serves a connection, from its start or from a park
+/// (`park`): it returns the connection parked once it has been quiet a
+/// while with nothing under way, if its socket can park.
+fn drive<S: Io>(
+    stream: S,
+    nap: Napping,
+    inbuf: BytesMut,
+) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+    // One stream, not split halves: the loop writes and reads in turn,
+    // never at once (a split is an `Arc` and a lock on every I/O).
+    let mut stream = stream;
+    let mut inbuf = inbuf;
+    let Napping {
+        mut conn,
+        mut rx,
+        mut leave,
+    } = nap;
+    // (Made again from the queue: a parked connection keeps one pointer
+    // less.)
+    let mut kill = rx.kill_switch();
     async move {
-        conn_event!(info, conn.who(), "connected");
         let mut discarding = false;
         let mut batch = Vec::new();
-        let mut quiet = crate::hub_task::Quiet::default();
+        // Looked at after a while (a resumed connection too), and parked
+        // once quiet; soon, for a new one.
+        let mut quiet = if conn.registered {
+            crate::hub_task::Quiet::default()
+        } else {
+            crate::hub_task::Quiet::eager()
+        };
+        quiet.busy();
+        let mut napping = false;
         // Set when reading ended: how. (Boxed: the loop's state is the
         // idle connection's task, see `Conn::due`.)
         let mut eof: Option<Box<(ClosedBy, String)>> = None;
@@ -240,9 +300,7 @@ fn run<S: Io>(
         // does (a line heard, a PING sent), not armed anew on every wake.
         let timer = tokio::time::sleep_until(conn.due());
         tokio::pin!(timer);
-        // (Boxed: kept across the last awaits, its 32 bytes would size
-        // every connection's task.)
-        let ended: Box<(ClosedBy, String)> = Box::new(loop {
+        let ended = loop {
             // Every complete line in the buffer first.
             // While the registration's login is with the hub, later lines
             // wait (clients may send JOIN right behind USER).
@@ -277,7 +335,7 @@ fn run<S: Io>(
             if let Err(e) = write_out(&mut stream, &mut conn.out, &mut kill).await
                 && conn.closed_by != ClosedBy::Killed
             {
-                break e.closed();
+                break Some(e.closed());
             }
             // Nothing waiting: what a burst grew goes back, and once the
             // connection was quiet a while, what it kept too, so an idle
@@ -293,25 +351,36 @@ fn run<S: Io>(
                 crate::hub_task::release_map(&mut conn.pending);
             }
             if let Some(why) = conn.closing.clone() {
-                break (conn.closed_by, why.into());
+                break Some((conn.closed_by, why.into()));
+            }
+            // Quiet a while with nothing under way: it parks.
+            if std::mem::take(&mut napping)
+                && eof.is_none()
+                && !discarding
+                && inbuf.is_empty()
+                && conn.out.is_empty()
+                && conn.can_nap()
+                && crate::park::can_take(&stream)
+            {
+                break None;
             }
             // The client stopped sending (`printf … | nc` does at once):
             // it ends once every line it sent has been handled and
             // answered. A fence behind them comes back after their
             // replies, which wait for their commit.
             if eof.is_some() && !conn.awaiting_login() {
-                match conn.end_fence {
-                    _ if !conn.connected => break *eof.take().expect("checked"),
+                match conn.end_fence.as_deref() {
+                    _ if !conn.connected => break eof.take().map(|e| *e),
                     None => {
                         let req = conn.next_req;
                         conn.next_req += 1;
-                        conn.end_fence = Some((req, false));
+                        conn.end_fence = Some(Box::new((req, false)));
                         let fencing = Box::pin(conn.hub.fence(conn.sid, req));
                         if fencing.await.is_err() {
-                            break *eof.take().expect("checked");
+                            break eof.take().map(|e| *e);
                         }
                     }
-                    Some((_, true)) => break *eof.take().expect("checked"),
+                    Some((_, true)) => break eof.take().map(|e| *e),
                     Some((_, false)) => {}
                 }
             }
@@ -332,7 +401,7 @@ fn run<S: Io>(
                             conn.closed_by = ClosedBy::Killed;
                             continue;
                         }
-                        Err(Ended::Closed) => break (ClosedBy::Server, "closed".to_owned()),
+                        Err(Ended::Closed) => break Some((ClosedBy::Server, "closed".to_owned())),
                     }
                     quiet.busy();
                     if let Some(rest) = crate::hub_task::deliver_all(&mut batch, |item| conn.deliver(item)) {
@@ -357,8 +426,8 @@ fn run<S: Io>(
                 () = &mut timer => {
                     let now = Instant::now();
                     // Quiet a while: the next give-back, above, keeps
-                    // nothing.
-                    quiet.due(now);
+                    // nothing, and the connection may park.
+                    napping = quiet.due(now);
                     if now < conn.due() {
                         continue;
                     }
@@ -380,7 +449,22 @@ fn run<S: Io>(
                     }
                 }
             }
-        });
+        };
+        let Some(ended) = ended else {
+            let until = conn.due();
+            return match crate::park::take(stream) {
+                Some(Ok(stream)) => Some(Parked {
+                    stream,
+                    until,
+                    state: Napping { conn, rx, leave },
+                }),
+                // (Closed: the session ends with the state, by `leave`.)
+                _ => None,
+            };
+        };
+        // (Boxed: kept across the last awaits, its 32 bytes would size
+        // every connection's task.)
+        let ended = Box::new(ended);
         leave.disarm();
         if conn.connected {
             // (Boxed: a request to the hub is a large future to keep.)
@@ -393,6 +477,7 @@ fn run<S: Io>(
         let _ = flushing.await;
         let _ = stream.shutdown().await;
         ended.0.log(&conn.who(), &ended.1);
+        None
     }
 }
 
@@ -461,7 +546,7 @@ impl Conn {
         ConnLog {
             door: "irc",
             sid: self.sid,
-            peer: self.peer,
+            peer: *self.peer,
         }
     }
 
@@ -525,6 +610,22 @@ impl Conn {
         Duration::from_millis(self.config.irc.ping_timeout_ms)
     }
 
+    /// Nothing is under way that the loop must see through: registered,
+    /// the hub has the session, no command awaits its answer, and the
+    /// connection is not ending. It may park.
+    fn can_nap(&self) -> bool {
+        self.registered
+            && self.connected
+            && self.outbox.is_none()
+            && self.reg.is_none()
+            && self.pending.is_empty()
+            && self.group.is_none()
+            && self.label.is_none()
+            && self.end_fence.is_none()
+            && self.closing.is_none()
+            && !self.awaiting_login()
+    }
+
     fn awaiting_login(&self) -> bool {
         self.login_sent && !self.logged_in
     }
@@ -552,7 +653,7 @@ impl Conn {
     /// session, through the hub's echo after (keeping their order with the
     /// hub's replies). Labeled when the command was.
     async fn reply(&mut self, msgs: Vec<Irc>) {
-        if let Some(p) = self.group.and_then(|req| self.pending.get_mut(&req)) {
+        if let Some(p) = self.group.and_then(|req| self.pending.get_mut(&req.get())) {
             // Held for the line's labeled response; still audited.
             let error = audited_error(&msgs);
             p.held.extend(msgs);
@@ -629,7 +730,7 @@ impl Conn {
     /// Sends `cmd` to the hub as a numbered request, remembering what it
     /// was, and fences it.
     async fn command(&mut self, cmd: Command, command: &str, kind: Kind) {
-        if let Some(req) = self.group {
+        if let Some(req) = self.group.map(NonZeroU64::get) {
             // Part of a labeled line: its fence comes at the line's end.
             if let Some(p) = self.pending.get_mut(&req) {
                 p.command = command.to_owned();
@@ -667,7 +768,7 @@ impl Conn {
 
     /// All replies to `req` are in: release a labeled response.
     fn done(&mut self, req: u64) {
-        if let Some((fence, back)) = &mut self.end_fence
+        if let Some((fence, back)) = self.end_fence.as_deref_mut()
             && *fence == req
         {
             *back = true;
@@ -775,7 +876,7 @@ impl Conn {
     async fn line(&mut self, line: &[u8]) {
         self.line_once(line).await;
         self.registered_tidy();
-        if let Some(req) = self.group.take()
+        if let Some(req) = self.group.take().map(NonZeroU64::get)
             && self.hub.fence(self.sid, req).await.is_err()
         {
             self.closing = Some("Server shutting down".into());
@@ -841,7 +942,7 @@ impl Conn {
                 held: Vec::new(),
             };
             self.pending.insert(req, pending);
-            self.group = Some(req);
+            self.group = NonZeroU64::new(req);
         }
         self.run(&msg).await;
     }

@@ -49,7 +49,7 @@ impl Conn {
             };
             if self
                 .hub
-                .connect(self.sid, outbox, self.peer, "irc", info)
+                .connect(self.sid, outbox, *self.peer, "irc", info)
                 .await
                 .is_err()
             {
