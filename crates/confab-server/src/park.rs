@@ -93,7 +93,7 @@ pub fn take<S: 'static>(stream: S) -> Option<std::io::Result<TcpStream>> {
     let tcp = (&mut slot as &mut dyn std::any::Any)
         .downcast_mut::<Option<Rewind<tokio::net::TcpStream>>>()?
         .take()?;
-    Some(tcp.into_plain()?.into_std())
+    Some(tcp.into_plain().ok()?.into_std())
 }
 
 /// Runs a door's loop in a task of its own, and parks it whenever it
@@ -392,11 +392,16 @@ mod tests {
     /// (`server::spawn_door`).
     type Guards = (Option<crate::http::Hold>, crate::metrics::ConnGauge);
 
+    /// A WebSocket's (`http::ws_upgrade`).
+    type WsGuards = (crate::http::Hold, crate::metrics::ConnGauge);
+
     #[test]
     fn a_parked_connection_fits_mimallocs_384_byte_class() {
         let irc = size_of::<Sleeping<crate::irc::conn::Napping, Guards>>();
         let line = size_of::<Sleeping<crate::line::conn::Napping, Guards>>();
+        let ws = size_of::<Sleeping<crate::ws::Napping, WsGuards>>();
         assert!(irc <= 384, "a parked IRC connection is {irc} bytes");
         assert!(line <= 384, "a parked line connection is {line} bytes");
+        assert!(ws <= 384, "a parked WebSocket connection is {ws} bytes");
     }
 }

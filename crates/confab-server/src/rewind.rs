@@ -34,9 +34,12 @@ impl<S> Rewind<S> {
         self.prefix.is_none()
     }
 
-    /// The stream itself, if nothing is left to rewind.
-    pub fn into_plain(self) -> Option<S> {
-        self.prefix.is_none().then_some(self.inner)
+    /// The stream itself, if nothing is left to rewind (else it back).
+    pub fn into_plain(self) -> Result<S, Self> {
+        match self.prefix {
+            None => Ok(self.inner),
+            Some(_) => Err(self),
+        }
     }
 }
 

@@ -26,6 +26,9 @@ use bytes::{Buf, Bytes, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::rewind::Rewind;
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
@@ -58,9 +61,80 @@ struct Partial {
     data: BytesMut,
 }
 
+/// What a WebSocket runs over: the plain TCP socket under hyper's
+/// upgraded connection when it is one (so that an idle connection can
+/// park, `park`), else the upgraded connection (TLS).
+pub enum WsIo {
+    Tcp(Rewind<TcpStream>),
+    Other(Box<dyn crate::rewind::Io>),
+}
+
+impl WsIo {
+    /// The upgraded connection's own stream when it is plain TCP (the
+    /// HTTP door's, with nothing left to rewind), with what hyper read
+    /// past the handshake before it.
+    fn of(io: Upgraded) -> WsIo {
+        type Plain = TokioIo<Rewind<Rewind<TcpStream>>>;
+        let parts = match io.downcast::<Plain>() {
+            Ok(parts) => parts,
+            Err(io) => return WsIo::Other(Box::new(TokioIo::new(io))),
+        };
+        let read = parts.read_buf;
+        // (Both rewound prefixes are read by then: hyper read the request
+        // whole, and what came before it.)
+        match parts.io.into_inner().into_plain() {
+            Ok(inner) => match inner.into_plain() {
+                Ok(tcp) => WsIo::Tcp(Rewind::new(read, tcp)),
+                Err(inner) => WsIo::Other(Box::new(Rewind::new(read, inner))),
+            },
+            Err(outer) => WsIo::Other(Box::new(Rewind::new(read, outer))),
+        }
+    }
+}
+
+impl AsyncRead for WsIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            WsIo::Other(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WsIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WsIo::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            WsIo::Other(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Tcp(s) => Pin::new(s).poll_flush(cx),
+            WsIo::Other(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            WsIo::Other(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+}
+
 /// An upgraded connection, the server's end (over hyper's upgraded
 /// connection; over any stream in tests).
-pub struct Socket<S = TokioIo<Upgraded>> {
+pub struct Socket<S = WsIo> {
     io: S,
     /// Read and not yet taken: the start of a frame whose end has not
     /// come. Empty, and without room once released, while idle.
@@ -87,7 +161,34 @@ pub struct Socket<S = TokioIo<Upgraded>> {
 
 impl Socket {
     pub fn new(io: Upgraded, limits: Limits) -> Socket {
-        Socket::over(TokioIo::new(io), limits)
+        Socket::over(WsIo::of(io), limits)
+    }
+
+    /// A parked connection's socket again (`park`).
+    pub fn resumed(io: Rewind<TcpStream>, limits: Limits) -> Socket {
+        Socket::over(WsIo::Tcp(io), limits)
+    }
+
+    /// Whether it holds nothing but its stream, a plain TCP one that can
+    /// park: no frame half read, nothing owed, not closing.
+    pub fn can_park(&self) -> bool {
+        matches!(&self.io, WsIo::Tcp(s) if s.is_plain())
+            && self.inbuf.is_empty()
+            && self.partial.is_none()
+            && self.owed.is_empty()
+            && self.pong.is_none()
+            && self.close_reply.is_none()
+            && self.skip == 0
+            && !self.sent_close
+            && !self.got_close
+    }
+
+    /// Its TCP socket, to park (once [`Socket::can_park`]).
+    pub fn into_tcp(self) -> Option<Rewind<TcpStream>> {
+        match self.io {
+            WsIo::Tcp(s) => Some(s),
+            WsIo::Other(_) => None,
+        }
     }
 }
 

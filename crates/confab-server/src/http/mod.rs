@@ -168,19 +168,18 @@ async fn ws_upgrade(
     let limit = state.config.http.max_ws_message_bytes;
     let limits = crate::websocket::Limits { max_message: limit };
     let protocol = ws.protocol(&[IRC_TEXT, IRC_BINARY, CONFAB_V1]);
-    // Not an `async move` block awaiting the door: one would keep what it
-    // captured beside the door's future for the connection's whole life.
-    ws.on_upgrade(protocol, limits, move |socket| {
-        use futures_util::FutureExt;
-        use futures_util::future::Either;
-        // IRC over WebSocket boxed: its future is the larger, and the JSON
-        // protocol's connections should not each carry its size.
-        let serving = match protocol {
-            Some(IRC_TEXT) => Either::Left(Box::pin(irc_ws::serve(socket, false, peer, state))),
-            Some(IRC_BINARY) => Either::Left(Box::pin(irc_ws::serve(socket, true, peer, state))),
-            _ => Either::Right(crate::ws::serve(socket, peer, state)),
-        };
-        serving.map(move |()| drop(hold))
+    // Each door in a task of its own, which holds the connection's place
+    // (`hold`) as long as it lives; the JSON protocol's parks when idle.
+    ws.on_upgrade(protocol, limits, move |socket| match protocol {
+        Some(p @ (IRC_TEXT | IRC_BINARY)) => {
+            use futures_util::FutureExt;
+            let serving = irc_ws::serve(socket, p == IRC_BINARY, peer, state);
+            tokio::spawn(serving.map(move |()| drop(hold)));
+        }
+        _ => {
+            let guards = (hold, ConnGauge::new("ws"));
+            crate::park::spawn(guards, crate::ws::serve(socket, peer, state));
+        }
     })
 }
 

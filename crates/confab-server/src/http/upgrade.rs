@@ -4,8 +4,6 @@
 //! [`Socket`]. A request that is not a WebSocket handshake gets a JSON
 //! error, as every refusal does.
 
-use std::future::Future;
-
 use axum::extract::FromRequestParts;
 use axum::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
@@ -95,36 +93,22 @@ impl Upgrade {
     }
 
     /// Answers `101 Switching Protocols` (naming `protocol`, if chosen)
-    /// and, once the client has it, runs `serve` on the WebSocket in a
-    /// task of its own.
-    pub fn on_upgrade<F, Fut>(
+    /// and, once the client has it, hands `serve` the WebSocket (in a
+    /// task of the upgrade's, which `serve` spawns the door's from).
+    pub fn on_upgrade<F>(
         self,
         protocol: Option<&'static str>,
         limits: crate::websocket::Limits,
         serve: F,
     ) -> Response
     where
-        F: FnOnce(Socket) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
+        F: FnOnce(Socket) + Send + 'static,
     {
-        use futures_util::future::{Either, ready};
         let accept = derive_accept_key(self.key.as_bytes());
-        // Combinators, not an `async` block: the task then holds the
-        // door's future alone for the connection's life, not what the
-        // upgrade needed beside it.
-        let task = self
-            .on_upgrade
-            .map(move |upgraded| match upgraded {
-                Ok(io) => Some(Socket::new(io, limits)),
-                Err(e) => {
-                    tracing::debug!(error = %e, "WebSocket upgrade failed");
-                    None
-                }
-            })
-            .then(move |socket| match socket {
-                Some(socket) => Either::Left(serve(socket)),
-                None => Either::Right(ready(())),
-            });
+        let task = self.on_upgrade.map(move |upgraded| match upgraded {
+            Ok(io) => serve(Socket::new(io, limits)),
+            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        });
         tokio::spawn(task);
         let mut response = (
             StatusCode::SWITCHING_PROTOCOLS,

@@ -22,9 +22,9 @@ use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, 
 use crate::auth::{self, LoginError};
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready, Unwritten};
-use crate::metrics::ConnGauge;
-use crate::queue::Ended;
+use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Out, Ready, Unwritten};
+use crate::park::{Nap, Parked};
+use crate::queue::{self, Ended};
 use crate::shared::Shared;
 use crate::time::now;
 use crate::websocket::{Frames, Message as WsMessage, Socket, close_code, too_big};
@@ -58,9 +58,36 @@ pub fn serve(
     socket: Socket,
     peer: SocketAddr,
     state: Shared,
-) -> impl std::future::Future<Output = ()> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
     let sid = state.hub.new_session();
     run(socket, peer, sid, state)
+}
+
+/// A WebSocket connection while parked (see `park`): all it keeps but its
+/// socket (which holds nothing else then, `Socket::can_park`).
+pub struct Napping {
+    conn: Conn,
+    rx: queue::Receiver<Out>,
+    leave: Leave,
+}
+
+impl Nap for Napping {
+    fn count(&self) -> &crate::park::Count {
+        self.conn.state.hub.parked()
+    }
+
+    fn wait(&mut self, waker: &std::task::Waker) -> bool {
+        self.rx.park(waker)
+    }
+
+    fn resume(
+        self,
+        stream: crate::rewind::Rewind<tokio::net::TcpStream>,
+    ) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send + 'static {
+        let max_message = self.conn.state.config.http.max_ws_message_bytes;
+        let limits = crate::websocket::Limits { max_message };
+        drive(Socket::resumed(stream, limits), self)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,19 +165,18 @@ struct Conn {
 /// Sets the connection up, then returns the loop that serves it. (Not an
 /// `async fn`, for the reason given at `irc::conn::run`.)
 fn run(
-    mut socket: Socket,
+    socket: Socket,
     peer: SocketAddr,
     sid: SessionId,
     state: Shared,
-) -> impl std::future::Future<Output = ()> + Send {
-    let gauge = ConnGauge::new("ws");
+) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
     let config = state.config.clone();
     let pacer = state.hub.flood().pacer(peer.ip(), sid);
-    let (outbox, mut rx, mut kill) = ConnOutbox::new(sid, config.limits.send_queue, &state.hub);
+    let (outbox, rx, _) = ConnOutbox::new(sid, config.limits.send_queue, &state.hub);
     // Should this task end abnormally (a panic), the hub still learns
     // that the session is gone (if it had begun).
-    let mut leave = Leave::new(&state.hub, sid);
-    let mut conn = Conn {
+    let leave = Leave::new(&state.hub, sid);
+    let conn = Conn {
         sid,
         peer,
         pacer,
@@ -169,11 +195,38 @@ fn run(
         out: Frames::default(),
         closing: None,
     };
+    conn_event!(info, conn.who(), "connected");
+    drive(socket, Napping { conn, rx, leave })
+}
+
+/// The loop that serves a connection, from its start or from a park
+/// (`park`): it returns the connection parked once it is logged in and
+/// has been quiet a while with nothing under way, if its socket can park.
+fn drive(
+    socket: Socket,
+    nap: Napping,
+) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+    let mut socket = socket;
+    let Napping {
+        mut conn,
+        mut rx,
+        mut leave,
+    } = nap;
+    // (Made again from the queue: a parked connection keeps one pointer
+    // less.)
+    let mut kill = rx.kill_switch();
+    let config = conn.state.config.clone();
     async move {
-        let _gauge = gauge;
-        conn_event!(info, conn.who(), "connected");
         let mut batch = Vec::new();
-        let mut quiet = crate::hub_task::Quiet::default();
+        // Looked at after a while (a resumed connection too), and parked
+        // once quiet; soon, for a new one.
+        let mut quiet = if conn.phase == Phase::Ready {
+            crate::hub_task::Quiet::default()
+        } else {
+            crate::hub_task::Quiet::eager()
+        };
+        quiet.busy();
+        let mut napping = false;
         // Set when the login timer ran out (the close is then written).
         let mut timed_out = false;
         // One heartbeat timer for the connection's life, moved only when its
@@ -183,11 +236,9 @@ fn run(
         // per idle connection, 2026-12-05).
         let timer = tokio::time::sleep_until(conn.due());
         tokio::pin!(timer);
-        // (Boxed: kept across the last await, its 32 bytes would size every
-        // connection's task.)
-        let ended: Box<(ClosedBy, String)> = Box::new('conn: loop {
+        let ended = 'conn: loop {
             if let Err(e) = conn.write(&mut socket, &mut kill).await {
-                break e.closed();
+                break Some(e.closed());
             }
             if let Some(closing) = conn.closing.take() {
                 // (Boxed, like every rare await here: an idle connection's
@@ -200,7 +251,7 @@ fn run(
                 } else {
                     ClosedBy::Server
                 };
-                break (by, why);
+                break Some((by, why));
             }
             // Nothing waiting: what a burst grew goes back (everything,
             // after a quiet spell).
@@ -208,6 +259,10 @@ fn run(
                 conn.out.release(keep);
                 socket.release(keep);
                 crate::hub_task::release_map(&mut conn.pending);
+            }
+            // Quiet a while with nothing under way: it parks.
+            if std::mem::take(&mut napping) && conn.can_nap() && socket.can_park() {
+                break None;
             }
             quiet.set_timer(timer.as_mut(), conn.due());
             // Nothing is awaited inside the select: what it woke with
@@ -220,8 +275,8 @@ fn run(
                     got = rx.recv_many(&mut batch, WRITE_BATCH) => {
                         match got {
                             Ok(_) => {}
-                            Err(Ended::Killed(why)) => break 'conn (ClosedBy::Killed, why.to_string()),
-                            Err(Ended::Closed) => break 'conn (ClosedBy::Server, "closed".to_owned()),
+                            Err(Ended::Killed(why)) => break 'conn Some((ClosedBy::Killed, why.to_string())),
+                            Err(Ended::Closed) => break 'conn Some((ClosedBy::Server, "closed".to_owned())),
                         }
                         quiet.busy();
                     }
@@ -230,7 +285,7 @@ fn run(
                         quiet.busy();
                         conn.ping_sent = None;
                         match frame {
-                            None => break 'conn (ClosedBy::Client, "Connection closed".to_owned()),
+                            None => break 'conn Some((ClosedBy::Client, "Connection closed".to_owned())),
                             Some(Ok(frame)) => break 'woke frame,
                             Some(Err(e)) => {
                                 if too_big(&e) {
@@ -238,7 +293,7 @@ fn run(
                                     let msg = format!("a message may be at most {max} bytes; closing");
                                     conn.fatal(None, "message_too_big", &msg, close_code::SIZE, "message too big");
                                 } else {
-                                    break 'conn (ClosedBy::ReadError, format!("WebSocket error: {e}"));
+                                    break 'conn Some((ClosedBy::ReadError, format!("WebSocket error: {e}")));
                                 }
                             }
                         }
@@ -246,8 +301,8 @@ fn run(
                     () = &mut timer => {
                         let now = Instant::now();
                         // Quiet a while: the next give-back, above, keeps
-                        // nothing.
-                        quiet.due(now);
+                        // nothing, and the connection may park.
+                        napping = quiet.due(now);
                         conn.delivered.expire(now);
                         if conn.phase != Phase::Ready && now >= conn.login_by {
                             let secs = config.limits.login_timeout().as_secs_f64();
@@ -260,7 +315,7 @@ fn run(
                             continue 'conn;
                         }
                         if conn.ping_sent.is_some() {
-                            break 'conn (ClosedBy::Timeout, "Ping timeout".to_owned());
+                            break 'conn Some((ClosedBy::Timeout, "Ping timeout".to_owned()));
                         }
                         conn.ping_sent = Some(Instant::now());
                         conn.out.ping(b"confab");
@@ -279,9 +334,24 @@ fn run(
             // (Bound first: a temporary would live across the await.)
             let handling = Box::pin(conn.frame(frame));
             if let Flow::Stop(by, why) = handling.await {
-                break (by, why);
+                break Some((by, why));
             }
-        });
+        };
+        let Some(ended) = ended else {
+            let until = conn.wake_by();
+            return match socket.into_tcp().and_then(crate::park::take) {
+                Some(Ok(stream)) => Some(Parked {
+                    stream,
+                    until,
+                    state: Napping { conn, rx, leave },
+                }),
+                // (Closed: the session ends with the state, by `leave`.)
+                _ => None,
+            };
+        };
+        // (Boxed: kept across the last await, its 32 bytes would size every
+        // connection's task.)
+        let ended = Box::new(ended);
         leave.disarm();
         if conn.outbox.is_none() {
             // Connected: the hub says goodbye to the others (it already has,
@@ -290,6 +360,7 @@ fn run(
             let _ = leaving.await;
         }
         ended.0.log(&conn.who(), &ended.1);
+        None
     }
 }
 
@@ -371,6 +442,26 @@ impl Delivered {
 }
 
 impl Conn {
+    /// Logged in, and nothing is under way that the loop must see
+    /// through: it may park.
+    fn can_nap(&self) -> bool {
+        self.phase == Phase::Ready
+            && self.connected()
+            && self.pending.is_empty()
+            && self.closing.is_none()
+            && !self.quitting
+            && self.out.is_empty()
+    }
+
+    /// When a parked connection must wake: its timer, or the end of the
+    /// time it remembers what it delivered.
+    fn wake_by(&self) -> Instant {
+        match &self.delivered.0 {
+            Some(r) if r.resuming == 0 => self.due().min(r.until),
+            _ => self.due(),
+        }
+    }
+
     /// When the connection's timer is due: the next heartbeat, or its
     /// timeout, and until the login the login's deadline. Asked again
     /// when the timer fires rather than kept across the wait: what the

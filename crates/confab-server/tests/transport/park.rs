@@ -135,3 +135,62 @@ async fn a_parked_connection_is_killed_at_once() {
     op.expect(":frank!").await;
     s.shutdown().await;
 }
+
+/// The next text message of `ws` that contains `needle`.
+async fn ws_expect(ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>, needle: &str) -> String {
+    use futures_util::StreamExt;
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let next = tokio::time::timeout_at(end, ws.next()).await;
+        match next {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) => {
+                if t.contains(needle) {
+                    return t.to_string();
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no message with {needle:?}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_parked_websocket_wakes_for_its_messages_and_the_shutdown() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    let s = start(|_, _| {}).await;
+    let mut alice = irc(&s, "alice", "#nap").await;
+    let tcp = TcpStream::connect(s.addr()).await.unwrap();
+    let url = format!("ws://{}/ws", s.addr());
+    let (mut wes, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+    let hello = r#"{"type":"hello","v":1,"name":"wes","auto_join":false}"#;
+    wes.send(WsMessage::text(hello)).await.unwrap();
+    ws_expect(&mut wes, r#""type":"welcome""#).await;
+    let join = r##"{"type":"join","room":"#nap","id":7}"##;
+    wes.send(WsMessage::text(join)).await.unwrap();
+    ws_expect(&mut wes, r#""type":"ack","re":7"#).await;
+    alice.expect(":wes!").await;
+    parked(&s, 2).await;
+
+    // A delivery wakes it.
+    alice.send("PRIVMSG #nap :hello wes").await;
+    ws_expect(&mut wes, "hello wes").await;
+    parked(&s, 2).await;
+
+    // So does its client's message.
+    let send = r##"{"type":"send","to":"#nap","text":"from the web"}"##;
+    wes.send(WsMessage::text(send)).await.unwrap();
+    alice.expect("PRIVMSG #nap :from the web").await;
+    parked(&s, 2).await;
+
+    // And the server's stop: it is told, and closed.
+    s.shutdown().await;
+    let end = Instant::now() + DEADLINE;
+    loop {
+        match tokio::time::timeout_at(end, wes.next()).await {
+            Ok(Some(Ok(WsMessage::Close(_))) | None | Some(Err(_))) => break,
+            Ok(Some(Ok(_))) => {}
+            Err(_) => panic!("the WebSocket was not closed"),
+        }
+    }
+}
