@@ -221,6 +221,19 @@ impl Quiet {
         }
     }
 
+    /// A door's at the start of its loop: [`Quiet::eager`] for a new
+    /// connection, and looking after a while either way (a resumed one
+    /// parks again once quiet).
+    pub fn starting(new: bool) -> Quiet {
+        let mut quiet = if new {
+            Quiet::eager()
+        } else {
+            Quiet::default()
+        };
+        quiet.busy();
+        quiet
+    }
+
     /// How long the next quiet spell is.
     fn spell(&mut self) -> std::time::Duration {
         if self.eager > 0 {
@@ -603,7 +616,7 @@ struct HandleParts {
     /// under way.
     stopping: tokio::sync::watch::Sender<bool>,
     /// This server's connections parked now (`park`).
-    parked: crate::park::Count,
+    parked: crate::hub_task::ParkedCount,
 }
 
 /// The queues of connections still logging in (an IRC client before
@@ -670,7 +683,7 @@ impl HubHandle {
     }
 
     /// This server's connections parked now (`park`).
-    pub fn parked(&self) -> &crate::park::Count {
+    pub fn parked(&self) -> &crate::hub_task::ParkedCount {
         &self.0.parked
     }
 
@@ -932,6 +945,28 @@ impl HubHandle {
     }
 }
 
+/// How many of a server's connections are parked now (`park`).
+#[derive(Clone, Default)]
+pub struct ParkedCount(Arc<std::sync::atomic::AtomicUsize>);
+
+impl ParkedCount {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// One more parked (the process's gauge too).
+    pub(crate) fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::parked().increment(1.0);
+    }
+
+    /// One woken.
+    pub(crate) fn sub(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+        crate::metrics::parked().decrement(1.0);
+    }
+}
+
 /// What every door reaches through the hub's handle, beside the hub.
 pub struct ForDoors {
     /// The flood limit.
@@ -943,7 +978,7 @@ pub struct ForDoors {
     /// Where reads run (none: on the hub thread).
     pub readers: Option<Arc<Readers>>,
     /// The count of the server's parked connections.
-    pub parked: crate::park::Count,
+    pub parked: crate::hub_task::ParkedCount,
 }
 
 /// Starts the hub thread on `hub`. `committed` is signalled when a

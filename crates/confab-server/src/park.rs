@@ -5,13 +5,13 @@
 //! cell, the registration's 256), most of what an idle one costs. A
 //! plain TCP connection that has been quiet a while (`Quiet::AFTER`) and
 //! is waiting for nothing but its client, its queue and its timer *parks*
-//! instead: its door's loop ends and hands over its state (a [`Nap`]),
+//! instead: its door's loop ends and hands over its state (a [`Napping`]),
 //! which waits here in a box, and its socket, which leaves tokio for the
 //! epoll set of the process's parking thread. The first of a byte from
 //! the client (or its close), an item or the kill in the connection's
 //! queue, or the door's deadline (its next PING) wakes it: the thread
 //! takes the socket back to tokio and spawns the door's loop again
-//! ([`Nap::resume`]), where the connection goes on as if it had waited in
+//! ([`Door::resume`]), where the connection goes on as if it had waited in
 //! its task all along.
 //!
 //! One thread for the process, started at the first park: a parked
@@ -22,7 +22,6 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
@@ -32,50 +31,67 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use tracing::warn;
 
+use crate::hub_task::{HubHandle, KillSwitch, Leave, Out, ParkedCount};
+use crate::queue;
 use crate::rewind::Rewind;
 
-/// How many of a server's connections are parked now.
-#[derive(Clone, Default)]
-pub struct Count(Arc<AtomicUsize>);
-
-impl Count {
-    pub fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    fn add(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::parked().increment(1.0);
-    }
-
-    fn sub(&self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-        crate::metrics::parked().decrement(1.0);
-    }
-}
-
-/// A door's connection while parked: all it keeps but its socket.
-pub trait Nap: Send + Sized + 'static {
-    /// Its server's count of parked connections.
-    fn count(&self) -> &Count;
-
-    /// Leaves `waker` with the connection's queue, to be woken by its
-    /// next item, its kill or its end; false if one is there already.
-    fn wait(&mut self, waker: &Waker) -> bool;
+/// A door's state of a connection (its `Conn`), as it parks.
+pub trait Door: Send + Sized + 'static {
+    /// The hub, which has the server's count of parked connections.
+    fn hub(&self) -> &HubHandle;
 
     /// The door's loop again, on the socket given back.
     fn resume(
-        self,
+        nap: Napping<Self>,
         stream: Rewind<tokio::net::TcpStream>,
     ) -> impl Future<Output = Option<Parked<Self>>> + Send + 'static;
 }
 
+/// A parked connection: all it keeps but its socket.
+pub struct Napping<C> {
+    /// Its door's state.
+    pub conn: C,
+    /// Its queue, which wakes it.
+    pub rx: queue::Receiver<Out>,
+    /// Its session's guard.
+    pub leave: Leave,
+}
+
+impl<C> Napping<C> {
+    /// Its parts, for the door's loop: the state, the queue and its kill
+    /// switch (made again from the queue: a parked connection keeps one
+    /// pointer less), the guard.
+    pub fn into_parts(self) -> (C, queue::Receiver<Out>, KillSwitch, Leave) {
+        let kill = self.rx.kill_switch();
+        (self.conn, self.rx, kill, self.leave)
+    }
+}
+
 /// What a door's loop returns when it parks: its socket, when its timer
 /// is next due, and the rest.
-pub struct Parked<T> {
+pub struct Parked<C> {
     pub stream: TcpStream,
     pub until: tokio::time::Instant,
-    pub state: T,
+    pub state: Napping<C>,
+}
+
+/// The connection `state` parked on `stream`'s socket, its timer due
+/// `until`. `None` when the socket is not one that parks ([`can_take`]),
+/// or could not leave tokio's reactor: then it is closed, and the state
+/// dropped ends the session (its `leave`).
+pub fn parked<S: 'static, C>(
+    stream: S,
+    until: tokio::time::Instant,
+    state: Napping<C>,
+) -> Option<Parked<C>> {
+    match take(stream)? {
+        Ok(stream) => Some(Parked {
+            stream,
+            until,
+            state,
+        }),
+        Err(_) => None,
+    }
 }
 
 /// Whether `stream` is a plain TCP socket with nothing rewound, which can
@@ -99,9 +115,9 @@ pub fn take<S: 'static>(stream: S) -> Option<std::io::Result<TcpStream>> {
 /// Runs a door's loop in a task of its own, and parks it whenever it
 /// returns [`Parked`]; `guards` (its place in the limits, its gauge) live
 /// as long as the connection, in the task or parked with it.
-pub fn spawn<T: Nap, G: Send + 'static>(
+pub fn spawn<C: Door, G: Send + 'static>(
     guards: G,
-    serving: impl Future<Output = Option<Parked<T>>> + Send + 'static,
+    serving: impl Future<Output = Option<Parked<C>>> + Send + 'static,
 ) {
     // Not `async move { serving.await }`: an async block keeps the
     // future it captured and the future it awaits in two slots, which
@@ -114,31 +130,33 @@ pub fn spawn<T: Nap, G: Send + 'static>(
     }));
 }
 
-/// A parked door's state with its guards.
-struct Sleeping<T, G> {
-    state: T,
+/// A parked connection with its guards.
+struct Sleeping<C, G> {
+    state: Napping<C>,
     guards: G,
 }
 
 /// [`Sleeping`], whatever its door.
 trait Sleeper: Send {
-    fn count(&self) -> &Count;
+    fn count(&self) -> &ParkedCount;
     fn wait(&mut self, waker: &Waker) -> bool;
     fn wake(self: Box<Self>, stream: Rewind<tokio::net::TcpStream>);
 }
 
-impl<T: Nap, G: Send + 'static> Sleeper for Sleeping<T, G> {
-    fn count(&self) -> &Count {
-        self.state.count()
+impl<C: Door, G: Send + 'static> Sleeper for Sleeping<C, G> {
+    fn count(&self) -> &ParkedCount {
+        self.state.conn.hub().parked()
     }
 
+    /// Leaves `waker` with the connection's queue, to be woken by its
+    /// next item, its kill or its end; false if one is there already.
     fn wait(&mut self, waker: &Waker) -> bool {
-        self.state.wait(waker)
+        self.state.rx.park(waker)
     }
 
     fn wake(self: Box<Self>, stream: Rewind<tokio::net::TcpStream>) {
         let Sleeping { state, guards } = *self;
-        spawn(guards, state.resume(stream));
+        spawn(guards, C::resume(state, stream));
     }
 }
 
@@ -249,19 +267,15 @@ impl Wake for SlotWaker {
 
 /// Parks a connection (see the module's comment); one whose queue has
 /// something already wakes at once.
-fn park<T: Nap, G: Send + 'static>(parked: Parked<T>, guards: G) {
+fn park<C: Door, G: Send + 'static>(parked: Parked<C>, guards: G) {
     let Parked {
         stream,
         until,
         state,
     } = parked;
     let sleeper: Box<dyn Sleeper> = Box::new(Sleeping { state, guards });
-    let wake_now = |sleeper: Box<dyn Sleeper>, stream: TcpStream| match from_std(stream) {
-        Ok(stream) => sleeper.wake(stream),
-        Err(e) => warn!(error = %e, "a parked connection could not go back to tokio"),
-    };
     let Some(parking) = parking() else {
-        return wake_now(sleeper, stream);
+        return wake(sleeper, stream);
     };
     let until = until.into_std();
     let mut s = parking.lock();
@@ -270,7 +284,7 @@ fn park<T: Nap, G: Send + 'static>(parked: Parked<T>, guards: G) {
     s.generation = generation.wrapping_add(1);
     let Ok(key) = u32::try_from(s.slots.vacant_key()) else {
         drop(s);
-        return wake_now(sleeper, stream);
+        return wake(sleeper, stream);
     };
     let token = u64::from(generation) << 32 | u64::from(key);
     if let Err(e) = parking.registry.register(
@@ -280,7 +294,7 @@ fn park<T: Nap, G: Send + 'static>(parked: Parked<T>, guards: G) {
     ) {
         drop(s);
         warn!(error = %e, "a connection could not park");
-        return wake_now(sleeper, stream);
+        return wake(sleeper, stream);
     }
     let mut slot = Slot {
         sleeper,
@@ -304,10 +318,15 @@ fn park<T: Nap, G: Send + 'static>(parked: Parked<T>, guards: G) {
     }
 }
 
-/// `stream` back in tokio's reactor (the caller is in the runtime).
-fn from_std(stream: TcpStream) -> std::io::Result<Rewind<tokio::net::TcpStream>> {
-    let stream = tokio::net::TcpStream::from_std(stream)?;
-    Ok(Rewind::new(bytes::Bytes::new(), stream))
+/// Runs a parked connection's loop again, its socket back in tokio's
+/// reactor (the caller is in the runtime). Should that fail, the
+/// connection ends: its state is dropped, whose session's guard tells the
+/// hub.
+fn wake(sleeper: Box<dyn Sleeper>, stream: TcpStream) {
+    match tokio::net::TcpStream::from_std(stream) {
+        Ok(stream) => sleeper.wake(Rewind::new(bytes::Bytes::new(), stream)),
+        Err(e) => warn!(error = %e, "a parked connection could not go back to tokio"),
+    }
 }
 
 /// The parking thread: waits for the set's sockets, wakes and deadlines,
@@ -369,14 +388,9 @@ fn run() {
             let _entered = runtime.enter();
             // (A panic here would leave every parked connection asleep:
             // it ends this one only.)
-            let woke =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match from_std(stream) {
-                    Ok(stream) => sleeper.wake(stream),
-                    Err(e) => {
-                        warn!(error = %e, "a parked connection could not go back to tokio");
-                        drop(sleeper);
-                    }
-                }));
+            let woke = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                wake(sleeper, stream);
+            }));
             if woke.is_err() {
                 tracing::error!("waking a parked connection panicked; it is closed");
             }
@@ -397,9 +411,9 @@ mod tests {
 
     #[test]
     fn a_parked_connection_fits_mimallocs_384_byte_class() {
-        let irc = size_of::<Sleeping<crate::irc::conn::Napping, Guards>>();
-        let line = size_of::<Sleeping<crate::line::conn::Napping, Guards>>();
-        let ws = size_of::<Sleeping<crate::ws::Napping, WsGuards>>();
+        let irc = size_of::<Sleeping<crate::irc::conn::Conn, Guards>>();
+        let line = size_of::<Sleeping<crate::line::conn::Conn, Guards>>();
+        let ws = size_of::<Sleeping<crate::ws::Conn, WsGuards>>();
         assert!(irc <= 384, "a parked IRC connection is {irc} bytes");
         assert!(line <= 384, "a parked line connection is {line} bytes");
         assert!(ws <= 384, "a parked WebSocket connection is {ws} bytes");

@@ -70,7 +70,7 @@ pub struct Server {
     /// The open-file limit in force, raised to the hard one at `bind`.
     files: Option<u64>,
     /// Its connections parked now (`park`).
-    parked: crate::park::Count,
+    parked: crate::hub_task::ParkedCount,
 }
 
 /// Opens the configured database (creating and migrating it as needed).
@@ -195,7 +195,7 @@ impl Server {
             readers,
             lock,
             files,
-            parked: crate::park::Count::default(),
+            parked: crate::hub_task::ParkedCount::default(),
         })
     }
 
@@ -215,7 +215,7 @@ impl Server {
     }
 
     /// How many of its connections are parked (`park`), while it runs.
-    pub fn parked(&self) -> crate::park::Count {
+    pub fn parked(&self) -> crate::hub_task::ParkedCount {
         self.parked.clone()
     }
 
@@ -640,10 +640,10 @@ async fn serve_fixed<S: Io>(
 /// Runs a chat door's connection in a task of its own (or parked,
 /// `park::spawn`), with the guards that hold the connection's place and
 /// count it in the door's gauge.
-fn spawn_door<T: crate::park::Nap>(
+fn spawn_door<C: crate::park::Door>(
     ctx: &AcceptCtx,
     door: &'static str,
-    serving: impl std::future::Future<Output = Option<crate::park::Parked<T>>> + Send + 'static,
+    serving: impl std::future::Future<Output = Option<crate::park::Parked<C>>> + Send + 'static,
 ) {
     let guards = (ctx.hold.clone(), ConnGauge::new(door));
     crate::park::spawn(guards, serving);

@@ -48,7 +48,7 @@ struct Srv {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     /// Its connections parked now.
-    parked: confab_server::park::Count,
+    parked: confab_server::hub_task::ParkedCount,
     _dir: tempfile::TempDir,
 }
 

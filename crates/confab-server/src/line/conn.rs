@@ -27,9 +27,9 @@ use crate::auth;
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::{Config, Limits};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, HubHandle, Leave, Out, Ready, read_with, write_out};
-use crate::park::{Nap, Parked};
-use crate::queue::{self, Ended};
+use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, read_with, write_out};
+use crate::park::{Door, Napping, Parked};
+use crate::queue::Ended;
 use crate::time::now;
 
 /// Deliveries taken off the queue per write.
@@ -46,34 +46,21 @@ pub fn serve<S: Io>(
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send {
     let sid = hub.new_session();
     run(stream, peer, sid, initial, hub, config)
 }
 
-/// A line connection while parked (see `park`): all it keeps but its
-/// socket.
-pub struct Napping {
-    conn: Conn,
-    rx: queue::Receiver<Out>,
-    leave: Leave,
-    decoder: LineDecoder,
-}
-
-impl Nap for Napping {
-    fn count(&self) -> &crate::park::Count {
-        self.conn.hub.parked()
-    }
-
-    fn wait(&mut self, waker: &std::task::Waker) -> bool {
-        self.rx.park(waker)
+impl Door for Conn {
+    fn hub(&self) -> &HubHandle {
+        &self.hub
     }
 
     fn resume(
-        self,
+        nap: Napping<Conn>,
         stream: crate::rewind::Rewind<tokio::net::TcpStream>,
-    ) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send + 'static {
-        drive(stream, self, VecDeque::new(), None, Instant::now())
+    ) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send + 'static {
+        drive(stream, nap, VecDeque::new(), None, Instant::now())
     }
 }
 
@@ -104,7 +91,7 @@ fn run<S: Io>(
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send {
     let limits = &config.limits;
     let pacer = hub.flood().pacer(peer.ip(), sid);
     let (outbox, rx, _) = ConnOutbox::new(sid, limits.send_queue, &hub);
@@ -138,13 +125,9 @@ fn run<S: Io>(
         },
         hub,
         config,
-    };
-    let nap = Napping {
-        conn,
-        rx,
-        leave,
         decoder,
     };
+    let nap = Napping { conn, rx, leave };
     drive(stream, nap, items, Some(outbox), login_by)
 }
 
@@ -154,23 +137,15 @@ fn run<S: Io>(
 /// while with nothing under way, if its socket can park.
 fn drive<S: Io>(
     stream: S,
-    nap: Napping,
+    nap: Napping<Conn>,
     items: VecDeque<Decoded>,
     outbox: Option<Box<ConnOutbox>>,
     login_by: Instant,
-) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send {
     // One stream, not split halves: the loop writes and reads in turn.
     let mut stream = stream;
     let mut items = items;
-    let Napping {
-        mut conn,
-        mut rx,
-        mut leave,
-        mut decoder,
-    } = nap;
-    // (Made again from the queue: a parked connection keeps one pointer
-    // less.)
-    let mut kill = rx.kill_switch();
+    let (mut conn, mut rx, mut kill, mut leave) = nap.into_parts();
     async move {
         let fresh = outbox.is_some();
         if let Some(outbox) = outbox {
@@ -196,15 +171,9 @@ fn drive<S: Io>(
             }
         }
         let mut batch = Vec::new();
-        // The give-back rule of every door (`hub_task::Quiet`); looked at
-        // after a while (a resumed connection too), and parked once quiet;
-        // soon, for a new one.
-        let mut quiet = if fresh {
-            crate::hub_task::Quiet::eager()
-        } else {
-            crate::hub_task::Quiet::default()
-        };
-        quiet.busy();
+        // The give-back rule of every door (`hub_task::Quiet`); parked
+        // once quiet; soon, for a new one.
+        let mut quiet = crate::hub_task::Quiet::starting(fresh);
         let mut napping = false;
         // The line door has no heartbeat: once named, the timer wakes only
         // to look for a quiet spell.
@@ -310,10 +279,10 @@ fn drive<S: Io>(
                         rest.await;
                     }
                 }
-                read = read_with(&mut stream, |bytes| decoder.feed(bytes, &mut items)),
+                read = read_with(&mut stream, |bytes| conn.decoder.feed(bytes, &mut items)),
                     if !conn.holding() && eof.is_none() => match read {
                     Ok(0) => {
-                        decoder.finish(&mut items);
+                        conn.decoder.finish(&mut items);
                         eof = Some(Box::new(End::new(ClosedBy::Client, "Connection closed", true)));
                     }
                     Ok(_) => quiet.busy(),
@@ -335,21 +304,9 @@ fn drive<S: Io>(
             }
         };
         let Some(end) = end else {
-            return match crate::park::take(stream) {
-                Some(Ok(stream)) => Some(Parked {
-                    stream,
-                    // (No timer: named, a line connection has no heartbeat.)
-                    until: Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600),
-                    state: Napping {
-                        conn,
-                        rx,
-                        leave,
-                        decoder,
-                    },
-                }),
-                // (Closed: the session ends with the state, by `leave`.)
-                _ => None,
-            };
+            // (No timer: named, a line connection has no heartbeat.)
+            let until = Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
+            return crate::park::parked(stream, until, Napping { conn, rx, leave });
         };
         // (Boxed, as how the loop ended: kept across the last awaits, it
         // would size every idle connection's task.)
@@ -402,7 +359,7 @@ enum Flow {
 }
 
 /// The connection's state, apart from its stream and queue.
-struct Conn {
+pub struct Conn {
     sid: SessionId,
     hub: HubHandle,
     /// The user asked to quit: the hub's goodbye that follows is theirs.
@@ -428,6 +385,8 @@ struct Conn {
     pacer: Pacer,
     parse_limits: ParseLimits,
     config: Arc<Config>,
+    /// The client's bytes into lines (a line begun stays while parked).
+    decoder: LineDecoder,
 }
 
 impl Conn {

@@ -22,9 +22,9 @@ use super::protocol::{self, Auth, BadInput, Hello, ParseLimits, ReqId, Request, 
 use crate::auth::{self, LoginError};
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::flood::{Excess, Pacer};
-use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Out, Ready, Unwritten};
-use crate::park::{Nap, Parked};
-use crate::queue::{self, Ended};
+use crate::hub_task::{ConnOutbox, KillSwitch, Leave, Ready, Unwritten};
+use crate::park::{Door, Napping, Parked};
+use crate::queue::Ended;
 use crate::shared::Shared;
 use crate::time::now;
 use crate::websocket::{Frames, Message as WsMessage, Socket, close_code, too_big};
@@ -58,35 +58,25 @@ pub fn serve(
     socket: Socket,
     peer: SocketAddr,
     state: Shared,
-) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send {
     let sid = state.hub.new_session();
     run(socket, peer, sid, state)
 }
 
-/// A WebSocket connection while parked (see `park`): all it keeps but its
-/// socket (which holds nothing else then, `Socket::can_park`).
-pub struct Napping {
-    conn: Conn,
-    rx: queue::Receiver<Out>,
-    leave: Leave,
-}
-
-impl Nap for Napping {
-    fn count(&self) -> &crate::park::Count {
-        self.conn.state.hub.parked()
-    }
-
-    fn wait(&mut self, waker: &std::task::Waker) -> bool {
-        self.rx.park(waker)
+/// (Parked, a WebSocket keeps nothing of its socket but the stream,
+/// `Socket::can_park`.)
+impl Door for Conn {
+    fn hub(&self) -> &crate::hub_task::HubHandle {
+        &self.state.hub
     }
 
     fn resume(
-        self,
+        nap: Napping<Conn>,
         stream: crate::rewind::Rewind<tokio::net::TcpStream>,
-    ) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send + 'static {
-        let max_message = self.conn.state.config.http.max_ws_message_bytes;
+    ) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send + 'static {
+        let max_message = nap.conn.state.config.http.max_ws_message_bytes;
         let limits = crate::websocket::Limits { max_message };
-        drive(Socket::resumed(stream, limits), self)
+        drive(Socket::resumed(stream, limits), nap)
     }
 }
 
@@ -127,7 +117,8 @@ enum Flow {
     Stop(ClosedBy, String),
 }
 
-struct Conn {
+/// A WebSocket connection's state, apart from its socket and queue.
+pub struct Conn {
     /// The flood limit, applied before each request is read.
     pacer: Pacer,
     /// The client asked to quit: the hub's goodbye that follows is theirs.
@@ -169,7 +160,7 @@ fn run(
     peer: SocketAddr,
     sid: SessionId,
     state: Shared,
-) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send {
     let config = state.config.clone();
     let pacer = state.hub.flood().pacer(peer.ip(), sid);
     let (outbox, rx, _) = ConnOutbox::new(sid, config.limits.send_queue, &state.hub);
@@ -204,28 +195,15 @@ fn run(
 /// has been quiet a while with nothing under way, if its socket can park.
 fn drive(
     socket: Socket,
-    nap: Napping,
-) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+    nap: Napping<Conn>,
+) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send {
     let mut socket = socket;
-    let Napping {
-        mut conn,
-        mut rx,
-        mut leave,
-    } = nap;
-    // (Made again from the queue: a parked connection keeps one pointer
-    // less.)
-    let mut kill = rx.kill_switch();
+    let (mut conn, mut rx, mut kill, mut leave) = nap.into_parts();
     let config = conn.state.config.clone();
     async move {
         let mut batch = Vec::new();
-        // Looked at after a while (a resumed connection too), and parked
-        // once quiet; soon, for a new one.
-        let mut quiet = if conn.phase == Phase::Ready {
-            crate::hub_task::Quiet::default()
-        } else {
-            crate::hub_task::Quiet::eager()
-        };
-        quiet.busy();
+        // Parked once quiet; soon, for a new one.
+        let mut quiet = crate::hub_task::Quiet::starting(conn.phase != Phase::Ready);
         let mut napping = false;
         // Set when the login timer ran out (the close is then written).
         let mut timed_out = false;
@@ -339,15 +317,8 @@ fn drive(
         };
         let Some(ended) = ended else {
             let until = conn.wake_by();
-            return match socket.into_tcp().and_then(crate::park::take) {
-                Some(Ok(stream)) => Some(Parked {
-                    stream,
-                    until,
-                    state: Napping { conn, rx, leave },
-                }),
-                // (Closed: the session ends with the state, by `leave`.)
-                _ => None,
-            };
+            let stream = socket.into_tcp()?;
+            return crate::park::parked(stream, until, Napping { conn, rx, leave });
         };
         // (Boxed: kept across the last await, its 32 bytes would size every
         // connection's task.)

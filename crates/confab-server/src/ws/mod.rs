@@ -8,4 +8,4 @@
 mod conn;
 pub mod protocol;
 
-pub use conn::{Napping, serve};
+pub use conn::{Conn, serve};

@@ -38,9 +38,9 @@ use super::render::{self, CAPS, Caps, View};
 use crate::auth;
 use crate::closed::{ClosedBy, ConnLog, conn_event};
 use crate::config::Config;
-use crate::hub_task::{ConnOutbox, HubHandle, Leave, Out, Ready, read_with, write_out};
-use crate::park::{Nap, Parked};
-use crate::queue::{self, Ended};
+use crate::hub_task::{ConnOutbox, HubHandle, Leave, Ready, read_with, write_out};
+use crate::park::{Door, Napping, Parked};
+use crate::queue::Ended;
 use crate::time::now;
 
 mod chathistory;
@@ -70,33 +70,21 @@ pub fn serve<S: Io>(
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send {
     let sid = hub.new_session();
     run(stream, peer, sid, initial, hub, config)
 }
 
-/// An IRC connection while parked (see `park`): all it keeps but its
-/// socket.
-pub struct Napping {
-    conn: Conn,
-    rx: queue::Receiver<Out>,
-    leave: Leave,
-}
-
-impl Nap for Napping {
-    fn count(&self) -> &crate::park::Count {
-        self.conn.hub.parked()
-    }
-
-    fn wait(&mut self, waker: &std::task::Waker) -> bool {
-        self.rx.park(waker)
+impl Door for Conn {
+    fn hub(&self) -> &HubHandle {
+        &self.hub
     }
 
     fn resume(
-        self,
+        nap: Napping<Conn>,
         stream: crate::rewind::Rewind<tokio::net::TcpStream>,
-    ) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send + 'static {
-        drive(stream, self, BytesMut::new())
+    ) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send + 'static {
+        drive(stream, nap, BytesMut::new())
     }
 }
 
@@ -129,7 +117,8 @@ struct Registering {
     register_by: Option<Instant>,
 }
 
-struct Conn {
+/// An IRC connection's state, apart from its stream and queue.
+pub struct Conn {
     sid: SessionId,
     hub: HubHandle,
     config: Arc<Config>,
@@ -209,7 +198,7 @@ fn run<S: Io>(
     initial: Bytes,
     hub: HubHandle,
     config: Arc<Config>,
-) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send {
     let pacer = hub.flood().pacer(peer.ip(), sid);
     let (outbox, rx, _) = ConnOutbox::new(sid, config.limits.send_queue, &hub);
     let register_by = Instant::now() + Duration::from_millis(config.irc.registration_timeout_ms);
@@ -266,32 +255,19 @@ fn run<S: Io>(
 /// while with nothing under way, if its socket can park.
 fn drive<S: Io>(
     stream: S,
-    nap: Napping,
+    nap: Napping<Conn>,
     inbuf: BytesMut,
-) -> impl std::future::Future<Output = Option<Parked<Napping>>> + Send {
+) -> impl std::future::Future<Output = Option<Parked<Conn>>> + Send {
     // One stream, not split halves: the loop writes and reads in turn,
     // never at once (a split is an `Arc` and a lock on every I/O).
     let mut stream = stream;
     let mut inbuf = inbuf;
-    let Napping {
-        mut conn,
-        mut rx,
-        mut leave,
-    } = nap;
-    // (Made again from the queue: a parked connection keeps one pointer
-    // less.)
-    let mut kill = rx.kill_switch();
+    let (mut conn, mut rx, mut kill, mut leave) = nap.into_parts();
     async move {
         let mut discarding = false;
         let mut batch = Vec::new();
-        // Looked at after a while (a resumed connection too), and parked
-        // once quiet; soon, for a new one.
-        let mut quiet = if conn.registered {
-            crate::hub_task::Quiet::default()
-        } else {
-            crate::hub_task::Quiet::eager()
-        };
-        quiet.busy();
+        // Parked once quiet; soon, for a new one.
+        let mut quiet = crate::hub_task::Quiet::starting(!conn.registered);
         let mut napping = false;
         // Set when reading ended: how. (Boxed: the loop's state is the
         // idle connection's task, see `Conn::due`.)
@@ -452,15 +428,7 @@ fn drive<S: Io>(
         };
         let Some(ended) = ended else {
             let until = conn.due();
-            return match crate::park::take(stream) {
-                Some(Ok(stream)) => Some(Parked {
-                    stream,
-                    until,
-                    state: Napping { conn, rx, leave },
-                }),
-                // (Closed: the session ends with the state, by `leave`.)
-                _ => None,
-            };
+            return crate::park::parked(stream, until, Napping { conn, rx, leave });
         };
         // (Boxed: kept across the last awaits, its 32 bytes would size
         // every connection's task.)
