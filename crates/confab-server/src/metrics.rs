@@ -89,6 +89,7 @@ pub fn handle() -> &'static PrometheusHandle {
         for action in ["paced", "refused", "disconnected"] {
             metrics::counter!(FLOOD, "action" => action).absolute(0);
         }
+        metrics::gauge!(CONNECTIONS_PARKED).set(0.0);
         metrics::gauge!(
             BUILD_INFO,
             "version" => crate::build::VERSION,

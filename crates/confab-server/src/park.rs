@@ -3,7 +3,7 @@
 //! A chat connection is a task, and tokio keeps a registration for its
 //! socket: about 1,150 bytes of every connection (the task's 896-byte
 //! cell, the registration's 256), most of what an idle one costs. A
-//! plain TCP connection that has been quiet a while (`Quiet::AFTER`) and
+//! plain TCP connection that has been quiet a while (`Quiet`) and
 //! is waiting for nothing but its client, its queue and its timer *parks*
 //! instead: its door's loop ends and hands over its state (a [`Napping`]),
 //! which waits here in a box, and its socket, which leaves tokio for the
@@ -15,8 +15,9 @@
 //! its task all along.
 //!
 //! One thread for the process, started at the first park: a parked
-//! connection costs its state's box, a slot and a timer here, and an
-//! `Arc` the size of its token for its queue's waker.
+//! connection costs its state's box, a slot (and a timer, if its door
+//! has one: the line door has none) here, and an `Arc` the size of its
+//! token for its queue's waker.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -68,20 +69,20 @@ impl<C> Napping<C> {
 }
 
 /// What a door's loop returns when it parks: its socket, when its timer
-/// is next due, and the rest.
+/// is next due (none: it has no timer), and the rest.
 pub struct Parked<C> {
     pub stream: TcpStream,
-    pub until: tokio::time::Instant,
+    pub until: Option<tokio::time::Instant>,
     pub state: Napping<C>,
 }
 
 /// The connection `state` parked on `stream`'s socket, its timer due
-/// `until`. `None` when the socket is not one that parks ([`can_take`]),
+/// `until` (none: it has no timer). `None` when the socket is not one that parks ([`can_take`]),
 /// or could not leave tokio's reactor: then it is closed, and the state
 /// dropped ends the session (its `leave`).
 pub fn parked<S: 'static, C>(
     stream: S,
-    until: tokio::time::Instant,
+    until: Option<tokio::time::Instant>,
     state: Napping<C>,
 ) -> Option<Parked<C>> {
     match take(stream)? {
@@ -167,7 +168,7 @@ struct Slot {
     /// Its token's upper half: a token of a slot since reused wakes
     /// nothing.
     generation: u32,
-    until: Instant,
+    until: Option<Instant>,
     /// Where it runs again.
     runtime: tokio::runtime::Handle,
 }
@@ -192,7 +193,9 @@ impl State {
         }
         let slot = self.slots.remove(key);
         slot.sleeper.count().sub();
-        self.timers.remove(&(slot.until, token));
+        if let Some(until) = slot.until {
+            self.timers.remove(&(until, token));
+        }
         // (It is closed if this fails, which it does not: the socket is
         // in the set.)
         let _ = registry.deregister(&mut SourceFd(&slot.stream.as_raw_fd()));
@@ -277,7 +280,7 @@ fn park<C: Door, G: Send + 'static>(parked: Parked<C>, guards: G) {
     let Some(parking) = parking() else {
         return wake(sleeper, stream);
     };
-    let until = until.into_std();
+    let until = until.map(tokio::time::Instant::into_std);
     let mut s = parking.lock();
     // (31 bits: no token is `WAKE`'s.)
     let generation = s.generation & 0x7fff_ffff;
@@ -307,8 +310,11 @@ fn park<C: Door, G: Send + 'static>(parked: Parked<C>, guards: G) {
     let waiting = slot.sleeper.wait(&Waker::from(Arc::new(SlotWaker(token))));
     slot.sleeper.count().add();
     s.slots.insert(slot);
-    let earliest = s.timers.first().is_none_or(|&(at, _)| until < at);
-    s.timers.insert((until, token));
+    let mut earliest = false;
+    if let Some(until) = until {
+        earliest = s.timers.first().is_none_or(|&(at, _)| until < at);
+        s.timers.insert((until, token));
+    }
     if !waiting {
         s.woken.push(token);
     }

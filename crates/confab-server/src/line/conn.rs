@@ -305,8 +305,7 @@ fn drive<S: Io>(
         };
         let Some(end) = end else {
             // (No timer: named, a line connection has no heartbeat.)
-            let until = Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
-            return crate::park::parked(stream, until, Napping { conn, rx, leave });
+            return crate::park::parked(stream, None, Napping { conn, rx, leave });
         };
         // (Boxed, as how the loop ended: kept across the last awaits, it
         // would size every idle connection's task.)

@@ -316,7 +316,7 @@ fn drive(
             }
         };
         let Some(ended) = ended else {
-            let until = conn.wake_by();
+            let until = Some(conn.wake_by());
             let stream = socket.into_tcp()?;
             return crate::park::parked(stream, until, Napping { conn, rx, leave });
         };

@@ -151,6 +151,7 @@ async fn metrics_count_what_every_door_did() {
     for (name, kind) in [
         ("confab_connections_open", "gauge"),
         ("confab_connections_total", "counter"),
+        ("confab_connections_parked", "gauge"),
         ("confab_messages_total", "counter"),
         ("confab_message_deliveries_total", "counter"),
         ("confab_fanout_deliveries_total", "counter"),

@@ -427,7 +427,7 @@ fn drive<S: Io>(
             }
         };
         let Some(ended) = ended else {
-            let until = conn.due();
+            let until = Some(conn.due());
             return crate::park::parked(stream, until, Napping { conn, rx, leave });
         };
         // (Boxed: kept across the last awaits, its 32 bytes would size
