@@ -127,6 +127,7 @@ pub(crate) fn connect(db: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(db, flags).map_err(at(db))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(at(db))?;
+    crate::sqlite::stable_plans(&conn).map_err(at(db))?;
     conn.set_prepared_statement_cache_capacity(16);
     let file = path_of(db);
     match attach(&conn, db, &file) {

@@ -213,6 +213,37 @@ fn a_message_insert_builds_no_temporary_table_and_checks_its_kind() {
     check(&rusqlite::Connection::open(&old.path).unwrap(), 2000);
 }
 
+/// A statement with a bound `LIMIT` keeps its plan when the limit is
+/// bound again, on the store's connections and the indexer's; on a plain
+/// connection SQLite prepares it anew every time.
+#[test]
+fn a_bound_limit_does_not_reprepare_the_statement() {
+    use rusqlite::StatementStatus::RePrepare;
+    let reprepares = |conn: &rusqlite::Connection| {
+        let mut stmt = conn
+            .prepare_cached("SELECT id FROM messages ORDER BY id LIMIT ?1")
+            .unwrap();
+        for limit in [1, 2, 3] {
+            let rows: Vec<i64> = stmt
+                .query_map([limit], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(rows.len() <= 3);
+        }
+        stmt.get_status(RePrepare)
+    };
+    let db = Db::new();
+    let mut store = db.open();
+    store
+        .commit(&[Op::Message(to_room(1, "a", "#r", "x"))])
+        .unwrap();
+    assert_eq!(reprepares(store.conn()), 0);
+    assert_eq!(reprepares(&crate::index::connect(&db.path).unwrap()), 0);
+    let plain = rusqlite::Connection::open(&db.path).unwrap();
+    assert!(reprepares(&plain) > 0);
+}
+
 #[test]
 fn an_empty_store_loads_empty() {
     let db = Db::new();
