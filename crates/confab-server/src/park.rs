@@ -77,22 +77,20 @@ pub struct Parked<C> {
 }
 
 /// The connection `state` parked on `stream`'s socket, its timer due
-/// `until` (none: it has no timer). `None` when the socket is not one that parks ([`can_take`]),
-/// or could not leave tokio's reactor: then it is closed, and the state
-/// dropped ends the session (its `leave`).
+/// `until` (none: it has no timer). `None` when the socket is not one
+/// that parks ([`can_take`]), or could not leave tokio's reactor: then it
+/// is closed, and the state dropped ends the session (its `leave`).
 pub fn parked<S: 'static, C>(
     stream: S,
     until: Option<tokio::time::Instant>,
     state: Napping<C>,
 ) -> Option<Parked<C>> {
-    match take(stream)? {
-        Ok(stream) => Some(Parked {
-            stream,
-            until,
-            state,
-        }),
-        Err(_) => None,
-    }
+    let stream = take(stream)?;
+    Some(Parked {
+        stream,
+        until,
+        state,
+    })
 }
 
 /// Whether `stream` is a plain TCP socket with nothing rewound, which can
@@ -103,14 +101,14 @@ pub fn can_take<S: 'static>(stream: &S) -> bool {
         .is_some_and(Rewind::is_plain)
 }
 
-/// The socket of `stream`, out of tokio, if [`can_take`] (else `None`).
-/// An error (the socket could not leave tokio's reactor) closes it.
-pub fn take<S: 'static>(stream: S) -> Option<std::io::Result<TcpStream>> {
+/// The socket of `stream`, out of tokio, if [`can_take`] and it could
+/// leave tokio's reactor (else `None`, and it is closed).
+fn take<S: 'static>(stream: S) -> Option<TcpStream> {
     let mut slot = Some(stream);
     let tcp = (&mut slot as &mut dyn std::any::Any)
         .downcast_mut::<Option<Rewind<tokio::net::TcpStream>>>()?
         .take()?;
-    Some(tcp.into_plain().ok()?.into_std())
+    tcp.into_plain().ok()?.into_std().ok()
 }
 
 /// Runs a door's loop in a task of its own, and parks it whenever it

@@ -27,12 +27,12 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-
-use crate::rewind::Rewind;
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{FrameHeader, Utf8Bytes};
+
+use crate::rewind::Rewind;
 
 pub use tokio_tungstenite::tungstenite::{Error, Message};
 
@@ -92,16 +92,23 @@ impl WsIo {
     }
 }
 
+impl WsIo {
+    /// The stream under it, whichever it is.
+    fn io(self: Pin<&mut Self>) -> Pin<&mut dyn crate::rewind::Io> {
+        match self.get_mut() {
+            WsIo::Tcp(s) => Pin::new(s),
+            WsIo::Other(s) => Pin::new(&mut **s),
+        }
+    }
+}
+
 impl AsyncRead for WsIo {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            WsIo::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            WsIo::Other(s) => Pin::new(&mut **s).poll_read(cx, buf),
-        }
+        self.io().poll_read(cx, buf)
     }
 }
 
@@ -111,24 +118,15 @@ impl AsyncWrite for WsIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            WsIo::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            WsIo::Other(s) => Pin::new(&mut **s).poll_write(cx, buf),
-        }
+        self.io().poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            WsIo::Tcp(s) => Pin::new(s).poll_flush(cx),
-            WsIo::Other(s) => Pin::new(&mut **s).poll_flush(cx),
-        }
+        self.io().poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            WsIo::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            WsIo::Other(s) => Pin::new(&mut **s).poll_shutdown(cx),
-        }
+        self.io().poll_shutdown(cx)
     }
 }
 
