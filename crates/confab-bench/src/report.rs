@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::setup::Logins;
-use crate::stats::Histogram;
+use crate::stats::{Histogram, Windows};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -51,6 +51,63 @@ impl Latency {
     }
 }
 
+/// Where a phase's latency tail fell in time, from the slowest delivery
+/// of the messages sent in each 100 ms: a tail made in a few stalls (a
+/// checkpoint, a slow sync) shows as a few slow windows, often evenly
+/// spaced; a tail spread over the run, as many.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tail {
+    /// 100 ms windows of send time in which something was delivered.
+    pub windows: usize,
+    /// Those whose slowest delivery took longer than the phase's p99.
+    pub over_p99: usize,
+    /// The slowest windows, in time order.
+    pub slowest: Vec<SlowWindow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowWindow {
+    /// The window's start, seconds after the phase's.
+    pub at_s: f64,
+    /// Its slowest delivery.
+    pub max_ms: f64,
+}
+
+/// Slow windows listed per phase.
+const SLOWEST: usize = 8;
+
+impl Tail {
+    pub fn of(w: &Windows, latency: &Histogram) -> Tail {
+        Tail {
+            windows: w.count(),
+            over_p99: w.over(latency.quantile(0.99)),
+            slowest: w
+                .slowest(SLOWEST)
+                .into_iter()
+                .map(|(at, max)| SlowWindow {
+                    at_s: at as f64 / 1e9,
+                    max_ms: max as f64 / 1e6,
+                })
+                .collect(),
+        }
+    }
+
+    /// One line for the human table.
+    fn line(&self, phase: u64) -> String {
+        let slowest: Vec<String> = self
+            .slowest
+            .iter()
+            .map(|w| format!("{:.1} s ({:.1} ms)", w.at_s, w.max_ms))
+            .collect();
+        format!(
+            "phase {phase}: p99 passed in {} of {} windows of 100 ms; slowest at {}",
+            self.over_p99,
+            self.windows,
+            slowest.join(", ")
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Phase {
     pub phase: u64,
@@ -71,6 +128,7 @@ pub struct Phase {
     /// Benchmark messages of an earlier run or phase that came meanwhile.
     pub stale: u64,
     pub latency: Latency,
+    pub tail: Tail,
     /// The server's CPU use while sending and draining, in cores.
     pub server_cpu: Option<f64>,
     /// A ramp's verdict: sent at the rate asked, nothing lost, p99 within bound.
@@ -182,6 +240,16 @@ impl Report {
                     p.held.map_or("-", |h| if h { "yes" } else { "no" }),
                 );
             }
+        }
+        // Where the tail fell: for the one phase, or a ramp's best step.
+        let shown = match self.phases.len() {
+            1 => Some(0),
+            _ => self.best,
+        };
+        if let Some(p) = shown.and_then(|i| self.phases.get(i))
+            && !p.tail.slowest.is_empty()
+        {
+            let _ = writeln!(o, "{}", p.tail.line(p.phase));
         }
         if let Some(i) = self.best.and_then(|b| self.phases.get(b)) {
             let _ = writeln!(

@@ -5,6 +5,10 @@
 //! 3,000-odd `u32` counters whatever the number of samples, so a run with
 //! millions of deliveries stays small and histograms of many receivers
 //! merge by adding counters.
+//!
+//! Beside it, [`Windows`]: the slowest delivery of the messages sent in
+//! each 100 ms of a phase, which tells a tail spread over the whole run
+//! from one made in a few stalls (a checkpoint, a slow disk sync).
 
 use std::collections::{HashMap, HashSet};
 
@@ -137,10 +141,71 @@ impl SeqTrack {
     }
 }
 
+/// The length of a [`Windows`] window, in nanoseconds of send time.
+pub const WINDOW_NS: u64 = 100_000_000;
+/// Windows kept at most (an hour of a phase); later messages count in
+/// the last.
+const MAX_WINDOWS: usize = 36_000;
+
+/// Per window of send time (100 ms from the phase's start), the slowest
+/// delivery of a message sent in it, in nanoseconds.
+#[derive(Clone, Debug, Default)]
+pub struct Windows {
+    max: Vec<u64>,
+}
+
+impl Windows {
+    /// Notes a delivery of a message sent `sent_ns` after the phase
+    /// started that took `latency_ns`.
+    pub fn record(&mut self, sent_ns: u64, latency_ns: u64) {
+        let i = usize::try_from(sent_ns / WINDOW_NS)
+            .unwrap_or(usize::MAX)
+            .min(MAX_WINDOWS - 1);
+        if self.max.len() <= i {
+            self.max.resize(i + 1, 0);
+        }
+        self.max[i] = self.max[i].max(latency_ns);
+    }
+
+    pub fn merge(&mut self, other: &Windows) {
+        if self.max.len() < other.max.len() {
+            self.max.resize(other.max.len(), 0);
+        }
+        for (a, b) in self.max.iter_mut().zip(&other.max) {
+            *a = (*a).max(*b);
+        }
+    }
+
+    /// Windows in which some message was delivered.
+    pub fn count(&self) -> usize {
+        self.max.iter().filter(|&&m| m > 0).count()
+    }
+
+    /// Windows whose slowest delivery took longer than `ns`.
+    pub fn over(&self, ns: u64) -> usize {
+        self.max.iter().filter(|&&m| m > ns).count()
+    }
+
+    /// The `n` windows with the slowest deliveries, in time order: (the
+    /// window's start in ns since the phase's, its slowest delivery).
+    pub fn slowest(&self, n: usize) -> Vec<(u64, u64)> {
+        let mut all: Vec<(u64, u64)> = (0u64..)
+            .zip(self.max.iter().copied())
+            .filter(|&(_, m)| m > 0)
+            .map(|(i, m)| (i * WINDOW_NS, m))
+            .collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        all.truncate(n);
+        all.sort_unstable();
+        all
+    }
+}
+
 /// Everything one receiver counted during a phase.
 #[derive(Default, Debug)]
 pub struct RecvStats {
     pub latency: Histogram,
+    pub windows: Windows,
     pub senders: HashMap<u64, SeqTrack>,
     /// Benchmark messages of another run or phase (history, stragglers).
     pub stale: u64,
@@ -149,11 +214,13 @@ pub struct RecvStats {
 }
 
 impl RecvStats {
-    /// Notes one delivery; true when it is new.
-    pub fn note(&mut self, sender: u64, seq: u64, latency_ns: u64) -> bool {
+    /// Notes one delivery of a message sent `sent_ns` after the phase
+    /// started; true when it is new.
+    pub fn note(&mut self, sender: u64, seq: u64, sent_ns: u64, latency_ns: u64) -> bool {
         let fresh = self.senders.entry(sender).or_default().note(seq);
         if fresh {
             self.latency.record(latency_ns);
+            self.windows.record(sent_ns, latency_ns);
         }
         fresh
     }
@@ -163,6 +230,7 @@ impl RecvStats {
 #[derive(Default, Debug)]
 pub struct Totals {
     pub latency: Histogram,
+    pub windows: Windows,
     pub unique: u64,
     pub duplicates: u64,
     pub out_of_order: u64,
@@ -172,6 +240,7 @@ pub struct Totals {
 impl Totals {
     pub fn add(&mut self, r: &RecvStats) {
         self.latency.merge(&r.latency);
+        self.windows.merge(&r.windows);
         for t in r.senders.values() {
             self.unique += t.unique;
             self.duplicates += t.duplicates;
@@ -237,5 +306,36 @@ mod tests {
         assert_eq!(t.unique, 7); // 6 is lost
         assert_eq!(t.duplicates, 1); // the second 5
         assert_eq!(t.out_of_order, 1); // 3
+    }
+
+    #[test]
+    fn windows_keep_each_100_ms_slowest_delivery() {
+        const MS: u64 = 1_000_000;
+        let mut a = Windows::default();
+        a.record(5 * MS, 2 * MS);
+        a.record(50 * MS, 3 * MS); // the same window: its slowest kept
+        a.record(250 * MS, 40 * MS);
+        let mut b = Windows::default();
+        b.record(120 * MS, MS);
+        b.record(260 * MS, 7 * MS);
+        b.record(900 * MS, 12 * MS);
+        a.merge(&b);
+        assert_eq!(a.count(), 4, "windows 0, 1, 2 and 9; 3 to 8 saw nothing");
+        assert_eq!(a.over(2 * MS), 3);
+        assert_eq!(a.over(40 * MS), 0);
+        // The three slowest, in time order.
+        assert_eq!(
+            a.slowest(3),
+            vec![(0, 3 * MS), (200 * MS, 40 * MS), (900 * MS, 12 * MS)]
+        );
+        assert_eq!(a.slowest(10).len(), 4);
+        // A message sent long after the start counts in the last window kept.
+        let mut late = Windows::default();
+        late.record(u64::MAX, MS);
+        assert_eq!(
+            late.slowest(1),
+            vec![((MAX_WINDOWS as u64 - 1) * WINDOW_NS, MS)]
+        );
+        assert!(Windows::default().slowest(5).is_empty());
     }
 }

@@ -11,7 +11,10 @@
 //! every expected delivery came or nothing came for a second, then takes
 //! every receiver's counts.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +28,7 @@ use crate::conn::{Reader, Writer};
 use crate::payload::Payload;
 use crate::procfs::CpuMeter;
 use crate::proto::{Proto, Seen};
-use crate::report::{Latency, Phase, Report};
+use crate::report::{Latency, Phase, Report, Tail};
 use crate::setup::{Clock, Common, Logins, Run, connect_all, loopback_target};
 use crate::stats::{RecvStats, Totals};
 
@@ -109,6 +112,9 @@ struct Shared {
     run: u64,
     clock: Clock,
     phase: AtomicU64,
+    /// When the current phase started, on `clock`: receivers place each
+    /// delivery in a window of its send time from there.
+    phase_start_ns: AtomicU64,
     /// Distinct deliveries of the current phase, all receivers together.
     delivered: AtomicU64,
     disconnects: AtomicU64,
@@ -156,6 +162,7 @@ impl Engine {
             run: run.id,
             clock: Clock::start(),
             phase: AtomicU64::new(0),
+            phase_start_ns: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             disconnects: AtomicU64::new(0),
             errors: Mutex::new(Vec::new()),
@@ -205,6 +212,11 @@ impl Engine {
         let n = self.senders.len().max(1);
         let rate = (total_rate / n as f64).min(MAX_SENDER_RATE);
         let started = Instant::now();
+        // Before any message of the phase is sent (Release: a receiver
+        // that sees one of them sees this).
+        shared
+            .phase_start_ns
+            .store(shared.clock.ns(started), Release);
         let tasks: Vec<_> = self
             .senders
             .iter()
@@ -279,6 +291,7 @@ impl Engine {
             out_of_order: totals.out_of_order,
             stale: totals.stale,
             latency: Latency::of(&totals.latency),
+            tail: Tail::of(&totals.windows, &totals.latency),
             server_cpu,
             held: None,
         }
@@ -322,7 +335,8 @@ async fn receive(
     shared: Arc<Shared>,
     stats: Arc<Mutex<RecvStats>>,
 ) {
-    let mut got: Vec<(u64, u64, u64)> = Vec::new();
+    // (sender, sequence number, send time in the phase, latency)
+    let mut got: Vec<(u64, u64, u64, u64)> = Vec::new();
     let mut pongs: Vec<String> = Vec::new();
     loop {
         got.clear();
@@ -337,7 +351,8 @@ async fn receive(
                     } else if p.sender == me {
                         echoes += 1;
                     } else {
-                        got.push((p.sender, p.seq, clock.ns(at).saturating_sub(p.ns)));
+                        let sent = p.ns.saturating_sub(shared.phase_start_ns.load(Acquire));
+                        got.push((p.sender, p.seq, sent, clock.ns(at).saturating_sub(p.ns)));
                     }
                 } else if proto == Proto::Irc
                     && line.starts_with(b"PING")
@@ -351,8 +366,8 @@ async fn receive(
             let mut fresh = 0;
             {
                 let mut s = stats.lock().expect("stats lock");
-                for &(sender, seq, latency) in &got {
-                    if s.note(sender, seq, latency) {
+                for &(sender, seq, sent, latency) in &got {
+                    if s.note(sender, seq, sent, latency) {
                         fresh += 1;
                     }
                 }

@@ -60,6 +60,30 @@ fn assert_clean(r: &Report) {
             "every delivery timed:\n{table}"
         );
         assert!(p.latency.max_ms >= p.latency.p50_ms, "{table}");
+        // Where the tail fell: windows of 100 ms of send time, the slowest
+        // of which holds the phase's slowest delivery.
+        let t = &p.tail;
+        let most = (p.seconds * 10.0).ceil() as usize + 1;
+        assert!(
+            (1..=most).contains(&t.windows),
+            "{} windows:\n{table}",
+            t.windows
+        );
+        assert!(t.over_p99 <= t.windows, "{table}");
+        assert!((1..=t.windows.min(8)).contains(&t.slowest.len()), "{table}");
+        assert!(
+            t.slowest.windows(2).all(|w| w[0].at_s < w[1].at_s),
+            "{table}"
+        );
+        assert!(
+            t.slowest.iter().all(|w| w.at_s < p.seconds + 0.1),
+            "{table}"
+        );
+        let slowest = t.slowest.iter().map(|w| w.max_ms).fold(0.0, f64::max);
+        assert_eq!(slowest, p.latency.max_ms, "{table}");
+    }
+    if r.phases.len() == 1 {
+        assert!(table.contains("windows of 100 ms; slowest at"), "{table}");
     }
     // Both outputs render.
     let json = serde_json::to_value(r).expect("JSON");
