@@ -235,6 +235,10 @@ for d in sorted(os.listdir(out)):
     elif w in ("rooms", "pm"):
         p = ph[0]
         fig = f"p50 {ms(p['latency']['p50_ms'])} / p99 {ms(p['latency']['p99_ms'])} / cpu {cpu(p['server_cpu'])}; lost {p['lost']}"
+        # Stalls or a spread tail: 100 ms windows of send time past the p99.
+        t = p.get("tail")
+        if t:
+            fig += f"; p99 passed in {t['over_p99']} of {t['windows']} windows"
     elif w == "register":
         fig = f"{r['logins']['per_sec']:,.0f} /s"
     elif w == "idle":
