@@ -143,15 +143,17 @@ impl SeqTrack {
 
 /// The length of a [`Windows`] window, in nanoseconds of send time.
 pub const WINDOW_NS: u64 = 100_000_000;
-/// Windows kept at most (an hour of a phase); later messages count in
-/// the last.
-const MAX_WINDOWS: usize = 36_000;
+/// Windows kept at most: a whole run ([`crate::setup::MAX_DURATION_SECS`]);
+/// a message sent later counts in the last.
+const MAX_WINDOWS: usize =
+    (crate::setup::MAX_DURATION_SECS as u64 * 1_000_000_000 / WINDOW_NS) as usize;
 
 /// Per window of send time (100 ms from the phase's start), the slowest
-/// delivery of a message sent in it, in nanoseconds.
+/// delivery of a message sent in it, in microseconds (4 bytes a window:
+/// every receiver keeps its own, up to 24 KB in the longest run).
 #[derive(Clone, Debug, Default)]
 pub struct Windows {
-    max: Vec<u64>,
+    max: Vec<u32>,
 }
 
 impl Windows {
@@ -164,7 +166,9 @@ impl Windows {
         if self.max.len() <= i {
             self.max.resize(i + 1, 0);
         }
-        self.max[i] = self.max[i].max(latency_ns);
+        // At least 1 µs: a window with a delivery is never 0.
+        let us = u32::try_from(latency_ns / 1_000).unwrap_or(u32::MAX).max(1);
+        self.max[i] = self.max[i].max(us);
     }
 
     pub fn merge(&mut self, other: &Windows) {
@@ -183,16 +187,20 @@ impl Windows {
 
     /// Windows whose slowest delivery took longer than `ns`.
     pub fn over(&self, ns: u64) -> usize {
-        self.max.iter().filter(|&&m| m > ns).count()
+        self.max
+            .iter()
+            .filter(|&&m| u64::from(m) * 1_000 > ns)
+            .count()
     }
 
     /// The `n` windows with the slowest deliveries, in time order: (the
-    /// window's start in ns since the phase's, its slowest delivery).
+    /// window's start in ns since the phase's, its slowest delivery in
+    /// ns, to the µs).
     pub fn slowest(&self, n: usize) -> Vec<(u64, u64)> {
         let mut all: Vec<(u64, u64)> = (0u64..)
             .zip(self.max.iter().copied())
             .filter(|&(_, m)| m > 0)
-            .map(|(i, m)| (i * WINDOW_NS, m))
+            .map(|(i, m)| (i * WINDOW_NS, u64::from(m) * 1_000))
             .collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         all.truncate(n);
@@ -336,6 +344,12 @@ mod tests {
             late.slowest(1),
             vec![((MAX_WINDOWS as u64 - 1) * WINDOW_NS, MS)]
         );
+        assert_eq!(MAX_WINDOWS, 6_000);
+        // Kept to the µs; a delivery under one still marks its window.
+        let mut fine = Windows::default();
+        fine.record(0, 1_234_567);
+        fine.record(WINDOW_NS, 10);
+        assert_eq!(fine.slowest(2), vec![(0, 1_234_000), (WINDOW_NS, 1_000)]);
         assert!(Windows::default().slowest(5).is_empty());
     }
 }

@@ -61,7 +61,7 @@ fn assert_clean(r: &Report) {
         );
         assert!(p.latency.max_ms >= p.latency.p50_ms, "{table}");
         // Where the tail fell: windows of 100 ms of send time, the slowest
-        // of which holds the phase's slowest delivery.
+        // of which holds the phase's slowest delivery (to the µs).
         let t = &p.tail;
         let most = (p.seconds * 10.0).ceil() as usize + 1;
         assert!(
@@ -80,7 +80,9 @@ fn assert_clean(r: &Report) {
             "{table}"
         );
         let slowest = t.slowest.iter().map(|w| w.max_ms).fold(0.0, f64::max);
-        assert_eq!(slowest, p.latency.max_ms, "{table}");
+        // (Windows keep microseconds.)
+        let short = p.latency.max_ms - slowest;
+        assert!((0.0..0.001).contains(&short), "{slowest} ms:\n{table}");
     }
     if r.phases.len() == 1 {
         assert!(table.contains("windows of 100 ms; slowest at"), "{table}");
