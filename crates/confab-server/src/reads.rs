@@ -24,8 +24,10 @@ pub struct Readers {
     /// Submitting takes no lock: the hub thread pushes reads here.
     jobs: std_mpsc::Sender<Job>,
     /// Joined on drop: a reader's connection must close before the
-    /// process ends, or SQLite leaves the WAL beside the database.
-    threads: Vec<std::thread::JoinHandle<()>>,
+    /// process ends, or SQLite leaves the WAL beside the database. Each
+    /// hands its connection back to be closed after the others' (see
+    /// `drop`).
+    threads: Vec<std::thread::JoinHandle<SqliteStore>>,
 }
 
 impl Readers {
@@ -64,10 +66,21 @@ impl Readers {
 }
 
 impl Drop for Readers {
-    /// Ends the readers once the reads under way are answered, and waits
-    /// for their connections to close.
+    /// Ends the readers once the reads under way are answered, and closes
+    /// their connections one after another. A connection that closes
+    /// folds the WAL into the database and removes it only when no other
+    /// has the file open; readers closing at the same moment could each
+    /// find the others still open and all leave the WAL behind.
     fn drop(&mut self) {
-        crate::store_thread::close_and_join(&mut self.jobs, self.threads.drain(..));
+        drop(std::mem::replace(&mut self.jobs, std_mpsc::channel().0));
+        let stores: Vec<SqliteStore> = self
+            .threads
+            .drain(..)
+            .filter_map(|thread| thread.join().ok())
+            .collect();
+        for store in stores {
+            drop(store);
+        }
     }
 }
 
@@ -87,16 +100,45 @@ fn open(path: &Path) -> Result<SqliteStore, confab_core::store::StoreError> {
     SqliteStore::open(path, confab_store::SqliteOptions::default())
 }
 
-fn serve(mut store: SqliteStore, jobs: &Mutex<std_mpsc::Receiver<Job>>) {
+/// Answers reads until the pool ends; hands its connection back.
+fn serve(mut store: SqliteStore, jobs: &Mutex<std_mpsc::Receiver<Job>>) -> SqliteStore {
     loop {
         let next = jobs.lock().expect("read queue").recv();
         let Ok((read, answer)) = next else {
-            return;
+            return store;
         };
         let event = read.run(&mut store);
         if let Some(Event::Error(ChatError::Storage(e))) = &event {
             warn!(error = %e, "a read failed");
         }
         let _ = answer.send(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection to a WAL database that closes tries to fold the
+    /// WAL in and remove it, and only the last one can: readers closing
+    /// at the same moment could each see the others still open and all
+    /// leave it. They close one after another.
+    #[test]
+    fn the_last_reader_to_close_removes_the_wal() {
+        for round in 0..30 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut config = Config {
+                data_dir: dir.path().to_owned(),
+                ..Config::default()
+            };
+            config.storage.read_connections = 8;
+            let path = config.database_path();
+            drop(open(&path).unwrap());
+            let readers = Readers::start(&config).unwrap().expect("readers");
+            let wal = dir.path().join("confab.db-wal");
+            assert!(wal.exists(), "the readers have the database open");
+            drop(readers);
+            assert!(!wal.exists(), "round {round}: the WAL was left");
+        }
     }
 }
