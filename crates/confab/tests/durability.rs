@@ -403,6 +403,16 @@ async fn an_account_added_while_the_server_runs_works_on_every_door_at_once() {
     );
     assert_eq!(out.code(), Some(0), "{}", out.all());
 
+    // The hub never saw the account made, yet a guest may not take its
+    // name: the hub asks the database.
+    let mut guest = Client::connect(server.addr, "guest").await;
+    guest.expect("Choose a name").await;
+    guest.send("Bob").await;
+    guest
+        .expect("*** Error: the name Bob is registered; log in with /login Bob PASSWORD")
+        .await;
+    guest.expect("Choose another name").await;
+
     // Its first REST token works for every call, not only after a login
     // on another door.
     let login = http::post(server.addr, "/api/v1/login")
