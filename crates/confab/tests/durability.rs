@@ -100,6 +100,21 @@ async fn log_in(addr: SocketAddr, name: &str, password: &str) -> Client {
     c
 }
 
+/// A guest at `addr` who asks for `name`, an account's: refused, and
+/// still choosing. The guest, for more.
+async fn refused_as_registered(addr: SocketAddr, name: &str) -> Client {
+    let mut guest = Client::connect(addr, "guest").await;
+    guest.expect("Choose a name").await;
+    guest.send(name).await;
+    guest
+        .expect(&format!(
+            "*** Error: the name {name} is registered; log in with /login {name} PASSWORD"
+        ))
+        .await;
+    guest.expect("Choose another name").await;
+    guest
+}
+
 /// Sends `line`, then `/time` as a marker (its answer comes after every
 /// reply to earlier lines), and returns the lines received before it.
 async fn ask(c: &mut Client, line: &str) -> Vec<String> {
@@ -316,13 +331,7 @@ async fn user_add_passwd_list_and_login() {
     alice.expect("*** In #general").await;
 
     // A guest may not take the name, even in another case.
-    let mut guest = Client::connect(server.addr, "guest").await;
-    guest.expect("Choose a name").await;
-    guest.send("Alice").await;
-    guest
-        .expect("*** Error: the name Alice is registered; log in with /login Alice PASSWORD")
-        .await;
-    guest.expect("Choose another name").await;
+    let mut guest = refused_as_registered(server.addr, "Alice").await;
 
     // A wrong password, and a name with no account, say the same.
     guest.send("/login alice not-the-password").await;
@@ -405,13 +414,7 @@ async fn an_account_added_while_the_server_runs_works_on_every_door_at_once() {
 
     // The hub never saw the account made, yet a guest may not take its
     // name: the hub asks the database.
-    let mut guest = Client::connect(server.addr, "guest").await;
-    guest.expect("Choose a name").await;
-    guest.send("Bob").await;
-    guest
-        .expect("*** Error: the name Bob is registered; log in with /login Bob PASSWORD")
-        .await;
-    guest.expect("Choose another name").await;
+    refused_as_registered(server.addr, "Bob").await;
 
     // Its first REST token works for every call, not only after a login
     // on another door.
