@@ -142,7 +142,7 @@ impl SeqTrack {
 }
 
 /// The length of a [`Windows`] window, in nanoseconds of send time.
-pub const WINDOW_NS: u64 = 100_000_000;
+const WINDOW_NS: u64 = 100_000_000;
 /// Windows kept at most: a whole run ([`crate::setup::MAX_DURATION_SECS`]);
 /// a message sent later counts in the last.
 const MAX_WINDOWS: usize =

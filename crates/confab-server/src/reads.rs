@@ -25,8 +25,7 @@ pub struct Readers {
     jobs: std_mpsc::Sender<Job>,
     /// Joined on drop: a reader's connection must close before the
     /// process ends, or SQLite leaves the WAL beside the database. Each
-    /// hands its connection back to be closed after the others' (see
-    /// `drop`).
+    /// hands its connection back, to be closed in turn.
     threads: Vec<std::thread::JoinHandle<SqliteStore>>,
 }
 
@@ -67,20 +66,12 @@ impl Readers {
 
 impl Drop for Readers {
     /// Ends the readers once the reads under way are answered, and closes
-    /// their connections one after another. A connection that closes
-    /// folds the WAL into the database and removes it only when no other
-    /// has the file open; readers closing at the same moment could each
-    /// find the others still open and all leave the WAL behind.
+    /// their connections one after another (`close_and_join`).
     fn drop(&mut self) {
-        drop(std::mem::replace(&mut self.jobs, std_mpsc::channel().0));
-        let stores: Vec<SqliteStore> = self
-            .threads
-            .drain(..)
-            .filter_map(|thread| thread.join().ok())
-            .collect();
-        for store in stores {
-            drop(store);
-        }
+        drop(crate::store_thread::close_and_join(
+            &mut self.jobs,
+            self.threads.drain(..),
+        ));
     }
 }
 

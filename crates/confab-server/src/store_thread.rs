@@ -50,16 +50,20 @@ impl Drop for StoreThread {
 }
 
 /// Ends threads that serve `jobs` until it has no sender (the store
-/// thread, the read pool's): drops the sender, then waits for them, so
-/// their SQLite connections are closed when this returns.
-pub(crate) fn close_and_join<T>(
+/// thread, the read pool's): drops the sender, then waits for them all;
+/// what they return (their connections, for the read pool) comes back to
+/// be dropped here, one after another. SQLite folds the WAL into the
+/// database and removes it only from the last connection to close: two
+/// closing at the same moment can each leave it to the other.
+pub(crate) fn close_and_join<T, R>(
     jobs: &mut mpsc::Sender<T>,
-    threads: impl IntoIterator<Item = std::thread::JoinHandle<()>>,
-) {
+    threads: impl IntoIterator<Item = std::thread::JoinHandle<R>>,
+) -> Vec<R> {
     drop(std::mem::replace(jobs, mpsc::channel().0));
-    for thread in threads {
-        let _ = thread.join();
-    }
+    threads
+        .into_iter()
+        .filter_map(|thread| thread.join().ok())
+        .collect()
 }
 
 /// Starts the store thread on `store`; `accounts`, another connection to
