@@ -7,17 +7,20 @@
 # workload; prints one table. See docs/benchmarks.md.
 #
 #   scripts/bench.sh [--quick] [--debug] [--only "confab ngircd inspircd relay"] [--protos "irc line ws"]
-#                    [--workloads "fanout rooms pm register idle storm"]
+#                    [--workloads "fanout rooms pm register idle storm"] [--data DIR]
 #
 # --quick: small counts and short runs (seconds), to check the script.
 # --debug: use the debug build (figures are then meaningless).
+# --data: confab's data dirs under DIR (removed after each run), e.g.
+#   /dev/shm: syncs that cost nothing, to see the software's own tail
+#   apart from the disk's; the table's first line says so.
 # Results (one JSON report per run) stay in $BENCH_OUT (default: a temp dir).
 # Peers: NGIRCD=/path/to/ngircd, INSPIRCD=/path/to/inspircd override `which`
 # (INSPIRCD_MODULES its module dir, default /usr/lib/inspircd/modules).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-quick=0 profile=release only="confab ngircd inspircd relay" protos="irc line ws"
+quick=0 profile=release only="confab ngircd inspircd relay" protos="irc line ws" data_root=
 workloads="fanout rooms pm register idle storm"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -26,7 +29,8 @@ while [ $# -gt 0 ]; do
         --only) only=$2; shift ;;
         --protos) protos=$2; shift ;;
         --workloads) workloads=$2; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        --data) data_root=$2; shift ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -34,6 +38,10 @@ done
 
 out=${BENCH_OUT:-$(mktemp -d /tmp/confab-bench.XXXXXX)}
 mkdir -p "$out"
+if [ -n "$data_root" ] && [ ! -d "$data_root" ]; then
+    echo "--data $data_root: not a directory" >&2
+    exit 2
+fi
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 if [ "$profile" = release ]; then
@@ -69,13 +77,17 @@ else
 fi
 
 port=17800
-server_pid=
+server_pid= data_dir=
 cleanup() {
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
     fi
     server_pid=
+    if [ -n "$data_dir" ]; then
+        rm -rf "$data_dir"
+        data_dir=
+    fi
 }
 trap cleanup EXIT INT TERM
 
@@ -90,9 +102,13 @@ wait_port() {
 }
 
 start_confab() {
-    local dir=$1
+    local dir=$1 data=$1/data
+    if [ -n "$data_root" ]; then
+        data=$(mktemp -d "$data_root/confab-bench-data.XXXXXX")
+        data_dir=$data
+    fi
     "${server_pin[@]}" "$confab" serve --config "$root/scripts/bench-confab.toml" \
-        --data-dir "$dir/data" --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
+        --data-dir "$data" --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
     server_pid=$!
 }
 
@@ -214,7 +230,7 @@ for server in $only; do
     done
 done
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), commit $(cd "$root" && git rev-parse --short HEAD), $profile build$([ "$quick" = 1 ] && echo ', quick counts')"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), commit $(cd "$root" && git rev-parse --short HEAD), $profile build$([ "$quick" = 1 ] && echo ', quick counts')$([ -n "$data_root" ] && echo ", confab's data in $data_root ($(df --output=fstype "$data_root" | tail -1))")"
 python3 - "$out" <<'EOF'
 import json, os, sys
 out = sys.argv[1]
