@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
         --protos) protos=$2; shift ;;
         --workloads) workloads=$2; shift ;;
         --data) data_root=$2; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
