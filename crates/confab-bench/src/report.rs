@@ -38,9 +38,13 @@ pub struct Latency {
     pub max_ms: f64,
 }
 
+/// Nanoseconds as milliseconds, as every figure of a report gives them.
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
 impl Latency {
     pub fn of(h: &Histogram) -> Latency {
-        let ms = |ns: u64| ns as f64 / 1e6;
         Latency {
             samples: h.count(),
             p50_ms: ms(h.quantile(0.5)),
@@ -86,7 +90,7 @@ impl Tail {
                 .into_iter()
                 .map(|(at, max)| SlowWindow {
                     at_s: at as f64 / 1e9,
-                    max_ms: max as f64 / 1e6,
+                    max_ms: ms(max),
                 })
                 .collect(),
         }

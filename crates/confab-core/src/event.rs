@@ -60,18 +60,22 @@ impl Actor {
     /// `nick!ident@host`: IRC's source of the actor's events, and what
     /// ban masks and WHO masks match.
     pub fn mask(&self) -> String {
-        // Not `format!`: every message rendered for IRC makes one, and the
-        // formatting machinery was 3% of the runtime's samples under
-        // private messages (docs/performance.md).
-        let (nick, ident, host) = (self.nick.as_str(), &*self.ident, &*self.host);
-        let mut mask = String::with_capacity(nick.len() + ident.len() + host.len() + 2);
-        mask.push_str(nick);
-        mask.push('!');
-        mask.push_str(ident);
-        mask.push('@');
-        mask.push_str(host);
-        mask
+        mask(self.nick.as_str(), &self.ident, &self.host)
     }
+}
+
+/// `nick!ident@host`, the one shape of an IRC source and of what masks
+/// match. Not `format!`: every message rendered for IRC makes one, and
+/// the formatting machinery was 3% of the runtime's samples under private
+/// messages (docs/performance.md).
+pub fn mask(nick: &str, ident: &str, host: &str) -> String {
+    let mut mask = String::with_capacity(nick.len() + ident.len() + host.len() + 2);
+    mask.push_str(nick);
+    mask.push('!');
+    mask.push_str(ident);
+    mask.push('@');
+    mask.push_str(host);
+    mask
 }
 
 /// A member's standing in a room.

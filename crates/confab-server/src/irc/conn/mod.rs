@@ -607,7 +607,7 @@ impl Conn {
     }
 
     fn my_mask(&self) -> String {
-        format!("{}!{}@{}", self.nick, self.ident(), self.host())
+        confab_core::event::mask(&self.nick, self.ident(), self.host())
     }
 
     fn error_line(&mut self, why: &str) {

@@ -34,7 +34,7 @@ impl Conn {
                     out.push(view.num("903", &["SASL authentication successful"]));
                 }
                 // The guest left its channels.
-                let source = format!("{old}!{}@{}", self.ident(), self.host());
+                let source = confab_core::event::mask(&old, self.ident(), self.host());
                 out.extend(std::mem::take(&mut self.channels)
                     .into_iter()
                     .map(|c| {
@@ -46,7 +46,7 @@ impl Conn {
                 if old != self.nick {
                     out.push(
                         Irc::new("NICK")
-                            .with_source(format!("{old}!{}@{}", self.ident(), self.host()))
+                            .with_source(source)
                             .with_param(self.nick.clone()),
                     );
                 }
