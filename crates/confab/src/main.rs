@@ -3,6 +3,7 @@
 //! the terminal client (`confab connect`, `confab chat`).
 
 mod client;
+mod log_clock;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -771,6 +772,7 @@ fn init_logging_to<W>(
 {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_timer(log_clock::LogClock)
         .with_writer(writer);
     match format {
         LogFormat::Text => builder.with_ansi(ansi).init(),
