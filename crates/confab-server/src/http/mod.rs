@@ -168,19 +168,31 @@ async fn ws_upgrade(
     let limit = state.config.http.max_ws_message_bytes;
     let limits = crate::websocket::Limits { max_message: limit };
     let protocol = ws.protocol(&[IRC_TEXT, IRC_BINARY, CONFAB_V1]);
-    // Each door in a task of its own, which holds the connection's place
-    // (`hold`) as long as it lives; the JSON protocol's parks when idle.
-    ws.on_upgrade(protocol, limits, move |socket| match protocol {
+    let (response, socket) = ws.accept(protocol, limits);
+    // Each door in a task of its own, from the upgrade on, which holds
+    // the connection's place (`hold`) as long as it lives; the JSON
+    // protocol's parks when idle.
+    match protocol {
         Some(p @ (IRC_TEXT | IRC_BINARY)) => {
-            use futures_util::FutureExt;
-            let serving = irc_ws::serve(socket, p == IRC_BINARY, peer, state);
-            tokio::spawn(serving.map(move |()| drop(hold)));
+            tokio::spawn(async move {
+                if let Some(socket) = socket.await {
+                    irc_ws::serve(socket, p == IRC_BINARY, peer, state).await;
+                }
+                drop(hold);
+            });
         }
         _ => {
+            use futures_util::future::{Either, FutureExt, ready};
             let guards = (hold, ConnGauge::new("ws"));
-            crate::park::spawn(guards, crate::ws::serve(socket, peer, state));
+            // (`then`, not an async block: see `park::spawn`.)
+            let serving = socket.then(move |socket| match socket {
+                Some(socket) => Either::Left(crate::ws::serve(socket, peer, state)),
+                None => Either::Right(ready(None)),
+            });
+            crate::park::spawn(guards, serving);
         }
-    })
+    }
+    response
 }
 
 /// Whatever must live as long as the connection does (its place in the

@@ -92,24 +92,26 @@ impl Upgrade {
             .find_map(|p| supported.iter().find(|s| **s == p).copied())
     }
 
-    /// Answers `101 Switching Protocols` (naming `protocol`, if chosen)
-    /// and, once the client has it, hands `serve` the WebSocket (in a
-    /// task of the upgrade's, which `serve` spawns the door's from).
-    pub fn on_upgrade<F>(
+    /// Answers `101 Switching Protocols` (naming `protocol`, if chosen),
+    /// with the WebSocket to come: ready once the client has the answer,
+    /// `None` if the connection failed first. The caller spawns the door
+    /// that awaits it, so that a connection is one task from the start.
+    pub fn accept(
         self,
         protocol: Option<&'static str>,
         limits: crate::websocket::Limits,
-        serve: F,
-    ) -> Response
-    where
-        F: FnOnce(Socket) + Send + 'static,
-    {
+    ) -> (
+        Response,
+        impl Future<Output = Option<Socket>> + Send + 'static,
+    ) {
         let accept = derive_accept_key(self.key.as_bytes());
-        let task = self.on_upgrade.map(move |upgraded| match upgraded {
-            Ok(io) => serve(Socket::new(io, limits)),
-            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        let socket = self.on_upgrade.map(move |upgraded| match upgraded {
+            Ok(io) => Some(Socket::new(io, limits)),
+            Err(e) => {
+                tracing::debug!(error = %e, "WebSocket upgrade failed");
+                None
+            }
         });
-        tokio::spawn(task);
         let mut response = (
             StatusCode::SWITCHING_PROTOCOLS,
             [
@@ -125,7 +127,7 @@ impl Upgrade {
         if let Some(p) = protocol {
             headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(p));
         }
-        response
+        (response, socket)
     }
 }
 
