@@ -153,6 +153,51 @@ fn writer_drops_nul_cr_lf() {
     assert_eq!(m.to_bytes(), b"PRIVMSG #c :\r\n");
 }
 
+/// Wherever in a long field the bad byte sits (the scan goes in blocks,
+/// then byte by byte at the end), it is found: dropped from a parameter
+/// or a source, and a space anywhere in the last parameter gets its `:`.
+#[test]
+fn bad_bytes_are_found_at_every_position() {
+    for len in [1, 15, 16, 17, 31, 32, 33, 64, 100] {
+        for at in 0..len {
+            let mut text: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let clean = String::from_utf8(text.clone()).unwrap();
+            for bad in [b'\0', b'\r', b'\n'] {
+                text[at] = bad;
+                let field = String::from_utf8(text.clone()).unwrap();
+                let mut expected = clean.clone();
+                expected.remove(at);
+                let m = Message::new("PRIVMSG").with_param("#c").with_param(&field);
+                let trailing = if expected.is_empty() { ":" } else { "" };
+                assert_eq!(
+                    String::from_utf8(m.to_bytes()).unwrap(),
+                    format!("PRIVMSG #c {trailing}{expected}\r\n"),
+                    "byte {bad} at {at} of {len}"
+                );
+                let m = Message::new("NOTICE").with_source(&field).with_param("x");
+                assert_eq!(
+                    String::from_utf8(m.to_bytes()).unwrap(),
+                    if expected.is_empty() {
+                        "NOTICE x\r\n".to_owned()
+                    } else {
+                        format!(":{expected} NOTICE x\r\n")
+                    },
+                    "byte {bad} at {at} of {len} in the source"
+                );
+            }
+            text[at] = b' ';
+            let spaced = String::from_utf8(text.clone()).unwrap();
+            let m = Message::new("PRIVMSG").with_param("#c").with_param(&spaced);
+            assert_eq!(
+                String::from_utf8(m.to_bytes()).unwrap(),
+                format!("PRIVMSG #c :{spaced}\r\n"),
+                "space at {at} of {len}"
+            );
+            text[at] = b'a' + (at % 26) as u8;
+        }
+    }
+}
+
 fn bad_middle() -> Message {
     Message::new("CMD").with_param("a b").with_param("c")
 }
