@@ -3,7 +3,7 @@
 //! the terminal client (`confab connect`, `confab chat`).
 
 mod client;
-mod log_clock;
+mod log_format;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -772,10 +772,13 @@ fn init_logging_to<W>(
 {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_timer(log_clock::LogClock)
+        .with_timer(log_format::LogClock)
         .with_writer(writer);
     match format {
-        LogFormat::Text => builder.with_ansi(ansi).init(),
+        LogFormat::Text => builder
+            .with_ansi(ansi)
+            .fmt_fields(log_format::LogFields)
+            .init(),
         // Span fields (the session id and address) ride in "span" and
         // "spans"; the event's own in "fields".
         LogFormat::Json => builder.json().with_ansi(false).init(),
