@@ -244,10 +244,14 @@ async fn json_logs_are_one_object_a_line_starting_with_the_version() {
     let mut bob = Client::login(server.addr, "bob").await;
     bob.send("/quit").await;
     bob.expect("*** Disconnected").await;
+    // Bob's connection logs its end once its socket is closed, which can
+    // come after bob reads the farewell: its line first, then the stop.
+    let mut log = server.log_until(r#""closed_by":"client""#);
     server.signal("-TERM");
     alice.expect("*** Disconnected").await;
     assert_eq!(server.wait().code(), Some(0));
-    let log = server.full_log();
+    log.push('\n');
+    log.push_str(&server.full_log());
     let lines: Vec<serde_json::Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
