@@ -256,7 +256,7 @@ impl Message {
     fn write_rest(&self, out: &mut Vec<u8>, force_trailing: bool) {
         if let Some(source) = &self.source {
             debug_assert!(!source.contains(' '), "space in source {source:?}");
-            let source = clean(source, true);
+            let (source, _) = clean(source, true);
             if !source.is_empty() {
                 out.push(b':');
                 out.extend_from_slice(source.as_bytes());
@@ -268,7 +268,7 @@ impl Message {
             "malformed command {:?}",
             self.command
         );
-        out.extend_from_slice(clean(&self.command, true).as_bytes());
+        out.extend_from_slice(clean(&self.command, true).0.as_bytes());
 
         debug_assert!(
             self.params.len() <= MAX_PARAMS,
@@ -277,12 +277,7 @@ impl Message {
         );
         let last = self.params.len().saturating_sub(1);
         for (i, param) in self.params.iter().enumerate() {
-            let (bad, space) = scan(param.as_bytes());
-            let param = if bad {
-                Cow::Owned(strip(param, false))
-            } else {
-                Cow::Borrowed(param.as_str())
-            };
+            let (param, space) = clean(param, false);
             let needs_colon = param.is_empty() || param.starts_with(':') || space;
             out.push(b' ');
             if i < last && !needs_colon {
@@ -435,14 +430,20 @@ fn escape_value(value: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// `s` without NUL, CR, LF and, with `no_space`, spaces.
-fn clean(s: &str, no_space: bool) -> Cow<'_, str> {
+/// `s` without NUL, CR, LF and, with `no_space`, spaces; and whether `s`
+/// holds a space (a parameter with one must be the trailing one).
+fn clean(s: &str, no_space: bool) -> (Cow<'_, str>, bool) {
     let (bad, space) = scan(s.as_bytes());
-    if bad || (no_space && space) {
-        Cow::Owned(strip(s, no_space))
+    let cleaned = if bad || (no_space && space) {
+        Cow::Owned(
+            s.chars()
+                .filter(|&c| !(matches!(c, '\0' | '\r' | '\n') || (no_space && c == ' ')))
+                .collect(),
+        )
     } else {
         Cow::Borrowed(s)
-    }
+    };
+    (cleaned, space)
 }
 
 /// Whether `b` holds a NUL, CR or LF, and whether it holds a space. One
@@ -452,11 +453,4 @@ fn scan(b: &[u8]) -> (bool, bool) {
     b.iter().fold((false, false), |(bad, space), &c| {
         (bad | matches!(c, 0 | b'\r' | b'\n'), space | (c == b' '))
     })
-}
-
-/// `s` without NUL, CR, LF and, with `no_space`, spaces.
-fn strip(s: &str, no_space: bool) -> String {
-    s.chars()
-        .filter(|&c| !(matches!(c, '\0' | '\r' | '\n') || (no_space && c == ' ')))
-        .collect()
 }
